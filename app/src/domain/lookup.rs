@@ -1,0 +1,164 @@
+//! Finding images inside a stream: ImageStreamImage id prefixes (spec §5.2, PRODUCT difference 2)
+//! and the pull spec a tag hands out under its reference policy (spec §6.1).
+
+use super::reference::{is_digest, DockerImageReference};
+use crate::model::{ApiError, ImageStream, TagEvent, REFERENCE_POLICY_LOCAL, RES_IMAGESTREAMIMAGE_SINGULAR};
+use std::collections::BTreeMap;
+
+/// `DigestOrImageMatch`: for a digest image name, `id` matches when the hex part or the whole
+/// name starts with it; otherwise only the whole-name prefix counts. No minimum length.
+pub fn digest_or_image_match(image: &str, id: &str) -> bool {
+    if is_digest(image)
+        && let Some((_, hex)) = image.split_once(':')
+        && hex.starts_with(id)
+    {
+        return true;
+    }
+    image.starts_with(id)
+}
+
+fn ambiguous(name: &str, id: &str, mut matches: Vec<String>) -> ApiError {
+    matches.sort();
+    matches.dedup();
+    ApiError::conflict(
+        RES_IMAGESTREAMIMAGE_SINGULAR,
+        name,
+        &format!("multiple images match the prefix {id:?}: {}", matches.join(", ")),
+    )
+}
+
+/// Spec-tag resolution (`ResolveImageID`): searches every history item of every tag. Exactly one
+/// distinct image → that item (its ref); none → NotFound; several → Conflict listing them.
+pub fn resolve_image_id(stream: &ImageStream, id: &str) -> Result<TagEvent, ApiError> {
+    let mut found: BTreeMap<String, TagEvent> = BTreeMap::new();
+    for list in &stream.status.tags {
+        for item in list.items() {
+            if !item.image.is_empty() && digest_or_image_match(&item.image, id) {
+                found.entry(item.image.clone()).or_insert_with(|| item.clone());
+            }
+        }
+    }
+    match found.len() {
+        0 => Err(ApiError::not_found(RES_IMAGESTREAMIMAGE_SINGULAR, id)),
+        1 => Ok(found.into_values().next().unwrap_or_default()),
+        _ => Err(ambiguous(id, id, found.into_keys().collect())),
+    }
+}
+
+/// GET `imagestreamimages/<stream>@<id>`: searches the stream's layers view, i.e. every image of
+/// the history plus the children of manifest lists (`children` maps a list digest to its child
+/// digests). Several matches are a Conflict (PRODUCT difference 2), not an arbitrary pick.
+pub fn find_stream_image(
+    stream: &ImageStream,
+    id: &str,
+    children: &BTreeMap<String, Vec<String>>,
+) -> Result<String, ApiError> {
+    let name = format!("{}@{}", stream.metadata.name, id);
+    let mut found: Vec<String> = vec![];
+    let mut consider = |digest: &str| {
+        if digest_or_image_match(digest, id) && !found.iter().any(|f| f == digest) {
+            found.push(digest.to_string());
+        }
+    };
+    for list in &stream.status.tags {
+        for item in list.items() {
+            if item.image.is_empty() {
+                continue;
+            }
+            consider(&item.image);
+            for child in children.get(&item.image).into_iter().flatten() {
+                consider(child);
+            }
+        }
+    }
+    match found.len() {
+        0 => Err(ApiError::not_found(RES_IMAGESTREAMIMAGE_SINGULAR, &name)),
+        1 => Ok(found.remove(0)),
+        _ => Err(ambiguous(&name, id, found)),
+    }
+}
+
+/// The pull spec handed out for a tag's head: `Source` gives the head's reference verbatim;
+/// `Local` gives `<status.dockerImageRepository>@<image>`, falling back to the head's reference
+/// when there is no repository, no image, or the repository does not parse.
+pub fn resolved_pull_spec(stream: &ImageStream, tag: &str) -> Option<String> {
+    let head = stream.head(tag)?;
+    let local = stream.spec_tag(tag).is_some_and(|t| t.reference_policy.kind == REFERENCE_POLICY_LOCAL);
+    Some(pull_spec_for_event(stream, head, local))
+}
+
+/// `ResolveReferenceForTagEvent` for one event.
+pub fn pull_spec_for_event(stream: &ImageStream, event: &TagEvent, local: bool) -> String {
+    let repo = &stream.status.docker_image_repository;
+    if local && !repo.is_empty() && !event.image.is_empty() {
+        if let Ok(mut r) = DockerImageReference::parse(repo) {
+            r.tag.clear();
+            r.id = event.image.clone();
+            return r.exact();
+        }
+    }
+    event.docker_image_reference.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::history::add_tag_event;
+    use crate::model::{TagReference, TagReferencePolicy};
+
+    const A: &str = "sha256:aaaa000000000000000000000000000000000000000000000000000000000001";
+    const B: &str = "sha256:aaab000000000000000000000000000000000000000000000000000000000002";
+    const C: &str = "sha256:cccc000000000000000000000000000000000000000000000000000000000003";
+
+    fn stream() -> ImageStream {
+        let mut s = ImageStream::new("ns", "app");
+        let ev = |i: &str| TagEvent { created: "t".into(), docker_image_reference: format!("q.io/o/a@{i}"), image: i.into(), generation: 1 };
+        add_tag_event(&mut s, "x", ev(A));
+        add_tag_event(&mut s, "x", ev(B));
+        add_tag_event(&mut s, "y", ev(A));
+        s
+    }
+
+    #[test]
+    fn prefix_matching() {
+        assert!(digest_or_image_match(A, "aaaa"));
+        assert!(digest_or_image_match(A, "sha256:aaaa"));
+        assert!(digest_or_image_match(A, "sha"));
+        assert!(!digest_or_image_match(A, "bbbb"));
+        assert!(digest_or_image_match("legacy-id", "leg"));
+    }
+
+    #[test]
+    fn resolve_image_id_unique_missing_ambiguous() {
+        let s = stream();
+        assert_eq!(resolve_image_id(&s, "aaaa").unwrap().image, A, "same image in two tags is one match");
+        let e = resolve_image_id(&s, "cc").unwrap_err();
+        assert_eq!(e.message(), "imagestreamimage.image.openshift.io \"cc\" not found");
+        let e = resolve_image_id(&s, "aaa").unwrap_err();
+        assert_eq!(e.code(), 409);
+        assert_eq!(
+            e.message(),
+            format!("Operation cannot be fulfilled on imagestreamimage.image.openshift.io \"aaa\": multiple images match the prefix \"aaa\": {A}, {B}")
+        );
+    }
+
+    #[test]
+    fn find_stream_image_includes_manifest_list_children() {
+        let s = stream();
+        let children = BTreeMap::from([(B.to_string(), vec![C.to_string()])]);
+        assert_eq!(find_stream_image(&s, "cccc", &children).unwrap(), C);
+        assert_eq!(find_stream_image(&s, "cccc", &BTreeMap::new()).unwrap_err().message(), "imagestreamimage.image.openshift.io \"app@cccc\" not found");
+        assert_eq!(find_stream_image(&s, "aaa", &children).unwrap_err().code(), 409);
+    }
+
+    #[test]
+    fn reference_policy_source_and_local() {
+        let mut s = stream();
+        assert_eq!(resolved_pull_spec(&s, "x").unwrap(), format!("q.io/o/a@{B}"));
+        s.set_spec_tag(TagReference { name: "x".into(), reference_policy: TagReferencePolicy { kind: "Local".into() }, ..Default::default() });
+        assert_eq!(resolved_pull_spec(&s, "x").unwrap(), format!("q.io/o/a@{B}"), "no repository: fall back");
+        s.status.docker_image_repository = "reg.local:5000/ns/app".into();
+        assert_eq!(resolved_pull_spec(&s, "x").unwrap(), format!("reg.local:5000/ns/app@{B}"));
+        assert_eq!(resolved_pull_spec(&s, "nope"), None);
+    }
+}

@@ -1,0 +1,12 @@
+//! The image-stream rules, pure and without I/O (spec sections in each module). Compiled into
+//! the server, the CLI and the browser, so a form validates with the very rules the API applies.
+//! Depends on nothing but `crate::model`.
+
+pub mod history;
+pub mod lookup;
+pub mod names;
+pub mod present;
+pub mod reference;
+pub mod streams;
+pub mod tag_command;
+pub mod tag_order;

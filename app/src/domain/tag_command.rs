@@ -1,0 +1,381 @@
+//! `oc tag` as a pure plan (spec §3.1–3.5): source-kind detection, flag checks, destination
+//! parsing, the TagReference sent per destination and the messages printed. The CLI executes the
+//! plan over HTTP; the web form uses the same checks.
+
+use super::names::{invalid_tag_message, is_valid_tag_name};
+use super::reference::DockerImageReference;
+use crate::model::*;
+
+/// What the user typed.
+#[derive(Clone, Debug, Default)]
+pub struct TagArgs {
+    pub args: Vec<String>,
+    pub alias: bool,
+    pub reference: bool,
+    pub reference_policy: Option<String>,
+    pub scheduled: bool,
+    pub insecure: bool,
+    pub import_mode: Option<String>,
+    pub source_kind: Option<String>,
+    pub delete: bool,
+    /// The current project (`-n`).
+    pub namespace: String,
+}
+
+/// One `[ns/]stream:tag` destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub namespace: String,
+    pub stream: String,
+    pub tag: String,
+}
+
+impl Destination {
+    /// `stream:tag`, or `ns/stream:tag` when outside the current project.
+    pub fn label(&self, current: &str) -> String {
+        if self.namespace == current { format!("{}:{}", self.stream, self.tag) } else { format!("{}/{}:{}", self.namespace, self.stream, self.tag) }
+    }
+}
+
+/// The source of a tag operation after detection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagSource {
+    pub kind: &'static str,
+    pub reference: DockerImageReference,
+}
+
+/// A checked `tag` command.
+#[derive(Clone, Debug)]
+pub enum TagPlan {
+    Delete(Vec<Destination>),
+    Set { source: TagSource, destinations: Vec<Destination>, template: TagReference, alias: bool, scheduled: bool },
+}
+
+fn parse_destination(arg: &str, check_tag: bool, current: &str) -> Result<Destination, String> {
+    let parts: Vec<&str> = arg.split('/').collect();
+    let (ns, rest) = match parts.as_slice() {
+        [rest] => (current.to_string(), *rest),
+        [ns, rest] => {
+            if ns.is_empty() {
+                return Err(format!("invalid namespace \"\" for image stream {arg:?}"));
+            }
+            (ns.to_string(), *rest)
+        }
+        _ => return Err(format!("invalid image stream {arg:?}")),
+    };
+    let Some((stream, tag)) = rest.split_once(':') else {
+        return Err(format!("{arg:?} must be of the form <stream_name>:<tag>"));
+    };
+    if stream.is_empty() {
+        return Err(format!("invalid name \"\" for image stream {arg:?}"));
+    }
+    if check_tag && !is_valid_tag_name(tag) {
+        return Err(invalid_tag_message(tag));
+    }
+    Ok(Destination { namespace: ns, stream: stream.to_string(), tag: tag.to_string() })
+}
+
+fn kind_from_flag(flag: &str) -> Result<&'static str, String> {
+    match flag.to_ascii_lowercase().as_str() {
+        "imagestreamtag" | "istag" => Ok(KIND_IMAGE_STREAM_TAG),
+        "imagestreamimage" | "isimage" => Ok(KIND_IMAGE_STREAM_IMAGE),
+        "docker" | "dockerimage" => Ok(KIND_DOCKER_IMAGE),
+        _ => Err(format!(
+            "invalid source {flag:?}; valid values are docker, dockerimage, imagestreamimage, imagestreamtag, isimage, istag"
+        )),
+    }
+}
+
+/// Detects the source kind of a parsed SOURCE without `--source` (spec §3.1).
+pub fn detect_source_kind(r: &DockerImageReference) -> &'static str {
+    if !r.registry.is_empty() {
+        KIND_DOCKER_IMAGE
+    } else if !r.id.is_empty() && super::reference::is_digest(&r.id) {
+        KIND_IMAGE_STREAM_IMAGE
+    } else if !r.tag.is_empty() {
+        KIND_IMAGE_STREAM_TAG
+    } else {
+        KIND_DOCKER_IMAGE
+    }
+}
+
+/// Checks the arguments and flags and builds the plan. Errors are oc's messages.
+pub fn plan_tag(a: &TagArgs) -> Result<TagPlan, String> {
+    if a.delete {
+        if a.alias {
+            return Err("--alias and --delete may not be both specified".into());
+        }
+        if a.source_kind.is_some() {
+            return Err("cannot specify a source kind when deleting".into());
+        }
+        if a.args.is_empty() {
+            return Err("you must specify a source and at least one destination or one or more tags to delete".into());
+        }
+        if a.scheduled || a.insecure {
+            return Err("cannot set flags for importing images when deleting a tag".into());
+        }
+        if a.import_mode.is_some() {
+            return Err("cannot specify an import mode when deleting".into());
+        }
+        let dests = a.args.iter().map(|d| parse_destination(d, false, &a.namespace)).collect::<Result<_, _>>()?;
+        return Ok(TagPlan::Delete(dests));
+    }
+    let Some((source_arg, dest_args)) = a.args.split_first() else {
+        return Err("you must specify a source and at least one destination or one or more tags to delete".into());
+    };
+    let policy = match a.reference_policy.as_deref() {
+        None | Some("source") => REFERENCE_POLICY_SOURCE,
+        Some("local") => REFERENCE_POLICY_LOCAL,
+        Some(_) => return Err("reference policy must be set to 'source' or 'local'".into()),
+    };
+    let mode = match a.import_mode.as_deref() {
+        None | Some(IMPORT_MODE_LEGACY) => IMPORT_MODE_LEGACY,
+        Some(IMPORT_MODE_PRESERVE_ORIGINAL) => IMPORT_MODE_PRESERVE_ORIGINAL,
+        Some(_) => return Err("valid ImportMode values are Legacy or PreserveOriginal".into()),
+    };
+    let mut reference = DockerImageReference::parse(source_arg).map_err(|e| format!("invalid SOURCE: {e}"))?;
+    let kind = match &a.source_kind {
+        Some(flag) => kind_from_flag(flag)?,
+        None => detect_source_kind(&reference),
+    };
+    if kind != KIND_DOCKER_IMAGE {
+        if !reference.registry.is_empty() {
+            return Err("server in SOURCE is only allowed when providing a container image".into());
+        }
+        if reference.namespace == "library" {
+            reference.namespace = a.namespace.clone();
+        }
+        if kind == KIND_IMAGE_STREAM_TAG && reference.tag.is_empty() {
+            return Err("--source=ImageStreamTag requires a valid <name>:<tag> in SOURCE".into());
+        }
+        if kind == KIND_IMAGE_STREAM_IMAGE && reference.id.is_empty() {
+            return Err("--source=ImageStreamImage requires a valid <name>@<id> in SOURCE".into());
+        }
+    }
+    if dest_args.is_empty() {
+        return Err("at least a destination is required".into());
+    }
+    let destinations: Vec<Destination> = dest_args.iter().map(|d| parse_destination(d, true, &a.namespace)).collect::<Result<_, _>>()?;
+    if a.alias && (a.scheduled || a.insecure) {
+        return Err("cannot set a container image tag as an alias and also set import flags".into());
+    }
+    if a.alias && destinations.iter().any(|d| d.namespace != a.namespace || d.stream != reference.name) {
+        return Err("cannot set alias across different Image Streams".into());
+    }
+    if kind != KIND_DOCKER_IMAGE && (a.scheduled || a.insecure) {
+        return Err("only container images can have importing flags set".into());
+    }
+    let template = TagReference {
+        reference: a.reference,
+        import_policy: TagImportPolicy { insecure: a.insecure, scheduled: a.scheduled, import_mode: mode.into() },
+        reference_policy: TagReferencePolicy { kind: policy.into() },
+        ..Default::default()
+    };
+    Ok(TagPlan::Set { source: TagSource { kind, reference }, destinations, template, alias: a.alias, scheduled: a.scheduled })
+}
+
+/// The spec tag to send to one destination. `resolved` is the head of the source tag, needed
+/// only for a permanent (non-alias) ImageStreamTag source: the tag is pinned to that digest.
+/// Returns the TagReference and the source as printed in the message.
+pub fn tag_reference_for(
+    source: &TagSource,
+    dest: &Destination,
+    template: &TagReference,
+    alias: bool,
+    current: &str,
+    resolved: Option<&TagEvent>,
+) -> Result<(TagReference, String), String> {
+    let r = &source.reference;
+    let mut tag = template.clone();
+    tag.name = dest.tag.clone();
+    // The source namespace as sent: the one typed, else the current project when the
+    // destination is elsewhere.
+    let src_ns = if !r.namespace.is_empty() {
+        r.namespace.clone()
+    } else if dest.namespace != current {
+        current.to_string()
+    } else {
+        String::new()
+    };
+    let printed;
+    match source.kind {
+        KIND_DOCKER_IMAGE => {
+            tag.from = Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: r.exact(), namespace: String::new() });
+            tag.generation = Some(0);
+            printed = r.exact();
+        }
+        KIND_IMAGE_STREAM_TAG if !alias => {
+            let Some(head) = resolved else {
+                return Err(format!("{:?} is not currently pointing to an image, cannot use it as the source of a tag", r.exact()));
+            };
+            if head.image.is_empty() {
+                tag.from = Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: head.docker_image_reference.clone(), namespace: String::new() });
+                printed = head.docker_image_reference.clone();
+            } else {
+                let name = format!("{}@{}", r.name, head.image);
+                tag.from = Some(ObjectReference { kind: KIND_IMAGE_STREAM_IMAGE.into(), name: name.clone(), namespace: src_ns });
+                printed = name;
+            }
+        }
+        KIND_IMAGE_STREAM_TAG => {
+            let name = format!("{}:{}", r.name, r.tag);
+            tag.from = Some(ObjectReference { kind: KIND_IMAGE_STREAM_TAG.into(), name: name.clone(), namespace: src_ns });
+            printed = r.exact();
+        }
+        _ => {
+            let name = format!("{}@{}", r.name, r.id);
+            tag.from = Some(ObjectReference { kind: KIND_IMAGE_STREAM_IMAGE.into(), name: name.clone(), namespace: src_ns });
+            printed = r.exact();
+        }
+    }
+    Ok((tag, printed))
+}
+
+/// The line printed after a destination was set.
+pub fn tag_message(dest: &Destination, current: &str, source: &str, alias: bool, scheduled: bool) -> String {
+    if alias {
+        return format!("Tag {} set up to track {}.", dest.label(current), source);
+    }
+    if scheduled {
+        if dest.namespace != current {
+            return format!("Tag {} set to {} periodically.", dest.label(current), source);
+        }
+        return format!("Tag {} set to import {} periodically.", dest.label(current), source);
+    }
+    format!("Tag {} set to {}.", dest.label(current), source)
+}
+
+/// The line printed after a destination was deleted.
+pub fn delete_message(dest: &Destination) -> String {
+    format!("Deleted tag {}/{}:{}.", dest.namespace, dest.stream, dest.tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> TagArgs {
+        TagArgs { args: a.iter().map(|s| s.to_string()).collect(), namespace: "demo".into(), ..Default::default() }
+    }
+    fn err(a: TagArgs) -> String {
+        plan_tag(&a).unwrap_err()
+    }
+    fn source_kind(s: &str) -> &'static str {
+        match plan_tag(&args(&[s, "app:t"])).unwrap() {
+            TagPlan::Set { source, .. } => source.kind,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn detects_source_kinds() {
+        assert_eq!(source_kind("busybox"), KIND_DOCKER_IMAGE);
+        assert_eq!(source_kind("busybox:latest"), KIND_IMAGE_STREAM_TAG);
+        assert_eq!(source_kind("docker.io/busybox:latest"), KIND_DOCKER_IMAGE);
+        assert_eq!(source_kind(&format!("app@sha256:{}", "a".repeat(64))), KIND_IMAGE_STREAM_IMAGE);
+        assert_eq!(source_kind("other/app:v1"), KIND_IMAGE_STREAM_TAG);
+    }
+
+    #[test]
+    fn flag_and_argument_errors() {
+        assert_eq!(err(args(&[])), "you must specify a source and at least one destination or one or more tags to delete");
+        assert_eq!(err(args(&["a:b"])), "at least a destination is required");
+        assert_eq!(err(args(&["Bad", "a:b"])), "invalid SOURCE: repository name must be lowercase");
+        let mut a = args(&["x", "a:b"]);
+        a.source_kind = Some("pod".into());
+        assert_eq!(err(a), "invalid source \"pod\"; valid values are docker, dockerimage, imagestreamimage, imagestreamtag, isimage, istag");
+        let mut a = args(&["q.io/x:1", "a:b"]);
+        a.source_kind = Some("ISTag".into());
+        assert_eq!(err(a), "server in SOURCE is only allowed when providing a container image");
+        let mut a = args(&["x", "a:b"]);
+        a.source_kind = Some("istag".into());
+        assert_eq!(err(a), "--source=ImageStreamTag requires a valid <name>:<tag> in SOURCE");
+        let mut a = args(&["x:1", "a:b"]);
+        a.source_kind = Some("isimage".into());
+        assert_eq!(err(a), "--source=ImageStreamImage requires a valid <name>@<id> in SOURCE");
+        let mut a = args(&["app:1", "app:b"]);
+        a.alias = true;
+        a.scheduled = true;
+        assert_eq!(err(a), "cannot set a container image tag as an alias and also set import flags");
+        let mut a = args(&["app:1", "other:b"]);
+        a.alias = true;
+        assert_eq!(err(a), "cannot set alias across different Image Streams");
+        let mut a = args(&["app:1", "x/app:b"]);
+        a.alias = true;
+        assert_eq!(err(a), "cannot set alias across different Image Streams");
+        let mut a = args(&["app:1", "app:b"]);
+        a.insecure = true;
+        assert_eq!(err(a), "only container images can have importing flags set");
+        let mut a = args(&["q.io/a", "app:b"]);
+        a.reference_policy = Some("Local".into());
+        assert_eq!(err(a), "reference policy must be set to 'source' or 'local'");
+        let mut a = args(&["q.io/a", "app:b"]);
+        a.import_mode = Some("legacy".into());
+        assert_eq!(err(a), "valid ImportMode values are Legacy or PreserveOriginal");
+        assert_eq!(err(args(&["q.io/a", "app"])), "\"app\" must be of the form <stream_name>:<tag>");
+        assert_eq!(err(args(&["q.io/a", "a/b/c:d"])), "invalid image stream \"a/b/c:d\"");
+        assert_eq!(err(args(&["q.io/a", "/app:t"])), "invalid namespace \"\" for image stream \"/app:t\"");
+        assert_eq!(err(args(&["q.io/a", ":t"])), "invalid name \"\" for image stream \":t\"");
+        assert!(err(args(&["q.io/a", "app:-t"])).starts_with("invalid tag \"-t\" format, tags must start"));
+    }
+
+    #[test]
+    fn delete_checks() {
+        let mut a = args(&["app:t"]);
+        a.delete = true;
+        a.alias = true;
+        assert_eq!(err(a), "--alias and --delete may not be both specified");
+        let mut a = args(&["app:t"]);
+        a.delete = true;
+        a.scheduled = true;
+        assert_eq!(err(a), "cannot set flags for importing images when deleting a tag");
+        let mut a = args(&["app:t"]);
+        a.delete = true;
+        a.import_mode = Some("Legacy".into());
+        assert_eq!(err(a), "cannot specify an import mode when deleting");
+        let mut a = args(&["app:t"]);
+        a.delete = true;
+        a.source_kind = Some("istag".into());
+        assert_eq!(err(a), "cannot specify a source kind when deleting");
+        let mut a = args(&["app:t", "o/app:u"]);
+        a.delete = true;
+        let TagPlan::Delete(d) = plan_tag(&a).unwrap() else { unreachable!() };
+        assert_eq!(delete_message(&d[1]), "Deleted tag o/app:u.");
+    }
+
+    #[test]
+    fn references_sent_per_kind() {
+        let a = args(&["docker.io/busybox:1", "app:t"]);
+        let TagPlan::Set { source, destinations, template, alias, .. } = plan_tag(&a).unwrap() else { unreachable!() };
+        let (t, printed) = tag_reference_for(&source, &destinations[0], &template, alias, "demo", None).unwrap();
+        assert_eq!(t.from.unwrap().name, "docker.io/busybox:1", "exact, no library inserted");
+        assert_eq!((t.generation, t.import_policy.import_mode.as_str()), (Some(0), "Legacy"));
+        assert_eq!(tag_message(&destinations[0], "demo", &printed, false, false), "Tag app:t set to docker.io/busybox:1.");
+
+        let a = args(&["app:v1", "other/app:t"]);
+        let TagPlan::Set { source, destinations, template, .. } = plan_tag(&a).unwrap() else { unreachable!() };
+        let d = format!("sha256:{}", "b".repeat(64));
+        let head = TagEvent { image: d.clone(), docker_image_reference: format!("q.io/a@{d}"), ..Default::default() };
+        let (t, printed) = tag_reference_for(&source, &destinations[0], &template, false, "demo", Some(&head)).unwrap();
+        let from = t.from.unwrap();
+        assert_eq!((from.kind.as_str(), from.name.as_str(), from.namespace.as_str()), (KIND_IMAGE_STREAM_IMAGE, format!("app@{d}").as_str(), "demo"));
+        assert_eq!(t.generation, None);
+        assert_eq!(tag_message(&destinations[0], "demo", &printed, false, false), format!("Tag other/app:t set to app@{d}."));
+        assert_eq!(
+            tag_reference_for(&source, &destinations[0], &template, false, "demo", None).unwrap_err(),
+            "\"app:v1\" is not currently pointing to an image, cannot use it as the source of a tag"
+        );
+
+        let mut a = args(&["app:v1", "app:stable"]);
+        a.alias = true;
+        let TagPlan::Set { source, destinations, template, alias, .. } = plan_tag(&a).unwrap() else { unreachable!() };
+        let (t, printed) = tag_reference_for(&source, &destinations[0], &template, alias, "demo", None).unwrap();
+        assert_eq!(t.from.unwrap().name, "app:v1");
+        assert_eq!(tag_message(&destinations[0], "demo", &printed, true, false), "Tag app:stable set up to track app:v1.");
+
+        let mut a = args(&["q.io/a:1", "app:s"]);
+        a.scheduled = true;
+        let TagPlan::Set { destinations, .. } = plan_tag(&a).unwrap() else { unreachable!() };
+        assert_eq!(tag_message(&destinations[0], "demo", "q.io/a:1", false, true), "Tag app:s set to import q.io/a:1 periodically.");
+    }
+}

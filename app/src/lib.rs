@@ -1,0 +1,68 @@
+//! The imagestreams web app and the shared core.
+//!
+//! A short tour:
+//! - `model`: the API resource types (OpenShift's JSON shapes), used by server, CLI and browser;
+//! - `domain`: the image-stream rules, pure, also compiled to WASM for forms;
+//! - `api`: the server functions the pages call (thin: they ask the backend in context);
+//! - `pages`: one module per page.
+//!
+//! The crate is built twice: with `ssr` for the server and with `hydrate` for the browser.
+
+pub mod api;
+pub mod domain;
+pub mod model;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    SsrMode, StaticSegment,
+};
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="data:,"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/portal.css"/>
+        <Title text="imagestreams"/>
+        <Router>
+            <header class="top">
+                <a href="/" class="brand">"imagestreams"</a>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p>"Page not found."</p> }>
+                    <Route path=StaticSegment("") view=pages::catalog::CatalogPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,103 @@
+//! Kubernetes object and list metadata.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `metadata` of every object. Every field is optional on the wire (`omitempty` upstream).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_link: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl ObjectMeta {
+    /// Metadata carrying only a name (and namespace), as clients send it.
+    pub fn named(namespace: Option<&str>, name: &str) -> Self {
+        ObjectMeta {
+            name: name.to_string(),
+            namespace: namespace.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    /// Drops what the server populates, as `oc get --export` used to.
+    pub fn export(&mut self) {
+        self.uid = None;
+        self.resource_version = None;
+        self.creation_timestamp = None;
+        self.self_link = None;
+        self.generation = None;
+    }
+}
+
+/// `metadata` of a list: its resourceVersion and the continue token of the next page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+    #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
+}
+
+/// A Kubernetes list (`ImageStreamList`, `ImageList`, …): `kind` names the list type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct List<T> {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ListMeta,
+    pub items: Vec<T>,
+}
+
+/// A namespace: a team's project, an explicit object here (PRODUCT difference 6).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Namespace {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub status: NamespaceStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NamespaceStatus {
+    pub phase: String,
+}
+
+impl Default for NamespaceStatus {
+    fn default() -> Self {
+        NamespaceStatus {
+            phase: "Active".into(),
+        }
+    }
+}
+
+impl Namespace {
+    pub fn new(name: &str) -> Self {
+        Namespace {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            metadata: ObjectMeta::named(None, name),
+            status: NamespaceStatus::default(),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The API resource types: OpenShift's `image.openshift.io/v1` shapes plus the Kubernetes
+//! `Status` error envelope and list wrappers. Pure data with serde; shared by the server, the
+//! browser and the CLI. Field names and `omitempty` behaviour follow upstream exactly (spec §1),
+//! because clients compare JSON. No rules live here: those are in `crate::domain`.
+
+mod image;
+mod meta;
+mod status;
+mod stream;
+
+pub use image::*;
+pub use meta::*;
+pub use status::*;
+pub use stream::*;
+
+/// API group version of every image resource.
+pub const IMAGE_API_VERSION: &str = "image.openshift.io/v1";
+/// Annotation set on a stream by every import write (RFC 3339 UTC time).
+pub const ANNOTATION_REPOSITORY_CHECK: &str = "openshift.io/image.dockerRepositoryCheck";
+/// Annotation that makes the whole stream insecure for imports.
+pub const ANNOTATION_INSECURE_REPOSITORY: &str = "openshift.io/image.insecureRepository";
+/// Annotation on images pushed to (managed by) the integrated registry.
+pub const ANNOTATION_IMAGE_MANAGED: &str = "openshift.io/image.managed";
+/// The tag used when none is given.
+pub const DEFAULT_TAG: &str = "latest";

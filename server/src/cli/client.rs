@@ -1,0 +1,81 @@
+//! A small HTTP client of the API for the CLI: JSON in and out, `Status` errors turned into
+//! oc's `Error from server (<Reason>): <message>` lines.
+
+use app::model::{ApiError, Status};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// An error the CLI prints and exits non-zero on.
+#[derive(Debug)]
+pub enum CliError {
+    /// The server answered with a failure `Status`.
+    Server(ApiError),
+    /// A client-side problem, printed as `error: <message>`.
+    Local(String),
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Server(e) => write!(f, "Error from server ({}): {}", e.reason(), e.message()),
+            CliError::Local(m) => write!(f, "error: {m}"),
+        }
+    }
+}
+
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<&str>) -> Self {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.map(str::to_string),
+            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().unwrap_or_default(),
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CliError> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
+        let code = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| CliError::Local(format!("reading the answer: {e}")))?;
+        if !code.is_success() {
+            return Err(match serde_json::from_slice::<Status>(&bytes) {
+                Ok(s) => CliError::Server(ApiError::from_status(s)),
+                Err(_) => CliError::Local(format!("the server answered {code}: {}", String::from_utf8_lossy(&bytes))),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| CliError::Local(format!("the server's answer could not be read: {e}")))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.send(self.http.get(format!("{}{path}", self.base))).await
+    }
+
+    pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, CliError> {
+        self.get(path).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Status, CliError> {
+        self.send(self.http.delete(format!("{}{path}", self.base))).await
+    }
+}

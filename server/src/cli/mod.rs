@@ -1,0 +1,186 @@
+//! The command line: `serve` runs the portal; every other command is an HTTP client that mirrors
+//! the `oc` command of the same name (flags, output, error messages). Every flag also reads
+//! `IMAGESTREAMS_<FLAG>`.
+
+mod client;
+mod commands;
+
+use crate::service::Service;
+use crate::store::Store;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "imagestreams", version, about = "Container image streams: portal, API and CLI")]
+pub struct Cli {
+    /// The portal to talk to.
+    #[arg(long, global = true, env = "IMAGESTREAMS_SERVER", default_value = "http://127.0.0.1:3000")]
+    pub server: String,
+    /// The namespace (project) to work in.
+    #[arg(short = 'n', long, global = true, env = "IMAGESTREAMS_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Bearer token sent to the server.
+    #[arg(long, global = true, env = "IMAGESTREAMS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the portal (UI, API) on one port.
+    Serve(ServeArgs),
+    /// Create a resource.
+    Create {
+        #[command(subcommand)]
+        what: CreateWhat,
+    },
+    /// Tag existing images into image streams (oc tag).
+    Tag(TagFlags),
+    /// Display resources: is, istag, isimage, image.
+    Get(GetArgs),
+    /// Show details of an image stream.
+    Describe {
+        /// Resource type: is / imagestream.
+        kind: String,
+        name: String,
+    },
+    /// Delete an image stream or an image stream tag.
+    Delete {
+        /// Resource type: is / istag.
+        kind: String,
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CreateWhat {
+    /// Create a namespace.
+    #[command(alias = "ns")]
+    Namespace { name: String },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "IMAGESTREAMS_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: String,
+    /// Where the SQLite database (and later the blob mirror) live.
+    #[arg(long, env = "IMAGESTREAMS_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Integrated registry host written into status.dockerImageRepository (default: --listen).
+    #[arg(long, env = "IMAGESTREAMS_REGISTRY_HOST")]
+    pub registry_host: Option<String>,
+    /// Registries reached without TLS verification (used by imports).
+    #[arg(long, env = "IMAGESTREAMS_INSECURE_REGISTRY", value_delimiter = ',')]
+    pub insecure_registry: Vec<String>,
+    /// Registries imports may reach (host[:port] globs); used by imports.
+    #[arg(long, env = "IMAGESTREAMS_ALLOWED_REGISTRY", value_delimiter = ',')]
+    pub allowed_registry: Vec<String>,
+    /// Add sample namespaces and streams.
+    #[arg(long, env = "IMAGESTREAMS_DEMO")]
+    pub demo: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TagFlags {
+    /// SOURCE DEST... or, with -d, DEST...
+    pub args: Vec<String>,
+    /// Make the destination track the source tag (same stream).
+    #[arg(long, env = "IMAGESTREAMS_ALIAS")]
+    pub alias: bool,
+    /// Never import: point at the source only.
+    #[arg(long, env = "IMAGESTREAMS_REFERENCE")]
+    pub reference: bool,
+    /// source or local.
+    #[arg(long = "reference-policy", env = "IMAGESTREAMS_REFERENCE_POLICY")]
+    pub reference_policy: Option<String>,
+    /// Re-import the source periodically.
+    #[arg(long, env = "IMAGESTREAMS_SCHEDULED")]
+    pub scheduled: bool,
+    /// Allow HTTP and unverified HTTPS for the import.
+    #[arg(long, env = "IMAGESTREAMS_INSECURE")]
+    pub insecure: bool,
+    /// Legacy or PreserveOriginal.
+    #[arg(long = "import-mode", env = "IMAGESTREAMS_IMPORT_MODE")]
+    pub import_mode: Option<String>,
+    /// The kind of SOURCE: docker, istag, isimage (and their long names).
+    #[arg(long = "source", env = "IMAGESTREAMS_SOURCE")]
+    pub source: Option<String>,
+    /// Delete the given tags.
+    #[arg(short = 'd', long = "delete")]
+    pub delete: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GetArgs {
+    /// is, istag, isimage or image.
+    pub kind: String,
+    pub name: Option<String>,
+    /// json, yaml, wide or name.
+    #[arg(short = 'o', long = "output", env = "IMAGESTREAMS_OUTPUT")]
+    pub output: Option<String>,
+    /// Drop server-populated metadata.
+    #[arg(long, env = "IMAGESTREAMS_EXPORT")]
+    pub export: bool,
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => match serve(args).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        },
+        ref other => {
+            let client = client::Client::new(&cli.server, cli.token.as_deref());
+            let ctx = commands::Context { client, namespace: cli.namespace.clone() };
+            let mut out = std::io::stdout();
+            let result = match other {
+                Command::Create { what: CreateWhat::Namespace { name } } => commands::create_namespace(&ctx, name, &mut out).await,
+                Command::Tag(flags) => commands::tag(&ctx, flags, &mut out).await,
+                Command::Get(args) => commands::get(&ctx, args, &mut out).await,
+                Command::Describe { kind, name } => commands::describe(&ctx, kind, name, &mut out).await,
+                Command::Delete { kind, name } => commands::delete(&ctx, kind, name, &mut out).await,
+                Command::Serve(_) => unreachable!("handled above"),
+            };
+            match result {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("{e}");
+                    1
+                }
+            }
+        }
+    }
+}
+
+/// `imagestreams serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .init();
+    let store = Store::open(&args.data_dir).await?;
+    let registry_host = args.registry_host.clone().unwrap_or_else(|| args.listen.clone());
+    let service = Service::new(store, registry_host);
+    crate::demo::ensure_default_namespace(&service).await?;
+    if args.demo {
+        crate::demo::load(&service).await?;
+    }
+    let conf = leptos::prelude::get_configuration(None)?;
+    let mut options = conf.leptos_options;
+    options.site_addr = args.listen.parse()?;
+    let app = crate::portal::router(service, options);
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! Start-up data: the `default` namespace every fresh data directory has, and the sample
+//! namespaces and streams of `serve --demo`, written through the service like any client would.
+
+use crate::service::{Caller, Service};
+use app::model::*;
+
+pub async fn ensure_default_namespace(service: &Service) -> Result<(), ApiError> {
+    let caller = Caller::default();
+    match service.create_namespace(&caller, Namespace::new("default")).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A made-up but well-formed image with a config people can read.
+fn demo_image(n: u64, repo: &str, arch: &str, created: &str) -> Image {
+    let digest = format!("sha256:{:064x}", 0xd3a0_0000u64 + n);
+    Image {
+        metadata: ObjectMeta { name: digest.clone(), ..Default::default() },
+        docker_image_reference: format!("{repo}@{digest}"),
+        docker_image_manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        docker_image_metadata_version: "1.0".into(),
+        docker_image_layers: vec![
+            ImageLayer { name: format!("sha256:{:064x}", 0x1a00_0000u64 + n), size: 3_400_000 + n as i64 * 1000, media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into() },
+            ImageLayer { name: format!("sha256:{:064x}", 0x1b00_0000u64 + n), size: 12_000 + n as i64, media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into() },
+        ],
+        docker_image_metadata: Some(DockerImageMetadata {
+            id: format!("sha256:{:064x}", 0xc0f1_0000u64 + n),
+            created: created.into(),
+            architecture: arch.into(),
+            os: "linux".into(),
+            author: "demo@imagestreams.local".into(),
+            size: 3_412_000 + n as i64 * 1001,
+            config: Some(DockerConfig {
+                user: "1001".into(),
+                env: vec!["PATH=/usr/local/bin:/usr/bin:/bin".into()],
+                cmd: vec!["/usr/bin/run".into()],
+                working_dir: "/opt/app".into(),
+                labels: [("org.opencontainers.image.source".to_string(), format!("https://{repo}"))].into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn docker_tag(name: &str, from: &str) -> TagReference {
+    TagReference {
+        name: name.into(),
+        from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: from.into(), namespace: String::new() }),
+        ..Default::default()
+    }
+}
+
+/// Adds the `demo` and `team-a` namespaces with a few streams, unless `demo` exists already.
+pub async fn load(service: &Service) -> Result<(), ApiError> {
+    let caller = Caller::default();
+    if service.get_namespace(&caller, "demo").await.is_ok() {
+        return Ok(());
+    }
+    for ns in ["demo", "team-a"] {
+        service.create_namespace(&caller, Namespace::new(ns)).await?;
+    }
+    let streams: &[(&str, &str, &str, &[&str])] = &[
+        ("demo", "ruby", "quay.io/sclorg/ruby", &["3.3", "3.2", "latest"]),
+        ("demo", "nginx", "docker.io/library/nginx", &["1.27", "latest"]),
+        ("demo", "app", "registry.example.com/demo/app", &["build-41", "build-42"]),
+        ("team-a", "api", "registry.example.com/team-a/api", &["v1.0.0", "v1.1.0"]),
+    ];
+    let mut n = 0u64;
+    for (ns, name, repo, tags) in streams {
+        let mut s = ImageStream::new(ns, name);
+        s.spec.tags = tags.iter().map(|t| docker_tag(t, &format!("{repo}:{t}"))).collect();
+        service.create_stream(&caller, ns, s).await?;
+        for t in *tags {
+            n += 1;
+            let mapping = ImageStreamMapping {
+                api_version: IMAGE_API_VERSION.into(),
+                kind: "ImageStreamMapping".into(),
+                metadata: ObjectMeta::named(Some(ns), name),
+                image: demo_image(n, repo, if n % 3 == 0 { "arm64" } else { "amd64" }, "2026-01-01T00:00:00Z"),
+                tag: t.to_string(),
+            };
+            service.create_mapping(&caller, ns, mapping).await?;
+        }
+    }
+    // A promotion: app:prod is a permanent copy of build-42, app:stable tracks prod.
+    let promote = |tag: &str, kind: &str, from: &str| ImageStreamTag {
+        api_version: IMAGE_API_VERSION.into(),
+        kind: "ImageStreamTag".into(),
+        metadata: ObjectMeta::named(Some("demo"), &format!("app:{tag}")),
+        tag: Some(TagReference {
+            name: tag.into(),
+            from: Some(ObjectReference { kind: kind.into(), name: from.into(), namespace: String::new() }),
+            ..Default::default()
+        }),
+        generation: 0,
+        lookup_policy: Default::default(),
+        conditions: vec![],
+        image: Image::default(),
+    };
+    let app = service.get_stream(&caller, "demo", "app").await?;
+    if let Some(head) = app.head("build-42") {
+        let pinned = format!("app@{}", head.image);
+        service.set_istag(&caller, "demo", "app:prod", promote("prod", KIND_IMAGE_STREAM_IMAGE, &pinned), false).await?;
+        service.set_istag(&caller, "demo", "app:stable", promote("stable", KIND_IMAGE_STREAM_TAG, "prod"), false).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! `images`, `imagestreamimages` and `imagestreammappings`.
+
+use super::{caller, decode, respond, ApiResult, ListQuery};
+use crate::service::Service;
+use app::model::ImageStreamMapping;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+
+pub async fn list(State(s): State<Service>, headers: HeaderMap, Query(q): Query<ListQuery>) -> ApiResult {
+    let list = s.list_images(&caller(&headers), q.limit, q.continue_token.as_deref()).await?;
+    respond(&headers, StatusCode::OK, &list)
+}
+
+pub async fn get(State(s): State<Service>, headers: HeaderMap, Path(name): Path<String>) -> ApiResult {
+    let found = s.get_image(&caller(&headers), &name).await?;
+    respond(&headers, StatusCode::OK, &found)
+}
+
+pub async fn get_stream_image(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
+    let found = s.get_stream_image(&caller(&headers), &ns, &name).await?;
+    respond(&headers, StatusCode::OK, &found)
+}
+
+pub async fn create_mapping(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
+    let mapping: ImageStreamMapping = decode(&headers, &body)?;
+    let status = s.create_mapping(&caller(&headers), &ns, mapping).await?;
+    respond(&headers, StatusCode::CREATED, &status)
+}

@@ -1,0 +1,121 @@
+//! The HTTP edge: every API route in one router, request decoding, content negotiation (JSON,
+//! or YAML on `Accept: application/yaml`) and `Status` errors. Handlers are thin: decode, call
+//! the service with the caller, encode. Must not: hold rules or SQL.
+
+mod images;
+mod imagestreams;
+mod istags;
+mod namespaces;
+
+use crate::service::{Caller, Service};
+use app::model::{ApiError, Status};
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub const IMAGE_API: &str = "/apis/image.openshift.io/v1";
+
+/// The API router (no UI). State is the service.
+pub fn api_router(service: Service) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/namespaces", get(namespaces::list).post(namespaces::create))
+        .route("/api/v1/namespaces/{ns}", get(namespaces::get).delete(namespaces::delete))
+        .route(&format!("{IMAGE_API}/imagestreams"), get(imagestreams::list_all))
+        .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreams"), get(imagestreams::list).post(imagestreams::create))
+        .route(
+            &format!("{IMAGE_API}/namespaces/{{ns}}/imagestreams/{{name}}"),
+            get(imagestreams::get).put(imagestreams::update).delete(imagestreams::delete),
+        )
+        .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamtags"), get(istags::list).post(istags::create))
+        .route(
+            &format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamtags/{{name}}"),
+            get(istags::get).put(istags::update).delete(istags::delete),
+        )
+        .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamimages/{{name}}"), get(images::get_stream_image))
+        .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreammappings"), axum::routing::post(images::create_mapping))
+        .route(&format!("{IMAGE_API}/images"), get(images::list))
+        .route(&format!("{IMAGE_API}/images/{{name}}"), get(images::get))
+        .with_state(service)
+}
+
+async fn readyz(axum::extract::State(service): axum::extract::State<Service>) -> Response {
+    if service.store().ping().await {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+    }
+}
+
+/// An `ApiError` on the wire: its `Status` as JSON with the matching HTTP code.
+pub struct HttpError(pub ApiError);
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        HttpError(e)
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.0.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self.0.status).unwrap_or_default();
+        (code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+    }
+}
+
+pub type ApiResult = Result<Response, HttpError>;
+
+/// `limit` / `continue` query parameters of list calls.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    #[serde(rename = "continue")]
+    pub continue_token: Option<String>,
+}
+
+/// The caller of a request. Anonymous until the teams issue reads credentials here.
+pub fn caller(_headers: &HeaderMap) -> Caller {
+    Caller::default()
+}
+
+/// Encodes `value` as YAML when the client asked for it, else JSON.
+pub fn respond<T: Serialize>(headers: &HeaderMap, code: StatusCode, value: &T) -> ApiResult {
+    let wants_yaml = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/yaml") || a.contains("application/x-yaml"));
+    if wants_yaml {
+        let body = serde_yaml::to_string(value).map_err(|e| ApiError::internal(format!("encoding YAML: {e}")))?;
+        return Ok((code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"))], body).into_response());
+    }
+    let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("encoding JSON: {e}")))?;
+    Ok((code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+}
+
+/// Decodes a request body (JSON, or YAML when the content type says so) with a 400 naming the
+/// problem instead of a bare rejection.
+pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty; send the object as JSON"));
+    }
+    let yaml = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("yaml"));
+    if yaml {
+        serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
+    }
+}
+
+/// Success `Status` of deletes, as upstream answers them.
+pub fn deleted(headers: &HeaderMap, status: Status) -> ApiResult {
+    respond(headers, StatusCode::OK, &status)
+}

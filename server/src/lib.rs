@@ -1,0 +1,16 @@
+//! The imagestreams server and CLI.
+//!
+//! A short tour (dependencies point one way: http → service → store):
+//! - `http`: the axum API router, one file per resource; errors become `Status` objects;
+//! - `service`: one transaction per mutation, permission checks, the clock;
+//! - `store`: all SQL (SQLite via sqlx, WAL, one writer and a reader pool);
+//! - `portal`: the Leptos UI mounted next to the API, and the backend its server functions call;
+//! - `cli`: `imagestreams serve` and the oc-like client commands;
+//! - `demo`: sample data for `serve --demo`.
+
+pub mod cli;
+pub mod demo;
+pub mod http;
+pub mod portal;
+pub mod service;
+pub mod store;

@@ -1,0 +1,123 @@
+//! Orchestration: one transaction per mutation, the permission check, the clock, and the
+//! decoration of objects on read. REST handlers and server functions both call these methods, so
+//! every rule has one implementation. Must not: hold SQL (that is `store`) or re-state a rule of
+//! `app::domain`.
+
+mod images;
+mod namespaces;
+mod streams;
+mod tags;
+
+use crate::store::{self, Store};
+use app::model::{ApiError, ListMeta};
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::sync::Arc;
+
+pub use streams::ListOptions;
+
+/// Who is calling. Anonymous until the teams issue adds accounts.
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    pub user: Option<String>,
+}
+
+/// What a caller wants to do, for the permission check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    List,
+    Create,
+    Update,
+    Delete,
+}
+
+/// The single permission check every operation asks. The teams issue replaces `AllowAll`.
+pub trait Authorizer: Send + Sync + 'static {
+    /// `namespace` is `None` for cluster-scoped resources (images, the namespace list).
+    fn check(&self, caller: &Caller, verb: Verb, resource: &str, namespace: Option<&str>) -> Result<(), ApiError>;
+}
+
+/// Allows everything (no accounts yet).
+pub struct AllowAll;
+
+impl Authorizer for AllowAll {
+    fn check(&self, _: &Caller, _: Verb, _: &str, _: Option<&str>) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// The time source; tests inject a fixed one.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The service: the store plus the settings rules need.
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) authorizer: Arc<dyn Authorizer>,
+    /// The integrated registry host written into `status.dockerImageRepository`.
+    pub(crate) registry_host: String,
+}
+
+/// Page size bounds: a missing or zero limit means the default page, never "everything".
+pub const DEFAULT_PAGE: i64 = 500;
+pub const MAX_PAGE: i64 = 1000;
+
+impl Service {
+    pub fn new(store: Store, registry_host: String) -> Self {
+        Service { store, clock: Arc::new(SystemClock), authorizer: Arc::new(AllowAll), registry_host }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// "now" as stored and sent: RFC 3339 UTC to the second, like Kubernetes.
+    pub(crate) fn now(&self) -> String {
+        self.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    pub(crate) fn allow(&self, caller: &Caller, verb: Verb, resource: &str, namespace: Option<&str>) -> Result<(), ApiError> {
+        self.authorizer.check(caller, verb, resource, namespace)
+    }
+
+    pub(crate) async fn list_meta(&self, continue_token: Option<String>) -> Result<ListMeta, ApiError> {
+        let mut conn = self.store.read().await.map_err(db)?;
+        let rv = store::current_resource_version(&mut conn).await.map_err(db)?;
+        Ok(ListMeta { resource_version: Some(rv.to_string()), continue_token })
+    }
+}
+
+/// A database fault is the server's problem: 500, logged, never shown in detail.
+pub(crate) fn db(e: sqlx::Error) -> ApiError {
+    tracing::error!(error = %e, "database error");
+    ApiError::internal("the database failed to answer")
+}
+
+/// Clamps a requested page size.
+pub(crate) fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None | Some(0) => Ok(DEFAULT_PAGE),
+        Some(n) if n < 0 => Err(ApiError::bad_request(format!("limit: Invalid value: {n}: must be greater than or equal to 0"))),
+        Some(n) => Ok(n.min(MAX_PAGE)),
+    }
+}
+
+pub(crate) fn new_uid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,57 @@
+//! Namespaces: explicit objects (PRODUCT difference 6).
+
+use super::{db, new_uid, page_size, Caller, Service, Verb};
+use crate::store;
+use app::domain::names::validate_namespace_name;
+use app::model::*;
+
+impl Service {
+    pub async fn create_namespace(&self, caller: &Caller, ns: Namespace) -> Result<Namespace, ApiError> {
+        self.allow(caller, Verb::Create, "namespaces", None)?;
+        let name = ns.metadata.name.clone();
+        let errs = validate_namespace_name(&name, "metadata.name");
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(RES_NAMESPACES, &name, &errs));
+        }
+        let mut tx = self.store.begin().await.map_err(db)?;
+        if store::get_namespace(&mut tx, &name).await.map_err(db)?.is_some() {
+            return Err(ApiError::already_exists(RES_NAMESPACES, &name));
+        }
+        let rv = store::next_resource_version(&mut tx).await.map_err(db)?;
+        store::insert_namespace(&mut tx, &name, &new_uid(), rv, &self.now()).await.map_err(db)?;
+        let created = store::get_namespace(&mut tx, &name).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        created.ok_or_else(|| ApiError::internal("namespace vanished"))
+    }
+
+    pub async fn get_namespace(&self, caller: &Caller, name: &str) -> Result<Namespace, ApiError> {
+        self.allow(caller, Verb::Get, "namespaces", Some(name))?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        store::get_namespace(&mut conn, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_NAMESPACES, name))
+    }
+
+    pub async fn list_namespaces(&self, caller: &Caller, limit: Option<i64>, cont: Option<&str>) -> Result<List<Namespace>, ApiError> {
+        self.allow(caller, Verb::List, "namespaces", None)?;
+        let limit = page_size(limit)?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        let mut items = store::list_namespaces(&mut conn, cont.unwrap_or(""), limit + 1).await.map_err(db)?;
+        let next = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|n| n.metadata.name.clone())
+        } else {
+            None
+        };
+        Ok(List { api_version: "v1".into(), kind: "NamespaceList".into(), metadata: self.list_meta(next).await?, items })
+    }
+
+    pub async fn delete_namespace(&self, caller: &Caller, name: &str) -> Result<Status, ApiError> {
+        self.allow(caller, Verb::Delete, "namespaces", Some(name))?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        if !store::delete_namespace(&mut tx, name).await.map_err(db)? {
+            return Err(ApiError::not_found(RES_NAMESPACES, name));
+        }
+        store::next_resource_version(&mut tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Status::success("namespaces", "", name))
+    }
+}

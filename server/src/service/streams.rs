@@ -1,0 +1,315 @@
+//! Image streams: list, get, create, update (PUT), delete, and the write path every stream
+//! mutation shares (validate → generations → resolve changed tags → one resource version).
+//! Also ImageStreamMapping (a pushed image entering a stream) and ImageStreamImage reads.
+
+use super::{db, new_uid, page_size, Caller, Service, Verb};
+use crate::store::{self, StoredStream};
+use app::domain::lookup::find_stream_image;
+use app::domain::names::{is_valid_tag_name, parse_isimage_name, validate_stream_name};
+use app::domain::reference::parse_digest;
+use app::domain::streams::*;
+use app::domain::history::{add_tag_event, update_tracking_tags};
+use app::model::*;
+use sqlx::SqliteConnection;
+use std::collections::BTreeMap;
+
+/// `limit` and `continue` of a list request.
+#[derive(Clone, Debug, Default)]
+pub struct ListOptions {
+    pub limit: Option<i64>,
+    pub continue_token: Option<String>,
+}
+
+/// The continue token of stream lists: `<namespace>/<name>` of the last item.
+fn parse_stream_token(token: Option<&str>) -> Result<(String, String), ApiError> {
+    match token {
+        None | Some("") => Ok((String::new(), String::new())),
+        Some(t) => t
+            .split_once('/')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .ok_or_else(|| ApiError::bad_request(format!("continue: Invalid value: {t:?}: not a continue token of this list"))),
+    }
+}
+
+impl Service {
+    /// Read-time fields: `status.dockerImageRepository` is computed, never stored (spec §1.2).
+    pub(crate) fn decorate(&self, mut s: ImageStream) -> ImageStream {
+        s.status.docker_image_repository = if self.registry_host.is_empty() {
+            s.spec.docker_image_repository.clone()
+        } else {
+            format!("{}/{}/{}", self.registry_host, s.namespace(), s.metadata.name)
+        };
+        s
+    }
+
+    pub(crate) async fn require_namespace(&self, conn: &mut SqliteConnection, ns: &str) -> Result<(), ApiError> {
+        match store::get_namespace(conn, ns).await.map_err(db)? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::not_found(RES_NAMESPACES, ns)),
+        }
+    }
+
+    pub(crate) async fn load_stream_or_404(&self, conn: &mut SqliteConnection, ns: &str, name: &str) -> Result<StoredStream, ApiError> {
+        match store::load_stream(conn, ns, name).await.map_err(db)? {
+            Some(mut s) => {
+                s.stream = self.decorate(s.stream);
+                Ok(s)
+            }
+            None => Err(ApiError::not_found(RES_IMAGESTREAMS, name)),
+        }
+    }
+
+    pub async fn list_streams(&self, caller: &Caller, ns: Option<&str>, opts: &ListOptions) -> Result<List<ImageStream>, ApiError> {
+        self.allow(caller, Verb::List, "imagestreams", ns)?;
+        let limit = page_size(opts.limit)?;
+        let after = parse_stream_token(opts.continue_token.as_deref())?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        if let Some(ns) = ns {
+            self.require_namespace(&mut conn, ns).await?;
+        }
+        let mut rows = store::list_streams(&mut conn, ns, (&after.0, &after.1), limit + 1).await.map_err(db)?;
+        drop(conn);
+        let next = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|s| format!("{}/{}", s.stream.namespace(), s.stream.metadata.name))
+        } else {
+            None
+        };
+        let items = rows.into_iter().map(|s| self.decorate(s.stream)).collect();
+        Ok(List { api_version: IMAGE_API_VERSION.into(), kind: "ImageStreamList".into(), metadata: self.list_meta(next).await?, items })
+    }
+
+    pub async fn get_stream(&self, caller: &Caller, ns: &str, name: &str) -> Result<ImageStream, ApiError> {
+        self.allow(caller, Verb::Get, "imagestreams", Some(ns))?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        Ok(self.load_stream_or_404(&mut conn, ns, name).await?.stream)
+    }
+
+    pub async fn create_stream(&self, caller: &Caller, ns: &str, mut stream: ImageStream) -> Result<ImageStream, ApiError> {
+        self.allow(caller, Verb::Create, "imagestreams", Some(ns))?;
+        check_namespace_matches(&mut stream.metadata, ns)?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        self.require_namespace(&mut tx, ns).await?;
+        if store::load_stream(&mut tx, ns, &stream.metadata.name).await.map_err(db)?.is_some() {
+            return Err(ApiError::already_exists(RES_IMAGESTREAMS, &stream.metadata.name));
+        }
+        let created = self.write_stream(&mut tx, caller, stream, None).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(self.decorate(created))
+    }
+
+    pub async fn update_stream(&self, caller: &Caller, ns: &str, name: &str, mut stream: ImageStream) -> Result<ImageStream, ApiError> {
+        self.allow(caller, Verb::Update, "imagestreams", Some(ns))?;
+        check_namespace_matches(&mut stream.metadata, ns)?;
+        if stream.metadata.name.is_empty() {
+            stream.metadata.name = name.to_string();
+        } else if stream.metadata.name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                stream.metadata.name
+            )));
+        }
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let old = self.load_stream_or_404(&mut tx, ns, name).await?;
+        check_resource_version(&stream.metadata, &old.stream.metadata, RES_IMAGESTREAMS, name)?;
+        let updated = self.write_stream(&mut tx, caller, stream, Some(&old)).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(self.decorate(updated))
+    }
+
+    pub async fn delete_stream(&self, caller: &Caller, ns: &str, name: &str) -> Result<Status, ApiError> {
+        self.allow(caller, Verb::Delete, "imagestreams", Some(ns))?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let old = self.load_stream_or_404(&mut tx, ns, name).await?;
+        store::delete_stream(&mut tx, old.id).await.map_err(db)?;
+        store::next_resource_version(&mut tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Status::success("imagestreams", IMAGE_GROUP, name))
+    }
+
+    /// The shared write path of a stream. `old` is the stored stream (None to create). Returns
+    /// the stream as stored; an update that changes nothing writes nothing and keeps the old
+    /// resource version.
+    pub(crate) async fn write_stream(
+        &self,
+        tx: &mut SqliteConnection,
+        caller: &Caller,
+        mut new: ImageStream,
+        old: Option<&StoredStream>,
+    ) -> Result<ImageStream, ApiError> {
+        let name = new.metadata.name.clone();
+        apply_defaults(&mut new);
+        let errs = validate_image_stream(&new);
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(RES_IMAGESTREAMS, &name, &errs));
+        }
+        let changed = match old {
+            None => prepare_create(&mut new),
+            Some(o) => prepare_update(&mut new, &o.stream),
+        };
+        let mut others = BTreeMap::new();
+        for (src_ns, src_name) in source_streams(&new, &changed) {
+            // Reading another namespace's images needs read access there (spec §3.3).
+            if src_ns != new.namespace() && self.allow(caller, Verb::Get, "imagestreams/layers", Some(&src_ns)).is_err() {
+                let tag = new
+                    .spec
+                    .tags
+                    .iter()
+                    .find(|t| t.from.as_ref().is_some_and(|f| f.namespace == src_ns))
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default();
+                return Err(ApiError::invalid(
+                    RES_IMAGESTREAMS,
+                    &name,
+                    &[FieldError::forbidden(format!("spec.tags[{tag}].from"), format!("{src_ns}/{src_name}"))],
+                ));
+            }
+            if let Some(s) = store::load_stream(tx, &src_ns, &src_name).await.map_err(db)? {
+                others.insert((src_ns, src_name), self.decorate(s.stream));
+            }
+        }
+        let now = self.now();
+        // Resolution rewrites refs into our registry, so it sees the decorated repository.
+        new = self.decorate(new);
+        let ctx = ResolveContext { now: &now, registry_host: &self.registry_host, other_streams: &others };
+        resolve_changed_tags(&mut new, old.map(|o| &o.stream), &changed, &ctx).map_err(|errs| ApiError::invalid(RES_IMAGESTREAMS, &name, &errs))?;
+        match old {
+            Some(o) => {
+                new.metadata.uid = o.stream.metadata.uid.clone();
+                new.metadata.creation_timestamp = o.stream.metadata.creation_timestamp.clone();
+                new.metadata.resource_version = o.stream.metadata.resource_version.clone();
+                new.metadata.self_link = None;
+                if new == o.stream {
+                    return Ok(new);
+                }
+                new.metadata.resource_version = Some(store::next_resource_version(tx).await.map_err(db)?.to_string());
+                store::update_stream(tx, o.id, &new, &o.stream).await.map_err(db)?;
+            }
+            None => {
+                new.metadata.uid = Some(new_uid());
+                new.metadata.creation_timestamp = Some(now);
+                new.metadata.self_link = None;
+                new.metadata.resource_version = Some(store::next_resource_version(tx).await.map_err(db)?.to_string());
+                store::insert_stream(tx, &new).await.map_err(db)?;
+            }
+        }
+        Ok(new)
+    }
+
+    /// ImageStreamMapping (spec §3.8): stores the image if new and records it as the head of the
+    /// tag; tracking tags follow. The stream generation does not change.
+    pub async fn create_mapping(&self, caller: &Caller, ns: &str, mut mapping: ImageStreamMapping) -> Result<Status, ApiError> {
+        self.allow(caller, Verb::Create, "imagestreammappings", Some(ns))?;
+        check_namespace_matches(&mut mapping.metadata, ns)?;
+        let stream_name = mapping.metadata.name.clone();
+        let mut errs = validate_stream_name(ns, &stream_name);
+        let tag = if mapping.tag.is_empty() { DEFAULT_TAG.to_string() } else { mapping.tag.clone() };
+        if !is_valid_tag_name(&tag) {
+            errs.push(FieldError::invalid("tag", &tag, app::domain::names::invalid_tag_message(&tag)));
+        }
+        let digest = mapping.image.metadata.name.clone();
+        if digest.is_empty() {
+            errs.push(FieldError::required("image.metadata.name", ""));
+        } else if let Err(e) = parse_digest(&digest) {
+            errs.push(FieldError::invalid("image.metadata.name", &digest, e.to_string()));
+        }
+        if !mapping.image.docker_image_reference.is_empty()
+            && let Err(e) = app::domain::reference::DockerImageReference::parse(&mapping.image.docker_image_reference)
+        {
+            errs.push(FieldError::invalid("image.dockerImageReference", &mapping.image.docker_image_reference, e.to_string()));
+        }
+        if !mapping.image.docker_image_manifests.is_empty() && !mapping.image.docker_image_layers.is_empty() {
+            errs.push(FieldError::invalid_raw("image.dockerImageLayers", "[...]", "dockerImageLayers should not be set when dockerImageManifests is set"));
+        }
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(RES_IMAGESTREAMMAPPINGS, &stream_name, &errs));
+        }
+        let mut tx = self.store.begin().await.map_err(db)?;
+        self.require_namespace(&mut tx, ns).await?;
+        let old = self.load_stream_or_404(&mut tx, ns, &stream_name).await?;
+        let repo = old.stream.status.docker_image_repository.clone();
+        if mapping.image.docker_image_reference.is_empty() {
+            mapping.image.docker_image_reference = format!("{repo}@{digest}");
+        }
+        let now = self.now();
+        let rv = store::next_resource_version(&mut tx).await.map_err(db)?;
+        let mut image = mapping.image.clone();
+        image.strip_raw();
+        let inserted = store::insert_image_if_missing(&mut tx, &image, &new_uid(), rv, &now).await.map_err(db)?;
+        let mut reference = mapping.image.docker_image_reference.clone();
+        if !inserted
+            && let Some(existing) = store::get_image(&mut tx, &digest).await.map_err(db)?
+            && existing.metadata.annotations.get(ANNOTATION_IMAGE_MANAGED).map(String::as_str) == Some("true")
+        {
+            reference = format!("{repo}@{digest}");
+        }
+        let mut new = old.stream.clone();
+        let event = TagEvent { created: now, docker_image_reference: reference, image: digest, generation: new.metadata.generation.unwrap_or(1) };
+        let moved = add_tag_event(&mut new, &tag, event);
+        if moved {
+            update_tracking_tags(&mut new, std::slice::from_ref(&tag));
+        }
+        if new != old.stream {
+            new.metadata.resource_version = Some(rv.to_string());
+            store::update_stream(&mut tx, old.id, &new, &old.stream).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name))
+    }
+
+    /// GET `imagestreamimages/<stream>@<id>` (spec §1.5, §5.2, PRODUCT difference 2).
+    pub async fn get_stream_image(&self, caller: &Caller, ns: &str, name: &str) -> Result<ImageStreamImage, ApiError> {
+        self.allow(caller, Verb::Get, "imagestreamimages", Some(ns))?;
+        let (stream_name, id) = parse_isimage_name(name)?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        let stored = self.load_stream_or_404(&mut conn, ns, &stream_name).await?;
+        let images: Vec<String> = stored
+            .stream
+            .status
+            .tags
+            .iter()
+            .flat_map(|l| l.items().iter().map(|i| i.image.clone()))
+            .filter(|i| !i.is_empty())
+            .collect();
+        let children = store::manifest_children(&mut conn, &images).await.map_err(db)?;
+        let digest = find_stream_image(&stored.stream, &id, &children)?;
+        let mut image = store::get_image(&mut conn, &digest).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_IMAGES, &digest))?;
+        image.strip_raw();
+        Ok(ImageStreamImage {
+            api_version: IMAGE_API_VERSION.into(),
+            kind: "ImageStreamImage".into(),
+            metadata: ObjectMeta {
+                name: format!("{stream_name}@{id}"),
+                namespace: Some(ns.into()),
+                creation_timestamp: image.metadata.creation_timestamp.clone(),
+                annotations: stored.stream.metadata.annotations.clone(),
+                ..Default::default()
+            },
+            image,
+        })
+    }
+}
+
+/// A body's namespace must be empty or equal the URL's; an empty one is filled in.
+pub(crate) fn check_namespace_matches(meta: &mut ObjectMeta, ns: &str) -> Result<(), ApiError> {
+    match meta.namespace.as_deref() {
+        None | Some("") => {
+            meta.namespace = Some(ns.to_string());
+            Ok(())
+        }
+        Some(n) if n == ns => Ok(()),
+        Some(_) => Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request")),
+    }
+}
+
+/// Optimistic concurrency: a body carrying a resourceVersion must carry the stored one.
+pub(crate) fn check_resource_version(sent: &ObjectMeta, stored: &ObjectMeta, res: Resource, name: &str) -> Result<(), ApiError> {
+    match sent.resource_version.as_deref() {
+        Some(v) if !v.is_empty() && Some(v) != stored.resource_version.as_deref() => Err(ApiError::conflict(
+            res,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,86 @@
+//! All SQL lives here. SQLite in WAL mode with one writer connection (SQLite serialises writers
+//! anyway; one connection makes every write transaction start immediately instead of failing
+//! with SQLITE_BUSY on lock upgrade) and a pool of readers. Functions take a connection so the
+//! service can run several of them inside one transaction. Lists are indexed seek queries.
+//! Must not: apply image-stream rules (that is `app::domain`) or check permissions.
+
+mod images;
+mod namespaces;
+mod streams;
+
+pub use images::*;
+pub use namespaces::*;
+pub use streams::*;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+pub type StoreResult<T> = Result<T, sqlx::Error>;
+
+/// The database: a single-connection writer pool and a reader pool over one SQLite file.
+#[derive(Clone)]
+pub struct Store {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) `<data_dir>/imagestreams.db` and runs the migrations.
+    pub async fn open(data_dir: &Path) -> StoreResult<Store> {
+        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
+        let path = data_dir.join("imagestreams.db");
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.read_only(true)).await?;
+        Ok(Store { writer, reader })
+    }
+
+    /// Starts the one write transaction of a mutation.
+    pub async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.writer.begin().await
+    }
+
+    /// A connection for reads outside any write.
+    pub async fn read(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+        self.reader.acquire().await
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.reader).await.is_ok()
+    }
+}
+
+/// Bumps the global resource version and returns the new value. Call once per mutation, inside
+/// its transaction, only when something is actually written.
+pub async fn next_resource_version(conn: &mut SqliteConnection) -> StoreResult<i64> {
+    let (v,): (i64,) = sqlx::query_as("UPDATE resource_version_counter SET current = current + 1 WHERE id = 1 RETURNING current")
+        .fetch_one(conn)
+        .await?;
+    Ok(v)
+}
+
+/// The current global resource version (for list metadata).
+pub async fn current_resource_version(conn: &mut SqliteConnection) -> StoreResult<i64> {
+    let (v,): (i64,) = sqlx::query_as("SELECT current FROM resource_version_counter WHERE id = 1").fetch_one(conn).await?;
+    Ok(v)
+}
+
+pub(crate) fn json_map(s: &str) -> std::collections::BTreeMap<String, String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
