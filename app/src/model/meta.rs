@@ -71,11 +71,21 @@ pub struct List<T> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Namespace {
+    #[serde(default = "v1")]
     pub api_version: String,
+    #[serde(default = "kind_namespace")]
     pub kind: String,
+    #[serde(default)]
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub status: NamespaceStatus,
+}
+
+fn v1() -> String {
+    "v1".into()
+}
+fn kind_namespace() -> String {
+    "Namespace".into()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -171,16 +171,41 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         crate::demo::load(&service).await?;
     }
+    // cargo-leptos compiles the site settings in; a plain `cargo build` does not, so fall back
+    // to the names in Cargo.toml's [[workspace.metadata.leptos]].
     let conf = leptos::prelude::get_configuration(None)?;
     let mut options = conf.leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = "portal".into();
+    }
     options.site_addr = args.listen.parse()?;
     let app = crate::portal::router(service, options);
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what test harnesses and service managers send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }

@@ -232,25 +232,35 @@ impl Service {
             mapping.image.docker_image_reference = format!("{repo}@{digest}");
         }
         let now = self.now();
-        let rv = store::next_resource_version(&mut tx).await.map_err(db)?;
-        let mut image = mapping.image.clone();
-        image.strip_raw();
-        let inserted = store::insert_image_if_missing(&mut tx, &image, &new_uid(), rv, &now).await.map_err(db)?;
+        // A resource version is spent only when something is written: a repeated push of the
+        // same image to the same tag changes nothing.
+        let mut rv: Option<i64> = None;
+        let existing = store::get_image(&mut tx, &digest).await.map_err(db)?;
         let mut reference = mapping.image.docker_image_reference.clone();
-        if !inserted
-            && let Some(existing) = store::get_image(&mut tx, &digest).await.map_err(db)?
-            && existing.metadata.annotations.get(ANNOTATION_IMAGE_MANAGED).map(String::as_str) == Some("true")
-        {
-            reference = format!("{repo}@{digest}");
+        match &existing {
+            None => {
+                let v = store::next_resource_version(&mut tx).await.map_err(db)?;
+                rv = Some(v);
+                let mut image = mapping.image.clone();
+                image.strip_raw();
+                store::insert_image_if_missing(&mut tx, &image, &new_uid(), v, &now).await.map_err(db)?;
+            }
+            Some(img) if img.metadata.annotations.get(ANNOTATION_IMAGE_MANAGED).map(String::as_str) == Some("true") => {
+                reference = format!("{repo}@{digest}");
+            }
+            Some(_) => {}
         }
         let mut new = old.stream.clone();
         let event = TagEvent { created: now, docker_image_reference: reference, image: digest, generation: new.metadata.generation.unwrap_or(1) };
-        let moved = add_tag_event(&mut new, &tag, event);
-        if moved {
+        if add_tag_event(&mut new, &tag, event) {
             update_tracking_tags(&mut new, std::slice::from_ref(&tag));
         }
         if new != old.stream {
-            new.metadata.resource_version = Some(rv.to_string());
+            let v = match rv {
+                Some(v) => v,
+                None => store::next_resource_version(&mut tx).await.map_err(db)?,
+            };
+            new.metadata.resource_version = Some(v.to_string());
             store::update_stream(&mut tx, old.id, &new, &old.stream).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;

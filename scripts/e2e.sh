@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Starts `imagestreams serve --demo` on a free port with a temporary data directory, runs the
+# Playwright tests in end2end/ against it, and stops it. Expects a finished `cargo leptos build`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -d .tools/node_modules/.bin ]; then export PATH="$PWD/.tools/node_modules/.bin:$PATH"; fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 3199)
+data=$(mktemp -d)
+log="$data/serve.log"
+LEPTOS_SITE_ROOT="$PWD/target/site" ./target/debug/imagestreams serve --demo --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then cat "$log"; echo "the server exited early" >&2; exit 1; fi
+  sleep 0.2
+done
+(cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test)

@@ -1,0 +1,195 @@
+//! CLI tests: the built `imagestreams` binary serving on a free port, and the client commands
+//! run against it, their output compared with oc's text.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_imagestreams");
+
+struct Server {
+    child: Child,
+    url: String,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let host = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", &host, "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{host}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(&host).is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, url, host, _dir: dir }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn cli(server: &Server, args: &[&str]) -> Run {
+    let out: Output = Command::new(BIN).args(args).env("IMAGESTREAMS_SERVER", &server.url).env_remove("IMAGESTREAMS_NAMESPACE").output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+fn ok(server: &Server, args: &[&str]) -> String {
+    let r = cli(server, args);
+    assert_eq!(r.code, 0, "{args:?} failed: {}{}", r.stdout, r.stderr);
+    r.stdout
+}
+
+fn fails(server: &Server, args: &[&str]) -> String {
+    let r = cli(server, args);
+    assert_eq!(r.code, 1, "{args:?} should fail: {}{}", r.stdout, r.stderr);
+    r.stderr
+}
+
+fn digest(n: u64) -> String {
+    format!("sha256:{n:064x}")
+}
+
+/// Pushes an image through the API, as the registry would.
+fn push(server: &Server, ns: &str, stream: &str, tag: &str, d: &str) {
+    let body = serde_json::json!({
+        "metadata": {"name": stream}, "tag": tag,
+        "image": {"metadata": {"name": d}, "dockerImageReference": format!("quay.io/org/{stream}@{d}")}
+    });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/apis/image.openshift.io/v1/namespaces/{ns}/imagestreammappings", server.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 201);
+}
+
+#[test]
+fn tag_get_describe_delete_like_oc() {
+    let s = start_server();
+    assert_eq!(ok(&s, &["create", "namespace", "demo"]), "namespace/demo created\n");
+    assert_eq!(fails(&s, &["create", "namespace", "demo"]), "Error from server (AlreadyExists): namespaces \"demo\" already exists\n");
+
+    assert_eq!(ok(&s, &["tag", "quay.io/o/a:1", "app:v1", "-n", "demo"]), "Tag app:v1 set to quay.io/o/a:1.\n");
+    // A DockerImage tag nothing imported yet: the stream exists, with no history.
+    assert_eq!(
+        ok(&s, &["get", "is", "-n", "demo"]),
+        format!("NAME      IMAGE REPOSITORY{}TAGS      UPDATED\napp       {}/demo/app\n", " ".repeat((s.host.len() + 9 + 3).max(10) - 16), s.host)
+    );
+
+    push(&s, "demo", "app", "latest", &digest(1));
+    assert_eq!(ok(&s, &["tag", "app:latest", "app:prod", "-n", "demo"]), format!("Tag app:prod set to app@{}.\n", digest(1)));
+    assert_eq!(ok(&s, &["tag", "--alias", "app:prod", "app:stable", "-n", "demo"]), "Tag app:stable set up to track app:prod.\n");
+    assert_eq!(
+        ok(&s, &["tag", "quay.io/o/a:2", "app:nightly", "--scheduled", "-n", "demo"]),
+        "Tag app:nightly set to import quay.io/o/a:2 periodically.\n"
+    );
+    // A later push to latest does not move the permanent prod tag (nor stable, which tracks it).
+    push(&s, "demo", "app", "latest", &digest(2));
+
+    assert_eq!(
+        ok(&s, &["get", "istag", "-n", "demo", "-o", "name"]),
+        "imagestreamtag.image.openshift.io/app:latest\nimagestreamtag.image.openshift.io/app:prod\nimagestreamtag.image.openshift.io/app:stable\n"
+    );
+    let table = ok(&s, &["get", "istag", "-n", "demo", "-o", "wide"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["NAME", "IMAGE", "REFERENCE", "UPDATED", "IMAGE", "NAME"]);
+    assert!(lines[1].starts_with("app:latest ") && lines[1].contains(&format!("quay.io/org/app@{}", digest(2))) && lines[1].ends_with(&digest(2)), "{table}");
+    assert!(lines[2].starts_with("app:prod ") && lines[2].ends_with(&digest(1)), "{table}");
+
+    let json = ok(&s, &["get", "is", "app", "-n", "demo", "-o", "json", "--export"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["metadata"]["name"], "app");
+    for gone in ["uid", "resourceVersion", "creationTimestamp", "generation"] {
+        assert!(v["metadata"].get(gone).is_none(), "--export keeps {gone}");
+    }
+    assert_eq!(v["spec"]["tags"].as_array().unwrap().len(), 4);
+    let yaml = ok(&s, &["get", "is", "app", "-n", "demo", "-o", "yaml"]);
+    assert!(yaml.contains("kind: ImageStream\n") && yaml.contains("resourceVersion:"), "{yaml}");
+    let by_digest = format!("app@{}", digest(2));
+    assert_eq!(ok(&s, &["get", "isimage", &by_digest, "-n", "demo", "-o", "name"]), format!("imagestreamimage.image.openshift.io/{by_digest}\n"));
+    let ambiguous = fails(&s, &["get", "isimage", "app@0000", "-n", "demo"]);
+    assert!(ambiguous.starts_with("Error from server (Conflict): Operation cannot be fulfilled on imagestreamimage.image.openshift.io \"app@0000\": multiple images match the prefix"), "{ambiguous}");
+    let images = ok(&s, &["get", "image"]);
+    assert!(images.starts_with("NAME") && images.contains(&digest(1)) && images.contains(&digest(2)), "{images}");
+
+    let d = ok(&s, &["describe", "is", "app", "-n", "demo"]);
+    assert!(d.starts_with("Name:\t\t\tapp\nNamespace:\t\tdemo\nCreated:\t\t"), "{d}");
+    assert!(d.contains(&format!("Image Repository:\t{}/demo/app\n", s.host)), "{d}");
+    assert!(d.contains("Unique Images:\t\t2\nTags:\t\t\t5\n"), "{d}");
+    assert!(d.contains(&format!("\nprod (stable)\n  tagged from app@{}\n    prefer registry pullthrough when referencing this tag\n\n  * quay.io/org/app@{}\n", digest(1), digest(1))), "{d}");
+    assert!(d.contains("\nnightly\n  updates automatically from registry quay.io/o/a:2\n"), "{d}");
+    assert!(d.contains("\nlatest\n  no spec tag\n\n  * quay.io/org/app@"), "{d}");
+    let order: Vec<&str> = d.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.contains(':')).collect();
+    assert_eq!(order, vec!["latest", "nightly", "prod (stable)", "v1"], "describe tag order");
+
+    assert_eq!(ok(&s, &["tag", "-d", "app:v1", "-n", "demo"]), "Deleted tag demo/app:v1.\n");
+    assert_eq!(ok(&s, &["delete", "istag", "app:nightly", "-n", "demo"]), "imagestreamtag.image.openshift.io \"app:nightly\" deleted\n");
+    assert_eq!(ok(&s, &["delete", "is", "app", "-n", "demo"]), "imagestream.image.openshift.io \"app\" deleted\n");
+    assert_eq!(fails(&s, &["get", "is", "app", "-n", "demo"]), "Error from server (NotFound): imagestreams.image.openshift.io \"app\" not found\n");
+}
+
+#[test]
+fn client_errors_and_environment() {
+    let s = start_server();
+    assert_eq!(fails(&s, &["tag", "Bad", "app:x"]), "error: invalid SOURCE: repository name must be lowercase\n");
+    assert_eq!(fails(&s, &["tag", "quay.io/a:1"]), "error: at least a destination is required\n");
+    assert_eq!(fails(&s, &["tag", "app:1", "other:t", "--alias"]), "error: cannot set alias across different Image Streams\n");
+    assert_eq!(fails(&s, &["tag", "-d", "app:t", "--scheduled"]), "error: cannot set flags for importing images when deleting a tag\n");
+    assert_eq!(fails(&s, &["tag", "quay.io/a:1", "app:t", "--reference-policy", "remote"]), "error: reference policy must be set to 'source' or 'local'\n");
+    assert_eq!(fails(&s, &["tag", "missing:v1", "app:t"]), "Error from server (NotFound): imagestreams.image.openshift.io \"missing\" not found\n");
+    assert_eq!(ok(&s, &["tag", "quay.io/a:1", "app:t"]), "Tag app:t set to quay.io/a:1.\n");
+    assert_eq!(fails(&s, &["tag", "app:t", "app:u"]), "error: \"app:t\" is not currently pointing to an image, cannot use it as the source of a tag\n");
+    assert_eq!(fails(&s, &["tag", "-d", "app:nope"]), "Error from server (NotFound): imagestreamtags.image.openshift.io \"app:nope\" not found\n");
+    assert_eq!(fails(&s, &["get", "widgets"]), "error: the server doesn't have a resource type \"widgets\"\n");
+    assert_eq!(fails(&s, &["tag", "quay.io/a:1", "ghost/app:t"]), "Error from server (NotFound): namespaces \"ghost\" not found\n");
+    let r = cli(&s, &["get", "is", "-n", "empty"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr, "Error from server (NotFound): namespaces \"empty\" not found\n");
+    // Flags fall back to IMAGESTREAMS_* variables.
+    let out = Command::new(BIN)
+        .args(["get", "is", "-o", "name"])
+        .env("IMAGESTREAMS_SERVER", &s.url)
+        .env("IMAGESTREAMS_NAMESPACE", "default")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "imagestream.image.openshift.io/app\n");
+    // An unreachable server is a clear local error.
+    let out = Command::new(BIN).args(["get", "is", "--server", "http://127.0.0.1:1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: unable to reach the server at http://127.0.0.1:1"));
+}

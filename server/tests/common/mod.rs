@@ -1,0 +1,136 @@
+//! Test harness: a service on a temporary SQLite file with a fixed clock, the real API router
+//! driven in-process, and helpers for requests and seeded images.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use chrono::{DateTime, TimeZone, Utc};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use server::service::{Clock, Service};
+use server::store::Store;
+use std::sync::{Arc, Mutex};
+use tower::ServiceExt;
+
+/// A clock tests move by hand.
+pub struct TestClock(pub Mutex<DateTime<Utc>>);
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+pub const REGISTRY: &str = "registry.test:5000";
+
+pub struct TestApp {
+    pub router: Router,
+    pub service: Service,
+    pub clock: Arc<TestClock>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+    pub content_type: String,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let clock = Arc::new(TestClock(Mutex::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap())));
+        let service = Service::new(store, REGISTRY.into()).with_clock(clock.clone());
+        server::demo::ensure_default_namespace(&service).await.unwrap();
+        let router = server::http::api_router(service.clone());
+        TestApp { router, service, clock, _dir: dir }
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        let mut t = self.clock.0.lock().unwrap();
+        *t += chrono::Duration::seconds(seconds);
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>, accept: Option<&str>) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let req = match body {
+            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, body, text, content_type }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send("POST", path, Some(body), None).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send("PUT", path, Some(body), None).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None, None).await
+    }
+
+    pub async fn create_namespace(&self, ns: &str) {
+        let r = self.post("/api/v1/namespaces", json!({"metadata": {"name": ns}})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+
+    pub async fn create_stream(&self, ns: &str, body: Value) -> Reply {
+        self.post(&is_path(ns, ""), body).await
+    }
+
+    /// Pushes a synthetic image into `stream:tag` through an ImageStreamMapping.
+    pub async fn push(&self, ns: &str, stream: &str, tag: &str, digest: &str) -> Reply {
+        self.post(
+            &format!("/apis/image.openshift.io/v1/namespaces/{ns}/imagestreammappings"),
+            json!({
+                "metadata": {"name": stream},
+                "tag": tag,
+                "image": {
+                    "metadata": {"name": digest},
+                    "dockerImageReference": format!("quay.io/org/{stream}@{digest}"),
+                    "dockerImageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "dockerImageLayers": [{"name": digest_n(900), "size": 1234, "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"}],
+                    "dockerImageMetadata": {"Architecture": "amd64", "Size": 1234, "Config": {"User": "1001", "Cmd": ["run"]}}
+                }
+            }),
+        )
+        .await
+    }
+}
+
+pub fn is_path(ns: &str, name: &str) -> String {
+    if name.is_empty() {
+        format!("/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams")
+    } else {
+        format!("/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams/{name}")
+    }
+}
+
+pub fn istag_path(ns: &str, name: &str) -> String {
+    format!("/apis/image.openshift.io/v1/namespaces/{ns}/imagestreamtags/{name}")
+}
+
+/// A deterministic, valid sha256 digest.
+pub fn digest_n(n: u64) -> String {
+    format!("sha256:{n:064x}")
+}
+
+pub fn docker_tag(name: &str, from: &str) -> Value {
+    json!({"name": name, "from": {"kind": "DockerImage", "name": from}})
+}
