@@ -14,10 +14,10 @@ pub mod model;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    components::{Route, Router, Routes},
     SsrMode, StaticSegment,
+    components::{Route, Router, Routes},
 };
 
 /// The HTML document around the app (server side only).

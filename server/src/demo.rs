@@ -22,8 +22,16 @@ fn demo_image(n: u64, repo: &str, arch: &str, created: &str) -> Image {
         docker_image_manifest_media_type: "application/vnd.oci.image.manifest.v1+json".into(),
         docker_image_metadata_version: "1.0".into(),
         docker_image_layers: vec![
-            ImageLayer { name: format!("sha256:{:064x}", 0x1a00_0000u64 + n), size: 3_400_000 + n as i64 * 1000, media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into() },
-            ImageLayer { name: format!("sha256:{:064x}", 0x1b00_0000u64 + n), size: 12_000 + n as i64, media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into() },
+            ImageLayer {
+                name: format!("sha256:{:064x}", 0x1a00_0000u64 + n),
+                size: 3_400_000 + n as i64 * 1000,
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            },
+            ImageLayer {
+                name: format!("sha256:{:064x}", 0x1b00_0000u64 + n),
+                size: 12_000 + n as i64,
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            },
         ],
         docker_image_metadata: Some(DockerImageMetadata {
             id: format!("sha256:{:064x}", 0xc0f1_0000u64 + n),

@@ -4,10 +4,13 @@ mod common;
 
 use axum::http::StatusCode;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn tags_of(v: &Value, field: &str) -> Vec<String> {
-    v[field]["tags"].as_array().map(|a| a.iter().map(|t| t["name"].as_str().or(t["tag"].as_str()).unwrap().to_string()).collect()).unwrap_or_default()
+    v[field]["tags"]
+        .as_array()
+        .map(|a| a.iter().map(|t| t["name"].as_str().or(t["tag"].as_str()).unwrap().to_string()).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -21,7 +24,12 @@ async fn namespaces_crud_and_errors() {
     let bad = app.post("/api/v1/namespaces", json!({"metadata": {"name": "Team_A"}})).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.body["kind"], "Status");
-    assert!(bad.body["message"].as_str().unwrap().starts_with("Namespace \"Team_A\" is invalid: metadata.name: Invalid value: \"Team_A\": a lowercase RFC 1123 label"));
+    assert!(
+        bad.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Namespace \"Team_A\" is invalid: metadata.name: Invalid value: \"Team_A\": a lowercase RFC 1123 label")
+    );
     assert_eq!(bad.body["details"]["causes"][0]["field"], "metadata.name");
     let missing = app.get("/api/v1/namespaces/nope").await;
     assert_eq!((missing.status, missing.body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "namespaces \"nope\" not found"));
@@ -59,7 +67,10 @@ async fn create_stream_defaults_generations_and_repository() {
     assert!(s["status"].get("tags").is_none(), "submitted status is discarded");
 
     let dup = app.create_stream("default", json!({"metadata": {"name": "app"}})).await;
-    assert_eq!((dup.status, dup.body["message"].as_str().unwrap()), (StatusCode::CONFLICT, "imagestreams.image.openshift.io \"app\" already exists"));
+    assert_eq!(
+        (dup.status, dup.body["message"].as_str().unwrap()),
+        (StatusCode::CONFLICT, "imagestreams.image.openshift.io \"app\" already exists")
+    );
     let no_ns = app.create_stream("ghost", json!({"metadata": {"name": "app"}})).await;
     assert_eq!((no_ns.status, no_ns.body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "namespaces \"ghost\" not found"));
     let wrong_ns = app.create_stream("default", json!({"metadata": {"name": "x", "namespace": "other"}})).await;
@@ -72,7 +83,10 @@ async fn create_stream_validation_errors_are_exact() {
     let r = app.create_stream("default", json!({"metadata": {"name": "Bad"}})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["reason"], "Invalid");
-    assert_eq!(r.body["message"], "ImageStream.image.openshift.io \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": must match \"[a-z0-9]+(?:[._-][a-z0-9]+)*\"");
+    assert_eq!(
+        r.body["message"],
+        "ImageStream.image.openshift.io \"Bad\" is invalid: metadata.name: Invalid value: \"Bad\": must match \"[a-z0-9]+(?:[._-][a-z0-9]+)*\""
+    );
     let r = app
         .create_stream("default", json!({"metadata": {"name": "app"}, "spec": {"tags": [{"name": "v1", "from": {"kind": "Pod", "name": "x"}}, docker_tag("v2", "Quay.io/A")]}}))
         .await;
@@ -96,10 +110,15 @@ async fn get_list_pagination_and_yaml() {
         assert_eq!(app.create_stream("default", json!({"metadata": {"name": n}})).await.status, StatusCode::CREATED);
     }
     let missing = app.get(&is_path("default", "zzz")).await;
-    assert_eq!((missing.status, missing.body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "imagestreams.image.openshift.io \"zzz\" not found"));
+    assert_eq!(
+        (missing.status, missing.body["message"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "imagestreams.image.openshift.io \"zzz\" not found")
+    );
     let page1 = app.get(&format!("{}?limit=2", is_path("default", ""))).await;
     assert_eq!(page1.body["kind"], "ImageStreamList");
-    let names = |r: &Reply| r.body["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let names = |r: &Reply| {
+        r.body["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
     assert_eq!(names(&page1), vec!["a", "b"]);
     let token = page1.body["metadata"]["continue"].as_str().unwrap().to_string();
     let page2 = app.get(&format!("{}?limit=2&continue={}", is_path("default", ""), token.replace('/', "%2F"))).await;
@@ -112,7 +131,12 @@ async fn get_list_pagination_and_yaml() {
     app.create_namespace("other").await;
     app.create_stream("other", json!({"metadata": {"name": "a"}})).await;
     let all = app.get("/apis/image.openshift.io/v1/imagestreams").await;
-    let keys: Vec<String> = all.body["items"].as_array().unwrap().iter().map(|i| format!("{}/{}", i["metadata"]["namespace"].as_str().unwrap(), i["metadata"]["name"].as_str().unwrap())).collect();
+    let keys: Vec<String> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("{}/{}", i["metadata"]["namespace"].as_str().unwrap(), i["metadata"]["name"].as_str().unwrap()))
+        .collect();
     assert_eq!(keys, vec!["default/a", "default/b", "default/c", "other/a"]);
     let yaml = app.send("GET", &is_path("default", "a"), None, Some("application/yaml")).await;
     assert_eq!(yaml.content_type, "application/yaml");
@@ -123,7 +147,10 @@ async fn get_list_pagination_and_yaml() {
 #[tokio::test]
 async fn update_generations_conflicts_and_noops() {
     let app = TestApp::new().await;
-    let created = app.create_stream("default", json!({"metadata": {"name": "app"}, "spec": {"tags": [docker_tag("v1", "quay.io/o/a:1")]}})).await.body;
+    let created = app
+        .create_stream("default", json!({"metadata": {"name": "app"}, "spec": {"tags": [docker_tag("v1", "quay.io/o/a:1")]}}))
+        .await
+        .body;
     let rv1 = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
     // Unchanged PUT: no write, same resourceVersion.
     let same = app.put(&is_path("default", "app"), created.clone()).await;
@@ -159,7 +186,10 @@ async fn update_generations_conflicts_and_noops() {
     let mut renamed = r.body.clone();
     renamed["metadata"]["name"] = json!("other");
     let r = app.put(&is_path("default", "app"), renamed).await;
-    assert_eq!((r.status, r.body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "the name of the object (other) does not match the name on the URL (app)"));
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "the name of the object (other) does not match the name on the URL (app)")
+    );
     assert_eq!(app.put(&is_path("default", "missing"), json!({"metadata": {"name": "missing"}})).await.status, StatusCode::NOT_FOUND);
 }
 
@@ -168,14 +198,21 @@ async fn delete_stream() {
     let app = TestApp::new().await;
     app.create_stream("default", json!({"metadata": {"name": "app"}})).await;
     let r = app.delete(&is_path("default", "app")).await;
-    assert_eq!((r.status, r.body["status"].as_str().unwrap(), r.body["details"]["kind"].as_str().unwrap()), (StatusCode::OK, "Success", "imagestreams"));
+    assert_eq!(
+        (r.status, r.body["status"].as_str().unwrap(), r.body["details"]["kind"].as_str().unwrap()),
+        (StatusCode::OK, "Success", "imagestreams")
+    );
     assert_eq!(app.delete(&is_path("default", "app")).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn mappings_create_images_history_and_follow_aliases() {
     let app = TestApp::new().await;
-    app.create_stream("default", json!({"metadata": {"name": "app"}, "spec": {"tags": [{"name": "stable", "from": {"kind": "ImageStreamTag", "name": "latest"}}]}})).await;
+    app.create_stream(
+        "default",
+        json!({"metadata": {"name": "app"}, "spec": {"tags": [{"name": "stable", "from": {"kind": "ImageStreamTag", "name": "latest"}}]}}),
+    )
+    .await;
     let r = app.push("default", "app", "latest", &digest_n(1)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["status"], "Success");
@@ -212,7 +249,10 @@ async fn mappings_create_images_history_and_follow_aliases() {
     let bad_tag = app.push("default", "app", "-x", &digest_n(3)).await;
     assert_eq!(bad_tag.status, StatusCode::UNPROCESSABLE_ENTITY);
     let missing = app.push("default", "ghost", "latest", &digest_n(3)).await;
-    assert_eq!((missing.status, missing.body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "imagestreams.image.openshift.io \"ghost\" not found"));
+    assert_eq!(
+        (missing.status, missing.body["message"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "imagestreams.image.openshift.io \"ghost\" not found")
+    );
 }
 
 #[tokio::test]
@@ -222,12 +262,19 @@ async fn istag_get_names_and_reference_policy() {
     app.push("default", "app", "latest", &digest_n(1)).await;
     for bad in ["app", "app:", ":t", "app:a:b"] {
         let r = app.get(&istag_path("default", bad)).await;
-        assert_eq!((r.status, r.body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "ImageStreamTags must be retrieved with <name>:<tag>"), "{bad}");
+        assert_eq!(
+            (r.status, r.body["message"].as_str().unwrap()),
+            (StatusCode::BAD_REQUEST, "ImageStreamTags must be retrieved with <name>:<tag>"),
+            "{bad}"
+        );
     }
     let r = app.get(&istag_path("default", "app@sha256:1")).await;
     assert_eq!(r.body["message"], "\"app@sha256:1\" is an image stream image, not an image stream tag");
     let r = app.get(&istag_path("default", "app:pending")).await;
-    assert_eq!((r.status, r.body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "imagestreamtags.image.openshift.io \"app:pending\" not found"));
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "imagestreamtags.image.openshift.io \"app:pending\" not found")
+    );
     let r = app.get(&istag_path("default", "ghost:latest")).await;
     assert_eq!(r.body["message"], "imagestreams.image.openshift.io \"ghost\" not found");
     let r = app.get(&istag_path("default", "app:latest")).await;
@@ -239,7 +286,10 @@ async fn istag_get_names_and_reference_policy() {
     assert_eq!(r.body["image"]["dockerImageReference"], format!("quay.io/org/app@{}", digest_n(1)));
     // Reference policy Local hands out our registry's pull spec.
     let put = app
-        .put(&istag_path("default", "app:latest"), json!({"metadata": {"name": "app:latest"}, "tag": {"name": "latest", "referencePolicy": {"type": "Local"}}}))
+        .put(
+            &istag_path("default", "app:latest"),
+            json!({"metadata": {"name": "app:latest"}, "tag": {"name": "latest", "referencePolicy": {"type": "Local"}}}),
+        )
         .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.text);
     let r = app.get(&istag_path("default", "app:latest")).await;
@@ -262,29 +312,71 @@ async fn istag_put_creates_stream_and_permanent_and_alias_tags() {
     app.push("default", "app", "build", &digest_n(7)).await;
     // Permanent tag by digest prefix from the same stream.
     let r = app
-        .put(&istag_path("default", "app:prod"), json!({"metadata": {"name": "app:prod"}, "tag": {"from": {"kind": "ImageStreamImage", "name": "app@00000000"}}}))
+        .put(
+            &istag_path("default", "app:prod"),
+            json!({"metadata": {"name": "app:prod"}, "tag": {"from": {"kind": "ImageStreamImage", "name": "app@00000000"}}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["image"]["metadata"]["name"], digest_n(7));
     // An alias of prod.
-    let r = app.put(&istag_path("default", "app:stable"), json!({"metadata": {"name": "app:stable"}, "tag": {"from": {"kind": "ImageStreamTag", "name": "prod"}}})).await;
+    let r = app
+        .put(
+            &istag_path("default", "app:stable"),
+            json!({"metadata": {"name": "app:stable"}, "tag": {"from": {"kind": "ImageStreamTag", "name": "prod"}}}),
+        )
+        .await;
     assert_eq!(r.body["image"]["metadata"]["name"], digest_n(7));
     // A cycle is refused and writes nothing.
-    let r = app.put(&istag_path("default", "app:prod"), json!({"metadata": {"name": "app:prod"}, "tag": {"from": {"kind": "ImageStreamTag", "name": "stable"}}})).await;
+    let r = app
+        .put(
+            &istag_path("default", "app:prod"),
+            json!({"metadata": {"name": "app:prod"}, "tag": {"from": {"kind": "ImageStreamTag", "name": "stable"}}}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(r.body["message"], "ImageStream.image.openshift.io \"app\" is invalid: spec.tags[prod].from.name: Invalid value: \"stable\": tracking tags may not form a cycle: prod -> stable -> prod");
+    assert_eq!(
+        r.body["message"],
+        "ImageStream.image.openshift.io \"app\" is invalid: spec.tags[prod].from.name: Invalid value: \"stable\": tracking tags may not form a cycle: prod -> stable -> prod"
+    );
     let s = app.get(&is_path("default", "app")).await.body;
     let prod = s["spec"]["tags"].as_array().unwrap().iter().find(|t| t["name"] == "prod").unwrap().clone();
     assert_eq!(prod["from"]["kind"], "ImageStreamImage");
     // Unknown digest prefix and unknown stream are field errors.
-    let r = app.put(&istag_path("default", "app:x"), json!({"metadata": {"name": "app:x"}, "tag": {"from": {"kind": "ImageStreamImage", "name": "app@ffff"}}})).await;
-    assert_eq!(r.body["message"], "ImageStream.image.openshift.io \"app\" is invalid: spec.tags[x].from.name: Invalid value: \"app@ffff\": error generating tag event: imagestreamimage.image.openshift.io \"ffff\" not found");
-    let r = app.put(&istag_path("default", "app:y"), json!({"metadata": {"name": "app:y"}, "tag": {"from": {"kind": "ImageStreamTag", "name": "base:1", "namespace": "default"}}})).await;
+    let r = app
+        .put(
+            &istag_path("default", "app:x"),
+            json!({"metadata": {"name": "app:x"}, "tag": {"from": {"kind": "ImageStreamImage", "name": "app@ffff"}}}),
+        )
+        .await;
+    assert_eq!(
+        r.body["message"],
+        "ImageStream.image.openshift.io \"app\" is invalid: spec.tags[x].from.name: Invalid value: \"app@ffff\": error generating tag event: imagestreamimage.image.openshift.io \"ffff\" not found"
+    );
+    let r = app
+        .put(
+            &istag_path("default", "app:y"),
+            json!({"metadata": {"name": "app:y"}, "tag": {"from": {"kind": "ImageStreamTag", "name": "base:1", "namespace": "default"}}}),
+        )
+        .await;
     assert_eq!(r.body["message"], "ImageStream.image.openshift.io \"app\" is invalid: spec.tags[y].from.name: Not found: \"base:1\"");
     // POST refuses an existing tag.
-    let r = app.post("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags", json!({"metadata": {"name": "app:prod"}, "tag": {"from": {"kind": "DockerImage", "name": "x"}}})).await;
-    assert_eq!((r.status, r.body["message"].as_str().unwrap()), (StatusCode::CONFLICT, "imagestreamtags.image.openshift.io \"app:prod\" already exists"));
-    let r = app.post("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags", json!({"metadata": {"name": "app:new"}, "tag": {"from": {"kind": "DockerImage", "name": "quay.io/x/y:1"}}})).await;
+    let r = app
+        .post(
+            "/apis/image.openshift.io/v1/namespaces/default/imagestreamtags",
+            json!({"metadata": {"name": "app:prod"}, "tag": {"from": {"kind": "DockerImage", "name": "x"}}}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::CONFLICT, "imagestreamtags.image.openshift.io \"app:prod\" already exists")
+    );
+    let r = app
+        .post(
+            "/apis/image.openshift.io/v1/namespaces/default/imagestreamtags",
+            json!({"metadata": {"name": "app:new"}, "tag": {"from": {"kind": "DockerImage", "name": "quay.io/x/y:1"}}}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
@@ -296,7 +388,10 @@ async fn cross_namespace_tag_copies_the_source_head() {
     app.push("base", "ruby", "3.3", &digest_n(33)).await;
     app.create_stream("default", json!({"metadata": {"name": "app"}})).await;
     let r = app
-        .put(&istag_path("default", "app:ruby"), json!({"metadata": {"name": "app:ruby"}, "tag": {"from": {"kind": "ImageStreamTag", "name": "ruby:3.3", "namespace": "base"}}}))
+        .put(
+            &istag_path("default", "app:ruby"),
+            json!({"metadata": {"name": "app:ruby"}, "tag": {"from": {"kind": "ImageStreamTag", "name": "ruby:3.3", "namespace": "base"}}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["image"]["metadata"]["name"], digest_n(33));
@@ -316,7 +411,10 @@ async fn istag_delete_removes_spec_and_history() {
     assert!(s["spec"].get("tags").is_none() && s["status"].get("tags").is_none());
     assert_eq!(s["metadata"]["generation"], 2);
     let r = app.delete(&istag_path("default", "app:v1")).await;
-    assert_eq!((r.status, r.body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "imagestreamtags.image.openshift.io \"app:v1\" not found"));
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "imagestreamtags.image.openshift.io \"app:v1\" not found")
+    );
     // The image object survives.
     assert_eq!(app.get(&format!("/apis/image.openshift.io/v1/images/{}", digest_n(1))).await.status, StatusCode::OK);
 }
@@ -337,11 +435,22 @@ async fn isimage_prefixes_ambiguity_and_errors() {
     assert_eq!(app.get(&path("sha256:aaab")).await.body["image"]["metadata"]["name"], b);
     let r = app.get(&path("aaa")).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    assert_eq!(r.body["message"], format!("Operation cannot be fulfilled on imagestreamimage.image.openshift.io \"app@aaa\": multiple images match the prefix \"aaa\": {a}, {b}"));
+    assert_eq!(
+        r.body["message"],
+        format!(
+            "Operation cannot be fulfilled on imagestreamimage.image.openshift.io \"app@aaa\": multiple images match the prefix \"aaa\": {a}, {b}"
+        )
+    );
     let r = app.get(&path("ffff")).await;
-    assert_eq!((r.status, r.body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "imagestreamimage.image.openshift.io \"app@ffff\" not found"));
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "imagestreamimage.image.openshift.io \"app@ffff\" not found")
+    );
     let r = app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreamimages/app").await;
-    assert_eq!((r.status, r.body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "ImageStreamImages must be retrieved with <name>@<id>"));
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "ImageStreamImages must be retrieved with <name>@<id>")
+    );
 }
 
 #[tokio::test]

@@ -55,7 +55,8 @@ struct Run {
 }
 
 fn cli(server: &Server, args: &[&str]) -> Run {
-    let out: Output = Command::new(BIN).args(args).env("IMAGESTREAMS_SERVER", &server.url).env_remove("IMAGESTREAMS_NAMESPACE").output().unwrap();
+    let out: Output =
+        Command::new(BIN).args(args).env("IMAGESTREAMS_SERVER", &server.url).env_remove("IMAGESTREAMS_NAMESPACE").output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
@@ -108,7 +109,11 @@ fn tag_get_describe_delete_like_oc() {
     // A DockerImage tag nothing imported yet: the stream exists, with no history.
     assert_eq!(
         ok(&s, &["get", "is", "-n", "demo"]),
-        format!("NAME      IMAGE REPOSITORY{}TAGS      UPDATED\napp       {}/demo/app\n", " ".repeat((s.host.len() + 9 + 3).max(10) - 16), s.host)
+        format!(
+            "NAME      IMAGE REPOSITORY{}TAGS      UPDATED\napp       {}/demo/app\n",
+            " ".repeat((s.host.len() + 9 + 3).max(10) - 16),
+            s.host
+        )
     );
 
     push(&s, "demo", "app", "latest", &digest(1));
@@ -128,7 +133,12 @@ fn tag_get_describe_delete_like_oc() {
     let table = ok(&s, &["get", "istag", "-n", "demo", "-o", "wide"]);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["NAME", "IMAGE", "REFERENCE", "UPDATED", "IMAGE", "NAME"]);
-    assert!(lines[1].starts_with("app:latest ") && lines[1].contains(&format!("quay.io/org/app@{}", digest(2))) && lines[1].ends_with(&digest(2)), "{table}");
+    assert!(
+        lines[1].starts_with("app:latest ")
+            && lines[1].contains(&format!("quay.io/org/app@{}", digest(2)))
+            && lines[1].ends_with(&digest(2)),
+        "{table}"
+    );
     assert!(lines[2].starts_with("app:prod ") && lines[2].ends_with(&digest(1)), "{table}");
 
     let json = ok(&s, &["get", "is", "app", "-n", "demo", "-o", "json", "--export"]);
@@ -141,7 +151,10 @@ fn tag_get_describe_delete_like_oc() {
     let yaml = ok(&s, &["get", "is", "app", "-n", "demo", "-o", "yaml"]);
     assert!(yaml.contains("kind: ImageStream\n") && yaml.contains("resourceVersion:"), "{yaml}");
     let by_digest = format!("app@{}", digest(2));
-    assert_eq!(ok(&s, &["get", "isimage", &by_digest, "-n", "demo", "-o", "name"]), format!("imagestreamimage.image.openshift.io/{by_digest}\n"));
+    assert_eq!(
+        ok(&s, &["get", "isimage", &by_digest, "-n", "demo", "-o", "name"]),
+        format!("imagestreamimage.image.openshift.io/{by_digest}\n")
+    );
     let ambiguous = fails(&s, &["get", "isimage", "app@0000", "-n", "demo"]);
     assert!(ambiguous.starts_with("Error from server (Conflict): Operation cannot be fulfilled on imagestreamimage.image.openshift.io \"app@0000\": multiple images match the prefix"), "{ambiguous}");
     let images = ok(&s, &["get", "image"]);
@@ -151,7 +164,14 @@ fn tag_get_describe_delete_like_oc() {
     assert!(d.starts_with("Name:\t\t\tapp\nNamespace:\t\tdemo\nCreated:\t\t"), "{d}");
     assert!(d.contains(&format!("Image Repository:\t{}/demo/app\n", s.host)), "{d}");
     assert!(d.contains("Unique Images:\t\t2\nTags:\t\t\t5\n"), "{d}");
-    assert!(d.contains(&format!("\nprod (stable)\n  tagged from app@{}\n    prefer registry pullthrough when referencing this tag\n\n  * quay.io/org/app@{}\n", digest(1), digest(1))), "{d}");
+    assert!(
+        d.contains(&format!(
+            "\nprod (stable)\n  tagged from app@{}\n    prefer registry pullthrough when referencing this tag\n\n  * quay.io/org/app@{}\n",
+            digest(1),
+            digest(1)
+        )),
+        "{d}"
+    );
     assert!(d.contains("\nnightly\n  updates automatically from registry quay.io/o/a:2\n"), "{d}");
     assert!(d.contains("\nlatest\n  no spec tag\n\n  * quay.io/org/app@"), "{d}");
     let order: Vec<&str> = d.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.contains(':')).collect();
@@ -160,7 +180,10 @@ fn tag_get_describe_delete_like_oc() {
     assert_eq!(ok(&s, &["tag", "-d", "app:v1", "-n", "demo"]), "Deleted tag demo/app:v1.\n");
     assert_eq!(ok(&s, &["delete", "istag", "app:nightly", "-n", "demo"]), "imagestreamtag.image.openshift.io \"app:nightly\" deleted\n");
     assert_eq!(ok(&s, &["delete", "is", "app", "-n", "demo"]), "imagestream.image.openshift.io \"app\" deleted\n");
-    assert_eq!(fails(&s, &["get", "is", "app", "-n", "demo"]), "Error from server (NotFound): imagestreams.image.openshift.io \"app\" not found\n");
+    assert_eq!(
+        fails(&s, &["get", "is", "app", "-n", "demo"]),
+        "Error from server (NotFound): imagestreams.image.openshift.io \"app\" not found\n"
+    );
 }
 
 #[test]
@@ -170,11 +193,23 @@ fn client_errors_and_environment() {
     assert_eq!(fails(&s, &["tag", "quay.io/a:1"]), "error: at least a destination is required\n");
     assert_eq!(fails(&s, &["tag", "app:1", "other:t", "--alias"]), "error: cannot set alias across different Image Streams\n");
     assert_eq!(fails(&s, &["tag", "-d", "app:t", "--scheduled"]), "error: cannot set flags for importing images when deleting a tag\n");
-    assert_eq!(fails(&s, &["tag", "quay.io/a:1", "app:t", "--reference-policy", "remote"]), "error: reference policy must be set to 'source' or 'local'\n");
-    assert_eq!(fails(&s, &["tag", "missing:v1", "app:t"]), "Error from server (NotFound): imagestreams.image.openshift.io \"missing\" not found\n");
+    assert_eq!(
+        fails(&s, &["tag", "quay.io/a:1", "app:t", "--reference-policy", "remote"]),
+        "error: reference policy must be set to 'source' or 'local'\n"
+    );
+    assert_eq!(
+        fails(&s, &["tag", "missing:v1", "app:t"]),
+        "Error from server (NotFound): imagestreams.image.openshift.io \"missing\" not found\n"
+    );
     assert_eq!(ok(&s, &["tag", "quay.io/a:1", "app:t"]), "Tag app:t set to quay.io/a:1.\n");
-    assert_eq!(fails(&s, &["tag", "app:t", "app:u"]), "error: \"app:t\" is not currently pointing to an image, cannot use it as the source of a tag\n");
-    assert_eq!(fails(&s, &["tag", "-d", "app:nope"]), "Error from server (NotFound): imagestreamtags.image.openshift.io \"app:nope\" not found\n");
+    assert_eq!(
+        fails(&s, &["tag", "app:t", "app:u"]),
+        "error: \"app:t\" is not currently pointing to an image, cannot use it as the source of a tag\n"
+    );
+    assert_eq!(
+        fails(&s, &["tag", "-d", "app:nope"]),
+        "Error from server (NotFound): imagestreamtags.image.openshift.io \"app:nope\" not found\n"
+    );
     assert_eq!(fails(&s, &["get", "widgets"]), "error: the server doesn't have a resource type \"widgets\"\n");
     assert_eq!(fails(&s, &["tag", "quay.io/a:1", "ghost/app:t"]), "Error from server (NotFound): namespaces \"ghost\" not found\n");
     let r = cli(&s, &["get", "is", "-n", "empty"]);

@@ -2,7 +2,7 @@
 //! PRODUCT differences 3 and 4: chains propagate deterministically, cycles are rejected, and
 //! creating an alias never rewrites the source's head).
 
-use crate::model::{FieldError, ImageStream, TagEvent, KIND_IMAGE_STREAM_TAG};
+use crate::model::{FieldError, ImageStream, KIND_IMAGE_STREAM_TAG, TagEvent};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Merges `next` into the history of `tag`. Returns whether anything changed.
@@ -58,12 +58,7 @@ pub fn tracked_tag<'a>(stream: &ImageStream, from: Option<&'a crate::model::Obje
 
 /// Alias edges `alias → tracked tag` of the stream's spec, sorted by alias.
 fn alias_edges(stream: &ImageStream) -> BTreeMap<String, String> {
-    stream
-        .spec
-        .tags
-        .iter()
-        .filter_map(|t| tracked_tag(stream, t.from.as_ref()).map(|src| (t.name.clone(), src.to_string())))
-        .collect()
+    stream.spec.tags.iter().filter_map(|t| tracked_tag(stream, t.from.as_ref()).map(|src| (t.name.clone(), src.to_string()))).collect()
 }
 
 /// Rejects alias cycles (`a → b → a`, `a → a`) with 422 field errors (PRODUCT difference 3).
@@ -79,7 +74,9 @@ pub fn validate_alias_cycles(stream: &ImageStream) -> Vec<FieldError> {
                 let cycle: Vec<String> = path[pos..].iter().cloned().chain([next.clone()]).collect();
                 // Report each cycle once, at its alphabetically first member.
                 let key = path[pos..].iter().min().cloned().unwrap_or_default();
-                if reported.insert(key.clone()) && let Some(t) = stream.spec_tag(&key) {
+                if reported.insert(key.clone())
+                    && let Some(t) = stream.spec_tag(&key)
+                {
                     let from = t.from.as_ref().map(|f| f.name.clone()).unwrap_or_default();
                     errs.push(FieldError::invalid(
                         format!("spec.tags[{key}].from.name"),

@@ -1,8 +1,8 @@
 //! Finding images inside a stream: ImageStreamImage id prefixes (spec §5.2, PRODUCT difference 2)
 //! and the pull spec a tag hands out under its reference policy (spec §6.1).
 
-use super::reference::{is_digest, DockerImageReference};
-use crate::model::{ApiError, ImageStream, TagEvent, REFERENCE_POLICY_LOCAL, RES_IMAGESTREAMIMAGE_SINGULAR};
+use super::reference::{DockerImageReference, is_digest};
+use crate::model::{ApiError, ImageStream, REFERENCE_POLICY_LOCAL, RES_IMAGESTREAMIMAGE_SINGULAR, TagEvent};
 use std::collections::BTreeMap;
 
 /// `DigestOrImageMatch`: for a digest image name, `id` matches when the hex part or the whole
@@ -20,11 +20,7 @@ pub fn digest_or_image_match(image: &str, id: &str) -> bool {
 fn ambiguous(name: &str, id: &str, mut matches: Vec<String>) -> ApiError {
     matches.sort();
     matches.dedup();
-    ApiError::conflict(
-        RES_IMAGESTREAMIMAGE_SINGULAR,
-        name,
-        &format!("multiple images match the prefix {id:?}: {}", matches.join(", ")),
-    )
+    ApiError::conflict(RES_IMAGESTREAMIMAGE_SINGULAR, name, &format!("multiple images match the prefix {id:?}: {}", matches.join(", ")))
 }
 
 /// Spec-tag resolution (`ResolveImageID`): searches every history item of every tag. Exactly one
@@ -48,11 +44,7 @@ pub fn resolve_image_id(stream: &ImageStream, id: &str) -> Result<TagEvent, ApiE
 /// GET `imagestreamimages/<stream>@<id>`: searches the stream's layers view, i.e. every image of
 /// the history plus the children of manifest lists (`children` maps a list digest to its child
 /// digests). Several matches are a Conflict (PRODUCT difference 2), not an arbitrary pick.
-pub fn find_stream_image(
-    stream: &ImageStream,
-    id: &str,
-    children: &BTreeMap<String, Vec<String>>,
-) -> Result<String, ApiError> {
+pub fn find_stream_image(stream: &ImageStream, id: &str, children: &BTreeMap<String, Vec<String>>) -> Result<String, ApiError> {
     let name = format!("{}@{}", stream.metadata.name, id);
     let mut found: Vec<String> = vec![];
     let mut consider = |digest: &str| {
@@ -112,7 +104,8 @@ mod tests {
 
     fn stream() -> ImageStream {
         let mut s = ImageStream::new("ns", "app");
-        let ev = |i: &str| TagEvent { created: "t".into(), docker_image_reference: format!("q.io/o/a@{i}"), image: i.into(), generation: 1 };
+        let ev =
+            |i: &str| TagEvent { created: "t".into(), docker_image_reference: format!("q.io/o/a@{i}"), image: i.into(), generation: 1 };
         add_tag_event(&mut s, "x", ev(A));
         add_tag_event(&mut s, "x", ev(B));
         add_tag_event(&mut s, "y", ev(A));
@@ -138,7 +131,9 @@ mod tests {
         assert_eq!(e.code(), 409);
         assert_eq!(
             e.message(),
-            format!("Operation cannot be fulfilled on imagestreamimage.image.openshift.io \"aaa\": multiple images match the prefix \"aaa\": {A}, {B}")
+            format!(
+                "Operation cannot be fulfilled on imagestreamimage.image.openshift.io \"aaa\": multiple images match the prefix \"aaa\": {A}, {B}"
+            )
         );
     }
 
@@ -147,7 +142,10 @@ mod tests {
         let s = stream();
         let children = BTreeMap::from([(B.to_string(), vec![C.to_string()])]);
         assert_eq!(find_stream_image(&s, "cccc", &children).unwrap(), C);
-        assert_eq!(find_stream_image(&s, "cccc", &BTreeMap::new()).unwrap_err().message(), "imagestreamimage.image.openshift.io \"app@cccc\" not found");
+        assert_eq!(
+            find_stream_image(&s, "cccc", &BTreeMap::new()).unwrap_err().message(),
+            "imagestreamimage.image.openshift.io \"app@cccc\" not found"
+        );
         assert_eq!(find_stream_image(&s, "aaa", &children).unwrap_err().code(), 409);
     }
 
@@ -155,7 +153,11 @@ mod tests {
     fn reference_policy_source_and_local() {
         let mut s = stream();
         assert_eq!(resolved_pull_spec(&s, "x").unwrap(), format!("q.io/o/a@{B}"));
-        s.set_spec_tag(TagReference { name: "x".into(), reference_policy: TagReferencePolicy { kind: "Local".into() }, ..Default::default() });
+        s.set_spec_tag(TagReference {
+            name: "x".into(),
+            reference_policy: TagReferencePolicy { kind: "Local".into() },
+            ..Default::default()
+        });
         assert_eq!(resolved_pull_spec(&s, "x").unwrap(), format!("q.io/o/a@{B}"), "no repository: fall back");
         s.status.docker_image_repository = "reg.local:5000/ns/app".into();
         assert_eq!(resolved_pull_spec(&s, "x").unwrap(), format!("reg.local:5000/ns/app@{B}"));

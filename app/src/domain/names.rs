@@ -56,9 +56,7 @@ pub fn validate_namespace_name(ns: &str, field: &str) -> Vec<FieldError> {
         errs.push(FieldError::invalid(field, ns, "must be no more than 63 characters"));
     }
     let b = ns.as_bytes();
-    let ok = b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-';
+    let ok = b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-') && b[0] != b'-' && b[b.len() - 1] != b'-';
     if !ok {
         errs.push(FieldError::invalid(field, ns, DNS1123_LABEL_MSG));
     }
@@ -70,10 +68,7 @@ pub fn validate_stream_name(namespace: &str, name: &str) -> Vec<FieldError> {
     if name.is_empty() {
         return vec![FieldError::required("metadata.name", "name or generateName is required")];
     }
-    let mut errs: Vec<FieldError> = path_segment_errors(name)
-        .into_iter()
-        .map(|m| FieldError::invalid("metadata.name", name, m))
-        .collect();
+    let mut errs: Vec<FieldError> = path_segment_errors(name).into_iter().map(|m| FieldError::invalid("metadata.name", name, m)).collect();
     if errs.is_empty() && !matches_stream_name(name) {
         errs.push(FieldError::invalid("metadata.name", name, format!("must match {STREAM_NAME_PATTERN:?}")));
     }
@@ -159,10 +154,7 @@ mod tests {
         }
         let ns63 = "n".repeat(63);
         assert!(validate_stream_name(&ns63, &"a".repeat(191)).is_empty());
-        assert_eq!(
-            validate_stream_name(&ns63, &"a".repeat(192))[0].detail,
-            "'namespace/name' cannot be longer than 255 characters"
-        );
+        assert_eq!(validate_stream_name(&ns63, &"a".repeat(192))[0].detail, "'namespace/name' cannot be longer than 255 characters");
     }
 
     #[test]
@@ -191,10 +183,7 @@ mod tests {
         for bad in ["is", "is:", ":t", "is:a:b"] {
             assert_eq!(parse_istag_name(bad).unwrap_err().message(), "ImageStreamTags must be retrieved with <name>:<tag>");
         }
-        assert_eq!(
-            parse_istag_name("is@sha").unwrap_err().message(),
-            "\"is@sha\" is an image stream image, not an image stream tag"
-        );
+        assert_eq!(parse_istag_name("is@sha").unwrap_err().message(), "\"is@sha\" is an image stream image, not an image stream tag");
         assert_eq!(parse_isimage_name("is@abc").unwrap(), ("is".into(), "abc".into()));
         for bad in ["is", "is@", "@x", "a@b@c"] {
             assert_eq!(parse_isimage_name(bad).unwrap_err().code(), 400);

@@ -108,13 +108,7 @@ pub fn image_repository_column(stream: &ImageStream) -> String {
 
 /// The newest head time of any tag.
 pub fn last_updated(stream: &ImageStream) -> Option<String> {
-    stream
-        .status
-        .tags
-        .iter()
-        .filter_map(|l| l.items().first())
-        .max_by_key(|h| parse_time(&h.created))
-        .map(|h| h.created.clone())
+    stream.status.tags.iter().filter_map(|l| l.items().first()).max_by_key(|h| parse_time(&h.created)).map(|h| h.created.clone())
 }
 
 /// One row of `get is`: NAME, IMAGE REPOSITORY, TAGS, UPDATED.
@@ -136,7 +130,8 @@ pub fn image_stream_tag_rows(stream: &ImageStream, now: DateTime<Utc>, wide: boo
         .filter_map(|l| {
             let head = l.items().first().filter(|h| !h.image.is_empty())?;
             let local = stream.spec_tag(&l.tag).is_some_and(|t| t.reference_policy.kind == REFERENCE_POLICY_LOCAL);
-            let mut row = vec![format!("{}:{}", stream.metadata.name, l.tag), pull_spec_for_event(stream, head, local), ago(&head.created, now)];
+            let mut row =
+                vec![format!("{}:{}", stream.metadata.name, l.tag), pull_spec_for_event(stream, head, local), ago(&head.created, now)];
             if wide {
                 row.push(head.image.clone());
             }
@@ -411,7 +406,8 @@ mod tests {
 
     #[test]
     fn table_padding() {
-        let t = render_table(&["NAME", "IMAGE REPOSITORY", "TAGS", "UPDATED"], &[vec!["app".into(), "r/ns/app".into(), "".into(), "".into()]]);
+        let t =
+            render_table(&["NAME", "IMAGE REPOSITORY", "TAGS", "UPDATED"], &[vec!["app".into(), "r/ns/app".into(), "".into(), "".into()]]);
         assert_eq!(t, "NAME      IMAGE REPOSITORY   TAGS      UPDATED\napp       r/ns/app\n");
     }
 
@@ -437,8 +433,26 @@ mod tests {
         ];
         let d1 = format!("sha256:{}", "1".repeat(64));
         let d2 = format!("sha256:{}", "2".repeat(64));
-        add_tag_event(&mut s, "latest", TagEvent { created: "2025-01-01T10:00:00Z".into(), docker_image_reference: format!("q.io/o/a@{d1}"), image: d1.clone(), generation: 1 });
-        add_tag_event(&mut s, "latest", TagEvent { created: "2025-01-01T11:55:00Z".into(), docker_image_reference: format!("q.io/o/a@{d2}"), image: d2.clone(), generation: 2 });
+        add_tag_event(
+            &mut s,
+            "latest",
+            TagEvent {
+                created: "2025-01-01T10:00:00Z".into(),
+                docker_image_reference: format!("q.io/o/a@{d1}"),
+                image: d1.clone(),
+                generation: 1,
+            },
+        );
+        add_tag_event(
+            &mut s,
+            "latest",
+            TagEvent {
+                created: "2025-01-01T11:55:00Z".into(),
+                docker_image_reference: format!("q.io/o/a@{d2}"),
+                image: d2.clone(),
+                generation: 2,
+            },
+        );
         let out = describe_stream(&s, now);
         let want = format!(
             "Name:\t\t\tapp\nNamespace:\t\tdemo\nCreated:\t\t2 hours ago\nLabels:\t\t\t<none>\nAnnotations:\t\t<none>\nImage Repository:\treg:5000/demo/app\nImage Lookup:\t\tlocal=false\nUnique Images:\t\t2\nTags:\t\t\t2\n\nlatest (stable)\n  tagged from q.io/o/a:latest\n    prefer registry pullthrough when referencing this tag\n\n  * q.io/o/a@{d2}\n      5 minutes ago\n    q.io/o/a@{d1}\n      2 hours ago\n"

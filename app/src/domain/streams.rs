@@ -19,7 +19,11 @@ pub fn validate_spec_tag(tag: &TagReference) -> Vec<FieldError> {
     let f = tag_field(&tag.name);
     let mut errs = vec![];
     if !is_valid_tag_name(&tag.name) {
-        errs.push(FieldError::invalid(format!("{f}.name"), &tag.name, invalid_tag_message(&tag.name).replacen(&format!("invalid tag {:?} format, ", tag.name), "", 1)));
+        errs.push(FieldError::invalid(
+            format!("{f}.name"),
+            &tag.name,
+            invalid_tag_message(&tag.name).replacen(&format!("invalid tag {:?} format, ", tag.name), "", 1),
+        ));
     }
     if let Some(from) = &tag.from {
         if from.name.is_empty() {
@@ -197,7 +201,12 @@ pub fn source_streams(stream: &ImageStream, changed: &[String]) -> Vec<(String, 
 
 /// Resolves each changed spec tag into a history event (§3.3), merges it, then propagates heads
 /// to tracking tags. Errors are field errors for a 422 on the stream.
-pub fn resolve_changed_tags(stream: &mut ImageStream, old: Option<&ImageStream>, changed: &[String], ctx: &ResolveContext) -> Result<(), Vec<FieldError>> {
+pub fn resolve_changed_tags(
+    stream: &mut ImageStream,
+    old: Option<&ImageStream>,
+    changed: &[String],
+    ctx: &ResolveContext,
+) -> Result<(), Vec<FieldError>> {
     let mut errs = vec![];
     for name in changed {
         let Some(tag) = stream.spec_tag(name).cloned() else { continue };
@@ -205,12 +214,9 @@ pub fn resolve_changed_tags(stream: &mut ImageStream, old: Option<&ImageStream>,
         let generation = tag.generation.unwrap_or(0);
         let field = format!("{}.from.name", tag_field(name));
         let event = match from.kind.as_str() {
-            KIND_DOCKER_IMAGE if tag.reference => Some(TagEvent {
-                created: ctx.now.into(),
-                docker_image_reference: from.name.clone(),
-                image: String::new(),
-                generation,
-            }),
+            KIND_DOCKER_IMAGE if tag.reference => {
+                Some(TagEvent { created: ctx.now.into(), docker_image_reference: from.name.clone(), image: String::new(), generation })
+            }
             KIND_IMAGE_STREAM_TAG | KIND_IMAGE_STREAM_IMAGE => {
                 let sep = if from.kind == KIND_IMAGE_STREAM_TAG { ':' } else { '@' };
                 let (src_stream, key) = match parse_from_reference(&from.name, sep) {
@@ -243,7 +249,8 @@ pub fn resolve_changed_tags(stream: &mut ImageStream, old: Option<&ImageStream>,
                     if !tag.reference && !ctx.registry_host.is_empty() {
                         let src_prefix = format!("{}/{}/{}", ctx.registry_host, src_ns, src_name);
                         if ev.docker_image_reference.starts_with(&src_prefix) && !ev.image.is_empty() {
-                            ev.docker_image_reference = format!("{}/{}/{}@{}", ctx.registry_host, stream.namespace(), stream.metadata.name, ev.image);
+                            ev.docker_image_reference =
+                                format!("{}/{}/{}@{}", ctx.registry_host, stream.namespace(), stream.metadata.name, ev.image);
                         }
                     }
                     ev
@@ -259,13 +266,8 @@ pub fn resolve_changed_tags(stream: &mut ImageStream, old: Option<&ImageStream>,
         return Err(errs);
     }
     // Every tag whose head moved in this write drives its tracking aliases.
-    let moved: Vec<String> = stream
-        .status
-        .tags
-        .iter()
-        .filter(|l| old.and_then(|o| o.head(&l.tag)) != l.items().first())
-        .map(|l| l.tag.clone())
-        .collect();
+    let moved: Vec<String> =
+        stream.status.tags.iter().filter(|l| old.and_then(|o| o.head(&l.tag)) != l.items().first()).map(|l| l.tag.clone()).collect();
     update_tracking_tags(stream, &moved);
     Ok(())
 }
@@ -305,7 +307,16 @@ mod tests {
         ResolveContext { now: "2026-01-01T00:00:00Z", registry_host: "reg:5000", other_streams: others }
     }
     fn pushed(s: &mut ImageStream, tag: &str, image: &str, generation: i64) {
-        add_tag_event(s, tag, TagEvent { created: "2025-01-01T00:00:00Z".into(), docker_image_reference: format!("q.io/o/a@{image}"), image: image.into(), generation });
+        add_tag_event(
+            s,
+            tag,
+            TagEvent {
+                created: "2025-01-01T00:00:00Z".into(),
+                docker_image_reference: format!("q.io/o/a@{image}"),
+                image: image.into(),
+                generation,
+            },
+        );
     }
 
     #[test]
@@ -319,7 +330,10 @@ mod tests {
             validate_spec_tag(&t)[0].to_string(),
             "spec.tags[v1].from.kind: Required value: valid values are 'DockerImage', 'ImageStreamImage', 'ImageStreamTag'"
         );
-        assert_eq!(validate_spec_tag(&docker("v1", "Bad")).remove(0).to_string(), "spec.tags[v1].from.name: Invalid value: \"Bad\": repository name must be lowercase");
+        assert_eq!(
+            validate_spec_tag(&docker("v1", "Bad")).remove(0).to_string(),
+            "spec.tags[v1].from.name: Invalid value: \"Bad\": repository name must be lowercase"
+        );
         let mut t = istag("v1", "x", "");
         t.import_policy.scheduled = true;
         assert_eq!(
@@ -331,7 +345,10 @@ mod tests {
         t.import_policy.import_mode = "Fancy".into();
         let e: Vec<String> = validate_spec_tag(&t).iter().map(|e| e.to_string()).collect();
         assert_eq!(e[0], "spec.tags[v1].referencePolicy.type: Invalid value: \"Remote\": valid values are \"Source\", \"Local\"");
-        assert_eq!(e[1], "spec.tags[v1].importPolicy.importMode: Invalid value: \"Fancy\": invalid import mode, valid modes are '', 'Legacy', 'PreserveOriginal'");
+        assert_eq!(
+            e[1],
+            "spec.tags[v1].importPolicy.importMode: Invalid value: \"Fancy\": invalid import mode, valid modes are '', 'Legacy', 'PreserveOriginal'"
+        );
         assert_eq!(
             validate_spec_tag(&docker("-bad", "x"))[0].to_string(),
             "spec.tags[-bad].name: Invalid value: \"-bad\": tags must start with an alphanumeric character followed by alphanumeric, '.' or '-' characters, and have a maximum of 128 characters"
@@ -397,7 +414,8 @@ mod tests {
         pushed(&mut src, "stable", A, 5);
         let others = BTreeMap::from([(("other".to_string(), "base".to_string()), src)]);
         let mut s = ImageStream::new("ns", "app");
-        s.spec.tags = vec![istag("prod", "base:stable", "other"), istag("missing", "nope:x", "other"), istag("empty", "base:none", "other")];
+        s.spec.tags =
+            vec![istag("prod", "base:stable", "other"), istag("missing", "nope:x", "other"), istag("empty", "base:none", "other")];
         let changed = prepare_create(&mut s);
         let errs = resolve_changed_tags(&mut s.clone(), None, &changed, &ctx(&others)).unwrap_err();
         assert_eq!(errs[0].to_string(), "spec.tags[missing].from.name: Not found: \"nope:x\"");
@@ -412,7 +430,11 @@ mod tests {
     #[test]
     fn isimage_source_resolves_prefix_and_rewrites_internal_refs() {
         let mut s = ImageStream::new("ns", "app");
-        add_tag_event(&mut s, "latest", TagEvent { created: "c".into(), docker_image_reference: format!("reg:5000/ns/app@{A}"), image: A.into(), generation: 1 });
+        add_tag_event(
+            &mut s,
+            "latest",
+            TagEvent { created: "c".into(), docker_image_reference: format!("reg:5000/ns/app@{A}"), image: A.into(), generation: 1 },
+        );
         let mut other = ImageStream::new("ns", "copy");
         other.spec.tags = vec![TagReference {
             name: "pinned".into(),

@@ -33,7 +33,11 @@ pub struct Destination {
 impl Destination {
     /// `stream:tag`, or `ns/stream:tag` when outside the current project.
     pub fn label(&self, current: &str) -> String {
-        if self.namespace == current { format!("{}:{}", self.stream, self.tag) } else { format!("{}/{}:{}", self.namespace, self.stream, self.tag) }
+        if self.namespace == current {
+            format!("{}:{}", self.stream, self.tag)
+        } else {
+            format!("{}/{}:{}", self.namespace, self.stream, self.tag)
+        }
     }
 }
 
@@ -80,9 +84,9 @@ fn kind_from_flag(flag: &str) -> Result<&'static str, String> {
         "imagestreamtag" | "istag" => Ok(KIND_IMAGE_STREAM_TAG),
         "imagestreamimage" | "isimage" => Ok(KIND_IMAGE_STREAM_IMAGE),
         "docker" | "dockerimage" => Ok(KIND_DOCKER_IMAGE),
-        _ => Err(format!(
-            "invalid source {flag:?}; valid values are docker, dockerimage, imagestreamimage, imagestreamtag, isimage, istag"
-        )),
+        _ => {
+            Err(format!("invalid source {flag:?}; valid values are docker, dockerimage, imagestreamimage, imagestreamtag, isimage, istag"))
+        }
     }
 }
 
@@ -209,7 +213,11 @@ pub fn tag_reference_for(
                 return Err(format!("{:?} is not currently pointing to an image, cannot use it as the source of a tag", r.exact()));
             };
             if head.image.is_empty() {
-                tag.from = Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: head.docker_image_reference.clone(), namespace: String::new() });
+                tag.from = Some(ObjectReference {
+                    kind: KIND_DOCKER_IMAGE.into(),
+                    name: head.docker_image_reference.clone(),
+                    namespace: String::new(),
+                });
                 printed = head.docker_image_reference.clone();
             } else {
                 let name = format!("{}@{}", r.name, head.image);
@@ -283,7 +291,10 @@ mod tests {
         assert_eq!(err(args(&["Bad", "a:b"])), "invalid SOURCE: repository name must be lowercase");
         let mut a = args(&["x", "a:b"]);
         a.source_kind = Some("pod".into());
-        assert_eq!(err(a), "invalid source \"pod\"; valid values are docker, dockerimage, imagestreamimage, imagestreamtag, isimage, istag");
+        assert_eq!(
+            err(a),
+            "invalid source \"pod\"; valid values are docker, dockerimage, imagestreamimage, imagestreamtag, isimage, istag"
+        );
         let mut a = args(&["q.io/x:1", "a:b"]);
         a.source_kind = Some("ISTag".into());
         assert_eq!(err(a), "server in SOURCE is only allowed when providing a container image");
@@ -358,7 +369,10 @@ mod tests {
         let head = TagEvent { image: d.clone(), docker_image_reference: format!("q.io/a@{d}"), ..Default::default() };
         let (t, printed) = tag_reference_for(&source, &destinations[0], &template, false, "demo", Some(&head)).unwrap();
         let from = t.from.unwrap();
-        assert_eq!((from.kind.as_str(), from.name.as_str(), from.namespace.as_str()), (KIND_IMAGE_STREAM_IMAGE, format!("app@{d}").as_str(), "demo"));
+        assert_eq!(
+            (from.kind.as_str(), from.name.as_str(), from.namespace.as_str()),
+            (KIND_IMAGE_STREAM_IMAGE, format!("app@{d}").as_str(), "demo")
+        );
         assert_eq!(t.generation, None);
         assert_eq!(tag_message(&destinations[0], "demo", &printed, false, false), format!("Tag other/app:t set to app@{d}."));
         assert_eq!(

@@ -1,6 +1,6 @@
 //! The cluster-scoped Image object (spec §1.3): name = manifest digest.
 
-use super::{ObjectMeta, IMAGE_API_VERSION};
+use super::{IMAGE_API_VERSION, ObjectMeta};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

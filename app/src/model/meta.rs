@@ -30,11 +30,7 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Metadata carrying only a name (and namespace), as clients send it.
     pub fn named(namespace: Option<&str>, name: &str) -> Self {
-        ObjectMeta {
-            name: name.to_string(),
-            namespace: namespace.map(str::to_string),
-            ..Default::default()
-        }
+        ObjectMeta { name: name.to_string(), namespace: namespace.map(str::to_string), ..Default::default() }
     }
 
     /// Drops what the server populates, as `oc get --export` used to.
@@ -95,9 +91,7 @@ pub struct NamespaceStatus {
 
 impl Default for NamespaceStatus {
     fn default() -> Self {
-        NamespaceStatus {
-            phase: "Active".into(),
-        }
+        NamespaceStatus { phase: "Active".into() }
     }
 }
 

@@ -56,12 +56,7 @@ impl Status {
             status: "Success".into(),
             message: String::new(),
             reason: String::new(),
-            details: Some(StatusDetails {
-                name: name.into(),
-                group: group.into(),
-                kind: kind.into(),
-                causes: vec![],
-            }),
+            details: Some(StatusDetails { name: name.into(), group: group.into(), kind: kind.into(), causes: vec![] }),
             code: 200,
         }
     }
@@ -123,62 +118,27 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            kind: FieldErrorKind::Required,
-            value: None,
-            detail: detail.into(),
-        }
+        FieldError { field: field.into(), kind: FieldErrorKind::Required, value: None, detail: detail.into() }
     }
     /// An invalid string value: printed quoted.
     pub fn invalid(field: impl Into<String>, value: &str, detail: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            kind: FieldErrorKind::Invalid,
-            value: Some(format!("{value:?}")),
-            detail: detail.into(),
-        }
+        FieldError { field: field.into(), kind: FieldErrorKind::Invalid, value: Some(format!("{value:?}")), detail: detail.into() }
     }
     /// An invalid non-string value (bool, number): printed bare.
     pub fn invalid_raw(field: impl Into<String>, value: impl fmt::Display, detail: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            kind: FieldErrorKind::Invalid,
-            value: Some(value.to_string()),
-            detail: detail.into(),
-        }
+        FieldError { field: field.into(), kind: FieldErrorKind::Invalid, value: Some(value.to_string()), detail: detail.into() }
     }
     pub fn not_supported(field: impl Into<String>, value: &str, detail: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            kind: FieldErrorKind::NotSupported,
-            value: Some(format!("{value:?}")),
-            detail: detail.into(),
-        }
+        FieldError { field: field.into(), kind: FieldErrorKind::NotSupported, value: Some(format!("{value:?}")), detail: detail.into() }
     }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            kind: FieldErrorKind::Forbidden,
-            value: None,
-            detail: detail.into(),
-        }
+        FieldError { field: field.into(), kind: FieldErrorKind::Forbidden, value: None, detail: detail.into() }
     }
     pub fn not_found(field: impl Into<String>, value: &str) -> Self {
-        FieldError {
-            field: field.into(),
-            kind: FieldErrorKind::NotFound,
-            value: Some(format!("{value:?}")),
-            detail: String::new(),
-        }
+        FieldError { field: field.into(), kind: FieldErrorKind::NotFound, value: Some(format!("{value:?}")), detail: String::new() }
     }
     pub fn internal(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            kind: FieldErrorKind::InternalError,
-            value: None,
-            detail: detail.into(),
-        }
+        FieldError { field: field.into(), kind: FieldErrorKind::InternalError, value: None, detail: detail.into() }
     }
 }
 
@@ -220,11 +180,7 @@ pub struct Resource {
 impl Resource {
     /// `imagestreams.image.openshift.io`, or just `namespaces` for the core group.
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.to_string()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
+        if self.group.is_empty() { self.plural.to_string() } else { format!("{}.{}", self.plural, self.group) }
     }
 }
 
@@ -255,12 +211,7 @@ impl ApiError {
     }
 
     fn details(res: Resource, name: &str) -> Option<StatusDetails> {
-        Some(StatusDetails {
-            name: name.into(),
-            group: res.group.into(),
-            kind: res.plural.into(),
-            causes: vec![],
-        })
+        Some(StatusDetails { name: name.into(), group: res.group.into(), kind: res.plural.into(), causes: vec![] })
     }
 
     pub fn code(&self) -> u16 {

@@ -1,6 +1,6 @@
 //! The catalog (`/`): namespaces and their streams with the `oc get is` columns.
 
-use crate::api::{list_catalog, CatalogNamespace};
+use crate::api::{CatalogNamespace, list_catalog};
 use crate::domain::present::ago;
 use leptos::prelude::*;
 

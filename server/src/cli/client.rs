@@ -2,8 +2,8 @@
 //! oc's `Error from server (<Reason>): <message>` lines.
 
 use app::model::{ApiError, Status};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// An error the CLI prints and exits non-zero on.
 #[derive(Debug)]

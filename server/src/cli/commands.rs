@@ -4,7 +4,7 @@
 use super::client::{CliError, Client};
 use super::{GetArgs, TagFlags};
 use app::domain::present::{ago, describe_stream, image_stream_row, render_table};
-use app::domain::tag_command::{delete_message, plan_tag, tag_message, tag_reference_for, TagArgs, TagPlan};
+use app::domain::tag_command::{TagArgs, TagPlan, delete_message, plan_tag, tag_message, tag_reference_for};
 use app::model::*;
 use serde_json::Value;
 use std::io::Write;
@@ -60,7 +60,8 @@ pub async fn tag(ctx: &Context, flags: &TagFlags, out: &mut dyn Write) -> CmdRes
             // A permanent tag of an image stream tag is pinned to its current image: read it now.
             let head = if source.kind == KIND_IMAGE_STREAM_TAG && !alias {
                 let src_ns = if source.reference.namespace.is_empty() { ctx.namespace.clone() } else { source.reference.namespace.clone() };
-                let stream: ImageStream = ctx.client.get(&format!("{}/{}", ns_path(&src_ns, "imagestreams"), source.reference.name)).await?;
+                let stream: ImageStream =
+                    ctx.client.get(&format!("{}/{}", ns_path(&src_ns, "imagestreams"), source.reference.name)).await?;
                 stream.head(&source.reference.tag).cloned()
             } else {
                 None
@@ -178,7 +179,9 @@ pub async fn get(ctx: &Context, args: &GetArgs, out: &mut dyn Write) -> CmdResul
             }
             write_out(out, &table(resource, &items, wide)?)
         }
-        Some(other) => Err(local(format!("unable to match a printer suitable for the output format \"{other}\", allowed formats are: json,name,wide,yaml"))),
+        Some(other) => Err(local(format!(
+            "unable to match a printer suitable for the output format \"{other}\", allowed formats are: json,name,wide,yaml"
+        ))),
     }
 }
 
@@ -190,7 +193,9 @@ fn table(resource: &str, items: &[Value], wide: bool) -> Result<String, CliError
         "imagestreams" => {
             let rows = items
                 .iter()
-                .map(|v| serde_json::from_value::<ImageStream>(parse(v)?).map(|is| image_stream_row(&is, now)).map_err(|e| local(e.to_string())))
+                .map(|v| {
+                    serde_json::from_value::<ImageStream>(parse(v)?).map(|is| image_stream_row(&is, now)).map_err(|e| local(e.to_string()))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             render_table(&["NAME", "IMAGE REPOSITORY", "TAGS", "UPDATED"], &rows)
         }
@@ -198,14 +203,19 @@ fn table(resource: &str, items: &[Value], wide: bool) -> Result<String, CliError
             let rows: Vec<Vec<String>> = items
                 .iter()
                 .map(|v| {
-                    let mut row = vec![s(&v["metadata"]["name"]), s(&v["image"]["dockerImageReference"]), ago(&s(&v["metadata"]["creationTimestamp"]), now)];
+                    let mut row = vec![
+                        s(&v["metadata"]["name"]),
+                        s(&v["image"]["dockerImageReference"]),
+                        ago(&s(&v["metadata"]["creationTimestamp"]), now),
+                    ];
                     if wide {
                         row.push(s(&v["image"]["metadata"]["name"]));
                     }
                     row
                 })
                 .collect();
-            let header: &[&str] = if wide { &["NAME", "IMAGE REFERENCE", "UPDATED", "IMAGE NAME"] } else { &["NAME", "IMAGE REFERENCE", "UPDATED"] };
+            let header: &[&str] =
+                if wide { &["NAME", "IMAGE REFERENCE", "UPDATED", "IMAGE NAME"] } else { &["NAME", "IMAGE REFERENCE", "UPDATED"] };
             render_table(header, &rows)
         }
         "imagestreamimages" => {

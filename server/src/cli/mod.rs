@@ -182,9 +182,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = crate::portal::router(service, options);
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown_signal()).await?;
     Ok(())
 }
 

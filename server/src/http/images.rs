@@ -1,6 +1,6 @@
 //! `images`, `imagestreamimages` and `imagestreammappings`.
 
-use super::{caller, decode, respond, ApiResult, ListQuery};
+use super::{ApiResult, ListQuery, caller, decode, respond};
 use crate::service::Service;
 use app::model::ImageStreamMapping;
 use axum::body::Bytes;

@@ -1,6 +1,6 @@
 //! `.../imagestreams` (per namespace and across namespaces).
 
-use super::{caller, decode, deleted, respond, ApiResult, ListQuery};
+use super::{ApiResult, ListQuery, caller, decode, deleted, respond};
 use crate::service::{ListOptions, Service};
 use app::model::ImageStream;
 use axum::body::Bytes;

@@ -1,6 +1,6 @@
 //! `.../imagestreamtags[/{stream}:{tag}]`.
 
-use super::{caller, decode, deleted, respond, ApiResult, ListQuery};
+use super::{ApiResult, ListQuery, caller, decode, deleted, respond};
 use crate::service::Service;
 use app::model::{ApiError, ImageStreamTag};
 use axum::body::Bytes;

@@ -9,11 +9,11 @@ mod namespaces;
 
 use crate::service::{Caller, Service};
 use app::model::{ApiError, Status};
+use axum::Router;
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -104,10 +104,7 @@ pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty; send the object as JSON"));
     }
-    let yaml = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.contains("yaml"));
+    let yaml = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("yaml"));
     if yaml {
         serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
     } else {

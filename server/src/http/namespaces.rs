@@ -1,6 +1,6 @@
 //! `/api/v1/namespaces[/{ns}]`.
 
-use super::{caller, decode, deleted, respond, ApiResult, ListQuery};
+use super::{ApiResult, ListQuery, caller, decode, deleted, respond};
 use crate::service::Service;
 use app::model::Namespace;
 use axum::body::Bytes;

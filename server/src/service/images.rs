@@ -1,6 +1,6 @@
 //! Image objects (cluster scoped, read-only through the API; created by mappings and imports).
 
-use super::{db, page_size, Caller, Service, Verb};
+use super::{Caller, Service, Verb, db, page_size};
 use crate::store;
 use app::model::*;
 

@@ -1,6 +1,6 @@
 //! Namespaces: explicit objects (PRODUCT difference 6).
 
-use super::{db, new_uid, page_size, Caller, Service, Verb};
+use super::{Caller, Service, Verb, db, new_uid, page_size};
 use crate::store;
 use app::domain::names::validate_namespace_name;
 use app::model::*;

@@ -2,13 +2,13 @@
 //! mutation shares (validate → generations → resolve changed tags → one resource version).
 //! Also ImageStreamMapping (a pushed image entering a stream) and ImageStreamImage reads.
 
-use super::{db, new_uid, page_size, Caller, Service, Verb};
+use super::{Caller, Service, Verb, db, new_uid, page_size};
 use crate::store::{self, StoredStream};
+use app::domain::history::{add_tag_event, update_tracking_tags};
 use app::domain::lookup::find_stream_image;
 use app::domain::names::{is_valid_tag_name, parse_isimage_name, validate_stream_name};
 use app::domain::reference::parse_digest;
 use app::domain::streams::*;
-use app::domain::history::{add_tag_event, update_tracking_tags};
 use app::model::*;
 use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
@@ -172,7 +172,8 @@ impl Service {
         // Resolution rewrites refs into our registry, so it sees the decorated repository.
         new = self.decorate(new);
         let ctx = ResolveContext { now: &now, registry_host: &self.registry_host, other_streams: &others };
-        resolve_changed_tags(&mut new, old.map(|o| &o.stream), &changed, &ctx).map_err(|errs| ApiError::invalid(RES_IMAGESTREAMS, &name, &errs))?;
+        resolve_changed_tags(&mut new, old.map(|o| &o.stream), &changed, &ctx)
+            .map_err(|errs| ApiError::invalid(RES_IMAGESTREAMS, &name, &errs))?;
         match old {
             Some(o) => {
                 new.metadata.uid = o.stream.metadata.uid.clone();
@@ -219,7 +220,11 @@ impl Service {
             errs.push(FieldError::invalid("image.dockerImageReference", &mapping.image.docker_image_reference, e.to_string()));
         }
         if !mapping.image.docker_image_manifests.is_empty() && !mapping.image.docker_image_layers.is_empty() {
-            errs.push(FieldError::invalid_raw("image.dockerImageLayers", "[...]", "dockerImageLayers should not be set when dockerImageManifests is set"));
+            errs.push(FieldError::invalid_raw(
+                "image.dockerImageLayers",
+                "[...]",
+                "dockerImageLayers should not be set when dockerImageManifests is set",
+            ));
         }
         if !errs.is_empty() {
             return Err(ApiError::invalid(RES_IMAGESTREAMMAPPINGS, &stream_name, &errs));
@@ -251,7 +256,8 @@ impl Service {
             Some(_) => {}
         }
         let mut new = old.stream.clone();
-        let event = TagEvent { created: now, docker_image_reference: reference, image: digest, generation: new.metadata.generation.unwrap_or(1) };
+        let event =
+            TagEvent { created: now, docker_image_reference: reference, image: digest, generation: new.metadata.generation.unwrap_or(1) };
         if add_tag_event(&mut new, &tag, event) {
             update_tracking_tags(&mut new, std::slice::from_ref(&tag));
         }
@@ -273,14 +279,8 @@ impl Service {
         let (stream_name, id) = parse_isimage_name(name)?;
         let mut conn = self.store.read().await.map_err(db)?;
         let stored = self.load_stream_or_404(&mut conn, ns, &stream_name).await?;
-        let images: Vec<String> = stored
-            .stream
-            .status
-            .tags
-            .iter()
-            .flat_map(|l| l.items().iter().map(|i| i.image.clone()))
-            .filter(|i| !i.is_empty())
-            .collect();
+        let images: Vec<String> =
+            stored.stream.status.tags.iter().flat_map(|l| l.items().iter().map(|i| i.image.clone())).filter(|i| !i.is_empty()).collect();
         let children = store::manifest_children(&mut conn, &images).await.map_err(db)?;
         let digest = find_stream_image(&stored.stream, &id, &children)?;
         let mut image = store::get_image(&mut conn, &digest).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_IMAGES, &digest))?;

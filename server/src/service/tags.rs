@@ -1,7 +1,7 @@
 //! ImageStreamTags: the virtual `<stream>:<tag>` view (spec §1.4) and its writes (§3.2, §10).
 
 use super::streams::{check_namespace_matches, check_resource_version};
-use super::{db, page_size, Caller, Service, Verb};
+use super::{Caller, Service, Verb, db, page_size};
 use crate::store;
 use app::domain::lookup::pull_spec_for_event;
 use app::domain::names::parse_istag_name;
@@ -11,7 +11,13 @@ use sqlx::SqliteConnection;
 impl Service {
     /// Builds the istag view. With `require_image`, a tag without a head image is NotFound (GET);
     /// writes answer with the view even before the tag has an image.
-    async fn istag_view(&self, conn: &mut SqliteConnection, stream: &ImageStream, tag: &str, require_image: bool) -> Result<ImageStreamTag, ApiError> {
+    async fn istag_view(
+        &self,
+        conn: &mut SqliteConnection,
+        stream: &ImageStream,
+        tag: &str,
+        require_image: bool,
+    ) -> Result<ImageStreamTag, ApiError> {
         let name = format!("{}:{}", stream.metadata.name, tag);
         let head = stream.head(tag).filter(|h| !h.image.is_empty());
         if require_image && head.is_none() {
@@ -20,7 +26,8 @@ impl Service {
         let spec = stream.spec_tag(tag).cloned();
         let mut image = match head {
             Some(h) => {
-                let mut img = store::get_image(conn, &h.image).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_IMAGES, &h.image))?;
+                let mut img =
+                    store::get_image(conn, &h.image).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_IMAGES, &h.image))?;
                 img.strip_raw();
                 let local = spec.as_ref().is_some_and(|t| t.reference_policy.kind == REFERENCE_POLICY_LOCAL);
                 img.docker_image_reference = pull_spec_for_event(stream, h, local);
@@ -61,12 +68,19 @@ impl Service {
 
     /// Every status tag with a head image, by stream then tag (PRODUCT difference 5). The
     /// continue token is the last `<stream>:<tag>`; streams are read in pages from there.
-    pub async fn list_istags(&self, caller: &Caller, ns: &str, limit: Option<i64>, cont: Option<&str>) -> Result<List<ImageStreamTag>, ApiError> {
+    pub async fn list_istags(
+        &self,
+        caller: &Caller,
+        ns: &str,
+        limit: Option<i64>,
+        cont: Option<&str>,
+    ) -> Result<List<ImageStreamTag>, ApiError> {
         self.allow(caller, Verb::List, "imagestreamtags", Some(ns))?;
         let limit = page_size(limit)? as usize;
         let (after_stream, after_tag) = match cont {
             None | Some("") => (String::new(), String::new()),
-            Some(c) => parse_istag_name(c).map_err(|_| ApiError::bad_request(format!("continue: Invalid value: {c:?}: not a continue token of this list")))?,
+            Some(c) => parse_istag_name(c)
+                .map_err(|_| ApiError::bad_request(format!("continue: Invalid value: {c:?}: not a continue token of this list")))?,
         };
         let mut conn = self.store.read().await.map_err(db)?;
         self.require_namespace(&mut conn, ns).await?;
@@ -109,7 +123,14 @@ impl Service {
 
     /// PUT (`create_if_missing`) and POST: the spec tag is replaced wholesale by the sent one;
     /// the stream is created when missing; then the normal stream write path runs.
-    pub async fn set_istag(&self, caller: &Caller, ns: &str, name: &str, mut istag: ImageStreamTag, create_only: bool) -> Result<ImageStreamTag, ApiError> {
+    pub async fn set_istag(
+        &self,
+        caller: &Caller,
+        ns: &str,
+        name: &str,
+        mut istag: ImageStreamTag,
+        create_only: bool,
+    ) -> Result<ImageStreamTag, ApiError> {
         self.allow(caller, if create_only { Verb::Create } else { Verb::Update }, "imagestreamtags", Some(ns))?;
         check_namespace_matches(&mut istag.metadata, ns)?;
         if !istag.metadata.name.is_empty() && istag.metadata.name != name {

@@ -1,6 +1,6 @@
 //! Image objects: the row, its layers and its manifest-list children.
 
-use super::{json_map, to_json, StoreResult};
+use super::{StoreResult, json_map, to_json};
 use app::model::*;
 use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeMap;
@@ -20,13 +20,15 @@ async fn image_from_row(conn: &mut SqliteConnection, row: &sqlx::sqlite::SqliteR
         docker_image_reference: row.try_get("docker_image_reference")?,
         docker_image_manifest_media_type: row.try_get("manifest_media_type")?,
         docker_image_metadata_version: row.try_get("metadata_version")?,
-        docker_image_metadata: row
-            .try_get::<Option<String>, _>("metadata")?
-            .and_then(|m| serde_json::from_str(&m).ok()),
+        docker_image_metadata: row.try_get::<Option<String>, _>("metadata")?.and_then(|m| serde_json::from_str(&m).ok()),
         ..Default::default()
     };
     for l in sqlx::query("SELECT * FROM image_layers WHERE image = ? ORDER BY position").bind(&digest).fetch_all(&mut *conn).await? {
-        img.docker_image_layers.push(ImageLayer { name: l.try_get("digest")?, size: l.try_get("size")?, media_type: l.try_get("media_type")? });
+        img.docker_image_layers.push(ImageLayer {
+            name: l.try_get("digest")?,
+            size: l.try_get("size")?,
+            media_type: l.try_get("media_type")?,
+        });
     }
     for m in sqlx::query("SELECT * FROM image_manifests WHERE image = ? ORDER BY position").bind(&digest).fetch_all(&mut *conn).await? {
         img.docker_image_manifests.push(ImageManifest {
@@ -50,7 +52,8 @@ pub async fn get_image(conn: &mut SqliteConnection, digest: &str) -> StoreResult
 
 /// Images after `after` by digest, at most `limit`.
 pub async fn list_images(conn: &mut SqliteConnection, after: &str, limit: i64) -> StoreResult<Vec<Image>> {
-    let rows = sqlx::query("SELECT * FROM images WHERE digest > ? ORDER BY digest LIMIT ?").bind(after).bind(limit).fetch_all(&mut *conn).await?;
+    let rows =
+        sqlx::query("SELECT * FROM images WHERE digest > ? ORDER BY digest LIMIT ?").bind(after).bind(limit).fetch_all(&mut *conn).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         out.push(image_from_row(conn, r).await?);
@@ -112,7 +115,8 @@ pub async fn insert_image_if_missing(conn: &mut SqliteConnection, img: &Image, u
 pub async fn manifest_children(conn: &mut SqliteConnection, digests: &[String]) -> StoreResult<BTreeMap<String, Vec<String>>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in digests {
-        let rows = sqlx::query("SELECT digest FROM image_manifests WHERE image = ? ORDER BY position").bind(d).fetch_all(&mut *conn).await?;
+        let rows =
+            sqlx::query("SELECT digest FROM image_manifests WHERE image = ? ORDER BY position").bind(d).fetch_all(&mut *conn).await?;
         if !rows.is_empty() {
             out.insert(d.clone(), rows.iter().map(|r| r.try_get("digest")).collect::<StoreResult<_>>()?);
         }

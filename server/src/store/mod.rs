@@ -65,9 +65,8 @@ impl Store {
 /// Bumps the global resource version and returns the new value. Call once per mutation, inside
 /// its transaction, only when something is actually written.
 pub async fn next_resource_version(conn: &mut SqliteConnection) -> StoreResult<i64> {
-    let (v,): (i64,) = sqlx::query_as("UPDATE resource_version_counter SET current = current + 1 WHERE id = 1 RETURNING current")
-        .fetch_one(conn)
-        .await?;
+    let (v,): (i64,) =
+        sqlx::query_as("UPDATE resource_version_counter SET current = current + 1 WHERE id = 1 RETURNING current").fetch_one(conn).await?;
     Ok(v)
 }
 

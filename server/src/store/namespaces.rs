@@ -33,11 +33,7 @@ pub async fn get_namespace(conn: &mut SqliteConnection, name: &str) -> StoreResu
 
 /// Namespaces after `after` by name, at most `limit`.
 pub async fn list_namespaces(conn: &mut SqliteConnection, after: &str, limit: i64) -> StoreResult<Vec<Namespace>> {
-    let rows = sqlx::query("SELECT * FROM namespaces WHERE name > ? ORDER BY name LIMIT ?")
-        .bind(after)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query("SELECT * FROM namespaces WHERE name > ? ORDER BY name LIMIT ?").bind(after).bind(limit).fetch_all(conn).await?;
     rows.iter().map(namespace_from_row).collect()
 }
 

@@ -1,7 +1,7 @@
 //! Image streams as rows: the stream, its spec tags, status tags (conditions) and history items.
 //! A stream is loaded and saved as a whole aggregate; saving rewrites only the tags that changed.
 
-use super::{json_map, to_json, StoreResult};
+use super::{StoreResult, json_map, to_json};
 use app::model::*;
 use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeMap;

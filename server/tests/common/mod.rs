@@ -2,12 +2,12 @@
 //! driven in-process, and helpers for requests and seeded images.
 #![allow(dead_code)]
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use server::service::{Clock, Service};
 use server::store::Store;
 use std::sync::{Arc, Mutex};
