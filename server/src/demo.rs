@@ -88,7 +88,7 @@ pub async fn load(service: &Service) -> Result<(), ApiError> {
                 api_version: IMAGE_API_VERSION.into(),
                 kind: "ImageStreamMapping".into(),
                 metadata: ObjectMeta::named(Some(ns), name),
-                image: demo_image(n, repo, if n % 3 == 0 { "arm64" } else { "amd64" }, "2026-01-01T00:00:00Z"),
+                image: demo_image(n, repo, if n.is_multiple_of(3) { "arm64" } else { "amd64" }, "2026-01-01T00:00:00Z"),
                 tag: t.to_string(),
             };
             service.create_mapping(&caller, ns, mapping).await?;

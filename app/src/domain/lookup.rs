@@ -82,12 +82,14 @@ pub fn resolved_pull_spec(stream: &ImageStream, tag: &str) -> Option<String> {
 /// `ResolveReferenceForTagEvent` for one event.
 pub fn pull_spec_for_event(stream: &ImageStream, event: &TagEvent, local: bool) -> String {
     let repo = &stream.status.docker_image_repository;
-    if local && !repo.is_empty() && !event.image.is_empty() {
-        if let Ok(mut r) = DockerImageReference::parse(repo) {
-            r.tag.clear();
-            r.id = event.image.clone();
-            return r.exact();
-        }
+    if local
+        && !repo.is_empty()
+        && !event.image.is_empty()
+        && let Ok(mut r) = DockerImageReference::parse(repo)
+    {
+        r.tag.clear();
+        r.id = event.image.clone();
+        return r.exact();
     }
     event.docker_image_reference.clone()
 }

@@ -80,9 +80,8 @@ pub fn tags_column(tags: &[String]) -> String {
             shown.push(tag);
             continue;
         }
-        if i == 0 {
-            shown.push(tag);
-        } else if 10 < remaining + len && 10 >= -remaining {
+        // The first tag is always shown; a later one only if most of it fits.
+        if i == 0 || (10 < remaining + len && 10 >= -remaining) {
             shown.push(tag);
         }
         break;

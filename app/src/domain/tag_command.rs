@@ -48,8 +48,10 @@ pub struct TagSource {
     pub reference: DockerImageReference,
 }
 
-/// A checked `tag` command.
+/// A checked `tag` command. Built once per command, so the size difference of the variants
+/// does not matter.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum TagPlan {
     Delete(Vec<Destination>),
     Set { source: TagSource, destinations: Vec<Destination>, template: TagReference, alias: bool, scheduled: bool },

@@ -158,7 +158,8 @@ impl fmt::Display for FieldError {
 /// An API error: a failed `Status` plus the HTTP code it travels with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
-    pub status: Status,
+    /// Boxed: errors travel through every `Result` of the service, keep them one pointer wide.
+    pub status: Box<Status>,
 }
 
 impl fmt::Display for ApiError {
@@ -197,7 +198,7 @@ pub const RES_NAMESPACES: Resource = Resource { plural: "namespaces", group: "",
 impl ApiError {
     fn failure(code: u16, reason: &str, message: String, details: Option<StatusDetails>) -> Self {
         ApiError {
-            status: Status {
+            status: Box::new(Status {
                 kind: "Status".into(),
                 api_version: "v1".into(),
                 metadata: Default::default(),
@@ -206,7 +207,7 @@ impl ApiError {
                 reason: reason.into(),
                 details,
                 code,
-            },
+            }),
         }
     }
 
@@ -291,6 +292,6 @@ impl ApiError {
 
     /// Rebuilds an error from a `Status` a server sent (the CLI's side).
     pub fn from_status(status: Status) -> Self {
-        ApiError { status }
+        ApiError { status: Box::new(status) }
     }
 }
