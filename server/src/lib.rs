@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod demo;
 pub mod http;
+pub mod importer;
 pub mod portal;
 pub mod service;
 pub mod store;

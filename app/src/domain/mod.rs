@@ -3,6 +3,7 @@
 //! Depends on nothing but `crate::model`.
 
 pub mod history;
+pub mod imports;
 pub mod lookup;
 pub mod names;
 pub mod present;

@@ -4,11 +4,13 @@
 //! because clients compare JSON. No rules live here: those are in `crate::domain`.
 
 mod image;
+mod import;
 mod meta;
 mod status;
 mod stream;
 
 pub use image::*;
+pub use import::*;
 pub use meta::*;
 pub use status::*;
 pub use stream::*;
@@ -23,3 +25,6 @@ pub const ANNOTATION_INSECURE_REPOSITORY: &str = "openshift.io/image.insecureRep
 pub const ANNOTATION_IMAGE_MANAGED: &str = "openshift.io/image.managed";
 /// The tag used when none is given.
 pub const DEFAULT_TAG: &str = "latest";
+/// Annotations on a spec tag choosing the platform of a manifest list in Legacy mode.
+pub const ANNOTATION_PREFER_ARCH: &str = "importer.image.openshift.io/prefer-arch";
+pub const ANNOTATION_PREFER_OS: &str = "importer.image.openshift.io/prefer-os";

@@ -257,3 +257,199 @@ pub async fn delete(ctx: &Context, kind: &str, name: &str, out: &mut dyn Write) 
     ctx.client.delete(&format!("{}/{name}", ns_path(&ctx.namespace, resource))).await?;
     write_out(out, &format!("{qualified} \"{name}\" deleted\n"))
 }
+
+/// `import-image NAME[:TAG]` (spec §4.1): checks with oc's messages, then one ImageStreamImport.
+pub async fn import_image(ctx: &Context, a: &super::ImportImageArgs, out: &mut dyn Write) -> CmdResult {
+    use app::domain::reference::DockerImageReference;
+    let r = DockerImageReference::parse(&a.name).map_err(|_| {
+        local("the image name must be a valid container image pull spec or reference to an image stream (e.g. myregistry/myteam/image:tag)")
+    })?;
+    if !r.id.is_empty() {
+        return Err(local("to import images by ID, use the 'tag' command"));
+    }
+    if !r.tag.is_empty() && a.all {
+        return Err(local(format!("cannot specify a tag {:?} as well as --all", a.name)));
+    }
+    let reference_policy = match a.reference_policy.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("source") => REFERENCE_POLICY_SOURCE,
+        Some("local") => REFERENCE_POLICY_LOCAL,
+        Some(_) => return Err(local("valid reference policy values are source or local")),
+    };
+    let import_mode = match a.import_mode.as_deref() {
+        None | Some(IMPORT_MODE_LEGACY) => IMPORT_MODE_LEGACY,
+        Some(IMPORT_MODE_PRESERVE_ORIGINAL) => IMPORT_MODE_PRESERVE_ORIGINAL,
+        Some(_) => return Err(local("valid ImportMode values are Legacy or PreserveOriginal")),
+    };
+    let stream_name = r.name.clone();
+    let stream_path = format!("{}/{stream_name}", ns_path(&ctx.namespace, "imagestreams"));
+    let stream: Option<ImageStream> = match ctx.client.get::<ImageStream>(&stream_path).await {
+        Ok(s) => Some(s),
+        Err(CliError::Server(e)) if e.code() == 404 => {
+            if !a.confirm {
+                return Err(local(format!("no image stream named {stream_name:?} exists, pass --confirm to create and import")));
+            }
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let stream_insecure =
+        stream.as_ref().is_some_and(|s| s.metadata.annotations.get(ANNOTATION_INSECURE_REPOSITORY).map(String::as_str) == Some("true"));
+    let policy = |insecure: bool, scheduled: bool| TagImportPolicy {
+        insecure: a.insecure || insecure || (stream_insecure && !a.insecure),
+        scheduled: a.scheduled || scheduled,
+        import_mode: import_mode.into(),
+    };
+    let ref_policy = TagReferencePolicy { kind: reference_policy.into() };
+    let mut isi = ImageStreamImport::new(&ctx.namespace, &stream_name, !a.dry_run);
+    if let Some(s) = &stream {
+        isi.metadata.resource_version = s.metadata.resource_version.clone();
+        isi.metadata.uid = s.metadata.uid.clone();
+    }
+    let docker = |name: &str| ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: name.into(), namespace: String::new() };
+    if a.all {
+        match (&a.from, &stream) {
+            (Some(from), Some(s)) if s.spec.docker_image_repository != *from && !a.confirm => {
+                return Err(local(if s.spec.docker_image_repository.is_empty() {
+                    "the image stream does not currently import an entire Docker repository, pass --confirm to update".to_string()
+                } else {
+                    format!("the image stream has a different import spec {:?}, pass --confirm to update", s.spec.docker_image_repository)
+                }));
+            }
+            (Some(from), _) => {
+                isi.spec.repository = Some(RepositoryImportSpec {
+                    from: docker(from),
+                    import_policy: policy(false, false),
+                    reference_policy: ref_policy.clone(),
+                    include_manifest: false,
+                });
+            }
+            (None, None) => {
+                isi.spec.repository = Some(RepositoryImportSpec {
+                    from: docker(&a.name),
+                    import_policy: policy(false, false),
+                    reference_policy: ref_policy.clone(),
+                    include_manifest: false,
+                })
+            }
+            (None, Some(s)) => {
+                for t in s.spec.tags.iter().filter(|t| app::domain::streams::is_importable(t)) {
+                    let from = t.from.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+                    isi.spec.images.push(ImageImportSpec {
+                        from: docker(&from),
+                        to: Some(LocalObjectReference { name: t.name.clone() }),
+                        import_policy: policy(t.import_policy.insecure, t.import_policy.scheduled),
+                        reference_policy: ref_policy.clone(),
+                        include_manifest: false,
+                    });
+                }
+                if isi.spec.images.is_empty() {
+                    return Err(local("image stream does not have tags pointing to external container images"));
+                }
+            }
+        }
+    } else {
+        let mut tag = if r.tag.is_empty() { DEFAULT_TAG.to_string() } else { r.tag.clone() };
+        let mut from = a.from.clone().unwrap_or_else(|| a.name.clone());
+        let mut inherited = (false, false);
+        if let Some(s) = &stream {
+            // Follow same-stream aliases to the tag that is really imported.
+            let mut seen = vec![tag.clone()];
+            while let Some(t) = s.spec_tag(&tag) {
+                let Some(f) = &t.from else { break };
+                if f.kind != KIND_IMAGE_STREAM_TAG {
+                    break;
+                }
+                let (src_stream, src_tag) =
+                    f.name.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or((stream_name.clone(), f.name.clone()));
+                if src_stream != stream_name || (!f.namespace.is_empty() && f.namespace != ctx.namespace) {
+                    return Err(local(format!("tag {tag:?} points to an imagestreamtag from another ImageStream")));
+                }
+                if seen.contains(&src_tag) {
+                    return Err(local(format!("tag {tag:?} on the image stream is a reference to same tag")));
+                }
+                seen.push(src_tag.clone());
+                tag = src_tag;
+            }
+            match s.spec_tag(&tag) {
+                None if a.from.is_none() => {
+                    return Err(local(format!(
+                        "the tag {tag:?} does not exist on the image stream - choose an existing tag to import or use the 'tag' command to create a new tag"
+                    )));
+                }
+                None => {}
+                Some(t) => match &t.from {
+                    None => {
+                        return Err(local(format!(
+                            "tag {tag:?} already exists - you must use the 'tag' command if you want to change the source to {from:?}"
+                        )));
+                    }
+                    Some(f) if f.kind != KIND_DOCKER_IMAGE => {
+                        return Err(local(format!("tag {tag:?} points to existing {} {:?}, it cannot be re-imported", f.kind, f.name)));
+                    }
+                    Some(f) => {
+                        if a.from.as_ref().is_some_and(|given| *given != f.name) {
+                            return Err(local(format!(
+                                "the tag {tag:?} points to {:?} - use the 'tag' command if you want to change the source to {from:?}",
+                                f.name
+                            )));
+                        }
+                        from = f.name.clone();
+                        inherited = (t.import_policy.insecure, t.import_policy.scheduled);
+                    }
+                },
+            }
+        }
+        isi.spec.images.push(ImageImportSpec {
+            from: docker(&from),
+            to: Some(LocalObjectReference { name: tag }),
+            import_policy: policy(inherited.0, inherited.1),
+            reference_policy: ref_policy,
+            include_manifest: false,
+        });
+    }
+    let done: ImageStreamImport = ctx.client.post(&ns_path(&ctx.namespace, "imagestreamimports"), &isi).await?;
+    let mut failures: Vec<String> = vec![];
+    for i in done.status.images.iter().chain(done.status.repository.iter().flat_map(|r| r.images.iter())) {
+        if !i.status.is_success() {
+            failures.push(format!("error: tag {} failed: {}", i.tag, i.status.message));
+        }
+    }
+    if let Some(rs) = &done.status.repository
+        && !rs.status.is_success()
+        && rs.images.is_empty()
+    {
+        failures.push(format!("error: {}", rs.status.message));
+    }
+    let verb = if failures.is_empty() { "imported" } else { "imported with errors" };
+    let dry = if a.dry_run { " (dry run)" } else { "" };
+    write_out(out, &format!("imagestream.image.openshift.io/{stream_name} {verb}{dry}\n\n"))?;
+    match &done.status.import {
+        Some(s) => write_out(out, &describe_stream(s, chrono::Utc::now()))?,
+        None => {
+            for i in done.status.images.iter().chain(done.status.repository.iter().flat_map(|r| r.images.iter())) {
+                if let Some(img) = &i.image {
+                    write_out(out, &format!("{}\t{}\n", i.tag, img.docker_image_reference))?;
+                }
+            }
+        }
+    }
+    for f in &failures {
+        write_out(out, &format!("\n{f}"))?;
+    }
+    if !failures.is_empty() {
+        write_out(out, "\n")?;
+    }
+    if let Some(rs) = &done.status.repository
+        && !rs.additional_tags.is_empty()
+    {
+        write_out(
+            out,
+            &format!(
+                "\ninfo: The remote repository contained {} additional tags which were not imported: {}\n",
+                rs.additional_tags.len(),
+                rs.additional_tags.join(", ")
+            ),
+        )?;
+    }
+    if failures.is_empty() { Ok(()) } else { Err(local("imported completed with errors")) }
+}

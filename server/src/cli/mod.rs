@@ -5,6 +5,8 @@
 mod client;
 mod commands;
 
+use crate::importer::ImporterConfig;
+use crate::importer::controller::ScheduleConfig;
 use crate::service::Service;
 use crate::store::Store;
 use clap::{Args, Parser, Subcommand};
@@ -37,6 +39,9 @@ pub enum Command {
     },
     /// Tag existing images into image streams (oc tag).
     Tag(TagFlags),
+    /// Import images from a container registry (oc import-image).
+    #[command(name = "import-image")]
+    ImportImage(ImportImageArgs),
     /// Display resources: is, istag, isimage, image.
     Get(GetArgs),
     /// Show details of an image stream.
@@ -80,6 +85,34 @@ pub struct ServeArgs {
     /// Add sample namespaces and streams.
     #[arg(long, env = "IMAGESTREAMS_DEMO")]
     pub demo: bool,
+    /// At most this many tags of one repository per `--all` import (-1: no limit).
+    #[arg(long, env = "IMAGESTREAMS_MAX_IMAGES_BULK_IMPORTED_PER_REPOSITORY", default_value_t = 50, allow_hyphen_values = true)]
+    pub max_images_bulk_imported_per_repository: i64,
+    /// How often scheduled tags are re-imported (e.g. 15m, 30s, 1h).
+    #[arg(long, env = "IMAGESTREAMS_SCHEDULED_IMPORT_INTERVAL", default_value = "15m", value_parser = parse_duration)]
+    pub scheduled_import_interval: std::time::Duration,
+    /// Rate limit of scheduled imports (streams per minute).
+    #[arg(long, env = "IMAGESTREAMS_MAX_SCHEDULED_IMPORTS_PER_MINUTE", default_value_t = 60)]
+    pub max_scheduled_imports_per_minute: i64,
+    /// Deadline of one registry operation during imports (e.g. 30s).
+    #[arg(long, env = "IMAGESTREAMS_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub registry_timeout: std::time::Duration,
+}
+
+/// `90s`, `15m`, `1h`, or plain seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i)).unwrap_or((s, "s"));
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected a number with s, m or h"))?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("invalid duration {s:?}: the unit must be s, m or h")),
+    };
+    if secs == 0 {
+        return Err(format!("invalid duration {s:?}: must be greater than zero"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -113,6 +146,36 @@ pub struct TagFlags {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct ImportImageArgs {
+    /// NAME[:TAG] of the stream (and tag) to import into.
+    pub name: String,
+    /// The image to import (default: NAME as written).
+    #[arg(long, env = "IMAGESTREAMS_FROM")]
+    pub from: Option<String>,
+    /// Create the stream if it does not exist.
+    #[arg(long, env = "IMAGESTREAMS_CONFIRM")]
+    pub confirm: bool,
+    /// Import every tag of the repository.
+    #[arg(long, env = "IMAGESTREAMS_ALL")]
+    pub all: bool,
+    /// Re-import periodically.
+    #[arg(long, env = "IMAGESTREAMS_SCHEDULED")]
+    pub scheduled: bool,
+    /// Allow HTTP and unverified HTTPS.
+    #[arg(long, env = "IMAGESTREAMS_INSECURE")]
+    pub insecure: bool,
+    /// source or local.
+    #[arg(long = "reference-policy", env = "IMAGESTREAMS_REFERENCE_POLICY")]
+    pub reference_policy: Option<String>,
+    /// Legacy or PreserveOriginal.
+    #[arg(long = "import-mode", env = "IMAGESTREAMS_IMPORT_MODE")]
+    pub import_mode: Option<String>,
+    /// Look up only; change nothing.
+    #[arg(long = "dry-run", env = "IMAGESTREAMS_DRY_RUN")]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct GetArgs {
     /// is, istag, isimage or image.
     pub kind: String,
@@ -143,6 +206,7 @@ pub async fn run() -> i32 {
             let result = match other {
                 Command::Create { what: CreateWhat::Namespace { name } } => commands::create_namespace(&ctx, name, &mut out).await,
                 Command::Tag(flags) => commands::tag(&ctx, flags, &mut out).await,
+                Command::ImportImage(args) => commands::import_image(&ctx, args, &mut out).await,
                 Command::Get(args) => commands::get(&ctx, args, &mut out).await,
                 Command::Describe { kind, name } => commands::describe(&ctx, kind, name, &mut out).await,
                 Command::Delete { kind, name } => commands::delete(&ctx, kind, name, &mut out).await,
@@ -166,8 +230,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .init();
     let store = Store::open(&args.data_dir).await?;
     let registry_host = args.registry_host.clone().unwrap_or_else(|| args.listen.clone());
-    let service = Service::new(store, registry_host);
+    let importer = ImporterConfig {
+        insecure_registries: args.insecure_registry.clone(),
+        max_images_bulk: args.max_images_bulk_imported_per_repository,
+        timeout: args.registry_timeout,
+        ..Default::default()
+    };
+    let service = Service::new(store, registry_host).with_importer(importer);
     crate::demo::ensure_default_namespace(&service).await?;
+    let schedule =
+        ScheduleConfig { interval: args.scheduled_import_interval, max_per_minute: args.max_scheduled_imports_per_minute.max(1) };
+    let (service, _controllers) = crate::importer::controller::start(service, Some(schedule));
     if args.demo {
         crate::demo::load(&service).await?;
     }

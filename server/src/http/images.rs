@@ -2,7 +2,7 @@
 
 use super::{ApiResult, ListQuery, caller, decode, respond};
 use crate::service::Service;
-use app::model::ImageStreamMapping;
+use app::model::{ImageStreamImport, ImageStreamMapping};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -26,4 +26,10 @@ pub async fn create_mapping(State(s): State<Service>, headers: HeaderMap, Path(n
     let mapping: ImageStreamMapping = decode(&headers, &body)?;
     let status = s.create_mapping(&caller(&headers), &ns, mapping).await?;
     respond(&headers, StatusCode::CREATED, &status)
+}
+
+pub async fn create_import(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
+    let isi: ImageStreamImport = decode(&headers, &body)?;
+    let done = s.import_images(&caller(&headers), &ns, isi).await?;
+    respond(&headers, StatusCode::CREATED, &done)
 }

@@ -39,6 +39,7 @@ pub fn api_router(service: Service) -> Router {
         )
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamimages/{{name}}"), get(images::get_stream_image))
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreammappings"), axum::routing::post(images::create_mapping))
+        .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamimports"), axum::routing::post(images::create_import))
         .route(&format!("{IMAGE_API}/images"), get(images::list))
         .route(&format!("{IMAGE_API}/images/{{name}}"), get(images::get))
         .with_state(service)

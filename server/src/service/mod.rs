@@ -4,10 +4,12 @@
 //! `app::domain`.
 
 mod images;
+mod imports;
 mod namespaces;
 mod streams;
 mod tags;
 
+use crate::importer::{Importer, ImporterConfig};
 use crate::store::{self, Store};
 use app::model::{ApiError, ListMeta};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -19,6 +21,13 @@ pub use streams::ListOptions;
 #[derive(Clone, Debug, Default)]
 pub struct Caller {
     pub user: Option<String>,
+}
+
+impl Caller {
+    /// The server's own controllers (imports, scheduler).
+    pub fn system() -> Self {
+        Caller { user: Some("system:imagestreams".into()) }
+    }
 }
 
 /// What a caller wants to do, for the permission check.
@@ -67,6 +76,10 @@ pub struct Service {
     pub(crate) authorizer: Arc<dyn Authorizer>,
     /// The integrated registry host written into `status.dockerImageRepository`.
     pub(crate) registry_host: String,
+    /// The registry client of imports.
+    pub(crate) importer: Arc<Importer>,
+    /// Where writes announce streams that have tags to import (the import controller).
+    pub(crate) import_queue: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -75,7 +88,33 @@ pub const MAX_PAGE: i64 = 1000;
 
 impl Service {
     pub fn new(store: Store, registry_host: String) -> Self {
-        Service { store, clock: Arc::new(SystemClock), authorizer: Arc::new(AllowAll), registry_host }
+        Service {
+            store,
+            clock: Arc::new(SystemClock),
+            authorizer: Arc::new(AllowAll),
+            registry_host,
+            importer: Arc::new(Importer::new(ImporterConfig::default())),
+            import_queue: None,
+        }
+    }
+
+    pub(crate) fn with_import_queue(mut self, tx: tokio::sync::mpsc::UnboundedSender<(String, String)>) -> Self {
+        self.import_queue = Some(tx);
+        self
+    }
+
+    /// Tells the import controller about a committed stream that has tags to import.
+    pub(crate) fn notify_imports(&self, stream: &app::model::ImageStream) {
+        if let Some(q) = &self.import_queue
+            && !app::domain::imports::tags_needing_import(stream).is_empty()
+        {
+            let _ = q.send((stream.namespace().to_string(), stream.metadata.name.clone()));
+        }
+    }
+
+    pub fn with_importer(mut self, config: ImporterConfig) -> Self {
+        self.importer = Arc::new(Importer::new(config));
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -95,6 +95,7 @@ impl Service {
         }
         let created = self.write_stream(&mut tx, caller, stream, None).await?;
         tx.commit().await.map_err(db)?;
+        self.notify_imports(&created);
         Ok(self.decorate(created))
     }
 
@@ -114,6 +115,7 @@ impl Service {
         check_resource_version(&stream.metadata, &old.stream.metadata, RES_IMAGESTREAMS, name)?;
         let updated = self.write_stream(&mut tx, caller, stream, Some(&old)).await?;
         tx.commit().await.map_err(db)?;
+        self.notify_imports(&updated);
         Ok(self.decorate(updated))
     }
 

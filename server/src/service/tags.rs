@@ -175,8 +175,9 @@ impl Service {
             }
         }
         let written = self.write_stream(&mut tx, caller, stream, old.as_ref()).await?;
-        let view = self.istag_view(&mut tx, &self.decorate(written), &tag, false).await?;
+        let view = self.istag_view(&mut tx, &self.decorate(written.clone()), &tag, false).await?;
         tx.commit().await.map_err(db)?;
+        self.notify_imports(&written);
         Ok(view)
     }
 

@@ -6,10 +6,12 @@
 
 mod images;
 mod namespaces;
+mod schedule;
 mod streams;
 
 pub use images::*;
 pub use namespaces::*;
+pub use schedule::*;
 pub use streams::*;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

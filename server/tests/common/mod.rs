@@ -2,12 +2,15 @@
 //! driven in-process, and helpers for requests and seeded images.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, TimeZone, Utc};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use server::importer::ImporterConfig;
 use server::service::{Clock, Service};
 use server::store::Store;
 use std::sync::{Arc, Mutex};
@@ -40,10 +43,15 @@ pub struct Reply {
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        Self::with_importer(ImporterConfig::default()).await
+    }
+
+    /// A test app whose imports use `config` (insecure registries, limits, timeouts).
+    pub async fn with_importer(config: ImporterConfig) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
         let clock = Arc::new(TestClock(Mutex::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap())));
-        let service = Service::new(store, REGISTRY.into()).with_clock(clock.clone());
+        let service = Service::new(store, REGISTRY.into()).with_clock(clock.clone()).with_importer(config);
         server::demo::ensure_default_namespace(&service).await.unwrap();
         let router = server::http::api_router(service.clone());
         TestApp { router, service, clock, _dir: dir }

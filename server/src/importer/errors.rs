@@ -1,0 +1,91 @@
+//! Registry failures as upstream's import statuses (spec §4.2 `formatRepositoryError`).
+
+use app::domain::reference::DockerImageReference;
+use app::model::OperationStatus;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use std::time::Duration;
+
+/// The normalised form importer messages use (`docker.io/library/busybox:1.36`).
+fn normalised(r: &DockerImageReference) -> String {
+    let mut d = r.docker_client_defaults();
+    if !r.id.is_empty() {
+        d.tag.clear();
+    }
+    d.to_string()
+}
+
+pub fn http_only_message(r: &DockerImageReference) -> String {
+    format!("the repository {} is HTTP only and requires the insecure flag to import", r.repository_name())
+}
+
+pub fn timeout(r: &DockerImageReference, d: Duration) -> OperationStatus {
+    OperationStatus::failure("InternalError", format!("{}: the registry did not answer within {}s", normalised(r), d.as_secs()), 500)
+}
+
+pub fn invalid_manifest(r: &DockerImageReference, detail: &str) -> OperationStatus {
+    OperationStatus::failure("InternalError", format!("{}: {detail}", normalised(r)), 500)
+}
+
+/// A failure to talk to the registry at all (refused, TLS mismatch), as opposed to an answer.
+pub fn is_transport_error(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RequestError(re) => re.is_connect() || re.is_request() && !re.is_timeout() && re.status().is_none(),
+        _ => false,
+    }
+}
+
+/// Whether the registry speaks plain HTTP (so a secure attempt failed only for want of TLS).
+pub async fn answers_plain_http(registry: &str, timeout: Duration) -> bool {
+    let Ok(client) = reqwest::Client::builder().timeout(timeout.min(Duration::from_secs(5))).build() else { return false };
+    client.get(format!("http://{registry}/v2/")).send().await.is_ok()
+}
+
+fn not_found(r: &DockerImageReference) -> OperationStatus {
+    OperationStatus::failure("NotFound", format!("dockerimage.image.openshift.io \"{}\" not found", normalised(r)), 404)
+}
+
+fn unauthorized(r: &DockerImageReference, detail: &str) -> OperationStatus {
+    if detail.contains("username or password") {
+        return OperationStatus::failure("Unauthorized", format!("incorrect username or password for image \"{}\"", normalised(r)), 401);
+    }
+    OperationStatus::failure("Unauthorized", format!("you may not have access to the container image \"{}\"", normalised(r)), 401)
+}
+
+pub fn map(r: &DockerImageReference, e: &OciDistributionError) -> OperationStatus {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => not_found(r),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            if codes.iter().any(|c| {
+                matches!(c, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound | OciErrorCode::BlobUnknown)
+            }) {
+                not_found(r)
+            } else if codes.iter().any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied)) {
+                unauthorized(r, &envelope.to_string())
+            } else {
+                OperationStatus::failure("InternalError", format!("{}: {envelope}", normalised(r)), 500)
+            }
+        }
+        OciDistributionError::ServerError { code: 404, .. } => not_found(r),
+        OciDistributionError::ServerError { code: 401 | 403, message, .. } => unauthorized(r, message),
+        OciDistributionError::AuthenticationFailure(m) => unauthorized(r, m),
+        OciDistributionError::UnauthorizedError { .. } => unauthorized(r, ""),
+        OciDistributionError::RequestError(re) if re.is_timeout() => {
+            OperationStatus::failure("InternalError", format!("{}: the registry did not answer in time", normalised(r)), 500)
+        }
+        OciDistributionError::RequestError(re) if re.is_connect() => OperationStatus::failure(
+            "InternalError",
+            format!("{}: the registry could not be reached: {}", normalised(r), root_cause(re)),
+            500,
+        ),
+        other => OperationStatus::failure("InternalError", format!("{}: {other}", normalised(r)), 500),
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

@@ -1,0 +1,201 @@
+//! Registry documents → Image objects: manifests (OCI and Docker schema 2), manifest lists and
+//! OCI indexes, image configs (spec §1.3), and the platform choice of Legacy imports.
+
+use app::domain::reference::{DOCKER_DEFAULT_REGISTRY, DockerImageReference, is_registry_docker_hub};
+use app::model::*;
+use oci_client::Reference;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const ACCEPTED: &[&str] = &[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST];
+
+/// Our parsed reference as oci-client's (Docker Hub gets its `library/` namespace).
+pub fn oci_reference(r: &DockerImageReference) -> Reference {
+    let registry = if r.registry.is_empty() { DOCKER_DEFAULT_REGISTRY.to_string() } else { r.registry.clone() };
+    let mut repo = r.repository_name();
+    if r.namespace.is_empty() && is_registry_docker_hub(&registry) {
+        repo = format!("library/{repo}");
+    }
+    if !r.id.is_empty() {
+        Reference::with_digest(registry, repo, r.id.clone())
+    } else {
+        Reference::with_tag(registry, repo, if r.tag.is_empty() { "latest".into() } else { r.tag.clone() })
+    }
+}
+
+pub struct Layer {
+    pub digest: String,
+    pub size: i64,
+    pub media_type: String,
+}
+
+pub struct SingleManifest {
+    pub media_type: String,
+    pub config_digest: String,
+    pub layers: Vec<Layer>,
+}
+
+pub struct ListEntry {
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+    pub architecture: String,
+    pub os: String,
+    pub variant: String,
+}
+
+pub struct ManifestList {
+    pub media_type: String,
+    pub manifests: Vec<ListEntry>,
+}
+
+pub enum Parsed {
+    Image(SingleManifest),
+    List(ManifestList),
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Reads a manifest or a list. Schema 1 and unknown documents are refused.
+pub fn parse(raw: &[u8]) -> Result<Parsed, String> {
+    let v: Value = serde_json::from_slice(raw).map_err(|e| format!("the manifest is not JSON: {e}"))?;
+    if v["schemaVersion"].as_i64() != Some(2) {
+        return Err("only schema 2 manifests and OCI manifests can be imported".into());
+    }
+    let media_type = s(&v["mediaType"]);
+    if let Some(list) = v["manifests"].as_array() {
+        let manifests = list
+            .iter()
+            .map(|m| ListEntry {
+                digest: s(&m["digest"]),
+                media_type: s(&m["mediaType"]),
+                size: m["size"].as_i64().unwrap_or(0),
+                architecture: s(&m["platform"]["architecture"]),
+                os: s(&m["platform"]["os"]),
+                variant: s(&m["platform"]["variant"]),
+            })
+            .collect();
+        let media_type = if media_type.is_empty() { OCI_INDEX.into() } else { media_type };
+        return Ok(Parsed::List(ManifestList { media_type, manifests }));
+    }
+    let config_digest = s(&v["config"]["digest"]);
+    if config_digest.is_empty() {
+        return Err("the manifest has no config".into());
+    }
+    let layers = v["layers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|l| Layer { digest: s(&l["digest"]), size: l["size"].as_i64().unwrap_or(0), media_type: s(&l["mediaType"]) })
+                .collect()
+        })
+        .unwrap_or_default();
+    let media_type = if media_type.is_empty() { OCI_MANIFEST.into() } else { media_type };
+    Ok(Parsed::Image(SingleManifest { media_type, config_digest, layers }))
+}
+
+/// Legacy mode's choice: the tag's preferred arch/os, else linux/amd64, else the first entry.
+pub fn choose_platform<'a>(list: &'a ManifestList, arch: Option<&str>, os: Option<&str>) -> Option<&'a ListEntry> {
+    if arch.is_some() || os.is_some() {
+        let want_os = os.unwrap_or("linux");
+        let want_arch = arch.unwrap_or("amd64");
+        if let Some(m) = list.manifests.iter().find(|m| m.os == want_os && m.architecture == want_arch) {
+            return Some(m);
+        }
+    }
+    list.manifests.iter().find(|m| m.os == "linux" && m.architecture == "amd64").or_else(|| list.manifests.first())
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().map(s).collect()).unwrap_or_default()
+}
+
+fn object_keys(v: &Value) -> BTreeMap<String, Value> {
+    v.as_object().map(|o| o.keys().map(|k| (k.clone(), Value::Object(Default::default()))).collect()).unwrap_or_default()
+}
+
+/// An Image from one manifest and its config blob.
+pub fn image(repo: &str, digest: &str, raw: &[u8], m: &SingleManifest, config_raw: &[u8]) -> Image {
+    let c: Value = serde_json::from_slice(config_raw).unwrap_or(Value::Null);
+    let cfg = &c["config"];
+    let mut unique: BTreeSet<&str> = BTreeSet::new();
+    let layer_bytes: i64 = m.layers.iter().filter(|l| unique.insert(&l.digest)).map(|l| l.size).sum();
+    let config = DockerConfig {
+        hostname: s(&cfg["Hostname"]),
+        user: s(&cfg["User"]),
+        env: strings(&cfg["Env"]),
+        cmd: strings(&cfg["Cmd"]),
+        entrypoint: strings(&cfg["Entrypoint"]),
+        working_dir: s(&cfg["WorkingDir"]),
+        exposed_ports: object_keys(&cfg["ExposedPorts"]),
+        volumes: object_keys(&cfg["Volumes"]),
+        labels: cfg["Labels"].as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), s(v))).collect()).unwrap_or_default(),
+    };
+    Image {
+        metadata: ObjectMeta {
+            name: digest.into(),
+            annotations: [("image.openshift.io/dockerLayersOrder".to_string(), "ascending".to_string())].into(),
+            ..Default::default()
+        },
+        docker_image_reference: format!("{repo}@{digest}"),
+        docker_image_metadata: Some(DockerImageMetadata {
+            id: m.config_digest.clone(),
+            parent: s(&c["parent"]),
+            comment: s(&c["comment"]),
+            created: s(&c["created"]),
+            container: s(&c["container"]),
+            docker_version: s(&c["docker_version"]),
+            author: s(&c["author"]),
+            config: Some(config),
+            architecture: s(&c["architecture"]),
+            os: s(&c["os"]),
+            size: config_raw.len() as i64 + layer_bytes,
+            ..Default::default()
+        }),
+        docker_image_metadata_version: "1.0".into(),
+        docker_image_layers: m
+            .layers
+            .iter()
+            .map(|l| ImageLayer { name: l.digest.clone(), size: l.size, media_type: l.media_type.clone() })
+            .collect(),
+        docker_image_manifest_media_type: m.media_type.clone(),
+        docker_image_manifest: String::from_utf8_lossy(raw).into(),
+        docker_image_config: String::from_utf8_lossy(config_raw).into(),
+        ..Default::default()
+    }
+}
+
+/// The Image of a preserved manifest list: no layers, its children in `dockerImageManifests`.
+pub fn list_image(repo: &str, digest: &str, raw: &[u8], list: &ManifestList) -> Image {
+    Image {
+        metadata: ObjectMeta { name: digest.into(), ..Default::default() },
+        docker_image_reference: format!("{repo}@{digest}"),
+        docker_image_metadata: Some(DockerImageMetadata {
+            id: digest.into(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ..Default::default()
+        }),
+        docker_image_metadata_version: "1.0".into(),
+        docker_image_manifest_media_type: list.media_type.clone(),
+        docker_image_manifests: list
+            .manifests
+            .iter()
+            .map(|m| ImageManifest {
+                digest: m.digest.clone(),
+                media_type: m.media_type.clone(),
+                manifest_size: m.size,
+                architecture: m.architecture.clone(),
+                os: m.os.clone(),
+                variant: m.variant.clone(),
+            })
+            .collect(),
+        docker_image_manifest: String::from_utf8_lossy(raw).into(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,247 @@
+//! The registry client of imports (oci-client): fetches a manifest (or a manifest list and its
+//! children), the image config, and tag lists, and turns them into Image objects. Failures
+//! become the upstream `Status` reasons and messages (spec §4.2). One oci-client per registry
+//! and transport is kept and reused, so connections and auth tokens are shared. Every call has a
+//! timeout: a slow registry fails its own import, never anything else.
+//! Must not: touch the database (the service applies results).
+
+pub mod controller;
+mod errors;
+mod manifest;
+
+use app::domain::reference::DockerImageReference;
+use app::model::{IMPORT_MODE_PRESERVE_ORIGINAL, Image, OperationStatus};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use errors::http_only_message;
+
+/// How imports reach registries.
+#[derive(Clone, Debug)]
+pub struct ImporterConfig {
+    /// `host[:port]` of registries always treated as insecure (`--insecure-registry`).
+    pub insecure_registries: Vec<String>,
+    /// Per-repository limit of `--all` imports; negative = no limit.
+    pub max_images_bulk: i64,
+    /// Deadline of one registry operation (one manifest with its config, one tag list).
+    pub timeout: Duration,
+    /// Parallel fetches per import request.
+    pub concurrency: usize,
+}
+
+impl Default for ImporterConfig {
+    fn default() -> Self {
+        ImporterConfig { insecure_registries: vec![], max_images_bulk: 50, timeout: Duration::from_secs(30), concurrency: 8 }
+    }
+}
+
+/// What one fetch asks for.
+#[derive(Clone, Debug)]
+pub struct FetchSpec {
+    /// The source as written (`from.name`).
+    pub from: String,
+    pub insecure: bool,
+    pub import_mode: String,
+    pub prefer_arch: Option<String>,
+    pub prefer_os: Option<String>,
+}
+
+/// A fetched image: the Image to tag (a single manifest, or the list in PreserveOriginal mode)
+/// and, for a preserved list, its children.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    pub image: Image,
+    pub children: Vec<Image>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Transport {
+    Https,
+    HttpsUnverified,
+    Http,
+}
+
+pub struct Importer {
+    pub config: ImporterConfig,
+    clients: Mutex<HashMap<(String, Transport), Arc<Client>>>,
+}
+
+impl Importer {
+    pub fn new(config: ImporterConfig) -> Self {
+        Importer { config, clients: Mutex::new(HashMap::new()) }
+    }
+
+    fn client(&self, registry: &str, transport: Transport) -> Arc<Client> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry((registry.to_string(), transport))
+            .or_insert_with(|| {
+                Arc::new(Client::new(ClientConfig {
+                    protocol: if transport == Transport::Http { ClientProtocol::Http } else { ClientProtocol::Https },
+                    accept_invalid_certificates: transport == Transport::HttpsUnverified,
+                    read_timeout: Some(self.config.timeout),
+                    connect_timeout: Some(Duration::from_secs(5).min(self.config.timeout)),
+                    ..Default::default()
+                }))
+            })
+            .clone()
+    }
+
+    fn registry_insecure(&self, r: &DockerImageReference) -> bool {
+        let (host, port) = r.registry_host_port(false);
+        let with_port = format!("{host}:{port}");
+        self.config.insecure_registries.iter().any(|i| i == &r.registry || i == &with_port || i == &host)
+    }
+
+    /// The transports to try, in order: HTTPS; insecure adds unverified HTTPS, then plain HTTP.
+    fn transports(&self, r: &DockerImageReference, insecure: bool) -> Vec<Transport> {
+        if insecure || self.registry_insecure(r) { vec![Transport::HttpsUnverified, Transport::Http] } else { vec![Transport::Https] }
+    }
+
+    /// Runs `op` over the transports until one reaches the registry. A secure attempt at an
+    /// HTTP-only registry becomes upstream's "requires the insecure flag" error.
+    async fn with_transport<T, F, Fut>(&self, r: &DockerImageReference, insecure: bool, op: F) -> Result<T, OperationStatus>
+    where
+        F: Fn(Arc<Client>, Reference) -> Fut,
+        Fut: std::future::Future<Output = Result<T, oci_client::errors::OciDistributionError>>,
+    {
+        let reference = manifest::oci_reference(r);
+        let transports = self.transports(r, insecure);
+        let mut last = None;
+        for (i, t) in transports.iter().enumerate() {
+            let client = self.client(reference.registry(), *t);
+            let attempt = tokio::time::timeout(self.config.timeout, op(client, reference.clone())).await;
+            match attempt {
+                Err(_) => return Err(errors::timeout(r, self.config.timeout)),
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => {
+                    let transport_failed = errors::is_transport_error(&e);
+                    if transport_failed && i + 1 < transports.len() {
+                        last = Some(e);
+                        continue;
+                    }
+                    if transport_failed
+                        && *t == Transport::Https
+                        && errors::answers_plain_http(reference.registry(), self.config.timeout).await
+                    {
+                        return Err(OperationStatus::failure("BadRequest", http_only_message(r), 400));
+                    }
+                    return Err(errors::map(r, &e));
+                }
+            }
+        }
+        Err(last.map(|e| errors::map(r, &e)).unwrap_or_else(|| OperationStatus::failure("InternalError", "no transport", 500)))
+    }
+
+    /// Fetches the image `spec.from` names (by tag, default `latest`, or by digest).
+    pub async fn fetch(&self, spec: &FetchSpec) -> Result<Fetched, OperationStatus> {
+        let mut r =
+            DockerImageReference::parse(&spec.from).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
+        if r.tag.is_empty() && r.id.is_empty() {
+            r.tag = "latest".into();
+        }
+        let repo_as_written = {
+            let mut w = DockerImageReference::parse(&spec.from).unwrap_or_default().as_repository();
+            w.tag.clear();
+            w.exact()
+        };
+        let (raw, digest) = self
+            .with_transport(&r, spec.insecure, |c, reference| async move {
+                c.pull_manifest_raw(&reference, &RegistryAuth::Anonymous, manifest::ACCEPTED).await
+            })
+            .await?;
+        let parsed = manifest::parse(&raw).map_err(|m| errors::invalid_manifest(&r, &m))?;
+        match parsed {
+            manifest::Parsed::Image(m) => {
+                let image = self.image_from_manifest(&r, spec.insecure, &repo_as_written, &digest, &raw, m).await?;
+                Ok(Fetched { image, children: vec![] })
+            }
+            manifest::Parsed::List(list) => {
+                if spec.import_mode == IMPORT_MODE_PRESERVE_ORIGINAL {
+                    let mut children = vec![];
+                    for child in &list.manifests {
+                        children.push(self.fetch_child(&r, spec.insecure, &repo_as_written, &child.digest).await?);
+                    }
+                    let image = manifest::list_image(&repo_as_written, &digest, &raw, &list);
+                    Ok(Fetched { image, children })
+                } else {
+                    let chosen = manifest::choose_platform(&list, spec.prefer_arch.as_deref(), spec.prefer_os.as_deref())
+                        .ok_or_else(|| errors::invalid_manifest(&r, "the manifest list is empty"))?;
+                    let image = self.fetch_child(&r, spec.insecure, &repo_as_written, &chosen.digest).await?;
+                    Ok(Fetched { image, children: vec![] })
+                }
+            }
+        }
+    }
+
+    async fn fetch_child(&self, r: &DockerImageReference, insecure: bool, repo: &str, digest: &str) -> Result<Image, OperationStatus> {
+        let mut by_digest = r.clone();
+        by_digest.tag.clear();
+        by_digest.id = digest.to_string();
+        let (raw, got) = self
+            .with_transport(&by_digest, insecure, |c, reference| async move {
+                c.pull_manifest_raw(&reference, &RegistryAuth::Anonymous, manifest::ACCEPTED).await
+            })
+            .await?;
+        match manifest::parse(&raw).map_err(|m| errors::invalid_manifest(r, &m))? {
+            manifest::Parsed::Image(m) => self.image_from_manifest(&by_digest, insecure, repo, &got, &raw, m).await,
+            manifest::Parsed::List(_) => Err(errors::invalid_manifest(r, "a manifest list may not contain another list")),
+        }
+    }
+
+    async fn image_from_manifest(
+        &self,
+        r: &DockerImageReference,
+        insecure: bool,
+        repo: &str,
+        digest: &str,
+        raw: &[u8],
+        m: manifest::SingleManifest,
+    ) -> Result<Image, OperationStatus> {
+        let config_digest = m.config_digest.clone();
+        let config = self
+            .with_transport(r, insecure, |c, reference| {
+                let d = config_digest.clone();
+                async move {
+                    let mut buf: Vec<u8> = vec![];
+                    c.pull_blob(&reference, d.as_str(), &mut buf).await?;
+                    Ok(buf)
+                }
+            })
+            .await?;
+        Ok(manifest::image(repo, digest, raw, &m, &config))
+    }
+
+    /// The tags of a repository, sorted (registries answer in any order).
+    pub async fn list_tags(&self, repository: &str, insecure: bool) -> Result<Vec<String>, OperationStatus> {
+        let r =
+            DockerImageReference::parse(repository).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
+        let mut tags = self
+            .with_transport(&r, insecure, |c, reference| async move {
+                let mut all: Vec<String> = vec![];
+                let mut last: Option<String> = None;
+                // Registries page with `n`/`last`; some ignore both and return everything at once.
+                loop {
+                    let page = c.list_tags(&reference, &RegistryAuth::Anonymous, Some(1000), last.as_deref()).await?;
+                    let n = page.tags.len();
+                    let new_last = page.tags.iter().max().cloned();
+                    let before = all.len();
+                    all.extend(page.tags);
+                    all.sort();
+                    all.dedup();
+                    if n < 1000 || all.len() == before || new_last == last {
+                        break;
+                    }
+                    last = new_last;
+                }
+                Ok(all)
+            })
+            .await?;
+        tags.sort();
+        Ok(tags)
+    }
+}

@@ -1,0 +1,280 @@
+//! ImageStreamImport (spec §4.2–4.3): registry lookups happen outside any transaction (a slow
+//! registry must never hold the writer), then one transaction stores new Image objects and the
+//! stream changes. An import that changes nothing writes nothing.
+
+use super::streams::check_namespace_matches;
+use super::{Caller, Service, Verb, db, new_uid};
+use crate::importer::{FetchSpec, Fetched};
+use crate::store;
+use app::domain::imports::*;
+use app::model::*;
+use futures::StreamExt;
+
+pub const RES_IMAGESTREAMIMPORTS: Resource = Resource { plural: "imagestreamimports", group: IMAGE_GROUP, kind: "ImageStreamImport" };
+
+/// One lookup of an import request: where from, into which tag, with which policies.
+struct Lookup {
+    from: String,
+    tag: Option<String>,
+    policy: TagImportPolicy,
+    reference_policy: TagReferencePolicy,
+    include_manifest: bool,
+}
+
+fn strip(mut image: Image, include_manifest: bool) -> Image {
+    if !include_manifest {
+        image.strip_raw();
+    }
+    image
+}
+
+impl Service {
+    pub async fn import_images(&self, caller: &Caller, ns: &str, mut isi: ImageStreamImport) -> Result<ImageStreamImport, ApiError> {
+        self.allow(caller, Verb::Create, "imagestreamimports", Some(ns))?;
+        check_namespace_matches(&mut isi.metadata, ns)?;
+        let name = isi.metadata.name.clone();
+        default_targets(&mut isi);
+        let errs = validate_import(&isi);
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(RES_IMAGESTREAMIMPORTS, &name, &errs));
+        }
+        let existing = {
+            let mut conn = self.store.read().await.map_err(db)?;
+            self.require_namespace(&mut conn, ns).await?;
+            store::load_stream(&mut conn, ns, &name).await.map_err(db)?
+        };
+        check_import_preconditions(&isi.metadata, existing.as_ref().map(|s| &s.stream), &name)?;
+
+        // What to look up: the listed images, then the repository's tags.
+        let mut lookups: Vec<Lookup> = isi
+            .spec
+            .images
+            .iter()
+            .map(|i| Lookup {
+                from: i.from.name.clone(),
+                tag: i.to.as_ref().map(|t| t.name.clone()),
+                policy: defaulted_policy(&i.import_policy),
+                reference_policy: i.reference_policy.clone(),
+                include_manifest: i.include_manifest,
+            })
+            .collect();
+        let image_count = lookups.len();
+        let mut repository_status: Option<RepositoryImportStatus> = None;
+        if let Some(repo) = &isi.spec.repository {
+            match self.importer.list_tags(&repo.from.name, repo.import_policy.insecure).await {
+                Ok(tags) => {
+                    let (take, additional) = select_repository_tags(tags, self.importer.config.max_images_bulk);
+                    for t in take {
+                        lookups.push(Lookup {
+                            from: format!("{}:{t}", repo.from.name),
+                            tag: Some(t),
+                            policy: defaulted_policy(&repo.import_policy),
+                            reference_policy: repo.reference_policy.clone(),
+                            include_manifest: repo.include_manifest,
+                        });
+                    }
+                    repository_status =
+                        Some(RepositoryImportStatus { status: OperationStatus::success(), images: vec![], additional_tags: additional });
+                }
+                Err(status) => repository_status = Some(RepositoryImportStatus { status, images: vec![], additional_tags: vec![] }),
+            }
+        }
+        let prefer = |tag: &Option<String>, key: &str| -> Option<String> {
+            let t = existing.as_ref()?.stream.spec_tag(tag.as_deref()?)?;
+            t.annotations.as_ref()?.get(key).cloned()
+        };
+        let specs: Vec<FetchSpec> = lookups
+            .iter()
+            .map(|l| FetchSpec {
+                from: l.from.clone(),
+                insecure: l.policy.insecure,
+                import_mode: l.policy.import_mode.clone(),
+                prefer_arch: prefer(&l.tag, ANNOTATION_PREFER_ARCH),
+                prefer_os: prefer(&l.tag, ANNOTATION_PREFER_OS),
+            })
+            .collect();
+        let importer = self.importer.clone();
+        let fetched: Vec<Result<Fetched, OperationStatus>> = futures::stream::iter(specs)
+            .map(|spec| {
+                let importer = importer.clone();
+                async move { importer.fetch(&spec).await }
+            })
+            .buffered(self.importer.config.concurrency.max(1))
+            .collect()
+            .await;
+
+        // The answer, entry by entry.
+        let statuses: Vec<ImageImportStatus> = lookups
+            .iter()
+            .zip(&fetched)
+            .map(|(l, f)| match f {
+                Ok(f) => ImageImportStatus {
+                    status: OperationStatus::success(),
+                    image: Some(strip(f.image.clone(), l.include_manifest)),
+                    tag: l.tag.clone().unwrap_or_default(),
+                    manifests: f.children.iter().cloned().map(|c| strip(c, l.include_manifest)).collect(),
+                },
+                Err(s) => ImageImportStatus { status: s.clone(), image: None, tag: l.tag.clone().unwrap_or_default(), manifests: vec![] },
+            })
+            .collect();
+        let (image_statuses, repo_statuses) = statuses.split_at(image_count);
+        isi.status.images = image_statuses.to_vec();
+        if let Some(mut rs) = repository_status {
+            rs.images = repo_statuses.to_vec();
+            let failed = rs.images.iter().filter(|i| !i.status.is_success()).count();
+            if failed > 0 && rs.status.is_success() {
+                rs.status = OperationStatus::failure("ImportFailed", repository_failure_message(failed), 0);
+            }
+            isi.status.repository = Some(rs);
+        }
+        if !isi.spec.import {
+            return Ok(isi);
+        }
+
+        let results: Vec<TagImport> = lookups
+            .iter()
+            .zip(&fetched)
+            .filter_map(|(l, f)| {
+                let tag = l.tag.clone()?;
+                Some(TagImport {
+                    tag,
+                    from: l.from.clone(),
+                    import_policy: l.policy.clone(),
+                    reference_policy: l.reference_policy.clone(),
+                    outcome: match f {
+                        Ok(f) => Ok((f.image.metadata.name.clone(), f.image.docker_image_reference.clone())),
+                        Err(s) => Err(s.clone()),
+                    },
+                })
+            })
+            .collect();
+        let stored = self.store_import(ns, &name, &isi.metadata, &fetched, &results).await?;
+        isi.status.import = Some(stored);
+        Ok(isi)
+    }
+
+    /// The write half of an import: one transaction.
+    async fn store_import(
+        &self,
+        ns: &str,
+        name: &str,
+        meta: &ObjectMeta,
+        fetched: &[Result<Fetched, OperationStatus>],
+        results: &[TagImport],
+    ) -> Result<ImageStream, ApiError> {
+        let now = self.now();
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let old = store::load_stream(&mut tx, ns, name).await.map_err(db)?;
+        check_import_preconditions(meta, old.as_ref().map(|s| &s.stream), name)?;
+        let mut rv: Option<i64> = None;
+        for f in fetched.iter().flatten() {
+            for image in std::iter::once(&f.image).chain(&f.children) {
+                if store::get_image(&mut tx, &image.metadata.name).await.map_err(db)?.is_some() {
+                    continue;
+                }
+                let v = match rv {
+                    Some(v) => v,
+                    None => *rv.insert(store::next_resource_version(&mut tx).await.map_err(db)?),
+                };
+                let mut stored = image.clone();
+                stored.strip_raw();
+                store::insert_image_if_missing(&mut tx, &stored, &new_uid(), v, &now).await.map_err(db)?;
+            }
+        }
+        let mut stream = match &old {
+            Some(o) => o.stream.clone(),
+            None => ImageStream::new(ns, name),
+        };
+        let changed = apply_import(&mut stream, results, &now);
+        if changed {
+            let v = match rv {
+                Some(v) => v,
+                None => store::next_resource_version(&mut tx).await.map_err(db)?,
+            };
+            stream.metadata.resource_version = Some(v.to_string());
+            match &old {
+                Some(o) => store::update_stream(&mut tx, o.id, &stream, &o.stream).await.map_err(db)?,
+                None => {
+                    stream.metadata.uid = Some(new_uid());
+                    stream.metadata.creation_timestamp = Some(now.clone());
+                    store::insert_stream(&mut tx, &stream).await.map_err(db)?;
+                }
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(self.decorate(stream))
+    }
+}
+
+/// Import-mode and reference-policy defaults of a request.
+fn defaulted_policy(p: &TagImportPolicy) -> TagImportPolicy {
+    let mut p = p.clone();
+    if p.import_mode.is_empty() {
+        p.import_mode = IMPORT_MODE_LEGACY.into();
+    }
+    p
+}
+
+/// resourceVersion / uid preconditions of an import (spec §4.2 step 2).
+fn check_import_preconditions(meta: &ObjectMeta, stream: Option<&ImageStream>, name: &str) -> Result<(), ApiError> {
+    let rv = meta.resource_version.as_deref().filter(|v| !v.is_empty());
+    let uid = meta.uid.as_deref().filter(|v| !v.is_empty());
+    match stream {
+        None if rv.is_some() || uid.is_some() => Err(ApiError::not_found(RES_IMAGESTREAMS, name)),
+        None => Ok(()),
+        Some(s) => {
+            if let Some(uid) = uid
+                && Some(uid) != s.metadata.uid.as_deref()
+            {
+                return Err(ApiError::not_found(RES_IMAGESTREAMS, name));
+            }
+            if let Some(rv) = rv
+                && Some(rv) != s.metadata.resource_version.as_deref()
+            {
+                return Err(ApiError::conflict(
+                    RES_IMAGESTREAMS,
+                    name,
+                    &format!(
+                        "the image stream was updated from {rv:?} to {:?}",
+                        s.metadata.resource_version.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Service {
+    /// One pass of the scheduler (spec §4.4): re-imports the scheduled tags of up to `limit`
+    /// due streams and sets each one's next due time. An unchanged remote writes nothing to the
+    /// stream. Time comes from the service clock, so tests drive it.
+    pub async fn scheduled_import_pass(&self, interval: std::time::Duration, limit: i64) -> Result<usize, ApiError> {
+        let now = self.now();
+        let due = {
+            let mut conn = self.store.read().await.map_err(db)?;
+            store::due_scheduled_streams(&mut conn, &now, limit).await.map_err(db)?
+        };
+        let next_due = (self.clock.now() + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::minutes(15)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for (ns, name) in &due {
+            let Ok(stream) = self.get_stream(&Caller::system(), ns, name).await else { continue };
+            let tags: Vec<String> = stream
+                .spec
+                .tags
+                .iter()
+                .filter(|t| t.import_policy.scheduled && app::domain::streams::is_importable(t))
+                .map(|t| t.name.clone())
+                .collect();
+            let mut isi = ImageStreamImport::new(ns, name, true);
+            isi.spec.images = import_requests(&stream, &tags);
+            if let Err(e) = self.import_images(&Caller::system(), ns, isi).await {
+                tracing::warn!(namespace = %ns, stream = %name, error = %e, "scheduled import failed");
+            }
+            let mut tx = self.store.begin().await.map_err(db)?;
+            store::set_next_due(&mut tx, ns, name, &next_due).await.map_err(db)?;
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(due.len())
+    }
+}

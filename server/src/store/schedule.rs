@@ -1,0 +1,38 @@
+//! The import schedule: which streams with scheduled tags are due.
+
+use super::StoreResult;
+use sqlx::{Row, SqliteConnection};
+
+/// Streams with a scheduled, importable tag that are due at `now` (never scheduled counts as
+/// due), oldest due first, at most `limit`. Returns (namespace, name).
+pub async fn due_scheduled_streams(conn: &mut SqliteConnection, now: &str, limit: i64) -> StoreResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT s.namespace, s.name FROM image_streams s
+         LEFT JOIN import_schedule sch ON sch.stream_id = s.id
+         WHERE EXISTS (SELECT 1 FROM spec_tags t WHERE t.stream_id = s.id AND t.import_scheduled = 1
+                       AND t.from_kind = 'DockerImage' AND t.reference = 0)
+           AND (sch.next_due IS NULL OR sch.next_due <= ?)
+         ORDER BY sch.next_due IS NOT NULL, sch.next_due, s.namespace, s.name
+         LIMIT ?",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("namespace")?, r.try_get("name")?))).collect()
+}
+
+/// Records when a stream is next due.
+pub async fn set_next_due(conn: &mut SqliteConnection, namespace: &str, name: &str, next_due: &str) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO import_schedule (stream_id, next_due)
+         SELECT id, ? FROM image_streams WHERE namespace = ? AND name = ?
+         ON CONFLICT (stream_id) DO UPDATE SET next_due = excluded.next_due",
+    )
+    .bind(next_due)
+    .bind(namespace)
+    .bind(name)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! Imports against a real registry (Debian's docker-registry on a free loopback port), with
+//! images the tests push themselves.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::registry::Registry;
+use common::*;
+use serde_json::{Value, json};
+use server::importer::ImporterConfig;
+use std::time::Duration;
+
+const IMPORTS: &str = "/apis/image.openshift.io/v1/namespaces/default/imagestreamimports";
+
+fn config(reg: &Registry) -> ImporterConfig {
+    ImporterConfig { insecure_registries: vec![reg.host.clone()], timeout: Duration::from_secs(5), ..Default::default() }
+}
+
+fn import_one(stream: &str, from: &str, tag: &str) -> Value {
+    json!({"metadata": {"name": stream}, "spec": {"import": true, "images": [{"from": {"kind": "DockerImage", "name": from}, "to": {"name": tag}}]}})
+}
+
+fn rv(v: &Value) -> String {
+    v["metadata"]["resourceVersion"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn first_import_unchanged_reimport_and_changed_digest() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let pushed = reg.push_image("lib/app", Some("v1"), "one", "amd64", false).await;
+    let from = format!("{}/lib/app:v1", reg.host);
+    let r = app.post(IMPORTS, import_one("app", &from, "v1")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let status = &r.body["status"]["images"][0];
+    assert_eq!(status["status"]["status"], "Success", "{}", r.text);
+    assert_eq!(status["tag"], "v1");
+    let image = &status["image"];
+    assert_eq!(image["metadata"]["name"], pushed.digest);
+    assert_eq!(image["dockerImageReference"], format!("{}/lib/app@{}", reg.host, pushed.digest));
+    assert_eq!(image["dockerImageManifestMediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(image["dockerImageLayers"][0]["name"], pushed.layer_digest);
+    assert_eq!(image["dockerImageLayers"][0]["size"], pushed.layer_size);
+    let meta = &image["dockerImageMetadata"];
+    assert_eq!(meta["Id"], pushed.config_digest);
+    assert_eq!(meta["Architecture"], "amd64");
+    assert_eq!(meta["Author"], "tests@imagestreams");
+    assert_eq!(meta["Created"], "2026-01-02T03:04:05Z");
+    assert_eq!(meta["Size"], pushed.config_size + pushed.layer_size);
+    assert_eq!(meta["Config"]["User"], "1001");
+    assert_eq!(meta["Config"]["Cmd"], json!(["/bin/run", "one"]));
+    assert_eq!(meta["Config"]["Entrypoint"], json!(["/entry"]));
+    assert_eq!(meta["Config"]["WorkingDir"], "/work");
+    assert_eq!(meta["Config"]["ExposedPorts"], json!({"8080/tcp": {}}));
+    assert_eq!(meta["Config"]["Volumes"], json!({"/data": {}}));
+    assert_eq!(meta["Config"]["Labels"], json!({"seed": "one"}));
+    assert!(image.get("dockerImageManifest").is_none(), "raw manifest is stripped without includeManifest");
+    let stream = &r.body["status"]["import"];
+    assert_eq!(stream["metadata"]["generation"], 1);
+    assert_eq!(stream["spec"]["tags"][0]["generation"], 1);
+    assert_eq!(stream["status"]["tags"][0]["items"][0]["generation"], 1);
+    assert_eq!(stream["metadata"]["annotations"]["openshift.io/image.dockerRepositoryCheck"], "2026-01-01T12:00:00Z");
+    // The image object is stored.
+    let stored = app.get(&format!("/apis/image.openshift.io/v1/images/{}", pushed.digest)).await;
+    assert_eq!(stored.body["dockerImageMetadata"]["Config"]["WorkingDir"], "/work");
+
+    // Unchanged re-import: nothing written.
+    let before = app.get(&is_path("default", "app")).await.body;
+    app.advance(60);
+    let again = app.post(IMPORTS, import_one("app", &from, "v1")).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    let after = app.get(&is_path("default", "app")).await.body;
+    assert_eq!(rv(&before), rv(&after), "an unchanged import writes nothing");
+
+    // The tag moves upstream: history grows, generations follow the import.
+    let newer = reg.push_image("lib/app", Some("v1"), "two", "amd64", false).await;
+    app.post(IMPORTS, import_one("app", &from, "v1")).await;
+    let s = app.get(&is_path("default", "app")).await.body;
+    let items = s["status"]["tags"][0]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["image"], newer.digest);
+    assert_eq!(items[1]["image"], pushed.digest);
+    assert_eq!(items[0]["generation"], 2);
+    assert_eq!(s["metadata"]["generation"], 2);
+}
+
+#[tokio::test]
+async fn docker_schema2_and_dry_run() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let pushed = reg.push_image("lib/docker", Some("1.0"), "docker", "amd64", true).await;
+    let from = format!("{}/lib/docker:1.0", reg.host);
+    let mut dry = import_one("d", &from, "1.0");
+    dry["spec"]["import"] = json!(false);
+    let r = app.post(IMPORTS, dry).await;
+    assert_eq!(
+        r.body["status"]["images"][0]["image"]["dockerImageManifestMediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert!(r.body["status"].get("import").is_none());
+    assert_eq!(app.get(&is_path("default", "d")).await.status, StatusCode::NOT_FOUND, "a dry run stores nothing");
+    assert_eq!(app.get(&format!("/apis/image.openshift.io/v1/images/{}", pushed.digest)).await.status, StatusCode::NOT_FOUND);
+    let r = app.post(IMPORTS, import_one("d", &from, "1.0")).await;
+    assert_eq!(r.body["status"]["import"]["status"]["tags"][0]["items"][0]["image"], pushed.digest);
+}
+
+#[tokio::test]
+async fn failures_become_conditions_and_clear_on_success() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let pushed = reg.push_image("lib/app", Some("gone"), "gone", "amd64", false).await;
+    let from = format!("{}/lib/app:gone", reg.host);
+    app.post(IMPORTS, import_one("app", &from, "gone")).await;
+    reg.delete_manifest("lib/app", &pushed.digest).await;
+    app.advance(10);
+    let r = app.post(IMPORTS, import_one("app", &from, "gone")).await;
+    let st = &r.body["status"]["images"][0]["status"];
+    assert_eq!(st["status"], "Failure");
+    assert_eq!(st["reason"], "NotFound");
+    assert_eq!(st["message"], format!("dockerimage.image.openshift.io \"{}/lib/app:gone\" not found", reg.host));
+    let s = app.get(&is_path("default", "app")).await.body;
+    let tag = &s["status"]["tags"][0];
+    assert_eq!(tag["conditions"][0]["type"], "ImportSuccess");
+    assert_eq!(tag["conditions"][0]["status"], "False");
+    assert_eq!(tag["conditions"][0]["reason"], "NotFound");
+    assert_eq!(tag["conditions"][0]["lastTransitionTime"], "2026-01-01T12:00:10Z");
+    assert_eq!(tag["items"].as_array().unwrap().len(), 1, "history is untouched by a failure");
+    // The identical failure again writes nothing.
+    app.advance(10);
+    app.post(IMPORTS, import_one("app", &from, "gone")).await;
+    assert_eq!(rv(&app.get(&is_path("default", "app")).await.body), rv(&s));
+    // It comes back: the condition clears.
+    let back = reg.push_image("lib/app", Some("gone"), "back", "amd64", false).await;
+    app.post(IMPORTS, import_one("app", &from, "gone")).await;
+    let s = app.get(&is_path("default", "app")).await.body;
+    assert!(s["status"]["tags"][0].get("conditions").is_none());
+    assert_eq!(s["status"]["tags"][0]["items"][0]["image"], back.digest);
+}
+
+#[tokio::test]
+async fn http_only_registry_needs_the_insecure_flag() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(ImporterConfig { timeout: Duration::from_secs(5), ..Default::default() }).await;
+    reg.push_image("lib/app", Some("v1"), "x", "amd64", false).await;
+    let r = app.post(IMPORTS, import_one("app", &format!("{}/lib/app:v1", reg.host), "v1")).await;
+    let st = &r.body["status"]["images"][0]["status"];
+    assert_eq!(
+        (st["reason"].as_str(), st["message"].as_str()),
+        (Some("BadRequest"), Some("the repository lib/app is HTTP only and requires the insecure flag to import"))
+    );
+    // With the flag on the tag it works.
+    let mut insecure = import_one("app", &format!("{}/lib/app:v1", reg.host), "v1");
+    insecure["spec"]["images"][0]["importPolicy"] = json!({"insecure": true});
+    let r = app.post(IMPORTS, insecure).await;
+    assert_eq!(r.body["status"]["images"][0]["status"]["status"], "Success", "{}", r.text);
+    assert_eq!(r.body["status"]["import"]["spec"]["tags"][0]["importPolicy"]["insecure"], true);
+}
+
+#[tokio::test]
+async fn registry_down_and_registry_that_never_answers() {
+    let down = format!("127.0.0.1:{}", registry::free_port());
+    // Accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_host = silent.local_addr().unwrap().to_string();
+    let app = TestApp::with_importer(ImporterConfig {
+        insecure_registries: vec![down.clone(), silent_host.clone()],
+        timeout: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .await;
+    let r = app.post(IMPORTS, import_one("a", &format!("{down}/x/y:1"), "1")).await;
+    let st = &r.body["status"]["images"][0]["status"];
+    assert_eq!(st["reason"], "InternalError");
+    assert!(st["message"].as_str().unwrap().starts_with(&format!("{down}/x/y:1: ")), "{}", r.text);
+    let started = std::time::Instant::now();
+    let r = app.post(IMPORTS, import_one("b", &format!("{silent_host}/x/y:1"), "1")).await;
+    let st = &r.body["status"]["images"][0]["status"];
+    assert_eq!(st["reason"], "InternalError");
+    assert!(st["message"].as_str().unwrap().contains("did not answer"), "{}", r.text);
+    assert!(started.elapsed() < Duration::from_secs(10), "the timeout bounds the import");
+    drop(silent);
+    // Other requests were never blocked: the API still answers.
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn manifest_lists_legacy_and_preserve_original() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let (index, amd, arm) = reg.push_index("lib/multi", "v1", "multi").await;
+    let from = format!("{}/lib/multi:v1", reg.host);
+    // Legacy: linux/amd64 is chosen.
+    let r = app.post(IMPORTS, import_one("legacy", &from, "v1")).await;
+    assert_eq!(r.body["status"]["images"][0]["image"]["metadata"]["name"], amd.digest, "{}", r.text);
+    // Legacy with a preferred architecture on the tag.
+    app.create_stream(
+        "default",
+        json!({"metadata": {"name": "pref"}, "spec": {"tags": [{"name": "v1", "annotations": {"importer.image.openshift.io/prefer-arch": "arm64"}, "from": {"kind": "DockerImage", "name": from}, "reference": true}]}}),
+    )
+    .await;
+    let r = app.post(IMPORTS, import_one("pref", &from, "v1")).await;
+    assert_eq!(r.body["status"]["images"][0]["image"]["metadata"]["name"], arm.digest, "{}", r.text);
+    // PreserveOriginal: the list itself, and every child imported.
+    let mut keep = import_one("keep", &from, "v1");
+    keep["spec"]["images"][0]["importPolicy"] = json!({"importMode": "PreserveOriginal"});
+    let r = app.post(IMPORTS, keep).await;
+    let st = &r.body["status"]["images"][0];
+    assert_eq!(st["image"]["metadata"]["name"], index, "{}", r.text);
+    assert_eq!(st["image"]["dockerImageManifests"].as_array().unwrap().len(), 2);
+    assert_eq!(st["image"]["dockerImageManifests"][0]["architecture"], "arm64");
+    assert_eq!(st["image"]["dockerImageManifests"][0]["variant"], "v8");
+    assert!(st["image"].get("dockerImageLayers").is_none());
+    assert_eq!(st["manifests"].as_array().unwrap().len(), 2);
+    let child = app.get(&format!("/apis/image.openshift.io/v1/namespaces/default/imagestreamimages/keep@{}", arm.digest)).await;
+    assert_eq!(child.status, StatusCode::OK, "a child of a preserved list resolves: {}", child.text);
+    assert_eq!(child.body["image"]["dockerImageMetadata"]["Architecture"], "arm64");
+}
+
+#[tokio::test]
+async fn repository_import_with_limit() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(ImporterConfig { max_images_bulk: 3, ..config(&reg) }).await;
+    for t in ["latest", "1.0", "2.0", "a", "b"] {
+        reg.push_image("lib/many", Some(t), t, "amd64", false).await;
+    }
+    let body = json!({"metadata": {"name": "many"}, "spec": {"import": true, "repository": {"from": {"kind": "DockerImage", "name": format!("{}/lib/many", reg.host)}}}});
+    let r = app.post(IMPORTS, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let repo = &r.body["status"]["repository"];
+    assert_eq!(repo["status"]["status"], "Success");
+    let tags: Vec<&str> = repo["images"].as_array().unwrap().iter().map(|i| i["tag"].as_str().unwrap()).collect();
+    assert_eq!(tags, vec!["latest", "2.0", "1.0"]);
+    assert_eq!(repo["additionalTags"], json!(["a", "b"]));
+    let s = app.get(&is_path("default", "many")).await.body;
+    let spec: Vec<&str> = s["spec"]["tags"].as_array().unwrap().iter().map(|t| t["from"]["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        spec,
+        vec![format!("{}/lib/many:1.0", reg.host), format!("{}/lib/many:2.0", reg.host), format!("{}/lib/many:latest", reg.host)]
+    );
+}
+
+#[tokio::test]
+async fn validation_and_preconditions() {
+    let app = TestApp::new().await;
+    let r = app.post(IMPORTS, json!({"metadata": {"name": "app"}, "spec": {"import": true}})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.body["message"],
+        "ImageStreamImport.image.openshift.io \"app\" is invalid: spec.images: Required value: you must specify at least one image or a repository import"
+    );
+    app.create_stream("default", json!({"metadata": {"name": "app"}})).await;
+    let mut stale = import_one("app", "quay.io/o/a:1", "v1");
+    stale["metadata"]["resourceVersion"] = json!("1");
+    let r = app.post(IMPORTS, stale).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body["message"].as_str().unwrap().ends_with("the image stream was updated from \"1\" to \"3\""), "{}", r.text);
+}
+
+#[tokio::test]
+async fn scheduled_tags_are_rechecked_on_the_clock() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let first = reg.push_image("lib/sched", Some("v1"), "s1", "amd64", false).await;
+    let from = format!("{}/lib/sched:v1", reg.host);
+    let mut body = import_one("sched", &from, "v1");
+    body["spec"]["images"][0]["importPolicy"] = json!({"scheduled": true, "insecure": true});
+    app.post(IMPORTS, body).await;
+    let interval = Duration::from_secs(900);
+    // First pass: never scheduled, so due; unchanged remote writes nothing to the stream.
+    let before = rv(&app.get(&is_path("default", "sched")).await.body);
+    assert_eq!(app.service.scheduled_import_pass(interval, 60).await.unwrap(), 1);
+    assert_eq!(rv(&app.get(&is_path("default", "sched")).await.body), before);
+    // Not due again until the interval has passed.
+    let second = reg.push_image("lib/sched", Some("v1"), "s2", "amd64", false).await;
+    app.advance(600);
+    assert_eq!(app.service.scheduled_import_pass(interval, 60).await.unwrap(), 0);
+    app.advance(301);
+    assert_eq!(app.service.scheduled_import_pass(interval, 60).await.unwrap(), 1);
+    let s = app.get(&is_path("default", "sched")).await.body;
+    let items = s["status"]["tags"][0]["items"].as_array().unwrap();
+    assert_eq!((items[0]["image"].as_str(), items[1]["image"].as_str()), (Some(second.digest.as_str()), Some(first.digest.as_str())));
+}
+
+#[tokio::test]
+async fn the_controller_imports_new_docker_tags() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let (service, _guard) = server::importer::controller::start(app.service.clone(), None);
+    let router = server::http::api_router(service);
+    let pushed = reg.push_image("lib/ctl", Some("v1"), "ctl", "amd64", false).await;
+    let body = json!({"metadata": {"name": "ctl:v1"}, "tag": {"from": {"kind": "DockerImage", "name": format!("{}/lib/ctl:v1", reg.host)}, "generation": 0}});
+    use tower::ServiceExt;
+    let req = axum::http::Request::put(istag_path("default", "ctl:v1"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    assert_eq!(router.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = app.get(&is_path("default", "ctl")).await.body;
+        if s["status"]["tags"][0]["items"][0]["image"] == json!(pushed.digest) {
+            // Stream generation 1 (create) → the import makes it 2, as upstream's worked example.
+            assert_eq!(s["metadata"]["generation"], 2);
+            assert_eq!(s["spec"]["tags"][0]["generation"], 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the controller did not import: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
