@@ -13,5 +13,6 @@ pub mod demo;
 pub mod http;
 pub mod importer;
 pub mod portal;
+pub mod sealing;
 pub mod service;
 pub mod store;

@@ -308,3 +308,44 @@ async fn the_controller_imports_new_docker_tags() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn namespace_credentials_are_used_and_never_returned() {
+    let reg = Registry::start_with_auth("robot", "s3cret-pass").await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let pushed = reg.push_image("team/private", Some("v1"), "private", "amd64", false).await;
+    let from = format!("{}/team/private:v1", reg.host);
+    // Without credentials: refused.
+    let r = app.post(IMPORTS, import_one("p", &from, "v1")).await;
+    let st = &r.body["status"]["images"][0]["status"];
+    assert_eq!(st["reason"], "Unauthorized", "{}", r.text);
+    assert_eq!(st["message"], format!("you may not have access to the container image \"{}/team/private:v1\"", reg.host));
+    // Wrong credentials: still refused.
+    let secret = |name: &str, password: &str| {
+        json!({"metadata": {"name": name}, "type": "kubernetes.io/dockerconfigjson",
+               "stringData": {".dockerconfigjson": json!({"auths": {reg.host.clone(): {"username": "robot", "password": password}}}).to_string()}})
+    };
+    assert_eq!(app.post("/api/v1/namespaces/default/secrets", secret("wrong", "nope")).await.status, StatusCode::CREATED);
+    let r = app.post(IMPORTS, import_one("p", &from, "v1")).await;
+    assert_eq!(r.body["status"]["images"][0]["status"]["reason"], "Unauthorized", "{}", r.text);
+    // Right credentials (in another namespace's secret they would not count).
+    assert_eq!(app.delete("/api/v1/namespaces/default/secrets/wrong").await.status, StatusCode::OK);
+    let created = app.post("/api/v1/namespaces/default/secrets", secret("robot", "s3cret-pass")).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert!(!created.text.contains("s3cret"), "the password is never returned: {}", created.text);
+    assert_eq!(created.body["registries"], json!([reg.host.clone()]));
+    let listed = app.get("/api/v1/namespaces/default/secrets").await;
+    assert!(!listed.text.contains("s3cret") && !listed.text.contains("dockerconfigjson\":"), "{}", listed.text);
+    let r = app.post(IMPORTS, import_one("p", &from, "v1")).await;
+    assert_eq!(r.body["status"]["images"][0]["image"]["metadata"]["name"], pushed.digest, "{}", r.text);
+    // Invalid secrets are refused with field errors.
+    let bad = app.post("/api/v1/namespaces/default/secrets", json!({"metadata": {"name": "x"}, "type": "Opaque"})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = app
+        .post(
+            "/api/v1/namespaces/default/secrets",
+            json!({"metadata": {"name": "y"}, "type": "kubernetes.io/dockerconfigjson", "stringData": {".dockerconfigjson": "{}"}}),
+        )
+        .await;
+    assert_eq!(bad.body["message"], "Secret \"y\" is invalid: data[.dockerconfigjson]: Invalid value: <hidden>: has no \"auths\" object");
+}

@@ -6,12 +6,14 @@
 mod image;
 mod import;
 mod meta;
+mod secret;
 mod status;
 mod stream;
 
 pub use image::*;
 pub use import::*;
 pub use meta::*;
+pub use secret::*;
 pub use status::*;
 pub use stream::*;
 

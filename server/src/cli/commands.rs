@@ -33,6 +33,26 @@ pub async fn create_namespace(ctx: &Context, name: &str, out: &mut dyn Write) ->
     write_out(out, &format!("namespace/{} created\n", ns.metadata.name))
 }
 
+/// `create secret docker-registry`: the password travels once, to the server, and is never shown.
+pub async fn create_registry_secret(
+    ctx: &Context,
+    name: &str,
+    server: &str,
+    username: &str,
+    password: &str,
+    out: &mut dyn Write,
+) -> CmdResult {
+    let config = serde_json::json!({"auths": {server: {"username": username, "password": password}}});
+    let secret = Secret {
+        metadata: ObjectMeta::named(Some(&ctx.namespace), name),
+        secret_type: SECRET_TYPE_DOCKER_CONFIG_JSON.into(),
+        string_data: [(DOCKER_CONFIG_JSON_KEY.to_string(), config.to_string())].into(),
+        ..Default::default()
+    };
+    let created: Secret = ctx.client.post(&format!("/api/v1/namespaces/{}/secrets", ctx.namespace), &secret).await?;
+    write_out(out, &format!("secret/{} created\n", created.metadata.name))
+}
+
 /// `tag`: plan with oc's checks, then one PUT (or DELETE) per destination, in order; the first
 /// failure stops the rest.
 pub async fn tag(ctx: &Context, flags: &TagFlags, out: &mut dyn Write) -> CmdResult {

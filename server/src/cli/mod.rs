@@ -63,6 +63,27 @@ pub enum CreateWhat {
     /// Create a namespace.
     #[command(alias = "ns")]
     Namespace { name: String },
+    /// Create registry credentials (oc create secret docker-registry).
+    Secret {
+        #[command(subcommand)]
+        kind: SecretKind,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretKind {
+    /// Credentials imports use for one registry.
+    #[command(name = "docker-registry")]
+    DockerRegistry {
+        name: String,
+        /// The registry, host[:port].
+        #[arg(long = "docker-server", env = "IMAGESTREAMS_DOCKER_SERVER")]
+        server: String,
+        #[arg(long = "docker-username", env = "IMAGESTREAMS_DOCKER_USERNAME")]
+        username: String,
+        #[arg(long = "docker-password", env = "IMAGESTREAMS_DOCKER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -205,6 +226,9 @@ pub async fn run() -> i32 {
             let mut out = std::io::stdout();
             let result = match other {
                 Command::Create { what: CreateWhat::Namespace { name } } => commands::create_namespace(&ctx, name, &mut out).await,
+                Command::Create { what: CreateWhat::Secret { kind: SecretKind::DockerRegistry { name, server, username, password } } } => {
+                    commands::create_registry_secret(&ctx, name, server, username, password, &mut out).await
+                }
                 Command::Tag(flags) => commands::tag(&ctx, flags, &mut out).await,
                 Command::ImportImage(args) => commands::import_image(&ctx, args, &mut out).await,
                 Command::Get(args) => commands::get(&ctx, args, &mut out).await,
@@ -236,7 +260,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         timeout: args.registry_timeout,
         ..Default::default()
     };
-    let service = Service::new(store, registry_host).with_importer(importer);
+    let sealer = crate::sealing::Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
+    let service = Service::new(store, registry_host).with_importer(importer).with_sealer(sealer);
     crate::demo::ensure_default_namespace(&service).await?;
     let schedule =
         ScheduleConfig { interval: args.scheduled_import_interval, max_per_minute: args.max_scheduled_imports_per_minute.max(1) };

@@ -6,6 +6,7 @@ mod images;
 mod imagestreams;
 mod istags;
 mod namespaces;
+mod secrets;
 
 use crate::service::{Caller, Service};
 use app::model::{ApiError, Status};
@@ -26,6 +27,8 @@ pub fn api_router(service: Service) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/namespaces", get(namespaces::list).post(namespaces::create))
         .route("/api/v1/namespaces/{ns}", get(namespaces::get).delete(namespaces::delete))
+        .route("/api/v1/namespaces/{ns}/secrets", get(secrets::list).post(secrets::create))
+        .route("/api/v1/namespaces/{ns}/secrets/{name}", get(secrets::get).delete(secrets::delete))
         .route(&format!("{IMAGE_API}/imagestreams"), get(imagestreams::list_all))
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreams"), get(imagestreams::list).post(imagestreams::create))
         .route(

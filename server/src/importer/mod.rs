@@ -48,6 +48,28 @@ pub struct FetchSpec {
     pub import_mode: String,
     pub prefer_arch: Option<String>,
     pub prefer_os: Option<String>,
+    /// Basic credentials for the registry, if the namespace has some.
+    pub auth: Option<Credentials>,
+}
+
+/// A username and password for one registry. Never logged (Debug hides the password).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, <hidden>)", self.username)
+    }
+}
+
+fn registry_auth(c: &Option<Credentials>) -> RegistryAuth {
+    match c {
+        Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+        None => RegistryAuth::Anonymous,
+    }
 }
 
 /// A fetched image: the Image to tag (a single manifest, or the list in PreserveOriginal mode)
@@ -67,7 +89,9 @@ enum Transport {
 
 pub struct Importer {
     pub config: ImporterConfig,
-    clients: Mutex<HashMap<(String, Transport), Arc<Client>>>,
+    /// One client per registry, transport and credential set: oci-client keeps the first
+    /// credentials it sees for a registry, so different credentials need different clients.
+    clients: Mutex<HashMap<(String, Transport, Option<Credentials>), Arc<Client>>>,
 }
 
 impl Importer {
@@ -75,10 +99,10 @@ impl Importer {
         Importer { config, clients: Mutex::new(HashMap::new()) }
     }
 
-    fn client(&self, registry: &str, transport: Transport) -> Arc<Client> {
+    fn client(&self, registry: &str, transport: Transport, auth: &Option<Credentials>) -> Arc<Client> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
-            .entry((registry.to_string(), transport))
+            .entry((registry.to_string(), transport, auth.clone()))
             .or_insert_with(|| {
                 Arc::new(Client::new(ClientConfig {
                     protocol: if transport == Transport::Http { ClientProtocol::Http } else { ClientProtocol::Https },
@@ -104,17 +128,23 @@ impl Importer {
 
     /// Runs `op` over the transports until one reaches the registry. A secure attempt at an
     /// HTTP-only registry becomes upstream's "requires the insecure flag" error.
-    async fn with_transport<T, F, Fut>(&self, r: &DockerImageReference, insecure: bool, op: F) -> Result<T, OperationStatus>
+    async fn with_transport<T, F, Fut>(
+        &self,
+        r: &DockerImageReference,
+        insecure: bool,
+        auth: &Option<Credentials>,
+        op: F,
+    ) -> Result<T, OperationStatus>
     where
-        F: Fn(Arc<Client>, Reference) -> Fut,
+        F: Fn(Arc<Client>, Reference, RegistryAuth) -> Fut,
         Fut: std::future::Future<Output = Result<T, oci_client::errors::OciDistributionError>>,
     {
         let reference = manifest::oci_reference(r);
         let transports = self.transports(r, insecure);
         let mut last = None;
         for (i, t) in transports.iter().enumerate() {
-            let client = self.client(reference.registry(), *t);
-            let attempt = tokio::time::timeout(self.config.timeout, op(client, reference.clone())).await;
+            let client = self.client(reference.registry(), *t, auth);
+            let attempt = tokio::time::timeout(self.config.timeout, op(client, reference.clone(), registry_auth(auth))).await;
             match attempt {
                 Err(_) => return Err(errors::timeout(r, self.config.timeout)),
                 Ok(Ok(v)) => return Ok(v),
@@ -150,45 +180,45 @@ impl Importer {
             w.exact()
         };
         let (raw, digest) = self
-            .with_transport(&r, spec.insecure, |c, reference| async move {
-                c.pull_manifest_raw(&reference, &RegistryAuth::Anonymous, manifest::ACCEPTED).await
+            .with_transport(&r, spec.insecure, &spec.auth, |c, reference, auth| async move {
+                c.pull_manifest_raw(&reference, &auth, manifest::ACCEPTED).await
             })
             .await?;
         let parsed = manifest::parse(&raw).map_err(|m| errors::invalid_manifest(&r, &m))?;
         match parsed {
             manifest::Parsed::Image(m) => {
-                let image = self.image_from_manifest(&r, spec.insecure, &repo_as_written, &digest, &raw, m).await?;
+                let image = self.image_from_manifest(&r, spec, &repo_as_written, &digest, &raw, m).await?;
                 Ok(Fetched { image, children: vec![] })
             }
             manifest::Parsed::List(list) => {
                 if spec.import_mode == IMPORT_MODE_PRESERVE_ORIGINAL {
                     let mut children = vec![];
                     for child in &list.manifests {
-                        children.push(self.fetch_child(&r, spec.insecure, &repo_as_written, &child.digest).await?);
+                        children.push(self.fetch_child(&r, spec, &repo_as_written, &child.digest).await?);
                     }
                     let image = manifest::list_image(&repo_as_written, &digest, &raw, &list);
                     Ok(Fetched { image, children })
                 } else {
                     let chosen = manifest::choose_platform(&list, spec.prefer_arch.as_deref(), spec.prefer_os.as_deref())
                         .ok_or_else(|| errors::invalid_manifest(&r, "the manifest list is empty"))?;
-                    let image = self.fetch_child(&r, spec.insecure, &repo_as_written, &chosen.digest).await?;
+                    let image = self.fetch_child(&r, spec, &repo_as_written, &chosen.digest).await?;
                     Ok(Fetched { image, children: vec![] })
                 }
             }
         }
     }
 
-    async fn fetch_child(&self, r: &DockerImageReference, insecure: bool, repo: &str, digest: &str) -> Result<Image, OperationStatus> {
+    async fn fetch_child(&self, r: &DockerImageReference, spec: &FetchSpec, repo: &str, digest: &str) -> Result<Image, OperationStatus> {
         let mut by_digest = r.clone();
         by_digest.tag.clear();
         by_digest.id = digest.to_string();
         let (raw, got) = self
-            .with_transport(&by_digest, insecure, |c, reference| async move {
-                c.pull_manifest_raw(&reference, &RegistryAuth::Anonymous, manifest::ACCEPTED).await
+            .with_transport(&by_digest, spec.insecure, &spec.auth, |c, reference, auth| async move {
+                c.pull_manifest_raw(&reference, &auth, manifest::ACCEPTED).await
             })
             .await?;
         match manifest::parse(&raw).map_err(|m| errors::invalid_manifest(r, &m))? {
-            manifest::Parsed::Image(m) => self.image_from_manifest(&by_digest, insecure, repo, &got, &raw, m).await,
+            manifest::Parsed::Image(m) => self.image_from_manifest(&by_digest, spec, repo, &got, &raw, m).await,
             manifest::Parsed::List(_) => Err(errors::invalid_manifest(r, "a manifest list may not contain another list")),
         }
     }
@@ -196,7 +226,7 @@ impl Importer {
     async fn image_from_manifest(
         &self,
         r: &DockerImageReference,
-        insecure: bool,
+        spec: &FetchSpec,
         repo: &str,
         digest: &str,
         raw: &[u8],
@@ -204,9 +234,11 @@ impl Importer {
     ) -> Result<Image, OperationStatus> {
         let config_digest = m.config_digest.clone();
         let config = self
-            .with_transport(r, insecure, |c, reference| {
+            .with_transport(r, spec.insecure, &spec.auth, |c, reference, auth| {
                 let d = config_digest.clone();
                 async move {
+                    // pull_blob authenticates only what the client already holds.
+                    c.store_auth_if_needed(reference.resolve_registry(), &auth).await;
                     let mut buf: Vec<u8> = vec![];
                     c.pull_blob(&reference, d.as_str(), &mut buf).await?;
                     Ok(buf)
@@ -217,16 +249,16 @@ impl Importer {
     }
 
     /// The tags of a repository, sorted (registries answer in any order).
-    pub async fn list_tags(&self, repository: &str, insecure: bool) -> Result<Vec<String>, OperationStatus> {
+    pub async fn list_tags(&self, repository: &str, insecure: bool, auth: &Option<Credentials>) -> Result<Vec<String>, OperationStatus> {
         let r =
             DockerImageReference::parse(repository).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
         let mut tags = self
-            .with_transport(&r, insecure, |c, reference| async move {
+            .with_transport(&r, insecure, auth, |c, reference, auth| async move {
                 let mut all: Vec<String> = vec![];
                 let mut last: Option<String> = None;
                 // Registries page with `n`/`last`; some ignore both and return everything at once.
                 loop {
-                    let page = c.list_tags(&reference, &RegistryAuth::Anonymous, Some(1000), last.as_deref()).await?;
+                    let page = c.list_tags(&reference, &auth, Some(1000), last.as_deref()).await?;
                     let n = page.tags.len();
                     let new_last = page.tags.iter().max().cloned();
                     let before = all.len();

@@ -2,11 +2,13 @@
 //! registry must never hold the writer), then one transaction stores new Image objects and the
 //! stream changes. An import that changes nothing writes nothing.
 
+use super::normalize_registry;
 use super::streams::check_namespace_matches;
 use super::{Caller, Service, Verb, db, new_uid};
-use crate::importer::{FetchSpec, Fetched};
+use crate::importer::{Credentials, FetchSpec, Fetched};
 use crate::store;
 use app::domain::imports::*;
+use app::domain::reference::DockerImageReference;
 use app::model::*;
 use futures::StreamExt;
 
@@ -59,9 +61,15 @@ impl Service {
             })
             .collect();
         let image_count = lookups.len();
+        let credentials = self.registry_credentials(ns).await?;
+        let auth_for = |from: &str| -> Option<Credentials> {
+            let r = DockerImageReference::parse(from).ok()?;
+            let registry = normalize_registry(if r.registry.is_empty() { "docker.io" } else { &r.registry });
+            credentials.get(&registry).map(|c| Credentials { username: c.username.clone(), password: c.password.clone() })
+        };
         let mut repository_status: Option<RepositoryImportStatus> = None;
         if let Some(repo) = &isi.spec.repository {
-            match self.importer.list_tags(&repo.from.name, repo.import_policy.insecure).await {
+            match self.importer.list_tags(&repo.from.name, repo.import_policy.insecure, &auth_for(&repo.from.name)).await {
                 Ok(tags) => {
                     let (take, additional) = select_repository_tags(tags, self.importer.config.max_images_bulk);
                     for t in take {
@@ -91,17 +99,18 @@ impl Service {
                 import_mode: l.policy.import_mode.clone(),
                 prefer_arch: prefer(&l.tag, ANNOTATION_PREFER_ARCH),
                 prefer_os: prefer(&l.tag, ANNOTATION_PREFER_OS),
+                auth: auth_for(&l.from),
             })
             .collect();
-        let importer = self.importer.clone();
-        let fetched: Vec<Result<Fetched, OperationStatus>> = futures::stream::iter(specs)
-            .map(|spec| {
-                let importer = importer.clone();
-                async move { importer.fetch(&spec).await }
-            })
-            .buffered(self.importer.config.concurrency.max(1))
-            .collect()
-            .await;
+        let mut fetched = self.fetch_all(&specs).await;
+        // Stale credentials must not block public images: a "username or password" refusal
+        // retries the whole import anonymously (spec §4.2 step 3).
+        let bad_password =
+            fetched.iter().any(|f| matches!(f, Err(s) if s.reason == "Unauthorized" && s.message.contains("username or password")));
+        if bad_password {
+            let anonymous: Vec<FetchSpec> = specs.iter().cloned().map(|s| FetchSpec { auth: None, ..s }).collect();
+            fetched = self.fetch_all(&anonymous).await;
+        }
 
         // The answer, entry by entry.
         let statuses: Vec<ImageImportStatus> = lookups
@@ -151,6 +160,19 @@ impl Service {
         let stored = self.store_import(ns, &name, &isi.metadata, &fetched, &results).await?;
         isi.status.import = Some(stored);
         Ok(isi)
+    }
+
+    /// Fetches with bounded concurrency, answers in request order.
+    async fn fetch_all(&self, specs: &[FetchSpec]) -> Vec<Result<Fetched, OperationStatus>> {
+        let importer = self.importer.clone();
+        futures::stream::iter(specs.iter().cloned())
+            .map(|spec| {
+                let importer = importer.clone();
+                async move { importer.fetch(&spec).await }
+            })
+            .buffered(self.importer.config.concurrency.max(1))
+            .collect()
+            .await
     }
 
     /// The write half of an import: one transaction.

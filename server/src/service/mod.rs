@@ -6,15 +6,18 @@
 mod images;
 mod imports;
 mod namespaces;
+mod secrets;
 mod streams;
 mod tags;
 
 use crate::importer::{Importer, ImporterConfig};
+use crate::sealing::Sealer;
 use crate::store::{self, Store};
 use app::model::{ApiError, ListMeta};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
+pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 
 /// Who is calling. Anonymous until the teams issue adds accounts.
@@ -78,6 +81,8 @@ pub struct Service {
     pub(crate) registry_host: String,
     /// The registry client of imports.
     pub(crate) importer: Arc<Importer>,
+    /// Seals registry credentials at rest.
+    pub(crate) sealer: Sealer,
     /// Where writes announce streams that have tags to import (the import controller).
     pub(crate) import_queue: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
 }
@@ -94,8 +99,15 @@ impl Service {
             authorizer: Arc::new(AllowAll),
             registry_host,
             importer: Arc::new(Importer::new(ImporterConfig::default())),
+            // An ephemeral key until `with_sealer` gives the persistent one (tests keep this).
+            sealer: Sealer::from_key(ephemeral_key()),
             import_queue: None,
         }
+    }
+
+    pub fn with_sealer(mut self, sealer: Sealer) -> Self {
+        self.sealer = sealer;
+        self
     }
 
     pub(crate) fn with_import_queue(mut self, tx: tokio::sync::mpsc::UnboundedSender<(String, String)>) -> Self {
@@ -159,4 +171,14 @@ pub(crate) fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
 
 pub(crate) fn new_uid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+fn ephemeral_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    // Without randomness the key is still unique per process start; nothing persists with it.
+    if getrandom::fill(&mut k).is_err() {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+        k[..16].copy_from_slice(&t.to_le_bytes());
+    }
+    k
 }

@@ -7,11 +7,13 @@
 mod images;
 mod namespaces;
 mod schedule;
+mod secrets;
 mod streams;
 
 pub use images::*;
 pub use namespaces::*;
 pub use schedule::*;
+pub use secrets::*;
 pub use streams::*;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

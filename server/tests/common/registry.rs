@@ -18,6 +18,7 @@ pub struct Registry {
     pub host: String,
     _dir: tempfile::TempDir,
     client: Client,
+    auth: RegistryAuth,
 }
 
 impl Drop for Registry {
@@ -51,6 +52,15 @@ pub struct Pushed {
 
 impl Registry {
     pub async fn start() -> Registry {
+        Self::start_inner(None).await
+    }
+
+    /// A registry that requires HTTP basic auth (htpasswd) for everything.
+    pub async fn start_with_auth(user: &str, password: &str) -> Registry {
+        Self::start_inner(Some((user, password))).await
+    }
+
+    async fn start_inner(auth: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let host = format!("127.0.0.1:{}", free_port());
         let config = dir.path().join("config.yml");
@@ -62,6 +72,13 @@ impl Registry {
             ),
         )
         .unwrap();
+        if let Some((user, password)) = auth {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{}\n", bcrypt::hash(password, 4).unwrap())).unwrap();
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(&format!("auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n", htpasswd.display()));
+            std::fs::write(&config, text).unwrap();
+        }
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -73,7 +90,7 @@ impl Registry {
         let http = reqwest::Client::new();
         loop {
             if let Ok(r) = http.get(format!("http://{host}/v2/")).send().await
-                && r.status().is_success()
+                && (r.status().is_success() || r.status().as_u16() == 401)
             {
                 break;
             }
@@ -81,7 +98,11 @@ impl Registry {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let client = Client::new(ClientConfig { protocol: ClientProtocol::Http, ..Default::default() });
-        Registry { child, host, _dir: dir, client }
+        let auth = match auth {
+            Some((u, p)) => RegistryAuth::Basic(u.into(), p.into()),
+            None => RegistryAuth::Anonymous,
+        };
+        Registry { child, host, _dir: dir, client, auth }
     }
 
     fn reference(&self, repo: &str, tag_or_digest: &str) -> Reference {
@@ -95,13 +116,14 @@ impl Registry {
     async fn blob(&self, repo: &str, data: &[u8]) -> String {
         let d = sha256(data);
         let r = self.reference(repo, "latest");
-        self.client.store_auth_if_needed(r.resolve_registry(), &RegistryAuth::Anonymous).await;
+        self.client.store_auth_if_needed(r.resolve_registry(), &self.auth).await;
         self.client.push_blob(&r, data.to_vec(), &d).await.unwrap();
         d
     }
 
     async fn manifest(&self, repo: &str, tag_or_digest: &str, body: &[u8], media_type: &'static str) {
         let r = self.reference(repo, tag_or_digest);
+        self.client.store_auth_if_needed(r.resolve_registry(), &self.auth).await;
         self.client.push_manifest_raw(&r, body.to_vec(), HeaderValue::from_static(media_type)).await.unwrap();
     }
 
