@@ -8,7 +8,7 @@ if [ -d .tools/node_modules/.bin ]; then export PATH="$PWD/.tools/node_modules/.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 3199)
 data=$(mktemp -d)
 log="$data/serve.log"
-LEPTOS_SITE_ROOT="$PWD/target/site" ./target/debug/imagestreams serve --demo --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
+LEPTOS_SITE_ROOT="$PWD/target/site" ./target/debug/imagestreams serve --demo --allowed-registry 127.0.0.1:1 --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT

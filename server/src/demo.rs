@@ -54,14 +54,6 @@ fn demo_image(n: u64, repo: &str, arch: &str, created: &str) -> Image {
     }
 }
 
-fn docker_tag(name: &str, from: &str) -> TagReference {
-    TagReference {
-        name: name.into(),
-        from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: from.into(), namespace: String::new() }),
-        ..Default::default()
-    }
-}
-
 /// Adds the `demo` and `team-a` namespaces with a few streams, unless `demo` exists already.
 pub async fn load(service: &Service) -> Result<(), ApiError> {
     let caller = Caller::default();
@@ -79,9 +71,9 @@ pub async fn load(service: &Service) -> Result<(), ApiError> {
     ];
     let mut n = 0u64;
     for (ns, name, repo, tags) in streams {
-        let mut s = ImageStream::new(ns, name);
-        s.spec.tags = tags.iter().map(|t| docker_tag(t, &format!("{repo}:{t}"))).collect();
-        service.create_stream(&caller, ns, s).await?;
+        // Images arrive as pushes (mappings), not as DockerImage tags: a demo must never make
+        // the import controller reach out to the registries it names.
+        service.create_stream(&caller, ns, ImageStream::new(ns, name)).await?;
         for t in *tags {
             n += 1;
             let mapping = ImageStreamMapping {

@@ -1,6 +1,9 @@
 //! CLI tests: the built `imagestreams` binary serving on a free port, and the client commands
 //! run against it, their output compared with oc's text.
 
+mod common;
+
+use common::registry::Registry;
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -26,11 +29,18 @@ fn free_port() -> u16 {
 }
 
 fn start_server() -> Server {
+    start_server_with(&[])
+}
+
+fn start_server_with(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let host = format!("127.0.0.1:{}", free_port());
     let child = Command::new(BIN)
-        .args(["serve", "--listen", &host, "--data-dir"])
+        // An allow-list naming nothing reachable: tags of quay.io in these tests must not make
+        // the import controller leave the machine.
+        .args(["serve", "--listen", &host, "--allowed-registry", "127.0.0.1:1", "--data-dir"])
         .arg(dir.path())
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -227,4 +237,96 @@ fn client_errors_and_environment() {
     let out = Command::new(BIN).args(["get", "is", "--server", "http://127.0.0.1:1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: unable to reach the server at http://127.0.0.1:1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_image_like_oc() {
+    let reg = Registry::start().await;
+    let v1 = reg.push_image("lib/app", Some("v1"), "v1", "amd64", false).await;
+    let v2 = reg.push_image("lib/app", Some("v2"), "v2", "amd64", false).await;
+    let h = reg.host.clone();
+    let s = tokio::task::spawn_blocking(move || start_server_with(&["--insecure-registry", &h, "--allowed-registry", &h])).await.unwrap();
+    let run = |args: Vec<String>| {
+        let s = &s;
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli(s, &refs)
+    };
+    let from_v1 = format!("{}/lib/app:v1", reg.host);
+    let r = run(vec!["import-image".into(), "app:v1".into(), format!("--from={from_v1}")]);
+    assert_eq!((r.code, r.stderr.as_str()), (1, "error: no image stream named \"app\" exists, pass --confirm to create and import\n"));
+    let r = run(vec!["import-image".into(), "app:v1".into(), format!("--from={from_v1}"), "--confirm".into()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("imagestream.image.openshift.io/app imported\n\nName:\t\t\tapp\n"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("\nv1\n  tagged from {from_v1}\n")), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("  * {}/lib/app@{}\n", reg.host, v1.digest)), "{}", r.stdout);
+    // Re-importing an existing tag needs no --from.
+    assert_eq!(run(vec!["import-image".into(), "app:v1".into()]).code, 0);
+    let r = run(vec!["import-image".into(), "app:nope".into()]);
+    assert_eq!(
+        r.stderr,
+        "error: the tag \"nope\" does not exist on the image stream - choose an existing tag to import or use the 'tag' command to create a new tag\n"
+    );
+    let r = run(vec!["import-image".into(), "app:v1".into(), format!("--from={}/lib/app:v2", reg.host)]);
+    assert_eq!(
+        r.stderr,
+        format!(
+            "error: the tag \"v1\" points to \"{from_v1}\" - use the 'tag' command if you want to change the source to \"{}/lib/app:v2\"\n",
+            reg.host
+        )
+    );
+    assert_eq!(
+        run(vec!["import-image".into(), "app:v1".into(), "--all".into()]).stderr,
+        "error: cannot specify a tag \"app:v1\" as well as --all\n"
+    );
+    assert_eq!(
+        run(vec!["import-image".into(), format!("app@{}", v1.digest)]).stderr,
+        "error: to import images by ID, use the 'tag' command\n"
+    );
+    assert!(
+        run(vec!["import-image".into(), "Bad".into()])
+            .stderr
+            .starts_with("error: the image name must be a valid container image pull spec")
+    );
+    // A tag that does not exist upstream: partial failure, exit status 1.
+    let r = run(vec!["import-image".into(), "app:gone".into(), format!("--from={}/lib/app:gone", reg.host)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.starts_with("imagestream.image.openshift.io/app imported with errors\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("error: tag gone failed: dockerimage.image.openshift.io \"{}/lib/app:gone\" not found", reg.host)),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("  ! error: Import failed (NotFound): "), "{}", r.stdout);
+    assert_eq!(r.stderr, "error: imported completed with errors\n");
+    // A whole repository into a new stream.
+    let r = run(vec!["import-image".into(), "all".into(), format!("--from={}/lib/app", reg.host), "--all".into(), "--confirm".into()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let names = run(vec!["get".into(), "istag".into(), "-o".into(), "name".into()]).stdout;
+    assert!(
+        names.contains("imagestreamtag.image.openshift.io/all:v1\n") && names.contains("imagestreamtag.image.openshift.io/all:v2\n"),
+        "{names}"
+    );
+    // Dry run: looks up, stores nothing.
+    let r = run(vec![
+        "import-image".into(),
+        "dry:v2".into(),
+        format!("--from={}/lib/app:v2", reg.host),
+        "--confirm".into(),
+        "--dry-run".into(),
+    ]);
+    assert!(r.stdout.starts_with("imagestream.image.openshift.io/dry imported (dry run)\n"), "{}", r.stdout);
+    assert_eq!(run(vec!["get".into(), "is".into(), "dry".into()]).code, 1);
+    // `tag` of a registry image: the controller imports it in the background.
+    assert_eq!(run(vec!["tag".into(), format!("{}/lib/app:v2", reg.host), "bg:v2".into()]).code, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = run(vec!["get".into(), "istag".into(), "bg:v2".into(), "-o".into(), "json".into()]);
+        if r.code == 0 {
+            let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+            assert_eq!(v["image"]["metadata"]["name"], v2.digest);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no background import: {}", r.stderr);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -13,7 +13,12 @@ use std::time::Duration;
 const IMPORTS: &str = "/apis/image.openshift.io/v1/namespaces/default/imagestreamimports";
 
 fn config(reg: &Registry) -> ImporterConfig {
-    ImporterConfig { insecure_registries: vec![reg.host.clone()], timeout: Duration::from_secs(5), ..Default::default() }
+    ImporterConfig {
+        insecure_registries: vec![reg.host.clone()],
+        allowed_registries: vec![reg.host.clone()],
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    }
 }
 
 fn import_one(stream: &str, from: &str, tag: &str) -> Value {
@@ -140,7 +145,12 @@ async fn failures_become_conditions_and_clear_on_success() {
 #[tokio::test]
 async fn http_only_registry_needs_the_insecure_flag() {
     let reg = Registry::start().await;
-    let app = TestApp::with_importer(ImporterConfig { timeout: Duration::from_secs(5), ..Default::default() }).await;
+    let app = TestApp::with_importer(ImporterConfig {
+        timeout: Duration::from_secs(5),
+        allowed_registries: vec![reg.host.clone()],
+        ..Default::default()
+    })
+    .await;
     reg.push_image("lib/app", Some("v1"), "x", "amd64", false).await;
     let r = app.post(IMPORTS, import_one("app", &format!("{}/lib/app:v1", reg.host), "v1")).await;
     let st = &r.body["status"]["images"][0]["status"];
@@ -164,6 +174,7 @@ async fn registry_down_and_registry_that_never_answers() {
     let silent_host = silent.local_addr().unwrap().to_string();
     let app = TestApp::with_importer(ImporterConfig {
         insecure_registries: vec![down.clone(), silent_host.clone()],
+        allowed_registries: vec![down.clone(), silent_host.clone()],
         timeout: Duration::from_secs(1),
         ..Default::default()
     })
@@ -348,4 +359,75 @@ async fn namespace_credentials_are_used_and_never_returned() {
         )
         .await;
     assert_eq!(bad.body["message"], "Secret \"y\" is invalid: data[.dockerconfigjson]: Invalid value: <hidden>: has no \"auths\" object");
+}
+
+#[tokio::test]
+async fn allow_list_and_non_public_addresses_are_refused() {
+    let reg = Registry::start().await;
+    reg.push_image("lib/app", Some("v1"), "x", "amd64", false).await;
+    let from = format!("{}/lib/app:v1", reg.host);
+    // An allow-list that does not name the registry: the whole request is refused.
+    let app =
+        TestApp::with_importer(ImporterConfig { allowed_registries: vec!["quay.io".into(), "*.example.com:5000".into()], ..config(&reg) })
+            .await;
+    let r = app.post(IMPORTS, import_one("app", &from, "v1")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.body["message"],
+        format!(
+            "ImageStreamImport.image.openshift.io \"app\" is invalid: spec.images[0].from.name: Forbidden: importing images from registry \"{h}\" is forbidden: registry \"{h}\" not allowed by whitelist: \"quay.io:443\", \"*.example.com:5000\"",
+            h = reg.host
+        )
+    );
+    assert_eq!(app.get(&is_path("default", "app")).await.status, StatusCode::NOT_FOUND);
+    // No allow-list: public registries only; loopback is refused on its resolved address.
+    let open = TestApp::with_importer(ImporterConfig { allowed_registries: vec![], ..config(&reg) }).await;
+    let r = open.post(IMPORTS, import_one("app", &from, "v1")).await;
+    let st = &r.body["status"]["images"][0]["status"];
+    assert_eq!(st["reason"], "Forbidden", "{}", r.text);
+    assert!(st["message"].as_str().unwrap().contains("resolves to the non-public address 127.0.0.1"), "{}", r.text);
+    // A wildcard does not open loopback either; only an explicit entry does.
+    let wild = TestApp::with_importer(ImporterConfig { allowed_registries: vec!["127.0.0.*:*".into()], ..config(&reg) }).await;
+    let r = wild.post(IMPORTS, import_one("app", &from, "v1")).await;
+    assert_eq!(r.body["status"]["images"][0]["status"]["reason"], "Forbidden", "{}", r.text);
+}
+
+/// A registry that redirects to a host the guard refuses: the redirect is checked again and the
+/// forbidden host never sees a request.
+#[tokio::test]
+async fn redirects_are_checked_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target_port = target.local_addr().unwrap().port();
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            if target.accept().await.is_ok() {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = redirector.local_addr().unwrap().to_string();
+    let location = format!("http://localhost:{target_port}/v2/x/y/manifests/1");
+    let app_router = axum::Router::new().route("/v2/", axum::routing::get(|| async { "{}" })).fallback(move || {
+        let location = location.clone();
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", location)], "") }
+    });
+    tokio::spawn(async move { axum::serve(redirector, app_router).await });
+    let app = TestApp::with_importer(ImporterConfig {
+        insecure_registries: vec![host.clone()],
+        allowed_registries: vec![host.clone()],
+        timeout: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
+    let r = app.post(IMPORTS, import_one("app", &format!("{host}/x/y:1"), "1")).await;
+    let st = &r.body["status"]["images"][0]["status"];
+    assert_eq!(st["status"], "Failure", "{}", r.text);
+    assert_eq!(st["reason"], "Forbidden", "{}", r.text);
+    assert!(st["message"].as_str().unwrap().contains("localhost"), "{}", r.text);
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the refused host was never contacted");
 }

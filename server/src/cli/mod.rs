@@ -97,10 +97,11 @@ pub struct ServeArgs {
     /// Integrated registry host written into status.dockerImageRepository (default: --listen).
     #[arg(long, env = "IMAGESTREAMS_REGISTRY_HOST")]
     pub registry_host: Option<String>,
-    /// Registries reached without TLS verification (used by imports).
+    /// Registries reached without TLS verification, falling back to plain HTTP.
     #[arg(long, env = "IMAGESTREAMS_INSECURE_REGISTRY", value_delimiter = ',')]
     pub insecure_registry: Vec<String>,
-    /// Registries imports may reach (host[:port] globs); used by imports.
+    /// Registries imports may reach (host[:port] globs; none given: any public registry).
+    /// Loopback and private addresses need an entry that names them without wildcards.
     #[arg(long, env = "IMAGESTREAMS_ALLOWED_REGISTRY", value_delimiter = ',')]
     pub allowed_registry: Vec<String>,
     /// Add sample namespaces and streams.
@@ -256,6 +257,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let registry_host = args.registry_host.clone().unwrap_or_else(|| args.listen.clone());
     let importer = ImporterConfig {
         insecure_registries: args.insecure_registry.clone(),
+        allowed_registries: args.allowed_registry.clone(),
         max_images_bulk: args.max_images_bulk_imported_per_repository,
         timeout: args.registry_timeout,
         ..Default::default()

@@ -35,9 +35,15 @@ pub fn is_transport_error(e: &OciDistributionError) -> bool {
 }
 
 /// Whether the registry speaks plain HTTP (so a secure attempt failed only for want of TLS).
-pub async fn answers_plain_http(registry: &str, timeout: Duration) -> bool {
-    let Ok(client) = reqwest::Client::builder().timeout(timeout.min(Duration::from_secs(5))).build() else { return false };
-    client.get(format!("http://{registry}/v2/")).send().await.is_ok()
+pub async fn answers_plain_http(registry: &str, proxy: &str, timeout: Duration) -> bool {
+    let Ok(proxy) = reqwest::Proxy::http(proxy) else { return false };
+    let Ok(client) = reqwest::Client::builder().proxy(proxy).timeout(timeout.min(Duration::from_secs(5))).build() else { return false };
+    // Through the guarding proxy, which refuses (403) what the guard refuses.
+    client
+        .get(format!("http://{registry}/v2/"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().as_u16() != 403 || r.headers().contains_key("docker-distribution-api-version"))
 }
 
 fn not_found(r: &DockerImageReference) -> OperationStatus {
@@ -67,7 +73,16 @@ pub fn map(r: &DockerImageReference, e: &OciDistributionError) -> OperationStatu
             }
         }
         OciDistributionError::ServerError { code: 404, .. } => not_found(r),
+        // The guarding proxy's refusal (a redirect to a forbidden place, say).
+        OciDistributionError::ServerError { code: 403, message, .. }
+            if message.contains("non-public address") || message.contains("not allowed by whitelist") =>
+        {
+            OperationStatus::failure("Forbidden", message.clone(), 403)
+        }
         OciDistributionError::ServerError { code: 401 | 403, message, .. } => unauthorized(r, message),
+        OciDistributionError::ServerError { code: 502, message, .. } if message.starts_with("could not connect") => {
+            OperationStatus::failure("InternalError", format!("{}: the registry could not be reached: {message}", normalised(r)), 500)
+        }
         OciDistributionError::AuthenticationFailure(m) => unauthorized(r, m),
         OciDistributionError::UnauthorizedError { .. } => unauthorized(r, ""),
         OciDistributionError::RequestError(re) if re.is_timeout() => {

@@ -7,6 +7,7 @@
 
 pub mod controller;
 mod errors;
+pub mod guard;
 mod manifest;
 
 use app::domain::reference::DockerImageReference;
@@ -31,11 +32,19 @@ pub struct ImporterConfig {
     pub timeout: Duration,
     /// Parallel fetches per import request.
     pub concurrency: usize,
+    /// `--allowed-registry` entries (empty: any public registry).
+    pub allowed_registries: Vec<String>,
 }
 
 impl Default for ImporterConfig {
     fn default() -> Self {
-        ImporterConfig { insecure_registries: vec![], max_images_bulk: 50, timeout: Duration::from_secs(30), concurrency: 8 }
+        ImporterConfig {
+            insecure_registries: vec![],
+            max_images_bulk: 50,
+            timeout: Duration::from_secs(30),
+            concurrency: 8,
+            allowed_registries: vec![],
+        }
     }
 }
 
@@ -89,6 +98,9 @@ enum Transport {
 
 pub struct Importer {
     pub config: ImporterConfig,
+    pub guard: Arc<guard::RegistryGuard>,
+    /// The guarding egress proxy every registry connection goes through (started on first use).
+    proxy: tokio::sync::OnceCell<String>,
     /// One client per registry, transport and credential set: oci-client keeps the first
     /// credentials it sees for a registry, so different credentials need different clients.
     clients: Mutex<HashMap<(String, Transport, Option<Credentials>), Arc<Client>>>,
@@ -96,12 +108,26 @@ pub struct Importer {
 
 impl Importer {
     pub fn new(config: ImporterConfig) -> Self {
-        Importer { config, clients: Mutex::new(HashMap::new()) }
+        let guard = Arc::new(guard::RegistryGuard::new(&config.allowed_registries));
+        Importer { config, guard, proxy: tokio::sync::OnceCell::new(), clients: Mutex::new(HashMap::new()) }
     }
 
-    fn client(&self, registry: &str, transport: Transport, auth: &Option<Credentials>) -> Arc<Client> {
+    async fn proxy_url(&self) -> Result<String, OperationStatus> {
+        self.proxy
+            .get_or_try_init(|| async {
+                guard::start_proxy(self.guard.clone())
+                    .await
+                    .map(|a| format!("http://{a}"))
+                    .map_err(|e| OperationStatus::failure("InternalError", format!("the egress proxy could not start: {e}"), 500))
+            })
+            .await
+            .cloned()
+    }
+
+    async fn client(&self, registry: &str, transport: Transport, auth: &Option<Credentials>) -> Result<Arc<Client>, OperationStatus> {
+        let proxy = self.proxy_url().await?;
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        clients
+        Ok(clients
             .entry((registry.to_string(), transport, auth.clone()))
             .or_insert_with(|| {
                 Arc::new(Client::new(ClientConfig {
@@ -109,10 +135,12 @@ impl Importer {
                     accept_invalid_certificates: transport == Transport::HttpsUnverified,
                     read_timeout: Some(self.config.timeout),
                     connect_timeout: Some(Duration::from_secs(5).min(self.config.timeout)),
+                    http_proxy: Some(proxy.clone()),
+                    https_proxy: Some(proxy.clone()),
                     ..Default::default()
                 }))
             })
-            .clone()
+            .clone())
     }
 
     fn registry_insecure(&self, r: &DockerImageReference) -> bool {
@@ -141,9 +169,16 @@ impl Importer {
     {
         let reference = manifest::oci_reference(r);
         let transports = self.transports(r, insecure);
+        // The guard answers first, with a clear reason; the proxy enforces it again for every
+        // connection (redirects, re-resolution).
+        let (host, port) = r.registry_host_port(transports[0] == Transport::Http);
+        let port: u16 = port.parse().unwrap_or(443);
+        if let Err(m) = self.guard.resolve(&host, port).await {
+            return Err(OperationStatus::failure("Forbidden", m, 403));
+        }
         let mut last = None;
         for (i, t) in transports.iter().enumerate() {
-            let client = self.client(reference.registry(), *t, auth);
+            let client = self.client(reference.registry(), *t, auth).await?;
             let attempt = tokio::time::timeout(self.config.timeout, op(client, reference.clone(), registry_auth(auth))).await;
             match attempt {
                 Err(_) => return Err(errors::timeout(r, self.config.timeout)),
@@ -156,7 +191,7 @@ impl Importer {
                     }
                     if transport_failed
                         && *t == Transport::Https
-                        && errors::answers_plain_http(reference.registry(), self.config.timeout).await
+                        && errors::answers_plain_http(reference.registry(), &self.proxy_url().await?, self.config.timeout).await
                     {
                         return Err(OperationStatus::failure("BadRequest", http_only_message(r), 400));
                     }
@@ -165,6 +200,14 @@ impl Importer {
             }
         }
         Err(last.map(|e| errors::map(r, &e)).unwrap_or_else(|| OperationStatus::failure("InternalError", "no transport", 500)))
+    }
+
+    /// The allow-list check of a source by name (spec §4.2 step 1), before any lookup.
+    pub fn check_allowed(&self, from: &str, insecure: bool) -> Result<(), String> {
+        let Ok(r) = DockerImageReference::parse(from) else { return Ok(()) };
+        let insecure = insecure || self.registry_insecure(&r);
+        let (host, port) = r.registry_host_port(insecure);
+        self.guard.check_name(&host, port.parse().unwrap_or(443))
     }
 
     /// Fetches the image `spec.from` names (by tag, default `latest`, or by digest).

@@ -40,6 +40,21 @@ impl Service {
         if !errs.is_empty() {
             return Err(ApiError::invalid(RES_IMAGESTREAMIMPORTS, &name, &errs));
         }
+        // Registries the operator does not allow refuse the whole request (spec §4.2 step 1).
+        let mut forbidden = vec![];
+        for (i, spec) in isi.spec.images.iter().enumerate() {
+            if let Err(m) = self.importer.check_allowed(&spec.from.name, spec.import_policy.insecure) {
+                forbidden.push(FieldError::forbidden(format!("spec.images[{i}].from.name"), m));
+            }
+        }
+        if let Some(repo) = &isi.spec.repository
+            && let Err(m) = self.importer.check_allowed(&repo.from.name, repo.import_policy.insecure)
+        {
+            forbidden.push(FieldError::forbidden("spec.repository.from.name", m));
+        }
+        if !forbidden.is_empty() {
+            return Err(ApiError::invalid(RES_IMAGESTREAMIMPORTS, &name, &forbidden));
+        }
         let existing = {
             let mut conn = self.store.read().await.map_err(db)?;
             self.require_namespace(&mut conn, ns).await?;
