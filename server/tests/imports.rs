@@ -349,6 +349,11 @@ async fn namespace_credentials_are_used_and_never_returned() {
     assert!(!listed.text.contains("s3cret") && !listed.text.contains("dockerconfigjson\":"), "{}", listed.text);
     let r = app.post(IMPORTS, import_one("p", &from, "v1")).await;
     assert_eq!(r.body["status"]["images"][0]["image"]["metadata"]["name"], pushed.digest, "{}", r.text);
+    // At rest the password is sealed: no database file holds it in plain text.
+    for entry in std::fs::read_dir(app.data_dir()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(11).any(|w| w == b"s3cret-pass"), "plain password found at rest");
+    }
     // Invalid secrets are refused with field errors.
     let bad = app.post("/api/v1/namespaces/default/secrets", json!({"metadata": {"name": "x"}, "type": "Opaque"})).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -430,4 +435,63 @@ async fn redirects_are_checked_again() {
     assert_eq!(st["reason"], "Forbidden", "{}", r.text);
     assert!(st["message"].as_str().unwrap().contains("localhost"), "{}", r.text);
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the refused host was never contacted");
+}
+
+/// A registry that refuses the stored credentials ("incorrect username or password") but serves
+/// its images anonymously: the import retries without credentials and succeeds (spec §4.2 step 3).
+#[tokio::test]
+async fn stale_credentials_fall_back_to_anonymous() {
+    use axum::http::HeaderMap;
+    use axum::response::IntoResponse;
+    let config = json!({"architecture": "amd64", "os": "linux", "config": {"User": "anon"}}).to_string();
+    let config_digest = registry::sha256(config.as_bytes());
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": registry::OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": []
+    })
+    .to_string();
+    let manifest_digest = registry::sha256(manifest.as_bytes());
+    let refused = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            [("content-type", "application/json"), ("www-authenticate", "Basic realm=\"fake\"")],
+            json!({"errors": [{"code": "UNAUTHORIZED", "message": "incorrect username or password"}]}).to_string(),
+        )
+            .into_response()
+    };
+    let (m, md, c) = (manifest.clone(), manifest_digest.clone(), config.clone());
+    let router = axum::Router::new()
+        .route("/v2/", axum::routing::get(move || async move { refused() }))
+        .route(
+            "/v2/pub/img/manifests/{reference}",
+            axum::routing::get(move |headers: HeaderMap| {
+                let (m, md) = (m.clone(), md.clone());
+                async move {
+                    if headers.contains_key("authorization") {
+                        return refused();
+                    }
+                    ([("content-type", registry::OCI_MANIFEST.to_string()), ("docker-content-digest", md)], m).into_response()
+                }
+            }),
+        )
+        .route("/v2/pub/img/blobs/{digest}", axum::routing::get(move || async move { c.clone() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let app = TestApp::with_importer(ImporterConfig {
+        insecure_registries: vec![host.clone()],
+        allowed_registries: vec![host.clone()],
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let secret = json!({"metadata": {"name": "stale"}, "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": json!({"auths": {host.clone(): {"username": "old", "password": "expired"}}}).to_string()}});
+    assert_eq!(app.post("/api/v1/namespaces/default/secrets", secret).await.status, StatusCode::CREATED);
+    let r = app.post(IMPORTS, import_one("anon", &format!("{host}/pub/img:v1"), "v1")).await;
+    let st = &r.body["status"]["images"][0];
+    assert_eq!(st["status"]["status"], "Success", "{}", r.text);
+    assert_eq!(st["image"]["metadata"]["name"], manifest_digest);
+    assert_eq!(st["image"]["dockerImageMetadata"]["Config"]["User"], "anon");
 }

@@ -5,9 +5,9 @@
 //! redirect and each re-resolution is checked again, and the connection goes to the very
 //! address that was checked (no DNS rebinding window).
 
+use hyper_util::rt::TokioIo;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// One `--allowed-registry` entry: `host[:port]` with `*` and `?` wildcards.
@@ -147,22 +147,129 @@ impl RegistryGuard {
 }
 
 /// A forward proxy on 127.0.0.1 that applies the guard to every connection: `CONNECT` tunnels
-/// for HTTPS and absolute-form requests for plain HTTP. Runs until the process ends.
+/// for HTTPS, and absolute-form requests for plain HTTP forwarded over kept-alive upstream
+/// connections (pooled per host and port; each was checked when it was opened).
 pub async fn start_proxy(guard: Arc<RegistryGuard>) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let pool = Arc::new(UpstreamPool::default());
     tokio::spawn(async move {
         loop {
             let Ok((conn, _)) = listener.accept().await else { continue };
-            let guard = guard.clone();
+            let _ = conn.set_nodelay(true);
+            let (guard, pool) = (guard.clone(), pool.clone());
             tokio::spawn(async move {
-                if let Err(e) = serve_proxy_connection(conn, &guard).await {
+                let service = hyper::service::service_fn(move |req| {
+                    let (guard, pool) = (guard.clone(), pool.clone());
+                    async move { Ok::<_, std::convert::Infallible>(handle(req, &guard, &pool).await) }
+                });
+                let served = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(conn), service).with_upgrades().await;
+                if let Err(e) = served {
                     tracing::debug!(error = %e, "egress proxy connection ended");
                 }
             });
         }
     });
     Ok(addr)
+}
+
+type ProxyBody = http_body_util::combinators::BoxBody<bytes::Bytes, hyper::Error>;
+type Sender = hyper::client::conn::http1::SendRequest<hyper::body::Incoming>;
+
+/// Idle upstream HTTP connections by (host, port).
+#[derive(Default)]
+struct UpstreamPool {
+    idle: std::sync::Mutex<std::collections::HashMap<(String, u16), Vec<Sender>>>,
+}
+
+impl UpstreamPool {
+    fn take(&self, key: &(String, u16)) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.get_mut(key)?;
+        while let Some(s) = list.pop() {
+            if !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put(&self, key: (String, u16), s: Sender) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.entry(key).or_default();
+        if list.len() < 32 {
+            list.push(s);
+        }
+    }
+}
+
+fn text_response(code: u16, message: String) -> hyper::Response<ProxyBody> {
+    use http_body_util::BodyExt;
+    let body = http_body_util::Full::new(bytes::Bytes::from(message)).map_err(|never| match never {}).boxed();
+    let mut resp = hyper::Response::new(body);
+    *resp.status_mut() = hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    resp
+}
+
+async fn handle(req: hyper::Request<hyper::body::Incoming>, guard: &RegistryGuard, pool: &UpstreamPool) -> hyper::Response<ProxyBody> {
+    use http_body_util::BodyExt;
+    if req.method() == hyper::Method::CONNECT {
+        let Some(authority) = req.uri().authority().map(|a| a.to_string()) else {
+            return text_response(400, "CONNECT needs host:port".into());
+        };
+        let (host, port) = split_host_port(&authority, 443);
+        let mut upstream = match connect_checked(guard, &host, port).await {
+            Ok(s) => s,
+            Err((code, m)) => return text_response(code, m),
+        };
+        tokio::spawn(async move {
+            if let Ok(upgraded) = hyper::upgrade::on(req).await {
+                let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(upgraded), &mut upstream).await;
+            }
+        });
+        return text_response(200, String::new());
+    }
+    let uri = req.uri().clone();
+    if uri.scheme_str() != Some("http") {
+        return text_response(400, "only absolute http:// requests and CONNECT are proxied".into());
+    }
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_string();
+    let port = uri.port_u16().unwrap_or(80);
+    let key = (host.clone(), port);
+    let mut sender = match pool.take(&key) {
+        Some(s) => s,
+        None => {
+            let stream = match connect_checked(guard, &host, port).await {
+                Ok(s) => s,
+                Err((code, m)) => return text_response(code, m),
+            };
+            let _ = stream.set_nodelay(true);
+            match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+                Ok((sender, conn)) => {
+                    tokio::spawn(conn);
+                    sender
+                }
+                Err(e) => return text_response(502, format!("could not connect to {host}:{port}: {e}")),
+            }
+        }
+    };
+    // Origin-form upstream; hop-by-hop and proxy headers stay here.
+    let (mut parts, body) = req.into_parts();
+    parts.uri = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").parse().unwrap_or_default();
+    for h in ["proxy-connection", "proxy-authorization", "connection", "keep-alive"] {
+        parts.headers.remove(h);
+    }
+    if sender.ready().await.is_err() {
+        return text_response(502, format!("could not connect to {host}:{port}: the connection closed"));
+    }
+    match sender.send_request(hyper::Request::from_parts(parts, body)).await {
+        Ok(resp) => {
+            pool.put(key, sender);
+            resp.map(|b| b.boxed())
+        }
+        Err(e) => text_response(502, format!("could not connect to {host}:{port}: {e}")),
+    }
 }
 
 fn split_host_port(authority: &str, default_port: u16) -> (String, u16) {
@@ -177,21 +284,6 @@ fn split_host_port(authority: &str, default_port: u16) -> (String, u16) {
     }
 }
 
-async fn refuse(mut conn: TcpStream, code: u16, message: &str) -> std::io::Result<()> {
-    let body = message.as_bytes();
-    let reason = match code {
-        403 => "Forbidden",
-        502 => "Bad Gateway",
-        _ => "Bad Request",
-    };
-    let head =
-        format!("HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-    conn.write_all(head.as_bytes()).await?;
-    conn.write_all(body).await
-}
-
-/// Connects to a checked address. Errors carry the HTTP code the proxy answers with: 403 for
-/// a refusal of the guard, 502 for a registry that cannot be reached.
 async fn connect_checked(guard: &RegistryGuard, host: &str, port: u16) -> Result<TcpStream, (u16, String)> {
     let addrs = guard.resolve(host, port).await.map_err(|m| (403, m))?;
     let mut last = String::new();
@@ -202,60 +294,6 @@ async fn connect_checked(guard: &RegistryGuard, host: &str, port: u16) -> Result
         }
     }
     Err((502, format!("could not connect to {host}:{port}: {last}")))
-}
-
-async fn serve_proxy_connection(conn: TcpStream, guard: &RegistryGuard) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).await?;
-    let mut headers: Vec<String> = vec![];
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-        headers.push(line);
-    }
-    let mut parts = request_line.split_whitespace();
-    let (method, target, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or("HTTP/1.1"));
-    if method.eq_ignore_ascii_case("CONNECT") {
-        let (host, port) = split_host_port(target, 443);
-        let mut upstream = match connect_checked(guard, &host, port).await {
-            Ok(s) => s,
-            Err((code, m)) => return refuse(reader.into_inner(), code, &m).await,
-        };
-        let mut client = reader.into_inner();
-        client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await?;
-        tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-        return Ok(());
-    }
-    // Plain HTTP: `GET http://host:port/path HTTP/1.1`.
-    let Some(rest) = target.strip_prefix("http://") else {
-        return refuse(reader.into_inner(), 400, "only absolute http:// requests and CONNECT are proxied").await;
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = split_host_port(authority, 80);
-    let mut upstream = match connect_checked(guard, &host, port).await {
-        Ok(s) => s,
-        Err((code, m)) => return refuse(reader.into_inner(), code, &m).await,
-    };
-    // One request per connection: the client may send its next request to another host.
-    let mut head = format!("{method} {path} {version}\r\n");
-    for h in headers {
-        let lower = h.to_ascii_lowercase();
-        if lower.starts_with("connection:") || lower.starts_with("proxy-connection:") || lower.starts_with("proxy-authorization:") {
-            continue;
-        }
-        head.push_str(&h);
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    upstream.write_all(head.as_bytes()).await?;
-    let mut client = reader.into_inner();
-    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -74,9 +74,14 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-fn registry_auth(c: &Option<Credentials>) -> RegistryAuth {
+fn registry_auth(c: &Option<Credentials>, open: bool) -> RegistryAuth {
     match c {
         Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+        // oci-client pings `/v2/` before every anonymous request when the registry hands out
+        // no token (measured: about 3x the requests per manifest). For a registry whose `/v2/`
+        // answered without any challenge, an empty bearer token is cached instead: such a
+        // registry ignores it, and the ping happens once per client instead of per request.
+        None if open => RegistryAuth::Bearer(String::new()),
         None => RegistryAuth::Anonymous,
     }
 }
@@ -99,6 +104,11 @@ enum Transport {
 pub struct Importer {
     pub config: ImporterConfig,
     pub guard: Arc<guard::RegistryGuard>,
+    /// The transport that last worked per registry, tried first next time (an insecure
+    /// HTTP-only registry would otherwise cost a failed TLS attempt per request).
+    working: Mutex<HashMap<String, Transport>>,
+    /// Registries (per transport) whose `/v2/` answered 200 without an auth challenge.
+    open_registries: Mutex<HashMap<(String, Transport), bool>>,
     /// The guarding egress proxy every registry connection goes through (started on first use).
     proxy: tokio::sync::OnceCell<String>,
     /// One client per registry, transport and credential set: oci-client keeps the first
@@ -109,7 +119,14 @@ pub struct Importer {
 impl Importer {
     pub fn new(config: ImporterConfig) -> Self {
         let guard = Arc::new(guard::RegistryGuard::new(&config.allowed_registries));
-        Importer { config, guard, proxy: tokio::sync::OnceCell::new(), clients: Mutex::new(HashMap::new()) }
+        Importer {
+            config,
+            guard,
+            working: Mutex::new(HashMap::new()),
+            open_registries: Mutex::new(HashMap::new()),
+            proxy: tokio::sync::OnceCell::new(),
+            clients: Mutex::new(HashMap::new()),
+        }
     }
 
     async fn proxy_url(&self) -> Result<String, OperationStatus> {
@@ -151,7 +168,46 @@ impl Importer {
 
     /// The transports to try, in order: HTTPS; insecure adds unverified HTTPS, then plain HTTP.
     fn transports(&self, r: &DockerImageReference, insecure: bool) -> Vec<Transport> {
-        if insecure || self.registry_insecure(r) { vec![Transport::HttpsUnverified, Transport::Http] } else { vec![Transport::Https] }
+        if !(insecure || self.registry_insecure(r)) {
+            return vec![Transport::Https];
+        }
+        let mut order = vec![Transport::HttpsUnverified, Transport::Http];
+        let known = self.working.lock().unwrap_or_else(|p| p.into_inner()).get(&r.registry).copied();
+        if let Some(t) = known {
+            order.retain(|o| *o != t);
+            order.insert(0, t);
+        }
+        order
+    }
+
+    /// Whether the registry needs no authentication at all (asked once per transport).
+    async fn is_open(&self, registry: &str, t: Transport) -> bool {
+        if let Some(v) = self.open_registries.lock().unwrap_or_else(|p| p.into_inner()).get(&(registry.to_string(), t)) {
+            return *v;
+        }
+        let Ok(proxy) = self.proxy_url().await else { return false };
+        let scheme = if t == Transport::Http { "http" } else { "https" };
+        let client = reqwest::Client::builder()
+            .proxy(match reqwest::Proxy::all(&proxy) {
+                Ok(p) => p,
+                Err(_) => return false,
+            })
+            .tls_danger_accept_invalid_certs(t == Transport::HttpsUnverified)
+            .timeout(self.config.timeout)
+            .build();
+        let open = match client {
+            Ok(c) => match c.get(format!("{scheme}://{registry}/v2/")).send().await {
+                Ok(resp) => resp.status().is_success() && !resp.headers().contains_key(reqwest::header::WWW_AUTHENTICATE),
+                Err(_) => return false,
+            },
+            Err(_) => false,
+        };
+        self.open_registries.lock().unwrap_or_else(|p| p.into_inner()).insert((registry.to_string(), t), open);
+        open
+    }
+
+    fn remember(&self, r: &DockerImageReference, t: Transport) {
+        self.working.lock().unwrap_or_else(|p| p.into_inner()).insert(r.registry.clone(), t);
     }
 
     /// Runs `op` over the transports until one reaches the registry. A secure attempt at an
@@ -171,7 +227,7 @@ impl Importer {
         let transports = self.transports(r, insecure);
         // The guard answers first, with a clear reason; the proxy enforces it again for every
         // connection (redirects, re-resolution).
-        let (host, port) = r.registry_host_port(transports[0] == Transport::Http);
+        let (host, port) = r.registry_host_port(false);
         let port: u16 = port.parse().unwrap_or(443);
         if let Err(m) = self.guard.resolve(&host, port).await {
             return Err(OperationStatus::failure("Forbidden", m, 403));
@@ -179,10 +235,16 @@ impl Importer {
         let mut last = None;
         for (i, t) in transports.iter().enumerate() {
             let client = self.client(reference.registry(), *t, auth).await?;
-            let attempt = tokio::time::timeout(self.config.timeout, op(client, reference.clone(), registry_auth(auth))).await;
+            let open = auth.is_none() && self.is_open(reference.registry(), *t).await;
+            let attempt = tokio::time::timeout(self.config.timeout, op(client, reference.clone(), registry_auth(auth, open))).await;
             match attempt {
                 Err(_) => return Err(errors::timeout(r, self.config.timeout)),
-                Ok(Ok(v)) => return Ok(v),
+                Ok(Ok(v)) => {
+                    if transports.len() > 1 {
+                        self.remember(r, *t);
+                    }
+                    return Ok(v);
+                }
                 Ok(Err(e)) => {
                     let transport_failed = errors::is_transport_error(&e);
                     if transport_failed && i + 1 < transports.len() {

@@ -117,12 +117,16 @@ impl Service {
                 auth: auth_for(&l.from),
             })
             .collect();
+        let fetch_started = std::time::Instant::now();
         let mut fetched = self.fetch_all(&specs).await;
-        // Stale credentials must not block public images: a "username or password" refusal
-        // retries the whole import anonymously (spec §4.2 step 3).
-        let bad_password =
-            fetched.iter().any(|f| matches!(f, Err(s) if s.reason == "Unauthorized" && s.message.contains("username or password")));
-        if bad_password {
+        tracing::debug!(images = specs.len(), elapsed_ms = fetch_started.elapsed().as_millis() as u64, "import lookups done");
+        // Stale credentials must not block public images: upstream retries the whole import
+        // anonymously when a registry says "incorrect username or password" (spec §4.2 step 3).
+        // oci-client drops the body of a 401, so any refusal of a lookup that carried
+        // credentials counts here.
+        let refused_with_credentials =
+            fetched.iter().zip(&specs).any(|(f, s)| s.auth.is_some() && matches!(f, Err(st) if st.reason == "Unauthorized"));
+        if refused_with_credentials {
             let anonymous: Vec<FetchSpec> = specs.iter().cloned().map(|s| FetchSpec { auth: None, ..s }).collect();
             fetched = self.fetch_all(&anonymous).await;
         }
@@ -172,7 +176,9 @@ impl Service {
                 })
             })
             .collect();
+        let store_started = std::time::Instant::now();
         let stored = self.store_import(ns, &name, &isi.metadata, &fetched, &results).await?;
+        tracing::debug!(elapsed_ms = store_started.elapsed().as_millis() as u64, "import stored");
         isi.status.import = Some(stored);
         Ok(isi)
     }
@@ -183,7 +189,12 @@ impl Service {
         futures::stream::iter(specs.iter().cloned())
             .map(|spec| {
                 let importer = importer.clone();
-                async move { importer.fetch(&spec).await }
+                // Own tasks, so parsing and hashing spread over all cores.
+                let task = tokio::spawn(async move { importer.fetch(&spec).await });
+                async move {
+                    task.await
+                        .unwrap_or_else(|e| Err(OperationStatus::failure("InternalError", format!("the import task failed: {e}"), 500)))
+                }
             })
             .buffered(self.importer.config.concurrency.max(1))
             .collect()

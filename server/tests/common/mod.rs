@@ -57,6 +57,11 @@ impl TestApp {
         TestApp { router, service, clock, _dir: dir }
     }
 
+    /// The data directory (database files) of this app.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn advance(&self, seconds: i64) {
         let mut t = self.clock.0.lock().unwrap();
         *t += chrono::Duration::seconds(seconds);
