@@ -59,6 +59,11 @@ portal_pid=$!
 until curl -fsS "http://127.0.0.1:$portal_port/readyz" >/dev/null 2>&1; do sleep 0.1; done
 
 now() { date +%s.%N; }
+if [ -n "${BENCH_DEBUG:-}" ]; then
+  t0=$(now)
+  seq 1 "$TAGS" | xargs -P16 -I{} curl -fsS -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/bench/app/manifests/t{}"
+  echo "    (raw: $TAGS manifest GETs with curl, 16 at a time: $(echo "$(now) - $t0" | bc)s)"
+fi
 echo "==> imagestreams import-image --all ($TAGS tags)"
 t0=$(now)
 "$BIN" --server "http://127.0.0.1:$portal_port" import-image bench --from="$REG/bench/app" --all --confirm >"$work/import.out"

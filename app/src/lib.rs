@@ -9,6 +9,7 @@
 //! The crate is built twice: with `ssr` for the server and with `hydrate` for the browser.
 
 pub mod api;
+pub mod components;
 pub mod domain;
 pub mod model;
 pub mod pages;
@@ -16,7 +17,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -30,6 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:,"/>
+                <script src="/portal-ui.js"></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -48,12 +50,21 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/portal.css"/>
         <Title text="imagestreams"/>
         <Router>
+            <a href="#main" class="skip">"Skip to content"</a>
             <header class="top">
                 <a href="/" class="brand">"imagestreams"</a>
+                <nav aria-label="Main">
+                    <a href="/">"Catalog"</a>
+                    <a href="/dashboard">"Dashboard"</a>
+                </nav>
+                <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
             </header>
-            <main>
-                <Routes fallback=|| view! { <p>"Page not found."</p> }>
+            <main id="main">
+                <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
                     <Route path=StaticSegment("") view=pages::catalog::CatalogPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("dashboard") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("ns"), ParamSegment("ns"), ParamSegment("stream")) view=pages::stream::StreamPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("images"), ParamSegment("digest")) view=pages::image::ImagePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -13,9 +13,23 @@ pub async fn ensure_default_namespace(service: &Service) -> Result<(), ApiError>
     }
 }
 
+/// A made-up digest that looks like one: 64 hex digits mixed from `seed` (splitmix64).
+fn fake_digest(seed: u64) -> String {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut hex = String::with_capacity(64);
+    for _ in 0..4 {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        hex.push_str(&format!("{:016x}", z ^ (z >> 31)));
+    }
+    format!("sha256:{hex}")
+}
+
 /// A made-up but well-formed image with a config people can read.
 fn demo_image(n: u64, repo: &str, arch: &str, created: &str) -> Image {
-    let digest = format!("sha256:{:064x}", 0xd3a0_0000u64 + n);
+    let digest = fake_digest(0xd3a0_0000 + n);
     Image {
         metadata: ObjectMeta { name: digest.clone(), ..Default::default() },
         docker_image_reference: format!("{repo}@{digest}"),
@@ -23,18 +37,18 @@ fn demo_image(n: u64, repo: &str, arch: &str, created: &str) -> Image {
         docker_image_metadata_version: "1.0".into(),
         docker_image_layers: vec![
             ImageLayer {
-                name: format!("sha256:{:064x}", 0x1a00_0000u64 + n),
+                name: fake_digest(0x1a00_0000 + n),
                 size: 3_400_000 + n as i64 * 1000,
                 media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             },
             ImageLayer {
-                name: format!("sha256:{:064x}", 0x1b00_0000u64 + n),
+                name: fake_digest(0x1b00_0000 + n),
                 size: 12_000 + n as i64,
                 media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
             },
         ],
         docker_image_metadata: Some(DockerImageMetadata {
-            id: format!("sha256:{:064x}", 0xc0f1_0000u64 + n),
+            id: fake_digest(0xc0f1_0000 + n),
             created: created.into(),
             architecture: arch.into(),
             os: "linux".into(),

@@ -1,44 +1,262 @@
 //! The whole HTTP surface of `serve`: the API router plus the Leptos UI (SSR + hydration), and
-//! the `PortalBackend` the UI's server functions call, implemented by the service.
+//! the `PortalBackend` the UI's server functions call, implemented by the service (the same
+//! methods the REST API calls, so every rule has one implementation).
 
 use crate::http;
-use crate::service::{Caller, ListOptions, Service};
-use app::api::backend::{BoxFuture, PortalBackend};
-use app::api::{CatalogNamespace, CatalogStream};
+use crate::service::{Caller, Service};
+use crate::store::{self, CatalogSort};
+use app::api::backend::{Answer, PortalBackend};
+use app::api::*;
 use app::domain::present::{image_repository_column, last_updated, tags_by_recency, tags_column};
-use app::model::ApiError;
+use app::domain::tag_command::{TagArgs, TagPlan, plan_tag, tag_message, tag_reference_for};
+use app::model::*;
 use app::{App, shell};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
-impl PortalBackend for Service {
-    fn catalog(&self) -> BoxFuture<'_, Result<Vec<CatalogNamespace>, ApiError>> {
-        Box::pin(async move {
-            let caller = Caller::default();
-            let namespaces = self.list_namespaces(&caller, None, None).await?;
-            let mut out = vec![];
-            for ns in namespaces.items {
-                let name = ns.metadata.name;
-                let streams = self.list_streams(&caller, Some(&name), &ListOptions { limit: Some(100), continue_token: None }).await?;
-                let streams = streams
-                    .items
-                    .iter()
-                    .map(|s| CatalogStream {
-                        name: s.metadata.name.clone(),
-                        image_repository: image_repository_column(s),
-                        tags: tags_column(&tags_by_recency(s)),
-                        updated: last_updated(s),
-                        tag_count: s.status.tags.len().max(s.spec.tags.len()),
-                    })
-                    .collect();
-                out.push(CatalogNamespace { name, streams });
+/// Catalog page size.
+const CATALOG_PAGE: u32 = 50;
+
+fn db(e: sqlx::Error) -> ApiError {
+    tracing::error!(error = %e, "database error");
+    ApiError::internal("the database failed to answer")
+}
+
+fn catalog_row(s: &ImageStream) -> CatalogStream {
+    let images: BTreeSet<&str> =
+        s.status.tags.iter().flat_map(|l| l.items().iter().map(|i| i.image.as_str())).filter(|i| !i.is_empty()).collect();
+    let mut tags: BTreeSet<&str> = s.spec.tags.iter().map(|t| t.name.as_str()).collect();
+    tags.extend(s.status.tags.iter().map(|l| l.tag.as_str()));
+    CatalogStream {
+        namespace: s.namespace().to_string(),
+        name: s.metadata.name.clone(),
+        image_repository: image_repository_column(s),
+        tags: tags_column(&tags_by_recency(s)),
+        updated: last_updated(s),
+        tag_count: tags.len(),
+        image_count: images.len(),
+    }
+}
+
+/// A field error for the web forms (the field names are the form's).
+/// The message is the rule itself (the form shows it under the field), the cause names the field.
+fn form_error(field: &str, message: String) -> ApiError {
+    let mut e = ApiError::invalid(
+        RES_IMAGESTREAMTAGS,
+        field,
+        &[FieldError { field: field.into(), kind: FieldErrorKind::Invalid, value: None, detail: message.clone() }],
+    );
+    e.status.message = message;
+    e
+}
+
+impl Service {
+    async fn portal_catalog(&self, query: String, sort: String, page: u32) -> Result<CatalogPage, ApiError> {
+        self.allow(&Caller::default(), crate::service::Verb::List, "imagestreams", None)?;
+        let sort = if sort == "updated" { CatalogSort::Updated } else { CatalogSort::Name };
+        let page = page.max(1);
+        let mut conn = self.store().read().await.map_err(db)?;
+        let (rows, total) = store::catalog_page(&mut conn, query.trim(), sort, ((page - 1) * CATALOG_PAGE) as i64, CATALOG_PAGE as i64)
+            .await
+            .map_err(db)?;
+        let namespaces = store::list_namespaces(&mut conn, "", 500).await.map_err(db)?.into_iter().map(|n| n.metadata.name).collect();
+        let streams = rows.into_iter().map(|r| catalog_row(&self.decorate(r.stream))).collect();
+        Ok(CatalogPage { namespaces, streams, total: total as u64, page, page_size: CATALOG_PAGE })
+    }
+
+    async fn portal_image(&self, digest: String) -> Result<ImagePage, ApiError> {
+        let caller = Caller::default();
+        let image = self.get_image(&caller, &digest).await?;
+        let uses = {
+            let mut conn = self.store().read().await.map_err(db)?;
+            store::image_uses(&mut conn, &digest).await.map_err(db)?
+        };
+        let uses: Vec<ImageUse> = uses
+            .into_iter()
+            .map(|(namespace, stream, tag, created, current)| ImageUse { namespace, stream, tag, created, current })
+            .collect();
+        // The YAML of `get isimage <stream>@<digest> -o yaml --export` where the image is used.
+        let yaml = match uses.first() {
+            Some(u) => match self.get_stream_image(&caller, &u.namespace, &format!("{}@{}", u.stream, digest)).await {
+                Ok(mut isimage) => {
+                    isimage.metadata.export();
+                    serde_yaml::to_string(&isimage).unwrap_or_default()
+                }
+                Err(_) => serde_yaml::to_string(&image).unwrap_or_default(),
+            },
+            None => serde_yaml::to_string(&image).unwrap_or_default(),
+        };
+        Ok(ImagePage { image, uses, yaml })
+    }
+
+    async fn portal_dashboard(&self) -> Result<Dashboard, ApiError> {
+        let now = self.clock_now();
+        let today = now.format("%Y-%m-%dT00:00:00Z").to_string();
+        let mut conn = self.store().read().await.map_err(db)?;
+        let movements = store::recent_movements(&mut conn, 20)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|(namespace, stream, tag, created, reference, image, generation)| TagMovement {
+                namespace,
+                stream,
+                tag,
+                event: TagEvent { created, docker_image_reference: reference, image, generation },
+            })
+            .collect();
+        let failing = store::failing_tags(&mut conn, 50)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .filter_map(|(namespace, stream, tag, conditions)| {
+                let conditions: Vec<TagEventCondition> = serde_json::from_str(&conditions).ok()?;
+                let condition = conditions.into_iter().find(|c| c.kind == CONDITION_IMPORT_SUCCESS && c.status == "False")?;
+                Some(FailingImport { namespace, stream, tag, condition })
+            })
+            .collect();
+        let updated_today = store::updated_since(&mut conn, &today, 50)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(|r| catalog_row(&self.decorate(r.stream)))
+            .collect();
+        Ok(Dashboard { movements, failing, updated_today, generated: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) })
+    }
+
+    /// The `tag` form: the same plan and messages as `imagestreams tag`.
+    async fn portal_tag(&self, form: TagForm) -> Result<String, ApiError> {
+        let caller = Caller::default();
+        let args = TagArgs {
+            args: vec![form.source.trim().to_string(), form.destination.trim().to_string()],
+            alias: form.mode == "alias",
+            reference: form.mode == "reference",
+            reference_policy: (!form.reference_policy.is_empty()).then(|| form.reference_policy.clone()),
+            scheduled: form.scheduled,
+            insecure: form.insecure,
+            import_mode: (!form.import_mode.is_empty()).then(|| form.import_mode.clone()),
+            namespace: form.namespace.clone(),
+            ..Default::default()
+        };
+        let plan = plan_tag(&args).map_err(|m| {
+            let field = if m.contains("SOURCE") || m.contains("source") { "source" } else { "destination" };
+            form_error(field, m)
+        })?;
+        let TagPlan::Set { source, destinations, template, alias, scheduled } = plan else {
+            return Err(form_error("destination", "use the delete button to remove a tag".into()));
+        };
+        let head = if source.kind == KIND_IMAGE_STREAM_TAG && !alias {
+            let src_ns = if source.reference.namespace.is_empty() { form.namespace.clone() } else { source.reference.namespace.clone() };
+            let stream = self
+                .get_stream(&caller, &src_ns, &source.reference.name)
+                .await
+                .map_err(|e| form_error("source", e.message().to_string()))?;
+            stream.head(&source.reference.tag).cloned()
+        } else {
+            None
+        };
+        let mut messages = vec![];
+        for d in &destinations {
+            let (tag_ref, printed) =
+                tag_reference_for(&source, d, &template, alias, &form.namespace, head.as_ref()).map_err(|m| form_error("source", m))?;
+            let name = format!("{}:{}", d.stream, d.tag);
+            let istag = ImageStreamTag {
+                api_version: IMAGE_API_VERSION.into(),
+                kind: "ImageStreamTag".into(),
+                metadata: ObjectMeta::named(Some(&d.namespace), &name),
+                tag: Some(tag_ref),
+                generation: 0,
+                lookup_policy: Default::default(),
+                conditions: vec![],
+                image: Image::default(),
+            };
+            self.set_istag(&caller, &d.namespace, &name, istag, false).await?;
+            messages.push(tag_message(d, &form.namespace, &printed, alias, scheduled));
+        }
+        Ok(messages.join(" "))
+    }
+
+    /// The import form: one tag, or the whole repository.
+    async fn portal_import(&self, form: ImportForm) -> Result<String, ApiError> {
+        let mut isi = ImageStreamImport::new(&form.namespace, &form.stream, true);
+        let policy = TagImportPolicy {
+            insecure: form.insecure,
+            scheduled: form.scheduled,
+            import_mode: if form.import_mode.is_empty() { IMPORT_MODE_LEGACY.into() } else { form.import_mode.clone() },
+        };
+        let from = ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: form.from.trim().to_string(), namespace: String::new() };
+        if form.all {
+            isi.spec.repository =
+                Some(RepositoryImportSpec { from, import_policy: policy, reference_policy: Default::default(), include_manifest: false });
+        } else {
+            let to = (!form.tag.trim().is_empty()).then(|| LocalObjectReference { name: form.tag.trim().to_string() });
+            isi.spec.images.push(ImageImportSpec {
+                from,
+                to,
+                import_policy: policy,
+                reference_policy: Default::default(),
+                include_manifest: false,
+            });
+        }
+        let done = self.import_images(&Caller::default(), &form.namespace, isi).await.map_err(|e| {
+            // Field errors of the request concern the source field of the form.
+            if e.code() == 422 { form_error("from", e.message().to_string()) } else { e }
+        })?;
+        let all: Vec<&ImageImportStatus> =
+            done.status.images.iter().chain(done.status.repository.iter().flat_map(|r| r.images.iter())).collect();
+        let ok = all.iter().filter(|i| i.status.is_success()).count();
+        let mut summary = format!("Imported {ok} of {} tags.", all.len());
+        for f in all.iter().filter(|i| !i.status.is_success()) {
+            summary.push_str(&format!(" Tag {} failed: {}.", if f.tag.is_empty() { "?" } else { &f.tag }, f.status.message));
+        }
+        if let Some(r) = &done.status.repository {
+            if !r.status.is_success() && r.images.is_empty() {
+                summary.push_str(&format!(" {}", r.status.message));
             }
-            Ok(out)
+            if !r.additional_tags.is_empty() {
+                summary.push_str(&format!(" {} more tags were not imported (limit).", r.additional_tags.len()));
+            }
+        }
+        Ok(summary)
+    }
+}
+
+impl PortalBackend for Service {
+    fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogPage> {
+        Box::pin(self.portal_catalog(query, sort, page))
+    }
+    fn stream(&self, namespace: String, name: String) -> Answer<'_, ImageStream> {
+        Box::pin(async move { self.get_stream(&Caller::default(), &namespace, &name).await })
+    }
+    fn image(&self, digest: String) -> Answer<'_, ImagePage> {
+        Box::pin(self.portal_image(digest))
+    }
+    fn dashboard(&self) -> Answer<'_, Dashboard> {
+        Box::pin(self.portal_dashboard())
+    }
+    fn create_namespace(&self, name: String) -> Answer<'_, ()> {
+        Box::pin(async move { self.create_namespace(&Caller::default(), Namespace::new(name.trim())).await.map(|_| ()) })
+    }
+    fn create_stream(&self, namespace: String, name: String) -> Answer<'_, ()> {
+        Box::pin(async move {
+            self.create_stream(&Caller::default(), namespace.trim(), ImageStream::new(namespace.trim(), name.trim())).await.map(|_| ())
         })
+    }
+    fn delete_stream(&self, namespace: String, name: String) -> Answer<'_, ()> {
+        Box::pin(async move { self.delete_stream(&Caller::default(), &namespace, &name).await.map(|_| ()) })
+    }
+    fn tag(&self, form: TagForm) -> Answer<'_, String> {
+        Box::pin(self.portal_tag(form))
+    }
+    fn delete_tag(&self, namespace: String, stream: String, tag: String) -> Answer<'_, ()> {
+        Box::pin(async move { self.delete_istag(&Caller::default(), &namespace, &format!("{stream}:{tag}")).await.map(|_| ()) })
+    }
+    fn import(&self, form: ImportForm) -> Answer<'_, String> {
+        Box::pin(self.portal_import(form))
     }
 }
 

@@ -1,49 +1,224 @@
 //! Server functions: thin. Each asks the `PortalBackend` in context (the server's service layer)
-//! and maps errors; no rules and no SQL here.
+//! and maps errors; no rules and no SQL here. Errors travel as `ApiFailure`, which keeps the
+//! field a message concerns so forms can show it next to that field.
 
+use crate::model::{ApiError, Image, ImageStream, TagEvent, TagEventCondition};
 use leptos::prelude::*;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
+
+/// An error a page can show: the message, and the form field it is about (if any).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiFailure {
+    pub message: String,
+    pub field: Option<String>,
+    pub code: u16,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl FromServerFnError for ApiFailure {
+    type Encoder = JsonEncoding;
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        ApiFailure { message: value.to_string(), field: None, code: 500 }
+    }
+}
+
+impl From<ApiError> for ApiFailure {
+    fn from(e: ApiError) -> Self {
+        let field = e.status.details.as_ref().and_then(|d| d.causes.first()).map(|c| c.field.clone()).filter(|f| !f.is_empty());
+        ApiFailure { message: e.message().to_string(), field, code: e.code() }
+    }
+}
+
+impl ApiFailure {
+    /// A client-side rule broken in a form field.
+    pub fn at(field: &str, message: impl Into<String>) -> Self {
+        ApiFailure { message: message.into(), field: Some(field.into()), code: 400 }
+    }
+}
 
 /// One stream row of the catalog: `oc get is` columns plus counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CatalogStream {
+    pub namespace: String,
     pub name: String,
     pub image_repository: String,
     pub tags: String,
     /// RFC 3339 time of the newest head, if any.
     pub updated: Option<String>,
     pub tag_count: usize,
+    pub image_count: usize,
 }
 
-/// A namespace and its streams.
+/// A page of the catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CatalogNamespace {
-    pub name: String,
+pub struct CatalogPage {
+    pub namespaces: Vec<String>,
     pub streams: Vec<CatalogStream>,
+    pub total: u64,
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// Where an image is (or was) tagged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageUse {
+    pub namespace: String,
+    pub stream: String,
+    pub tag: String,
+    /// When the tag pointed at the image.
+    pub created: String,
+    /// The tag points at it now.
+    pub current: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImagePage {
+    pub image: Image,
+    pub uses: Vec<ImageUse>,
+    /// `get isimage … -o yaml --export` of the first stream using it, or the Image as YAML.
+    pub yaml: String,
+}
+
+/// A tag movement for the dashboard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TagMovement {
+    pub namespace: String,
+    pub stream: String,
+    pub tag: String,
+    pub event: TagEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailingImport {
+    pub namespace: String,
+    pub stream: String,
+    pub tag: String,
+    pub condition: TagEventCondition,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub movements: Vec<TagMovement>,
+    pub failing: Vec<FailingImport>,
+    pub updated_today: Vec<CatalogStream>,
+    pub generated: String,
+}
+
+/// The `tag` form.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TagForm {
+    pub namespace: String,
+    pub source: String,
+    pub destination: String,
+    pub mode: String,
+    pub reference_policy: String,
+    pub import_mode: String,
+    pub scheduled: bool,
+    pub insecure: bool,
+}
+
+/// The import form.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportForm {
+    pub namespace: String,
+    pub stream: String,
+    pub from: String,
+    pub tag: String,
+    pub all: bool,
+    pub scheduled: bool,
+    pub insecure: bool,
+    pub import_mode: String,
 }
 
 #[cfg(feature = "ssr")]
 pub mod backend {
     //! The seam between the app and the server: the server implements this trait with its
     //! service layer and provides it as `Arc<dyn PortalBackend>` in Leptos context.
-    use super::CatalogNamespace;
-    use crate::model::ApiError;
+    use super::*;
     use std::future::Future;
     use std::pin::Pin;
 
     pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+    pub type Answer<'a, T> = BoxFuture<'a, Result<T, ApiError>>;
 
     pub trait PortalBackend: Send + Sync + 'static {
-        /// Every namespace the caller may read with its streams (first page of each).
-        fn catalog(&self) -> BoxFuture<'_, Result<Vec<CatalogNamespace>, ApiError>>;
+        fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogPage>;
+        fn stream(&self, namespace: String, name: String) -> Answer<'_, ImageStream>;
+        fn image(&self, digest: String) -> Answer<'_, ImagePage>;
+        fn dashboard(&self) -> Answer<'_, Dashboard>;
+        fn create_namespace(&self, name: String) -> Answer<'_, ()>;
+        fn create_stream(&self, namespace: String, name: String) -> Answer<'_, ()>;
+        fn delete_stream(&self, namespace: String, name: String) -> Answer<'_, ()>;
+        /// Returns the message `tag` prints.
+        fn tag(&self, form: TagForm) -> Answer<'_, String>;
+        fn delete_tag(&self, namespace: String, stream: String, tag: String) -> Answer<'_, ()>;
+        /// Returns a summary: tags imported, failed, additional.
+        fn import(&self, form: ImportForm) -> Answer<'_, String>;
     }
 }
 
-/// The catalog: namespaces and their streams.
+#[cfg(feature = "ssr")]
+fn backend() -> Result<std::sync::Arc<dyn backend::PortalBackend>, ApiFailure> {
+    use_context::<std::sync::Arc<dyn backend::PortalBackend>>().ok_or_else(|| ApiFailure {
+        message: "backend missing from context".into(),
+        field: None,
+        code: 500,
+    })
+}
+
 #[server]
-pub async fn list_catalog() -> Result<Vec<CatalogNamespace>, ServerFnError> {
-    use backend::PortalBackend;
-    use std::sync::Arc;
-    let backend = use_context::<Arc<dyn PortalBackend>>().ok_or_else(|| ServerFnError::new("backend missing from context"))?;
-    backend.catalog().await.map_err(|e| ServerFnError::new(e.message()))
+pub async fn list_catalog(query: String, sort: String, page: u32) -> Result<CatalogPage, ApiFailure> {
+    Ok(backend()?.catalog(query, sort, page).await?)
+}
+
+#[server]
+pub async fn get_stream(namespace: String, name: String) -> Result<ImageStream, ApiFailure> {
+    Ok(backend()?.stream(namespace, name).await?)
+}
+
+#[server]
+pub async fn get_image_page(digest: String) -> Result<ImagePage, ApiFailure> {
+    Ok(backend()?.image(digest).await?)
+}
+
+#[server]
+pub async fn get_dashboard() -> Result<Dashboard, ApiFailure> {
+    Ok(backend()?.dashboard().await?)
+}
+
+#[server]
+pub async fn create_namespace(name: String) -> Result<(), ApiFailure> {
+    Ok(backend()?.create_namespace(name).await?)
+}
+
+#[server]
+pub async fn create_stream(namespace: String, name: String) -> Result<(), ApiFailure> {
+    Ok(backend()?.create_stream(namespace, name).await?)
+}
+
+#[server]
+pub async fn delete_stream(namespace: String, name: String) -> Result<(), ApiFailure> {
+    Ok(backend()?.delete_stream(namespace, name).await?)
+}
+
+#[server]
+pub async fn tag_image(form: TagForm) -> Result<String, ApiFailure> {
+    Ok(backend()?.tag(form).await?)
+}
+
+#[server]
+pub async fn delete_tag(namespace: String, stream: String, tag: String) -> Result<(), ApiFailure> {
+    Ok(backend()?.delete_tag(namespace, stream, tag).await?)
+}
+
+#[server]
+pub async fn import_images(form: ImportForm) -> Result<String, ApiFailure> {
+    Ok(backend()?.import(form).await?)
 }

@@ -11,3 +11,4 @@ pub mod reference;
 pub mod streams;
 pub mod tag_command;
 pub mod tag_order;
+pub mod views;

@@ -1,73 +1,183 @@
-//! The catalog (`/`): namespaces and their streams with the `oc get is` columns.
+//! The catalog (`/`): streams across namespaces with the `oc get is` columns plus counts,
+//! server-side search (name, tag, digest prefix), sorting and pagination; forms to create a
+//! namespace or a stream.
 
-use crate::api::{CatalogNamespace, list_catalog};
-use crate::domain::present::ago;
+use crate::api::{ApiFailure, CatalogPage, create_namespace, create_stream, list_catalog};
+use crate::components::{Ago, Failure, field_error};
+use crate::domain::names::{validate_namespace_name, validate_stream_name};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn CatalogPage() -> impl IntoView {
-    let catalog = Resource::new(|| (), |_| list_catalog());
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let sort = move || query.read().get("sort").filter(|s| s == "updated").unwrap_or_else(|| "name".into());
+    let page = move || query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1);
+    let created = RwSignal::new(0u32);
+    let catalog = Resource::new(move || (q(), sort(), page(), created.get()), |(q, sort, page, _)| list_catalog(q, sort, page));
     // Flips once the WASM has hydrated the page; end-to-end tests wait for it.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     view! {
         <h1>"Image streams"</h1>
         <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <form method="get" action="/" class="search" role="search">
+            <label for="q">"Search"</label>
+            <input id="q" name="q" type="search" placeholder="name, tag or digest prefix" prop:value=q/>
+            <label for="sort">"Sort by"</label>
+            <select id="sort" name="sort">
+                <option value="name" selected=move || sort() == "name">"name"</option>
+                <option value="updated" selected=move || sort() == "updated">"last updated"</option>
+            </select>
+            <button type="submit">"Search"</button>
+        </form>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match catalog.await {
-                    Ok(namespaces) => view! { <Namespaces namespaces/> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(page) => view! { <Streams page q=q() sort=sort()/> }.into_any(),
+                    Err(e) => view! { <Failure failure=e/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
+        <CreateForms on_created=move || created.update(|n| *n += 1)/>
     }
 }
 
 #[component]
-fn Namespaces(namespaces: Vec<CatalogNamespace>) -> impl IntoView {
-    let now = chrono::Utc::now();
-    if namespaces.is_empty() {
-        return view! { <p>"No namespaces yet."</p> }.into_any();
+fn Streams(page: CatalogPage, q: String, sort: String) -> impl IntoView {
+    let pages = page.total.div_ceil(page.page_size as u64).max(1) as u32;
+    let link = move |p: u32| format!("/?q={}&sort={}&page={p}", urlencode(&q), sort);
+    let summary = format!("{} streams · page {} of {}", page.total, page.page, pages);
+    let prev = (page.page > 1).then(|| link(page.page - 1));
+    let next = (page.page < pages).then(|| link(page.page + 1));
+    if page.streams.is_empty() {
+        return view! { <p class="empty">"No image streams match."</p> }.into_any();
     }
-    namespaces
-        .into_iter()
-        .map(|ns| {
-            let label = format!("Streams in {}", ns.name);
-            view! {
-                <section class="namespace" data-namespace=ns.name.clone()>
-                    <h2>{ns.name.clone()}</h2>
-                    {if ns.streams.is_empty() {
-                        view! { <p class="empty">"No image streams."</p> }.into_any()
-                    } else {
-                        view! {
-                            <table aria-label=label>
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Name"</th>
-                                        <th scope="col">"Image repository"</th>
-                                        <th scope="col">"Tags"</th>
-                                        <th scope="col">"Updated"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {ns.streams.into_iter().map(|s| {
-                                        let name = s.name.clone();
-                                        view! {
-                                        <tr class="stream" data-stream=name>
-                                            <td>{s.name}</td>
-                                            <td><code>{s.image_repository}</code></td>
-                                            <td>{s.tags}</td>
-                                            <td>{s.updated.map(|t| ago(&t, now)).unwrap_or_default()}</td>
-                                        </tr>
-                                    }}).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any()
-                    }}
-                </section>
-            }
+    view! {
+        <p class="muted" id="catalog-summary">{summary}</p>
+        <div class="table-wrap">
+            <table aria-label="Image streams">
+                <thead>
+                    <tr>
+                        <th scope="col">"Namespace"</th>
+                        <th scope="col">"Name"</th>
+                        <th scope="col" class="wide">"Image repository"</th>
+                        <th scope="col">"Tags"</th>
+                        <th scope="col">"Updated"</th>
+                        <th scope="col" class="num">"Tags / images"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {page
+                        .streams
+                        .into_iter()
+                        .map(|s| {
+                            let href = format!("/ns/{}/{}", s.namespace, s.name);
+                            let key = format!("{}/{}", s.namespace, s.name);
+                            let counts = format!("{} / {}", s.tag_count, s.image_count);
+                            view! {
+                                <tr class="stream" data-stream=s.name.clone() data-key=key>
+                                    <td>{s.namespace.clone()}</td>
+                                    <td><a href=href>{s.name.clone()}</a></td>
+                                    <td class="wide"><code>{s.image_repository.clone()}</code></td>
+                                    <td>{s.tags.clone()}</td>
+                                    <td>{s.updated.clone().map(|t| view! { <Ago time=t/> })}</td>
+                                    <td class="num">{counts}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <nav class="pager" aria-label="Pages">
+            {prev.map(|h| view! { <a href=h rel="prev">"← Previous"</a> })}
+            {next.map(|h| view! { <a href=h rel="next">"Next →"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
         })
-        .collect_view()
-        .into_any()
+        .collect()
+}
+
+/// Create a namespace, create a stream; validated as you type with the shared rules.
+#[component]
+fn CreateForms(on_created: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+    let ns_name = RwSignal::new(String::new());
+    let create_ns = Action::new(move |name: &String| {
+        let name = name.clone();
+        async move { create_namespace(name.clone()).await.map(|_| format!("Namespace {name} created.")) }
+    });
+    let ns_hint = move || {
+        let n = ns_name.get();
+        if n.is_empty() {
+            return None;
+        }
+        validate_namespace_name(&n, "metadata.name").first().map(|e| e.detail.clone())
+    };
+    let stream_ns = RwSignal::new("default".to_string());
+    let stream_name = RwSignal::new(String::new());
+    let create_is = Action::new(move |(ns, name): &(String, String)| {
+        let (ns, name) = (ns.clone(), name.clone());
+        async move { create_stream(ns.clone(), name.clone()).await.map(|_| format!("Image stream {ns}/{name} created.")) }
+    });
+    let is_hint = move || {
+        let n = stream_name.get();
+        if n.is_empty() {
+            return None;
+        }
+        validate_stream_name(&stream_ns.get(), &n).first().map(|e| e.to_string())
+    };
+    let done = on_created.clone();
+    Effect::new(move |_| {
+        // Read both before deciding: a short-circuit would leave the second untracked.
+        let (ns_done, is_done) = (create_ns.value().get(), create_is.value().get());
+        if matches!(ns_done, Some(Ok(_))) || matches!(is_done, Some(Ok(_))) {
+            done();
+        }
+    });
+    let result = |v: Option<Result<String, ApiFailure>>| match v {
+        Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+        Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
+        None => None,
+    };
+    view! {
+        <section class="forms" aria-label="Create">
+            <form class="card" on:submit=move |ev| {
+                ev.prevent_default();
+                create_ns.dispatch(ns_name.get());
+            }>
+                <h2>"New namespace"</h2>
+                <label for="new-namespace">"Name"</label>
+                <input id="new-namespace" required prop:value=ns_name on:input=move |ev| ns_name.set(event_target_value(&ev))
+                    aria-describedby="new-namespace-hint"/>
+                <p id="new-namespace-hint" class="hint error">{ns_hint}</p>
+                <button type="submit" disabled=move || ns_hint().is_some() || create_ns.pending().get()>"Create namespace"</button>
+                {move || result(create_ns.value().get())}
+            </form>
+            <form class="card" on:submit=move |ev| {
+                ev.prevent_default();
+                create_is.dispatch((stream_ns.get(), stream_name.get()));
+            }>
+                <h2>"New image stream"</h2>
+                <label for="new-stream-namespace">"Namespace"</label>
+                <input id="new-stream-namespace" required prop:value=stream_ns on:input=move |ev| stream_ns.set(event_target_value(&ev))/>
+                <label for="new-stream-name">"Name"</label>
+                <input id="new-stream-name" required prop:value=stream_name on:input=move |ev| stream_name.set(event_target_value(&ev))
+                    aria-describedby="new-stream-hint"/>
+                <p id="new-stream-hint" class="hint error">{is_hint}</p>
+                <button type="submit" disabled=move || is_hint().is_some() || create_is.pending().get()>"Create image stream"</button>
+                {move || result(create_is.value().get())}
+                {move || field_error(create_is.value().get(), "metadata.name").map(|m| view! { <p class="sr-only">{m}</p> })}
+            </form>
+        </section>
+    }
 }

@@ -1,3 +1,6 @@
 //! One module per page.
 
 pub mod catalog;
+pub mod dashboard;
+pub mod image;
+pub mod stream;

@@ -143,6 +143,11 @@ impl Service {
         self.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 
+    /// The service clock's "now".
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     pub(crate) fn allow(&self, caller: &Caller, verb: Verb, resource: &str, namespace: Option<&str>) -> Result<(), ApiError> {
         self.authorizer.check(caller, verb, resource, namespace)
     }

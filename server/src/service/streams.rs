@@ -33,7 +33,7 @@ fn parse_stream_token(token: Option<&str>) -> Result<(String, String), ApiError>
 
 impl Service {
     /// Read-time fields: `status.dockerImageRepository` is computed, never stored (spec §1.2).
-    pub(crate) fn decorate(&self, mut s: ImageStream) -> ImageStream {
+    pub fn decorate(&self, mut s: ImageStream) -> ImageStream {
         s.status.docker_image_repository = if self.registry_host.is_empty() {
             s.spec.docker_image_repository.clone()
         } else {

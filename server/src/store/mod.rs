@@ -6,12 +6,14 @@
 
 mod images;
 mod namespaces;
+mod portal;
 mod schedule;
 mod secrets;
 mod streams;
 
 pub use images::*;
 pub use namespaces::*;
+pub use portal::*;
 pub use schedule::*;
 pub use secrets::*;
 pub use streams::*;

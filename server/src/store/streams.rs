@@ -146,6 +146,13 @@ pub async fn list_streams(
     Ok(v)
 }
 
+/// Streams (with tags and history) from rows of `image_streams`.
+pub async fn streams_from_rows(conn: &mut SqliteConnection, rows: &[sqlx::sqlite::SqliteRow]) -> StoreResult<Vec<StoredStream>> {
+    let mut v = rows.iter().map(stream_from_row).collect::<StoreResult<Vec<_>>>()?;
+    fill_tags(conn, &mut v).await?;
+    Ok(v)
+}
+
 fn newest_head(stream: &ImageStream) -> Option<String> {
     app::domain::present::last_updated(stream)
 }

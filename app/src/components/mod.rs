@@ -1,0 +1,59 @@
+//! Widgets shared by pages.
+
+use crate::api::ApiFailure;
+use leptos::prelude::*;
+
+/// A pull spec with a copy button (the click is handled by `/portal-ui.js`, so it works before
+/// and without hydration).
+#[component]
+pub fn PullSpec(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl IntoView {
+    let aria = format!("Copy {label}: {spec}");
+    view! {
+        <span class="pullspec">
+            <code>{spec.clone()}</code>
+            <button type="button" class="copy" data-copy=spec aria-label=aria>"Copy"</button>
+        </span>
+    }
+}
+
+/// `<duration> ago` for an RFC 3339 time, with the exact time as a tooltip.
+#[component]
+pub fn Ago(#[prop(into)] time: String) -> impl IntoView {
+    let text = crate::domain::present::ago(&time, chrono::Utc::now());
+    view! { <time datetime=time.clone() title=time>{text}</time> }
+}
+
+/// A short digest (`sha256:` and the first 12 hex digits) linking to the image page.
+#[component]
+pub fn DigestLink(#[prop(into)] digest: String) -> impl IntoView {
+    let short = short_digest(&digest);
+    let href = format!("/images/{digest}");
+    view! { <a href=href class="digest" title=digest><code>{short}</code></a> }
+}
+
+pub fn short_digest(d: &str) -> String {
+    match d.split_once(':') {
+        Some((alg, hex)) => format!("{alg}:{}", hex.chars().take(12).collect::<String>()),
+        None => d.chars().take(19).collect(),
+    }
+}
+
+/// An error from the server, shown as an alert.
+#[component]
+pub fn Failure(failure: ApiFailure) -> impl IntoView {
+    view! { <p class="error" role="alert">{failure.message}</p> }
+}
+
+/// The message of a failed action for one field, if it concerns that field.
+pub fn field_error(value: Option<Result<String, ApiFailure>>, field: &str) -> Option<String> {
+    match value {
+        Some(Err(f))
+            if f.field
+                .as_deref()
+                .is_some_and(|x| x == field || x.ends_with(&format!(".{field}")) || x.starts_with(&format!("{field}."))) =>
+        {
+            Some(f.message)
+        }
+        _ => None,
+    }
+}

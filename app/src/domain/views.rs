@@ -1,0 +1,225 @@
+//! What the web pages show of a stream, derived from the stream alone (pure, also in WASM):
+//! each tag's state in words, aliases folded into their target as `describe` does, its source,
+//! flags and pull specs.
+
+use super::history::tracked_tag;
+use super::imports::observed_generation;
+use super::lookup::resolved_pull_spec;
+use super::tag_order::prioritize_tags;
+use crate::model::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A tag's state, as a person reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TagState {
+    /// Has an image (imported, pushed, or tagged from another tag).
+    Current,
+    /// A DockerImage tag whose newer spec has not been imported yet.
+    Importing,
+    /// The last import failed.
+    ImportFailed { reason: String, message: String, since: String },
+    /// Points at a pull spec only; never imported.
+    ReferenceOnly,
+    /// A spec tag that has no image yet and is not being imported.
+    NotImportedYet,
+    /// History without a spec tag (pushed).
+    NoSpecTag,
+}
+
+impl TagState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            TagState::Current => "current",
+            TagState::Importing => "importing",
+            TagState::ImportFailed { .. } => "import failed",
+            TagState::ReferenceOnly => "reference only",
+            TagState::NotImportedYet => "not imported yet",
+            TagState::NoSpecTag => "no spec tag",
+        }
+    }
+}
+
+/// One tag of the stream page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TagView {
+    pub name: String,
+    /// Same-stream tags that track this one (folded into it).
+    pub aliases: Vec<String>,
+    pub state: TagState,
+    /// `tagged from …` / `tracks …` in words, if there is a spec tag with a source.
+    pub source: Option<String>,
+    pub reference_policy: String,
+    pub scheduled: bool,
+    pub insecure: bool,
+    pub reference: bool,
+    pub import_mode: String,
+    /// `<repository>:<tag>`.
+    pub pull_by_tag: String,
+    /// The resolved pull spec of the head (by digest under Local policy or a digest ref).
+    pub pull_by_digest: Option<String>,
+    pub history: Vec<TagEvent>,
+}
+
+fn source_words(stream: &ImageStream, t: &TagReference) -> Option<String> {
+    let from = t.from.as_ref()?;
+    let name = if !from.namespace.is_empty() && from.namespace != stream.namespace() {
+        format!("{}/{}", from.namespace, from.name)
+    } else {
+        from.name.clone()
+    };
+    Some(match from.kind.as_str() {
+        KIND_IMAGE_STREAM_TAG if tracked_tag(stream, Some(from)).is_some() => format!("tracks {name}"),
+        KIND_DOCKER_IMAGE if t.reference => format!("reference to registry {name}"),
+        KIND_DOCKER_IMAGE if t.import_policy.scheduled => format!("updates automatically from registry {name}"),
+        KIND_DOCKER_IMAGE => format!("imported from {name}"),
+        KIND_IMAGE_STREAM_IMAGE => format!("pinned to {name}"),
+        _ => format!("tagged from {name}"),
+    })
+}
+
+fn state_of(stream: &ImageStream, tag: &str) -> TagState {
+    let spec = stream.spec_tag(tag);
+    let list = stream.status_tag(tag);
+    if let Some(c) = list.and_then(|l| l.conditions.iter().find(|c| c.kind == CONDITION_IMPORT_SUCCESS && c.status == "False")) {
+        return TagState::ImportFailed { reason: c.reason.clone(), message: c.message.clone(), since: c.last_transition_time.clone() };
+    }
+    let head = list.and_then(|l| l.items().first());
+    match (spec, head) {
+        (None, _) => TagState::NoSpecTag,
+        (Some(t), _) if t.reference => TagState::ReferenceOnly,
+        (Some(t), _) if super::streams::is_importable(t) && t.generation.unwrap_or(0) > observed_generation(stream, tag) => {
+            TagState::Importing
+        }
+        (Some(_), Some(h)) if !h.image.is_empty() => TagState::Current,
+        (Some(_), Some(_)) => TagState::ReferenceOnly,
+        (Some(_), None) => TagState::NotImportedYet,
+    }
+}
+
+/// Every tag of the stream in `describe` order, aliases folded into their final target.
+pub fn tag_views(stream: &ImageStream) -> Vec<TagView> {
+    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut folded: BTreeSet<String> = BTreeSet::new();
+    for t in &stream.spec.tags {
+        let mut target = t.name.clone();
+        let mut seen = BTreeSet::from([target.clone()]);
+        while let Some(next) = stream.spec_tag(&target).and_then(|s| tracked_tag(stream, s.from.as_ref())) {
+            if !seen.insert(next.to_string()) {
+                break;
+            }
+            target = next.to_string();
+        }
+        if target != t.name && stream.spec_tag(&target).is_some_and(|s| tracked_tag(stream, s.from.as_ref()).is_none()) {
+            aliases.entry(target).or_default().push(t.name.clone());
+            folded.insert(t.name.clone());
+        }
+    }
+    let mut names: BTreeSet<String> = stream.spec.tags.iter().map(|t| t.name.clone()).collect();
+    names.extend(stream.status.tags.iter().map(|l| l.tag.clone()));
+    let mut order: Vec<String> = names.into_iter().filter(|n| !folded.contains(n)).collect();
+    prioritize_tags(&mut order);
+    let repo = &stream.status.docker_image_repository;
+    order
+        .into_iter()
+        .map(|name| {
+            let spec = stream.spec_tag(&name);
+            let history = stream.status_tag(&name).map(|l| l.items().to_vec()).unwrap_or_default();
+            let pull_by_digest = resolved_pull_spec(stream, &name).filter(|p| p.contains('@'));
+            TagView {
+                aliases: aliases.remove(&name).unwrap_or_default(),
+                state: state_of(stream, &name),
+                source: spec.and_then(|t| source_words(stream, t)),
+                reference_policy: spec.map(|t| t.reference_policy.kind.clone()).unwrap_or_else(|| REFERENCE_POLICY_SOURCE.into()),
+                scheduled: spec.is_some_and(|t| t.import_policy.scheduled),
+                insecure: spec.is_some_and(|t| t.import_policy.insecure),
+                reference: spec.is_some_and(|t| t.reference),
+                import_mode: spec.map(|t| t.import_policy.import_mode.clone()).unwrap_or_default(),
+                pull_by_tag: if repo.is_empty() { String::new() } else { format!("{repo}:{name}") },
+                pull_by_digest,
+                history,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// For the stream timeline: every distinct image of the stream with a short label, so lanes of
+/// tags that share an image can show it.
+pub fn image_labels(stream: &ImageStream) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for l in &stream.status.tags {
+        for i in l.items() {
+            if !i.image.is_empty() {
+                let short = i.image.split_once(':').map(|(_, h)| h).unwrap_or(&i.image);
+                out.entry(i.image.clone()).or_insert_with(|| short.chars().take(12).collect());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::history::add_tag_event;
+
+    fn d(n: u64) -> String {
+        format!("sha256:{n:064x}")
+    }
+
+    #[test]
+    fn states_in_words_and_folded_aliases() {
+        let mut s = ImageStream::new("ns", "app");
+        s.status.docker_image_repository = "reg/ns/app".into();
+        let docker = |name: &str, from: &str, g: i64| TagReference {
+            name: name.into(),
+            from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: from.into(), namespace: String::new() }),
+            generation: Some(g),
+            ..Default::default()
+        };
+        s.spec.tags = vec![
+            docker("latest", "q.io/a", 1),
+            TagReference {
+                name: "stable".into(),
+                from: Some(ObjectReference { kind: KIND_IMAGE_STREAM_TAG.into(), name: "latest".into(), namespace: String::new() }),
+                generation: Some(1),
+                ..Default::default()
+            },
+            docker("new", "q.io/a:new", 2),
+            TagReference { reference: true, ..docker("ref", "q.io/a:ref", 1) },
+            docker("bad", "q.io/a:bad", 2),
+        ];
+        add_tag_event(
+            &mut s,
+            "latest",
+            TagEvent { created: "t".into(), docker_image_reference: format!("q.io/a@{}", d(1)), image: d(1), generation: 1 },
+        );
+        add_tag_event(
+            &mut s,
+            "pushed",
+            TagEvent { created: "t".into(), docker_image_reference: format!("reg/ns/app@{}", d(2)), image: d(2), generation: 1 },
+        );
+        s.status_tag_entry("bad").conditions.push(TagEventCondition {
+            kind: CONDITION_IMPORT_SUCCESS.into(),
+            status: "False".into(),
+            reason: "NotFound".into(),
+            message: "gone".into(),
+            last_transition_time: "T".into(),
+            generation: 2,
+        });
+        let v = tag_views(&s);
+        let names: Vec<&str> = v.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, vec!["latest", "bad", "new", "pushed", "ref"]);
+        assert_eq!(v[0].aliases, vec!["stable".to_string()]);
+        assert_eq!(v[0].state, TagState::Current);
+        assert_eq!(v[0].source.as_deref(), Some("imported from q.io/a"));
+        assert_eq!(v[0].pull_by_tag, "reg/ns/app:latest");
+        assert_eq!(v[0].pull_by_digest, Some(format!("q.io/a@{}", d(1))));
+        assert_eq!(v[1].state.label(), "import failed");
+        assert_eq!(v[2].state, TagState::Importing);
+        assert_eq!(v[3].state, TagState::NoSpecTag);
+        assert_eq!(v[4].state, TagState::ReferenceOnly);
+        assert_eq!(image_labels(&s).len(), 2);
+    }
+}

@@ -1,0 +1,120 @@
+//! The image page (`/images/:digest`): what the image is (digest, reference, created, author,
+//! platform, size), its layers, config and labels, the platforms of a manifest list, where it
+//! is tagged now and was before, and its YAML as `get isimage … -o yaml --export` shows it.
+
+use crate::api::{ImagePage, get_image_page};
+use crate::components::{Ago, DigestLink, Failure, PullSpec};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+fn human_size(bytes: i64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+#[component]
+pub fn ImagePage() -> impl IntoView {
+    let params = use_params_map();
+    let digest = move || params.read().get("digest").unwrap_or_default();
+    let page = Resource::new(digest, get_image_page);
+    view! {
+        <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / image"</nav>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(p) => view! { <ImageView page=p/> }.into_any(),
+                    Err(e) => view! { <h1>"Image"</h1><Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ImageView(page: ImagePage) -> impl IntoView {
+    let img = page.image;
+    let meta = img.docker_image_metadata.clone().unwrap_or_default();
+    let config = meta.config.clone().unwrap_or_default();
+    let platform = if meta.architecture.is_empty() {
+        String::new()
+    } else {
+        format!("{}/{}", if meta.os.is_empty() { "linux" } else { &meta.os }, meta.architecture)
+    };
+    let total: i64 = img.docker_image_layers.iter().map(|l| l.size).sum();
+    let (current, past): (Vec<_>, Vec<_>) = page.uses.into_iter().partition(|u| u.current);
+    let list = |v: Option<Vec<String>>| v.filter(|x| !x.is_empty()).map(|x| x.join(" "));
+    view! {
+        <h1 class="digest-title"><code>{img.metadata.name.clone()}</code></h1>
+        <dl class="facts">
+            <dt>"Pull by digest"</dt><dd><PullSpec label="image" spec=img.docker_image_reference.clone()/></dd>
+            <dt>"Media type"</dt><dd><code>{img.docker_image_manifest_media_type.clone()}</code></dd>
+            {(!meta.created.is_empty()).then(|| view! { <dt>"Created"</dt><dd><Ago time=meta.created.clone()/></dd> })}
+            {(!meta.author.is_empty()).then(|| view! { <dt>"Author"</dt><dd>{meta.author.clone()}</dd> })}
+            {(!platform.is_empty()).then(|| view! { <dt>"Platform"</dt><dd>{platform.clone()}</dd> })}
+            {(meta.size > 0).then(|| view! { <dt>"Size"</dt><dd>{human_size(meta.size)}</dd> })}
+            {(!config.user.is_empty()).then(|| view! { <dt>"User"</dt><dd><code>{config.user.clone()}</code></dd> })}
+            {(!config.working_dir.is_empty()).then(|| view! { <dt>"Working directory"</dt><dd><code>{config.working_dir.clone()}</code></dd> })}
+            {list(Some(config.entrypoint.clone())).map(|e| view! { <dt>"Entrypoint"</dt><dd><code>{e}</code></dd> })}
+            {list(Some(config.cmd.clone())).map(|c| view! { <dt>"Command"</dt><dd><code>{c}</code></dd> })}
+            {(!config.exposed_ports.is_empty()).then(|| view! { <dt>"Ports"</dt><dd>{config.exposed_ports.keys().cloned().collect::<Vec<_>>().join(", ")}</dd> })}
+            {(!config.volumes.is_empty()).then(|| view! { <dt>"Volumes"</dt><dd>{config.volumes.keys().cloned().collect::<Vec<_>>().join(", ")}</dd> })}
+        </dl>
+        {(!config.env.is_empty()).then(|| view! {
+            <h2>"Environment"</h2>
+            <ul class="plain">{config.env.iter().map(|e| view! { <li><code>{e.clone()}</code></li> }).collect_view()}</ul>
+        })}
+        {(!config.labels.is_empty()).then(|| view! {
+            <h2>"Labels"</h2>
+            <dl class="facts">{config.labels.iter().map(|(k, v)| view! { <dt><code>{k.clone()}</code></dt><dd>{v.clone()}</dd> }).collect_view()}</dl>
+        })}
+        {(!img.docker_image_manifests.is_empty()).then(|| view! {
+            <h2>"Platforms"</h2>
+            <ul class="plain" id="platforms">
+                {img.docker_image_manifests.iter().map(|m| {
+                    let p = if m.variant.is_empty() { format!("{}/{}", m.os, m.architecture) } else { format!("{}/{}/{}", m.os, m.architecture, m.variant) };
+                    view! { <li>{p}" "<DigestLink digest=m.digest.clone()/></li> }
+                }).collect_view()}
+            </ul>
+        })}
+        {(!img.docker_image_layers.is_empty()).then(|| view! {
+            <h2>"Layers"</h2>
+            <div class="table-wrap">
+                <table aria-label="Layers" id="layers">
+                    <thead><tr><th scope="col">"#"</th><th scope="col">"Digest"</th><th scope="col" class="num">"Size"</th><th scope="col">"Media type"</th></tr></thead>
+                    <tbody>
+                        {img.docker_image_layers.iter().enumerate().map(|(i, l)| view! {
+                            <tr><td>{i + 1}</td><td><code class="small">{l.name.clone()}</code></td><td class="num">{human_size(l.size)}</td><td class="small">{l.media_type.clone()}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                    <tfoot><tr><th scope="row" colspan="2">"Total"</th><td class="num">{human_size(total)}</td><td></td></tr></tfoot>
+                </table>
+            </div>
+        })}
+        <h2>"Tagged as"</h2>
+        {if current.is_empty() { view! { <p class="empty">"No tag points at this image now."</p> }.into_any() } else {
+            view! { <ul class="plain" id="tagged-now">{current.into_iter().map(|u| {
+                let href = format!("/ns/{}/{}", u.namespace, u.stream);
+                view! { <li><a href=href>{format!("{}/{}:{}", u.namespace, u.stream, u.tag)}</a>" since "<Ago time=u.created/></li> }
+            }).collect_view()}</ul> }.into_any()
+        }}
+        {(!past.is_empty()).then(|| view! {
+            <h2>"Earlier"</h2>
+            <ul class="plain" id="tagged-before">{past.into_iter().map(|u| {
+                let href = format!("/ns/{}/{}", u.namespace, u.stream);
+                view! { <li><a href=href>{format!("{}/{}:{}", u.namespace, u.stream, u.tag)}</a>" "<Ago time=u.created/></li> }
+            }).collect_view()}</ul>
+        })}
+        <details class="yaml">
+            <summary>"YAML"</summary>
+            <pre><code>{page.yaml}</code></pre>
+        </details>
+    }
+}

@@ -1,0 +1,512 @@
+//! The stream page (`/ns/:ns/:stream`): every tag with its state in words, aliases folded into
+//! their target, pull specs with copy buttons, source and flags; the stream's timeline (one
+//! lane per tag); each tag's history with "restore this image"; and the tag and import forms.
+
+use crate::api::{ApiFailure, ImportForm, TagForm, delete_tag, get_stream, import_images, tag_image};
+use crate::components::{Ago, DigestLink, Failure, PullSpec, field_error, short_digest};
+use crate::domain::tag_command::{TagArgs, plan_tag};
+use crate::domain::views::{TagState, TagView, image_labels, tag_views};
+use crate::model::{ImageStream, TagEvent};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn StreamPage() -> impl IntoView {
+    let params = use_params_map();
+    let ns = move || params.read().get("ns").unwrap_or_default();
+    let name = move || params.read().get("stream").unwrap_or_default();
+    // Bumped by every action on the page, so the stream is read again and the result shows.
+    let changed = RwSignal::new(0u32);
+    let stream = Resource::new(move || (ns(), name(), changed.get()), |(ns, name, _)| get_stream(ns, name));
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    view! {
+        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
+        <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "{ns}" / "{name}</nav>
+        // A transition keeps the page while it is read again after an action.
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match stream.await {
+                    Ok(s) => view! { <StreamView stream=s changed/> }.into_any(),
+                    Err(e) => view! { <h1>{name()}</h1><Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+        // The forms live outside the re-read part, so their results stay on screen.
+        <section class="forms" aria-label="Actions">
+            {move || view! {
+                <TagFormView ns=ns() stream=name() changed/>
+                <ImportFormView ns=ns() stream=name() changed/>
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn StreamView(stream: ImageStream, changed: RwSignal<u32>) -> impl IntoView {
+    let ns = stream.namespace().to_string();
+    let name = stream.metadata.name.clone();
+    let tags = tag_views(&stream);
+    let repo = stream.status.docker_image_repository.clone();
+    let unique = image_labels(&stream).len();
+    let title = format!("{ns}/{name}");
+    let summary = format!("{} tags · {} images · generation {}", tags.len(), unique, stream.metadata.generation.unwrap_or(0));
+    let timeline = stream.clone();
+    view! {
+        <h1>{title}</h1>
+        <p class="muted">{summary}</p>
+        <dl class="facts">
+            <dt>"Pull repository"</dt>
+            <dd><PullSpec label="repository" spec=repo/></dd>
+            <dt>"Image lookup"</dt>
+            <dd>{format!("local={}", stream.spec.lookup_policy.local)}</dd>
+        </dl>
+        <h2>"Tags"</h2>
+        {if tags.is_empty() {
+            view! { <p class="empty">"No tags yet. Tag an image or import one below."</p> }.into_any()
+        } else {
+            view! { <TagTable tags=tags.clone() ns=ns.clone() stream=name.clone() changed/> }.into_any()
+        }}
+        <Timeline stream=timeline/>
+        <h2>"History"</h2>
+        {tags.into_iter().filter(|t| !t.history.is_empty()).map(|t| view! { <TagHistory tag=t ns=ns.clone() stream=name.clone() changed/> }).collect_view()}
+    }
+}
+
+fn state_view(state: &TagState) -> impl IntoView + use<> {
+    let class = match state {
+        TagState::Current => "badge ok",
+        TagState::ImportFailed { .. } => "badge bad",
+        TagState::Importing => "badge busy",
+        _ => "badge",
+    };
+    let detail = match state {
+        TagState::ImportFailed { reason, message, since } => Some(view! {
+            <span class="failure">{format!("{reason}: {message}")}" "<Ago time=since.clone()/></span>
+        }),
+        _ => None,
+    };
+    view! { <span class=class>{state.label()}</span>{detail} }
+}
+
+#[component]
+fn TagTable(tags: Vec<TagView>, ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
+    let delete = Action::new(move |(ns, stream, tag): &(String, String, String)| {
+        let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.clone());
+        async move { delete_tag(ns, stream, tag).await }
+    });
+    let reimport = Action::new(move |form: &ImportForm| {
+        let form = form.clone();
+        async move { import_images(form).await }
+    });
+    Effect::new(move |_| {
+        let (deleted, reimported) = (delete.value().get(), reimport.value().get());
+        if deleted.is_some() || reimported.is_some() {
+            changed.update(|n| *n += 1);
+        }
+    });
+    view! {
+        <div class="table-wrap">
+            <table aria-label="Tags" id="tags">
+                <thead>
+                    <tr>
+                        <th scope="col">"Tag"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Source and policy"</th>
+                        <th scope="col">"Pull"</th>
+                        <th scope="col">"Updated"</th>
+                        <th scope="col"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {tags
+                        .into_iter()
+                        .map(|t| {
+                            let (ns2, stream2, tag2) = (ns.clone(), stream.clone(), t.name.clone());
+                            let confirm = RwSignal::new(false);
+                            let failed_or_pending = matches!(t.state, TagState::ImportFailed { .. } | TagState::Importing | TagState::NotImportedYet);
+                            let import_source = t.source.as_ref().and_then(|s| s.strip_prefix("imported from ").or_else(|| s.strip_prefix("updates automatically from registry ")).map(str::to_string));
+                            let import_form = import_source.map(|from| ImportForm {
+                                namespace: ns.clone(),
+                                stream: stream.clone(),
+                                from,
+                                tag: t.name.clone(),
+                                all: false,
+                                scheduled: t.scheduled,
+                                insecure: t.insecure,
+                                import_mode: t.import_mode.clone(),
+                            });
+                            let aliases = (!t.aliases.is_empty()).then(|| format!("({})", t.aliases.join(", ")));
+                            let mut flags = vec![format!("reference policy {}", t.reference_policy)];
+                            if t.scheduled { flags.push("scheduled".into()); }
+                            if t.insecure { flags.push("insecure".into()); }
+                            if t.reference { flags.push("reference".into()); }
+                            if !t.import_mode.is_empty() && t.import_mode != "Legacy" { flags.push(t.import_mode.clone()); }
+                            let updated = t.history.first().map(|h| h.created.clone());
+                            let tag_label = t.name.clone();
+                            view! {
+                                <tr data-tag=t.name.clone()>
+                                    <th scope="row">{t.name.clone()}" "<span class="muted">{aliases}</span></th>
+                                    <td>{state_view(&t.state)}</td>
+                                    <td>{t.source.clone()}<br/><span class="muted small">{flags.join(" · ")}</span></td>
+                                    <td class="pulls">
+                                        {(!t.pull_by_tag.is_empty()).then(|| view! { <PullSpec label=format!("{} by tag", tag_label) spec=t.pull_by_tag.clone()/> })}
+                                        {t.pull_by_digest.clone().map(|d| view! { <PullSpec label=format!("{} by digest", tag_label) spec=d/> })}
+                                    </td>
+                                    <td>{updated.map(|u| view! { <Ago time=u/> })}</td>
+                                    <td class="actions">
+                                        {(failed_or_pending && import_form.is_some()).then(|| {
+                                            let form = import_form.clone();
+                                            view! { <button type="button" on:click=move |_| { if let Some(f) = form.clone() { reimport.dispatch(f); } }>"Import now"</button> }
+                                        })}
+                                        <Show when=move || !confirm.get() fallback=move || {
+                                            let key = (ns2.clone(), stream2.clone(), tag2.clone());
+                                            view! {
+                                                <button type="button" class="danger" on:click=move |_| { delete.dispatch(key.clone()); }>"Confirm delete"</button>
+                                                <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                                            }
+                                        }>
+                                            <button type="button" on:click=move |_| confirm.set(true)>"Delete…"</button>
+                                        </Show>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        {move || match delete.value().get() {
+            Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
+            _ => None,
+        }}
+        {move || match reimport.value().get() {
+            Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+            Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
+            None => None,
+        }}
+    }
+}
+
+/// What changed from the older item to this one, in words.
+fn change_words(item: &TagEvent, older: Option<&TagEvent>) -> &'static str {
+    match older {
+        None => "first image",
+        Some(o) if o.image != item.image && o.docker_image_reference != item.docker_image_reference => "new image",
+        Some(o) if o.image != item.image => "image replaced",
+        Some(_) => "pull spec changed",
+    }
+}
+
+#[component]
+fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
+    let restore = Action::new(move |form: &TagForm| {
+        let form = form.clone();
+        async move { tag_image(form).await }
+    });
+    Effect::new(move |_| {
+        if restore.value().get().is_some() {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let items = tag.history.clone();
+    let title = format!("{} ({} {})", tag.name, items.len(), if items.len() == 1 { "item" } else { "items" });
+    view! {
+        <details class="history" data-history=tag.name.clone() open=items.len() <= 5>
+            <summary>{title}</summary>
+            <ol class="timeline">
+                {items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let words = change_words(item, items.get(i + 1));
+                        let confirm = RwSignal::new(false);
+                        let form = TagForm {
+                            namespace: ns.clone(),
+                            source: format!("{}@{}", stream, item.image),
+                            destination: format!("{}:{}", stream, tag.name),
+                            mode: "permanent".into(),
+                            reference_policy: "source".into(),
+                            import_mode: String::new(),
+                            scheduled: false,
+                            insecure: false,
+                        };
+                        let can_restore = i > 0 && !item.image.is_empty();
+                        view! {
+                            <li class=if i == 0 { "item head" } else { "item" }>
+                                <Ago time=item.created.clone()/>
+                                " · "
+                                {if item.image.is_empty() { view! { <span>"no image"</span> }.into_any() } else { view! { <DigestLink digest=item.image.clone()/> }.into_any() }}
+                                " · "<span class="muted">{words}</span>
+                                " · "<span class="muted">{format!("generation {}", item.generation)}</span>
+                                <br/><code class="small">{item.docker_image_reference.clone()}</code>
+                                {can_restore.then(|| {
+                                    let form = form.clone();
+                                    view! {
+                                        <Show when=move || confirm.get() fallback=move || view! {
+                                            <button type="button" on:click=move |_| confirm.set(true)>"Restore this image…"</button>
+                                        }>
+                                            {
+                                                let form = form.clone();
+                                                view! {
+                                                    <span class="confirm">
+                                                        "Make the tag point at this image again? "
+                                                        <button type="button" class="primary" on:click=move |_| { restore.dispatch(form.clone()); }>"Restore"</button>
+                                                        <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                                                    </span>
+                                                }
+                                            }
+                                        </Show>
+                                    }
+                                })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+            {move || match restore.value().get() {
+                Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
+                None => None,
+            }}
+        </details>
+    }
+}
+
+/// A picture of all tags over time: one lane per tag, a dot per history item, coloured by image,
+/// so tags sharing an image share a colour.
+#[component]
+fn Timeline(stream: ImageStream) -> impl IntoView {
+    let labels = image_labels(&stream);
+    let lanes: Vec<(String, Vec<TagEvent>)> =
+        stream.status.tags.iter().filter(|l| !l.items().is_empty()).map(|l| (l.tag.clone(), l.items().to_vec())).collect();
+    if lanes.is_empty() {
+        return view! { <span></span> }.into_any();
+    }
+    let times: Vec<i64> = lanes
+        .iter()
+        .flat_map(|(_, items)| items.iter().filter_map(|i| crate::domain::present::parse_time(&i.created).map(|t| t.timestamp())))
+        .collect();
+    let (min, max) = (times.iter().copied().min().unwrap_or(0), times.iter().copied().max().unwrap_or(0));
+    let span = (max - min).max(1) as f64;
+    let (left, width, lane_h) = (120.0, 600.0, 28.0);
+    let height = lane_h * lanes.len() as f64 + 10.0;
+    let color = |image: &str| {
+        let h: u32 = image.bytes().fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32)) % 360;
+        format!("hsl({h} 65% 45%)")
+    };
+    let view_box = format!("0 0 {} {}", left + width + 20.0, height);
+    view! {
+        <h2>"Timeline"</h2>
+        <figure class="timeline-figure">
+            <svg viewBox=view_box role="img" aria-label="Tag timeline: one lane per tag, one dot per image the tag pointed at" class="lanes">
+                {lanes
+                    .iter()
+                    .enumerate()
+                    .map(|(row, (tag, items))| {
+                        let y = lane_h * row as f64 + lane_h / 2.0 + 5.0;
+                        view! {
+                            <g>
+                                <text x="4" y=y + 4.0 class="lane-label">{tag.clone()}</text>
+                                <line x1=left y1=y x2=left + width y2=y class="lane"/>
+                                {items
+                                    .iter()
+                                    .map(|i| {
+                                        let t = crate::domain::present::parse_time(&i.created).map(|t| t.timestamp()).unwrap_or(min);
+                                        let x = left + width * ((t - min) as f64 / span);
+                                        let label = labels.get(&i.image).cloned().unwrap_or_else(|| "reference".into());
+                                        let title = format!("{tag} → {} at {}", short_digest(&i.image), i.created);
+                                        view! { <circle cx=x cy=y r="7" fill=color(&i.image)><title>{title}</title></circle><text x=x + 9.0 y=y - 8.0 class="dot-label">{label}</text> }
+                                    })
+                                    .collect_view()}
+                            </g>
+                        }
+                    })
+                    .collect_view()}
+            </svg>
+            <figcaption class="muted small">"Each lane is a tag; dots of the same colour are the same image."</figcaption>
+        </figure>
+    }
+    .into_any()
+}
+
+/// Which field a `tag` plan error concerns.
+fn tag_error_field(message: &str) -> &'static str {
+    if message.contains("SOURCE") || message.contains("source") || message.contains("alias") && message.contains("Image Streams") {
+        "source"
+    } else {
+        "destination"
+    }
+}
+
+#[component]
+fn TagFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
+    let source = RwSignal::new(String::new());
+    let destination = RwSignal::new(format!("{stream}:"));
+    let mode = RwSignal::new("permanent".to_string());
+    let policy = RwSignal::new("source".to_string());
+    let import_mode = RwSignal::new("Legacy".to_string());
+    let scheduled = RwSignal::new(false);
+    let insecure = RwSignal::new(false);
+    let ns_for_plan = ns.clone();
+    // The shared rules of `tag`, as you type.
+    let plan_error = move || {
+        if source.get().is_empty() {
+            return None;
+        }
+        let args = TagArgs {
+            args: vec![source.get(), destination.get()],
+            alias: mode.get() == "alias",
+            reference: mode.get() == "reference",
+            reference_policy: Some(policy.get()),
+            scheduled: scheduled.get(),
+            insecure: insecure.get(),
+            import_mode: Some(import_mode.get()),
+            namespace: ns_for_plan.clone(),
+            ..Default::default()
+        };
+        plan_tag(&args).err()
+    };
+    let plan_error = Memo::new(move |_| plan_error());
+    let act = Action::new(move |form: &TagForm| {
+        let form = form.clone();
+        async move { tag_image(form).await }
+    });
+    Effect::new(move |_| {
+        if matches!(act.value().get(), Some(Ok(_))) {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let at = move |field: &'static str| {
+        move || {
+            plan_error.get().filter(|m| tag_error_field(m) == field).or_else(|| match act.value().get() {
+                Some(Err(ApiFailure { field: Some(f), message, .. })) if f == field => Some(message),
+                _ => None,
+            })
+        }
+    };
+    let ns2 = ns.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        act.dispatch(TagForm {
+            namespace: ns2.clone(),
+            source: source.get(),
+            destination: destination.get(),
+            mode: mode.get(),
+            reference_policy: policy.get(),
+            import_mode: import_mode.get(),
+            scheduled: scheduled.get(),
+            insecure: insecure.get(),
+        });
+    };
+    view! {
+        <form class="card" id="tag-form" on:submit=submit>
+            <h2>"Tag an image"</h2>
+            <label for="tag-source">"Source"</label>
+            <input id="tag-source" placeholder="stream:tag, stream@digest or registry/repo:tag" required
+                prop:value=source on:input=move |ev| source.set(event_target_value(&ev)) aria-describedby="tag-source-error"/>
+            <p id="tag-source-error" class="hint error">{at("source")}</p>
+            <label for="tag-destination">"Destination"</label>
+            <input id="tag-destination" required prop:value=destination on:input=move |ev| destination.set(event_target_value(&ev))
+                aria-describedby="tag-destination-error"/>
+            <p id="tag-destination-error" class="hint error">{at("destination")}</p>
+            <fieldset>
+                <legend>"Kind of tag"</legend>
+                <label><input type="radio" name="tag-mode" value="permanent" checked=move || mode.get() == "permanent" on:change=move |_| mode.set("permanent".into())/>" permanent (pinned to the current image)"</label>
+                <label><input type="radio" name="tag-mode" value="alias" checked=move || mode.get() == "alias" on:change=move |_| mode.set("alias".into())/>" alias (tracks the source tag)"</label>
+                <label><input type="radio" name="tag-mode" value="reference" checked=move || mode.get() == "reference" on:change=move |_| mode.set("reference".into())/>" reference only (never imported)"</label>
+            </fieldset>
+            <label for="tag-policy">"Reference policy"</label>
+            <select id="tag-policy" on:change=move |ev| policy.set(event_target_value(&ev))>
+                <option value="source">"source"</option>
+                <option value="local">"local"</option>
+            </select>
+            <label for="tag-import-mode">"Import mode"</label>
+            <select id="tag-import-mode" on:change=move |ev| import_mode.set(event_target_value(&ev))>
+                <option value="Legacy">"Legacy"</option>
+                <option value="PreserveOriginal">"PreserveOriginal"</option>
+            </select>
+            <label><input type="checkbox" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" import periodically (scheduled)"</label>
+            <label><input type="checkbox" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
+            <button type="submit" class="primary" disabled=move || plan_error.get().is_some() || act.pending().get()>"Tag"</button>
+            {move || match act.value().get() {
+                Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+                Some(Err(e)) if e.field.is_none() => Some(view! { <Failure failure=e/> }.into_any()),
+                _ => None,
+            }}
+        </form>
+    }
+}
+
+#[component]
+fn ImportFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
+    let from = RwSignal::new(String::new());
+    let tag = RwSignal::new(String::new());
+    let all = RwSignal::new(false);
+    let scheduled = RwSignal::new(false);
+    let insecure = RwSignal::new(false);
+    let mode = RwSignal::new("Legacy".to_string());
+    let act = Action::new(move |form: &ImportForm| {
+        let form = form.clone();
+        async move { import_images(form).await }
+    });
+    Effect::new(move |_| {
+        if act.value().get().is_some() {
+            changed.update(|n| *n += 1);
+        }
+    });
+    let from_error = move || {
+        let f = from.get();
+        if f.is_empty() {
+            return None;
+        }
+        match crate::domain::reference::DockerImageReference::parse(&f) {
+            Err(e) => Some(e.to_string()),
+            Ok(r) if all.get() && (!r.tag.is_empty() || !r.id.is_empty()) => {
+                Some("you must specify an image repository, not a tag or ID".into())
+            }
+            Ok(_) => field_error(act.value().get(), "from"),
+        }
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        act.dispatch(ImportForm {
+            namespace: ns.clone(),
+            stream: stream.clone(),
+            from: from.get(),
+            tag: tag.get(),
+            all: all.get(),
+            scheduled: scheduled.get(),
+            insecure: insecure.get(),
+            import_mode: mode.get(),
+        });
+    };
+    view! {
+        <form class="card" id="import-form" on:submit=submit>
+            <h2>"Import from a registry"</h2>
+            <label for="import-from">"Image or repository"</label>
+            <input id="import-from" required placeholder="quay.io/org/app:1.0" prop:value=from on:input=move |ev| from.set(event_target_value(&ev))
+                aria-describedby="import-from-error"/>
+            <p id="import-from-error" class="hint error">{from_error}</p>
+            <label for="import-tag">"Into tag (default: the source's tag)"</label>
+            <input id="import-tag" prop:value=tag on:input=move |ev| tag.set(event_target_value(&ev)) disabled=move || all.get()/>
+            <label><input type="checkbox" prop:checked=all on:change=move |ev| all.set(event_target_checked(&ev))/>" every tag of the repository (--all)"</label>
+            <label><input type="checkbox" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" re-import periodically"</label>
+            <label><input type="checkbox" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
+            <label for="import-mode">"Import mode"</label>
+            <select id="import-mode" on:change=move |ev| mode.set(event_target_value(&ev))>
+                <option value="Legacy">"Legacy"</option>
+                <option value="PreserveOriginal">"PreserveOriginal"</option>
+            </select>
+            <button type="submit" class="primary" disabled=move || from_error().is_some() || act.pending().get()>
+                {move || if act.pending().get() { "Importing…" } else { "Import" }}
+            </button>
+            <p class="muted small" role="status">{move || act.pending().get().then_some("Looking up the registry…")}</p>
+            {move || match act.value().get() {
+                Some(Ok(m)) => Some(view! { <p class="ok" role="status" id="import-result">{m}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
+                None => None,
+            }}
+        </form>
+    }
+}

@@ -1,0 +1,132 @@
+// The stream page: tags with their states and pull specs, the timeline, history with restore,
+// and the tag, import and delete actions, each visible without a reload.
+import { expect, test } from "@playwright/test";
+import { accessible, hydrated, photograph, watchProblems } from "./helpers";
+
+test("stream page shows tags, pull specs, timeline and history", async ({ page }) => {
+  const problems = watchProblems(page);
+  await page.goto("/ns/demo/app");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("demo/app");
+  const prod = page.locator('tr[data-tag="prod"]');
+  await expect(prod.locator("th")).toContainText("prod (stable)");
+  await expect(prod.locator(".badge")).toHaveText("current");
+  await expect(prod).toContainText("pinned to app@sha256:");
+  await expect(prod.getByRole("button", { name: /Copy prod by tag/ })).toBeVisible();
+  await expect(prod.getByRole("button", { name: /Copy prod by digest/ })).toBeVisible();
+  await expect(page.locator('tr[data-tag="build-41"] .badge')).toHaveText("no spec tag");
+  await expect(page.getByRole("img", { name: /Tag timeline/ })).toBeVisible();
+  await expect(page.locator('details[data-history="build-42"] li')).toHaveCount(1);
+  await accessible(page);
+  await photograph(page, "stream");
+  expect(problems).toEqual([]);
+});
+
+test("tag, alias, field errors, restore and delete without reload", async ({ page }) => {
+  const problems = watchProblems(page, { formErrors: true });
+  await page.goto("/ns/demo/app");
+  await hydrated(page);
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+  const source = page.locator("#tag-source");
+  const dest = page.locator("#tag-destination");
+  const tagButton = page.getByRole("button", { name: "Tag", exact: true });
+  // Validation as you type, from the shared rules.
+  await source.fill("Bad");
+  await expect(page.locator("#tag-source-error")).toHaveText("invalid SOURCE: repository name must be lowercase");
+  await expect(tagButton).toBeDisabled();
+  await source.fill("app:build-41");
+  await dest.fill("app:-x");
+  await expect(page.locator("#tag-destination-error")).toContainText('invalid tag "-x" format');
+  // A permanent tag, then the same tag moved to another image: history grows.
+  await dest.fill("app:moving");
+  await tagButton.click();
+  await expect(page.getByText(/^Tag app:moving set to app@sha256:/)).toBeVisible();
+  await expect(page.locator('tr[data-tag="moving"] .badge')).toHaveText("current");
+  await source.fill("app:build-42");
+  await tagButton.click();
+  await expect(page.locator('details[data-history="moving"] li')).toHaveCount(2);
+  // An alias.
+  await source.fill("app:moving");
+  await dest.fill("app:follow");
+  await page.getByLabel("alias (tracks the source tag)").check();
+  await tagButton.click();
+  await expect(page.getByText("Tag app:follow set up to track app:moving.")).toBeVisible();
+  await expect(page.locator('tr[data-tag="moving"] th')).toContainText("(follow)");
+  // A server-side error shows at its field: the source stream does not exist.
+  await page.getByLabel("permanent (pinned to the current image)").check();
+  await source.fill("nosuch:tag");
+  await dest.fill("app:x");
+  await tagButton.click();
+  await expect(page.locator("#tag-source-error")).toHaveText('imagestreams.image.openshift.io "nosuch" not found');
+  // Restore the older image of "moving", with confirmation.
+  const history = page.locator('details[data-history="moving"]');
+  const older = history.locator("li").nth(1);
+  const olderDigest = await older.locator("a.digest").getAttribute("title");
+  await older.getByRole("button", { name: "Restore this image…" }).click();
+  await older.getByRole("button", { name: "Restore", exact: true }).click();
+  await expect(history.locator("li")).toHaveCount(3);
+  await expect(history.locator("li").first().locator("a.digest")).toHaveAttribute("title", olderDigest!);
+  // Delete a tag, with confirmation.
+  const row = page.locator('tr[data-tag="follow"]');
+  await page.locator('tr[data-tag="moving"]').getByRole("button", { name: "Delete…" }).click();
+  await page.locator('tr[data-tag="moving"]').getByRole("button", { name: "Confirm delete" }).click();
+  await expect(page.locator('tr[data-tag="moving"]')).toHaveCount(0);
+  await expect(row).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(1);
+  expect(problems).toEqual([]);
+});
+
+test("import form validates and reports registry refusals", async ({ page }) => {
+  const problems = watchProblems(page, { formErrors: true });
+  await page.goto("/ns/demo/nginx");
+  await hydrated(page);
+  await page.locator("#import-from").fill("quay.io/X");
+  await expect(page.locator("#import-from-error")).toHaveText("repository name must be lowercase");
+  await page.getByLabel("every tag of the repository (--all)").check();
+  await page.locator("#import-from").fill("quay.io/x/y:1");
+  await expect(page.locator("#import-from-error")).toHaveText("you must specify an image repository, not a tag or ID");
+  await page.getByLabel("every tag of the repository (--all)").uncheck();
+  // The test server only allows 127.0.0.1:1, so the server refuses with the upstream message.
+  await page.getByRole("button", { name: "Import" }).click();
+  await expect(page.locator("#import-from-error")).toContainText('importing images from registry "quay.io:443" is forbidden');
+  expect(problems).toEqual([]);
+});
+
+test("image page shows layers, config, where it is tagged, and YAML", async ({ page }) => {
+  const problems = watchProblems(page);
+  await page.goto("/ns/demo/ruby");
+  await hydrated(page);
+  await page.locator('details[data-history="latest"] a.digest').first().click();
+  await expect(page).toHaveURL(/\/images\/sha256:/);
+  await expect(page.locator("#layers tbody tr")).toHaveCount(2);
+  await expect(page.locator("dl.facts").getByText("/opt/app", { exact: true })).toBeVisible();
+  await expect(page.locator("#tagged-now")).toContainText("demo/ruby:latest");
+  await page.getByText("YAML").click();
+  await expect(page.locator("details.yaml pre")).toContainText("kind: ImageStreamImage");
+  await accessible(page);
+  await photograph(page, "image");
+  expect(problems).toEqual([]);
+});
+
+test("dashboard shows movements and today's streams, and works at 360 px", async ({ page }) => {
+  const problems = watchProblems(page);
+  await page.setViewportSize({ width: 360, height: 800 });
+  await page.goto("/dashboard");
+  await expect(page.getByRole("heading", { name: "Recent tag movements" })).toBeVisible();
+  await expect(page.locator("ol.moves li").first()).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Updated today" })).toBeVisible();
+  await photograph(page, "dashboard-360");
+  await page.goto("/ns/demo/app");
+  await hydrated(page);
+  const wide = await page.evaluate(() =>
+    [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > 361 && !e.closest(".table-wrap, .timeline-figure"))
+      .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
+      .slice(0, 5),
+  );
+  expect(wide).toEqual([]);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(width).toBeLessThanOrEqual(360 + 1);
+  await photograph(page, "stream-360");
+  expect(problems).toEqual([]);
+});

@@ -1,0 +1,122 @@
+//! The portal's read queries: the catalog with search, sorting and pagination, where an image
+//! is used, and the dashboard's recent movements.
+
+use super::{StoreResult, StoredStream};
+use sqlx::{Row, SqliteConnection};
+
+/// How the catalog is ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CatalogSort {
+    Name,
+    Updated,
+}
+
+const CATALOG_FILTER: &str = "(?1 = '' OR s.name LIKE '%' || ?1 || '%' ESCAPE '\\'
+     OR EXISTS (SELECT 1 FROM spec_tags t WHERE t.stream_id = s.id AND t.name = ?2)
+     OR EXISTS (SELECT 1 FROM status_tags t WHERE t.stream_id = s.id AND t.tag = ?2)
+     OR (length(?2) >= 4 AND EXISTS (SELECT 1 FROM tag_events e WHERE e.stream_id = s.id
+             AND (e.image LIKE ?2 || '%' OR e.image LIKE 'sha256:' || ?2 || '%'))))";
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// One page of the catalog and the number of matching streams.
+pub async fn catalog_page(
+    conn: &mut SqliteConnection,
+    query: &str,
+    sort: CatalogSort,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<(Vec<StoredStream>, i64)> {
+    let order = match sort {
+        CatalogSort::Name => "s.name, s.namespace",
+        CatalogSort::Updated => "s.last_updated IS NULL, s.last_updated DESC, s.name, s.namespace",
+    };
+    let like = escape_like(query);
+    let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM image_streams s WHERE {CATALOG_FILTER}")))
+        .bind(&like)
+        .bind(query)
+        .fetch_one(&mut *conn)
+        .await?;
+    // Only the two fixed ORDER BY clauses above are interpolated; values are bound.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT s.* FROM image_streams s WHERE {CATALOG_FILTER} ORDER BY {order} LIMIT ?3 OFFSET ?4"
+    )))
+    .bind(&like)
+    .bind(query)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&mut *conn)
+    .await?;
+    let streams = super::streams::streams_from_rows(conn, &rows).await?;
+    Ok((streams, total))
+}
+
+/// Every history item that points at `digest`: (namespace, stream, tag, created, is head).
+pub async fn image_uses(conn: &mut SqliteConnection, digest: &str) -> StoreResult<Vec<(String, String, String, String, bool)>> {
+    let rows = sqlx::query(
+        "SELECT s.namespace, s.name, e.tag, e.created,
+                e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag) AS head
+         FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
+         WHERE e.image = ? ORDER BY head DESC, e.created DESC LIMIT 200",
+    )
+    .bind(digest)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((r.try_get("namespace")?, r.try_get("name")?, r.try_get("tag")?, r.try_get("created")?, r.try_get::<i64, _>("head")? != 0))
+        })
+        .collect()
+}
+
+/// The newest tag movements: (namespace, stream, tag, created, reference, image, generation).
+pub async fn recent_movements(
+    conn: &mut SqliteConnection,
+    limit: i64,
+) -> StoreResult<Vec<(String, String, String, String, String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT s.namespace, s.name, e.tag, e.created, e.docker_image_reference, e.image, e.generation
+         FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
+         ORDER BY e.created DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("namespace")?,
+                r.try_get("name")?,
+                r.try_get("tag")?,
+                r.try_get("created")?,
+                r.try_get("docker_image_reference")?,
+                r.try_get("image")?,
+                r.try_get("generation")?,
+            ))
+        })
+        .collect()
+}
+
+/// Tags whose latest import failed: (namespace, stream, tag, conditions JSON).
+pub async fn failing_tags(conn: &mut SqliteConnection, limit: i64) -> StoreResult<Vec<(String, String, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT s.namespace, s.name, t.tag, t.conditions FROM status_tags t JOIN image_streams s ON s.id = t.stream_id
+         WHERE t.conditions <> '[]' ORDER BY s.namespace, s.name, t.tag LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("namespace")?, r.try_get("name")?, r.try_get("tag")?, r.try_get("conditions")?))).collect()
+}
+
+/// Streams whose newest head is at or after `since`, newest first.
+pub async fn updated_since(conn: &mut SqliteConnection, since: &str, limit: i64) -> StoreResult<Vec<StoredStream>> {
+    let rows = sqlx::query("SELECT * FROM image_streams WHERE last_updated >= ? ORDER BY last_updated DESC LIMIT ?")
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    super::streams::streams_from_rows(conn, &rows).await
+}
