@@ -315,7 +315,8 @@ pub async fn import_image(ctx: &Context, a: &super::ImportImageArgs, out: &mut d
     let stream_insecure =
         stream.as_ref().is_some_and(|s| s.metadata.annotations.get(ANNOTATION_INSECURE_REPOSITORY).map(String::as_str) == Some("true"));
     let policy = |insecure: bool, scheduled: bool| TagImportPolicy {
-        insecure: a.insecure || insecure || (stream_insecure && !a.insecure),
+        // The stream annotation counts unless --insecure was given; either way the tag's own flag adds.
+        insecure: a.insecure || insecure || stream_insecure,
         scheduled: a.scheduled || scheduled,
         import_mode: import_mode.into(),
     };

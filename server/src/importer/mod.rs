@@ -101,6 +101,9 @@ enum Transport {
     Http,
 }
 
+/// Registry, transport and credential set of a cached client.
+type ClientKey = (String, Transport, Option<Credentials>);
+
 pub struct Importer {
     pub config: ImporterConfig,
     pub guard: Arc<guard::RegistryGuard>,
@@ -113,7 +116,7 @@ pub struct Importer {
     proxy: tokio::sync::OnceCell<String>,
     /// One client per registry, transport and credential set: oci-client keeps the first
     /// credentials it sees for a registry, so different credentials need different clients.
-    clients: Mutex<HashMap<(String, Transport, Option<Credentials>), Arc<Client>>>,
+    clients: Mutex<HashMap<ClientKey, Arc<Client>>>,
 }
 
 impl Importer {

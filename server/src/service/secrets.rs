@@ -221,7 +221,7 @@ mod tests {
         )
         .unwrap();
         let got: Vec<(String, String, String)> = c.into_iter().map(|c| (c.registry, c.username, c.password)).collect();
-        assert_eq!(got, vec![("docker.io".into(), "u".into(), "p".into()), ("127.0.0.1:5000".into(), "a".into(), "b".into())]);
+        assert_eq!(got, vec![("127.0.0.1:5000".into(), "a".into(), "b".into()), ("docker.io".into(), "u".into(), "p".into())]);
         assert!(parse_docker_config(r#"{"x":{}}"#, true).unwrap_err().contains("auths"));
         assert!(parse_docker_config(r#"{"r.io":{"auth":"!!"}}"#, false).unwrap_err().contains("base64"));
         assert_eq!(normalize_registry("http://Quay.io/v2/"), "quay.io");
