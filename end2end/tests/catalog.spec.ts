@@ -86,3 +86,28 @@ test("create a namespace and a stream from the forms", async ({ page }) => {
   await expect(page.getByText(`imagestreams.image.openshift.io "web-${suffix}" already exists`)).toBeVisible();
   expect(problems).toEqual([]);
 });
+
+test("delete a stream and a namespace, with confirmation", async ({ page, request }) => {
+  const problems = watchProblems(page);
+  const ns = `gone-${Date.now().toString(36)}`;
+  expect((await request.post("/api/v1/namespaces", { data: { metadata: { name: ns } } })).status()).toBe(201);
+  for (const s of ["one", "two"]) {
+    expect((await request.post(`/apis/image.openshift.io/v1/namespaces/${ns}/imagestreams`, { data: { metadata: { name: s } } })).status()).toBe(201);
+  }
+  await page.goto(`/ns/${ns}/one`);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Delete stream…" }).click();
+  await page.getByRole("button", { name: "Delete stream", exact: true }).click();
+  await expect(page).toHaveURL(/\/$/);
+  expect((await request.get(`/apis/image.openshift.io/v1/namespaces/${ns}/imagestreams/one`)).status()).toBe(404);
+  await page.goto(`/?q=two`);
+  await hydrated(page);
+  await expect(page.locator(`tr[data-key="${ns}/two"]`)).toBeVisible();
+  await page.locator("#delete-namespace").fill(ns);
+  await page.getByRole("button", { name: "Delete namespace…" }).click();
+  await page.getByRole("button", { name: "Confirm delete" }).click();
+  await expect(page.getByText(`Namespace ${ns} deleted.`)).toBeVisible();
+  await expect(page.locator(`tr[data-key="${ns}/two"]`)).toHaveCount(0);
+  expect((await request.get(`/api/v1/namespaces/${ns}`)).status()).toBe(404);
+  expect(problems).toEqual([]);
+});

@@ -241,6 +241,9 @@ impl PortalBackend for Service {
     fn create_namespace(&self, name: String) -> Answer<'_, ()> {
         Box::pin(async move { self.create_namespace(&Caller::default(), Namespace::new(name.trim())).await.map(|_| ()) })
     }
+    fn delete_namespace(&self, name: String) -> Answer<'_, ()> {
+        Box::pin(async move { self.delete_namespace(&Caller::default(), name.trim()).await.map(|_| ()) })
+    }
     fn create_stream(&self, namespace: String, name: String) -> Answer<'_, ()> {
         Box::pin(async move {
             self.create_stream(&Caller::default(), namespace.trim(), ImageStream::new(namespace.trim(), name.trim())).await.map(|_| ())

@@ -154,6 +154,7 @@ pub mod backend {
         fn image(&self, digest: String) -> Answer<'_, ImagePage>;
         fn dashboard(&self) -> Answer<'_, Dashboard>;
         fn create_namespace(&self, name: String) -> Answer<'_, ()>;
+        fn delete_namespace(&self, name: String) -> Answer<'_, ()>;
         fn create_stream(&self, namespace: String, name: String) -> Answer<'_, ()>;
         fn delete_stream(&self, namespace: String, name: String) -> Answer<'_, ()>;
         /// Returns the message `tag` prints.
@@ -196,6 +197,11 @@ pub async fn get_dashboard() -> Result<Dashboard, ApiFailure> {
 #[server]
 pub async fn create_namespace(name: String) -> Result<(), ApiFailure> {
     Ok(backend()?.create_namespace(name).await?)
+}
+
+#[server]
+pub async fn delete_namespace(name: String) -> Result<(), ApiFailure> {
+    Ok(backend()?.delete_namespace(name).await?)
 }
 
 #[server]

@@ -2,7 +2,7 @@
 //! server-side search (name, tag, digest prefix), sorting and pagination; forms to create a
 //! namespace or a stream.
 
-use crate::api::{ApiFailure, CatalogPage, create_namespace, create_stream, list_catalog};
+use crate::api::{ApiFailure, CatalogPage, create_namespace, create_stream, delete_namespace, list_catalog};
 use crate::components::{Ago, Failure, field_error};
 use crate::domain::names::{validate_namespace_name, validate_stream_name};
 use leptos::prelude::*;
@@ -136,11 +136,17 @@ fn CreateForms(on_created: impl Fn() + Clone + Send + Sync + 'static) -> impl In
         }
         validate_stream_name(&stream_ns.get(), &n).first().map(|e| e.to_string())
     };
+    let doomed = RwSignal::new(String::new());
+    let confirm_delete = RwSignal::new(false);
+    let delete_ns = Action::new(move |name: &String| {
+        let name = name.clone();
+        async move { delete_namespace(name.clone()).await.map(|_| format!("Namespace {name} deleted.")) }
+    });
     let done = on_created.clone();
     Effect::new(move |_| {
-        // Read both before deciding: a short-circuit would leave the second untracked.
-        let (ns_done, is_done) = (create_ns.value().get(), create_is.value().get());
-        if matches!(ns_done, Some(Ok(_))) || matches!(is_done, Some(Ok(_))) {
+        // Read all before deciding: a short-circuit would leave the later ones untracked.
+        let (ns_done, is_done, del_done) = (create_ns.value().get(), create_is.value().get(), delete_ns.value().get());
+        if matches!(ns_done, Some(Ok(_))) || matches!(is_done, Some(Ok(_))) || matches!(del_done, Some(Ok(_))) {
             done();
         }
     });
@@ -177,6 +183,22 @@ fn CreateForms(on_created: impl Fn() + Clone + Send + Sync + 'static) -> impl In
                 <button type="submit" disabled=move || is_hint().is_some() || create_is.pending().get()>"Create image stream"</button>
                 {move || result(create_is.value().get())}
                 {move || field_error(create_is.value().get(), "metadata.name").map(|m| view! { <p class="sr-only">{m}</p> })}
+            </form>
+            <form class="card" on:submit=move |ev| {
+                ev.prevent_default();
+                if confirm_delete.get() {
+                    delete_ns.dispatch(doomed.get());
+                    confirm_delete.set(false);
+                } else {
+                    confirm_delete.set(true);
+                }
+            }>
+                <h2>"Delete a namespace"</h2>
+                <label for="delete-namespace">"Name"</label>
+                <input id="delete-namespace" required prop:value=doomed on:input=move |ev| { doomed.set(event_target_value(&ev)); confirm_delete.set(false); }/>
+                <p class="hint">{move || confirm_delete.get().then(|| format!("This deletes {} with all its streams, tags and history. Press again to confirm.", doomed.get()))}</p>
+                <button type="submit" class="danger">{move || if confirm_delete.get() { "Confirm delete" } else { "Delete namespace…" }}</button>
+                {move || result(delete_ns.value().get())}
             </form>
         </section>
     }

@@ -2,7 +2,7 @@
 //! their target, pull specs with copy buttons, source and flags; the stream's timeline (one
 //! lane per tag); each tag's history with "restore this image"; and the tag and import forms.
 
-use crate::api::{ApiFailure, ImportForm, TagForm, delete_tag, get_stream, import_images, tag_image};
+use crate::api::{ApiFailure, ImportForm, TagForm, delete_stream, delete_tag, get_stream, import_images, tag_image};
 use crate::components::{Ago, DigestLink, Failure, PullSpec, field_error, short_digest};
 use crate::domain::tag_command::{TagArgs, plan_tag};
 use crate::domain::views::{TagState, TagView, image_labels, tag_views};
@@ -61,6 +61,7 @@ fn StreamView(stream: ImageStream, changed: RwSignal<u32>) -> impl IntoView {
             <dt>"Image lookup"</dt>
             <dd>{format!("local={}", stream.spec.lookup_policy.local)}</dd>
         </dl>
+        <DeleteStream ns=ns.clone() stream=name.clone()/>
         <h2>"Tags"</h2>
         {if tags.is_empty() {
             view! { <p class="empty">"No tags yet. Tag an image or import one below."</p> }.into_any()
@@ -70,6 +71,44 @@ fn StreamView(stream: ImageStream, changed: RwSignal<u32>) -> impl IntoView {
         <Timeline stream=timeline/>
         <h2>"History"</h2>
         {tags.into_iter().filter(|t| !t.history.is_empty()).map(|t| view! { <TagHistory tag=t ns=ns.clone() stream=name.clone() changed/> }).collect_view()}
+    }
+}
+
+/// Deletes the whole stream (tags and history; images stay until pruned), then goes to the catalog.
+#[component]
+fn DeleteStream(ns: String, stream: String) -> impl IntoView {
+    let confirm = RwSignal::new(false);
+    let act = Action::new(move |(ns, stream): &(String, String)| {
+        let (ns, stream) = (ns.clone(), stream.clone());
+        async move { delete_stream(ns, stream).await }
+    });
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if matches!(act.value().get(), Some(Ok(()))) {
+            navigate("/", Default::default());
+        }
+    });
+    let key = (ns, stream);
+    view! {
+        <div class="danger-zone">
+            <Show when=move || confirm.get() fallback=move || view! {
+                <button type="button" class="danger" on:click=move |_| confirm.set(true)>"Delete stream…"</button>
+            }>
+                {
+                    let key = key.clone();
+                    view! {
+                        <span class="confirm">"Delete the stream with all its tags and history? "
+                            <button type="button" class="danger" on:click=move |_| { act.dispatch(key.clone()); }>"Delete stream"</button>
+                            <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                        </span>
+                    }
+                }
+            </Show>
+            {move || match act.value().get() {
+                Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
+                _ => None,
+            }}
+        </div>
     }
 }
 
