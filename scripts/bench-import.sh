@@ -7,50 +7,17 @@ cd "$(dirname "$0")/.."
 TAGS=${1:-500}
 BIN=./target/debug/imagestreams
 [ -x ./target/release/imagestreams ] && [ "${BENCH_PROFILE:-debug}" = release ] && BIN=./target/release/imagestreams
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. ./scripts/registry-lib.sh
 
 work=$(mktemp -d)
-reg_port=$(free_port)
 portal_port=$(free_port)
-REG="127.0.0.1:$reg_port"
-cat >"$work/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: $REG
-YML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-reg_pid=$!
 portal_pid=""
-cleanup() { kill $reg_pid $portal_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+start_registry "$work"
+cleanup() { kill $REG_PID $portal_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-until curl -fsS "http://$REG/v2/" >/dev/null 2>&1; do sleep 0.1; done
 
 echo "==> pushing $TAGS tags (distinct configs, one shared layer)"
-push_blob() { # file
-  local d; d="sha256:$(sha256sum "$1" | cut -d' ' -f1)"
-  local loc; loc=$(curl -fsS -D - -o /dev/null -X POST "http://$REG/v2/bench/app/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
-  case "$loc" in http*) ;; *) loc="http://$REG$loc" ;; esac
-  local sep='?'; case "$loc" in *\?*) sep='&' ;; esac
-  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$1" "$loc${sep}digest=$d"
-  echo "$d"
-}
-printf 'shared layer' >"$work/layer"
-layer=$(push_blob "$work/layer")
-layer_size=$(stat -c %s "$work/layer")
-for i in $(seq 1 "$TAGS"); do
-  printf '{"architecture":"amd64","os":"linux","config":{"Env":["N=%s"]},"rootfs":{"type":"layers","diff_ids":[]}}' "$i" >"$work/config"
-  cfg=$(push_blob "$work/config")
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%s}]}' \
-    "$cfg" "$(stat -c %s "$work/config")" "$layer" "$layer_size" >"$work/manifest"
-  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary "@$work/manifest" "http://$REG/v2/bench/app/manifests/t$i"
-done
+push_tags "$work" bench/app "$TAGS"
 
 "$BIN" serve --listen "127.0.0.1:$portal_port" --data-dir "$work/data" --insecure-registry "$REG" --allowed-registry "$REG" \
   --max-images-bulk-imported-per-repository -1 >"$work/portal.log" 2>&1 &

@@ -5,16 +5,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d .tools/node_modules/.bin ]; then export PATH="$PWD/.tools/node_modules/.bin:$PATH"; fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 3199)
+. ./scripts/registry-lib.sh
+port=$(free_port)
 data=$(mktemp -d)
 log="$data/serve.log"
-LEPTOS_SITE_ROOT="$PWD/target/site" ./target/debug/imagestreams serve --demo --allowed-registry 127.0.0.1:1 --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
-pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
+pid=""
+REG_PID=""
+cleanup() { kill $pid $REG_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
+# A real registry with 20 tags for the import tests; it is the only registry the portal may use.
+mkdir -p "$data/reg"
+start_registry "$data/reg"
+push_tags "$data/reg" e2e/app 20
+LEPTOS_SITE_ROOT="$PWD/target/site" ./target/debug/imagestreams serve --demo --allowed-registry "$REG" --insecure-registry "$REG" \
+  --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
+pid=$!
 for _ in $(seq 1 100); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then cat "$log"; echo "the server exited early" >&2; exit 1; fi
   sleep 0.2
 done
-(cd end2end && BASE_URL="http://127.0.0.1:$port" npx playwright test)
+(cd end2end && BASE_URL="http://127.0.0.1:$port" REGISTRY="$REG" npx playwright test)

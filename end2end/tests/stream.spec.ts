@@ -130,3 +130,21 @@ test("dashboard shows movements and today's streams, and works at 360 px", async
   await photograph(page, "stream-360");
   expect(problems).toEqual([]);
 });
+
+test("import a whole repository from the form, with its result", async ({ page, request }) => {
+  const problems = watchProblems(page);
+  const registry = process.env.REGISTRY;
+  expect(registry, "scripts/e2e.sh starts a registry and passes REGISTRY").toBeTruthy();
+  const name = `repo-${Date.now().toString(36)}`;
+  expect((await request.post("/apis/image.openshift.io/v1/namespaces/default/imagestreams", { data: { metadata: { name } } })).status()).toBe(201);
+  await page.goto(`/ns/default/${name}`);
+  await hydrated(page);
+  await page.locator("#import-from").fill(`${registry}/e2e/app`);
+  await page.getByLabel("every tag of the repository (--all)").check();
+  await page.getByLabel("insecure registry").last().check();
+  await page.getByRole("button", { name: "Import" }).click();
+  await expect(page.locator("#import-result")).toHaveText("Imported 20 of 20 tags.", { timeout: 20_000 });
+  await expect(page.locator("#tags tbody tr")).toHaveCount(20);
+  await expect(page.locator('tr[data-tag="t7"] .badge')).toHaveText("current");
+  expect(problems).toEqual([]);
+});

@@ -8,6 +8,7 @@
 //! - `cli`: `imagestreams serve` and the oc-like client commands;
 //! - `demo`: sample data for `serve --demo`.
 
+pub mod benchdata;
 pub mod cli;
 pub mod demo;
 pub mod http;

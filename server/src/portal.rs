@@ -3,7 +3,7 @@
 //! methods the REST API calls, so every rule has one implementation).
 
 use crate::http;
-use crate::service::{Caller, Service};
+use crate::service::{Caller, ImportProgress, Service};
 use crate::store::{self, CatalogSort};
 use app::api::backend::{Answer, PortalBackend};
 use app::api::*;
@@ -16,8 +16,30 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
+
+/// A web import running in the background, for the progress the form shows.
+#[derive(Default)]
+struct WebImport {
+    progress: Arc<ImportProgress>,
+    finished: std::sync::Mutex<Option<Result<String, ApiFailure>>>,
+    finished_at: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+const RES_IMAGESTREAMIMPORTS_JOB: app::model::Resource = app::model::Resource { plural: "imports", group: "portal", kind: "Import" };
+
+/// The running and recently finished web imports of this process (progress is not stored:
+/// the import's result is, in the stream).
+fn web_imports() -> &'static std::sync::Mutex<std::collections::HashMap<String, Arc<WebImport>>> {
+    static JOBS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Arc<WebImport>>>> = std::sync::OnceLock::new();
+    JOBS.get_or_init(Default::default)
+}
+
+fn jobs_recent(j: &WebImport) -> bool {
+    j.finished_at.lock().ok().and_then(|a| *a).is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(600))
+}
 
 /// Catalog page size.
 const CATALOG_PAGE: u32 = 50;
@@ -181,7 +203,7 @@ impl Service {
     }
 
     /// The import form: one tag, or the whole repository.
-    async fn portal_import(&self, form: ImportForm) -> Result<String, ApiError> {
+    async fn portal_import(&self, form: ImportForm, progress: Option<Arc<ImportProgress>>) -> Result<String, ApiError> {
         let mut isi = ImageStreamImport::new(&form.namespace, &form.stream, true);
         let policy = TagImportPolicy {
             insecure: form.insecure,
@@ -202,7 +224,7 @@ impl Service {
                 include_manifest: false,
             });
         }
-        let done = self.import_images(&Caller::default(), &form.namespace, isi).await.map_err(|e| {
+        let done = self.import_images_with_progress(&Caller::default(), &form.namespace, isi, progress).await.map_err(|e| {
             // Field errors of the request concern the source field of the form.
             if e.code() == 422 { form_error("from", e.message().to_string()) } else { e }
         })?;
@@ -259,7 +281,42 @@ impl PortalBackend for Service {
         Box::pin(async move { self.delete_istag(&Caller::default(), &namespace, &format!("{stream}:{tag}")).await.map(|_| ()) })
     }
     fn import(&self, form: ImportForm) -> Answer<'_, String> {
-        Box::pin(self.portal_import(form))
+        Box::pin(self.portal_import(form, None))
+    }
+    fn start_import(&self, form: ImportForm) -> Answer<'_, String> {
+        Box::pin(async move {
+            let id = crate::service::new_job_id();
+            let job = Arc::new(WebImport::default());
+            {
+                let mut jobs = web_imports().lock().unwrap_or_else(|p| p.into_inner());
+                // Finished jobs are kept for a while so a slow poll still sees the result.
+                jobs.retain(|_, j| j.finished.lock().map(|f| f.is_none()).unwrap_or(false) || jobs_recent(j));
+                jobs.insert(id.clone(), job.clone());
+            }
+            let service = self.clone();
+            tokio::spawn(async move {
+                let result = service.portal_import(form, Some(job.progress.clone())).await.map_err(ApiFailure::from);
+                if let Ok(mut f) = job.finished.lock() {
+                    *f = Some(result);
+                }
+                if let Ok(mut at) = job.finished_at.lock() {
+                    *at = Some(std::time::Instant::now());
+                }
+            });
+            Ok(id)
+        })
+    }
+    fn import_job(&self, id: String) -> Answer<'_, ImportJob> {
+        Box::pin(async move {
+            let job = web_imports()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(RES_IMAGESTREAMIMPORTS_JOB, &id))?;
+            let result = job.finished.lock().ok().and_then(|f| f.clone());
+            Ok(ImportJob { done: job.progress.done.load(Ordering::Relaxed), total: job.progress.total.load(Ordering::Relaxed), result })
+        })
     }
 }
 

@@ -124,6 +124,15 @@ pub struct TagForm {
     pub insecure: bool,
 }
 
+/// A running web import: images looked up of the total, and the result once finished.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportJob {
+    pub done: usize,
+    pub total: usize,
+    /// `Some(Ok(summary))` or `Some(Err(failure))` once finished.
+    pub result: Option<Result<String, ApiFailure>>,
+}
+
 /// The import form.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportForm {
@@ -162,6 +171,9 @@ pub mod backend {
         fn delete_tag(&self, namespace: String, stream: String, tag: String) -> Answer<'_, ()>;
         /// Returns a summary: tags imported, failed, additional.
         fn import(&self, form: ImportForm) -> Answer<'_, String>;
+        /// Starts an import in the background; returns its job id.
+        fn start_import(&self, form: ImportForm) -> Answer<'_, String>;
+        fn import_job(&self, id: String) -> Answer<'_, ImportJob>;
     }
 }
 
@@ -227,4 +239,14 @@ pub async fn delete_tag(namespace: String, stream: String, tag: String) -> Resul
 #[server]
 pub async fn import_images(form: ImportForm) -> Result<String, ApiFailure> {
     Ok(backend()?.import(form).await?)
+}
+
+#[server]
+pub async fn start_import(form: ImportForm) -> Result<String, ApiFailure> {
+    Ok(backend()?.start_import(form).await?)
+}
+
+#[server]
+pub async fn get_import_job(id: String) -> Result<ImportJob, ApiFailure> {
+    Ok(backend()?.import_job(id).await?)
 }

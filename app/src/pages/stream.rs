@@ -2,7 +2,10 @@
 //! their target, pull specs with copy buttons, source and flags; the stream's timeline (one
 //! lane per tag); each tag's history with "restore this image"; and the tag and import forms.
 
-use crate::api::{ApiFailure, ImportForm, TagForm, delete_stream, delete_tag, get_stream, import_images, tag_image};
+use crate::api::{
+    ApiFailure, ImportForm, ImportJob, TagForm, delete_stream, delete_tag, get_import_job, get_stream, import_images, start_import,
+    tag_image,
+};
 use crate::components::{Ago, DigestLink, Failure, PullSpec, field_error, short_digest};
 use crate::domain::tag_command::{TagArgs, plan_tag};
 use crate::domain::views::{TagState, TagView, image_labels, tag_views};
@@ -477,6 +480,24 @@ fn TagFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoV
     }
 }
 
+/// Polls a background import until it finishes, every 300 ms, into `state`.
+fn poll_import(id: String, state: RwSignal<Option<ImportJob>>, changed: RwSignal<u32>) {
+    leptos::task::spawn_local(async move {
+        match get_import_job(id.clone()).await {
+            Ok(job) => {
+                let finished = job.result.is_some();
+                state.set(Some(job));
+                if finished {
+                    changed.update(|n| *n += 1);
+                } else {
+                    set_timeout(move || poll_import(id, state, changed), std::time::Duration::from_millis(300));
+                }
+            }
+            Err(e) => state.set(Some(ImportJob { result: Some(Err(e)), ..Default::default() })),
+        }
+    });
+}
+
 #[component]
 fn ImportFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
     let from = RwSignal::new(String::new());
@@ -485,15 +506,19 @@ fn ImportFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl In
     let scheduled = RwSignal::new(false);
     let insecure = RwSignal::new(false);
     let mode = RwSignal::new("Legacy".to_string());
-    let act = Action::new(move |form: &ImportForm| {
+    // The import runs on the server in the background; the form shows how far it got.
+    let state: RwSignal<Option<ImportJob>> = RwSignal::new(None);
+    let start = Action::new(move |form: &ImportForm| {
         let form = form.clone();
-        async move { import_images(form).await }
+        async move { start_import(form).await }
     });
-    Effect::new(move |_| {
-        if act.value().get().is_some() {
-            changed.update(|n| *n += 1);
-        }
+    Effect::new(move |_| match start.value().get() {
+        Some(Ok(id)) => poll_import(id, state, changed),
+        Some(Err(e)) => state.set(Some(ImportJob { result: Some(Err(e)), ..Default::default() })),
+        None => {}
     });
+    let running = move || start.pending().get() || state.get().is_some_and(|j| j.result.is_none());
+    let result = move || state.get().and_then(|j| j.result);
     let from_error = move || {
         let f = from.get();
         if f.is_empty() {
@@ -504,12 +529,13 @@ fn ImportFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl In
             Ok(r) if all.get() && (!r.tag.is_empty() || !r.id.is_empty()) => {
                 Some("you must specify an image repository, not a tag or ID".into())
             }
-            Ok(_) => field_error(act.value().get(), "from"),
+            Ok(_) => field_error(result(), "from"),
         }
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        act.dispatch(ImportForm {
+        state.set(None);
+        start.dispatch(ImportForm {
             namespace: ns.clone(),
             stream: stream.clone(),
             from: from.get(),
@@ -519,6 +545,13 @@ fn ImportFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl In
             insecure: insecure.get(),
             import_mode: mode.get(),
         });
+    };
+    let progress = move || {
+        let j = state.get()?;
+        if j.result.is_some() {
+            return None;
+        }
+        Some(if j.total == 0 { "Looking up the registry…".to_string() } else { format!("{} of {} images looked up…", j.done, j.total) })
     };
     view! {
         <form class="card" id="import-form" on:submit=submit>
@@ -537,14 +570,14 @@ fn ImportFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl In
                 <option value="Legacy">"Legacy"</option>
                 <option value="PreserveOriginal">"PreserveOriginal"</option>
             </select>
-            <button type="submit" class="primary" disabled=move || from_error().is_some() || act.pending().get()>
-                {move || if act.pending().get() { "Importing…" } else { "Import" }}
+            <button type="submit" class="primary" disabled=move || from_error().is_some() || running()>
+                {move || if running() { "Importing…" } else { "Import" }}
             </button>
-            <p class="muted small" role="status">{move || act.pending().get().then_some("Looking up the registry…")}</p>
-            {move || match act.value().get() {
+            <p class="muted small" role="status" id="import-progress">{progress}</p>
+            {move || match result() {
                 Some(Ok(m)) => Some(view! { <p class="ok" role="status" id="import-result">{m}</p> }.into_any()),
-                Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
-                None => None,
+                Some(Err(e)) if e.field.as_deref() != Some("from") => Some(view! { <Failure failure=e/> }.into_any()),
+                _ => None,
             }}
         </form>
     }

@@ -50,6 +50,21 @@ pub enum Command {
         kind: String,
         name: String,
     },
+    /// Write a synthetic dataset for the UI benchmark (not for production data directories).
+    #[command(name = "bench-data", hide = true)]
+    BenchData {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        streams: usize,
+        #[arg(long, default_value_t = 10)]
+        tags: usize,
+        #[arg(long, default_value_t = 10)]
+        history: usize,
+        /// History items of the single tag of `timeline/long`.
+        #[arg(long, default_value_t = 1000)]
+        timeline: usize,
+    },
     /// Delete an image stream or an image stream tag.
     Delete {
         /// Resource type: is / istag.
@@ -221,6 +236,18 @@ pub async fn run() -> i32 {
                 1
             }
         },
+        Command::BenchData { data_dir, streams, tags, history, timeline } => {
+            match crate::benchdata::generate(&data_dir, streams, tags, history, timeline).await {
+                Ok(n) => {
+                    println!("wrote {streams} streams, {} tags, {n} history items", streams * tags + usize::from(timeline > 0));
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    1
+                }
+            }
+        }
         ref other => {
             let client = client::Client::new(&cli.server, cli.token.as_deref());
             let ctx = commands::Context { client, namespace: cli.namespace.clone() };
@@ -235,7 +262,7 @@ pub async fn run() -> i32 {
                 Command::Get(args) => commands::get(&ctx, args, &mut out).await,
                 Command::Describe { kind, name } => commands::describe(&ctx, kind, name, &mut out).await,
                 Command::Delete { kind, name } => commands::delete(&ctx, kind, name, &mut out).await,
-                Command::Serve(_) => unreachable!("handled above"),
+                Command::Serve(_) | Command::BenchData { .. } => unreachable!("handled above"),
             };
             match result {
                 Ok(()) => 0,

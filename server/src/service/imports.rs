@@ -11,8 +11,17 @@ use app::domain::imports::*;
 use app::domain::reference::DockerImageReference;
 use app::model::*;
 use futures::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const RES_IMAGESTREAMIMPORTS: Resource = Resource { plural: "imagestreamimports", group: IMAGE_GROUP, kind: "ImageStreamImport" };
+
+/// How far a running import is: images looked up of the total.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    pub total: AtomicUsize,
+    pub done: AtomicUsize,
+}
 
 /// One lookup of an import request: where from, into which tag, with which policies.
 struct Lookup {
@@ -31,7 +40,19 @@ fn strip(mut image: Image, include_manifest: bool) -> Image {
 }
 
 impl Service {
-    pub async fn import_images(&self, caller: &Caller, ns: &str, mut isi: ImageStreamImport) -> Result<ImageStreamImport, ApiError> {
+    pub async fn import_images(&self, caller: &Caller, ns: &str, isi: ImageStreamImport) -> Result<ImageStreamImport, ApiError> {
+        self.import_images_with_progress(caller, ns, isi, None).await
+    }
+
+    /// `import_images`, counting looked-up images into `progress` as they finish (the web
+    /// form shows "tags done of total" for long repository imports).
+    pub async fn import_images_with_progress(
+        &self,
+        caller: &Caller,
+        ns: &str,
+        mut isi: ImageStreamImport,
+        progress: Option<Arc<ImportProgress>>,
+    ) -> Result<ImageStreamImport, ApiError> {
         self.allow(caller, Verb::Create, "imagestreamimports", Some(ns))?;
         check_namespace_matches(&mut isi.metadata, ns)?;
         let name = isi.metadata.name.clone();
@@ -118,7 +139,10 @@ impl Service {
             })
             .collect();
         let fetch_started = std::time::Instant::now();
-        let mut fetched = self.fetch_all(&specs).await;
+        if let Some(p) = &progress {
+            p.total.store(specs.len(), Ordering::Relaxed);
+        }
+        let mut fetched = self.fetch_all(&specs, progress.as_deref()).await;
         tracing::debug!(images = specs.len(), elapsed_ms = fetch_started.elapsed().as_millis() as u64, "import lookups done");
         // Stale credentials must not block public images: upstream retries the whole import
         // anonymously when a registry says "incorrect username or password" (spec §4.2 step 3).
@@ -128,7 +152,7 @@ impl Service {
             fetched.iter().zip(&specs).any(|(f, s)| s.auth.is_some() && matches!(f, Err(st) if st.reason == "Unauthorized"));
         if refused_with_credentials {
             let anonymous: Vec<FetchSpec> = specs.iter().cloned().map(|s| FetchSpec { auth: None, ..s }).collect();
-            fetched = self.fetch_all(&anonymous).await;
+            fetched = self.fetch_all(&anonymous, None).await;
         }
 
         // The answer, entry by entry.
@@ -184,7 +208,7 @@ impl Service {
     }
 
     /// Fetches with bounded concurrency, answers in request order.
-    async fn fetch_all(&self, specs: &[FetchSpec]) -> Vec<Result<Fetched, OperationStatus>> {
+    async fn fetch_all(&self, specs: &[FetchSpec], progress: Option<&ImportProgress>) -> Vec<Result<Fetched, OperationStatus>> {
         let importer = self.importer.clone();
         futures::stream::iter(specs.iter().cloned())
             .map(|spec| {
@@ -197,6 +221,11 @@ impl Service {
                 }
             })
             .buffered(self.importer.config.concurrency.max(1))
+            .inspect(|_| {
+                if let Some(p) = progress {
+                    p.done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
             .collect()
             .await
     }

@@ -17,6 +17,7 @@ use app::model::{ApiError, ListMeta};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
+pub use imports::ImportProgress;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 
@@ -172,6 +173,11 @@ pub(crate) fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
         Some(n) if n < 0 => Err(ApiError::bad_request(format!("limit: Invalid value: {n}: must be greater than or equal to 0"))),
         Some(n) => Ok(n.min(MAX_PAGE)),
     }
+}
+
+/// An id for a background job of the web UI.
+pub fn new_job_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 pub(crate) fn new_uid() -> String {

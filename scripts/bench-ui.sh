@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# UI benchmark (issue P1): builds the release site, writes 10,000 streams / 100,000 tags /
+# 1,000,000 history items plus one tag with a 1,000-item history, serves them, and measures
+# server-side rendering of the catalog's first page and of that timeline (p50/p99 over 200
+# requests), and the gzipped size of the release WASM + JS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+# wasm-opt for release builds: binaryen from npm (Debian's binaryen 108 breaks hydration).
+if ! command -v wasm-opt >/dev/null 2>&1; then
+  [ -x .tools/node_modules/.bin/wasm-opt ] || npm install --no-audit --no-fund --prefix .tools binaryen@123.0.0 >/dev/null
+  export PATH="$PWD/.tools/node_modules/.bin:$PATH"
+fi
+cargo leptos build --release
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d)
+port=$(free_port)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+echo "==> writing the dataset"
+/usr/bin/time -f "    %es, %MKB peak" ./target/release/imagestreams bench-data --data-dir "$work" --streams "${STREAMS:-10000}" --tags 10 --history 10 --timeline 1000
+LEPTOS_SITE_ROOT="$PWD/target/site" ./target/release/imagestreams serve --data-dir "$work" --listen "127.0.0.1:$port" --allowed-registry 127.0.0.1:1 >"$work/serve.log" 2>&1 &
+pid=$!
+until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
+python3 - "$port" <<'PY'
+import http.client, statistics, sys, time
+port = int(sys.argv[1])
+def measure(path, n=200):
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    times = []
+    for i in range(n + 10):
+        t0 = time.perf_counter()
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        dt = (time.perf_counter() - t0) * 1000
+        assert r.status == 200, (path, r.status)
+        if i >= 10:  # warm-up
+            times.append(dt)
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.99) - 1], len(body)
+for label, path, marker in [("catalog first page", "/", b"app-00000"), ("timeline of 1,000 items", "/ns/timeline/long", b"v0.0")]:
+    p50, p99, size = measure(path)
+    print(f"    {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({size} bytes)")
+PY
+wasm=$(gzip -9 -c target/site/pkg/portal.wasm | wc -c)
+js=$(gzip -9 -c target/site/pkg/portal.js | wc -c)
+echo "    release WASM + JS gzipped: $((wasm + js)) bytes (wasm $wasm, js $js)"
