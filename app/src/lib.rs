@@ -8,6 +8,8 @@
 //!
 //! The crate is built twice: with `ssr` for the server and with `hydrate` for the browser.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod domain;

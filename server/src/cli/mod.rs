@@ -131,6 +131,12 @@ pub struct ServeArgs {
     /// Rate limit of scheduled imports (streams per minute).
     #[arg(long, env = "IMAGESTREAMS_MAX_SCHEDULED_IMPORTS_PER_MINUTE", default_value_t = 60)]
     pub max_scheduled_imports_per_minute: i64,
+    /// Watch events older than this are trimmed (watches from before them get 410 Gone).
+    #[arg(long, env = "IMAGESTREAMS_WATCH_EVENT_MAX_AGE", default_value = "1h", value_parser = parse_duration)]
+    pub watch_event_max_age: std::time::Duration,
+    /// At most this many watch events are kept.
+    #[arg(long, env = "IMAGESTREAMS_WATCH_EVENT_MAX_COUNT", default_value_t = 100_000)]
+    pub watch_event_max_count: i64,
     /// Deadline of one registry operation during imports (e.g. 30s).
     #[arg(long, env = "IMAGESTREAMS_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub registry_timeout: std::time::Duration,
@@ -295,6 +301,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let schedule =
         ScheduleConfig { interval: args.scheduled_import_interval, max_per_minute: args.max_scheduled_imports_per_minute.max(1) };
     let (service, _controllers) = crate::importer::controller::start(service, Some(schedule));
+    let trimmer = {
+        let service = service.clone();
+        let (age, count) = (args.watch_event_max_age, args.watch_event_max_count);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                if let Err(e) = service.trim_watch_events(age, count).await {
+                    tracing::warn!(error = %e, "trimming the watch event log failed");
+                }
+            }
+        })
+    };
     if args.demo {
         crate::demo::load(&service).await?;
     }
@@ -310,6 +329,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown_signal()).await?;
+    trimmer.abort();
     Ok(())
 }
 

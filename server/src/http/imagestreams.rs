@@ -1,24 +1,77 @@
 //! `.../imagestreams` (per namespace and across namespaces).
 
-use super::{ApiResult, ListQuery, caller, decode, deleted, respond};
-use crate::service::{ListOptions, Service};
+use super::{ApiResult, caller, decode, deleted, respond};
+use crate::service::{ListOptions, Service, WatchRequest, parse_field_selector};
 use app::model::ImageStream;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use futures::StreamExt;
+use serde::Deserialize;
 
-fn opts(q: ListQuery) -> ListOptions {
-    ListOptions { limit: q.limit, continue_token: q.continue_token }
+/// Query parameters of the stream collections: a list, or with `watch` a watch.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamsQuery {
+    pub limit: Option<i64>,
+    #[serde(rename = "continue")]
+    pub continue_token: Option<String>,
+    pub watch: Option<String>,
+    pub resource_version: Option<String>,
+    pub field_selector: Option<String>,
+    pub allow_watch_bookmarks: Option<String>,
 }
 
-pub async fn list_all(State(s): State<Service>, headers: HeaderMap, Query(q): Query<ListQuery>) -> ApiResult {
-    let list = s.list_streams(&caller(&headers), None, &opts(q)).await?;
+fn truthy(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("1" | "true" | "True"))
+}
+
+async fn list_or_watch(s: Service, headers: HeaderMap, ns: Option<String>, q: StreamsQuery) -> ApiResult {
+    let who = caller(&headers);
+    if truthy(&q.watch) {
+        let (name, selected_ns) = parse_field_selector(q.field_selector.as_deref().unwrap_or(""))?;
+        if let (Some(a), Some(b)) = (&ns, &selected_ns)
+            && a != b
+        {
+            return Err(app::model::ApiError::bad_request(
+                "the fieldSelector's metadata.namespace differs from the namespace of the request",
+            )
+            .into());
+        }
+        let resource_version = match q.resource_version.as_deref() {
+            None | Some("") | Some("0") => None,
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .map_err(|_| app::model::ApiError::bad_request(format!("resourceVersion: Invalid value: {v:?}: must be a number")))?,
+            ),
+        };
+        let req = WatchRequest {
+            namespace: ns.or(selected_ns),
+            name,
+            resource_version,
+            bookmarks: truthy(&q.allow_watch_bookmarks),
+            bookmark_interval: s.bookmark_interval(),
+        };
+        let stream = s.watch_streams(&who, req).await?;
+        let body =
+            axum::body::Body::from_stream(stream.map(|line| Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line + "\n"))));
+        return Ok(axum::response::Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json;stream=watch")
+            .header("cache-control", "no-store")
+            .body(body)
+            .map_err(|e| app::model::ApiError::internal(e.to_string()))?);
+    }
+    let list = s.list_streams(&who, ns.as_deref(), &ListOptions { limit: q.limit, continue_token: q.continue_token }).await?;
     respond(&headers, StatusCode::OK, &list)
 }
 
-pub async fn list(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, Query(q): Query<ListQuery>) -> ApiResult {
-    let list = s.list_streams(&caller(&headers), Some(&ns), &opts(q)).await?;
-    respond(&headers, StatusCode::OK, &list)
+pub async fn list_all(State(s): State<Service>, headers: HeaderMap, Query(q): Query<StreamsQuery>) -> ApiResult {
+    list_or_watch(s, headers, None, q).await
+}
+
+pub async fn list(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, Query(q): Query<StreamsQuery>) -> ApiResult {
+    list_or_watch(s, headers, Some(ns), q).await
 }
 
 pub async fn create(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {

@@ -279,6 +279,7 @@ impl Service {
             }
         }
         tx.commit().await.map_err(db)?;
+        self.announce();
         Ok(self.decorate(stream))
     }
 }

@@ -9,6 +9,7 @@ mod namespaces;
 mod secrets;
 mod streams;
 mod tags;
+mod watch;
 
 use crate::importer::{Importer, ImporterConfig};
 use crate::sealing::Sealer;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 pub use imports::ImportProgress;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
+pub use watch::{WatchRequest, WatchStream, parse_field_selector};
 
 /// Who is calling. Anonymous until the teams issue adds accounts.
 #[derive(Clone, Debug, Default)]
@@ -84,6 +86,9 @@ pub struct Service {
     pub(crate) importer: Arc<Importer>,
     /// Seals registry credentials at rest.
     pub(crate) sealer: Sealer,
+    /// Ticks after every committed change, so watchers read the event log again.
+    pub(crate) changes: Arc<tokio::sync::watch::Sender<u64>>,
+    pub(crate) bookmark_interval: std::time::Duration,
     /// Where writes announce streams that have tags to import (the import controller).
     pub(crate) import_queue: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
 }
@@ -102,6 +107,8 @@ impl Service {
             importer: Arc::new(Importer::new(ImporterConfig::default())),
             // An ephemeral key until `with_sealer` gives the persistent one (tests keep this).
             sealer: Sealer::from_key(ephemeral_key()),
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
+            bookmark_interval: std::time::Duration::from_secs(30),
             import_queue: None,
         }
     }
@@ -142,6 +149,26 @@ impl Service {
     /// "now" as stored and sent: RFC 3339 UTC to the second, like Kubernetes.
     pub(crate) fn now(&self) -> String {
         self.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    /// How often an idle watch with bookmarks gets one.
+    pub fn bookmark_interval(&self) -> std::time::Duration {
+        self.bookmark_interval
+    }
+
+    pub fn with_bookmark_interval(mut self, d: std::time::Duration) -> Self {
+        self.bookmark_interval = d;
+        self
+    }
+
+    /// Wakes the watchers after a commit.
+    pub(crate) fn announce(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes after every commit.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The service clock's "now".

@@ -47,11 +47,21 @@ impl Service {
     pub async fn delete_namespace(&self, caller: &Caller, name: &str) -> Result<Status, ApiError> {
         self.allow(caller, Verb::Delete, "namespaces", Some(name))?;
         let mut tx = self.store.begin().await.map_err(db)?;
-        if !store::delete_namespace(&mut tx, name).await.map_err(db)? {
+        if store::get_namespace(&mut tx, name).await.map_err(db)?.is_none() {
             return Err(ApiError::not_found(RES_NAMESPACES, name));
         }
+        // Its streams go with it; watchers see each one deleted.
+        for stream in store::stream_names(&mut tx, name).await.map_err(db)? {
+            if let Some(old) = store::load_stream(&mut tx, name, &stream).await.map_err(db)? {
+                let mut last = old.stream.clone();
+                last.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
+                store::delete_stream(&mut tx, old.id, &last).await.map_err(db)?;
+            }
+        }
+        store::delete_namespace(&mut tx, name).await.map_err(db)?;
         store::next_resource_version(&mut tx).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.announce();
         Ok(Status::success("namespaces", "", name))
     }
 }

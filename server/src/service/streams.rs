@@ -95,6 +95,7 @@ impl Service {
         }
         let created = self.write_stream(&mut tx, caller, stream, None).await?;
         tx.commit().await.map_err(db)?;
+        self.announce();
         self.notify_imports(&created);
         Ok(self.decorate(created))
     }
@@ -115,6 +116,7 @@ impl Service {
         check_resource_version(&stream.metadata, &old.stream.metadata, RES_IMAGESTREAMS, name)?;
         let updated = self.write_stream(&mut tx, caller, stream, Some(&old)).await?;
         tx.commit().await.map_err(db)?;
+        self.announce();
         self.notify_imports(&updated);
         Ok(self.decorate(updated))
     }
@@ -123,9 +125,11 @@ impl Service {
         self.allow(caller, Verb::Delete, "imagestreams", Some(ns))?;
         let mut tx = self.store.begin().await.map_err(db)?;
         let old = self.load_stream_or_404(&mut tx, ns, name).await?;
-        store::delete_stream(&mut tx, old.id).await.map_err(db)?;
-        store::next_resource_version(&mut tx).await.map_err(db)?;
+        let mut last = old.stream.clone();
+        last.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
+        store::delete_stream(&mut tx, old.id, &last).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.announce();
         Ok(Status::success("imagestreams", IMAGE_GROUP, name))
     }
 
@@ -272,6 +276,7 @@ impl Service {
             store::update_stream(&mut tx, old.id, &new, &old.stream).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)?;
+        self.announce();
         Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name))
     }
 

@@ -177,6 +177,7 @@ impl Service {
         let written = self.write_stream(&mut tx, caller, stream, old.as_ref()).await?;
         let view = self.istag_view(&mut tx, &self.decorate(written.clone()), &tag, false).await?;
         tx.commit().await.map_err(db)?;
+        self.announce();
         self.notify_imports(&written);
         Ok(view)
     }
@@ -201,6 +202,7 @@ impl Service {
         new.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
         store::update_stream(&mut tx, old.id, &new, &old.stream).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.announce();
         Ok(Status::success("imagestreamtags", IMAGE_GROUP, name))
     }
 }

@@ -4,6 +4,7 @@
 //! service can run several of them inside one transaction. Lists are indexed seek queries.
 //! Must not: apply image-stream rules (that is `app::domain`) or check permissions.
 
+mod events;
 mod images;
 mod namespaces;
 mod portal;
@@ -11,6 +12,7 @@ mod schedule;
 mod secrets;
 mod streams;
 
+pub use events::*;
 pub use images::*;
 pub use namespaces::*;
 pub use portal::*;

@@ -180,7 +180,14 @@ pub async fn insert_stream(conn: &mut SqliteConnection, s: &ImageStream) -> Stor
     for list in &s.status.tags {
         write_status_tag(conn, id, list).await?;
     }
+    record(conn, s, "ADDED").await?;
     Ok(id)
+}
+
+/// Every stored change of a stream is also a watch event, in the same transaction.
+async fn record(conn: &mut SqliteConnection, s: &ImageStream, event_type: &str) -> StoreResult<()> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    super::record_event(conn, rv_of(s), s.namespace(), &s.metadata.name, event_type, &to_json(s), &now).await
 }
 
 fn rv_of(s: &ImageStream) -> i64 {
@@ -219,7 +226,7 @@ pub async fn update_stream(conn: &mut SqliteConnection, id: i64, s: &ImageStream
             delete_status_tag(conn, id, &list.tag).await?;
         }
     }
-    Ok(())
+    record(conn, s, "MODIFIED").await
 }
 
 async fn write_spec_tags(conn: &mut SqliteConnection, id: i64, tags: &[TagReference]) -> StoreResult<()> {
@@ -279,7 +286,8 @@ async fn write_status_tag(conn: &mut SqliteConnection, id: i64, list: &NamedTagE
     Ok(())
 }
 
-pub async fn delete_stream(conn: &mut SqliteConnection, id: i64) -> StoreResult<()> {
-    sqlx::query("DELETE FROM image_streams WHERE id = ?").bind(id).execute(conn).await?;
-    Ok(())
+/// Deletes a stream; `last` is its final state carrying the deletion's resource version.
+pub async fn delete_stream(conn: &mut SqliteConnection, id: i64, last: &ImageStream) -> StoreResult<()> {
+    sqlx::query("DELETE FROM image_streams WHERE id = ?").bind(id).execute(&mut *conn).await?;
+    record(conn, last, "DELETED").await
 }

@@ -1,0 +1,94 @@
+//! The watch event log (rows written inside the change's own transaction).
+
+use super::StoreResult;
+use sqlx::{Row, SqliteConnection};
+
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub resource_version: i64,
+    pub namespace: String,
+    pub name: String,
+    pub event_type: String,
+    pub object: String,
+}
+
+pub async fn record_event(
+    conn: &mut SqliteConnection,
+    rv: i64,
+    namespace: &str,
+    name: &str,
+    event_type: &str,
+    object: &str,
+    created: &str,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO watch_events (resource_version, namespace, name, type, object, created) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(rv)
+        .bind(namespace)
+        .bind(name)
+        .bind(event_type)
+        .bind(object)
+        .bind(created)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Events after `after`, oldest first, optionally of one namespace and one name, at most `limit`.
+pub async fn events_after(
+    conn: &mut SqliteConnection,
+    after: i64,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<StoredEvent>> {
+    let rows = sqlx::query(
+        "SELECT * FROM watch_events WHERE resource_version > ?1 AND (?2 IS NULL OR namespace = ?2) AND (?3 IS NULL OR name = ?3)
+         ORDER BY resource_version LIMIT ?4",
+    )
+    .bind(after)
+    .bind(namespace)
+    .bind(name)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredEvent {
+                resource_version: r.try_get("resource_version")?,
+                namespace: r.try_get("namespace")?,
+                name: r.try_get("name")?,
+                event_type: r.try_get("type")?,
+                object: r.try_get("object")?,
+            })
+        })
+        .collect()
+}
+
+/// The oldest version a watch may resume from: changes after it are all still in the log.
+/// That is the newest trimmed version (kept in `watch_horizon`), or 0 when nothing was trimmed.
+pub async fn watch_horizon(conn: &mut SqliteConnection) -> StoreResult<i64> {
+    let (v,): (i64,) = sqlx::query_as("SELECT horizon FROM watch_horizon WHERE id = 1").fetch_one(conn).await?;
+    Ok(v)
+}
+
+/// Drops events older than `before` (RFC 3339) and all but the newest `keep`; moves the horizon.
+pub async fn trim_events(conn: &mut SqliteConnection, before: &str, keep: i64) -> StoreResult<u64> {
+    let cut: Option<i64> = sqlx::query_scalar(
+        "SELECT max(resource_version) FROM watch_events WHERE created < ?1
+            OR resource_version <= (SELECT resource_version FROM watch_events ORDER BY resource_version DESC LIMIT 1 OFFSET ?2)",
+    )
+    .bind(before)
+    .bind(keep)
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(cut) = cut else { return Ok(0) };
+    let r = sqlx::query("DELETE FROM watch_events WHERE resource_version <= ?").bind(cut).execute(&mut *conn).await?;
+    sqlx::query("UPDATE watch_horizon SET horizon = max(horizon, ?) WHERE id = 1").bind(cut).execute(&mut *conn).await?;
+    Ok(r.rows_affected())
+}
+
+/// Every namespace/name of the streams of a namespace (to record their deletion with it).
+pub async fn stream_names(conn: &mut SqliteConnection, namespace: &str) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query("SELECT name FROM image_streams WHERE namespace = ? ORDER BY name").bind(namespace).fetch_all(conn).await?;
+    rows.iter().map(|r| r.try_get("name")).collect()
+}
