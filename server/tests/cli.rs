@@ -330,3 +330,37 @@ async fn import_image_like_oc() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+#[test]
+fn get_is_watch_prints_changes_as_they_come() {
+    use std::io::BufRead;
+    let s = start_server();
+    assert_eq!(ok(&s, &["tag", "quay.io/o/a:1", "web:v1"]), "Tag web:v1 set to quay.io/o/a:1.\n");
+    let mut child = Command::new(BIN)
+        .args(["get", "is", "-w"])
+        .env("IMAGESTREAMS_SERVER", &s.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(10)).expect("a line from get -w");
+    assert!(next().starts_with("NAME"), "the header first");
+    assert!(next().starts_with("web "), "then the current streams");
+    // A change made elsewhere appears as a new row.
+    push(&s, "default", "web", "latest", &digest(7));
+    let row = next();
+    assert!(row.starts_with("web ") && row.contains("latest"), "{row}");
+    assert_eq!(ok(&s, &["delete", "is", "web"]), "imagestream.image.openshift.io \"web\" deleted\n");
+    assert!(next().starts_with("web "), "a deletion prints the last state");
+    let _ = child.kill();
+    let _ = child.wait();
+}

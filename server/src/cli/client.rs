@@ -75,6 +75,36 @@ impl Client {
         self.send(self.http.put(format!("{}{path}", self.base)).json(body)).await
     }
 
+    /// Opens a watch and calls `on_line` with each event line until the server ends it.
+    pub async fn watch_lines(&self, path: &str, mut on_line: impl FnMut(&str) -> Result<(), CliError>) -> Result<(), CliError> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        // A watch has no overall deadline (the client's default timeout would end it).
+        let mut resp = req
+            .timeout(std::time::Duration::from_secs(365 * 24 * 3600))
+            .send()
+            .await
+            .map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
+        if !resp.status().is_success() {
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(match serde_json::from_slice::<Status>(&bytes) {
+                Ok(s) => CliError::Server(ApiError::from_status(s)),
+                Err(_) => CliError::Local(format!("the server answered: {}", String::from_utf8_lossy(&bytes))),
+            });
+        }
+        let mut buf: Vec<u8> = vec![];
+        while let Some(chunk) = resp.chunk().await.map_err(|e| CliError::Local(format!("the watch ended: {e}")))? {
+            buf.extend_from_slice(&chunk);
+            while let Some(i) = buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buf.drain(..=i).collect();
+                on_line(String::from_utf8_lossy(&line).trim_end())?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn delete(&self, path: &str) -> Result<Status, CliError> {
         self.send(self.http.delete(format!("{}{path}", self.base))).await
     }

@@ -161,6 +161,9 @@ fn export(v: &mut Value) {
 
 pub async fn get(ctx: &Context, args: &GetArgs, out: &mut dyn Write) -> CmdResult {
     let (resource, qualified) = resource_of(&args.kind)?;
+    if args.watch && resource != "imagestreams" {
+        return Err(local(format!("watch is not supported on {resource}: only image streams can be watched")));
+    }
     let base = path_of(ctx, resource);
     let mut value = match &args.name {
         Some(n) => ctx.client.get_value(&format!("{base}/{n}")).await?,
@@ -193,11 +196,17 @@ pub async fn get(ctx: &Context, args: &GetArgs, out: &mut dyn Write) -> CmdResul
         }
         None | Some("wide") => {
             let wide = args.output.as_deref() == Some("wide");
-            if items.is_empty() {
+            if items.is_empty() && !args.watch {
                 eprintln!("No resources found in {} namespace.", ctx.namespace);
                 return Ok(());
             }
-            write_out(out, &table(resource, &items, wide)?)
+            let text = table(resource, &items, wide)?;
+            if args.watch {
+                let (header, rows) = text.split_once('\n').unwrap_or((&text, ""));
+                write_out(out, &format!("{header}\n{}", if items.is_empty() { "" } else { rows }))?;
+                return watch(ctx, args, &value, out).await;
+            }
+            write_out(out, &text)
         }
         Some(other) => Err(local(format!(
             "unable to match a printer suitable for the output format \"{other}\", allowed formats are: json,name,wide,yaml"
@@ -473,4 +482,31 @@ pub async fn import_image(ctx: &Context, a: &super::ImportImageArgs, out: &mut d
         )?;
     }
     if failures.is_empty() { Ok(()) } else { Err(local("imported completed with errors")) }
+}
+
+/// `get is -w`: after the list, one table row per change, as oc prints them (widths of the
+/// first table are not kept: each row is padded on its own).
+async fn watch(ctx: &Context, args: &GetArgs, listed: &Value, out: &mut dyn Write) -> CmdResult {
+    let rv = listed["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+    let mut path = format!("{}?watch=1&resourceVersion={rv}", ns_path(&ctx.namespace, "imagestreams"));
+    if let Some(name) = &args.name {
+        path.push_str(&format!("&fieldSelector=metadata.name%3D{}", urlencode(name)));
+    }
+    let now = chrono::Utc::now;
+    ctx.client
+        .watch_lines(&path, |line| {
+            let event: Value = serde_json::from_str(line).map_err(|e| local(format!("unreadable watch event: {e}")))?;
+            match event["type"].as_str() {
+                Some("BOOKMARK") => return Ok(()),
+                Some("ERROR") => return Err(local(event["object"]["message"].as_str().unwrap_or("the watch failed").to_string())),
+                _ => {}
+            }
+            let stream: ImageStream = serde_json::from_value(event["object"].clone()).map_err(|e| local(e.to_string()))?;
+            let row = image_stream_row(&stream, now());
+            let text = render_table(&["NAME", "IMAGE REPOSITORY", "TAGS", "UPDATED"], &[row]);
+            let line = text.split_once('\n').map(|(_, r)| r).unwrap_or("");
+            write_out(out, line)?;
+            out.flush().map_err(|e| local(e.to_string()))
+        })
+        .await
 }

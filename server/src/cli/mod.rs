@@ -229,6 +229,9 @@ pub struct GetArgs {
     /// Drop server-populated metadata.
     #[arg(long, env = "IMAGESTREAMS_EXPORT")]
     pub export: bool,
+    /// After listing, watch for changes and print them as they come (image streams).
+    #[arg(short = 'w', long = "watch", env = "IMAGESTREAMS_WATCH")]
+    pub watch: bool,
 }
 
 /// Runs the command line; returns the process exit code.
