@@ -75,7 +75,8 @@ pub async fn generate(data_dir: &Path, streams: usize, tags: usize, history: usi
     for chunk in (0..streams).collect::<Vec<_>>().chunks(500) {
         let mut tx = store.begin().await?;
         for &i in chunk {
-            let s = stream(&format!("bench-{}", i % namespaces), &format!("app-{i:05}"), tags, history, i as u64);
+            let mut s = stream(&format!("bench-{}", i % namespaces), &format!("app-{i:05}"), tags, history, i as u64);
+            s.metadata.resource_version = Some(store::next_resource_version(&mut tx).await?.to_string());
             store::insert_stream(&mut tx, &s).await?;
             written += tags * history;
         }
@@ -84,7 +85,9 @@ pub async fn generate(data_dir: &Path, streams: usize, tags: usize, history: usi
     if timeline > 0 {
         let mut tx = store.begin().await?;
         store::insert_namespace(&mut tx, "timeline", "ns-timeline", 1, "2026-01-01T00:00:00Z").await?;
-        store::insert_stream(&mut tx, &stream("timeline", "long", 1, timeline, 9_999_999)).await?;
+        let mut s = stream("timeline", "long", 1, timeline, 9_999_999);
+        s.metadata.resource_version = Some(store::next_resource_version(&mut tx).await?.to_string());
+        store::insert_stream(&mut tx, &s).await?;
         tx.commit().await?;
         written += timeline;
     }
