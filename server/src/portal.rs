@@ -87,7 +87,15 @@ impl Service {
             .await
             .map_err(db)?;
         let namespaces = store::list_namespaces(&mut conn, "", 500).await.map_err(db)?.into_iter().map(|n| n.metadata.name).collect();
-        let streams = rows.into_iter().map(|r| catalog_row(&self.decorate(r.stream))).collect();
+        let streams = rows
+            .into_iter()
+            .map(|e| {
+                let mut row = catalog_row(&self.decorate(e.stream));
+                row.tag_count = e.tag_count as usize;
+                row.image_count = e.image_count as usize;
+                row
+            })
+            .collect();
         Ok(CatalogPage { namespaces, streams, total: total as u64, page, page_size: CATALOG_PAGE })
     }
 

@@ -253,6 +253,21 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
     });
     let items = tag.history.clone();
     let title = format!("{} ({} {})", tag.name, items.len(), if items.len() == 1 { "item" } else { "items" });
+    // One confirmation at a time; items carry only a plain button (long histories stay light).
+    let pending: RwSignal<Option<usize>> = RwSignal::new(None);
+    let restore_form = {
+        let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.name.clone());
+        move |image: &str| TagForm {
+            namespace: ns.clone(),
+            source: format!("{stream}@{image}"),
+            destination: format!("{stream}:{tag}"),
+            mode: "permanent".into(),
+            reference_policy: "source".into(),
+            import_mode: String::new(),
+            scheduled: false,
+            insecure: false,
+        }
+    };
     view! {
         <details class="history" data-history=tag.name.clone() open=items.len() <= 5>
             <summary>{title}</summary>
@@ -262,18 +277,8 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
                     .enumerate()
                     .map(|(i, item)| {
                         let words = change_words(item, items.get(i + 1));
-                        let confirm = RwSignal::new(false);
-                        let form = TagForm {
-                            namespace: ns.clone(),
-                            source: format!("{}@{}", stream, item.image),
-                            destination: format!("{}:{}", stream, tag.name),
-                            mode: "permanent".into(),
-                            reference_policy: "source".into(),
-                            import_mode: String::new(),
-                            scheduled: false,
-                            insecure: false,
-                        };
                         let can_restore = i > 0 && !item.image.is_empty();
+                        let form = restore_form(&item.image);
                         view! {
                             <li class=if i == 0 { "item head" } else { "item" }>
                                 <Ago time=item.created.clone()/>
@@ -282,23 +287,20 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
                                 " · "<span class="muted">{words}</span>
                                 " · "<span class="muted">{format!("generation {}", item.generation)}</span>
                                 <br/><code class="small">{item.docker_image_reference.clone()}</code>
-                                {can_restore.then(|| {
-                                    let form = form.clone();
-                                    view! {
-                                        <Show when=move || confirm.get() fallback=move || view! {
-                                            <button type="button" on:click=move |_| confirm.set(true)>"Restore this image…"</button>
-                                        }>
-                                            {
-                                                let form = form.clone();
-                                                view! {
-                                                    <span class="confirm">
-                                                        "Make the tag point at this image again? "
-                                                        <button type="button" class="primary" on:click=move |_| { restore.dispatch(form.clone()); }>"Restore"</button>
-                                                        <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
-                                                    </span>
-                                                }
+                                {can_restore.then(|| view! {
+                                    <button type="button" class="restore" on:click=move |_| pending.set(Some(i))>"Restore this image…"</button>
+                                    {
+                                        let form = form.clone();
+                                        move || (pending.get() == Some(i)).then(|| {
+                                            let form = form.clone();
+                                            view! {
+                                                <span class="confirm">
+                                                    "Make the tag point at this image again? "
+                                                    <button type="button" class="primary" on:click=move |_| { restore.dispatch(form.clone()); pending.set(None); }>"Restore"</button>
+                                                    <button type="button" on:click=move |_| pending.set(None)>"Cancel"</button>
+                                                </span>
                                             }
-                                        </Show>
+                                        })
                                     }
                                 })}
                             </li>
@@ -358,7 +360,9 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
                                         let x = left + width * ((t - min) as f64 / span);
                                         let label = labels.get(&i.image).cloned().unwrap_or_else(|| "reference".into());
                                         let title = format!("{tag} → {} at {}", short_digest(&i.image), i.created);
-                                        view! { <circle cx=x cy=y r="7" fill=color(&i.image)><title>{title}</title></circle><text x=x + 9.0 y=y - 8.0 class="dot-label">{label}</text> }
+                                        // Short histories get a label per dot; long ones only the tooltip.
+                                        let label = (items.len() <= 20).then(|| view! { <text x=x + 9.0 y=y - 8.0 class="dot-label">{label}</text> });
+                                        view! { <circle cx=x cy=y r="7" fill=color(&i.image)><title>{title}</title></circle>{label} }
                                     })
                                     .collect_view()}
                             </g>
