@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # Debian packages: C toolchain for bundled SQLite and aws-lc, Chromium for the browser tests,
 # the CNCF distribution registry and skopeo for import tests.
-PKGS=(build-essential pkg-config perl curl ca-certificates chromium docker-registry skopeo)
+PKGS=(build-essential pkg-config perl curl ca-certificates python3 bc chromium docker-registry skopeo)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
