@@ -137,6 +137,9 @@ pub struct ServeArgs {
     /// At most this many watch events are kept.
     #[arg(long, env = "IMAGESTREAMS_WATCH_EVENT_MAX_COUNT", default_value_t = 100_000)]
     pub watch_event_max_count: i64,
+    /// Registry lookups one import runs at the same time.
+    #[arg(long, env = "IMAGESTREAMS_IMPORT_CONCURRENCY", default_value_t = 16)]
+    pub import_concurrency: usize,
     /// Deadline of one registry operation during imports (e.g. 30s).
     #[arg(long, env = "IMAGESTREAMS_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub registry_timeout: std::time::Duration,
@@ -296,7 +299,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         allowed_registries: args.allowed_registry.clone(),
         max_images_bulk: args.max_images_bulk_imported_per_repository,
         timeout: args.registry_timeout,
-        ..Default::default()
+        concurrency: args.import_concurrency.max(1),
     };
     let sealer = crate::sealing::Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
     let service = Service::new(store, registry_host).with_importer(importer).with_sealer(sealer);

@@ -3,7 +3,7 @@
 //! scheduler re-imports scheduled tags every interval, at a bounded rate. Both go through the
 //! service's ImageStreamImport, like any client. The tasks stop when their handle is dropped.
 
-use crate::service::{Caller, ListOptions, Service};
+use crate::service::{Caller, Service};
 use app::domain::imports::{import_requests, tags_needing_import};
 use app::model::ImageStreamImport;
 use std::time::Duration;
@@ -43,26 +43,15 @@ pub fn start(service: Service, schedule: Option<ScheduleConfig>) -> (Service, Co
 }
 
 async fn run_imports(service: Service, mut rx: mpsc::UnboundedReceiver<(String, String)>) {
-    // Catch up with what was pending when the server stopped.
-    let mut cont = None;
-    loop {
-        let page =
-            match service.list_streams(&Caller::system(), None, &ListOptions { limit: Some(500), continue_token: cont.clone() }).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(error = %e, "import controller could not list streams");
-                    break;
-                }
-            };
-        for s in &page.items {
-            if !tags_needing_import(s).is_empty() {
-                import_pending(&service, s.namespace(), &s.metadata.name).await;
+    // Catch up with what was pending when the server stopped (candidates come from one cheap
+    // query; each is checked by the exact rule before anything is fetched).
+    match service.import_candidates().await {
+        Ok(candidates) => {
+            for (ns, name) in candidates {
+                import_pending(&service, &ns, &name).await;
             }
         }
-        cont = page.metadata.continue_token;
-        if cont.is_none() {
-            break;
-        }
+        Err(e) => tracing::warn!(error = %e, "import controller could not find pending imports"),
     }
     while let Some((ns, name)) = rx.recv().await {
         import_pending(&service, &ns, &name).await;

@@ -356,3 +356,11 @@ impl Service {
         Ok(due.len())
     }
 }
+
+impl Service {
+    /// Streams that may have tags to import (for the controller's catch-up at start).
+    pub async fn import_candidates(&self) -> Result<Vec<(String, String)>, ApiError> {
+        let mut conn = self.store.read().await.map_err(db)?;
+        store::import_candidates(&mut conn).await.map_err(db)
+    }
+}

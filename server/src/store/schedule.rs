@@ -36,3 +36,19 @@ pub async fn set_next_due(conn: &mut SqliteConnection, namespace: &str, name: &s
     .await?;
     Ok(())
 }
+
+/// Streams that may have tags to import: an importable spec tag whose generation is unset or
+/// newer than its head's. (Failed imports are filtered afterwards by the exact rule, which also
+/// looks at conditions.) Cheap: no history is loaded.
+pub async fn import_candidates(conn: &mut SqliteConnection) -> StoreResult<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT s.namespace, s.name FROM spec_tags t JOIN image_streams s ON s.id = t.stream_id
+         WHERE t.from_kind = 'DockerImage' AND t.reference = 0
+           AND (t.generation IS NULL OR t.generation > COALESCE(
+                 (SELECT e.generation FROM tag_events e WHERE e.stream_id = t.stream_id AND e.tag = t.name ORDER BY e.seq DESC LIMIT 1), 0))
+         ORDER BY s.namespace, s.name",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("namespace")?, r.try_get("name")?))).collect()
+}
