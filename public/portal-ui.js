@@ -36,3 +36,28 @@
     }
   });
 })();
+
+// Live pages: an element with data-live="<url>" asks for one server-sent-events connection;
+// each change is passed on as an "imagestreams:change" event the page listens to. EventSource
+// reconnects by itself and resumes from the last event id (the resourceVersion).
+(function () {
+  var source = null, url = null;
+  function sync() {
+    var el = document.querySelector("[data-live]");
+    var want = el ? el.getAttribute("data-live") : null;
+    if (want === url) return;
+    if (source) { source.close(); source = null; }
+    url = want;
+    if (!url || !window.EventSource) return;
+    source = new EventSource(url);
+    source.onmessage = function (e) {
+      window.dispatchEvent(new CustomEvent("imagestreams:change", { detail: e.data }));
+    };
+  }
+  function start() {
+    sync();
+    new MutationObserver(sync).observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-live"] });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -177,6 +177,16 @@ pub mod backend {
     }
 }
 
+/// An API error as the server function's answer, with the HTTP status of its reason (a missing
+/// stream is a 404, not a 500).
+#[cfg(feature = "ssr")]
+fn fail(e: ApiError) -> ApiFailure {
+    if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+        opts.set_status(http::StatusCode::from_u16(e.code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    e.into()
+}
+
 #[cfg(feature = "ssr")]
 fn backend() -> Result<std::sync::Arc<dyn backend::PortalBackend>, ApiFailure> {
     use_context::<std::sync::Arc<dyn backend::PortalBackend>>().ok_or_else(|| ApiFailure {
@@ -188,65 +198,65 @@ fn backend() -> Result<std::sync::Arc<dyn backend::PortalBackend>, ApiFailure> {
 
 #[server]
 pub async fn list_catalog(query: String, sort: String, page: u32) -> Result<CatalogPage, ApiFailure> {
-    Ok(backend()?.catalog(query, sort, page).await?)
+    backend()?.catalog(query, sort, page).await.map_err(fail)
 }
 
 #[server]
 pub async fn get_stream(namespace: String, name: String) -> Result<ImageStream, ApiFailure> {
-    Ok(backend()?.stream(namespace, name).await?)
+    backend()?.stream(namespace, name).await.map_err(fail)
 }
 
 #[server]
 pub async fn get_image_page(digest: String) -> Result<ImagePage, ApiFailure> {
-    Ok(backend()?.image(digest).await?)
+    backend()?.image(digest).await.map_err(fail)
 }
 
 #[server]
 pub async fn get_dashboard() -> Result<Dashboard, ApiFailure> {
-    Ok(backend()?.dashboard().await?)
+    backend()?.dashboard().await.map_err(fail)
 }
 
 #[server]
 pub async fn create_namespace(name: String) -> Result<(), ApiFailure> {
-    Ok(backend()?.create_namespace(name).await?)
+    backend()?.create_namespace(name).await.map_err(fail)
 }
 
 #[server]
 pub async fn delete_namespace(name: String) -> Result<(), ApiFailure> {
-    Ok(backend()?.delete_namespace(name).await?)
+    backend()?.delete_namespace(name).await.map_err(fail)
 }
 
 #[server]
 pub async fn create_stream(namespace: String, name: String) -> Result<(), ApiFailure> {
-    Ok(backend()?.create_stream(namespace, name).await?)
+    backend()?.create_stream(namespace, name).await.map_err(fail)
 }
 
 #[server]
 pub async fn delete_stream(namespace: String, name: String) -> Result<(), ApiFailure> {
-    Ok(backend()?.delete_stream(namespace, name).await?)
+    backend()?.delete_stream(namespace, name).await.map_err(fail)
 }
 
 #[server]
 pub async fn tag_image(form: TagForm) -> Result<String, ApiFailure> {
-    Ok(backend()?.tag(form).await?)
+    backend()?.tag(form).await.map_err(fail)
 }
 
 #[server]
 pub async fn delete_tag(namespace: String, stream: String, tag: String) -> Result<(), ApiFailure> {
-    Ok(backend()?.delete_tag(namespace, stream, tag).await?)
+    backend()?.delete_tag(namespace, stream, tag).await.map_err(fail)
 }
 
 #[server]
 pub async fn import_images(form: ImportForm) -> Result<String, ApiFailure> {
-    Ok(backend()?.import(form).await?)
+    backend()?.import(form).await.map_err(fail)
 }
 
 #[server]
 pub async fn start_import(form: ImportForm) -> Result<String, ApiFailure> {
-    Ok(backend()?.start_import(form).await?)
+    backend()?.start_import(form).await.map_err(fail)
 }
 
 #[server]
 pub async fn get_import_job(id: String) -> Result<ImportJob, ApiFailure> {
-    Ok(backend()?.import_job(id).await?)
+    backend()?.import_job(id).await.map_err(fail)
 }

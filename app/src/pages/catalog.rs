@@ -3,7 +3,7 @@
 //! namespace or a stream.
 
 use crate::api::{ApiFailure, CatalogPage, create_namespace, create_stream, delete_namespace, list_catalog};
-use crate::components::{Ago, Failure, field_error};
+use crate::components::{Ago, Failure, Live, field_error};
 use crate::domain::names::{validate_namespace_name, validate_stream_name};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -21,6 +21,7 @@ pub fn CatalogPage() -> impl IntoView {
     Effect::new(move |_| set_hydrated.set(true));
     view! {
         <h1>"Image streams"</h1>
+        <Live namespace="" name="" changed=created/>
         <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
         <form method="get" action="/" class="search" role="search">
             <label for="q">"Search"</label>

@@ -6,7 +6,7 @@ use crate::api::{
     ApiFailure, ImportForm, ImportJob, TagForm, delete_stream, delete_tag, get_import_job, get_stream, import_images, start_import,
     tag_image,
 };
-use crate::components::{Ago, DigestLink, Failure, PullSpec, field_error, short_digest};
+use crate::components::{Ago, DigestLink, Failure, Live, PullSpec, field_error, short_digest};
 use crate::domain::tag_command::{TagArgs, plan_tag};
 use crate::domain::views::{TagState, TagView, image_labels, tag_views};
 use crate::model::{ImageStream, TagEvent};
@@ -26,6 +26,7 @@ pub fn StreamPage() -> impl IntoView {
     view! {
         <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "{ns}" / "{name}</nav>
+        {move || view! { <Live namespace=ns() name=name() changed/> }}
         // A transition keeps the page while it is read again after an action.
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

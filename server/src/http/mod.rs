@@ -5,6 +5,7 @@
 mod images;
 mod imagestreams;
 mod istags;
+mod live;
 mod namespaces;
 mod secrets;
 
@@ -27,6 +28,7 @@ pub fn api_router(service: Service) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/namespaces", get(namespaces::list).post(namespaces::create))
         .route("/api/v1/namespaces/{ns}", get(namespaces::get).delete(namespaces::delete))
+        .route("/api/v1/live/imagestreams", get(live::image_streams))
         .route("/api/v1/namespaces/{ns}/secrets", get(secrets::list).post(secrets::create))
         .route("/api/v1/namespaces/{ns}/secrets/{name}", get(secrets::get).delete(secrets::delete))
         .route(&format!("{IMAGE_API}/imagestreams"), get(imagestreams::list_all))

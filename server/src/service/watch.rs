@@ -180,3 +180,11 @@ impl Service {
         Ok(n)
     }
 }
+
+impl Service {
+    /// The newest resource version (where a live page starts following).
+    pub async fn current_resource_version(&self) -> Result<i64, ApiError> {
+        let mut conn = self.store.read().await.map_err(db)?;
+        store::current_resource_version(&mut conn).await.map_err(db)
+    }
+}

@@ -1,0 +1,32 @@
+// Live pages: a change made elsewhere (here through the API, as the CLI does) appears on an
+// open page within a second or two, without a reload.
+import { expect, test } from "@playwright/test";
+import { hydrated, watchProblems } from "./helpers";
+
+test("a push made elsewhere appears on the open stream page", async ({ page, request }) => {
+  const problems = watchProblems(page);
+  await page.goto("/ns/demo/ruby");
+  await hydrated(page);
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+  const tag = `live-${Date.now().toString(36)}`;
+  const digest = "sha256:" + Array.from({ length: 64 }, (_, i) => "0123456789abcdef"[(i * 7 + tag.length) % 16]).join("");
+  const r = await request.post("/apis/image.openshift.io/v1/namespaces/demo/imagestreammappings", {
+    data: { metadata: { name: "ruby" }, tag, image: { metadata: { name: digest }, dockerImageReference: `quay.io/x/ruby@${digest}` } },
+  });
+  expect(r.status()).toBe(201);
+  await expect(page.locator(`tr[data-tag="${tag}"]`)).toBeVisible({ timeout: 3000 });
+  expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(7);
+  expect(problems).toEqual([]);
+});
+
+test("a stream created elsewhere appears in the open catalog", async ({ page, request }) => {
+  const problems = watchProblems(page);
+  const name = `fresh-${Date.now().toString(36)}`;
+  await page.goto(`/?q=${name}`);
+  await hydrated(page);
+  await expect(page.getByText("No image streams match.")).toBeVisible();
+  const r = await request.post("/apis/image.openshift.io/v1/namespaces/default/imagestreams", { data: { metadata: { name } } });
+  expect(r.status()).toBe(201);
+  await expect(page.locator(`tr[data-key="default/${name}"]`)).toBeVisible({ timeout: 3000 });
+  expect(problems).toEqual([]);
+});
