@@ -129,8 +129,7 @@ impl Service {
                         Ok(Ok(())) => continue,
                         Ok(Err(_)) => return None,
                         Err(_) if req.bookmarks => {
-                            let mut meta = ObjectMeta::default();
-                            meta.resource_version = Some(position.to_string());
+                            let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
                             let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
                             let mut v = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }).ok()?;
                             // A bookmark carries only kind, apiVersion and the version.
