@@ -10,11 +10,19 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 if [ -d .tools/node_modules/.bin ]; then export PATH="$PWD/.tools/node_modules/.bin:$PATH"; fi
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 echo "==> unit, property and integration tests"
-RUSTFLAGS="--cfg erase_components" cargo test --workspace
+RUSTFLAGS="--cfg erase_components" cargo test --workspace 2>&1 | tee "$log"
 
 echo "==> building the site (server, WASM, CSS)"
 cargo leptos build
 
 echo "==> browser tests"
-./scripts/e2e.sh
+./scripts/e2e.sh 2>&1 | tee -a "$log"
+
+# One closing line for the whole run (every step above stops the script on a failure).
+passed=$(grep -aoE "test result: ok\. [0-9]+ passed" "$log" | awk '{s += $4} END {print s + 0}')
+browser=$(grep -aoE "^ +[0-9]+ passed" "$log" | awk '{s += $1} END {print s + 0}')
+echo "tests: $((passed + browser)) passed, 0 failed"
