@@ -7,17 +7,9 @@ use crate::store::{self, Store};
 use app::model::*;
 use std::path::Path;
 
+/// Well-formed, distinct digests (the demo's generator).
 fn digest(n: u64) -> String {
-    let mut x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut hex = String::with_capacity(64);
-    for _ in 0..4 {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        hex.push_str(&format!("{:016x}", z ^ (z >> 31)));
-    }
-    format!("sha256:{hex}")
+    crate::demo::fake_digest(n)
 }
 
 fn stream(ns: &str, name: &str, tags: usize, history: usize, seed: u64) -> ImageStream {

@@ -14,7 +14,7 @@ pub async fn ensure_default_namespace(service: &Service) -> Result<(), ApiError>
 }
 
 /// A made-up digest that looks like one: 64 hex digits mixed from `seed` (splitmix64).
-fn fake_digest(seed: u64) -> String {
+pub(crate) fn fake_digest(seed: u64) -> String {
     let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut hex = String::with_capacity(64);
     for _ in 0..4 {
@@ -101,19 +101,16 @@ pub async fn load(service: &Service) -> Result<(), ApiError> {
         }
     }
     // A promotion: app:prod is a permanent copy of build-42, app:stable tracks prod.
-    let promote = |tag: &str, kind: &str, from: &str| ImageStreamTag {
-        api_version: IMAGE_API_VERSION.into(),
-        kind: "ImageStreamTag".into(),
-        metadata: ObjectMeta::named(Some("demo"), &format!("app:{tag}")),
-        tag: Some(TagReference {
-            name: tag.into(),
-            from: Some(ObjectReference { kind: kind.into(), name: from.into(), namespace: String::new() }),
-            ..Default::default()
-        }),
-        generation: 0,
-        lookup_policy: Default::default(),
-        conditions: vec![],
-        image: Image::default(),
+    let promote = |tag: &str, kind: &str, from: &str| {
+        ImageStreamTag::setting(
+            "demo",
+            "app",
+            TagReference {
+                name: tag.into(),
+                from: Some(ObjectReference { kind: kind.into(), name: from.into(), namespace: String::new() }),
+                ..Default::default()
+            },
+        )
     };
     let app = service.get_stream(&caller, "demo", "app").await?;
     if let Some(head) = app.head("build-42") {

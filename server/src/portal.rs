@@ -193,17 +193,8 @@ impl Service {
         for d in &destinations {
             let (tag_ref, printed) =
                 tag_reference_for(&source, d, &template, alias, &form.namespace, head.as_ref()).map_err(|m| form_error("source", m))?;
-            let name = format!("{}:{}", d.stream, d.tag);
-            let istag = ImageStreamTag {
-                api_version: IMAGE_API_VERSION.into(),
-                kind: "ImageStreamTag".into(),
-                metadata: ObjectMeta::named(Some(&d.namespace), &name),
-                tag: Some(tag_ref),
-                generation: 0,
-                lookup_policy: Default::default(),
-                conditions: vec![],
-                image: Image::default(),
-            };
+            let istag = ImageStreamTag::setting(&d.namespace, &d.stream, tag_ref);
+            let name = istag.metadata.name.clone();
             self.set_istag(&caller, &d.namespace, &name, istag, false).await?;
             messages.push(tag_message(d, &form.namespace, &printed, alias, scheduled));
         }

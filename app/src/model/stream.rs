@@ -266,6 +266,22 @@ fn kind_istag() -> String {
     "ImageStreamTag".into()
 }
 
+impl ImageStreamTag {
+    /// The body of a PUT/POST that sets `<stream>:<tag>` to `tag` (as `oc tag` sends it).
+    pub fn setting(namespace: &str, stream: &str, tag: TagReference) -> Self {
+        ImageStreamTag {
+            api_version: image_api_version(),
+            kind: kind_istag(),
+            metadata: ObjectMeta::named(Some(namespace), &format!("{stream}:{}", tag.name)),
+            tag: Some(tag),
+            generation: 0,
+            lookup_policy: ImageLookupPolicy::default(),
+            conditions: vec![],
+            image: Image::default(),
+        }
+    }
+}
+
 /// The virtual view of one image of a stream: `<stream>@<id>` (spec §1.5).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -88,17 +88,8 @@ pub async fn tag(ctx: &Context, flags: &TagFlags, out: &mut dyn Write) -> CmdRes
             };
             for d in &destinations {
                 let (tag_ref, printed) = tag_reference_for(&source, d, &template, alias, &ctx.namespace, head.as_ref()).map_err(local)?;
-                let name = format!("{}:{}", d.stream, d.tag);
-                let body = ImageStreamTag {
-                    api_version: IMAGE_API_VERSION.into(),
-                    kind: "ImageStreamTag".into(),
-                    metadata: ObjectMeta::named(Some(&d.namespace), &name),
-                    tag: Some(tag_ref),
-                    generation: 0,
-                    lookup_policy: Default::default(),
-                    conditions: vec![],
-                    image: Image::default(),
-                };
+                let body = ImageStreamTag::setting(&d.namespace, &d.stream, tag_ref);
+                let name = body.metadata.name.clone();
                 let _: ImageStreamTag = ctx.client.put(&format!("{}/{}", ns_path(&d.namespace, "imagestreamtags"), name), &body).await?;
                 write_out(out, &format!("{}\n", tag_message(d, &ctx.namespace, &printed, alias, scheduled)))?;
             }
