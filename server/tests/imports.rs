@@ -311,8 +311,8 @@ async fn the_controller_imports_new_docker_tags() {
         let s = app.get(&is_path("default", "ctl")).await.body;
         if s["status"]["tags"][0]["items"][0]["image"] == json!(pushed.digest) {
             // Stream generation 1 (create) → the import makes it 2, as upstream's worked example.
-            assert_eq!(s["metadata"]["generation"], 2);
-            assert_eq!(s["spec"]["tags"][0]["generation"], 2);
+            assert_eq!(s["metadata"]["generation"], 2, "{s}");
+            assert_eq!(s["spec"]["tags"][0]["generation"], 2, "{s}");
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the controller did not import: {s}");
