@@ -30,3 +30,18 @@ test("a stream created elsewhere appears in the open catalog", async ({ page, re
   await expect(page.locator(`tr[data-key="default/${name}"]`)).toBeVisible({ timeout: 3000 });
   expect(problems).toEqual([]);
 });
+
+test("the dashboard shows a tag movement made elsewhere", async ({ page, request }) => {
+  const problems = watchProblems(page);
+  await page.goto("/dashboard");
+  await expect(page.getByRole("heading", { name: "Recent tag movements" })).toBeVisible();
+  await hydrated(page);
+  const tag = `wall-${Date.now().toString(36)}`;
+  const digest = "sha256:" + Array.from({ length: 64 }, (_, i) => "fedcba9876543210"[(i * 5 + tag.length) % 16]).join("");
+  const r = await request.post("/apis/image.openshift.io/v1/namespaces/demo/imagestreammappings", {
+    data: { metadata: { name: "nginx" }, tag, image: { metadata: { name: digest }, dockerImageReference: `docker.io/library/nginx@${digest}` } },
+  });
+  expect(r.status()).toBe(201);
+  await expect(page.locator("ol.moves").getByText(`demo/nginx:${tag}`)).toBeVisible({ timeout: 3000 });
+  expect(problems).toEqual([]);
+});

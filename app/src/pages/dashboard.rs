@@ -1,20 +1,28 @@
 //! The read-only wall dashboard (`/dashboard`): recent tag movements across namespaces, failing
-//! imports, streams updated today. Large type, dark, no controls. It reloads itself every 30
-//! seconds (a plain meta refresh, so it keeps going for days without JavaScript).
+//! imports, streams updated today. Large type, dark, no controls. It follows changes live over
+//! server-sent events, and reloads itself every five minutes as well (a plain meta refresh, so
+//! it keeps going for days, even without JavaScript).
 
 use crate::api::get_dashboard;
-use crate::components::{Ago, short_digest};
+use crate::components::{Ago, Live, short_digest};
 use leptos::prelude::*;
 use leptos_meta::Meta;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_dashboard());
+    // Live over server-sent events; the meta refresh stays as a fallback for walls that run
+    // for days without anyone watching the connection.
+    let changed = RwSignal::new(0u32);
+    let data = Resource::new(move || changed.get(), |_| get_dashboard());
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
     view! {
-        <Meta http_equiv="refresh" content="30"/>
+        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
+        <Meta http_equiv="refresh" content="300"/>
+        <Live namespace="" name="" changed/>
         <div class="dashboard">
             <h1>"Image streams"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(d) => view! {
@@ -47,7 +55,7 @@ pub fn DashboardPage() -> impl IntoView {
                         Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </div>
     }
 }

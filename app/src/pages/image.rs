@@ -3,7 +3,7 @@
 //! is tagged now and was before, and its YAML as `get isimage … -o yaml --export` shows it.
 
 use crate::api::{ImagePage, get_image_page};
-use crate::components::{Ago, DigestLink, Failure, PullSpec};
+use crate::components::{Ago, DigestLink, Failure, Live, PullSpec};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -24,17 +24,19 @@ fn human_size(bytes: i64) -> String {
 pub fn ImagePage() -> impl IntoView {
     let params = use_params_map();
     let digest = move || params.read().get("digest").unwrap_or_default();
-    let page = Resource::new(digest, get_image_page);
+    let changed = RwSignal::new(0u32);
+    let page = Resource::new(move || (digest(), changed.get()), |(d, _)| get_image_page(d));
     view! {
+        <Live namespace="" name="" changed/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / image"</nav>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(p) => view! { <ImageView page=p/> }.into_any(),
                     Err(e) => view! { <h1>"Image"</h1><Failure failure=e/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
