@@ -83,6 +83,8 @@ impl Service {
         let sort = if sort == "updated" { CatalogSort::Updated } else { CatalogSort::Name };
         let page = page.max(1);
         let mut conn = self.store().read().await.map_err(db)?;
+        // Read before the page: changes after it reach the page live.
+        let resource_version = store::current_resource_version(&mut conn).await.map_err(db)?.to_string();
         let (rows, total) = store::catalog_page(&mut conn, query.trim(), sort, ((page - 1) * CATALOG_PAGE) as i64, CATALOG_PAGE as i64)
             .await
             .map_err(db)?;
@@ -96,7 +98,7 @@ impl Service {
                 row
             })
             .collect();
-        Ok(CatalogPage { namespaces, streams, total: total as u64, page, page_size: CATALOG_PAGE })
+        Ok(CatalogPage { namespaces, streams, total: total as u64, page, page_size: CATALOG_PAGE, resource_version })
     }
 
     async fn portal_image(&self, digest: String) -> Result<ImagePage, ApiError> {

@@ -64,6 +64,8 @@ pub struct CatalogPage {
     pub total: u64,
     pub page: u32,
     pub page_size: u32,
+    /// The global resourceVersion the page was read at (live updates follow from it).
+    pub resource_version: String,
 }
 
 /// Where an image is (or was) tagged.

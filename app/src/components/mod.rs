@@ -61,9 +61,15 @@ pub fn field_error(value: Option<Result<String, ApiFailure>>, field: &str) -> Op
 /// Keeps a page live: asks `/portal-ui.js` for one server-sent-events connection to the watch
 /// (filtered by namespace and name when given) and bumps `changed` on every change, so the page
 /// reads its data again.
+///
+/// `since` is the resourceVersion the page's data was read at: the connection replays every
+/// change after it, so nothing between the server's render and the connection is lost.
 #[component]
-pub fn Live(#[prop(into)] namespace: String, #[prop(into)] name: String, changed: RwSignal<u32>) -> impl IntoView {
-    let url = format!("/api/v1/live/imagestreams?namespace={namespace}&name={name}");
+pub fn Live(#[prop(into)] namespace: String, #[prop(into)] name: String, since: Option<String>, changed: RwSignal<u32>) -> impl IntoView {
+    let mut url = format!("/api/v1/live/imagestreams?namespace={namespace}&name={name}");
+    if let Some(rv) = since.filter(|v| !v.is_empty()) {
+        url.push_str(&format!("&resourceVersion={rv}"));
+    }
     let handle = window_event_listener_untyped("imagestreams:change", move |_| changed.update(|n| *n = n.wrapping_add(1)));
     on_cleanup(move || handle.remove());
     view! { <span hidden data-live=url></span> }

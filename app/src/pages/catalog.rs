@@ -21,7 +21,6 @@ pub fn CatalogPage() -> impl IntoView {
     Effect::new(move |_| set_hydrated.set(true));
     view! {
         <h1>"Image streams"</h1>
-        <Live namespace="" name="" changed=created/>
         <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
         <form method="get" action="/" class="search" role="search">
             <label for="q">"Search"</label>
@@ -36,7 +35,10 @@ pub fn CatalogPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match catalog.await {
-                    Ok(page) => view! { <Streams page q=q() sort=sort()/> }.into_any(),
+                    Ok(page) => {
+                        let since = Some(page.resource_version.clone());
+                        view! { <Live namespace="" name="" since changed=created/><Streams page q=q() sort=sort()/> }.into_any()
+                    }
                     Err(e) => view! { <Failure failure=e/> }.into_any(),
                 }
             })}

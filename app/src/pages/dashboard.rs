@@ -19,7 +19,7 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
         <Meta http_equiv="refresh" content="300"/>
-        <Live namespace="" name="" changed/>
+        <Live namespace="" name="" since=None changed/>
         <div class="dashboard">
             <h1>"Image streams"</h1>
             <Transition fallback=|| view! { <p>"Loading…"</p> }>

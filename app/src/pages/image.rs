@@ -27,7 +27,7 @@ pub fn ImagePage() -> impl IntoView {
     let changed = RwSignal::new(0u32);
     let page = Resource::new(move || (digest(), changed.get()), |(d, _)| get_image_page(d));
     view! {
-        <Live namespace="" name="" changed/>
+        <Live namespace="" name="" since=None changed/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / image"</nav>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

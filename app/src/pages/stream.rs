@@ -26,7 +26,6 @@ pub fn StreamPage() -> impl IntoView {
     view! {
         <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "{ns}" / "{name}</nav>
-        {move || view! { <Live namespace=ns() name=name() changed/> }}
         // A transition keeps the page while it is read again after an action.
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -56,7 +55,9 @@ fn StreamView(stream: ImageStream, changed: RwSignal<u32>) -> impl IntoView {
     let title = format!("{ns}/{name}");
     let summary = format!("{} tags · {} images · generation {}", tags.len(), unique, stream.metadata.generation.unwrap_or(0));
     let timeline = stream.clone();
+    let since = stream.metadata.resource_version.clone();
     view! {
+        <Live namespace=ns.clone() name=name.clone() since changed/>
         <h1>{title}</h1>
         <p class="muted">{summary}</p>
         <dl class="facts">
