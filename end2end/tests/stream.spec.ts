@@ -63,7 +63,7 @@ test("tag, alias, field errors, restore and delete without reload", async ({ pag
   const older = history.locator("li").nth(1);
   const olderDigest = await older.locator("a.digest").getAttribute("title");
   await older.getByRole("button", { name: "Restore this image…" }).click();
-  await older.getByRole("button", { name: "Restore", exact: true }).click();
+  await history.getByRole("group", { name: "Confirm restore" }).getByRole("button", { name: "Restore", exact: true }).click();
   await expect(history.locator("li")).toHaveCount(3);
   await expect(history.locator("li").first().locator("a.digest")).toHaveAttribute("title", olderDigest!);
   // Delete a tag, with confirmation.

@@ -255,8 +255,11 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
     });
     let items = tag.history.clone();
     let title = format!("{} ({} {})", tag.name, items.len(), if items.len() == 1 { "item" } else { "items" });
-    // One confirmation at a time; items carry only a plain button (long histories stay light).
+    // One confirmation at a time, below the list; items carry only a plain button, so long
+    // histories stay light.
     let pending: RwSignal<Option<usize>> = RwSignal::new(None);
+    let items_for_confirm = items.clone();
+    let tag_name = tag.name.clone();
     let restore_form = {
         let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.name.clone());
         move |image: &str| TagForm {
@@ -280,7 +283,6 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
                     .map(|(i, item)| {
                         let words = change_words(item, items.get(i + 1));
                         let can_restore = i > 0 && !item.image.is_empty();
-                        let form = restore_form(&item.image);
                         view! {
                             <li class=if i == 0 { "item head" } else { "item" }>
                                 <Ago time=item.created.clone()/>
@@ -291,25 +293,24 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
                                 <br/><code class="small">{item.docker_image_reference.clone()}</code>
                                 {can_restore.then(|| view! {
                                     <button type="button" class="restore" on:click=move |_| pending.set(Some(i))>"Restore this image…"</button>
-                                    {
-                                        let form = form.clone();
-                                        move || (pending.get() == Some(i)).then(|| {
-                                            let form = form.clone();
-                                            view! {
-                                                <span class="confirm">
-                                                    "Make the tag point at this image again? "
-                                                    <button type="button" class="primary" on:click=move |_| { restore.dispatch(form.clone()); pending.set(None); }>"Restore"</button>
-                                                    <button type="button" on:click=move |_| pending.set(None)>"Cancel"</button>
-                                                </span>
-                                            }
-                                        })
-                                    }
                                 })}
                             </li>
                         }
                     })
                     .collect_view()}
             </ol>
+            // The one confirmation of this history, for the item chosen above.
+            {move || pending.get().and_then(|i| items_for_confirm.get(i).cloned().map(|item| (i, item))).map(|(i, item)| {
+                let form = restore_form(&item.image);
+                let label = format!("Make {} point at {} (item {} of the history) again? ", tag_name, short_digest(&item.image), i + 1);
+                view! {
+                    <p class="confirm" role="group" aria-label="Confirm restore">
+                        {label}
+                        <button type="button" class="primary" on:click=move |_| { restore.dispatch(form.clone()); pending.set(None); }>"Restore"</button>
+                        <button type="button" on:click=move |_| pending.set(None)>"Cancel"</button>
+                    </p>
+                }
+            })}
             {move || match restore.value().get() {
                 Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
                 Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
