@@ -44,6 +44,9 @@ pub async fn catalog_page(
         CatalogSort::Updated => "s.last_updated IS NULL, s.last_updated DESC, s.name, s.namespace",
     };
     let like = escape_like(query);
+    // The count, the page and its heads from one snapshot.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let conn = &mut *tx;
     let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM image_streams s WHERE {CATALOG_FILTER}")))
         .bind(&like)
         .bind(query)
@@ -96,6 +99,7 @@ pub async fn catalog_page(
             entries[i].1.stream.status.tags.push(NamedTagEventList { tag, items: Some(vec![head]), conditions: vec![] });
         }
     }
+    tx.commit().await?;
     Ok((entries.into_iter().map(|(_, e)| e).collect(), total))
 }
 

@@ -101,17 +101,21 @@ async fn fill_tags(conn: &mut SqliteConnection, streams: &mut [StoredStream]) ->
     Ok(())
 }
 
+/// A stream is read with several queries; they run in one (read) transaction so they see one
+/// snapshot, never a row from before a commit and tags from after it.
 pub async fn load_stream(conn: &mut SqliteConnection, namespace: &str, name: &str) -> StoreResult<Option<StoredStream>> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let Some(row) = sqlx::query("SELECT * FROM image_streams WHERE namespace = ? AND name = ?")
         .bind(namespace)
         .bind(name)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut *tx)
         .await?
     else {
         return Ok(None);
     };
     let mut v = vec![stream_from_row(&row)?];
-    fill_tags(conn, &mut v).await?;
+    fill_tags(&mut tx, &mut v).await?;
+    tx.commit().await?;
     Ok(v.pop())
 }
 
@@ -123,6 +127,9 @@ pub async fn list_streams(
     after: (&str, &str),
     limit: i64,
 ) -> StoreResult<Vec<StoredStream>> {
+    // One snapshot for the page and its tags (see `load_stream`).
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let conn = &mut *tx;
     let rows = match namespace {
         Some(ns) => {
             sqlx::query("SELECT * FROM image_streams WHERE namespace = ? AND name > ? ORDER BY name LIMIT ?")
@@ -143,6 +150,7 @@ pub async fn list_streams(
     };
     let mut v = rows.iter().map(stream_from_row).collect::<StoreResult<Vec<_>>>()?;
     fill_tags(conn, &mut v).await?;
+    tx.commit().await?;
     Ok(v)
 }
 
