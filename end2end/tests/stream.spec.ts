@@ -148,3 +148,25 @@ test("import a whole repository from the form, with its result", async ({ page, 
   await expect(page.locator('tr[data-tag="t7"] .badge')).toHaveText("current");
   expect(problems).toEqual([]);
 });
+
+test("a failing import shows its reason, and 'Import now' retries it", async ({ page, request }) => {
+  const problems = watchProblems(page);
+  const registry = process.env.REGISTRY;
+  expect(registry).toBeTruthy();
+  const name = `fail-${Date.now().toString(36)}`;
+  expect((await request.post("/apis/image.openshift.io/v1/namespaces/default/imagestreams", { data: { metadata: { name } } })).status()).toBe(201);
+  await page.goto(`/ns/default/${name}`);
+  await hydrated(page);
+  // Tag an image the registry does not have; the controller imports it in the background.
+  await page.locator("#tag-source").fill(`${registry}/e2e/app:nope`);
+  await page.locator("#tag-destination").fill(`${name}:nope`);
+  await page.getByLabel("insecure registry").first().check();
+  await page.getByRole("button", { name: "Tag", exact: true }).click();
+  const row = page.locator('tr[data-tag="nope"]');
+  await expect(row.locator(".badge")).toHaveText("import failed", { timeout: 10_000 });
+  await expect(row.locator(".failure")).toContainText(`NotFound: dockerimage.image.openshift.io "${registry}/e2e/app:nope" not found`);
+  await row.getByRole("button", { name: "Import now" }).click();
+  await expect(page.getByText("Imported 0 of 1 tags.", { exact: false })).toBeVisible();
+  await expect(row.locator(".badge")).toHaveText("import failed");
+  expect(problems).toEqual([]);
+});

@@ -49,6 +49,8 @@ pub struct TagView {
     pub state: TagState,
     /// `tagged from …` / `tracks …` in words, if there is a spec tag with a source.
     pub source: Option<String>,
+    /// The registry image an "import now" would import (importable DockerImage tags only).
+    pub import_from: Option<String>,
     pub reference_policy: String,
     pub scheduled: bool,
     pub insecure: bool,
@@ -130,6 +132,7 @@ pub fn tag_views(stream: &ImageStream) -> Vec<TagView> {
                 aliases: aliases.remove(&name).unwrap_or_default(),
                 state: state_of(stream, &name),
                 source: spec.and_then(|t| source_words(stream, t)),
+                import_from: spec.filter(|t| super::streams::is_importable(t)).and_then(|t| t.from.as_ref()).map(|f| f.name.clone()),
                 reference_policy: spec.map(|t| t.reference_policy.kind.clone()).unwrap_or_else(|| REFERENCE_POLICY_SOURCE.into()),
                 scheduled: spec.is_some_and(|t| t.import_policy.scheduled),
                 insecure: spec.is_some_and(|t| t.import_policy.insecure),
@@ -214,6 +217,8 @@ mod tests {
         assert_eq!(v[0].aliases, vec!["stable".to_string()]);
         assert_eq!(v[0].state, TagState::Current);
         assert_eq!(v[0].source.as_deref(), Some("imported from q.io/a"));
+        assert_eq!(v[0].import_from.as_deref(), Some("q.io/a"));
+        assert_eq!(v[4].import_from, None, "reference tags are never imported");
         assert_eq!(v[0].pull_by_tag, "reg/ns/app:latest");
         assert_eq!(v[0].pull_by_digest, Some(format!("q.io/a@{}", d(1))));
         assert_eq!(v[1].state.label(), "import failed");

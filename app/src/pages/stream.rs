@@ -169,8 +169,7 @@ fn TagTable(tags: Vec<TagView>, ns: String, stream: String, changed: RwSignal<u3
                             let (ns2, stream2, tag2) = (ns.clone(), stream.clone(), t.name.clone());
                             let confirm = RwSignal::new(false);
                             let failed_or_pending = matches!(t.state, TagState::ImportFailed { .. } | TagState::Importing | TagState::NotImportedYet);
-                            let import_source = t.source.as_ref().and_then(|s| s.strip_prefix("imported from ").or_else(|| s.strip_prefix("updates automatically from registry ")).map(str::to_string));
-                            let import_form = import_source.map(|from| ImportForm {
+                            let import_form = t.import_from.clone().map(|from| ImportForm {
                                 namespace: ns.clone(),
                                 stream: stream.clone(),
                                 from,
