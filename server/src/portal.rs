@@ -8,7 +8,7 @@ use crate::store::{self, CatalogSort};
 use app::api::backend::{Answer, PortalBackend};
 use app::api::*;
 use app::domain::present::{image_repository_column, last_updated, tags_by_recency, tags_column};
-use app::domain::tag_command::{TagArgs, TagPlan, plan_tag, tag_message, tag_reference_for};
+use app::domain::tag_command::{TagArgs, TagPlan, error_field, plan_tag, tag_message, tag_reference_for};
 use app::model::*;
 use app::{App, shell};
 use axum::Router;
@@ -174,10 +174,7 @@ impl Service {
             namespace: form.namespace.clone(),
             ..Default::default()
         };
-        let plan = plan_tag(&args).map_err(|m| {
-            let field = if m.contains("SOURCE") || m.contains("source") { "source" } else { "destination" };
-            form_error(field, m)
-        })?;
+        let plan = plan_tag(&args).map_err(|m| form_error(error_field(&m), m))?;
         let TagPlan::Set { source, destinations, template, alias, scheduled } = plan else {
             return Err(form_error("destination", "use the delete button to remove a tag".into()));
         };

@@ -56,6 +56,29 @@ pub fn tracked_tag<'a>(stream: &ImageStream, from: Option<&'a crate::model::Obje
     }
 }
 
+/// Same-stream aliases folded into the tag they finally resolve to, as `describe` shows them:
+/// target → its aliases, and the set of folded alias names. A chain that ends in another alias
+/// (a cycle) folds nothing.
+pub fn fold_aliases(stream: &ImageStream) -> (BTreeMap<String, Vec<String>>, BTreeSet<String>) {
+    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut folded: BTreeSet<String> = BTreeSet::new();
+    for t in &stream.spec.tags {
+        let mut target = t.name.clone();
+        let mut seen = BTreeSet::from([target.clone()]);
+        while let Some(next) = stream.spec_tag(&target).and_then(|s| tracked_tag(stream, s.from.as_ref())) {
+            if !seen.insert(next.to_string()) {
+                break;
+            }
+            target = next.to_string();
+        }
+        if target != t.name && stream.spec_tag(&target).is_some_and(|s| tracked_tag(stream, s.from.as_ref()).is_none()) {
+            aliases.entry(target).or_default().push(t.name.clone());
+            folded.insert(t.name.clone());
+        }
+    }
+    (aliases, folded)
+}
+
 /// Alias edges `alias → tracked tag` of the stream's spec, sorted by alias.
 fn alias_edges(stream: &ImageStream) -> BTreeMap<String, String> {
     stream.spec.tags.iter().filter_map(|t| tracked_tag(stream, t.from.as_ref()).map(|src| (t.name.clone(), src.to_string()))).collect()

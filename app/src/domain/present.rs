@@ -228,23 +228,7 @@ pub fn describe_stream(stream: &ImageStream, now: DateTime<Utc>) -> String {
         return out;
     }
 
-    // Fold same-stream aliases into the tag they finally resolve to.
-    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut folded: BTreeSet<String> = BTreeSet::new();
-    for t in &stream.spec.tags {
-        let mut target = t.name.clone();
-        let mut seen = BTreeSet::from([target.clone()]);
-        while let Some(next) = stream.spec_tag(&target).and_then(|s| super::history::tracked_tag(stream, s.from.as_ref())) {
-            if !seen.insert(next.to_string()) {
-                break;
-            }
-            target = next.to_string();
-        }
-        if target != t.name && stream.spec_tag(&target).is_some_and(|s| super::history::tracked_tag(stream, s.from.as_ref()).is_none()) {
-            aliases.entry(target).or_default().push(t.name.clone());
-            folded.insert(t.name.clone());
-        }
-    }
+    let (aliases, folded) = super::history::fold_aliases(stream);
     let mut order: Vec<String> = all_tags.into_iter().filter(|t| !folded.contains(t)).collect();
     prioritize_tags(&mut order);
     for tag in order {

@@ -241,6 +241,16 @@ pub fn tag_reference_for(
     Ok((tag, printed))
 }
 
+/// Which argument a `plan_tag` error is about, for forms that show it next to that field:
+/// `"source"` or `"destination"`.
+pub fn error_field(message: &str) -> &'static str {
+    if message.contains("SOURCE") || message.contains("source") || (message.contains("alias") && message.contains("Image Streams")) {
+        "source"
+    } else {
+        "destination"
+    }
+}
+
 /// The line printed after a destination was set.
 pub fn tag_message(dest: &Destination, current: &str, source: &str, alias: bool, scheduled: bool) -> String {
     if alias {
@@ -330,6 +340,13 @@ mod tests {
         assert_eq!(err(args(&["q.io/a", "/app:t"])), "invalid namespace \"\" for image stream \"/app:t\"");
         assert_eq!(err(args(&["q.io/a", ":t"])), "invalid name \"\" for image stream \":t\"");
         assert!(err(args(&["q.io/a", "app:-t"])).starts_with("invalid tag \"-t\" format, tags must start"));
+    }
+
+    #[test]
+    fn error_fields() {
+        assert_eq!(error_field("invalid SOURCE: invalid reference format"), "source");
+        assert_eq!(error_field("cannot set alias across different Image Streams"), "source");
+        assert_eq!(error_field("\"app\" must be of the form <stream_name>:<tag>"), "destination");
     }
 
     #[test]

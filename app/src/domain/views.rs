@@ -101,22 +101,7 @@ fn state_of(stream: &ImageStream, tag: &str) -> TagState {
 
 /// Every tag of the stream in `describe` order, aliases folded into their final target.
 pub fn tag_views(stream: &ImageStream) -> Vec<TagView> {
-    let mut aliases: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut folded: BTreeSet<String> = BTreeSet::new();
-    for t in &stream.spec.tags {
-        let mut target = t.name.clone();
-        let mut seen = BTreeSet::from([target.clone()]);
-        while let Some(next) = stream.spec_tag(&target).and_then(|s| tracked_tag(stream, s.from.as_ref())) {
-            if !seen.insert(next.to_string()) {
-                break;
-            }
-            target = next.to_string();
-        }
-        if target != t.name && stream.spec_tag(&target).is_some_and(|s| tracked_tag(stream, s.from.as_ref()).is_none()) {
-            aliases.entry(target).or_default().push(t.name.clone());
-            folded.insert(t.name.clone());
-        }
-    }
+    let (mut aliases, folded) = super::history::fold_aliases(stream);
     let mut names: BTreeSet<String> = stream.spec.tags.iter().map(|t| t.name.clone()).collect();
     names.extend(stream.status.tags.iter().map(|l| l.tag.clone()));
     let mut order: Vec<String> = names.into_iter().filter(|n| !folded.contains(n)).collect();

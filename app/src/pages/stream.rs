@@ -7,11 +7,19 @@ use crate::api::{
     tag_image,
 };
 use crate::components::{Ago, DigestLink, Failure, Live, PullSpec, field_error, short_digest};
-use crate::domain::tag_command::{TagArgs, plan_tag};
+use crate::domain::tag_command::{TagArgs, error_field, plan_tag};
 use crate::domain::views::{TagState, TagView, image_labels, tag_views};
 use crate::model::{ImageStream, TagEvent};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+
+/// The row actions of the tag table. They belong to the page, not to the table: the table is
+/// rendered again whenever the stream is re-read, and their results must stay on screen.
+#[derive(Clone, Copy)]
+struct TagActions {
+    delete: Action<(String, String, String), Result<(), ApiFailure>>,
+    reimport: Action<ImportForm, Result<String, ApiFailure>>,
+}
 
 #[component]
 pub fn StreamPage() -> impl IntoView {
@@ -21,6 +29,22 @@ pub fn StreamPage() -> impl IntoView {
     // Bumped by every action on the page, so the stream is read again and the result shows.
     let changed = RwSignal::new(0u32);
     let stream = Resource::new(move || (ns(), name(), changed.get()), |(ns, name, _)| get_stream(ns, name));
+    let actions = TagActions {
+        delete: Action::new(move |(ns, stream, tag): &(String, String, String)| {
+            let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.clone());
+            async move { delete_tag(ns, stream, tag).await }
+        }),
+        reimport: Action::new(move |form: &ImportForm| {
+            let form = form.clone();
+            async move { import_images(form).await }
+        }),
+    };
+    Effect::new(move |_| {
+        let (deleted, reimported) = (actions.delete.value().get(), actions.reimport.value().get());
+        if deleted.is_some() || reimported.is_some() {
+            changed.update(|n| *n += 1);
+        }
+    });
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     view! {
@@ -30,11 +54,20 @@ pub fn StreamPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match stream.await {
-                    Ok(s) => view! { <StreamView stream=s changed/> }.into_any(),
+                    Ok(s) => view! { <StreamView stream=s changed actions/> }.into_any(),
                     Err(e) => view! { <h1>{name()}</h1><Failure failure=e/> }.into_any(),
                 }
             })}
         </Transition>
+        {move || match actions.delete.value().get() {
+            Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
+            _ => None,
+        }}
+        {move || match actions.reimport.value().get() {
+            Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+            Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
+            None => None,
+        }}
         // The forms live outside the re-read part, so their results stay on screen.
         <section class="forms" aria-label="Actions">
             {move || view! {
@@ -46,7 +79,7 @@ pub fn StreamPage() -> impl IntoView {
 }
 
 #[component]
-fn StreamView(stream: ImageStream, changed: RwSignal<u32>) -> impl IntoView {
+fn StreamView(stream: ImageStream, changed: RwSignal<u32>, actions: TagActions) -> impl IntoView {
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
     let tags = tag_views(&stream);
@@ -71,7 +104,7 @@ fn StreamView(stream: ImageStream, changed: RwSignal<u32>) -> impl IntoView {
         {if tags.is_empty() {
             view! { <p class="empty">"No tags yet. Tag an image or import one below."</p> }.into_any()
         } else {
-            view! { <TagTable tags=tags.clone() ns=ns.clone() stream=name.clone() changed/> }.into_any()
+            view! { <TagTable tags=tags.clone() ns=ns.clone() stream=name.clone() actions/> }.into_any()
         }}
         <Timeline stream=timeline/>
         <h2>"History"</h2>
@@ -134,21 +167,8 @@ fn state_view(state: &TagState) -> impl IntoView + use<> {
 }
 
 #[component]
-fn TagTable(tags: Vec<TagView>, ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
-    let delete = Action::new(move |(ns, stream, tag): &(String, String, String)| {
-        let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.clone());
-        async move { delete_tag(ns, stream, tag).await }
-    });
-    let reimport = Action::new(move |form: &ImportForm| {
-        let form = form.clone();
-        async move { import_images(form).await }
-    });
-    Effect::new(move |_| {
-        let (deleted, reimported) = (delete.value().get(), reimport.value().get());
-        if deleted.is_some() || reimported.is_some() {
-            changed.update(|n| *n += 1);
-        }
-    });
+fn TagTable(tags: Vec<TagView>, ns: String, stream: String, actions: TagActions) -> impl IntoView {
+    let TagActions { delete, reimport } = actions;
     view! {
         <div class="table-wrap">
             <table aria-label="Tags" id="tags">
@@ -219,15 +239,6 @@ fn TagTable(tags: Vec<TagView>, ns: String, stream: String, changed: RwSignal<u3
                 </tbody>
             </table>
         </div>
-        {move || match delete.value().get() {
-            Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
-            _ => None,
-        }}
-        {move || match reimport.value().get() {
-            Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
-            Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
-            None => None,
-        }}
     }
 }
 
@@ -378,15 +389,6 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
     .into_any()
 }
 
-/// Which field a `tag` plan error concerns.
-fn tag_error_field(message: &str) -> &'static str {
-    if message.contains("SOURCE") || message.contains("source") || message.contains("alias") && message.contains("Image Streams") {
-        "source"
-    } else {
-        "destination"
-    }
-}
-
 #[component]
 fn TagFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
     let source = RwSignal::new(String::new());
@@ -427,7 +429,7 @@ fn TagFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoV
     });
     let at = move |field: &'static str| {
         move || {
-            plan_error.get().filter(|m| tag_error_field(m) == field).or_else(|| match act.value().get() {
+            plan_error.get().filter(|m| error_field(m) == field).or_else(|| match act.value().get() {
                 Some(Err(ApiFailure { field: Some(f), message, .. })) if f == field => Some(message),
                 _ => None,
             })
