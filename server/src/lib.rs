@@ -6,10 +6,12 @@
 //! - `store`: all SQL (SQLite via sqlx, WAL, one writer and a reader pool);
 //! - `portal`: the Leptos UI mounted next to the API, and the backend its server functions call;
 //! - `cli`: `imagestreams serve` and the oc-like client commands;
+//! - `delivery`: the webhook dispatcher working off the outbox;
 //! - `demo`: sample data for `serve --demo`.
 
 pub mod benchdata;
 pub mod cli;
+pub mod delivery;
 pub mod demo;
 pub mod http;
 pub mod importer;

@@ -11,4 +11,5 @@ pub mod reference;
 pub mod streams;
 pub mod tag_command;
 pub mod tag_order;
+pub mod triggers;
 pub mod views;

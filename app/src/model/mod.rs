@@ -9,6 +9,7 @@ mod meta;
 mod secret;
 mod status;
 mod stream;
+mod webhook;
 
 pub use image::*;
 pub use import::*;
@@ -16,6 +17,7 @@ pub use meta::*;
 pub use secret::*;
 pub use status::*;
 pub use stream::*;
+pub use webhook::*;
 
 /// API group version of every image resource.
 pub const IMAGE_API_VERSION: &str = "image.openshift.io/v1";

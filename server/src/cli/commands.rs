@@ -16,11 +16,11 @@ pub struct Context {
 
 type CmdResult = Result<(), CliError>;
 
-fn local(msg: impl Into<String>) -> CliError {
+pub(super) fn local(msg: impl Into<String>) -> CliError {
     CliError::Local(msg.into())
 }
 
-fn write_out(out: &mut dyn Write, text: &str) -> CmdResult {
+pub(super) fn write_out(out: &mut dyn Write, text: &str) -> CmdResult {
     out.write_all(text.as_bytes()).map_err(|e| local(format!("writing output: {e}")))
 }
 
@@ -151,6 +151,9 @@ fn export(v: &mut Value) {
 }
 
 pub async fn get(ctx: &Context, args: &GetArgs, out: &mut dyn Write) -> CmdResult {
+    if super::webhooks::is_webhook_kind(&args.kind) {
+        return super::webhooks::get(ctx, args.name.as_deref(), args.output.as_deref(), out).await;
+    }
     let (resource, qualified) = resource_of(&args.kind)?;
     if args.watch && resource != "imagestreams" {
         return Err(local(format!("watch is not supported on {resource}: only image streams can be watched")));
@@ -270,9 +273,12 @@ pub async fn describe(ctx: &Context, kind: &str, name: &str, out: &mut dyn Write
 }
 
 pub async fn delete(ctx: &Context, kind: &str, name: &str, out: &mut dyn Write) -> CmdResult {
+    if super::webhooks::is_webhook_kind(kind) {
+        return super::webhooks::delete(ctx, name, out).await;
+    }
     let (resource, qualified) = resource_of(kind)?;
     if resource != "imagestreams" && resource != "imagestreamtags" {
-        return Err(local(format!("delete supports is and istag, not \"{kind}\"")));
+        return Err(local(format!("delete supports is, istag and webhook, not \"{kind}\"")));
     }
     ctx.client.delete(&format!("{}/{name}", ns_path(&ctx.namespace, resource))).await?;
     write_out(out, &format!("{qualified} \"{name}\" deleted\n"))

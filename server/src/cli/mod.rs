@@ -4,6 +4,7 @@
 
 mod client;
 mod commands;
+mod webhooks;
 
 use crate::importer::ImporterConfig;
 use crate::importer::controller::ScheduleConfig;
@@ -65,12 +66,32 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         timeline: usize,
     },
-    /// Delete an image stream or an image stream tag.
+    /// Image-change webhooks: send a test event, show the delivery log, redeliver.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
+    /// Delete an image stream, an image stream tag or a webhook.
     Delete {
-        /// Resource type: is / istag.
+        /// Resource type: is / istag / webhook.
         kind: String,
         name: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookAction {
+    /// Queue a test event (CloudEvents type io.imagestreams.webhook.test).
+    Test { name: String },
+    /// The delivery log, newest first.
+    Deliveries {
+        name: String,
+        /// json for the full log with every attempt.
+        #[arg(short = 'o', long = "output")]
+        output: Option<String>,
+    },
+    /// Send a delivery's event again (same CloudEvent id) as a new delivery.
+    Redeliver { name: String, id: i64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,6 +99,22 @@ pub enum CreateWhat {
     /// Create a namespace.
     #[command(alias = "ns")]
     Namespace { name: String },
+    /// Subscribe a URL to image changes of this namespace's tags.
+    Webhook {
+        name: String,
+        /// Where events are POSTed (http:// or https://).
+        #[arg(long, env = "IMAGESTREAMS_URL")]
+        url: String,
+        /// The signing secret (at least 16 characters); never shown again.
+        #[arg(long, env = "IMAGESTREAMS_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+        /// stream:tag, stream:* or *:* (repeat for more).
+        #[arg(long = "tag", required = true)]
+        tags: Vec<String>,
+        /// ImageChanged, TagDeleted, ImportFailed (repeat; default ImageChanged).
+        #[arg(long = "event")]
+        events: Vec<String>,
+    },
     /// Create registry credentials (oc create secret docker-registry).
     Secret {
         #[command(subcommand)]
@@ -140,25 +177,39 @@ pub struct ServeArgs {
     /// Registry lookups one import runs at the same time.
     #[arg(long, env = "IMAGESTREAMS_IMPORT_CONCURRENCY", default_value_t = 16)]
     pub import_concurrency: usize,
+    /// Where webhooks may be sent (host[:port] globs; none given: any public address).
+    /// Loopback and private addresses need an entry that names them without wildcards.
+    #[arg(long, env = "IMAGESTREAMS_ALLOWED_WEBHOOK_TARGET", value_delimiter = ',')]
+    pub allowed_webhook_target: Vec<String>,
+    /// Deadline of one webhook delivery attempt.
+    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_timeout: std::time::Duration,
+    /// Attempts per delivery before it is marked Failed.
+    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: i64,
+    /// The first retry's wait; each next one doubles (with jitter, at most 10m).
+    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_RETRY_BASE", default_value = "2s", value_parser = parse_duration)]
+    pub webhook_retry_base: std::time::Duration,
     /// Deadline of one registry operation during imports (e.g. 30s).
     #[arg(long, env = "IMAGESTREAMS_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub registry_timeout: std::time::Duration,
 }
 
-/// `90s`, `15m`, `1h`, or plain seconds.
+/// `250ms`, `90s`, `15m`, `1h`, or plain seconds.
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i)).unwrap_or((s, "s"));
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected a number with s, m or h"))?;
-    let secs = match unit {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("invalid duration {s:?}: the unit must be s, m or h")),
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected a number with ms, s, m or h"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" | "" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(format!("invalid duration {s:?}: the unit must be ms, s, m or h")),
     };
-    if secs == 0 {
+    if ms == 0 {
         return Err(format!("invalid duration {s:?}: must be greater than zero"));
     }
-    Ok(std::time::Duration::from_secs(secs))
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -269,6 +320,14 @@ pub async fn run() -> i32 {
                 Command::Create { what: CreateWhat::Secret { kind: SecretKind::DockerRegistry { name, server, username, password } } } => {
                     commands::create_registry_secret(&ctx, name, server, username, password, &mut out).await
                 }
+                Command::Create { what: CreateWhat::Webhook { name, url, secret, tags, events } } => {
+                    webhooks::create(&ctx, name, url, secret, tags, events, &mut out).await
+                }
+                Command::Webhook { action: WebhookAction::Test { name } } => webhooks::test(&ctx, name, &mut out).await,
+                Command::Webhook { action: WebhookAction::Deliveries { name, output } } => {
+                    webhooks::deliveries(&ctx, name, output.as_deref(), &mut out).await
+                }
+                Command::Webhook { action: WebhookAction::Redeliver { name, id } } => webhooks::redeliver(&ctx, name, *id, &mut out).await,
                 Command::Tag(flags) => commands::tag(&ctx, flags, &mut out).await,
                 Command::ImportImage(args) => commands::import_image(&ctx, args, &mut out).await,
                 Command::Get(args) => commands::get(&ctx, args, &mut out).await,
@@ -302,11 +361,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         concurrency: args.import_concurrency.max(1),
     };
     let sealer = crate::sealing::Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
-    let service = Service::new(store, registry_host).with_importer(importer).with_sealer(sealer);
+    let service =
+        Service::new(store, registry_host).with_importer(importer).with_sealer(sealer).with_webhook_targets(&args.allowed_webhook_target);
     crate::demo::ensure_default_namespace(&service).await?;
     let schedule =
         ScheduleConfig { interval: args.scheduled_import_interval, max_per_minute: args.max_scheduled_imports_per_minute.max(1) };
     let (service, _controllers) = crate::importer::controller::start(service, Some(schedule));
+    let delivery = crate::delivery::DeliveryConfig {
+        timeout: args.webhook_timeout,
+        max_attempts: args.webhook_max_attempts.max(1),
+        backoff_base: args.webhook_retry_base,
+        ..Default::default()
+    };
+    let _dispatcher = crate::delivery::start(service.clone(), delivery);
     let trimmer = {
         let service = service.clone();
         let (age, count) = (args.watch_event_max_age, args.watch_event_max_count);

@@ -8,6 +8,7 @@ mod istags;
 mod live;
 mod namespaces;
 mod secrets;
+mod webhooks;
 
 use crate::service::{Caller, Service};
 use app::model::{ApiError, Status};
@@ -31,6 +32,11 @@ pub fn api_router(service: Service) -> Router {
         .route("/api/v1/live/imagestreams", get(live::image_streams))
         .route("/api/v1/namespaces/{ns}/secrets", get(secrets::list).post(secrets::create))
         .route("/api/v1/namespaces/{ns}/secrets/{name}", get(secrets::get).delete(secrets::delete))
+        .route("/api/v1/namespaces/{ns}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/v1/namespaces/{ns}/webhooks/{name}", get(webhooks::get).put(webhooks::update).delete(webhooks::delete))
+        .route("/api/v1/namespaces/{ns}/webhooks/{name}/deliveries", get(webhooks::deliveries))
+        .route("/api/v1/namespaces/{ns}/webhooks/{name}/test", axum::routing::post(webhooks::test))
+        .route("/api/v1/namespaces/{ns}/webhooks/{name}/deliveries/{id}/redeliver", axum::routing::post(webhooks::redeliver))
         .route(&format!("{IMAGE_API}/imagestreams"), get(imagestreams::list_all))
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreams"), get(imagestreams::list).post(imagestreams::create))
         .route(

@@ -94,15 +94,27 @@ pub fn is_non_public(ip: IpAddr) -> bool {
     }
 }
 
-/// The policy: the allow-list (empty = any public registry).
+/// The policy: the allow-list (empty = any public host). One guard type serves registries
+/// (`--allowed-registry`) and webhook targets (`--allowed-webhook-target`); only the words of
+/// its messages differ.
 #[derive(Clone, Debug, Default)]
 pub struct RegistryGuard {
     pub allowed: Vec<AllowEntry>,
+    webhooks: bool,
 }
 
 impl RegistryGuard {
     pub fn new(entries: &[String]) -> Self {
-        RegistryGuard { allowed: entries.iter().filter(|e| !e.trim().is_empty()).map(|e| AllowEntry::parse(e)).collect() }
+        RegistryGuard { allowed: entries.iter().filter(|e| !e.trim().is_empty()).map(|e| AllowEntry::parse(e)).collect(), webhooks: false }
+    }
+
+    /// The guard of webhook deliveries.
+    pub fn for_webhooks(entries: &[String]) -> Self {
+        RegistryGuard { webhooks: true, ..Self::new(entries) }
+    }
+
+    fn what(&self) -> (&'static str, &'static str) {
+        if self.webhooks { ("webhook target", "--allowed-webhook-target") } else { ("registry", "--allowed-registry") }
     }
 
     /// The allow-list check on the name, before any lookup (upstream's message).
@@ -111,6 +123,12 @@ impl RegistryGuard {
             return Ok(());
         }
         let list: Vec<String> = self.allowed.iter().map(|e| format!("{:?}", e.display())).collect();
+        if self.webhooks {
+            return Err(format!(
+                "webhook target \"{host}:{port}\" is forbidden: not allowed by --allowed-webhook-target: {}",
+                list.join(", ")
+            ));
+        }
         Err(format!(
             "importing images from registry \"{host}:{port}\" is forbidden: registry \"{host}:{port}\" not allowed by whitelist: {}",
             list.join(", ")
@@ -123,10 +141,8 @@ impl RegistryGuard {
             return Ok(());
         }
         if let Some(bad) = addrs.iter().find(|a| is_non_public(a.ip())) {
-            return Err(format!(
-                "registry \"{host}:{port}\" resolves to the non-public address {}; name it in --allowed-registry to import from it",
-                bad.ip()
-            ));
+            let (what, flag) = self.what();
+            return Err(format!("{what} \"{host}:{port}\" resolves to the non-public address {}; name it in {flag} to allow it", bad.ip()));
         }
         Ok(())
     }
@@ -136,10 +152,10 @@ impl RegistryGuard {
         self.check_name(host, port)?;
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
             .await
-            .map_err(|e| format!("registry \"{host}:{port}\" could not be resolved: {e}"))?
+            .map_err(|e| format!("{} \"{host}:{port}\" could not be resolved: {e}", self.what().0))?
             .collect();
         if addrs.is_empty() {
-            return Err(format!("registry \"{host}:{port}\" has no address"));
+            return Err(format!("{} \"{host}:{port}\" has no address", self.what().0));
         }
         self.check_addresses(host, port, &addrs)?;
         Ok(addrs)
@@ -172,6 +188,9 @@ pub async fn start_proxy(guard: Arc<RegistryGuard>) -> std::io::Result<SocketAdd
     });
     Ok(addr)
 }
+
+/// Set on answers the proxy makes itself (refusals, connection failures).
+pub const PROXY_ANSWER_HEADER: &str = "x-imagestreams-egress";
 
 type ProxyBody = http_body_util::combinators::BoxBody<bytes::Bytes, hyper::Error>;
 type Sender = hyper::client::conn::http1::SendRequest<hyper::body::Incoming>;
@@ -209,6 +228,8 @@ fn text_response(code: u16, message: String) -> hyper::Response<ProxyBody> {
     let mut resp = hyper::Response::new(body);
     *resp.status_mut() = hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
     resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    // Marks the proxy's own answers, so a refusal is not mistaken for the upstream's reply.
+    resp.headers_mut().insert(PROXY_ANSWER_HEADER, hyper::header::HeaderValue::from_static("1"));
     resp
 }
 

@@ -270,11 +270,11 @@ impl Service {
             };
             stream.metadata.resource_version = Some(v.to_string());
             match &old {
-                Some(o) => store::update_stream(&mut tx, o.id, &stream, &o.stream).await.map_err(db)?,
+                Some(o) => self.save_stream(&mut tx, o, &stream).await?,
                 None => {
                     stream.metadata.uid = Some(new_uid());
                     stream.metadata.creation_timestamp = Some(now.clone());
-                    store::insert_stream(&mut tx, &stream).await.map_err(db)?;
+                    self.save_new_stream(&mut tx, &stream).await?;
                 }
             }
         }

@@ -10,6 +10,7 @@ mod secrets;
 mod streams;
 mod tags;
 mod watch;
+mod webhooks;
 
 use crate::importer::{Importer, ImporterConfig};
 use crate::sealing::Sealer;
@@ -22,6 +23,8 @@ pub use imports::ImportProgress;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 pub use watch::{WatchRequest, WatchStream, parse_field_selector};
+pub use webhooks::RES_WEBHOOKS;
+pub(crate) use webhooks::unix_ms;
 
 /// Who is calling. Anonymous until the teams issue adds accounts.
 #[derive(Clone, Debug, Default)]
@@ -91,6 +94,10 @@ pub struct Service {
     pub(crate) bookmark_interval: std::time::Duration,
     /// Where writes announce streams that have tags to import (the import controller).
     pub(crate) import_queue: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+    /// Where webhooks may be sent (`--allowed-webhook-target`, the imports' guard rules).
+    pub(crate) webhook_guard: Arc<crate::importer::guard::RegistryGuard>,
+    /// Wakes the webhook dispatcher after a commit that may have queued deliveries.
+    pub(crate) deliveries: Arc<tokio::sync::Notify>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -110,6 +117,8 @@ impl Service {
             changes: Arc::new(tokio::sync::watch::channel(0).0),
             bookmark_interval: std::time::Duration::from_secs(30),
             import_queue: None,
+            webhook_guard: Arc::new(crate::importer::guard::RegistryGuard::for_webhooks(&[])),
+            deliveries: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -161,9 +170,21 @@ impl Service {
         self
     }
 
-    /// Wakes the watchers after a commit.
+    /// Wakes the watchers (and the webhook dispatcher) after a commit.
     pub(crate) fn announce(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        self.wake_deliveries();
+    }
+
+    /// Wakes the webhook dispatcher: deliveries may be due.
+    pub(crate) fn wake_deliveries(&self) {
+        self.deliveries.notify_one();
+    }
+
+    /// Webhook targets allowed like registries are (`--allowed-webhook-target` patterns).
+    pub fn with_webhook_targets(mut self, entries: &[String]) -> Self {
+        self.webhook_guard = Arc::new(crate::importer::guard::RegistryGuard::for_webhooks(entries));
+        self
     }
 
     /// A receiver that changes after every commit.

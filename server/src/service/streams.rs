@@ -127,7 +127,7 @@ impl Service {
         let old = self.load_stream_or_404(&mut tx, ns, name).await?;
         let mut last = old.stream.clone();
         last.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
-        store::delete_stream(&mut tx, old.id, &last).await.map_err(db)?;
+        self.remove_stream(&mut tx, &old, &last).await?;
         tx.commit().await.map_err(db)?;
         self.announce();
         Ok(Status::success("imagestreams", IMAGE_GROUP, name))
@@ -190,14 +190,14 @@ impl Service {
                     return Ok(new);
                 }
                 new.metadata.resource_version = Some(store::next_resource_version(tx).await.map_err(db)?.to_string());
-                store::update_stream(tx, o.id, &new, &o.stream).await.map_err(db)?;
+                self.save_stream(tx, o, &new).await?;
             }
             None => {
                 new.metadata.uid = Some(new_uid());
                 new.metadata.creation_timestamp = Some(now);
                 new.metadata.self_link = None;
                 new.metadata.resource_version = Some(store::next_resource_version(tx).await.map_err(db)?.to_string());
-                store::insert_stream(tx, &new).await.map_err(db)?;
+                self.save_new_stream(tx, &new).await?;
             }
         }
         Ok(new)
@@ -273,7 +273,7 @@ impl Service {
                 None => store::next_resource_version(&mut tx).await.map_err(db)?,
             };
             new.metadata.resource_version = Some(v.to_string());
-            store::update_stream(&mut tx, old.id, &new, &old.stream).await.map_err(db)?;
+            self.save_stream(&mut tx, &old, &new).await?;
         }
         tx.commit().await.map_err(db)?;
         self.announce();

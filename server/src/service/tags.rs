@@ -200,7 +200,7 @@ impl Service {
             new.metadata.generation = Some(new.metadata.generation.unwrap_or(0) + 1);
         }
         new.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
-        store::update_stream(&mut tx, old.id, &new, &old.stream).await.map_err(db)?;
+        self.save_stream(&mut tx, &old, &new).await?;
         tx.commit().await.map_err(db)?;
         self.announce();
         Ok(Status::success("imagestreamtags", IMAGE_GROUP, name))

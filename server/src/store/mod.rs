@@ -11,6 +11,7 @@ mod portal;
 mod schedule;
 mod secrets;
 mod streams;
+mod webhooks;
 
 pub use events::*;
 pub use images::*;
@@ -19,6 +20,7 @@ pub use portal::*;
 pub use schedule::*;
 pub use secrets::*;
 pub use streams::*;
+pub use webhooks::*;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};

@@ -1,0 +1,366 @@
+//! Image-change webhooks (issue 5): subscriptions per namespace (secret sealed, never returned),
+//! the outbox (every stream write queues the deliveries its tag changes cause, in the write's own
+//! transaction), the delivery log, "send test event" and "redeliver". Sending is the
+//! dispatcher's job (`crate::delivery`).
+
+use super::streams::check_namespace_matches;
+use super::{Caller, Service, Verb, db, new_uid};
+use crate::store::{self, DeliveryRow, StoredStream, WebhookRow};
+use app::domain::triggers::{TagChange, parse_target_url, subscription_wants, tag_changes, validate_webhook};
+use app::model::*;
+use sqlx::SqliteConnection;
+use std::collections::BTreeMap;
+
+pub const RES_WEBHOOKS: Resource = Resource { plural: "webhooks", group: "", kind: "Webhook" };
+const RES_DELIVERIES: Resource = Resource { plural: "webhookdeliveries", group: "", kind: "WebhookDelivery" };
+
+/// How many deliveries the log shows.
+const LOG_PAGE: i64 = 100;
+
+/// Real time in unix milliseconds: delivery scheduling waits real time (see the migration).
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+fn delivery_view(d: &DeliveryRow, attempts: Vec<DeliveryAttempt>) -> WebhookDelivery {
+    let pending = d.state == DELIVERY_PENDING;
+    WebhookDelivery {
+        id: d.id,
+        event_id: d.event_id.clone(),
+        event_type: d.event_type.clone(),
+        subject: d.subject.clone(),
+        created: d.created.clone(),
+        state: d.state.clone(),
+        attempts: d.attempts,
+        next_attempt: pending
+            .then(|| chrono::DateTime::from_timestamp_millis(d.next_attempt))
+            .flatten()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        redelivery_of: d.redelivery_of,
+        attempt_log: attempts,
+    }
+}
+
+impl Service {
+    fn webhook_view(&self, row: &WebhookRow, pending: i64, last: Option<WebhookDelivery>) -> Webhook {
+        Webhook {
+            api_version: "v1".into(),
+            kind: "Webhook".into(),
+            metadata: ObjectMeta {
+                name: row.name.clone(),
+                namespace: Some(row.namespace.clone()),
+                uid: Some(row.uid.clone()),
+                resource_version: Some(row.resource_version.to_string()),
+                creation_timestamp: Some(row.created.clone()),
+                ..Default::default()
+            },
+            spec: WebhookSpec {
+                url: row.url.clone(),
+                secret: None,
+                tags: serde_json::from_str(&row.tags).unwrap_or_default(),
+                events: serde_json::from_str(&row.events).unwrap_or_default(),
+            },
+            status: WebhookStatus { pending, last_delivery: last },
+        }
+    }
+
+    async fn webhook_with_status(&self, conn: &mut SqliteConnection, row: &WebhookRow) -> Result<Webhook, ApiError> {
+        let pending = store::count_pending(conn, row.id, DELIVERY_PENDING).await.map_err(db)?;
+        let last = store::last_finished(conn, row.id, DELIVERY_PENDING).await.map_err(db)?.map(|d| delivery_view(&d, vec![]));
+        Ok(self.webhook_view(row, pending, last))
+    }
+
+    /// The operator's rule for targets (`--allowed-webhook-target`), checked when a subscription
+    /// is written; the resolved addresses are checked again at every delivery.
+    fn check_target(&self, url: &str) -> Result<(), FieldError> {
+        let Ok((_, host, port)) = parse_target_url(url) else { return Ok(()) };
+        let literal: Option<std::net::IpAddr> = host.parse().ok();
+        let result = self.webhook_guard.check_name(&host, port).and_then(|()| match literal {
+            Some(ip) => self.webhook_guard.check_addresses(&host, port, &[std::net::SocketAddr::new(ip, port)]),
+            None => Ok(()),
+        });
+        result.map_err(|m| FieldError::forbidden("spec.url", m))
+    }
+
+    fn validated(&self, w: &Webhook, creating: bool) -> Result<(), ApiError> {
+        let mut errs = validate_webhook(w, creating);
+        if !errs.iter().any(|e| e.field == "spec.url")
+            && let Err(e) = self.check_target(&w.spec.url)
+        {
+            errs.push(e);
+        }
+        if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(RES_WEBHOOKS, &w.metadata.name, &errs)) }
+    }
+
+    pub async fn create_webhook(&self, caller: &Caller, ns: &str, mut w: Webhook) -> Result<Webhook, ApiError> {
+        self.allow(caller, Verb::Create, "webhooks", Some(ns))?;
+        check_namespace_matches(&mut w.metadata, ns)?;
+        self.validated(&w, true)?;
+        let secret = w.spec.secret.clone().unwrap_or_default();
+        let sealed_secret = self.sealer.seal(secret.as_bytes()).map_err(ApiError::internal)?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        self.require_namespace(&mut tx, ns).await?;
+        if store::get_webhook(&mut tx, ns, &w.metadata.name).await.map_err(db)?.is_some() {
+            return Err(ApiError::already_exists(RES_WEBHOOKS, &w.metadata.name));
+        }
+        let mut row = WebhookRow {
+            id: 0,
+            namespace: ns.into(),
+            name: w.metadata.name.clone(),
+            uid: new_uid(),
+            resource_version: store::next_resource_version(&mut tx).await.map_err(db)?,
+            created: self.now(),
+            url: w.spec.url.clone(),
+            sealed_secret,
+            tags: store_json(&w.spec.tags),
+            events: store_json(&w.spec.events),
+        };
+        row.id = store::insert_webhook(&mut tx, &row).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(self.webhook_view(&row, 0, None))
+    }
+
+    /// PUT: replaces url, tags and events; the secret only when one is sent.
+    pub async fn update_webhook(&self, caller: &Caller, ns: &str, name: &str, mut w: Webhook) -> Result<Webhook, ApiError> {
+        self.allow(caller, Verb::Update, "webhooks", Some(ns))?;
+        check_namespace_matches(&mut w.metadata, ns)?;
+        if w.metadata.name != name {
+            return Err(ApiError::bad_request("the name of the object does not match the name on the URL"));
+        }
+        self.validated(&w, false)?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let mut row = store::get_webhook(&mut tx, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
+        if let Some(sent) = w.metadata.resource_version.as_deref()
+            && sent != row.resource_version.to_string()
+        {
+            return Err(ApiError::conflict(
+                RES_WEBHOOKS,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ));
+        }
+        let (tags, events) = (store_json(&w.spec.tags), store_json(&w.spec.events));
+        if row.url == w.spec.url && row.tags == tags && row.events == events && w.spec.secret.is_none() {
+            return self.webhook_with_status(&mut tx, &row).await;
+        }
+        if let Some(secret) = &w.spec.secret {
+            row.sealed_secret = self.sealer.seal(secret.as_bytes()).map_err(ApiError::internal)?;
+        }
+        (row.url, row.tags, row.events) = (w.spec.url.clone(), tags, events);
+        row.resource_version = store::next_resource_version(&mut tx).await.map_err(db)?;
+        store::update_webhook(&mut tx, &row).await.map_err(db)?;
+        let view = self.webhook_with_status(&mut tx, &row).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(view)
+    }
+
+    pub async fn get_webhook(&self, caller: &Caller, ns: &str, name: &str) -> Result<Webhook, ApiError> {
+        self.allow(caller, Verb::Get, "webhooks", Some(ns))?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        let row = store::get_webhook(&mut conn, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
+        self.webhook_with_status(&mut conn, &row).await
+    }
+
+    pub async fn list_webhooks(&self, caller: &Caller, ns: &str) -> Result<List<Webhook>, ApiError> {
+        self.allow(caller, Verb::List, "webhooks", Some(ns))?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        self.require_namespace(&mut conn, ns).await?;
+        let mut items = vec![];
+        for row in store::list_webhooks(&mut conn, ns).await.map_err(db)? {
+            items.push(self.webhook_with_status(&mut conn, &row).await?);
+        }
+        drop(conn);
+        Ok(List { api_version: "v1".into(), kind: "WebhookList".into(), metadata: self.list_meta(None).await?, items })
+    }
+
+    /// Deletes a subscription and its queue and log.
+    pub async fn delete_webhook(&self, caller: &Caller, ns: &str, name: &str) -> Result<Status, ApiError> {
+        self.allow(caller, Verb::Delete, "webhooks", Some(ns))?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let row = store::get_webhook(&mut tx, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
+        store::delete_webhook(&mut tx, row.id).await.map_err(db)?;
+        store::next_resource_version(&mut tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Status::success("webhooks", "", name))
+    }
+
+    /// The delivery log: the newest deliveries with every attempt.
+    pub async fn list_deliveries(&self, caller: &Caller, ns: &str, name: &str) -> Result<List<WebhookDelivery>, ApiError> {
+        self.allow(caller, Verb::Get, "webhooks", Some(ns))?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db)?;
+        let row = store::get_webhook(&mut tx, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
+        let deliveries = store::list_deliveries(&mut tx, row.id, LOG_PAGE).await.map_err(db)?;
+        let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+        let mut attempts: BTreeMap<i64, Vec<DeliveryAttempt>> = BTreeMap::new();
+        for a in store::attempts_of(&mut tx, &ids).await.map_err(db)? {
+            attempts.entry(a.delivery_id).or_default().push(DeliveryAttempt {
+                attempt: a.attempt,
+                time: a.time,
+                status_code: a.status_code.and_then(|c| u16::try_from(c).ok()),
+                latency_ms: a.latency_ms,
+                error: a.error,
+            });
+        }
+        tx.commit().await.map_err(db)?;
+        let items = deliveries.iter().map(|d| delivery_view(d, attempts.remove(&d.id).unwrap_or_default())).collect();
+        Ok(List { api_version: "v1".into(), kind: "WebhookDeliveryList".into(), metadata: ListMeta::default(), items })
+    }
+
+    /// "Send test event": queues a ping through the same path as real events.
+    pub async fn test_webhook(&self, caller: &Caller, ns: &str, name: &str) -> Result<WebhookDelivery, ApiError> {
+        self.allow(caller, Verb::Update, "webhooks", Some(ns))?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let row = store::get_webhook(&mut tx, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
+        let rv = store::current_resource_version(&mut tx).await.map_err(db)?;
+        let data = ImageChangeEvent {
+            namespace: ns.into(),
+            stream: String::new(),
+            tag: String::new(),
+            resource_version: rv.to_string(),
+            message: Some(format!("a test event for webhook {name:?}")),
+            ..Default::default()
+        };
+        let event = self.cloud_event(CE_TYPE_TEST, format!("/api/v1/namespaces/{ns}/webhooks/{name}"), String::new(), data);
+        let d = self.queue(&mut tx, row.id, &event, None).await?;
+        tx.commit().await.map_err(db)?;
+        self.wake_deliveries();
+        Ok(delivery_view(&d, vec![]))
+    }
+
+    /// "Redeliver": queues the same event (same CloudEvent id and body) as a new delivery.
+    pub async fn redeliver(&self, caller: &Caller, ns: &str, name: &str, delivery: i64) -> Result<WebhookDelivery, ApiError> {
+        self.allow(caller, Verb::Update, "webhooks", Some(ns))?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let row = store::get_webhook(&mut tx, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
+        let old = store::get_delivery(&mut tx, row.id, delivery)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| ApiError::not_found(RES_DELIVERIES, &delivery.to_string()))?;
+        let mut d = DeliveryRow {
+            id: 0,
+            webhook_id: row.id,
+            created: self.now(),
+            state: DELIVERY_PENDING.into(),
+            attempts: 0,
+            next_attempt: unix_ms(),
+            redelivery_of: Some(old.id),
+            ..old
+        };
+        d.id = store::queue_delivery(&mut tx, &d).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        self.wake_deliveries();
+        Ok(delivery_view(&d, vec![]))
+    }
+
+    fn cloud_event(&self, event_type: &str, source: String, subject: String, data: ImageChangeEvent) -> CloudEvent {
+        CloudEvent {
+            specversion: "1.0".into(),
+            id: uuid::Uuid::new_v4().to_string(),
+            source,
+            event_type: event_type.into(),
+            subject,
+            time: self.now(),
+            datacontenttype: "application/json".into(),
+            data,
+        }
+    }
+
+    async fn queue(&self, tx: &mut SqliteConnection, webhook_id: i64, e: &CloudEvent, of: Option<i64>) -> Result<DeliveryRow, ApiError> {
+        let mut d = DeliveryRow {
+            id: 0,
+            webhook_id,
+            event_id: e.id.clone(),
+            event_type: e.event_type.clone(),
+            subject: e.subject.clone(),
+            payload: serde_json::to_string(e).map_err(|e| ApiError::internal(e.to_string()))?,
+            created: e.time.clone(),
+            state: DELIVERY_PENDING.into(),
+            attempts: 0,
+            next_attempt: unix_ms(),
+            redelivery_of: of,
+        };
+        d.id = store::queue_delivery(tx, &d).await.map_err(db)?;
+        Ok(d)
+    }
+
+    /// The outbox: queues, in the caller's transaction, a delivery for every subscription of the
+    /// stream's namespace that wants one of the tag changes between `old` and `new`.
+    pub(crate) async fn queue_tag_events(
+        &self,
+        tx: &mut SqliteConnection,
+        old: Option<&ImageStream>,
+        new: Option<&ImageStream>,
+    ) -> Result<(), ApiError> {
+        let Some(any) = new.or(old) else { return Ok(()) };
+        let (ns, name) = (any.namespace().to_string(), any.metadata.name.clone());
+        let hooks = store::list_webhooks(tx, &ns).await.map_err(db)?;
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        // The trigger rule compares resolved pull specs, which need the repository (§7.1).
+        let old = old.map(|s| self.decorate(s.clone()));
+        let new = new.map(|s| self.decorate(s.clone()));
+        let changes = tag_changes(old.as_ref(), new.as_ref());
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let rv = new.as_ref().or(old.as_ref()).and_then(|s| s.metadata.resource_version.clone()).unwrap_or_default();
+        let events: Vec<(TagChange, CloudEvent)> = changes
+            .into_iter()
+            .map(|c| {
+                let data = ImageChangeEvent {
+                    namespace: ns.clone(),
+                    stream: name.clone(),
+                    tag: c.tag.clone(),
+                    old_image: c.old_image.clone(),
+                    new_image: c.new_image.clone(),
+                    old_pull_spec: c.old_pull_spec.clone(),
+                    pull_spec: c.pull_spec.clone(),
+                    resource_version: rv.clone(),
+                    reason: c.reason.clone(),
+                    message: c.message.clone(),
+                };
+                let source = format!("{}/namespaces/{ns}/imagestreams/{name}", crate::http::IMAGE_API);
+                let e = self.cloud_event(cloud_event_type(c.event), source, format!("{name}:{}", c.tag), data);
+                (c, e)
+            })
+            .collect();
+        for hook in hooks {
+            let spec = WebhookSpec {
+                tags: serde_json::from_str(&hook.tags).unwrap_or_default(),
+                events: serde_json::from_str(&hook.events).unwrap_or_default(),
+                ..Default::default()
+            };
+            for (change, event) in &events {
+                if subscription_wants(&spec, &name, change) {
+                    self.queue(tx, hook.id, event, None).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves a new stream and queues the deliveries it causes (same transaction).
+    pub(crate) async fn save_new_stream(&self, tx: &mut SqliteConnection, new: &ImageStream) -> Result<i64, ApiError> {
+        let id = store::insert_stream(tx, new).await.map_err(db)?;
+        self.queue_tag_events(tx, None, Some(new)).await?;
+        Ok(id)
+    }
+
+    /// Saves a changed stream and queues the deliveries it causes (same transaction).
+    pub(crate) async fn save_stream(&self, tx: &mut SqliteConnection, old: &StoredStream, new: &ImageStream) -> Result<(), ApiError> {
+        store::update_stream(tx, old.id, new, &old.stream).await.map_err(db)?;
+        self.queue_tag_events(tx, Some(&old.stream), Some(new)).await
+    }
+
+    /// Deletes a stream (`last` carries the deletion's version) and queues its tags' deletion.
+    pub(crate) async fn remove_stream(&self, tx: &mut SqliteConnection, old: &StoredStream, last: &ImageStream) -> Result<(), ApiError> {
+        store::delete_stream(tx, old.id, last).await.map_err(db)?;
+        self.queue_tag_events(tx, Some(last), None).await
+    }
+}
+
+fn store_json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
