@@ -2,6 +2,7 @@
 //! driven in-process, and helpers for requests and seeded images.
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod registry;
 
 use axum::Router;
@@ -48,13 +49,22 @@ impl TestApp {
 
     /// A test app whose imports use `config` (insecure registries, limits, timeouts).
     pub async fn with_importer(config: ImporterConfig) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
+        Self::build(tempfile::tempdir().unwrap(), |s| s.with_importer(config)).await
+    }
+
+    /// A test app in `dir` (reused across a simulated restart) whose service `setup` adjusts.
+    pub async fn build(dir: tempfile::TempDir, setup: impl FnOnce(Service) -> Service) -> TestApp {
         let store = Store::open(dir.path()).await.unwrap();
         let clock = Arc::new(TestClock(Mutex::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap())));
-        let service = Service::new(store, REGISTRY.into()).with_clock(clock.clone()).with_importer(config);
+        let service = setup(Service::new(store, REGISTRY.into()).with_clock(clock.clone()));
         server::demo::ensure_default_namespace(&service).await.unwrap();
         let router = server::http::api_router(service.clone());
         TestApp { router, service, clock, _dir: dir }
+    }
+
+    /// Stops the app and hands back its data directory (to start another on it).
+    pub fn into_dir(self) -> tempfile::TempDir {
+        self._dir
     }
 
     /// The data directory (database files) of this app.
