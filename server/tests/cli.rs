@@ -364,3 +364,48 @@ fn get_is_watch_prints_changes_as_they_come() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_from_the_command_line() {
+    let secret = "cli-signing-secret-0123";
+    let receiver = common::receiver::Receiver::start(secret, vec![]).await;
+    let s = start_server_with(&["--allowed-webhook-target", &receiver.allow_entry(), "--webhook-retry-base", "50ms"]);
+    let url = receiver.url();
+    let run = |args: Vec<String>| {
+        let s = &s;
+        tokio::task::block_in_place(|| cli(s, &args.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let r = run(args(&["create", "webhook", "deploy", "--url", &url, "--secret", secret, "--tag", "app:prod"]));
+    assert_eq!((r.code, r.stdout.as_str()), (0, "webhook/deploy created\n"), "{}", r.stderr);
+    let r = run(args(&["create", "webhook", "bad", "--url", "ftp://x", "--secret", "short", "--tag", "app"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.starts_with("Error from server (Invalid): Webhook \"bad\" is invalid: [spec.url: "), "{}", r.stderr);
+    assert!(r.stderr.contains("spec.secret: Invalid value: <hidden>: must be at least 16 characters long"), "{}", r.stderr);
+
+    tokio::task::block_in_place(|| ok(&s, &["tag", "quay.io/o/a:1", "app:prod", "--reference"]));
+    let got = receiver.wait_accepted(1).await;
+    assert!(got[0].signature_ok);
+    assert_eq!((got[0].event["subject"].as_str(), got[0].event["data"]["pullSpec"].as_str()), (Some("app:prod"), Some("quay.io/o/a:1")));
+
+    let table = run(args(&["get", "webhooks"])).stdout;
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME ") && lines[0].contains("URL") && lines[0].ends_with("LAST DELIVERY"), "{table}");
+    assert!(
+        lines[1].starts_with("deploy ") && lines[1].contains(&url) && lines[1].contains("app:prod") && lines[1].contains("ImageChanged"),
+        "{table}"
+    );
+    assert!(!table.contains(secret));
+    assert_eq!(run(args(&["webhook", "test", "deploy"])).stdout, "test event queued for webhook/deploy as delivery 2\n");
+    receiver.wait_accepted(2).await;
+    let log = run(args(&["webhook", "deliveries", "deploy"])).stdout;
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines[0].starts_with("ID ") && lines[0].contains("STATE"), "{log}");
+    assert!(lines[1].starts_with("2 ") && lines[1].contains("io.imagestreams.webhook.test") && lines[1].contains("Delivered"), "{log}");
+    assert!(lines[2].starts_with("1 ") && lines[2].contains("io.imagestreams.image.changed") && lines[2].contains(" 200 "), "{log}");
+    assert_eq!(run(args(&["webhook", "redeliver", "deploy", "1"])).stdout, "delivery 1 of webhook/deploy queued again as delivery 3\n");
+    let got = receiver.wait_accepted(3).await;
+    assert_eq!(got[2].event["id"], got[0].event["id"]);
+    assert_eq!(run(args(&["delete", "webhook", "deploy"])).stdout, "webhook \"deploy\" deleted\n");
+    assert_eq!(run(args(&["get", "webhooks"])).stdout, "No resources found in default namespace.\n");
+}
