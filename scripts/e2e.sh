@@ -7,6 +7,8 @@ if [ -d .tools/node_modules/.bin ]; then export PATH="$PWD/.tools/node_modules/.
 
 . ./scripts/registry-lib.sh
 port=$(free_port)
+# The webhook receiver the browser test starts; the portal may send only there.
+hook_port=$(free_port)
 data=$(mktemp -d)
 log="$data/serve.log"
 pid=""
@@ -18,11 +20,12 @@ mkdir -p "$data/reg"
 start_registry "$data/reg"
 push_tags "$data/reg" e2e/app 20
 LEPTOS_SITE_ROOT="$PWD/target/site" ./target/debug/imagestreams serve --demo --allowed-registry "$REG" --insecure-registry "$REG" \
-  --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
+  --allowed-webhook-target "127.0.0.1:$hook_port" --webhook-retry-base 200ms --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then cat "$log"; echo "the server exited early" >&2; exit 1; fi
   sleep 0.2
 done
-(cd end2end && BASE_URL="http://127.0.0.1:$port" REGISTRY="$REG" npx playwright test)
+(cd end2end && BASE_URL="http://127.0.0.1:$port" REGISTRY="$REG" WEBHOOK_PORT="$hook_port" CLI="$PWD/../target/debug/imagestreams" \
+  npx playwright test)

@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <a href="/">"Catalog"</a>
                     <a href="/dashboard">"Dashboard"</a>
+                    <a href="/webhooks/default">"Webhooks"</a>
                 </nav>
                 <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
             </header>
@@ -67,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("dashboard") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("ns"), ParamSegment("ns"), ParamSegment("stream")) view=pages::stream::StreamPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("images"), ParamSegment("digest")) view=pages::image::ImagePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("webhooks"), ParamSegment("ns")) view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

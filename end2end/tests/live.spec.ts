@@ -1,6 +1,7 @@
 // Live pages: a change made elsewhere (here through the API, as the CLI does) appears on an
 // open page within a second or two, without a reload.
 import { expect, test } from "@playwright/test";
+import { execFileSync } from "node:child_process";
 import { hydrated, watchProblems } from "./helpers";
 
 test("a push made elsewhere appears on the open stream page", async ({ page, request }) => {
@@ -43,5 +44,16 @@ test("the dashboard shows a tag movement made elsewhere", async ({ page, request
   });
   expect(r.status()).toBe(201);
   await expect(page.locator("ol.moves").getByText(`demo/nginx:${tag}`)).toBeVisible({ timeout: 3000 });
+  expect(problems).toEqual([]);
+});
+
+test("a tag set through the CLI appears on the open stream page", async ({ page }) => {
+  const problems = watchProblems(page);
+  await page.goto("/ns/demo/nginx");
+  await hydrated(page);
+  const tag = `cli-${Date.now().toString(36)}`;
+  const out = execFileSync(process.env.CLI!, ["--server", process.env.BASE_URL!, "-n", "demo", "tag", "--reference", "quay.io/x/nginx:2", `nginx:${tag}`]);
+  expect(out.toString()).toBe(`Tag nginx:${tag} set to quay.io/x/nginx:2.\n`);
+  await expect(page.locator(`tr[data-tag="${tag}"]`)).toBeVisible({ timeout: 3000 });
   expect(problems).toEqual([]);
 });

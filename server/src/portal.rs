@@ -316,6 +316,24 @@ impl PortalBackend for Service {
             Ok(ImportJob { done: job.progress.done.load(Ordering::Relaxed), total: job.progress.total.load(Ordering::Relaxed), result })
         })
     }
+    fn webhooks(&self, namespace: String) -> Answer<'_, Vec<Webhook>> {
+        Box::pin(async move { self.list_webhooks(&Caller::default(), &namespace).await.map(|l| l.items) })
+    }
+    fn create_webhook(&self, form: WebhookForm) -> Answer<'_, ()> {
+        Box::pin(async move { self.create_webhook(&Caller::default(), &form.namespace, form.to_webhook()).await.map(|_| ()) })
+    }
+    fn delete_webhook(&self, namespace: String, name: String) -> Answer<'_, ()> {
+        Box::pin(async move { self.delete_webhook(&Caller::default(), &namespace, &name).await.map(|_| ()) })
+    }
+    fn deliveries(&self, namespace: String, name: String) -> Answer<'_, Vec<WebhookDelivery>> {
+        Box::pin(async move { self.list_deliveries(&Caller::default(), &namespace, &name).await.map(|l| l.items) })
+    }
+    fn test_webhook(&self, namespace: String, name: String) -> Answer<'_, i64> {
+        Box::pin(async move { self.test_webhook(&Caller::default(), &namespace, &name).await.map(|d| d.id) })
+    }
+    fn redeliver(&self, namespace: String, name: String, delivery: i64) -> Answer<'_, i64> {
+        Box::pin(async move { self.redeliver(&Caller::default(), &namespace, &name, delivery).await.map(|d| d.id) })
+    }
 }
 
 /// The router `serve` runs: API routes, then the UI routes and static files.

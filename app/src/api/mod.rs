@@ -2,7 +2,7 @@
 //! and maps errors; no rules and no SQL here. Errors travel as `ApiFailure`, which keeps the
 //! field a message concerns so forms can show it next to that field.
 
-use crate::model::{ApiError, Image, ImageStream, TagEvent, TagEventCondition};
+use crate::model::{ApiError, Image, ImageStream, TagEvent, TagEventCondition, Webhook, WebhookDelivery};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -148,6 +148,31 @@ pub struct ImportForm {
     pub import_mode: String,
 }
 
+/// The new-webhook form (`tags` as written: separated by commas or spaces).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookForm {
+    pub namespace: String,
+    pub name: String,
+    pub url: String,
+    pub secret: String,
+    pub tags: String,
+    pub events: Vec<String>,
+}
+
+impl WebhookForm {
+    /// The subscription this form describes (what the API would be sent).
+    pub fn to_webhook(&self) -> Webhook {
+        let mut w = Webhook::default();
+        w.metadata.name = self.name.trim().to_string();
+        w.metadata.namespace = Some(self.namespace.clone());
+        w.spec.url = self.url.trim().to_string();
+        w.spec.secret = Some(self.secret.clone());
+        w.spec.tags = self.tags.split([',', ' ']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+        w.spec.events = self.events.clone();
+        w
+    }
+}
+
 #[cfg(feature = "ssr")]
 pub mod backend {
     //! The seam between the app and the server: the server implements this trait with its
@@ -176,6 +201,14 @@ pub mod backend {
         /// Starts an import in the background; returns its job id.
         fn start_import(&self, form: ImportForm) -> Answer<'_, String>;
         fn import_job(&self, id: String) -> Answer<'_, ImportJob>;
+        fn webhooks(&self, namespace: String) -> Answer<'_, Vec<Webhook>>;
+        fn create_webhook(&self, form: WebhookForm) -> Answer<'_, ()>;
+        fn delete_webhook(&self, namespace: String, name: String) -> Answer<'_, ()>;
+        fn deliveries(&self, namespace: String, name: String) -> Answer<'_, Vec<WebhookDelivery>>;
+        /// Returns the id of the queued delivery.
+        fn test_webhook(&self, namespace: String, name: String) -> Answer<'_, i64>;
+        /// Returns the id of the new delivery.
+        fn redeliver(&self, namespace: String, name: String, delivery: i64) -> Answer<'_, i64>;
     }
 }
 
@@ -261,4 +294,34 @@ pub async fn start_import(form: ImportForm) -> Result<String, ApiFailure> {
 #[server]
 pub async fn get_import_job(id: String) -> Result<ImportJob, ApiFailure> {
     backend()?.import_job(id).await.map_err(fail)
+}
+
+#[server]
+pub async fn list_webhooks(namespace: String) -> Result<Vec<Webhook>, ApiFailure> {
+    backend()?.webhooks(namespace).await.map_err(fail)
+}
+
+#[server]
+pub async fn create_webhook(form: WebhookForm) -> Result<(), ApiFailure> {
+    backend()?.create_webhook(form).await.map_err(fail)
+}
+
+#[server]
+pub async fn delete_webhook(namespace: String, name: String) -> Result<(), ApiFailure> {
+    backend()?.delete_webhook(namespace, name).await.map_err(fail)
+}
+
+#[server]
+pub async fn list_deliveries(namespace: String, name: String) -> Result<Vec<WebhookDelivery>, ApiFailure> {
+    backend()?.deliveries(namespace, name).await.map_err(fail)
+}
+
+#[server]
+pub async fn send_test_event(namespace: String, name: String) -> Result<i64, ApiFailure> {
+    backend()?.test_webhook(namespace, name).await.map_err(fail)
+}
+
+#[server]
+pub async fn redeliver(namespace: String, name: String, delivery: i64) -> Result<i64, ApiFailure> {
+    backend()?.redeliver(namespace, name, delivery).await.map_err(fail)
 }

@@ -1,0 +1,300 @@
+//! The webhooks of a namespace (`/webhooks/<ns>`): its image-change subscriptions with their
+//! delivery log (time, state, status code, latency, attempt, error), "send test event",
+//! "redeliver", delete, and the form for a new one, validated as you type with the rules the
+//! API applies (`domain::triggers::validate_webhook`).
+
+use crate::api::{ApiFailure, WebhookForm, create_webhook, delete_webhook, list_deliveries, list_webhooks, redeliver, send_test_event};
+use crate::components::{Ago, Failure};
+use crate::domain::triggers::{subscribed_events, validate_webhook};
+use crate::model::{DELIVERY_DELIVERED, DELIVERY_FAILED, WEBHOOK_EVENTS, Webhook, WebhookDelivery};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn WebhooksPage() -> impl IntoView {
+    let params = use_params_map();
+    let ns = Signal::derive(move || params.read().get("ns").unwrap_or_default());
+    let version = RwSignal::new(0u32);
+    let hooks = Resource::new(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    view! {
+        <h1>"Webhooks of " {ns}</h1>
+        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
+        <p class="muted">
+            "Each subscription receives a signed CloudEvent when a tag it names gets a new image (the pull spec a trigger would use changes), "
+            "is deleted, or fails to import. Deliveries are retried with backoff and kept in order."
+        </p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match hooks.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No webhooks in this namespace yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <div class="webhooks">
+                            {list.into_iter().map(|w| view! { <HookCard ns hook=w changed=version/> }).collect_view()}
+                        </div>
+                    }
+                    .into_any(),
+                    Err(e) => view! { <Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <NewWebhook ns changed=version/>
+    }
+}
+
+#[component]
+fn HookCard(ns: Signal<String>, hook: Webhook, changed: RwSignal<u32>) -> impl IntoView {
+    let name = hook.metadata.name.clone();
+    let open = RwSignal::new(false);
+    let log_version = RwSignal::new(0u32);
+    let confirm = RwSignal::new(false);
+    let n = name.clone();
+    let test = Action::new(move |_: &()| {
+        let (ns, name) = (ns.get_untracked(), n.clone());
+        async move { send_test_event(ns, name).await.map(|id| format!("Test event queued as delivery {id}.")) }
+    });
+    let n = name.clone();
+    let delete = Action::new(move |_: &()| {
+        let (ns, name) = (ns.get_untracked(), n.clone());
+        async move { delete_webhook(ns, name).await }
+    });
+    Effect::new(move |_| {
+        if matches!(delete.value().get(), Some(Ok(()))) {
+            changed.update(|v| *v += 1);
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(test.value().get(), Some(Ok(_))) {
+            open.set(true);
+            log_version.update(|v| *v += 1);
+        }
+    });
+    let last = match hook.status.last_delivery.clone() {
+        Some(d) => view! { <span class=state_class(&d.state)>{d.state.clone()}</span> " " <Ago time=d.created.clone()/> }.into_any(),
+        None => view! { <span class="muted">"none yet"</span> }.into_any(),
+    };
+    let events = subscribed_events(&hook.spec).join(", ");
+    let label = format!("Webhook {name}");
+    let (title, key, log_name) = (name.clone(), name.clone(), name);
+    view! {
+        <article class="card webhook" data-webhook=key aria-label=label>
+            <h2>{title}</h2>
+            <dl class="facts">
+                <dt>"URL"</dt><dd><code>{hook.spec.url.clone()}</code></dd>
+                <dt>"Tags"</dt><dd>{hook.spec.tags.join(", ")}</dd>
+                <dt>"Events"</dt><dd>{events}</dd>
+                <dt>"Pending"</dt><dd class="pending">{hook.status.pending}</dd>
+                <dt>"Last delivery"</dt><dd>{last}</dd>
+            </dl>
+            <div class="actions">
+                <button type="button" on:click=move |_| { test.dispatch(()); } disabled=move || test.pending().get()>"Send test event"</button>
+                <button type="button" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                    {move || if open.get() { "Hide deliveries" } else { "Show deliveries" }}
+                </button>
+                <button type="button" class="danger" on:click=move |_| {
+                    if confirm.get() { delete.dispatch(()); confirm.set(false); } else { confirm.set(true); }
+                }>{move || if confirm.get() { "Confirm delete" } else { "Delete…" }}</button>
+            </div>
+            {move || confirm.get().then(|| view! { <p class="hint">"This deletes the subscription with its queue and log. Press again to confirm."</p> })}
+            {move || match test.value().get() {
+                Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
+                None => None,
+            }}
+            {move || delete.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.message}</p> })}
+            {move || open.get().then(|| view! { <DeliveryLog ns name=log_name.clone() version=log_version/> })}
+        </article>
+    }
+}
+
+fn state_class(state: &str) -> &'static str {
+    match state {
+        DELIVERY_DELIVERED => "state ok",
+        DELIVERY_FAILED => "state error",
+        _ => "state pending",
+    }
+}
+
+/// The newest deliveries with their last attempt; refreshed every second while open, since
+/// deliveries change state in the background.
+#[component]
+fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl IntoView {
+    let n = name.clone();
+    let log = Resource::new(move || (ns.get(), n.clone(), version.get()), |(ns, name, _)| list_deliveries(ns, name));
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || version.update(|v| *v += 1), std::time::Duration::from_secs(1)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let n = name.clone();
+    let again = Action::new(move |id: &i64| {
+        let (ns, name, id) = (ns.get_untracked(), n.clone(), *id);
+        async move { redeliver(ns, name, id).await.map(|new| format!("Delivery {id} queued again as delivery {new}.")) }
+    });
+    Effect::new(move |_| {
+        if matches!(again.value().get(), Some(Ok(_))) {
+            version.update(|v| *v += 1);
+        }
+    });
+    let caption = format!("Deliveries of {name}, newest first");
+    view! {
+        {move || again.value().get().map(|r: Result<String, ApiFailure>| match r {
+            Ok(m) => view! { <p class="ok" role="status">{m}</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+        })}
+        <Transition fallback=|| view! { <p>"Loading deliveries…"</p> }>
+            {move || {
+                let caption = caption.clone();
+                Suspend::new(async move {
+                    match log.await {
+                        Ok(items) if items.is_empty() => view! { <p class="empty">"No deliveries yet."</p> }.into_any(),
+                        Ok(items) => view! {
+                            <div class="table-wrap">
+                                <table class="deliveries">
+                                    <caption class="sr-only">{caption}</caption>
+                                    <thead><tr>
+                                        <th scope="col">"ID"</th><th scope="col">"Queued"</th><th scope="col">"Event"</th>
+                                        <th scope="col">"Tag"</th><th scope="col">"State"</th><th scope="col" class="num">"Attempts"</th>
+                                        <th scope="col" class="num">"Code"</th><th scope="col" class="num">"Latency"</th>
+                                        <th scope="col">"Error"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {items.into_iter().map(|d| delivery_row(d, again)).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <Failure failure=e/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+fn delivery_row(d: WebhookDelivery, again: Action<i64, Result<String, ApiFailure>>) -> impl IntoView {
+    let last = d.attempt_log.last().cloned();
+    let id = d.id;
+    let label = format!("Redeliver delivery {id}");
+    let event = d.event_type.trim_start_matches("io.imagestreams.").to_string();
+    let subject = d.subject.clone();
+    let state = match &d.next_attempt {
+        Some(_) if d.attempts > 0 => format!("{} (retrying)", d.state),
+        _ => d.state.clone(),
+    };
+    view! {
+        <tr data-delivery=id.to_string() data-state=d.state.clone()>
+            <td>{id}{d.redelivery_of.map(|o| format!(" (of {o})"))}</td>
+            <td><Ago time=d.created.clone()/></td>
+            <td>{event}</td>
+            <td>{subject}</td>
+            <td><span class=state_class(&d.state)>{state}</span></td>
+            <td class="num">{d.attempts}</td>
+            <td class="num">{last.as_ref().and_then(|a| a.status_code).map(|c| c.to_string())}</td>
+            <td class="num">{last.as_ref().map(|a| format!("{} ms", a.latency_ms))}</td>
+            <td class="error-text">{last.and_then(|a| a.error)}</td>
+            <td><button type="button" aria-label=label on:click=move |_| { again.dispatch(id); }>"Redeliver"</button></td>
+        </tr>
+    }
+}
+
+/// The new-webhook form: every rule checked as you type; the server's answer (for example the
+/// egress guard refusing the URL) shown at its field.
+#[component]
+fn NewWebhook(ns: Signal<String>, changed: RwSignal<u32>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let url = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
+    let tags = RwSignal::new(String::new());
+    let events = RwSignal::new(vec![WEBHOOK_EVENTS[0].to_string()]);
+    let form = move || WebhookForm {
+        namespace: ns.get(),
+        name: name.get(),
+        url: url.get(),
+        secret: secret.get(),
+        tags: tags.get(),
+        events: events.get(),
+    };
+    let create = Action::new(move |f: &WebhookForm| {
+        let f = f.clone();
+        async move { create_webhook(f.clone()).await.map(|_| format!("Webhook {} created.", f.name.trim())) }
+    });
+    Effect::new(move |_| {
+        if matches!(create.value().get(), Some(Ok(_))) {
+            changed.update(|v| *v += 1);
+            name.set(String::new());
+            secret.set(String::new());
+        }
+    });
+    // A rule is shown once its field has something in it; the server's error when it names the field.
+    let hint = move |prefix: &'static str, filled: bool| -> Option<String> {
+        let rules = validate_webhook(&form().to_webhook(), true);
+        if filled && let Some(e) = rules.iter().find(|e| e.field.starts_with(prefix)) {
+            return Some(e.to_string());
+        }
+        match create.value().get() {
+            Some(Err(f)) if f.field.as_deref().is_some_and(|x| x.starts_with(prefix)) => Some(f.message),
+            _ => None,
+        }
+    };
+    let name_hint = move || hint("metadata.name", !name.get().is_empty());
+    let url_hint = move || hint("spec.url", !url.get().is_empty());
+    let secret_hint = move || hint("spec.secret", !secret.get().is_empty());
+    let tags_hint = move || hint("spec.tags", !tags.get().is_empty());
+    let valid = move || validate_webhook(&form().to_webhook(), true).is_empty();
+    view! {
+        <form class="card webhook-form" on:submit=move |ev| {
+            ev.prevent_default();
+            create.dispatch(form());
+        }>
+            <h2>"New webhook"</h2>
+            <label for="webhook-name">"Name"</label>
+            <input id="webhook-name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) aria-describedby="webhook-name-hint"/>
+            <p id="webhook-name-hint" class="hint error">{name_hint}</p>
+            <label for="webhook-url">"Target URL"</label>
+            <input id="webhook-url" type="url" required placeholder="https://ci.example.com/hooks/images" prop:value=url
+                on:input=move |ev| url.set(event_target_value(&ev)) aria-describedby="webhook-url-hint"/>
+            <p id="webhook-url-hint" class="hint error">{url_hint}</p>
+            <label for="webhook-secret">"Signing secret"</label>
+            <input id="webhook-secret" type="password" autocomplete="new-password" required prop:value=secret
+                on:input=move |ev| secret.set(event_target_value(&ev)) aria-describedby="webhook-secret-hint"/>
+            <p id="webhook-secret-hint" class="hint error">{secret_hint}</p>
+            <label for="webhook-tags">"Tags (stream:tag, stream:* or *:*; separate with commas)"</label>
+            <input id="webhook-tags" required placeholder="app:prod, web:*" prop:value=tags
+                on:input=move |ev| tags.set(event_target_value(&ev)) aria-describedby="webhook-tags-hint"/>
+            <p id="webhook-tags-hint" class="hint error">{tags_hint}</p>
+            <fieldset>
+                <legend>"Events"</legend>
+                {WEBHOOK_EVENTS
+                    .iter()
+                    .map(|e| {
+                        let e = e.to_string();
+                        let id = format!("webhook-event-{e}");
+                        let (e1, e2, for_id) = (e.clone(), e.clone(), id.clone());
+                        view! {
+                            <label class="check" for=for_id>
+                                <input id=id type="checkbox" prop:checked=move || events.get().contains(&e1)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        events.update(|v| {
+                                            v.retain(|x| *x != e2);
+                                            if on { v.push(e2.clone()); }
+                                        });
+                                    }/>
+                                {e.clone()}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </fieldset>
+            <button type="submit" disabled=move || !valid() || create.pending().get()>"Create webhook"</button>
+            {move || match create.value().get() {
+                Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+                Some(Err(e)) if e.field.is_none() => Some(view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
+                _ => None,
+            }}
+        </form>
+    }
+}
