@@ -28,4 +28,4 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 (cd end2end && BASE_URL="http://127.0.0.1:$port" REGISTRY="$REG" WEBHOOK_PORT="$hook_port" CLI="$PWD/../target/debug/imagestreams" \
-  npx playwright test)
+  npx playwright test "$@")

@@ -10,6 +10,7 @@
 //! - `demo`: sample data for `serve --demo`.
 
 pub mod benchdata;
+pub mod benchwatch;
 pub mod cli;
 pub mod delivery;
 pub mod demo;

@@ -89,10 +89,11 @@ fn StreamView(stream: ImageStream, changed: RwSignal<u32>, actions: TagActions) 
     let summary = format!("{} tags · {} images · generation {}", tags.len(), unique, stream.metadata.generation.unwrap_or(0));
     let timeline = stream.clone();
     let since = stream.metadata.resource_version.clone();
+    let hooks = format!("/webhooks/{ns}");
     view! {
         <Live namespace=ns.clone() name=name.clone() since changed/>
         <h1>{title}</h1>
-        <p class="muted">{summary}</p>
+        <p class="muted">{summary}" · "<a href=hooks>"webhooks of this namespace"</a></p>
         <dl class="facts">
             <dt>"Pull repository"</dt>
             <dd><PullSpec label="repository" spec=repo/></dd>

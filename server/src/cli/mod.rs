@@ -71,6 +71,17 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhookAction,
     },
+    /// Watch benchmark client: N watchers on one server, then tag changes (not for production).
+    #[command(name = "bench-watch", hide = true)]
+    BenchWatch {
+        /// The server's process id (its memory is read from /proc).
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value_t = 1000)]
+        watchers: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Delete an image stream, an image stream tag or a webhook.
     Delete {
         /// Resource type: is / istag / webhook.
@@ -311,6 +322,13 @@ pub async fn run() -> i32 {
                 }
             }
         }
+        Command::BenchWatch { pid, watchers, rounds } => match crate::benchwatch::run(&cli.server, pid, watchers, rounds).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                1
+            }
+        },
         ref other => {
             let client = client::Client::new(&cli.server, cli.token.as_deref());
             let ctx = commands::Context { client, namespace: cli.namespace.clone() };
@@ -333,7 +351,7 @@ pub async fn run() -> i32 {
                 Command::Get(args) => commands::get(&ctx, args, &mut out).await,
                 Command::Describe { kind, name } => commands::describe(&ctx, kind, name, &mut out).await,
                 Command::Delete { kind, name } => commands::delete(&ctx, kind, name, &mut out).await,
-                Command::Serve(_) | Command::BenchData { .. } => unreachable!("handled above"),
+                Command::Serve(_) | Command::BenchData { .. } | Command::BenchWatch { .. } => unreachable!("handled above"),
             };
             match result {
                 Ok(()) => 0,

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Watch benchmark (issue 5, point 6): one release server, 1,000 concurrent watchers on one
+# namespace; reports the server's resident memory per idle watcher and, over a few rounds of one
+# tag change each, the time from the change's request to each watcher reading its event
+# (p50/p99/max). WATCHERS and ROUNDS override the defaults.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+cargo build --release -p server --bin imagestreams
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d)
+port=$(free_port)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+RUST_LOG=warn ./target/release/imagestreams serve --data-dir "$work" --listen "127.0.0.1:$port" --allowed-registry 127.0.0.1:1 >"$work/serve.log" 2>&1 &
+pid=$!
+until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
+./target/release/imagestreams bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "${WATCHERS:-1000}" --rounds "${ROUNDS:-5}"
