@@ -98,6 +98,8 @@ pub struct Service {
     pub(crate) webhook_guard: Arc<crate::importer::guard::RegistryGuard>,
     /// Wakes the webhook dispatcher after a commit that may have queued deliveries.
     pub(crate) deliveries: Arc<tokio::sync::Notify>,
+    /// The watch hub (started with the first watch): one reader of the event log for all.
+    pub(crate) watch_hub: Arc<std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<watch::Batch>>>>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -119,6 +121,7 @@ impl Service {
             import_queue: None,
             webhook_guard: Arc::new(crate::importer::guard::RegistryGuard::for_webhooks(&[])),
             deliveries: Arc::new(tokio::sync::Notify::new()),
+            watch_hub: Arc::new(std::sync::OnceLock::new()),
         }
     }
 

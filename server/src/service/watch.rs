@@ -95,56 +95,162 @@ impl Service {
         };
         drop(conn);
         let service = self.clone();
-        // One receiver for the life of the watch, so it remembers what it has seen.
-        let changes = std::sync::Arc::new(tokio::sync::Mutex::new(self.subscribe_changes()));
-        let stream = async_stream(initial, from, move |mut position| {
-            let service = service.clone();
-            let req = req.clone();
-            let changes = changes.clone();
-            async move {
-                let mut changes = changes.lock().await;
-                loop {
-                    let Ok(mut conn) = service.store.read().await else { return None };
-                    let Ok(now) = store::current_resource_version(&mut conn).await else { return None };
-                    let Ok(horizon) = store::watch_horizon(&mut conn).await else { return None };
-                    if position < horizon {
-                        let e = expired(position, horizon);
-                        let line = serde_json::to_string(&WatchLine { event_type: "ERROR", object: &*e.status }).ok()?;
-                        return Some((vec![line], i64::MAX));
-                    }
-                    let Ok(events) = store::events_after(&mut conn, position, req.namespace.as_deref(), req.name.as_deref(), 500).await
-                    else {
-                        return None;
-                    };
-                    drop(conn);
-                    if let Some(last) = events.last() {
-                        let next = last.resource_version;
-                        let lines = events.iter().filter_map(|e| service.line(&e.event_type, &e.object)).collect();
-                        return Some((lines, next));
-                    }
-                    // Nothing for us up to `now`: that is our position now.
-                    position = position.max(now);
-                    let waited = tokio::time::timeout(req.bookmark_interval, changes.changed()).await;
-                    match waited {
-                        Ok(Ok(())) => continue,
-                        Ok(Err(_)) => return None,
-                        Err(_) if req.bookmarks => {
-                            let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
-                            let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
-                            let mut v = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }).ok()?;
-                            // A bookmark carries only kind, apiVersion and the version.
-                            if let Some(o) = v.get_mut("object").and_then(|o| o.as_object_mut()) {
-                                o.retain(|k, _| k == "kind" || k == "apiVersion" || k == "metadata");
-                            }
-                            return Some((vec![v.to_string()], position));
-                        }
-                        Err(_) => continue,
-                    }
-                }
-            }
+        // Subscribe before catching up, so nothing published meanwhile is missed.
+        let batches = self.watch_hub().subscribe();
+        let state = std::sync::Arc::new(tokio::sync::Mutex::new(Follow { batches, catch_up: true }));
+        let stream = async_stream(initial, from, move |position| {
+            let (service, req, state) = (service.clone(), req.clone(), state.clone());
+            async move { service.follow(&req, &mut *state.lock().await, position).await }
         });
         Ok(stream)
     }
+
+    /// The next lines of one watch after `position`, and its new position. Catching up (at the
+    /// start, or after falling behind the hub) reads the event log; following reads the hub's
+    /// batches, which every watcher shares.
+    async fn follow(&self, req: &WatchRequest, st: &mut Follow, mut position: i64) -> Option<(Vec<String>, i64)> {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            if st.catch_up {
+                let mut conn = self.store.read().await.ok()?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await.ok()?;
+                let now = store::current_resource_version(&mut tx).await.ok()?;
+                let horizon = store::watch_horizon(&mut tx).await.ok()?;
+                if position < horizon {
+                    let e = expired(position, horizon);
+                    let line = serde_json::to_string(&WatchLine { event_type: "ERROR", object: &*e.status }).ok()?;
+                    return Some((vec![line], i64::MAX));
+                }
+                let events = store::events_after(&mut tx, position, req.namespace.as_deref(), req.name.as_deref(), 500).await.ok()?;
+                drop(tx);
+                if let Some(last) = events.last() {
+                    let next = last.resource_version;
+                    return Some((events.iter().filter_map(|e| self.line(&e.event_type, &e.object)).collect(), next));
+                }
+                // Nothing for us up to `now`: that is our position now.
+                position = position.max(now);
+                st.catch_up = false;
+            }
+            match tokio::time::timeout(req.bookmark_interval, st.batches.recv()).await {
+                Ok(Ok(batch)) => {
+                    if batch.upto <= position {
+                        continue;
+                    }
+                    if batch.after > position {
+                        st.catch_up = true;
+                        continue;
+                    }
+                    let lines: Vec<String> = batch
+                        .events
+                        .iter()
+                        .filter(|e| e.resource_version > position)
+                        .filter(|e| req.namespace.as_ref().is_none_or(|n| *n == e.namespace))
+                        .filter(|e| req.name.as_ref().is_none_or(|n| *n == e.name))
+                        .map(|e| e.line.to_string())
+                        .collect();
+                    position = batch.upto;
+                    if !lines.is_empty() {
+                        return Some((lines, position));
+                    }
+                }
+                Ok(Err(RecvError::Lagged(_))) => st.catch_up = true,
+                Ok(Err(RecvError::Closed)) => return None,
+                Err(_) if req.bookmarks => {
+                    let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
+                    let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
+                    let mut v = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }).ok()?;
+                    // A bookmark carries only kind, apiVersion and the version.
+                    if let Some(o) = v.get_mut("object").and_then(|o| o.as_object_mut()) {
+                        o.retain(|k, _| k == "kind" || k == "apiVersion" || k == "metadata");
+                    }
+                    return Some((vec![v.to_string()], position));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// The hub every watch follows, started with the first watch.
+    fn watch_hub(&self) -> &tokio::sync::broadcast::Sender<std::sync::Arc<Batch>> {
+        self.watch_hub.get_or_init(|| {
+            let (tx, _) = tokio::sync::broadcast::channel(HUB_CAPACITY);
+            tokio::spawn(self.clone().tail(tx.clone()));
+            tx
+        })
+    }
+
+    /// The hub's one reader of the event log: after every commit it reads what is new once,
+    /// renders each event's line once, and publishes the batch to every watcher. So a change
+    /// costs one query and one serialisation however many watch.
+    async fn tail(self, hub: tokio::sync::broadcast::Sender<std::sync::Arc<Batch>>) {
+        let mut changes = self.subscribe_changes();
+        let mut position = self.current_resource_version().await.unwrap_or(0);
+        loop {
+            let Ok(mut conn) = self.store.read().await else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let read = async {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let now = store::current_resource_version(&mut tx).await?;
+                let events = store::events_after(&mut tx, position, None, None, 500).await?;
+                Ok::<_, sqlx::Error>((now, events))
+            };
+            let (now, events) = match read.await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the watch hub could not read the event log");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            drop(conn);
+            let full = events.len() == 500;
+            let upto = if full { events.last().map_or(now, |e| e.resource_version) } else { now };
+            if upto > position {
+                let events = events
+                    .into_iter()
+                    .filter_map(|e| {
+                        let line = self.line(&e.event_type, &e.object)?;
+                        Some(HubEvent { resource_version: e.resource_version, namespace: e.namespace, name: e.name, line: line.into() })
+                    })
+                    .collect();
+                // No receivers is fine: the batch is simply not needed.
+                let _ = hub.send(std::sync::Arc::new(Batch { after: position, upto, events }));
+                position = upto;
+            }
+            if full {
+                continue;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Batches the hub keeps for watchers that are a little behind; one further behind catches up
+/// from the event log.
+const HUB_CAPACITY: usize = 256;
+
+/// Every stored change with a resource version in (`after`, `upto`], rendered.
+pub(crate) struct Batch {
+    after: i64,
+    upto: i64,
+    events: Vec<HubEvent>,
+}
+
+struct HubEvent {
+    resource_version: i64,
+    namespace: String,
+    name: String,
+    line: std::sync::Arc<str>,
+}
+
+/// A watch's place: its hub subscription, and whether it must read the log first.
+struct Follow {
+    batches: tokio::sync::broadcast::Receiver<std::sync::Arc<Batch>>,
+    catch_up: bool,
 }
 
 /// A stream of lines: `initial` first, then batches produced by `next(position)` until it
