@@ -35,39 +35,54 @@ pub async fn run(server: &str, pid: u32, watchers: usize, rounds: usize) -> anyh
     // Each watcher reports the instant it saw each round's marker tag.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    for _ in 0..watchers {
-        let (http, tx, ready) = (http.clone(), tx.clone(), ready_tx.clone());
-        let url = format!("{base}/imagestreams?watch=1&resourceVersion={rv}");
-        tokio::spawn(async move {
-            let Ok(mut resp) = http.get(url).send().await else { return };
-            let _ = ready.send(());
-            let mut buf = String::new();
-            let mut seen = 0usize;
-            while let Ok(Some(chunk)) = resp.chunk().await {
-                let at = Instant::now();
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(i) = buf.find('\n') {
-                    let line: String = buf.drain(..=i).collect();
-                    while line.contains(&format!("\"round-{seen}\"")) {
-                        let _ = tx.send((seen, at));
-                        seen += 1;
+    let open = |n: usize| {
+        for _ in 0..n {
+            let (http, tx, ready) = (http.clone(), tx.clone(), ready_tx.clone());
+            let url = format!("{base}/imagestreams?watch=1&resourceVersion={rv}");
+            tokio::spawn(async move {
+                let Ok(mut resp) = http.get(url).send().await else { return };
+                let _ = ready.send(());
+                let mut buf = String::new();
+                let mut seen = 0usize;
+                while let Ok(Some(chunk)) = resp.chunk().await {
+                    let at = Instant::now();
+                    buf.push_str(&String::from_utf8_lossy(&chunk));
+                    while let Some(i) = buf.find('\n') {
+                        let line: String = buf.drain(..=i).collect();
+                        while line.contains(&format!("\"round-{seen}\"")) {
+                            let _ = tx.send((seen, at));
+                            seen += 1;
+                        }
                     }
                 }
-            }
-        });
-    }
-    let mut connected = 0;
-    while connected < watchers {
-        if tokio::time::timeout(Duration::from_secs(30), ready_rx.recv()).await.ok().flatten().is_none() {
-            break;
+            });
         }
-        connected += 1;
+    };
+    // In two halves: the second half's growth is the marginal cost of a watcher, free of what the
+    // first connections cost once (database connections and caches, worker buffers).
+    let half = watchers / 2;
+    let mut connected = 0;
+    let mut middle = before;
+    for (i, n) in [half, watchers - half].into_iter().enumerate() {
+        open(n);
+        let target = connected + n;
+        while connected < target {
+            if tokio::time::timeout(Duration::from_secs(30), ready_rx.recv()).await.ok().flatten().is_none() {
+                break;
+            }
+            connected += 1;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if i == 0 {
+            middle = rss_kb(pid).unwrap_or(0);
+        }
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kb(pid).unwrap_or(0);
     println!("watchers connected: {connected} of {watchers}");
     println!(
-        "server RSS: {before} KB before, {after} KB with the watchers idle: {:.1} KB per idle watcher",
+        "server RSS: {before} KB with none, {middle} KB with {half}, {after} KB with {connected} idle watchers: \
+         {:.1} KB per idle watcher at the margin (second half), {:.1} KB per watcher overall",
+        (after.saturating_sub(middle)) as f64 / (connected - half).max(1) as f64,
         (after.saturating_sub(before)) as f64 / connected.max(1) as f64
     );
 

@@ -99,7 +99,7 @@ pub struct Service {
     /// Wakes the webhook dispatcher after a commit that may have queued deliveries.
     pub(crate) deliveries: Arc<tokio::sync::Notify>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
-    pub(crate) watch_hub: Arc<std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<watch::Batch>>>>,
+    pub(crate) watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".

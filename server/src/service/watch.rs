@@ -95,43 +95,54 @@ impl Service {
         };
         drop(conn);
         let service = self.clone();
-        // Subscribe before catching up, so nothing published meanwhile is missed.
-        let batches = self.watch_hub().subscribe();
-        let state = std::sync::Arc::new(tokio::sync::Mutex::new(Follow { batches, catch_up: true }));
-        let stream = async_stream(initial, from, move |position| {
-            let (service, req, state) = (service.clone(), req.clone(), state.clone());
-            async move { service.follow(&req, &mut *state.lock().await, position).await }
-        });
-        Ok(stream)
+        // Subscribe before catching up, so nothing published meanwhile is missed. A watch from
+        // at or after what the hub has published needs no catch-up from the log at all.
+        let hub = self.watch_hub();
+        let batches = hub.batches.subscribe();
+        let published = hub.published.load(std::sync::atomic::Ordering::Acquire);
+        let follow = Follow { position: from, batches, catch_up: published < 0 || from < published };
+        // One shared context per watch: each step's future then holds a pointer, not copies.
+        let ctx = std::sync::Arc::new((service, req));
+        Ok(async_stream(initial, follow, move |mut st| {
+            let ctx = ctx.clone();
+            async move {
+                let lines = ctx.0.follow(&ctx.1, &mut st).await?;
+                Some((lines, st))
+            }
+        }))
     }
 
-    /// The next lines of one watch after `position`, and its new position. Catching up (at the
+    /// The next lines of one watch (`st.position` moves past them). Catching up (at the
     /// start, or after falling behind the hub) reads the event log; following reads the hub's
     /// batches, which every watcher shares.
-    async fn follow(&self, req: &WatchRequest, st: &mut Follow, mut position: i64) -> Option<(Vec<String>, i64)> {
+    async fn follow(&self, req: &WatchRequest, st: &mut Follow) -> Option<Vec<String>> {
         use tokio::sync::broadcast::error::RecvError;
         loop {
-            if st.catch_up {
-                let mut conn = self.store.read().await.ok()?;
-                let mut tx = sqlx::Connection::begin(&mut *conn).await.ok()?;
-                let now = store::current_resource_version(&mut tx).await.ok()?;
-                let horizon = store::watch_horizon(&mut tx).await.ok()?;
-                if position < horizon {
-                    let e = expired(position, horizon);
-                    let line = serde_json::to_string(&WatchLine { event_type: "ERROR", object: &*e.status }).ok()?;
-                    return Some((vec![line], i64::MAX));
-                }
-                let events = store::events_after(&mut tx, position, req.namespace.as_deref(), req.name.as_deref(), 500).await.ok()?;
-                drop(tx);
-                if let Some(last) = events.last() {
-                    let next = last.resource_version;
-                    return Some((events.iter().filter_map(|e| self.line(&e.event_type, &e.object)).collect(), next));
-                }
-                // Nothing for us up to `now`: that is our position now.
-                position = position.max(now);
-                st.catch_up = false;
+            if st.position == i64::MAX {
+                return None;
             }
-            match tokio::time::timeout(req.bookmark_interval, st.batches.recv()).await {
+            if st.catch_up {
+                // Boxed: an idle watcher waits below, and must not carry the (large) state of
+                // database futures inline.
+                match Box::pin(self.catch_up(req, st.position)).await? {
+                    CatchUp::Lines(lines, next) => {
+                        st.position = next;
+                        return Some(lines);
+                    }
+                    CatchUp::Current(now) => {
+                        st.position = st.position.max(now);
+                        st.catch_up = false;
+                    }
+                }
+            }
+            let position = st.position;
+            // Only a watch with bookmarks needs a timer while idle.
+            let received = if req.bookmarks {
+                tokio::time::timeout(req.bookmark_interval, st.batches.recv()).await
+            } else {
+                Ok(st.batches.recv().await)
+            };
+            match received {
                 Ok(Ok(batch)) => {
                     if batch.upto <= position {
                         continue;
@@ -148,9 +159,9 @@ impl Service {
                         .filter(|e| req.name.as_ref().is_none_or(|n| *n == e.name))
                         .map(|e| e.line.to_string())
                         .collect();
-                    position = batch.upto;
+                    st.position = batch.upto;
                     if !lines.is_empty() {
-                        return Some((lines, position));
+                        return Some(lines);
                     }
                 }
                 Ok(Err(RecvError::Lagged(_))) => st.catch_up = true,
@@ -163,26 +174,55 @@ impl Service {
                     if let Some(o) = v.get_mut("object").and_then(|o| o.as_object_mut()) {
                         o.retain(|k, _| k == "kind" || k == "apiVersion" || k == "metadata");
                     }
-                    return Some((vec![v.to_string()], position));
+                    return Some(vec![v.to_string()]);
                 }
                 Err(_) => {}
             }
         }
     }
 
+    /// Reads the event log after `position`: its next events, or (none left) the current
+    /// version. A trimmed position yields the ERROR line and ends the watch.
+    async fn catch_up(&self, req: &WatchRequest, position: i64) -> Option<CatchUp> {
+        let mut conn = self.store.read().await.ok()?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.ok()?;
+        let now = store::current_resource_version(&mut tx).await.ok()?;
+        let horizon = store::watch_horizon(&mut tx).await.ok()?;
+        if position < horizon {
+            let e = expired(position, horizon);
+            let line = serde_json::to_string(&WatchLine { event_type: "ERROR", object: &*e.status }).ok()?;
+            return Some(CatchUp::Lines(vec![line], i64::MAX));
+        }
+        let events = store::events_after(&mut tx, position, req.namespace.as_deref(), req.name.as_deref(), 500).await.ok()?;
+        drop(tx);
+        Some(match events.last() {
+            Some(last) => {
+                CatchUp::Lines(events.iter().filter_map(|e| self.line(&e.event_type, &e.object)).collect(), last.resource_version)
+            }
+            None => CatchUp::Current(now),
+        })
+    }
+
     /// The hub every watch follows, started with the first watch.
-    fn watch_hub(&self) -> &tokio::sync::broadcast::Sender<std::sync::Arc<Batch>> {
+    fn watch_hub(&self) -> &WatchHub {
         self.watch_hub.get_or_init(|| {
-            let (tx, _) = tokio::sync::broadcast::channel(HUB_CAPACITY);
-            tokio::spawn(self.clone().tail(tx.clone()));
-            tx
+            let hub = WatchHub {
+                batches: tokio::sync::broadcast::channel(HUB_CAPACITY).0,
+                published: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
+            };
+            tokio::spawn(self.clone().tail(hub.batches.clone(), hub.published.clone()));
+            hub
         })
     }
 
     /// The hub's one reader of the event log: after every commit it reads what is new once,
     /// renders each event's line once, and publishes the batch to every watcher. So a change
     /// costs one query and one serialisation however many watch.
-    async fn tail(self, hub: tokio::sync::broadcast::Sender<std::sync::Arc<Batch>>) {
+    async fn tail(
+        self,
+        hub: tokio::sync::broadcast::Sender<std::sync::Arc<Batch>>,
+        published: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    ) {
         let mut changes = self.subscribe_changes();
         let mut position = self.current_resource_version().await.unwrap_or(0);
         loop {
@@ -215,9 +255,14 @@ impl Service {
                         Some(HubEvent { resource_version: e.resource_version, namespace: e.namespace, name: e.name, line: line.into() })
                     })
                     .collect();
+                // Stored before sending: a watch that reads `upto` and skips its catch-up has
+                // subscribed already, so it gets this batch (and skips what it has).
+                published.store(upto, std::sync::atomic::Ordering::Release);
                 // No receivers is fine: the batch is simply not needed.
                 let _ = hub.send(std::sync::Arc::new(Batch { after: position, upto, events }));
                 position = upto;
+            } else if published.load(std::sync::atomic::Ordering::Acquire) < 0 {
+                published.store(position, std::sync::atomic::Ordering::Release);
             }
             if full {
                 continue;
@@ -227,6 +272,13 @@ impl Service {
             }
         }
     }
+}
+
+/// The watch hub: the batches it publishes, and the version they reach (-1 before the first
+/// read of the log).
+pub(crate) struct WatchHub {
+    batches: tokio::sync::broadcast::Sender<std::sync::Arc<Batch>>,
+    published: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Batches the hub keeps for watchers that are a little behind; one further behind catches up
@@ -247,26 +299,36 @@ struct HubEvent {
     line: std::sync::Arc<str>,
 }
 
-/// A watch's place: its hub subscription, and whether it must read the log first.
+/// A watch's place: its position (`i64::MAX` once ended), its hub subscription, and whether it
+/// must read the log first.
 struct Follow {
+    position: i64,
     batches: tokio::sync::broadcast::Receiver<std::sync::Arc<Batch>>,
     catch_up: bool,
 }
 
-/// A stream of lines: `initial` first, then batches produced by `next(position)` until it
-/// returns `None` (or a position of `i64::MAX`, after an ERROR line).
-fn async_stream<F, Fut>(initial: Vec<String>, from: i64, next: F) -> WatchStream
+enum CatchUp {
+    /// Lines to send, and the position after them.
+    Lines(Vec<String>, i64),
+    /// Nothing after the position: the current version.
+    Current(i64),
+}
+
+/// A stream of lines: `initial` first, then batches produced by `next(state)` until it returns
+/// `None`. The state moves through each call (no lock, nothing shared).
+fn async_stream<S, F, Fut>(initial: Vec<String>, state: S, next: F) -> WatchStream
 where
-    F: Fn(i64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Option<(Vec<String>, i64)>> + Send + 'static,
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<(Vec<String>, S)>> + Send + 'static,
 {
     use futures::StreamExt;
     let first = futures::stream::iter(initial);
-    let rest = futures::stream::unfold(Some(from), move |position| {
-        let fut = position.filter(|p| *p != i64::MAX).map(&next);
+    let rest = futures::stream::unfold(Some(state), move |state| {
+        let fut = state.map(&next);
         async move {
-            let (lines, next_position) = fut?.await?;
-            Some((futures::stream::iter(lines), Some(next_position)))
+            let (lines, state) = fut?.await?;
+            Some((futures::stream::iter(lines), Some(state)))
         }
     })
     .flatten();
