@@ -5,7 +5,7 @@ use crate::service::{Caller, Service};
 use app::model::*;
 
 pub async fn ensure_default_namespace(service: &Service) -> Result<(), ApiError> {
-    let caller = Caller::default();
+    let caller = Caller::system();
     match service.create_namespace(&caller, Namespace::new("default")).await {
         Ok(_) => Ok(()),
         Err(e) if e.code() == 409 => Ok(()),
@@ -70,7 +70,7 @@ fn demo_image(n: u64, repo: &str, arch: &str, created: &str) -> Image {
 
 /// Adds the `demo` and `team-a` namespaces with a few streams, unless `demo` exists already.
 pub async fn load(service: &Service) -> Result<(), ApiError> {
-    let caller = Caller::default();
+    let caller = Caller::system();
     if service.get_namespace(&caller, "demo").await.is_ok() {
         return Ok(());
     }

@@ -3,7 +3,7 @@
 //! methods the REST API calls, so every rule has one implementation).
 
 use crate::http;
-use crate::service::{Caller, ImportProgress, Service};
+use crate::service::{Caller, Credentials, ImportProgress, Service};
 use crate::store::{self, CatalogSort};
 use app::api::backend::{Answer, PortalBackend};
 use app::api::*;
@@ -78,17 +78,20 @@ fn form_error(field: &str, message: String) -> ApiError {
 }
 
 impl Service {
-    async fn portal_catalog(&self, query: String, sort: String, page: u32) -> Result<CatalogPage, ApiError> {
-        self.allow(&Caller::default(), crate::service::Verb::List, "imagestreams", None)?;
+    async fn portal_catalog(&self, caller: &Caller, query: String, sort: String, page: u32) -> Result<CatalogPage, ApiError> {
+        self.allow(caller, crate::service::Verb::List, "imagestreams", None)?;
+        let scope = store::scope_json(caller.visible_namespaces().as_deref());
         let sort = if sort == "updated" { CatalogSort::Updated } else { CatalogSort::Name };
         let page = page.max(1);
         let mut conn = self.store().read().await.map_err(db)?;
         // Read before the page: changes after it reach the page live.
         let resource_version = store::current_resource_version(&mut conn).await.map_err(db)?.to_string();
-        let (rows, total) = store::catalog_page(&mut conn, query.trim(), sort, ((page - 1) * CATALOG_PAGE) as i64, CATALOG_PAGE as i64)
-            .await
-            .map_err(db)?;
-        let namespaces = store::list_namespaces(&mut conn, "", 500).await.map_err(db)?.into_iter().map(|n| n.metadata.name).collect();
+        let (rows, total) =
+            store::catalog_page(&mut conn, query.trim(), sort, ((page - 1) * CATALOG_PAGE) as i64, CATALOG_PAGE as i64, scope.as_deref())
+                .await
+                .map_err(db)?;
+        let namespaces =
+            store::list_namespaces(&mut conn, "", 500, scope.as_deref()).await.map_err(db)?.into_iter().map(|n| n.metadata.name).collect();
         let streams = rows
             .into_iter()
             .map(|e| {
@@ -101,20 +104,25 @@ impl Service {
         Ok(CatalogPage { namespaces, streams, total: total as u64, page, page_size: CATALOG_PAGE, resource_version })
     }
 
-    async fn portal_image(&self, digest: String) -> Result<ImagePage, ApiError> {
-        let caller = Caller::default();
-        let image = self.get_image(&caller, &digest).await?;
+    /// The image page: for anyone who may read a namespace that uses the image (or was the
+    /// image; server administrators see every image).
+    async fn portal_image(&self, caller: &Caller, digest: String) -> Result<ImagePage, ApiError> {
+        let scope = store::scope_json(caller.visible_namespaces().as_deref());
         let uses = {
             let mut conn = self.store().read().await.map_err(db)?;
-            store::image_uses(&mut conn, &digest).await.map_err(db)?
+            store::image_uses(&mut conn, &digest, scope.as_deref()).await.map_err(db)?
         };
+        if uses.is_empty() && !caller.server_admin() {
+            return Err(ApiError::not_found(RES_IMAGES, &digest));
+        }
+        let image = self.get_image(&Caller::system(), &digest).await?;
         let uses: Vec<ImageUse> = uses
             .into_iter()
             .map(|(namespace, stream, tag, created, current)| ImageUse { namespace, stream, tag, created, current })
             .collect();
         // The YAML of `get isimage <stream>@<digest> -o yaml --export` where the image is used.
         let yaml = match uses.first() {
-            Some(u) => match self.get_stream_image(&caller, &u.namespace, &format!("{}@{}", u.stream, digest)).await {
+            Some(u) => match self.get_stream_image(caller, &u.namespace, &format!("{}@{}", u.stream, digest)).await {
                 Ok(mut isimage) => {
                     isimage.metadata.export();
                     serde_yaml::to_string(&isimage).unwrap_or_default()
@@ -126,11 +134,12 @@ impl Service {
         Ok(ImagePage { image, uses, yaml })
     }
 
-    async fn portal_dashboard(&self) -> Result<Dashboard, ApiError> {
+    async fn portal_dashboard(&self, caller: &Caller) -> Result<Dashboard, ApiError> {
+        let scope = store::scope_json(caller.visible_namespaces().as_deref());
         let now = self.clock_now();
         let today = now.format("%Y-%m-%dT00:00:00Z").to_string();
         let mut conn = self.store().read().await.map_err(db)?;
-        let movements = store::recent_movements(&mut conn, 20)
+        let movements = store::recent_movements(&mut conn, 20, scope.as_deref())
             .await
             .map_err(db)?
             .into_iter()
@@ -141,7 +150,7 @@ impl Service {
                 event: TagEvent { created, docker_image_reference: reference, image, generation },
             })
             .collect();
-        let failing = store::failing_tags(&mut conn, 50)
+        let failing = store::failing_tags(&mut conn, 50, scope.as_deref())
             .await
             .map_err(db)?
             .into_iter()
@@ -151,7 +160,7 @@ impl Service {
                 Some(FailingImport { namespace, stream, tag, condition })
             })
             .collect();
-        let updated_today = store::updated_since(&mut conn, &today, 50)
+        let updated_today = store::updated_since(&mut conn, &today, 50, scope.as_deref())
             .await
             .map_err(db)?
             .into_iter()
@@ -161,8 +170,7 @@ impl Service {
     }
 
     /// The `tag` form: the same plan and messages as `imagestreams tag`.
-    async fn portal_tag(&self, form: TagForm) -> Result<String, ApiError> {
-        let caller = Caller::default();
+    async fn portal_tag(&self, caller: &Caller, form: TagForm) -> Result<String, ApiError> {
         let args = TagArgs {
             args: vec![form.source.trim().to_string(), form.destination.trim().to_string()],
             alias: form.mode == "alias",
@@ -181,7 +189,7 @@ impl Service {
         let head = if source.kind == KIND_IMAGE_STREAM_TAG && !alias {
             let src_ns = if source.reference.namespace.is_empty() { form.namespace.clone() } else { source.reference.namespace.clone() };
             let stream = self
-                .get_stream(&caller, &src_ns, &source.reference.name)
+                .get_stream(caller, &src_ns, &source.reference.name)
                 .await
                 .map_err(|e| form_error("source", e.message().to_string()))?;
             stream.head(&source.reference.tag).cloned()
@@ -194,14 +202,14 @@ impl Service {
                 tag_reference_for(&source, d, &template, alias, &form.namespace, head.as_ref()).map_err(|m| form_error("source", m))?;
             let istag = ImageStreamTag::setting(&d.namespace, &d.stream, tag_ref);
             let name = istag.metadata.name.clone();
-            self.set_istag(&caller, &d.namespace, &name, istag, false).await?;
+            self.set_istag(caller, &d.namespace, &name, istag, false).await?;
             messages.push(tag_message(d, &form.namespace, &printed, alias, scheduled));
         }
         Ok(messages.join(" "))
     }
 
     /// The import form: one tag, or the whole repository.
-    async fn portal_import(&self, form: ImportForm, progress: Option<Arc<ImportProgress>>) -> Result<String, ApiError> {
+    async fn portal_import(&self, caller: &Caller, form: ImportForm, progress: Option<Arc<ImportProgress>>) -> Result<String, ApiError> {
         let mut isi = ImageStreamImport::new(&form.namespace, &form.stream, true);
         let policy = TagImportPolicy {
             insecure: form.insecure,
@@ -222,7 +230,7 @@ impl Service {
                 include_manifest: false,
             });
         }
-        let done = self.import_images_with_progress(&Caller::default(), &form.namespace, isi, progress).await.map_err(|e| {
+        let done = self.import_images_with_progress(caller, &form.namespace, isi, progress).await.map_err(|e| {
             // Field errors of the request concern the source field of the form.
             if e.code() == 422 { form_error("from", e.message().to_string()) } else { e }
         })?;
@@ -247,42 +255,73 @@ impl Service {
 
 impl PortalBackend for Service {
     fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogPage> {
-        Box::pin(self.portal_catalog(query, sort, page))
+        let c = web_credentials();
+        Box::pin(async move { self.portal_catalog(&self.resolve_caller(c).await?, query, sort, page).await })
     }
     fn stream(&self, namespace: String, name: String) -> Answer<'_, ImageStream> {
-        Box::pin(async move { self.get_stream(&Caller::default(), &namespace, &name).await })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.get_stream(&who, &namespace, &name).await
+        })
     }
     fn image(&self, digest: String) -> Answer<'_, ImagePage> {
-        Box::pin(self.portal_image(digest))
+        let c = web_credentials();
+        Box::pin(async move { self.portal_image(&self.resolve_caller(c).await?, digest).await })
     }
     fn dashboard(&self) -> Answer<'_, Dashboard> {
-        Box::pin(self.portal_dashboard())
+        let c = web_credentials();
+        Box::pin(async move { self.portal_dashboard(&self.resolve_caller(c).await?).await })
     }
     fn create_namespace(&self, name: String) -> Answer<'_, ()> {
-        Box::pin(async move { self.create_namespace(&Caller::default(), Namespace::new(name.trim())).await.map(|_| ()) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.create_namespace(&who, Namespace::new(name.trim())).await.map(|_| ())
+        })
     }
     fn delete_namespace(&self, name: String) -> Answer<'_, ()> {
-        Box::pin(async move { self.delete_namespace(&Caller::default(), name.trim()).await.map(|_| ()) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.delete_namespace(&who, name.trim()).await.map(|_| ())
+        })
     }
     fn create_stream(&self, namespace: String, name: String) -> Answer<'_, ()> {
+        let c = web_credentials();
         Box::pin(async move {
-            self.create_stream(&Caller::default(), namespace.trim(), ImageStream::new(namespace.trim(), name.trim())).await.map(|_| ())
+            let who = self.resolve_caller(c).await?;
+            self.create_stream(&who, namespace.trim(), ImageStream::new(namespace.trim(), name.trim())).await.map(|_| ())
         })
     }
     fn delete_stream(&self, namespace: String, name: String) -> Answer<'_, ()> {
-        Box::pin(async move { self.delete_stream(&Caller::default(), &namespace, &name).await.map(|_| ()) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.delete_stream(&who, &namespace, &name).await.map(|_| ())
+        })
     }
     fn tag(&self, form: TagForm) -> Answer<'_, String> {
-        Box::pin(self.portal_tag(form))
+        let c = web_credentials();
+        Box::pin(async move { self.portal_tag(&self.resolve_caller(c).await?, form).await })
     }
     fn delete_tag(&self, namespace: String, stream: String, tag: String) -> Answer<'_, ()> {
-        Box::pin(async move { self.delete_istag(&Caller::default(), &namespace, &format!("{stream}:{tag}")).await.map(|_| ()) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.delete_istag(&who, &namespace, &format!("{stream}:{tag}")).await.map(|_| ())
+        })
     }
     fn import(&self, form: ImportForm) -> Answer<'_, String> {
-        Box::pin(self.portal_import(form, None))
+        let c = web_credentials();
+        Box::pin(async move { self.portal_import(&self.resolve_caller(c).await?, form, None).await })
     }
     fn start_import(&self, form: ImportForm) -> Answer<'_, String> {
+        let c = web_credentials();
         Box::pin(async move {
+            // Resolved (and checked) before the job starts; the job acts as this caller.
+            let who = self.resolve_caller(c).await?;
+            self.allow(&who, crate::service::Verb::Create, "imagestreamimports", Some(&form.namespace))?;
             let id = crate::service::new_job_id();
             let job = Arc::new(WebImport::default());
             {
@@ -293,7 +332,7 @@ impl PortalBackend for Service {
             }
             let service = self.clone();
             tokio::spawn(async move {
-                let result = service.portal_import(form, Some(job.progress.clone())).await.map_err(ApiFailure::from);
+                let result = service.portal_import(&who, form, Some(job.progress.clone())).await.map_err(ApiFailure::from);
                 if let Ok(mut f) = job.finished.lock() {
                     *f = Some(result);
                 }
@@ -317,23 +356,53 @@ impl PortalBackend for Service {
         })
     }
     fn webhooks(&self, namespace: String) -> Answer<'_, Vec<Webhook>> {
-        Box::pin(async move { self.list_webhooks(&Caller::default(), &namespace).await.map(|l| l.items) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.list_webhooks(&who, &namespace).await.map(|l| l.items)
+        })
     }
     fn create_webhook(&self, form: WebhookForm) -> Answer<'_, ()> {
-        Box::pin(async move { self.create_webhook(&Caller::default(), &form.namespace, form.to_webhook()).await.map(|_| ()) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.create_webhook(&who, &form.namespace, form.to_webhook()).await.map(|_| ())
+        })
     }
     fn delete_webhook(&self, namespace: String, name: String) -> Answer<'_, ()> {
-        Box::pin(async move { self.delete_webhook(&Caller::default(), &namespace, &name).await.map(|_| ()) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.delete_webhook(&who, &namespace, &name).await.map(|_| ())
+        })
     }
     fn deliveries(&self, namespace: String, name: String) -> Answer<'_, Vec<WebhookDelivery>> {
-        Box::pin(async move { self.list_deliveries(&Caller::default(), &namespace, &name).await.map(|l| l.items) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.list_deliveries(&who, &namespace, &name).await.map(|l| l.items)
+        })
     }
     fn test_webhook(&self, namespace: String, name: String) -> Answer<'_, i64> {
-        Box::pin(async move { self.test_webhook(&Caller::default(), &namespace, &name).await.map(|d| d.id) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.test_webhook(&who, &namespace, &name).await.map(|d| d.id)
+        })
     }
     fn redeliver(&self, namespace: String, name: String, delivery: i64) -> Answer<'_, i64> {
-        Box::pin(async move { self.redeliver(&Caller::default(), &namespace, &name, delivery).await.map(|d| d.id) })
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            self.redeliver(&who, &namespace, &name, delivery).await.map(|d| d.id)
+        })
     }
+}
+
+/// The credentials of the request a server function (or a server-rendered page) runs in.
+/// Called synchronously in each backend method: the request is in the reactive context there.
+fn web_credentials() -> Credentials {
+    use_context::<axum::http::request::Parts>().map(|p| http::credentials(&p)).unwrap_or_default()
 }
 
 /// The router `serve` runs: API routes, then the UI routes and static files.
@@ -344,6 +413,7 @@ pub fn router(service: Service, options: LeptosOptions) -> Router {
     let ui = Router::new()
         .leptos_routes_with_context(&options, routes, move || provide_context(backend.clone()), move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
+        .with_state(options)
+        .layer(axum::middleware::from_fn_with_state(service.clone(), http::edge));
     http::api_router(service).merge(ui).layer(CompressionLayer::new()).layer(TraceLayer::new_for_http())
 }

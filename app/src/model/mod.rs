@@ -3,6 +3,7 @@
 //! browser and the CLI. Field names and `omitempty` behaviour follow upstream exactly (spec §1),
 //! because clients compare JSON. No rules live here: those are in `crate::domain`.
 
+mod account;
 mod image;
 mod import;
 mod meta;
@@ -11,6 +12,7 @@ mod status;
 mod stream;
 mod webhook;
 
+pub use account::*;
 pub use image::*;
 pub use import::*;
 pub use meta::*;

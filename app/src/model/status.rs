@@ -250,6 +250,14 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::failure(403, "Forbidden", message.into(), None)
     }
+    /// 401: no (valid) credentials where some are needed.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::failure(401, "Unauthorized", message.into(), None)
+    }
+    /// 429: slow down (repeated failed sign-ins).
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self::failure(429, "TooManyRequests", message.into(), None)
+    }
     /// 405 for a verb a resource does not support.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::failure(405, "MethodNotAllowed", message.into(), None)

@@ -201,6 +201,25 @@ pub struct ServeArgs {
     /// The first retry's wait; each next one doubles (with jitter, at most 10m).
     #[arg(long, env = "IMAGESTREAMS_WEBHOOK_RETRY_BASE", default_value = "2s", value_parser = parse_duration)]
     pub webhook_retry_base: std::time::Duration,
+    /// A file holding the password of the first administrator (created when no user exists;
+    /// until then accounts are off and everyone may do everything). Or IMAGESTREAMS_ADMIN_PASSWORD.
+    #[arg(long, env = "IMAGESTREAMS_ADMIN_PASSWORD_FILE")]
+    pub admin_password_file: Option<PathBuf>,
+    /// The name of the first administrator.
+    #[arg(long, env = "IMAGESTREAMS_ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+    /// Everything readable without signing in (kiosks, wall screens).
+    #[arg(long, env = "IMAGESTREAMS_ANONYMOUS_READ")]
+    pub anonymous_read: bool,
+    /// Only server administrators create namespaces (else any signed-in user, who becomes its admin).
+    #[arg(long, env = "IMAGESTREAMS_RESTRICT_NAMESPACE_CREATION")]
+    pub restrict_namespace_creation: bool,
+    /// How long a sign-in lasts.
+    #[arg(long, env = "IMAGESTREAMS_SESSION_TTL", default_value = "12h", value_parser = parse_duration)]
+    pub session_ttl: std::time::Duration,
+    /// Audit log entries older than this are purged.
+    #[arg(long, env = "IMAGESTREAMS_AUDIT_MAX_AGE", default_value = "2160h", value_parser = parse_duration)]
+    pub audit_max_age: std::time::Duration,
     /// Deadline of one registry operation during imports (e.g. 30s).
     #[arg(long, env = "IMAGESTREAMS_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub registry_timeout: std::time::Duration,
@@ -394,13 +413,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _dispatcher = crate::delivery::start(service.clone(), delivery);
     let trimmer = {
         let service = service.clone();
-        let (age, count) = (args.watch_event_max_age, args.watch_event_max_count);
+        let (age, count, audit_age) = (args.watch_event_max_age, args.watch_event_max_count, args.audit_max_age);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 every.tick().await;
                 if let Err(e) = service.trim_watch_events(age, count).await {
                     tracing::warn!(error = %e, "trimming the watch event log failed");
+                }
+                if let Err(e) = service.purge_audit(audit_age).await {
+                    tracing::warn!(error = %e, "purging the audit log failed");
                 }
             }
         })
@@ -419,8 +441,40 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = crate::portal::router(service, options);
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     trimmer.abort();
+    Ok(())
+}
+
+/// The first administrator, from `--admin-password-file` or `IMAGESTREAMS_ADMIN_PASSWORD`, when
+/// no user exists yet. Without either and without users, accounts stay off (and we say so).
+async fn bootstrap_admin(service: &Service, args: &ServeArgs) -> anyhow::Result<()> {
+    let password = match (&args.admin_password_file, std::env::var("IMAGESTREAMS_ADMIN_PASSWORD")) {
+        (Some(file), _) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("reading --admin-password-file {}: {e}", file.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        ),
+        (None, Ok(p)) if !p.is_empty() => Some(p),
+        _ => None,
+    };
+    match password {
+        Some(p) => {
+            if service.bootstrap_admin(&args.admin_user, &p).await.map_err(|e| anyhow::anyhow!("{}", e.message()))? {
+                tracing::info!(user = %args.admin_user, "created the first administrator; accounts are on");
+            }
+        }
+        None if !service.accounts_on().await.map_err(|e| anyhow::anyhow!("{}", e.message()))? => {
+            tracing::warn!(
+                "accounts are off: no user exists, so everyone may read and change everything. Start once with \
+                 --admin-password-file FILE (or IMAGESTREAMS_ADMIN_PASSWORD) to create the first administrator"
+            );
+        }
+        None => {}
+    }
     Ok(())
 }
 

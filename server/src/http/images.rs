@@ -1,35 +1,40 @@
 //! `images`, `imagestreamimages` and `imagestreammappings`.
 
-use super::{ApiResult, ListQuery, caller, decode, respond};
+use super::{ApiResult, ListQuery, Who, decode, respond};
 use crate::service::Service;
 use app::model::{ImageStreamImport, ImageStreamMapping};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
-pub async fn list(State(s): State<Service>, headers: HeaderMap, Query(q): Query<ListQuery>) -> ApiResult {
-    let list = s.list_images(&caller(&headers), q.limit, q.continue_token.as_deref()).await?;
+pub async fn list(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<ListQuery>) -> ApiResult {
+    let list = s.list_images(&who, q.limit, q.continue_token.as_deref()).await?;
     respond(&headers, StatusCode::OK, &list)
 }
 
-pub async fn get(State(s): State<Service>, headers: HeaderMap, Path(name): Path<String>) -> ApiResult {
-    let found = s.get_image(&caller(&headers), &name).await?;
+pub async fn get(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(name): Path<String>) -> ApiResult {
+    let found = s.get_image(&who, &name).await?;
     respond(&headers, StatusCode::OK, &found)
 }
 
-pub async fn get_stream_image(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    let found = s.get_stream_image(&caller(&headers), &ns, &name).await?;
+pub async fn get_stream_image(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+) -> ApiResult {
+    let found = s.get_stream_image(&who, &ns, &name).await?;
     respond(&headers, StatusCode::OK, &found)
 }
 
-pub async fn create_mapping(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
+pub async fn create_mapping(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
     let mapping: ImageStreamMapping = decode(&headers, &body)?;
-    let status = s.create_mapping(&caller(&headers), &ns, mapping).await?;
+    let status = s.create_mapping(&who, &ns, mapping).await?;
     respond(&headers, StatusCode::CREATED, &status)
 }
 
-pub async fn create_import(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
+pub async fn create_import(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
     let isi: ImageStreamImport = decode(&headers, &body)?;
-    let done = s.import_images(&caller(&headers), &ns, isi).await?;
+    let done = s.import_images(&who, &ns, isi).await?;
     respond(&headers, StatusCode::CREATED, &done)
 }

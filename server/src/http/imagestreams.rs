@@ -1,6 +1,6 @@
 //! `.../imagestreams` (per namespace and across namespaces).
 
-use super::{ApiResult, caller, decode, deleted, respond};
+use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::{ListOptions, Service, WatchRequest, parse_field_selector};
 use app::model::ImageStream;
 use axum::body::Bytes;
@@ -26,8 +26,7 @@ fn truthy(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("1" | "true" | "True"))
 }
 
-async fn list_or_watch(s: Service, headers: HeaderMap, ns: Option<String>, q: StreamsQuery) -> ApiResult {
-    let who = caller(&headers);
+async fn list_or_watch(s: Service, who: crate::service::Caller, headers: HeaderMap, ns: Option<String>, q: StreamsQuery) -> ApiResult {
     if truthy(&q.watch) {
         let (name, selected_ns) = parse_field_selector(q.field_selector.as_deref().unwrap_or(""))?;
         if let (Some(a), Some(b)) = (&ns, &selected_ns)
@@ -51,6 +50,7 @@ async fn list_or_watch(s: Service, headers: HeaderMap, ns: Option<String>, q: St
             resource_version,
             bookmarks: truthy(&q.allow_watch_bookmarks),
             bookmark_interval: s.bookmark_interval(),
+            visible: None,
         };
         let stream = s.watch_streams(&who, req).await?;
         let body =
@@ -66,31 +66,43 @@ async fn list_or_watch(s: Service, headers: HeaderMap, ns: Option<String>, q: St
     respond(&headers, StatusCode::OK, &list)
 }
 
-pub async fn list_all(State(s): State<Service>, headers: HeaderMap, Query(q): Query<StreamsQuery>) -> ApiResult {
-    list_or_watch(s, headers, None, q).await
+pub async fn list_all(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<StreamsQuery>) -> ApiResult {
+    list_or_watch(s, who, headers, None, q).await
 }
 
-pub async fn list(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, Query(q): Query<StreamsQuery>) -> ApiResult {
-    list_or_watch(s, headers, Some(ns), q).await
+pub async fn list(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path(ns): Path<String>,
+    Query(q): Query<StreamsQuery>,
+) -> ApiResult {
+    list_or_watch(s, who, headers, Some(ns), q).await
 }
 
-pub async fn create(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
+pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
     let stream: ImageStream = decode(&headers, &body)?;
-    let created = s.create_stream(&caller(&headers), &ns, stream).await?;
+    let created = s.create_stream(&who, &ns, stream).await?;
     respond(&headers, StatusCode::CREATED, &created)
 }
 
-pub async fn get(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    let found = s.get_stream(&caller(&headers), &ns, &name).await?;
+pub async fn get(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
+    let found = s.get_stream(&who, &ns, &name).await?;
     respond(&headers, StatusCode::OK, &found)
 }
 
-pub async fn update(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>, body: Bytes) -> ApiResult {
+pub async fn update(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
     let stream: ImageStream = decode(&headers, &body)?;
-    let updated = s.update_stream(&caller(&headers), &ns, &name, stream).await?;
+    let updated = s.update_stream(&who, &ns, &name, stream).await?;
     respond(&headers, StatusCode::OK, &updated)
 }
 
-pub async fn delete(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    deleted(&headers, s.delete_stream(&caller(&headers), &ns, &name).await?)
+pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
+    deleted(&headers, s.delete_stream(&who, &ns, &name).await?)
 }

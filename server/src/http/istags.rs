@@ -1,38 +1,50 @@
 //! `.../imagestreamtags[/{stream}:{tag}]`.
 
-use super::{ApiResult, ListQuery, caller, decode, deleted, respond};
+use super::{ApiResult, ListQuery, Who, decode, deleted, respond};
 use crate::service::Service;
 use app::model::{ApiError, ImageStreamTag};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
-pub async fn list(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, Query(q): Query<ListQuery>) -> ApiResult {
-    let list = s.list_istags(&caller(&headers), &ns, q.limit, q.continue_token.as_deref()).await?;
+pub async fn list(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path(ns): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
+    let list = s.list_istags(&who, &ns, q.limit, q.continue_token.as_deref()).await?;
     respond(&headers, StatusCode::OK, &list)
 }
 
-pub async fn get(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    let found = s.get_istag(&caller(&headers), &ns, &name).await?;
+pub async fn get(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
+    let found = s.get_istag(&who, &ns, &name).await?;
     respond(&headers, StatusCode::OK, &found)
 }
 
-pub async fn update(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>, body: Bytes) -> ApiResult {
+pub async fn update(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
     let istag: ImageStreamTag = decode(&headers, &body)?;
-    let updated = s.set_istag(&caller(&headers), &ns, &name, istag, false).await?;
+    let updated = s.set_istag(&who, &ns, &name, istag, false).await?;
     respond(&headers, StatusCode::OK, &updated)
 }
 
-pub async fn create(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
+pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
     let istag: ImageStreamTag = decode(&headers, &body)?;
     if istag.metadata.name.is_empty() {
         return Err(ApiError::bad_request("metadata.name: Required value: the name <stream>:<tag> is required").into());
     }
     let name = istag.metadata.name.clone();
-    let created = s.set_istag(&caller(&headers), &ns, &name, istag, true).await?;
+    let created = s.set_istag(&who, &ns, &name, istag, true).await?;
     respond(&headers, StatusCode::CREATED, &created)
 }
 
-pub async fn delete(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    deleted(&headers, s.delete_istag(&caller(&headers), &ns, &name).await?)
+pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
+    deleted(&headers, s.delete_istag(&who, &ns, &name).await?)
 }

@@ -2,7 +2,7 @@
 //! connection per page; each event's id is its resourceVersion, so a browser that reconnects
 //! sends `Last-Event-ID` and resumes exactly where it stopped (no loss, no duplicates).
 
-use super::{ApiResult, HttpError, caller};
+use super::{ApiResult, HttpError, Who};
 use crate::service::{Service, WatchRequest};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -20,7 +20,7 @@ pub struct LiveQuery {
     pub resource_version: Option<i64>,
 }
 
-pub async fn image_streams(State(s): State<Service>, headers: HeaderMap, Query(q): Query<LiveQuery>) -> ApiResult {
+pub async fn image_streams(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<LiveQuery>) -> ApiResult {
     // Resume point: the browser's Last-Event-ID, else the page's version, else now.
     let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let from = match last_id.or(q.resource_version) {
@@ -33,8 +33,9 @@ pub async fn image_streams(State(s): State<Service>, headers: HeaderMap, Query(q
         resource_version: Some(from),
         bookmarks: false,
         bookmark_interval: s.bookmark_interval(),
+        visible: None,
     };
-    let stream = s.watch_streams(&caller(&headers), req).await?;
+    let stream = s.watch_streams(&who, req).await?;
     let events = stream.map(|line| {
         let id = serde_json::from_str::<serde_json::Value>(&line)
             .ok()

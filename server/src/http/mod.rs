@@ -2,6 +2,8 @@
 //! or YAML on `Accept: application/yaml`) and `Status` errors. Handlers are thin: decode, call
 //! the service with the caller, encode. Must not: hold rules or SQL.
 
+mod accounts;
+mod edge;
 mod images;
 mod imagestreams;
 mod istags;
@@ -10,7 +12,7 @@ mod namespaces;
 mod secrets;
 mod webhooks;
 
-use crate::service::{Caller, Service};
+use crate::service::{AuditSlot, Caller, Credentials, SESSION_COOKIE, Service};
 use app::model::{ApiError, Status};
 use axum::Router;
 use axum::body::Bytes;
@@ -19,6 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+pub use edge::{csrf_check, edge};
 
 pub const IMAGE_API: &str = "/apis/image.openshift.io/v1";
 
@@ -32,6 +36,16 @@ pub fn api_router(service: Service) -> Router {
         .route("/api/v1/live/imagestreams", get(live::image_streams))
         .route("/api/v1/namespaces/{ns}/secrets", get(secrets::list).post(secrets::create))
         .route("/api/v1/namespaces/{ns}/secrets/{name}", get(secrets::get).delete(secrets::delete))
+        .route("/api/v1/session", get(accounts::who_am_i).post(accounts::sign_in).delete(accounts::sign_out))
+        .route("/api/v1/session/password", axum::routing::put(accounts::change_password))
+        .route("/api/v1/users", get(accounts::list_users).post(accounts::create_user))
+        .route("/api/v1/tokens", get(accounts::list_tokens).post(accounts::create_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(accounts::revoke_token))
+        .route("/api/v1/audit", get(accounts::server_audit))
+        .route("/api/v1/namespaces/{ns}/members", get(accounts::list_members))
+        .route("/api/v1/namespaces/{ns}/members/{user}", axum::routing::put(accounts::set_member).delete(accounts::remove_member))
+        .route("/api/v1/namespaces/{ns}/visibility", get(accounts::get_visibility).put(accounts::set_visibility))
+        .route("/api/v1/namespaces/{ns}/audit", get(accounts::namespace_audit))
         .route("/api/v1/namespaces/{ns}/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/api/v1/namespaces/{ns}/webhooks/{name}", get(webhooks::get).put(webhooks::update).delete(webhooks::delete))
         .route("/api/v1/namespaces/{ns}/webhooks/{name}/deliveries", get(webhooks::deliveries))
@@ -53,6 +67,7 @@ pub fn api_router(service: Service) -> Router {
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamimports"), axum::routing::post(images::create_import))
         .route(&format!("{IMAGE_API}/images"), get(images::list))
         .route(&format!("{IMAGE_API}/images/{{name}}"), get(images::get))
+        .layer(axum::middleware::from_fn_with_state(service.clone(), edge))
         .with_state(service)
 }
 
@@ -91,9 +106,40 @@ pub struct ListQuery {
     pub continue_token: Option<String>,
 }
 
-/// The caller of a request. Anonymous until the teams issue reads credentials here.
-pub fn caller(_headers: &HeaderMap) -> Caller {
-    Caller::default()
+/// The credentials of a request: `Authorization: Bearer`, the session cookie, the peer
+/// address, and the audit slot the audit layer put there.
+pub fn credentials(parts: &axum::http::request::Parts) -> Credentials {
+    let headers = &parts.headers;
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_string());
+    Credentials {
+        bearer,
+        session: session_cookie(headers),
+        remote: parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()),
+        audit: parts.extensions.get::<AuditSlot>().cloned(),
+    }
+}
+
+/// The value of the session cookie, if the request has one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_string())
+    })
+}
+
+/// The caller of a request, resolved from its credentials (a bad token is a 401 here).
+pub struct Who(pub Caller);
+
+impl axum::extract::FromRequestParts<Service> for Who {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, s: &Service) -> Result<Self, Self::Rejection> {
+        Ok(Who(s.resolve_caller(credentials(parts)).await?))
+    }
 }
 
 /// Encodes `value` as YAML when the client asked for it, else JSON.

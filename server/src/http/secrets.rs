@@ -1,25 +1,25 @@
 //! `/api/v1/namespaces/{ns}/secrets[/{name}]`: registry credentials, write-only.
 
-use super::{ApiResult, caller, decode, deleted, respond};
+use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::Service;
 use app::model::Secret;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
-pub async fn list(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
-    respond(&headers, StatusCode::OK, &s.list_secrets(&caller(&headers), &ns).await?)
+pub async fn list(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.list_secrets(&who, &ns).await?)
 }
 
-pub async fn create(State(s): State<Service>, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
+pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
     let secret: Secret = decode(&headers, &body)?;
-    respond(&headers, StatusCode::CREATED, &s.create_secret(&caller(&headers), &ns, secret).await?)
+    respond(&headers, StatusCode::CREATED, &s.create_secret(&who, &ns, secret).await?)
 }
 
-pub async fn get(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    respond(&headers, StatusCode::OK, &s.get_secret(&caller(&headers), &ns, &name).await?)
+pub async fn get(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.get_secret(&who, &ns, &name).await?)
 }
 
-pub async fn delete(State(s): State<Service>, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    deleted(&headers, s.delete_secret(&caller(&headers), &ns, &name).await?)
+pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
+    deleted(&headers, s.delete_secret(&who, &ns, &name).await?)
 }

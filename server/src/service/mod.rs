@@ -3,6 +3,7 @@
 //! every rule has one implementation. Must not: hold SQL (that is `store`) or re-state a rule of
 //! `app::domain`.
 
+mod access;
 mod images;
 mod imports;
 mod namespaces;
@@ -19,25 +20,15 @@ use app::model::{ApiError, ListMeta};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
+pub use access::{
+    AuditNote, AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, TokenScope, hash_password, required_role, unauthorized,
+};
 pub use imports::ImportProgress;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 pub use watch::{WatchRequest, WatchStream, parse_field_selector};
 pub use webhooks::RES_WEBHOOKS;
 pub(crate) use webhooks::unix_ms;
-
-/// Who is calling. Anonymous until the teams issue adds accounts.
-#[derive(Clone, Debug, Default)]
-pub struct Caller {
-    pub user: Option<String>,
-}
-
-impl Caller {
-    /// The server's own controllers (imports, scheduler).
-    pub fn system() -> Self {
-        Caller { user: Some("system:imagestreams".into()) }
-    }
-}
 
 /// What a caller wants to do, for the permission check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,18 +40,26 @@ pub enum Verb {
     Delete,
 }
 
-/// The single permission check every operation asks. The teams issue replaces `AllowAll`.
+/// The single permission check every operation asks (`access::RoleAuthorizer`).
 pub trait Authorizer: Send + Sync + 'static {
     /// `namespace` is `None` for cluster-scoped resources (images, the namespace list).
     fn check(&self, caller: &Caller, verb: Verb, resource: &str, namespace: Option<&str>) -> Result<(), ApiError>;
 }
 
-/// Allows everything (no accounts yet).
-pub struct AllowAll;
+/// `serve` settings of accounts.
+#[derive(Clone, Debug)]
+pub struct AccessConfig {
+    /// `--anonymous-read`: everything readable without signing in (kiosks).
+    pub anonymous_read: bool,
+    /// `--restrict-namespace-creation`: only server administrators create namespaces.
+    pub restrict_namespace_creation: bool,
+    /// How long a sign-in lasts.
+    pub session_ttl: std::time::Duration,
+}
 
-impl Authorizer for AllowAll {
-    fn check(&self, _: &Caller, _: Verb, _: &str, _: Option<&str>) -> Result<(), ApiError> {
-        Ok(())
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig { anonymous_read: false, restrict_namespace_creation: false, session_ttl: std::time::Duration::from_secs(12 * 3600) }
     }
 }
 
@@ -100,6 +99,11 @@ pub struct Service {
     pub(crate) deliveries: Arc<tokio::sync::Notify>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
     pub(crate) watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
+    /// Accounts are on (a user exists); cached once true.
+    pub(crate) accounts: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) anonymous_read: bool,
+    pub(crate) session_ttl: std::time::Duration,
+    pub(crate) sign_ins: Arc<access::SignInThrottle>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -111,7 +115,7 @@ impl Service {
         Service {
             store,
             clock: Arc::new(SystemClock),
-            authorizer: Arc::new(AllowAll),
+            authorizer: Arc::new(RoleAuthorizer { restrict_namespace_creation: false }),
             registry_host,
             importer: Arc::new(Importer::new(ImporterConfig::default())),
             // An ephemeral key until `with_sealer` gives the persistent one (tests keep this).
@@ -122,7 +126,22 @@ impl Service {
             webhook_guard: Arc::new(crate::importer::guard::RegistryGuard::for_webhooks(&[])),
             deliveries: Arc::new(tokio::sync::Notify::new()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
+            accounts: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            anonymous_read: false,
+            session_ttl: AccessConfig::default().session_ttl,
+            sign_ins: Arc::new(access::SignInThrottle::default()),
         }
+    }
+
+    pub fn session_ttl_secs(&self) -> i64 {
+        self.session_ttl.as_secs() as i64
+    }
+
+    pub fn with_access(mut self, cfg: AccessConfig) -> Self {
+        self.authorizer = Arc::new(RoleAuthorizer { restrict_namespace_creation: cfg.restrict_namespace_creation });
+        self.anonymous_read = cfg.anonymous_read;
+        self.session_ttl = cfg.session_ttl;
+        self
     }
 
     pub fn with_sealer(mut self, sealer: Sealer) -> Self {

@@ -1,6 +1,6 @@
 //! Namespaces: explicit objects (PRODUCT difference 6).
 
-use super::{Caller, Service, Verb, db, new_uid, page_size};
+use super::{Caller, Role, Service, Verb, db, new_uid, page_size};
 use crate::store;
 use app::domain::names::validate_namespace_name;
 use app::model::*;
@@ -19,6 +19,10 @@ impl Service {
         }
         let rv = store::next_resource_version(&mut tx).await.map_err(db)?;
         store::insert_namespace(&mut tx, &name, &new_uid(), rv, &self.now()).await.map_err(db)?;
+        // Whoever creates a namespace administers it.
+        if let Some(user) = caller.user_id {
+            store::set_member(&mut tx, &name, user, Role::Admin.as_str()).await.map_err(db)?;
+        }
         let created = store::get_namespace(&mut tx, &name).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         created.ok_or_else(|| ApiError::internal("namespace vanished"))
@@ -34,7 +38,8 @@ impl Service {
         self.allow(caller, Verb::List, "namespaces", None)?;
         let limit = page_size(limit)?;
         let mut conn = self.store.read().await.map_err(db)?;
-        let mut items = store::list_namespaces(&mut conn, cont.unwrap_or(""), limit + 1).await.map_err(db)?;
+        let scope = store::scope_json(caller.visible_namespaces().as_deref());
+        let mut items = store::list_namespaces(&mut conn, cont.unwrap_or(""), limit + 1, scope.as_deref()).await.map_err(db)?;
         let next = if items.len() as i64 > limit {
             items.truncate(limit as usize);
             items.last().map(|n| n.metadata.name.clone())

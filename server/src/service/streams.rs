@@ -67,7 +67,9 @@ impl Service {
         if let Some(ns) = ns {
             self.require_namespace(&mut conn, ns).await?;
         }
-        let mut rows = store::list_streams(&mut conn, ns, (&after.0, &after.1), limit + 1).await.map_err(db)?;
+        // Across namespaces: only those the caller may read.
+        let scope = if ns.is_none() { store::scope_json(caller.visible_namespaces().as_deref()) } else { None };
+        let mut rows = store::list_streams(&mut conn, ns, (&after.0, &after.1), limit + 1, scope.as_deref()).await.map_err(db)?;
         drop(conn);
         let next = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);

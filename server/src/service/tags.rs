@@ -106,7 +106,7 @@ impl Service {
             if items.len() > limit {
                 break;
             }
-            pending = store::list_streams(&mut conn, Some(ns), ("", &cursor), 50).await.map_err(db)?;
+            pending = store::list_streams(&mut conn, Some(ns), ("", &cursor), 50, None).await.map_err(db)?;
             if pending.is_empty() {
                 break;
             }

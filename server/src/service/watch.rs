@@ -22,6 +22,8 @@ pub struct WatchRequest {
     /// Send BOOKMARK events while idle.
     pub bookmarks: bool,
     pub bookmark_interval: Duration,
+    /// Set by the watch from the caller: across namespaces, only these (`None`: all).
+    pub visible: Option<std::collections::BTreeSet<String>>,
 }
 
 #[derive(Serialize)]
@@ -65,8 +67,10 @@ impl Service {
     }
 
     /// Starts a watch. Errors (410 for a trimmed version) come before the first byte.
-    pub async fn watch_streams(&self, caller: &Caller, req: WatchRequest) -> Result<WatchStream, ApiError> {
+    pub async fn watch_streams(&self, caller: &Caller, mut req: WatchRequest) -> Result<WatchStream, ApiError> {
         self.allow(caller, Verb::List, "imagestreams", req.namespace.as_deref())?;
+        req.visible = if req.namespace.is_none() { caller.visible_namespaces().map(|v| v.into_iter().collect()) } else { None };
+        let scope = store::scope_json(req.visible.as_ref().map(|v| v.iter().cloned().collect::<Vec<_>>()).as_deref());
         let mut conn = self.store.read().await.map_err(db)?;
         if let Some(ns) = &req.namespace {
             self.require_namespace(&mut conn, ns).await?;
@@ -81,7 +85,9 @@ impl Service {
                 let rv = store::current_resource_version(&mut conn).await.map_err(db)?;
                 let mut after = (String::new(), String::new());
                 loop {
-                    let page = store::list_streams(&mut conn, req.namespace.as_deref(), (&after.0, &after.1), 200).await.map_err(db)?;
+                    let page = store::list_streams(&mut conn, req.namespace.as_deref(), (&after.0, &after.1), 200, scope.as_deref())
+                        .await
+                        .map_err(db)?;
                     let Some(last) = page.last() else { break };
                     after = (last.stream.namespace().to_string(), last.stream.metadata.name.clone());
                     for s in page.into_iter().filter(|s| req.name.as_ref().is_none_or(|n| *n == s.stream.metadata.name)) {
@@ -157,6 +163,7 @@ impl Service {
                         .filter(|e| e.resource_version > position)
                         .filter(|e| req.namespace.as_ref().is_none_or(|n| *n == e.namespace))
                         .filter(|e| req.name.as_ref().is_none_or(|n| *n == e.name))
+                        .filter(|e| req.visible.as_ref().is_none_or(|v| v.contains(&e.namespace)))
                         .map(|e| e.line.to_string())
                         .collect();
                     st.position = batch.upto;

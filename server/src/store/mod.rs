@@ -4,6 +4,7 @@
 //! service can run several of them inside one transaction. Lists are indexed seek queries.
 //! Must not: apply image-stream rules (that is `app::domain`) or check permissions.
 
+mod accounts;
 mod events;
 mod images;
 mod namespaces;
@@ -13,6 +14,7 @@ mod secrets;
 mod streams;
 mod webhooks;
 
+pub use accounts::*;
 pub use events::*;
 pub use images::*;
 pub use namespaces::*;
@@ -92,4 +94,9 @@ pub(crate) fn json_map(s: &str) -> std::collections::BTreeMap<String, String> {
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// The JSON array form of a namespace scope, as the list queries take it (`None`: every namespace).
+pub fn scope_json(visible: Option<&[String]>) -> Option<String> {
+    visible.map(|v| serde_json::to_string(v).unwrap_or_else(|_| "[]".into()))
 }

@@ -32,8 +32,16 @@ pub async fn get_namespace(conn: &mut SqliteConnection, name: &str) -> StoreResu
 }
 
 /// Namespaces after `after` by name, at most `limit`.
-pub async fn list_namespaces(conn: &mut SqliteConnection, after: &str, limit: i64) -> StoreResult<Vec<Namespace>> {
-    let rows = sqlx::query("SELECT * FROM namespaces WHERE name > ? ORDER BY name LIMIT ?").bind(after).bind(limit).fetch_all(conn).await?;
+/// `scope`: a JSON array of the names that may be listed (`None`: all).
+pub async fn list_namespaces(conn: &mut SqliteConnection, after: &str, limit: i64, scope: Option<&str>) -> StoreResult<Vec<Namespace>> {
+    let rows = sqlx::query(
+        "SELECT * FROM namespaces WHERE name > ?1 AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3))) ORDER BY name LIMIT ?2",
+    )
+    .bind(after)
+    .bind(limit)
+    .bind(scope)
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(namespace_from_row).collect()
 }
 

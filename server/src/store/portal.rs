@@ -38,6 +38,7 @@ pub async fn catalog_page(
     sort: CatalogSort,
     offset: i64,
     limit: i64,
+    scope: Option<&str>,
 ) -> StoreResult<(Vec<CatalogEntry>, i64)> {
     let order = match sort {
         CatalogSort::Name => "s.name, s.namespace",
@@ -47,22 +48,27 @@ pub async fn catalog_page(
     // The count, the page and its heads from one snapshot.
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let conn = &mut *tx;
-    let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM image_streams s WHERE {CATALOG_FILTER}")))
-        .bind(&like)
-        .bind(query)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM image_streams s WHERE {CATALOG_FILTER} AND (?3 IS NULL OR s.namespace IN (SELECT value FROM json_each(?3)))"
+    )))
+    .bind(&like)
+    .bind(query)
+    .bind(scope)
+    .fetch_one(&mut *conn)
+    .await?;
     // Only the two fixed ORDER BY clauses above are interpolated; values are bound.
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT s.id, s.namespace, s.name, s.docker_image_repository,
             (SELECT count(*) FROM (SELECT name FROM spec_tags WHERE stream_id = s.id UNION SELECT tag FROM status_tags WHERE stream_id = s.id)) AS tag_count,
             (SELECT count(DISTINCT image) FROM tag_events WHERE stream_id = s.id AND image <> '') AS image_count
-         FROM image_streams s WHERE {CATALOG_FILTER} ORDER BY {order} LIMIT ?3 OFFSET ?4"
+         FROM image_streams s WHERE {CATALOG_FILTER} AND (?5 IS NULL OR s.namespace IN (SELECT value FROM json_each(?5)))
+         ORDER BY {order} LIMIT ?3 OFFSET ?4"
     )))
     .bind(&like)
     .bind(query)
     .bind(limit)
     .bind(offset)
+    .bind(scope)
     .fetch_all(&mut *conn)
     .await?;
     let mut entries: Vec<(i64, CatalogEntry)> = vec![];
@@ -104,14 +110,20 @@ pub async fn catalog_page(
 }
 
 /// Every history item that points at `digest`: (namespace, stream, tag, created, is head).
-pub async fn image_uses(conn: &mut SqliteConnection, digest: &str) -> StoreResult<Vec<(String, String, String, String, bool)>> {
+pub async fn image_uses(
+    conn: &mut SqliteConnection,
+    digest: &str,
+    scope: Option<&str>,
+) -> StoreResult<Vec<(String, String, String, String, bool)>> {
     let rows = sqlx::query(
         "SELECT s.namespace, s.name, e.tag, e.created,
                 e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag) AS head
          FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
-         WHERE e.image = ? ORDER BY head DESC, e.created DESC LIMIT 200",
+         WHERE e.image = ?1 AND (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
+         ORDER BY head DESC, e.created DESC LIMIT 200",
     )
     .bind(digest)
+    .bind(scope)
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -125,13 +137,16 @@ pub async fn image_uses(conn: &mut SqliteConnection, digest: &str) -> StoreResul
 pub async fn recent_movements(
     conn: &mut SqliteConnection,
     limit: i64,
+    scope: Option<&str>,
 ) -> StoreResult<Vec<(String, String, String, String, String, String, i64)>> {
     let rows = sqlx::query(
         "SELECT s.namespace, s.name, e.tag, e.created, e.docker_image_reference, e.image, e.generation
          FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
-         ORDER BY e.created DESC LIMIT ?",
+         WHERE (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
+         ORDER BY e.created DESC LIMIT ?1",
     )
     .bind(limit)
+    .bind(scope)
     .fetch_all(conn)
     .await?;
     rows.iter()
@@ -150,23 +165,33 @@ pub async fn recent_movements(
 }
 
 /// Tags whose latest import failed: (namespace, stream, tag, conditions JSON).
-pub async fn failing_tags(conn: &mut SqliteConnection, limit: i64) -> StoreResult<Vec<(String, String, String, String)>> {
+pub async fn failing_tags(
+    conn: &mut SqliteConnection,
+    limit: i64,
+    scope: Option<&str>,
+) -> StoreResult<Vec<(String, String, String, String)>> {
     let rows = sqlx::query(
         "SELECT s.namespace, s.name, t.tag, t.conditions FROM status_tags t JOIN image_streams s ON s.id = t.stream_id
-         WHERE t.conditions <> '[]' ORDER BY s.namespace, s.name, t.tag LIMIT ?",
+         WHERE t.conditions <> '[]' AND (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
+         ORDER BY s.namespace, s.name, t.tag LIMIT ?1",
     )
     .bind(limit)
+    .bind(scope)
     .fetch_all(conn)
     .await?;
     rows.iter().map(|r| Ok((r.try_get("namespace")?, r.try_get("name")?, r.try_get("tag")?, r.try_get("conditions")?))).collect()
 }
 
 /// Streams whose newest head is at or after `since`, newest first.
-pub async fn updated_since(conn: &mut SqliteConnection, since: &str, limit: i64) -> StoreResult<Vec<StoredStream>> {
-    let rows = sqlx::query("SELECT * FROM image_streams WHERE last_updated >= ? ORDER BY last_updated DESC LIMIT ?")
-        .bind(since)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
+pub async fn updated_since(conn: &mut SqliteConnection, since: &str, limit: i64, scope: Option<&str>) -> StoreResult<Vec<StoredStream>> {
+    let rows = sqlx::query(
+        "SELECT * FROM image_streams WHERE last_updated >= ?1 AND (?3 IS NULL OR namespace IN (SELECT value FROM json_each(?3)))
+         ORDER BY last_updated DESC LIMIT ?2",
+    )
+    .bind(since)
+    .bind(limit)
+    .bind(scope)
+    .fetch_all(&mut *conn)
+    .await?;
     super::streams::streams_from_rows(conn, &rows).await
 }

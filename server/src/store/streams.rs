@@ -126,6 +126,7 @@ pub async fn list_streams(
     namespace: Option<&str>,
     after: (&str, &str),
     limit: i64,
+    scope: Option<&str>,
 ) -> StoreResult<Vec<StoredStream>> {
     // One snapshot for the page and its tags (see `load_stream`).
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
@@ -140,12 +141,16 @@ pub async fn list_streams(
                 .await?
         }
         None => {
-            sqlx::query("SELECT * FROM image_streams WHERE (namespace, name) > (?, ?) ORDER BY namespace, name LIMIT ?")
-                .bind(after.0)
-                .bind(after.1)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
+            sqlx::query(
+                "SELECT * FROM image_streams WHERE (namespace, name) > (?1, ?2)
+                 AND (?4 IS NULL OR namespace IN (SELECT value FROM json_each(?4))) ORDER BY namespace, name LIMIT ?3",
+            )
+            .bind(after.0)
+            .bind(after.1)
+            .bind(limit)
+            .bind(scope)
+            .fetch_all(&mut *conn)
+            .await?
         }
     };
     let mut v = rows.iter().map(stream_from_row).collect::<StoreResult<Vec<_>>>()?;

@@ -1,0 +1,113 @@
+//! Accounts over HTTP: the session (sign in and out, who am I, password change), users (server
+//! administrators), API tokens (one's own), namespace members, the public flag and the audit
+//! log. The session is a cookie: HttpOnly, SameSite=Lax, Secure when the request came over
+//! HTTPS (directly or through a proxy that says so).
+
+use super::{ApiResult, HttpError, Who, decode, deleted, respond};
+use crate::service::{SESSION_COOKIE, Service};
+use app::model::*;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+
+fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> Result<HeaderValue, HttpError> {
+    let https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
+    let secure = if https { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
+        .map_err(|e| HttpError(ApiError::internal(e.to_string())))
+}
+
+pub async fn sign_in(State(s): State<Service>, Who(who): Who, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let form: SignIn = decode(&headers, &body)?;
+    let (secret, me) = s.sign_in(&form, who.remote.clone()).await?;
+    let set = cookie(&headers, &secret, s.session_ttl_secs())?;
+    let mut resp = respond(&headers, StatusCode::OK, &me)?;
+    resp.headers_mut().insert(header::SET_COOKIE, set);
+    Ok(resp)
+}
+
+pub async fn sign_out(State(s): State<Service>, Who(who): Who, headers: HeaderMap) -> ApiResult {
+    s.sign_out(&who).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(header::SET_COOKIE, cookie(&headers, "", 0)?);
+    Ok(resp)
+}
+
+pub async fn who_am_i(State(s): State<Service>, Who(who): Who, headers: HeaderMap) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.who_am_i(&who))
+}
+
+pub async fn change_password(State(s): State<Service>, Who(who): Who, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let change: PasswordChange = decode(&headers, &body)?;
+    s.change_password(&who, &change).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn list_users(State(s): State<Service>, Who(who): Who, headers: HeaderMap) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.list_users(&who).await?)
+}
+
+pub async fn create_user(State(s): State<Service>, Who(who): Who, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let new: NewUser = decode(&headers, &body)?;
+    respond(&headers, StatusCode::CREATED, &s.create_user(&who, &new).await?)
+}
+
+pub async fn list_tokens(State(s): State<Service>, Who(who): Who, headers: HeaderMap) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.list_tokens(&who).await?)
+}
+
+pub async fn create_token(State(s): State<Service>, Who(who): Who, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let spec: ApiToken = decode(&headers, &body)?;
+    respond(&headers, StatusCode::CREATED, &s.create_token(&who, &spec).await?)
+}
+
+pub async fn revoke_token(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
+    deleted(&headers, s.revoke_token(&who, &id).await?)
+}
+
+pub async fn list_members(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.list_members(&who, &ns).await?)
+}
+
+#[derive(serde::Deserialize)]
+struct RoleBody {
+    role: String,
+}
+
+pub async fn set_member(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path((ns, user)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let b: RoleBody = decode(&headers, &body)?;
+    respond(&headers, StatusCode::OK, &s.set_member(&who, &ns, &user, &b.role).await?)
+}
+
+pub async fn remove_member(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path((ns, user)): Path<(String, String)>,
+) -> ApiResult {
+    deleted(&headers, s.remove_member(&who, &ns, &user).await?)
+}
+
+pub async fn get_visibility(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.get_visibility(&who, &ns).await?)
+}
+
+pub async fn set_visibility(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
+    let v: Visibility = decode(&headers, &body)?;
+    respond(&headers, StatusCode::OK, &s.set_visibility(&who, &ns, &v).await?)
+}
+
+pub async fn namespace_audit(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.audit_log(&who, Some(&ns)).await?)
+}
+
+pub async fn server_audit(State(s): State<Service>, Who(who): Who, headers: HeaderMap) -> ApiResult {
+    respond(&headers, StatusCode::OK, &s.audit_log(&who, None).await?)
+}
