@@ -398,9 +398,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         concurrency: args.import_concurrency.max(1),
     };
     let sealer = crate::sealing::Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
-    let service =
-        Service::new(store, registry_host).with_importer(importer).with_sealer(sealer).with_webhook_targets(&args.allowed_webhook_target);
+    let access = crate::service::AccessConfig {
+        anonymous_read: args.anonymous_read,
+        restrict_namespace_creation: args.restrict_namespace_creation,
+        session_ttl: args.session_ttl,
+    };
+    let service = Service::new(store, registry_host)
+        .with_importer(importer)
+        .with_sealer(sealer)
+        .with_webhook_targets(&args.allowed_webhook_target)
+        .with_access(access);
     crate::demo::ensure_default_namespace(&service).await?;
+    bootstrap_admin(&service, &args).await?;
     let schedule =
         ScheduleConfig { interval: args.scheduled_import_interval, max_per_minute: args.max_scheduled_imports_per_minute.max(1) };
     let (service, _controllers) = crate::importer::controller::start(service, Some(schedule));

@@ -203,9 +203,14 @@ impl Service {
         let events = store::events_after(&mut tx, position, req.namespace.as_deref(), req.name.as_deref(), 500).await.ok()?;
         drop(tx);
         Some(match events.last() {
-            Some(last) => {
-                CatchUp::Lines(events.iter().filter_map(|e| self.line(&e.event_type, &e.object)).collect(), last.resource_version)
-            }
+            Some(last) => CatchUp::Lines(
+                events
+                    .iter()
+                    .filter(|e| req.visible.as_ref().is_none_or(|v| v.contains(&e.namespace)))
+                    .filter_map(|e| self.line(&e.event_type, &e.object))
+                    .collect(),
+                last.resource_version,
+            ),
             None => CatchUp::Current(now),
         })
     }

@@ -95,6 +95,27 @@ impl TestApp {
         Reply { status, body, text, content_type }
     }
 
+    /// A request with extra headers (credentials, Origin, …).
+    pub async fn send_with(&self, method: &str, path: &str, body: Option<Value>, headers: &[(String, String)]) -> Reply {
+        let resp = self.router.clone().oneshot(build(method, path, body, headers)).await.unwrap();
+        let status = resp.status();
+        let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let set_cookie = resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string());
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let mut reply = Reply { status, body, text, content_type };
+        if let Some(c) = set_cookie {
+            reply.content_type = format!("{}\nset-cookie: {c}", reply.content_type);
+        }
+        reply
+    }
+
+    /// Only the status of a request whose body never ends (watches, live updates).
+    pub async fn status_of(&self, method: &str, path: &str, headers: &[(String, String)]) -> StatusCode {
+        self.router.clone().oneshot(build(method, path, None, headers)).await.unwrap().status()
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send("GET", path, None, None).await
     }
@@ -134,6 +155,17 @@ impl TestApp {
             }),
         )
         .await
+    }
+}
+
+fn build(method: &str, path: &str, body: Option<Value>, headers: &[(String, String)]) -> Request<Body> {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    match body {
+        Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
+        None => req.body(Body::empty()).unwrap(),
     }
 }
 

@@ -1,0 +1,461 @@
+//! Teams (issue 6) through the real API router: the authorization matrix (every route for
+//! anonymous, viewer, editor, namespace admin, a member of another namespace, the server
+//! administrator, and expired and revoked tokens), lists and watches filtered to what the caller
+//! may read, public namespaces and --anonymous-read, token limits, the cross-namespace source
+//! rule, CSRF refusals, the sign-in slowdown, the first-admin bootstrap, passwords, and the audit log.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{TestApp, digest_n, is_path, istag_path};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use server::service::{AccessConfig, Credentials, WatchRequest};
+use std::collections::BTreeMap;
+
+const IS: &str = "/apis/image.openshift.io/v1/namespaces";
+
+fn bearer(token: &str) -> Vec<(String, String)> {
+    vec![("authorization".into(), format!("Bearer {token}"))]
+}
+
+fn cookie(session: &str) -> Vec<(String, String)> {
+    vec![("cookie".into(), format!("imagestreams_session={session}"))]
+}
+
+fn password(user: &str) -> String {
+    format!("{user}-password-1")
+}
+
+/// Signs in and returns the session cookie's value.
+async fn sign_in(app: &TestApp, user: &str, pass: &str) -> String {
+    let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": user, "password": pass})), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let set = r.content_type.split("set-cookie: ").nth(1).unwrap().to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    set.split(';').next().unwrap().trim_start_matches("imagestreams_session=").to_string()
+}
+
+async fn ok(app: &TestApp, method: &str, path: &str, body: Option<Value>, h: &[(String, String)]) -> Value {
+    let r = app.send_with(method, path, body, h).await;
+    assert!(r.status.is_success(), "{method} {path}: {} {}", r.status, r.text);
+    r.body
+}
+
+async fn token_for(app: &TestApp, session: &str, spec: Value) -> String {
+    let t = ok(app, "POST", "/api/v1/tokens", Some(spec), &cookie(session)).await;
+    t["token"].as_str().unwrap().to_string()
+}
+
+struct Team {
+    app: TestApp,
+    /// Credentials by caller label.
+    who: BTreeMap<&'static str, Vec<(String, String)>>,
+    sessions: BTreeMap<&'static str, String>,
+}
+
+const CALLERS: [&str; 8] = ["anonymous", "viewer", "editor", "nsadmin", "outsider", "server", "expired", "revoked"];
+
+/// admin (server administrator); ada administers `team` (vera viewer, eddie editor); otto
+/// administers `other`. Every caller has a token; eddie also has an expired and a revoked one.
+async fn team() -> Team {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s).await;
+    assert!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap());
+    let admin = sign_in(&app, "admin", &password("admin")).await;
+    for u in ["vera", "eddie", "ada", "otto"] {
+        ok(&app, "POST", "/api/v1/users", Some(json!({"name": u, "password": password(u)})), &cookie(&admin)).await;
+    }
+    let mut sessions = BTreeMap::new();
+    for (label, user) in [("viewer", "vera"), ("editor", "eddie"), ("nsadmin", "ada"), ("outsider", "otto"), ("server", "admin")] {
+        sessions.insert(label, sign_in(&app, user, &password(user)).await);
+    }
+    let ada = cookie(&sessions["nsadmin"]);
+    ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "team"}})), &ada).await;
+    ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "other"}})), &cookie(&sessions["outsider"])).await;
+    ok(&app, "PUT", "/api/v1/namespaces/team/members/vera", Some(json!({"role": "viewer"})), &ada).await;
+    ok(&app, "PUT", "/api/v1/namespaces/team/members/eddie", Some(json!({"role": "editor"})), &ada).await;
+    ok(&app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "app"}})), &ada).await;
+    let mapping = |tag: &str, n: u64| json!({"metadata": {"name": "app"}, "tag": tag, "image": {"metadata": {"name": digest_n(n)}, "dockerImageReference": format!("quay.io/o/app@{}", digest_n(n))}});
+    ok(&app, "POST", &format!("{IS}/team/imagestreammappings"), Some(mapping("latest", 1)), &ada).await;
+    let hook = json!({"metadata": {"name": "hook"}, "spec": {"url": "https://hooks.example.com/x", "secret": "0123456789abcdef", "tags": ["app:*"]}});
+    ok(&app, "POST", "/api/v1/namespaces/team/webhooks", Some(hook), &ada).await;
+    for label in CALLERS {
+        // What each caller's deletions may remove.
+        ok(&app, "POST", &format!("{IS}/team/imagestreammappings"), Some(mapping(&format!("d-{label}"), 2)), &ada).await;
+        ok(&app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": format!("del-{label}")}})), &ada).await;
+    }
+    ok(&app, "POST", "/api/v1/users", Some(json!({"name": "dummy", "password": password("dummy")})), &cookie(&admin)).await;
+    let mut who = BTreeMap::new();
+    who.insert("anonymous", vec![]);
+    for label in ["viewer", "editor", "nsadmin", "outsider", "server"] {
+        let t = token_for(&app, &sessions[label], json!({"name": "matrix"})).await;
+        who.insert(label, bearer(&t));
+    }
+    let expires = (app.service.clock_now() + chrono::Duration::hours(1)).to_rfc3339();
+    let expired = token_for(&app, &sessions["editor"], json!({"name": "short", "expires": expires})).await;
+    who.insert("expired", bearer(&expired));
+    let revoked = token_for(&app, &sessions["editor"], json!({"name": "gone"})).await;
+    let id = revoked.split('_').nth(1).unwrap();
+    ok(&app, "DELETE", &format!("/api/v1/tokens/{id}"), None, &cookie(&sessions["editor"])).await;
+    who.insert("revoked", bearer(&revoked));
+    app.advance(2 * 3600);
+    Team { app, who, sessions }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Need {
+    Read,
+    Edit,
+    Admin,
+    Server,
+}
+
+fn expected(need: Need, caller: &str) -> u16 {
+    match (caller, need) {
+        ("anonymous" | "expired" | "revoked", _) => 401,
+        ("server", _) => 200,
+        (_, Need::Server) => 403,
+        ("outsider", _) => 404,
+        ("viewer", Need::Read) | ("editor", Need::Read | Need::Edit) | ("nsadmin", Need::Read | Need::Edit | Need::Admin) => 200,
+        _ => 403,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix() {
+    let t = team().await;
+    let rv = t.app.get_with(&format!("{IS}/team/imagestreams"), &t.who["server"]).await["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    type Route = (Need, &'static str, String, Option<Value>, bool);
+    let routes = |c: &str| -> Vec<Route> {
+        vec![
+            (Need::Read, "GET", format!("{IS}/team/imagestreams"), None, false),
+            (Need::Read, "GET", format!("{IS}/team/imagestreams/app"), None, false),
+            (Need::Read, "GET", format!("{IS}/team/imagestreamtags"), None, false),
+            (Need::Read, "GET", format!("{IS}/team/imagestreamtags/app:latest"), None, false),
+            (Need::Read, "GET", format!("{IS}/team/imagestreamimages/app@{}", digest_n(1)), None, false),
+            (Need::Read, "GET", "/api/v1/namespaces/team".into(), None, false),
+            (Need::Read, "GET", "/api/v1/namespaces/team/members".into(), None, false),
+            (Need::Read, "GET", "/api/v1/namespaces/team/visibility".into(), None, false),
+            (Need::Read, "GET", "/api/v1/namespaces/team/webhooks".into(), None, false),
+            (Need::Read, "GET", "/api/v1/namespaces/team/webhooks/hook/deliveries".into(), None, false),
+            (Need::Read, "GET", format!("{IS}/team/imagestreams?watch=1&resourceVersion={rv}"), None, true),
+            (Need::Read, "GET", "/api/v1/live/imagestreams?namespace=team".into(), None, true),
+            (
+                Need::Edit,
+                "PUT",
+                istag_path("team", &format!("app:t-{c}")),
+                Some(
+                    json!({"metadata": {"name": format!("app:t-{c}")}, "tag": {"name": format!("t-{c}"), "from": {"kind": "ImageStreamTag", "name": "app:latest"}}}),
+                ),
+                false,
+            ),
+            (
+                Need::Edit,
+                "POST",
+                format!("{IS}/team/imagestreammappings"),
+                Some(
+                    json!({"metadata": {"name": "app"}, "tag": format!("m-{c}"), "image": {"metadata": {"name": digest_n(3)}, "dockerImageReference": format!("quay.io/o/app@{}", digest_n(3))}}),
+                ),
+                false,
+            ),
+            (Need::Edit, "DELETE", istag_path("team", &format!("app:d-{c}")), None, false),
+            (Need::Edit, "POST", format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": format!("s-{c}")}})), false),
+            (
+                Need::Edit,
+                "POST",
+                format!("{IS}/team/imagestreamimports"),
+                Some(
+                    json!({"metadata": {"name": "app"}, "spec": {"import": false, "images": [{"from": {"kind": "DockerImage", "name": "127.0.0.1:9/x/y:1"}}]}}),
+                ),
+                false,
+            ),
+            (
+                Need::Edit,
+                "POST",
+                "/api/v1/namespaces/team/webhooks".into(),
+                Some(
+                    json!({"metadata": {"name": format!("w-{c}")}, "spec": {"url": "https://hooks.example.com/y", "secret": "0123456789abcdef", "tags": ["*:*"]}}),
+                ),
+                false,
+            ),
+            (Need::Edit, "POST", "/api/v1/namespaces/team/webhooks/hook/test".into(), Some(json!({})), false),
+            (Need::Admin, "DELETE", format!("{IS}/team/imagestreams/del-{c}"), None, false),
+            (Need::Admin, "GET", "/api/v1/namespaces/team/secrets".into(), None, false),
+            (
+                Need::Admin,
+                "POST",
+                "/api/v1/namespaces/team/secrets".into(),
+                Some(json!({"metadata": {"name": format!("sec-{c}")}, "type": "kubernetes.io/dockerconfigjson",
+                    "stringData": {".dockerconfigjson": "{\"auths\":{\"r.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}"}})),
+                false,
+            ),
+            (Need::Admin, "PUT", "/api/v1/namespaces/team/members/dummy".into(), Some(json!({"role": "viewer"})), false),
+            (Need::Admin, "PUT", "/api/v1/namespaces/team/visibility".into(), Some(json!({"public": false})), false),
+            (Need::Admin, "GET", "/api/v1/namespaces/team/audit".into(), None, false),
+            (Need::Server, "GET", "/apis/image.openshift.io/v1/images".into(), None, false),
+            (Need::Server, "GET", "/api/v1/users".into(), None, false),
+            (Need::Server, "POST", "/api/v1/users".into(), Some(json!({"name": format!("u-{c}"), "password": password("u")})), false),
+            (Need::Server, "GET", "/api/v1/audit".into(), None, false),
+        ]
+    };
+    let mut wrong = vec![];
+    let mut checked = 0;
+    for c in CALLERS {
+        for (need, method, path, body, streaming) in routes(c) {
+            let code = if streaming {
+                t.app.status_of(method, &path, &t.who[c]).await.as_u16()
+            } else {
+                t.app.send_with(method, &path, body, &t.who[c]).await.status.as_u16()
+            };
+            let got = if (200..300).contains(&code) { 200 } else { code };
+            checked += 1;
+            if got != expected(need, c) {
+                wrong.push(format!("{c:9} {method} {path}: got {code}, want {}", expected(need, c)));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {checked} answers differ:\n{}", wrong.len(), wrong.join("\n"));
+    assert_eq!(checked, 8 * 29);
+
+    // The answers say why, in Kubernetes' words.
+    let r = t.app.send_with("DELETE", &format!("{IS}/team/imagestreams/app"), None, &t.who["editor"]).await;
+    assert_eq!(
+        r.body["message"],
+        "imagestreams.image.openshift.io is forbidden: User \"eddie\" cannot delete resource \"imagestreams\" in API group \"image.openshift.io\" in the namespace \"team\""
+    );
+    assert_eq!(r.body["reason"], "Forbidden");
+    let r = t.app.send_with("GET", &format!("{IS}/team/imagestreams"), None, &t.who["outsider"]).await;
+    assert_eq!(r.body["message"], "namespaces \"team\" not found", "existence is not revealed");
+    let r = t.app.send_with("GET", &format!("{IS}/team/imagestreams"), None, &t.who["expired"]).await;
+    assert_eq!(r.body["reason"], "Unauthorized");
+    assert!(r.body["message"].as_str().unwrap().contains("expired or revoked"));
+
+    // Deleting the namespace is its admins' (and the server admin's) business.
+    let doomed = json!({"metadata": {"name": "doomed"}});
+    ok(&t.app, "POST", "/api/v1/namespaces", Some(doomed), &t.who["nsadmin"]).await;
+    ok(&t.app, "PUT", "/api/v1/namespaces/doomed/members/eddie", Some(json!({"role": "editor"})), &t.who["nsadmin"]).await;
+    assert_eq!(t.app.send_with("DELETE", "/api/v1/namespaces/doomed", None, &t.who["editor"]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.app.send_with("DELETE", "/api/v1/namespaces/doomed", None, &t.who["anonymous"]).await.status, StatusCode::UNAUTHORIZED);
+    ok(&t.app, "DELETE", "/api/v1/namespaces/doomed", None, &t.who["nsadmin"]).await;
+}
+
+impl TestApp {
+    async fn get_with(&self, path: &str, h: &[(String, String)]) -> Value {
+        ok(self, "GET", path, None, h).await
+    }
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("{}/{}", i["metadata"]["namespace"].as_str().unwrap_or(""), i["metadata"]["name"].as_str().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_watches_public_namespaces_and_token_limits() {
+    let t = team().await;
+    let otto = &t.who["outsider"];
+    ok(&t.app, "POST", &format!("{IS}/other/imagestreams"), Some(json!({"metadata": {"name": "secret-app"}})), otto).await;
+
+    // Lists across namespaces show only what the caller may read.
+    let all = format!("/apis/image.openshift.io/v1/imagestreams");
+    let vera = t.app.get_with(&all, &t.who["viewer"]).await;
+    assert!(names(&vera).iter().all(|n| n.starts_with("team/")) && names(&vera).contains(&"team/app".to_string()));
+    assert_eq!(names(&t.app.get_with(&all, otto).await), vec!["other/secret-app"]);
+    assert!(names(&t.app.get_with(&all, &t.who["server"]).await).len() > 2);
+    assert_eq!(names(&t.app.get_with(&all, &[]).await), Vec::<String>::new(), "anonymous: only public namespaces");
+    let ns: Vec<String> = t.app.get_with("/api/v1/namespaces", &t.who["viewer"]).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ns, vec!["team"]);
+
+    // A watch across namespaces carries only readable changes.
+    let vera = t
+        .app
+        .service
+        .resolve_caller(Credentials { bearer: Some(t.who["viewer"][0].1[7..].to_string()), ..Default::default() })
+        .await
+        .unwrap();
+    let rv = t.app.service.current_resource_version().await.unwrap();
+    let req = WatchRequest { resource_version: Some(rv), bookmark_interval: std::time::Duration::from_secs(30), ..Default::default() };
+    let mut watch = t.app.service.watch_streams(&vera, req).await.unwrap();
+    ok(&t.app, "POST", &format!("{IS}/other/imagestreams"), Some(json!({"metadata": {"name": "hidden"}})), otto).await;
+    ok(&t.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "shown"}})), &t.who["editor"]).await;
+    let line = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.unwrap().unwrap();
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((event["type"].as_str(), event["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("shown")));
+
+    // A public namespace: readable by anyone, changeable by its members only.
+    ok(&t.app, "PUT", "/api/v1/namespaces/team/visibility", Some(json!({"public": true})), &t.who["nsadmin"]).await;
+    assert_eq!(t.app.send_with("GET", &format!("{IS}/team/imagestreams/app"), None, &[]).await.status, StatusCode::OK);
+    assert_eq!(t.app.send_with("GET", &format!("{IS}/team/imagestreams/app"), None, otto).await.status, StatusCode::OK);
+    let tag = json!({"metadata": {"name": "app:x"}, "tag": {"name": "x", "from": {"kind": "ImageStreamTag", "name": "app:latest"}}});
+    assert_eq!(t.app.send_with("PUT", &istag_path("team", "app:x"), Some(tag.clone()), &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(t.app.send_with("PUT", &istag_path("team", "app:x"), Some(tag.clone()), otto).await.status, StatusCode::FORBIDDEN);
+    assert!(names(&t.app.get_with(&all, &[]).await).contains(&"team/app".to_string()));
+    ok(&t.app, "PUT", "/api/v1/namespaces/team/visibility", Some(json!({"public": false})), &t.who["nsadmin"]).await;
+
+    // Token limits: a role cap, and a namespace list.
+    let ada = &t.sessions["nsadmin"];
+    let capped = token_for(&t.app, ada, json!({"name": "ci-read", "maxRole": "viewer"})).await;
+    assert_eq!(t.app.send_with("GET", &is_path("team", "app"), None, &bearer(&capped)).await.status, StatusCode::OK);
+    assert_eq!(
+        t.app.send_with("PUT", &istag_path("team", "app:x"), Some(tag.clone()), &bearer(&capped)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let elsewhere = token_for(&t.app, ada, json!({"name": "only-other", "namespaces": ["other"]})).await;
+    assert_eq!(t.app.send_with("GET", &is_path("team", "app"), None, &bearer(&elsewhere)).await.status, StatusCode::NOT_FOUND);
+    let r = t.app.send_with("POST", "/api/v1/tokens", Some(json!({"name": "x"})), &bearer(&capped)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a token cannot mint tokens");
+    let r = t
+        .app
+        .send_with("POST", "/api/v1/tokens", Some(json!({"name": "", "maxRole": "owner", "expires": "yesterday"})), &cookie(ada))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = r.body["details"]["causes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["name", "maxRole", "expires"]);
+    let listed = t.app.get_with("/api/v1/tokens", &cookie(ada)).await;
+    assert!(listed.as_array().unwrap().iter().all(|t| t.get("token").is_none()), "secrets are shown once: {listed}");
+    // Someone else's token is "not found" to you.
+    let id = capped.split('_').nth(1).unwrap();
+    assert_eq!(
+        t.app.send_with("DELETE", &format!("/api/v1/tokens/{id}"), None, &cookie(&t.sessions["editor"])).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A tag whose source is in a namespace the caller cannot read (spec §3.3).
+    let cross = json!({"metadata": {"name": "app:cross"}, "tag": {"name": "cross", "from": {"kind": "ImageStreamTag", "namespace": "other", "name": "secret-app:latest"}}});
+    let r = t.app.send_with("PUT", &istag_path("team", "app:cross"), Some(cross), &t.who["editor"]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("spec.tags[cross].from: Forbidden: other/secret-app"), "{}", r.text);
+
+    // The last admin stays.
+    let r = t.app.send_with("PUT", "/api/v1/namespaces/team/members/ada", Some(json!({"role": "viewer"})), &cookie(ada)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_read_for_kiosks() {
+    let app =
+        TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_access(AccessConfig { anonymous_read: true, ..Default::default() })).await;
+    assert!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap());
+    let admin = sign_in(&app, "admin", &password("admin")).await;
+    ok(&app, "POST", &format!("{IS}/default/imagestreams"), Some(json!({"metadata": {"name": "wall"}})), &cookie(&admin)).await;
+    assert_eq!(app.send_with("GET", &is_path("default", "wall"), None, &[]).await.status, StatusCode::OK);
+    assert_eq!(names(&app.get_with("/apis/image.openshift.io/v1/imagestreams", &[]).await), vec!["default/wall"]);
+    let r = app.send_with("DELETE", &is_path("default", "wall"), None, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_sign_in_slowdown_passwords_csrf_and_audit() {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s).await;
+    // Before the first user: open, and it says so.
+    let me = app.get_with("/api/v1/session", &[]).await;
+    assert_eq!((me["open"].as_bool(), me["user"].clone()), (Some(true), Value::Null));
+    let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": "nobody", "password": "whatever-it-is"})), &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(app.service.bootstrap_admin("admin", "short").await.is_err(), "a weak first password is refused");
+    assert!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap());
+    assert!(!app.service.bootstrap_admin("root", &password("root")).await.unwrap(), "only when no user exists");
+    assert_eq!(app.get_with("/api/v1/session", &[]).await["open"], false);
+    assert_eq!(app.send_with("GET", &is_path("default", "x"), None, &[]).await.status, StatusCode::UNAUTHORIZED);
+
+    // Three failures are free; then each attempt must wait, twice as long each time.
+    for _ in 0..3 {
+        let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": "admin", "password": "wrong-password"})), &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": "admin", "password": password("admin")})), &[]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("try again in 1 s"), "{}", r.text);
+    app.advance(1);
+    let admin = sign_in(&app, "admin", &password("admin")).await;
+    let h = cookie(&admin);
+    let r = app
+        .send_with(
+            "POST",
+            "/api/v1/session",
+            Some(json!({"username": "admin", "password": password("admin")})),
+            &[("x-forwarded-proto".into(), "https".into())],
+        )
+        .await;
+    assert!(r.content_type.contains("; Secure"), "Secure over HTTPS: {}", r.content_type);
+
+    // CSRF: a cookie-authenticated change from another site is refused; from this one, or
+    // with a bearer token, or from a non-browser client, it passes.
+    let create = |name: &str| json!({"metadata": {"name": name}});
+    let mut evil = h.clone();
+    evil.push(("origin".into(), "https://evil.example".into()));
+    evil.push(("host".into(), "portal.example:3000".into()));
+    let r = app.send_with("POST", &format!("{IS}/default/imagestreams"), Some(create("a")), &evil).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body["message"].as_str().unwrap().starts_with("cross-site request refused: Origin \"https://evil.example\""), "{}", r.text);
+    let mut cross = h.clone();
+    cross.push(("sec-fetch-site".into(), "cross-site".into()));
+    assert_eq!(app.send_with("POST", &format!("{IS}/default/imagestreams"), Some(create("b")), &cross).await.status, StatusCode::FORBIDDEN);
+    let mut same = h.clone();
+    same.push(("origin".into(), "http://portal.example:3000".into()));
+    same.push(("host".into(), "portal.example:3000".into()));
+    assert_eq!(app.send_with("POST", &format!("{IS}/default/imagestreams"), Some(create("c")), &same).await.status, StatusCode::CREATED);
+    let mut fetch = h.clone();
+    fetch.push(("sec-fetch-site".into(), "same-origin".into()));
+    assert_eq!(app.send_with("POST", &format!("{IS}/default/imagestreams"), Some(create("d")), &fetch).await.status, StatusCode::CREATED);
+    let token = token_for(&app, &admin, json!({"name": "ci"})).await;
+    let mut with_token = bearer(&token);
+    with_token.push(("origin".into(), "https://evil.example".into()));
+    assert_eq!(
+        app.send_with("POST", &format!("{IS}/default/imagestreams"), Some(create("e")), &with_token).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(app.send_with("GET", &is_path("default", "c"), None, &evil).await.status, StatusCode::OK, "reads are not refused");
+
+    // Passwords: the current one is needed; the old one stops working.
+    ok(&app, "POST", "/api/v1/users", Some(json!({"name": "vera", "password": password("vera")})), &h).await;
+    let vera = sign_in(&app, "vera", &password("vera")).await;
+    let r =
+        app.send_with("PUT", "/api/v1/session/password", Some(json!({"current": "nope", "new": "a-new-password-2"})), &cookie(&vera)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r =
+        app.send_with("PUT", "/api/v1/session/password", Some(json!({"current": password("vera"), "new": "short"})), &cookie(&vera)).await;
+    assert!(
+        r.body["message"].as_str().unwrap().contains("new: Invalid value: <hidden>: must be at least 10 characters long"),
+        "{}",
+        r.text
+    );
+    ok(&app, "PUT", "/api/v1/session/password", Some(json!({"current": password("vera"), "new": "a-new-password-2"})), &cookie(&vera))
+        .await;
+    let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": "vera", "password": password("vera")})), &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    sign_in(&app, "vera", "a-new-password-2").await;
+    // Signing out ends the session.
+    ok(&app, "DELETE", "/api/v1/session", None, &cookie(&vera)).await;
+    assert_eq!(app.get_with("/api/v1/session", &cookie(&vera)).await["user"], Value::Null);
+
+    // The audit log: who, which token, what, outcome, for every change, refusals included.
+    let log = app.get_with("/api/v1/audit", &h).await;
+    let entries = log.as_array().unwrap();
+    let by_token = entries.iter().find(|e| e["token"].is_string()).expect("an entry made with a token");
+    assert_eq!(by_token["user"], "admin");
+    assert_eq!(by_token["namespace"], "default");
+    assert_eq!(by_token["action"], "POST /apis/image.openshift.io/v1/namespaces/default/imagestreams (create imagestreams)");
+    assert_eq!((by_token["code"].as_u64(), by_token["outcome"].as_str()), (Some(201), Some("success")));
+    assert!(entries.iter().any(|e| e["code"] == 403 && e["outcome"] == "Forbidden" && e["user"].is_null()), "the CSRF refusal");
+    assert!(entries.iter().any(|e| e["code"] == 429 && e["action"] == "POST /api/v1/session"), "the throttled sign-in");
+    let ns_log = app.get_with("/api/v1/namespaces/default/audit", &h).await;
+    assert!(ns_log.as_array().unwrap().iter().all(|e| e["namespace"] == "default"));
+    // Purged by age.
+    app.advance(100 * 24 * 3600);
+    assert!(app.service.purge_audit(std::time::Duration::from_secs(90 * 24 * 3600)).await.unwrap() > 0);
+    let h = bearer(&token);
+    assert_eq!(app.get_with("/api/v1/audit", &h).await.as_array().unwrap().len(), 0);
+}
