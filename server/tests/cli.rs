@@ -409,3 +409,89 @@ async fn webhooks_from_the_command_line() {
     assert_eq!(run(args(&["delete", "webhook", "deploy"])).stdout, "webhook \"deploy\" deleted\n");
     assert_eq!(run(args(&["get", "webhooks"])).stdout, "No resources found in default namespace.\n");
 }
+
+fn cli_in(server: &Server, config: &std::path::Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(BIN)
+        .args(args)
+        .env("IMAGESTREAMS_SERVER", &server.url)
+        .env("IMAGESTREAMS_CONFIG", config)
+        .env_remove("IMAGESTREAMS_NAMESPACE")
+        .env_remove("IMAGESTREAMS_TOKEN")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+#[test]
+fn accounts_from_the_command_line() {
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("admin-password");
+    std::fs::write(&file, "first-admin-password\n").unwrap();
+    let s = start_server_with(&["--admin-password-file", file.to_str().unwrap()]);
+    let config = secrets.path().join("config");
+    let run = |args: &[&str]| cli_in(&s, &config, args);
+    let ok = |args: &[&str]| {
+        let r = run(args);
+        assert_eq!(r.code, 0, "{args:?}: {}{}", r.stdout, r.stderr);
+        r.stdout
+    };
+    let r = run(&["whoami"]);
+    assert_eq!((r.code, r.stderr.as_str()), (1, "error: You must be logged in to the server (Unauthorized)\n"));
+    let r = run(&["get", "is"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.starts_with("Error from server (Unauthorized): Unauthorized"), "{}", r.stderr);
+    let r = run(&["login", "-u", "admin", "-p", "not-the-password"]);
+    assert_eq!((r.code, r.stderr.as_str()), (1, "Error from server (Unauthorized): Unauthorized: the user name or password is wrong\n"));
+
+    let out = ok(&["login", "-u", "admin", "-p", "first-admin-password"]);
+    assert!(out.starts_with(&format!("Logged into \"{}\" as \"admin\" using a new API token (", s.url)), "{out}");
+    let saved = std::fs::metadata(config.join("tokens.json")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&saved.permissions()) & 0o777, 0o600);
+    assert_eq!(ok(&["whoami"]), "admin\n");
+    assert_eq!(ok(&["create", "user", "alice", "--password", "alice-password-1"]), "user/alice created\n");
+    assert_eq!(ok(&["create", "namespace", "team"]), "namespace/team created\n");
+    assert_eq!(ok(&["policy", "add-role-to-user", "editor", "alice", "-n", "team"]), "role/editor added: \"alice\"\n");
+    assert_eq!(ok(&["get", "members", "-n", "team"]), "USER      ROLE\nadmin     admin\nalice     editor\n");
+    let r = run(&["policy", "add-role-to-user", "owner", "alice", "-n", "team"]);
+    assert!(r.stderr.contains("role: Unsupported value: \"owner\""), "{}", r.stderr);
+
+    // A limited token: read-only in team.
+    let token = ok(&["create", "token", "ci", "--namespace-scope", "team", "--max-role", "viewer"]).trim().to_string();
+    assert!(token.starts_with("ist_"), "{token}");
+    let r = run(&["--token", &token, "tag", "--reference", "quay.io/x/app:1", "app:v1", "-n", "team"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.starts_with("Error from server (Forbidden): imagestreamtags.image.openshift.io is forbidden: User \"admin\" cannot"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["--token", &token, "get", "is", "-n", "team"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, "No resources found in team namespace.\n"));
+    let tokens = ok(&["get", "tokens"]);
+    assert!(tokens.lines().any(|l| l.contains(" ci ") && l.contains("team") && l.contains("viewer") && l.ends_with("active")), "{tokens}");
+    let id = token.split('_').nth(1).unwrap();
+    assert_eq!(ok(&["delete", "token", id]), format!("token \"{id}\" revoked\n"));
+    let r = run(&["--token", &token, "get", "is", "-n", "team"]);
+    assert!(r.stderr.contains("expired or revoked"), "{}", r.stderr);
+
+    assert_eq!(ok(&["set", "visibility", "public", "-n", "team"]), "namespace/team is public\n");
+    let audit = ok(&["get", "audit", "-n", "team"]);
+    assert!(audit.starts_with("TIME ") && audit.contains("PUT /api/v1/namespaces/team/members/alice (update members)"), "{audit}");
+    assert!(audit.lines().any(|l| l.contains(" admin ") && l.contains(" 403 ") && l.contains("Forbidden")), "the refused tag: {audit}");
+
+    assert_eq!(ok(&["logout"]), format!("Logged out of \"{}\"\n", s.url));
+    assert_eq!(run(&["whoami"]).code, 1);
+    // A public namespace reads without signing in.
+    let r = run(&["get", "is", "-n", "team"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, "No resources found in team namespace.\n"));
+
+    ok(&["login", "-u", "alice", "-p", "alice-password-1"]);
+    assert_eq!(ok(&["passwd", "--current", "alice-password-1", "--new", "alice-password-2"]), "Password changed.\n");
+    assert_eq!(ok(&["tag", "--reference", "quay.io/x/app:1", "app:v1", "-n", "team"]), "Tag app:v1 set to quay.io/x/app:1.\n");
+    let r = run(&["delete", "is", "app", "-n", "team"]);
+    assert!(r.stderr.contains("User \"alice\" cannot delete resource \"imagestreams\""), "editors do not delete streams: {}", r.stderr);
+}

@@ -105,6 +105,63 @@ impl Client {
         Ok(())
     }
 
+    /// A request whose success has no body (204).
+    pub async fn send_no_content<B: Serialize>(&self, method: reqwest::Method, path: &str, body: &B) -> Result<(), CliError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).json(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        let bytes = resp.bytes().await.unwrap_or_default();
+        Err(match serde_json::from_slice::<Status>(&bytes) {
+            Ok(s) => CliError::Server(ApiError::from_status(s)),
+            Err(_) => CliError::Local(format!("the server answered: {}", String::from_utf8_lossy(&bytes))),
+        })
+    }
+
+    /// Signs in with a user name and password: the session cookie's value.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Result<String, CliError> {
+        let resp = self
+            .http
+            .post(format!("{}/api/v1/session", self.base))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
+        let cookie = resp
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.split(';').next()?.strip_prefix("imagestreams_session=").map(str::to_string));
+        if !resp.status().is_success() {
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(match serde_json::from_slice::<Status>(&bytes) {
+                Ok(s) => CliError::Server(ApiError::from_status(s)),
+                Err(_) => CliError::Local(format!("the server answered: {}", String::from_utf8_lossy(&bytes))),
+            });
+        }
+        cookie.ok_or_else(|| CliError::Local("the server did not start a session".into()))
+    }
+
+    /// POST with a session cookie instead of a token (login creating its token).
+    pub async fn post_with_session<B: Serialize, T: DeserializeOwned>(&self, path: &str, session: &str, body: &B) -> Result<T, CliError> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, format!("imagestreams_session={session}"))
+            .json(body);
+        let client = Client { base: self.base.clone(), token: None, http: self.http.clone() };
+        client.send(req).await
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub async fn delete(&self, path: &str) -> Result<Status, CliError> {
         self.send(self.http.delete(format!("{}{path}", self.base))).await
     }

@@ -2,6 +2,7 @@
 //! the `oc` command of the same name (flags, output, error messages). Every flag also reads
 //! `IMAGESTREAMS_<FLAG>`.
 
+mod accounts;
 mod client;
 mod commands;
 mod webhooks;
@@ -66,6 +67,35 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         timeline: usize,
     },
+    /// Sign in and keep an API token for this server (in ~/.config/imagestreams/tokens.json).
+    Login {
+        #[arg(short = 'u', long, env = "IMAGESTREAMS_USERNAME")]
+        username: String,
+        /// Read from standard input when not given.
+        #[arg(short = 'p', long, env = "IMAGESTREAMS_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Revoke and forget the token `login` kept for this server.
+    Logout,
+    /// Print the signed-in user's name.
+    Whoami,
+    /// Change your password.
+    Passwd {
+        #[arg(long, env = "IMAGESTREAMS_CURRENT_PASSWORD", hide_env_values = true)]
+        current: String,
+        #[arg(long, env = "IMAGESTREAMS_NEW_PASSWORD", hide_env_values = true)]
+        new: String,
+    },
+    /// Manage roles in a namespace (oc policy).
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+    /// Set a namespace's visibility: public (readable without signing in) or private.
+    Set {
+        #[command(subcommand)]
+        what: SetWhat,
+    },
     /// Image-change webhooks: send a test event, show the delivery log, redeliver.
     Webhook {
         #[command(subcommand)]
@@ -88,6 +118,22 @@ pub enum Command {
         kind: String,
         name: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyAction {
+    /// Give USER the ROLE (viewer, editor, admin) in the namespace.
+    #[command(name = "add-role-to-user")]
+    AddRoleToUser { role: String, user: String },
+    /// Take USER's ROLE in the namespace away.
+    #[command(name = "remove-role-from-user")]
+    RemoveRoleFromUser { role: String, user: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SetWhat {
+    /// public or private.
+    Visibility { value: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,6 +171,28 @@ pub enum CreateWhat {
         /// ImageChanged, TagDeleted, ImportFailed (repeat; default ImageChanged).
         #[arg(long = "event")]
         events: Vec<String>,
+    },
+    /// Create a user (server administrators).
+    User {
+        name: String,
+        #[arg(long, env = "IMAGESTREAMS_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// A server-wide administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Create an API token for yourself; prints it (once).
+    Token {
+        name: String,
+        /// Only this namespace (repeat for more); default: all of yours.
+        #[arg(long = "namespace-scope")]
+        namespaces: Vec<String>,
+        /// At most this role: viewer, editor or admin.
+        #[arg(long = "max-role")]
+        max_role: Option<String>,
+        /// Expires after this long (e.g. 720h).
+        #[arg(long = "expires-in", value_parser = parse_duration)]
+        expires_in: Option<std::time::Duration>,
     },
     /// Create registry credentials (oc create secret docker-registry).
     Secret {
@@ -316,6 +384,9 @@ pub struct GetArgs {
     /// After listing, watch for changes and print them as they come (image streams).
     #[arg(short = 'w', long = "watch", env = "IMAGESTREAMS_WATCH")]
     pub watch: bool,
+    /// Across namespaces (the server's audit log).
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -349,7 +420,9 @@ pub async fn run() -> i32 {
             }
         },
         ref other => {
-            let client = client::Client::new(&cli.server, cli.token.as_deref());
+            // An explicit --token wins; else the token `login` kept for this server.
+            let token = cli.token.clone().or_else(|| accounts::saved_token(&cli.server));
+            let client = client::Client::new(&cli.server, token.as_deref());
             let ctx = commands::Context { client, namespace: cli.namespace.clone() };
             let mut out = std::io::stdout();
             let result = match other {
@@ -365,6 +438,37 @@ pub async fn run() -> i32 {
                     webhooks::deliveries(&ctx, name, output.as_deref(), &mut out).await
                 }
                 Command::Webhook { action: WebhookAction::Redeliver { name, id } } => webhooks::redeliver(&ctx, name, *id, &mut out).await,
+                Command::Login { username, password } => {
+                    let password = match password {
+                        Some(p) => p.clone(),
+                        None => {
+                            let mut line = String::new();
+                            let _ = std::io::stdin().read_line(&mut line);
+                            line.trim_end_matches(['\n', '\r']).to_string()
+                        }
+                    };
+                    accounts::login(&ctx, username, &password, &mut out).await
+                }
+                Command::Logout => accounts::logout(&ctx, &mut out).await,
+                Command::Whoami => accounts::whoami(&ctx, &mut out).await,
+                Command::Passwd { current, new } => accounts::passwd(&ctx, current, new, &mut out).await,
+                Command::Policy { action: PolicyAction::AddRoleToUser { role, user } } => {
+                    accounts::add_role(&ctx, role, user, &mut out).await
+                }
+                Command::Policy { action: PolicyAction::RemoveRoleFromUser { role, user } } => {
+                    accounts::remove_role(&ctx, role, user, &mut out).await
+                }
+                Command::Set { what: SetWhat::Visibility { value } } => accounts::set_visibility(&ctx, value, &mut out).await,
+                Command::Create { what: CreateWhat::User { name, password, admin } } => {
+                    accounts::create_user(&ctx, name, password, *admin, &mut out).await
+                }
+                Command::Create { what: CreateWhat::Token { name, namespaces, max_role, expires_in } } => {
+                    accounts::create_token(&ctx, name, namespaces, max_role.as_deref(), *expires_in, &mut out).await
+                }
+                Command::Get(args) if matches!(args.kind.as_str(), "tokens" | "token") => accounts::get_tokens(&ctx, &mut out).await,
+                Command::Get(args) if matches!(args.kind.as_str(), "members" | "member") => accounts::get_members(&ctx, &mut out).await,
+                Command::Get(args) if args.kind == "audit" => accounts::get_audit(&ctx, args.all_namespaces, &mut out).await,
+                Command::Delete { kind, name } if kind == "token" => accounts::delete_token(&ctx, name, &mut out).await,
                 Command::Tag(flags) => commands::tag(&ctx, flags, &mut out).await,
                 Command::ImportImage(args) => commands::import_image(&ctx, args, &mut out).await,
                 Command::Get(args) => commands::get(&ctx, args, &mut out).await,

@@ -550,12 +550,13 @@ impl Service {
         }
     }
 
-    /// A user creates a token for themselves; the answer carries its secret, once. A token may
-    /// not create tokens (it could otherwise lift its own limits).
+    /// A user creates a token for themselves; the answer carries its secret, once. A limited
+    /// token may not create tokens (it could otherwise lift its own limits).
     pub async fn create_token(&self, caller: &Caller, spec: &ApiToken) -> Result<ApiToken, ApiError> {
         let user_id = caller.user_id.ok_or_else(unauthorized)?;
-        if caller.token.is_some() {
-            return Err(ApiError::forbidden("tokens are created from a signed-in session, not with another token"));
+        // A limited token could lift its own limits by minting an unlimited one.
+        if caller.token.as_ref().is_some_and(|t| t.namespaces.is_some() || t.max_role.is_some()) {
+            return Err(ApiError::forbidden("a limited token cannot create tokens (it would lift its own limits); sign in instead"));
         }
         let mut errs = vec![];
         let name = spec.name.trim();
