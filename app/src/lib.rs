@@ -60,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <a href="/dashboard">"Dashboard"</a>
                     <a href="/webhooks/default">"Webhooks"</a>
                 </nav>
+                <components::UserMenu/>
                 <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
             </header>
             <main id="main">
@@ -69,6 +70,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("ns"), ParamSegment("ns"), ParamSegment("stream")) view=pages::stream::StreamPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("images"), ParamSegment("digest")) view=pages::image::ImagePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("webhooks"), ParamSegment("ns")) view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("signin") view=pages::account::SignInPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("account") view=pages::account::AccountPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("namespaces"), ParamSegment("ns")) view=pages::namespace::NamespacePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -397,6 +397,114 @@ impl PortalBackend for Service {
             self.redeliver(&who, &namespace, &name, delivery).await.map(|d| d.id)
         })
     }
+    fn who_am_i(&self) -> Answer<'_, WhoAmI> {
+        let c = web_credentials();
+        Box::pin(async move { Ok(Service::who_am_i(self, &self.resolve_caller(c).await?)) })
+    }
+    fn sign_in(&self, username: String, password: String) -> Answer<'_, WhoAmI> {
+        let c = web_credentials();
+        let headers = use_context::<axum::http::request::Parts>().map(|p| p.headers).unwrap_or_default();
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        Box::pin(async move {
+            let (secret, me) = Service::sign_in(self, &app::model::SignIn { username, password }, c.remote.clone()).await.map_err(|e| {
+                // A wrong name or password concerns the password field of the form.
+                if e.code() == 401 { form_error("password", e.message().to_string()) } else { e }
+            })?;
+            if let Some(r) = response {
+                r.insert_header(axum::http::header::SET_COOKIE, http::session_cookie_header(&headers, &secret, self.session_ttl_secs())?);
+            }
+            Ok(me)
+        })
+    }
+    fn sign_out(&self) -> Answer<'_, ()> {
+        let c = web_credentials();
+        let headers = use_context::<axum::http::request::Parts>().map(|p| p.headers).unwrap_or_default();
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        Box::pin(async move {
+            Service::sign_out(self, &self.resolve_caller(c).await?).await?;
+            if let Some(r) = response {
+                r.insert_header(axum::http::header::SET_COOKIE, http::session_cookie_header(&headers, "", 0)?);
+            }
+            Ok(())
+        })
+    }
+    fn change_password(&self, current: String, new: String) -> Answer<'_, ()> {
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            Service::change_password(self, &who, &PasswordChange { current, new }).await.map_err(|e| {
+                match e.status.details.as_ref().and_then(|d| d.causes.first()) {
+                    Some(cause) => form_error(&cause.field, e.message().to_string()),
+                    None => e,
+                }
+            })
+        })
+    }
+    fn tokens(&self) -> Answer<'_, Vec<ApiToken>> {
+        let c = web_credentials();
+        Box::pin(async move { self.list_tokens(&self.resolve_caller(c).await?).await })
+    }
+    fn create_token(&self, form: TokenForm) -> Answer<'_, ApiToken> {
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            let namespaces: Vec<String> =
+                form.namespaces.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
+            let expires = match form.expires_in_days.trim() {
+                "" => None,
+                d => match d.parse::<i64>() {
+                    Ok(days) if days > 0 => {
+                        Some((self.clock_now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    }
+                    _ => return Err(form_error("expires", "the lifetime is a whole number of days, at least 1".into())),
+                },
+            };
+            let spec = ApiToken {
+                name: form.name,
+                namespaces: (!namespaces.is_empty()).then_some(namespaces),
+                max_role: (!form.max_role.is_empty()).then_some(form.max_role),
+                expires,
+                ..Default::default()
+            };
+            Service::create_token(self, &who, &spec).await
+        })
+    }
+    fn revoke_token(&self, id: String) -> Answer<'_, ()> {
+        let c = web_credentials();
+        Box::pin(async move { Service::revoke_token(self, &self.resolve_caller(c).await?, &id).await.map(|_| ()) })
+    }
+    fn members(&self, namespace: String) -> Answer<'_, NamespaceSettings> {
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            let members = self.list_members(&who, &namespace).await?;
+            let public = self.get_visibility(&who, &namespace).await?.public;
+            let can_admin = self.allow(&who, crate::service::Verb::Update, "members", Some(&namespace)).is_ok();
+            Ok(NamespaceSettings { members, public, can_admin })
+        })
+    }
+    fn set_member(&self, namespace: String, user: String, role: String) -> Answer<'_, ()> {
+        let c = web_credentials();
+        Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
+            Service::set_member(self, &who, &namespace, user.trim(), &role).await.map(|_| ()).map_err(|e| {
+                // An unknown user concerns the user field; an unreadable namespace stays a 404.
+                if e.code() == 404 && e.message().starts_with("users ") { form_error("user", e.message().to_string()) } else { e }
+            })
+        })
+    }
+    fn remove_member(&self, namespace: String, user: String) -> Answer<'_, ()> {
+        let c = web_credentials();
+        Box::pin(async move { Service::remove_member(self, &self.resolve_caller(c).await?, &namespace, &user).await.map(|_| ()) })
+    }
+    fn set_public(&self, namespace: String, public: bool) -> Answer<'_, ()> {
+        let c = web_credentials();
+        Box::pin(async move { self.set_visibility(&self.resolve_caller(c).await?, &namespace, &Visibility { public }).await.map(|_| ()) })
+    }
+    fn audit(&self, namespace: String) -> Answer<'_, Vec<AuditEntry>> {
+        let c = web_credentials();
+        Box::pin(async move { self.audit_log(&self.resolve_caller(c).await?, Some(&namespace)).await })
+    }
 }
 
 /// The credentials of the request a server function (or a server-rendered page) runs in.

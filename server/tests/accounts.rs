@@ -264,7 +264,7 @@ async fn lists_watches_public_namespaces_and_token_limits() {
     ok(&t.app, "POST", &format!("{IS}/other/imagestreams"), Some(json!({"metadata": {"name": "secret-app"}})), otto).await;
 
     // Lists across namespaces show only what the caller may read.
-    let all = format!("/apis/image.openshift.io/v1/imagestreams");
+    let all = "/apis/image.openshift.io/v1/imagestreams".to_string();
     let vera = t.app.get_with(&all, &t.who["viewer"]).await;
     assert!(names(&vera).iter().all(|n| n.starts_with("team/")) && names(&vera).contains(&"team/app".to_string()));
     assert_eq!(names(&t.app.get_with(&all, otto).await), vec!["other/secret-app"]);
@@ -458,4 +458,65 @@ async fn bootstrap_sign_in_slowdown_passwords_csrf_and_audit() {
     assert!(app.service.purge_audit(std::time::Duration::from_secs(90 * 24 * 3600)).await.unwrap() > 0);
     let h = bearer(&token);
     assert_eq!(app.get_with("/api/v1/audit", &h).await.as_array().unwrap().len(), 0);
+}
+
+/// Server functions (what the web pages call) ask the same check: a few of each kind through the
+/// real portal router, for the callers of the matrix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_functions_check_the_caller() {
+    use leptos::server_fn::ServerFn;
+    use tower::ServiceExt;
+    let t = team().await;
+    let options = leptos::prelude::LeptosOptions::builder().output_name("portal").build();
+    let portal = server::portal::router(t.app.service.clone(), options);
+    let call = |path: &'static str, body: String, c: &'static str| {
+        let portal = portal.clone();
+        let headers = t.who[c].clone();
+        async move {
+            let mut req =
+                axum::http::Request::builder().method("POST").uri(path).header("content-type", "application/x-www-form-urlencoded");
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let resp = portal.oneshot(req.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
+            let code = resp.status().as_u16();
+            let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+            (code, String::from_utf8_lossy(&bytes).to_string())
+        }
+    };
+    use app::api::*;
+    let cases: Vec<(&'static str, String, Need)> = vec![
+        (GetStream::PATH, "namespace=team&name=app".into(), Need::Read),
+        (GetNamespaceSettings::PATH, "namespace=team".into(), Need::Read),
+        (ListWebhooks::PATH, "namespace=team".into(), Need::Read),
+        (DeleteTag::PATH, "namespace=team&stream=app&tag=d-CALLER".into(), Need::Edit),
+        (SendTestEvent::PATH, "namespace=team&name=hook".into(), Need::Edit),
+        (DeleteStream::PATH, "namespace=team&name=del-CALLER".into(), Need::Admin),
+        (SetMember::PATH, "namespace=team&user=dummy&role=viewer".into(), Need::Admin),
+        (SetPublic::PATH, "namespace=team&public=false".into(), Need::Admin),
+        (NamespaceAudit::PATH, "namespace=team".into(), Need::Admin),
+    ];
+    let mut wrong = vec![];
+    for c in CALLERS {
+        for (path, body, need) in &cases {
+            let (code, text) = call(path, body.replace("CALLER", c), c).await;
+            let got = if (200..300).contains(&code) { 200 } else { code };
+            if got != expected(*need, c) {
+                wrong.push(format!("{c:9} {path}: got {code} {text}, want {}", expected(*need, c)));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The catalog and the namespace list of the pages show only what the caller may read.
+    let (code, text) = call(ListCatalog::PATH, "query=&sort=name&page=1".into(), "outsider").await;
+    assert_eq!(code, 200);
+    let page: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(page["namespaces"], json!(["other"]));
+    assert_eq!(page["total"], 0, "{text}");
+    let (_, text) = call(ListCatalog::PATH, "query=&sort=name&page=1".into(), "viewer").await;
+    let page: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(page["namespaces"], json!(["team"]));
+    assert!(page["streams"].as_array().unwrap().iter().all(|s| s["namespace"] == "team"));
+    let (code, _) = call(CreateNamespace::PATH, "name=mine".into(), "anonymous").await;
+    assert_eq!(code, 401);
 }

@@ -2,7 +2,9 @@
 //! and maps errors; no rules and no SQL here. Errors travel as `ApiFailure`, which keeps the
 //! field a message concerns so forms can show it next to that field.
 
-use crate::model::{ApiError, Image, ImageStream, TagEvent, TagEventCondition, Webhook, WebhookDelivery};
+use crate::model::{
+    ApiError, ApiToken, AuditEntry, Image, ImageStream, Member, TagEvent, TagEventCondition, Webhook, WebhookDelivery, WhoAmI,
+};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -173,6 +175,25 @@ impl WebhookForm {
     }
 }
 
+/// The new-token form (`namespaces` as written: separated by commas or spaces; `expires_in_days`
+/// empty for never).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenForm {
+    pub name: String,
+    pub namespaces: String,
+    pub max_role: String,
+    pub expires_in_days: String,
+}
+
+/// A namespace's settings page: its members, whether it is public, and what the caller may do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NamespaceSettings {
+    pub members: Vec<Member>,
+    pub public: bool,
+    /// The caller administers the namespace (may change members and visibility, read the audit log).
+    pub can_admin: bool,
+}
+
 #[cfg(feature = "ssr")]
 pub mod backend {
     //! The seam between the app and the server: the server implements this trait with its
@@ -209,6 +230,21 @@ pub mod backend {
         fn test_webhook(&self, namespace: String, name: String) -> Answer<'_, i64>;
         /// Returns the id of the new delivery.
         fn redeliver(&self, namespace: String, name: String, delivery: i64) -> Answer<'_, i64>;
+        fn who_am_i(&self) -> Answer<'_, WhoAmI>;
+        /// Signs in and sets the session cookie on the answer.
+        fn sign_in(&self, username: String, password: String) -> Answer<'_, WhoAmI>;
+        /// Ends the session and clears the cookie.
+        fn sign_out(&self) -> Answer<'_, ()>;
+        fn change_password(&self, current: String, new: String) -> Answer<'_, ()>;
+        fn tokens(&self) -> Answer<'_, Vec<ApiToken>>;
+        /// Returns the token with its secret (shown once).
+        fn create_token(&self, form: TokenForm) -> Answer<'_, ApiToken>;
+        fn revoke_token(&self, id: String) -> Answer<'_, ()>;
+        fn members(&self, namespace: String) -> Answer<'_, NamespaceSettings>;
+        fn set_member(&self, namespace: String, user: String, role: String) -> Answer<'_, ()>;
+        fn remove_member(&self, namespace: String, user: String) -> Answer<'_, ()>;
+        fn set_public(&self, namespace: String, public: bool) -> Answer<'_, ()>;
+        fn audit(&self, namespace: String) -> Answer<'_, Vec<AuditEntry>>;
     }
 }
 
@@ -324,4 +360,64 @@ pub async fn send_test_event(namespace: String, name: String) -> Result<i64, Api
 #[server]
 pub async fn redeliver(namespace: String, name: String, delivery: i64) -> Result<i64, ApiFailure> {
     backend()?.redeliver(namespace, name, delivery).await.map_err(fail)
+}
+
+#[server]
+pub async fn current_user() -> Result<WhoAmI, ApiFailure> {
+    backend()?.who_am_i().await.map_err(fail)
+}
+
+#[server]
+pub async fn sign_in_user(username: String, password: String) -> Result<WhoAmI, ApiFailure> {
+    backend()?.sign_in(username, password).await.map_err(fail)
+}
+
+#[server]
+pub async fn sign_out() -> Result<(), ApiFailure> {
+    backend()?.sign_out().await.map_err(fail)
+}
+
+#[server]
+pub async fn change_password(current: String, new: String) -> Result<(), ApiFailure> {
+    backend()?.change_password(current, new).await.map_err(fail)
+}
+
+#[server]
+pub async fn list_tokens() -> Result<Vec<ApiToken>, ApiFailure> {
+    backend()?.tokens().await.map_err(fail)
+}
+
+#[server]
+pub async fn create_token(form: TokenForm) -> Result<ApiToken, ApiFailure> {
+    backend()?.create_token(form).await.map_err(fail)
+}
+
+#[server]
+pub async fn revoke_token(id: String) -> Result<(), ApiFailure> {
+    backend()?.revoke_token(id).await.map_err(fail)
+}
+
+#[server]
+pub async fn get_namespace_settings(namespace: String) -> Result<NamespaceSettings, ApiFailure> {
+    backend()?.members(namespace).await.map_err(fail)
+}
+
+#[server]
+pub async fn set_member(namespace: String, user: String, role: String) -> Result<(), ApiFailure> {
+    backend()?.set_member(namespace, user, role).await.map_err(fail)
+}
+
+#[server]
+pub async fn remove_member(namespace: String, user: String) -> Result<(), ApiFailure> {
+    backend()?.remove_member(namespace, user).await.map_err(fail)
+}
+
+#[server]
+pub async fn set_public(namespace: String, public: bool) -> Result<(), ApiFailure> {
+    backend()?.set_public(namespace, public).await.map_err(fail)
+}
+
+#[server]
+pub async fn namespace_audit(namespace: String) -> Result<Vec<AuditEntry>, ApiFailure> {
+    backend()?.audit(namespace).await.map_err(fail)
 }

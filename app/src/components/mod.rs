@@ -38,10 +38,22 @@ pub fn short_digest(d: &str) -> String {
     }
 }
 
-/// An error from the server, shown as an alert.
+/// An error from the server, shown as an alert (with the way to sign in when that is the cure).
 #[component]
 pub fn Failure(failure: ApiFailure) -> impl IntoView {
-    view! { <p class="error" role="alert">{failure.message}</p> }
+    let sign_in = (failure.code == 401).then(|| view! { " " <a href="/signin">"Sign in"</a> });
+    view! { <p class="error" role="alert">{failure.message}{sign_in}</p> }
+}
+
+/// A full page load of `href`: after signing in or out every page must be read again with the
+/// new identity, so a client-side route change is not enough.
+pub fn reload_to(href: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = leptos::prelude::window().location().set_href(href);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = href;
 }
 
 /// The message of a failed action for one field, if it concerns that field.
@@ -73,4 +85,36 @@ pub fn Live(#[prop(into)] namespace: String, #[prop(into)] name: String, since: 
     let handle = window_event_listener_untyped("imagestreams:change", move |_| changed.update(|n| *n = n.wrapping_add(1)));
     on_cleanup(move || handle.remove());
     view! { <span hidden data-live=url></span> }
+}
+
+/// Who is signed in, in the header: their name (to their account) and "Sign out", or "Sign in".
+#[component]
+pub fn UserMenu() -> impl IntoView {
+    let me = Resource::new(|| (), |_| crate::api::current_user());
+    let sign_out = Action::new(|_: &()| crate::api::sign_out());
+    Effect::new(move |_| {
+        if matches!(sign_out.value().get(), Some(Ok(()))) {
+            reload_to("/");
+        }
+    });
+    view! {
+        <div class="user-menu">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Ok(m) if m.user.is_some() => {
+                            let name = m.user.unwrap_or_default();
+                            view! {
+                                <a href="/account" class="who">{name}</a>
+                                <button type="button" on:click=move |_| { sign_out.dispatch(()); }>"Sign out"</button>
+                            }
+                            .into_any()
+                        }
+                        Ok(m) if m.open => ().into_any(),
+                        _ => view! { <a href="/signin">"Sign in"</a> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
 }

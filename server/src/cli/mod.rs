@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the portal (UI, API) on one port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create a resource.
     Create {
         #[command(subcommand)]
@@ -393,7 +393,7 @@ pub struct GetArgs {
 pub async fn run() -> i32 {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => match serve(args).await {
+        Command::Serve(args) => match serve(*args).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -574,12 +574,13 @@ async fn bootstrap_admin(service: &Service, args: &ServeArgs) -> anyhow::Result<
         (None, Ok(p)) if !p.is_empty() => Some(p),
         _ => None,
     };
+    let created = match &password {
+        Some(p) => service.bootstrap_admin(&args.admin_user, p).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?,
+        None => false,
+    };
     match password {
-        Some(p) => {
-            if service.bootstrap_admin(&args.admin_user, &p).await.map_err(|e| anyhow::anyhow!("{}", e.message()))? {
-                tracing::info!(user = %args.admin_user, "created the first administrator; accounts are on");
-            }
-        }
+        Some(_) if created => tracing::info!(user = %args.admin_user, "created the first administrator; accounts are on"),
+        Some(_) => {}
         None if !service.accounts_on().await.map_err(|e| anyhow::anyhow!("{}", e.message()))? => {
             tracing::warn!(
                 "accounts are off: no user exists, so everyone may read and change everything. Start once with \

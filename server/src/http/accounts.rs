@@ -11,11 +11,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 
-fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> Result<HeaderValue, HttpError> {
+/// The `Set-Cookie` value of a session (an empty value and age 0 clear it).
+pub fn session_cookie_header(headers: &HeaderMap, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
     let https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https");
     let secure = if https { "; Secure" } else { "" };
     HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
-        .map_err(|e| HttpError(ApiError::internal(e.to_string())))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> Result<HeaderValue, HttpError> {
+    session_cookie_header(headers, value, max_age).map_err(HttpError)
 }
 
 pub async fn sign_in(State(s): State<Service>, Who(who): Who, headers: HeaderMap, body: Bytes) -> ApiResult {

@@ -22,6 +22,7 @@ use axum::routing::get;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use accounts::session_cookie_header;
 pub use edge::{csrf_check, edge};
 
 pub const IMAGE_API: &str = "/apis/image.openshift.io/v1";

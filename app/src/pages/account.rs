@@ -1,0 +1,233 @@
+//! Signing in (`/signin`) and one's account (`/account`): who you are and where you belong,
+//! changing your password, and your API tokens (created with limits, shown once, revoked).
+
+use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token, sign_in_user};
+use crate::components::{Ago, Failure, reload_to};
+use crate::model::{ApiToken, ROLES};
+use leptos::prelude::*;
+
+fn hydration_marker() -> impl IntoView {
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    view! { <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p> }
+}
+
+fn field_message(v: Option<Result<impl Clone, ApiFailure>>, field: &str) -> Option<String> {
+    match v {
+        Some(Err(f)) if f.field.as_deref() == Some(field) => Some(f.message),
+        _ => None,
+    }
+}
+
+fn general_message<T>(v: Option<Result<T, ApiFailure>>) -> Option<String> {
+    match v {
+        Some(Err(f)) if f.field.is_none() => Some(f.message),
+        _ => None,
+    }
+}
+
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let user = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let action = Action::new(move |(u, p): &(String, String)| sign_in_user(u.clone(), p.clone()));
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(_))) {
+            reload_to("/");
+        }
+    });
+    view! {
+        <h1>"Sign in"</h1>
+        {hydration_marker()}
+        <form class="card signin" on:submit=move |ev| {
+            ev.prevent_default();
+            action.dispatch((user.get(), password.get()));
+        }>
+            <label for="signin-user">"User name"</label>
+            <input id="signin-user" autocomplete="username" required prop:value=user on:input=move |ev| user.set(event_target_value(&ev))/>
+            <label for="signin-password">"Password"</label>
+            <input id="signin-password" type="password" autocomplete="current-password" required prop:value=password
+                on:input=move |ev| password.set(event_target_value(&ev)) aria-describedby="signin-password-hint"/>
+            <p id="signin-password-hint" class="hint error">{move || field_message(action.value().get(), "password")}</p>
+            <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+            {move || general_message(action.value().get()).map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        </form>
+    }
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_user());
+    view! {
+        {hydration_marker()}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(me) if me.user.is_none() => view! {
+                        <h1>"Account"</h1>
+                        <p>{if me.open { "Accounts are off on this server: everyone may do everything." } else { "You are not signed in." }}</p>
+                        <p><a href="/signin">"Sign in"</a></p>
+                    }
+                    .into_any(),
+                    Ok(me) => {
+                        let name = me.user.clone().unwrap_or_default();
+                        let admin = me.admin.then(|| view! { <p class="badge">"server administrator"</p> });
+                        view! {
+                            <h1>{name}</h1>
+                            {admin}
+                            <section aria-label="Namespaces">
+                                <h2>"Your namespaces"</h2>
+                                {if me.namespaces.is_empty() {
+                                    view! { <p class="empty">"You belong to no namespace yet."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ul class="memberships">
+                                            {me.namespaces.into_iter().map(|m| {
+                                                let href = format!("/namespaces/{}", m.namespace);
+                                                view! { <li><a href=href>{m.namespace.clone()}</a>" · "{m.role.clone()}</li> }
+                                            }).collect_view()}
+                                        </ul>
+                                    }
+                                    .into_any()
+                                }}
+                            </section>
+                            <Tokens/>
+                            <PasswordForm/>
+                        }
+                        .into_any()
+                    }
+                    Err(e) => view! { <h1>"Account"</h1><Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn PasswordForm() -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let action = Action::new(move |(c, n): &(String, String)| change_password(c.clone(), n.clone()));
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(()))) {
+            current.set(String::new());
+            new.set(String::new());
+        }
+    });
+    let new_hint = move || {
+        let n = new.get();
+        (!n.is_empty() && n.chars().count() < 10)
+            .then(|| "must be at least 10 characters long".to_string())
+            .or_else(|| field_message(action.value().get(), "new"))
+    };
+    view! {
+        <form class="card" on:submit=move |ev| {
+            ev.prevent_default();
+            action.dispatch((current.get(), new.get()));
+        }>
+            <h2>"Change password"</h2>
+            <label for="password-current">"Current password"</label>
+            <input id="password-current" type="password" autocomplete="current-password" required prop:value=current
+                on:input=move |ev| current.set(event_target_value(&ev)) aria-describedby="password-current-hint"/>
+            <p id="password-current-hint" class="hint error">{move || field_message(action.value().get(), "current")}</p>
+            <label for="password-new">"New password"</label>
+            <input id="password-new" type="password" autocomplete="new-password" required prop:value=new
+                on:input=move |ev| new.set(event_target_value(&ev)) aria-describedby="password-new-hint"/>
+            <p id="password-new-hint" class="hint error">{new_hint}</p>
+            <button type="submit" disabled=move || new_hint().is_some() || action.pending().get()>"Change password"</button>
+            {move || matches!(action.value().get(), Some(Ok(()))).then(|| view! { <p class="ok" role="status">"Password changed."</p> })}
+            {move || general_message(action.value().get()).map(|m| view! { <p class="error" role="alert">{m}</p> })}
+        </form>
+    }
+}
+
+#[component]
+fn Tokens() -> impl IntoView {
+    let version = RwSignal::new(0u32);
+    let tokens = Resource::new(move || version.get(), |_| list_tokens());
+    let form = RwSignal::new(TokenForm::default());
+    let create = Action::new(move |f: &TokenForm| create_token(f.clone()));
+    let revoke = Action::new(move |id: &String| revoke_token(id.clone()));
+    Effect::new(move |_| {
+        let (c, r) = (create.value().get(), revoke.value().get());
+        if matches!(c, Some(Ok(_))) || matches!(r, Some(Ok(()))) {
+            version.update(|v| *v += 1);
+        }
+    });
+    let created = move || match create.value().get() {
+        Some(Ok(t)) => Some(view! {
+            <div class="card ok" role="status">
+                <p>"Token "<code>{t.id.clone()}</code>" created. Copy it now: it is not shown again."</p>
+                <p class="pullspec"><code id="new-token">{t.token.clone()}</code>
+                    <button type="button" class="copy" data-copy=t.token.clone().unwrap_or_default() aria-label="Copy the new token">"Copy"</button></p>
+            </div>
+        }),
+        _ => None,
+    };
+    let set = move |f: fn(&mut TokenForm, String)| move |ev| form.update(|t| f(t, event_target_value(&ev)));
+    view! {
+        <section aria-label="API tokens">
+            <h2>"API tokens"</h2>
+            <Transition fallback=|| view! { <p>"Loading tokens…"</p> }>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No tokens yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap"><table class="tokens">
+                                <caption class="sr-only">"Your API tokens"</caption>
+                                <thead><tr>
+                                    <th scope="col">"ID"</th><th scope="col">"Name"</th><th scope="col">"Namespaces"</th>
+                                    <th scope="col">"Max role"</th><th scope="col">"Expires"</th><th scope="col">"Created"</th>
+                                    <th scope="col">"State"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                                </tr></thead>
+                                <tbody>{list.into_iter().map(|t| token_row(t, revoke)).collect_view()}</tbody>
+                            </table></div>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <Failure failure=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            {created}
+            <form class="card" on:submit=move |ev| {
+                ev.prevent_default();
+                create.dispatch(form.get());
+            }>
+                <h3>"New token"</h3>
+                <label for="token-name">"Name (what it is for)"</label>
+                <input id="token-name" required prop:value=move || form.get().name on:input=set(|t, v| t.name = v)/>
+                <label for="token-namespaces">"Only these namespaces (comma-separated; empty: all of yours)"</label>
+                <input id="token-namespaces" prop:value=move || form.get().namespaces on:input=set(|t, v| t.namespaces = v)/>
+                <label for="token-role">"At most this role"</label>
+                <select id="token-role" on:change=set(|t, v| t.max_role = v)>
+                    <option value="">"your roles"</option>
+                    {ROLES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
+                </select>
+                <label for="token-expires">"Expires in (days; empty: never)"</label>
+                <input id="token-expires" inputmode="numeric" prop:value=move || form.get().expires_in_days
+                    on:input=set(|t, v| t.expires_in_days = v) aria-describedby="token-expires-hint"/>
+                <p id="token-expires-hint" class="hint error">{move || field_message(create.value().get(), "expires")}</p>
+                <button type="submit" disabled=move || create.pending().get() || form.get().name.trim().is_empty()>"Create token"</button>
+                {move || general_message(create.value().get()).map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            </form>
+        </section>
+    }
+}
+
+fn token_row(t: ApiToken, revoke: Action<String, Result<(), ApiFailure>>) -> impl IntoView {
+    let id = t.id.clone();
+    let active = t.revoked.is_none();
+    let label = format!("Revoke token {}", t.name);
+    view! {
+        <tr data-token=t.id.clone()>
+            <td><code>{t.id.clone()}</code></td>
+            <td>{t.name.clone()}</td>
+            <td>{t.namespaces.clone().map(|n| n.join(", ")).unwrap_or_else(|| "all".into())}</td>
+            <td>{t.max_role.clone().unwrap_or_else(|| "—".into())}</td>
+            <td>{t.expires.clone().map(|e| { let shown = e.clone(); view! { <time datetime=e>{shown}</time> }.into_any() }).unwrap_or_else(|| "never".into_any())}</td>
+            <td><Ago time=t.created.clone()/></td>
+            <td class="state">{if active { "active" } else { "revoked" }}</td>
+            <td>{active.then(|| view! { <button type="button" class="danger" aria-label=label on:click=move |_| { revoke.dispatch(id.clone()); }>"Revoke"</button> })}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,161 @@
+//! A namespace's settings (`/namespaces/<ns>`): its members and their roles, whether it is
+//! public, and its audit log, for its admins; its members see who belongs. Links to its webhooks.
+
+use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
+use crate::components::{Ago, Failure};
+use crate::model::ROLES;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn NamespacePage() -> impl IntoView {
+    let params = use_params_map();
+    let ns = Signal::derive(move || params.read().get("ns").unwrap_or_default());
+    let version = RwSignal::new(0u32);
+    let settings = Resource::new(move || (ns.get(), version.get()), |(ns, _)| get_namespace_settings(ns));
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    view! {
+        <h1>"Namespace " {ns}</h1>
+        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
+        <p><a href=move || format!("/webhooks/{}", ns.get())>"Webhooks of this namespace"</a></p>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match settings.await {
+                    Ok(s) => view! { <Settings ns settings=s changed=version/> }.into_any(),
+                    Err(e) => view! { <Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u32>) -> impl IntoView {
+    let admin = settings.can_admin;
+    let change = Action::new(move |(user, role): &(String, String)| set_member(ns.get_untracked(), user.clone(), role.clone()));
+    let remove = Action::new(move |user: &String| remove_member(ns.get_untracked(), user.clone()));
+    let publish = Action::new(move |public: &bool| set_public(ns.get_untracked(), *public));
+    Effect::new(move |_| {
+        let (c, r, p) = (change.value().get(), remove.value().get(), publish.value().get());
+        if matches!(c, Some(Ok(()))) || matches!(r, Some(Ok(()))) || matches!(p, Some(Ok(()))) {
+            changed.update(|v| *v += 1);
+        }
+    });
+    let failure = move || {
+        [change.value().get(), remove.value().get(), publish.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(|r: Result<(), ApiFailure>| r.err())
+            .filter(|f| f.field.is_none())
+            .map(|f| view! { <p class="error" role="alert">{f.message}</p> })
+    };
+    let public = settings.public;
+    let new_user = RwSignal::new(String::new());
+    let new_role = RwSignal::new("viewer".to_string());
+    let user_hint = move || match change.value().get() {
+        Some(Err(f)) if f.field.as_deref() == Some("user") => Some(f.message),
+        _ => None,
+    };
+    view! {
+        <section aria-label="Visibility" class="card">
+            <h2>"Visibility"</h2>
+            <p>{if public { "Public: anyone may read this namespace without signing in." } else { "Private: only its members may read it." }}</p>
+            {admin.then(|| view! {
+                <button type="button" on:click=move |_| { publish.dispatch(!public); }>
+                    {if public { "Make private" } else { "Make public" }}
+                </button>
+            })}
+        </section>
+        <section aria-label="Members">
+            <h2>"Members"</h2>
+            <div class="table-wrap"><table class="members">
+                <caption class="sr-only">"Members and their roles"</caption>
+                <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                <tbody>
+                    {settings.members.into_iter().map(|m| {
+                        let (user, user2, user3) = (m.user.clone(), m.user.clone(), m.user.clone());
+                        let label = format!("Role of {}", m.user);
+                        let remove_label = format!("Remove {}", m.user);
+                        let role_cell = if admin {
+                            let current = m.role.clone();
+                            view! {
+                                <select aria-label=label on:change=move |ev| { change.dispatch((user.clone(), event_target_value(&ev))); }>
+                                    {ROLES.iter().map(|r| view! { <option value=*r selected=*r == current.as_str()>{*r}</option> }).collect_view()}
+                                </select>
+                            }.into_any()
+                        } else {
+                            m.role.clone().into_any()
+                        };
+                        view! {
+                            <tr data-member=user2>
+                                <td>{m.user.clone()}</td>
+                                <td>{role_cell}</td>
+                                <td>{admin.then(|| view! { <button type="button" class="danger" aria-label=remove_label on:click=move |_| { remove.dispatch(user3.clone()); }>"Remove"</button> })}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table></div>
+            {failure}
+            {admin.then(|| view! {
+                <form class="card" on:submit=move |ev| {
+                    ev.prevent_default();
+                    change.dispatch((new_user.get(), new_role.get()));
+                }>
+                    <h3>"Add a member"</h3>
+                    <label for="member-user">"User name"</label>
+                    <input id="member-user" required prop:value=new_user on:input=move |ev| new_user.set(event_target_value(&ev)) aria-describedby="member-user-hint"/>
+                    <p id="member-user-hint" class="hint error">{user_hint}</p>
+                    <label for="member-role">"Role"</label>
+                    <select id="member-role" on:change=move |ev| new_role.set(event_target_value(&ev))>
+                        {ROLES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
+                    </select>
+                    <button type="submit">"Add member"</button>
+                </form>
+            })}
+        </section>
+        {admin.then(|| view! { <AuditLog ns/> })}
+    }
+}
+
+#[component]
+fn AuditLog(ns: Signal<String>) -> impl IntoView {
+    let log = Resource::new(move || ns.get(), namespace_audit);
+    view! {
+        <section aria-label="Audit log">
+            <h2>"Audit log"</h2>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match log.await {
+                        Ok(entries) if entries.is_empty() => view! { <p class="empty">"Nothing changed yet."</p> }.into_any(),
+                        Ok(entries) => view! {
+                            <div class="table-wrap"><table class="audit">
+                                <caption class="sr-only">"Changes in this namespace, newest first"</caption>
+                                <thead><tr>
+                                    <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Token"</th><th scope="col">"From"</th>
+                                    <th scope="col">"What"</th><th scope="col" class="num">"Code"</th><th scope="col">"Outcome"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {entries.into_iter().map(|e| view! {
+                                        <tr>
+                                            <td><Ago time=e.time.clone()/></td>
+                                            <td>{e.user.clone().unwrap_or_else(|| "anonymous".into())}</td>
+                                            <td>{e.token.clone().unwrap_or_default()}</td>
+                                            <td>{e.remote.clone().unwrap_or_default()}</td>
+                                            <td class="error-text"><code>{e.action.clone()}</code></td>
+                                            <td class="num">{e.code}</td>
+                                            <td>{e.outcome.clone()}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table></div>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <Failure failure=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

@@ -1,0 +1,99 @@
+// Accounts in the browser, against a second portal with accounts on: sign in (a wrong password
+// is refused at its field), see only your namespaces, act within your role (an editor tags but
+// cannot delete the stream), the namespace page shows members without admin controls, API
+// tokens are shown once and revoked, and signing out hides everything again.
+import { expect, request, test } from "@playwright/test";
+import { accessible, hydrated, photograph, watchProblems } from "./helpers";
+
+const AUTH = process.env.AUTH_BASE_URL!;
+
+test("sign in, see your namespaces, act within your role, tokens, sign out", async ({ page }) => {
+  // Set-up through the API as the first administrator.
+  const admin = await request.newContext({ baseURL: AUTH });
+  expect((await admin.post("/api/v1/session", { data: { username: "admin", password: "e2e-admin-password" } })).status()).toBe(200);
+  const suffix = Date.now().toString(36);
+  const alice = `alice-${suffix}`;
+  const [mine, theirs] = [`team-${suffix}`, `hidden-${suffix}`];
+  expect((await admin.post("/api/v1/users", { data: { name: alice, password: "alice-password-1" } })).status()).toBe(201);
+  for (const ns of [mine, theirs]) {
+    expect((await admin.post("/api/v1/namespaces", { data: { metadata: { name: ns } } })).status()).toBe(201);
+    const r = await admin.post(`/apis/image.openshift.io/v1/namespaces/${ns}/imagestreams`, { data: { metadata: { name: "app" } } });
+    expect(r.status()).toBe(201);
+  }
+  expect((await admin.put(`/api/v1/namespaces/${mine}/members/${alice}`, { data: { role: "editor" } })).status()).toBe(200);
+
+  const problems = watchProblems(page, { formErrors: true });
+  // Anonymous: nothing to see, and the way to sign in.
+  await page.goto(`${AUTH}/`);
+  await hydrated(page);
+  await expect(page.getByText("No image streams match.")).toBeVisible();
+  await page.getByRole("link", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("User name").fill(alice);
+  await page.getByLabel("Password").fill("not-her-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("#signin-password-hint")).toHaveText("Unauthorized: the user name or password is wrong");
+  await accessible(page);
+  await photograph(page, "signin");
+  await page.getByLabel("Password").fill("alice-password-1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".user-menu .who")).toHaveText(alice);
+
+  // Only her namespace's stream.
+  await page.goto(`${AUTH}/`);
+  await hydrated(page);
+  await expect(page.locator(`tr[data-key="${mine}/app"]`)).toBeVisible();
+  await expect(page.locator(`tr[data-key="${theirs}/app"]`)).toHaveCount(0);
+  await page.goto(`${AUTH}/ns/${theirs}/app`);
+  await expect(page.getByRole("alert")).toContainText(`namespaces "${theirs}" not found`);
+  // That page answered 404 on purpose (its existence is not revealed); nothing else failed.
+  expect(problems.splice(0)).toEqual([`HTTP 404 ${AUTH}/ns/${theirs}/app`]);
+
+  // An editor tags, but may not delete the stream.
+  await page.goto(`${AUTH}/ns/${mine}/app`);
+  await hydrated(page);
+  await page.getByLabel("reference only (never imported)").check();
+  await page.locator("#tag-source").fill("quay.io/x/app:1");
+  await page.locator("#tag-destination").fill("app:v1");
+  await page.getByRole("button", { name: "Tag", exact: true }).click();
+  await expect(page.locator('tr[data-tag="v1"]')).toBeVisible();
+  await page.getByRole("button", { name: "Delete stream…" }).click();
+  await page.getByRole("button", { name: "Delete stream", exact: true }).click();
+  await expect(page.locator(".danger-zone [role=alert]")).toContainText(`User "${alice}" cannot delete resource "imagestreams"`);
+
+  // Her namespace's page: members, no admin controls.
+  await page.goto(`${AUTH}/namespaces/${mine}`);
+  await hydrated(page);
+  await expect(page.locator(`tr[data-member="${alice}"]`)).toContainText("editor");
+  await expect(page.getByRole("button", { name: "Add member" })).toHaveCount(0);
+  await accessible(page);
+  await photograph(page, "namespace");
+
+  // Tokens: created with limits, shown once, revoked.
+  await page.goto(`${AUTH}/account`);
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: alice })).toBeVisible();
+  await page.getByLabel("Name (what it is for)").fill("ci");
+  await page.getByLabel(/^Only these namespaces/).fill(mine);
+  await page.getByLabel("At most this role").selectOption("viewer");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secret = (await page.locator("#new-token").textContent())!;
+  expect(secret).toMatch(/^ist_[0-9a-f]{12}_/);
+  const ci = await request.newContext({ baseURL: AUTH, extraHTTPHeaders: { authorization: `Bearer ${secret}` } });
+  expect((await ci.get(`/apis/image.openshift.io/v1/namespaces/${mine}/imagestreams/app`)).status()).toBe(200);
+  const row = page.locator("table.tokens tbody tr").first();
+  await expect(row).toContainText("viewer");
+  await accessible(page);
+  await photograph(page, "account");
+  await row.getByRole("button", { name: "Revoke token ci" }).click();
+  await expect(row.locator(".state")).toHaveText("revoked");
+  expect((await ci.get(`/apis/image.openshift.io/v1/namespaces/${mine}/imagestreams/app`)).status()).toBe(401);
+
+  // Signing out: anonymous again.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.locator(".user-menu").getByRole("link", { name: "Sign in" })).toBeVisible();
+  await page.goto(`${AUTH}/`);
+  await expect(page.getByText("No image streams match.")).toBeVisible();
+  expect(problems).toEqual([]);
+});
