@@ -85,6 +85,21 @@ async fn team() -> Team {
         ok(&app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": format!("del-{label}")}})), &ada).await;
     }
     ok(&app, "POST", "/api/v1/users", Some(json!({"name": "dummy", "password": password("dummy")})), &cookie(&admin)).await;
+    let secret = |name: String| {
+        json!({"metadata": {"name": name}, "type": "kubernetes.io/dockerconfigjson",
+            "stringData": {".dockerconfigjson": "{\"auths\":{\"r.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}"}})
+    };
+    ok(&app, "POST", "/api/v1/namespaces/team/secrets", Some(secret("reg".into())), &ada).await;
+    ok(&app, "POST", "/api/v1/namespaces/team/webhooks/hook/test", Some(json!({})), &ada).await;
+    for label in CALLERS {
+        ok(&app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": format!("put-{label}")}})), &ada).await;
+        let w = json!({"metadata": {"name": format!("wd-{label}")}, "spec": {"url": "https://hooks.example.com/z", "secret": "0123456789abcdef", "tags": ["*:*"]}});
+        ok(&app, "POST", "/api/v1/namespaces/team/webhooks", Some(w), &ada).await;
+        ok(&app, "POST", "/api/v1/namespaces/team/secrets", Some(secret(format!("sd-{label}"))), &ada).await;
+        let user = format!("m-{label}");
+        ok(&app, "POST", "/api/v1/users", Some(json!({"name": user, "password": password("m")})), &cookie(&admin)).await;
+        ok(&app, "PUT", &format!("/api/v1/namespaces/team/members/{user}"), Some(json!({"role": "viewer"})), &ada).await;
+    }
     let mut who = BTreeMap::new();
     who.insert("anonymous", vec![]);
     for label in ["viewer", "editor", "nsadmin", "outsider", "server"] {
@@ -104,6 +119,10 @@ async fn team() -> Team {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Need {
+    /// Anyone (lists filtered to what the caller may read); only a bad token is refused.
+    Anyone,
+    /// Any signed-in user.
+    SignedIn,
     Read,
     Edit,
     Admin,
@@ -112,7 +131,10 @@ enum Need {
 
 fn expected(need: Need, caller: &str) -> u16 {
     match (caller, need) {
-        ("anonymous" | "expired" | "revoked", _) => 401,
+        ("expired" | "revoked", _) => 401,
+        (_, Need::Anyone) => 200,
+        ("anonymous", _) => 401,
+        (_, Need::SignedIn) => 200,
         ("server", _) => 200,
         (_, Need::Server) => 403,
         ("outsider", _) => 404,
@@ -199,6 +221,28 @@ async fn authorization_matrix() {
             (Need::Server, "GET", "/api/v1/users".into(), None, false),
             (Need::Server, "POST", "/api/v1/users".into(), Some(json!({"name": format!("u-{c}"), "password": password("u")})), false),
             (Need::Server, "GET", "/api/v1/audit".into(), None, false),
+            (Need::Server, "GET", format!("/apis/image.openshift.io/v1/images/{}", digest_n(1)), None, false),
+            (Need::Edit, "PUT", format!("{IS}/team/imagestreams/put-{c}"), Some(json!({"metadata": {"name": format!("put-{c}")}, "spec": {"lookupPolicy": {"local": true}}})), false),
+            (
+                Need::Edit,
+                "PUT",
+                "/api/v1/namespaces/team/webhooks/hook".into(),
+                Some(json!({"metadata": {"name": "hook"}, "spec": {"url": "https://hooks.example.com/x", "tags": ["app:*"]}})),
+                false,
+            ),
+            (Need::Read, "GET", "/api/v1/namespaces/team/webhooks/hook".into(), None, false),
+            (Need::Edit, "DELETE", format!("/api/v1/namespaces/team/webhooks/wd-{c}"), None, false),
+            (Need::Edit, "POST", "/api/v1/namespaces/team/webhooks/hook/deliveries/1/redeliver".into(), Some(json!({})), false),
+            (Need::Admin, "GET", "/api/v1/namespaces/team/secrets/reg".into(), None, false),
+            (Need::Admin, "DELETE", format!("/api/v1/namespaces/team/secrets/sd-{c}"), None, false),
+            (Need::Admin, "DELETE", format!("/api/v1/namespaces/team/members/m-{c}"), None, false),
+            (Need::SignedIn, "POST", "/api/v1/namespaces".into(), Some(json!({"metadata": {"name": format!("new-{c}")}})), false),
+            (Need::SignedIn, "GET", "/api/v1/tokens".into(), None, false),
+            (Need::SignedIn, "POST", "/api/v1/tokens".into(), Some(json!({"name": "from-the-matrix"})), false),
+            (Need::Anyone, "GET", "/api/v1/session".into(), None, false),
+            (Need::Anyone, "GET", "/api/v1/namespaces".into(), None, false),
+            (Need::Anyone, "GET", "/apis/image.openshift.io/v1/imagestreams".into(), None, false),
+            (Need::Anyone, "GET", "/api/v1/live/imagestreams".into(), None, true),
         ]
     };
     let mut wrong = vec![];
@@ -218,7 +262,7 @@ async fn authorization_matrix() {
         }
     }
     assert!(wrong.is_empty(), "{} of {checked} answers differ:\n{}", wrong.len(), wrong.join("\n"));
-    assert_eq!(checked, 8 * 29);
+    assert_eq!(checked, 8 * 45);
 
     // The answers say why, in Kubernetes' words.
     let r = t.app.send_with("DELETE", &format!("{IS}/team/imagestreams/app"), None, &t.who["editor"]).await;
