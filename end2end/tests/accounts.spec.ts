@@ -95,5 +95,39 @@ test("sign in, see your namespaces, act within your role, tokens, sign out", asy
   await expect(page.locator(".user-menu").getByRole("link", { name: "Sign in" })).toBeVisible();
   await page.goto(`${AUTH}/`);
   await expect(page.getByText("No image streams match.")).toBeVisible();
+
+  // The namespace's admin manages members and visibility in the page, and reads the audit log.
+  const bob = `bob-${suffix}`;
+  expect((await admin.post("/api/v1/users", { data: { name: bob, password: "bob-password-12" } })).status()).toBe(201);
+  await page.goto(`${AUTH}/signin`);
+  await hydrated(page);
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill("e2e-admin-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".user-menu .who")).toHaveText("admin");
+  await page.goto(`${AUTH}/namespaces/${mine}`);
+  await hydrated(page);
+  await page.getByLabel("User name").fill("nobody-at-all");
+  await page.getByRole("button", { name: "Add member" }).click();
+  await expect(page.locator("#member-user-hint")).toHaveText('users "nobody-at-all" not found');
+  await page.getByLabel("User name").fill(bob);
+  await page.locator("#member-role").selectOption("editor");
+  await page.getByRole("button", { name: "Add member" }).click();
+  await expect(page.locator(`tr[data-member="${bob}"]`)).toBeVisible();
+  await page.getByLabel(`Role of ${bob}`).selectOption("admin");
+  const audit = page.getByRole("region", { name: "Audit log" });
+  await expect(audit).toContainText("POST /api/set_member (update members)");
+  await expect(audit).toContainText(`PUT /api/v1/namespaces/${mine}/members/${alice}`);
+  await page.getByRole("button", { name: `Remove ${alice}` }).click();
+  await expect(page.locator(`tr[data-member="${alice}"]`)).toHaveCount(0);
+  await page.getByRole("button", { name: "Make public" }).click();
+  await expect(page.getByText("Public: anyone may read this namespace without signing in.")).toBeVisible();
+  await accessible(page);
+  await photograph(page, "namespace-admin");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.locator(".user-menu").getByRole("link", { name: "Sign in" })).toBeVisible();
+  // Public now: the stream reads without signing in.
+  await page.goto(`${AUTH}/`);
+  await expect(page.locator(`tr[data-key="${mine}/app"]`)).toBeVisible();
   expect(problems).toEqual([]);
 });

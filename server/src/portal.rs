@@ -479,7 +479,7 @@ impl PortalBackend for Service {
             let who = self.resolve_caller(c).await?;
             let members = self.list_members(&who, &namespace).await?;
             let public = self.get_visibility(&who, &namespace).await?.public;
-            let can_admin = self.allow(&who, crate::service::Verb::Update, "members", Some(&namespace)).is_ok();
+            let can_admin = self.may(&who, crate::service::Verb::Update, "members", Some(&namespace));
             Ok(NamespaceSettings { members, public, can_admin })
         })
     }

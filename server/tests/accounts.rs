@@ -222,7 +222,13 @@ async fn authorization_matrix() {
             (Need::Server, "POST", "/api/v1/users".into(), Some(json!({"name": format!("u-{c}"), "password": password("u")})), false),
             (Need::Server, "GET", "/api/v1/audit".into(), None, false),
             (Need::Server, "GET", format!("/apis/image.openshift.io/v1/images/{}", digest_n(1)), None, false),
-            (Need::Edit, "PUT", format!("{IS}/team/imagestreams/put-{c}"), Some(json!({"metadata": {"name": format!("put-{c}")}, "spec": {"lookupPolicy": {"local": true}}})), false),
+            (
+                Need::Edit,
+                "PUT",
+                format!("{IS}/team/imagestreams/put-{c}"),
+                Some(json!({"metadata": {"name": format!("put-{c}")}, "spec": {"lookupPolicy": {"local": true}}})),
+                false,
+            ),
             (
                 Need::Edit,
                 "PUT",

@@ -140,7 +140,8 @@ impl Caller {
         self.user.clone().unwrap_or_else(|| "system:anonymous".into())
     }
 
-    fn note(&self, verb: Verb, resource: &str, ns: Option<&str>) {
+    /// Tells the request's audit entry what it is about (its first change).
+    pub(crate) fn note(&self, verb: Verb, resource: &str, ns: Option<&str>) {
         if let Some(slot) = &self.audit
             && let Ok(mut n) = slot.0.lock()
             && !matches!(verb, Verb::Get | Verb::List)
@@ -198,7 +199,6 @@ pub struct RoleAuthorizer {
 
 impl super::Authorizer for RoleAuthorizer {
     fn check(&self, caller: &Caller, verb: Verb, resource: &str, namespace: Option<&str>) -> Result<(), ApiError> {
-        caller.note(verb, resource, namespace);
         if caller.system || caller.open {
             return Ok(());
         }

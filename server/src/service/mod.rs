@@ -219,8 +219,15 @@ impl Service {
         self.clock.now()
     }
 
+    /// The permission check of an operation (noted for the request's audit entry).
     pub(crate) fn allow(&self, caller: &Caller, verb: Verb, resource: &str, namespace: Option<&str>) -> Result<(), ApiError> {
+        caller.note(verb, resource, namespace);
         self.authorizer.check(caller, verb, resource, namespace)
+    }
+
+    /// Whether the caller may do something (to show or hide a control); not an operation.
+    pub fn may(&self, caller: &Caller, verb: Verb, resource: &str, namespace: Option<&str>) -> bool {
+        self.authorizer.check(caller, verb, resource, namespace).is_ok()
     }
 
     pub(crate) async fn list_meta(&self, continue_token: Option<String>) -> Result<ListMeta, ApiError> {
