@@ -570,3 +570,17 @@ async fn server_functions_check_the_caller() {
     let (code, _) = call(CreateNamespace::PATH, "name=mine".into(), "anonymous").await;
     assert_eq!(code, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_creation_can_be_restricted_to_administrators() {
+    let restricted = AccessConfig { restrict_namespace_creation: true, ..Default::default() };
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_access(restricted)).await;
+    assert!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap());
+    let admin = cookie(&sign_in(&app, "admin", &password("admin")).await);
+    ok(&app, "POST", "/api/v1/users", Some(json!({"name": "vera", "password": password("vera")})), &admin).await;
+    let vera = cookie(&sign_in(&app, "vera", &password("vera")).await);
+    let r = app.send_with("POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "mine"}})), &vera).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(r.body["message"], "namespaces is forbidden: User \"vera\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope");
+    ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "mine"}})), &admin).await;
+}
