@@ -581,6 +581,9 @@ async fn namespace_creation_can_be_restricted_to_administrators() {
     let vera = cookie(&sign_in(&app, "vera", &password("vera")).await);
     let r = app.send_with("POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "mine"}})), &vera).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-    assert_eq!(r.body["message"], "namespaces is forbidden: User \"vera\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope");
+    assert_eq!(
+        r.body["message"],
+        "namespaces is forbidden: User \"vera\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope"
+    );
     ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "mine"}})), &admin).await;
 }

@@ -6,7 +6,7 @@ use crate::api::{
     ApiFailure, ImportForm, ImportJob, TagForm, delete_stream, delete_tag, get_import_job, get_stream, import_images, start_import,
     tag_image,
 };
-use crate::components::{Ago, DigestLink, Failure, Live, PullSpec, field_error, short_digest};
+use crate::components::{Ago, Failure, Live, PullSpec, field_error, short_digest};
 use crate::domain::tag_command::{TagArgs, error_field, plan_tag};
 use crate::domain::views::{TagState, TagView, image_labels, tag_views};
 use crate::model::{ImageStream, TagEvent};
@@ -265,6 +265,7 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
         }
     });
     let items = tag.history.clone();
+    let now = chrono::Utc::now();
     let title = format!("{} ({} {})", tag.name, items.len(), if items.len() == 1 { "item" } else { "items" });
     // One confirmation at a time, below the list; items carry only a plain button, so long
     // histories stay light.
@@ -287,24 +288,39 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
     view! {
         <details class="history" data-history=tag.name.clone() open=items.len() <= 5>
             <summary>{title}</summary>
-            <ol class="timeline">
+            // One click handler for the whole list (items carry their index): long histories
+            // render and hydrate without a closure per item.
+            <ol class="timeline" on:click=move |ev| {
+                use leptos::wasm_bindgen::JsCast;
+                let index = ev
+                    .target()
+                    .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+                    .and_then(|e| e.get_attribute("data-restore"))
+                    .and_then(|i| i.parse::<usize>().ok());
+                if let Some(i) = index {
+                    pending.set(Some(i));
+                }
+            }>
                 {items
                     .iter()
                     .enumerate()
                     .map(|(i, item)| {
-                        let words = change_words(item, items.get(i + 1));
+                        let words = format!("{}, generation {}", change_words(item, items.get(i + 1)), item.generation);
                         let can_restore = i > 0 && !item.image.is_empty();
+                        let ago = crate::domain::present::ago(&item.created, now);
+                        let image = if item.image.is_empty() {
+                            view! { <span>"no image"</span> }.into_any()
+                        } else {
+                            let href = format!("/images/{}", item.image);
+                            view! { <a href=href class="digest"><code>{short_digest(&item.image)}</code></a> }.into_any()
+                        };
                         view! {
                             <li class=if i == 0 { "item head" } else { "item" }>
-                                <Ago time=item.created.clone()/>
-                                " · "
-                                {if item.image.is_empty() { view! { <span>"no image"</span> }.into_any() } else { view! { <DigestLink digest=item.image.clone()/> }.into_any() }}
+                                <time datetime=item.created.clone()>{ago}</time>
+                                " · "{image}
                                 " · "<span class="muted">{words}</span>
-                                " · "<span class="muted">{format!("generation {}", item.generation)}</span>
-                                <br/><code class="small">{item.docker_image_reference.clone()}</code>
-                                {can_restore.then(|| view! {
-                                    <button type="button" class="restore" on:click=move |_| pending.set(Some(i))>"Restore this image…"</button>
-                                })}
+                                <code class="small ref">{item.docker_image_reference.clone()}</code>
+                                {can_restore.then(|| view! { <button type="button" class="restore" data-restore=i.to_string()>"Restore this image…"</button> })}
                             </li>
                         }
                     })
@@ -367,16 +383,22 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
                             <g>
                                 <text x="4" y=y + 4.0 class="lane-label">{tag.clone()}</text>
                                 <line x1=left y1=y x2=left + width y2=y class="lane"/>
-                                {items
-                                    .iter()
-                                    .map(|i| {
-                                        let t = crate::domain::present::parse_time(&i.created).map(|t| t.timestamp()).unwrap_or(min);
-                                        let x = left + width * ((t - min) as f64 / span);
+                                {dots(items, min, span, left, width)
+                                    .into_iter()
+                                    .map(|d| {
+                                        let i = &items[d.newest];
                                         let label = labels.get(&i.image).cloned().unwrap_or_else(|| "reference".into());
-                                        let title = format!("{tag} → {} at {}", short_digest(&i.image), i.created);
-                                        // Short histories get a label per dot; long ones only the tooltip.
-                                        let label = (items.len() <= 20).then(|| view! { <text x=x + 9.0 y=y - 8.0 class="dot-label">{label}</text> });
-                                        view! { <circle cx=x cy=y r="7" fill=color(&i.image)><title>{title}</title></circle>{label} }
+                                        let title = if d.count == 1 {
+                                            format!("{tag} → {} at {}", short_digest(&i.image), i.created)
+                                        } else {
+                                            format!("{tag} → {} ({} times, last at {})", short_digest(&i.image), d.count, i.created)
+                                        };
+                                        // Short histories get a label per dot; longer ones a tooltip; the longest
+                                        // (dots closer than a tooltip can be aimed at) neither: their history
+                                        // list below says it all.
+                                        let label = (items.len() <= 20).then(|| view! { <text x=d.x + 9.0 y=y - 8.0 class="dot-label">{label}</text> });
+                                        let title = (items.len() <= 200).then(|| view! { <title>{title}</title> });
+                                        view! { <circle cx=d.x cy=y r="7" fill=color(&i.image)>{title}</circle>{label} }
                                     })
                                     .collect_view()}
                             </g>
@@ -388,6 +410,32 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
         </figure>
     }
     .into_any()
+}
+
+/// One dot of a lane: where, which item (the newest it stands for), and how many it stands for.
+struct Dot {
+    x: f64,
+    newest: usize,
+    count: usize,
+}
+
+/// The dots of a lane: items (newest first) that would be drawn on the same pixel with the same
+/// image are one dot, since they would be indistinguishable anyway; a long history then costs
+/// at most a dot per pixel of width instead of one per item.
+fn dots(items: &[TagEvent], min: i64, span: f64, left: f64, width: f64) -> Vec<Dot> {
+    let mut out: Vec<Dot> = vec![];
+    let mut last: Option<(i64, &str)> = None;
+    for (i, item) in items.iter().enumerate() {
+        let t = crate::domain::present::parse_time(&item.created).map(|t| t.timestamp()).unwrap_or(min);
+        let x = left + width * ((t - min) as f64 / span);
+        let key = (x.round() as i64, item.image.as_str());
+        match (last, out.last_mut()) {
+            (Some(k), Some(d)) if k == key => d.count += 1,
+            _ => out.push(Dot { x, newest: i, count: 1 }),
+        }
+        last = Some(key);
+    }
+    out
 }
 
 #[component]
