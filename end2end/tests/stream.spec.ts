@@ -61,11 +61,11 @@ test("tag, alias, field errors, restore and delete without reload", async ({ pag
   // Restore the older image of "moving", with confirmation.
   const history = page.locator('details[data-history="moving"]');
   const older = history.locator("li").nth(1);
-  const olderDigest = await older.locator("a.digest").getAttribute("title");
+  const olderImage = await older.locator("a.digest").getAttribute("href");
   await older.getByRole("button", { name: "Restore this image…" }).click();
   await history.getByRole("group", { name: "Confirm restore" }).getByRole("button", { name: "Restore", exact: true }).click();
   await expect(history.locator("li")).toHaveCount(3);
-  await expect(history.locator("li").first().locator("a.digest")).toHaveAttribute("title", olderDigest!);
+  await expect(history.locator("li").first().locator("a.digest")).toHaveAttribute("href", olderImage!);
   // Delete a tag, with confirmation.
   const row = page.locator('tr[data-tag="follow"]');
   await page.locator('tr[data-tag="moving"]').getByRole("button", { name: "Delete…" }).click();
