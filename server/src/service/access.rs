@@ -254,6 +254,11 @@ pub struct Credentials {
     pub audit: Option<AuditSlot>,
 }
 
+/// `Service::accounts`: not read yet, off (no user), on.
+pub(crate) const ACCOUNTS_UNKNOWN: u8 = 0;
+const ACCOUNTS_OFF: u8 = 1;
+const ACCOUNTS_ON: u8 = 2;
+
 pub const SESSION_COOKIE: &str = "imagestreams_session";
 const TOKEN_PREFIX: &str = "ist_";
 
@@ -341,17 +346,25 @@ impl SignInThrottle {
 }
 
 impl Service {
-    /// Whether accounts are on (a user exists). Cached once on.
+    /// Whether accounts are on (a user exists). Read from the database once, then known: users
+    /// are only created through this service (which turns it on) and never all deleted.
     pub async fn accounts_on(&self) -> Result<bool, ApiError> {
-        if self.accounts.load(std::sync::atomic::Ordering::Acquire) {
-            return Ok(true);
+        use std::sync::atomic::Ordering;
+        match self.accounts.load(Ordering::Acquire) {
+            ACCOUNTS_ON => return Ok(true),
+            ACCOUNTS_OFF => return Ok(false),
+            _ => {}
         }
         let mut conn = self.store.read().await.map_err(db)?;
         let on = store::count_users(&mut conn).await.map_err(db)? > 0;
-        if on {
-            self.accounts.store(true, std::sync::atomic::Ordering::Release);
-        }
-        Ok(on)
+        // Only an unknown state is settled here; a user created meanwhile has set "on" already.
+        let _ = self.accounts.compare_exchange(
+            ACCOUNTS_UNKNOWN,
+            if on { ACCOUNTS_ON } else { ACCOUNTS_OFF },
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        Ok(self.accounts.load(Ordering::Acquire) == ACCOUNTS_ON)
     }
 
     /// Creates the first administrator unless a user exists. Returns whether it did.
@@ -364,7 +377,7 @@ impl Service {
         }
         store::insert_user(&mut tx, name, &hash, true, &self.now()).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
-        self.accounts.store(true, std::sync::atomic::Ordering::Release);
+        self.accounts.store(ACCOUNTS_ON, std::sync::atomic::Ordering::Release);
         Ok(true)
     }
 
@@ -517,7 +530,7 @@ impl Service {
         }
         store::insert_user(&mut tx, name, &hash, new.admin, &self.now()).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
-        self.accounts.store(true, std::sync::atomic::Ordering::Release);
+        self.accounts.store(ACCOUNTS_ON, std::sync::atomic::Ordering::Release);
         Ok(WhoAmI { user: Some(name.into()), admin: new.admin, ..Default::default() })
     }
 

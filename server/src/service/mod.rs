@@ -99,8 +99,8 @@ pub struct Service {
     pub(crate) deliveries: Arc<tokio::sync::Notify>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
     pub(crate) watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
-    /// Accounts are on (a user exists); cached once true.
-    pub(crate) accounts: Arc<std::sync::atomic::AtomicBool>,
+    /// Accounts are on (a user exists): unknown, off or on (see `access`).
+    pub(crate) accounts: Arc<std::sync::atomic::AtomicU8>,
     pub(crate) anonymous_read: bool,
     pub(crate) session_ttl: std::time::Duration,
     pub(crate) sign_ins: Arc<access::SignInThrottle>,
@@ -126,7 +126,7 @@ impl Service {
             webhook_guard: Arc::new(crate::importer::guard::RegistryGuard::for_webhooks(&[])),
             deliveries: Arc::new(tokio::sync::Notify::new()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
-            accounts: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            accounts: Arc::new(std::sync::atomic::AtomicU8::new(access::ACCOUNTS_UNKNOWN)),
             anonymous_read: false,
             session_ttl: AccessConfig::default().session_ttl,
             sign_ins: Arc::new(access::SignInThrottle::default()),
