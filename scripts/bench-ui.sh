@@ -40,7 +40,11 @@ def measure(path, n=200):
             times.append(dt)
     times.sort()
     return times[len(times) // 2], times[int(len(times) * 0.99) - 1], len(body)
-for label, path, marker in [("catalog first page", "/", b"app-00000"), ("timeline of 1,000 items", "/ns/timeline/long", b"v0.0")]:
+for label, path, marker in [
+    ("catalog first page", "/", b"app-00000"),
+    ("stream page of a tag with 1,000 history items (lanes: all, list: newest 100)", "/ns/timeline/long", b"v0.0"),
+    ("the same with all 1,000 items listed (?history=all)", "/ns/timeline/long?history=all", b"v0.0"),
+]:
     p50, p99, size = measure(path)
     print(f"    {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({size} bytes)")
 PY

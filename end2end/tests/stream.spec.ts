@@ -170,3 +170,25 @@ test("a failing import shows its reason, and 'Import now' retries it", async ({ 
   await expect(row.locator(".badge")).toHaveText("import failed");
   expect(problems).toEqual([]);
 });
+
+test("a long history shows its newest 100 items, and all of them on request", async ({ page, request }) => {
+  const problems = watchProblems(page);
+  const tag = `long-${Date.now().toString(36)}`;
+  for (let n = 1; n <= 105; n++) {
+    const digest = "sha256:" + n.toString(16).padStart(64, "0");
+    const r = await request.post("/apis/image.openshift.io/v1/namespaces/demo/imagestreammappings", {
+      data: { metadata: { name: "nginx" }, tag, image: { metadata: { name: digest }, dockerImageReference: `quay.io/x/nginx@${digest}` } },
+    });
+    expect(r.status()).toBe(201);
+  }
+  await page.goto("/ns/demo/nginx");
+  await hydrated(page);
+  const history = page.locator(`details[data-history="${tag}"]`);
+  await expect(history.locator("summary")).toHaveText(`${tag} (105 items)`);
+  await expect(history.locator("ol > li")).toHaveCount(100);
+  await history.locator("summary").click();
+  await history.getByRole("link", { name: "Show all 105 items (the newest 100 are shown)" }).click();
+  await expect(page.locator(`details[data-history="${tag}"] ol > li`)).toHaveCount(105);
+  await expect(page.locator(`details[data-history="${tag}"]`)).toHaveAttribute("open", "");
+  expect(problems).toEqual([]);
+});

@@ -243,6 +243,9 @@ fn TagTable(tags: Vec<TagView>, ns: String, stream: String, actions: TagActions)
     }
 }
 
+/// History items a tag shows before "Show all".
+const HISTORY_PAGE: usize = 100;
+
 /// What changed from the older item to this one, in words.
 fn change_words(item: &TagEvent, older: Option<&TagEvent>) -> &'static str {
     match older {
@@ -266,6 +269,15 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
     });
     let items = tag.history.clone();
     let now = chrono::Utc::now();
+    // Long histories show their newest items; all of them on request (`?history=all`), like
+    // the paged tag histories of Quay and Harbor. The lanes above always draw every item.
+    let all = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
+    let shown = if all { items.len() } else { items.len().min(HISTORY_PAGE) };
+    let more = (shown < items.len()).then(|| {
+        let href = format!("?history=all#history-{}", tag.name);
+        let text = format!("Show all {} items (the newest {shown} are shown)", items.len());
+        view! { <p class="more"><a href=href>{text}</a></p> }
+    });
     let title = format!("{} ({} {})", tag.name, items.len(), if items.len() == 1 { "item" } else { "items" });
     // One confirmation at a time, below the list; items carry only a plain button, so long
     // histories stay light.
@@ -286,7 +298,7 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
         }
     };
     view! {
-        <details class="history" data-history=tag.name.clone() open=items.len() <= 5>
+        <details class="history" id=format!("history-{}", tag.name) data-history=tag.name.clone() open=items.len() <= 5 || all>
             <summary>{title}</summary>
             // One click handler for the whole list (items carry their index): long histories
             // render and hydrate without a closure per item.
@@ -303,6 +315,7 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
             }>
                 {items
                     .iter()
+                    .take(shown)
                     .enumerate()
                     .map(|(i, item)| {
                         let words = format!("{}, generation {}", change_words(item, items.get(i + 1)), item.generation);
@@ -326,6 +339,7 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
                     })
                     .collect_view()}
             </ol>
+            {more}
             // The one confirmation of this history, for the item chosen above.
             {move || pending.get().and_then(|i| items_for_confirm.get(i).cloned().map(|item| (i, item))).map(|(i, item)| {
                 let form = restore_form(&item.image);
