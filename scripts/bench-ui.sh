@@ -42,7 +42,7 @@ def measure(path, n=200):
     return times[len(times) // 2], times[int(len(times) * 0.99) - 1], len(body)
 for label, path, marker in [
     ("catalog first page", "/", b"app-00000"),
-    ("stream page of a tag with 1,000 history items (lanes: all, list: newest 100)", "/ns/timeline/long", b"v0.0"),
+    ("stream page of a tag with 1,000 history items (lanes: all, list: newest 50)", "/ns/timeline/long", b"v0.0"),
     ("the same with all 1,000 items listed (?history=all)", "/ns/timeline/long?history=all", b"v0.0"),
 ]:
     p50, p99, size = measure(path)

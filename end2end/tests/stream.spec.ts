@@ -171,7 +171,7 @@ test("a failing import shows its reason, and 'Import now' retries it", async ({ 
   expect(problems).toEqual([]);
 });
 
-test("a long history shows its newest 100 items, and all of them on request", async ({ page, request }) => {
+test("a long history shows its newest 50 items, and all of them on request", async ({ page, request }) => {
   const problems = watchProblems(page);
   const tag = `long-${Date.now().toString(36)}`;
   for (let n = 1; n <= 105; n++) {
@@ -185,9 +185,9 @@ test("a long history shows its newest 100 items, and all of them on request", as
   await hydrated(page);
   const history = page.locator(`details[data-history="${tag}"]`);
   await expect(history.locator("summary")).toHaveText(`${tag} (105 items)`);
-  await expect(history.locator("ol > li")).toHaveCount(100);
+  await expect(history.locator("ol > li")).toHaveCount(50);
   await history.locator("summary").click();
-  await history.getByRole("link", { name: "Show all 105 items (the newest 100 are shown)" }).click();
+  await history.getByRole("link", { name: "Show all 105 items (the newest 50 are shown)" }).click();
   await expect(page.locator(`details[data-history="${tag}"] ol > li`)).toHaveCount(105);
   await expect(page.locator(`details[data-history="${tag}"]`)).toHaveAttribute("open", "");
   expect(problems).toEqual([]);

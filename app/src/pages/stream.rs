@@ -244,7 +244,7 @@ fn TagTable(tags: Vec<TagView>, ns: String, stream: String, actions: TagActions)
 }
 
 /// History items a tag shows before "Show all".
-const HISTORY_PAGE: usize = 100;
+const HISTORY_PAGE: usize = 50;
 
 /// What changed from the older item to this one, in words.
 fn change_words(item: &TagEvent, older: Option<&TagEvent>) -> &'static str {
@@ -405,7 +405,7 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
                                         let title = if d.count == 1 {
                                             format!("{tag} → {} at {}", short_digest(&i.image), i.created)
                                         } else {
-                                            format!("{tag} → {} ({} times, last at {})", short_digest(&i.image), d.count, i.created)
+                                            format!("{tag} → {} at {} (and {} older moves here)", short_digest(&i.image), i.created, d.count - 1)
                                         };
                                         // Short histories get a label per dot; longer ones a tooltip; the longest
                                         // (dots closer than a tooltip can be aimed at) neither: their history
@@ -433,16 +433,16 @@ struct Dot {
     count: usize,
 }
 
-/// The dots of a lane: items (newest first) that would be drawn on the same pixel with the same
-/// image are one dot, since they would be indistinguishable anyway; a long history then costs
-/// at most a dot per pixel of width instead of one per item.
+/// The dots of a lane: items (newest first) that fall on the same pixel are one dot, coloured
+/// by the newest of them (it would hide the others anyway); a long history then costs at most a
+/// dot per pixel of width instead of one per item.
 fn dots(items: &[TagEvent], min: i64, span: f64, left: f64, width: f64) -> Vec<Dot> {
     let mut out: Vec<Dot> = vec![];
-    let mut last: Option<(i64, &str)> = None;
+    let mut last: Option<i64> = None;
     for (i, item) in items.iter().enumerate() {
         let t = crate::domain::present::parse_time(&item.created).map(|t| t.timestamp()).unwrap_or(min);
         let x = left + width * ((t - min) as f64 / span);
-        let key = (x.round() as i64, item.image.as_str());
+        let key = x.round() as i64;
         match (last, out.last_mut()) {
             (Some(k), Some(d)) if k == key => d.count += 1,
             _ => out.push(Dot { x, newest: i, count: 1 }),
