@@ -276,7 +276,8 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
     let more = (shown < items.len()).then(|| {
         let href = format!("?history=all#history-{}", tag.name);
         let text = format!("Show all {} items (the newest {shown} are shown)", items.len());
-        view! { <p class="more"><a href=href>{text}</a></p> }
+        // A full page load (the router would keep this page): the server renders every item.
+        view! { <p class="more"><a href=href rel="external">{text}</a></p> }
     });
     let title = format!("{} ({} {})", tag.name, items.len(), if items.len() == 1 { "item" } else { "items" });
     // One confirmation at a time, below the list; items carry only a plain button, so long
