@@ -23,6 +23,8 @@ use tower_http::trace::TraceLayer;
 /// A web import running in the background, for the progress the form shows.
 #[derive(Default)]
 struct WebImport {
+    /// Who started it: only they see its progress and result.
+    owner: Option<String>,
     progress: Arc<ImportProgress>,
     finished: std::sync::Mutex<Option<Result<String, ApiFailure>>>,
     finished_at: std::sync::Mutex<Option<std::time::Instant>>,
@@ -171,6 +173,9 @@ impl Service {
 
     /// The `tag` form: the same plan and messages as `imagestreams tag`.
     async fn portal_tag(&self, caller: &Caller, form: TagForm) -> Result<String, ApiError> {
+        // May the caller tag here at all? Asked first, so a refusal is a refusal, not a
+        // problem with the source field.
+        self.allow(caller, crate::service::Verb::Update, "imagestreamtags", Some(&form.namespace))?;
         let args = TagArgs {
             args: vec![form.source.trim().to_string(), form.destination.trim().to_string()],
             alias: form.mode == "alias",
@@ -323,7 +328,7 @@ impl PortalBackend for Service {
             let who = self.resolve_caller(c).await?;
             self.allow(&who, crate::service::Verb::Create, "imagestreamimports", Some(&form.namespace))?;
             let id = crate::service::new_job_id();
-            let job = Arc::new(WebImport::default());
+            let job = Arc::new(WebImport { owner: who.user.clone(), ..Default::default() });
             {
                 let mut jobs = web_imports().lock().unwrap_or_else(|p| p.into_inner());
                 // Finished jobs are kept for a while so a slow poll still sees the result.
@@ -344,12 +349,16 @@ impl PortalBackend for Service {
         })
     }
     fn import_job(&self, id: String) -> Answer<'_, ImportJob> {
+        let c = web_credentials();
         Box::pin(async move {
+            let who = self.resolve_caller(c).await?;
             let job = web_imports()
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&id)
                 .cloned()
+                // Someone else's job is "not found", like a token of someone else.
+                .filter(|j| who.open || j.owner == who.user)
                 .ok_or_else(|| ApiError::not_found(RES_IMAGESTREAMIMPORTS_JOB, &id))?;
             let result = job.finished.lock().ok().and_then(|f| f.clone());
             Ok(ImportJob { done: job.progress.done.load(Ordering::Relaxed), total: job.progress.total.load(Ordering::Relaxed), result })

@@ -96,6 +96,10 @@ async fn team() -> Team {
         let w = json!({"metadata": {"name": format!("wd-{label}")}, "spec": {"url": "https://hooks.example.com/z", "secret": "0123456789abcdef", "tags": ["*:*"]}});
         ok(&app, "POST", "/api/v1/namespaces/team/webhooks", Some(w), &ada).await;
         ok(&app, "POST", "/api/v1/namespaces/team/secrets", Some(secret(format!("sd-{label}"))), &ada).await;
+        let gone = format!("gone-{label}");
+        ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": gone}})), &ada).await;
+        ok(&app, "PUT", &format!("/api/v1/namespaces/{gone}/members/vera"), Some(json!({"role": "viewer"})), &ada).await;
+        ok(&app, "PUT", &format!("/api/v1/namespaces/{gone}/members/eddie"), Some(json!({"role": "editor"})), &ada).await;
         let user = format!("m-{label}");
         ok(&app, "POST", "/api/v1/users", Some(json!({"name": user, "password": password("m")})), &cookie(&admin)).await;
         ok(&app, "PUT", &format!("/api/v1/namespaces/team/members/{user}"), Some(json!({"role": "viewer"})), &ada).await;
@@ -326,7 +330,8 @@ async fn lists_watches_public_namespaces_and_token_limits() {
         .iter()
         .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ns, vec!["team"]);
+    // Her namespaces (team, and the ones the set-up made her viewer of), nothing else.
+    assert!(ns.contains(&"team".to_string()) && ns.iter().all(|n| n == "team" || n.starts_with("gone-")), "{ns:?}");
 
     // A watch across namespaces carries only readable changes.
     let vera = t
@@ -545,6 +550,36 @@ async fn server_functions_check_the_caller() {
         (SetMember::PATH, "namespace=team&user=dummy&role=viewer".into(), Need::Admin),
         (SetPublic::PATH, "namespace=team&public=false".into(), Need::Admin),
         (NamespaceAudit::PATH, "namespace=team".into(), Need::Admin),
+        (ListDeliveries::PATH, "namespace=team&name=hook".into(), Need::Read),
+        (CreateStream::PATH, "namespace=team&name=fs-CALLER".into(), Need::Edit),
+        (
+            TagImage::PATH,
+            "form[namespace]=team&form[source]=app:latest&form[destination]=app:ft-CALLER&form[mode]=permanent&form[reference_policy]=source&form[import_mode]=&form[scheduled]=false&form[insecure]=false".into(),
+            Need::Edit,
+        ),
+        (
+            ImportImages::PATH,
+            "form[namespace]=team&form[stream]=app&form[from]=127.0.0.1:9/x/y:1&form[tag]=fi-CALLER&form[all]=false&form[scheduled]=false&form[insecure]=false&form[import_mode]=".into(),
+            Need::Edit,
+        ),
+        (
+            StartImport::PATH,
+            "form[namespace]=team&form[stream]=app&form[from]=127.0.0.1:9/x/y:1&form[tag]=fj-CALLER&form[all]=false&form[scheduled]=false&form[insecure]=false&form[import_mode]=".into(),
+            Need::Edit,
+        ),
+        (
+            CreateWebhook::PATH,
+            "form[namespace]=team&form[name]=fw-CALLER&form[url]=https://hooks.example.com/f&form[secret]=0123456789abcdef&form[tags]=app:*&form[events][0]=ImageChanged".into(),
+            Need::Edit,
+        ),
+        (DeleteWebhook::PATH, "namespace=team&name=wd-CALLER".into(), Need::Edit),
+        (Redeliver::PATH, "namespace=team&name=hook&delivery=1".into(), Need::Edit),
+        (RemoveMember::PATH, "namespace=team&user=m-CALLER".into(), Need::Admin),
+        (DeleteNamespace::PATH, "name=gone-CALLER".into(), Need::Admin),
+        (GetDashboard::PATH, String::new(), Need::Anyone),
+        (CurrentUser::PATH, String::new(), Need::Anyone),
+        (ListTokens::PATH, String::new(), Need::SignedIn),
+        (CreateToken::PATH, "form[name]=sf&form[namespaces]=&form[max_role]=&form[expires_in_days]=".into(), Need::SignedIn),
     ];
     let mut wrong = vec![];
     for c in CALLERS {
@@ -557,6 +592,27 @@ async fn server_functions_check_the_caller() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The image page: for readers of a namespace that uses the image (else not found), and
+    // server administrators.
+    for (c, want) in [("anonymous", 404), ("viewer", 200), ("outsider", 404), ("server", 200), ("expired", 401)] {
+        let (code, text) = call(GetImagePage::PATH, format!("digest={}", digest_n(1)), c).await;
+        assert_eq!(code, want, "{c}: {text}");
+    }
+    // Import jobs are their starter's: another user's poll is "not found".
+    let (code, id) = call(StartImport::PATH, "form[namespace]=team&form[stream]=app&form[from]=127.0.0.1:9/x/y:2&form[tag]=job&form[all]=false&form[scheduled]=false&form[insecure]=false&form[import_mode]=".into(), "editor").await;
+    assert_eq!(code, 200, "{id}");
+    let id: String = serde_json::from_str(&id).unwrap();
+    assert_eq!(call(GetImportJob::PATH, format!("id={id}"), "editor").await.0, 200);
+    assert_eq!(call(GetImportJob::PATH, format!("id={id}"), "viewer").await.0, 404);
+    assert_eq!(call(GetImportJob::PATH, format!("id={id}"), "anonymous").await.0, 404);
+    // Tokens of others cannot be revoked; signing out needs no rights.
+    assert_eq!(call(RevokeToken::PATH, "id=000000000000".into(), "viewer").await.0, 404);
+    assert_eq!(call(RevokeToken::PATH, "id=000000000000".into(), "anonymous").await.0, 401);
+    assert_eq!(call(ChangePassword::PATH, "current=wrong-password&new=another-password-1".into(), "viewer").await.0, 422);
+    assert_eq!(call(ChangePassword::PATH, "current=wrong-password&new=another-password-1".into(), "anonymous").await.0, 401);
+    assert_eq!(call(SignOut::PATH, String::new(), "anonymous").await.0, 200);
+    let (code, _) = call(SignInUser::PATH, "username=vera&password=wrong-password".into(), "anonymous").await;
+    assert_eq!(code, 422, "a wrong password is an error at the password field of the form");
     // The catalog and the namespace list of the pages show only what the caller may read.
     let (code, text) = call(ListCatalog::PATH, "query=&sort=name&page=1".into(), "outsider").await;
     assert_eq!(code, 200);
@@ -565,7 +621,9 @@ async fn server_functions_check_the_caller() {
     assert_eq!(page["total"], 0, "{text}");
     let (_, text) = call(ListCatalog::PATH, "query=&sort=name&page=1".into(), "viewer").await;
     let page: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(page["namespaces"], json!(["team"]));
+    let namespaces: Vec<&str> = page["namespaces"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(namespaces.contains(&"team") && namespaces.iter().all(|n| *n == "team" || n.starts_with("gone-")), "{namespaces:?}");
+    assert!(!namespaces.contains(&"other") && !namespaces.contains(&"default"));
     assert!(page["streams"].as_array().unwrap().iter().all(|s| s["namespace"] == "team"));
     let (code, _) = call(CreateNamespace::PATH, "name=mine".into(), "anonymous").await;
     assert_eq!(code, 401);
