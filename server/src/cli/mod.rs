@@ -554,11 +554,48 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = crate::portal::router(service, options);
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve_http1(listener, app).await;
     trimmer.abort();
     Ok(())
+}
+
+/// Serves HTTP/1.1 (what browsers and the CLI speak to us over plain HTTP) with one small task
+/// per connection: an idle watch then costs little more than hyper's read and write buffers
+/// (`axum::serve` keeps an HTTP/1-or-2 connection per client). Each request carries its peer
+/// address (`ConnectInfo`) for the audit log. On Ctrl-C or SIGTERM it stops accepting and gives
+/// open requests five seconds (watches and live pages end then).
+async fn serve_http1(listener: tokio::net::TcpListener, app: axum::Router) {
+    use tower::Layer;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = axum::Extension(axum::extract::ConnectInfo(peer)).layer(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+    }
 }
 
 /// The first administrator, from `--admin-password-file` or `IMAGESTREAMS_ADMIN_PASSWORD`, when
