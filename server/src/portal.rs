@@ -498,7 +498,8 @@ impl PortalBackend for Service {
             let who = self.resolve_caller(c).await?;
             Service::set_member(self, &who, &namespace, user.trim(), &role).await.map(|_| ()).map_err(|e| {
                 // An unknown user concerns the user field; an unreadable namespace stays a 404.
-                if e.code() == 404 && e.message().starts_with("users ") { form_error("user", e.message().to_string()) } else { e }
+                let unknown_user = e.status.details.as_ref().is_some_and(|d| d.kind == "users");
+                if e.code() == 404 && unknown_user { form_error("user", e.message().to_string()) } else { e }
             })
         })
     }

@@ -31,7 +31,7 @@ fn password(user: &str) -> String {
 async fn sign_in(app: &TestApp, user: &str, pass: &str) -> String {
     let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": user, "password": pass})), &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let set = r.content_type.split("set-cookie: ").nth(1).unwrap().to_string();
+    let set = r.set_cookie.expect("a session cookie");
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
     set.split(';').next().unwrap().trim_start_matches("imagestreams_session=").to_string()
 }
@@ -444,7 +444,7 @@ async fn bootstrap_sign_in_slowdown_passwords_csrf_and_audit() {
             &[("x-forwarded-proto".into(), "https".into())],
         )
         .await;
-    assert!(r.content_type.contains("; Secure"), "Secure over HTTPS: {}", r.content_type);
+    assert!(r.set_cookie.as_deref().unwrap().contains("; Secure"), "Secure over HTTPS: {:?}", r.set_cookie);
 
     // CSRF: a cookie-authenticated change from another site is refused; from this one, or
     // with a bearer token, or from a non-browser client, it passes.

@@ -2,6 +2,7 @@
 //! the server, the CLI and the browser, so a form validates with the very rules the API applies.
 //! Depends on nothing but `crate::model`.
 
+pub mod accounts;
 pub mod history;
 pub mod imports;
 pub mod lookup;

@@ -116,8 +116,10 @@ fn PasswordForm() -> impl IntoView {
     });
     let new_hint = move || {
         let n = new.get();
-        (!n.is_empty() && n.chars().count() < 10)
-            .then(|| "must be at least 10 characters long".to_string())
+        // The rule the server applies, as you type; then the server's own answer.
+        (!n.is_empty())
+            .then(|| crate::domain::accounts::password_error(&n))
+            .flatten()
             .or_else(|| field_message(action.value().get(), "new"))
     };
     view! {

@@ -23,6 +23,14 @@ impl std::fmt::Display for CliError {
     }
 }
 
+/// A failure answer as an error: its `Status`, or the raw text when it is not one.
+fn failure(code: reqwest::StatusCode, bytes: &[u8]) -> CliError {
+    match serde_json::from_slice::<Status>(bytes) {
+        Ok(s) => CliError::Server(ApiError::from_status(s)),
+        Err(_) => CliError::Local(format!("the server answered {code}: {}", String::from_utf8_lossy(bytes))),
+    }
+}
+
 pub struct Client {
     base: String,
     token: Option<String>,
@@ -51,10 +59,7 @@ impl Client {
         let code = resp.status();
         let bytes = resp.bytes().await.map_err(|e| CliError::Local(format!("reading the answer: {e}")))?;
         if !code.is_success() {
-            return Err(match serde_json::from_slice::<Status>(&bytes) {
-                Ok(s) => CliError::Server(ApiError::from_status(s)),
-                Err(_) => CliError::Local(format!("the server answered {code}: {}", String::from_utf8_lossy(&bytes))),
-            });
+            return Err(failure(code, &bytes));
         }
         serde_json::from_slice(&bytes).map_err(|e| CliError::Local(format!("the server's answer could not be read: {e}")))
     }
@@ -88,11 +93,9 @@ impl Client {
             .await
             .map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
         if !resp.status().is_success() {
+            let code = resp.status();
             let bytes = resp.bytes().await.unwrap_or_default();
-            return Err(match serde_json::from_slice::<Status>(&bytes) {
-                Ok(s) => CliError::Server(ApiError::from_status(s)),
-                Err(_) => CliError::Local(format!("the server answered: {}", String::from_utf8_lossy(&bytes))),
-            });
+            return Err(failure(code, &bytes));
         }
         let mut buf: Vec<u8> = vec![];
         while let Some(chunk) = resp.chunk().await.map_err(|e| CliError::Local(format!("the watch ended: {e}")))? {
@@ -115,11 +118,9 @@ impl Client {
         if resp.status().is_success() {
             return Ok(());
         }
+        let code = resp.status();
         let bytes = resp.bytes().await.unwrap_or_default();
-        Err(match serde_json::from_slice::<Status>(&bytes) {
-            Ok(s) => CliError::Server(ApiError::from_status(s)),
-            Err(_) => CliError::Local(format!("the server answered: {}", String::from_utf8_lossy(&bytes))),
-        })
+        Err(failure(code, &bytes))
     }
 
     /// Signs in with a user name and password: the session cookie's value.
@@ -138,11 +139,9 @@ impl Client {
             .filter_map(|v| v.to_str().ok())
             .find_map(|c| c.split(';').next()?.strip_prefix("imagestreams_session=").map(str::to_string));
         if !resp.status().is_success() {
+            let code = resp.status();
             let bytes = resp.bytes().await.unwrap_or_default();
-            return Err(match serde_json::from_slice::<Status>(&bytes) {
-                Ok(s) => CliError::Server(ApiError::from_status(s)),
-                Err(_) => CliError::Local(format!("the server answered: {}", String::from_utf8_lossy(&bytes))),
-            });
+            return Err(failure(code, &bytes));
         }
         cookie.ok_or_else(|| CliError::Local("the server did not start a session".into()))
     }

@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::session_cookie_header;
-pub use edge::{csrf_check, edge};
+pub use edge::edge;
 
 pub const IMAGE_API: &str = "/apis/image.openshift.io/v1";
 

@@ -1,4 +1,4 @@
-//! Where imports (and later webhooks) may connect (PRODUCT difference 8): the operator's
+//! Where imports and webhook deliveries may connect (PRODUCT difference 8): the operator's
 //! `--allowed-registry` globs, and a refusal of loopback, private, link-local and unspecified
 //! addresses unless an entry names the host explicitly. The check runs on resolved addresses,
 //! inside an in-process forward proxy that every registry connection goes through, so each

@@ -297,15 +297,11 @@ fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// Shortest password accepted.
-pub const MIN_PASSWORD_LEN: usize = 10;
-
 fn check_new_password(field: &str, password: &str) -> Result<(), ApiError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        let err = FieldError::invalid_raw(field, "<hidden>", format!("must be at least {MIN_PASSWORD_LEN} characters long"));
-        return Err(ApiError::invalid(RES_USERS, "", &[err]));
+    match app::domain::accounts::password_error(password) {
+        Some(rule) => Err(ApiError::invalid(RES_USERS, "", &[FieldError::invalid_raw(field, "<hidden>", rule)])),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 pub const RES_USERS: Resource = Resource { plural: "users", group: "", kind: "User" };

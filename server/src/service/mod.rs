@@ -20,14 +20,11 @@ use app::model::{ApiError, ListMeta};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
-pub use access::{
-    AuditNote, AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, TokenScope, hash_password, required_role, unauthorized,
-};
+pub use access::{AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, unauthorized};
 pub use imports::ImportProgress;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 pub use watch::{WatchRequest, WatchStream, parse_field_selector};
-pub use webhooks::RES_WEBHOOKS;
 pub(crate) use webhooks::unix_ms;
 
 /// What a caller wants to do, for the permission check.

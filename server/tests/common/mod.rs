@@ -40,6 +40,8 @@ pub struct Reply {
     pub body: Value,
     pub text: String,
     pub content_type: String,
+    /// The `Set-Cookie` header, if the answer had one.
+    pub set_cookie: Option<String>,
 }
 
 impl TestApp {
@@ -92,7 +94,7 @@ impl TestApp {
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, body, text, content_type }
+        Reply { status, body, text, content_type, set_cookie: None }
     }
 
     /// A request with extra headers (credentials, Origin, …).
@@ -104,11 +106,7 @@ impl TestApp {
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let mut reply = Reply { status, body, text, content_type };
-        if let Some(c) = set_cookie {
-            reply.content_type = format!("{}\nset-cookie: {c}", reply.content_type);
-        }
-        reply
+        Reply { status, body, text, content_type, set_cookie }
     }
 
     /// Only the status of a request whose body never ends (watches, live updates).
