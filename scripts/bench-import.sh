@@ -13,14 +13,14 @@ work=$(mktemp -d)
 portal_port=$(free_port)
 portal_pid=""
 start_registry "$work"
-cleanup() { kill $REG_PID $portal_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { kill $REG_PID $portal_pid 2>/dev/null || true; wait 2>/dev/null || true; cp "$work/registry.log" /tmp/reg-access.log; rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "==> pushing $TAGS tags (distinct configs, one shared layer)"
 push_tags "$work" bench/app "$TAGS"
 
 "$BIN" serve --listen "127.0.0.1:$portal_port" --data-dir "$work/data" --insecure-registry "$REG" --allowed-registry "$REG" \
-  --max-images-bulk-imported-per-repository -1 >"$work/portal.log" 2>&1 &
+  --max-images-bulk-imported-per-repository -1 ${BENCH_SERVE_ARGS:-} >"$work/portal.log" 2>&1 &
 
 portal_pid=$!
 until curl -fsS "http://127.0.0.1:$portal_port/readyz" >/dev/null 2>&1; do sleep 0.1; done
@@ -32,8 +32,11 @@ if [ -n "${BENCH_DEBUG:-}" ]; then
   echo "    (raw: $TAGS manifest GETs with curl, 16 at a time: $(echo "$(now) - $t0" | bc)s)"
 fi
 echo "==> imagestreams import-image --all ($TAGS tags)"
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 t0=$(now)
+[ -n "${BENCH_DEBUG:-}" ] && c0=$(cpu $portal_pid) && r0=$(cpu $REG_PID)
 "$BIN" --server "http://127.0.0.1:$portal_port" import-image bench --from="$REG/bench/app" --all --confirm >"$work/import.out"
+[ -n "${BENCH_DEBUG:-}" ] && echo "    (CPU during the import, 1/100 s: portal $(( $(cpu $portal_pid) - c0 )), registry $(( $(cpu $REG_PID) - r0 )))"
 if [ -n "${BENCH_DEBUG:-}" ]; then t2=$(now); echo "    (again, unchanged:)"; "$BIN" --server "http://127.0.0.1:$portal_port" import-image bench:t1 >/dev/null; echo "    single re-import $(echo "$(now) - $t2" | bc)s"; fi
 t1=$(now)
 imported=$("$BIN" --server "http://127.0.0.1:$portal_port" get istag -o name | grep -c '^imagestreamtag.image.openshift.io/bench:' || true)
@@ -46,6 +49,6 @@ for i in $(seq 1 "$TAGS"); do skopeo inspect --tls-verify=false "docker://$REG/b
 t1=$(now)
 theirs=$(echo "$t1 - $t0" | bc)
 echo "    inspected $TAGS tags in ${theirs}s"
-[ -n "${BENCH_DEBUG:-}" ] && grep -E "lookups done|import stored" "$work/portal.log" | tail -4
+if [ -n "${BENCH_DEBUG:-}" ]; then grep -E "lookups done|import stored" "$work/portal.log" | tail -4 || true; fi
 echo "==> imagestreams ${ours}s vs skopeo loop ${theirs}s: $(echo "scale=1; $theirs / $ours" | bc)x faster"
 [ "$imported" = "$TAGS" ] || { echo "expected $TAGS imported tags, got $imported" >&2; exit 1; }

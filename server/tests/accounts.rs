@@ -541,7 +541,7 @@ async fn server_functions_check_the_caller() {
     };
     use app::api::*;
     let cases: Vec<(&'static str, String, Need)> = vec![
-        (GetStream::PATH, "namespace=team&name=app".into(), Need::Read),
+        (GetStream::PATH, "namespace=team&name=app&all_history=false".into(), Need::Read),
         (GetNamespaceSettings::PATH, "namespace=team".into(), Need::Read),
         (ListWebhooks::PATH, "namespace=team".into(), Need::Read),
         (DeleteTag::PATH, "namespace=team&stream=app&tag=d-CALLER".into(), Need::Edit),

@@ -2,13 +2,47 @@
 //! and maps errors; no rules and no SQL here. Errors travel as `ApiFailure`, which keeps the
 //! field a message concerns so forms can show it next to that field.
 
-use crate::model::{
-    ApiError, ApiToken, AuditEntry, Image, ImageStream, Member, TagEvent, TagEventCondition, Webhook, WebhookDelivery, WhoAmI,
-};
+use crate::model::{ApiError, ApiToken, AuditEntry, Image, Member, TagEvent, TagEventCondition, Webhook, WebhookDelivery, WhoAmI};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
+
+/// The codec of page resources: JSON, as Leptos' default, but decoded from bytes. Server
+/// functions decode their answers from bytes too, so the browser build carries one JSON
+/// deserializer per model type instead of two (one per reader; measured: see README).
+pub struct JsonBytes;
+
+impl<T: Serialize> leptos::server::codee::Encoder<T> for JsonBytes {
+    type Error = serde_json::Error;
+    type Encoded = String;
+    fn encode(val: &T) -> Result<String, Self::Error> {
+        serde_json::to_string(val)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> leptos::server::codee::Decoder<T> for JsonBytes {
+    type Error = serde_json::Error;
+    type Encoded = str;
+    fn decode(val: &str) -> Result<T, Self::Error> {
+        serde_json::from_slice(val.as_bytes())
+    }
+}
+
+/// A page resource: loads with `fetcher` whenever `source` changes; the server's first value
+/// travels to the browser in the page (see [`JsonBytes`]).
+#[track_caller]
+pub fn page_resource<S, T, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Resource<T, JsonBytes>
+where
+    S: PartialEq + Clone + Send + Sync + 'static,
+    T: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}
 
 /// An error a page can show: the message, and the form field it is about (if any).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,6 +114,17 @@ pub struct ImageUse {
     pub created: String,
     /// The tag points at it now.
     pub current: bool,
+}
+
+/// What the stream page gets: its read-only part rendered on the server, and what the buttons
+/// in that markup need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamPageData {
+    pub html: String,
+    /// The stream's resourceVersion: the live connection replays changes after it.
+    pub resource_version: String,
+    /// What "Import now" imports, per tag that has a registry source.
+    pub import_forms: Vec<ImportForm>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -207,7 +252,7 @@ pub mod backend {
 
     pub trait PortalBackend: Send + Sync + 'static {
         fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogPage>;
-        fn stream(&self, namespace: String, name: String) -> Answer<'_, ImageStream>;
+        fn stream(&self, namespace: String, name: String) -> Answer<'_, crate::model::ImageStream>;
         fn image(&self, digest: String) -> Answer<'_, ImagePage>;
         fn dashboard(&self) -> Answer<'_, Dashboard>;
         fn create_namespace(&self, name: String) -> Answer<'_, ()>;
@@ -272,19 +317,23 @@ pub async fn list_catalog(query: String, sort: String, page: u32) -> Result<Cata
     backend()?.catalog(query, sort, page).await.map_err(fail)
 }
 
+/// The stream page's content (see [`StreamPageData`]); `all_history` lists every history item
+/// instead of the newest ones.
 #[server]
-pub async fn get_stream(namespace: String, name: String) -> Result<ImageStream, ApiFailure> {
-    backend()?.stream(namespace, name).await.map_err(fail)
+pub async fn get_stream(namespace: String, name: String, all_history: bool) -> Result<StreamPageData, ApiFailure> {
+    backend()?.stream(namespace, name).await.map(|s| crate::pages::stream::render(&s, all_history)).map_err(fail)
 }
 
+/// The image page's content, rendered on the server (read-only; see `components::Rendered`).
 #[server]
-pub async fn get_image_page(digest: String) -> Result<ImagePage, ApiFailure> {
-    backend()?.image(digest).await.map_err(fail)
+pub async fn get_image_page(digest: String) -> Result<String, ApiFailure> {
+    backend()?.image(digest).await.map(crate::pages::image::render).map_err(fail)
 }
 
+/// The dashboard's content, rendered on the server (read-only; see `components::Rendered`).
 #[server]
-pub async fn get_dashboard() -> Result<Dashboard, ApiFailure> {
-    backend()?.dashboard().await.map_err(fail)
+pub async fn get_dashboard() -> Result<String, ApiFailure> {
+    backend()?.dashboard().await.map(crate::pages::dashboard::render).map_err(fail)
 }
 
 #[server]

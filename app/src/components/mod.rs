@@ -16,6 +16,21 @@ pub fn PullSpec(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl
     }
 }
 
+/// Markup the server rendered for a read-only part of a page ([`render_html`]). The browser
+/// build carries no code for such parts, only this element: links, copy buttons and delegated
+/// clicks work on the markup as on any other. `display: contents` keeps the wrapper out of the
+/// layout.
+#[component]
+pub fn Rendered(html: String) -> impl IntoView {
+    view! { <div class="rendered" inner_html=html></div> }
+}
+
+/// Renders a read-only view to markup, on the server, for [`Rendered`].
+#[cfg(feature = "ssr")]
+pub fn render_html<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {
+    Owner::new().with(|| view().into_view().to_html())
+}
+
 /// `<duration> ago` for an RFC 3339 time, with the exact time as a tooltip.
 #[component]
 pub fn Ago(#[prop(into)] time: String) -> impl IntoView {
@@ -90,7 +105,7 @@ pub fn Live(#[prop(into)] namespace: String, #[prop(into)] name: String, since: 
 /// Who is signed in, in the header: their name (to their account) and "Sign out", or "Sign in".
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let me = Resource::new(|| (), |_| crate::api::current_user());
+    let me = crate::api::page_resource(|| (), |_| crate::api::current_user());
     let sign_out = Action::new(|_: &()| crate::api::sign_out());
     Effect::new(move |_| {
         if matches!(sign_out.value().get(), Some(Ok(()))) {

@@ -26,7 +26,7 @@ pub fn human_duration(d: chrono::Duration) -> String {
     if minutes < 60 {
         return format!("{minutes} minutes");
     }
-    let hours = ((d.num_seconds() as f64) / 3600.0 + 0.5) as i64;
+    let hours = (d.num_seconds() + 1800) / 3600;
     if hours == 1 {
         return "About an hour".into();
     }

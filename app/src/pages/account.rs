@@ -57,7 +57,7 @@ pub fn SignInPage() -> impl IntoView {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| current_user());
+    let me = crate::api::page_resource(|| (), |_| current_user());
     view! {
         {hydration_marker()}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -146,7 +146,7 @@ fn PasswordForm() -> impl IntoView {
 #[component]
 fn Tokens() -> impl IntoView {
     let version = RwSignal::new(0u32);
-    let tokens = Resource::new(move || version.get(), |_| list_tokens());
+    let tokens = crate::api::page_resource(move || version.get(), |_| list_tokens());
     let form = RwSignal::new(TokenForm::default());
     let create = Action::new(move |f: &TokenForm| create_token(f.clone()));
     let revoke = Action::new(move |id: &String| revoke_token(id.clone()));

@@ -15,7 +15,7 @@ pub fn CatalogPage() -> impl IntoView {
     let sort = move || query.read().get("sort").filter(|s| s == "updated").unwrap_or_else(|| "name".into());
     let page = move || query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1);
     let created = RwSignal::new(0u32);
-    let catalog = Resource::new(move || (q(), sort(), page(), created.get()), |(q, sort, page, _)| list_catalog(q, sort, page));
+    let catalog = crate::api::page_resource(move || (q(), sort(), page(), created.get()), |(q, sort, page, _)| list_catalog(q, sort, page));
     // Flips once the WASM has hydrated the page; end-to-end tests wait for it.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));

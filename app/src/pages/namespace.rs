@@ -12,7 +12,7 @@ pub fn NamespacePage() -> impl IntoView {
     let params = use_params_map();
     let ns = Signal::derive(move || params.read().get("ns").unwrap_or_default());
     let version = RwSignal::new(0u32);
-    let settings = Resource::new(move || (ns.get(), version.get()), |(ns, _)| get_namespace_settings(ns));
+    let settings = crate::api::page_resource(move || (ns.get(), version.get()), |(ns, _)| get_namespace_settings(ns));
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     view! {
@@ -121,7 +121,7 @@ fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u
 
 #[component]
 fn AuditLog(ns: Signal<String>) -> impl IntoView {
-    let log = Resource::new(move || ns.get(), namespace_audit);
+    let log = crate::api::page_resource(move || ns.get(), namespace_audit);
     view! {
         <section aria-label="Audit log">
             <h2>"Audit log"</h2>

@@ -1,47 +1,52 @@
 //! The stream page (`/ns/:ns/:stream`): every tag with its state in words, aliases folded into
 //! their target, pull specs with copy buttons, source and flags; the stream's timeline (one
 //! lane per tag); each tag's history with "restore this image"; and the tag and import forms.
+//!
+//! The read-only part (facts, tag table, timeline, histories) is rendered on the server
+//! ([`render`]) and placed as markup; the browser build carries only the forms and one click
+//! handler for the buttons inside that markup (they name what they act on in `data-` attributes).
 
 use crate::api::{
-    ApiFailure, ImportForm, ImportJob, TagForm, delete_stream, delete_tag, get_import_job, get_stream, import_images, start_import,
-    tag_image,
+    ApiFailure, ImportForm, ImportJob, StreamPageData, TagForm, delete_stream, delete_tag, get_import_job, get_stream, import_images,
+    start_import, tag_image,
 };
-use crate::components::{Ago, Failure, Live, PullSpec, field_error, short_digest};
+use crate::components::{Failure, Live, Rendered, field_error, short_digest};
 use crate::domain::tag_command::{TagArgs, error_field, plan_tag};
-use crate::domain::views::{TagState, TagView, image_labels, tag_views};
-use crate::model::{ImageStream, TagEvent};
+#[cfg(feature = "ssr")]
+use crate::{
+    components::{Ago, PullSpec},
+    domain::views::{TagState, TagView, image_labels, tag_views},
+    model::{ImageStream, TagEvent},
+};
 use leptos::prelude::*;
+use leptos::wasm_bindgen::JsCast;
+use leptos::web_sys::Element;
 use leptos_router::hooks::use_params_map;
-
-/// The row actions of the tag table. They belong to the page, not to the table: the table is
-/// rendered again whenever the stream is re-read, and their results must stay on screen.
-#[derive(Clone, Copy)]
-struct TagActions {
-    delete: Action<(String, String, String), Result<(), ApiFailure>>,
-    reimport: Action<ImportForm, Result<String, ApiFailure>>,
-}
 
 #[component]
 pub fn StreamPage() -> impl IntoView {
     let params = use_params_map();
     let ns = move || params.read().get("ns").unwrap_or_default();
     let name = move || params.read().get("stream").unwrap_or_default();
+    // Long histories show their newest items; all of them on request (`?history=all`).
+    let all = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
     // Bumped by every action on the page, so the stream is read again and the result shows.
     let changed = RwSignal::new(0u32);
-    let stream = Resource::new(move || (ns(), name(), changed.get()), |(ns, name, _)| get_stream(ns, name));
-    let actions = TagActions {
-        delete: Action::new(move |(ns, stream, tag): &(String, String, String)| {
-            let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.clone());
-            async move { delete_tag(ns, stream, tag).await }
-        }),
-        reimport: Action::new(move |form: &ImportForm| {
-            let form = form.clone();
-            async move { import_images(form).await }
-        }),
-    };
+    let stream = crate::api::page_resource(move || (ns(), name(), changed.get()), move |(ns, name, _)| get_stream(ns, name, all));
+    let delete = Action::new(move |(ns, stream, tag): &(String, String, String)| {
+        let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.clone());
+        async move { delete_tag(ns, stream, tag).await }
+    });
+    let reimport = Action::new(move |form: &ImportForm| {
+        let form = form.clone();
+        async move { import_images(form).await }
+    });
+    let restore = Action::new(move |form: &TagForm| {
+        let form = form.clone();
+        async move { tag_image(form).await }
+    });
     Effect::new(move |_| {
-        let (deleted, reimported) = (actions.delete.value().get(), actions.reimport.value().get());
-        if deleted.is_some() || reimported.is_some() {
+        if delete.value().get().is_some() || reimport.value().get().is_some() || restore.value().get().is_some() {
             changed.update(|n| *n += 1);
         }
     });
@@ -54,19 +59,50 @@ pub fn StreamPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match stream.await {
-                    Ok(s) => view! { <StreamView stream=s changed actions/> }.into_any(),
+                    Ok(StreamPageData { html, resource_version, import_forms }) => {
+                        let on_click = move |ev: leptos::ev::MouseEvent| {
+                            let Some(button) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()).and_then(|e| e.closest("button[data-act]").ok().flatten()) else {
+                                return;
+                            };
+                            let attr = |n: &str| button.get_attribute(n).unwrap_or_default();
+                            match attr("data-act").as_str() {
+                                "delete" => {
+                                    delete.dispatch((ns(), name(), attr("data-tag")));
+                                }
+                                "import" => {
+                                    if let Some(f) = import_forms.iter().find(|f| f.tag == attr("data-tag")) {
+                                        reimport.dispatch(f.clone());
+                                    }
+                                }
+                                "restore" => {
+                                    restore.dispatch(restore_form(&ns(), &name(), &attr("data-tag"), &attr("data-image")));
+                                    confirm(&button, false);
+                                }
+                                "ask-restore" => ask_restore(&button),
+                                "ask" => confirm(&button, true),
+                                "cancel" => confirm(&button, false),
+                                _ => {}
+                            }
+                        };
+                        view! {
+                            <Live namespace=ns() name=name() since=Some(resource_version) changed/>
+                            <div class="rendered" on:click=on_click><Rendered html/></div>
+                            <DeleteStream ns=ns() stream=name()/>
+                        }
+                        .into_any()
+                    }
                     Err(e) => view! { <h1>{name()}</h1><Failure failure=e/> }.into_any(),
                 }
             })}
         </Transition>
-        {move || match actions.delete.value().get() {
+        {move || match delete.value().get() {
             Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
             _ => None,
         }}
-        {move || match actions.reimport.value().get() {
-            Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
-            Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
-            None => None,
+        {move || match (reimport.value().get(), restore.value().get()) {
+            (Some(Err(e)), _) | (_, Some(Err(e))) => Some(view! { <Failure failure=e/> }.into_any()),
+            (Some(Ok(m)), _) | (_, Some(Ok(m))) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+            _ => None,
         }}
         // The forms live outside the re-read part, so their results stay on screen.
         <section class="forms" aria-label="Actions">
@@ -78,8 +114,78 @@ pub fn StreamPage() -> impl IntoView {
     }
 }
 
+/// "Make the tag a permanent tag of this image again": a tag to `<stream>@<digest>`.
+fn restore_form(ns: &str, stream: &str, tag: &str, image: &str) -> TagForm {
+    TagForm {
+        namespace: ns.to_string(),
+        source: format!("{stream}@{image}"),
+        destination: format!("{stream}:{tag}"),
+        mode: "permanent".into(),
+        reference_policy: "source".into(),
+        import_mode: String::new(),
+        scheduled: false,
+        insecure: false,
+    }
+}
+
+/// Shows (or hides) the confirmation next to `button`: a `.confirm` sibling in the same
+/// `[data-confirm-scope]`, with the asking button hidden meanwhile.
+fn confirm(button: &Element, show: bool) {
+    let Some(scope) = button.closest("[data-confirm-scope]").ok().flatten() else { return };
+    if let Ok(Some(c)) = scope.query_selector(".confirm") {
+        let _ = if show { c.remove_attribute("hidden") } else { c.set_attribute("hidden", "") };
+    }
+    if let Ok(Some(ask)) = scope.query_selector("[data-act=ask]") {
+        let _ = if show { ask.set_attribute("hidden", "") } else { ask.remove_attribute("hidden") };
+    }
+}
+
+/// "Restore this image…" of a history item: the history's one confirmation names the item and
+/// carries its image to the "Restore" button.
+fn ask_restore(button: &Element) {
+    let Some(history) = button.closest("[data-confirm-scope]").ok().flatten() else { return };
+    let (Ok(Some(label)), Ok(Some(go))) = (history.query_selector(".confirm-label"), history.query_selector("[data-act=restore]")) else {
+        return;
+    };
+    let image = button.get_attribute("data-image").unwrap_or_default();
+    let item = button.get_attribute("data-item").unwrap_or_default();
+    let tag = go.get_attribute("data-tag").unwrap_or_default();
+    label.set_text_content(Some(&format!("Make {tag} point at {} (item {item} of the history) again? ", short_digest(&image))));
+    let _ = go.set_attribute("data-image", &image);
+    confirm(button, true);
+}
+
+/// The page's read-only part as markup, and what its buttons need (server side).
+#[cfg(feature = "ssr")]
+pub fn render(stream: &ImageStream, all_history: bool) -> StreamPageData {
+    let ns = stream.namespace().to_string();
+    let name = stream.metadata.name.clone();
+    let import_forms = tag_views(stream)
+        .into_iter()
+        .filter_map(|t| {
+            Some(ImportForm {
+                namespace: ns.clone(),
+                stream: name.clone(),
+                from: t.import_from?,
+                tag: t.name,
+                all: false,
+                scheduled: t.scheduled,
+                insecure: t.insecure,
+                import_mode: t.import_mode,
+            })
+        })
+        .collect();
+    let view_of = stream.clone();
+    StreamPageData {
+        html: crate::components::render_html(move || view! { <StreamView stream=view_of all_history/> }),
+        resource_version: stream.metadata.resource_version.clone().unwrap_or_default(),
+        import_forms,
+    }
+}
+
+#[cfg(feature = "ssr")]
 #[component]
-fn StreamView(stream: ImageStream, changed: RwSignal<u32>, actions: TagActions) -> impl IntoView {
+fn StreamView(stream: ImageStream, all_history: bool) -> impl IntoView {
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
     let tags = tag_views(&stream);
@@ -88,10 +194,8 @@ fn StreamView(stream: ImageStream, changed: RwSignal<u32>, actions: TagActions) 
     let title = format!("{ns}/{name}");
     let summary = format!("{} tags · {} images · generation {}", tags.len(), unique, stream.metadata.generation.unwrap_or(0));
     let timeline = stream.clone();
-    let since = stream.metadata.resource_version.clone();
     let hooks = format!("/webhooks/{ns}");
     view! {
-        <Live namespace=ns.clone() name=name.clone() since changed/>
         <h1>{title}</h1>
         <p class="muted">{summary}" · "<a href=hooks>"webhooks of this namespace"</a></p>
         <dl class="facts">
@@ -100,16 +204,15 @@ fn StreamView(stream: ImageStream, changed: RwSignal<u32>, actions: TagActions) 
             <dt>"Image lookup"</dt>
             <dd>{format!("local={}", stream.spec.lookup_policy.local)}</dd>
         </dl>
-        <DeleteStream ns=ns.clone() stream=name.clone()/>
         <h2>"Tags"</h2>
         {if tags.is_empty() {
             view! { <p class="empty">"No tags yet. Tag an image or import one below."</p> }.into_any()
         } else {
-            view! { <TagTable tags=tags.clone() ns=ns.clone() stream=name.clone() actions/> }.into_any()
+            view! { <TagTable tags=tags.clone()/> }.into_any()
         }}
         <Timeline stream=timeline/>
         <h2>"History"</h2>
-        {tags.into_iter().filter(|t| !t.history.is_empty()).map(|t| view! { <TagHistory tag=t ns=ns.clone() stream=name.clone() changed/> }).collect_view()}
+        {tags.into_iter().filter(|t| !t.history.is_empty()).map(|t| view! { <TagHistory tag=t all=all_history/> }).collect_view()}
     }
 }
 
@@ -151,6 +254,7 @@ fn DeleteStream(ns: String, stream: String) -> impl IntoView {
     }
 }
 
+#[cfg(feature = "ssr")]
 fn state_view(state: &TagState) -> impl IntoView + use<> {
     let class = match state {
         TagState::Current => "badge ok",
@@ -167,9 +271,11 @@ fn state_view(state: &TagState) -> impl IntoView + use<> {
     view! { <span class=class>{state.label()}</span>{detail} }
 }
 
+/// The tag table. Its buttons are handled by the page's click handler: "Import now" names
+/// the tag; "Delete…" shows the row's confirmation.
+#[cfg(feature = "ssr")]
 #[component]
-fn TagTable(tags: Vec<TagView>, ns: String, stream: String, actions: TagActions) -> impl IntoView {
-    let TagActions { delete, reimport } = actions;
+fn TagTable(tags: Vec<TagView>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table aria-label="Tags" id="tags">
@@ -187,19 +293,7 @@ fn TagTable(tags: Vec<TagView>, ns: String, stream: String, actions: TagActions)
                     {tags
                         .into_iter()
                         .map(|t| {
-                            let (ns2, stream2, tag2) = (ns.clone(), stream.clone(), t.name.clone());
-                            let confirm = RwSignal::new(false);
                             let failed_or_pending = matches!(t.state, TagState::ImportFailed { .. } | TagState::Importing | TagState::NotImportedYet);
-                            let import_form = t.import_from.clone().map(|from| ImportForm {
-                                namespace: ns.clone(),
-                                stream: stream.clone(),
-                                from,
-                                tag: t.name.clone(),
-                                all: false,
-                                scheduled: t.scheduled,
-                                insecure: t.insecure,
-                                import_mode: t.import_mode.clone(),
-                            });
                             let aliases = (!t.aliases.is_empty()).then(|| format!("({})", t.aliases.join(", ")));
                             let mut flags = vec![format!("reference policy {}", t.reference_policy)];
                             if t.scheduled { flags.push("scheduled".into()); }
@@ -218,20 +312,15 @@ fn TagTable(tags: Vec<TagView>, ns: String, stream: String, actions: TagActions)
                                         {t.pull_by_digest.clone().map(|d| view! { <PullSpec label=format!("{} by digest", tag_label) spec=d/> })}
                                     </td>
                                     <td>{updated.map(|u| view! { <Ago time=u/> })}</td>
-                                    <td class="actions">
-                                        {(failed_or_pending && import_form.is_some()).then(|| {
-                                            let form = import_form.clone();
-                                            view! { <button type="button" on:click=move |_| { if let Some(f) = form.clone() { reimport.dispatch(f); } }>"Import now"</button> }
+                                    <td class="actions" data-confirm-scope>
+                                        {(failed_or_pending && t.import_from.is_some()).then(|| view! {
+                                            <button type="button" data-act="import" data-tag=t.name.clone()>"Import now"</button>
                                         })}
-                                        <Show when=move || !confirm.get() fallback=move || {
-                                            let key = (ns2.clone(), stream2.clone(), tag2.clone());
-                                            view! {
-                                                <button type="button" class="danger" on:click=move |_| { delete.dispatch(key.clone()); }>"Confirm delete"</button>
-                                                <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
-                                            }
-                                        }>
-                                            <button type="button" on:click=move |_| confirm.set(true)>"Delete…"</button>
-                                        </Show>
+                                        <button type="button" data-act="ask">"Delete…"</button>
+                                        <span class="confirm" hidden>
+                                            <button type="button" class="danger" data-act="delete" data-tag=t.name.clone()>"Confirm delete"</button>
+                                            <button type="button" data-act="cancel">"Cancel"</button>
+                                        </span>
                                     </td>
                                 </tr>
                             }
@@ -244,9 +333,11 @@ fn TagTable(tags: Vec<TagView>, ns: String, stream: String, actions: TagActions)
 }
 
 /// History items a tag shows before "Show all".
+#[cfg(feature = "ssr")]
 const HISTORY_PAGE: usize = 50;
 
 /// What changed from the older item to this one, in words.
+#[cfg(feature = "ssr")]
 fn change_words(item: &TagEvent, older: Option<&TagEvent>) -> &'static str {
     match older {
         None => "first image",
@@ -256,22 +347,16 @@ fn change_words(item: &TagEvent, older: Option<&TagEvent>) -> &'static str {
     }
 }
 
+/// One tag's history, newest first. Items carry a plain "Restore this image…" button; the
+/// history's one confirmation (hidden until asked) sits below the list, so long histories
+/// stay light.
+#[cfg(feature = "ssr")]
 #[component]
-fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
-    let restore = Action::new(move |form: &TagForm| {
-        let form = form.clone();
-        async move { tag_image(form).await }
-    });
-    Effect::new(move |_| {
-        if restore.value().get().is_some() {
-            changed.update(|n| *n += 1);
-        }
-    });
+fn TagHistory(tag: TagView, all: bool) -> impl IntoView {
     let items = tag.history.clone();
     let now = chrono::Utc::now();
     // Long histories show their newest items; all of them on request (`?history=all`), like
     // the paged tag histories of Quay and Harbor. The lanes above always draw every item.
-    let all = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
     let shown = if all { items.len() } else { items.len().min(HISTORY_PAGE) };
     let more = (shown < items.len()).then(|| {
         let href = format!("?history=all#history-{}", tag.name);
@@ -280,40 +365,10 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
         view! { <p class="more"><a href=href rel="external">{text}</a></p> }
     });
     let title = format!("{} ({} {})", tag.name, items.len(), if items.len() == 1 { "item" } else { "items" });
-    // One confirmation at a time, below the list; items carry only a plain button, so long
-    // histories stay light.
-    let pending: RwSignal<Option<usize>> = RwSignal::new(None);
-    let items_for_confirm = items.clone();
-    let tag_name = tag.name.clone();
-    let restore_form = {
-        let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.name.clone());
-        move |image: &str| TagForm {
-            namespace: ns.clone(),
-            source: format!("{stream}@{image}"),
-            destination: format!("{stream}:{tag}"),
-            mode: "permanent".into(),
-            reference_policy: "source".into(),
-            import_mode: String::new(),
-            scheduled: false,
-            insecure: false,
-        }
-    };
     view! {
-        <details class="history" id=format!("history-{}", tag.name) data-history=tag.name.clone() open=items.len() <= 5 || all>
+        <details class="history" id=format!("history-{}", tag.name) data-history=tag.name.clone() data-confirm-scope open=items.len() <= 5 || all>
             <summary>{title}</summary>
-            // One click handler for the whole list (items carry their index): long histories
-            // render and hydrate without a closure per item.
-            <ol class="timeline" on:click=move |ev| {
-                use leptos::wasm_bindgen::JsCast;
-                let index = ev
-                    .target()
-                    .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
-                    .and_then(|e| e.get_attribute("data-restore"))
-                    .and_then(|i| i.parse::<usize>().ok());
-                if let Some(i) = index {
-                    pending.set(Some(i));
-                }
-            }>
+            <ol class="timeline">
                 {items
                     .iter()
                     .take(shown)
@@ -334,36 +389,27 @@ fn TagHistory(tag: TagView, ns: String, stream: String, changed: RwSignal<u32>) 
                                 " · "{image}
                                 " · "<span class="muted">{words}</span>
                                 <code class="small ref">{item.docker_image_reference.clone()}</code>
-                                {can_restore.then(|| view! { <button type="button" class="restore" data-restore=i.to_string()>"Restore this image…"</button> })}
+                                {can_restore.then(|| view! {
+                                    <button type="button" class="restore" data-act="ask-restore" data-image=item.image.clone() data-item=(i + 1).to_string()>"Restore this image…"</button>
+                                })}
                             </li>
                         }
                     })
                     .collect_view()}
             </ol>
             {more}
-            // The one confirmation of this history, for the item chosen above.
-            {move || pending.get().and_then(|i| items_for_confirm.get(i).cloned().map(|item| (i, item))).map(|(i, item)| {
-                let form = restore_form(&item.image);
-                let label = format!("Make {} point at {} (item {} of the history) again? ", tag_name, short_digest(&item.image), i + 1);
-                view! {
-                    <p class="confirm" role="group" aria-label="Confirm restore">
-                        {label}
-                        <button type="button" class="primary" on:click=move |_| { restore.dispatch(form.clone()); pending.set(None); }>"Restore"</button>
-                        <button type="button" on:click=move |_| pending.set(None)>"Cancel"</button>
-                    </p>
-                }
-            })}
-            {move || match restore.value().get() {
-                Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
-                Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
-                None => None,
-            }}
+            <p class="confirm" role="group" aria-label="Confirm restore" hidden>
+                <span class="confirm-label"></span>
+                <button type="button" class="primary" data-act="restore" data-tag=tag.name.clone()>"Restore"</button>
+                <button type="button" data-act="cancel">"Cancel"</button>
+            </p>
         </details>
     }
 }
 
 /// A picture of all tags over time: one lane per tag, a dot per history item, coloured by image,
 /// so tags sharing an image share a colour.
+#[cfg(feature = "ssr")]
 #[component]
 fn Timeline(stream: ImageStream) -> impl IntoView {
     let labels = image_labels(&stream);
@@ -377,14 +423,16 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
         .flat_map(|(_, items)| items.iter().filter_map(|i| crate::domain::present::parse_time(&i.created).map(|t| t.timestamp())))
         .collect();
     let (min, max) = (times.iter().copied().min().unwrap_or(0), times.iter().copied().max().unwrap_or(0));
-    let span = (max - min).max(1) as f64;
-    let (left, width, lane_h) = (120.0, 600.0, 28.0);
-    let height = lane_h * lanes.len() as f64 + 10.0;
+    // Whole pixels throughout: the lanes need no finer resolution, and integer formatting keeps
+    // float printing out of the browser build.
+    let span = (max - min).max(1);
+    let (left, width, lane_h): (i64, i64, i64) = (120, 600, 28);
+    let height = lane_h * lanes.len() as i64 + 10;
     let color = |image: &str| {
         let h: u32 = image.bytes().fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32)) % 360;
         format!("hsl({h} 65% 45%)")
     };
-    let view_box = format!("0 0 {} {}", left + width + 20.0, height);
+    let view_box = format!("0 0 {} {}", left + width + 20, height);
     view! {
         <h2>"Timeline"</h2>
         <figure class="timeline-figure">
@@ -393,10 +441,10 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
                     .iter()
                     .enumerate()
                     .map(|(row, (tag, items))| {
-                        let y = lane_h * row as f64 + lane_h / 2.0 + 5.0;
+                        let y = lane_h * row as i64 + lane_h / 2 + 5;
                         view! {
                             <g>
-                                <text x="4" y=y + 4.0 class="lane-label">{tag.clone()}</text>
+                                <text x="4" y=y + 4 class="lane-label">{tag.clone()}</text>
                                 <line x1=left y1=y x2=left + width y2=y class="lane"/>
                                 {dots(items, min, span, left, width)
                                     .into_iter()
@@ -411,7 +459,7 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
                                         // Short histories get a label per dot; longer ones a tooltip; the longest
                                         // (dots closer than a tooltip can be aimed at) neither: their history
                                         // list below says it all.
-                                        let label = (items.len() <= 20).then(|| view! { <text x=d.x + 9.0 y=y - 8.0 class="dot-label">{label}</text> });
+                                        let label = (items.len() <= 20).then(|| view! { <text x=d.x + 9 y=y - 8 class="dot-label">{label}</text> });
                                         let title = (items.len() <= 200).then(|| view! { <title>{title}</title> });
                                         view! { <circle cx=d.x cy=y r="7" fill=color(&i.image)>{title}</circle>{label} }
                                     })
@@ -427,28 +475,30 @@ fn Timeline(stream: ImageStream) -> impl IntoView {
     .into_any()
 }
 
+#[cfg(feature = "ssr")]
 /// One dot of a lane: where, which item (the newest it stands for), and how many it stands for.
 struct Dot {
-    x: f64,
+    x: i64,
     newest: usize,
     count: usize,
 }
 
+#[cfg(feature = "ssr")]
 /// The dots of a lane: items (newest first) that fall on the same pixel are one dot, coloured
 /// by the newest of them (it would hide the others anyway); a long history then costs at most a
 /// dot per pixel of width instead of one per item.
-fn dots(items: &[TagEvent], min: i64, span: f64, left: f64, width: f64) -> Vec<Dot> {
+fn dots(items: &[TagEvent], min: i64, span: i64, left: i64, width: i64) -> Vec<Dot> {
     let mut out: Vec<Dot> = vec![];
     let mut last: Option<i64> = None;
     for (i, item) in items.iter().enumerate() {
         let t = crate::domain::present::parse_time(&item.created).map(|t| t.timestamp()).unwrap_or(min);
-        let x = left + width * ((t - min) as f64 / span);
-        let key = x.round() as i64;
+        // Rounded to the nearest pixel.
+        let x = left + (width * (t - min) * 2 + span) / (span * 2);
         match (last, out.last_mut()) {
-            (Some(k), Some(d)) if k == key => d.count += 1,
+            (Some(k), Some(d)) if k == x => d.count += 1,
             _ => out.push(Dot { x, newest: i, count: 1 }),
         }
-        last = Some(key);
+        last = Some(x);
     }
     out
 }

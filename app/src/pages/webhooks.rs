@@ -15,7 +15,7 @@ pub fn WebhooksPage() -> impl IntoView {
     let params = use_params_map();
     let ns = Signal::derive(move || params.read().get("ns").unwrap_or_default());
     let version = RwSignal::new(0u32);
-    let hooks = Resource::new(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
+    let hooks = crate::api::page_resource(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     view! {
@@ -121,7 +121,7 @@ fn state_class(state: &str) -> &'static str {
 #[component]
 fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl IntoView {
     let n = name.clone();
-    let log = Resource::new(move || (ns.get(), n.clone(), version.get()), |(ns, name, _)| list_deliveries(ns, name));
+    let log = crate::api::page_resource(move || (ns.get(), n.clone(), version.get()), |(ns, name, _)| list_deliveries(ns, name));
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(move || version.update(|v| *v += 1), std::time::Duration::from_secs(1)) {
             on_cleanup(move || handle.clear());
