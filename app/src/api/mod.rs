@@ -2,7 +2,7 @@
 //! and maps errors; no rules and no SQL here. Errors travel as `ApiFailure`, which keeps the
 //! field a message concerns so forms can show it next to that field.
 
-use crate::model::{ApiError, ApiToken, AuditEntry, Image, Member, TagEvent, TagEventCondition, Webhook, WebhookDelivery, WhoAmI};
+use crate::model::{ApiError, ApiToken, Image, Member, TagEvent, TagEventCondition, Webhook, WhoAmI};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -92,6 +92,14 @@ pub struct CatalogStream {
     pub image_count: usize,
 }
 
+/// A read-only part of a page rendered on the server, with the global resourceVersion it was
+/// read at (the live connection replays the changes after it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RenderedPart {
+    pub html: String,
+    pub resource_version: String,
+}
+
 /// A page of the catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CatalogPage {
@@ -125,6 +133,13 @@ pub struct StreamPageData {
     pub resource_version: String,
     /// What "Import now" imports, per tag that has a registry source.
     pub import_forms: Vec<ImportForm>,
+}
+
+/// One webhook of the webhooks page: its name and its facts, rendered on the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookCard {
+    pub name: String,
+    pub html: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -270,7 +285,7 @@ pub mod backend {
         fn webhooks(&self, namespace: String) -> Answer<'_, Vec<Webhook>>;
         fn create_webhook(&self, form: WebhookForm) -> Answer<'_, ()>;
         fn delete_webhook(&self, namespace: String, name: String) -> Answer<'_, ()>;
-        fn deliveries(&self, namespace: String, name: String) -> Answer<'_, Vec<WebhookDelivery>>;
+        fn deliveries(&self, namespace: String, name: String) -> Answer<'_, Vec<crate::model::WebhookDelivery>>;
         /// Returns the id of the queued delivery.
         fn test_webhook(&self, namespace: String, name: String) -> Answer<'_, i64>;
         /// Returns the id of the new delivery.
@@ -289,7 +304,7 @@ pub mod backend {
         fn set_member(&self, namespace: String, user: String, role: String) -> Answer<'_, ()>;
         fn remove_member(&self, namespace: String, user: String) -> Answer<'_, ()>;
         fn set_public(&self, namespace: String, public: bool) -> Answer<'_, ()>;
-        fn audit(&self, namespace: String) -> Answer<'_, Vec<AuditEntry>>;
+        fn audit(&self, namespace: String) -> Answer<'_, Vec<crate::model::AuditEntry>>;
     }
 }
 
@@ -313,8 +328,9 @@ fn backend() -> Result<std::sync::Arc<dyn backend::PortalBackend>, ApiFailure> {
 }
 
 #[server]
-pub async fn list_catalog(query: String, sort: String, page: u32) -> Result<CatalogPage, ApiFailure> {
-    backend()?.catalog(query, sort, page).await.map_err(fail)
+pub async fn list_catalog(query: String, sort: String, page: u32) -> Result<RenderedPart, ApiFailure> {
+    let found = backend()?.catalog(query.clone(), sort.clone(), page).await.map_err(fail)?;
+    Ok(crate::pages::catalog::render(found, &query, &sort))
 }
 
 /// The stream page's content (see [`StreamPageData`]); `all_history` lists every history item
@@ -382,8 +398,8 @@ pub async fn get_import_job(id: String) -> Result<ImportJob, ApiFailure> {
 }
 
 #[server]
-pub async fn list_webhooks(namespace: String) -> Result<Vec<Webhook>, ApiFailure> {
-    backend()?.webhooks(namespace).await.map_err(fail)
+pub async fn list_webhooks(namespace: String) -> Result<Vec<WebhookCard>, ApiFailure> {
+    backend()?.webhooks(namespace).await.map(|l| l.iter().map(crate::pages::webhooks::render_card).collect()).map_err(fail)
 }
 
 #[server]
@@ -397,8 +413,9 @@ pub async fn delete_webhook(namespace: String, name: String) -> Result<(), ApiFa
 }
 
 #[server]
-pub async fn list_deliveries(namespace: String, name: String) -> Result<Vec<WebhookDelivery>, ApiFailure> {
-    backend()?.deliveries(namespace, name).await.map_err(fail)
+pub async fn list_deliveries(namespace: String, name: String) -> Result<String, ApiFailure> {
+    let log = backend()?.deliveries(namespace, name.clone()).await.map_err(fail)?;
+    Ok(crate::pages::webhooks::render_deliveries(&name, log))
 }
 
 #[server]
@@ -432,8 +449,8 @@ pub async fn change_password(current: String, new: String) -> Result<(), ApiFail
 }
 
 #[server]
-pub async fn list_tokens() -> Result<Vec<ApiToken>, ApiFailure> {
-    backend()?.tokens().await.map_err(fail)
+pub async fn list_tokens() -> Result<String, ApiFailure> {
+    backend()?.tokens().await.map(crate::pages::account::render_tokens).map_err(fail)
 }
 
 #[server]
@@ -467,6 +484,6 @@ pub async fn set_public(namespace: String, public: bool) -> Result<(), ApiFailur
 }
 
 #[server]
-pub async fn namespace_audit(namespace: String) -> Result<Vec<AuditEntry>, ApiFailure> {
-    backend()?.audit(namespace).await.map_err(fail)
+pub async fn namespace_audit(namespace: String) -> Result<String, ApiFailure> {
+    backend()?.audit(namespace).await.map(crate::pages::namespace::render_audit).map_err(fail)
 }

@@ -2,8 +2,10 @@
 //! changing your password, and your API tokens (created with limits, shown once, revoked).
 
 use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token, sign_in_user};
-use crate::components::{Ago, Failure, reload_to};
-use crate::model::{ApiToken, ROLES};
+use crate::components::{Failure, Rendered, reload_to};
+#[cfg(feature = "ssr")]
+use crate::model::ApiToken;
+use crate::model::ROLES;
 use leptos::prelude::*;
 
 fn hydration_marker() -> impl IntoView {
@@ -167,25 +169,22 @@ fn Tokens() -> impl IntoView {
         _ => None,
     };
     let set = move |f: fn(&mut TokenForm, String)| move |ev| form.update(|t| f(t, event_target_value(&ev)));
+    // The table's markup comes from the server; its "Revoke" buttons name their token.
+    let on_revoke = move |ev: leptos::ev::MouseEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(id) =
+            ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok()).and_then(|e| e.get_attribute("data-revoke"))
+        {
+            revoke.dispatch(id);
+        }
+    };
     view! {
         <section aria-label="API tokens">
             <h2>"API tokens"</h2>
             <Transition fallback=|| view! { <p>"Loading tokens…"</p> }>
                 {move || Suspend::new(async move {
                     match tokens.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No tokens yet."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <div class="table-wrap"><table class="tokens">
-                                <caption class="sr-only">"Your API tokens"</caption>
-                                <thead><tr>
-                                    <th scope="col">"ID"</th><th scope="col">"Name"</th><th scope="col">"Namespaces"</th>
-                                    <th scope="col">"Max role"</th><th scope="col">"Expires"</th><th scope="col">"Created"</th>
-                                    <th scope="col">"State"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
-                                </tr></thead>
-                                <tbody>{list.into_iter().map(|t| token_row(t, revoke)).collect_view()}</tbody>
-                            </table></div>
-                        }
-                        .into_any(),
+                        Ok(html) => view! { <div class="rendered" on:click=on_revoke><Rendered html/></div> }.into_any(),
                         Err(e) => view! { <Failure failure=e/> }.into_any(),
                     }
                 })}
@@ -216,8 +215,31 @@ fn Tokens() -> impl IntoView {
     }
 }
 
-fn token_row(t: ApiToken, revoke: Action<String, Result<(), ApiFailure>>) -> impl IntoView {
-    let id = t.id.clone();
+/// The token table as markup (server side).
+#[cfg(feature = "ssr")]
+pub fn render_tokens(list: Vec<ApiToken>) -> String {
+    crate::components::render_html(move || {
+        if list.is_empty() {
+            return view! { <p class="empty">"No tokens yet."</p> }.into_any();
+        }
+        view! {
+            <div class="table-wrap"><table class="tokens">
+                <caption class="sr-only">"Your API tokens"</caption>
+                <thead><tr>
+                    <th scope="col">"ID"</th><th scope="col">"Name"</th><th scope="col">"Namespaces"</th>
+                    <th scope="col">"Max role"</th><th scope="col">"Expires"</th><th scope="col">"Created"</th>
+                    <th scope="col">"State"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                </tr></thead>
+                <tbody>{list.into_iter().map(token_row).collect_view()}</tbody>
+            </table></div>
+        }
+        .into_any()
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn token_row(t: ApiToken) -> impl IntoView {
+    use crate::components::Ago;
     let active = t.revoked.is_none();
     let label = format!("Revoke token {}", t.name);
     view! {
@@ -229,7 +251,7 @@ fn token_row(t: ApiToken, revoke: Action<String, Result<(), ApiFailure>>) -> imp
             <td>{t.expires.clone().map(|e| { let shown = e.clone(); view! { <time datetime=e>{shown}</time> }.into_any() }).unwrap_or_else(|| "never".into_any())}</td>
             <td><Ago time=t.created.clone()/></td>
             <td class="state">{if active { "active" } else { "revoked" }}</td>
-            <td>{active.then(|| view! { <button type="button" class="danger" aria-label=label on:click=move |_| { revoke.dispatch(id.clone()); }>"Revoke"</button> })}</td>
+            <td>{active.then(|| view! { <button type="button" class="danger" aria-label=label data-revoke=t.id.clone()>"Revoke"</button> })}</td>
         </tr>
     }
 }

@@ -2,9 +2,11 @@
 //! server-side search (name, tag, digest prefix), sorting and pagination; forms to create a
 //! namespace or a stream.
 
-use crate::api::{ApiFailure, CatalogPage, create_namespace, create_stream, delete_namespace, list_catalog};
-use crate::components::{Ago, Failure, Live, field_error};
+use crate::api::{ApiFailure, RenderedPart, create_namespace, create_stream, delete_namespace, list_catalog};
+use crate::components::{Failure, Live, Rendered, field_error};
 use crate::domain::names::{validate_namespace_name, validate_stream_name};
+#[cfg(feature = "ssr")]
+use crate::{api::CatalogPage, components::Ago};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -35,9 +37,8 @@ pub fn CatalogPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match catalog.await {
-                    Ok(page) => {
-                        let since = Some(page.resource_version.clone());
-                        view! { <Live namespace="" name="" since changed=created/><Streams page q=q() sort=sort()/> }.into_any()
+                    Ok(RenderedPart { html, resource_version }) => {
+                        view! { <Live namespace="" name="" since=Some(resource_version) changed=created/><Rendered html/> }.into_any()
                     }
                     Err(e) => view! { <Failure failure=e/> }.into_any(),
                 }
@@ -47,6 +48,15 @@ pub fn CatalogPage() -> impl IntoView {
     }
 }
 
+/// The table of a catalog page with its pager, as markup (server side).
+#[cfg(feature = "ssr")]
+pub fn render(page: CatalogPage, q: &str, sort: &str) -> RenderedPart {
+    let resource_version = page.resource_version.clone();
+    let (q, sort) = (q.to_string(), sort.to_string());
+    RenderedPart { html: crate::components::render_html(move || view! { <Streams page q sort/> }), resource_version }
+}
+
+#[cfg(feature = "ssr")]
 #[component]
 fn Streams(page: CatalogPage, q: String, sort: String) -> impl IntoView {
     let pages = page.total.div_ceil(page.page_size as u64).max(1) as u32;
@@ -102,6 +112,7 @@ fn Streams(page: CatalogPage, q: String, sort: String) -> impl IntoView {
     .into_any()
 }
 
+#[cfg(feature = "ssr")]
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

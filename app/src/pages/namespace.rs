@@ -2,7 +2,7 @@
 //! public, and its audit log, for its admins; its members see who belongs. Links to its webhooks.
 
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
-use crate::components::{Ago, Failure};
+use crate::components::{Failure, Rendered};
 use crate::model::ROLES;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -128,34 +128,45 @@ fn AuditLog(ns: Signal<String>) -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match log.await {
-                        Ok(entries) if entries.is_empty() => view! { <p class="empty">"Nothing changed yet."</p> }.into_any(),
-                        Ok(entries) => view! {
-                            <div class="table-wrap"><table class="audit">
-                                <caption class="sr-only">"Changes in this namespace, newest first"</caption>
-                                <thead><tr>
-                                    <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Token"</th><th scope="col">"From"</th>
-                                    <th scope="col">"What"</th><th scope="col" class="num">"Code"</th><th scope="col">"Outcome"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {entries.into_iter().map(|e| view! {
-                                        <tr>
-                                            <td><Ago time=e.time.clone()/></td>
-                                            <td>{e.user.clone().unwrap_or_else(|| "anonymous".into())}</td>
-                                            <td>{e.token.clone().unwrap_or_default()}</td>
-                                            <td>{e.remote.clone().unwrap_or_default()}</td>
-                                            <td class="error-text"><code>{e.action.clone()}</code></td>
-                                            <td class="num">{e.code}</td>
-                                            <td>{e.outcome.clone()}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table></div>
-                        }
-                        .into_any(),
+                        Ok(html) => view! { <Rendered html/> }.into_any(),
                         Err(e) => view! { <Failure failure=e/> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
     }
+}
+
+/// The audit log as markup (server side), newest first.
+#[cfg(feature = "ssr")]
+pub fn render_audit(entries: Vec<crate::model::AuditEntry>) -> String {
+    use crate::components::Ago;
+    crate::components::render_html(move || {
+        if entries.is_empty() {
+            return view! { <p class="empty">"Nothing changed yet."</p> }.into_any();
+        }
+        view! {
+            <div class="table-wrap"><table class="audit">
+                <caption class="sr-only">"Changes in this namespace, newest first"</caption>
+                <thead><tr>
+                    <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Token"</th><th scope="col">"From"</th>
+                    <th scope="col">"What"</th><th scope="col" class="num">"Code"</th><th scope="col">"Outcome"</th>
+                </tr></thead>
+                <tbody>
+                    {entries.into_iter().map(|e| view! {
+                        <tr>
+                            <td><Ago time=e.time.clone()/></td>
+                            <td>{e.user.clone().unwrap_or_else(|| "anonymous".into())}</td>
+                            <td>{e.token.clone().unwrap_or_default()}</td>
+                            <td>{e.remote.clone().unwrap_or_default()}</td>
+                            <td class="error-text"><code>{e.action.clone()}</code></td>
+                            <td class="num">{e.code}</td>
+                            <td>{e.outcome.clone()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table></div>
+        }
+        .into_any()
+    })
 }

@@ -1,12 +1,21 @@
 //! The webhooks of a namespace (`/webhooks/<ns>`): its image-change subscriptions with their
 //! delivery log (time, state, status code, latency, attempt, error), "send test event",
 //! "redeliver", delete, and the form for a new one, validated as you type with the rules the
-//! API applies (`domain::triggers::validate_webhook`).
+//! API applies (`domain::triggers::validate_webhook`). A card's facts and the delivery log are
+//! rendered on the server; the browser build carries the buttons and the form.
 
-use crate::api::{ApiFailure, WebhookForm, create_webhook, delete_webhook, list_deliveries, list_webhooks, redeliver, send_test_event};
-use crate::components::{Ago, Failure};
-use crate::domain::triggers::{subscribed_events, validate_webhook};
-use crate::model::{DELIVERY_DELIVERED, DELIVERY_FAILED, WEBHOOK_EVENTS, Webhook, WebhookDelivery};
+use crate::api::{
+    ApiFailure, WebhookCard, WebhookForm, create_webhook, delete_webhook, list_deliveries, list_webhooks, redeliver, send_test_event,
+};
+use crate::components::{Failure, Rendered};
+use crate::domain::triggers::validate_webhook;
+use crate::model::WEBHOOK_EVENTS;
+#[cfg(feature = "ssr")]
+use crate::{
+    components::Ago,
+    domain::triggers::subscribed_events,
+    model::{DELIVERY_DELIVERED, DELIVERY_FAILED, Webhook, WebhookDelivery},
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -31,7 +40,7 @@ pub fn WebhooksPage() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No webhooks in this namespace yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <div class="webhooks">
-                            {list.into_iter().map(|w| view! { <HookCard ns hook=w changed=version/> }).collect_view()}
+                            {list.into_iter().map(|card| view! { <HookCard ns card changed=version/> }).collect_view()}
                         </div>
                     }
                     .into_any(),
@@ -44,8 +53,8 @@ pub fn WebhooksPage() -> impl IntoView {
 }
 
 #[component]
-fn HookCard(ns: Signal<String>, hook: Webhook, changed: RwSignal<u32>) -> impl IntoView {
-    let name = hook.metadata.name.clone();
+fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>) -> impl IntoView {
+    let WebhookCard { name, html } = card;
     let open = RwSignal::new(false);
     let log_version = RwSignal::new(0u32);
     let confirm = RwSignal::new(false);
@@ -70,23 +79,12 @@ fn HookCard(ns: Signal<String>, hook: Webhook, changed: RwSignal<u32>) -> impl I
             log_version.update(|v| *v += 1);
         }
     });
-    let last = match hook.status.last_delivery.clone() {
-        Some(d) => view! { <span class=state_class(&d.state)>{d.state.clone()}</span> " " <Ago time=d.created.clone()/> }.into_any(),
-        None => view! { <span class="muted">"none yet"</span> }.into_any(),
-    };
-    let events = subscribed_events(&hook.spec).join(", ");
     let label = format!("Webhook {name}");
     let (title, key, log_name) = (name.clone(), name.clone(), name);
     view! {
         <article class="card webhook" data-webhook=key aria-label=label>
             <h2>{title}</h2>
-            <dl class="facts">
-                <dt>"URL"</dt><dd><code>{hook.spec.url.clone()}</code></dd>
-                <dt>"Tags"</dt><dd>{hook.spec.tags.join(", ")}</dd>
-                <dt>"Events"</dt><dd>{events}</dd>
-                <dt>"Pending"</dt><dd class="pending">{hook.status.pending}</dd>
-                <dt>"Last delivery"</dt><dd>{last}</dd>
-            </dl>
+            <Rendered html/>
             <div class="actions">
                 <button type="button" on:click=move |_| { test.dispatch(()); } disabled=move || test.pending().get()>"Send test event"</button>
                 <button type="button" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
@@ -108,6 +106,31 @@ fn HookCard(ns: Signal<String>, hook: Webhook, changed: RwSignal<u32>) -> impl I
     }
 }
 
+/// A card's facts as markup (server side).
+#[cfg(feature = "ssr")]
+pub fn render_card(hook: &Webhook) -> WebhookCard {
+    let hook = hook.clone();
+    let name = hook.metadata.name.clone();
+    let html = crate::components::render_html(move || {
+        let last = match hook.status.last_delivery.clone() {
+            Some(d) => view! { <span class=state_class(&d.state)>{d.state.clone()}</span> " " <Ago time=d.created.clone()/> }.into_any(),
+            None => view! { <span class="muted">"none yet"</span> }.into_any(),
+        };
+        let events = subscribed_events(&hook.spec).join(", ");
+        view! {
+            <dl class="facts">
+                <dt>"URL"</dt><dd><code>{hook.spec.url.clone()}</code></dd>
+                <dt>"Tags"</dt><dd>{hook.spec.tags.join(", ")}</dd>
+                <dt>"Events"</dt><dd>{events}</dd>
+                <dt>"Pending"</dt><dd class="pending">{hook.status.pending}</dd>
+                <dt>"Last delivery"</dt><dd>{last}</dd>
+            </dl>
+        }
+    });
+    WebhookCard { name, html }
+}
+
+#[cfg(feature = "ssr")]
 fn state_class(state: &str) -> &'static str {
     match state {
         DELIVERY_DELIVERED => "state ok",
@@ -137,44 +160,64 @@ fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl
             version.update(|v| *v += 1);
         }
     });
-    let caption = format!("Deliveries of {name}, newest first");
+    // The log's markup comes from the server; its "Redeliver" buttons name their delivery.
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        let id = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|e| e.get_attribute("data-redeliver"))
+            .and_then(|i| i.parse::<i64>().ok());
+        if let Some(id) = id {
+            again.dispatch(id);
+        }
+    };
     view! {
         {move || again.value().get().map(|r: Result<String, ApiFailure>| match r {
             Ok(m) => view! { <p class="ok" role="status">{m}</p> }.into_any(),
             Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
         })}
         <Transition fallback=|| view! { <p>"Loading deliveries…"</p> }>
-            {move || {
-                let caption = caption.clone();
-                Suspend::new(async move {
-                    match log.await {
-                        Ok(items) if items.is_empty() => view! { <p class="empty">"No deliveries yet."</p> }.into_any(),
-                        Ok(items) => view! {
-                            <div class="table-wrap">
-                                <table class="deliveries">
-                                    <caption class="sr-only">{caption}</caption>
-                                    <thead><tr>
-                                        <th scope="col">"ID"</th><th scope="col">"Queued"</th><th scope="col">"Event"</th>
-                                        <th scope="col">"Tag"</th><th scope="col">"State"</th><th scope="col" class="num">"Attempts"</th>
-                                        <th scope="col" class="num">"Code"</th><th scope="col" class="num">"Latency"</th>
-                                        <th scope="col">"Error"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {items.into_iter().map(|d| delivery_row(d, again)).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }
-                        .into_any(),
-                        Err(e) => view! { <Failure failure=e/> }.into_any(),
-                    }
-                })
-            }}
+            {move || Suspend::new(async move {
+                match log.await {
+                    Ok(html) => view! { <div class="rendered" on:click=on_click><Rendered html/></div> }.into_any(),
+                    Err(e) => view! { <Failure failure=e/> }.into_any(),
+                }
+            })}
         </Transition>
     }
 }
 
-fn delivery_row(d: WebhookDelivery, again: Action<i64, Result<String, ApiFailure>>) -> impl IntoView {
+/// The delivery log as markup (server side): newest first, the last attempt of each.
+#[cfg(feature = "ssr")]
+pub fn render_deliveries(name: &str, items: Vec<WebhookDelivery>) -> String {
+    let caption = format!("Deliveries of {name}, newest first");
+    crate::components::render_html(move || {
+        if items.is_empty() {
+            return view! { <p class="empty">"No deliveries yet."</p> }.into_any();
+        }
+        view! {
+            <div class="table-wrap">
+                <table class="deliveries">
+                    <caption class="sr-only">{caption}</caption>
+                    <thead><tr>
+                        <th scope="col">"ID"</th><th scope="col">"Queued"</th><th scope="col">"Event"</th>
+                        <th scope="col">"Tag"</th><th scope="col">"State"</th><th scope="col" class="num">"Attempts"</th>
+                        <th scope="col" class="num">"Code"</th><th scope="col" class="num">"Latency"</th>
+                        <th scope="col">"Error"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
+                    </tr></thead>
+                    <tbody>
+                        {items.into_iter().map(delivery_row).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn delivery_row(d: WebhookDelivery) -> impl IntoView {
     let last = d.attempt_log.last().cloned();
     let id = d.id;
     let label = format!("Redeliver delivery {id}");
@@ -195,7 +238,7 @@ fn delivery_row(d: WebhookDelivery, again: Action<i64, Result<String, ApiFailure
             <td class="num">{last.as_ref().and_then(|a| a.status_code).map(|c| c.to_string())}</td>
             <td class="num">{last.as_ref().map(|a| format!("{} ms", a.latency_ms))}</td>
             <td class="error-text">{last.and_then(|a| a.error)}</td>
-            <td><button type="button" aria-label=label on:click=move |_| { again.dispatch(id); }>"Redeliver"</button></td>
+            <td><button type="button" aria-label=label data-redeliver=id.to_string()>"Redeliver"</button></td>
         </tr>
     }
 }
