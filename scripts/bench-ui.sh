@@ -50,4 +50,5 @@ for label, path, marker in [
 PY
 wasm=$(gzip -9 -c target/site/pkg/portal.wasm | wc -c)
 js=$(gzip -9 -c target/site/pkg/portal.js | wc -c)
-echo "    release WASM + JS gzipped: $((wasm + js)) bytes (wasm $wasm, js $js)"
+ui=$(gzip -9 -c public/portal-ui.js | wc -c)
+echo "    release WASM + JS gzipped: $((wasm + js + ui)) bytes (wasm $wasm, js $js, portal-ui.js $ui)"
