@@ -25,6 +25,16 @@ pub fn Rendered(html: String) -> impl IntoView {
     view! { <div class="rendered" inner_html=html></div> }
 }
 
+/// The element clicked (or its nearest ancestor) carrying `attribute`, with the attribute's
+/// value: how buttons inside [`Rendered`] markup say what they act on.
+pub fn clicked(ev: &leptos::ev::MouseEvent, attribute: &str) -> Option<(leptos::web_sys::Element, String)> {
+    use leptos::wasm_bindgen::JsCast;
+    let target = ev.target()?.dyn_into::<leptos::web_sys::Element>().ok()?;
+    let element = target.closest(&format!("[{attribute}]")).ok()??;
+    let value = element.get_attribute(attribute)?;
+    Some((element, value))
+}
+
 /// Renders a read-only view to markup, on the server, for [`Rendered`].
 #[cfg(feature = "ssr")]
 pub fn render_html<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {

@@ -171,10 +171,7 @@ fn Tokens() -> impl IntoView {
     let set = move |f: fn(&mut TokenForm, String)| move |ev| form.update(|t| f(t, event_target_value(&ev)));
     // The table's markup comes from the server; its "Revoke" buttons name their token.
     let on_revoke = move |ev: leptos::ev::MouseEvent| {
-        use leptos::wasm_bindgen::JsCast;
-        if let Some(id) =
-            ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok()).and_then(|e| e.get_attribute("data-revoke"))
-        {
+        if let Some((_, id)) = crate::components::clicked(&ev, "data-revoke") {
             revoke.dispatch(id);
         }
     };

@@ -10,7 +10,7 @@ use crate::api::{
     ApiFailure, ImportForm, ImportJob, StreamPageData, TagForm, delete_stream, delete_tag, get_import_job, get_stream, import_images,
     start_import, tag_image,
 };
-use crate::components::{Failure, Live, Rendered, field_error, short_digest};
+use crate::components::{Failure, Live, Rendered, clicked, field_error, short_digest};
 use crate::domain::tag_command::{TagArgs, error_field, plan_tag};
 #[cfg(feature = "ssr")]
 use crate::{
@@ -19,7 +19,6 @@ use crate::{
     model::{ImageStream, TagEvent},
 };
 use leptos::prelude::*;
-use leptos::wasm_bindgen::JsCast;
 use leptos::web_sys::Element;
 use leptos_router::hooks::use_params_map;
 
@@ -61,11 +60,9 @@ pub fn StreamPage() -> impl IntoView {
                 match stream.await {
                     Ok(StreamPageData { html, resource_version, import_forms }) => {
                         let on_click = move |ev: leptos::ev::MouseEvent| {
-                            let Some(button) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()).and_then(|e| e.closest("button[data-act]").ok().flatten()) else {
-                                return;
-                            };
+                            let Some((button, act)) = clicked(&ev, "data-act") else { return };
                             let attr = |n: &str| button.get_attribute(n).unwrap_or_default();
-                            match attr("data-act").as_str() {
+                            match act.as_str() {
                                 "delete" => {
                                     delete.dispatch((ns(), name(), attr("data-tag")));
                                 }

@@ -162,13 +162,7 @@ fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl
     });
     // The log's markup comes from the server; its "Redeliver" buttons name their delivery.
     let on_click = move |ev: leptos::ev::MouseEvent| {
-        use leptos::wasm_bindgen::JsCast;
-        let id = ev
-            .target()
-            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
-            .and_then(|e| e.get_attribute("data-redeliver"))
-            .and_then(|i| i.parse::<i64>().ok());
-        if let Some(id) = id {
+        if let Some(id) = crate::components::clicked(&ev, "data-redeliver").and_then(|(_, id)| id.parse::<i64>().ok()) {
             again.dispatch(id);
         }
     };
