@@ -92,8 +92,6 @@ impl Service {
             store::catalog_page(&mut conn, query.trim(), sort, ((page - 1) * CATALOG_PAGE) as i64, CATALOG_PAGE as i64, scope.as_deref())
                 .await
                 .map_err(db)?;
-        let namespaces =
-            store::list_namespaces(&mut conn, "", 500, scope.as_deref()).await.map_err(db)?.into_iter().map(|n| n.metadata.name).collect();
         let streams = rows
             .into_iter()
             .map(|e| {
@@ -103,7 +101,7 @@ impl Service {
                 row
             })
             .collect();
-        Ok(CatalogPage { namespaces, streams, total: total as u64, page, page_size: CATALOG_PAGE, resource_version })
+        Ok(CatalogPage { streams, total: total as u64, page, page_size: CATALOG_PAGE, resource_version })
     }
 
     /// The image page: for anyone who may read a namespace that uses the image (or was the

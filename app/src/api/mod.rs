@@ -103,7 +103,6 @@ pub struct RenderedPart {
 /// A page of the catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CatalogPage {
-    pub namespaces: Vec<String>,
     pub streams: Vec<CatalogStream>,
     pub total: u64,
     pub page: u32,
@@ -128,9 +127,7 @@ pub struct ImageUse {
 /// in that markup need.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamPageData {
-    pub html: String,
-    /// The stream's resourceVersion: the live connection replays changes after it.
-    pub resource_version: String,
+    pub part: RenderedPart,
     /// What "Import now" imports, per tag that has a registry source.
     pub import_forms: Vec<ImportForm>,
 }

@@ -1,6 +1,7 @@
 //! Widgets shared by pages.
 
 use crate::api::ApiFailure;
+use crate::api::page_resource;
 use leptos::prelude::*;
 
 /// A pull spec with a copy button (the click is handled by `/portal-ui.js`, so it works before
@@ -115,7 +116,7 @@ pub fn Live(#[prop(into)] namespace: String, #[prop(into)] name: String, since: 
 /// Who is signed in, in the header: their name (to their account) and "Sign out", or "Sign in".
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let me = crate::api::page_resource(|| (), |_| crate::api::current_user());
+    let me = page_resource(|| (), |_| crate::api::current_user());
     let sign_out = Action::new(|_: &()| crate::api::sign_out());
     Effect::new(move |_| {
         if matches!(sign_out.value().get(), Some(Ok(()))) {

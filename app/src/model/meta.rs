@@ -28,6 +28,18 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
+    /// Metadata of a stored namespaced object (webhooks, secrets): what its row records.
+    pub fn stored(namespace: &str, name: &str, uid: &str, resource_version: i64, created: &str) -> Self {
+        ObjectMeta {
+            name: name.to_string(),
+            namespace: Some(namespace.to_string()),
+            uid: Some(uid.to_string()),
+            resource_version: Some(resource_version.to_string()),
+            creation_timestamp: Some(created.to_string()),
+            ..Default::default()
+        }
+    }
+
     /// Metadata carrying only a name (and namespace), as clients send it.
     pub fn named(namespace: Option<&str>, name: &str) -> Self {
         ObjectMeta { name: name.to_string(), namespace: namespace.map(str::to_string), ..Default::default() }

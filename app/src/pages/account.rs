@@ -1,6 +1,7 @@
 //! Signing in (`/signin`) and one's account (`/account`): who you are and where you belong,
 //! changing your password, and your API tokens (created with limits, shown once, revoked).
 
+use crate::api::page_resource;
 use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token, sign_in_user};
 use crate::components::{Failure, Rendered, reload_to};
 #[cfg(feature = "ssr")]
@@ -59,7 +60,7 @@ pub fn SignInPage() -> impl IntoView {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let me = crate::api::page_resource(|| (), |_| current_user());
+    let me = page_resource(|| (), |_| current_user());
     view! {
         {hydration_marker()}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -148,7 +149,7 @@ fn PasswordForm() -> impl IntoView {
 #[component]
 fn Tokens() -> impl IntoView {
     let version = RwSignal::new(0u32);
-    let tokens = crate::api::page_resource(move || version.get(), |_| list_tokens());
+    let tokens = page_resource(move || version.get(), |_| list_tokens());
     let form = RwSignal::new(TokenForm::default());
     let create = Action::new(move |f: &TokenForm| create_token(f.clone()));
     let revoke = Action::new(move |id: &String| revoke_token(id.clone()));

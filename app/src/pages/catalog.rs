@@ -2,6 +2,7 @@
 //! server-side search (name, tag, digest prefix), sorting and pagination; forms to create a
 //! namespace or a stream.
 
+use crate::api::page_resource;
 use crate::api::{ApiFailure, RenderedPart, create_namespace, create_stream, delete_namespace, list_catalog};
 use crate::components::{Failure, Live, Rendered, field_error};
 use crate::domain::names::{validate_namespace_name, validate_stream_name};
@@ -17,7 +18,7 @@ pub fn CatalogPage() -> impl IntoView {
     let sort = move || query.read().get("sort").filter(|s| s == "updated").unwrap_or_else(|| "name".into());
     let page = move || query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1);
     let created = RwSignal::new(0u32);
-    let catalog = crate::api::page_resource(move || (q(), sort(), page(), created.get()), |(q, sort, page, _)| list_catalog(q, sort, page));
+    let catalog = page_resource(move || (q(), sort(), page(), created.get()), |(q, sort, page, _)| list_catalog(q, sort, page));
     // Flips once the WASM has hydrated the page; end-to-end tests wait for it.
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));

@@ -4,6 +4,7 @@
 //! it keeps going for days, even without JavaScript).
 
 use crate::api::get_dashboard;
+use crate::api::page_resource;
 use crate::components::{Live, Rendered};
 use leptos::prelude::*;
 use leptos_meta::Meta;
@@ -13,7 +14,7 @@ pub fn DashboardPage() -> impl IntoView {
     // Live over server-sent events; the meta refresh stays as a fallback for walls that run
     // for days without anyone watching the connection.
     let changed = RwSignal::new(0u32);
-    let data = crate::api::page_resource(move || changed.get(), |_| get_dashboard());
+    let data = page_resource(move || changed.get(), |_| get_dashboard());
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     view! {

@@ -3,6 +3,7 @@
 //! is tagged now and was before, and its YAML as `get isimage … -o yaml --export` shows it.
 
 use crate::api::get_image_page;
+use crate::api::page_resource;
 use crate::components::{Failure, Live, Rendered};
 #[cfg(feature = "ssr")]
 use crate::{
@@ -31,7 +32,7 @@ pub fn ImagePage() -> impl IntoView {
     let params = use_params_map();
     let digest = move || params.read().get("digest").unwrap_or_default();
     let changed = RwSignal::new(0u32);
-    let page = crate::api::page_resource(move || (digest(), changed.get()), |(d, _)| get_image_page(d));
+    let page = page_resource(move || (digest(), changed.get()), |(d, _)| get_image_page(d));
     view! {
         <Live namespace="" name="" since=None changed/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / image"</nav>

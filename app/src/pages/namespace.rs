@@ -1,6 +1,7 @@
 //! A namespace's settings (`/namespaces/<ns>`): its members and their roles, whether it is
 //! public, and its audit log, for its admins; its members see who belongs. Links to its webhooks.
 
+use crate::api::page_resource;
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
 use crate::components::{Failure, Rendered};
 use crate::model::ROLES;
@@ -12,7 +13,7 @@ pub fn NamespacePage() -> impl IntoView {
     let params = use_params_map();
     let ns = Signal::derive(move || params.read().get("ns").unwrap_or_default());
     let version = RwSignal::new(0u32);
-    let settings = crate::api::page_resource(move || (ns.get(), version.get()), |(ns, _)| get_namespace_settings(ns));
+    let settings = page_resource(move || (ns.get(), version.get()), |(ns, _)| get_namespace_settings(ns));
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     view! {
@@ -121,7 +122,7 @@ fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u
 
 #[component]
 fn AuditLog(ns: Signal<String>) -> impl IntoView {
-    let log = crate::api::page_resource(move || ns.get(), namespace_audit);
+    let log = page_resource(move || ns.get(), namespace_audit);
     view! {
         <section aria-label="Audit log">
             <h2>"Audit log"</h2>

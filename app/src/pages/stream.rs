@@ -6,9 +6,10 @@
 //! ([`render`]) and placed as markup; the browser build carries only the forms and one click
 //! handler for the buttons inside that markup (they name what they act on in `data-` attributes).
 
+use crate::api::page_resource;
 use crate::api::{
-    ApiFailure, ImportForm, ImportJob, StreamPageData, TagForm, delete_stream, delete_tag, get_import_job, get_stream, import_images,
-    start_import, tag_image,
+    ApiFailure, ImportForm, ImportJob, RenderedPart, StreamPageData, TagForm, delete_stream, delete_tag, get_import_job, get_stream,
+    import_images, start_import, tag_image,
 };
 use crate::components::{Failure, Live, Rendered, clicked, field_error, short_digest};
 use crate::domain::tag_command::{TagArgs, error_field, plan_tag};
@@ -31,7 +32,7 @@ pub fn StreamPage() -> impl IntoView {
     let all = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
     // Bumped by every action on the page, so the stream is read again and the result shows.
     let changed = RwSignal::new(0u32);
-    let stream = crate::api::page_resource(move || (ns(), name(), changed.get()), move |(ns, name, _)| get_stream(ns, name, all));
+    let stream = page_resource(move || (ns(), name(), changed.get()), move |(ns, name, _)| get_stream(ns, name, all));
     let delete = Action::new(move |(ns, stream, tag): &(String, String, String)| {
         let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.clone());
         async move { delete_tag(ns, stream, tag).await }
@@ -58,7 +59,7 @@ pub fn StreamPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match stream.await {
-                    Ok(StreamPageData { html, resource_version, import_forms }) => {
+                    Ok(StreamPageData { part: RenderedPart { html, resource_version }, import_forms }) => {
                         let on_click = move |ev: leptos::ev::MouseEvent| {
                             let Some((button, act)) = clicked(&ev, "data-act") else { return };
                             let attr = |n: &str| button.get_attribute(n).unwrap_or_default();
@@ -174,8 +175,10 @@ pub fn render(stream: &ImageStream, all_history: bool) -> StreamPageData {
         .collect();
     let view_of = stream.clone();
     StreamPageData {
-        html: crate::components::render_html(move || view! { <StreamView stream=view_of all_history/> }),
-        resource_version: stream.metadata.resource_version.clone().unwrap_or_default(),
+        part: RenderedPart {
+            html: crate::components::render_html(move || view! { <StreamView stream=view_of all_history/> }),
+            resource_version: stream.metadata.resource_version.clone().unwrap_or_default(),
+        },
         import_forms,
     }
 }

@@ -4,6 +4,7 @@
 //! API applies (`domain::triggers::validate_webhook`). A card's facts and the delivery log are
 //! rendered on the server; the browser build carries the buttons and the form.
 
+use crate::api::page_resource;
 use crate::api::{
     ApiFailure, WebhookCard, WebhookForm, create_webhook, delete_webhook, list_deliveries, list_webhooks, redeliver, send_test_event,
 };
@@ -24,7 +25,7 @@ pub fn WebhooksPage() -> impl IntoView {
     let params = use_params_map();
     let ns = Signal::derive(move || params.read().get("ns").unwrap_or_default());
     let version = RwSignal::new(0u32);
-    let hooks = crate::api::page_resource(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
+    let hooks = page_resource(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     view! {
@@ -144,7 +145,7 @@ fn state_class(state: &str) -> &'static str {
 #[component]
 fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl IntoView {
     let n = name.clone();
-    let log = crate::api::page_resource(move || (ns.get(), n.clone(), version.get()), |(ns, name, _)| list_deliveries(ns, name));
+    let log = page_resource(move || (ns.get(), n.clone(), version.get()), |(ns, name, _)| list_deliveries(ns, name));
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(move || version.update(|v| *v += 1), std::time::Duration::from_secs(1)) {
             on_cleanup(move || handle.clear());

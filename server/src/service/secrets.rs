@@ -76,14 +76,7 @@ impl Service {
         Secret {
             api_version: "v1".into(),
             kind: "Secret".into(),
-            metadata: ObjectMeta {
-                name: row.name.clone(),
-                namespace: Some(row.namespace.clone()),
-                uid: Some(row.uid.clone()),
-                resource_version: Some(row.resource_version.to_string()),
-                creation_timestamp: Some(row.created.clone()),
-                ..Default::default()
-            },
+            metadata: ObjectMeta::stored(&row.namespace, &row.name, &row.uid, row.resource_version, &row.created),
             secret_type: row.secret_type.clone(),
             data: BTreeMap::new(),
             string_data: BTreeMap::new(),

@@ -46,14 +46,7 @@ impl Service {
         Webhook {
             api_version: "v1".into(),
             kind: "Webhook".into(),
-            metadata: ObjectMeta {
-                name: row.name.clone(),
-                namespace: Some(row.namespace.clone()),
-                uid: Some(row.uid.clone()),
-                resource_version: Some(row.resource_version.to_string()),
-                creation_timestamp: Some(row.created.clone()),
-                ..Default::default()
-            },
+            metadata: ObjectMeta::stored(&row.namespace, &row.name, &row.uid, row.resource_version, &row.created),
             spec: WebhookSpec {
                 url: row.url.clone(),
                 secret: None,
