@@ -7,6 +7,9 @@
 //! - `pages`: one module per page.
 //!
 //! The crate is built twice: with `ssr` for the server and with `hydrate` for the browser.
+//! Pages are server components in Leptos' islands mode: the browser build carries only the
+//! `#[island]`s (forms, buttons, parts that refresh themselves), never a page's read-only
+//! markup or the router; links are plain page loads.
 
 #![recursion_limit = "256"]
 
@@ -35,7 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="data:,"/>
                 <script src="/portal-ui.js"></script>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -75,6 +78,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("namespaces"), ParamSegment("ns")) view=pages::namespace::NamespacePage ssr=SsrMode::Async/>
                 </Routes>
             </main>
+            // Last on the page: islands hydrate in document order, so when this one says
+            // "hydrated", every island above it is interactive (end-to-end tests wait for it).
+            <components::HydrationMarker/>
         </Router>
     }
 }
@@ -83,5 +89,5 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
 }

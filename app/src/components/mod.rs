@@ -1,7 +1,6 @@
 //! Widgets shared by pages.
 
 use crate::api::ApiFailure;
-use crate::api::page_resource;
 use leptos::prelude::*;
 
 /// A pull spec with a copy button (the click is handled by `/portal-ui.js`, so it works before
@@ -96,51 +95,140 @@ pub fn field_error(value: Option<Result<String, ApiFailure>>, field: &str) -> Op
     }
 }
 
-/// Keeps a page live: asks `/portal-ui.js` for one server-sent-events connection to the watch
-/// (filtered by namespace and name when given) and bumps `changed` on every change, so the page
-/// reads its data again.
+/// Asks `/portal-ui.js` for one server-sent-events connection to the watch (filtered by
+/// namespace and name when given); it passes every change on as an `imagestreams:change`
+/// window event, which the page's live parts ([`refresh_on_change`]) listen to.
 ///
 /// `since` is the resourceVersion the page's data was read at: the connection replays every
 /// change after it, so nothing between the server's render and the connection is lost.
 #[component]
-pub fn Live(#[prop(into)] namespace: String, #[prop(into)] name: String, since: Option<String>, changed: RwSignal<u32>) -> impl IntoView {
+pub fn Live(#[prop(into)] namespace: String, #[prop(into)] name: String, since: Option<String>) -> impl IntoView {
     let mut url = format!("/api/v1/live/imagestreams?namespace={namespace}&name={name}");
     if let Some(rv) = since.filter(|v| !v.is_empty()) {
         url.push_str(&format!("&resourceVersion={rv}"));
     }
-    let handle = window_event_listener_untyped("imagestreams:change", move |_| changed.update(|n| *n = n.wrapping_add(1)));
-    on_cleanup(move || handle.remove());
     view! { <span hidden data-live=url></span> }
+}
+
+/// The window event that says "something on this page changed": sent by the live connection
+/// and by every island whose action succeeded. Islands share no reactive state, so this event
+/// is how a form tells the parts beside it to read themselves again.
+pub const CHANGE_EVENT: &str = "imagestreams:change";
+
+/// Tells the page's live parts that something changed (after a successful action).
+pub fn announce_change() {
+    #[cfg(feature = "hydrate")]
+    if let Ok(event) = leptos::web_sys::Event::new(CHANGE_EVENT) {
+        let _ = window().dispatch_event(&event);
+    }
+}
+
+/// Reads a server-rendered part again into `target` whenever the page hears of a change
+/// ([`CHANGE_EVENT`]). Answers that arrive after a newer request was sent are dropped, so a burst
+/// of changes ends with the newest markup. A failure replaces the part with its message.
+pub fn refresh_on_change<Fut>(target: NodeRef<leptos::html::Div>, read: impl Fn() -> Fut + 'static)
+where
+    Fut: std::future::Future<Output = Result<String, ApiFailure>> + 'static,
+{
+    #[cfg(feature = "hydrate")]
+    {
+        use std::{cell::Cell, rc::Rc};
+        let latest = Rc::new(Cell::new(0u32));
+        let handle = window_event_listener_untyped(CHANGE_EVENT, move |_| {
+            let asked = latest.get().wrapping_add(1);
+            latest.set(asked);
+            let (latest, answer) = (latest.clone(), read());
+            leptos::task::spawn_local(async move {
+                let answer = answer.await;
+                let Some(div) = target.get_untracked() else { return };
+                if latest.get() != asked {
+                    return;
+                }
+                match answer {
+                    Ok(html) => div.set_inner_html(&html),
+                    Err(failure) => {
+                        div.set_inner_html("<p class=\"error\" role=\"alert\"></p>");
+                        if let Ok(Some(p)) = div.query_selector("p") {
+                            p.set_text_content(Some(&failure.message));
+                        }
+                    }
+                }
+            });
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (target, read);
+}
+
+/// What a [`LivePart`] shows, so it can read it again.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Part {
+    Catalog { query: String, sort: String, page: u32 },
+    Dashboard,
+    Image { digest: String },
+    Audit { namespace: String },
+}
+
+impl Part {
+    async fn read(self) -> Result<String, ApiFailure> {
+        match self {
+            Part::Catalog { query, sort, page } => crate::api::list_catalog(query, sort, page).await.map(|p| p.html),
+            Part::Dashboard => crate::api::get_dashboard().await,
+            Part::Image { digest } => crate::api::get_image_page(digest).await,
+            Part::Audit { namespace } => crate::api::namespace_audit(namespace).await,
+        }
+    }
+}
+
+/// A read-only part of a page that follows changes: the server renders it (its children); the
+/// island only replaces the markup with a fresh rendering when something changed.
+#[island]
+pub fn LivePart(part: Part, children: Children) -> impl IntoView {
+    let target = NodeRef::new();
+    refresh_on_change(target, move || part.clone().read());
+    view! { <div class="rendered" node_ref=target>{children()}</div> }
+}
+
+/// Says "hydrated" once the browser build has made the page interactive. It is the last island
+/// of every page, and islands hydrate in document order.
+#[island]
+pub fn HydrationMarker() -> impl IntoView {
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    view! { <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p> }
 }
 
 /// Who is signed in, in the header: their name (to their account) and "Sign out", or "Sign in".
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let me = page_resource(|| (), |_| crate::api::current_user());
-    let sign_out = Action::new(|_: &()| crate::api::sign_out());
-    Effect::new(move |_| {
-        if matches!(sign_out.value().get(), Some(Ok(()))) {
-            reload_to("/");
-        }
-    });
     view! {
         <div class="user-menu">
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match me.await {
+            <Suspense fallback=|| ()>
+                {Suspend::new(async move {
+                    match crate::api::current_user().await {
                         Ok(m) if m.user.is_some() => {
                             let name = m.user.unwrap_or_default();
-                            view! {
-                                <a href="/account" class="who">{name}</a>
-                                <button type="button" on:click=move |_| { sign_out.dispatch(()); }>"Sign out"</button>
-                            }
-                            .into_any()
+                            view! { <a href="/account" class="who">{name}</a><SignOut/> }.into_any()
                         }
                         Ok(m) if m.open => ().into_any(),
                         _ => view! { <a href="/signin">"Sign in"</a> }.into_any(),
                     }
                 })}
-            </Transition>
+            </Suspense>
         </div>
     }
+}
+
+/// Signs out, then loads the catalog as nobody.
+#[island]
+fn SignOut() -> impl IntoView {
+    let sign_out = move |_| {
+        leptos::task::spawn_local(async move {
+            if crate::api::sign_out().await.is_ok() {
+                reload_to("/");
+            }
+        })
+    };
+    view! { <button type="button" on:click=sign_out>"Sign out"</button> }
 }

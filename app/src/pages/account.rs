@@ -9,12 +9,6 @@ use crate::model::ApiToken;
 use crate::model::ROLES;
 use leptos::prelude::*;
 
-fn hydration_marker() -> impl IntoView {
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
-    view! { <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p> }
-}
-
 fn field_message(v: Option<Result<impl Clone, ApiFailure>>, field: &str) -> Option<String> {
     match v {
         Some(Err(f)) if f.field.as_deref() == Some(field) => Some(f.message),
@@ -31,6 +25,11 @@ fn general_message<T>(v: Option<Result<T, ApiFailure>>) -> Option<String> {
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
+    view! { <h1>"Sign in"</h1><SignInForm/> }
+}
+
+#[island]
+fn SignInForm() -> impl IntoView {
     let user = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let action = Action::new(move |(u, p): &(String, String)| sign_in_user(u.clone(), p.clone()));
@@ -40,8 +39,6 @@ pub fn SignInPage() -> impl IntoView {
         }
     });
     view! {
-        <h1>"Sign in"</h1>
-        {hydration_marker()}
         <form class="card signin" on:submit=move |ev| {
             ev.prevent_default();
             action.dispatch((user.get(), password.get()));
@@ -60,12 +57,10 @@ pub fn SignInPage() -> impl IntoView {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let me = page_resource(|| (), |_| current_user());
     view! {
-        {hydration_marker()}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match me.await {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {Suspend::new(async move {
+                match current_user().await {
                     Ok(me) if me.user.is_none() => view! {
                         <h1>"Account"</h1>
                         <p>{if me.open { "Accounts are off on this server: everyone may do everything." } else { "You are not signed in." }}</p>
@@ -102,11 +97,11 @@ pub fn AccountPage() -> impl IntoView {
                     Err(e) => view! { <h1>"Account"</h1><Failure failure=e/> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
-#[component]
+#[island]
 fn PasswordForm() -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
@@ -146,7 +141,7 @@ fn PasswordForm() -> impl IntoView {
     }
 }
 
-#[component]
+#[island]
 fn Tokens() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let tokens = page_resource(move || version.get(), |_| list_tokens());

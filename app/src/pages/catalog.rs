@@ -2,9 +2,8 @@
 //! server-side search (name, tag, digest prefix), sorting and pagination; forms to create a
 //! namespace or a stream.
 
-use crate::api::page_resource;
 use crate::api::{ApiFailure, RenderedPart, create_namespace, create_stream, delete_namespace, list_catalog};
-use crate::components::{Failure, Live, Rendered, field_error};
+use crate::components::{Failure, Live, LivePart, Part, Rendered, announce_change, field_error};
 use crate::domain::names::{validate_namespace_name, validate_stream_name};
 #[cfg(feature = "ssr")]
 use crate::{api::CatalogPage, components::Ago};
@@ -13,39 +12,39 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn CatalogPage() -> impl IntoView {
-    let query = use_query_map();
-    let q = move || query.read().get("q").unwrap_or_default();
-    let sort = move || query.read().get("sort").filter(|s| s == "updated").unwrap_or_else(|| "name".into());
-    let page = move || query.read().get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1);
-    let created = RwSignal::new(0u32);
-    let catalog = page_resource(move || (q(), sort(), page(), created.get()), |(q, sort, page, _)| list_catalog(q, sort, page));
-    // Flips once the WASM has hydrated the page; end-to-end tests wait for it.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
+    let (q, sort, page) = use_query_map().with_untracked(|query| {
+        let q = query.get("q").unwrap_or_default();
+        let sort = query.get("sort").filter(|s| s == "updated").unwrap_or_else(|| "name".into());
+        let page = query.get("page").and_then(|p| p.parse::<u32>().ok()).unwrap_or(1).max(1);
+        (q, sort, page)
+    });
+    let (by_name, by_updated) = (sort == "name", sort == "updated");
+    let part = Part::Catalog { query: q.clone(), sort: sort.clone(), page };
     view! {
         <h1>"Image streams"</h1>
-        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
         <form method="get" action="/" class="search" role="search">
             <label for="q">"Search"</label>
-            <input id="q" name="q" type="search" placeholder="name, tag or digest prefix" prop:value=q/>
+            <input id="q" name="q" type="search" placeholder="name, tag or digest prefix" value=q.clone()/>
             <label for="sort">"Sort by"</label>
             <select id="sort" name="sort">
-                <option value="name" selected=move || sort() == "name">"name"</option>
-                <option value="updated" selected=move || sort() == "updated">"last updated"</option>
+                <option value="name" selected=by_name>"name"</option>
+                <option value="updated" selected=by_updated>"last updated"</option>
             </select>
             <button type="submit">"Search"</button>
         </form>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match catalog.await {
-                    Ok(RenderedPart { html, resource_version }) => {
-                        view! { <Live namespace="" name="" since=Some(resource_version) changed=created/><Rendered html/> }.into_any()
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {Suspend::new(async move {
+                match list_catalog(q, sort, page).await {
+                    Ok(RenderedPart { html, resource_version }) => view! {
+                        <Live namespace="" name="" since=Some(resource_version)/>
+                        <LivePart part><Rendered html/></LivePart>
                     }
+                    .into_any(),
                     Err(e) => view! { <Failure failure=e/> }.into_any(),
                 }
             })}
-        </Transition>
-        <CreateForms on_created=move || created.update(|n| *n += 1)/>
+        </Suspense>
+        <CreateForms/>
     }
 }
 
@@ -124,8 +123,8 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Create a namespace, create a stream; validated as you type with the shared rules.
-#[component]
-fn CreateForms(on_created: impl Fn() + Clone + Send + Sync + 'static) -> impl IntoView {
+#[island]
+fn CreateForms() -> impl IntoView {
     let ns_name = RwSignal::new(String::new());
     let create_ns = Action::new(move |name: &String| {
         let name = name.clone();
@@ -157,12 +156,11 @@ fn CreateForms(on_created: impl Fn() + Clone + Send + Sync + 'static) -> impl In
         let name = name.clone();
         async move { delete_namespace(name.clone()).await.map(|_| format!("Namespace {name} deleted.")) }
     });
-    let done = on_created.clone();
     Effect::new(move |_| {
         // Read all before deciding: a short-circuit would leave the later ones untracked.
         let (ns_done, is_done, del_done) = (create_ns.value().get(), create_is.value().get(), delete_ns.value().get());
         if matches!(ns_done, Some(Ok(_))) || matches!(is_done, Some(Ok(_))) || matches!(del_done, Some(Ok(_))) {
-            done();
+            announce_change();
         }
     });
     let result = |v: Option<Result<String, ApiFailure>>| match v {

@@ -4,8 +4,7 @@
 //! it keeps going for days, even without JavaScript).
 
 use crate::api::get_dashboard;
-use crate::api::page_resource;
-use crate::components::{Live, Rendered};
+use crate::components::{Live, LivePart, Part, Rendered};
 use leptos::prelude::*;
 use leptos_meta::Meta;
 
@@ -13,24 +12,19 @@ use leptos_meta::Meta;
 pub fn DashboardPage() -> impl IntoView {
     // Live over server-sent events; the meta refresh stays as a fallback for walls that run
     // for days without anyone watching the connection.
-    let changed = RwSignal::new(0u32);
-    let data = page_resource(move || changed.get(), |_| get_dashboard());
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
     view! {
-        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
         <Meta http_equiv="refresh" content="300"/>
-        <Live namespace="" name="" since=None changed/>
+        <Live namespace="" name="" since=None/>
         <div class="dashboard">
             <h1>"Image streams"</h1>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(html) => view! { <Rendered html/> }.into_any(),
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    match get_dashboard().await {
+                        Ok(html) => view! { <LivePart part=Part::Dashboard><Rendered html/></LivePart> }.into_any(),
                         Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
                     }
                 })}
-            </Transition>
+            </Suspense>
         </div>
     }
 }

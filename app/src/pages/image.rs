@@ -3,8 +3,7 @@
 //! is tagged now and was before, and its YAML as `get isimage … -o yaml --export` shows it.
 
 use crate::api::get_image_page;
-use crate::api::page_resource;
-use crate::components::{Failure, Live, Rendered};
+use crate::components::{Failure, Live, LivePart, Part, Rendered};
 #[cfg(feature = "ssr")]
 use crate::{
     api::ImagePage,
@@ -29,21 +28,18 @@ fn human_size(bytes: i64) -> String {
 
 #[component]
 pub fn ImagePage() -> impl IntoView {
-    let params = use_params_map();
-    let digest = move || params.read().get("digest").unwrap_or_default();
-    let changed = RwSignal::new(0u32);
-    let page = page_resource(move || (digest(), changed.get()), |(d, _)| get_image_page(d));
+    let digest = use_params_map().with_untracked(|p| p.get("digest").unwrap_or_default());
     view! {
-        <Live namespace="" name="" since=None changed/>
+        <Live namespace="" name="" since=None/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / image"</nav>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(html) => view! { <Rendered html/> }.into_any(),
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {Suspend::new(async move {
+                match get_image_page(digest.clone()).await {
+                    Ok(html) => view! { <LivePart part=Part::Image { digest }><Rendered html/></LivePart> }.into_any(),
                     Err(e) => view! { <h1>"Image"</h1><Failure failure=e/> }.into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 

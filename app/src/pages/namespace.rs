@@ -3,23 +3,48 @@
 
 use crate::api::page_resource;
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
-use crate::components::{Failure, Rendered};
+use crate::components::{Failure, LivePart, Part, Rendered, announce_change};
 use crate::model::ROLES;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn NamespacePage() -> impl IntoView {
-    let params = use_params_map();
-    let ns = Signal::derive(move || params.read().get("ns").unwrap_or_default());
+    let ns = use_params_map().with_untracked(|p| p.get("ns").unwrap_or_default());
+    let hooks = format!("/webhooks/{ns}");
+    view! {
+        <h1>"Namespace " {ns.clone()}</h1>
+        <p><a href=hooks>"Webhooks of this namespace"</a></p>
+        <NamespaceSettingsView ns=ns.clone()/>
+        // The audit log is for the namespace's admins (asked first: a refused read would set
+        // the page's status).
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                if !get_namespace_settings(ns.clone()).await.is_ok_and(|s| s.can_admin) {
+                    return None;
+                }
+                Some(match namespace_audit(ns.clone()).await {
+                    Ok(html) => view! {
+                        <section aria-label="Audit log">
+                            <h2>"Audit log"</h2>
+                            <LivePart part=Part::Audit { namespace: ns }><Rendered html/></LivePart>
+                        </section>
+                    }
+                    .into_any(),
+                    Err(e) => view! { <Failure failure=e/> }.into_any(),
+                })
+            })}
+        </Suspense>
+    }
+}
+
+/// Visibility, members and the audit log, with the admins' controls.
+#[island]
+fn NamespaceSettingsView(ns: String) -> impl IntoView {
+    let ns = Signal::stored(ns);
     let version = RwSignal::new(0u32);
     let settings = page_resource(move || (ns.get(), version.get()), |(ns, _)| get_namespace_settings(ns));
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
     view! {
-        <h1>"Namespace " {ns}</h1>
-        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
-        <p><a href=move || format!("/webhooks/{}", ns.get())>"Webhooks of this namespace"</a></p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match settings.await {
@@ -41,6 +66,7 @@ fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u
         let (c, r, p) = (change.value().get(), remove.value().get(), publish.value().get());
         if matches!(c, Some(Ok(()))) || matches!(r, Some(Ok(()))) || matches!(p, Some(Ok(()))) {
             changed.update(|v| *v += 1);
+            announce_change();
         }
     });
     let failure = move || {
@@ -115,25 +141,6 @@ fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u
                     <button type="submit">"Add member"</button>
                 </form>
             })}
-        </section>
-        {admin.then(|| view! { <AuditLog ns/> })}
-    }
-}
-
-#[component]
-fn AuditLog(ns: Signal<String>) -> impl IntoView {
-    let log = page_resource(move || ns.get(), namespace_audit);
-    view! {
-        <section aria-label="Audit log">
-            <h2>"Audit log"</h2>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match log.await {
-                        Ok(html) => view! { <Rendered html/> }.into_any(),
-                        Err(e) => view! { <Failure failure=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
         </section>
     }
 }

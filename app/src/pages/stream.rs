@@ -6,12 +6,11 @@
 //! ([`render`]) and placed as markup; the browser build carries only the forms and one click
 //! handler for the buttons inside that markup (they name what they act on in `data-` attributes).
 
-use crate::api::page_resource;
 use crate::api::{
     ApiFailure, ImportForm, ImportJob, RenderedPart, StreamPageData, TagForm, delete_stream, delete_tag, get_import_job, get_stream,
     import_images, start_import, tag_image,
 };
-use crate::components::{Failure, Live, Rendered, clicked, field_error, short_digest};
+use crate::components::{Failure, Live, Rendered, announce_change, clicked, field_error, refresh_on_change, reload_to, short_digest};
 use crate::domain::tag_command::{TagArgs, error_field, plan_tag};
 #[cfg(feature = "ssr")]
 use crate::{
@@ -21,18 +20,53 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos::web_sys::Element;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn StreamPage() -> impl IntoView {
-    let params = use_params_map();
-    let ns = move || params.read().get("ns").unwrap_or_default();
-    let name = move || params.read().get("stream").unwrap_or_default();
+    let (ns, name) = use_params_map().with_untracked(|p| (p.get("ns").unwrap_or_default(), p.get("stream").unwrap_or_default()));
     // Long histories show their newest items; all of them on request (`?history=all`).
-    let all = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
-    // Bumped by every action on the page, so the stream is read again and the result shows.
-    let changed = RwSignal::new(0u32);
-    let stream = page_resource(move || (ns(), name(), changed.get()), move |(ns, name, _)| get_stream(ns, name, all));
+    let all = use_query_map().with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
+    let (ns2, name2) = (ns.clone(), name.clone());
+    view! {
+        <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "{ns.clone()}" / "{name.clone()}</nav>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {Suspend::new(async move {
+                match get_stream(ns2.clone(), name2.clone(), all).await {
+                    Ok(StreamPageData { part: RenderedPart { html, resource_version }, import_forms }) => view! {
+                        <Live namespace=ns2.clone() name=name2.clone() since=Some(resource_version)/>
+                        <StreamPart ns=ns2.clone() name=name2.clone() all import_forms><Rendered html/></StreamPart>
+                        <DeleteStream ns=ns2 stream=name2/>
+                    }
+                    .into_any(),
+                    Err(e) => view! { <h1>{name2}</h1><Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        // The forms live outside the re-read part, so their results stay on screen.
+        <section class="forms" aria-label="Actions">
+            <TagFormView ns=ns.clone() stream=name.clone()/>
+            <ImportFormView ns stream=name/>
+        </section>
+    }
+}
+
+/// The stream's read-only part (rendered on the server, read again on every change) with the
+/// handler of the buttons inside it: "Delete…", "Import now" and "Restore this image…".
+#[island]
+fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>, children: Children) -> impl IntoView {
+    // What "Import now" imports; read again with the part, since tags come and go.
+    let import_forms = RwSignal::new(import_forms);
+    let target = NodeRef::new();
+    let (ns_read, name_read) = (ns.clone(), name.clone());
+    refresh_on_change(target, move || {
+        let read = get_stream(ns_read.clone(), name_read.clone(), all);
+        async move {
+            let data = read.await?;
+            import_forms.set(data.import_forms);
+            Ok(data.part.html)
+        }
+    });
     let delete = Action::new(move |(ns, stream, tag): &(String, String, String)| {
         let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.clone());
         async move { delete_tag(ns, stream, tag).await }
@@ -46,53 +80,35 @@ pub fn StreamPage() -> impl IntoView {
         async move { tag_image(form).await }
     });
     Effect::new(move |_| {
-        if delete.value().get().is_some() || reimport.value().get().is_some() || restore.value().get().is_some() {
-            changed.update(|n| *n += 1);
+        let (d, i, r) = (delete.value().get(), reimport.value().get(), restore.value().get());
+        if d.is_some() || i.is_some() || r.is_some() {
+            announce_change();
         }
     });
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
-    view! {
-        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
-        <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "{ns}" / "{name}</nav>
-        // A transition keeps the page while it is read again after an action.
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match stream.await {
-                    Ok(StreamPageData { part: RenderedPart { html, resource_version }, import_forms }) => {
-                        let on_click = move |ev: leptos::ev::MouseEvent| {
-                            let Some((button, act)) = clicked(&ev, "data-act") else { return };
-                            let attr = |n: &str| button.get_attribute(n).unwrap_or_default();
-                            match act.as_str() {
-                                "delete" => {
-                                    delete.dispatch((ns(), name(), attr("data-tag")));
-                                }
-                                "import" => {
-                                    if let Some(f) = import_forms.iter().find(|f| f.tag == attr("data-tag")) {
-                                        reimport.dispatch(f.clone());
-                                    }
-                                }
-                                "restore" => {
-                                    restore.dispatch(restore_form(&ns(), &name(), &attr("data-tag"), &attr("data-image")));
-                                    confirm(&button, false);
-                                }
-                                "ask-restore" => ask_restore(&button),
-                                "ask" => confirm(&button, true),
-                                "cancel" => confirm(&button, false),
-                                _ => {}
-                            }
-                        };
-                        view! {
-                            <Live namespace=ns() name=name() since=Some(resource_version) changed/>
-                            <div class="rendered" on:click=on_click><Rendered html/></div>
-                            <DeleteStream ns=ns() stream=name()/>
-                        }
-                        .into_any()
-                    }
-                    Err(e) => view! { <h1>{name()}</h1><Failure failure=e/> }.into_any(),
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        let Some((button, act)) = clicked(&ev, "data-act") else { return };
+        let attr = |n: &str| button.get_attribute(n).unwrap_or_default();
+        match act.as_str() {
+            "delete" => {
+                delete.dispatch((ns.clone(), name.clone(), attr("data-tag")));
+            }
+            "import" => {
+                if let Some(f) = import_forms.with_untracked(|forms| forms.iter().find(|f| f.tag == attr("data-tag")).cloned()) {
+                    reimport.dispatch(f);
                 }
-            })}
-        </Transition>
+            }
+            "restore" => {
+                restore.dispatch(restore_form(&ns, &name, &attr("data-tag"), &attr("data-image")));
+                confirm(&button, false);
+            }
+            "ask-restore" => ask_restore(&button),
+            "ask" => confirm(&button, true),
+            "cancel" => confirm(&button, false),
+            _ => {}
+        }
+    };
+    view! {
+        <div class="rendered" node_ref=target on:click=on_click>{children()}</div>
         {move || match delete.value().get() {
             Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
             _ => None,
@@ -102,13 +118,6 @@ pub fn StreamPage() -> impl IntoView {
             (Some(Ok(m)), _) | (_, Some(Ok(m))) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
             _ => None,
         }}
-        // The forms live outside the re-read part, so their results stay on screen.
-        <section class="forms" aria-label="Actions">
-            {move || view! {
-                <TagFormView ns=ns() stream=name() changed/>
-                <ImportFormView ns=ns() stream=name() changed/>
-            }}
-        </section>
     }
 }
 
@@ -217,17 +226,16 @@ fn StreamView(stream: ImageStream, all_history: bool) -> impl IntoView {
 }
 
 /// Deletes the whole stream (tags and history; images stay until pruned), then goes to the catalog.
-#[component]
+#[island]
 fn DeleteStream(ns: String, stream: String) -> impl IntoView {
     let confirm = RwSignal::new(false);
     let act = Action::new(move |(ns, stream): &(String, String)| {
         let (ns, stream) = (ns.clone(), stream.clone());
         async move { delete_stream(ns, stream).await }
     });
-    let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         if matches!(act.value().get(), Some(Ok(()))) {
-            navigate("/", Default::default());
+            reload_to("/");
         }
     });
     let key = (ns, stream);
@@ -503,8 +511,8 @@ fn dots(items: &[TagEvent], min: i64, span: i64, left: i64, width: i64) -> Vec<D
     out
 }
 
-#[component]
-fn TagFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
+#[island]
+fn TagFormView(ns: String, stream: String) -> impl IntoView {
     let source = RwSignal::new(String::new());
     let destination = RwSignal::new(format!("{stream}:"));
     let mode = RwSignal::new("permanent".to_string());
@@ -538,7 +546,7 @@ fn TagFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoV
     });
     Effect::new(move |_| {
         if matches!(act.value().get(), Some(Ok(_))) {
-            changed.update(|n| *n += 1);
+            announce_change();
         }
     });
     let at = move |field: &'static str| {
@@ -603,16 +611,16 @@ fn TagFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoV
 }
 
 /// Polls a background import until it finishes, every 300 ms, into `state`.
-fn poll_import(id: String, state: RwSignal<Option<ImportJob>>, changed: RwSignal<u32>) {
+fn poll_import(id: String, state: RwSignal<Option<ImportJob>>) {
     leptos::task::spawn_local(async move {
         match get_import_job(id.clone()).await {
             Ok(job) => {
                 let finished = job.result.is_some();
                 state.set(Some(job));
                 if finished {
-                    changed.update(|n| *n += 1);
+                    announce_change();
                 } else {
-                    set_timeout(move || poll_import(id, state, changed), std::time::Duration::from_millis(300));
+                    set_timeout(move || poll_import(id, state), std::time::Duration::from_millis(300));
                 }
             }
             Err(e) => state.set(Some(ImportJob { result: Some(Err(e)), ..Default::default() })),
@@ -620,8 +628,8 @@ fn poll_import(id: String, state: RwSignal<Option<ImportJob>>, changed: RwSignal
     });
 }
 
-#[component]
-fn ImportFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl IntoView {
+#[island]
+fn ImportFormView(ns: String, stream: String) -> impl IntoView {
     let from = RwSignal::new(String::new());
     let tag = RwSignal::new(String::new());
     let all = RwSignal::new(false);
@@ -635,7 +643,7 @@ fn ImportFormView(ns: String, stream: String, changed: RwSignal<u32>) -> impl In
         async move { start_import(form).await }
     });
     Effect::new(move |_| match start.value().get() {
-        Some(Ok(id)) => poll_import(id, state, changed),
+        Some(Ok(id)) => poll_import(id, state),
         Some(Err(e)) => state.set(Some(ImportJob { result: Some(Err(e)), ..Default::default() })),
         None => {}
     });

@@ -22,19 +22,24 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
-    let params = use_params_map();
-    let ns = Signal::derive(move || params.read().get("ns").unwrap_or_default());
-    let version = RwSignal::new(0u32);
-    let hooks = page_resource(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
+    let ns = use_params_map().with_untracked(|p| p.get("ns").unwrap_or_default());
     view! {
-        <h1>"Webhooks of " {ns}</h1>
-        <p id="hydration-state" class="sr-only">{move || if hydrated.get() { "hydrated" } else { "ssr" }}</p>
+        <h1>"Webhooks of " {ns.clone()}</h1>
         <p class="muted">
             "Each subscription receives a signed CloudEvent when a tag it names gets a new image (the pull spec a trigger would use changes), "
             "is deleted, or fails to import. Deliveries are retried with backoff and kept in order."
         </p>
+        <Webhooks ns/>
+    }
+}
+
+/// The subscriptions with their buttons and delivery logs, and the form for a new one.
+#[island]
+fn Webhooks(ns: String) -> impl IntoView {
+    let ns = Signal::stored(ns);
+    let version = RwSignal::new(0u32);
+    let hooks = page_resource(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
+    view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match hooks.await {
