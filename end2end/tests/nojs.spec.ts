@@ -1,0 +1,37 @@
+// Reading needs no JavaScript: every page is rendered on the server (islands mode sends WASM
+// only for the forms and buttons), so with scripts off the catalog, a stream page with its tags,
+// timeline and history, an image page and the dashboard are all there, and links are plain
+// page loads.
+import { expect, test } from "@playwright/test";
+
+test.use({ javaScriptEnabled: false });
+
+test("pages read without JavaScript, and links work", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.locator("#hydration-state")).toHaveText("ssr");
+  const ruby = page.locator('tr[data-key="demo/ruby"]');
+  await expect(ruby.locator("td").nth(5)).toHaveText("3 / 3");
+
+  // The search form is a plain GET form.
+  await page.getByLabel("Search").fill("ruby");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page).toHaveURL(/\?q=ruby/);
+  await expect(page.locator("tr.stream")).toHaveCount(1);
+
+  await ruby.getByRole("link", { name: "ruby" }).click();
+  await expect(page).toHaveURL(/\/ns\/demo\/ruby$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("demo/ruby");
+  await expect(page.locator('tr[data-tag="latest"] .badge')).toBeVisible();
+  await expect(page.getByRole("img", { name: /Tag timeline/ })).toBeVisible();
+  // The forms are there too (they need the WASM to submit).
+  await expect(page.locator("#tag-form")).toBeVisible();
+
+  await page.locator('details[data-history="latest"] a.digest').first().click();
+  await expect(page).toHaveURL(/\/images\/sha256:/);
+  await expect(page.locator("#layers tbody tr")).toHaveCount(2);
+  await expect(page.locator("#tagged-now")).toContainText("demo/ruby:latest");
+
+  await page.goto("/dashboard");
+  await expect(page.getByRole("heading", { name: "Recent tag movements" })).toBeVisible();
+  await expect(page.locator("ol.moves li").first()).toContainText("demo/");
+});
