@@ -320,6 +320,51 @@ async fn the_controller_imports_new_docker_tags() {
     }
 }
 
+/// A stream with a tag whose registry the allow-list does not name (here: the list was narrowed
+/// by a restart): the controller records that tag's Forbidden condition, with upstream's
+/// message, and still imports the stream's other tag.
+#[tokio::test]
+async fn the_controller_records_refused_tags_and_imports_the_rest() {
+    let reg = Registry::start().await;
+    let wide =
+        TestApp::with_importer(ImporterConfig { allowed_registries: vec![reg.host.clone(), "old.example.com".into()], ..config(&reg) })
+            .await;
+    let pushed = reg.push_image("lib/mix", Some("v1"), "mix", "amd64", false).await;
+    let body = json!({"metadata": {"name": "mix"}, "spec": {"tags": [
+        {"name": "good", "from": {"kind": "DockerImage", "name": format!("{}/lib/mix:v1", reg.host)}},
+        {"name": "old", "from": {"kind": "DockerImage", "name": "old.example.com/lib/mix:v1"}},
+    ]}});
+    assert_eq!(wide.post(&is_path("default", ""), body).await.status, StatusCode::CREATED);
+
+    // Restarted with a narrower list: the controller's catch-up finds both tags pending.
+    let narrowed = wide.service.clone().with_importer(config(&reg));
+    let (_service, _guard) = server::importer::controller::start(narrowed, None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = wide.get(&is_path("default", "mix")).await.body;
+        let tags = s["status"]["tags"].as_array().cloned().unwrap_or_default();
+        let tag = |name: &str| tags.iter().find(|t| t["tag"] == name).cloned().unwrap_or_default();
+        let (good, old) = (tag("good"), tag("old"));
+        if good["items"][0]["image"] == json!(pushed.digest) && old["conditions"][0]["reason"] == "Forbidden" {
+            let condition = &old["conditions"][0];
+            assert_eq!(condition["type"], "ImportSuccess", "{s}");
+            assert_eq!(condition["status"], "False", "{s}");
+            assert_eq!(
+                condition["message"],
+                format!(
+                    "importing images from registry \"old.example.com:443\" is forbidden: registry \"old.example.com:443\" not allowed by whitelist: \"{}\"",
+                    reg.host
+                ),
+                "{s}"
+            );
+            assert_eq!(old["items"], Value::Null, "a refused tag has no image: {s}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the controller did not finish both tags: {s}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn namespace_credentials_are_used_and_never_returned() {
     let reg = Registry::start_with_auth("robot", "s3cret-pass").await;
