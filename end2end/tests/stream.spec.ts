@@ -105,7 +105,18 @@ test("image page shows layers, config, where it is tagged, and YAML", async ({ p
   await expect(page.locator("details.yaml pre")).toContainText("kind: ImageStreamImage");
   await accessible(page);
   await photograph(page, "image");
+  // The same page by the ImageStreamImage name, `/<namespace>/<stream>@<id>`.
+  const digest = decodeURIComponent(new URL(page.url()).pathname.split("/").pop()!);
+  await page.goto(`/demo/ruby@${digest}`);
+  await hydrated(page);
+  await expect(page.locator("#layers tbody tr")).toHaveCount(2);
+  await expect(page.locator("#tagged-now")).toContainText("demo/ruby:latest");
+  await expect(page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "demo / ruby" })).toHaveAttribute("href", "/ns/demo/ruby");
   expect(problems).toEqual([]);
+  // An image the stream never had is not found there, even if another stream has it.
+  const missing = await page.goto(`/demo/nginx@${digest}`);
+  expect(missing?.status()).toBe(404);
+  await expect(page.getByRole("alert")).toContainText("not found");
 });
 
 test("dashboard shows movements and today's streams, and works at 360 px", async ({ page }) => {

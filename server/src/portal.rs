@@ -272,6 +272,14 @@ impl PortalBackend for Service {
         let c = web_credentials();
         Box::pin(async move { self.portal_image(&self.resolve_caller(c).await?, digest).await })
     }
+    fn stream_image(&self, namespace: String, name: String) -> Answer<'_, ImagePage> {
+        let c = web_credentials();
+        Box::pin(async move {
+            let caller = self.resolve_caller(c).await?;
+            let found = self.get_stream_image(&caller, &namespace, &name).await?;
+            self.portal_image(&caller, found.image.metadata.name).await
+        })
+    }
     fn dashboard(&self) -> Answer<'_, Dashboard> {
         let c = web_credentials();
         Box::pin(async move { self.portal_dashboard(&self.resolve_caller(c).await?).await })
@@ -528,6 +536,9 @@ pub fn router(service: Service, options: LeptosOptions) -> Router {
     let shell_options = options.clone();
     let ui = Router::new()
         .leptos_routes_with_context(&options, routes, move || provide_context(backend.clone()), move || shell(shell_options.clone()))
+        // The site's build output, named before the pages: `/pkg/portal.js` has the shape of
+        // the `/<namespace>/<stream>@<id>` page route and must not be taken for it.
+        .route("/pkg/{*file}", axum::routing::get(leptos_axum::file_and_error_handler(shell)))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         .layer(axum::middleware::from_fn_with_state(service.clone(), http::edge));

@@ -266,6 +266,8 @@ pub mod backend {
         fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogPage>;
         fn stream(&self, namespace: String, name: String) -> Answer<'_, crate::model::ImageStream>;
         fn image(&self, digest: String) -> Answer<'_, ImagePage>;
+        /// The image page of `<stream>@<id>` (an ImageStreamImage name) in a namespace.
+        fn stream_image(&self, namespace: String, name: String) -> Answer<'_, ImagePage>;
         fn dashboard(&self) -> Answer<'_, Dashboard>;
         fn create_namespace(&self, name: String) -> Answer<'_, ()>;
         fn delete_namespace(&self, name: String) -> Answer<'_, ()>;
@@ -341,6 +343,13 @@ pub async fn get_stream(namespace: String, name: String, all_history: bool) -> R
 #[server]
 pub async fn get_image_page(digest: String) -> Result<String, ApiFailure> {
     backend()?.image(digest).await.map(crate::pages::image::render).map_err(fail)
+}
+
+/// The image page of `<stream>@<id>` in a namespace (the id may be a digest or a unique prefix
+/// of one, as `get isimage` takes it), rendered on the server.
+#[server]
+pub async fn get_stream_image_page(namespace: String, name: String) -> Result<String, ApiFailure> {
+    backend()?.stream_image(namespace, name).await.map(crate::pages::image::render).map_err(fail)
 }
 
 /// The dashboard's content, rendered on the server (read-only; see `components::Rendered`).

@@ -167,6 +167,7 @@ pub enum Part {
     Catalog { query: String, sort: String, page: u32 },
     Dashboard,
     Image { digest: String },
+    StreamImage { namespace: String, name: String },
     Audit { namespace: String },
 }
 
@@ -176,6 +177,7 @@ impl Part {
             Part::Catalog { query, sort, page } => crate::api::list_catalog(query, sort, page).await.map(|p| p.html),
             Part::Dashboard => crate::api::get_dashboard().await,
             Part::Image { digest } => crate::api::get_image_page(digest).await,
+            Part::StreamImage { namespace, name } => crate::api::get_stream_image_page(namespace, name).await,
             Part::Audit { namespace } => crate::api::namespace_audit(namespace).await,
         }
     }

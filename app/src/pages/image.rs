@@ -2,7 +2,7 @@
 //! platform, size), its layers, config and labels, the platforms of a manifest list, where it
 //! is tagged now and was before, and its YAML as `get isimage … -o yaml --export` shows it.
 
-use crate::api::get_image_page;
+use crate::api::{get_image_page, get_stream_image_page};
 use crate::components::{Failure, Live, LivePart, Part, Rendered};
 #[cfg(feature = "ssr")]
 use crate::{
@@ -41,6 +41,37 @@ pub fn ImagePage() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// The same page at `/<namespace>/<stream>@<id>`, the ImageStreamImage's name: the id is looked
+/// up among the stream's images (and the children of its manifest lists). Any other two-segment
+/// path is not a page.
+#[component]
+pub fn StreamImagePage() -> impl IntoView {
+    let (namespace, name) = use_params_map().with_untracked(|p| (p.get("ns").unwrap_or_default(), p.get("isimage").unwrap_or_default()));
+    if !name.contains('@') {
+        #[cfg(feature = "ssr")]
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+        return view! { <h1>"Page not found"</h1> }.into_any();
+    }
+    let (stream, _) = name.split_once('@').unwrap_or_default();
+    let crumbs = format!("/ns/{namespace}/{stream}");
+    let crumb = format!("{namespace} / {stream}");
+    view! {
+        <Live namespace=namespace.clone() name=stream.to_string() since=None/>
+        <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "<a href=crumbs>{crumb}</a>" / image"</nav>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {Suspend::new(async move {
+                match get_stream_image_page(namespace.clone(), name.clone()).await {
+                    Ok(html) => view! { <LivePart part=Part::StreamImage { namespace, name }><Rendered html/></LivePart> }.into_any(),
+                    Err(e) => view! { <h1>"Image"</h1><Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+    .into_any()
 }
 
 /// The page's content as markup (server side): everything here is read-only.
