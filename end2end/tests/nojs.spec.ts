@@ -1,7 +1,7 @@
 // Reading needs no JavaScript: every page is rendered on the server (islands mode sends WASM
 // only for the forms and buttons), so with scripts off the catalog, a stream page with its tags,
 // timeline and history, an image page and the dashboard are all there, and links are plain
-// page loads.
+// page loads. Signing in is a plain form too.
 import { expect, test } from "@playwright/test";
 
 test.use({ javaScriptEnabled: false });
@@ -34,4 +34,18 @@ test("pages read without JavaScript, and links work", async ({ page }) => {
   await page.goto("/dashboard");
   await expect(page.getByRole("heading", { name: "Recent tag movements" })).toBeVisible();
   await expect(page.locator("ol.moves li").first()).toContainText("demo/");
+});
+
+test("signing in needs no JavaScript either", async ({ page }) => {
+  const AUTH = process.env.AUTH_BASE_URL!;
+  await page.goto(`${AUTH}/signin`);
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/signin\?user=admin&error=/);
+  await expect(page.locator("#signin-password-hint")).toHaveText("Unauthorized: the user name or password is wrong");
+  await expect(page.getByLabel("User name")).toHaveValue("admin");
+  await page.getByLabel("Password").fill("e2e-admin-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(".user-menu .who")).toHaveText("admin");
 });

@@ -416,21 +416,6 @@ impl PortalBackend for Service {
         let c = web_credentials();
         Box::pin(async move { Ok(Service::who_am_i(self, &self.resolve_caller(c).await?)) })
     }
-    fn sign_in(&self, username: String, password: String) -> Answer<'_, WhoAmI> {
-        let c = web_credentials();
-        let headers = use_context::<axum::http::request::Parts>().map(|p| p.headers).unwrap_or_default();
-        let response = use_context::<leptos_axum::ResponseOptions>();
-        Box::pin(async move {
-            let (secret, me) = Service::sign_in(self, &app::model::SignIn { username, password }, c.remote.clone()).await.map_err(|e| {
-                // A wrong name or password concerns the password field of the form.
-                if e.code() == 401 { form_error("password", e.message().to_string()) } else { e }
-            })?;
-            if let Some(r) = response {
-                r.insert_header(axum::http::header::SET_COOKIE, http::session_cookie_header(&headers, &secret, self.session_ttl_secs())?);
-            }
-            Ok(me)
-        })
-    }
     fn sign_out(&self) -> Answer<'_, ()> {
         let c = web_credentials();
         let headers = use_context::<axum::http::request::Parts>().map(|p| p.headers).unwrap_or_default();

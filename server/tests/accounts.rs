@@ -543,6 +543,7 @@ async fn server_functions_check_the_caller() {
     let cases: Vec<(&'static str, String, Need)> = vec![
         (GetStream::PATH, "namespace=team&name=app&all_history=false".into(), Need::Read),
         (GetNamespaceSettings::PATH, "namespace=team".into(), Need::Read),
+        (GetStreamImagePage::PATH, format!("namespace=team&name=app%40{}", digest_n(1)), Need::Read),
         (ListWebhooks::PATH, "namespace=team".into(), Need::Read),
         (DeleteTag::PATH, "namespace=team&stream=app&tag=d-CALLER".into(), Need::Edit),
         (SendTestEvent::PATH, "namespace=team&name=hook".into(), Need::Edit),
@@ -611,8 +612,6 @@ async fn server_functions_check_the_caller() {
     assert_eq!(call(ChangePassword::PATH, "current=wrong-password&new=another-password-1".into(), "viewer").await.0, 422);
     assert_eq!(call(ChangePassword::PATH, "current=wrong-password&new=another-password-1".into(), "anonymous").await.0, 401);
     assert_eq!(call(SignOut::PATH, String::new(), "anonymous").await.0, 200);
-    let (code, _) = call(SignInUser::PATH, "username=vera&password=wrong-password".into(), "anonymous").await;
-    assert_eq!(code, 422, "a wrong password is an error at the password field of the form");
     // The catalog page shows only the streams the caller may read (its rows carry
     // `data-key="<namespace>/<stream>"`).
     let rows = |text: &str| -> Vec<String> {
@@ -645,4 +644,46 @@ async fn namespace_creation_can_be_restricted_to_administrators() {
         "namespaces is forbidden: User \"vera\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope"
     );
     ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "mine"}})), &admin).await;
+}
+
+/// The sign-in page's plain form (no JavaScript): `POST /api/v1/session` with a form body
+/// answers with redirects: back to `/signin` with the reason and the user name, or to the
+/// catalog with the session cookie. A form posted from another site is refused.
+#[tokio::test]
+async fn the_sign_in_form_works_without_javascript() {
+    use tower::ServiceExt;
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s).await;
+    assert!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap());
+    let post = |body: &'static str, origin: Option<&'static str>| {
+        let router = app.router.clone();
+        async move {
+            let mut req = axum::http::Request::post("/api/v1/session")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("host", "portal.example:8080");
+            if let Some(o) = origin {
+                req = req.header("origin", o);
+            }
+            let resp = router.oneshot(req.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
+            let header = |name: &str| resp.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+            (resp.status(), header("location"), header("set-cookie"))
+        }
+    };
+    let (status, location, set) = post("username=admin&password=wrong+one", Some("http://portal.example:8080")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/signin?user=admin&error=Unauthorized%3A+the+user+name+or+password+is+wrong"));
+    assert_eq!(set, None);
+    let (status, location, _) = post("username=admin", None).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/signin?user=admin&error=Enter+a+user+name+and+a+password.")));
+
+    let (status, location, set) = post("username=admin&password=admin-password-1", Some("http://portal.example:8080")).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
+    let set = set.expect("a session cookie");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    let session = set.split(';').next().unwrap().trim_start_matches("imagestreams_session=").to_string();
+    let me = ok(&app, "GET", "/api/v1/session", None, &cookie(&session)).await;
+    assert_eq!(me["user"], "admin", "{me}");
+
+    // Login CSRF: another site's form may not sign the visitor in.
+    let (status, location, set) = post("username=admin&password=admin-password-1", Some("https://evil.example")).await;
+    assert_eq!((status, location, set), (StatusCode::FORBIDDEN, None, None));
 }

@@ -290,8 +290,6 @@ pub mod backend {
         /// Returns the id of the new delivery.
         fn redeliver(&self, namespace: String, name: String, delivery: i64) -> Answer<'_, i64>;
         fn who_am_i(&self) -> Answer<'_, WhoAmI>;
-        /// Signs in and sets the session cookie on the answer.
-        fn sign_in(&self, username: String, password: String) -> Answer<'_, WhoAmI>;
         /// Ends the session and clears the cookie.
         fn sign_out(&self) -> Answer<'_, ()>;
         fn change_password(&self, current: String, new: String) -> Answer<'_, ()>;
@@ -437,11 +435,6 @@ pub async fn redeliver(namespace: String, name: String, delivery: i64) -> Result
 #[server]
 pub async fn current_user() -> Result<WhoAmI, ApiFailure> {
     backend()?.who_am_i().await.map_err(fail)
-}
-
-#[server]
-pub async fn sign_in_user(username: String, password: String) -> Result<WhoAmI, ApiFailure> {
-    backend()?.sign_in(username, password).await.map_err(fail)
 }
 
 #[server]

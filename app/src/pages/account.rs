@@ -1,9 +1,9 @@
-//! Signing in (`/signin`) and one's account (`/account`): who you are and where you belong,
+//! Signing in (`/signin`, a plain form that needs no JavaScript) and one's account (`/account`): who you are and where you belong,
 //! changing your password, and your API tokens (created with limits, shown once, revoked).
 
 use crate::api::page_resource;
-use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token, sign_in_user};
-use crate::components::{Failure, Rendered, reload_to};
+use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
+use crate::components::{Failure, Rendered};
 #[cfg(feature = "ssr")]
 use crate::model::ApiToken;
 use crate::model::ROLES;
@@ -23,34 +23,23 @@ fn general_message<T>(v: Option<Result<T, ApiFailure>>) -> Option<String> {
     }
 }
 
+/// The sign-in page: a plain HTML form posted to `POST /api/v1/session`, so signing in needs no
+/// JavaScript. The server answers with a redirect: to the catalog, or back here with the reason
+/// (`?error=`, shown at the password field) and the user name (`?user=`).
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    view! { <h1>"Sign in"</h1><SignInForm/> }
-}
-
-#[island]
-fn SignInForm() -> impl IntoView {
-    let user = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let action = Action::new(move |(u, p): &(String, String)| sign_in_user(u.clone(), p.clone()));
-    Effect::new(move |_| {
-        if matches!(action.value().get(), Some(Ok(_))) {
-            reload_to("/");
-        }
-    });
+    let (user, error) = leptos_router::hooks::use_query_map().with_untracked(|q| (q.get("user").unwrap_or_default(), q.get("error")));
+    let autofocus_password = !user.is_empty();
     view! {
-        <form class="card signin" on:submit=move |ev| {
-            ev.prevent_default();
-            action.dispatch((user.get(), password.get()));
-        }>
+        <h1>"Sign in"</h1>
+        <form class="card signin" method="post" action="/api/v1/session">
             <label for="signin-user">"User name"</label>
-            <input id="signin-user" autocomplete="username" required prop:value=user on:input=move |ev| user.set(event_target_value(&ev))/>
+            <input id="signin-user" name="username" autocomplete="username" required value=user autofocus=!autofocus_password/>
             <label for="signin-password">"Password"</label>
-            <input id="signin-password" type="password" autocomplete="current-password" required prop:value=password
-                on:input=move |ev| password.set(event_target_value(&ev)) aria-describedby="signin-password-hint"/>
-            <p id="signin-password-hint" class="hint error">{move || field_message(action.value().get(), "password")}</p>
-            <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
-            {move || general_message(action.value().get()).map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            <input id="signin-password" name="password" type="password" autocomplete="current-password" required
+                aria-describedby="signin-password-hint" aria-invalid=error.is_some().then_some("true") autofocus=autofocus_password/>
+            <p id="signin-password-hint" class="hint error">{error}</p>
+            <button type="submit">"Sign in"</button>
         </form>
     }
 }

@@ -24,12 +24,60 @@ fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> Result<HeaderValue,
 }
 
 pub async fn sign_in(State(s): State<Service>, Who(who): Who, headers: HeaderMap, body: Bytes) -> ApiResult {
+    if is_html_form(&headers) {
+        return Ok(sign_in_from_page(&s, who.remote.clone(), &headers, &body).await);
+    }
     let form: SignIn = decode(&headers, &body)?;
     let (secret, me) = s.sign_in(&form, who.remote.clone()).await?;
     let set = cookie(&headers, &secret, s.session_ttl_secs())?;
     let mut resp = respond(&headers, StatusCode::OK, &me)?;
     resp.headers_mut().insert(header::SET_COOKIE, set);
     Ok(resp)
+}
+
+fn is_html_form(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The sign-in page's plain HTML form (it needs no JavaScript): signed in, the browser goes to
+/// the catalog; refused, back to `/signin` with the reason (and the user name) in the query,
+/// where the page shows it at the password field. Only forms from this site are taken, so
+/// another site cannot sign a visitor in to an account of its own.
+async fn sign_in_from_page(s: &Service, remote: Option<String>, headers: &HeaderMap, body: &Bytes) -> axum::response::Response {
+    let back = |form: &SignIn, message: &str| {
+        let query = serde_urlencoded::to_string([("user", form.username.as_str()), ("error", message)]).unwrap_or_default();
+        see_other(&format!("/signin?{query}"))
+    };
+    // Field by field, so a form missing one still brings the user name back to the page.
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let form = SignIn { username: field("username"), password: field("password") };
+    // The CSRF rule of cookie-authenticated changes, applied though no session exists yet.
+    if let Err(e) = super::edge::csrf_check(headers) {
+        return HttpError(e).into_response();
+    }
+    if form.username.is_empty() || form.password.is_empty() {
+        return back(&form, "Enter a user name and a password.");
+    }
+    match s.sign_in(&form, remote).await {
+        Ok((secret, _)) => match cookie(headers, &secret, s.session_ttl_secs()) {
+            Ok(set) => {
+                let mut resp = see_other("/");
+                resp.headers_mut().insert(header::SET_COOKIE, set);
+                resp
+            }
+            Err(e) => back(&form, e.0.message()),
+        },
+        Err(e) => back(&form, e.message()),
+    }
+}
+
+fn see_other(location: &str) -> axum::response::Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }
 
 pub async fn sign_out(State(s): State<Service>, Who(who): Who, headers: HeaderMap) -> ApiResult {
