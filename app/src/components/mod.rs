@@ -124,8 +124,10 @@ pub fn announce_change() {
 }
 
 /// Reads a server-rendered part again into `target` whenever the page hears of a change
-/// ([`CHANGE_EVENT`]). Answers that arrive after a newer request was sent are dropped, so a burst
-/// of changes ends with the newest markup. A failure replaces the part with its message.
+/// ([`CHANGE_EVENT`]). One reading at a time: changes that arrive meanwhile ask for one more
+/// reading after it, so a burst of changes (a wall dashboard while CI pushes) costs two readings,
+/// not one per change, and always ends with the newest markup. A failure replaces the part with
+/// its message.
 pub fn refresh_on_change<Fut>(target: NodeRef<leptos::html::Div>, read: impl Fn() -> Fut + 'static)
 where
     Fut: std::future::Future<Output = Result<String, ApiFailure>> + 'static,
@@ -133,32 +135,44 @@ where
     #[cfg(feature = "hydrate")]
     {
         use std::{cell::Cell, rc::Rc};
-        let latest = Rc::new(Cell::new(0u32));
+        let (busy, again, read) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)), Rc::new(read));
         let handle = window_event_listener_untyped(CHANGE_EVENT, move |_| {
-            let asked = latest.get().wrapping_add(1);
-            latest.set(asked);
-            let (latest, answer) = (latest.clone(), read());
+            if busy.replace(true) {
+                again.set(true);
+                return;
+            }
+            let (busy, again, read) = (busy.clone(), again.clone(), read.clone());
             leptos::task::spawn_local(async move {
-                let answer = answer.await;
-                let Some(div) = target.get_untracked() else { return };
-                if latest.get() != asked {
-                    return;
-                }
-                match answer {
-                    Ok(html) => div.set_inner_html(&html),
-                    Err(failure) => {
-                        div.set_inner_html("<p class=\"error\" role=\"alert\"></p>");
-                        if let Ok(Some(p)) = div.query_selector("p") {
-                            p.set_text_content(Some(&failure.message));
-                        }
+                loop {
+                    again.set(false);
+                    let answer = read().await;
+                    if let Some(div) = target.get_untracked() {
+                        show_part(&div, answer);
+                    }
+                    if !again.get() {
+                        break;
                     }
                 }
+                busy.set(false);
             });
         });
         on_cleanup(move || handle.remove());
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (target, read);
+}
+
+#[cfg(feature = "hydrate")]
+fn show_part(div: &leptos::web_sys::HtmlDivElement, answer: Result<String, ApiFailure>) {
+    match answer {
+        Ok(html) => div.set_inner_html(&html),
+        Err(failure) => {
+            div.set_inner_html("<p class=\"error\" role=\"alert\"></p>");
+            if let Ok(Some(p)) = div.query_selector("p") {
+                p.set_text_content(Some(&failure.message));
+            }
+        }
+    }
 }
 
 /// What a [`LivePart`] shows, so it can read it again.
