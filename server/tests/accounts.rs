@@ -629,6 +629,27 @@ async fn server_functions_check_the_caller() {
     assert_eq!(code, 401);
 }
 
+/// A webhook's target URL is often the receiver's credential: only those who may change the
+/// subscription see all of it; readers see scheme, host and port.
+#[tokio::test]
+async fn webhook_urls_are_shown_whole_only_to_those_who_may_change_them() {
+    let t = team().await;
+    let url = |c: &'static str| {
+        let h = t.who[c].clone();
+        let app = &t.app;
+        async move {
+            let one = ok(app, "GET", "/api/v1/namespaces/team/webhooks/hook", None, &h).await;
+            let list = ok(app, "GET", "/api/v1/namespaces/team/webhooks", None, &h).await;
+            let listed = list["items"].as_array().unwrap().iter().find(|w| w["metadata"]["name"] == "hook").unwrap()["spec"]["url"].clone();
+            assert_eq!(one["spec"]["url"], listed, "{c}: one and list agree");
+            listed
+        }
+    };
+    assert_eq!(url("viewer").await, "https://hooks.example.com/…");
+    assert_eq!(url("editor").await, "https://hooks.example.com/x");
+    assert_eq!(url("nsadmin").await, "https://hooks.example.com/x");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_creation_can_be_restricted_to_administrators() {
     let restricted = AccessConfig { restrict_namespace_creation: true, ..Default::default() };

@@ -151,7 +151,17 @@ impl Service {
         self.allow(caller, Verb::Get, "webhooks", Some(ns))?;
         let mut conn = self.store.read().await.map_err(db)?;
         let row = store::get_webhook(&mut conn, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
-        self.webhook_with_status(&mut conn, &row).await
+        Ok(self.as_seen_by(caller, ns, self.webhook_with_status(&mut conn, &row).await?))
+    }
+
+    /// A webhook as `caller` may see it: its whole target URL only for those who may change the
+    /// subscription, since a URL often is the receiver's credential (Slack's and Teams' are).
+    /// Readers see where events go (scheme, host and port), not the rest.
+    fn as_seen_by(&self, caller: &Caller, ns: &str, mut w: Webhook) -> Webhook {
+        if !self.may(caller, Verb::Update, "webhooks", Some(ns)) {
+            w.spec.url = url_for_readers(&w.spec.url);
+        }
+        w
     }
 
     pub async fn list_webhooks(&self, caller: &Caller, ns: &str) -> Result<List<Webhook>, ApiError> {
@@ -160,7 +170,7 @@ impl Service {
         self.require_namespace(&mut conn, ns).await?;
         let mut items = vec![];
         for row in store::list_webhooks(&mut conn, ns).await.map_err(db)? {
-            items.push(self.webhook_with_status(&mut conn, &row).await?);
+            items.push(self.as_seen_by(caller, ns, self.webhook_with_status(&mut conn, &row).await?));
         }
         drop(conn);
         Ok(List { api_version: "v1".into(), kind: "WebhookList".into(), metadata: self.list_meta(None).await?, items })
@@ -356,4 +366,28 @@ impl Service {
 
 fn store_json(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// `scheme://host[:port]` of a URL, with `/…` standing for any path or query left out.
+fn url_for_readers(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "…".into() };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest[..end].rsplit_once('@').map_or(&rest[..end], |(_, host)| host);
+    let hidden = if end < rest.len() && &rest[end..] != "/" { "/…" } else { "" };
+    format!("{scheme}://{authority}{hidden}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_for_readers;
+
+    #[test]
+    fn readers_see_where_events_go_not_the_credential_in_the_url() {
+        assert_eq!(url_for_readers("https://hooks.slack.com/services/T0/B0/secret"), "https://hooks.slack.com/…");
+        assert_eq!(url_for_readers("http://ci.example.com:8080/hook?token=abc"), "http://ci.example.com:8080/…");
+        assert_eq!(url_for_readers("https://ci.example.com"), "https://ci.example.com");
+        assert_eq!(url_for_readers("https://ci.example.com/"), "https://ci.example.com");
+        assert_eq!(url_for_readers("https://user:pw@ci.example.com/x"), "https://ci.example.com/…");
+        assert_eq!(url_for_readers("not a url"), "…");
+    }
 }
