@@ -1,5 +1,6 @@
-//! Signing in (`/signin`, a plain form that needs no JavaScript) and one's account (`/account`): who you are and where you belong,
-//! changing your password, and your API tokens (created with limits, shown once, revoked).
+//! Signing in (`/signin`, a plain form that needs no JavaScript) and one's account
+//! (`/account`): who you are and where you belong, changing your password, and your API tokens
+//! (created with limits, shown once, revoked).
 
 use crate::api::page_resource;
 use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
@@ -29,15 +30,16 @@ fn general_message<T>(v: Option<Result<T, ApiFailure>>) -> Option<String> {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let (user, error) = leptos_router::hooks::use_query_map().with_untracked(|q| (q.get("user").unwrap_or_default(), q.get("error")));
-    let autofocus_password = !user.is_empty();
+    // Back after a refusal, the name is filled in: the cursor goes to the password.
+    let user_known = !user.is_empty();
     view! {
         <h1>"Sign in"</h1>
         <form class="card signin" method="post" action="/api/v1/session">
             <label for="signin-user">"User name"</label>
-            <input id="signin-user" name="username" autocomplete="username" required value=user autofocus=!autofocus_password/>
+            <input id="signin-user" name="username" autocomplete="username" required value=user autofocus=!user_known/>
             <label for="signin-password">"Password"</label>
             <input id="signin-password" name="password" type="password" autocomplete="current-password" required
-                aria-describedby="signin-password-hint" aria-invalid=error.is_some().then_some("true") autofocus=autofocus_password/>
+                aria-describedby="signin-password-hint" aria-invalid=error.is_some().then_some("true") autofocus=user_known/>
             <p id="signin-password-hint" class="hint error">{error}</p>
             <button type="submit">"Sign in"</button>
         </form>

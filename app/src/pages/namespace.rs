@@ -38,7 +38,7 @@ pub fn NamespacePage() -> impl IntoView {
     }
 }
 
-/// Visibility, members and the audit log, with the admins' controls.
+/// Visibility and members, with the admins' controls (the audit log beside it is a live part).
 #[island]
 fn NamespaceSettingsView(ns: String) -> impl IntoView {
     let ns = Signal::stored(ns);
