@@ -48,4 +48,15 @@ test("signing in needs no JavaScript either", async ({ page }) => {
   await page.getByLabel("Password").fill("e2e-admin-password");
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.locator(".user-menu .who")).toHaveText("admin");
+
+  // Signing in from a page comes back to it.
+  await page.context().clearCookies();
+  await page.goto(`${AUTH}/account`);
+  await page.locator(".user-menu").getByRole("link", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/signin\?next=\/account$/);
+  await page.getByLabel("User name").fill("admin");
+  await page.getByLabel("Password").fill("e2e-admin-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(`${AUTH}/account`);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("admin");
 });

@@ -668,14 +668,15 @@ async fn namespace_creation_can_be_restricted_to_administrators() {
 }
 
 /// The sign-in page's plain form (no JavaScript): `POST /api/v1/session` with a form body
-/// answers with redirects: back to `/signin` with the reason and the user name, or to the
-/// catalog with the session cookie. A form posted from another site is refused.
+/// answers with redirects: back to `/signin` with the reason and the user name, or to the page
+/// the visitor came from (a path here, else the catalog) with the session cookie. A form posted
+/// from another site is refused.
 #[tokio::test]
 async fn the_sign_in_form_works_without_javascript() {
     use tower::ServiceExt;
     let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s).await;
     assert!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap());
-    let post = |body: &'static str, origin: Option<&'static str>| {
+    let post = |body: String, origin: Option<&'static str>| {
         let router = app.router.clone();
         async move {
             let mut req = axum::http::Request::post("/api/v1/session")
@@ -689,14 +690,14 @@ async fn the_sign_in_form_works_without_javascript() {
             (resp.status(), header("location"), header("set-cookie"))
         }
     };
-    let (status, location, set) = post("username=admin&password=wrong+one", Some("http://portal.example:8080")).await;
+    let (status, location, set) = post("username=admin&password=wrong+one".into(), Some("http://portal.example:8080")).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location.as_deref(), Some("/signin?user=admin&error=Unauthorized%3A+the+user+name+or+password+is+wrong"));
     assert_eq!(set, None);
-    let (status, location, _) = post("username=admin", None).await;
+    let (status, location, _) = post("username=admin".into(), None).await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/signin?user=admin&error=Enter+a+user+name+and+a+password.")));
 
-    let (status, location, set) = post("username=admin&password=admin-password-1", Some("http://portal.example:8080")).await;
+    let (status, location, set) = post("username=admin&password=admin-password-1".into(), Some("http://portal.example:8080")).await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
     let set = set.expect("a session cookie");
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
@@ -704,7 +705,20 @@ async fn the_sign_in_form_works_without_javascript() {
     let me = ok(&app, "GET", "/api/v1/session", None, &cookie(&session)).await;
     assert_eq!(me["user"], "admin", "{me}");
 
+    // Back to the page the visitor came from, also after a refusal; never to another site.
+    let (_, location, _) = post("username=admin&password=nope&next=%2Fns%2Fteam%2Fapp%3Fhistory%3Dall".into(), None).await;
+    assert_eq!(
+        location.as_deref(),
+        Some("/signin?user=admin&error=Unauthorized%3A+the+user+name+or+password+is+wrong&next=%2Fns%2Fteam%2Fapp%3Fhistory%3Dall")
+    );
+    let (status, location, _) = post("username=admin&password=admin-password-1&next=%2Fns%2Fteam%2Fapp%3Fhistory%3Dall".into(), None).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/ns/team/app?history=all")));
+    for elsewhere in ["next=%2F%2Fevil.example%2F", "next=https%3A%2F%2Fevil.example%2F", "next=%2F%5Cevil.example"] {
+        let (status, location, _) = post(format!("username=admin&password=admin-password-1&{elsewhere}"), None).await;
+        assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/")), "{elsewhere}");
+    }
+
     // Login CSRF: another site's form may not sign the visitor in.
-    let (status, location, set) = post("username=admin&password=admin-password-1", Some("https://evil.example")).await;
+    let (status, location, set) = post("username=admin&password=admin-password-1".into(), Some("https://evil.example")).await;
     assert_eq!((status, location, set), (StatusCode::FORBIDDEN, None, None));
 }

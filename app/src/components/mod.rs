@@ -66,8 +66,35 @@ pub fn short_digest(d: &str) -> String {
 /// An error from the server, shown as an alert (with the way to sign in when that is the cure).
 #[component]
 pub fn Failure(failure: ApiFailure) -> impl IntoView {
-    let sign_in = (failure.code == 401).then(|| view! { " " <a href="/signin">"Sign in"</a> });
+    let sign_in = (failure.code == 401).then(|| view! { " " <a href=sign_in_href()>"Sign in"</a> });
     view! { <p class="error" role="alert">{failure.message}{sign_in}</p> }
+}
+
+/// `/signin`, naming the page to come back to (`?next=`) when there is one.
+pub fn sign_in_href() -> String {
+    #[cfg(feature = "ssr")]
+    let here = use_context::<http::request::Parts>().and_then(|p| p.uri.path_and_query().map(|pq| pq.as_str().to_string()));
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    let here = {
+        let location = window().location();
+        location.pathname().ok().map(|path| path + &location.search().unwrap_or_default())
+    };
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let here: Option<String> = None;
+    match here.filter(|h| h != "/" && !h.starts_with("/signin")) {
+        Some(h) => format!("/signin?next={}", query_value(&h)),
+        None => "/signin".into(),
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` stay).
+pub fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A full page load of `href`: after signing in or out every page must be read again with the
@@ -228,7 +255,7 @@ pub fn UserMenu() -> impl IntoView {
                             view! { <a href="/account" class="who">{name}</a><SignOut/> }.into_any()
                         }
                         Ok(m) if m.open => ().into_any(),
-                        _ => view! { <a href="/signin">"Sign in"</a> }.into_any(),
+                        _ => view! { <a href=sign_in_href()>"Sign in"</a> }.into_any(),
                     }
                 })}
             </Suspense>

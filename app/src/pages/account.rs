@@ -25,11 +25,13 @@ fn general_message<T>(v: Option<Result<T, ApiFailure>>) -> Option<String> {
 }
 
 /// The sign-in page: a plain HTML form posted to `POST /api/v1/session`, so signing in needs no
-/// JavaScript. The server answers with a redirect: to the catalog, or back here with the reason
-/// (`?error=`, shown at the password field) and the user name (`?user=`).
+/// JavaScript. The server answers with a redirect: to the page the visitor came from (`?next=`)
+/// or the catalog, or back here with the reason (`?error=`, shown at the password field) and the
+/// user name (`?user=`).
 #[component]
 pub fn SignInPage() -> impl IntoView {
-    let (user, error) = leptos_router::hooks::use_query_map().with_untracked(|q| (q.get("user").unwrap_or_default(), q.get("error")));
+    let (user, error, next) =
+        leptos_router::hooks::use_query_map().with_untracked(|q| (q.get("user").unwrap_or_default(), q.get("error"), q.get("next")));
     // Back after a refusal, the name is filled in: the cursor goes to the password.
     let user_known = !user.is_empty();
     view! {
@@ -41,6 +43,7 @@ pub fn SignInPage() -> impl IntoView {
             <input id="signin-password" name="password" type="password" autocomplete="current-password" required
                 aria-describedby="signin-password-hint" aria-invalid=error.is_some().then_some("true") autofocus=user_known/>
             <p id="signin-password-hint" class="hint error">{error}</p>
+            {next.map(|n| view! { <input type="hidden" name="next" value=n/> })}
             <button type="submit">"Sign in"</button>
         </form>
     }

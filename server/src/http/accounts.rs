@@ -39,19 +39,23 @@ fn is_html_form(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
 }
 
-/// The sign-in page's plain HTML form (it needs no JavaScript): signed in, the browser goes to
-/// the catalog; refused, back to `/signin` with the reason (and the user name) in the query,
+/// The sign-in page's plain HTML form (it needs no JavaScript): signed in, the browser goes back
+/// to the page it came from (`next`, a path on this site) or to the catalog; refused, back to `/signin` with the reason (and the user name) in the query,
 /// where the page shows it at the password field. Only forms from this site are taken, so
 /// another site cannot sign a visitor in to an account of its own.
 async fn sign_in_from_page(s: &Service, remote: Option<String>, headers: &HeaderMap, body: &Bytes) -> axum::response::Response {
-    let back = |form: &SignIn, message: &str| {
-        let query = serde_urlencoded::to_string([("user", form.username.as_str()), ("error", message)]).unwrap_or_default();
-        see_other(&format!("/signin?{query}"))
-    };
     // Field by field, so a form missing one still brings the user name back to the page.
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
     let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
     let form = SignIn { username: field("username"), password: field("password") };
+    let next = Some(field("next")).filter(|n| is_local_path(n));
+    let back = |form: &SignIn, message: &str| {
+        let mut query = vec![("user", form.username.as_str()), ("error", message)];
+        if let Some(n) = &next {
+            query.push(("next", n.as_str()));
+        }
+        see_other(&format!("/signin?{}", serde_urlencoded::to_string(query).unwrap_or_default()))
+    };
     // The CSRF rule of cookie-authenticated changes, applied though no session exists yet.
     if let Err(e) = super::edge::csrf_check(headers) {
         return HttpError(e).into_response();
@@ -62,7 +66,7 @@ async fn sign_in_from_page(s: &Service, remote: Option<String>, headers: &Header
     match s.sign_in(&form, remote).await {
         Ok((secret, _)) => match cookie(headers, &secret, s.session_ttl_secs()) {
             Ok(set) => {
-                let mut resp = see_other("/");
+                let mut resp = see_other(next.as_deref().unwrap_or("/"));
                 resp.headers_mut().insert(header::SET_COOKIE, set);
                 resp
             }
@@ -70,6 +74,12 @@ async fn sign_in_from_page(s: &Service, remote: Option<String>, headers: &Header
         },
         Err(e) => back(&form, e.message()),
     }
+}
+
+/// A path on this site to go back to after signing in; anything else (`//host`, `/\host`, a
+/// scheme, control characters) would make the form an open redirect.
+fn is_local_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.chars().any(char::is_control)
 }
 
 fn see_other(location: &str) -> axum::response::Response {
