@@ -20,7 +20,7 @@ portal_pid=""
 # has; BENCH_REGISTRY_GOGC=100 measures it as installed.
 GOGC=${BENCH_REGISTRY_GOGC:-400} start_registry "$work"
 echo "==> registry GOGC=${BENCH_REGISTRY_GOGC:-400}"
-cleanup() { kill $REG_PID $portal_pid 2>/dev/null || true; wait 2>/dev/null || true; cp "$work/registry.log" /tmp/reg-access.log; rm -rf "$work"; }
+cleanup() { kill $REG_PID $portal_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 echo "==> pushing $TAGS tags (distinct configs, one shared layer)"

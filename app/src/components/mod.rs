@@ -87,18 +87,19 @@ pub fn sign_in_href() -> String {
     }
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` stay).
+/// Percent-encodes a query value (RFC 3986 unreserved characters, `/` and `:` stay: they are
+/// allowed in a query and keep paths and digests readable).
 pub fn query_value(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' | b':' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
-/// A full page load of `href`: after signing in or out every page must be read again with the
-/// new identity, so a client-side route change is not enough.
+/// A full page load of `href` (after signing out every part of the page must be read again as
+/// nobody; after deleting a stream its page is gone).
 pub fn reload_to(href: &str) {
     #[cfg(feature = "hydrate")]
     {

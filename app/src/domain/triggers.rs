@@ -188,6 +188,17 @@ pub fn validate_webhook(w: &Webhook, creating: bool) -> Vec<FieldError> {
     errs
 }
 
+/// What readers of a webhook see of its target URL (those who may change it see it all, since a
+/// URL is often the receiver's credential): `scheme://host[:port]`, with `/…` standing for any
+/// path or query left out.
+pub fn url_for_readers(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "…".into() };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest[..end].rsplit_once('@').map_or(&rest[..end], |(_, host)| host);
+    let hidden = if end < rest.len() && &rest[end..] != "/" { "/…" } else { "" };
+    format!("{scheme}://{authority}{hidden}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +333,15 @@ mod tests {
         assert_eq!(parse_target_url("https://[::1]/h").unwrap().2, 443);
         assert!(parse_target_url("http://u:p@h/").unwrap_err().contains("credentials"));
         assert!(parse_target_url("http://h:99999/").unwrap_err().contains("port"));
+    }
+
+    #[test]
+    fn readers_see_where_events_go_not_the_credential_in_the_url() {
+        assert_eq!(url_for_readers("https://hooks.slack.com/services/T0/B0/secret"), "https://hooks.slack.com/…");
+        assert_eq!(url_for_readers("http://ci.example.com:8080/hook?token=abc"), "http://ci.example.com:8080/…");
+        assert_eq!(url_for_readers("https://ci.example.com"), "https://ci.example.com");
+        assert_eq!(url_for_readers("https://ci.example.com/"), "https://ci.example.com");
+        assert_eq!(url_for_readers("https://user:pw@ci.example.com/x"), "https://ci.example.com/…");
+        assert_eq!(url_for_readers("not a url"), "…");
     }
 }

@@ -60,7 +60,7 @@ pub fn render(page: CatalogPage, q: &str, sort: &str) -> RenderedPart {
 #[component]
 fn Streams(page: CatalogPage, q: String, sort: String) -> impl IntoView {
     let pages = page.total.div_ceil(page.page_size as u64).max(1) as u32;
-    let link = move |p: u32| format!("/?q={}&sort={}&page={p}", urlencode(&q), sort);
+    let link = move |p: u32| format!("/?q={}&sort={}&page={p}", crate::components::query_value(&q), sort);
     let summary = format!("{} streams · page {} of {}", page.total, page.page, pages);
     let prev = (page.page > 1).then(|| link(page.page - 1));
     let next = (page.page < pages).then(|| link(page.page + 1));
@@ -110,16 +110,6 @@ fn Streams(page: CatalogPage, q: String, sort: String) -> impl IntoView {
         </nav>
     }
     .into_any()
-}
-
-#[cfg(feature = "ssr")]
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Create a namespace, create a stream; validated as you type with the shared rules.

@@ -6,7 +6,7 @@
 use super::streams::check_namespace_matches;
 use super::{Caller, Service, Verb, db, new_uid};
 use crate::store::{self, DeliveryRow, StoredStream, WebhookRow};
-use app::domain::triggers::{TagChange, parse_target_url, subscription_wants, tag_changes, validate_webhook};
+use app::domain::triggers::{TagChange, parse_target_url, subscription_wants, tag_changes, url_for_readers, validate_webhook};
 use app::model::*;
 use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
@@ -366,28 +366,4 @@ impl Service {
 
 fn store_json(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
-
-/// `scheme://host[:port]` of a URL, with `/…` standing for any path or query left out.
-fn url_for_readers(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "…".into() };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = rest[..end].rsplit_once('@').map_or(&rest[..end], |(_, host)| host);
-    let hidden = if end < rest.len() && &rest[end..] != "/" { "/…" } else { "" };
-    format!("{scheme}://{authority}{hidden}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_for_readers;
-
-    #[test]
-    fn readers_see_where_events_go_not_the_credential_in_the_url() {
-        assert_eq!(url_for_readers("https://hooks.slack.com/services/T0/B0/secret"), "https://hooks.slack.com/…");
-        assert_eq!(url_for_readers("http://ci.example.com:8080/hook?token=abc"), "http://ci.example.com:8080/…");
-        assert_eq!(url_for_readers("https://ci.example.com"), "https://ci.example.com");
-        assert_eq!(url_for_readers("https://ci.example.com/"), "https://ci.example.com");
-        assert_eq!(url_for_readers("https://user:pw@ci.example.com/x"), "https://ci.example.com/…");
-        assert_eq!(url_for_readers("not a url"), "…");
-    }
 }
