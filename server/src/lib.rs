@@ -9,14 +9,15 @@
 //! - `delivery`: the webhook dispatcher working off the outbox;
 //! - `demo`: sample data for `serve --demo`.
 
-pub mod benchdata;
-pub mod benchwatch;
+pub mod bench;
 pub mod cli;
-pub mod delivery;
 pub mod demo;
+pub mod egress;
 pub mod http;
 pub mod importer;
-pub mod portal;
 pub mod sealing;
+pub mod serve;
 pub mod service;
 pub mod store;
+pub mod workers;
+pub mod yaml;

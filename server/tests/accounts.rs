@@ -523,7 +523,7 @@ async fn server_functions_check_the_caller() {
     use tower::ServiceExt;
     let t = team().await;
     let options = leptos::prelude::LeptosOptions::builder().output_name("portal").build();
-    let portal = server::portal::router(t.app.service.clone(), options);
+    let portal = server::http::ui::router(t.app.service.clone(), options);
     let call = |path: &'static str, body: String, c: &'static str| {
         let portal = portal.clone();
         let headers = t.who[c].clone();

@@ -296,7 +296,7 @@ async fn scheduled_tags_are_rechecked_on_the_clock() {
 async fn the_controller_imports_new_docker_tags() {
     let reg = Registry::start().await;
     let app = TestApp::with_importer(config(&reg)).await;
-    let (service, _guard) = server::importer::controller::start(app.service.clone(), None);
+    let (service, _guard) = server::workers::imports::start(app.service.clone(), None);
     let router = server::http::api_router(service);
     let pushed = reg.push_image("lib/ctl", Some("v1"), "ctl", "amd64", false).await;
     let body = json!({"metadata": {"name": "ctl:v1"}, "tag": {"from": {"kind": "DockerImage", "name": format!("{}/lib/ctl:v1", reg.host)}, "generation": 0}});
@@ -338,7 +338,7 @@ async fn the_controller_records_refused_tags_and_imports_the_rest() {
 
     // Restarted with a narrower list: the controller's catch-up finds both tags pending.
     let narrowed = wide.service.clone().with_importer(config(&reg));
-    let (_service, _guard) = server::importer::controller::start(narrowed, None);
+    let (_service, _guard) = server::workers::imports::start(narrowed, None);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let s = wide.get(&is_path("default", "mix")).await.body;

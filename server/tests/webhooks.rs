@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use common::receiver::{Receiver, Step};
 use common::{TestApp, digest_n, is_path, istag_path};
 use serde_json::{Value, json};
-use server::delivery::{DeliveryConfig, DispatcherHandle};
+use server::workers::delivery::{DeliveryConfig, DispatcherHandle};
 use server::sealing::Sealer;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ fn fast() -> DeliveryConfig {
 async fn app_for(targets: &[String]) -> (TestApp, DispatcherHandle) {
     let targets = targets.to_vec();
     let app = TestApp::build(tempfile::tempdir().unwrap(), move |s| s.with_webhook_targets(&targets)).await;
-    let d = server::delivery::start(app.service.clone(), fast());
+    let d = server::workers::delivery::start(app.service.clone(), fast());
     (app, d)
 }
 
@@ -250,7 +250,7 @@ async fn the_outbox_survives_a_restart_between_change_and_delivery() {
     // Second life on the same data directory: the queued delivery goes out, signed with the
     // secret that was sealed by the first.
     let app = TestApp::build(dir, setup(targets, key_dir)).await;
-    let _d = server::delivery::start(app.service.clone(), fast());
+    let _d = server::workers::delivery::start(app.service.clone(), fast());
     let got = summary(&receiver.wait_accepted(1).await);
     assert_eq!(
         got,

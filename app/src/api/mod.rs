@@ -102,7 +102,7 @@ pub struct RenderedPart {
 
 /// A page of the catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CatalogPage {
+pub struct CatalogSlice {
     pub streams: Vec<CatalogStream>,
     pub total: u64,
     pub page: u32,
@@ -140,7 +140,7 @@ pub struct WebhookCard {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ImagePage {
+pub struct ImageFacts {
     pub image: Image,
     pub uses: Vec<ImageUse>,
     /// `get isimage … -o yaml --export` of the first stream using it, or the Image as YAML.
@@ -263,11 +263,11 @@ pub mod backend {
     pub type Answer<'a, T> = BoxFuture<'a, Result<T, ApiError>>;
 
     pub trait PortalBackend: Send + Sync + 'static {
-        fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogPage>;
+        fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogSlice>;
         fn stream(&self, namespace: String, name: String) -> Answer<'_, crate::model::ImageStream>;
-        fn image(&self, digest: String) -> Answer<'_, ImagePage>;
+        fn image(&self, digest: String) -> Answer<'_, ImageFacts>;
         /// The image page of `<stream>@<id>` (an ImageStreamImage name) in a namespace.
-        fn stream_image(&self, namespace: String, name: String) -> Answer<'_, ImagePage>;
+        fn stream_image(&self, namespace: String, name: String) -> Answer<'_, ImageFacts>;
         fn dashboard(&self) -> Answer<'_, Dashboard>;
         fn create_namespace(&self, name: String) -> Answer<'_, ()>;
         fn delete_namespace(&self, name: String) -> Answer<'_, ()>;

@@ -199,6 +199,38 @@ pub fn url_for_readers(url: &str) -> String {
     format!("{scheme}://{authority}{hidden}")
 }
 
+/// Where a delivery stands in the outbox (`WebhookDelivery.state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Queued: due now or at its next attempt.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed; the queue moved on.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The stored and shown name (`Pending`, `Delivered`, `Failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => DELIVERY_PENDING,
+            DeliveryState::Delivered => DELIVERY_DELIVERED,
+            DeliveryState::Failed => DELIVERY_FAILED,
+        }
+    }
+}
+
+/// The state of a delivery after its attempt number `attempt` (from 1): delivered when it
+/// succeeded, failed for good when it was the last of `max_attempts`, else pending for a retry.
+pub fn state_after_attempt(attempt: i64, max_attempts: i64, succeeded: bool) -> DeliveryState {
+    match () {
+        _ if succeeded => DeliveryState::Delivered,
+        _ if attempt >= max_attempts => DeliveryState::Failed,
+        _ => DeliveryState::Pending,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +375,16 @@ mod tests {
         assert_eq!(url_for_readers("https://ci.example.com/"), "https://ci.example.com");
         assert_eq!(url_for_readers("https://user:pw@ci.example.com/x"), "https://ci.example.com/…");
         assert_eq!(url_for_readers("not a url"), "…");
+    }
+
+    #[test]
+    fn a_delivery_is_retried_until_its_last_attempt() {
+        assert_eq!(state_after_attempt(1, 3, true), DeliveryState::Delivered);
+        assert_eq!(state_after_attempt(3, 3, true), DeliveryState::Delivered);
+        assert_eq!(state_after_attempt(1, 3, false), DeliveryState::Pending);
+        assert_eq!(state_after_attempt(2, 3, false), DeliveryState::Pending);
+        assert_eq!(state_after_attempt(3, 3, false), DeliveryState::Failed);
+        assert_eq!(state_after_attempt(1, 1, false), DeliveryState::Failed);
+        assert_eq!(DeliveryState::Failed.as_str(), "Failed");
     }
 }

@@ -23,6 +23,8 @@ pub use webhook::*;
 
 /// API group version of every image resource.
 pub const IMAGE_API_VERSION: &str = "image.openshift.io/v1";
+/// The path prefix of the image API (`/apis/<group>/<version>`), for routes, clients and event sources.
+pub const IMAGE_API_PATH: &str = "/apis/image.openshift.io/v1";
 /// Annotation set on a stream by every import write (RFC 3339 UTC time).
 pub const ANNOTATION_REPOSITORY_CHECK: &str = "openshift.io/image.dockerRepositoryCheck";
 /// Annotation that makes the whole stream insecure for imports.

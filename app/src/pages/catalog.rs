@@ -6,7 +6,7 @@ use crate::api::{ApiFailure, RenderedPart, create_namespace, create_stream, dele
 use crate::components::{Failure, Live, LivePart, Part, Rendered, announce_change, field_error};
 use crate::domain::names::{validate_namespace_name, validate_stream_name};
 #[cfg(feature = "ssr")]
-use crate::{api::CatalogPage, components::Ago};
+use crate::{api::CatalogSlice, components::Ago};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -50,7 +50,7 @@ pub fn CatalogPage() -> impl IntoView {
 
 /// The table of a catalog page with its pager, as markup (server side).
 #[cfg(feature = "ssr")]
-pub fn render(page: CatalogPage, q: &str, sort: &str) -> RenderedPart {
+pub fn render(page: CatalogSlice, q: &str, sort: &str) -> RenderedPart {
     let resource_version = page.resource_version.clone();
     let (q, sort) = (q.to_string(), sort.to_string());
     RenderedPart { html: crate::components::render_html(move || view! { <Streams page q sort/> }), resource_version }
@@ -58,7 +58,7 @@ pub fn render(page: CatalogPage, q: &str, sort: &str) -> RenderedPart {
 
 #[cfg(feature = "ssr")]
 #[component]
-fn Streams(page: CatalogPage, q: String, sort: String) -> impl IntoView {
+fn Streams(page: CatalogSlice, q: String, sort: String) -> impl IntoView {
     let pages = page.total.div_ceil(page.page_size as u64).max(1) as u32;
     let link = move |p: u32| format!("/?q={}&sort={}&page={p}", crate::components::query_value(&q), sort);
     let summary = format!("{} streams · page {} of {}", page.total, page.page, pages);

@@ -6,7 +6,7 @@ use crate::api::{get_image_page, get_stream_image_page};
 use crate::components::{Failure, Live, LivePart, Part, Rendered};
 #[cfg(feature = "ssr")]
 use crate::{
-    api::ImagePage,
+    api::ImageFacts,
     components::{Ago, DigestLink, PullSpec},
 };
 use leptos::prelude::*;
@@ -76,13 +76,13 @@ pub fn StreamImagePage() -> impl IntoView {
 
 /// The page's content as markup (server side): everything here is read-only.
 #[cfg(feature = "ssr")]
-pub fn render(page: ImagePage) -> String {
+pub fn render(page: ImageFacts) -> String {
     crate::components::render_html(move || view! { <ImageView page/> })
 }
 
 #[cfg(feature = "ssr")]
 #[component]
-fn ImageView(page: ImagePage) -> impl IntoView {
+fn ImageView(page: ImageFacts) -> impl IntoView {
     let img = page.image;
     let meta = img.docker_image_metadata.clone().unwrap_or_default();
     let config = meta.config.clone().unwrap_or_default();

@@ -180,7 +180,7 @@ pub async fn get(ctx: &Context, args: &GetArgs, out: &mut dyn Write) -> CmdResul
             if args.export {
                 export(&mut value);
             }
-            write_out(out, &serde_yaml::to_string(&value).map_err(|e| local(e.to_string()))?)
+            write_out(out, &crate::yaml::try_to_string(&value).map_err(local)?)
         }
         Some("name") => {
             for i in &items {

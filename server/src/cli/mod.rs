@@ -7,10 +7,6 @@ mod client;
 mod commands;
 mod webhooks;
 
-use crate::importer::ImporterConfig;
-use crate::importer::controller::ScheduleConfig;
-use crate::service::Service;
-use crate::store::Store;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -33,7 +29,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the portal (UI, API) on one port.
-    Serve(Box<ServeArgs>),
+    Serve(Box<crate::serve::ServeArgs>),
     /// Create a resource.
     Create {
         #[command(subcommand)]
@@ -191,7 +187,7 @@ pub enum CreateWhat {
         #[arg(long = "max-role")]
         max_role: Option<String>,
         /// Expires after this long (e.g. 720h).
-        #[arg(long = "expires-in", value_parser = parse_duration)]
+        #[arg(long = "expires-in", value_parser = crate::serve::parse_duration)]
         expires_in: Option<std::time::Duration>,
     },
     /// Create registry credentials (oc create secret docker-registry).
@@ -217,98 +213,6 @@ pub enum SecretKind {
     },
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "IMAGESTREAMS_LISTEN", default_value = "127.0.0.1:3000")]
-    pub listen: String,
-    /// Where the SQLite database (and later the blob mirror) live.
-    #[arg(long, env = "IMAGESTREAMS_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
-    /// Integrated registry host written into status.dockerImageRepository (default: --listen).
-    #[arg(long, env = "IMAGESTREAMS_REGISTRY_HOST")]
-    pub registry_host: Option<String>,
-    /// Registries reached without TLS verification, falling back to plain HTTP.
-    #[arg(long, env = "IMAGESTREAMS_INSECURE_REGISTRY", value_delimiter = ',')]
-    pub insecure_registry: Vec<String>,
-    /// Registries imports may reach (host[:port] globs; none given: any public registry).
-    /// Loopback and private addresses need an entry that names them without wildcards.
-    #[arg(long, env = "IMAGESTREAMS_ALLOWED_REGISTRY", value_delimiter = ',')]
-    pub allowed_registry: Vec<String>,
-    /// Add sample namespaces and streams.
-    #[arg(long, env = "IMAGESTREAMS_DEMO")]
-    pub demo: bool,
-    /// At most this many tags of one repository per `--all` import (-1: no limit).
-    #[arg(long, env = "IMAGESTREAMS_MAX_IMAGES_BULK_IMPORTED_PER_REPOSITORY", default_value_t = 50, allow_hyphen_values = true)]
-    pub max_images_bulk_imported_per_repository: i64,
-    /// How often scheduled tags are re-imported (e.g. 15m, 30s, 1h).
-    #[arg(long, env = "IMAGESTREAMS_SCHEDULED_IMPORT_INTERVAL", default_value = "15m", value_parser = parse_duration)]
-    pub scheduled_import_interval: std::time::Duration,
-    /// Rate limit of scheduled imports (streams per minute).
-    #[arg(long, env = "IMAGESTREAMS_MAX_SCHEDULED_IMPORTS_PER_MINUTE", default_value_t = 60)]
-    pub max_scheduled_imports_per_minute: i64,
-    /// Watch events older than this are trimmed (watches from before them get 410 Gone).
-    #[arg(long, env = "IMAGESTREAMS_WATCH_EVENT_MAX_AGE", default_value = "1h", value_parser = parse_duration)]
-    pub watch_event_max_age: std::time::Duration,
-    /// At most this many watch events are kept.
-    #[arg(long, env = "IMAGESTREAMS_WATCH_EVENT_MAX_COUNT", default_value_t = 100_000)]
-    pub watch_event_max_count: i64,
-    /// Registry lookups one import runs at the same time.
-    #[arg(long, env = "IMAGESTREAMS_IMPORT_CONCURRENCY", default_value_t = 16)]
-    pub import_concurrency: usize,
-    /// Where webhooks may be sent (host[:port] globs; none given: any public address).
-    /// Loopback and private addresses need an entry that names them without wildcards.
-    #[arg(long, env = "IMAGESTREAMS_ALLOWED_WEBHOOK_TARGET", value_delimiter = ',')]
-    pub allowed_webhook_target: Vec<String>,
-    /// Deadline of one webhook delivery attempt.
-    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    pub webhook_timeout: std::time::Duration,
-    /// Attempts per delivery before it is marked Failed.
-    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
-    pub webhook_max_attempts: i64,
-    /// The first retry's wait; each next one doubles (with jitter, at most 10m).
-    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_RETRY_BASE", default_value = "2s", value_parser = parse_duration)]
-    pub webhook_retry_base: std::time::Duration,
-    /// A file holding the password of the first administrator (created when no user exists;
-    /// until then accounts are off and everyone may do everything). Or IMAGESTREAMS_ADMIN_PASSWORD.
-    #[arg(long, env = "IMAGESTREAMS_ADMIN_PASSWORD_FILE")]
-    pub admin_password_file: Option<PathBuf>,
-    /// The name of the first administrator.
-    #[arg(long, env = "IMAGESTREAMS_ADMIN_USER", default_value = "admin")]
-    pub admin_user: String,
-    /// Everything readable without signing in (kiosks, wall screens).
-    #[arg(long, env = "IMAGESTREAMS_ANONYMOUS_READ")]
-    pub anonymous_read: bool,
-    /// Only server administrators create namespaces (else any signed-in user, who becomes its admin).
-    #[arg(long, env = "IMAGESTREAMS_RESTRICT_NAMESPACE_CREATION")]
-    pub restrict_namespace_creation: bool,
-    /// How long a sign-in lasts.
-    #[arg(long, env = "IMAGESTREAMS_SESSION_TTL", default_value = "12h", value_parser = parse_duration)]
-    pub session_ttl: std::time::Duration,
-    /// Audit log entries older than this are purged.
-    #[arg(long, env = "IMAGESTREAMS_AUDIT_MAX_AGE", default_value = "2160h", value_parser = parse_duration)]
-    pub audit_max_age: std::time::Duration,
-    /// Deadline of one registry operation during imports (e.g. 30s).
-    #[arg(long, env = "IMAGESTREAMS_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
-    pub registry_timeout: std::time::Duration,
-}
-
-/// `250ms`, `90s`, `15m`, `1h`, or plain seconds.
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i)).unwrap_or((s, "s"));
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected a number with ms, s, m or h"))?;
-    let ms = match unit {
-        "ms" => n,
-        "s" | "" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => return Err(format!("invalid duration {s:?}: the unit must be ms, s, m or h")),
-    };
-    if ms == 0 {
-        return Err(format!("invalid duration {s:?}: must be greater than zero"));
-    }
-    Ok(std::time::Duration::from_millis(ms))
-}
 
 #[derive(Args, Debug, Clone)]
 pub struct TagFlags {
@@ -393,7 +297,7 @@ pub struct GetArgs {
 pub async fn run() -> i32 {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => match serve(*args).await {
+        Command::Serve(args) => match crate::serve::run(*args).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -401,7 +305,7 @@ pub async fn run() -> i32 {
             }
         },
         Command::BenchData { data_dir, streams, tags, history, timeline } => {
-            match crate::benchdata::generate(&data_dir, streams, tags, history, timeline).await {
+            match crate::bench::data::generate(&data_dir, streams, tags, history, timeline).await {
                 Ok(n) => {
                     println!("wrote {streams} streams, {} tags, {n} history items", streams * tags + usize::from(timeline > 0));
                     0
@@ -412,7 +316,7 @@ pub async fn run() -> i32 {
                 }
             }
         }
-        Command::BenchWatch { pid, watchers, rounds } => match crate::benchwatch::run(&cli.server, pid, watchers, rounds).await {
+        Command::BenchWatch { pid, watchers, rounds } => match crate::bench::watch::run(&cli.server, pid, watchers, rounds).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -487,166 +391,3 @@ pub async fn run() -> i32 {
     }
 }
 
-/// `imagestreams serve`.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
-        .init();
-    let store = Store::open(&args.data_dir).await?;
-    let registry_host = args.registry_host.clone().unwrap_or_else(|| args.listen.clone());
-    let importer = ImporterConfig {
-        insecure_registries: args.insecure_registry.clone(),
-        allowed_registries: args.allowed_registry.clone(),
-        max_images_bulk: args.max_images_bulk_imported_per_repository,
-        timeout: args.registry_timeout,
-        concurrency: args.import_concurrency.max(1),
-    };
-    let sealer = crate::sealing::Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
-    let access = crate::service::AccessConfig {
-        anonymous_read: args.anonymous_read,
-        restrict_namespace_creation: args.restrict_namespace_creation,
-        session_ttl: args.session_ttl,
-    };
-    let service = Service::new(store, registry_host)
-        .with_importer(importer)
-        .with_sealer(sealer)
-        .with_webhook_targets(&args.allowed_webhook_target)
-        .with_access(access);
-    crate::demo::ensure_default_namespace(&service).await?;
-    bootstrap_admin(&service, &args).await?;
-    let schedule =
-        ScheduleConfig { interval: args.scheduled_import_interval, max_per_minute: args.max_scheduled_imports_per_minute.max(1) };
-    let (service, _controllers) = crate::importer::controller::start(service, Some(schedule));
-    let delivery = crate::delivery::DeliveryConfig {
-        timeout: args.webhook_timeout,
-        max_attempts: args.webhook_max_attempts.max(1),
-        backoff_base: args.webhook_retry_base,
-        ..Default::default()
-    };
-    let _dispatcher = crate::delivery::start(service.clone(), delivery);
-    let trimmer = {
-        let service = service.clone();
-        let (age, count, audit_age) = (args.watch_event_max_age, args.watch_event_max_count, args.audit_max_age);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                if let Err(e) = service.trim_watch_events(age, count).await {
-                    tracing::warn!(error = %e, "trimming the watch event log failed");
-                }
-                if let Err(e) = service.purge_audit(audit_age).await {
-                    tracing::warn!(error = %e, "purging the audit log failed");
-                }
-            }
-        })
-    };
-    if args.demo {
-        crate::demo::load(&service).await?;
-    }
-    // cargo-leptos compiles the site settings in; a plain `cargo build` does not, so fall back
-    // to the names in Cargo.toml's [[workspace.metadata.leptos]].
-    let conf = leptos::prelude::get_configuration(None)?;
-    let mut options = conf.leptos_options;
-    if options.output_name.is_empty() {
-        options.output_name = "portal".into();
-    }
-    options.site_addr = args.listen.parse()?;
-    let app = crate::portal::router(service, options);
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
-    serve_http1(listener, app).await;
-    trimmer.abort();
-    Ok(())
-}
-
-/// Serves HTTP/1.1 (what browsers and the CLI speak to us over plain HTTP) with one small task
-/// per connection: an idle watch then costs little more than hyper's read and write buffers
-/// (`axum::serve` keeps an HTTP/1-or-2 connection per client). Each request carries its peer
-/// address (`ConnectInfo`) for the audit log. On Ctrl-C or SIGTERM it stops accepting and gives
-/// open requests five seconds (watches and live pages end then).
-async fn serve_http1(listener: tokio::net::TcpListener, app: axum::Router) {
-    use tower::Layer;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a little rather than spin.
-                    tracing::warn!(error = %e, "accepting a connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let service = axum::Extension(axum::extract::ConnectInfo(peer)).layer(app.clone());
-        let conn = hyper::server::conn::http1::Builder::new()
-            .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended");
-            }
-        });
-    }
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-    }
-}
-
-/// The first administrator, from `--admin-password-file` or `IMAGESTREAMS_ADMIN_PASSWORD`, when
-/// no user exists yet. Without either and without users, accounts stay off (and we say so).
-async fn bootstrap_admin(service: &Service, args: &ServeArgs) -> anyhow::Result<()> {
-    let password = match (&args.admin_password_file, std::env::var("IMAGESTREAMS_ADMIN_PASSWORD")) {
-        (Some(file), _) => Some(
-            std::fs::read_to_string(file)
-                .map_err(|e| anyhow::anyhow!("reading --admin-password-file {}: {e}", file.display()))?
-                .trim_end_matches(['\n', '\r'])
-                .to_string(),
-        ),
-        (None, Ok(p)) if !p.is_empty() => Some(p),
-        _ => None,
-    };
-    let created = match &password {
-        Some(p) => service.bootstrap_admin(&args.admin_user, p).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?,
-        None => false,
-    };
-    match password {
-        Some(_) if created => tracing::info!(user = %args.admin_user, "created the first administrator; accounts are on"),
-        Some(_) => {}
-        None if !service.accounts_on().await.map_err(|e| anyhow::anyhow!("{}", e.message()))? => {
-            tracing::warn!(
-                "accounts are off: no user exists, so everyone may read and change everything. Start once with \
-                 --admin-password-file FILE (or IMAGESTREAMS_ADMIN_PASSWORD) to create the first administrator"
-            );
-        }
-        None => {}
-    }
-    Ok(())
-}
-
-/// Ctrl-C or SIGTERM (what test harnesses and service managers send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-}

@@ -44,7 +44,7 @@ pub async fn get(ctx: &Context, name: Option<&str>, output: Option<&str>, out: &
             let v = if name.is_some() { serde_json::to_value(&items[0]) } else { serde_json::to_value(&items) };
             write_out(out, &format!("{}\n", serde_json::to_string_pretty(&v.map_err(|e| local(e.to_string()))?).unwrap_or_default()))
         }
-        Some("yaml") => write_out(out, &serde_yaml::to_string(&items).map_err(|e| local(e.to_string()))?),
+        Some("yaml") => write_out(out, &crate::yaml::try_to_string(&items).map_err(local)?),
         Some("name") => write_out(out, &items.iter().map(|w| format!("webhook/{}\n", w.metadata.name)).collect::<String>()),
         None | Some("wide") => {
             if items.is_empty() {

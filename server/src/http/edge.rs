@@ -11,8 +11,7 @@
 //! rule of Go's `CrossOriginProtection`, after the Fetch Metadata recommendations.
 
 use super::{HttpError, session_cookie};
-use crate::service::{AuditSlot, Service};
-use crate::store::AuditRow;
+use crate::service::{AuditNote, AuditSlot, Service};
 use app::model::ApiError;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -41,7 +40,7 @@ pub fn csrf_check(headers: &HeaderMap) -> Result<(), ApiError> {
     refuse(format!("Origin {origin:?} is not this site ({host:?})"))
 }
 
-pub async fn edge(State(s): State<Service>, mut req: Request, next: Next) -> Response {
+pub async fn audit_and_csrf(State(s): State<Service>, mut req: Request, next: Next) -> Response {
     if safe(req.method()) {
         return next.run(req).await;
     }
@@ -56,31 +55,12 @@ pub async fn edge(State(s): State<Service>, mut req: Request, next: Next) -> Res
         Err(e) if cookie_auth => (HttpError(e).into_response(), true),
         _ => (next.run(req).await, false),
     };
-    let note = slot.0.lock().map(|n| n.clone()).unwrap_or_default();
+    let note: AuditNote = slot.0.lock().map(|n| n.clone()).unwrap_or_default();
     if server_function && note.operation.is_none() && !refused {
         return resp;
     }
     // `/api/set_member4440…` names the function; the digits only tell versions apart.
     let action = if server_function { action.trim_end_matches(|c: char| c.is_ascii_digit()).to_string() } else { action };
-    let code = resp.status();
-    s.record_audit(AuditRow {
-        time: s.clock_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        user: note.user,
-        token: note.token,
-        namespace: note.namespace,
-        action: match note.operation {
-            Some(op) => format!("{action} ({op})"),
-            None => action,
-        },
-        remote,
-        code: i64::from(code.as_u16()),
-        outcome: if code.is_success() || code.is_redirection() {
-            "success".into()
-        } else {
-            code.canonical_reason().unwrap_or("failure").to_string()
-        },
-        ..Default::default()
-    })
-    .await;
+    s.record_request(action, note, remote, resp.status().as_u16()).await;
     resp
 }

@@ -7,9 +7,11 @@ mod edge;
 mod images;
 mod imagestreams;
 mod istags;
+pub mod listener;
 mod live;
 mod namespaces;
 mod secrets;
+pub mod ui;
 mod webhooks;
 
 use crate::service::{AuditSlot, Caller, Credentials, SESSION_COOKIE, Service};
@@ -23,9 +25,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::session_cookie_header;
-pub use edge::edge;
+pub use edge::audit_and_csrf;
 
-pub const IMAGE_API: &str = "/apis/image.openshift.io/v1";
+pub const IMAGE_API: &str = app::model::IMAGE_API_PATH;
 
 /// The API router (no UI). State is the service.
 pub fn api_router(service: Service) -> Router {
@@ -68,12 +70,12 @@ pub fn api_router(service: Service) -> Router {
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamimports"), axum::routing::post(images::create_import))
         .route(&format!("{IMAGE_API}/images"), get(images::list))
         .route(&format!("{IMAGE_API}/images/{{name}}"), get(images::get))
-        .layer(axum::middleware::from_fn_with_state(service.clone(), edge))
+        .layer(axum::middleware::from_fn_with_state(service.clone(), audit_and_csrf))
         .with_state(service)
 }
 
 async fn readyz(axum::extract::State(service): axum::extract::State<Service>) -> Response {
-    if service.store().ping().await {
+    if service.ready().await {
         (StatusCode::OK, "ok").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
@@ -150,7 +152,7 @@ pub fn respond<T: Serialize>(headers: &HeaderMap, code: StatusCode, value: &T) -
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/yaml") || a.contains("application/x-yaml"));
     if wants_yaml {
-        let body = serde_yaml::to_string(value).map_err(|e| ApiError::internal(format!("encoding YAML: {e}")))?;
+        let body = crate::yaml::try_to_string(value).map_err(|e| ApiError::internal(format!("encoding YAML: {e}")))?;
         return Ok((code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"))], body).into_response());
     }
     let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("encoding JSON: {e}")))?;
@@ -165,7 +167,7 @@ pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
     }
     let yaml = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("yaml"));
     if yaml {
-        serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
+        crate::yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
     } else {
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
     }

@@ -5,9 +5,7 @@
 //! timeout: a slow registry fails its own import, never anything else.
 //! Must not: touch the database (the service applies results).
 
-pub mod controller;
 mod errors;
-pub mod guard;
 mod manifest;
 
 use app::domain::reference::DockerImageReference;
@@ -106,7 +104,7 @@ type ClientKey = (String, Transport, Option<Credentials>);
 
 pub struct Importer {
     pub config: ImporterConfig,
-    pub guard: Arc<guard::RegistryGuard>,
+    pub guard: Arc<crate::egress::RegistryGuard>,
     /// The transport that last worked per registry, tried first next time (an insecure
     /// HTTP-only registry would otherwise cost a failed TLS attempt per request).
     working: Mutex<HashMap<String, Transport>>,
@@ -121,7 +119,7 @@ pub struct Importer {
 
 impl Importer {
     pub fn new(config: ImporterConfig) -> Self {
-        let guard = Arc::new(guard::RegistryGuard::new(&config.allowed_registries));
+        let guard = Arc::new(crate::egress::RegistryGuard::new(&config.allowed_registries));
         Importer {
             config,
             guard,
@@ -135,7 +133,7 @@ impl Importer {
     async fn proxy_url(&self) -> Result<String, OperationStatus> {
         self.proxy
             .get_or_try_init(|| async {
-                guard::start_proxy(self.guard.clone())
+                crate::egress::start_proxy(self.guard.clone())
                     .await
                     .map(|a| format!("http://{a}"))
                     .map_err(|e| OperationStatus::failure("InternalError", format!("the egress proxy could not start: {e}"), 500))

@@ -720,9 +720,29 @@ impl Service {
             .collect())
     }
 
-    /// Writes one audit entry (outside the mutation's transaction: a failed request is recorded
-    /// too).
-    pub async fn record_audit(&self, row: AuditRow) {
+    /// Writes the audit entry of one request: `action` is its method and path, `note` what the
+    /// permission check learnt about it (who, which token, which namespace, which operation),
+    /// `status` its HTTP status. Written outside the mutation's transaction, so a failed request
+    /// is recorded too; a failure to write is logged, never the request's failure.
+    pub async fn record_request(&self, action: String, note: AuditNote, remote: Option<String>, status: u16) {
+        let outcome = match status {
+            200..=399 => "success".to_string(),
+            _ => axum::http::StatusCode::from_u16(status).ok().and_then(|c| c.canonical_reason()).unwrap_or("failure").to_string(),
+        };
+        let row = AuditRow {
+            time: self.clock_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            user: note.user,
+            token: note.token,
+            namespace: note.namespace,
+            action: match note.operation {
+                Some(op) => format!("{action} ({op})"),
+                None => action,
+            },
+            remote,
+            code: i64::from(status),
+            outcome,
+            ..Default::default()
+        };
         let written = async {
             let mut tx = self.store.begin().await?;
             store::insert_audit(&mut tx, &row).await?;

@@ -282,7 +282,7 @@ impl Service {
         }
         tx.commit().await.map_err(db)?;
         self.announce();
-        Ok(self.decorate(stream))
+        Ok(self.with_public_repository(stream))
     }
 }
 

@@ -4,8 +4,13 @@
 //! `app::domain`.
 
 mod access;
+mod bulk;
+mod catalog;
+mod deliveries;
+mod forms;
 mod images;
 mod imports;
+mod jobs;
 mod namespaces;
 mod secrets;
 mod streams;
@@ -20,12 +25,14 @@ use app::model::{ApiError, ListMeta};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
-pub use access::{AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, unauthorized};
+pub use access::{AuditNote, AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, unauthorized};
 pub use imports::ImportProgress;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 pub use watch::{WatchRequest, WatchStream, parse_field_selector};
-pub(crate) use webhooks::unix_ms;
+pub use catalog::CATALOG_PAGE;
+pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery};
+pub use forms::form_error;
 
 /// What a caller wants to do, for the permission check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,9 +98,11 @@ pub struct Service {
     /// Where writes announce streams that have tags to import (the import controller).
     pub(crate) import_queue: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
     /// Where webhooks may be sent (`--allowed-webhook-target`, the imports' guard rules).
-    pub(crate) webhook_guard: Arc<crate::importer::guard::RegistryGuard>,
+    pub(crate) webhook_guard: Arc<crate::egress::RegistryGuard>,
     /// Wakes the webhook dispatcher after a commit that may have queued deliveries.
-    pub(crate) deliveries: Arc<tokio::sync::Notify>,
+    pub(crate) delivery_wakeup: Arc<tokio::sync::Notify>,
+    /// The web imports running in the background (the import form's progress).
+    pub(crate) import_jobs: Arc<jobs::ImportJobs>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
     pub(crate) watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
     /// Accounts are on (a user exists): unknown, off or on (see `access`).
@@ -120,8 +129,9 @@ impl Service {
             changes: Arc::new(tokio::sync::watch::channel(0).0),
             bookmark_interval: std::time::Duration::from_secs(30),
             import_queue: None,
-            webhook_guard: Arc::new(crate::importer::guard::RegistryGuard::for_webhooks(&[])),
-            deliveries: Arc::new(tokio::sync::Notify::new()),
+            webhook_guard: Arc::new(crate::egress::RegistryGuard::for_webhooks(&[])),
+            delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+            import_jobs: Arc::new(jobs::ImportJobs::default()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
             accounts: Arc::new(std::sync::atomic::AtomicU8::new(access::ACCOUNTS_UNKNOWN)),
             anonymous_read: false,
@@ -170,8 +180,9 @@ impl Service {
         self
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Whether the database answers (readiness).
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await
     }
 
     /// "now" as stored and sent: RFC 3339 UTC to the second, like Kubernetes.
@@ -195,14 +206,9 @@ impl Service {
         self.wake_deliveries();
     }
 
-    /// Wakes the webhook dispatcher: deliveries may be due.
-    pub(crate) fn wake_deliveries(&self) {
-        self.deliveries.notify_one();
-    }
-
     /// Webhook targets allowed like registries are (`--allowed-webhook-target` patterns).
     pub fn with_webhook_targets(mut self, entries: &[String]) -> Self {
-        self.webhook_guard = Arc::new(crate::importer::guard::RegistryGuard::for_webhooks(entries));
+        self.webhook_guard = Arc::new(crate::egress::RegistryGuard::for_webhooks(entries));
         self
     }
 

@@ -33,7 +33,7 @@ fn parse_stream_token(token: Option<&str>) -> Result<(String, String), ApiError>
 
 impl Service {
     /// Read-time fields: `status.dockerImageRepository` is computed, never stored (spec §1.2).
-    pub fn decorate(&self, mut s: ImageStream) -> ImageStream {
+    pub fn with_public_repository(&self, mut s: ImageStream) -> ImageStream {
         s.status.docker_image_repository = if self.registry_host.is_empty() {
             s.spec.docker_image_repository.clone()
         } else {
@@ -52,7 +52,7 @@ impl Service {
     pub(crate) async fn load_stream_or_404(&self, conn: &mut SqliteConnection, ns: &str, name: &str) -> Result<StoredStream, ApiError> {
         match store::load_stream(conn, ns, name).await.map_err(db)? {
             Some(mut s) => {
-                s.stream = self.decorate(s.stream);
+                s.stream = self.with_public_repository(s.stream);
                 Ok(s)
             }
             None => Err(ApiError::not_found(RES_IMAGESTREAMS, name)),
@@ -77,7 +77,7 @@ impl Service {
         } else {
             None
         };
-        let items = rows.into_iter().map(|s| self.decorate(s.stream)).collect();
+        let items = rows.into_iter().map(|s| self.with_public_repository(s.stream)).collect();
         Ok(List { api_version: IMAGE_API_VERSION.into(), kind: "ImageStreamList".into(), metadata: self.list_meta(next).await?, items })
     }
 
@@ -99,7 +99,7 @@ impl Service {
         tx.commit().await.map_err(db)?;
         self.announce();
         self.notify_imports(&created);
-        Ok(self.decorate(created))
+        Ok(self.with_public_repository(created))
     }
 
     pub async fn update_stream(&self, caller: &Caller, ns: &str, name: &str, mut stream: ImageStream) -> Result<ImageStream, ApiError> {
@@ -120,7 +120,7 @@ impl Service {
         tx.commit().await.map_err(db)?;
         self.announce();
         self.notify_imports(&updated);
-        Ok(self.decorate(updated))
+        Ok(self.with_public_repository(updated))
     }
 
     pub async fn delete_stream(&self, caller: &Caller, ns: &str, name: &str) -> Result<Status, ApiError> {
@@ -173,12 +173,12 @@ impl Service {
                 ));
             }
             if let Some(s) = store::load_stream(tx, &src_ns, &src_name).await.map_err(db)? {
-                others.insert((src_ns, src_name), self.decorate(s.stream));
+                others.insert((src_ns, src_name), self.with_public_repository(s.stream));
             }
         }
         let now = self.now();
         // Resolution rewrites refs into our registry, so it sees the decorated repository.
-        new = self.decorate(new);
+        new = self.with_public_repository(new);
         let ctx = ResolveContext { now: &now, registry_host: &self.registry_host, other_streams: &others };
         resolve_changed_tags(&mut new, old.map(|o| &o.stream), &changed, &ctx)
             .map_err(|errs| ApiError::invalid(RES_IMAGESTREAMS, &name, &errs))?;

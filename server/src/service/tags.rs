@@ -93,7 +93,7 @@ impl Service {
         let mut cursor = after_stream.clone();
         loop {
             for stored in std::mem::take(&mut pending) {
-                let stream = self.decorate(stored.stream);
+                let stream = self.with_public_repository(stored.stream);
                 for list in &stream.status.tags {
                     let past_token = stream.metadata.name != after_stream || list.tag > after_tag;
                     let has_image = list.items().first().is_some_and(|h| !h.image.is_empty());
@@ -144,7 +144,7 @@ impl Service {
         self.require_namespace(&mut tx, ns).await?;
         let old = match store::load_stream(&mut tx, ns, &stream_name).await.map_err(db)? {
             Some(mut s) => {
-                s.stream = self.decorate(s.stream);
+                s.stream = self.with_public_repository(s.stream);
                 Some(s)
             }
             None => None,
@@ -175,7 +175,7 @@ impl Service {
             }
         }
         let written = self.write_stream(&mut tx, caller, stream, old.as_ref()).await?;
-        let view = self.istag_view(&mut tx, &self.decorate(written.clone()), &tag, false).await?;
+        let view = self.istag_view(&mut tx, &self.with_public_repository(written.clone()), &tag, false).await?;
         tx.commit().await.map_err(db)?;
         self.announce();
         self.notify_imports(&written);

@@ -63,7 +63,7 @@ pub fn parse_field_selector(s: &str) -> Result<(Option<String>, Option<String>),
 impl Service {
     fn line(&self, event_type: &str, object_json: &str) -> Option<String> {
         let stream: ImageStream = serde_json::from_str(object_json).ok()?;
-        serde_json::to_string(&WatchLine { event_type, object: self.decorate(stream) }).ok()
+        serde_json::to_string(&WatchLine { event_type, object: self.with_public_repository(stream) }).ok()
     }
 
     /// Starts a watch. Errors (410 for a trimmed version) come before the first byte.
@@ -91,7 +91,7 @@ impl Service {
                     let Some(last) = page.last() else { break };
                     after = (last.stream.namespace().to_string(), last.stream.metadata.name.clone());
                     for s in page.into_iter().filter(|s| req.name.as_ref().is_none_or(|n| *n == s.stream.metadata.name)) {
-                        if let Ok(line) = serde_json::to_string(&WatchLine { event_type: "ADDED", object: self.decorate(s.stream) }) {
+                        if let Ok(line) = serde_json::to_string(&WatchLine { event_type: "ADDED", object: self.with_public_repository(s.stream) }) {
                             initial.push(line);
                         }
                     }

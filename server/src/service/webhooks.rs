@@ -17,11 +17,6 @@ const RES_DELIVERIES: Resource = Resource { plural: "webhookdeliveries", group: 
 /// How many deliveries the log shows.
 const LOG_PAGE: i64 = 100;
 
-/// Real time in unix milliseconds: delivery scheduling waits real time (see the migration).
-pub(crate) fn unix_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
-
 fn delivery_view(d: &DeliveryRow, attempts: Vec<DeliveryAttempt>) -> WebhookDelivery {
     let pending = d.state == DELIVERY_PENDING;
     WebhookDelivery {
@@ -246,7 +241,7 @@ impl Service {
             created: self.now(),
             state: DELIVERY_PENDING.into(),
             attempts: 0,
-            next_attempt: unix_ms(),
+            next_attempt: self.now_ms(),
             redelivery_of: Some(old.id),
             ..old
         };
@@ -280,7 +275,7 @@ impl Service {
             created: e.time.clone(),
             state: DELIVERY_PENDING.into(),
             attempts: 0,
-            next_attempt: unix_ms(),
+            next_attempt: self.now_ms(),
             redelivery_of: of,
         };
         d.id = store::queue_delivery(tx, &d).await.map_err(db)?;
@@ -302,8 +297,8 @@ impl Service {
             return Ok(());
         }
         // The trigger rule compares resolved pull specs, which need the repository (§7.1).
-        let old = old.map(|s| self.decorate(s.clone()));
-        let new = new.map(|s| self.decorate(s.clone()));
+        let old = old.map(|s| self.with_public_repository(s.clone()));
+        let new = new.map(|s| self.with_public_repository(s.clone()));
         let changes = tag_changes(old.as_ref(), new.as_ref());
         if changes.is_empty() {
             return Ok(());
@@ -324,7 +319,7 @@ impl Service {
                     reason: c.reason.clone(),
                     message: c.message.clone(),
                 };
-                let source = format!("{}/namespaces/{ns}/imagestreams/{name}", crate::http::IMAGE_API);
+                let source = format!("{}/namespaces/{ns}/imagestreams/{name}", app::model::IMAGE_API_PATH);
                 let e = self.cloud_event(cloud_event_type(c.event), source, format!("{name}:{}", c.tag), data);
                 (c, e)
             })

@@ -1,9 +1,11 @@
-//! The portal's read queries: the catalog with search, sorting and pagination, where an image
-//! is used, and the dashboard's recent movements.
+//! The catalog's read queries: streams with search, sorting and pagination (an `OFFSET` page: the
+//! catalog is browsed by page number), where an image is used, the newest tag movements and the
+//! tags with conditions. Must not: decide who may see what (the caller passes the namespace scope).
 
 use super::{StoreResult, StoredStream};
-use app::model::{ImageStream, NamedTagEventList, TagEvent};
-use sqlx::{Row, SqliteConnection};
+use app::model::{ImageStream, NamedTagEventList, TagEvent, TagEventCondition};
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 /// How the catalog is ordered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +31,27 @@ pub struct CatalogEntry {
     pub stream: ImageStream,
     pub tag_count: i64,
     pub image_count: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct CatalogRow {
+    id: i64,
+    namespace: String,
+    name: String,
+    docker_image_repository: String,
+    tag_count: i64,
+    image_count: i64,
+}
+
+/// The head of one tag of a catalog row.
+#[derive(sqlx::FromRow)]
+struct HeadRow {
+    stream_id: i64,
+    tag: String,
+    created: String,
+    docker_image_reference: String,
+    image: String,
+    generation: i64,
 }
 
 /// One page of the catalog and the number of matching streams.
@@ -57,7 +80,7 @@ pub async fn catalog_page(
     .fetch_one(&mut *conn)
     .await?;
     // Only the two fixed ORDER BY clauses above are interpolated; values are bound.
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows: Vec<CatalogRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT s.id, s.namespace, s.name, s.docker_image_repository,
             (SELECT count(*) FROM (SELECT name FROM spec_tags WHERE stream_id = s.id UNION SELECT tag FROM status_tags WHERE stream_id = s.id)) AS tag_count,
             (SELECT count(DISTINCT image) FROM tag_events WHERE stream_id = s.id AND image <> '') AS image_count
@@ -71,37 +94,31 @@ pub async fn catalog_page(
     .bind(scope)
     .fetch_all(&mut *conn)
     .await?;
-    let mut entries: Vec<(i64, CatalogEntry)> = vec![];
-    for r in &rows {
-        let mut stream = ImageStream::new(&r.try_get::<String, _>("namespace")?, &r.try_get::<String, _>("name")?);
-        stream.spec.docker_image_repository = r.try_get("docker_image_repository")?;
-        entries
-            .push((r.try_get("id")?, CatalogEntry { stream, tag_count: r.try_get("tag_count")?, image_count: r.try_get("image_count")? }));
-    }
+    let mut entries: Vec<(i64, CatalogEntry)> = rows
+        .into_iter()
+        .map(|r| {
+            let mut stream = ImageStream::new(&r.namespace, &r.name);
+            stream.spec.docker_image_repository = r.docker_image_repository;
+            (r.id, CatalogEntry { stream, tag_count: r.tag_count, image_count: r.image_count })
+        })
+        .collect();
     if !entries.is_empty() {
-        let placeholders = vec!["?"; entries.len()].join(", ");
         // Heads only: the newest item of each tag, found through the primary key.
-        let sql = format!(
-            "SELECT e.stream_id, e.tag, e.created, e.docker_image_reference, e.image, e.generation FROM tag_events e
-             WHERE e.stream_id IN ({placeholders})
-               AND e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag)
-             ORDER BY e.stream_id, e.tag"
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT e.stream_id, e.tag, e.created, e.docker_image_reference, e.image, e.generation FROM tag_events e WHERE e.stream_id IN (",
         );
-        // Only "?" placeholders are interpolated; values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut ids = q.separated(", ");
         for (id, _) in &entries {
-            q = q.bind(*id);
+            ids.push_bind(*id);
         }
+        q.push(
+            ") AND e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag)
+             ORDER BY e.stream_id, e.tag",
+        );
         let index: std::collections::BTreeMap<i64, usize> = entries.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
-        for r in q.fetch_all(&mut *conn).await? {
-            let i = index[&r.try_get::<i64, _>("stream_id")?];
-            let tag: String = r.try_get("tag")?;
-            let head = TagEvent {
-                created: r.try_get("created")?,
-                docker_image_reference: r.try_get("docker_image_reference")?,
-                image: r.try_get("image")?,
-                generation: r.try_get("generation")?,
-            };
+        for r in q.build_query_as::<HeadRow>().fetch_all(&mut *conn).await? {
+            let i = index[&r.stream_id];
+            let (tag, head) = (r.tag, TagEvent { created: r.created, docker_image_reference: r.docker_image_reference, image: r.image, generation: r.generation });
             entries[i].1.stream.status.tags.push(NamedTagEventList { tag, items: Some(vec![head]), conditions: vec![] });
         }
     }
@@ -109,13 +126,20 @@ pub async fn catalog_page(
     Ok((entries.into_iter().map(|(_, e)| e).collect(), total))
 }
 
-/// Every history item that points at `digest`: (namespace, stream, tag, created, is head).
-pub async fn image_uses(
-    conn: &mut SqliteConnection,
-    digest: &str,
-    scope: Option<&str>,
-) -> StoreResult<Vec<(String, String, String, String, bool)>> {
-    let rows = sqlx::query(
+/// A history item that points at an image, and whether it is its tag's head.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ImageUseRow {
+    pub namespace: String,
+    /// The stream.
+    pub name: String,
+    pub tag: String,
+    pub created: String,
+    pub head: bool,
+}
+
+/// Every history item that points at `digest` (heads first, newest first, at most 200).
+pub async fn image_uses(conn: &mut SqliteConnection, digest: &str, scope: Option<&str>) -> StoreResult<Vec<ImageUseRow>> {
+    sqlx::query_as(
         "SELECT s.namespace, s.name, e.tag, e.created,
                 e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag) AS head
          FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
@@ -125,21 +149,25 @@ pub async fn image_uses(
     .bind(digest)
     .bind(scope)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((r.try_get("namespace")?, r.try_get("name")?, r.try_get("tag")?, r.try_get("created")?, r.try_get::<i64, _>("head")? != 0))
-        })
-        .collect()
+    .await
 }
 
-/// The newest tag movements: (namespace, stream, tag, created, reference, image, generation).
-pub async fn recent_movements(
-    conn: &mut SqliteConnection,
-    limit: i64,
-    scope: Option<&str>,
-) -> StoreResult<Vec<(String, String, String, String, String, String, i64)>> {
-    let rows = sqlx::query(
+/// One history item with the tag and stream it belongs to.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TagMovementRow {
+    pub namespace: String,
+    /// The stream.
+    pub name: String,
+    pub tag: String,
+    pub created: String,
+    pub docker_image_reference: String,
+    pub image: String,
+    pub generation: i64,
+}
+
+/// The newest tag movements, newest first.
+pub async fn recent_movements(conn: &mut SqliteConnection, limit: i64, scope: Option<&str>) -> StoreResult<Vec<TagMovementRow>> {
+    sqlx::query_as(
         "SELECT s.namespace, s.name, e.tag, e.created, e.docker_image_reference, e.image, e.generation
          FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
          WHERE (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
@@ -148,29 +176,23 @@ pub async fn recent_movements(
     .bind(limit)
     .bind(scope)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("namespace")?,
-                r.try_get("name")?,
-                r.try_get("tag")?,
-                r.try_get("created")?,
-                r.try_get("docker_image_reference")?,
-                r.try_get("image")?,
-                r.try_get("generation")?,
-            ))
-        })
-        .collect()
+    .await
 }
 
-/// Tags whose latest import failed: (namespace, stream, tag, conditions JSON).
-pub async fn failing_tags(
-    conn: &mut SqliteConnection,
-    limit: i64,
-    scope: Option<&str>,
-) -> StoreResult<Vec<(String, String, String, String)>> {
-    let rows = sqlx::query(
+/// A status tag that has conditions.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TagConditionsRow {
+    pub namespace: String,
+    /// The stream.
+    pub name: String,
+    pub tag: String,
+    /// A stored value that does not decode is an error, not an empty list.
+    pub conditions: Json<Vec<TagEventCondition>>,
+}
+
+/// Tags that carry conditions (a failed import), by namespace, stream and tag.
+pub async fn tags_with_conditions(conn: &mut SqliteConnection, limit: i64, scope: Option<&str>) -> StoreResult<Vec<TagConditionsRow>> {
+    sqlx::query_as(
         "SELECT s.namespace, s.name, t.tag, t.conditions FROM status_tags t JOIN image_streams s ON s.id = t.stream_id
          WHERE t.conditions <> '[]' AND (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
          ORDER BY s.namespace, s.name, t.tag LIMIT ?1",
@@ -178,8 +200,7 @@ pub async fn failing_tags(
     .bind(limit)
     .bind(scope)
     .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok((r.try_get("namespace")?, r.try_get("name")?, r.try_get("tag")?, r.try_get("conditions")?))).collect()
+    .await
 }
 
 /// Streams whose newest head is at or after `since`, newest first.

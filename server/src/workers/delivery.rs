@@ -1,4 +1,5 @@
-//! The webhook dispatcher: works off the outbox the service fills. Per subscription one delivery
+//! The webhook dispatcher: works off the outbox the service fills, through service methods only
+//! (due deliveries, targets, attempts), on the service clock. Per subscription one delivery
 //! is in flight at a time, oldest first, so receivers see a subscription's events in order; a
 //! failed attempt is retried with exponential backoff and jitter up to a bounded number of
 //! attempts, then marked Failed and the queue moves on. Sending happens here, off the request
@@ -8,11 +9,10 @@
 //! addresses refused unless named), never follows redirects, and is signed:
 //! `X-Imagestreams-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 
-use crate::importer::guard::{PROXY_ANSWER_HEADER, start_proxy};
-use crate::service::{Service, unix_ms};
-use crate::store::{self, AttemptRow, DeliveryRow};
-use app::domain::triggers::parse_target_url;
-use app::model::{DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_HEADER, DELIVERY_PENDING, SIGNATURE_HEADER};
+use crate::egress::{PROXY_ANSWER_HEADER, start_proxy};
+use crate::service::{AttemptOutcome, QueuedDelivery, Service};
+use app::domain::triggers::{DeliveryState, parse_target_url};
+use app::model::{DELIVERY_HEADER, SIGNATURE_HEADER};
 use hmac::{Hmac, Mac};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -61,8 +61,7 @@ pub fn signature(secret: &[u8], t: i64, body: &str) -> String {
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 /// The wait before retry number `attempt + 1`: base·2^(attempt-1), capped, with "equal jitter"
@@ -92,21 +91,18 @@ async fn run(service: Service, cfg: DeliveryConfig) {
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut last_trim = tokio::time::Instant::now();
     loop {
-        let now = unix_ms();
-        let heads = match service.store().read().await {
-            Ok(mut conn) => store::queue_heads(&mut conn, DELIVERY_PENDING).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "reading the webhook outbox failed");
-                vec![]
-            }),
-            Err(_) => vec![],
-        };
+        let now = service.now_ms();
+        let heads = service.queued_deliveries().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading the webhook outbox failed");
+            vec![]
+        });
         let mut next_due: Option<i64> = None;
         for d in heads {
             if in_flight.contains(&d.webhook_id) {
                 continue;
             }
-            if d.next_attempt > now || in_flight.len() >= cfg.concurrency {
-                next_due = Some(next_due.map_or(d.next_attempt, |n: i64| n.min(d.next_attempt)));
+            if d.due_ms > now || in_flight.len() >= cfg.concurrency {
+                next_due = Some(next_due.map_or(d.due_ms, |n: i64| n.min(d.due_ms)));
                 continue;
             }
             in_flight.insert(d.webhook_id);
@@ -119,15 +115,15 @@ async fn run(service: Service, cfg: DeliveryConfig) {
         }
         if last_trim.elapsed() > Duration::from_secs(60) {
             last_trim = tokio::time::Instant::now();
-            if let Ok(mut tx) = service.store().begin().await
-                && store::trim_deliveries(&mut tx, DELIVERY_PENDING, cfg.keep_log).await.is_ok()
-            {
-                let _ = tx.commit().await;
+            if let Err(e) = service.trim_delivery_log(cfg.keep_log).await {
+                tracing::warn!(error = %e, "trimming the webhook delivery log failed");
             }
         }
+        // The clock may be a test's, moved by hand: whoever moves it wakes us, and a real clock
+        // is re-read at least once a minute.
         let wait = next_due.map_or(Duration::from_secs(60), |t| Duration::from_millis((t - now).clamp(1, 60_000) as u64));
         tokio::select! {
-            _ = service.deliveries.notified() => {}
+            _ = service.deliveries_queued() => {}
             Some(webhook) = done_rx.recv() => { in_flight.remove(&webhook); }
             _ = tokio::time::sleep(wait) => {}
         }
@@ -138,7 +134,7 @@ async fn run(service: Service, cfg: DeliveryConfig) {
 }
 
 async fn client(service: &Service, cfg: &DeliveryConfig) -> Result<reqwest::Client, String> {
-    let proxy = start_proxy(service.webhook_guard.clone()).await.map_err(|e| format!("the egress proxy could not start: {e}"))?;
+    let proxy = start_proxy(service.webhook_egress()).await.map_err(|e| format!("the egress proxy could not start: {e}"))?;
     reqwest::Client::builder()
         .proxy(reqwest::Proxy::all(format!("http://{proxy}")).map_err(|e| e.to_string())?)
         .redirect(reqwest::redirect::Policy::none())
@@ -150,16 +146,16 @@ async fn client(service: &Service, cfg: &DeliveryConfig) -> Result<reqwest::Clie
 
 /// What one POST came to: the status code if the receiver answered, and an error otherwise
 /// (or for a non-2xx answer).
-async fn send(service: &Service, client: &reqwest::Client, url: &str, secret: &[u8], d: &DeliveryRow) -> (Option<u16>, Option<String>) {
+async fn send(service: &Service, client: &reqwest::Client, url: &str, secret: &[u8], d: &QueuedDelivery) -> (Option<u16>, Option<String>) {
     // The guard answers first with a clear reason; the proxy enforces it again per connection.
     let (_, host, port) = match parse_target_url(url) {
         Ok(t) => t,
         Err(m) => return (None, Some(format!("the target URL {m}"))),
     };
-    if let Err(m) = service.webhook_guard.resolve(&host, port).await {
+    if let Err(m) = service.webhook_egress().resolve(&host, port).await {
         return (None, Some(m));
     }
-    let t = chrono::Utc::now().timestamp();
+    let t = service.clock_now().timestamp();
     let sent = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json; charset=utf-8")
@@ -184,41 +180,24 @@ async fn send(service: &Service, client: &reqwest::Client, url: &str, secret: &[
     }
 }
 
-async fn attempt(service: &Service, client: &reqwest::Client, cfg: &DeliveryConfig, d: DeliveryRow) {
-    let hook = match service.store().read().await {
-        Ok(mut conn) => store::webhook_by_id(&mut conn, d.webhook_id).await.ok().flatten(),
-        Err(_) => return,
+async fn attempt(service: &Service, client: &reqwest::Client, cfg: &DeliveryConfig, d: QueuedDelivery) {
+    let target = match service.delivery_target(d.webhook_id).await {
+        Ok(Some(t)) => t,
+        // Deleted meanwhile (its queue went with it), or the database is away: the loop comes back.
+        Ok(None) | Err(_) => return,
     };
-    let Some(hook) = hook else { return };
+    // The latency of the receiver, in real time (a test clock does not move by itself).
     let started = std::time::Instant::now();
-    let (code, error) = match service.sealer.open(&hook.sealed_secret) {
-        Ok(secret) => send(service, client, &hook.url, &secret, &d).await,
-        Err(_) => (None, Some("the secret does not open with this server's key; set a new one".into())),
+    let (status_code, error) = match &target.secret {
+        Ok(secret) => send(service, client, &target.url, secret, &d).await,
+        Err(why) => (None, Some(why.clone())),
     };
-    let number = d.attempts + 1;
-    let (state, next) = match &error {
-        None => (DELIVERY_DELIVERED, 0),
-        Some(_) if number >= cfg.max_attempts => (DELIVERY_FAILED, 0),
-        Some(_) => (DELIVERY_PENDING, unix_ms() + backoff(cfg, number).as_millis() as i64),
-    };
-    let row = AttemptRow {
-        delivery_id: d.id,
-        attempt: number,
-        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        status_code: code.map(i64::from),
-        latency_ms: started.elapsed().as_millis() as i64,
-        error: error.clone(),
-    };
-    let written = async {
-        let mut tx = service.store().begin().await?;
-        store::record_attempt(&mut tx, &row, state, next).await?;
-        tx.commit().await
-    };
-    match written.await {
-        Ok(()) if state == DELIVERY_FAILED => {
-            tracing::warn!(webhook = %hook.name, namespace = %hook.namespace, delivery = d.id, error = ?error, "webhook delivery failed for good")
+    let outcome = AttemptOutcome { status_code, error: error.clone(), latency: started.elapsed() };
+    match service.record_delivery_attempt(&d, outcome, cfg.max_attempts, backoff(cfg, d.attempts + 1)).await {
+        Ok(DeliveryState::Failed) => {
+            tracing::warn!(webhook = %target.name, namespace = %target.namespace, delivery = d.id, error = ?error, "webhook delivery failed for good")
         }
-        Ok(()) => {}
+        Ok(_) => {}
         Err(e) => tracing::error!(error = %e, delivery = d.id, "recording a webhook attempt failed"),
     }
 }

@@ -1,9 +1,8 @@
 //! Synthetic data for the UI benchmark (`imagestreams bench-data`, hidden): N streams with T tags
-//! each and H history items per tag, written straight through the store in large transactions,
+//! each and H history items per tag, written in bulk (`Service::bulk_load`),
 //! plus one stream whose single tag has a long history (the timeline benchmark).
 //! Not used by the product itself.
 
-use crate::store::{self, Store};
 use app::model::*;
 use std::path::Path;
 
@@ -56,31 +55,14 @@ fn stream(ns: &str, name: &str, tags: usize, history: usize, seed: u64) -> Image
 
 /// Writes the dataset; returns the number of history items written.
 pub async fn generate(data_dir: &Path, streams: usize, tags: usize, history: usize, timeline: usize) -> anyhow::Result<usize> {
-    let store = Store::open(data_dir).await?;
-    let mut written = 0usize;
+    let service = crate::serve::open_service(data_dir, String::new()).await?;
     let namespaces = (streams / 1000).max(1);
-    let mut tx = store.begin().await?;
-    for n in 0..namespaces {
-        store::insert_namespace(&mut tx, &format!("bench-{n}"), &format!("ns-{n}"), 1, "2026-01-01T00:00:00Z").await?;
-    }
-    tx.commit().await?;
-    for chunk in (0..streams).collect::<Vec<_>>().chunks(500) {
-        let mut tx = store.begin().await?;
-        for &i in chunk {
-            let mut s = stream(&format!("bench-{}", i % namespaces), &format!("app-{i:05}"), tags, history, i as u64);
-            s.metadata.resource_version = Some(store::next_resource_version(&mut tx).await?.to_string());
-            store::insert_stream(&mut tx, &s).await?;
-            written += tags * history;
-        }
-        tx.commit().await?;
-    }
+    let names: Vec<String> = (0..namespaces).map(|n| format!("bench-{n}")).collect();
+    let all = (0..streams).map(|i| stream(&format!("bench-{}", i % namespaces), &format!("app-{i:05}"), tags, history, i as u64));
+    let mut written = service.bulk_load(&names, all, 500).await.map_err(|e| anyhow::anyhow!("{}", e.message()))? * tags * history;
     if timeline > 0 {
-        let mut tx = store.begin().await?;
-        store::insert_namespace(&mut tx, "timeline", "ns-timeline", 1, "2026-01-01T00:00:00Z").await?;
-        let mut s = stream("timeline", "long", 1, timeline, 9_999_999);
-        s.metadata.resource_version = Some(store::next_resource_version(&mut tx).await?.to_string());
-        store::insert_stream(&mut tx, &s).await?;
-        tx.commit().await?;
+        let long = stream("timeline", "long", 1, timeline, 9_999_999);
+        service.bulk_load(&["timeline".to_string()], [long], 1).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
         written += timeline;
     }
     Ok(written)

@@ -1,0 +1,6 @@
+//! The benchmarks' helpers, hidden subcommands of the binary (`bench-data`, `bench-watch`):
+//! a synthetic dataset written in bulk, and a load of concurrent watchers. Not used by the
+//! product itself; the README's bench scripts drive them.
+
+pub mod data;
+pub mod watch;

@@ -1,0 +1,171 @@
+//! The web UI's side of the HTTP surface: the router that mounts the Leptos pages and server
+//! functions next to the API, and `UiBackend`, the `PortalBackend` the server functions call. The
+//! backend is a thin adapter: it resolves the caller from the request the server function runs
+//! in and calls one service method (the same methods the REST API calls, so every rule has one
+//! implementation).
+//!
+//! Must not: hold a rule, read the store, or keep state of its own.
+
+use crate::http;
+use crate::service::{Caller, Credentials, Service};
+use app::api::backend::{Answer, PortalBackend};
+use app::api::*;
+use app::model::*;
+use app::{App, shell};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::future::Future;
+use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+/// The service as the server functions see it.
+#[derive(Clone)]
+pub struct UiBackend(pub Service);
+
+impl UiBackend {
+    /// Resolves the caller of the request this server function runs in, then runs `act` as
+    /// them. The credentials are read synchronously: the request is in the reactive context
+    /// only until the first await.
+    fn as_caller<'a, T, F, Fut>(&'a self, act: F) -> Answer<'a, T>
+    where
+        T: Send + 'a,
+        F: FnOnce(&'a Service, Caller) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T, ApiError>> + Send + 'a,
+    {
+        let credentials = web_credentials();
+        Box::pin(async move {
+            let caller = self.0.resolve_caller(credentials).await?;
+            act(&self.0, caller).await
+        })
+    }
+}
+
+impl PortalBackend for UiBackend {
+    fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogSlice> {
+        self.as_caller(move |s, who| async move { s.catalog_slice(&who, &query, &sort, page).await })
+    }
+    fn stream(&self, namespace: String, name: String) -> Answer<'_, ImageStream> {
+        self.as_caller(move |s, who| async move { s.get_stream(&who, &namespace, &name).await })
+    }
+    fn image(&self, digest: String) -> Answer<'_, ImageFacts> {
+        self.as_caller(move |s, who| async move { s.image_facts(&who, &digest).await })
+    }
+    fn stream_image(&self, namespace: String, name: String) -> Answer<'_, ImageFacts> {
+        self.as_caller(move |s, who| async move { s.stream_image_facts(&who, &namespace, &name).await })
+    }
+    fn dashboard(&self) -> Answer<'_, Dashboard> {
+        self.as_caller(move |s, who| async move { s.dashboard(&who).await })
+    }
+    fn create_namespace(&self, name: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.create_namespace(&who, Namespace::new(name.trim())).await.map(|_| ()) })
+    }
+    fn delete_namespace(&self, name: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.delete_namespace(&who, name.trim()).await.map(|_| ()) })
+    }
+    fn create_stream(&self, namespace: String, name: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move {
+            s.create_stream(&who, namespace.trim(), ImageStream::new(namespace.trim(), name.trim())).await.map(|_| ())
+        })
+    }
+    fn delete_stream(&self, namespace: String, name: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.delete_stream(&who, &namespace, &name).await.map(|_| ()) })
+    }
+    fn tag(&self, form: TagForm) -> Answer<'_, String> {
+        self.as_caller(move |s, who| async move { s.tag_from_form(&who, form).await })
+    }
+    fn delete_tag(&self, namespace: String, stream: String, tag: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.delete_istag(&who, &namespace, &format!("{stream}:{tag}")).await.map(|_| ()) })
+    }
+    fn import(&self, form: ImportForm) -> Answer<'_, String> {
+        self.as_caller(move |s, who| async move { s.import_from_form(&who, form, None).await })
+    }
+    fn start_import(&self, form: ImportForm) -> Answer<'_, String> {
+        self.as_caller(move |s, who| async move { s.start_import_job(who, form).await })
+    }
+    fn import_job(&self, id: String) -> Answer<'_, ImportJob> {
+        self.as_caller(move |s, who| async move { s.import_job(&who, &id) })
+    }
+    fn webhooks(&self, namespace: String) -> Answer<'_, Vec<Webhook>> {
+        self.as_caller(move |s, who| async move { s.list_webhooks(&who, &namespace).await.map(|l| l.items) })
+    }
+    fn create_webhook(&self, form: WebhookForm) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.create_webhook(&who, &form.namespace, form.to_webhook()).await.map(|_| ()) })
+    }
+    fn delete_webhook(&self, namespace: String, name: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.delete_webhook(&who, &namespace, &name).await.map(|_| ()) })
+    }
+    fn deliveries(&self, namespace: String, name: String) -> Answer<'_, Vec<WebhookDelivery>> {
+        self.as_caller(move |s, who| async move { s.list_deliveries(&who, &namespace, &name).await.map(|l| l.items) })
+    }
+    fn test_webhook(&self, namespace: String, name: String) -> Answer<'_, i64> {
+        self.as_caller(move |s, who| async move { s.test_webhook(&who, &namespace, &name).await.map(|d| d.id) })
+    }
+    fn redeliver(&self, namespace: String, name: String, delivery: i64) -> Answer<'_, i64> {
+        self.as_caller(move |s, who| async move { s.redeliver(&who, &namespace, &name, delivery).await.map(|d| d.id) })
+    }
+    fn who_am_i(&self) -> Answer<'_, WhoAmI> {
+        self.as_caller(move |s, who| async move { Ok(s.who_am_i(&who)) })
+    }
+    fn sign_out(&self) -> Answer<'_, ()> {
+        let headers = use_context::<axum::http::request::Parts>().map(|p| p.headers).unwrap_or_default();
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        self.as_caller(move |s, who| async move {
+            s.sign_out(&who).await?;
+            if let Some(r) = response {
+                r.insert_header(axum::http::header::SET_COOKIE, http::session_cookie_header(&headers, "", 0)?);
+            }
+            Ok(())
+        })
+    }
+    fn change_password(&self, current: String, new: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.change_password_from_form(&who, &PasswordChange { current, new }).await })
+    }
+    fn tokens(&self) -> Answer<'_, Vec<ApiToken>> {
+        self.as_caller(move |s, who| async move { s.list_tokens(&who).await })
+    }
+    fn create_token(&self, form: TokenForm) -> Answer<'_, ApiToken> {
+        self.as_caller(move |s, who| async move { s.create_token_from_form(&who, form).await })
+    }
+    fn revoke_token(&self, id: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.revoke_token(&who, &id).await.map(|_| ()) })
+    }
+    fn members(&self, namespace: String) -> Answer<'_, NamespaceSettings> {
+        self.as_caller(move |s, who| async move { s.namespace_settings(&who, &namespace).await })
+    }
+    fn set_member(&self, namespace: String, user: String, role: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.set_member_from_form(&who, &namespace, &user, &role).await })
+    }
+    fn remove_member(&self, namespace: String, user: String) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.remove_member(&who, &namespace, &user).await.map(|_| ()) })
+    }
+    fn set_public(&self, namespace: String, public: bool) -> Answer<'_, ()> {
+        self.as_caller(move |s, who| async move { s.set_visibility(&who, &namespace, &Visibility { public }).await.map(|_| ()) })
+    }
+    fn audit(&self, namespace: String) -> Answer<'_, Vec<AuditEntry>> {
+        self.as_caller(move |s, who| async move { s.audit_log(&who, Some(&namespace)).await })
+    }
+}
+
+/// The credentials of the request a server function (or a server-rendered page) runs in.
+/// Called synchronously in each backend method: the request is in the reactive context there.
+fn web_credentials() -> Credentials {
+    use_context::<axum::http::request::Parts>().map(|p| http::credentials(&p)).unwrap_or_default()
+}
+
+/// The router `serve` runs: API routes, then the UI routes and static files.
+pub fn router(service: Service, options: LeptosOptions) -> Router {
+    let routes = generate_route_list(App);
+    let backend: Arc<dyn PortalBackend> = Arc::new(UiBackend(service.clone()));
+    let shell_options = options.clone();
+    let ui = Router::new()
+        .leptos_routes_with_context(&options, routes, move || provide_context(backend.clone()), move || shell(shell_options.clone()))
+        // The site's build output, named before the pages: `/pkg/portal.js` has the shape of
+        // the `/<namespace>/<stream>@<id>` page route and must not be taken for it.
+        .route("/pkg/{*file}", axum::routing::get(leptos_axum::file_and_error_handler(shell)))
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options)
+        .layer(axum::middleware::from_fn_with_state(service.clone(), http::audit_and_csrf));
+    http::api_router(service).merge(ui).layer(CompressionLayer::new()).layer(TraceLayer::new_for_http())
+}

@@ -1,0 +1,229 @@
+//! The composition root of `imagestreams serve`: opens the store, loads the sealing key, builds
+//! the service, starts the background workers (each behind its guard), mounts the router and
+//! runs the HTTP listener until Ctrl-C or SIGTERM. Nothing else wires parts together.
+//!
+//! Must not: hold a rule (that is `app::domain`, enforced by `service`) or talk to the store
+//! except through the service.
+
+use crate::importer::ImporterConfig;
+use crate::sealing::Sealer;
+use crate::service::{AccessConfig, Service};
+use crate::store::Store;
+use crate::workers::{DeliveryConfig, RetentionConfig, ScheduleConfig};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "IMAGESTREAMS_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: String,
+    /// Where the SQLite database and the sealing key live.
+    #[arg(long, env = "IMAGESTREAMS_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Integrated registry host written into status.dockerImageRepository (default: --listen).
+    #[arg(long, env = "IMAGESTREAMS_REGISTRY_HOST")]
+    pub registry_host: Option<String>,
+    /// Registries reached without TLS verification, falling back to plain HTTP.
+    #[arg(long, env = "IMAGESTREAMS_INSECURE_REGISTRY", value_delimiter = ',')]
+    pub insecure_registry: Vec<String>,
+    /// Registries imports may reach (host[:port] globs; none given: any public registry).
+    /// Loopback and private addresses need an entry that names them without wildcards.
+    #[arg(long, env = "IMAGESTREAMS_ALLOWED_REGISTRY", value_delimiter = ',')]
+    pub allowed_registry: Vec<String>,
+    /// Add sample namespaces and streams.
+    #[arg(long, env = "IMAGESTREAMS_DEMO")]
+    pub demo: bool,
+    /// At most this many tags of one repository per `--all` import (-1: no limit).
+    #[arg(long, env = "IMAGESTREAMS_MAX_IMAGES_BULK_IMPORTED_PER_REPOSITORY", default_value_t = 50, allow_hyphen_values = true)]
+    pub max_images_bulk_imported_per_repository: i64,
+    /// How often scheduled tags are re-imported (e.g. 15m, 30s, 1h).
+    #[arg(long, env = "IMAGESTREAMS_SCHEDULED_IMPORT_INTERVAL", default_value = "15m", value_parser = parse_duration)]
+    pub scheduled_import_interval: std::time::Duration,
+    /// Rate limit of scheduled imports (streams per minute).
+    #[arg(long, env = "IMAGESTREAMS_MAX_SCHEDULED_IMPORTS_PER_MINUTE", default_value_t = 60)]
+    pub max_scheduled_imports_per_minute: i64,
+    /// Watch events older than this are trimmed (watches from before them get 410 Gone).
+    #[arg(long, env = "IMAGESTREAMS_WATCH_EVENT_MAX_AGE", default_value = "1h", value_parser = parse_duration)]
+    pub watch_event_max_age: std::time::Duration,
+    /// At most this many watch events are kept.
+    #[arg(long, env = "IMAGESTREAMS_WATCH_EVENT_MAX_COUNT", default_value_t = 100_000)]
+    pub watch_event_max_count: i64,
+    /// Registry lookups one import runs at the same time.
+    #[arg(long, env = "IMAGESTREAMS_IMPORT_CONCURRENCY", default_value_t = 16)]
+    pub import_concurrency: usize,
+    /// Where webhooks may be sent (host[:port] globs; none given: any public address).
+    /// Loopback and private addresses need an entry that names them without wildcards.
+    #[arg(long, env = "IMAGESTREAMS_ALLOWED_WEBHOOK_TARGET", value_delimiter = ',')]
+    pub allowed_webhook_target: Vec<String>,
+    /// Deadline of one webhook delivery attempt.
+    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_timeout: std::time::Duration,
+    /// Attempts per delivery before it is marked Failed.
+    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: i64,
+    /// The first retry's wait; each next one doubles (with jitter, at most 10m).
+    #[arg(long, env = "IMAGESTREAMS_WEBHOOK_RETRY_BASE", default_value = "2s", value_parser = parse_duration)]
+    pub webhook_retry_base: std::time::Duration,
+    /// A file holding the password of the first administrator (created when no user exists;
+    /// until then accounts are off and everyone may do everything). Or IMAGESTREAMS_ADMIN_PASSWORD.
+    #[arg(long, env = "IMAGESTREAMS_ADMIN_PASSWORD_FILE")]
+    pub admin_password_file: Option<PathBuf>,
+    /// The name of the first administrator.
+    #[arg(long, env = "IMAGESTREAMS_ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+    /// Everything readable without signing in (kiosks, wall screens).
+    #[arg(long, env = "IMAGESTREAMS_ANONYMOUS_READ")]
+    pub anonymous_read: bool,
+    /// Only server administrators create namespaces (else any signed-in user, who becomes its admin).
+    #[arg(long, env = "IMAGESTREAMS_RESTRICT_NAMESPACE_CREATION")]
+    pub restrict_namespace_creation: bool,
+    /// How long a sign-in lasts.
+    #[arg(long, env = "IMAGESTREAMS_SESSION_TTL", default_value = "12h", value_parser = parse_duration)]
+    pub session_ttl: std::time::Duration,
+    /// Audit log entries older than this are purged.
+    #[arg(long, env = "IMAGESTREAMS_AUDIT_MAX_AGE", default_value = "2160h", value_parser = parse_duration)]
+    pub audit_max_age: std::time::Duration,
+    /// Deadline of one registry operation during imports (e.g. 30s).
+    #[arg(long, env = "IMAGESTREAMS_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub registry_timeout: std::time::Duration,
+}
+
+/// A duration flag: `250ms`, `90s`, `15m`, `1h30m` (humantime's units), or plain seconds; never
+/// zero.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let with_unit = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) { format!("{s}s") } else { s.to_string() };
+    let d = humantime::parse_duration(&with_unit).map_err(|e| format!("invalid duration {s:?}: {e} (use ms, s, m or h, e.g. 15m)"))?;
+    if d.is_zero() {
+        return Err(format!("invalid duration {s:?}: must be greater than zero"));
+    }
+    Ok(d)
+}
+
+/// A service on the database in `data_dir` (created and migrated if needed), with default
+/// settings: what `serve` starts from, and what the benchmarks' data generator writes through.
+pub async fn open_service(data_dir: &std::path::Path, registry_host: String) -> anyhow::Result<Service> {
+    Ok(Service::new(Store::open(data_dir).await?, registry_host))
+}
+
+/// `imagestreams serve`.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .init();
+    let registry_host = args.registry_host.clone().unwrap_or_else(|| args.listen.clone());
+    let importer = ImporterConfig {
+        insecure_registries: args.insecure_registry.clone(),
+        allowed_registries: args.allowed_registry.clone(),
+        max_images_bulk: args.max_images_bulk_imported_per_repository,
+        timeout: args.registry_timeout,
+        concurrency: args.import_concurrency.max(1),
+    };
+    let sealer = Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
+    let access = AccessConfig {
+        anonymous_read: args.anonymous_read,
+        restrict_namespace_creation: args.restrict_namespace_creation,
+        session_ttl: args.session_ttl,
+    };
+    let service = open_service(&args.data_dir, registry_host)
+        .await?
+        .with_importer(importer)
+        .with_sealer(sealer)
+        .with_webhook_targets(&args.allowed_webhook_target)
+        .with_access(access);
+    crate::demo::ensure_default_namespace(&service).await?;
+    bootstrap_admin(&service, &args).await?;
+    let workers = crate::workers::start(
+        service,
+        crate::workers::WorkerConfig {
+            schedule: Some(ScheduleConfig {
+                interval: args.scheduled_import_interval,
+                max_per_minute: args.max_scheduled_imports_per_minute.max(1),
+            }),
+            delivery: DeliveryConfig {
+                timeout: args.webhook_timeout,
+                max_attempts: args.webhook_max_attempts.max(1),
+                backoff_base: args.webhook_retry_base,
+                ..Default::default()
+            },
+            retention: RetentionConfig {
+                watch_event_max_age: args.watch_event_max_age,
+                watch_event_max_count: args.watch_event_max_count,
+                audit_max_age: args.audit_max_age,
+            },
+        },
+    );
+    let service = workers.service().clone();
+    if args.demo {
+        crate::demo::load(&service).await?;
+    }
+    // cargo-leptos compiles the site settings in; a plain `cargo build` does not, so fall back
+    // to the names in Cargo.toml's [[workspace.metadata.leptos]].
+    let conf = leptos::prelude::get_configuration(None)?;
+    let mut options = conf.leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = "portal".into();
+    }
+    options.site_addr = args.listen.parse()?;
+    let app = crate::http::ui::router(service, options);
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
+    crate::http::listener::serve_http1(listener, app, shutdown_signal()).await;
+    // The workers stop here (their guard is dropped), after the last request.
+    drop(workers);
+    Ok(())
+}
+
+/// The first administrator, from `--admin-password-file` or `IMAGESTREAMS_ADMIN_PASSWORD`, when
+/// no user exists yet. Without either and without users, accounts stay off (and we say so).
+async fn bootstrap_admin(service: &Service, args: &ServeArgs) -> anyhow::Result<()> {
+    let password = match (&args.admin_password_file, std::env::var("IMAGESTREAMS_ADMIN_PASSWORD")) {
+        (Some(file), _) => Some(
+            std::fs::read_to_string(file)
+                .map_err(|e| anyhow::anyhow!("reading --admin-password-file {}: {e}", file.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        ),
+        (None, Ok(p)) if !p.is_empty() => Some(p),
+        _ => None,
+    };
+    let created = match &password {
+        Some(p) => service.bootstrap_admin(&args.admin_user, p).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?,
+        None => false,
+    };
+    match password {
+        Some(_) if created => tracing::info!(user = %args.admin_user, "created the first administrator; accounts are on"),
+        Some(_) => {}
+        None if !service.accounts_on().await.map_err(|e| anyhow::anyhow!("{}", e.message()))? => {
+            tracing::warn!(
+                "accounts are off: no user exists, so everyone may read and change everything. Start once with \
+                 --admin-password-file FILE (or IMAGESTREAMS_ADMIN_PASSWORD) to create the first administrator"
+            );
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what test harnesses and service managers send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

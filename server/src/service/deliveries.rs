@@ -1,0 +1,126 @@
+//! The outbox as the webhook dispatcher (`workers::delivery`) sees it: which deliveries are due,
+//! where each goes and with which secret, and the record of each attempt with the delivery's
+//! next state. Times are the service clock's, so tests move them by hand.
+//!
+//! Must not: send anything (that is the worker's) or decide the retry schedule's shape (the
+//! worker passes the wait; the state after an attempt is `app::domain::triggers`' rule).
+
+use super::{Service, db};
+use crate::egress::RegistryGuard;
+use crate::store::{self, AttemptRow};
+use app::domain::triggers::{DeliveryState, state_after_attempt};
+use app::model::{ApiError, DELIVERY_PENDING};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A delivery waiting at the head of its subscription's queue.
+#[derive(Clone, Debug)]
+pub struct QueuedDelivery {
+    pub id: i64,
+    pub webhook_id: i64,
+    /// The CloudEvent as sent (JSON).
+    pub payload: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When it is due, in unix milliseconds of the service clock.
+    pub due_ms: i64,
+}
+
+/// Where a delivery goes.
+#[derive(Clone, Debug)]
+pub struct DeliveryTarget {
+    pub namespace: String,
+    pub name: String,
+    pub url: String,
+    /// The signing secret, or why it does not open (sealed with another key).
+    pub secret: Result<Vec<u8>, String>,
+}
+
+/// What one attempt came to.
+#[derive(Clone, Debug)]
+pub struct AttemptOutcome {
+    /// The receiver's status code, if it answered.
+    pub status_code: Option<u16>,
+    /// Why the attempt failed (`None`: delivered).
+    pub error: Option<String>,
+    pub latency: Duration,
+}
+
+impl Service {
+    /// "now" of the service clock in unix milliseconds (the outbox's time unit).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    /// The head of every subscription's queue (its oldest pending delivery), due or not, soonest
+    /// first.
+    pub async fn queued_deliveries(&self) -> Result<Vec<QueuedDelivery>, ApiError> {
+        let mut conn = self.store.read().await.map_err(db)?;
+        let heads = store::queue_heads(&mut conn, DELIVERY_PENDING).await.map_err(db)?;
+        Ok(heads
+            .into_iter()
+            .map(|d| QueuedDelivery { id: d.id, webhook_id: d.webhook_id, payload: d.payload, attempts: d.attempts, due_ms: d.next_attempt })
+            .collect())
+    }
+
+    /// Where the deliveries of subscription `webhook_id` go (`None` once it is deleted).
+    pub async fn delivery_target(&self, webhook_id: i64) -> Result<Option<DeliveryTarget>, ApiError> {
+        let mut conn = self.store.read().await.map_err(db)?;
+        let Some(hook) = store::webhook_by_id(&mut conn, webhook_id).await.map_err(db)? else { return Ok(None) };
+        let secret = self.sealer.open(&hook.sealed_secret).map_err(|_| "the secret does not open with this server's key; set a new one".to_string());
+        Ok(Some(DeliveryTarget { namespace: hook.namespace, name: hook.name, url: hook.url, secret }))
+    }
+
+    /// Records an attempt of `delivery` and moves it on: delivered, failed for good after
+    /// `max_attempts`, or pending again `retry_in` from now. Returns the new state.
+    pub async fn record_delivery_attempt(
+        &self,
+        delivery: &QueuedDelivery,
+        outcome: AttemptOutcome,
+        max_attempts: i64,
+        retry_in: Duration,
+    ) -> Result<DeliveryState, ApiError> {
+        let number = delivery.attempts + 1;
+        let state = state_after_attempt(number, max_attempts, outcome.error.is_none());
+        let next = match state {
+            DeliveryState::Pending => self.now_ms().saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX)),
+            DeliveryState::Delivered | DeliveryState::Failed => 0,
+        };
+        let row = AttemptRow {
+            delivery_id: delivery.id,
+            attempt: number,
+            time: self.clock_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            status_code: outcome.status_code.map(i64::from),
+            latency_ms: i64::try_from(outcome.latency.as_millis()).unwrap_or(i64::MAX),
+            error: outcome.error,
+        };
+        let mut tx = self.store.begin().await.map_err(db)?;
+        store::record_attempt(&mut tx, &row, state.as_str(), next).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(state)
+    }
+
+    /// Keeps the newest `keep` finished deliveries of every subscription.
+    pub async fn trim_delivery_log(&self, keep: i64) -> Result<u64, ApiError> {
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let n = store::trim_deliveries(&mut tx, DELIVERY_PENDING, keep).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    /// Resolves when a commit may have queued deliveries (or `wake_deliveries` was called).
+    pub async fn deliveries_queued(&self) {
+        self.delivery_wakeup.notified().await
+    }
+
+    /// Wakes the webhook dispatcher: deliveries may be due (after a commit, or after a test
+    /// moved the clock).
+    pub fn wake_deliveries(&self) {
+        self.delivery_wakeup.notify_one();
+    }
+
+    /// The egress rules webhook targets are checked against (`--allowed-webhook-target`).
+    pub fn webhook_egress(&self) -> Arc<RegistryGuard> {
+        self.webhook_guard.clone()
+    }
+}

@@ -1,0 +1,154 @@
+//! The web forms' commands: the `tag` form and the import form run the same plans and messages
+//! as `imagestreams tag` and `import-image`, the token form turns a lifetime in days into an
+//! expiry on the service clock. A rule broken in a form comes back as a field error naming the
+//! form's field.
+//!
+//! Must not: restate a rule of `app::domain` (the plans are the domain's) or render markup.
+
+use super::access::{RES_MEMBERS, RES_TOKENS, RES_USERS};
+use super::imports::RES_IMAGESTREAMIMPORTS;
+use super::{Caller, ImportProgress, Service, Verb};
+use app::api::{ImportForm, TagForm, TokenForm};
+use app::domain::tag_command::{TagArgs, TagPlan, error_field, plan_tag, tag_message, tag_reference_for};
+use app::model::*;
+use chrono::SecondsFormat;
+use std::sync::Arc;
+
+/// A field error of a web form: the message is the rule itself (the form shows it under the
+/// field), the cause names the form's field.
+pub fn form_error(resource: Resource, field: &str, message: String) -> ApiError {
+    let mut e = ApiError::invalid(
+        resource,
+        field,
+        &[FieldError { field: field.into(), kind: FieldErrorKind::Invalid, value: None, detail: message.clone() }],
+    );
+    e.status.message = message;
+    e
+}
+
+impl Service {
+    /// The `tag` form: the same plan and messages as `imagestreams tag`.
+    pub async fn tag_from_form(&self, caller: &Caller, form: TagForm) -> Result<String, ApiError> {
+        // May the caller tag here at all? Asked first, so a refusal is a refusal, not a
+        // problem with the source field.
+        self.allow(caller, Verb::Update, "imagestreamtags", Some(&form.namespace))?;
+        let args = TagArgs {
+            args: vec![form.source.trim().to_string(), form.destination.trim().to_string()],
+            alias: form.mode == "alias",
+            reference: form.mode == "reference",
+            reference_policy: (!form.reference_policy.is_empty()).then(|| form.reference_policy.clone()),
+            scheduled: form.scheduled,
+            insecure: form.insecure,
+            import_mode: (!form.import_mode.is_empty()).then(|| form.import_mode.clone()),
+            namespace: form.namespace.clone(),
+            ..Default::default()
+        };
+        let plan = plan_tag(&args).map_err(|m| form_error(RES_IMAGESTREAMTAGS, error_field(&m), m))?;
+        let TagPlan::Set { source, destinations, template, alias, scheduled } = plan else {
+            return Err(form_error(RES_IMAGESTREAMTAGS, "destination", "use the delete button to remove a tag".into()));
+        };
+        let head = if source.kind == KIND_IMAGE_STREAM_TAG && !alias {
+            let src_ns = if source.reference.namespace.is_empty() { form.namespace.clone() } else { source.reference.namespace.clone() };
+            let stream = self
+                .get_stream(caller, &src_ns, &source.reference.name)
+                .await
+                .map_err(|e| form_error(RES_IMAGESTREAMTAGS, "source", e.message().to_string()))?;
+            stream.head(&source.reference.tag).cloned()
+        } else {
+            None
+        };
+        let mut messages = vec![];
+        for d in &destinations {
+            let (tag_ref, printed) =
+                tag_reference_for(&source, d, &template, alias, &form.namespace, head.as_ref()).map_err(|m| form_error(RES_IMAGESTREAMTAGS, "source", m))?;
+            let istag = ImageStreamTag::setting(&d.namespace, &d.stream, tag_ref);
+            let name = istag.metadata.name.clone();
+            self.set_istag(caller, &d.namespace, &name, istag, false).await?;
+            messages.push(tag_message(d, &form.namespace, &printed, alias, scheduled));
+        }
+        Ok(messages.join(" "))
+    }
+
+    /// The import form: one tag, or the whole repository.
+    pub async fn import_from_form(&self, caller: &Caller, form: ImportForm, progress: Option<Arc<ImportProgress>>) -> Result<String, ApiError> {
+        let mut isi = ImageStreamImport::new(&form.namespace, &form.stream, true);
+        let policy = TagImportPolicy {
+            insecure: form.insecure,
+            scheduled: form.scheduled,
+            import_mode: if form.import_mode.is_empty() { IMPORT_MODE_LEGACY.into() } else { form.import_mode.clone() },
+        };
+        let from = ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: form.from.trim().to_string(), namespace: String::new() };
+        if form.all {
+            isi.spec.repository =
+                Some(RepositoryImportSpec { from, import_policy: policy, reference_policy: Default::default(), include_manifest: false });
+        } else {
+            let to = (!form.tag.trim().is_empty()).then(|| LocalObjectReference { name: form.tag.trim().to_string() });
+            isi.spec.images.push(ImageImportSpec {
+                from,
+                to,
+                import_policy: policy,
+                reference_policy: Default::default(),
+                include_manifest: false,
+            });
+        }
+        let done = self.import_images_with_progress(caller, &form.namespace, isi, progress).await.map_err(|e| {
+            // Field errors of the request concern the source field of the form.
+            if e.code() == 422 { form_error(RES_IMAGESTREAMIMPORTS, "from", e.message().to_string()) } else { e }
+        })?;
+        let all: Vec<&ImageImportStatus> =
+            done.status.images.iter().chain(done.status.repository.iter().flat_map(|r| r.images.iter())).collect();
+        let ok = all.iter().filter(|i| i.status.is_success()).count();
+        let mut summary = format!("Imported {ok} of {} tags.", all.len());
+        for f in all.iter().filter(|i| !i.status.is_success()) {
+            summary.push_str(&format!(" Tag {} failed: {}.", if f.tag.is_empty() { "?" } else { &f.tag }, f.status.message));
+        }
+        if let Some(r) = &done.status.repository {
+            if !r.status.is_success() && r.images.is_empty() {
+                summary.push_str(&format!(" {}", r.status.message));
+            }
+            if !r.additional_tags.is_empty() {
+                summary.push_str(&format!(" {} more tags were not imported (limit).", r.additional_tags.len()));
+            }
+        }
+        Ok(summary)
+    }
+
+    /// The new-token form: namespaces separated by commas or spaces, the lifetime in whole days
+    /// (empty: never expires).
+    pub async fn create_token_from_form(&self, caller: &Caller, form: TokenForm) -> Result<ApiToken, ApiError> {
+        let namespaces: Vec<String> =
+            form.namespaces.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
+        let expires = match form.expires_in_days.trim() {
+            "" => None,
+            d => match d.parse::<i64>() {
+                Ok(days) if days > 0 => Some((self.clock_now() + chrono::Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)),
+                _ => return Err(form_error(RES_TOKENS, "expires", "the lifetime is a whole number of days, at least 1".into())),
+            },
+        };
+        let spec = ApiToken {
+            name: form.name,
+            namespaces: (!namespaces.is_empty()).then_some(namespaces),
+            max_role: (!form.max_role.is_empty()).then_some(form.max_role),
+            expires,
+            ..Default::default()
+        };
+        self.create_token(caller, &spec).await
+    }
+
+    /// The password form: a broken rule concerns the field the API names.
+    pub async fn change_password_from_form(&self, caller: &Caller, change: &PasswordChange) -> Result<(), ApiError> {
+        self.change_password(caller, change).await.map_err(|e| match e.status.details.as_ref().and_then(|d| d.causes.first()) {
+            Some(cause) => form_error(RES_USERS, &cause.field, e.message().to_string()),
+            None => e,
+        })
+    }
+
+    /// The add-member form: an unknown user concerns the user field; an unreadable namespace
+    /// stays a 404.
+    pub async fn set_member_from_form(&self, caller: &Caller, namespace: &str, user: &str, role: &str) -> Result<(), ApiError> {
+        self.set_member(caller, namespace, user.trim(), role).await.map(|_| ()).map_err(|e| {
+            let unknown_user = e.status.details.as_ref().is_some_and(|d| d.kind == "users");
+            if e.code() == 404 && unknown_user { form_error(RES_MEMBERS, "user", e.message().to_string()) } else { e }
+        })
+    }
+}

@@ -1,0 +1,49 @@
+//! Background work of `serve`, beside the service (never under it): the import controller and
+//! scheduler (`imports`), webhook delivery off the outbox (`delivery`) and the retention of the
+//! event, audit and delivery logs (`maintenance`).
+//!
+//! Every worker is owned by a guard that stops it when dropped, calls only `Service` methods
+//! (never `store`, never the service's fields) and takes its time from the service's injected
+//! clock, so tests move time by hand instead of sleeping.
+
+pub mod delivery;
+pub mod imports;
+pub mod maintenance;
+
+pub use delivery::{DeliveryConfig, DispatcherHandle};
+pub use imports::{ControllerHandle, ScheduleConfig};
+pub use maintenance::{MaintenanceHandle, RetentionConfig};
+
+use crate::service::Service;
+
+/// What `serve` starts.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Scheduled re-imports; `None` runs only the import controller.
+    pub schedule: Option<ScheduleConfig>,
+    pub delivery: DeliveryConfig,
+    pub retention: RetentionConfig,
+}
+
+/// Owns every background task of `serve`; dropping it stops them all.
+pub struct Workers {
+    service: Service,
+    _imports: ControllerHandle,
+    _delivery: DispatcherHandle,
+    _maintenance: MaintenanceHandle,
+}
+
+impl Workers {
+    /// The service wired to the workers (its writes announce streams to the import controller).
+    pub fn service(&self) -> &Service {
+        &self.service
+    }
+}
+
+/// Starts every worker.
+pub fn start(service: Service, cfg: WorkerConfig) -> Workers {
+    let (service, imports) = imports::start(service, cfg.schedule);
+    let delivery = delivery::start(service.clone(), cfg.delivery);
+    let maintenance = maintenance::start(service.clone(), cfg.retention);
+    Workers { service, _imports: imports, _delivery: delivery, _maintenance: maintenance }
+}
