@@ -172,13 +172,14 @@ pub fn image(repo: &str, digest: &str, raw: &[u8], m: &SingleManifest, config_ra
 }
 
 /// The Image of a preserved manifest list: no layers, its children in `dockerImageManifests`.
-pub fn list_image(repo: &str, digest: &str, raw: &[u8], list: &ManifestList) -> Image {
+/// `now` is its creation time (a list has none of its own).
+pub fn list_image(repo: &str, digest: &str, raw: &[u8], list: &ManifestList, now: &str) -> Image {
     Image {
         metadata: ObjectMeta { name: digest.into(), ..Default::default() },
         docker_image_reference: format!("{repo}@{digest}"),
         docker_image_metadata: Some(DockerImageMetadata {
             id: digest.into(),
-            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created: now.to_string(),
             ..Default::default()
         }),
         docker_image_metadata_version: "1.0".into(),

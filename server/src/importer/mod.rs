@@ -57,6 +57,9 @@ pub struct FetchSpec {
     pub prefer_os: Option<String>,
     /// Basic credentials for the registry, if the namespace has some.
     pub auth: Option<Credentials>,
+    /// When the import runs (RFC 3339, the service clock): the creation time of images that carry
+    /// none of their own (manifest lists).
+    pub now: String,
 }
 
 /// A username and password for one registry. Never logged (Debug hides the password).
@@ -302,7 +305,7 @@ impl Importer {
                     for child in &list.manifests {
                         children.push(self.fetch_child(&r, spec, &repo_as_written, &child.digest).await?);
                     }
-                    let image = manifest::list_image(&repo_as_written, &digest, &raw, &list);
+                    let image = manifest::list_image(&repo_as_written, &digest, &raw, &list, &spec.now);
                     Ok(Fetched { image, children })
                 } else {
                     let chosen = manifest::choose_platform(&list, spec.prefer_arch.as_deref(), spec.prefer_os.as_deref())

@@ -18,31 +18,7 @@ use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Viewer,
-    Editor,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "editor" => Some(Role::Editor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Editor => "editor",
-            Role::Admin => "admin",
-        }
-    }
-}
+pub use app::domain::accounts::Role;
 
 /// The limits of the token a request came with.
 #[derive(Clone, Debug)]
@@ -577,7 +553,7 @@ impl Service {
         if let Some(r) = &spec.max_role
             && Role::parse(r).is_none()
         {
-            errs.push(FieldError::not_supported("maxRole", r, "supported values: \"viewer\", \"editor\", \"admin\""));
+            errs.push(FieldError::not_supported("maxRole", r, Role::supported_values()));
         }
         for (i, ns) in spec.namespaces.iter().flatten().enumerate() {
             for e in app::domain::names::validate_namespace_name(ns, &format!("namespaces[{i}]")) {
@@ -649,7 +625,7 @@ impl Service {
     pub async fn set_member(&self, caller: &Caller, ns: &str, user: &str, role: &str) -> Result<Member, ApiError> {
         self.allow(caller, Verb::Update, "members", Some(ns))?;
         if Role::parse(role).is_none() {
-            let err = FieldError::not_supported("role", role, "supported values: \"viewer\", \"editor\", \"admin\"");
+            let err = FieldError::not_supported("role", role, Role::supported_values());
             return Err(ApiError::invalid(RES_MEMBERS, user, &[err]));
         }
         let mut tx = self.store.begin().await.map_err(db)?;

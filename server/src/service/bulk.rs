@@ -28,7 +28,7 @@ impl Service {
             let mut tx = self.store.begin().await.map_err(db)?;
             for mut s in streams.by_ref().take(batch.max(1)) {
                 s.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
-                store::insert_stream(&mut tx, &s).await.map_err(db)?;
+                store::insert_stream(&mut tx, &s, &created).await.map_err(db)?;
                 written += 1;
             }
             tx.commit().await.map_err(db)?;

@@ -129,9 +129,11 @@ impl Service {
             let t = existing.as_ref()?.stream.spec_tag(tag.as_deref()?)?;
             t.annotations.as_ref()?.get(key).cloned()
         };
+        let now = self.now();
         let specs: Vec<FetchSpec> = lookups
             .iter()
             .map(|l| FetchSpec {
+                now: now.clone(),
                 from: l.from.clone(),
                 insecure: l.policy.insecure,
                 import_mode: l.policy.import_mode.clone(),

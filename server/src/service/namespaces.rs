@@ -60,7 +60,7 @@ impl Service {
             if let Some(old) = store::load_stream(&mut tx, name, &stream).await.map_err(db)? {
                 let mut last = old.stream.clone();
                 last.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
-                store::delete_stream(&mut tx, old.id, &last).await.map_err(db)?;
+                store::delete_stream(&mut tx, old.id, &last, &self.now()).await.map_err(db)?;
             }
         }
         store::delete_namespace(&mut tx, name).await.map_err(db)?;

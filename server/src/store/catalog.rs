@@ -5,7 +5,7 @@
 use super::{StoreResult, StoredStream};
 use app::model::{ImageStream, NamedTagEventList, TagEvent, TagEventCondition};
 use sqlx::types::Json;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// How the catalog is ordered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -171,7 +171,8 @@ fn newest_head(stream: &ImageStream) -> Option<String> {
 }
 
 /// Inserts a new stream with its tags; returns the row id.
-pub async fn insert_stream(conn: &mut SqliteConnection, s: &ImageStream) -> StoreResult<i64> {
+/// `now` stamps the watch event the write records (the service clock).
+pub async fn insert_stream(conn: &mut SqliteConnection, s: &ImageStream, now: &str) -> StoreResult<i64> {
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO image_streams (namespace, name, uid, resource_version, generation, created, labels, annotations, lookup_local, docker_image_repository, last_updated)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -193,14 +194,13 @@ pub async fn insert_stream(conn: &mut SqliteConnection, s: &ImageStream) -> Stor
     for list in &s.status.tags {
         write_status_tag(conn, id, list).await?;
     }
-    record(conn, s, "ADDED").await?;
+    record(conn, s, "ADDED", now).await?;
     Ok(id)
 }
 
 /// Every stored change of a stream is also a watch event, in the same transaction.
-async fn record(conn: &mut SqliteConnection, s: &ImageStream, event_type: &str) -> StoreResult<()> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    super::record_event(conn, rv_of(s), s.namespace(), &s.metadata.name, event_type, &to_json(s), &now).await
+async fn record(conn: &mut SqliteConnection, s: &ImageStream, event_type: &str, now: &str) -> StoreResult<()> {
+    super::record_event(conn, rv_of(s), s.namespace(), &s.metadata.name, event_type, &to_json(s), now).await
 }
 
 fn rv_of(s: &ImageStream) -> i64 {
@@ -209,7 +209,7 @@ fn rv_of(s: &ImageStream) -> i64 {
 
 /// Saves a changed stream over its stored version `old`: the row, the spec tags, and only the
 /// status tags that differ.
-pub async fn update_stream(conn: &mut SqliteConnection, id: i64, s: &ImageStream, old: &ImageStream) -> StoreResult<()> {
+pub async fn update_stream(conn: &mut SqliteConnection, id: i64, s: &ImageStream, old: &ImageStream, now: &str) -> StoreResult<()> {
     sqlx::query(
         "UPDATE image_streams SET resource_version = ?, generation = ?, labels = ?, annotations = ?, lookup_local = ?,
          docker_image_repository = ?, last_updated = ? WHERE id = ?",
@@ -239,7 +239,7 @@ pub async fn update_stream(conn: &mut SqliteConnection, id: i64, s: &ImageStream
             delete_status_tag(conn, id, &list.tag).await?;
         }
     }
-    record(conn, s, "MODIFIED").await
+    record(conn, s, "MODIFIED", now).await
 }
 
 async fn write_spec_tags(conn: &mut SqliteConnection, id: i64, tags: &[TagReference]) -> StoreResult<()> {
@@ -300,7 +300,7 @@ async fn write_status_tag(conn: &mut SqliteConnection, id: i64, list: &NamedTagE
 }
 
 /// Deletes a stream; `last` is its final state carrying the deletion's resource version.
-pub async fn delete_stream(conn: &mut SqliteConnection, id: i64, last: &ImageStream) -> StoreResult<()> {
+pub async fn delete_stream(conn: &mut SqliteConnection, id: i64, last: &ImageStream, now: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM image_streams WHERE id = ?").bind(id).execute(&mut *conn).await?;
-    record(conn, last, "DELETED").await
+    record(conn, last, "DELETED", now).await
 }
