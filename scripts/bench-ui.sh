@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# UI benchmark (issue P1): builds the release site, writes 10,000 streams / 100,000 tags /
+# UI benchmark (README, "The web UI"): builds the release site, writes 10,000 streams / 100,000 tags /
 # 1,000,000 history items plus one tag with a 1,000-item history, serves them, and measures
 # server-side rendering of the catalog's first page and of that timeline (p50/p99 over 200
 # requests), and the gzipped size of the release WASM + JS.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Watch benchmark (issue 5, point 6): one release server, 1,000 concurrent watchers on one
+# Watch benchmark (README, "Watching"): one release server, 1,000 concurrent watchers on one
 # namespace; reports the server's resident memory per idle watcher and, over a few rounds of one
 # tag change each, the time from the change's request to each watcher reading its event
 # (p50/p99/max). WATCHERS and ROUNDS override the defaults.

@@ -6,8 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '==> %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || die "not root and no sudo: run as root, or install sudo, to install Debian packages"
+  SUDO="sudo"
+fi
+command -v dpkg-query >/dev/null 2>&1 || die "this script installs Debian packages (apt); on another system install the packages listed in it by hand"
+command -v rustup >/dev/null 2>&1 || die "rustup is needed (the wasm32 target is added through it): https://rustup.rs"
+# Cargo.toml's rust-version; sqlx 0.9 needs it.
+need_rust=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+have_rust=$(rustc --version | sed 's/^rustc \([0-9.]*\).*/\1/')
+[ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -n1)" = "$need_rust" ] \
+  || die "rustc $have_rust is older than the $need_rust this workspace needs: rustup update stable"
 
 # Debian packages: C toolchain for bundled SQLite and aws-lc, Chromium for the browser tests,
 # the CNCF distribution registry and skopeo for import tests.
@@ -34,7 +45,7 @@ fi
 
 # cargo-leptos 0.3.10: 0.3.11's lockfile needs a newer rustc. Fat LTO is turned off for the
 # install: it halves the 17-minute build on two cores and changes nothing we use.
-if ! cargo leptos --version 2>/dev/null | grep -q "0.3.10"; then
+if ! cargo leptos --version 2>/dev/null | grep -qE '(^|[^0-9.])0\.3\.10($|[^0-9])'; then
   say "installing cargo-leptos 0.3.10 (takes a while on a small machine)"
   CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
@@ -58,6 +69,7 @@ if [ -z "$(node_major)" ] || [ "$(node_major)" -lt 20 ]; then
   fi
   if [ -z "$(node_major)" ] || [ "$(node_major)" -lt 20 ]; then
     say "installing Node.js 20 from the npm registry into .tools/"
+    # .tools/ is ignored by git: what npm writes there never dirties the checkout.
     npm install --no-audit --no-fund --prefix .tools node@20 >/dev/null
   fi
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: unit and property tests of the rules, HTTP and CLI integration tests, then
-# the browser tests in Chromium against a freshly started portal with demo data.
+# Runs every check and test: formatting and clippy, unit and property tests of the rules, the
+# layering check, HTTP and CLI integration tests, then the browser tests in Chromium against a
+# freshly started portal with demo data.
 # One build serves all three: cargo test runs with the --cfg erase_components that cargo-leptos
 # uses, so they share artifacts. cargo test goes first because it relinks the server binary
 # without cargo-leptos's site settings; `cargo leptos build` then relinks it (seconds) for the
@@ -13,7 +14,12 @@ if [ -d .tools/node_modules/.bin ]; then export PATH="$PWD/.tools/node_modules/.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
-echo "==> unit, property and integration tests"
+echo "==> style: cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all --check
+# Same RUSTFLAGS as the tests below, so clippy's dependency metadata is reused.
+RUSTFLAGS="--cfg erase_components" cargo clippy --workspace --all-targets -- -D warnings
+
+echo "==> unit, property and integration tests (the layering check among them)"
 RUSTFLAGS="--cfg erase_components" cargo test --workspace 2>&1 | tee "$log"
 
 echo "==> building the site (server, WASM, CSS)"
@@ -22,7 +28,8 @@ cargo leptos build
 echo "==> browser tests"
 ./scripts/e2e.sh 2>&1 | tee -a "$log"
 
-# One closing line for the whole run (every step above stops the script on a failure).
+# One closing line for the whole run. Reaching it means nothing failed: every step above stops
+# the script (set -e, pipefail) on its first failure.
 passed=$(grep -aoE "test result: ok\. [0-9]+ passed" "$log" | awk '{s += $4} END {print s + 0}')
 browser=$(grep -aoE "^ +[0-9]+ passed" "$log" | awk '{s += $1} END {print s + 0}')
-echo "tests: $((passed + browser)) passed, 0 failed"
+echo "all passed: $passed Rust tests, $browser browser tests"

@@ -1,5 +1,6 @@
 //! Start-up data: the `default` namespace every fresh data directory has, and the sample
 //! namespaces and streams of `serve --demo`, written through the service like any client would.
+//! Must not: write around the service.
 
 use crate::service::{Caller, Service};
 use app::model::*;

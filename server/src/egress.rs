@@ -4,6 +4,9 @@
 //! inside an in-process forward proxy that every registry connection goes through, so each
 //! redirect and each re-resolution is checked again, and the connection goes to the very
 //! address that was checked (no DNS rebinding window).
+//!
+//! Its own module because imports (`importer`) and webhook delivery (`workers::delivery`) both
+//! go through it. Must not: know what is being fetched or sent (only where to).
 
 use hyper_util::rt::TokioIo;
 use std::net::{IpAddr, SocketAddr};

@@ -1,13 +1,36 @@
-//! The imagestreams server and CLI.
+//! The imagestreams server and CLI: one binary, `imagestreams`.
 //!
-//! A short tour (dependencies point one way: http → service → store):
-//! - `http`: the axum API router, one file per resource; errors become `Status` objects;
-//! - `service`: one transaction per mutation, permission checks, the clock;
-//! - `store`: all SQL (SQLite via sqlx, WAL, one writer and a reader pool);
-//! - `portal`: the Leptos UI mounted next to the API, and the backend its server functions call;
-//! - `cli`: `imagestreams serve` and the oc-like client commands;
-//! - `delivery`: the webhook dispatcher working off the outbox;
-//! - `demo`: sample data for `serve --demo`.
+//! A tour, top to bottom. Dependencies point one way, downwards; `tests/layering.rs` fails the
+//! build when a module reaches past its floor.
+//!
+//! - `serve`: the composition root of `imagestreams serve`. Opens the store, loads the sealing
+//!   key, builds the service, starts the workers and runs the listener. Nothing else wires parts.
+//! - `cli`: the oc-like client commands (HTTP clients of a running portal) and the dispatch to
+//!   `serve` and the benchmark helpers.
+//! - `http`: the edge. One router for the API (one file per resource), the web UI's router and
+//!   `UiBackend` adapter (`http::ui`), the audit and CSRF layer (`http::edge`), the HTTP/1
+//!   listener (`http::listener`). Decodes, calls one service method, encodes; errors become
+//!   Kubernetes `Status` objects.
+//! - `workers`: background tasks beside the service (import controller and scheduler, webhook
+//!   delivery, log retention), each behind a guard that stops it, each calling only service
+//!   methods, each on the service clock.
+//! - `service`: the only door to the store. One transaction per mutation, the permission check,
+//!   events and the webhook outbox, the clock. Rules come from `app::domain`.
+//! - `store`: all SQL (SQLite via sqlx, WAL, one writer and a reader pool), typed rows.
+//! - `importer`: the registry client of imports (oci-client): manifests, configs, platforms.
+//! - `egress`: the guard every outbound connection passes (registries and webhook targets).
+//! - `sealing`: registry credentials and webhook secrets encrypted at rest.
+//! - `yaml`: the one YAML codec (API bodies, `-o yaml`, the image page).
+//! - `demo`: sample data for `serve --demo`; `bench`: the benchmarks' hidden subcommands.
+//!
+//! So: `serve` → `http`, `workers` → `service` → `store`, `importer` → `egress`. The service
+//! never names `http`, `workers`, `cli` or `serve`; nothing but the service names `store`
+//! (`serve` only opens it). The app crate (`app::model`, `app::domain`, the Leptos pages) sits
+//! under all of them; the server implements its `PortalBackend` seam in `http::ui`.
+//!
+//! Why `UiBackend` lives in `http` and not in `service`: it is an edge like the REST handlers
+//! (it reads the request's credentials from the Leptos context); the service stays free of
+//! Leptos.
 
 pub mod bench;
 pub mod cli;

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use common::receiver::{Receiver, Step};
 use common::{TestApp, digest_n, is_path, istag_path};
 use serde_json::{Value, json};
-use server::workers::delivery::{DeliveryConfig, DispatcherHandle};
 use server::sealing::Sealer;
+use server::workers::delivery::{DeliveryConfig, DispatcherHandle};
 use std::time::Duration;
 
 const SECRET: &str = "s3cret-signing-key-0123";

@@ -1,7 +1,8 @@
-//! Image-change webhooks (issue 5): a per-namespace subscription (`Webhook`) naming a target URL,
-//! a write-only secret, which `stream:tag`s and which events; and the delivery log
-//! (`WebhookDelivery` with its attempts). The payload sent is a CloudEvents 1.0 JSON document
-//! (`CloudEvent`) whose `data` is an `ImageChangeEvent`.
+//! Image-change webhooks (PRODUCT.md, "What it is": builds and deployments are told when a tag
+//! moves): a per-namespace subscription (`Webhook`) naming a target URL, a write-only secret, which
+//! `stream:tag`s and which events; and the delivery log (`WebhookDelivery` with its attempts). The
+//! payload sent is a CloudEvents 1.0 JSON document (`CloudEvent`) whose `data` is an
+//! `ImageChangeEvent`.
 
 use super::ObjectMeta;
 use serde::{Deserialize, Serialize};

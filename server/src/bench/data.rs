@@ -2,6 +2,7 @@
 //! each and H history items per tag, written in bulk (`Service::bulk_load`),
 //! plus one stream whose single tag has a long history (the timeline benchmark).
 //! Not used by the product itself.
+//! Must not: be used by the product.
 
 use app::model::*;
 use std::path::Path;

@@ -2,6 +2,7 @@
 //! watches on one namespace, measures the server's resident memory before and after (idle
 //! watchers), then makes one tag change at a time and records, per watcher, the time from
 //! sending the change to reading its event. Prints p50/p99/max per round and overall.
+//! Must not: be used by the product.
 
 use std::time::{Duration, Instant};
 

@@ -213,7 +213,6 @@ pub enum SecretKind {
     },
 }
 
-
 #[derive(Args, Debug, Clone)]
 pub struct TagFlags {
     /// SOURCE DEST... or, with -d, DEST...
@@ -390,4 +389,3 @@ pub async fn run() -> i32 {
         }
     }
 }
-

@@ -2,6 +2,7 @@
 //! administrators), API tokens (one's own), namespace members, the public flag and the audit
 //! log. The session is a cookie: HttpOnly, SameSite=Lax, Secure when the request came over
 //! HTTPS (directly or through a proxy that says so).
+//! Must not: decide who may do what (the service checks) or keep session state.
 
 use super::{ApiResult, HttpError, Who, decode, deleted, respond};
 use crate::service::{SESSION_COOKIE, Service};

@@ -9,6 +9,7 @@
 //! user), else an `Origin` whose host is this request's `Host`. A request with neither header is
 //! not from a browser (which always sends one of them on such requests) and passes; that is the
 //! rule of Go's `CrossOriginProtection`, after the Fetch Metadata recommendations.
+//! Must not: decide an audit entry's shape or wording (`Service::record_request` does).
 
 use super::{HttpError, session_cookie};
 use crate::service::{AuditNote, AuditSlot, Service};

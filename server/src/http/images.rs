@@ -1,4 +1,5 @@
 //! `images`, `imagestreamimages` and `imagestreammappings`.
+//! Must not: hold rules or look anything up itself (one service call per request).
 
 use super::{ApiResult, ListQuery, Who, decode, respond};
 use crate::service::Service;

@@ -1,4 +1,5 @@
 //! `.../imagestreams` (per namespace and across namespaces).
+//! Must not: hold rules or look anything up itself (one service call per request).
 
 use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::{ListOptions, Service, WatchRequest, parse_field_selector};

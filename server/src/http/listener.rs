@@ -39,4 +39,3 @@ pub async fn serve_http1(listener: tokio::net::TcpListener, app: axum::Router, s
         _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
     }
 }
-

@@ -1,6 +1,7 @@
 //! `/api/v1/live/imagestreams`: the watch as server-sent events for the web pages. One
 //! connection per page; each event's id is its resourceVersion, so a browser that reconnects
 //! sends `Last-Event-ID` and resumes exactly where it stopped (no loss, no duplicates).
+//! Must not: render markup (the app's views do) or read the store.
 
 use super::{ApiResult, HttpError, Who};
 use crate::service::{Service, WatchRequest};

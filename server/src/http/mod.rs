@@ -1,6 +1,6 @@
 //! The HTTP edge: every API route in one router, request decoding, content negotiation (JSON,
 //! or YAML on `Accept: application/yaml`) and `Status` errors. Handlers are thin: decode, call
-//! the service with the caller, encode. Must not: hold rules or SQL.
+//! the service with the caller, encode. Must not: hold rules or SQL, or name `store`.
 
 mod accounts;
 mod edge;

@@ -1,4 +1,5 @@
 //! `/api/v1/namespaces[/{ns}]`.
+//! Must not: hold rules or look anything up itself (one service call per request).
 
 use super::{ApiResult, ListQuery, Who, decode, deleted, respond};
 use crate::service::Service;

@@ -1,4 +1,5 @@
 //! `/api/v1/namespaces/{ns}/secrets[/{name}]`: registry credentials, write-only.
+//! Must not: ever return a secret's data.
 
 use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::Service;

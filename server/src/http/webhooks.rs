@@ -1,5 +1,6 @@
 //! `/api/v1/namespaces/{ns}/webhooks[/{name}]`: image-change subscriptions (secret write-only),
 //! their delivery log, "send test event" and "redeliver".
+//! Must not: send anything (the dispatcher does) or return a secret.
 
 use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::Service;

@@ -1,4 +1,5 @@
 //! Registry failures as upstream's import statuses (spec §4.2 `formatRepositoryError`).
+//! Must not: retry or decide what a failure means for the tag (the service records it).
 
 use app::domain::reference::DockerImageReference;
 use app::model::OperationStatus;

@@ -1,5 +1,6 @@
 //! Registry documents → Image objects: manifests (OCI and Docker schema 2), manifest lists and
 //! OCI indexes, image configs (spec §1.3), and the platform choice of Legacy imports.
+//! Must not: fetch anything (it parses what `importer` fetched).
 
 use app::domain::reference::{DOCKER_DEFAULT_REGISTRY, DockerImageReference, is_registry_docker_hub};
 use app::model::*;
@@ -177,11 +178,7 @@ pub fn list_image(repo: &str, digest: &str, raw: &[u8], list: &ManifestList, now
     Image {
         metadata: ObjectMeta { name: digest.into(), ..Default::default() },
         docker_image_reference: format!("{repo}@{digest}"),
-        docker_image_metadata: Some(DockerImageMetadata {
-            id: digest.into(),
-            created: now.to_string(),
-            ..Default::default()
-        }),
+        docker_image_metadata: Some(DockerImageMetadata { id: digest.into(), created: now.to_string(), ..Default::default() }),
         docker_image_metadata_version: "1.0".into(),
         docker_image_manifest_media_type: list.media_type.clone(),
         docker_image_manifests: list

@@ -114,7 +114,12 @@ impl Service {
                 namespace: m.namespace,
                 stream: m.name,
                 tag: m.tag,
-                event: TagEvent { created: m.created, docker_image_reference: m.docker_image_reference, image: m.image, generation: m.generation },
+                event: TagEvent {
+                    created: m.created,
+                    docker_image_reference: m.docker_image_reference,
+                    image: m.image,
+                    generation: m.generation,
+                },
             })
             .collect();
         let failing = store::tags_with_conditions(&mut conn, DASHBOARD_LIST, scope.as_deref())

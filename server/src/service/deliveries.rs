@@ -59,7 +59,13 @@ impl Service {
         let heads = store::queue_heads(&mut conn, DELIVERY_PENDING).await.map_err(db)?;
         Ok(heads
             .into_iter()
-            .map(|d| QueuedDelivery { id: d.id, webhook_id: d.webhook_id, payload: d.payload, attempts: d.attempts, due_ms: d.next_attempt })
+            .map(|d| QueuedDelivery {
+                id: d.id,
+                webhook_id: d.webhook_id,
+                payload: d.payload,
+                attempts: d.attempts,
+                due_ms: d.next_attempt,
+            })
             .collect())
     }
 
@@ -67,7 +73,8 @@ impl Service {
     pub async fn delivery_target(&self, webhook_id: i64) -> Result<Option<DeliveryTarget>, ApiError> {
         let mut conn = self.store.read().await.map_err(db)?;
         let Some(hook) = store::webhook_by_id(&mut conn, webhook_id).await.map_err(db)? else { return Ok(None) };
-        let secret = self.sealer.open(&hook.sealed_secret).map_err(|_| "the secret does not open with this server's key; set a new one".to_string());
+        let secret =
+            self.sealer.open(&hook.sealed_secret).map_err(|_| "the secret does not open with this server's key; set a new one".to_string());
         Ok(Some(DeliveryTarget { namespace: hook.namespace, name: hook.name, url: hook.url, secret }))
     }
 

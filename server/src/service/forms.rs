@@ -59,8 +59,8 @@ impl Service {
         };
         let mut messages = vec![];
         for d in &destinations {
-            let (tag_ref, printed) =
-                tag_reference_for(&source, d, &template, alias, &form.namespace, head.as_ref()).map_err(|m| form_error(RES_IMAGESTREAMTAGS, "source", m))?;
+            let (tag_ref, printed) = tag_reference_for(&source, d, &template, alias, &form.namespace, head.as_ref())
+                .map_err(|m| form_error(RES_IMAGESTREAMTAGS, "source", m))?;
             let istag = ImageStreamTag::setting(&d.namespace, &d.stream, tag_ref);
             let name = istag.metadata.name.clone();
             self.set_istag(caller, &d.namespace, &name, istag, false).await?;
@@ -70,7 +70,12 @@ impl Service {
     }
 
     /// The import form: one tag, or the whole repository.
-    pub async fn import_from_form(&self, caller: &Caller, form: ImportForm, progress: Option<Arc<ImportProgress>>) -> Result<String, ApiError> {
+    pub async fn import_from_form(
+        &self,
+        caller: &Caller,
+        form: ImportForm,
+        progress: Option<Arc<ImportProgress>>,
+    ) -> Result<String, ApiError> {
         let mut isi = ImageStreamImport::new(&form.namespace, &form.stream, true);
         let policy = TagImportPolicy {
             insecure: form.insecure,

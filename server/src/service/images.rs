@@ -1,4 +1,5 @@
 //! Image objects (cluster scoped, read-only through the API; created by mappings and imports).
+//! Must not: hold SQL or restate a lookup rule of `app::domain::lookup`.
 
 use super::{Caller, Service, Verb, db, page_size};
 use crate::store;

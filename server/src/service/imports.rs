@@ -1,6 +1,7 @@
 //! ImageStreamImport (spec §4.2–4.3): registry lookups happen outside any transaction (a slow
 //! registry must never hold the writer), then one transaction stores new Image objects and the
 //! stream changes. An import that changes nothing writes nothing.
+//! Must not: hold a transaction open while a registry answers.
 
 use super::normalize_registry;
 use super::streams::check_namespace_matches;

@@ -78,4 +78,3 @@ impl Service {
         Ok(ImportJob { done: job.progress.done.load(Ordering::Relaxed), total: job.progress.total.load(Ordering::Relaxed), result })
     }
 }
-

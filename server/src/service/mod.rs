@@ -26,13 +26,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
 pub use access::{AuditNote, AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, unauthorized};
+pub use catalog::CATALOG_PAGE;
+pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery};
+pub use forms::form_error;
 pub use imports::ImportProgress;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 pub use watch::{WatchRequest, WatchStream, parse_field_selector};
-pub use catalog::CATALOG_PAGE;
-pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery};
-pub use forms::form_error;
 
 /// What a caller wants to do, for the permission check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

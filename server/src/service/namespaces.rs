@@ -1,4 +1,5 @@
 //! Namespaces: explicit objects (PRODUCT difference 6).
+//! Must not: hold SQL.
 
 use super::{Caller, Role, Service, Verb, db, new_uid, page_size};
 use crate::store;

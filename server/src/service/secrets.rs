@@ -1,6 +1,7 @@
 //! Registry credentials of a namespace: created from a docker config (like `oc create secret
 //! docker-registry`), sealed before they are stored, never returned or logged, and handed to
 //! the importer for the registries they name.
+//! Must not: return or log a secret's plain text.
 
 use super::{Caller, Service, Verb, db, new_uid};
 use crate::store::{self, SecretRow};

@@ -1,6 +1,7 @@
 //! Image streams: list, get, create, update (PUT), delete, and the write path every stream
 //! mutation shares (validate → generations → resolve changed tags → one resource version).
 //! Also ImageStreamMapping (a pushed image entering a stream) and ImageStreamImage reads.
+//! Must not: hold SQL or restate a rule of `app::domain::streams`.
 
 use super::{Caller, Service, Verb, db, new_uid, page_size};
 use crate::store::{self, StoredStream};

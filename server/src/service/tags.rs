@@ -1,4 +1,5 @@
 //! ImageStreamTags: the virtual `<stream>:<tag>` view (spec §1.4) and its writes (§3.2, §10).
+//! Must not: hold SQL or restate a rule of `app::domain`.
 
 use super::streams::{check_namespace_matches, check_resource_version};
 use super::{Caller, Service, Verb, db, page_size};

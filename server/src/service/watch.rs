@@ -2,6 +2,7 @@
 //! stored change after N from the event log, in order, then follows new ones as commits
 //! announce them. A version older than the retained log answers 410 Gone (reason Expired).
 //! Idle watchers hold only a small state and a `watch` receiver: no polling while nothing moves.
+//! Must not: hold a write transaction or read the event log once per watcher.
 
 use super::{Caller, Service, Verb, db};
 use crate::store;
@@ -91,7 +92,9 @@ impl Service {
                     let Some(last) = page.last() else { break };
                     after = (last.stream.namespace().to_string(), last.stream.metadata.name.clone());
                     for s in page.into_iter().filter(|s| req.name.as_ref().is_none_or(|n| *n == s.stream.metadata.name)) {
-                        if let Ok(line) = serde_json::to_string(&WatchLine { event_type: "ADDED", object: self.with_public_repository(s.stream) }) {
+                        if let Ok(line) =
+                            serde_json::to_string(&WatchLine { event_type: "ADDED", object: self.with_public_repository(s.stream) })
+                        {
                             initial.push(line);
                         }
                     }

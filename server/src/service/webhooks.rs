@@ -1,7 +1,9 @@
-//! Image-change webhooks (issue 5): subscriptions per namespace (secret sealed, never returned),
-//! the outbox (every stream write queues the deliveries its tag changes cause, in the write's own
-//! transaction), the delivery log, "send test event" and "redeliver". Sending is the
-//! dispatcher's job (`crate::delivery`).
+//! Image-change webhooks (PRODUCT.md, "What it is": builds and deployments are told when a tag
+//! moves): subscriptions per namespace (secret sealed, never returned), the outbox (every stream
+//! write queues the deliveries its tag changes cause, in the write's own transaction), the delivery
+//! log, "send test event" and "redeliver". Sending is the dispatcher's job (`crate::workers::delivery`), which reads the
+//! outbox through `service::deliveries`.
+//! Must not: send anything (the dispatcher does) or return a secret.
 
 use super::streams::check_namespace_matches;
 use super::{Caller, Service, Verb, db, new_uid};

@@ -118,7 +118,10 @@ pub async fn catalog_page(
         let index: std::collections::BTreeMap<i64, usize> = entries.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
         for r in q.build_query_as::<HeadRow>().fetch_all(&mut *conn).await? {
             let i = index[&r.stream_id];
-            let (tag, head) = (r.tag, TagEvent { created: r.created, docker_image_reference: r.docker_image_reference, image: r.image, generation: r.generation });
+            let (tag, head) = (
+                r.tag,
+                TagEvent { created: r.created, docker_image_reference: r.docker_image_reference, image: r.image, generation: r.generation },
+            );
             entries[i].1.stream.status.tags.push(NamedTagEventList { tag, items: Some(vec![head]), conditions: vec![] });
         }
     }

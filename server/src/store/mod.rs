@@ -5,20 +5,20 @@
 //! Must not: apply image-stream rules (that is `app::domain`) or check permissions.
 
 mod accounts;
+mod catalog;
 mod events;
 mod images;
 mod namespaces;
-mod catalog;
 mod schedule;
 mod secrets;
 mod streams;
 mod webhooks;
 
 pub use accounts::*;
+pub use catalog::*;
 pub use events::*;
 pub use images::*;
 pub use namespaces::*;
-pub use catalog::*;
 pub use schedule::*;
 pub use secrets::*;
 pub use streams::*;

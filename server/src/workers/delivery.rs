@@ -8,6 +8,7 @@
 //! Each POST goes through the egress guard's proxy (`--allowed-webhook-target`, non-public
 //! addresses refused unless named), never follows redirects, and is signed:
 //! `X-Imagestreams-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+//! Must not: touch the store or the service's fields; keep a subscription waiting on another.
 
 use crate::egress::{PROXY_ANSWER_HEADER, start_proxy};
 use crate::service::{AttemptOutcome, QueuedDelivery, Service};

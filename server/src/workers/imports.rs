@@ -2,6 +2,7 @@
 //! generation is newer than what was observed, as soon as a write announces the stream; the
 //! scheduler re-imports scheduled tags every interval, at a bounded rate. Both go through the
 //! service's ImageStreamImport, like any client. The tasks stop when their handle is dropped.
+//! Must not: fetch from registries itself (the service's ImageStreamImport does).
 
 use crate::service::{Caller, Service};
 use app::domain::imports::{import_requests, tags_needing_import};
