@@ -80,36 +80,37 @@ impl Clock for SystemClock {
     }
 }
 
-/// The service: the store plus the settings rules need.
+/// The service: the store plus the settings rules need. Its fields are private to `service`:
+/// everything else (the edges, the workers) goes through its methods.
 #[derive(Clone)]
 pub struct Service {
-    pub(crate) store: Store,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) authorizer: Arc<dyn Authorizer>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    authorizer: Arc<dyn Authorizer>,
     /// The integrated registry host written into `status.dockerImageRepository`.
-    pub(crate) registry_host: String,
+    registry_host: String,
     /// The registry client of imports.
-    pub(crate) importer: Arc<Importer>,
+    importer: Arc<Importer>,
     /// Seals registry credentials at rest.
-    pub(crate) sealer: Sealer,
+    sealer: Sealer,
     /// Ticks after every committed change, so watchers read the event log again.
-    pub(crate) changes: Arc<tokio::sync::watch::Sender<u64>>,
-    pub(crate) bookmark_interval: std::time::Duration,
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
+    bookmark_interval: std::time::Duration,
     /// Where writes announce streams that have tags to import (the import controller).
-    pub(crate) import_queue: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
+    import_queue: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>,
     /// Where webhooks may be sent (`--allowed-webhook-target`, the imports' guard rules).
-    pub(crate) webhook_guard: Arc<crate::egress::RegistryGuard>,
+    webhook_guard: Arc<crate::egress::RegistryGuard>,
     /// Wakes the webhook dispatcher after a commit that may have queued deliveries.
-    pub(crate) delivery_wakeup: Arc<tokio::sync::Notify>,
+    delivery_wakeup: Arc<tokio::sync::Notify>,
     /// The web imports running in the background (the import form's progress).
-    pub(crate) import_jobs: Arc<jobs::ImportJobs>,
+    import_jobs: Arc<jobs::ImportJobs>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
-    pub(crate) watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
+    watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
     /// Accounts are on (a user exists): unknown, off or on (see `access`).
-    pub(crate) accounts: Arc<std::sync::atomic::AtomicU8>,
-    pub(crate) anonymous_read: bool,
-    pub(crate) session_ttl: std::time::Duration,
-    pub(crate) sign_ins: Arc<access::SignInThrottle>,
+    accounts: Arc<std::sync::atomic::AtomicU8>,
+    anonymous_read: bool,
+    session_ttl: std::time::Duration,
+    sign_ins: Arc<access::SignInThrottle>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".

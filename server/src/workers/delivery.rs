@@ -156,7 +156,9 @@ async fn send(service: &Service, client: &reqwest::Client, url: &str, secret: &[
     if let Err(m) = service.webhook_egress().resolve(&host, port).await {
         return (None, Some(m));
     }
-    let t = service.clock_now().timestamp();
+    // Real time, not the service clock: the receiver checks it against its own clock to refuse
+    // replays, and nothing stores it.
+    let t = chrono::Utc::now().timestamp();
     let sent = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json; charset=utf-8")
