@@ -183,12 +183,12 @@ async fn registry_down_and_registry_that_never_answers() {
     let st = &r.body["status"]["images"][0]["status"];
     assert_eq!(st["reason"], "InternalError");
     assert!(st["message"].as_str().unwrap().starts_with(&format!("{down}/x/y:1: ")), "{}", r.text);
-    let started = std::time::Instant::now();
+    // The silent registry never answers: the import comes back at all only because the
+    // registry timeout (1 s) ends the lookup.
     let r = app.post(IMPORTS, import_one("b", &format!("{silent_host}/x/y:1"), "1")).await;
     let st = &r.body["status"]["images"][0]["status"];
     assert_eq!(st["reason"], "InternalError");
     assert!(st["message"].as_str().unwrap().contains("did not answer"), "{}", r.text);
-    assert!(started.elapsed() < Duration::from_secs(10), "the timeout bounds the import");
     drop(silent);
     // Other requests were never blocked: the API still answers.
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
@@ -305,6 +305,7 @@ async fn the_controller_imports_new_docker_tags() {
         .header("content-type", "application/json")
         .body(axum::body::Body::from(body.to_string()))
         .unwrap();
+    let mut changes = app.service.subscribe_changes();
     assert_eq!(router.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -316,7 +317,8 @@ async fn the_controller_imports_new_docker_tags() {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the controller did not import: {s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The controller's write announces itself: wait for the next commit, not for a time.
+        let _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()).await;
     }
 }
 
@@ -338,6 +340,7 @@ async fn the_controller_records_refused_tags_and_imports_the_rest() {
 
     // Restarted with a narrower list: the controller's catch-up finds both tags pending.
     let narrowed = wide.service.clone().with_importer(config(&reg));
+    let mut changes = narrowed.subscribe_changes();
     let (_service, _guard) = server::workers::imports::start(narrowed, None);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -361,7 +364,7 @@ async fn the_controller_records_refused_tags_and_imports_the_rest() {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the controller did not finish both tags: {s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()).await;
     }
 }
 

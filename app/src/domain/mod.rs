@@ -9,6 +9,7 @@ pub mod lookup;
 pub mod names;
 pub mod present;
 pub mod reference;
+pub mod secrets;
 pub mod streams;
 pub mod tag_command;
 pub mod tag_order;

@@ -91,6 +91,36 @@ pub fn validate_image_stream(stream: &ImageStream) -> Vec<FieldError> {
     errs
 }
 
+/// The rules of an ImageStreamMapping (spec §3.8) in namespace `ns`: the stream name, the tag
+/// (empty means `latest`), the image digest, a parseable `dockerImageReference`, and no layers
+/// beside manifests (a manifest list has none of its own).
+pub fn validate_mapping(ns: &str, mapping: &ImageStreamMapping) -> Vec<FieldError> {
+    let mut errs = validate_stream_name(ns, &mapping.metadata.name);
+    let tag = if mapping.tag.is_empty() { DEFAULT_TAG } else { mapping.tag.as_str() };
+    if !is_valid_tag_name(tag) {
+        errs.push(FieldError::invalid("tag", tag, invalid_tag_message(tag)));
+    }
+    let digest = &mapping.image.metadata.name;
+    if digest.is_empty() {
+        errs.push(FieldError::required("image.metadata.name", ""));
+    } else if let Err(e) = super::reference::parse_digest(digest) {
+        errs.push(FieldError::invalid("image.metadata.name", digest, e.to_string()));
+    }
+    if !mapping.image.docker_image_reference.is_empty()
+        && let Err(e) = DockerImageReference::parse(&mapping.image.docker_image_reference)
+    {
+        errs.push(FieldError::invalid("image.dockerImageReference", &mapping.image.docker_image_reference, e.to_string()));
+    }
+    if !mapping.image.docker_image_manifests.is_empty() && !mapping.image.docker_image_layers.is_empty() {
+        errs.push(FieldError::invalid_raw(
+            "image.dockerImageLayers",
+            "[...]",
+            "dockerImageLayers should not be set when dockerImageManifests is set",
+        ));
+    }
+    errs
+}
+
 /// Applies upstream's defaults to a submitted stream: empty reference policy → Source, empty
 /// import mode → Legacy, tag lists deduplicated (last wins) and sorted.
 pub fn apply_defaults(stream: &mut ImageStream) {

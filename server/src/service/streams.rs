@@ -7,8 +7,8 @@ use super::{Caller, Service, Verb, db, new_uid, page_size};
 use crate::store::{self, StoredStream};
 use app::domain::history::{add_tag_event, update_tracking_tags};
 use app::domain::lookup::find_stream_image;
-use app::domain::names::{is_valid_tag_name, parse_isimage_name, validate_stream_name};
-use app::domain::reference::parse_digest;
+use app::domain::names::parse_isimage_name;
+
 use app::domain::streams::*;
 use app::model::*;
 use sqlx::SqliteConnection;
@@ -212,29 +212,9 @@ impl Service {
         self.allow(caller, Verb::Create, "imagestreammappings", Some(ns))?;
         check_namespace_matches(&mut mapping.metadata, ns)?;
         let stream_name = mapping.metadata.name.clone();
-        let mut errs = validate_stream_name(ns, &stream_name);
         let tag = if mapping.tag.is_empty() { DEFAULT_TAG.to_string() } else { mapping.tag.clone() };
-        if !is_valid_tag_name(&tag) {
-            errs.push(FieldError::invalid("tag", &tag, app::domain::names::invalid_tag_message(&tag)));
-        }
         let digest = mapping.image.metadata.name.clone();
-        if digest.is_empty() {
-            errs.push(FieldError::required("image.metadata.name", ""));
-        } else if let Err(e) = parse_digest(&digest) {
-            errs.push(FieldError::invalid("image.metadata.name", &digest, e.to_string()));
-        }
-        if !mapping.image.docker_image_reference.is_empty()
-            && let Err(e) = app::domain::reference::DockerImageReference::parse(&mapping.image.docker_image_reference)
-        {
-            errs.push(FieldError::invalid("image.dockerImageReference", &mapping.image.docker_image_reference, e.to_string()));
-        }
-        if !mapping.image.docker_image_manifests.is_empty() && !mapping.image.docker_image_layers.is_empty() {
-            errs.push(FieldError::invalid_raw(
-                "image.dockerImageLayers",
-                "[...]",
-                "dockerImageLayers should not be set when dockerImageManifests is set",
-            ));
-        }
+        let errs = validate_mapping(ns, &mapping);
         if !errs.is_empty() {
             return Err(ApiError::invalid(RES_IMAGESTREAMMAPPINGS, &stream_name, &errs));
         }
