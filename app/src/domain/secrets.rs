@@ -146,7 +146,8 @@ mod tests {
 
     #[test]
     fn registry_secrets_name_the_broken_field_and_hide_values() {
-        let ok = secret(SECRET_TYPE_DOCKER_CONFIG_JSON, DOCKER_CONFIG_JSON_KEY, r#"{"auths":{"q.io":{"username":"u","password":"hunter2"}}}"#);
+        let ok =
+            secret(SECRET_TYPE_DOCKER_CONFIG_JSON, DOCKER_CONFIG_JSON_KEY, r#"{"auths":{"q.io":{"username":"u","password":"hunter2"}}}"#);
         assert_eq!(registry_secret_credentials(&ok).unwrap()[0].registry, "q.io");
         let bad = secret(SECRET_TYPE_DOCKER_CONFIG_JSON, DOCKER_CONFIG_JSON_KEY, r#"{"auths":{"q.io":{"password":"hunter2"}}}"#);
         let errs = registry_secret_credentials(&bad).unwrap_err();

@@ -7,7 +7,7 @@ use super::normalize_registry;
 use super::streams::check_namespace_matches;
 use super::{Caller, Service, Verb, db, new_uid};
 use crate::importer::{Credentials, FetchSpec, Fetched};
-use crate::store;
+use crate::store::{self, StoredStream};
 use app::domain::imports::*;
 use app::domain::reference::DockerImageReference;
 use app::model::*;
@@ -46,7 +46,9 @@ impl Service {
     }
 
     /// `import_images`, counting looked-up images into `progress` as they finish (the web
-    /// form shows "tags done of total" for long repository imports).
+    /// form shows "tags done of total" for long repository imports). The steps: check the
+    /// request, plan the lookups (the listed images, then the repository's tags), fetch them
+    /// (outside any transaction), answer entry by entry, and store what was asked for.
     pub async fn import_images_with_progress(
         &self,
         caller: &Caller,
@@ -54,11 +56,69 @@ impl Service {
         mut isi: ImageStreamImport,
         progress: Option<Arc<ImportProgress>>,
     ) -> Result<ImageStreamImport, ApiError> {
+        let existing = self.check_import_request(caller, ns, &mut isi).await?;
+        let name = isi.metadata.name.clone();
+        let credentials = self.registry_credentials(ns).await?;
+        let auth_for = |from: &str| -> Option<Credentials> {
+            let r = DockerImageReference::parse(from).ok()?;
+            let registry = normalize_registry(if r.registry.is_empty() { "docker.io" } else { &r.registry });
+            credentials.get(&registry).map(|c| Credentials { username: c.username.clone(), password: c.password.clone() })
+        };
+        let (lookups, repository_status) = self.plan_lookups(&isi, &auth_for).await;
+        let prefer = |tag: &Option<String>, key: &str| -> Option<String> {
+            let t = existing.as_ref()?.stream.spec_tag(tag.as_deref()?)?;
+            t.annotations.as_ref()?.get(key).cloned()
+        };
+        let now = self.now();
+        let specs: Vec<FetchSpec> = lookups
+            .iter()
+            .map(|l| FetchSpec {
+                now: now.clone(),
+                from: l.from.clone(),
+                insecure: l.policy.insecure,
+                import_mode: l.policy.import_mode.clone(),
+                prefer_arch: prefer(&l.tag, ANNOTATION_PREFER_ARCH),
+                prefer_os: prefer(&l.tag, ANNOTATION_PREFER_OS),
+                auth: auth_for(&l.from),
+            })
+            .collect();
+        let fetched = self.fetch_with_fallback(&specs, progress.as_deref()).await;
+        answer_import(&mut isi, &lookups, &fetched, repository_status);
+        if !isi.spec.import {
+            return Ok(isi);
+        }
+        let results: Vec<TagImport> = lookups
+            .iter()
+            .zip(&fetched)
+            .filter_map(|(l, f)| {
+                let tag = l.tag.clone()?;
+                Some(TagImport {
+                    tag,
+                    from: l.from.clone(),
+                    import_policy: l.policy.clone(),
+                    reference_policy: l.reference_policy.clone(),
+                    outcome: match f {
+                        Ok(f) => Ok((f.image.metadata.name.clone(), f.image.docker_image_reference.clone())),
+                        Err(s) => Err(s.clone()),
+                    },
+                })
+            })
+            .collect();
+        let store_started = std::time::Instant::now();
+        let stored = self.store_import(ns, &name, &isi.metadata, &fetched, &results).await?;
+        tracing::debug!(elapsed_ms = store_started.elapsed().as_millis() as u64, "import stored");
+        isi.status.import = Some(stored);
+        Ok(isi)
+    }
+
+    /// The checks before any lookup: permission, validation, the registry allow-list, the
+    /// namespace and the stream's preconditions. Returns the stream as stored, if it exists.
+    async fn check_import_request(&self, caller: &Caller, ns: &str, isi: &mut ImageStreamImport) -> Result<Option<StoredStream>, ApiError> {
         self.allow(caller, Verb::Create, "imagestreamimports", Some(ns))?;
         check_namespace_matches(&mut isi.metadata, ns)?;
         let name = isi.metadata.name.clone();
-        default_targets(&mut isi);
-        let errs = validate_import(&isi);
+        default_targets(isi);
+        let errs = validate_import(isi);
         if !errs.is_empty() {
             return Err(ApiError::invalid(RES_IMAGESTREAMIMPORTS, &name, &errs));
         }
@@ -85,8 +145,17 @@ impl Service {
             store::load_stream(&mut conn, ns, &name).await.map_err(db)?
         };
         check_import_preconditions(&isi.metadata, existing.as_ref().map(|s| &s.stream), &name)?;
+        Ok(existing)
+    }
 
-        // What to look up: the listed images, then the repository's tags.
+    /// The lookups of a request: its listed images, then the tags of its repository (listed at
+    /// the registry, at most `--max-images-bulk-imported-per-repository`), with the
+    /// repository's status when it has one.
+    async fn plan_lookups(
+        &self,
+        isi: &ImageStreamImport,
+        auth_for: &impl Fn(&str) -> Option<Credentials>,
+    ) -> (Vec<Lookup>, Option<RepositoryImportStatus>) {
         let mut lookups: Vec<Lookup> = isi
             .spec
             .images
@@ -99,117 +168,44 @@ impl Service {
                 include_manifest: i.include_manifest,
             })
             .collect();
-        let image_count = lookups.len();
-        let credentials = self.registry_credentials(ns).await?;
-        let auth_for = |from: &str| -> Option<Credentials> {
-            let r = DockerImageReference::parse(from).ok()?;
-            let registry = normalize_registry(if r.registry.is_empty() { "docker.io" } else { &r.registry });
-            credentials.get(&registry).map(|c| Credentials { username: c.username.clone(), password: c.password.clone() })
-        };
-        let mut repository_status: Option<RepositoryImportStatus> = None;
-        if let Some(repo) = &isi.spec.repository {
-            match self.importer.list_tags(&repo.from.name, repo.import_policy.insecure, &auth_for(&repo.from.name)).await {
-                Ok(tags) => {
-                    let (take, additional) = select_repository_tags(tags, self.importer.config.max_images_bulk);
-                    for t in take {
-                        lookups.push(Lookup {
-                            from: format!("{}:{t}", repo.from.name),
-                            tag: Some(t),
-                            policy: defaulted_policy(&repo.import_policy),
-                            reference_policy: repo.reference_policy.clone(),
-                            include_manifest: repo.include_manifest,
-                        });
-                    }
-                    repository_status =
-                        Some(RepositoryImportStatus { status: OperationStatus::success(), images: vec![], additional_tags: additional });
+        let Some(repo) = &isi.spec.repository else { return (lookups, None) };
+        let status = match self.importer.list_tags(&repo.from.name, repo.import_policy.insecure, &auth_for(&repo.from.name)).await {
+            Ok(tags) => {
+                let (take, additional) = select_repository_tags(tags, self.importer.config.max_images_bulk);
+                for t in take {
+                    lookups.push(Lookup {
+                        from: format!("{}:{t}", repo.from.name),
+                        tag: Some(t),
+                        policy: defaulted_policy(&repo.import_policy),
+                        reference_policy: repo.reference_policy.clone(),
+                        include_manifest: repo.include_manifest,
+                    });
                 }
-                Err(status) => repository_status = Some(RepositoryImportStatus { status, images: vec![], additional_tags: vec![] }),
+                RepositoryImportStatus { status: OperationStatus::success(), images: vec![], additional_tags: additional }
             }
-        }
-        let prefer = |tag: &Option<String>, key: &str| -> Option<String> {
-            let t = existing.as_ref()?.stream.spec_tag(tag.as_deref()?)?;
-            t.annotations.as_ref()?.get(key).cloned()
+            Err(status) => RepositoryImportStatus { status, images: vec![], additional_tags: vec![] },
         };
-        let now = self.now();
-        let specs: Vec<FetchSpec> = lookups
-            .iter()
-            .map(|l| FetchSpec {
-                now: now.clone(),
-                from: l.from.clone(),
-                insecure: l.policy.insecure,
-                import_mode: l.policy.import_mode.clone(),
-                prefer_arch: prefer(&l.tag, ANNOTATION_PREFER_ARCH),
-                prefer_os: prefer(&l.tag, ANNOTATION_PREFER_OS),
-                auth: auth_for(&l.from),
-            })
-            .collect();
+        (lookups, Some(status))
+    }
+
+    /// Fetches every spec; when a lookup that carried credentials was refused, the whole import
+    /// again without them: upstream retries anonymously when a registry says "incorrect username
+    /// or password" (spec §4.2 step 3), so stale credentials never block public images. oci-client
+    /// drops the body of a 401, so any refusal of a lookup with credentials counts.
+    async fn fetch_with_fallback(&self, specs: &[FetchSpec], progress: Option<&ImportProgress>) -> Vec<Result<Fetched, OperationStatus>> {
         let fetch_started = std::time::Instant::now();
-        if let Some(p) = &progress {
+        if let Some(p) = progress {
             p.total.store(specs.len(), Ordering::Relaxed);
         }
-        let mut fetched = self.fetch_all(&specs, progress.as_deref()).await;
+        let fetched = self.fetch_all(specs, progress).await;
         tracing::debug!(images = specs.len(), elapsed_ms = fetch_started.elapsed().as_millis() as u64, "import lookups done");
-        // Stale credentials must not block public images: upstream retries the whole import
-        // anonymously when a registry says "incorrect username or password" (spec §4.2 step 3).
-        // oci-client drops the body of a 401, so any refusal of a lookup that carried
-        // credentials counts here.
         let refused_with_credentials =
-            fetched.iter().zip(&specs).any(|(f, s)| s.auth.is_some() && matches!(f, Err(st) if st.reason == "Unauthorized"));
-        if refused_with_credentials {
-            let anonymous: Vec<FetchSpec> = specs.iter().cloned().map(|s| FetchSpec { auth: None, ..s }).collect();
-            fetched = self.fetch_all(&anonymous, None).await;
+            fetched.iter().zip(specs).any(|(f, s)| s.auth.is_some() && matches!(f, Err(st) if st.reason == "Unauthorized"));
+        if !refused_with_credentials {
+            return fetched;
         }
-
-        // The answer, entry by entry.
-        let statuses: Vec<ImageImportStatus> = lookups
-            .iter()
-            .zip(&fetched)
-            .map(|(l, f)| match f {
-                Ok(f) => ImageImportStatus {
-                    status: OperationStatus::success(),
-                    image: Some(strip(f.image.clone(), l.include_manifest)),
-                    tag: l.tag.clone().unwrap_or_default(),
-                    manifests: f.children.iter().cloned().map(|c| strip(c, l.include_manifest)).collect(),
-                },
-                Err(s) => ImageImportStatus { status: s.clone(), image: None, tag: l.tag.clone().unwrap_or_default(), manifests: vec![] },
-            })
-            .collect();
-        let (image_statuses, repo_statuses) = statuses.split_at(image_count);
-        isi.status.images = image_statuses.to_vec();
-        if let Some(mut rs) = repository_status {
-            rs.images = repo_statuses.to_vec();
-            let failed = rs.images.iter().filter(|i| !i.status.is_success()).count();
-            if failed > 0 && rs.status.is_success() {
-                rs.status = OperationStatus::failure("ImportFailed", repository_failure_message(failed), 0);
-            }
-            isi.status.repository = Some(rs);
-        }
-        if !isi.spec.import {
-            return Ok(isi);
-        }
-
-        let results: Vec<TagImport> = lookups
-            .iter()
-            .zip(&fetched)
-            .filter_map(|(l, f)| {
-                let tag = l.tag.clone()?;
-                Some(TagImport {
-                    tag,
-                    from: l.from.clone(),
-                    import_policy: l.policy.clone(),
-                    reference_policy: l.reference_policy.clone(),
-                    outcome: match f {
-                        Ok(f) => Ok((f.image.metadata.name.clone(), f.image.docker_image_reference.clone())),
-                        Err(s) => Err(s.clone()),
-                    },
-                })
-            })
-            .collect();
-        let store_started = std::time::Instant::now();
-        let stored = self.store_import(ns, &name, &isi.metadata, &fetched, &results).await?;
-        tracing::debug!(elapsed_ms = store_started.elapsed().as_millis() as u64, "import stored");
-        isi.status.import = Some(stored);
-        Ok(isi)
+        let anonymous: Vec<FetchSpec> = specs.iter().cloned().map(|s| FetchSpec { auth: None, ..s }).collect();
+        self.fetch_all(&anonymous, None).await
     }
 
     /// Fetches with bounded concurrency, answers in request order.
@@ -367,5 +363,38 @@ impl Service {
     pub async fn import_candidates(&self) -> Result<Vec<(String, String)>, ApiError> {
         let mut conn = self.store.read().await.map_err(db)?;
         store::import_candidates(&mut conn).await.map_err(db)
+    }
+}
+
+/// The import's status, entry by entry: the listed images, then the repository's (a
+/// repository with failed tags is `ImportFailed` even when listing it worked).
+fn answer_import(
+    isi: &mut ImageStreamImport,
+    lookups: &[Lookup],
+    fetched: &[Result<Fetched, OperationStatus>],
+    repository_status: Option<RepositoryImportStatus>,
+) {
+    let statuses: Vec<ImageImportStatus> = lookups
+        .iter()
+        .zip(fetched)
+        .map(|(l, f)| match f {
+            Ok(f) => ImageImportStatus {
+                status: OperationStatus::success(),
+                image: Some(strip(f.image.clone(), l.include_manifest)),
+                tag: l.tag.clone().unwrap_or_default(),
+                manifests: f.children.iter().cloned().map(|c| strip(c, l.include_manifest)).collect(),
+            },
+            Err(s) => ImageImportStatus { status: s.clone(), image: None, tag: l.tag.clone().unwrap_or_default(), manifests: vec![] },
+        })
+        .collect();
+    let (image_statuses, repo_statuses) = statuses.split_at(isi.spec.images.len().min(statuses.len()));
+    isi.status.images = image_statuses.to_vec();
+    if let Some(mut rs) = repository_status {
+        rs.images = repo_statuses.to_vec();
+        let failed = rs.images.iter().filter(|i| !i.status.is_success()).count();
+        if failed > 0 && rs.status.is_success() {
+            rs.status = OperationStatus::failure("ImportFailed", repository_failure_message(failed), 0);
+        }
+        isi.status.repository = Some(rs);
     }
 }
