@@ -11,11 +11,11 @@ use crate::api::{
     import_images, start_import, tag_image,
 };
 use crate::components::{Failure, Live, Rendered, announce_change, clicked, field_error, refresh_on_change, reload_to, short_digest};
-use crate::domain::tag_command::{TagArgs, error_field, plan_tag};
+use crate::domain::tag_command::{TagArgs, plan_tag};
 #[cfg(feature = "ssr")]
 use crate::{
     components::{Ago, PullSpec},
-    domain::views::{TagState, TagView, image_labels, tag_views},
+    domain::views::{TagState, TagView, change_words, image_labels, tag_views},
     model::{ImageStream, TagEvent},
 };
 use leptos::prelude::*;
@@ -301,7 +301,6 @@ fn TagTable(tags: Vec<TagView>) -> impl IntoView {
                     {tags
                         .into_iter()
                         .map(|t| {
-                            let failed_or_pending = matches!(t.state, TagState::ImportFailed { .. } | TagState::Importing | TagState::NotImportedYet);
                             let aliases = (!t.aliases.is_empty()).then(|| format!("({})", t.aliases.join(", ")));
                             let mut flags = vec![format!("reference policy {}", t.reference_policy)];
                             if t.scheduled { flags.push("scheduled".into()); }
@@ -321,7 +320,7 @@ fn TagTable(tags: Vec<TagView>) -> impl IntoView {
                                     </td>
                                     <td>{updated.map(|u| view! { <Ago time=u/> })}</td>
                                     <td class="actions" data-confirm-scope>
-                                        {(failed_or_pending && t.import_from.is_some()).then(|| view! {
+                                        {t.offers_import_now().then(|| view! {
                                             <button type="button" data-act="import" data-tag=t.name.clone()>"Import now"</button>
                                         })}
                                         <button type="button" data-act="ask">"Delete…"</button>
@@ -343,17 +342,6 @@ fn TagTable(tags: Vec<TagView>) -> impl IntoView {
 /// History items a tag shows before "Show all".
 #[cfg(feature = "ssr")]
 const HISTORY_PAGE: usize = 50;
-
-/// What changed from the older item to this one, in words.
-#[cfg(feature = "ssr")]
-fn change_words(item: &TagEvent, older: Option<&TagEvent>) -> &'static str {
-    match older {
-        None => "first image",
-        Some(o) if o.image != item.image && o.docker_image_reference != item.docker_image_reference => "new image",
-        Some(o) if o.image != item.image => "image replaced",
-        Some(_) => "pull spec changed",
-    }
-}
 
 /// One tag's history, newest first. Items carry a plain "Restore this image…" button; the
 /// history's one confirmation (hidden until asked) sits below the list, so long histories
@@ -551,7 +539,7 @@ fn TagFormView(ns: String, stream: String) -> impl IntoView {
     });
     let at = move |field: &'static str| {
         move || {
-            plan_error.get().filter(|m| error_field(m) == field).or_else(|| match act.value().get() {
+            plan_error.get().filter(|e| e.field.as_str() == field).map(|e| e.message).or_else(|| match act.value().get() {
                 Some(Err(ApiFailure { field: Some(f), message, .. })) if f == field => Some(message),
                 _ => None,
             })
@@ -654,11 +642,8 @@ fn ImportFormView(ns: String, stream: String) -> impl IntoView {
         if f.is_empty() {
             return None;
         }
-        match crate::domain::reference::DockerImageReference::parse(&f) {
-            Err(e) => Some(e.to_string()),
-            Ok(r) if all.get() && (!r.tag.is_empty() || !r.id.is_empty()) => {
-                Some("you must specify an image repository, not a tag or ID".into())
-            }
+        match crate::domain::imports::check_import_source(&f, all.get()) {
+            Err(message) => Some(message),
             Ok(_) => field_error(result(), "from"),
         }
     };
