@@ -17,8 +17,12 @@
 //!   `live`, `widgets` and `domain`.
 //!
 //! So the dependency direction is `pages` → `live` → `api` (server functions) → `views` →
-//! `widgets` → `domain` → `model`, with `api::{types, error, codec}` beside `widgets`: nothing
-//! below `api`'s server functions calls one, and `views` is never compiled into the browser.
+//! `widgets` → `domain` → `model`, with `api::{types, error, codec}` beside `widgets`, and
+//! `views` is never compiled into the browser.
+//!
+//! Must not: import upwards in that order. In particular `views` and `widgets` never call a
+//! server function, `domain` never sees Leptos, and no module of `app` names a server type (the
+//! server depends on `app`, through `api::backend::PortalBackend`).
 //!
 //! The crate is built twice: with `ssr` for the server and with `hydrate` for the browser.
 //! Pages are server components in Leptos' islands mode: the browser build carries only the

@@ -1,4 +1,7 @@
 //! Account rules shared by the server and the forms: what a password must be.
+//!
+//! Must not: decide who may do what (the server's service checks permissions) or touch stored
+//! accounts.
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 10;

@@ -1,6 +1,9 @@
 //! What an import does to a stream (spec §4.2–4.4), pure: validating an ImageStreamImport,
 //! choosing the tags of a repository import, which tags the controller must import, and
 //! applying fetched results (new history items, conditions, generations).
+//!
+//! Must not: contact a registry or read the clock (the importer fetches, the caller hands in the
+//! results and times).
 
 use super::history::{add_tag_event, update_tracking_tags};
 use super::names::validate_stream_name;
