@@ -1,4 +1,4 @@
-//! Accounts (issue 6): who is signed in, API tokens, namespace members, the audit log, and the
+//! Accounts: who is signed in, API tokens, namespace members, the audit log, and the
 //! bodies of sign-in and password change. Passwords and token secrets travel only inbound
 //! (a token's secret once, in the answer that creates it).
 

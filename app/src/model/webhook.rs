@@ -1,4 +1,4 @@
-//! Image-change webhooks (issue 5): a per-namespace subscription (`Webhook`) naming a target URL,
+//! Image-change webhooks: a per-namespace subscription (`Webhook`) naming a target URL,
 //! a write-only secret, which `stream:tag`s and which events; and the delivery log
 //! (`WebhookDelivery` with its attempts). The payload sent is a CloudEvents 1.0 JSON document
 //! (`CloudEvent`) whose `data` is an `ImageChangeEvent`.
