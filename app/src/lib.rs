@@ -1,10 +1,28 @@
 //! The imagestreams web app and the shared core.
 //!
-//! A short tour:
+//! A tour, from the bottom up (each module may use only the ones above it in this list):
 //! - `model`: the API resource types (OpenShift's JSON shapes), used by server, CLI and browser;
-//! - `domain`: the image-stream rules, pure, also compiled to WASM for forms;
-//! - `api`: the server functions the pages call (thin: they ask the backend in context);
-//! - `pages`: one module per page.
+//! - `domain`: the image-stream rules, pure, also compiled to WASM so forms check as you type;
+//!   its errors carry the field they concern;
+//! - `widgets`: small pure components and helpers (pull spec, digest link, "… ago", rendered
+//!   markup, query values, field errors);
+//! - `api::{types, error, codec}`: the transfer types, the error every server function answers
+//!   with, the page-resource codec;
+//! - `views` (server only): the renderers of every read-only part of a page, as markup;
+//! - `api` (its `mod.rs`): the server functions, thin: they ask the backend in context
+//!   (`api::backend`, server only, implemented by the server crate) and render with `views`;
+//! - `live`: what keeps a page current (the watch connection, parts that read themselves
+//!   again), the user menu and the error alert; it calls server functions;
+//! - `pages`: one module per page, its islands and forms; they call server functions and use
+//!   `live`, `widgets` and `domain`.
+//!
+//! So the dependency direction is `pages` → `live` → `api` (server functions) → `views` →
+//! `widgets` → `domain` → `model`, with `api::{types, error, codec}` beside `widgets`, and
+//! `views` is never compiled into the browser.
+//!
+//! Must not: import upwards in that order. In particular `views` and `widgets` never call a
+//! server function, `domain` never sees Leptos, and no module of `app` names a server type (the
+//! server depends on `app`, through `api::backend::PortalBackend`).
 //!
 //! The crate is built twice: with `ssr` for the server and with `hydrate` for the browser.
 //! Pages are server components in Leptos' islands mode: the browser build carries only the
@@ -14,10 +32,13 @@
 #![recursion_limit = "256"]
 
 pub mod api;
-pub mod components;
 pub mod domain;
+pub mod live;
 pub mod model;
 pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod views;
+pub mod widgets;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -63,7 +84,7 @@ pub fn App() -> impl IntoView {
                     <a href="/dashboard">"Dashboard"</a>
                     <a href="/webhooks/default">"Webhooks"</a>
                 </nav>
-                <components::UserMenu/>
+                <live::UserMenu/>
                 <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
             </header>
             <main id="main">
@@ -82,7 +103,7 @@ pub fn App() -> impl IntoView {
             </main>
             // Last on the page: islands hydrate in document order, so when this one says
             // "hydrated", every island above it is interactive (end-to-end tests wait for it).
-            <components::HydrationMarker/>
+            <live::HydrationMarker/>
         </Router>
     }
 }

@@ -1,6 +1,8 @@
 //! Tag history: the merge rule for a new event (spec §3.7) and tracking aliases (spec §3.4 with
 //! PRODUCT differences 3 and 4: chains propagate deterministically, cycles are rejected, and
 //! creating an alias never rewrites the source's head).
+//!
+//! Must not: do I/O or read the clock (event times are handed in by the caller).
 
 use crate::model::{FieldError, ImageStream, KIND_IMAGE_STREAM_TAG, TagEvent};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

@@ -1,6 +1,9 @@
 //! What an import does to a stream (spec §4.2–4.4), pure: validating an ImageStreamImport,
 //! choosing the tags of a repository import, which tags the controller must import, and
 //! applying fetched results (new history items, conditions, generations).
+//!
+//! Must not: contact a registry or read the clock (the importer fetches, the caller hands in the
+//! results and times).
 
 use super::history::{add_tag_event, update_tracking_tags};
 use super::names::validate_stream_name;
@@ -39,19 +42,22 @@ pub fn validate_import(isi: &ImageStreamImport) -> Vec<FieldError> {
             errs.push(FieldError::invalid("spec.repository.from.kind", &repo.from.kind, "only DockerImage is supported"));
         } else if repo.from.name.is_empty() {
             errs.push(FieldError::required("spec.repository.from.name", "container image references require a name"));
-        } else {
-            match DockerImageReference::parse(&repo.from.name) {
-                Err(e) => errs.push(FieldError::invalid("spec.repository.from.name", &repo.from.name, e.to_string())),
-                Ok(r) if !r.tag.is_empty() || !r.id.is_empty() => errs.push(FieldError::invalid(
-                    "spec.repository.from.name",
-                    &repo.from.name,
-                    "you must specify an image repository, not a tag or ID",
-                )),
-                Ok(_) => {}
-            }
+        } else if let Err(message) = check_import_source(&repo.from.name, true) {
+            errs.push(FieldError::invalid("spec.repository.from.name", &repo.from.name, message));
         }
     }
     errs
+}
+
+/// The source of an import (`import-image`'s `--from`, the import form's first field): a
+/// reference, and with `--all` (a whole repository) one without a tag or ID. The error is the
+/// rule's message.
+pub fn check_import_source(from: &str, all: bool) -> Result<DockerImageReference, String> {
+    let r = DockerImageReference::parse(from).map_err(|e| e.to_string())?;
+    if all && (!r.tag.is_empty() || !r.id.is_empty()) {
+        return Err("you must specify an image repository, not a tag or ID".into());
+    }
+    Ok(r)
 }
 
 /// Defaults `to` from the tag of `from` (spec §1.2 defaulting).
@@ -347,6 +353,17 @@ mod tests {
         let e: Vec<String> = validate_import(&isi).iter().map(|e| e.to_string()).collect();
         assert_eq!(e[0], "spec.images[0].from.kind: Invalid value: \"ImageStreamTag\": only DockerImage is supported");
         assert_eq!(e[1], "spec.repository.from.name: Invalid value: \"q.io/o/a:1\": you must specify an image repository, not a tag or ID");
+    }
+
+    #[test]
+    fn import_sources() {
+        let repository_only = Err("you must specify an image repository, not a tag or ID".to_string());
+        assert_eq!(check_import_source("q.io/o/a:1", true).map(|_| ()), repository_only);
+        assert_eq!(check_import_source(&format!("q.io/o/a@{}", d(1)), true).map(|_| ()), repository_only);
+        assert_eq!(check_import_source("q.io/o/a", true).map(|r| r.name), Ok("a".to_string()));
+        assert!(check_import_source("q.io/o/a:1", false).is_ok(), "one image may name its tag");
+        assert_eq!(check_import_source("Bad", false).map(|_| ()), Err("repository name must be lowercase".to_string()));
+        assert_eq!(check_import_source("Bad", true).map(|_| ()), Err("repository name must be lowercase".to_string()));
     }
 
     #[test]

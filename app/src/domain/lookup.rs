@@ -1,5 +1,7 @@
 //! Finding images inside a stream: ImageStreamImage id prefixes (spec §5.2, PRODUCT difference 2)
 //! and the pull spec a tag hands out under its reference policy (spec §6.1).
+//!
+//! Must not: read streams or images from storage (the caller hands in the stream).
 
 use super::reference::{DockerImageReference, is_digest};
 use crate::model::{ApiError, ImageStream, REFERENCE_POLICY_LOCAL, RES_IMAGESTREAMIMAGE_SINGULAR, TagEvent};

@@ -1,6 +1,11 @@
 //! The image-stream rules, pure and without I/O (spec sections in each module). Compiled into
 //! the server, the CLI and the browser, so a form validates with the very rules the API applies.
-//! Depends on nothing but `crate::model`.
+//! Depends on nothing but `crate::model`. Its errors carry the field they concern as data
+//! (`tag_command::TagCommandError`, `model::FieldError`), so every edge (HTTP, CLI, forms) shows
+//! them its own way.
+//!
+//! Must not: do I/O, read the clock, know about Leptos, the server functions or markup, or
+//! check permissions.
 
 pub mod accounts;
 pub mod history;

@@ -1,5 +1,7 @@
 //! Names: namespaces, image streams, tags (spec §2.1–2.3, PRODUCT difference 1), and the
 //! `<stream>:<tag>` / `<stream>@<id>` resource-name forms.
+//!
+//! Must not: check whether a named thing exists (that needs storage; the service does it).
 
 use crate::model::{ApiError, FieldError};
 

@@ -3,6 +3,8 @@
 //! Hand-written instead of a regex engine: the rules are small, it never backtracks, and it keeps
 //! the browser bundle small (this module is compiled to WASM for form validation).
 //! Stored strings are never normalised here; callers choose `exact()` or `to_string()`.
+//!
+//! Must not: resolve or contact a registry (this is grammar only).
 
 use std::fmt;
 

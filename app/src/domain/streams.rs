@@ -2,6 +2,8 @@
 //! generations on create and update (§3.6), and turning new or changed spec tags into history
 //! events (§3.3) followed by tracking-alias propagation (§3.4). Pure: streams in other
 //! namespaces or streams are handed in by the caller, already permission-checked.
+//!
+//! Must not: read other streams or check permissions itself (see above), or read the clock.
 
 use super::history::{add_tag_event, tracked_tag, update_tracking_tags, validate_alias_cycles};
 use super::lookup::resolve_image_id;

@@ -1,10 +1,60 @@
 //! `oc tag` as a pure plan (spec §3.1–3.5): source-kind detection, flag checks, destination
 //! parsing, the TagReference sent per destination and the messages printed. The CLI executes the
-//! plan over HTTP; the web form uses the same checks.
+//! plan over HTTP; the web form uses the same checks. A broken rule is a [`TagCommandError`]:
+//! oc's message, and the argument it concerns as data, so a form shows it at that field.
+//!
+//! Must not: do I/O (the caller reads the source tag's head and sends the requests) or know
+//! about forms beyond naming the argument an error concerns.
 
 use super::names::{invalid_tag_message, is_valid_tag_name};
 use super::reference::DockerImageReference;
 use crate::model::*;
+
+/// The argument of `tag` a broken rule concerns; forms show the message next to that field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagField {
+    /// SOURCE, and the flags that say how it is read and referenced (`--source`,
+    /// `--reference-policy`, an alias across streams).
+    Source,
+    /// The destinations, and every other flag (`--alias`, the import flags, `--delete`).
+    Destination,
+}
+
+impl TagField {
+    /// The name of the form field: `"source"` or `"destination"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagField::Source => "source",
+            TagField::Destination => "destination",
+        }
+    }
+}
+
+/// A broken rule of `tag`: oc's message (its `Display`, exactly what the CLI prints) and the
+/// argument it concerns.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TagCommandError {
+    pub field: TagField,
+    pub message: String,
+}
+
+impl TagCommandError {
+    fn source(message: impl Into<String>) -> Self {
+        TagCommandError { field: TagField::Source, message: message.into() }
+    }
+
+    fn destination(message: impl Into<String>) -> Self {
+        TagCommandError { field: TagField::Destination, message: message.into() }
+    }
+}
+
+/// The message alone (what the CLI prints).
+impl From<TagCommandError> for String {
+    fn from(e: TagCommandError) -> String {
+        e.message
+    }
+}
 
 /// What the user typed.
 #[derive(Clone, Debug, Default)]
@@ -57,38 +107,38 @@ pub enum TagPlan {
     Set { source: TagSource, destinations: Vec<Destination>, template: TagReference, alias: bool, scheduled: bool },
 }
 
-fn parse_destination(arg: &str, check_tag: bool, current: &str) -> Result<Destination, String> {
+fn parse_destination(arg: &str, check_tag: bool, current: &str) -> Result<Destination, TagCommandError> {
     let parts: Vec<&str> = arg.split('/').collect();
     let (ns, rest) = match parts.as_slice() {
         [rest] => (current.to_string(), *rest),
         [ns, rest] => {
             if ns.is_empty() {
-                return Err(format!("invalid namespace \"\" for image stream {arg:?}"));
+                return Err(TagCommandError::destination(format!("invalid namespace \"\" for image stream {arg:?}")));
             }
             (ns.to_string(), *rest)
         }
-        _ => return Err(format!("invalid image stream {arg:?}")),
+        _ => return Err(TagCommandError::destination(format!("invalid image stream {arg:?}"))),
     };
     let Some((stream, tag)) = rest.split_once(':') else {
-        return Err(format!("{arg:?} must be of the form <stream_name>:<tag>"));
+        return Err(TagCommandError::destination(format!("{arg:?} must be of the form <stream_name>:<tag>")));
     };
     if stream.is_empty() {
-        return Err(format!("invalid name \"\" for image stream {arg:?}"));
+        return Err(TagCommandError::destination(format!("invalid name \"\" for image stream {arg:?}")));
     }
     if check_tag && !is_valid_tag_name(tag) {
-        return Err(invalid_tag_message(tag));
+        return Err(TagCommandError::destination(invalid_tag_message(tag)));
     }
     Ok(Destination { namespace: ns, stream: stream.to_string(), tag: tag.to_string() })
 }
 
-fn kind_from_flag(flag: &str) -> Result<&'static str, String> {
+fn kind_from_flag(flag: &str) -> Result<&'static str, TagCommandError> {
     match flag.to_ascii_lowercase().as_str() {
         "imagestreamtag" | "istag" => Ok(KIND_IMAGE_STREAM_TAG),
         "imagestreamimage" | "isimage" => Ok(KIND_IMAGE_STREAM_IMAGE),
         "docker" | "dockerimage" => Ok(KIND_DOCKER_IMAGE),
-        _ => {
-            Err(format!("invalid source {flag:?}; valid values are docker, dockerimage, imagestreamimage, imagestreamtag, isimage, istag"))
-        }
+        _ => Err(TagCommandError::source(format!(
+            "invalid source {flag:?}; valid values are docker, dockerimage, imagestreamimage, imagestreamtag, isimage, istag"
+        ))),
     }
 }
 
@@ -105,71 +155,72 @@ pub fn detect_source_kind(r: &DockerImageReference) -> &'static str {
     }
 }
 
-/// Checks the arguments and flags and builds the plan. Errors are oc's messages.
-pub fn plan_tag(a: &TagArgs) -> Result<TagPlan, String> {
+/// Checks the arguments and flags and builds the plan. Errors are oc's messages, with the
+/// argument they concern.
+pub fn plan_tag(a: &TagArgs) -> Result<TagPlan, TagCommandError> {
     if a.delete {
         if a.alias {
-            return Err("--alias and --delete may not be both specified".into());
+            return Err(TagCommandError::destination("--alias and --delete may not be both specified"));
         }
         if a.source_kind.is_some() {
-            return Err("cannot specify a source kind when deleting".into());
+            return Err(TagCommandError::source("cannot specify a source kind when deleting"));
         }
         if a.args.is_empty() {
-            return Err("you must specify a source and at least one destination or one or more tags to delete".into());
+            return Err(TagCommandError::source("you must specify a source and at least one destination or one or more tags to delete"));
         }
         if a.scheduled || a.insecure {
-            return Err("cannot set flags for importing images when deleting a tag".into());
+            return Err(TagCommandError::destination("cannot set flags for importing images when deleting a tag"));
         }
         if a.import_mode.is_some() {
-            return Err("cannot specify an import mode when deleting".into());
+            return Err(TagCommandError::destination("cannot specify an import mode when deleting"));
         }
         let dests = a.args.iter().map(|d| parse_destination(d, false, &a.namespace)).collect::<Result<_, _>>()?;
         return Ok(TagPlan::Delete(dests));
     }
     let Some((source_arg, dest_args)) = a.args.split_first() else {
-        return Err("you must specify a source and at least one destination or one or more tags to delete".into());
+        return Err(TagCommandError::source("you must specify a source and at least one destination or one or more tags to delete"));
     };
     let policy = match a.reference_policy.as_deref() {
         None | Some("source") => REFERENCE_POLICY_SOURCE,
         Some("local") => REFERENCE_POLICY_LOCAL,
-        Some(_) => return Err("reference policy must be set to 'source' or 'local'".into()),
+        Some(_) => return Err(TagCommandError::source("reference policy must be set to 'source' or 'local'")),
     };
     let mode = match a.import_mode.as_deref() {
         None | Some(IMPORT_MODE_LEGACY) => IMPORT_MODE_LEGACY,
         Some(IMPORT_MODE_PRESERVE_ORIGINAL) => IMPORT_MODE_PRESERVE_ORIGINAL,
-        Some(_) => return Err("valid ImportMode values are Legacy or PreserveOriginal".into()),
+        Some(_) => return Err(TagCommandError::destination("valid ImportMode values are Legacy or PreserveOriginal")),
     };
-    let mut reference = DockerImageReference::parse(source_arg).map_err(|e| format!("invalid SOURCE: {e}"))?;
+    let mut reference = DockerImageReference::parse(source_arg).map_err(|e| TagCommandError::source(format!("invalid SOURCE: {e}")))?;
     let kind = match &a.source_kind {
         Some(flag) => kind_from_flag(flag)?,
         None => detect_source_kind(&reference),
     };
     if kind != KIND_DOCKER_IMAGE {
         if !reference.registry.is_empty() {
-            return Err("server in SOURCE is only allowed when providing a container image".into());
+            return Err(TagCommandError::source("server in SOURCE is only allowed when providing a container image"));
         }
         if reference.namespace == "library" {
             reference.namespace = a.namespace.clone();
         }
         if kind == KIND_IMAGE_STREAM_TAG && reference.tag.is_empty() {
-            return Err("--source=ImageStreamTag requires a valid <name>:<tag> in SOURCE".into());
+            return Err(TagCommandError::source("--source=ImageStreamTag requires a valid <name>:<tag> in SOURCE"));
         }
         if kind == KIND_IMAGE_STREAM_IMAGE && reference.id.is_empty() {
-            return Err("--source=ImageStreamImage requires a valid <name>@<id> in SOURCE".into());
+            return Err(TagCommandError::source("--source=ImageStreamImage requires a valid <name>@<id> in SOURCE"));
         }
     }
     if dest_args.is_empty() {
-        return Err("at least a destination is required".into());
+        return Err(TagCommandError::destination("at least a destination is required"));
     }
     let destinations: Vec<Destination> = dest_args.iter().map(|d| parse_destination(d, true, &a.namespace)).collect::<Result<_, _>>()?;
     if a.alias && (a.scheduled || a.insecure) {
-        return Err("cannot set a container image tag as an alias and also set import flags".into());
+        return Err(TagCommandError::destination("cannot set a container image tag as an alias and also set import flags"));
     }
     if a.alias && destinations.iter().any(|d| d.namespace != a.namespace || d.stream != reference.name) {
-        return Err("cannot set alias across different Image Streams".into());
+        return Err(TagCommandError::source("cannot set alias across different Image Streams"));
     }
     if kind != KIND_DOCKER_IMAGE && (a.scheduled || a.insecure) {
-        return Err("only container images can have importing flags set".into());
+        return Err(TagCommandError::destination("only container images can have importing flags set"));
     }
     let template = TagReference {
         reference: a.reference,
@@ -190,7 +241,7 @@ pub fn tag_reference_for(
     alias: bool,
     current: &str,
     resolved: Option<&TagEvent>,
-) -> Result<(TagReference, String), String> {
+) -> Result<(TagReference, String), TagCommandError> {
     let r = &source.reference;
     let mut tag = template.clone();
     tag.name = dest.tag.clone();
@@ -212,7 +263,10 @@ pub fn tag_reference_for(
         }
         KIND_IMAGE_STREAM_TAG if !alias => {
             let Some(head) = resolved else {
-                return Err(format!("{:?} is not currently pointing to an image, cannot use it as the source of a tag", r.exact()));
+                return Err(TagCommandError::source(format!(
+                    "{:?} is not currently pointing to an image, cannot use it as the source of a tag",
+                    r.exact()
+                )));
             };
             if head.image.is_empty() {
                 tag.from = Some(ObjectReference {
@@ -239,16 +293,6 @@ pub fn tag_reference_for(
         }
     }
     Ok((tag, printed))
-}
-
-/// Which argument a `plan_tag` error is about, for forms that show it next to that field:
-/// `"source"` or `"destination"`.
-pub fn error_field(message: &str) -> &'static str {
-    if message.contains("SOURCE") || message.contains("source") || (message.contains("alias") && message.contains("Image Streams")) {
-        "source"
-    } else {
-        "destination"
-    }
 }
 
 /// The line printed after a destination was set.
@@ -278,7 +322,10 @@ mod tests {
         TagArgs { args: a.iter().map(|s| s.to_string()).collect(), namespace: "demo".into(), ..Default::default() }
     }
     fn err(a: TagArgs) -> String {
-        plan_tag(&a).unwrap_err()
+        plan_tag(&a).unwrap_err().to_string()
+    }
+    fn field(a: TagArgs) -> TagField {
+        plan_tag(&a).unwrap_err().field
     }
     fn source_kind(s: &str) -> &'static str {
         match plan_tag(&args(&[s, "app:t"])).unwrap() {
@@ -344,9 +391,16 @@ mod tests {
 
     #[test]
     fn error_fields() {
-        assert_eq!(error_field("invalid SOURCE: invalid reference format"), "source");
-        assert_eq!(error_field("cannot set alias across different Image Streams"), "source");
-        assert_eq!(error_field("\"app\" must be of the form <stream_name>:<tag>"), "destination");
+        assert_eq!(field(args(&["Bad", "a:b"])), TagField::Source, "invalid SOURCE");
+        let mut a = args(&["app:1", "other:b"]);
+        a.alias = true;
+        assert_eq!(field(a), TagField::Source, "alias across streams");
+        assert_eq!(field(args(&["q.io/a", "app"])), TagField::Destination, "must be of the form <stream_name>:<tag>");
+        // The field is data, not read from the text: a destination that mentions "source".
+        assert_eq!(field(args(&["q.io/a", "source"])), TagField::Destination);
+        assert_eq!(TagField::Source.as_str(), "source");
+        assert_eq!(TagField::Destination.as_str(), "destination");
+        assert_eq!(String::from(plan_tag(&args(&["a:b"])).unwrap_err()), "at least a destination is required");
     }
 
     #[test]
@@ -395,7 +449,7 @@ mod tests {
         assert_eq!(t.generation, None);
         assert_eq!(tag_message(&destinations[0], "demo", &printed, false, false), format!("Tag other/app:t set to app@{d}."));
         assert_eq!(
-            tag_reference_for(&source, &destinations[0], &template, false, "demo", None).unwrap_err(),
+            tag_reference_for(&source, &destinations[0], &template, false, "demo", None).unwrap_err().to_string(),
             "\"app:v1\" is not currently pointing to an image, cannot use it as the source of a tag"
         );
 

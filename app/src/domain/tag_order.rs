@@ -2,6 +2,8 @@
 //! `latest`; then minor versions (`5.1`, `v5.1`, `5.1-rc1`) newest first; then full semantic
 //! versions (`5.1.3`, `v5.1.3-other`) newest first; then everything else alphabetically. For equal
 //! versions the tag without the `v` prefix comes first (`2.0` before `v2.0`).
+//!
+//! Must not: drop or rename tags (it only orders them).
 
 use std::cmp::Ordering;
 

@@ -1,6 +1,9 @@
 //! What the web pages show of a stream, derived from the stream alone (pure, also in WASM):
 //! each tag's state in words, aliases folded into their target as `describe` does, its source,
-//! flags and pull specs.
+//! flags and pull specs; when a tag offers "Import now"; what changed between history items.
+//!
+//! Must not: produce markup (that is `views`) or depend on anything but `model` and the rest of
+//! `domain`.
 
 use super::history::tracked_tag;
 use super::imports::observed_generation;
@@ -61,6 +64,25 @@ pub struct TagView {
     /// The resolved pull spec of the head (by digest under Local policy or a digest ref).
     pub pull_by_digest: Option<String>,
     pub history: Vec<TagEvent>,
+}
+
+impl TagView {
+    /// Whether the tag offers "Import now": it has a registry source and its image is missing,
+    /// pending or failed (a current tag re-imports on its schedule or by a new `tag`).
+    pub fn offers_import_now(&self) -> bool {
+        let failed_or_pending = matches!(self.state, TagState::ImportFailed { .. } | TagState::Importing | TagState::NotImportedYet);
+        failed_or_pending && self.import_from.is_some()
+    }
+}
+
+/// What changed from the `older` history item to `item`, in words (`None`: the tag's first).
+pub fn change_words(item: &TagEvent, older: Option<&TagEvent>) -> &'static str {
+    match older {
+        None => "first image",
+        Some(o) if o.image != item.image && o.docker_image_reference != item.docker_image_reference => "new image",
+        Some(o) if o.image != item.image => "image replaced",
+        Some(_) => "pull spec changed",
+    }
 }
 
 fn source_words(stream: &ImageStream, t: &TagReference) -> Option<String> {
@@ -211,5 +233,47 @@ mod tests {
         assert_eq!(v[3].state, TagState::NoSpecTag);
         assert_eq!(v[4].state, TagState::ReferenceOnly);
         assert_eq!(image_labels(&s).len(), 2);
+    }
+
+    #[test]
+    fn import_now_is_offered_for_missing_pending_or_failed_registry_tags() {
+        let tag = |state: TagState, from: Option<&str>| TagView {
+            name: "t".into(),
+            aliases: vec![],
+            state,
+            source: None,
+            import_from: from.map(str::to_string),
+            reference_policy: REFERENCE_POLICY_SOURCE.into(),
+            scheduled: false,
+            insecure: false,
+            reference: false,
+            import_mode: String::new(),
+            pull_by_tag: String::new(),
+            pull_by_digest: None,
+            history: vec![],
+        };
+        let failed = TagState::ImportFailed { reason: "NotFound".into(), message: "gone".into(), since: "T".into() };
+        for state in [failed.clone(), TagState::Importing, TagState::NotImportedYet] {
+            assert!(tag(state.clone(), Some("q.io/a")).offers_import_now(), "{state:?}");
+            assert!(!tag(state.clone(), None).offers_import_now(), "{state:?} without a registry source");
+        }
+        for state in [TagState::Current, TagState::ReferenceOnly, TagState::NoSpecTag] {
+            assert!(!tag(state.clone(), Some("q.io/a")).offers_import_now(), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn changes_between_history_items_in_words() {
+        let item = |image: &str, reference: &str| TagEvent {
+            created: "t".into(),
+            docker_image_reference: reference.into(),
+            image: image.into(),
+            generation: 1,
+        };
+        let newest = item(&d(2), "q.io/a@2");
+        assert_eq!(change_words(&newest, None), "first image");
+        assert_eq!(change_words(&newest, Some(&item(&d(1), "q.io/a@1"))), "new image");
+        assert_eq!(change_words(&newest, Some(&item(&d(1), "q.io/a@2"))), "image replaced");
+        assert_eq!(change_words(&newest, Some(&item(&d(2), "q.io/b@2"))), "pull spec changed");
     }
 }

@@ -1,21 +1,16 @@
 //! Signing in (`/signin`, a plain form that needs no JavaScript) and one's account
 //! (`/account`): who you are and where you belong, changing your password, and your API tokens
-//! (created with limits, shown once, revoked).
+//! (created with limits, shown once, revoked). The token table is `views::account`.
+//!
+//! Must not: render the token table itself or restate the password rule (it is
+//! `domain::accounts`).
 
 use crate::api::page_resource;
 use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
-use crate::components::{Failure, Rendered};
-#[cfg(feature = "ssr")]
-use crate::model::ApiToken;
+use crate::live::Failure;
 use crate::model::ROLES;
+use crate::widgets::{Rendered, clicked, field_error};
 use leptos::prelude::*;
-
-fn field_message(v: Option<Result<impl Clone, ApiFailure>>, field: &str) -> Option<String> {
-    match v {
-        Some(Err(f)) if f.field.as_deref() == Some(field) => Some(f.message),
-        _ => None,
-    }
-}
 
 fn general_message<T>(v: Option<Result<T, ApiFailure>>) -> Option<String> {
     match v {
@@ -109,10 +104,7 @@ fn PasswordForm() -> impl IntoView {
     let new_hint = move || {
         let n = new.get();
         // The rule the server applies, as you type; then the server's own answer.
-        (!n.is_empty())
-            .then(|| crate::domain::accounts::password_error(&n))
-            .flatten()
-            .or_else(|| field_message(action.value().get(), "new"))
+        (!n.is_empty()).then(|| crate::domain::accounts::password_error(&n)).flatten().or_else(|| field_error(action.value().get(), "new"))
     };
     view! {
         <form class="card" on:submit=move |ev| {
@@ -123,7 +115,7 @@ fn PasswordForm() -> impl IntoView {
             <label for="password-current">"Current password"</label>
             <input id="password-current" type="password" autocomplete="current-password" required prop:value=current
                 on:input=move |ev| current.set(event_target_value(&ev)) aria-describedby="password-current-hint"/>
-            <p id="password-current-hint" class="hint error">{move || field_message(action.value().get(), "current")}</p>
+            <p id="password-current-hint" class="hint error">{move || field_error(action.value().get(), "current")}</p>
             <label for="password-new">"New password"</label>
             <input id="password-new" type="password" autocomplete="new-password" required prop:value=new
                 on:input=move |ev| new.set(event_target_value(&ev)) aria-describedby="password-new-hint"/>
@@ -161,7 +153,7 @@ fn Tokens() -> impl IntoView {
     let set = move |f: fn(&mut TokenForm, String)| move |ev| form.update(|t| f(t, event_target_value(&ev)));
     // The table's markup comes from the server; its "Revoke" buttons name their token.
     let on_revoke = move |ev: leptos::ev::MouseEvent| {
-        if let Some((_, id)) = crate::components::clicked(&ev, "data-revoke") {
+        if let Some((_, id)) = clicked(&ev, "data-revoke") {
             revoke.dispatch(id);
         }
     };
@@ -194,51 +186,10 @@ fn Tokens() -> impl IntoView {
                 <label for="token-expires">"Expires in (days; empty: never)"</label>
                 <input id="token-expires" inputmode="numeric" prop:value=move || form.get().expires_in_days
                     on:input=set(|t, v| t.expires_in_days = v) aria-describedby="token-expires-hint"/>
-                <p id="token-expires-hint" class="hint error">{move || field_message(create.value().get(), "expires")}</p>
+                <p id="token-expires-hint" class="hint error">{move || field_error(create.value().get(), "expires")}</p>
                 <button type="submit" disabled=move || create.pending().get() || form.get().name.trim().is_empty()>"Create token"</button>
                 {move || general_message(create.value().get()).map(|m| view! { <p class="error" role="alert">{m}</p> })}
             </form>
         </section>
-    }
-}
-
-/// The token table as markup (server side).
-#[cfg(feature = "ssr")]
-pub fn render_tokens(list: Vec<ApiToken>) -> String {
-    crate::components::render_html(move || {
-        if list.is_empty() {
-            return view! { <p class="empty">"No tokens yet."</p> }.into_any();
-        }
-        view! {
-            <div class="table-wrap"><table class="tokens">
-                <caption class="sr-only">"Your API tokens"</caption>
-                <thead><tr>
-                    <th scope="col">"ID"</th><th scope="col">"Name"</th><th scope="col">"Namespaces"</th>
-                    <th scope="col">"Max role"</th><th scope="col">"Expires"</th><th scope="col">"Created"</th>
-                    <th scope="col">"State"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
-                </tr></thead>
-                <tbody>{list.into_iter().map(token_row).collect_view()}</tbody>
-            </table></div>
-        }
-        .into_any()
-    })
-}
-
-#[cfg(feature = "ssr")]
-fn token_row(t: ApiToken) -> impl IntoView {
-    use crate::components::Ago;
-    let active = t.revoked.is_none();
-    let label = format!("Revoke token {}", t.name);
-    view! {
-        <tr data-token=t.id.clone()>
-            <td><code>{t.id.clone()}</code></td>
-            <td>{t.name.clone()}</td>
-            <td>{t.namespaces.clone().map(|n| n.join(", ")).unwrap_or_else(|| "all".into())}</td>
-            <td>{t.max_role.clone().unwrap_or_else(|| "—".into())}</td>
-            <td>{t.expires.clone().map(|e| { let shown = e.clone(); view! { <time datetime=e>{shown}</time> }.into_any() }).unwrap_or_else(|| "never".into_any())}</td>
-            <td><Ago time=t.created.clone()/></td>
-            <td class="state">{if active { "active" } else { "revoked" }}</td>
-            <td>{active.then(|| view! { <button type="button" class="danger" aria-label=label data-revoke=t.id.clone()>"Revoke"</button> })}</td>
-        </tr>
     }
 }

@@ -1,12 +1,13 @@
 //! The catalog (`/`): streams across namespaces with the `oc get is` columns plus counts,
 //! server-side search (name, tag, digest prefix), sorting and pagination; forms to create a
-//! namespace or a stream.
+//! namespace or a stream. The table is `views::catalog`, a live part here.
+//!
+//! Must not: render the table itself or restate the name rules (they are `domain::names`).
 
 use crate::api::{ApiFailure, RenderedPart, create_namespace, create_stream, delete_namespace, list_catalog};
-use crate::components::{Failure, Live, LivePart, Part, Rendered, announce_change, field_error};
 use crate::domain::names::{validate_namespace_name, validate_stream_name};
-#[cfg(feature = "ssr")]
-use crate::{api::CatalogSlice, components::Ago};
+use crate::live::{Failure, LiveConnection, LivePart, PartSource, announce_change};
+use crate::widgets::{Rendered, field_error};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -19,7 +20,7 @@ pub fn CatalogPage() -> impl IntoView {
         (q, sort, page)
     });
     let (by_name, by_updated) = (sort == "name", sort == "updated");
-    let part = Part::Catalog { query: q.clone(), sort: sort.clone(), page };
+    let part = PartSource::Catalog { query: q.clone(), sort: sort.clone(), page };
     view! {
         <h1>"Image streams"</h1>
         <form method="get" action="/" class="search" role="search">
@@ -36,7 +37,7 @@ pub fn CatalogPage() -> impl IntoView {
             {Suspend::new(async move {
                 match list_catalog(q, sort, page).await {
                     Ok(RenderedPart { html, resource_version }) => view! {
-                        <Live namespace="" name="" since=Some(resource_version)/>
+                        <LiveConnection namespace="" name="" since=Some(resource_version)/>
                         <LivePart part><Rendered html/></LivePart>
                     }
                     .into_any(),
@@ -46,70 +47,6 @@ pub fn CatalogPage() -> impl IntoView {
         </Suspense>
         <CreateForms/>
     }
-}
-
-/// The table of a catalog page with its pager, as markup (server side).
-#[cfg(feature = "ssr")]
-pub fn render(page: CatalogSlice, q: &str, sort: &str) -> RenderedPart {
-    let resource_version = page.resource_version.clone();
-    let (q, sort) = (q.to_string(), sort.to_string());
-    RenderedPart { html: crate::components::render_html(move || view! { <Streams page q sort/> }), resource_version }
-}
-
-#[cfg(feature = "ssr")]
-#[component]
-fn Streams(page: CatalogSlice, q: String, sort: String) -> impl IntoView {
-    let pages = page.total.div_ceil(page.page_size as u64).max(1) as u32;
-    let link = move |p: u32| format!("/?q={}&sort={}&page={p}", crate::components::query_value(&q), sort);
-    let summary = format!("{} streams · page {} of {}", page.total, page.page, pages);
-    let prev = (page.page > 1).then(|| link(page.page - 1));
-    let next = (page.page < pages).then(|| link(page.page + 1));
-    if page.streams.is_empty() {
-        return view! { <p class="empty">"No image streams match."</p> }.into_any();
-    }
-    view! {
-        <p class="muted" id="catalog-summary">{summary}</p>
-        <div class="table-wrap">
-            <table aria-label="Image streams">
-                <thead>
-                    <tr>
-                        <th scope="col">"Namespace"</th>
-                        <th scope="col">"Name"</th>
-                        <th scope="col" class="wide">"Image repository"</th>
-                        <th scope="col">"Tags"</th>
-                        <th scope="col">"Updated"</th>
-                        <th scope="col" class="num">"Tags / images"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {page
-                        .streams
-                        .into_iter()
-                        .map(|s| {
-                            let href = format!("/ns/{}/{}", s.namespace, s.name);
-                            let key = format!("{}/{}", s.namespace, s.name);
-                            let counts = format!("{} / {}", s.tag_count, s.image_count);
-                            view! {
-                                <tr class="stream" data-stream=s.name.clone() data-key=key>
-                                    <td>{s.namespace.clone()}</td>
-                                    <td><a href=href>{s.name.clone()}</a></td>
-                                    <td class="wide"><code>{s.image_repository.clone()}</code></td>
-                                    <td>{s.tags.clone()}</td>
-                                    <td>{s.updated.clone().map(|t| view! { <Ago time=t/> })}</td>
-                                    <td class="num">{counts}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-        <nav class="pager" aria-label="Pages">
-            {prev.map(|h| view! { <a href=h rel="prev">"← Previous"</a> })}
-            {next.map(|h| view! { <a href=h rel="next">"Next →"</a> })}
-        </nav>
-    }
-    .into_any()
 }
 
 /// Create a namespace, create a stream; validated as you type with the shared rules.
@@ -140,7 +77,7 @@ fn CreateForms() -> impl IntoView {
         }
         validate_stream_name(&stream_ns.get(), &n).first().map(|e| e.to_string())
     };
-    let doomed = RwSignal::new(String::new());
+    let namespace_to_delete = RwSignal::new(String::new());
     let confirm_delete = RwSignal::new(false);
     let delete_ns = Action::new(move |name: &String| {
         let name = name.clone();
@@ -190,7 +127,7 @@ fn CreateForms() -> impl IntoView {
             <form class="card" on:submit=move |ev| {
                 ev.prevent_default();
                 if confirm_delete.get() {
-                    delete_ns.dispatch(doomed.get());
+                    delete_ns.dispatch(namespace_to_delete.get());
                     confirm_delete.set(false);
                 } else {
                     confirm_delete.set(true);
@@ -198,8 +135,8 @@ fn CreateForms() -> impl IntoView {
             }>
                 <h2>"Delete a namespace"</h2>
                 <label for="delete-namespace">"Name"</label>
-                <input id="delete-namespace" required prop:value=doomed on:input=move |ev| { doomed.set(event_target_value(&ev)); confirm_delete.set(false); }/>
-                <p class="hint">{move || confirm_delete.get().then(|| format!("This deletes {} with all its streams, tags and history. Press again to confirm.", doomed.get()))}</p>
+                <input id="delete-namespace" required prop:value=namespace_to_delete on:input=move |ev| { namespace_to_delete.set(event_target_value(&ev)); confirm_delete.set(false); }/>
+                <p class="hint">{move || confirm_delete.get().then(|| format!("This deletes {} with all its streams, tags and history. Press again to confirm.", namespace_to_delete.get()))}</p>
                 <button type="submit" class="danger">{move || if confirm_delete.get() { "Confirm delete" } else { "Delete namespace…" }}</button>
                 {move || result(delete_ns.value().get())}
             </form>

@@ -1,41 +1,26 @@
 //! The image page (`/images/:digest`): what the image is (digest, reference, created, author,
 //! platform, size), its layers, config and labels, the platforms of a manifest list, where it
 //! is tagged now and was before, and its YAML as `get isimage … -o yaml --export` shows it.
+//! The content is `views::image`, a live part here.
+//!
+//! Must not: render the content itself.
 
 use crate::api::{get_image_page, get_stream_image_page};
-use crate::components::{Failure, Live, LivePart, Part, Rendered};
-#[cfg(feature = "ssr")]
-use crate::{
-    api::ImageFacts,
-    components::{Ago, DigestLink, PullSpec},
-};
+use crate::live::{Failure, LiveConnection, LivePart, PartSource};
+use crate::widgets::Rendered;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-
-#[cfg(feature = "ssr")]
-/// Decimal units with one decimal, rounded half up. Integer arithmetic: float formatting would
-/// cost the browser build ~14 KB for this one line.
-fn human_size(bytes: i64) -> String {
-    let unit = [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "kB")].into_iter().find(|(u, _)| bytes >= *u);
-    match unit {
-        Some((u, name)) => {
-            let tenths = (bytes * 10 + u / 2) / u;
-            format!("{}.{} {name}", tenths / 10, tenths % 10)
-        }
-        None => format!("{bytes} B"),
-    }
-}
 
 #[component]
 pub fn ImagePage() -> impl IntoView {
     let digest = use_params_map().with_untracked(|p| p.get("digest").unwrap_or_default());
     view! {
-        <Live namespace="" name="" since=None/>
+        <LiveConnection namespace="" name="" since=None/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / image"</nav>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {Suspend::new(async move {
                 match get_image_page(digest.clone()).await {
-                    Ok(html) => view! { <LivePart part=Part::Image { digest }><Rendered html/></LivePart> }.into_any(),
+                    Ok(html) => view! { <LivePart part=PartSource::Image { digest }><Rendered html/></LivePart> }.into_any(),
                     Err(e) => view! { <h1>"Image"</h1><Failure failure=e/> }.into_any(),
                 }
             })}
@@ -60,119 +45,16 @@ pub fn StreamImagePage() -> impl IntoView {
     let crumbs = format!("/ns/{namespace}/{stream}");
     let crumb = format!("{namespace} / {stream}");
     view! {
-        <Live namespace=namespace.clone() name=stream.to_string() since=None/>
+        <LiveConnection namespace=namespace.clone() name=stream.to_string() since=None/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "<a href=crumbs>{crumb}</a>" / image"</nav>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {Suspend::new(async move {
                 match get_stream_image_page(namespace.clone(), name.clone()).await {
-                    Ok(html) => view! { <LivePart part=Part::StreamImage { namespace, name }><Rendered html/></LivePart> }.into_any(),
+                    Ok(html) => view! { <LivePart part=PartSource::StreamImage { namespace, name }><Rendered html/></LivePart> }.into_any(),
                     Err(e) => view! { <h1>"Image"</h1><Failure failure=e/> }.into_any(),
                 }
             })}
         </Suspense>
     }
     .into_any()
-}
-
-/// The page's content as markup (server side): everything here is read-only.
-#[cfg(feature = "ssr")]
-pub fn render(page: ImageFacts) -> String {
-    crate::components::render_html(move || view! { <ImageView page/> })
-}
-
-#[cfg(feature = "ssr")]
-#[component]
-fn ImageView(page: ImageFacts) -> impl IntoView {
-    let img = page.image;
-    let meta = img.docker_image_metadata.clone().unwrap_or_default();
-    let config = meta.config.clone().unwrap_or_default();
-    let platform = if meta.architecture.is_empty() {
-        String::new()
-    } else {
-        format!("{}/{}", if meta.os.is_empty() { "linux" } else { &meta.os }, meta.architecture)
-    };
-    let total: i64 = img.docker_image_layers.iter().map(|l| l.size).sum();
-    let (current, past): (Vec<_>, Vec<_>) = page.uses.into_iter().partition(|u| u.current);
-    let list = |v: Option<Vec<String>>| v.filter(|x| !x.is_empty()).map(|x| x.join(" "));
-    view! {
-        <h1 class="digest-title"><code>{img.metadata.name.clone()}</code></h1>
-        <dl class="facts">
-            <dt>"Pull by digest"</dt><dd><PullSpec label="image" spec=img.docker_image_reference.clone()/></dd>
-            <dt>"Media type"</dt><dd><code>{img.docker_image_manifest_media_type.clone()}</code></dd>
-            {(!meta.created.is_empty()).then(|| view! { <dt>"Created"</dt><dd><Ago time=meta.created.clone()/></dd> })}
-            {(!meta.author.is_empty()).then(|| view! { <dt>"Author"</dt><dd>{meta.author.clone()}</dd> })}
-            {(!platform.is_empty()).then(|| view! { <dt>"Platform"</dt><dd>{platform.clone()}</dd> })}
-            {(meta.size > 0).then(|| view! { <dt>"Size"</dt><dd>{human_size(meta.size)}</dd> })}
-            {(!config.user.is_empty()).then(|| view! { <dt>"User"</dt><dd><code>{config.user.clone()}</code></dd> })}
-            {(!config.working_dir.is_empty()).then(|| view! { <dt>"Working directory"</dt><dd><code>{config.working_dir.clone()}</code></dd> })}
-            {list(Some(config.entrypoint.clone())).map(|e| view! { <dt>"Entrypoint"</dt><dd><code>{e}</code></dd> })}
-            {list(Some(config.cmd.clone())).map(|c| view! { <dt>"Command"</dt><dd><code>{c}</code></dd> })}
-            {(!config.exposed_ports.is_empty()).then(|| view! { <dt>"Ports"</dt><dd>{config.exposed_ports.keys().cloned().collect::<Vec<_>>().join(", ")}</dd> })}
-            {(!config.volumes.is_empty()).then(|| view! { <dt>"Volumes"</dt><dd>{config.volumes.keys().cloned().collect::<Vec<_>>().join(", ")}</dd> })}
-        </dl>
-        {(!config.env.is_empty()).then(|| view! {
-            <h2>"Environment"</h2>
-            <ul class="plain">{config.env.iter().map(|e| view! { <li><code>{e.clone()}</code></li> }).collect_view()}</ul>
-        })}
-        {(!config.labels.is_empty()).then(|| view! {
-            <h2>"Labels"</h2>
-            <dl class="facts">{config.labels.iter().map(|(k, v)| view! { <dt><code>{k.clone()}</code></dt><dd>{v.clone()}</dd> }).collect_view()}</dl>
-        })}
-        {(!img.docker_image_manifests.is_empty()).then(|| view! {
-            <h2>"Platforms"</h2>
-            <ul class="plain" id="platforms">
-                {img.docker_image_manifests.iter().map(|m| {
-                    let p = if m.variant.is_empty() { format!("{}/{}", m.os, m.architecture) } else { format!("{}/{}/{}", m.os, m.architecture, m.variant) };
-                    view! { <li>{p}" "<DigestLink digest=m.digest.clone()/></li> }
-                }).collect_view()}
-            </ul>
-        })}
-        {(!img.docker_image_layers.is_empty()).then(|| view! {
-            <h2>"Layers"</h2>
-            <div class="table-wrap">
-                <table aria-label="Layers" id="layers">
-                    <thead><tr><th scope="col">"#"</th><th scope="col">"Digest"</th><th scope="col" class="num">"Size"</th><th scope="col">"Media type"</th></tr></thead>
-                    <tbody>
-                        {img.docker_image_layers.iter().enumerate().map(|(i, l)| view! {
-                            <tr><td>{i + 1}</td><td><code class="small">{l.name.clone()}</code></td><td class="num">{human_size(l.size)}</td><td class="small">{l.media_type.clone()}</td></tr>
-                        }).collect_view()}
-                    </tbody>
-                    <tfoot><tr><th scope="row" colspan="2">"Total"</th><td class="num">{human_size(total)}</td><td></td></tr></tfoot>
-                </table>
-            </div>
-        })}
-        <h2>"Tagged as"</h2>
-        {if current.is_empty() { view! { <p class="empty">"No tag points at this image now."</p> }.into_any() } else {
-            view! { <ul class="plain" id="tagged-now">{current.into_iter().map(|u| {
-                let href = format!("/ns/{}/{}", u.namespace, u.stream);
-                view! { <li><a href=href>{format!("{}/{}:{}", u.namespace, u.stream, u.tag)}</a>" since "<Ago time=u.created/></li> }
-            }).collect_view()}</ul> }.into_any()
-        }}
-        {(!past.is_empty()).then(|| view! {
-            <h2>"Earlier"</h2>
-            <ul class="plain" id="tagged-before">{past.into_iter().map(|u| {
-                let href = format!("/ns/{}/{}", u.namespace, u.stream);
-                view! { <li><a href=href>{format!("{}/{}:{}", u.namespace, u.stream, u.tag)}</a>" "<Ago time=u.created/></li> }
-            }).collect_view()}</ul>
-        })}
-        <details class="yaml">
-            <summary>"YAML"</summary>
-            <pre><code>{page.yaml}</code></pre>
-        </details>
-    }
-}
-
-#[cfg(all(test, feature = "ssr"))]
-mod tests {
-    use super::human_size;
-
-    #[test]
-    fn sizes_use_decimal_units_with_one_rounded_decimal() {
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(1_000), "1.0 kB");
-        assert_eq!(human_size(1_249), "1.2 kB");
-        assert_eq!(human_size(1_250), "1.3 kB");
-        assert_eq!(human_size(52_428_800), "52.4 MB");
-        assert_eq!(human_size(3_000_000_000), "3.0 GB");
-    }
 }

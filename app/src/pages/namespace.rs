@@ -1,10 +1,14 @@
 //! A namespace's settings (`/namespaces/<ns>`): its members and their roles, whether it is
 //! public, and its audit log, for its admins; its members see who belongs. Links to its webhooks.
+//! The audit log is `views::namespace`, a live part here.
+//!
+//! Must not: render the audit log itself or decide who may change what (the server does).
 
 use crate::api::page_resource;
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
-use crate::components::{Failure, LivePart, Part, Rendered, announce_change};
+use crate::live::{Failure, LivePart, PartSource, announce_change};
 use crate::model::ROLES;
+use crate::widgets::{Rendered, field_error};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -15,7 +19,7 @@ pub fn NamespacePage() -> impl IntoView {
     view! {
         <h1>"Namespace " {ns.clone()}</h1>
         <p><a href=hooks>"Webhooks of this namespace"</a></p>
-        <NamespaceSettingsView ns=ns.clone()/>
+        <NamespaceSettingsPanel ns=ns.clone()/>
         // The audit log is for the namespace's admins (asked first: a refused read would set
         // the page's status).
         <Suspense fallback=|| ()>
@@ -27,7 +31,7 @@ pub fn NamespacePage() -> impl IntoView {
                     Ok(html) => view! {
                         <section aria-label="Audit log">
                             <h2>"Audit log"</h2>
-                            <LivePart part=Part::Audit { namespace: ns }><Rendered html/></LivePart>
+                            <LivePart part=PartSource::Audit { namespace: ns }><Rendered html/></LivePart>
                         </section>
                     }
                     .into_any(),
@@ -40,7 +44,7 @@ pub fn NamespacePage() -> impl IntoView {
 
 /// Visibility and members, with the admins' controls (the audit log beside it is a live part).
 #[island]
-fn NamespaceSettingsView(ns: String) -> impl IntoView {
+fn NamespaceSettingsPanel(ns: String) -> impl IntoView {
     let ns = Signal::stored(ns);
     let version = RwSignal::new(0u32);
     let settings = page_resource(move || (ns.get(), version.get()), |(ns, _)| get_namespace_settings(ns));
@@ -48,7 +52,7 @@ fn NamespaceSettingsView(ns: String) -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match settings.await {
-                    Ok(s) => view! { <Settings ns settings=s changed=version/> }.into_any(),
+                    Ok(s) => view! { <SettingsControls ns settings=s changed=version/> }.into_any(),
                     Err(e) => view! { <Failure failure=e/> }.into_any(),
                 }
             })}
@@ -56,8 +60,9 @@ fn NamespaceSettingsView(ns: String) -> impl IntoView {
     }
 }
 
+/// The visibility and member controls (admins) or facts (members) of the loaded settings.
 #[component]
-fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u32>) -> impl IntoView {
+fn SettingsControls(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u32>) -> impl IntoView {
     let admin = settings.can_admin;
     let change = Action::new(move |(user, role): &(String, String)| set_member(ns.get_untracked(), user.clone(), role.clone()));
     let remove = Action::new(move |user: &String| remove_member(ns.get_untracked(), user.clone()));
@@ -80,10 +85,7 @@ fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u
     let public = settings.public;
     let new_user = RwSignal::new(String::new());
     let new_role = RwSignal::new("viewer".to_string());
-    let user_hint = move || match change.value().get() {
-        Some(Err(f)) if f.field.as_deref() == Some("user") => Some(f.message),
-        _ => None,
-    };
+    let user_hint = move || field_error(change.value().get(), "user");
     view! {
         <section aria-label="Visibility" class="card">
             <h2>"Visibility"</h2>
@@ -101,7 +103,7 @@ fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u
                 <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                 <tbody>
                     {settings.members.into_iter().map(|m| {
-                        let (user, user2, user3) = (m.user.clone(), m.user.clone(), m.user.clone());
+                        let (user, row_key, removed) = (m.user.clone(), m.user.clone(), m.user.clone());
                         let label = format!("Role of {}", m.user);
                         let remove_label = format!("Remove {}", m.user);
                         let role_cell = if admin {
@@ -115,10 +117,10 @@ fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u
                             m.role.clone().into_any()
                         };
                         view! {
-                            <tr data-member=user2>
+                            <tr data-member=row_key>
                                 <td>{m.user.clone()}</td>
                                 <td>{role_cell}</td>
-                                <td>{admin.then(|| view! { <button type="button" class="danger" aria-label=remove_label on:click=move |_| { remove.dispatch(user3.clone()); }>"Remove"</button> })}</td>
+                                <td>{admin.then(|| view! { <button type="button" class="danger" aria-label=remove_label on:click=move |_| { remove.dispatch(removed.clone()); }>"Remove"</button> })}</td>
                             </tr>
                         }
                     }).collect_view()}
@@ -143,38 +145,4 @@ fn Settings(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u
             })}
         </section>
     }
-}
-
-/// The audit log as markup (server side), newest first.
-#[cfg(feature = "ssr")]
-pub fn render_audit(entries: Vec<crate::model::AuditEntry>) -> String {
-    use crate::components::Ago;
-    crate::components::render_html(move || {
-        if entries.is_empty() {
-            return view! { <p class="empty">"Nothing changed yet."</p> }.into_any();
-        }
-        view! {
-            <div class="table-wrap"><table class="audit">
-                <caption class="sr-only">"Changes in this namespace, newest first"</caption>
-                <thead><tr>
-                    <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Token"</th><th scope="col">"From"</th>
-                    <th scope="col">"What"</th><th scope="col" class="num">"Code"</th><th scope="col">"Outcome"</th>
-                </tr></thead>
-                <tbody>
-                    {entries.into_iter().map(|e| view! {
-                        <tr>
-                            <td><Ago time=e.time.clone()/></td>
-                            <td>{e.user.clone().unwrap_or_else(|| "anonymous".into())}</td>
-                            <td>{e.token.clone().unwrap_or_default()}</td>
-                            <td>{e.remote.clone().unwrap_or_default()}</td>
-                            <td class="error-text"><code>{e.action.clone()}</code></td>
-                            <td class="num">{e.code}</td>
-                            <td>{e.outcome.clone()}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table></div>
-        }
-        .into_any()
-    })
 }

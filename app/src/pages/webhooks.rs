@@ -2,21 +2,18 @@
 //! delivery log (time, state, status code, latency, attempt, error), "send test event",
 //! "redeliver", delete, and the form for a new one, validated as you type with the rules the
 //! API applies (`domain::triggers::validate_webhook`). A card's facts and the delivery log are
-//! rendered on the server; the browser build carries the buttons and the form.
+//! rendered on the server (`views::webhooks`); the browser build carries the buttons and the form.
+//!
+//! Must not: render a card's facts or the delivery log itself, or restate a webhook rule.
 
 use crate::api::page_resource;
 use crate::api::{
     ApiFailure, WebhookCard, WebhookForm, create_webhook, delete_webhook, list_deliveries, list_webhooks, redeliver, send_test_event,
 };
-use crate::components::{Failure, Rendered};
 use crate::domain::triggers::validate_webhook;
+use crate::live::Failure;
 use crate::model::WEBHOOK_EVENTS;
-#[cfg(feature = "ssr")]
-use crate::{
-    components::Ago,
-    domain::triggers::subscribed_events,
-    model::{DELIVERY_DELIVERED, DELIVERY_FAILED, Webhook, WebhookDelivery},
-};
+use crate::widgets::{Rendered, clicked};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -29,13 +26,13 @@ pub fn WebhooksPage() -> impl IntoView {
             "Each subscription receives a signed CloudEvent when a tag it names gets a new image (the pull spec a trigger would use changes), "
             "is deleted, or fails to import. Deliveries are retried with backoff and kept in order."
         </p>
-        <Webhooks ns/>
+        <WebhookList ns/>
     }
 }
 
 /// The subscriptions with their buttons and delivery logs, and the form for a new one.
 #[island]
-fn Webhooks(ns: String) -> impl IntoView {
+fn WebhookList(ns: String) -> impl IntoView {
     let ns = Signal::stored(ns);
     let version = RwSignal::new(0u32);
     let hooks = page_resource(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
@@ -112,39 +109,6 @@ fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>) -> im
     }
 }
 
-/// A card's facts as markup (server side).
-#[cfg(feature = "ssr")]
-pub fn render_card(hook: &Webhook) -> WebhookCard {
-    let hook = hook.clone();
-    let name = hook.metadata.name.clone();
-    let html = crate::components::render_html(move || {
-        let last = match hook.status.last_delivery.clone() {
-            Some(d) => view! { <span class=state_class(&d.state)>{d.state.clone()}</span> " " <Ago time=d.created.clone()/> }.into_any(),
-            None => view! { <span class="muted">"none yet"</span> }.into_any(),
-        };
-        let events = subscribed_events(&hook.spec).join(", ");
-        view! {
-            <dl class="facts">
-                <dt>"URL"</dt><dd><code>{hook.spec.url.clone()}</code></dd>
-                <dt>"Tags"</dt><dd>{hook.spec.tags.join(", ")}</dd>
-                <dt>"Events"</dt><dd>{events}</dd>
-                <dt>"Pending"</dt><dd class="pending">{hook.status.pending}</dd>
-                <dt>"Last delivery"</dt><dd>{last}</dd>
-            </dl>
-        }
-    });
-    WebhookCard { name, html }
-}
-
-#[cfg(feature = "ssr")]
-fn state_class(state: &str) -> &'static str {
-    match state {
-        DELIVERY_DELIVERED => "state ok",
-        DELIVERY_FAILED => "state error",
-        _ => "state pending",
-    }
-}
-
 /// The newest deliveries with their last attempt; refreshed every second while open, since
 /// deliveries change state in the background.
 #[component]
@@ -168,7 +132,7 @@ fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl
     });
     // The log's markup comes from the server; its "Redeliver" buttons name their delivery.
     let on_click = move |ev: leptos::ev::MouseEvent| {
-        if let Some(id) = crate::components::clicked(&ev, "data-redeliver").and_then(|(_, id)| id.parse::<i64>().ok()) {
+        if let Some(id) = clicked(&ev, "data-redeliver").and_then(|(_, id)| id.parse::<i64>().ok()) {
             again.dispatch(id);
         }
     };
@@ -185,61 +149,6 @@ fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl
                 }
             })}
         </Transition>
-    }
-}
-
-/// The delivery log as markup (server side): newest first, the last attempt of each.
-#[cfg(feature = "ssr")]
-pub fn render_deliveries(name: &str, items: Vec<WebhookDelivery>) -> String {
-    let caption = format!("Deliveries of {name}, newest first");
-    crate::components::render_html(move || {
-        if items.is_empty() {
-            return view! { <p class="empty">"No deliveries yet."</p> }.into_any();
-        }
-        view! {
-            <div class="table-wrap">
-                <table class="deliveries">
-                    <caption class="sr-only">{caption}</caption>
-                    <thead><tr>
-                        <th scope="col">"ID"</th><th scope="col">"Queued"</th><th scope="col">"Event"</th>
-                        <th scope="col">"Tag"</th><th scope="col">"State"</th><th scope="col" class="num">"Attempts"</th>
-                        <th scope="col" class="num">"Code"</th><th scope="col" class="num">"Latency"</th>
-                        <th scope="col">"Error"</th><th scope="col"><span class="sr-only">"Actions"</span></th>
-                    </tr></thead>
-                    <tbody>
-                        {items.into_iter().map(delivery_row).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any()
-    })
-}
-
-#[cfg(feature = "ssr")]
-fn delivery_row(d: WebhookDelivery) -> impl IntoView {
-    let last = d.attempt_log.last().cloned();
-    let id = d.id;
-    let label = format!("Redeliver delivery {id}");
-    let event = d.event_type.trim_start_matches("io.imagestreams.").to_string();
-    let subject = d.subject.clone();
-    let state = match &d.next_attempt {
-        Some(_) if d.attempts > 0 => format!("{} (retrying)", d.state),
-        _ => d.state.clone(),
-    };
-    view! {
-        <tr data-delivery=id.to_string() data-state=d.state.clone()>
-            <td>{id}{d.redelivery_of.map(|o| format!(" (of {o})"))}</td>
-            <td><Ago time=d.created.clone()/></td>
-            <td>{event}</td>
-            <td>{subject}</td>
-            <td><span class=state_class(&d.state)>{state}</span></td>
-            <td class="num">{d.attempts}</td>
-            <td class="num">{last.as_ref().and_then(|a| a.status_code).map(|c| c.to_string())}</td>
-            <td class="num">{last.as_ref().map(|a| format!("{} ms", a.latency_ms))}</td>
-            <td class="error-text">{last.and_then(|a| a.error)}</td>
-            <td><button type="button" aria-label=label data-redeliver=id.to_string()>"Redeliver"</button></td>
-        </tr>
     }
 }
 

@@ -9,7 +9,7 @@ use super::access::{RES_MEMBERS, RES_TOKENS, RES_USERS};
 use super::imports::RES_IMAGESTREAMIMPORTS;
 use super::{Caller, ImportProgress, Service, Verb};
 use app::api::{ImportForm, TagForm, TokenForm};
-use app::domain::tag_command::{TagArgs, TagPlan, error_field, plan_tag, tag_message, tag_reference_for};
+use app::domain::tag_command::{TagArgs, TagPlan, plan_tag, tag_message, tag_reference_for};
 use app::model::*;
 use chrono::SecondsFormat;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ impl Service {
             namespace: form.namespace.clone(),
             ..Default::default()
         };
-        let plan = plan_tag(&args).map_err(|m| form_error(RES_IMAGESTREAMTAGS, error_field(&m), m))?;
+        let plan = plan_tag(&args).map_err(|e| form_error(RES_IMAGESTREAMTAGS, e.field.as_str(), e.message))?;
         let TagPlan::Set { source, destinations, template, alias, scheduled } = plan else {
             return Err(form_error(RES_IMAGESTREAMTAGS, "destination", "use the delete button to remove a tag".into()));
         };
@@ -60,7 +60,7 @@ impl Service {
         let mut messages = vec![];
         for d in &destinations {
             let (tag_ref, printed) = tag_reference_for(&source, d, &template, alias, &form.namespace, head.as_ref())
-                .map_err(|m| form_error(RES_IMAGESTREAMTAGS, "source", m))?;
+                .map_err(|e| form_error(RES_IMAGESTREAMTAGS, "source", e.message))?;
             let istag = ImageStreamTag::setting(&d.namespace, &d.stream, tag_ref);
             let name = istag.metadata.name.clone();
             self.set_istag(caller, &d.namespace, &name, istag, false).await?;

@@ -1,101 +1,24 @@
-//! Widgets shared by pages.
+//! What keeps a page current and says who is there: the watch connection
+//! ([`LiveConnection`]), the "something changed" event ([`announce_change`],
+//! [`refresh_on_change`]), parts that read themselves again ([`LivePart`], [`PartSource`]), the
+//! user menu with "Sign out", the hydration marker the browser tests wait for, and
+//! [`Failure`], how a server function's error is shown.
+//!
+//! It sits beside `pages`: it may call server functions (to read a part again, to ask who is
+//! signed in, to sign out).
+//!
+//! Must not: render a page's read-only markup itself (that is `views`, through the server
+//! functions) or hold rules (that is `domain`).
 
-use crate::api::ApiFailure;
+use crate::api::{ApiFailure, current_user, get_dashboard, get_image_page, get_stream_image_page, list_catalog, namespace_audit, sign_out};
+use crate::widgets::sign_in_href;
 use leptos::prelude::*;
-
-/// A pull spec with a copy button (the click is handled by `/portal-ui.js`, so it works before
-/// and without hydration).
-#[component]
-pub fn PullSpec(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl IntoView {
-    let aria = format!("Copy {label}: {spec}");
-    view! {
-        <span class="pullspec">
-            <code>{spec.clone()}</code>
-            <button type="button" class="copy" data-copy=spec aria-label=aria>"Copy"</button>
-        </span>
-    }
-}
-
-/// Markup the server rendered for a read-only part of a page ([`render_html`]). The browser
-/// build carries no code for such parts, only this element: links, copy buttons and delegated
-/// clicks work on the markup as on any other. `display: contents` keeps the wrapper out of the
-/// layout.
-#[component]
-pub fn Rendered(html: String) -> impl IntoView {
-    view! { <div class="rendered" inner_html=html></div> }
-}
-
-/// The element clicked (or its nearest ancestor) carrying `attribute`, with the attribute's
-/// value: how buttons inside [`Rendered`] markup say what they act on.
-pub fn clicked(ev: &leptos::ev::MouseEvent, attribute: &str) -> Option<(leptos::web_sys::Element, String)> {
-    use leptos::wasm_bindgen::JsCast;
-    let target = ev.target()?.dyn_into::<leptos::web_sys::Element>().ok()?;
-    let element = target.closest(&format!("[{attribute}]")).ok()??;
-    let value = element.get_attribute(attribute)?;
-    Some((element, value))
-}
-
-/// Renders a read-only view to markup, on the server, for [`Rendered`].
-#[cfg(feature = "ssr")]
-pub fn render_html<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {
-    Owner::new().with(|| view().into_view().to_html())
-}
-
-/// `<duration> ago` for an RFC 3339 time, with the exact time as a tooltip.
-#[component]
-pub fn Ago(#[prop(into)] time: String) -> impl IntoView {
-    let text = crate::domain::present::ago(&time, chrono::Utc::now());
-    view! { <time datetime=time.clone() title=time>{text}</time> }
-}
-
-/// A short digest (`sha256:` and the first 12 hex digits) linking to the image page.
-#[component]
-pub fn DigestLink(#[prop(into)] digest: String) -> impl IntoView {
-    let short = short_digest(&digest);
-    let href = format!("/images/{digest}");
-    view! { <a href=href class="digest" title=digest><code>{short}</code></a> }
-}
-
-pub fn short_digest(d: &str) -> String {
-    match d.split_once(':') {
-        Some((alg, hex)) => format!("{alg}:{}", hex.chars().take(12).collect::<String>()),
-        None => d.chars().take(19).collect(),
-    }
-}
 
 /// An error from the server, shown as an alert (with the way to sign in when that is the cure).
 #[component]
 pub fn Failure(failure: ApiFailure) -> impl IntoView {
     let sign_in = (failure.code == 401).then(|| view! { " " <a href=sign_in_href()>"Sign in"</a> });
     view! { <p class="error" role="alert">{failure.message}{sign_in}</p> }
-}
-
-/// `/signin`, naming the page to come back to (`?next=`) when there is one.
-pub fn sign_in_href() -> String {
-    #[cfg(feature = "ssr")]
-    let here = use_context::<http::request::Parts>().and_then(|p| p.uri.path_and_query().map(|pq| pq.as_str().to_string()));
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    let here = {
-        let location = window().location();
-        location.pathname().ok().map(|path| path + &location.search().unwrap_or_default())
-    };
-    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-    let here: Option<String> = None;
-    match here.filter(|h| h != "/" && !h.starts_with("/signin")) {
-        Some(h) => format!("/signin?next={}", query_value(&h)),
-        None => "/signin".into(),
-    }
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters, `/` and `:` stay: they are
-/// allowed in a query and keep paths and digests readable).
-pub fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' | b':' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A full page load of `href` (after signing out every part of the page must be read again as
@@ -109,28 +32,15 @@ pub fn reload_to(href: &str) {
     let _ = href;
 }
 
-/// The message of a failed action for one field, if it concerns that field.
-pub fn field_error(value: Option<Result<String, ApiFailure>>, field: &str) -> Option<String> {
-    match value {
-        Some(Err(f))
-            if f.field
-                .as_deref()
-                .is_some_and(|x| x == field || x.ends_with(&format!(".{field}")) || x.starts_with(&format!("{field}."))) =>
-        {
-            Some(f.message)
-        }
-        _ => None,
-    }
-}
-
 /// Asks `/portal-ui.js` for one server-sent-events connection to the watch (filtered by
 /// namespace and name when given); it passes every change on as an `imagestreams:change`
-/// window event, which the page's live parts ([`refresh_on_change`]) listen to.
+/// window event, which the page's live parts ([`refresh_on_change`]) listen to. The element
+/// itself is hidden: it only carries the connection's address.
 ///
 /// `since` is the resourceVersion the page's data was read at: the connection replays every
 /// change after it, so nothing between the server's render and the connection is lost.
 #[component]
-pub fn Live(#[prop(into)] namespace: String, #[prop(into)] name: String, since: Option<String>) -> impl IntoView {
+pub fn LiveConnection(#[prop(into)] namespace: String, #[prop(into)] name: String, since: Option<String>) -> impl IntoView {
     let mut url = format!("/api/v1/live/imagestreams?namespace={namespace}&name={name}");
     if let Some(rv) = since.filter(|v| !v.is_empty()) {
         url.push_str(&format!("&resourceVersion={rv}"));
@@ -203,9 +113,9 @@ fn show_part(div: &leptos::web_sys::HtmlDivElement, answer: Result<String, ApiFa
     }
 }
 
-/// What a [`LivePart`] shows, so it can read it again.
+/// Which server-rendered part a [`LivePart`] shows, so it can read it again.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Part {
+pub enum PartSource {
     Catalog { query: String, sort: String, page: u32 },
     Dashboard,
     Image { digest: String },
@@ -213,14 +123,15 @@ pub enum Part {
     Audit { namespace: String },
 }
 
-impl Part {
+impl PartSource {
+    /// The part's markup, rendered afresh by its server function.
     async fn read(self) -> Result<String, ApiFailure> {
         match self {
-            Part::Catalog { query, sort, page } => crate::api::list_catalog(query, sort, page).await.map(|p| p.html),
-            Part::Dashboard => crate::api::get_dashboard().await,
-            Part::Image { digest } => crate::api::get_image_page(digest).await,
-            Part::StreamImage { namespace, name } => crate::api::get_stream_image_page(namespace, name).await,
-            Part::Audit { namespace } => crate::api::namespace_audit(namespace).await,
+            PartSource::Catalog { query, sort, page } => list_catalog(query, sort, page).await.map(|p| p.html),
+            PartSource::Dashboard => get_dashboard().await,
+            PartSource::Image { digest } => get_image_page(digest).await,
+            PartSource::StreamImage { namespace, name } => get_stream_image_page(namespace, name).await,
+            PartSource::Audit { namespace } => namespace_audit(namespace).await,
         }
     }
 }
@@ -228,7 +139,7 @@ impl Part {
 /// A read-only part of a page that follows changes: the server renders it (its children); the
 /// island only replaces the markup with a fresh rendering when something changed.
 #[island]
-pub fn LivePart(part: Part, children: Children) -> impl IntoView {
+pub fn LivePart(part: PartSource, children: Children) -> impl IntoView {
     let target = NodeRef::new();
     refresh_on_change(target, move || part.clone().read());
     view! { <div class="rendered" node_ref=target>{children()}</div> }
@@ -250,7 +161,7 @@ pub fn UserMenu() -> impl IntoView {
         <div class="user-menu">
             <Suspense fallback=|| ()>
                 {Suspend::new(async move {
-                    match crate::api::current_user().await {
+                    match current_user().await {
                         Ok(m) if m.user.is_some() => {
                             let name = m.user.unwrap_or_default();
                             view! { <a href="/account" class="who">{name}</a><SignOut/> }.into_any()
@@ -267,12 +178,12 @@ pub fn UserMenu() -> impl IntoView {
 /// Signs out, then loads the catalog as nobody.
 #[island]
 fn SignOut() -> impl IntoView {
-    let sign_out = move |_| {
+    let on_click = move |_| {
         leptos::task::spawn_local(async move {
-            if crate::api::sign_out().await.is_ok() {
+            if sign_out().await.is_ok() {
                 reload_to("/");
             }
         })
     };
-    view! { <button type="button" on:click=sign_out>"Sign out"</button> }
+    view! { <button type="button" on:click=on_click>"Sign out"</button> }
 }

@@ -1,0 +1,182 @@
+//! The transfer types: what server functions answer (catalog slices, image facts, rendered
+//! parts …) and the forms they take (tag, import, webhook, token). Serde only, shared by the
+//! server, the browser and the server crate's backend.
+//!
+//! Must not: hold rules (they are `domain`'s; `WebhookForm::to_webhook` only reshapes what was
+//! typed), render markup or call server functions.
+
+use super::error::ApiFailure;
+use crate::model::{Image, Member, TagEvent, TagEventCondition, Webhook};
+use serde::{Deserialize, Serialize};
+
+/// One stream row of the catalog: `oc get is` columns plus counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CatalogStream {
+    pub namespace: String,
+    pub name: String,
+    pub image_repository: String,
+    pub tags: String,
+    /// RFC 3339 time of the newest head, if any.
+    pub updated: Option<String>,
+    pub tag_count: usize,
+    pub image_count: usize,
+}
+
+/// A read-only part of a page rendered on the server, with the global resourceVersion it was
+/// read at (the live connection replays the changes after it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RenderedPart {
+    pub html: String,
+    pub resource_version: String,
+}
+
+/// A page of the catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CatalogSlice {
+    pub streams: Vec<CatalogStream>,
+    pub total: u64,
+    pub page: u32,
+    pub page_size: u32,
+    /// The global resourceVersion the page was read at (live updates follow from it).
+    pub resource_version: String,
+}
+
+/// Where an image is (or was) tagged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageUse {
+    pub namespace: String,
+    pub stream: String,
+    pub tag: String,
+    /// When the tag pointed at the image.
+    pub created: String,
+    /// The tag points at it now.
+    pub current: bool,
+}
+
+/// What the stream page gets: its read-only part rendered on the server, and what the buttons
+/// in that markup need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamPageData {
+    pub part: RenderedPart,
+    /// What "Import now" imports, per tag that has a registry source.
+    pub import_forms: Vec<ImportForm>,
+}
+
+/// One webhook of the webhooks page: its name and its facts, rendered on the server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookCard {
+    pub name: String,
+    pub html: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageFacts {
+    pub image: Image,
+    pub uses: Vec<ImageUse>,
+    /// `get isimage … -o yaml --export` of the first stream using it, or the Image as YAML.
+    pub yaml: String,
+}
+
+/// A tag movement for the dashboard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TagMovement {
+    pub namespace: String,
+    pub stream: String,
+    pub tag: String,
+    pub event: TagEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailingImport {
+    pub namespace: String,
+    pub stream: String,
+    pub tag: String,
+    pub condition: TagEventCondition,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub movements: Vec<TagMovement>,
+    pub failing: Vec<FailingImport>,
+    pub updated_today: Vec<CatalogStream>,
+    pub generated: String,
+}
+
+/// The `tag` form.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TagForm {
+    pub namespace: String,
+    pub source: String,
+    pub destination: String,
+    pub mode: String,
+    pub reference_policy: String,
+    pub import_mode: String,
+    pub scheduled: bool,
+    pub insecure: bool,
+}
+
+/// A running web import: images looked up of the total, and the result once finished.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportJob {
+    pub done: usize,
+    pub total: usize,
+    /// `Some(Ok(summary))` or `Some(Err(failure))` once finished.
+    pub result: Option<Result<String, ApiFailure>>,
+}
+
+/// The import form.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportForm {
+    pub namespace: String,
+    pub stream: String,
+    pub from: String,
+    pub tag: String,
+    pub all: bool,
+    pub scheduled: bool,
+    pub insecure: bool,
+    pub import_mode: String,
+}
+
+/// The new-webhook form (`tags` as written: separated by commas or spaces).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookForm {
+    pub namespace: String,
+    pub name: String,
+    pub url: String,
+    pub secret: String,
+    pub tags: String,
+    pub events: Vec<String>,
+}
+
+impl WebhookForm {
+    /// The subscription this form describes (what the API would be sent).
+    pub fn to_webhook(&self) -> Webhook {
+        let mut w = Webhook::default();
+        w.metadata.name = self.name.trim().to_string();
+        w.metadata.namespace = Some(self.namespace.clone());
+        w.spec.url = self.url.trim().to_string();
+        w.spec.secret = Some(self.secret.clone());
+        w.spec.tags = self.tags.split([',', ' ']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+        w.spec.events = self.events.clone();
+        w
+    }
+}
+
+/// The new-token form (`namespaces` as written: separated by commas or spaces; `expires_in_days`
+/// empty for never).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenForm {
+    pub name: String,
+    pub namespaces: String,
+    pub max_role: String,
+    pub expires_in_days: String,
+}
+
+/// A namespace's settings page: its members, whether it is public, and what the caller may do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NamespaceSettings {
+    pub members: Vec<Member>,
+    pub public: bool,
+    /// The caller administers the namespace (may change members and visibility, read the audit log).
+    pub can_admin: bool,
+}

@@ -1,0 +1,208 @@
+//! The stream page's forms: "Tag an image" (`tag`, checked as you type with the rules of
+//! `domain::tag_command`) and "Import from a registry" (`import-image`, run in the background
+//! on the server and polled for its progress).
+//!
+//! Must not: restate a rule of `domain` (the tag plan and the import source are checked there)
+//! or read the stream (the part beside them does).
+
+use crate::api::{ImportForm, ImportJob, TagForm, get_import_job, start_import, tag_image};
+use crate::domain::imports::check_import_source;
+use crate::domain::tag_command::{TagArgs, plan_tag};
+use crate::live::{Failure, announce_change};
+use crate::widgets::field_error;
+use leptos::prelude::*;
+
+/// "Tag an image": the `tag` command as a form.
+#[island]
+pub(super) fn TagImageForm(ns: String, stream: String) -> impl IntoView {
+    let source = RwSignal::new(String::new());
+    let destination = RwSignal::new(format!("{stream}:"));
+    let mode = RwSignal::new("permanent".to_string());
+    let policy = RwSignal::new("source".to_string());
+    let import_mode = RwSignal::new("Legacy".to_string());
+    let scheduled = RwSignal::new(false);
+    let insecure = RwSignal::new(false);
+    let plan_namespace = ns.clone();
+    // The shared rules of `tag`, as you type.
+    let plan_error = move || {
+        if source.get().is_empty() {
+            return None;
+        }
+        let args = TagArgs {
+            args: vec![source.get(), destination.get()],
+            alias: mode.get() == "alias",
+            reference: mode.get() == "reference",
+            reference_policy: Some(policy.get()),
+            scheduled: scheduled.get(),
+            insecure: insecure.get(),
+            import_mode: Some(import_mode.get()),
+            namespace: plan_namespace.clone(),
+            ..Default::default()
+        };
+        plan_tag(&args).err()
+    };
+    let plan_error = Memo::new(move |_| plan_error());
+    let act = Action::new(move |form: &TagForm| {
+        let form = form.clone();
+        async move { tag_image(form).await }
+    });
+    Effect::new(move |_| {
+        if matches!(act.value().get(), Some(Ok(_))) {
+            announce_change();
+        }
+    });
+    let at = move |field: &'static str| {
+        move || plan_error.get().filter(|e| e.field.as_str() == field).map(|e| e.message).or_else(|| field_error(act.value().get(), field))
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        act.dispatch(TagForm {
+            namespace: ns.clone(),
+            source: source.get(),
+            destination: destination.get(),
+            mode: mode.get(),
+            reference_policy: policy.get(),
+            import_mode: import_mode.get(),
+            scheduled: scheduled.get(),
+            insecure: insecure.get(),
+        });
+    };
+    view! {
+        <form class="card" id="tag-form" on:submit=submit>
+            <h2>"Tag an image"</h2>
+            <label for="tag-source">"Source"</label>
+            <input id="tag-source" placeholder="stream:tag, stream@digest or registry/repo:tag" required
+                prop:value=source on:input=move |ev| source.set(event_target_value(&ev)) aria-describedby="tag-source-error"/>
+            <p id="tag-source-error" class="hint error">{at("source")}</p>
+            <label for="tag-destination">"Destination"</label>
+            <input id="tag-destination" required prop:value=destination on:input=move |ev| destination.set(event_target_value(&ev))
+                aria-describedby="tag-destination-error"/>
+            <p id="tag-destination-error" class="hint error">{at("destination")}</p>
+            <fieldset>
+                <legend>"Kind of tag"</legend>
+                <label><input type="radio" name="tag-mode" value="permanent" checked=move || mode.get() == "permanent" on:change=move |_| mode.set("permanent".into())/>" permanent (pinned to the current image)"</label>
+                <label><input type="radio" name="tag-mode" value="alias" checked=move || mode.get() == "alias" on:change=move |_| mode.set("alias".into())/>" alias (tracks the source tag)"</label>
+                <label><input type="radio" name="tag-mode" value="reference" checked=move || mode.get() == "reference" on:change=move |_| mode.set("reference".into())/>" reference only (never imported)"</label>
+            </fieldset>
+            <label for="tag-policy">"Reference policy"</label>
+            <select id="tag-policy" on:change=move |ev| policy.set(event_target_value(&ev))>
+                <option value="source">"source"</option>
+                <option value="local">"local"</option>
+            </select>
+            <label for="tag-import-mode">"Import mode"</label>
+            <select id="tag-import-mode" on:change=move |ev| import_mode.set(event_target_value(&ev))>
+                <option value="Legacy">"Legacy"</option>
+                <option value="PreserveOriginal">"PreserveOriginal"</option>
+            </select>
+            <label><input type="checkbox" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" import periodically (scheduled)"</label>
+            <label><input type="checkbox" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
+            <button type="submit" class="primary" disabled=move || plan_error.get().is_some() || act.pending().get()>"Tag"</button>
+            {move || match act.value().get() {
+                Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
+                Some(Err(e)) if e.field.is_none() => Some(view! { <Failure failure=e/> }.into_any()),
+                _ => None,
+            }}
+        </form>
+    }
+}
+
+/// Polls a background import until it finishes, every 300 ms, into `state`.
+fn poll_import(id: String, state: RwSignal<Option<ImportJob>>) {
+    leptos::task::spawn_local(async move {
+        match get_import_job(id.clone()).await {
+            Ok(job) => {
+                let finished = job.result.is_some();
+                state.set(Some(job));
+                if finished {
+                    announce_change();
+                } else {
+                    set_timeout(move || poll_import(id, state), std::time::Duration::from_millis(300));
+                }
+            }
+            Err(e) => state.set(Some(ImportJob { result: Some(Err(e)), ..Default::default() })),
+        }
+    });
+}
+
+/// "Import from a registry": `import-image` as a form, with its progress.
+#[island]
+pub(super) fn ImportImageForm(ns: String, stream: String) -> impl IntoView {
+    let from = RwSignal::new(String::new());
+    let tag = RwSignal::new(String::new());
+    let all = RwSignal::new(false);
+    let scheduled = RwSignal::new(false);
+    let insecure = RwSignal::new(false);
+    let mode = RwSignal::new("Legacy".to_string());
+    // The import runs on the server in the background; the form shows how far it got.
+    let state: RwSignal<Option<ImportJob>> = RwSignal::new(None);
+    let start = Action::new(move |form: &ImportForm| {
+        let form = form.clone();
+        async move { start_import(form).await }
+    });
+    Effect::new(move |_| match start.value().get() {
+        Some(Ok(id)) => poll_import(id, state),
+        Some(Err(e)) => state.set(Some(ImportJob { result: Some(Err(e)), ..Default::default() })),
+        None => {}
+    });
+    let running = move || start.pending().get() || state.get().is_some_and(|j| j.result.is_none());
+    let result = move || state.get().and_then(|j| j.result);
+    let from_error = move || {
+        let f = from.get();
+        if f.is_empty() {
+            return None;
+        }
+        match check_import_source(&f, all.get()) {
+            Err(message) => Some(message),
+            Ok(_) => field_error(result(), "from"),
+        }
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        state.set(None);
+        start.dispatch(ImportForm {
+            namespace: ns.clone(),
+            stream: stream.clone(),
+            from: from.get(),
+            tag: tag.get(),
+            all: all.get(),
+            scheduled: scheduled.get(),
+            insecure: insecure.get(),
+            import_mode: mode.get(),
+        });
+    };
+    let progress = move || {
+        let j = state.get()?;
+        if j.result.is_some() {
+            return None;
+        }
+        Some(if j.total == 0 { "Looking up the registry…".to_string() } else { format!("{} of {} images looked up…", j.done, j.total) })
+    };
+    view! {
+        <form class="card" id="import-form" on:submit=submit>
+            <h2>"Import from a registry"</h2>
+            <label for="import-from">"Image or repository"</label>
+            <input id="import-from" required placeholder="quay.io/org/app:1.0" prop:value=from on:input=move |ev| from.set(event_target_value(&ev))
+                aria-describedby="import-from-error"/>
+            <p id="import-from-error" class="hint error">{from_error}</p>
+            <label for="import-tag">"Into tag (default: the source's tag)"</label>
+            <input id="import-tag" prop:value=tag on:input=move |ev| tag.set(event_target_value(&ev)) disabled=move || all.get()/>
+            <label><input type="checkbox" prop:checked=all on:change=move |ev| all.set(event_target_checked(&ev))/>" every tag of the repository (--all)"</label>
+            <label><input type="checkbox" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" re-import periodically"</label>
+            <label><input type="checkbox" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
+            <label for="import-mode">"Import mode"</label>
+            <select id="import-mode" on:change=move |ev| mode.set(event_target_value(&ev))>
+                <option value="Legacy">"Legacy"</option>
+                <option value="PreserveOriginal">"PreserveOriginal"</option>
+            </select>
+            <button type="submit" class="primary" disabled=move || from_error().is_some() || running()>
+                {move || if running() { "Importing…" } else { "Import" }}
+            </button>
+            <p class="muted small" role="status" id="import-progress">{progress}</p>
+            {move || match result() {
+                Some(Ok(m)) => Some(view! { <p class="ok" role="status" id="import-result">{m}</p> }.into_any()),
+                Some(Err(e)) if e.field.as_deref() != Some("from") => Some(view! { <Failure failure=e/> }.into_any()),
+                _ => None,
+            }}
+        </form>
+    }
+}
