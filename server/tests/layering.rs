@@ -92,3 +92,48 @@ fn the_rule_check_sees_a_violation() {
     assert!(names_module("use crate::{service::Service, store::Store};", "store"));
     assert!(!names_module("let s = blob_store::get();", "store"));
 }
+
+/// Every `(file relative to app/src, line number, code)` of the app crate.
+fn app_lines() -> Vec<(String, usize, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src");
+    let mut files = vec![];
+    rust_files(&root, &mut files);
+    let mut lines = vec![];
+    for f in files {
+        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        for (i, line) in std::fs::read_to_string(&f).unwrap().lines().enumerate() {
+            lines.push((rel.clone(), i + 1, line.split("//").next().unwrap_or_default().to_string()));
+        }
+    }
+    lines
+}
+
+/// The app's order (`app/src/lib.rs`): pages → live → api → views → widgets → domain → model.
+/// A module never names one above it, so there is no import cycle.
+#[test]
+fn app_modules_import_only_downwards() {
+    let above: &[(&str, &[&str])] = &[
+        ("model/", &["domain", "api", "views", "widgets", "live", "pages"]),
+        ("domain/", &["api", "views", "widgets", "live", "pages"]),
+        ("widgets/", &["views", "live", "pages"]),
+        ("views/", &["live", "pages"]),
+        ("api/", &["live", "pages"]),
+        ("live/", &["pages"]),
+    ];
+    let mut found = vec![];
+    for (file, n, code) in app_lines() {
+        for (dir, forbidden) in above {
+            if file.starts_with(dir) {
+                for m in *forbidden {
+                    if names_module(&code, m) {
+                        found.push(format!("app/src/{file}:{n}: {} (names `{m}`)", code.trim()));
+                    }
+                }
+            }
+        }
+        if (file.starts_with("domain/") || file.starts_with("model/")) && code.contains("leptos") {
+            found.push(format!("app/src/{file}:{n}: {} (the rules never see Leptos)", code.trim()));
+        }
+    }
+    assert!(found.is_empty(), "app modules that import upwards:\n{}", found.join("\n"));
+}

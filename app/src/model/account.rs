@@ -4,9 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The roles of a namespace, weakest first.
-pub const ROLES: [&str; 3] = ["viewer", "editor", "admin"];
-
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Membership {
     pub namespace: String,

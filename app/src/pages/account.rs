@@ -8,7 +8,7 @@
 use crate::api::page_resource;
 use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
 use crate::live::Failure;
-use crate::model::ROLES;
+use crate::domain::accounts::Role;
 use crate::widgets::{Rendered, clicked, field_error};
 use leptos::prelude::*;
 
@@ -181,7 +181,7 @@ fn Tokens() -> impl IntoView {
                 <label for="token-role">"At most this role"</label>
                 <select id="token-role" on:change=set(|t, v| t.max_role = v)>
                     <option value="">"your roles"</option>
-                    {ROLES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
+                    {Role::ALL.map(Role::as_str).iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
                 </select>
                 <label for="token-expires">"Expires in (days; empty: never)"</label>
                 <input id="token-expires" inputmode="numeric" prop:value=move || form.get().expires_in_days

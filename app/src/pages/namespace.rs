@@ -7,7 +7,7 @@
 use crate::api::page_resource;
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
 use crate::live::{Failure, LivePart, PartSource, announce_change};
-use crate::model::ROLES;
+use crate::domain::accounts::Role;
 use crate::widgets::{Rendered, field_error};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -110,7 +110,7 @@ fn SettingsControls(ns: Signal<String>, settings: NamespaceSettings, changed: Rw
                             let current = m.role.clone();
                             view! {
                                 <select aria-label=label on:change=move |ev| { change.dispatch((user.clone(), event_target_value(&ev))); }>
-                                    {ROLES.iter().map(|r| view! { <option value=*r selected=*r == current.as_str()>{*r}</option> }).collect_view()}
+                                    {Role::ALL.map(Role::as_str).iter().map(|r| view! { <option value=*r selected=*r == current.as_str()>{*r}</option> }).collect_view()}
                                 </select>
                             }.into_any()
                         } else {
@@ -138,7 +138,7 @@ fn SettingsControls(ns: Signal<String>, settings: NamespaceSettings, changed: Rw
                     <p id="member-user-hint" class="hint error">{user_hint}</p>
                     <label for="member-role">"Role"</label>
                     <select id="member-role" on:change=move |ev| new_role.set(event_target_value(&ev))>
-                        {ROLES.iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
+                        {Role::ALL.map(Role::as_str).iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
                     </select>
                     <button type="submit">"Add member"</button>
                 </form>
