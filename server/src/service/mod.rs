@@ -4,6 +4,7 @@
 //! `app::domain`.
 
 mod access;
+mod audit;
 mod bulk;
 mod catalog;
 mod deliveries;
@@ -106,7 +107,7 @@ pub struct Service {
     /// The watch hub (started with the first watch): one reader of the event log for all.
     pub(crate) watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
     /// Accounts are on (a user exists): unknown, off or on (see `access`).
-    pub(crate) accounts: Arc<std::sync::atomic::AtomicU8>,
+    pub(crate) accounts: Arc<access::AccountsSwitch>,
     pub(crate) anonymous_read: bool,
     pub(crate) session_ttl: std::time::Duration,
     pub(crate) sign_ins: Arc<access::SignInThrottle>,
@@ -133,7 +134,7 @@ impl Service {
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
             import_jobs: Arc::new(jobs::ImportJobs::default()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
-            accounts: Arc::new(std::sync::atomic::AtomicU8::new(access::ACCOUNTS_UNKNOWN)),
+            accounts: Arc::new(access::AccountsSwitch::default()),
             anonymous_read: false,
             session_ttl: AccessConfig::default().session_ttl,
             sign_ins: Arc::new(access::SignInThrottle::default()),
