@@ -1,8 +1,10 @@
-//! Teams (issue 6) through the real API router: the authorization matrix (every route for
-//! anonymous, viewer, editor, namespace admin, a member of another namespace, the server
-//! administrator, and expired and revoked tokens), lists and watches filtered to what the caller
-//! may read, public namespaces and --anonymous-read, token limits, the cross-namespace source
-//! rule, CSRF refusals, the sign-in slowdown, the first-admin bootstrap, passwords, and the audit log.
+//! Teams (PRODUCT.md "What it is": teams, self-service) through the real API router: the
+//! authorization matrix (every route for anonymous, viewer, editor, namespace admin, a member of
+//! another namespace, the server administrator, and expired and revoked tokens), lists and watches
+//! filtered to what the caller may read, public namespaces and --anonymous-read, token limits, the
+//! cross-namespace source rule, CSRF refusals, the sign-in slowdown, the first-admin bootstrap,
+//! passwords, the audit log, and stored limits and roles that do not decode (refused, never
+//! widened).
 
 mod common;
 

@@ -38,12 +38,15 @@ impl<'r> Decode<'r, Sqlite> for StoredRole {
 /// A user account.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct UserRow {
+    /// The row id.
     pub id: i64,
+    /// The sign-in name.
     pub name: String,
     /// argon2id, PHC string format.
     pub password_hash: String,
     /// A server-wide administrator.
     pub admin: bool,
+    /// RFC 3339.
     pub created: String,
 }
 
@@ -120,16 +123,23 @@ pub async fn delete_sessions_of(conn: &mut SqliteConnection, user_id: i64, keep:
 /// An API token: its public id, the hash of its secret, and its limits.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TokenRow {
+    /// The public id (`ist_<id>_…`).
     pub id: String,
+    /// The owner.
     pub user_id: i64,
+    /// What the token is for.
     pub name: String,
+    /// The lowercase hex SHA-256 of the secret.
     pub secret_hash: String,
     /// Only these namespaces (in the order they were given); `None`: every namespace of the user.
     pub namespaces: Option<Json<Vec<String>>>,
     /// At most this role; `None`: the user's roles.
     pub max_role: Option<StoredRole>,
+    /// RFC 3339; `None`: never.
     pub expires: Option<String>,
+    /// RFC 3339.
     pub created: String,
+    /// When it was revoked (RFC 3339); `None`: live.
     pub revoked: Option<String>,
 }
 
@@ -175,7 +185,9 @@ pub async fn revoke_token(conn: &mut SqliteConnection, id: &str, user_id: i64, n
 /// A user's role in one namespace.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct MembershipRow {
+    /// The namespace.
     pub namespace: String,
+    /// The role there.
     pub role: StoredRole,
 }
 
@@ -187,7 +199,9 @@ pub async fn memberships(conn: &mut SqliteConnection, user_id: i64) -> StoreResu
 /// A member of a namespace: the user's name and role.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct MemberRow {
+    /// The user's name.
     pub user: String,
+    /// The role in the namespace.
     pub role: StoredRole,
 }
 

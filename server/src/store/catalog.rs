@@ -34,6 +34,7 @@ fn escape_like(s: &str) -> String {
 /// (Reading whole histories for a page of 50 streams was most of the page's time.)
 #[derive(Clone, Debug)]
 pub struct CatalogEntry {
+    /// The stream with each tag's head only.
     pub stream: ImageStream,
     /// Spec and status tags, each name once.
     pub tag_count: i64,
@@ -44,6 +45,7 @@ pub struct CatalogEntry {
 /// One page of the catalog.
 #[derive(Clone, Debug)]
 pub struct CatalogPageRows {
+    /// The page's streams, in the page's order.
     pub entries: Vec<CatalogEntry>,
     /// How many streams match in all (for the pager).
     pub total: i64,
@@ -148,11 +150,15 @@ pub async fn catalog_page(
 /// A history item that points at an image, and whether it is its tag's head.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ImageUseRow {
+    /// The stream's namespace.
     pub namespace: String,
     /// The stream.
     pub name: String,
+    /// The tag.
     pub tag: String,
+    /// When the item was added (RFC 3339).
     pub created: String,
+    /// Whether it is the tag's newest item.
     pub head: bool,
 }
 
@@ -174,13 +180,19 @@ pub async fn image_uses(conn: &mut SqliteConnection, digest: &str, scope: Option
 /// One history item with the tag and stream it belongs to.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TagMovementRow {
+    /// The stream's namespace.
     pub namespace: String,
     /// The stream.
     pub name: String,
+    /// The tag.
     pub tag: String,
+    /// When the tag moved (RFC 3339).
     pub created: String,
+    /// The pull spec the tag moved to.
     pub docker_image_reference: String,
+    /// The image digest.
     pub image: String,
+    /// The tag generation of the move.
     pub generation: i64,
 }
 
@@ -201,9 +213,11 @@ pub async fn recent_movements(conn: &mut SqliteConnection, limit: i64, scope: Op
 /// A status tag that has conditions.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TagConditionsRow {
+    /// The stream's namespace.
     pub namespace: String,
     /// The stream.
     pub name: String,
+    /// The status tag.
     pub tag: String,
     /// A stored value that does not decode is an error, not an empty list.
     pub conditions: Json<Vec<TagEventCondition>>,

@@ -12,8 +12,11 @@ use sqlx::types::Json;
 /// One event of the log.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredEvent {
+    /// The version the change got; the log's order.
     pub resource_version: i64,
+    /// The stream's namespace.
     pub namespace: String,
+    /// The stream's name.
     pub name: String,
     /// `ADDED`, `MODIFIED` or `DELETED`.
     #[sqlx(rename = "type")]

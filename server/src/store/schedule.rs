@@ -9,7 +9,9 @@ use sqlx::SqliteConnection;
 /// A stream named by namespace and name.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StreamKey {
+    /// The stream's namespace.
     pub namespace: String,
+    /// The stream's name.
     pub name: String,
 }
 

@@ -8,10 +8,15 @@ use sqlx::SqliteConnection;
 /// A registry secret as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SecretRow {
+    /// The namespace it belongs to.
     pub namespace: String,
+    /// Its name within the namespace.
     pub name: String,
+    /// Its uid.
     pub uid: String,
+    /// The resource version it was written at.
     pub resource_version: i64,
+    /// RFC 3339.
     pub created: String,
     /// The Kubernetes secret type (`kubernetes.io/dockerconfigjson`).
     #[sqlx(rename = "type")]

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 /// A stored stream and its row id.
 #[derive(Clone, Debug)]
 pub struct StoredStream {
+    /// The `image_streams` row id (what tags and history rows point at).
     pub id: i64,
+    /// The stream with its tags and history.
     pub stream: ImageStream,
 }
 

@@ -13,12 +13,19 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 /// A subscription as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct WebhookRow {
+    /// The row id.
     pub id: i64,
+    /// The namespace it belongs to.
     pub namespace: String,
+    /// Its name within the namespace.
     pub name: String,
+    /// Its uid.
     pub uid: String,
+    /// The resource version it was last written at.
     pub resource_version: i64,
+    /// RFC 3339.
     pub created: String,
+    /// Where deliveries are POSTed.
     pub url: String,
     /// The signing secret, sealed (see `sealing`).
     pub sealed_secret: Vec<u8>,
@@ -85,21 +92,28 @@ pub async fn delete_webhook(conn: &mut SqliteConnection, id: i64) -> StoreResult
 /// A delivery of one event to one subscription.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct DeliveryRow {
+    /// The row id (also the `X-Imagestreams-Delivery` header).
     pub id: i64,
+    /// The subscription.
     pub webhook_id: i64,
     /// The CloudEvent id (a redelivery keeps it).
     pub event_id: String,
     #[sqlx(rename = "type")]
+    /// The CloudEvent type.
     pub event_type: String,
+    /// The CloudEvent subject (`<stream>:<tag>`).
     pub subject: String,
     /// The CloudEvent as sent: JSON text, kept byte for byte so a redelivery sends the same body.
     pub payload: String,
+    /// When it was queued (RFC 3339).
     pub created: String,
     /// `Pending`, `Delivered` or `Failed` (`DeliveryState::as_str`).
     pub state: String,
+    /// Attempts made so far.
     pub attempts: i64,
     /// When it is due, in unix milliseconds of the service clock.
     pub next_attempt: i64,
+    /// The delivery this one repeats ("redeliver").
     pub redelivery_of: Option<i64>,
 }
 
@@ -173,11 +187,17 @@ pub async fn last_finished(conn: &mut SqliteConnection, webhook_id: i64) -> Stor
 /// One attempt of a delivery.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct AttemptRow {
+    /// The delivery.
     pub delivery_id: i64,
+    /// The attempt's number, from 1.
     pub attempt: i64,
+    /// When it was made (RFC 3339, milliseconds).
     pub time: String,
+    /// The receiver's status code, if it answered.
     pub status_code: Option<i64>,
+    /// How long the attempt took.
     pub latency_ms: i64,
+    /// Why it failed (`None`: delivered).
     pub error: Option<String>,
 }
 

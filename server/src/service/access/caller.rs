@@ -33,6 +33,7 @@ pub struct AuditSlot(pub Arc<Mutex<AuditNote>>);
 /// What the permission check learnt about a request, for its audit entry.
 #[derive(Clone, Debug, Default)]
 pub struct AuditNote {
+    /// The user's name.
     pub user: Option<String>,
     /// The public id of the token used.
     pub token: Option<String>,
@@ -45,7 +46,9 @@ pub struct AuditNote {
 /// Who is calling, resolved once per request.
 #[derive(Clone, Debug, Default)]
 pub struct Caller {
+    /// The user's name (`None`: nobody signed in).
     pub user: Option<String>,
+    /// The user's row id.
     pub user_id: Option<i64>,
     /// A server-wide administrator (before token limits).
     pub admin: bool,
@@ -59,10 +62,13 @@ pub struct Caller {
     pub roles: BTreeMap<String, Role>,
     /// Namespaces anyone may read.
     pub public: BTreeSet<String>,
+    /// The limits of the token the request came with (`None`: a session, or nobody).
     pub token: Option<TokenScope>,
     /// The hash of the session the request came with.
     pub session: Option<String>,
+    /// The client's address, for the audit log.
     pub remote: Option<String>,
+    /// Where the request's audit entry collects what the check saw.
     pub audit: Option<AuditSlot>,
 }
 
@@ -146,7 +152,9 @@ pub struct Credentials {
     pub bearer: Option<String>,
     /// The session cookie's value.
     pub session: Option<String>,
+    /// The client's address, for the audit log.
     pub remote: Option<String>,
+    /// Where the request's audit entry collects what the check saw.
     pub audit: Option<AuditSlot>,
 }
 
