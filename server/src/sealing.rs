@@ -7,6 +7,7 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use std::path::Path;
 
+/// Seals and opens values with the server's key.
 #[derive(Clone)]
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
@@ -24,19 +25,15 @@ fn random<const N: usize>() -> Result<[u8; N], String> {
     Ok(buf)
 }
 
+/// The key written as 64 hex digits (surrounding whitespace, such as a file's newline, allowed).
 fn parse_hex_key(s: &str) -> Result<[u8; 32], String> {
-    let s = s.trim();
-    if s.len() != 64 || !s.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return Err("the sealing key must be 64 hexadecimal digits".into());
-    }
     let mut key = [0u8; 32];
-    for (i, k) in key.iter_mut().enumerate() {
-        *k = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
-    }
+    hex::decode_to_slice(s.trim(), &mut key).map_err(|_| "the sealing key must be 64 hexadecimal digits".to_string())?;
     Ok(key)
 }
 
 impl Sealer {
+    /// A sealer with the given key.
     pub fn from_key(key: [u8; 32]) -> Self {
         Sealer { cipher: XChaCha20Poly1305::new(Key::from_slice(&key)) }
     }
@@ -51,11 +48,11 @@ impl Sealer {
             return Ok(Self::from_key(parse_hex_key(&text)?));
         }
         let key: [u8; 32] = random()?;
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        write_private(&path, &hex).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        write_private(&path, &hex::encode(key)).map_err(|e| format!("writing {}: {e}", path.display()))?;
         Ok(Self::from_key(key))
     }
 
+    /// `plain` encrypted under a fresh random nonce: `nonce || ciphertext`.
     pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, String> {
         let nonce: [u8; 24] = random()?;
         let mut out = nonce.to_vec();
@@ -63,6 +60,7 @@ impl Sealer {
         Ok(out)
     }
 
+    /// The plain text of a sealed value; an error if it was sealed with another key or altered.
     pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, String> {
         if sealed.len() < 24 {
             return Err("sealed value too short".into());
@@ -100,6 +98,16 @@ mod tests {
         bad[last] ^= 1;
         assert!(s.open(&bad).is_err());
         assert!(Sealer::from_key([8u8; 32]).open(&sealed).is_err());
+    }
+
+    #[test]
+    fn hex_keys_parse_strictly() {
+        let key = [0xabu8; 32];
+        assert_eq!(parse_hex_key(&format!("{}\n", hex::encode(key))).unwrap(), key);
+        assert_eq!(parse_hex_key(&"AB".repeat(32)).unwrap(), key, "either case");
+        for bad in ["", "ab", &"ab".repeat(33), &"zz".repeat(32), &format!("+{}", "a".repeat(63))] {
+            assert_eq!(parse_hex_key(bad).unwrap_err(), "the sealing key must be 64 hexadecimal digits", "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! Teams (PRODUCT.md, "What it is": teams, self-service) through the real API router: the authorization matrix (every route for
-//! anonymous, viewer, editor, namespace admin, a member of another namespace, the server
-//! administrator, and expired and revoked tokens), lists and watches filtered to what the caller
-//! may read, public namespaces and --anonymous-read, token limits, the cross-namespace source
-//! rule, CSRF refusals, the sign-in slowdown, the first-admin bootstrap, passwords, and the audit log.
+//! Teams (PRODUCT.md "What it is": teams, self-service) through the real API router: the
+//! authorization matrix (every route for anonymous, viewer, editor, namespace admin, a member of
+//! another namespace, the server administrator, and expired and revoked tokens), lists and watches
+//! filtered to what the caller may read, public namespaces and --anonymous-read, token limits, the
+//! cross-namespace source rule, CSRF refusals, the sign-in slowdown, the first-admin bootstrap,
+//! passwords, the audit log, and stored limits and roles that do not decode (refused, never
+//! widened).
 
 mod common;
 
@@ -721,4 +723,55 @@ async fn the_sign_in_form_works_without_javascript() {
     // Login CSRF: another site's form may not sign the visitor in.
     let (status, location, set) = post("username=admin&password=admin-password-1".into(), Some("https://evil.example")).await;
     assert_eq!((status, location, set), (StatusCode::FORBIDDEN, None, None));
+}
+
+/// A stored token limit or role that does not decode refuses the request (a 500): it never
+/// becomes "no limit" (an unrestricted or uncapped token) or a silently dropped membership. The
+/// rows are corrupted with plain SQL, as a bad migration or a hand edit would.
+#[tokio::test]
+async fn undecodable_stored_limits_and_roles_refuse_instead_of_widening() {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s).await;
+    assert!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap());
+    let admin = cookie(&sign_in(&app, "admin", &password("admin")).await);
+    ok(&app, "POST", "/api/v1/users", Some(json!({"name": "ed", "password": password("ed")})), &admin).await;
+    for ns in ["team", "other"] {
+        ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": ns}})), &admin).await;
+        ok(&app, "PUT", &format!("/api/v1/namespaces/{ns}/members/ed"), Some(json!({"role": "editor"})), &admin).await;
+    }
+    let ed = sign_in(&app, "ed", &password("ed")).await;
+    let scoped = bearer(&token_for(&app, &ed, json!({"name": "scoped", "namespaces": ["team"]})).await);
+    let capped = bearer(&token_for(&app, &ed, json!({"name": "capped", "maxRole": "viewer"})).await);
+    let other = format!("{IS}/other/imagestreams");
+    async fn create(app: &TestApp, h: &[(String, String)]) -> StatusCode {
+        app.send_with("POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "x"}})), h).await.status
+    }
+    // The limits hold while the rows are intact.
+    assert_eq!(app.status_of("GET", &other, &scoped).await, StatusCode::NOT_FOUND);
+    assert_eq!(create(&app, &capped).await, StatusCode::FORBIDDEN);
+
+    let db = sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(app.data_dir().join("imagestreams.db")))
+        .await
+        .unwrap();
+    let corrupt = |sql: &'static str| {
+        let db = db.clone();
+        async move { assert_eq!(sqlx::query(sql).execute(&db).await.unwrap().rows_affected(), 1, "{sql}") }
+    };
+    corrupt("UPDATE api_tokens SET namespaces = '[\"team\"' WHERE name = 'scoped'").await;
+    corrupt("UPDATE api_tokens SET max_role = 'owner' WHERE name = 'capped'").await;
+    for (what, status) in [
+        ("a token whose namespaces do not decode", app.status_of("GET", &other, &scoped).await),
+        ("...nor may it read its own namespace", app.status_of("GET", &format!("{IS}/team/imagestreams"), &scoped).await),
+        ("a token whose role cap is no role", create(&app, &capped).await),
+    ] {
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{what}");
+    }
+    let listed = app.send_with("GET", "/api/v1/tokens", None, &cookie(&ed)).await;
+    assert_eq!(listed.status, StatusCode::INTERNAL_SERVER_ERROR, "listing the corrupt tokens: {}", listed.text);
+
+    // A membership whose role is no role: refused, not skipped (and not shown as a member).
+    corrupt("UPDATE members SET role = 'owner' WHERE namespace = 'other' AND user_id = (SELECT id FROM users WHERE name = 'ed')").await;
+    assert_eq!(app.status_of("GET", &format!("{IS}/team/imagestreams"), &cookie(&ed)).await, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(app.status_of("GET", "/api/v1/namespaces/other/members", &admin).await, StatusCode::INTERNAL_SERVER_ERROR);
+    // The administrator's own credentials are intact.
+    assert_eq!(app.status_of("GET", &format!("{IS}/team/imagestreams"), &admin).await, StatusCode::OK);
 }

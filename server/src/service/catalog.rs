@@ -42,16 +42,17 @@ impl Service {
     /// `query`; `sort` is `updated` (newest first) or anything else (by name).
     pub async fn catalog_slice(&self, caller: &Caller, query: &str, sort: &str, page: u32) -> Result<CatalogSlice, ApiError> {
         self.allow(caller, Verb::List, "imagestreams", None)?;
-        let scope = store::scope_json(caller.visible_namespaces().as_deref());
+        let scope = caller.visible_namespaces();
         let sort = if sort == "updated" { CatalogSort::Updated } else { CatalogSort::Name };
         let page = page.max(1);
         let mut conn = self.store.read().await.map_err(db)?;
         // Read before the page: changes after it reach the page live.
         let resource_version = store::current_resource_version(&mut conn).await.map_err(db)?.to_string();
         let offset = i64::from(page - 1) * i64::from(CATALOG_PAGE);
-        let (rows, total) =
+        let found =
             store::catalog_page(&mut conn, query.trim(), sort, offset, i64::from(CATALOG_PAGE), scope.as_deref()).await.map_err(db)?;
-        let streams = rows
+        let streams = found
+            .entries
             .into_iter()
             .map(|e| {
                 let mut row = catalog_row(&self.with_public_repository(e.stream));
@@ -60,13 +61,13 @@ impl Service {
                 row
             })
             .collect();
-        Ok(CatalogSlice { streams, total: total as u64, page, page_size: CATALOG_PAGE, resource_version })
+        Ok(CatalogSlice { streams, total: found.total as u64, page, page_size: CATALOG_PAGE, resource_version })
     }
 
     /// An image and where it is used: for anyone who may read a namespace that uses the image
     /// (or was the image; server administrators see every image). 404 otherwise.
     pub async fn image_facts(&self, caller: &Caller, digest: &str) -> Result<ImageFacts, ApiError> {
-        let scope = store::scope_json(caller.visible_namespaces().as_deref());
+        let scope = caller.visible_namespaces();
         let uses = {
             let mut conn = self.store.read().await.map_err(db)?;
             store::image_uses(&mut conn, digest, scope.as_deref()).await.map_err(db)?
@@ -102,7 +103,7 @@ impl Service {
     /// The wall screen: the newest tag movements, tags whose last import failed, and the
     /// streams updated since midnight UTC (of the service clock).
     pub async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ApiError> {
-        let scope = store::scope_json(caller.visible_namespaces().as_deref());
+        let scope = caller.visible_namespaces();
         let now = self.clock_now();
         let today = now.format("%Y-%m-%dT00:00:00Z").to_string();
         let mut conn = self.store.read().await.map_err(db)?;

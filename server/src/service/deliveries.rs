@@ -9,7 +9,7 @@ use super::{Service, db};
 use crate::egress::RegistryGuard;
 use crate::store::{self, AttemptRow};
 use app::domain::triggers::{DeliveryState, state_after_attempt};
-use app::model::{ApiError, DELIVERY_PENDING};
+use app::model::ApiError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ impl Service {
     /// first.
     pub async fn queued_deliveries(&self) -> Result<Vec<QueuedDelivery>, ApiError> {
         let mut conn = self.store.read().await.map_err(db)?;
-        let heads = store::queue_heads(&mut conn, DELIVERY_PENDING).await.map_err(db)?;
+        let heads = store::queue_heads(&mut conn).await.map_err(db)?;
         Ok(heads
             .into_iter()
             .map(|d| QueuedDelivery {
@@ -102,7 +102,7 @@ impl Service {
             error: outcome.error,
         };
         let mut tx = self.store.begin().await.map_err(db)?;
-        store::record_attempt(&mut tx, &row, state.as_str(), next).await.map_err(db)?;
+        store::record_attempt(&mut tx, &row, state, next).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(state)
     }
@@ -110,7 +110,7 @@ impl Service {
     /// Keeps the newest `keep` finished deliveries of every subscription.
     pub async fn trim_delivery_log(&self, keep: i64) -> Result<u64, ApiError> {
         let mut tx = self.store.begin().await.map_err(db)?;
-        let n = store::trim_deliveries(&mut tx, DELIVERY_PENDING, keep).await.map_err(db)?;
+        let n = store::trim_deliveries(&mut tx, keep).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(n)
     }

@@ -1,7 +1,9 @@
 //! ImageStreamImport (spec §4.2–4.3): registry lookups happen outside any transaction (a slow
 //! registry must never hold the writer), then one transaction stores new Image objects and the
 //! stream changes. An import that changes nothing writes nothing.
-//! Must not: hold a transaction open while a registry answers.
+//!
+//! Must not: contact a registry inside a transaction, or other than through the importer (whose
+//! egress guard decides which registries may be reached).
 
 use super::normalize_registry;
 use super::streams::check_namespace_matches;
@@ -336,7 +338,7 @@ impl Service {
         };
         let next_due = (self.clock.now() + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::minutes(15)))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        for (ns, name) in &due {
+        for store::StreamKey { namespace: ns, name } in &due {
             let Ok(stream) = self.get_stream(&Caller::system(), ns, name).await else { continue };
             let tags: Vec<String> = stream
                 .spec
@@ -360,9 +362,10 @@ impl Service {
 
 impl Service {
     /// Streams that may have tags to import (for the controller's catch-up at start).
+    /// (namespace, name) pairs, the import queue's shape.
     pub async fn import_candidates(&self) -> Result<Vec<(String, String)>, ApiError> {
         let mut conn = self.store.read().await.map_err(db)?;
-        store::import_candidates(&mut conn).await.map_err(db)
+        Ok(store::import_candidates(&mut conn).await.map_err(db)?.into_iter().map(|k| (k.namespace, k.name)).collect())
     }
 }
 

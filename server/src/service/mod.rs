@@ -4,6 +4,7 @@
 //! `app::domain`.
 
 mod access;
+mod audit;
 mod bulk;
 mod catalog;
 mod deliveries;
@@ -107,7 +108,7 @@ pub struct Service {
     /// The watch hub (started with the first watch): one reader of the event log for all.
     watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
     /// Accounts are on (a user exists): unknown, off or on (see `access`).
-    accounts: Arc<std::sync::atomic::AtomicU8>,
+    accounts: Arc<access::AccountsSwitch>,
     anonymous_read: bool,
     session_ttl: std::time::Duration,
     sign_ins: Arc<access::SignInThrottle>,
@@ -134,7 +135,7 @@ impl Service {
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
             import_jobs: Arc::new(jobs::ImportJobs::default()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
-            accounts: Arc::new(std::sync::atomic::AtomicU8::new(access::ACCOUNTS_UNKNOWN)),
+            accounts: Arc::new(access::AccountsSwitch::default()),
             anonymous_read: false,
             session_ttl: AccessConfig::default().session_ttl,
             sign_ins: Arc::new(access::SignInThrottle::default()),

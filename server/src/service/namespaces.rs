@@ -1,5 +1,8 @@
-//! Namespaces: explicit objects (PRODUCT difference 6).
-//! Must not: hold SQL.
+//! Namespaces: explicit objects (PRODUCT difference 6). Whoever creates one administers it;
+//! lists show only what the caller may see; deleting one deletes its streams, each recorded for
+//! watchers.
+//!
+//! Must not: restate the name rule (`app::domain::names`) or manage members (`access::members`).
 
 use super::{Caller, Role, Service, Verb, db, new_uid, page_size};
 use crate::store;
@@ -22,7 +25,7 @@ impl Service {
         store::insert_namespace(&mut tx, &name, &new_uid(), rv, &self.now()).await.map_err(db)?;
         // Whoever creates a namespace administers it.
         if let Some(user) = caller.user_id {
-            store::set_member(&mut tx, &name, user, Role::Admin.as_str()).await.map_err(db)?;
+            store::set_member(&mut tx, &name, user, Role::Admin).await.map_err(db)?;
         }
         let created = store::get_namespace(&mut tx, &name).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
@@ -39,7 +42,7 @@ impl Service {
         self.allow(caller, Verb::List, "namespaces", None)?;
         let limit = page_size(limit)?;
         let mut conn = self.store.read().await.map_err(db)?;
-        let scope = store::scope_json(caller.visible_namespaces().as_deref());
+        let scope = caller.visible_namespaces();
         let mut items = store::list_namespaces(&mut conn, cont.unwrap_or(""), limit + 1, scope.as_deref()).await.map_err(db)?;
         let next = if items.len() as i64 > limit {
             items.truncate(limit as usize);

@@ -1,7 +1,10 @@
 //! Image streams: list, get, create, update (PUT), delete, and the write path every stream
 //! mutation shares (validate → generations → resolve changed tags → one resource version).
 //! Also ImageStreamMapping (a pushed image entering a stream) and ImageStreamImage reads.
-//! Must not: hold SQL or restate a rule of `app::domain::streams`.
+//!
+//! Must not: restate a rule of `app::domain` (validation, generations, the history merge) or
+//! write a stream other than through the outbox path (`save_new_stream`, `save_stream`,
+//! `remove_stream` in `webhooks`), which queues the webhooks a change causes.
 
 use super::{Caller, Service, Verb, db, new_uid, page_size};
 use crate::store::{self, StoredStream};
@@ -69,7 +72,7 @@ impl Service {
             self.require_namespace(&mut conn, ns).await?;
         }
         // Across namespaces: only those the caller may read.
-        let scope = if ns.is_none() { store::scope_json(caller.visible_namespaces().as_deref()) } else { None };
+        let scope = if ns.is_none() { caller.visible_namespaces() } else { None };
         let mut rows = store::list_streams(&mut conn, ns, (&after.0, &after.1), limit + 1, scope.as_deref()).await.map_err(db)?;
         drop(conn);
         let next = if rows.len() as i64 > limit {

@@ -2,7 +2,9 @@
 //! stored change after N from the event log, in order, then follows new ones as commits
 //! announce them. A version older than the retained log answers 410 Gone (reason Expired).
 //! Idle watchers hold only a small state and a `watch` receiver: no polling while nothing moves.
-//! Must not: hold a write transaction or read the event log once per watcher.
+//!
+//! Must not: hold a read transaction while a watcher is slow, or send an event of a namespace
+//! the caller may not read.
 
 use super::{Caller, Service, Verb, db};
 use crate::store;
@@ -62,8 +64,7 @@ pub fn parse_field_selector(s: &str) -> Result<(Option<String>, Option<String>),
 }
 
 impl Service {
-    fn line(&self, event_type: &str, object_json: &str) -> Option<String> {
-        let stream: ImageStream = serde_json::from_str(object_json).ok()?;
+    fn line(&self, event_type: &str, stream: ImageStream) -> Option<String> {
         serde_json::to_string(&WatchLine { event_type, object: self.with_public_repository(stream) }).ok()
     }
 
@@ -71,7 +72,7 @@ impl Service {
     pub async fn watch_streams(&self, caller: &Caller, mut req: WatchRequest) -> Result<WatchStream, ApiError> {
         self.allow(caller, Verb::List, "imagestreams", req.namespace.as_deref())?;
         req.visible = if req.namespace.is_none() { caller.visible_namespaces().map(|v| v.into_iter().collect()) } else { None };
-        let scope = store::scope_json(req.visible.as_ref().map(|v| v.iter().cloned().collect::<Vec<_>>()).as_deref());
+        let scope: Option<Vec<String>> = req.visible.as_ref().map(|v| v.iter().cloned().collect());
         let mut conn = self.store.read().await.map_err(db)?;
         if let Some(ns) = &req.namespace {
             self.require_namespace(&mut conn, ns).await?;
@@ -205,14 +206,14 @@ impl Service {
         }
         let events = store::events_after(&mut tx, position, req.namespace.as_deref(), req.name.as_deref(), 500).await.ok()?;
         drop(tx);
-        Some(match events.last() {
+        Some(match events.last().map(|last| last.resource_version) {
             Some(last) => CatchUp::Lines(
                 events
-                    .iter()
+                    .into_iter()
                     .filter(|e| req.visible.as_ref().is_none_or(|v| v.contains(&e.namespace)))
-                    .filter_map(|e| self.line(&e.event_type, &e.object))
+                    .filter_map(|e| self.line(&e.event_type, e.object.0))
                     .collect(),
-                last.resource_version,
+                last,
             ),
             None => CatchUp::Current(now),
         })
@@ -266,7 +267,7 @@ impl Service {
                 let events = events
                     .into_iter()
                     .filter_map(|e| {
-                        let line = self.line(&e.event_type, &e.object)?;
+                        let line = self.line(&e.event_type, e.object.0)?;
                         Some(HubEvent { resource_version: e.resource_version, namespace: e.namespace, name: e.name, line: line.into() })
                     })
                     .collect();

@@ -1,9 +1,12 @@
-//! Image-change webhooks (PRODUCT.md, "What it is": builds and deployments are told when a tag
-//! moves): subscriptions per namespace (secret sealed, never returned), the outbox (every stream
-//! write queues the deliveries its tag changes cause, in the write's own transaction), the delivery
-//! log, "send test event" and "redeliver". Sending is the dispatcher's job (`crate::workers::delivery`), which reads the
-//! outbox through `service::deliveries`.
-//! Must not: send anything (the dispatcher does) or return a secret.
+//! Image-change webhooks (PRODUCT.md "What it is": deployments are told when a tag moves to a new
+//! image; which moves count is spec §7.1, `app::domain::triggers`): subscriptions per namespace
+//! (secret sealed, never returned), the outbox (every stream write queues the deliveries its tag
+//! changes cause, in the write's own transaction), the delivery log, "send test event" and
+//! "redeliver". Sending is the dispatcher's job (`workers::delivery`), which reads the outbox
+//! through `service::deliveries`.
+//!
+//! Must not: send anything, restate which changes a subscription wants (the domain's rule), or
+//! return a signing secret.
 
 use super::streams::check_namespace_matches;
 use super::{Caller, Service, Verb, db, new_uid};
@@ -11,6 +14,7 @@ use crate::store::{self, DeliveryRow, StoredStream, WebhookRow};
 use app::domain::triggers::{TagChange, parse_target_url, subscription_wants, tag_changes, url_for_readers, validate_webhook};
 use app::model::*;
 use sqlx::SqliteConnection;
+use sqlx::types::Json;
 use std::collections::BTreeMap;
 
 pub const RES_WEBHOOKS: Resource = Resource { plural: "webhooks", group: "", kind: "Webhook" };
@@ -44,19 +48,14 @@ impl Service {
             api_version: "v1".into(),
             kind: "Webhook".into(),
             metadata: ObjectMeta::stored(&row.namespace, &row.name, &row.uid, row.resource_version, &row.created),
-            spec: WebhookSpec {
-                url: row.url.clone(),
-                secret: None,
-                tags: serde_json::from_str(&row.tags).unwrap_or_default(),
-                events: serde_json::from_str(&row.events).unwrap_or_default(),
-            },
+            spec: WebhookSpec { url: row.url.clone(), secret: None, tags: row.tags.0.clone(), events: row.events.0.clone() },
             status: WebhookStatus { pending, last_delivery: last },
         }
     }
 
     async fn webhook_with_status(&self, conn: &mut SqliteConnection, row: &WebhookRow) -> Result<Webhook, ApiError> {
-        let pending = store::count_pending(conn, row.id, DELIVERY_PENDING).await.map_err(db)?;
-        let last = store::last_finished(conn, row.id, DELIVERY_PENDING).await.map_err(db)?.map(|d| delivery_view(&d, vec![]));
+        let pending = store::count_pending(conn, row.id).await.map_err(db)?;
+        let last = store::last_finished(conn, row.id).await.map_err(db)?.map(|d| delivery_view(&d, vec![]));
         Ok(self.webhook_view(row, pending, last))
     }
 
@@ -102,8 +101,8 @@ impl Service {
             created: self.now(),
             url: w.spec.url.clone(),
             sealed_secret,
-            tags: store_json(&w.spec.tags),
-            events: store_json(&w.spec.events),
+            tags: Json(w.spec.tags.clone()),
+            events: Json(w.spec.events.clone()),
         };
         row.id = store::insert_webhook(&mut tx, &row).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
@@ -129,14 +128,13 @@ impl Service {
                 "the object has been modified; please apply your changes to the latest version and try again",
             ));
         }
-        let (tags, events) = (store_json(&w.spec.tags), store_json(&w.spec.events));
-        if row.url == w.spec.url && row.tags == tags && row.events == events && w.spec.secret.is_none() {
+        if row.url == w.spec.url && row.tags.0 == w.spec.tags && row.events.0 == w.spec.events && w.spec.secret.is_none() {
             return self.webhook_with_status(&mut tx, &row).await;
         }
         if let Some(secret) = &w.spec.secret {
             row.sealed_secret = self.sealer.seal(secret.as_bytes()).map_err(ApiError::internal)?;
         }
-        (row.url, row.tags, row.events) = (w.spec.url.clone(), tags, events);
+        (row.url, row.tags, row.events) = (w.spec.url.clone(), Json(w.spec.tags.clone()), Json(w.spec.events.clone()));
         row.resource_version = store::next_resource_version(&mut tx).await.map_err(db)?;
         store::update_webhook(&mut tx, &row).await.map_err(db)?;
         let view = self.webhook_with_status(&mut tx, &row).await?;
@@ -327,11 +325,7 @@ impl Service {
             })
             .collect();
         for hook in hooks {
-            let spec = WebhookSpec {
-                tags: serde_json::from_str(&hook.tags).unwrap_or_default(),
-                events: serde_json::from_str(&hook.events).unwrap_or_default(),
-                ..Default::default()
-            };
+            let spec = WebhookSpec { tags: hook.tags.0, events: hook.events.0, ..Default::default() };
             for (change, event) in &events {
                 if subscription_wants(&spec, &name, change) {
                     self.queue(tx, hook.id, event, None).await?;
@@ -359,8 +353,4 @@ impl Service {
         store::delete_stream(tx, old.id, last, &self.now()).await.map_err(db)?;
         self.queue_tag_events(tx, Some(last), None).await
     }
-}
-
-fn store_json(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }

@@ -1,7 +1,11 @@
 //! The catalog's read queries: streams with search, sorting and pagination (an `OFFSET` page: the
 //! catalog is browsed by page number), where an image is used, the newest tag movements and the
-//! tags with conditions. Must not: decide who may see what (the caller passes the namespace scope).
+//! tags with conditions.
+//!
+//! Must not: decide who may see what (the caller passes the namespace scope: the names that may
+//! be shown, `None` for all, bound as a JSON array for `json_each`).
 
+use super::streams::{StreamRow, streams_from_rows};
 use super::{StoreResult, StoredStream};
 use app::model::{ImageStream, NamedTagEventList, TagEvent, TagEventCondition};
 use sqlx::types::Json;
@@ -10,7 +14,9 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 /// How the catalog is ordered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CatalogSort {
+    /// By name, then namespace.
     Name,
+    /// Newest head first; streams without history last.
     Updated,
 }
 
@@ -28,9 +34,21 @@ fn escape_like(s: &str) -> String {
 /// (Reading whole histories for a page of 50 streams was most of the page's time.)
 #[derive(Clone, Debug)]
 pub struct CatalogEntry {
+    /// The stream with each tag's head only.
     pub stream: ImageStream,
+    /// Spec and status tags, each name once.
     pub tag_count: i64,
+    /// Distinct images in the history.
     pub image_count: i64,
+}
+
+/// One page of the catalog.
+#[derive(Clone, Debug)]
+pub struct CatalogPageRows {
+    /// The page's streams, in the page's order.
+    pub entries: Vec<CatalogEntry>,
+    /// How many streams match in all (for the pager).
+    pub total: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -61,8 +79,8 @@ pub async fn catalog_page(
     sort: CatalogSort,
     offset: i64,
     limit: i64,
-    scope: Option<&str>,
-) -> StoreResult<(Vec<CatalogEntry>, i64)> {
+    scope: Option<&[String]>,
+) -> StoreResult<CatalogPageRows> {
     let order = match sort {
         CatalogSort::Name => "s.name, s.namespace",
         CatalogSort::Updated => "s.last_updated IS NULL, s.last_updated DESC, s.name, s.namespace",
@@ -71,12 +89,12 @@ pub async fn catalog_page(
     // The count, the page and its heads from one snapshot.
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let conn = &mut *tx;
-    let (total,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM image_streams s WHERE {CATALOG_FILTER} AND (?3 IS NULL OR s.namespace IN (SELECT value FROM json_each(?3)))"
     )))
     .bind(&like)
     .bind(query)
-    .bind(scope)
+    .bind(scope.map(Json))
     .fetch_one(&mut *conn)
     .await?;
     // Only the two fixed ORDER BY clauses above are interpolated; values are bound.
@@ -91,7 +109,7 @@ pub async fn catalog_page(
     .bind(query)
     .bind(limit)
     .bind(offset)
-    .bind(scope)
+    .bind(scope.map(Json))
     .fetch_all(&mut *conn)
     .await?;
     let mut entries: Vec<(i64, CatalogEntry)> = rows
@@ -126,22 +144,26 @@ pub async fn catalog_page(
         }
     }
     tx.commit().await?;
-    Ok((entries.into_iter().map(|(_, e)| e).collect(), total))
+    Ok(CatalogPageRows { entries: entries.into_iter().map(|(_, e)| e).collect(), total })
 }
 
 /// A history item that points at an image, and whether it is its tag's head.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ImageUseRow {
+    /// The stream's namespace.
     pub namespace: String,
     /// The stream.
     pub name: String,
+    /// The tag.
     pub tag: String,
+    /// When the item was added (RFC 3339).
     pub created: String,
+    /// Whether it is the tag's newest item.
     pub head: bool,
 }
 
 /// Every history item that points at `digest` (heads first, newest first, at most 200).
-pub async fn image_uses(conn: &mut SqliteConnection, digest: &str, scope: Option<&str>) -> StoreResult<Vec<ImageUseRow>> {
+pub async fn image_uses(conn: &mut SqliteConnection, digest: &str, scope: Option<&[String]>) -> StoreResult<Vec<ImageUseRow>> {
     sqlx::query_as(
         "SELECT s.namespace, s.name, e.tag, e.created,
                 e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag) AS head
@@ -150,7 +172,7 @@ pub async fn image_uses(conn: &mut SqliteConnection, digest: &str, scope: Option
          ORDER BY head DESC, e.created DESC LIMIT 200",
     )
     .bind(digest)
-    .bind(scope)
+    .bind(scope.map(Json))
     .fetch_all(conn)
     .await
 }
@@ -158,18 +180,24 @@ pub async fn image_uses(conn: &mut SqliteConnection, digest: &str, scope: Option
 /// One history item with the tag and stream it belongs to.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TagMovementRow {
+    /// The stream's namespace.
     pub namespace: String,
     /// The stream.
     pub name: String,
+    /// The tag.
     pub tag: String,
+    /// When the tag moved (RFC 3339).
     pub created: String,
+    /// The pull spec the tag moved to.
     pub docker_image_reference: String,
+    /// The image digest.
     pub image: String,
+    /// The tag generation of the move.
     pub generation: i64,
 }
 
 /// The newest tag movements, newest first.
-pub async fn recent_movements(conn: &mut SqliteConnection, limit: i64, scope: Option<&str>) -> StoreResult<Vec<TagMovementRow>> {
+pub async fn recent_movements(conn: &mut SqliteConnection, limit: i64, scope: Option<&[String]>) -> StoreResult<Vec<TagMovementRow>> {
     sqlx::query_as(
         "SELECT s.namespace, s.name, e.tag, e.created, e.docker_image_reference, e.image, e.generation
          FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
@@ -177,7 +205,7 @@ pub async fn recent_movements(conn: &mut SqliteConnection, limit: i64, scope: Op
          ORDER BY e.created DESC LIMIT ?1",
     )
     .bind(limit)
-    .bind(scope)
+    .bind(scope.map(Json))
     .fetch_all(conn)
     .await
 }
@@ -185,37 +213,44 @@ pub async fn recent_movements(conn: &mut SqliteConnection, limit: i64, scope: Op
 /// A status tag that has conditions.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct TagConditionsRow {
+    /// The stream's namespace.
     pub namespace: String,
     /// The stream.
     pub name: String,
+    /// The status tag.
     pub tag: String,
     /// A stored value that does not decode is an error, not an empty list.
     pub conditions: Json<Vec<TagEventCondition>>,
 }
 
 /// Tags that carry conditions (a failed import), by namespace, stream and tag.
-pub async fn tags_with_conditions(conn: &mut SqliteConnection, limit: i64, scope: Option<&str>) -> StoreResult<Vec<TagConditionsRow>> {
+pub async fn tags_with_conditions(conn: &mut SqliteConnection, limit: i64, scope: Option<&[String]>) -> StoreResult<Vec<TagConditionsRow>> {
     sqlx::query_as(
         "SELECT s.namespace, s.name, t.tag, t.conditions FROM status_tags t JOIN image_streams s ON s.id = t.stream_id
          WHERE t.conditions <> '[]' AND (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
          ORDER BY s.namespace, s.name, t.tag LIMIT ?1",
     )
     .bind(limit)
-    .bind(scope)
+    .bind(scope.map(Json))
     .fetch_all(conn)
     .await
 }
 
 /// Streams whose newest head is at or after `since`, newest first.
-pub async fn updated_since(conn: &mut SqliteConnection, since: &str, limit: i64, scope: Option<&str>) -> StoreResult<Vec<StoredStream>> {
-    let rows = sqlx::query(
+pub async fn updated_since(
+    conn: &mut SqliteConnection,
+    since: &str,
+    limit: i64,
+    scope: Option<&[String]>,
+) -> StoreResult<Vec<StoredStream>> {
+    let rows: Vec<StreamRow> = sqlx::query_as(
         "SELECT * FROM image_streams WHERE last_updated >= ?1 AND (?3 IS NULL OR namespace IN (SELECT value FROM json_each(?3)))
          ORDER BY last_updated DESC LIMIT ?2",
     )
     .bind(since)
     .bind(limit)
-    .bind(scope)
+    .bind(scope.map(Json))
     .fetch_all(&mut *conn)
     .await?;
-    super::streams::streams_from_rows(conn, &rows).await
+    streams_from_rows(conn, rows).await
 }

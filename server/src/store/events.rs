@@ -1,24 +1,38 @@
-//! The watch event log (rows written inside the change's own transaction).
+//! The watch event log: one row per stored change of a stream, written inside the change's own
+//! transaction (so a watcher never sees a change the database does not have), with the stream as
+//! it was after the change.
+//!
+//! Must not: filter events by who may see them (the service does) or render watch lines.
 
 use super::StoreResult;
-use sqlx::{Row, SqliteConnection};
+use app::model::ImageStream;
+use sqlx::SqliteConnection;
+use sqlx::types::Json;
 
-#[derive(Clone, Debug)]
+/// One event of the log.
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredEvent {
+    /// The version the change got; the log's order.
     pub resource_version: i64,
+    /// The stream's namespace.
     pub namespace: String,
+    /// The stream's name.
     pub name: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    #[sqlx(rename = "type")]
     pub event_type: String,
-    pub object: String,
+    /// The stream after the change (for `DELETED`, its last state).
+    pub object: Json<ImageStream>,
 }
 
+/// Appends an event; `created` (the service clock) is what trimming by age compares.
 pub async fn record_event(
     conn: &mut SqliteConnection,
     rv: i64,
     namespace: &str,
     name: &str,
     event_type: &str,
-    object: &str,
+    object: &ImageStream,
     created: &str,
 ) -> StoreResult<()> {
     sqlx::query("INSERT INTO watch_events (resource_version, namespace, name, type, object, created) VALUES (?, ?, ?, ?, ?, ?)")
@@ -26,7 +40,7 @@ pub async fn record_event(
         .bind(namespace)
         .bind(name)
         .bind(event_type)
-        .bind(object)
+        .bind(Json(object))
         .bind(created)
         .execute(conn)
         .await?;
@@ -41,8 +55,9 @@ pub async fn events_after(
     name: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<StoredEvent>> {
-    let rows = sqlx::query(
-        "SELECT * FROM watch_events WHERE resource_version > ?1 AND (?2 IS NULL OR namespace = ?2) AND (?3 IS NULL OR name = ?3)
+    sqlx::query_as(
+        "SELECT resource_version, namespace, name, type, object FROM watch_events
+         WHERE resource_version > ?1 AND (?2 IS NULL OR namespace = ?2) AND (?3 IS NULL OR name = ?3)
          ORDER BY resource_version LIMIT ?4",
     )
     .bind(after)
@@ -50,25 +65,13 @@ pub async fn events_after(
     .bind(name)
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StoredEvent {
-                resource_version: r.try_get("resource_version")?,
-                namespace: r.try_get("namespace")?,
-                name: r.try_get("name")?,
-                event_type: r.try_get("type")?,
-                object: r.try_get("object")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// The oldest version a watch may resume from: changes after it are all still in the log.
 /// That is the newest trimmed version (kept in `watch_horizon`), or 0 when nothing was trimmed.
 pub async fn watch_horizon(conn: &mut SqliteConnection) -> StoreResult<i64> {
-    let (v,): (i64,) = sqlx::query_as("SELECT horizon FROM watch_horizon WHERE id = 1").fetch_one(conn).await?;
-    Ok(v)
+    sqlx::query_scalar("SELECT horizon FROM watch_horizon WHERE id = 1").fetch_one(conn).await
 }
 
 /// Drops events older than `before` (RFC 3339) and all but the newest `keep`; moves the horizon.
@@ -87,8 +90,7 @@ pub async fn trim_events(conn: &mut SqliteConnection, before: &str, keep: i64) -
     Ok(r.rows_affected())
 }
 
-/// Every namespace/name of the streams of a namespace (to record their deletion with it).
+/// The names of the streams of a namespace (to record their deletion with it).
 pub async fn stream_names(conn: &mut SqliteConnection, namespace: &str) -> StoreResult<Vec<String>> {
-    let rows = sqlx::query("SELECT name FROM image_streams WHERE namespace = ? ORDER BY name").bind(namespace).fetch_all(conn).await?;
-    rows.iter().map(|r| r.try_get("name")).collect()
+    sqlx::query_scalar("SELECT name FROM image_streams WHERE namespace = ? ORDER BY name").bind(namespace).fetch_all(conn).await
 }

@@ -1,61 +1,107 @@
-//! Image objects: the row, its layers and its manifest-list children.
+//! Image objects: the row, its layers and its manifest-list children. Images are immutable once
+//! stored (keyed by digest), so there is no update.
+//!
+//! Must not: fetch or parse manifests (that is `importer`) or decide which images to keep.
 
-use super::{StoreResult, json_map, to_json};
+use super::StoreResult;
 use app::model::*;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
+use sqlx::types::Json;
 use std::collections::BTreeMap;
 
-async fn image_from_row(conn: &mut SqliteConnection, row: &sqlx::sqlite::SqliteRow) -> StoreResult<Image> {
-    let digest: String = row.try_get("digest")?;
-    let mut img = Image {
-        metadata: ObjectMeta {
-            name: digest.clone(),
-            uid: Some(row.try_get("uid")?),
-            resource_version: Some(row.try_get::<i64, _>("resource_version")?.to_string()),
-            creation_timestamp: Some(row.try_get("created")?),
-            annotations: json_map(&row.try_get::<String, _>("annotations")?),
-            labels: json_map(&row.try_get::<String, _>("labels")?),
-            ..Default::default()
-        },
-        docker_image_reference: row.try_get("docker_image_reference")?,
-        docker_image_manifest_media_type: row.try_get("manifest_media_type")?,
-        docker_image_metadata_version: row.try_get("metadata_version")?,
-        docker_image_metadata: row.try_get::<Option<String>, _>("metadata")?.and_then(|m| serde_json::from_str(&m).ok()),
-        ..Default::default()
-    };
-    for l in sqlx::query("SELECT * FROM image_layers WHERE image = ? ORDER BY position").bind(&digest).fetch_all(&mut *conn).await? {
-        img.docker_image_layers.push(ImageLayer {
-            name: l.try_get("digest")?,
-            size: l.try_get("size")?,
-            media_type: l.try_get("media_type")?,
-        });
-    }
-    for m in sqlx::query("SELECT * FROM image_manifests WHERE image = ? ORDER BY position").bind(&digest).fetch_all(&mut *conn).await? {
-        img.docker_image_manifests.push(ImageManifest {
-            digest: m.try_get("digest")?,
-            media_type: m.try_get("media_type")?,
-            manifest_size: m.try_get("manifest_size")?,
-            architecture: m.try_get("architecture")?,
-            os: m.try_get("os")?,
-            variant: m.try_get("variant")?,
-        });
-    }
-    Ok(img)
+/// An `images` row.
+#[derive(sqlx::FromRow)]
+struct ImageRow {
+    digest: String,
+    uid: String,
+    resource_version: i64,
+    created: String,
+    annotations: Json<BTreeMap<String, String>>,
+    labels: Json<BTreeMap<String, String>>,
+    docker_image_reference: String,
+    manifest_media_type: String,
+    metadata_version: String,
+    metadata: Option<Json<DockerImageMetadata>>,
 }
 
+/// An `image_layers` row.
+#[derive(sqlx::FromRow)]
+struct LayerRow {
+    digest: String,
+    size: i64,
+    media_type: String,
+}
+
+/// An `image_manifests` row: a child of a manifest list.
+#[derive(sqlx::FromRow)]
+struct ManifestRow {
+    digest: String,
+    media_type: String,
+    manifest_size: i64,
+    architecture: String,
+    os: String,
+    variant: String,
+}
+
+/// The image of a row, with its layers and children.
+async fn image_from_row(conn: &mut SqliteConnection, row: ImageRow) -> StoreResult<Image> {
+    let layers: Vec<LayerRow> = sqlx::query_as("SELECT digest, size, media_type FROM image_layers WHERE image = ? ORDER BY position")
+        .bind(&row.digest)
+        .fetch_all(&mut *conn)
+        .await?;
+    let manifests: Vec<ManifestRow> = sqlx::query_as(
+        "SELECT digest, media_type, manifest_size, architecture, os, variant FROM image_manifests WHERE image = ? ORDER BY position",
+    )
+    .bind(&row.digest)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Image {
+        metadata: ObjectMeta {
+            name: row.digest,
+            uid: Some(row.uid),
+            resource_version: Some(row.resource_version.to_string()),
+            creation_timestamp: Some(row.created),
+            annotations: row.annotations.0,
+            labels: row.labels.0,
+            ..Default::default()
+        },
+        docker_image_reference: row.docker_image_reference,
+        docker_image_manifest_media_type: row.manifest_media_type,
+        docker_image_metadata_version: row.metadata_version,
+        docker_image_metadata: row.metadata.map(|m| m.0),
+        docker_image_layers: layers.into_iter().map(|l| ImageLayer { name: l.digest, size: l.size, media_type: l.media_type }).collect(),
+        docker_image_manifests: manifests
+            .into_iter()
+            .map(|m| ImageManifest {
+                digest: m.digest,
+                media_type: m.media_type,
+                manifest_size: m.manifest_size,
+                architecture: m.architecture,
+                os: m.os,
+                variant: m.variant,
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// The image with digest `digest`.
 pub async fn get_image(conn: &mut SqliteConnection, digest: &str) -> StoreResult<Option<Image>> {
-    let Some(row) = sqlx::query("SELECT * FROM images WHERE digest = ?").bind(digest).fetch_optional(&mut *conn).await? else {
+    let Some(row) = sqlx::query_as("SELECT * FROM images WHERE digest = ?").bind(digest).fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
-    Ok(Some(image_from_row(conn, &row).await?))
+    Ok(Some(image_from_row(conn, row).await?))
 }
 
 /// Images after `after` by digest, at most `limit`.
 pub async fn list_images(conn: &mut SqliteConnection, after: &str, limit: i64) -> StoreResult<Vec<Image>> {
-    let rows =
-        sqlx::query("SELECT * FROM images WHERE digest > ? ORDER BY digest LIMIT ?").bind(after).bind(limit).fetch_all(&mut *conn).await?;
+    let rows: Vec<ImageRow> = sqlx::query_as("SELECT * FROM images WHERE digest > ? ORDER BY digest LIMIT ?")
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
+    for r in rows {
         out.push(image_from_row(conn, r).await?);
     }
     Ok(out)
@@ -72,12 +118,12 @@ pub async fn insert_image_if_missing(conn: &mut SqliteConnection, img: &Image, u
     .bind(uid)
     .bind(rv)
     .bind(created)
-    .bind(to_json(&img.metadata.annotations))
-    .bind(to_json(&img.metadata.labels))
+    .bind(Json(&img.metadata.annotations))
+    .bind(Json(&img.metadata.labels))
     .bind(&img.docker_image_reference)
     .bind(&img.docker_image_manifest_media_type)
     .bind(&img.docker_image_metadata_version)
-    .bind(img.docker_image_metadata.as_ref().map(to_json))
+    .bind(img.docker_image_metadata.as_ref().map(Json))
     .execute(&mut *conn)
     .await?;
     if r.rows_affected() == 0 {
@@ -111,14 +157,18 @@ pub async fn insert_image_if_missing(conn: &mut SqliteConnection, img: &Image, u
     Ok(true)
 }
 
-/// Manifest-list children of the given images: list digest → child digests.
+/// Manifest-list children of the given images: list digest → child digests (in manifest order).
+/// Images without children are left out. One indexed query per image: a stream's history can
+/// name more images than SQLite binds in one statement.
 pub async fn manifest_children(conn: &mut SqliteConnection, digests: &[String]) -> StoreResult<BTreeMap<String, Vec<String>>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in digests {
-        let rows =
-            sqlx::query("SELECT digest FROM image_manifests WHERE image = ? ORDER BY position").bind(d).fetch_all(&mut *conn).await?;
-        if !rows.is_empty() {
-            out.insert(d.clone(), rows.iter().map(|r| r.try_get("digest")).collect::<StoreResult<_>>()?);
+        let children: Vec<String> = sqlx::query_scalar("SELECT digest FROM image_manifests WHERE image = ? ORDER BY position")
+            .bind(d)
+            .fetch_all(&mut *conn)
+            .await?;
+        if !children.is_empty() {
+            out.insert(d.clone(), children);
         }
     }
     Ok(out)

@@ -1,10 +1,19 @@
 //! All SQL lives here. SQLite in WAL mode with one writer connection (SQLite serialises writers
 //! anyway; one connection makes every write transaction start immediately instead of failing
 //! with SQLITE_BUSY on lock upgrade) and a pool of readers. Functions take a connection so the
-//! service can run several of them inside one transaction. Lists are indexed seek queries.
-//! Must not: apply image-stream rules (that is `app::domain`) or check permissions.
+//! service can run several of them inside one transaction. Lists are indexed seek queries (the
+//! catalog's numbered pages excepted, see `catalog`).
+//!
+//! Rows come back typed: `#[derive(sqlx::FromRow)]` structs or model types, JSON columns as
+//! `sqlx::types::Json<T>` and role columns as `StoredRole`, so a stored value that does not decode
+//! fails the read (the service answers 500) instead of turning into a default. Bound lists use
+//! `sqlx::QueryBuilder`, so no SQL text is ever built from values.
+//!
+//! Must not: apply image-stream rules (that is `app::domain`), check permissions, read the clock
+//! (times are passed in by the service), or decode a stored value leniently.
 
 mod accounts;
+mod audit;
 mod catalog;
 mod events;
 mod images;
@@ -15,6 +24,7 @@ mod streams;
 mod webhooks;
 
 pub use accounts::*;
+pub use audit::*;
 pub use catalog::*;
 pub use events::*;
 pub use images::*;
@@ -30,8 +40,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The migrations, embedded at build time (`server/build.rs` reruns the build when one changes).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// What every store function returns: a database fault, or a stored value that does not decode,
+/// is an `sqlx::Error` the service maps to a 500.
 pub type StoreResult<T> = Result<T, sqlx::Error>;
 
 /// The database: a single-connection writer pool and a reader pool over one SQLite file.
@@ -77,26 +90,10 @@ impl Store {
 /// Bumps the global resource version and returns the new value. Call once per mutation, inside
 /// its transaction, only when something is actually written.
 pub async fn next_resource_version(conn: &mut SqliteConnection) -> StoreResult<i64> {
-    let (v,): (i64,) =
-        sqlx::query_as("UPDATE resource_version_counter SET current = current + 1 WHERE id = 1 RETURNING current").fetch_one(conn).await?;
-    Ok(v)
+    sqlx::query_scalar("UPDATE resource_version_counter SET current = current + 1 WHERE id = 1 RETURNING current").fetch_one(conn).await
 }
 
 /// The current global resource version (for list metadata).
 pub async fn current_resource_version(conn: &mut SqliteConnection) -> StoreResult<i64> {
-    let (v,): (i64,) = sqlx::query_as("SELECT current FROM resource_version_counter WHERE id = 1").fetch_one(conn).await?;
-    Ok(v)
-}
-
-pub(crate) fn json_map(s: &str) -> std::collections::BTreeMap<String, String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
-/// The JSON array form of a namespace scope, as the list queries take it (`None`: every namespace).
-pub fn scope_json(visible: Option<&[String]>) -> Option<String> {
-    visible.map(|v| serde_json::to_string(v).unwrap_or_else(|_| "[]".into()))
+    sqlx::query_scalar("SELECT current FROM resource_version_counter WHERE id = 1").fetch_one(conn).await
 }

@@ -1,20 +1,35 @@
-//! Namespace rows.
+//! Namespace rows. A namespace's members and public flag are accounts' business (`accounts`).
+//!
+//! Must not: decide who may see a namespace (the caller passes the scope).
 
 use super::StoreResult;
 use app::model::{Namespace, ObjectMeta};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
+use sqlx::types::Json;
 
-fn namespace_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Namespace> {
-    let mut ns = Namespace::new(&row.try_get::<String, _>("name")?);
-    ns.metadata = ObjectMeta {
-        uid: Some(row.try_get("uid")?),
-        resource_version: Some(row.try_get::<i64, _>("resource_version")?.to_string()),
-        creation_timestamp: Some(row.try_get("created")?),
-        ..ns.metadata
-    };
-    Ok(ns)
+/// A `namespaces` row.
+#[derive(sqlx::FromRow)]
+struct NamespaceRow {
+    name: String,
+    uid: String,
+    resource_version: i64,
+    created: String,
 }
 
+impl From<NamespaceRow> for Namespace {
+    fn from(row: NamespaceRow) -> Self {
+        let mut ns = Namespace::new(&row.name);
+        ns.metadata = ObjectMeta {
+            uid: Some(row.uid),
+            resource_version: Some(row.resource_version.to_string()),
+            creation_timestamp: Some(row.created),
+            ..ns.metadata
+        };
+        ns
+    }
+}
+
+/// Adds a namespace.
 pub async fn insert_namespace(conn: &mut SqliteConnection, name: &str, uid: &str, rv: i64, created: &str) -> StoreResult<()> {
     sqlx::query("INSERT INTO namespaces (name, uid, resource_version, created) VALUES (?, ?, ?, ?)")
         .bind(name)
@@ -26,23 +41,33 @@ pub async fn insert_namespace(conn: &mut SqliteConnection, name: &str, uid: &str
     Ok(())
 }
 
+/// The namespace named `name`.
 pub async fn get_namespace(conn: &mut SqliteConnection, name: &str) -> StoreResult<Option<Namespace>> {
-    let row = sqlx::query("SELECT * FROM namespaces WHERE name = ?").bind(name).fetch_optional(conn).await?;
-    row.as_ref().map(namespace_from_row).transpose()
+    let row: Option<NamespaceRow> = sqlx::query_as("SELECT name, uid, resource_version, created FROM namespaces WHERE name = ?")
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(Namespace::from))
 }
 
-/// Namespaces after `after` by name, at most `limit`.
-/// `scope`: a JSON array of the names that may be listed (`None`: all).
-pub async fn list_namespaces(conn: &mut SqliteConnection, after: &str, limit: i64, scope: Option<&str>) -> StoreResult<Vec<Namespace>> {
-    let rows = sqlx::query(
-        "SELECT * FROM namespaces WHERE name > ?1 AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3))) ORDER BY name LIMIT ?2",
+/// Namespaces after `after` by name, at most `limit`; `scope`: the names that may be listed
+/// (`None`: all).
+pub async fn list_namespaces(
+    conn: &mut SqliteConnection,
+    after: &str,
+    limit: i64,
+    scope: Option<&[String]>,
+) -> StoreResult<Vec<Namespace>> {
+    let rows: Vec<NamespaceRow> = sqlx::query_as(
+        "SELECT name, uid, resource_version, created FROM namespaces
+         WHERE name > ?1 AND (?3 IS NULL OR name IN (SELECT value FROM json_each(?3))) ORDER BY name LIMIT ?2",
     )
     .bind(after)
     .bind(limit)
-    .bind(scope)
+    .bind(scope.map(Json))
     .fetch_all(conn)
     .await?;
-    rows.iter().map(namespace_from_row).collect()
+    Ok(rows.into_iter().map(Namespace::from).collect())
 }
 
 /// Deletes a namespace and (by cascade) its streams. Returns whether it existed.

@@ -1,12 +1,24 @@
-//! The import schedule: which streams with scheduled tags are due.
+//! The import schedule: which streams with scheduled tags are due, and when each is next due.
+//!
+//! Must not: decide what to import (that is `app::domain::imports`) or read the clock (`now` is
+//! the service clock's).
 
 use super::StoreResult;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
+
+/// A stream named by namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct StreamKey {
+    /// The stream's namespace.
+    pub namespace: String,
+    /// The stream's name.
+    pub name: String,
+}
 
 /// Streams with a scheduled, importable tag that are due at `now` (never scheduled counts as
-/// due), oldest due first, at most `limit`. Returns (namespace, name).
-pub async fn due_scheduled_streams(conn: &mut SqliteConnection, now: &str, limit: i64) -> StoreResult<Vec<(String, String)>> {
-    let rows = sqlx::query(
+/// due), oldest due first, at most `limit`.
+pub async fn due_scheduled_streams(conn: &mut SqliteConnection, now: &str, limit: i64) -> StoreResult<Vec<StreamKey>> {
+    sqlx::query_as(
         "SELECT s.namespace, s.name FROM image_streams s
          LEFT JOIN import_schedule sch ON sch.stream_id = s.id
          WHERE EXISTS (SELECT 1 FROM spec_tags t WHERE t.stream_id = s.id AND t.import_scheduled = 1
@@ -18,8 +30,7 @@ pub async fn due_scheduled_streams(conn: &mut SqliteConnection, now: &str, limit
     .bind(now)
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok((r.try_get("namespace")?, r.try_get("name")?))).collect()
+    .await
 }
 
 /// Records when a stream is next due.
@@ -40,8 +51,8 @@ pub async fn set_next_due(conn: &mut SqliteConnection, namespace: &str, name: &s
 /// Streams that may have tags to import: an importable spec tag whose generation is unset or
 /// newer than its head's. (Failed imports are filtered afterwards by the exact rule, which also
 /// looks at conditions.) Cheap: no history is loaded.
-pub async fn import_candidates(conn: &mut SqliteConnection) -> StoreResult<Vec<(String, String)>> {
-    let rows = sqlx::query(
+pub async fn import_candidates(conn: &mut SqliteConnection) -> StoreResult<Vec<StreamKey>> {
+    sqlx::query_as(
         "SELECT DISTINCT s.namespace, s.name FROM spec_tags t JOIN image_streams s ON s.id = t.stream_id
          WHERE t.from_kind = 'DockerImage' AND t.reference = 0
            AND (t.generation IS NULL OR t.generation > COALESCE(
@@ -49,6 +60,5 @@ pub async fn import_candidates(conn: &mut SqliteConnection) -> StoreResult<Vec<(
          ORDER BY s.namespace, s.name",
     )
     .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok((r.try_get("namespace")?, r.try_get("name")?))).collect()
+    .await
 }

@@ -1,31 +1,31 @@
 //! Sealed registry credentials. Rows hold only sealed bytes.
+//!
+//! Must not: open or seal anything (that is `sealing`, called by the service).
 
 use super::StoreResult;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
-#[derive(Clone, Debug)]
+/// A registry secret as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SecretRow {
+    /// The namespace it belongs to.
     pub namespace: String,
+    /// Its name within the namespace.
     pub name: String,
+    /// Its uid.
     pub uid: String,
+    /// The resource version it was written at.
     pub resource_version: i64,
+    /// RFC 3339.
     pub created: String,
+    /// The Kubernetes secret type (`kubernetes.io/dockerconfigjson`).
+    #[sqlx(rename = "type")]
     pub secret_type: String,
+    /// `nonce || ciphertext` of the credentials (see `sealing`).
     pub sealed: Vec<u8>,
 }
 
-fn row_to_secret(r: &sqlx::sqlite::SqliteRow) -> StoreResult<SecretRow> {
-    Ok(SecretRow {
-        namespace: r.try_get("namespace")?,
-        name: r.try_get("name")?,
-        uid: r.try_get("uid")?,
-        resource_version: r.try_get("resource_version")?,
-        created: r.try_get("created")?,
-        secret_type: r.try_get("type")?,
-        sealed: r.try_get("sealed")?,
-    })
-}
-
+/// Stores a new secret.
 pub async fn insert_secret(conn: &mut SqliteConnection, s: &SecretRow) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO registry_secrets (namespace, name, uid, resource_version, created, type, sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -42,21 +42,17 @@ pub async fn insert_secret(conn: &mut SqliteConnection, s: &SecretRow) -> StoreR
     Ok(())
 }
 
+/// The secret `name` of a namespace.
 pub async fn get_secret(conn: &mut SqliteConnection, namespace: &str, name: &str) -> StoreResult<Option<SecretRow>> {
-    let r = sqlx::query("SELECT * FROM registry_secrets WHERE namespace = ? AND name = ?")
-        .bind(namespace)
-        .bind(name)
-        .fetch_optional(conn)
-        .await?;
-    r.as_ref().map(row_to_secret).transpose()
+    sqlx::query_as("SELECT * FROM registry_secrets WHERE namespace = ? AND name = ?").bind(namespace).bind(name).fetch_optional(conn).await
 }
 
 /// Every secret of a namespace, by name (a namespace holds a handful).
 pub async fn list_secrets(conn: &mut SqliteConnection, namespace: &str) -> StoreResult<Vec<SecretRow>> {
-    let rows = sqlx::query("SELECT * FROM registry_secrets WHERE namespace = ? ORDER BY name").bind(namespace).fetch_all(conn).await?;
-    rows.iter().map(row_to_secret).collect()
+    sqlx::query_as("SELECT * FROM registry_secrets WHERE namespace = ? ORDER BY name").bind(namespace).fetch_all(conn).await
 }
 
+/// Deletes a secret; returns whether it existed.
 pub async fn delete_secret(conn: &mut SqliteConnection, namespace: &str, name: &str) -> StoreResult<bool> {
     let r = sqlx::query("DELETE FROM registry_secrets WHERE namespace = ? AND name = ?").bind(namespace).bind(name).execute(conn).await?;
     Ok(r.rows_affected() > 0)

@@ -1,29 +1,125 @@
 //! Image streams as rows: the stream, its spec tags, status tags (conditions) and history items.
-//! A stream is loaded and saved as a whole aggregate; saving rewrites only the tags that changed.
+//! A stream is loaded and saved as a whole aggregate; saving rewrites only the tags that changed,
+//! and records the change in the watch event log in the same transaction.
+//!
+//! Must not: apply image-stream rules (history merge, generations: `app::domain`) or decide who
+//! may see a stream (the caller passes the namespace scope).
 
-use super::{StoreResult, json_map, to_json};
+use super::StoreResult;
 use app::model::*;
-use sqlx::{Row, SqliteConnection};
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::BTreeMap;
 
 /// A stored stream and its row id.
 #[derive(Clone, Debug)]
 pub struct StoredStream {
+    /// The `image_streams` row id (what tags and history rows point at).
     pub id: i64,
+    /// The stream with its tags and history.
     pub stream: ImageStream,
 }
 
-fn stream_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<StoredStream> {
-    let mut s = ImageStream::new(&row.try_get::<String, _>("namespace")?, &row.try_get::<String, _>("name")?);
-    s.metadata.uid = Some(row.try_get("uid")?);
-    s.metadata.resource_version = Some(row.try_get::<i64, _>("resource_version")?.to_string());
-    s.metadata.generation = Some(row.try_get("generation")?);
-    s.metadata.creation_timestamp = Some(row.try_get("created")?);
-    s.metadata.labels = json_map(&row.try_get::<String, _>("labels")?);
-    s.metadata.annotations = json_map(&row.try_get::<String, _>("annotations")?);
-    s.spec.lookup_policy.local = row.try_get::<i64, _>("lookup_local")? != 0;
-    s.spec.docker_image_repository = row.try_get("docker_image_repository")?;
-    Ok(StoredStream { id: row.try_get("id")?, stream: s })
+/// An `image_streams` row.
+#[derive(sqlx::FromRow)]
+pub(super) struct StreamRow {
+    id: i64,
+    namespace: String,
+    name: String,
+    uid: String,
+    resource_version: i64,
+    generation: i64,
+    created: String,
+    labels: Json<BTreeMap<String, String>>,
+    annotations: Json<BTreeMap<String, String>>,
+    lookup_local: bool,
+    docker_image_repository: String,
+}
+
+impl From<StreamRow> for StoredStream {
+    fn from(row: StreamRow) -> Self {
+        let mut s = ImageStream::new(&row.namespace, &row.name);
+        s.metadata.uid = Some(row.uid);
+        s.metadata.resource_version = Some(row.resource_version.to_string());
+        s.metadata.generation = Some(row.generation);
+        s.metadata.creation_timestamp = Some(row.created);
+        s.metadata.labels = row.labels.0;
+        s.metadata.annotations = row.annotations.0;
+        s.spec.lookup_policy.local = row.lookup_local;
+        s.spec.docker_image_repository = row.docker_image_repository;
+        StoredStream { id: row.id, stream: s }
+    }
+}
+
+/// A `spec_tags` row.
+#[derive(sqlx::FromRow)]
+struct SpecTagRow {
+    stream_id: i64,
+    name: String,
+    /// `None`: upstream's `null` (not the same as `{}`).
+    annotations: Option<Json<BTreeMap<String, String>>>,
+    from_kind: Option<String>,
+    from_name: Option<String>,
+    from_namespace: Option<String>,
+    reference: bool,
+    generation: Option<i64>,
+    import_insecure: bool,
+    import_scheduled: bool,
+    import_mode: String,
+    reference_policy: String,
+}
+
+impl From<SpecTagRow> for TagReference {
+    fn from(row: SpecTagRow) -> Self {
+        TagReference {
+            from: row.from_kind.map(|kind| ObjectReference {
+                kind,
+                name: row.from_name.unwrap_or_default(),
+                namespace: row.from_namespace.unwrap_or_default(),
+            }),
+            name: row.name,
+            annotations: row.annotations.map(|a| a.0),
+            reference: row.reference,
+            generation: row.generation,
+            import_policy: TagImportPolicy { insecure: row.import_insecure, scheduled: row.import_scheduled, import_mode: row.import_mode },
+            reference_policy: TagReferencePolicy { kind: row.reference_policy },
+        }
+    }
+}
+
+/// A `status_tags` row: a status tag without its history.
+#[derive(sqlx::FromRow)]
+struct StatusTagRow {
+    stream_id: i64,
+    tag: String,
+    conditions: Json<Vec<TagEventCondition>>,
+    /// Upstream distinguishes `items: null` from `[]`.
+    items_null: bool,
+}
+
+/// A `tag_events` row: one history item.
+#[derive(sqlx::FromRow)]
+struct TagEventRow {
+    stream_id: i64,
+    tag: String,
+    created: String,
+    docker_image_reference: String,
+    image: String,
+    generation: i64,
+}
+
+/// `<select> WHERE stream_id IN (<ids>) <order>`, the ids bound. At most one page of ids (the
+/// callers cap it), so one statement binds them all.
+fn of_streams(select: &str, ids: impl Iterator<Item = i64>, order: &str) -> QueryBuilder<Sqlite> {
+    let mut q = QueryBuilder::new(select);
+    q.push(" WHERE stream_id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    q.push(") ");
+    q.push(order);
+    q
 }
 
 /// Fills spec and status of the given streams (keyed by row id) with three queries.
@@ -32,71 +128,30 @@ async fn fill_tags(conn: &mut SqliteConnection, streams: &mut [StoredStream]) ->
         return Ok(());
     }
     let index: BTreeMap<i64, usize> = streams.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-    // At most one page of ids (the caller caps it), so a bound IN list is fine.
-    let placeholders = vec!["?"; index.len()].join(", ");
-    let sql = format!("SELECT * FROM spec_tags WHERE stream_id IN ({placeholders}) ORDER BY stream_id, name");
-    // Only "?" placeholders are interpolated; values are bound.
-    let mut built = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for id in index.keys() {
-        built = built.bind(*id);
+    let mut q = of_streams("SELECT * FROM spec_tags", index.keys().copied(), "ORDER BY stream_id, name");
+    for row in q.build_query_as::<SpecTagRow>().fetch_all(&mut *conn).await? {
+        let i = index[&row.stream_id];
+        streams[i].stream.spec.tags.push(row.into());
     }
-    for row in built.fetch_all(&mut *conn).await? {
-        let i = index[&row.try_get::<i64, _>("stream_id")?];
-        let kind: Option<String> = row.try_get("from_kind")?;
-        let from = kind.map(|kind| -> StoreResult<ObjectReference> {
-            Ok(ObjectReference {
-                kind,
-                name: row.try_get::<Option<String>, _>("from_name")?.unwrap_or_default(),
-                namespace: row.try_get::<Option<String>, _>("from_namespace")?.unwrap_or_default(),
-            })
-        });
-        let annotations: Option<String> = row.try_get("annotations")?;
-        streams[i].stream.spec.tags.push(TagReference {
-            name: row.try_get("name")?,
-            annotations: annotations.map(|a| json_map(&a)),
-            from: from.transpose()?,
-            reference: row.try_get::<i64, _>("reference")? != 0,
-            generation: row.try_get("generation")?,
-            import_policy: TagImportPolicy {
-                insecure: row.try_get::<i64, _>("import_insecure")? != 0,
-                scheduled: row.try_get::<i64, _>("import_scheduled")? != 0,
-                import_mode: row.try_get("import_mode")?,
-            },
-            reference_policy: TagReferencePolicy { kind: row.try_get("reference_policy")? },
-        });
-    }
-    let sql = format!("SELECT * FROM status_tags WHERE stream_id IN ({placeholders}) ORDER BY stream_id, tag");
-    // Only "?" placeholders are interpolated; values are bound.
-    let mut built = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for id in index.keys() {
-        built = built.bind(*id);
-    }
-    for row in built.fetch_all(&mut *conn).await? {
-        let i = index[&row.try_get::<i64, _>("stream_id")?];
-        let conditions: Vec<TagEventCondition> = serde_json::from_str(&row.try_get::<String, _>("conditions")?).unwrap_or_default();
-        let items_null = row.try_get::<i64, _>("items_null")? != 0;
+    let mut q = of_streams("SELECT * FROM status_tags", index.keys().copied(), "ORDER BY stream_id, tag");
+    for row in q.build_query_as::<StatusTagRow>().fetch_all(&mut *conn).await? {
+        let i = index[&row.stream_id];
         streams[i].stream.status.tags.push(NamedTagEventList {
-            tag: row.try_get("tag")?,
-            items: if items_null { None } else { Some(vec![]) },
-            conditions,
+            tag: row.tag,
+            items: if row.items_null { None } else { Some(vec![]) },
+            conditions: row.conditions.0,
         });
     }
-    let sql = format!("SELECT * FROM tag_events WHERE stream_id IN ({placeholders}) ORDER BY stream_id, tag, seq DESC");
-    // Only "?" placeholders are interpolated; values are bound.
-    let mut built = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for id in index.keys() {
-        built = built.bind(*id);
-    }
-    for row in built.fetch_all(&mut *conn).await? {
-        let i = index[&row.try_get::<i64, _>("stream_id")?];
-        let tag: String = row.try_get("tag")?;
+    let mut q = of_streams("SELECT * FROM tag_events", index.keys().copied(), "ORDER BY stream_id, tag, seq DESC");
+    for row in q.build_query_as::<TagEventRow>().fetch_all(&mut *conn).await? {
+        let i = index[&row.stream_id];
         let event = TagEvent {
-            created: row.try_get("created")?,
-            docker_image_reference: row.try_get("docker_image_reference")?,
-            image: row.try_get("image")?,
-            generation: row.try_get("generation")?,
+            created: row.created,
+            docker_image_reference: row.docker_image_reference,
+            image: row.image,
+            generation: row.generation,
         };
-        streams[i].stream.status_tag_entry(&tag).items.get_or_insert_with(Vec::new).push(event);
+        streams[i].stream.status_tag_entry(&row.tag).items.get_or_insert_with(Vec::new).push(event);
     }
     Ok(())
 }
@@ -105,7 +160,7 @@ async fn fill_tags(conn: &mut SqliteConnection, streams: &mut [StoredStream]) ->
 /// snapshot, never a row from before a commit and tags from after it.
 pub async fn load_stream(conn: &mut SqliteConnection, namespace: &str, name: &str) -> StoreResult<Option<StoredStream>> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let Some(row) = sqlx::query("SELECT * FROM image_streams WHERE namespace = ? AND name = ?")
+    let Some(row) = sqlx::query_as::<_, StreamRow>("SELECT * FROM image_streams WHERE namespace = ? AND name = ?")
         .bind(namespace)
         .bind(name)
         .fetch_optional(&mut *tx)
@@ -113,27 +168,28 @@ pub async fn load_stream(conn: &mut SqliteConnection, namespace: &str, name: &st
     else {
         return Ok(None);
     };
-    let mut v = vec![stream_from_row(&row)?];
+    let mut v = vec![StoredStream::from(row)];
     fill_tags(&mut tx, &mut v).await?;
     tx.commit().await?;
     Ok(v.pop())
 }
 
 /// One page of streams ordered by (namespace, name), after the given key; `namespace` limits
-/// the page to one namespace.
+/// the page to one namespace, `scope` (without `namespace`) to the namespaces that may be listed
+/// (`None`: all).
 pub async fn list_streams(
     conn: &mut SqliteConnection,
     namespace: Option<&str>,
     after: (&str, &str),
     limit: i64,
-    scope: Option<&str>,
+    scope: Option<&[String]>,
 ) -> StoreResult<Vec<StoredStream>> {
     // One snapshot for the page and its tags (see `load_stream`).
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let conn = &mut *tx;
-    let rows = match namespace {
+    let rows: Vec<StreamRow> = match namespace {
         Some(ns) => {
-            sqlx::query("SELECT * FROM image_streams WHERE namespace = ? AND name > ? ORDER BY name LIMIT ?")
+            sqlx::query_as("SELECT * FROM image_streams WHERE namespace = ? AND name > ? ORDER BY name LIMIT ?")
                 .bind(ns)
                 .bind(after.1)
                 .bind(limit)
@@ -141,27 +197,26 @@ pub async fn list_streams(
                 .await?
         }
         None => {
-            sqlx::query(
+            sqlx::query_as(
                 "SELECT * FROM image_streams WHERE (namespace, name) > (?1, ?2)
                  AND (?4 IS NULL OR namespace IN (SELECT value FROM json_each(?4))) ORDER BY namespace, name LIMIT ?3",
             )
             .bind(after.0)
             .bind(after.1)
             .bind(limit)
-            .bind(scope)
+            .bind(scope.map(Json))
             .fetch_all(&mut *conn)
             .await?
         }
     };
-    let mut v = rows.iter().map(stream_from_row).collect::<StoreResult<Vec<_>>>()?;
-    fill_tags(conn, &mut v).await?;
+    let v = streams_from_rows(conn, rows).await?;
     tx.commit().await?;
     Ok(v)
 }
 
 /// Streams (with tags and history) from rows of `image_streams`.
-pub async fn streams_from_rows(conn: &mut SqliteConnection, rows: &[sqlx::sqlite::SqliteRow]) -> StoreResult<Vec<StoredStream>> {
-    let mut v = rows.iter().map(stream_from_row).collect::<StoreResult<Vec<_>>>()?;
+pub(super) async fn streams_from_rows(conn: &mut SqliteConnection, rows: Vec<StreamRow>) -> StoreResult<Vec<StoredStream>> {
+    let mut v: Vec<StoredStream> = rows.into_iter().map(StoredStream::from).collect();
     fill_tags(conn, &mut v).await?;
     Ok(v)
 }
@@ -173,7 +228,7 @@ fn newest_head(stream: &ImageStream) -> Option<String> {
 /// Inserts a new stream with its tags; returns the row id.
 /// `now` stamps the watch event the write records (the service clock).
 pub async fn insert_stream(conn: &mut SqliteConnection, s: &ImageStream, now: &str) -> StoreResult<i64> {
-    let (id,): (i64,) = sqlx::query_as(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO image_streams (namespace, name, uid, resource_version, generation, created, labels, annotations, lookup_local, docker_image_repository, last_updated)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
@@ -183,9 +238,9 @@ pub async fn insert_stream(conn: &mut SqliteConnection, s: &ImageStream, now: &s
     .bind(rv_of(s))
     .bind(s.metadata.generation.unwrap_or(1))
     .bind(s.metadata.creation_timestamp.as_deref().unwrap_or_default())
-    .bind(to_json(&s.metadata.labels))
-    .bind(to_json(&s.metadata.annotations))
-    .bind(s.spec.lookup_policy.local as i64)
+    .bind(Json(&s.metadata.labels))
+    .bind(Json(&s.metadata.annotations))
+    .bind(s.spec.lookup_policy.local)
     .bind(&s.spec.docker_image_repository)
     .bind(newest_head(s))
     .fetch_one(&mut *conn)
@@ -200,7 +255,7 @@ pub async fn insert_stream(conn: &mut SqliteConnection, s: &ImageStream, now: &s
 
 /// Every stored change of a stream is also a watch event, in the same transaction.
 async fn record(conn: &mut SqliteConnection, s: &ImageStream, event_type: &str, now: &str) -> StoreResult<()> {
-    super::record_event(conn, rv_of(s), s.namespace(), &s.metadata.name, event_type, &to_json(s), now).await
+    super::record_event(conn, rv_of(s), s.namespace(), &s.metadata.name, event_type, s, now).await
 }
 
 fn rv_of(s: &ImageStream) -> i64 {
@@ -216,9 +271,9 @@ pub async fn update_stream(conn: &mut SqliteConnection, id: i64, s: &ImageStream
     )
     .bind(rv_of(s))
     .bind(s.metadata.generation.unwrap_or(1))
-    .bind(to_json(&s.metadata.labels))
-    .bind(to_json(&s.metadata.annotations))
-    .bind(s.spec.lookup_policy.local as i64)
+    .bind(Json(&s.metadata.labels))
+    .bind(Json(&s.metadata.annotations))
+    .bind(s.spec.lookup_policy.local)
     .bind(&s.spec.docker_image_repository)
     .bind(newest_head(s))
     .bind(id)
@@ -250,14 +305,14 @@ async fn write_spec_tags(conn: &mut SqliteConnection, id: i64, tags: &[TagRefere
         )
         .bind(id)
         .bind(&t.name)
-        .bind(t.annotations.as_ref().map(to_json))
+        .bind(t.annotations.as_ref().map(Json))
         .bind(t.from.as_ref().map(|f| f.kind.clone()))
         .bind(t.from.as_ref().map(|f| f.name.clone()))
         .bind(t.from.as_ref().map(|f| f.namespace.clone()))
-        .bind(t.reference as i64)
+        .bind(t.reference)
         .bind(t.generation)
-        .bind(t.import_policy.insecure as i64)
-        .bind(t.import_policy.scheduled as i64)
+        .bind(t.import_policy.insecure)
+        .bind(t.import_policy.scheduled)
         .bind(&t.import_policy.import_mode)
         .bind(&t.reference_policy.kind)
         .execute(&mut *conn)
@@ -276,8 +331,8 @@ async fn write_status_tag(conn: &mut SqliteConnection, id: i64, list: &NamedTagE
     sqlx::query("INSERT INTO status_tags (stream_id, tag, conditions, items_null) VALUES (?, ?, ?, ?)")
         .bind(id)
         .bind(&list.tag)
-        .bind(to_json(&list.conditions))
-        .bind(list.items.is_none() as i64)
+        .bind(Json(&list.conditions))
+        .bind(list.items.is_none())
         .execute(&mut *conn)
         .await?;
     let items = list.items();

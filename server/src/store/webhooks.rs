@@ -1,42 +1,43 @@
 //! Webhook subscriptions and their delivery outbox. Deliveries are queued by the service inside
 //! the transaction of the stream change (so a crash loses none) and worked off by the dispatcher
 //! one at a time per subscription, oldest first (so order is kept).
+//!
+//! Must not: decide which changes a subscription wants, or the retry schedule (that is
+//! `app::domain::triggers` and the dispatcher), or see a signing secret in plain text.
 
 use super::StoreResult;
-use sqlx::{Row, SqliteConnection};
+use app::domain::triggers::DeliveryState;
+use sqlx::types::Json;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-#[derive(Clone, Debug)]
+/// A subscription as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct WebhookRow {
+    /// The row id.
     pub id: i64,
+    /// The namespace it belongs to.
     pub namespace: String,
+    /// Its name within the namespace.
     pub name: String,
+    /// Its uid.
     pub uid: String,
+    /// The resource version it was last written at.
     pub resource_version: i64,
+    /// RFC 3339.
     pub created: String,
+    /// Where deliveries are POSTed.
     pub url: String,
+    /// The signing secret, sealed (see `sealing`).
     pub sealed_secret: Vec<u8>,
-    /// JSON arrays.
-    pub tags: String,
-    pub events: String,
+    /// `stream:tag` patterns; empty: every tag.
+    pub tags: Json<Vec<String>>,
+    /// Event types; empty: every type.
+    pub events: Json<Vec<String>>,
 }
 
-fn webhook_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<WebhookRow> {
-    Ok(WebhookRow {
-        id: r.try_get("id")?,
-        namespace: r.try_get("namespace")?,
-        name: r.try_get("name")?,
-        uid: r.try_get("uid")?,
-        resource_version: r.try_get("resource_version")?,
-        created: r.try_get("created")?,
-        url: r.try_get("url")?,
-        sealed_secret: r.try_get("sealed_secret")?,
-        tags: r.try_get("tags")?,
-        events: r.try_get("events")?,
-    })
-}
-
+/// Stores a new subscription; returns its id.
 pub async fn insert_webhook(conn: &mut SqliteConnection, w: &WebhookRow) -> StoreResult<i64> {
-    let (id,): (i64,) = sqlx::query_as(
+    sqlx::query_scalar(
         "INSERT INTO webhooks (namespace, name, uid, resource_version, created, url, sealed_secret, tags, events)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
@@ -50,10 +51,10 @@ pub async fn insert_webhook(conn: &mut SqliteConnection, w: &WebhookRow) -> Stor
     .bind(&w.tags)
     .bind(&w.events)
     .fetch_one(conn)
-    .await?;
-    Ok(id)
+    .await
 }
 
+/// Saves a changed subscription (version, url, secret, filters).
 pub async fn update_webhook(conn: &mut SqliteConnection, w: &WebhookRow) -> StoreResult<()> {
     sqlx::query("UPDATE webhooks SET resource_version = ?, url = ?, sealed_secret = ?, tags = ?, events = ? WHERE id = ?")
         .bind(w.resource_version)
@@ -67,61 +68,58 @@ pub async fn update_webhook(conn: &mut SqliteConnection, w: &WebhookRow) -> Stor
     Ok(())
 }
 
+/// The subscription `name` of a namespace.
 pub async fn get_webhook(conn: &mut SqliteConnection, namespace: &str, name: &str) -> StoreResult<Option<WebhookRow>> {
-    let r = sqlx::query("SELECT * FROM webhooks WHERE namespace = ? AND name = ?").bind(namespace).bind(name).fetch_optional(conn).await?;
-    r.as_ref().map(webhook_from_row).transpose()
+    sqlx::query_as("SELECT * FROM webhooks WHERE namespace = ? AND name = ?").bind(namespace).bind(name).fetch_optional(conn).await
 }
 
+/// The subscription with id `id`.
 pub async fn webhook_by_id(conn: &mut SqliteConnection, id: i64) -> StoreResult<Option<WebhookRow>> {
-    let r = sqlx::query("SELECT * FROM webhooks WHERE id = ?").bind(id).fetch_optional(conn).await?;
-    r.as_ref().map(webhook_from_row).transpose()
+    sqlx::query_as("SELECT * FROM webhooks WHERE id = ?").bind(id).fetch_optional(conn).await
 }
 
 /// Every subscription of a namespace, by name.
 pub async fn list_webhooks(conn: &mut SqliteConnection, namespace: &str) -> StoreResult<Vec<WebhookRow>> {
-    let rows = sqlx::query("SELECT * FROM webhooks WHERE namespace = ? ORDER BY name").bind(namespace).fetch_all(conn).await?;
-    rows.iter().map(webhook_from_row).collect()
+    sqlx::query_as("SELECT * FROM webhooks WHERE namespace = ? ORDER BY name").bind(namespace).fetch_all(conn).await
 }
 
+/// Deletes a subscription (its queue and log go with it).
 pub async fn delete_webhook(conn: &mut SqliteConnection, id: i64) -> StoreResult<()> {
     sqlx::query("DELETE FROM webhooks WHERE id = ?").bind(id).execute(conn).await?;
     Ok(())
 }
 
-#[derive(Clone, Debug)]
+/// A delivery of one event to one subscription.
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct DeliveryRow {
+    /// The row id (also the `X-Imagestreams-Delivery` header).
     pub id: i64,
+    /// The subscription.
     pub webhook_id: i64,
+    /// The CloudEvent id (a redelivery keeps it).
     pub event_id: String,
+    #[sqlx(rename = "type")]
+    /// The CloudEvent type.
     pub event_type: String,
+    /// The CloudEvent subject (`<stream>:<tag>`).
     pub subject: String,
+    /// The CloudEvent as sent: JSON text, kept byte for byte so a redelivery sends the same body.
     pub payload: String,
+    /// When it was queued (RFC 3339).
     pub created: String,
+    /// `Pending`, `Delivered` or `Failed` (`DeliveryState::as_str`).
     pub state: String,
+    /// Attempts made so far.
     pub attempts: i64,
+    /// When it is due, in unix milliseconds of the service clock.
     pub next_attempt: i64,
+    /// The delivery this one repeats ("redeliver").
     pub redelivery_of: Option<i64>,
 }
 
-fn delivery_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<DeliveryRow> {
-    Ok(DeliveryRow {
-        id: r.try_get("id")?,
-        webhook_id: r.try_get("webhook_id")?,
-        event_id: r.try_get("event_id")?,
-        event_type: r.try_get("type")?,
-        subject: r.try_get("subject")?,
-        payload: r.try_get("payload")?,
-        created: r.try_get("created")?,
-        state: r.try_get("state")?,
-        attempts: r.try_get("attempts")?,
-        next_attempt: r.try_get("next_attempt")?,
-        redelivery_of: r.try_get("redelivery_of")?,
-    })
-}
-
-/// Queues a delivery (state `Pending`, due at `due_ms`); returns its id.
+/// Queues a delivery (due at `next_attempt`, no attempts yet); returns its id.
 pub async fn queue_delivery(conn: &mut SqliteConnection, d: &DeliveryRow) -> StoreResult<i64> {
-    let (id,): (i64,) = sqlx::query_as(
+    sqlx::query_scalar(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, type, subject, payload, created, state, attempts, next_attempt, redelivery_of)
          VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING id",
     )
@@ -135,72 +133,76 @@ pub async fn queue_delivery(conn: &mut SqliteConnection, d: &DeliveryRow) -> Sto
     .bind(d.next_attempt)
     .bind(d.redelivery_of)
     .fetch_one(conn)
-    .await?;
-    Ok(id)
+    .await
 }
 
+/// The stored name of the pending state (`DeliveryState::Pending`), which the queue queries
+/// select by.
+const PENDING: &str = app::model::DELIVERY_PENDING;
+
 /// The head of each subscription's queue (its oldest pending delivery), due or not.
-pub async fn queue_heads(conn: &mut SqliteConnection, state: &str) -> StoreResult<Vec<DeliveryRow>> {
-    let rows = sqlx::query(
+pub async fn queue_heads(conn: &mut SqliteConnection) -> StoreResult<Vec<DeliveryRow>> {
+    sqlx::query_as(
         "SELECT d.* FROM webhook_deliveries d
          JOIN (SELECT min(id) AS id FROM webhook_deliveries WHERE state = ?1 GROUP BY webhook_id) h ON h.id = d.id
          ORDER BY d.next_attempt",
     )
-    .bind(state)
+    .bind(PENDING)
     .fetch_all(conn)
-    .await?;
-    rows.iter().map(delivery_from_row).collect()
+    .await
 }
 
+/// The delivery `id` of a subscription.
 pub async fn get_delivery(conn: &mut SqliteConnection, webhook_id: i64, id: i64) -> StoreResult<Option<DeliveryRow>> {
-    let r = sqlx::query("SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND id = ?")
-        .bind(webhook_id)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    r.as_ref().map(delivery_from_row).transpose()
+    sqlx::query_as("SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND id = ?").bind(webhook_id).bind(id).fetch_optional(conn).await
 }
 
 /// The newest `limit` deliveries of a subscription, newest first.
 pub async fn list_deliveries(conn: &mut SqliteConnection, webhook_id: i64, limit: i64) -> StoreResult<Vec<DeliveryRow>> {
-    let rows = sqlx::query("SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?")
+    sqlx::query_as("SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id DESC LIMIT ?")
         .bind(webhook_id)
         .bind(limit)
         .fetch_all(conn)
-        .await?;
-    rows.iter().map(delivery_from_row).collect()
+        .await
 }
 
-pub async fn count_pending(conn: &mut SqliteConnection, webhook_id: i64, state: &str) -> StoreResult<i64> {
+/// How many deliveries of a subscription are pending.
+pub async fn count_pending(conn: &mut SqliteConnection, webhook_id: i64) -> StoreResult<i64> {
     sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE webhook_id = ? AND state = ?")
         .bind(webhook_id)
-        .bind(state)
+        .bind(PENDING)
         .fetch_one(conn)
         .await
 }
 
 /// The newest delivery that is no longer pending.
-pub async fn last_finished(conn: &mut SqliteConnection, webhook_id: i64, pending: &str) -> StoreResult<Option<DeliveryRow>> {
-    let r = sqlx::query("SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND state != ? ORDER BY id DESC LIMIT 1")
+pub async fn last_finished(conn: &mut SqliteConnection, webhook_id: i64) -> StoreResult<Option<DeliveryRow>> {
+    sqlx::query_as("SELECT * FROM webhook_deliveries WHERE webhook_id = ? AND state != ? ORDER BY id DESC LIMIT 1")
         .bind(webhook_id)
-        .bind(pending)
+        .bind(PENDING)
         .fetch_optional(conn)
-        .await?;
-    r.as_ref().map(delivery_from_row).transpose()
+        .await
 }
 
-#[derive(Clone, Debug)]
+/// One attempt of a delivery.
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct AttemptRow {
+    /// The delivery.
     pub delivery_id: i64,
+    /// The attempt's number, from 1.
     pub attempt: i64,
+    /// When it was made (RFC 3339, milliseconds).
     pub time: String,
+    /// The receiver's status code, if it answered.
     pub status_code: Option<i64>,
+    /// How long the attempt took.
     pub latency_ms: i64,
+    /// Why it failed (`None`: delivered).
     pub error: Option<String>,
 }
 
 /// Records one attempt and the delivery's new state in one go.
-pub async fn record_attempt(conn: &mut SqliteConnection, a: &AttemptRow, state: &str, next_attempt: i64) -> StoreResult<()> {
+pub async fn record_attempt(conn: &mut SqliteConnection, a: &AttemptRow, state: DeliveryState, next_attempt: i64) -> StoreResult<()> {
     sqlx::query("INSERT INTO webhook_attempts (delivery_id, attempt, time, status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(a.delivery_id)
         .bind(a.attempt)
@@ -211,7 +213,7 @@ pub async fn record_attempt(conn: &mut SqliteConnection, a: &AttemptRow, state: 
         .execute(&mut *conn)
         .await?;
     sqlx::query("UPDATE webhook_deliveries SET state = ?, attempts = ?, next_attempt = ? WHERE id = ?")
-        .bind(state)
+        .bind(state.as_str())
         .bind(a.attempt)
         .bind(next_attempt)
         .bind(a.delivery_id)
@@ -220,41 +222,28 @@ pub async fn record_attempt(conn: &mut SqliteConnection, a: &AttemptRow, state: 
     Ok(())
 }
 
-/// The attempts of some deliveries, by delivery then attempt.
+/// The attempts of some deliveries (one page of the log), by delivery then attempt.
 pub async fn attempts_of(conn: &mut SqliteConnection, delivery_ids: &[i64]) -> StoreResult<Vec<AttemptRow>> {
     if delivery_ids.is_empty() {
         return Ok(vec![]);
     }
-    let placeholders = vec!["?"; delivery_ids.len()].join(", ");
-    let sql = format!("SELECT * FROM webhook_attempts WHERE delivery_id IN ({placeholders}) ORDER BY delivery_id, attempt");
-    // Only "?" placeholders are interpolated; values are bound.
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT * FROM webhook_attempts WHERE delivery_id IN (");
+    let mut ids = q.separated(", ");
     for id in delivery_ids {
-        q = q.bind(*id);
+        ids.push_bind(*id);
     }
-    let rows = q.fetch_all(conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AttemptRow {
-                delivery_id: r.try_get("delivery_id")?,
-                attempt: r.try_get("attempt")?,
-                time: r.try_get("time")?,
-                status_code: r.try_get("status_code")?,
-                latency_ms: r.try_get("latency_ms")?,
-                error: r.try_get("error")?,
-            })
-        })
-        .collect()
+    q.push(") ORDER BY delivery_id, attempt");
+    q.build_query_as().fetch_all(conn).await
 }
 
 /// Keeps the newest `keep` finished deliveries of every subscription (the log's size bound).
-pub async fn trim_deliveries(conn: &mut SqliteConnection, pending: &str, keep: i64) -> StoreResult<u64> {
+pub async fn trim_deliveries(conn: &mut SqliteConnection, keep: i64) -> StoreResult<u64> {
     let r = sqlx::query(
         "DELETE FROM webhook_deliveries WHERE state != ?1 AND id IN (
            SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY id DESC) AS n
                            FROM webhook_deliveries WHERE state != ?1) WHERE n > ?2)",
     )
-    .bind(pending)
+    .bind(PENDING)
     .bind(keep)
     .execute(conn)
     .await?;

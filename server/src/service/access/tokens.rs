@@ -1,0 +1,115 @@
+//! API tokens: a user makes tokens for themselves, optionally limited to some namespaces, a
+//! highest role and an expiry. A token reads `ist_<id>_<secret>`; only the secret's digest is
+//! stored, and the whole token is shown once, in the answer that creates it.
+//!
+//! Must not: let a limited token mint tokens (it would lift its own limits) or return a secret
+//! after creation.
+
+use super::crypto::{random_b64, random_hex, sha256_hex};
+use super::{Caller, RES_TOKENS, Role, unauthorized};
+use crate::service::{Service, db};
+use crate::store::{self, StoredRole, TokenRow};
+use app::model::*;
+use sqlx::types::Json;
+
+/// How every token begins (it tells a token from a password, and secret scanners find it).
+pub(super) const TOKEN_PREFIX: &str = "ist_";
+
+/// A token as its owner sees it (never its secret).
+fn token_view(row: &TokenRow) -> ApiToken {
+    ApiToken {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        namespaces: row.namespaces.as_ref().map(|n| n.0.clone()),
+        max_role: row.max_role.map(|r| r.0.as_str().to_string()),
+        expires: row.expires.clone(),
+        created: row.created.clone(),
+        revoked: row.revoked.clone(),
+        token: None,
+    }
+}
+
+impl Service {
+    /// A user creates a token for themselves; the answer carries its secret, once. A limited
+    /// token may not create tokens (it could otherwise lift its own limits).
+    pub async fn create_token(&self, caller: &Caller, spec: &ApiToken) -> Result<ApiToken, ApiError> {
+        let user_id = caller.user_id.ok_or_else(unauthorized)?;
+        if caller.token.as_ref().is_some_and(|t| t.namespaces.is_some() || t.max_role.is_some()) {
+            return Err(ApiError::forbidden("a limited token cannot create tokens (it would lift its own limits); sign in instead"));
+        }
+        let mut errs = vec![];
+        let name = spec.name.trim();
+        if name.is_empty() {
+            errs.push(FieldError::required("name", "a name says what the token is for"));
+        } else if name.len() > 100 {
+            errs.push(FieldError::invalid("name", name, "must be at most 100 characters"));
+        }
+        let max_role = match &spec.max_role {
+            Some(r) => match Role::parse(r) {
+                Some(role) => Some(role),
+                None => {
+                    errs.push(FieldError::not_supported("maxRole", r, Role::supported_values()));
+                    None
+                }
+            },
+            None => None,
+        };
+        for (i, ns) in spec.namespaces.iter().flatten().enumerate() {
+            for e in app::domain::names::validate_namespace_name(ns, &format!("namespaces[{i}]")) {
+                errs.push(e);
+            }
+        }
+        if let Some(e) = &spec.expires {
+            match chrono::DateTime::parse_from_rfc3339(e) {
+                Ok(t) if t.with_timezone(&chrono::Utc) <= self.clock_now() => {
+                    errs.push(FieldError::invalid("expires", e, "must be in the future"))
+                }
+                Ok(_) => {}
+                Err(_) => errs.push(FieldError::invalid("expires", e, "must be an RFC 3339 time")),
+            }
+        }
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(RES_TOKENS, name, &errs));
+        }
+        let secret = random_b64(32)?;
+        let row = TokenRow {
+            id: random_hex(6)?,
+            user_id,
+            name: name.into(),
+            secret_hash: sha256_hex(&secret),
+            namespaces: spec.namespaces.clone().map(Json),
+            max_role: max_role.map(StoredRole),
+            expires: spec
+                .expires
+                .as_ref()
+                .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+                .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            created: self.now(),
+            revoked: None,
+        };
+        let mut tx = self.store.begin().await.map_err(db)?;
+        store::insert_token(&mut tx, &row).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let mut view = token_view(&row);
+        view.token = Some(format!("{TOKEN_PREFIX}{}_{secret}", row.id));
+        Ok(view)
+    }
+
+    /// The caller's own tokens, newest first.
+    pub async fn list_tokens(&self, caller: &Caller) -> Result<Vec<ApiToken>, ApiError> {
+        let user_id = caller.user_id.ok_or_else(unauthorized)?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        Ok(store::tokens_of(&mut conn, user_id).await.map_err(db)?.iter().map(token_view).collect())
+    }
+
+    /// Revokes one of the caller's own tokens (someone else's is "not found").
+    pub async fn revoke_token(&self, caller: &Caller, id: &str) -> Result<Status, ApiError> {
+        let user_id = caller.user_id.ok_or_else(unauthorized)?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        if !store::revoke_token(&mut tx, id, user_id, &self.now()).await.map_err(db)? {
+            return Err(ApiError::not_found(RES_TOKENS, id));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Status::success("tokens", "", id))
+    }
+}

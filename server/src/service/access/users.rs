@@ -1,0 +1,147 @@
+//! Users, and whether accounts are on at all (PRODUCT difference 9): they are once a user exists.
+//! The first administrator is bootstrapped by `serve`; later users are created by server
+//! administrators.
+//!
+//! Must not: delete users (accounts, once on, stay on: `AccountsSwitch` relies on it) or return a
+//! password hash.
+
+use super::crypto::hash_password;
+use super::sessions::check_new_password;
+use super::{Caller, RES_USERS};
+use crate::service::{Service, Verb, db};
+use crate::store;
+use app::model::*;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Whether accounts are on, as far as this process knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Accounts {
+    /// Not read from the database yet.
+    Unknown = 0,
+    /// No user exists: the server is open.
+    Off = 1,
+    /// A user exists: every request is checked.
+    On = 2,
+}
+
+/// `Service::accounts`: what this process knows of `Accounts`, shared by the service's clones.
+/// Settled from the database once, then only ever turned on (users are created only through the
+/// service and never all deleted). An atomic rather than a lock, since every request reads it.
+#[derive(Debug)]
+pub(crate) struct AccountsSwitch(AtomicU8);
+
+impl Default for AccountsSwitch {
+    fn default() -> Self {
+        AccountsSwitch(AtomicU8::new(Accounts::Unknown as u8))
+    }
+}
+
+impl AccountsSwitch {
+    fn get(&self) -> Accounts {
+        match self.0.load(Ordering::Acquire) {
+            x if x == Accounts::On as u8 => Accounts::On,
+            x if x == Accounts::Off as u8 => Accounts::Off,
+            _ => Accounts::Unknown,
+        }
+    }
+
+    /// Records what the database said, unless the state is known already: a user created
+    /// meanwhile has turned accounts on, and that must not be undone by an older read.
+    fn settle(&self, on: bool) {
+        let read = if on { Accounts::On } else { Accounts::Off };
+        let _ = self.0.compare_exchange(Accounts::Unknown as u8, read as u8, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    fn turn_on(&self) {
+        self.0.store(Accounts::On as u8, Ordering::Release);
+    }
+}
+
+impl Service {
+    /// Whether accounts are on (a user exists). Read from the database once, then known: users
+    /// are only created through this service (which turns it on) and never all deleted.
+    pub async fn accounts_on(&self) -> Result<bool, ApiError> {
+        match self.accounts.get() {
+            Accounts::On => return Ok(true),
+            Accounts::Off => return Ok(false),
+            Accounts::Unknown => {}
+        }
+        let mut conn = self.store.read().await.map_err(db)?;
+        let on = store::count_users(&mut conn).await.map_err(db)? > 0;
+        self.accounts.settle(on);
+        Ok(self.accounts.get() == Accounts::On)
+    }
+
+    /// Creates the first administrator unless a user exists. Returns whether it did.
+    pub async fn bootstrap_admin(&self, name: &str, password: &str) -> Result<bool, ApiError> {
+        check_new_password("password", password)?;
+        let hash = hash_password(password)?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        if store::count_users(&mut tx).await.map_err(db)? > 0 {
+            return Ok(false);
+        }
+        store::insert_user(&mut tx, name, &hash, true, &self.now()).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        self.accounts.turn_on();
+        Ok(true)
+    }
+
+    /// Server administrators create users.
+    pub async fn create_user(&self, caller: &Caller, new: &NewUser) -> Result<WhoAmI, ApiError> {
+        self.allow(caller, Verb::Create, "users", None)?;
+        let name = new.name.trim();
+        let errs = app::domain::names::validate_namespace_name(name, "name");
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(RES_USERS, name, &errs));
+        }
+        check_new_password("password", &new.password)?;
+        let hash = hash_password(&new.password)?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        if store::user_by_name(&mut tx, name).await.map_err(db)?.is_some() {
+            return Err(ApiError::already_exists(RES_USERS, name));
+        }
+        store::insert_user(&mut tx, name, &hash, new.admin, &self.now()).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        self.accounts.turn_on();
+        Ok(WhoAmI { user: Some(name.into()), admin: new.admin, ..Default::default() })
+    }
+
+    /// Every user with their memberships (server administrators).
+    pub async fn list_users(&self, caller: &Caller) -> Result<Vec<WhoAmI>, ApiError> {
+        self.allow(caller, Verb::List, "users", None)?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        let mut out = vec![];
+        for u in store::list_users(&mut conn).await.map_err(db)? {
+            let namespaces = store::memberships(&mut conn, u.id)
+                .await
+                .map_err(db)?
+                .into_iter()
+                .map(|m| Membership { namespace: m.namespace, role: m.role.0.as_str().into() })
+                .collect();
+            out.push(WhoAmI { user: Some(u.name), admin: u.admin, open: false, namespaces, token: None });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_settle_once_and_only_turn_on() {
+        let s = AccountsSwitch::default();
+        assert_eq!(s.get(), Accounts::Unknown);
+        s.settle(false);
+        assert_eq!(s.get(), Accounts::Off);
+        s.settle(true);
+        assert_eq!(s.get(), Accounts::Off, "settled once");
+        s.turn_on();
+        assert_eq!(s.get(), Accounts::On);
+        let fresh = AccountsSwitch::default();
+        fresh.turn_on();
+        fresh.settle(false);
+        assert_eq!(fresh.get(), Accounts::On, "an older read does not turn accounts off");
+    }
+}

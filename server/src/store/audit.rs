@@ -1,0 +1,72 @@
+//! The audit log: one row per request that changed something or was refused, written and read
+//! as `app::model::AuditEntry` (the API's own type, so there is one shape of an entry).
+//!
+//! Must not: decide what is audited or how an outcome is worded (that is `service::audit`).
+
+use super::StoreResult;
+use app::model::AuditEntry;
+use sqlx::SqliteConnection;
+
+/// An audit row as the database has it. `AuditEntry` lives in `app`, which knows nothing of sqlx,
+/// so rows are read into this and converted once.
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    time: String,
+    user: Option<String>,
+    token: Option<String>,
+    namespace: Option<String>,
+    action: String,
+    remote: Option<String>,
+    /// An HTTP status; one that does not fit fails the read.
+    code: u16,
+    outcome: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        AuditEntry {
+            time: r.time,
+            user: r.user,
+            token: r.token,
+            namespace: r.namespace,
+            action: r.action,
+            remote: r.remote,
+            code: r.code,
+            outcome: r.outcome,
+        }
+    }
+}
+
+/// Appends an entry.
+pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreResult<()> {
+    sqlx::query("INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(&a.time)
+        .bind(&a.user)
+        .bind(&a.token)
+        .bind(&a.namespace)
+        .bind(&a.action)
+        .bind(&a.remote)
+        .bind(a.code)
+        .bind(&a.outcome)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The newest `limit` audit entries of a namespace (or of the server: `None`), newest first.
+pub async fn audit_of(conn: &mut SqliteConnection, namespace: Option<&str>, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT time, user, token, namespace, action, remote, code, outcome FROM audit
+         WHERE (?1 IS NULL OR namespace = ?1) ORDER BY id DESC LIMIT ?2",
+    )
+    .bind(namespace)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
+}
+
+/// Drops entries older than `before` (RFC 3339); returns how many.
+pub async fn purge_audit(conn: &mut SqliteConnection, before: &str) -> StoreResult<u64> {
+    Ok(sqlx::query("DELETE FROM audit WHERE time < ?").bind(before).execute(conn).await?.rows_affected())
+}
