@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod history;
+pub mod import_command;
 pub mod imports;
 pub mod lookup;
 pub mod names;

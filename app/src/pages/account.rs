@@ -7,8 +7,8 @@
 
 use crate::api::page_resource;
 use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
-use crate::live::Failure;
 use crate::domain::accounts::Role;
+use crate::live::Failure;
 use crate::widgets::{Rendered, clicked, field_error};
 use leptos::prelude::*;
 

@@ -6,8 +6,8 @@
 
 use crate::api::page_resource;
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
-use crate::live::{Failure, LivePart, PartSource, announce_change};
 use crate::domain::accounts::Role;
+use crate::live::{Failure, LivePart, PartSource, announce_change};
 use crate::widgets::{Rendered, field_error};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;

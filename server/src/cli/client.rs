@@ -1,26 +1,23 @@
-//! A small HTTP client of the API for the CLI: JSON in and out, `Status` errors turned into
-//! oc's `Error from server (<Reason>): <message>` lines.
+//! The CLI's HTTP client of the API: JSON in and out, the bearer token on every request, and
+//! failure `Status` answers turned into oc's `Error from server (<Reason>): <message>` lines.
+//!
+//! Must not: know a command or print anything; it only carries requests and answers.
 
+use crate::service::SESSION_COOKIE;
 use app::model::{ApiError, Status};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// An error the CLI prints and exits non-zero on.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// The server answered with a failure `Status`.
+    #[error("Error from server ({}): {}", .0.reason(), .0.message())]
     Server(ApiError),
-    /// A client-side problem, printed as `error: <message>`.
+    /// A client-side problem.
+    #[error("error: {0}")]
     Local(String),
-}
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CliError::Server(e) => write!(f, "Error from server ({}): {}", e.reason(), e.message()),
-            CliError::Local(m) => write!(f, "error: {m}"),
-        }
-    }
 }
 
 /// A failure answer as an error: its `Status`, or the raw text when it is not one.
@@ -31,31 +28,42 @@ fn failure(code: reqwest::StatusCode, bytes: &[u8]) -> CliError {
     }
 }
 
+/// The deadline of one request; a watch has none.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct Client {
     base: String,
-    token: Option<String>,
+    /// Sends the bearer token, if any, with every request.
     http: reqwest::Client,
 }
 
 impl Client {
-    pub fn new(base: &str, token: Option<&str>) -> Self {
-        Client {
-            base: base.trim_end_matches('/').to_string(),
-            token: token.map(str::to_string),
-            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build().unwrap_or_default(),
+    pub fn new(base: &str, token: Option<&str>) -> Result<Self, CliError> {
+        let mut headers = HeaderMap::new();
+        if let Some(t) = token {
+            let mut value = HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|_| CliError::Local("the token is not a valid HTTP header value".into()))?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
         }
+        let http = reqwest::Client::builder().timeout(TIMEOUT).default_headers(headers).build().unwrap_or_default();
+        Ok(Client { base: base.trim_end_matches('/').to_string(), http })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> CliError {
+        CliError::Local(format!("unable to reach the server at {}: {e}", self.base))
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CliError> {
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let resp = req
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
+        let resp = req.header("Accept", "application/json").send().await.map_err(|e| self.unreachable(e))?;
         let code = resp.status();
         let bytes = resp.bytes().await.map_err(|e| CliError::Local(format!("reading the answer: {e}")))?;
         if !code.is_success() {
@@ -65,7 +73,7 @@ impl Client {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(self.url(path))).await
     }
 
     pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, CliError> {
@@ -73,25 +81,27 @@ impl Client {
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+        self.send(self.http.post(self.url(path)).json(body)).await
     }
 
     pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
-        self.send(self.http.put(format!("{}{path}", self.base)).json(body)).await
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<Status, CliError> {
+        self.send(self.http.delete(self.url(path))).await
     }
 
     /// Opens a watch and calls `on_line` with each event line until the server ends it.
     pub async fn watch_lines(&self, path: &str, mut on_line: impl FnMut(&str) -> Result<(), CliError>) -> Result<(), CliError> {
-        let mut req = self.http.get(format!("{}{path}", self.base));
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
         // A watch has no overall deadline (the client's default timeout would end it).
-        let mut resp = req
+        let mut resp = self
+            .http
+            .get(self.url(path))
             .timeout(std::time::Duration::from_secs(365 * 24 * 3600))
             .send()
             .await
-            .map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
+            .map_err(|e| self.unreachable(e))?;
         if !resp.status().is_success() {
             let code = resp.status();
             let bytes = resp.bytes().await.unwrap_or_default();
@@ -110,11 +120,7 @@ impl Client {
 
     /// A request whose success has no body (204).
     pub async fn send_no_content<B: Serialize>(&self, method: reqwest::Method, path: &str, body: &B) -> Result<(), CliError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).json(body);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
+        let resp = self.http.request(method, self.url(path)).json(body).send().await.map_err(|e| self.unreachable(e))?;
         if resp.status().is_success() {
             return Ok(());
         }
@@ -123,21 +129,28 @@ impl Client {
         Err(failure(code, &bytes))
     }
 
+    /// A client without the token, for signing in: a stale saved token must not get in the way.
+    fn anonymous(&self) -> Client {
+        Client { base: self.base.clone(), http: reqwest::Client::builder().timeout(TIMEOUT).build().unwrap_or_default() }
+    }
+
     /// Signs in with a user name and password: the session cookie's value.
     pub async fn sign_in(&self, username: &str, password: &str) -> Result<String, CliError> {
         let resp = self
+            .anonymous()
             .http
-            .post(format!("{}/api/v1/session", self.base))
+            .post(self.url("/api/v1/session"))
             .json(&serde_json::json!({"username": username, "password": password}))
             .send()
             .await
-            .map_err(|e| CliError::Local(format!("unable to reach the server at {}: {e}", self.base)))?;
+            .map_err(|e| self.unreachable(e))?;
+        let prefix = format!("{SESSION_COOKIE}=");
         let cookie = resp
             .headers()
             .get_all(reqwest::header::SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.split(';').next()?.strip_prefix("imagestreams_session=").map(str::to_string));
+            .find_map(|c| c.split(';').next()?.strip_prefix(prefix.as_str()).map(str::to_string));
         if !resp.status().is_success() {
             let code = resp.status();
             let bytes = resp.bytes().await.unwrap_or_default();
@@ -146,22 +159,10 @@ impl Client {
         cookie.ok_or_else(|| CliError::Local("the server did not start a session".into()))
     }
 
-    /// POST with a session cookie instead of a token (login creating its token).
+    /// POST with a session cookie instead of the token (login creating its token).
     pub async fn post_with_session<B: Serialize, T: DeserializeOwned>(&self, path: &str, session: &str, body: &B) -> Result<T, CliError> {
-        let req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(reqwest::header::COOKIE, format!("imagestreams_session={session}"))
-            .json(body);
-        let client = Client { base: self.base.clone(), token: None, http: self.http.clone() };
-        client.send(req).await
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
-    pub async fn delete(&self, path: &str) -> Result<Status, CliError> {
-        self.send(self.http.delete(format!("{}{path}", self.base))).await
+        let anonymous = self.anonymous();
+        let req = anonymous.http.post(self.url(path)).header(reqwest::header::COOKIE, format!("{SESSION_COOKIE}={session}")).json(body);
+        anonymous.send(req).await
     }
 }

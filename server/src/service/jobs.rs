@@ -19,6 +19,9 @@ const RES_IMPORT_JOBS: Resource = Resource { plural: "imports", group: "portal",
 /// How long a finished job's result stays readable, in seconds.
 const KEEP_FINISHED_SECS: i64 = 600;
 
+/// How a web import ended (the summary, or the failure) and when (service clock).
+type Finished = (Result<String, ApiFailure>, DateTime<Utc>);
+
 /// A web import running in the background.
 #[derive(Default)]
 struct WebImport {
@@ -26,7 +29,7 @@ struct WebImport {
     owner: Option<String>,
     progress: Arc<ImportProgress>,
     /// The summary or the failure, and when it finished (service clock).
-    finished: Mutex<Option<(Result<String, ApiFailure>, DateTime<Utc>)>>,
+    finished: Mutex<Option<Finished>>,
 }
 
 impl WebImport {

@@ -1,0 +1,347 @@
+//! The command line as clap types: every command, argument and flag, their help, defaults and
+//! `IMAGESTREAMS_<FLAG>` environment fallbacks (every flag has one; positional arguments do
+//! not). The flags of `serve` are `crate::serve::ServeArgs`.
+//!
+//! Must not: run anything or check a value beyond its type (oc's checks and messages are in
+//! `app::domain`; the commands apply them).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "imagestreams", version, about = "Container image streams: portal, API and CLI")]
+pub struct Cli {
+    /// The portal to talk to.
+    #[arg(long, global = true, env = "IMAGESTREAMS_SERVER", default_value = "http://127.0.0.1:3000")]
+    pub server: String,
+    /// The namespace (project) to work in.
+    #[arg(short = 'n', long, global = true, env = "IMAGESTREAMS_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Bearer token sent to the server (default: the one `login` kept for this server).
+    #[arg(long, global = true, env = "IMAGESTREAMS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Where `login` keeps its tokens (tokens.json); default: $XDG_CONFIG_HOME/imagestreams or
+    /// ~/.config/imagestreams.
+    #[arg(long, global = true, env = "IMAGESTREAMS_CONFIG", value_name = "DIR")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the portal (UI, API) on one port.
+    Serve(Box<crate::serve::ServeArgs>),
+    /// Create a resource.
+    Create {
+        #[command(subcommand)]
+        what: CreateWhat,
+    },
+    /// Tag existing images into image streams (oc tag).
+    Tag(TagFlags),
+    /// Import images from a container registry (oc import-image).
+    #[command(name = "import-image")]
+    ImportImage(ImportImageArgs),
+    /// Display resources: is, istag, isimage, image, webhooks, tokens, members, audit.
+    Get(GetArgs),
+    /// Show details of an image stream.
+    Describe {
+        /// Resource type: is / imagestream.
+        kind: String,
+        name: String,
+    },
+    /// Write a synthetic dataset for the UI benchmark (not for production data directories).
+    #[command(name = "bench-data", hide = true)]
+    BenchData(BenchDataArgs),
+    /// Sign in and keep an API token for this server (in ~/.config/imagestreams/tokens.json).
+    Login {
+        #[arg(short = 'u', long, env = "IMAGESTREAMS_USERNAME")]
+        username: String,
+        /// Read from standard input when not given.
+        #[arg(short = 'p', long, env = "IMAGESTREAMS_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Revoke and forget the token `login` kept for this server.
+    Logout,
+    /// Print the signed-in user's name.
+    Whoami,
+    /// Change your password.
+    Passwd {
+        #[arg(long, env = "IMAGESTREAMS_CURRENT_PASSWORD", hide_env_values = true)]
+        current: String,
+        #[arg(long, env = "IMAGESTREAMS_NEW_PASSWORD", hide_env_values = true)]
+        new: String,
+    },
+    /// Manage roles in a namespace (oc policy).
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+    /// Set a namespace's visibility: public (readable without signing in) or private.
+    Set {
+        #[command(subcommand)]
+        what: SetWhat,
+    },
+    /// Image-change webhooks: send a test event, show the delivery log, redeliver.
+    Webhook {
+        #[command(subcommand)]
+        action: WebhookAction,
+    },
+    /// Watch benchmark client: N watchers on one server, then tag changes (not for production).
+    #[command(name = "bench-watch", hide = true)]
+    BenchWatch(BenchWatchArgs),
+    /// Delete an image stream, an image stream tag, a webhook or one of your tokens.
+    Delete {
+        /// Resource type: is / istag / webhook / token.
+        kind: String,
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyAction {
+    /// Give USER the ROLE (viewer, editor, admin) in the namespace.
+    #[command(name = "add-role-to-user")]
+    AddRoleToUser { role: String, user: String },
+    /// Take USER's ROLE in the namespace away.
+    #[command(name = "remove-role-from-user")]
+    RemoveRoleFromUser { role: String, user: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SetWhat {
+    /// public or private.
+    Visibility { value: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookAction {
+    /// Queue a test event (CloudEvents type io.imagestreams.webhook.test).
+    Test { name: String },
+    /// The delivery log, newest first.
+    Deliveries {
+        name: String,
+        /// json or yaml for the full log with every attempt; name; default: a table.
+        #[arg(short = 'o', long = "output", env = "IMAGESTREAMS_OUTPUT")]
+        output: Option<String>,
+    },
+    /// Send a delivery's event again (same CloudEvent id) as a new delivery.
+    Redeliver { name: String, id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CreateWhat {
+    /// Create a namespace.
+    #[command(alias = "ns")]
+    Namespace { name: String },
+    /// Subscribe a URL to image changes of this namespace's tags.
+    Webhook {
+        name: String,
+        /// Where events are POSTed (http:// or https://).
+        #[arg(long, env = "IMAGESTREAMS_URL")]
+        url: String,
+        /// The signing secret (at least 16 characters); never shown again.
+        #[arg(long, env = "IMAGESTREAMS_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+        /// stream:tag, stream:* or *:* (repeat, or separate with commas).
+        #[arg(long = "tag", env = "IMAGESTREAMS_TAG", value_delimiter = ',', required = true)]
+        tags: Vec<String>,
+        /// ImageChanged, TagDeleted, ImportFailed (repeat, or separate with commas; default ImageChanged).
+        #[arg(long = "event", env = "IMAGESTREAMS_EVENT", value_delimiter = ',')]
+        events: Vec<String>,
+    },
+    /// Create a user (server administrators).
+    User {
+        name: String,
+        #[arg(long, env = "IMAGESTREAMS_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// A server-wide administrator.
+        #[arg(long, env = "IMAGESTREAMS_ADMIN")]
+        admin: bool,
+    },
+    /// Create an API token for yourself; prints it (once).
+    Token {
+        name: String,
+        /// Only this namespace (repeat, or separate with commas); default: all of yours.
+        #[arg(long = "namespace-scope", env = "IMAGESTREAMS_NAMESPACE_SCOPE", value_delimiter = ',')]
+        namespaces: Vec<String>,
+        /// At most this role: viewer, editor or admin.
+        #[arg(long = "max-role", env = "IMAGESTREAMS_MAX_ROLE")]
+        max_role: Option<String>,
+        /// Expires after this long (e.g. 720h, 30d).
+        #[arg(long = "expires-in", env = "IMAGESTREAMS_EXPIRES_IN", value_parser = crate::serve::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// Create registry credentials (oc create secret docker-registry).
+    Secret {
+        #[command(subcommand)]
+        kind: SecretKind,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretKind {
+    /// Credentials imports use for one registry.
+    #[command(name = "docker-registry")]
+    DockerRegistry {
+        name: String,
+        /// The registry, host[:port].
+        #[arg(long = "docker-server", env = "IMAGESTREAMS_DOCKER_SERVER")]
+        server: String,
+        #[arg(long = "docker-username", env = "IMAGESTREAMS_DOCKER_USERNAME")]
+        username: String,
+        #[arg(long = "docker-password", env = "IMAGESTREAMS_DOCKER_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+/// How an imported tag is imported, shared by `tag` and `import-image` (oc spells them the same
+/// in both).
+#[derive(Args, Debug, Clone)]
+pub struct ImportPolicyFlags {
+    /// Re-import the source periodically.
+    #[arg(long, env = "IMAGESTREAMS_SCHEDULED")]
+    pub scheduled: bool,
+    /// Allow HTTP and unverified HTTPS for the import.
+    #[arg(long, env = "IMAGESTREAMS_INSECURE")]
+    pub insecure: bool,
+    /// source or local.
+    #[arg(long = "reference-policy", env = "IMAGESTREAMS_REFERENCE_POLICY")]
+    pub reference_policy: Option<String>,
+    /// Legacy or PreserveOriginal.
+    #[arg(long = "import-mode", env = "IMAGESTREAMS_IMPORT_MODE")]
+    pub import_mode: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TagFlags {
+    /// SOURCE DEST... or, with -d, DEST...
+    pub args: Vec<String>,
+    /// Make the destination track the source tag (same stream).
+    #[arg(long, env = "IMAGESTREAMS_ALIAS")]
+    pub alias: bool,
+    /// Never import: point at the source only.
+    #[arg(long, env = "IMAGESTREAMS_REFERENCE")]
+    pub reference: bool,
+    #[command(flatten)]
+    pub policy: ImportPolicyFlags,
+    /// The kind of SOURCE: docker, istag, isimage (and their long names).
+    #[arg(long = "source", env = "IMAGESTREAMS_SOURCE")]
+    pub source: Option<String>,
+    /// Delete the given tags.
+    #[arg(short = 'd', long = "delete", env = "IMAGESTREAMS_DELETE")]
+    pub delete: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportImageArgs {
+    /// NAME[:TAG] of the stream (and tag) to import into.
+    pub name: String,
+    /// The image to import (default: NAME as written).
+    #[arg(long, env = "IMAGESTREAMS_FROM")]
+    pub from: Option<String>,
+    /// Create the stream if it does not exist.
+    #[arg(long, env = "IMAGESTREAMS_CONFIRM")]
+    pub confirm: bool,
+    /// Import every tag of the repository.
+    #[arg(long, env = "IMAGESTREAMS_ALL")]
+    pub all: bool,
+    #[command(flatten)]
+    pub policy: ImportPolicyFlags,
+    /// Look up only; change nothing.
+    #[arg(long = "dry-run", env = "IMAGESTREAMS_DRY_RUN")]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GetArgs {
+    /// is, istag, isimage, image, webhooks, tokens, members or audit.
+    pub kind: String,
+    pub name: Option<String>,
+    /// json, yaml, wide or name.
+    #[arg(short = 'o', long = "output", env = "IMAGESTREAMS_OUTPUT")]
+    pub output: Option<String>,
+    /// Drop server-populated metadata (with -o json or yaml).
+    #[arg(long, env = "IMAGESTREAMS_EXPORT")]
+    pub export: bool,
+    /// After listing, watch for changes and print them as they come (image streams).
+    #[arg(short = 'w', long = "watch", env = "IMAGESTREAMS_WATCH")]
+    pub watch: bool,
+    /// Across namespaces (the server's audit log).
+    #[arg(short = 'A', long = "all-namespaces", env = "IMAGESTREAMS_ALL_NAMESPACES")]
+    pub all_namespaces: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchDataArgs {
+    #[arg(long, env = "IMAGESTREAMS_DATA_DIR")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "IMAGESTREAMS_STREAMS", default_value_t = 10_000)]
+    pub streams: usize,
+    #[arg(long, env = "IMAGESTREAMS_TAGS", default_value_t = 10)]
+    pub tags: usize,
+    #[arg(long, env = "IMAGESTREAMS_HISTORY", default_value_t = 10)]
+    pub history: usize,
+    /// History items of the single tag of `timeline/long`.
+    #[arg(long, env = "IMAGESTREAMS_TIMELINE", default_value_t = 1000)]
+    pub timeline: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchWatchArgs {
+    /// The server's process id (its memory is read from /proc).
+    #[arg(long, env = "IMAGESTREAMS_PID")]
+    pub pid: u32,
+    #[arg(long, env = "IMAGESTREAMS_WATCHERS", default_value_t = 1000)]
+    pub watchers: usize,
+    #[arg(long, env = "IMAGESTREAMS_ROUNDS", default_value_t = 5)]
+    pub rounds: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// README: "Every flag also reads `IMAGESTREAMS_<FLAG>`". Positional arguments, help and
+    /// version are not flags.
+    #[test]
+    fn every_flag_has_its_environment_variable() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_positional() || matches!(id, "help" | "version") {
+                    continue;
+                }
+                let want = format!("IMAGESTREAMS_{}", arg.get_long().unwrap_or(id).to_ascii_uppercase().replace('-', "_"));
+                let has = arg.get_env().and_then(|e| e.to_str()).map(str::to_string);
+                // A few flags name their variable more precisely (IMAGESTREAMS_WEBHOOK_SECRET for
+                // create webhook --secret); what counts is that one exists and is ours.
+                if !has.as_deref().is_some_and(|e| e.starts_with("IMAGESTREAMS_")) {
+                    missing.push(format!("{path} --{} (want {want})", arg.get_long().unwrap_or(id)));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = vec![];
+        walk(&Cli::command(), "imagestreams", &mut missing);
+        assert!(missing.is_empty(), "flags without an IMAGESTREAMS_* variable:\n{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn import_policy_flags_read_the_same_in_tag_and_import_image() {
+        let tag = Cli::try_parse_from(["imagestreams", "tag", "--scheduled", "--import-mode", "Legacy", "q.io/a:1", "app:t"]).unwrap();
+        let Command::Tag(t) = tag.command else { panic!("tag") };
+        assert!(t.policy.scheduled && t.policy.import_mode.as_deref() == Some("Legacy"));
+        let import = Cli::try_parse_from(["imagestreams", "import-image", "app", "--insecure", "--reference-policy=local"]).unwrap();
+        let Command::ImportImage(i) = import.command else { panic!("import-image") };
+        assert!(i.policy.insecure && i.policy.reference_policy.as_deref() == Some("local"));
+    }
+}
