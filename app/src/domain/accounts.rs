@@ -3,6 +3,9 @@
 //!
 //! Must not: know who is calling (that is the server's `Caller`) or store anything.
 
+use super::names::validate_namespace_name;
+use crate::model::{ApiToken, FieldError};
+
 /// A role in a namespace, weakest first: each includes what the ones before it may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -54,6 +57,66 @@ pub fn password_error(password: &str) -> Option<String> {
     (password.chars().count() < MIN_PASSWORD_LEN).then(|| format!("must be at least {MIN_PASSWORD_LEN} characters long"))
 }
 
+/// The longest token name accepted, in bytes.
+pub const MAX_TOKEN_NAME_LEN: usize = 100;
+
+/// What a valid token request asks for, parsed: its highest role and its expiry (UTC).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenLimits {
+    pub name: String,
+    pub max_role: Option<Role>,
+    pub expires: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The rules of a new API token at `now`: a name (at most 100 bytes), a known `maxRole`,
+/// namespace names that could exist, and an RFC 3339 expiry in the future. Every broken rule is
+/// reported, with the field it concerns.
+pub fn validate_token_request(spec: &ApiToken, now: chrono::DateTime<chrono::Utc>) -> Result<TokenLimits, Vec<FieldError>> {
+    let mut errs = vec![];
+    let name = spec.name.trim();
+    if name.is_empty() {
+        errs.push(FieldError::required("name", "a name says what the token is for"));
+    } else if name.len() > MAX_TOKEN_NAME_LEN {
+        errs.push(FieldError::invalid("name", name, format!("must be at most {MAX_TOKEN_NAME_LEN} characters")));
+    }
+    let max_role = spec.max_role.as_deref().and_then(|r| {
+        let role = Role::parse(r);
+        if role.is_none() {
+            errs.push(FieldError::not_supported("maxRole", r, Role::supported_values()));
+        }
+        role
+    });
+    for (i, ns) in spec.namespaces.iter().flatten().enumerate() {
+        errs.extend(validate_namespace_name(ns, &format!("namespaces[{i}]")));
+    }
+    let expires = spec.expires.as_deref().and_then(|e| match chrono::DateTime::parse_from_rfc3339(e) {
+        Ok(t) if t.with_timezone(&chrono::Utc) <= now => {
+            errs.push(FieldError::invalid("expires", e, "must be in the future"));
+            None
+        }
+        Ok(t) => Some(t.with_timezone(&chrono::Utc)),
+        Err(_) => {
+            errs.push(FieldError::invalid("expires", e, "must be an RFC 3339 time"));
+            None
+        }
+    });
+    if errs.is_empty() { Ok(TokenLimits { name: name.to_string(), max_role, expires }) } else { Err(errs) }
+}
+
+/// The token form's lifetime: empty for a token that never expires, else a whole number of
+/// days, at least 1, counted from `now` (RFC 3339, to the second).
+pub fn expiry_after_days(days: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Option<String>, String> {
+    match days.trim() {
+        "" => Ok(None),
+        d => match d.parse::<i64>() {
+            Ok(n) if (1..=36_500).contains(&n) => {
+                Ok(Some((now + chrono::Duration::days(n)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+            }
+            _ => Err("the lifetime is a whole number of days, at least 1".into()),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +130,47 @@ mod tests {
         assert_eq!(Role::parse(""), None);
         assert!(Role::Viewer < Role::Editor && Role::Editor < Role::Admin);
         assert_eq!(Role::supported_values(), "supported values: \"viewer\", \"editor\", \"admin\"");
+    }
+
+    fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc)
+    }
+
+    #[test]
+    fn token_requests_report_every_broken_rule_by_field() {
+        let now = at("2026-01-01T12:00:00Z");
+        let ok = ApiToken {
+            name: " ci ".into(),
+            max_role: Some("editor".into()),
+            expires: Some("2026-02-01T00:00:00+01:00".into()),
+            ..Default::default()
+        };
+        let limits = validate_token_request(&ok, now).unwrap();
+        assert_eq!((limits.name.as_str(), limits.max_role), ("ci", Some(Role::Editor)));
+        assert_eq!(limits.expires, Some(at("2026-01-31T23:00:00Z")));
+        let bad = ApiToken {
+            name: String::new(),
+            max_role: Some("owner".into()),
+            namespaces: Some(vec!["Bad_NS".into()]),
+            expires: Some("2025-01-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        let fields: Vec<String> = validate_token_request(&bad, now).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["name", "maxRole", "namespaces[0]", "expires"]);
+        let long = ApiToken { name: "x".repeat(101), ..Default::default() };
+        assert_eq!(validate_token_request(&long, now).unwrap_err()[0].field, "name");
+        let garbled = ApiToken { name: "t".into(), expires: Some("tomorrow".into()), ..Default::default() };
+        assert_eq!(validate_token_request(&garbled, now).unwrap_err()[0].detail, "must be an RFC 3339 time");
+    }
+
+    #[test]
+    fn the_form_counts_whole_days() {
+        let now = at("2026-01-01T12:00:00Z");
+        assert_eq!(expiry_after_days("", now), Ok(None));
+        assert_eq!(expiry_after_days(" 30 ", now), Ok(Some("2026-01-31T12:00:00Z".into())));
+        for bad in ["0", "-1", "1.5", "soon", "99999999999999999999"] {
+            assert!(expiry_after_days(bad, now).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -9,9 +9,9 @@ use super::access::{RES_MEMBERS, RES_TOKENS, RES_USERS};
 use super::imports::RES_IMAGESTREAMIMPORTS;
 use super::{Caller, ImportProgress, Service, Verb};
 use app::api::{ImportForm, TagForm, TokenForm};
+use app::domain::accounts::expiry_after_days;
 use app::domain::tag_command::{TagArgs, TagPlan, plan_tag, tag_message, tag_reference_for};
 use app::model::*;
-use chrono::SecondsFormat;
 use std::sync::Arc;
 
 /// A field error of a web form: the message is the rule itself (the form shows it under the
@@ -123,13 +123,7 @@ impl Service {
     pub async fn create_token_from_form(&self, caller: &Caller, form: TokenForm) -> Result<ApiToken, ApiError> {
         let namespaces: Vec<String> =
             form.namespaces.split([',', ' ']).map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect();
-        let expires = match form.expires_in_days.trim() {
-            "" => None,
-            d => match d.parse::<i64>() {
-                Ok(days) if days > 0 => Some((self.clock_now() + chrono::Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)),
-                _ => return Err(form_error(RES_TOKENS, "expires", "the lifetime is a whole number of days, at least 1".into())),
-            },
-        };
+        let expires = expiry_after_days(&form.expires_in_days, self.clock_now()).map_err(|m| form_error(RES_TOKENS, "expires", m))?;
         let spec = ApiToken {
             name: form.name,
             namespaces: (!namespaces.is_empty()).then_some(namespaces),

@@ -6,9 +6,10 @@
 //! after creation.
 
 use super::crypto::{random_b64, random_hex, sha256_hex};
-use super::{Caller, RES_TOKENS, Role, unauthorized};
+use super::{Caller, RES_TOKENS, unauthorized};
 use crate::service::{Service, db};
 use crate::store::{self, StoredRole, TokenRow};
+use app::domain::accounts::validate_token_request;
 use app::model::*;
 use sqlx::types::Json;
 
@@ -37,53 +38,17 @@ impl Service {
         if caller.token.as_ref().is_some_and(|t| t.namespaces.is_some() || t.max_role.is_some()) {
             return Err(ApiError::forbidden("a limited token cannot create tokens (it would lift its own limits); sign in instead"));
         }
-        let mut errs = vec![];
-        let name = spec.name.trim();
-        if name.is_empty() {
-            errs.push(FieldError::required("name", "a name says what the token is for"));
-        } else if name.len() > 100 {
-            errs.push(FieldError::invalid("name", name, "must be at most 100 characters"));
-        }
-        let max_role = match &spec.max_role {
-            Some(r) => match Role::parse(r) {
-                Some(role) => Some(role),
-                None => {
-                    errs.push(FieldError::not_supported("maxRole", r, Role::supported_values()));
-                    None
-                }
-            },
-            None => None,
-        };
-        for (i, ns) in spec.namespaces.iter().flatten().enumerate() {
-            for e in app::domain::names::validate_namespace_name(ns, &format!("namespaces[{i}]")) {
-                errs.push(e);
-            }
-        }
-        if let Some(e) = &spec.expires {
-            match chrono::DateTime::parse_from_rfc3339(e) {
-                Ok(t) if t.with_timezone(&chrono::Utc) <= self.clock_now() => {
-                    errs.push(FieldError::invalid("expires", e, "must be in the future"))
-                }
-                Ok(_) => {}
-                Err(_) => errs.push(FieldError::invalid("expires", e, "must be an RFC 3339 time")),
-            }
-        }
-        if !errs.is_empty() {
-            return Err(ApiError::invalid(RES_TOKENS, name, &errs));
-        }
+        let limits =
+            validate_token_request(spec, self.clock_now()).map_err(|errs| ApiError::invalid(RES_TOKENS, spec.name.trim(), &errs))?;
         let secret = random_b64(32)?;
         let row = TokenRow {
             id: random_hex(6)?,
             user_id,
-            name: name.into(),
+            name: limits.name.clone(),
             secret_hash: sha256_hex(&secret),
             namespaces: spec.namespaces.clone().map(Json),
-            max_role: max_role.map(StoredRole),
-            expires: spec
-                .expires
-                .as_ref()
-                .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
-                .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            max_role: limits.max_role.map(StoredRole),
+            expires: limits.expires.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             created: self.now(),
             revoked: None,
         };
