@@ -27,6 +27,23 @@ pub struct TagChange {
     pub message: Option<String>,
 }
 
+/// The `data` of the CloudEvent a change sends: the change itself, with the stream it happened
+/// in and the stream's resourceVersion after it.
+pub fn image_change_event(namespace: &str, stream: &str, resource_version: &str, c: &TagChange) -> ImageChangeEvent {
+    ImageChangeEvent {
+        namespace: namespace.to_string(),
+        stream: stream.to_string(),
+        tag: c.tag.clone(),
+        old_image: c.old_image.clone(),
+        new_image: c.new_image.clone(),
+        old_pull_spec: c.old_pull_spec.clone(),
+        pull_spec: c.pull_spec.clone(),
+        resource_version: resource_version.to_string(),
+        reason: c.reason.clone(),
+        message: c.message.clone(),
+    }
+}
+
 fn head_image(s: Option<&ImageStream>, tag: &str) -> Option<String> {
     s.and_then(|s| s.head(tag)).map(|h| h.image.clone()).filter(|i| !i.is_empty())
 }

@@ -13,6 +13,7 @@ mod images;
 mod imports;
 mod jobs;
 mod namespaces;
+mod outbox;
 mod secrets;
 mod streams;
 mod tags;

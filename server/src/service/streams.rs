@@ -4,7 +4,7 @@
 //!
 //! Must not: restate a rule of `app::domain` (validation, generations, the history merge) or
 //! write a stream other than through the outbox path (`save_new_stream`, `save_stream`,
-//! `remove_stream` in `webhooks`), which queues the webhooks a change causes.
+//! `remove_stream` in `outbox`), which queues the webhooks a change causes.
 
 use super::{Caller, Service, Verb, db, new_uid, page_size};
 use crate::store::{self, StoredStream};

@@ -10,8 +10,8 @@
 
 use super::streams::check_namespace_matches;
 use super::{Caller, Service, Verb, db, new_uid};
-use crate::store::{self, DeliveryRow, StoredStream, WebhookRow};
-use app::domain::triggers::{TagChange, parse_target_url, subscription_wants, tag_changes, url_for_readers, validate_webhook};
+use crate::store::{self, DeliveryRow, WebhookRow};
+use app::domain::triggers::{parse_target_url, url_for_readers, validate_webhook};
 use app::model::*;
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
@@ -251,7 +251,7 @@ impl Service {
         Ok(delivery_view(&d, vec![]))
     }
 
-    fn cloud_event(&self, event_type: &str, source: String, subject: String, data: ImageChangeEvent) -> CloudEvent {
+    pub(super) fn cloud_event(&self, event_type: &str, source: String, subject: String, data: ImageChangeEvent) -> CloudEvent {
         CloudEvent {
             specversion: "1.0".into(),
             id: uuid::Uuid::new_v4().to_string(),
@@ -264,7 +264,13 @@ impl Service {
         }
     }
 
-    async fn queue(&self, tx: &mut SqliteConnection, webhook_id: i64, e: &CloudEvent, of: Option<i64>) -> Result<DeliveryRow, ApiError> {
+    pub(super) async fn queue(
+        &self,
+        tx: &mut SqliteConnection,
+        webhook_id: i64,
+        e: &CloudEvent,
+        of: Option<i64>,
+    ) -> Result<DeliveryRow, ApiError> {
         let mut d = DeliveryRow {
             id: 0,
             webhook_id,
@@ -280,77 +286,5 @@ impl Service {
         };
         d.id = store::queue_delivery(tx, &d).await.map_err(db)?;
         Ok(d)
-    }
-
-    /// The outbox: queues, in the caller's transaction, a delivery for every subscription of the
-    /// stream's namespace that wants one of the tag changes between `old` and `new`.
-    pub(crate) async fn queue_tag_events(
-        &self,
-        tx: &mut SqliteConnection,
-        old: Option<&ImageStream>,
-        new: Option<&ImageStream>,
-    ) -> Result<(), ApiError> {
-        let Some(any) = new.or(old) else { return Ok(()) };
-        let (ns, name) = (any.namespace().to_string(), any.metadata.name.clone());
-        let hooks = store::list_webhooks(tx, &ns).await.map_err(db)?;
-        if hooks.is_empty() {
-            return Ok(());
-        }
-        // The trigger rule compares resolved pull specs, which need the repository (§7.1).
-        let old = old.map(|s| self.with_public_repository(s.clone()));
-        let new = new.map(|s| self.with_public_repository(s.clone()));
-        let changes = tag_changes(old.as_ref(), new.as_ref());
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let rv = new.as_ref().or(old.as_ref()).and_then(|s| s.metadata.resource_version.clone()).unwrap_or_default();
-        let events: Vec<(TagChange, CloudEvent)> = changes
-            .into_iter()
-            .map(|c| {
-                let data = ImageChangeEvent {
-                    namespace: ns.clone(),
-                    stream: name.clone(),
-                    tag: c.tag.clone(),
-                    old_image: c.old_image.clone(),
-                    new_image: c.new_image.clone(),
-                    old_pull_spec: c.old_pull_spec.clone(),
-                    pull_spec: c.pull_spec.clone(),
-                    resource_version: rv.clone(),
-                    reason: c.reason.clone(),
-                    message: c.message.clone(),
-                };
-                let source = format!("{}/namespaces/{ns}/imagestreams/{name}", app::model::IMAGE_API_PATH);
-                let e = self.cloud_event(cloud_event_type(c.event), source, format!("{name}:{}", c.tag), data);
-                (c, e)
-            })
-            .collect();
-        for hook in hooks {
-            let spec = WebhookSpec { tags: hook.tags.0, events: hook.events.0, ..Default::default() };
-            for (change, event) in &events {
-                if subscription_wants(&spec, &name, change) {
-                    self.queue(tx, hook.id, event, None).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Saves a new stream and queues the deliveries it causes (same transaction).
-    pub(crate) async fn save_new_stream(&self, tx: &mut SqliteConnection, new: &ImageStream) -> Result<i64, ApiError> {
-        let id = store::insert_stream(tx, new, &self.now()).await.map_err(db)?;
-        self.queue_tag_events(tx, None, Some(new)).await?;
-        Ok(id)
-    }
-
-    /// Saves a changed stream and queues the deliveries it causes (same transaction).
-    pub(crate) async fn save_stream(&self, tx: &mut SqliteConnection, old: &StoredStream, new: &ImageStream) -> Result<(), ApiError> {
-        store::update_stream(tx, old.id, new, &old.stream, &self.now()).await.map_err(db)?;
-        self.queue_tag_events(tx, Some(&old.stream), Some(new)).await
-    }
-
-    /// Deletes a stream (`last` carries the deletion's version) and queues its tags' deletion.
-    pub(crate) async fn remove_stream(&self, tx: &mut SqliteConnection, old: &StoredStream, last: &ImageStream) -> Result<(), ApiError> {
-        store::delete_stream(tx, old.id, last, &self.now()).await.map_err(db)?;
-        self.queue_tag_events(tx, Some(last), None).await
     }
 }
