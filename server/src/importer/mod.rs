@@ -56,7 +56,7 @@ pub struct FetchSpec {
     pub prefer_arch: Option<String>,
     pub prefer_os: Option<String>,
     /// Basic credentials for the registry, if the namespace has some.
-    pub auth: Option<Credentials>,
+    pub auth: Option<RegistryLogin>,
     /// When the import runs (RFC 3339, the service clock): the creation time of images that carry
     /// none of their own (manifest lists).
     pub now: String,
@@ -64,18 +64,18 @@ pub struct FetchSpec {
 
 /// A username and password for one registry. Never logged (Debug hides the password).
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Credentials {
+pub struct RegistryLogin {
     pub username: String,
     pub password: String,
 }
 
-impl std::fmt::Debug for Credentials {
+impl std::fmt::Debug for RegistryLogin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}, <hidden>)", self.username)
+        write!(f, "RegistryLogin({}, <hidden>)", self.username)
     }
 }
 
-fn registry_auth(c: &Option<Credentials>, open: bool) -> RegistryAuth {
+fn registry_auth(c: &Option<RegistryLogin>, open: bool) -> RegistryAuth {
     match c {
         Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
         // oci-client pings `/v2/` before every anonymous request when the registry hands out
@@ -103,7 +103,7 @@ enum Transport {
 }
 
 /// Registry, transport and credential set of a cached client.
-type ClientKey = (String, Transport, Option<Credentials>);
+type ClientKey = (String, Transport, Option<RegistryLogin>);
 
 pub struct Importer {
     pub config: ImporterConfig,
@@ -145,7 +145,7 @@ impl Importer {
             .cloned()
     }
 
-    async fn client(&self, registry: &str, transport: Transport, auth: &Option<Credentials>) -> Result<Arc<Client>, OperationStatus> {
+    async fn client(&self, registry: &str, transport: Transport, auth: &Option<RegistryLogin>) -> Result<Arc<Client>, OperationStatus> {
         let proxy = self.proxy_url().await?;
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         Ok(clients
@@ -220,7 +220,7 @@ impl Importer {
         &self,
         r: &DockerImageReference,
         insecure: bool,
-        auth: &Option<Credentials>,
+        auth: &Option<RegistryLogin>,
         op: F,
     ) -> Result<T, OperationStatus>
     where
@@ -358,7 +358,7 @@ impl Importer {
     }
 
     /// The tags of a repository, sorted (registries answer in any order).
-    pub async fn list_tags(&self, repository: &str, insecure: bool, auth: &Option<Credentials>) -> Result<Vec<String>, OperationStatus> {
+    pub async fn list_tags(&self, repository: &str, insecure: bool, auth: &Option<RegistryLogin>) -> Result<Vec<String>, OperationStatus> {
         let r =
             DockerImageReference::parse(repository).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
         let mut tags = self

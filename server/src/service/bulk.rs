@@ -16,7 +16,7 @@ impl Service {
         streams: impl IntoIterator<Item = ImageStream>,
         batch: usize,
     ) -> Result<usize, ApiError> {
-        let created = self.now();
+        let created = self.now_rfc3339();
         let mut tx = self.store.begin().await.map_err(db)?;
         for ns in namespaces {
             store::insert_namespace(&mut tx, ns, &super::new_uid(), 1, &created).await.map_err(db)?;

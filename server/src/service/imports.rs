@@ -8,7 +8,7 @@
 use super::normalize_registry;
 use super::streams::check_namespace_matches;
 use super::{Caller, Service, Verb, db, new_uid};
-use crate::importer::{Credentials, FetchSpec, Fetched};
+use crate::importer::{FetchSpec, Fetched, RegistryLogin};
 use crate::store::{self, StoredStream};
 use app::domain::imports::*;
 use app::domain::reference::DockerImageReference;
@@ -61,17 +61,17 @@ impl Service {
         let existing = self.check_import_request(caller, ns, &mut isi).await?;
         let name = isi.metadata.name.clone();
         let credentials = self.registry_credentials(ns).await?;
-        let auth_for = |from: &str| -> Option<Credentials> {
+        let auth_for = |from: &str| -> Option<RegistryLogin> {
             let r = DockerImageReference::parse(from).ok()?;
             let registry = normalize_registry(if r.registry.is_empty() { "docker.io" } else { &r.registry });
-            credentials.get(&registry).map(|c| Credentials { username: c.username.clone(), password: c.password.clone() })
+            credentials.get(&registry).map(|c| RegistryLogin { username: c.username.clone(), password: c.password.clone() })
         };
         let (lookups, repository_status) = self.plan_lookups(&isi, &auth_for).await;
         let prefer = |tag: &Option<String>, key: &str| -> Option<String> {
             let t = existing.as_ref()?.stream.spec_tag(tag.as_deref()?)?;
             t.annotations.as_ref()?.get(key).cloned()
         };
-        let now = self.now();
+        let now = self.now_rfc3339();
         let specs: Vec<FetchSpec> = lookups
             .iter()
             .map(|l| FetchSpec {
@@ -156,7 +156,7 @@ impl Service {
     async fn plan_lookups(
         &self,
         isi: &ImageStreamImport,
-        auth_for: &impl Fn(&str) -> Option<Credentials>,
+        auth_for: &impl Fn(&str) -> Option<RegistryLogin>,
     ) -> (Vec<Lookup>, Option<RepositoryImportStatus>) {
         let mut lookups: Vec<Lookup> = isi
             .spec
@@ -242,7 +242,7 @@ impl Service {
         fetched: &[Result<Fetched, OperationStatus>],
         results: &[TagImport],
     ) -> Result<ImageStream, ApiError> {
-        let now = self.now();
+        let now = self.now_rfc3339();
         let mut tx = self.store.begin().await.map_err(db)?;
         let old = store::load_stream(&mut tx, ns, name).await.map_err(db)?;
         check_import_preconditions(meta, old.as_ref().map(|s| &s.stream), name)?;
@@ -331,7 +331,7 @@ impl Service {
     /// due streams and sets each one's next due time. An unchanged remote writes nothing to the
     /// stream. Time comes from the service clock, so tests drive it.
     pub async fn scheduled_import_pass(&self, interval: std::time::Duration, limit: i64) -> Result<usize, ApiError> {
-        let now = self.now();
+        let now = self.now_rfc3339();
         let due = {
             let mut conn = self.store.read().await.map_err(db)?;
             store::due_scheduled_streams(&mut conn, &now, limit).await.map_err(db)?

@@ -189,7 +189,7 @@ impl Service {
     }
 
     /// "now" as stored and sent: RFC 3339 UTC to the second, like Kubernetes.
-    pub(crate) fn now(&self) -> String {
+    pub(crate) fn now_rfc3339(&self) -> String {
         self.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true)
     }
 

@@ -22,7 +22,7 @@ impl Service {
             return Err(ApiError::already_exists(RES_NAMESPACES, &name));
         }
         let rv = store::next_resource_version(&mut tx).await.map_err(db)?;
-        store::insert_namespace(&mut tx, &name, &new_uid(), rv, &self.now()).await.map_err(db)?;
+        store::insert_namespace(&mut tx, &name, &new_uid(), rv, &self.now_rfc3339()).await.map_err(db)?;
         // Whoever creates a namespace administers it.
         if let Some(user) = caller.user_id {
             store::set_member(&mut tx, &name, user, Role::Admin).await.map_err(db)?;
@@ -64,7 +64,7 @@ impl Service {
             if let Some(old) = store::load_stream(&mut tx, name, &stream).await.map_err(db)? {
                 let mut last = old.stream.clone();
                 last.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
-                store::delete_stream(&mut tx, old.id, &last, &self.now()).await.map_err(db)?;
+                store::delete_stream(&mut tx, old.id, &last, &self.now_rfc3339()).await.map_err(db)?;
             }
         }
         store::delete_namespace(&mut tx, name).await.map_err(db)?;

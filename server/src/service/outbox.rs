@@ -56,20 +56,20 @@ impl Service {
 
     /// Saves a new stream and queues the deliveries it causes (same transaction).
     pub(crate) async fn save_new_stream(&self, tx: &mut SqliteConnection, new: &ImageStream) -> Result<i64, ApiError> {
-        let id = store::insert_stream(tx, new, &self.now()).await.map_err(db)?;
+        let id = store::insert_stream(tx, new, &self.now_rfc3339()).await.map_err(db)?;
         self.queue_tag_events(tx, None, Some(new)).await?;
         Ok(id)
     }
 
     /// Saves a changed stream and queues the deliveries it causes (same transaction).
     pub(crate) async fn save_stream(&self, tx: &mut SqliteConnection, old: &StoredStream, new: &ImageStream) -> Result<(), ApiError> {
-        store::update_stream(tx, old.id, new, &old.stream, &self.now()).await.map_err(db)?;
+        store::update_stream(tx, old.id, new, &old.stream, &self.now_rfc3339()).await.map_err(db)?;
         self.queue_tag_events(tx, Some(&old.stream), Some(new)).await
     }
 
     /// Deletes a stream (`last` carries the deletion's version) and queues its tags' deletion.
     pub(crate) async fn remove_stream(&self, tx: &mut SqliteConnection, old: &StoredStream, last: &ImageStream) -> Result<(), ApiError> {
-        store::delete_stream(tx, old.id, last, &self.now()).await.map_err(db)?;
+        store::delete_stream(tx, old.id, last, &self.now_rfc3339()).await.map_err(db)?;
         self.queue_tag_events(tx, Some(last), None).await
     }
 }

@@ -50,7 +50,7 @@ impl Service {
             name: name.clone(),
             uid: new_uid(),
             resource_version: store::next_resource_version(&mut tx).await.map_err(db)?,
-            created: self.now(),
+            created: self.now_rfc3339(),
             secret_type: secret.secret_type.clone(),
             sealed,
         };

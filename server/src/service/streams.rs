@@ -180,7 +180,7 @@ impl Service {
                 others.insert((src_ns, src_name), self.with_public_repository(s.stream));
             }
         }
-        let now = self.now();
+        let now = self.now_rfc3339();
         // Resolution rewrites refs into our registry, so it sees the decorated repository.
         new = self.with_public_repository(new);
         let ctx = ResolveContext { now: &now, registry_host: &self.registry_host, other_streams: &others };
@@ -228,7 +228,7 @@ impl Service {
         if mapping.image.docker_image_reference.is_empty() {
             mapping.image.docker_image_reference = format!("{repo}@{digest}");
         }
-        let now = self.now();
+        let now = self.now_rfc3339();
         // A resource version is spent only when something is written: a repeated push of the
         // same image to the same tag changes nothing.
         let mut rv: Option<i64> = None;

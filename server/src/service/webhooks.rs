@@ -98,7 +98,7 @@ impl Service {
             name: w.metadata.name.clone(),
             uid: new_uid(),
             resource_version: store::next_resource_version(&mut tx).await.map_err(db)?,
-            created: self.now(),
+            created: self.now_rfc3339(),
             url: w.spec.url.clone(),
             sealed_secret,
             tags: Json(w.spec.tags.clone()),
@@ -238,7 +238,7 @@ impl Service {
         let mut d = DeliveryRow {
             id: 0,
             webhook_id: row.id,
-            created: self.now(),
+            created: self.now_rfc3339(),
             state: DELIVERY_PENDING.into(),
             attempts: 0,
             next_attempt: self.now_ms(),
@@ -258,7 +258,7 @@ impl Service {
             source,
             event_type: event_type.into(),
             subject,
-            time: self.now(),
+            time: self.now_rfc3339(),
             datacontenttype: "application/json".into(),
             data,
         }

@@ -169,7 +169,7 @@ impl Service {
         }
         let mut conn = self.store.read().await.map_err(db)?;
         let public = store::public_namespaces(&mut conn).await.map_err(db)?.into_iter().collect();
-        let now = self.now();
+        let now = self.now_rfc3339();
         let (user, token, session) = if let Some(bearer) = &creds.bearer {
             let bad = || ApiError::unauthorized("Unauthorized: the token is not valid (unknown, expired or revoked)");
             let rest = bearer.strip_prefix(TOKEN_PREFIX).ok_or_else(bad)?;

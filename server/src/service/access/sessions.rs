@@ -136,7 +136,7 @@ impl Service {
         let expires = (now + chrono::Duration::from_std(self.session_ttl).unwrap_or(chrono::Duration::hours(12)))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut tx = self.store.begin().await.map_err(db)?;
-        store::insert_session(&mut tx, &sha256_hex(&secret), user.id, &self.now(), &expires).await.map_err(db)?;
+        store::insert_session(&mut tx, &sha256_hex(&secret), user.id, &self.now_rfc3339(), &expires).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         let caller = self.resolve_caller(Credentials { session: Some(secret.clone()), remote, ..Default::default() }).await?;
         Ok((secret, self.who_am_i(&caller)))

@@ -49,7 +49,7 @@ impl Service {
             namespaces: spec.namespaces.clone().map(Json),
             max_role: limits.max_role.map(StoredRole),
             expires: limits.expires.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            created: self.now(),
+            created: self.now_rfc3339(),
             revoked: None,
         };
         let mut tx = self.store.begin().await.map_err(db)?;
@@ -71,7 +71,7 @@ impl Service {
     pub async fn revoke_token(&self, caller: &Caller, id: &str) -> Result<Status, ApiError> {
         let user_id = caller.user_id.ok_or_else(unauthorized)?;
         let mut tx = self.store.begin().await.map_err(db)?;
-        if !store::revoke_token(&mut tx, id, user_id, &self.now()).await.map_err(db)? {
+        if !store::revoke_token(&mut tx, id, user_id, &self.now_rfc3339()).await.map_err(db)? {
             return Err(ApiError::not_found(RES_TOKENS, id));
         }
         tx.commit().await.map_err(db)?;

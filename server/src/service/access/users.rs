@@ -81,7 +81,7 @@ impl Service {
         if store::count_users(&mut tx).await.map_err(db)? > 0 {
             return Ok(false);
         }
-        store::insert_user(&mut tx, name, &hash, true, &self.now()).await.map_err(db)?;
+        store::insert_user(&mut tx, name, &hash, true, &self.now_rfc3339()).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.accounts.turn_on();
         Ok(true)
@@ -101,7 +101,7 @@ impl Service {
         if store::user_by_name(&mut tx, name).await.map_err(db)?.is_some() {
             return Err(ApiError::already_exists(RES_USERS, name));
         }
-        store::insert_user(&mut tx, name, &hash, new.admin, &self.now()).await.map_err(db)?;
+        store::insert_user(&mut tx, name, &hash, new.admin, &self.now_rfc3339()).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.accounts.turn_on();
         Ok(WhoAmI { user: Some(name.into()), admin: new.admin, ..Default::default() })
