@@ -12,7 +12,7 @@ if ! command -v wasm-opt >/dev/null 2>&1; then
   export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 fi
 cargo leptos build --release
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. ./scripts/registry-lib.sh   # free_port
 work=$(mktemp -d)
 port=$(free_port)
 pid=""

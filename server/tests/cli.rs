@@ -4,7 +4,6 @@
 mod common;
 
 use common::registry::Registry;
-use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,17 +23,13 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn start_server() -> Server {
     start_server_with(&[])
 }
 
 fn start_server_with(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let host = format!("127.0.0.1:{}", free_port());
+    let host = format!("127.0.0.1:{}", common::registry::free_port());
     let child = Command::new(BIN)
         // An allow-list naming nothing reachable: tags of quay.io in these tests must not make
         // the import controller leave the machine.

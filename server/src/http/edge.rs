@@ -41,16 +41,29 @@ pub fn csrf_check(headers: &HeaderMap) -> Result<(), ApiError> {
     refuse(format!("Origin {origin:?} is not this site ({host:?})"))
 }
 
+/// The name of the Leptos server function a path calls (`/api/set_member4440…` →
+/// `set_member`), or `None` for any other path. Leptos mounts server functions at
+/// `/api/<name><hash digits>`; the digits only tell versions apart, so the audit log keeps the
+/// name alone. The portal's own REST API lives under `/api/v1/`.
+pub fn server_function_name(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/api/")?;
+    if rest.starts_with("v1/") || rest.contains('/') || rest.is_empty() {
+        return None;
+    }
+    Some(rest.trim_end_matches(|c: char| c.is_ascii_digit()))
+}
+
 pub async fn audit_and_csrf(State(s): State<Service>, mut req: Request, next: Next) -> Response {
     if safe(req.method()) {
         return next.run(req).await;
     }
     let slot = AuditSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let action = format!("{} {}", req.method(), req.uri().path());
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let action = format!("{method} {path}");
     let remote = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
     // Server functions are all POSTs, reads included: they are changes when they asked a change.
-    let server_function = req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/api/v1/");
+    let server_function = server_function_name(req.uri().path()).is_some();
     let cookie_auth = session_cookie(req.headers()).is_some() && !req.headers().contains_key(header::AUTHORIZATION);
     let (resp, refused) = match csrf_check(req.headers()) {
         Err(e) if cookie_auth => (HttpError(e).into_response(), true),
@@ -60,8 +73,34 @@ pub async fn audit_and_csrf(State(s): State<Service>, mut req: Request, next: Ne
     if server_function && note.operation.is_none() && !refused {
         return resp;
     }
-    // `/api/set_member4440…` names the function; the digits only tell versions apart.
-    let action = if server_function { action.trim_end_matches(|c: char| c.is_ascii_digit()).to_string() } else { action };
+    let action = match server_function_name(&path) {
+        Some(name) => format!("{method} /api/{name}"),
+        None => action,
+    };
     s.record_request(action, note, remote, resp.status().as_u16()).await;
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_function_name;
+
+    #[test]
+    fn server_function_paths_name_the_function() {
+        assert_eq!(server_function_name("/api/set_member4440123456789"), Some("set_member"));
+        assert_eq!(server_function_name("/api/who_am_i17"), Some("who_am_i"));
+        assert_eq!(server_function_name("/api/v1/namespaces"), None);
+        assert_eq!(server_function_name("/api/v1/namespaces/x/webhooks"), None);
+        assert_eq!(server_function_name("/apis/image.openshift.io/v1/imagestreams"), None);
+        assert_eq!(server_function_name("/api/"), None);
+    }
+
+    /// The paths Leptos really gives our server functions: should it change their shape, the
+    /// audit log's names would break here first.
+    #[test]
+    fn leptos_server_function_paths_have_the_expected_shape() {
+        use leptos::server_fn::ServerFn;
+        assert_eq!(server_function_name(<app::api::SetMember as ServerFn>::PATH), Some("set_member"));
+        assert_eq!(server_function_name(<app::api::ListCatalog as ServerFn>::PATH), Some("list_catalog"));
+    }
 }
