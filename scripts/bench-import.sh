@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 TAGS=${1:-500}
 BIN=./target/debug/imagestreams
 [ -x ./target/release/imagestreams ] && [ "${BENCH_PROFILE:-debug}" = release ] && BIN=./target/release/imagestreams
+# BENCH_BIN measures another build (say, an older commit's) with this procedure.
+BIN=${BENCH_BIN:-$BIN}
 . ./scripts/registry-lib.sh
 
 work=$(mktemp -d)

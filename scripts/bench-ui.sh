@@ -5,13 +5,19 @@
 # requests), and the gzipped size of the release WASM + JS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
-# wasm-opt for release builds: binaryen from npm (Debian's binaryen 108 breaks hydration).
-if ! command -v wasm-opt >/dev/null 2>&1; then
-  [ -x .tools/node_modules/.bin/wasm-opt ] || npm install --no-audit --no-fund --prefix .tools binaryen@123.0.0 >/dev/null
-  export PATH="$PWD/.tools/node_modules/.bin:$PATH"
+# BENCH_BIN and BENCH_SITE measure another build (say, an older commit's, copied aside) with
+# this very procedure; BENCH_SKIP_BUILD=1 skips the build of this tree.
+BIN=${BENCH_BIN:-./target/release/imagestreams}
+SITE=${BENCH_SITE:-$PWD/target/site}
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+  ./scripts/setup.sh
+  # wasm-opt for release builds: binaryen from npm (Debian's binaryen 108 breaks hydration).
+  if ! command -v wasm-opt >/dev/null 2>&1; then
+    [ -x .tools/node_modules/.bin/wasm-opt ] || npm install --no-audit --no-fund --prefix .tools binaryen@123.0.0 >/dev/null
+    export PATH="$PWD/.tools/node_modules/.bin:$PATH"
+  fi
+  cargo leptos build --release
 fi
-cargo leptos build --release
 . ./scripts/registry-lib.sh   # free_port
 work=$(mktemp -d)
 port=$(free_port)
@@ -19,8 +25,8 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 echo "==> writing the dataset"
-/usr/bin/time -f "    %es, %MKB peak" ./target/release/imagestreams bench-data --data-dir "$work" --streams "${STREAMS:-10000}" --tags 10 --history 10 --timeline 1000
-LEPTOS_SITE_ROOT="$PWD/target/site" ./target/release/imagestreams serve --data-dir "$work" --listen "127.0.0.1:$port" --allowed-registry 127.0.0.1:1 >"$work/serve.log" 2>&1 &
+/usr/bin/time -f "    %es, %MKB peak" "$BIN" bench-data --data-dir "$work" --streams "${STREAMS:-10000}" --tags 10 --history 10 --timeline 1000
+LEPTOS_SITE_ROOT="$SITE" "$BIN" serve --data-dir "$work" --listen "127.0.0.1:$port" --allowed-registry 127.0.0.1:1 >"$work/serve.log" 2>&1 &
 pid=$!
 until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
 python3 - "$port" <<'PY'
@@ -48,7 +54,7 @@ for label, path, marker in [
     p50, p99, size = measure(path)
     print(f"    {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({size} bytes)")
 PY
-wasm=$(gzip -9 -c target/site/pkg/portal.wasm | wc -c)
-js=$(gzip -9 -c target/site/pkg/portal.js | wc -c)
-ui=$(gzip -9 -c public/portal-ui.js | wc -c)
+wasm=$(gzip -9 -c "$SITE/pkg/portal.wasm" | wc -c)
+js=$(gzip -9 -c "$SITE/pkg/portal.js" | wc -c)
+ui=$(gzip -9 -c "$SITE/portal-ui.js" | wc -c)
 echo "    release WASM + JS gzipped: $((wasm + js + ui)) bytes (wasm $wasm, js $js, portal-ui.js $ui)"

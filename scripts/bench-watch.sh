@@ -6,14 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-cargo build --release -p server --bin imagestreams
+# BENCH_BIN measures another build with this procedure (BENCH_SKIP_BUILD=1 skips this tree's).
+BIN=${BENCH_BIN:-./target/release/imagestreams}
+[ -n "${BENCH_SKIP_BUILD:-}" ] || cargo build --release -p server --bin imagestreams
 . ./scripts/registry-lib.sh   # free_port
 work=$(mktemp -d)
 port=$(free_port)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-RUST_LOG=warn ./target/release/imagestreams serve --data-dir "$work" --listen "127.0.0.1:$port" --allowed-registry 127.0.0.1:1 >"$work/serve.log" 2>&1 &
+RUST_LOG=warn "$BIN" serve --data-dir "$work" --listen "127.0.0.1:$port" --allowed-registry 127.0.0.1:1 >"$work/serve.log" 2>&1 &
 pid=$!
 until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
-./target/release/imagestreams bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "${WATCHERS:-1000}" --rounds "${ROUNDS:-5}"
+"$BIN" bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "${WATCHERS:-1000}" --rounds "${ROUNDS:-5}"
