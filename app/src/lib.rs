@@ -4,10 +4,10 @@
 //! - `model`: the API resource types (OpenShift's JSON shapes), used by server, CLI and browser;
 //! - `domain`: the image-stream rules, pure, also compiled to WASM so forms check as you type;
 //!   its errors carry the field they concern;
+//! - `transfer`: the transfer types, the error every server function answers with, the
+//!   page-resource codec (it needs only `model`);
 //! - `widgets`: small pure components and helpers (pull spec, digest link, "… ago", rendered
 //!   markup, query values, field errors);
-//! - `api::{types, error, codec}`: the transfer types, the error every server function answers
-//!   with, the page-resource codec;
 //! - `views` (server only): the renderers of every read-only part of a page, as markup;
 //! - `api` (its `mod.rs`): the server functions, thin: they ask the backend in context
 //!   (`api::backend`, server only, implemented by the server crate) and render with `views`;
@@ -17,7 +17,7 @@
 //!   `live`, `widgets` and `domain`.
 //!
 //! So the dependency direction is `pages` → `live` → `api` (server functions) → `views` →
-//! `widgets` → `domain` → `model`, with `api::{types, error, codec}` beside `widgets`, and
+//! `widgets` → `transfer` → `domain` → `model` (`transfer` needs only `model`), and
 //! `views` is never compiled into the browser.
 //!
 //! Must not: import upwards in that order. In particular `views` and `widgets` never call a
@@ -36,6 +36,7 @@ pub mod domain;
 pub mod live;
 pub mod model;
 pub mod pages;
+pub mod transfer;
 #[cfg(feature = "ssr")]
 pub mod views;
 pub mod widgets;

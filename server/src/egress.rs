@@ -168,13 +168,22 @@ impl RegistryGuard {
 /// A forward proxy on 127.0.0.1 that applies the guard to every connection: `CONNECT` tunnels
 /// for HTTPS, and absolute-form requests for plain HTTP forwarded over kept-alive upstream
 /// connections (pooled per host and port; each was checked when it was opened).
-pub async fn start_proxy(guard: Arc<RegistryGuard>) -> std::io::Result<SocketAddr> {
+/// The proxy runs until the returned guard is dropped.
+pub async fn start_proxy(guard: Arc<RegistryGuard>) -> std::io::Result<(SocketAddr, ProxyGuard)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let pool = Arc::new(UpstreamPool::default());
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
-            let Ok((conn, _)) = listener.accept().await else { continue };
+            let conn = match listener.accept().await {
+                Ok((conn, _)) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "the egress proxy could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
             let _ = conn.set_nodelay(true);
             let (guard, pool) = (guard.clone(), pool.clone());
             tokio::spawn(async move {
@@ -189,7 +198,17 @@ pub async fn start_proxy(guard: Arc<RegistryGuard>) -> std::io::Result<SocketAdd
             });
         }
     });
-    Ok(addr)
+    Ok((addr, ProxyGuard(task)))
+}
+
+/// Owns a running egress proxy; dropping it stops the proxy (its open tunnels end with it).
+#[derive(Debug)]
+pub struct ProxyGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for ProxyGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Set on answers the proxy makes itself (refusals, connection failures).

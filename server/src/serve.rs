@@ -2,13 +2,12 @@
 //! the service, starts the background workers (each behind its guard), mounts the router and
 //! runs the HTTP listener until Ctrl-C or SIGTERM. Nothing else wires parts together.
 //!
-//! Must not: hold a rule (that is `app::domain`, enforced by `service`) or talk to the store
-//! except through the service.
+//! Must not: hold a rule (that is `app::domain`, enforced by `service`) or name the store (the
+//! service opens it).
 
 use crate::importer::ImporterConfig;
 use crate::sealing::Sealer;
 use crate::service::{AccessConfig, Service};
-use crate::store::Store;
 use crate::workers::{DeliveryConfig, RetentionConfig, ScheduleConfig};
 use clap::Args;
 use std::path::PathBuf;
@@ -104,7 +103,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 /// A service on the database in `data_dir` (created and migrated if needed), with default
 /// settings: what `serve` starts from, and what the benchmarks' data generator writes through.
 pub async fn open_service(data_dir: &std::path::Path, registry_host: String) -> anyhow::Result<Service> {
-    Ok(Service::new(Store::open(data_dir).await?, registry_host))
+    Ok(Service::open(data_dir, registry_host).await?)
 }
 
 /// `imagestreams serve`.

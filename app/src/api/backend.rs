@@ -4,8 +4,8 @@
 //!
 //! Must not: name server types (the server depends on `app`, not the reverse) or hold rules.
 
-use super::types::*;
 use crate::model::{ApiError, ApiToken, Webhook, WhoAmI};
+use crate::transfer::types::*;
 use std::future::Future;
 use std::pin::Pin;
 

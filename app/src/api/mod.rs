@@ -3,23 +3,19 @@
 //! with `views`. Errors travel as [`ApiFailure`], which keeps the field a message concerns so
 //! forms can show it next to that field.
 //!
-//! The rest of the API lives beside them: the transfer types (`types`), the error (`error`), the
-//! page-resource codec (`codec`) and the backend trait (`backend`, server side only), all
-//! re-exported here.
+//! Re-exported here for the server and the pages: the transfer types, the error and the codec
+//! (`crate::transfer`, which `views` and `widgets` use without naming the server functions),
+//! and the backend trait (`backend`, server side only).
 //!
 //! Must not: hold rules or SQL (they are `domain`'s and the server's), build markup itself
 //! (that is `views`), or be called from `views` or `widgets` (only pages and `live` call them).
 
-pub mod codec;
-pub mod error;
-pub mod types;
-
 #[cfg(feature = "ssr")]
 pub mod backend;
 
-pub use codec::{JsonBytes, page_resource};
-pub use error::ApiFailure;
-pub use types::*;
+pub use crate::transfer::types::*;
+pub use crate::transfer::{ApiFailure, JsonBytes, page_resource};
+pub use crate::transfer::{codec, error, types};
 
 #[cfg(feature = "ssr")]
 use crate::model::ApiError;

@@ -2,7 +2,7 @@
 //!
 //! Must not: call server functions or hold the search form (that is `pages::catalog`).
 
-use crate::api::types::{CatalogSlice, RenderedPart};
+use crate::transfer::types::{CatalogSlice, RenderedPart};
 use crate::widgets::{Ago, query_value, render_html};
 use leptos::prelude::*;
 

@@ -3,7 +3,7 @@
 //!
 //! Must not: call server functions or refresh itself (that is `pages::dashboard` and `live`).
 
-use crate::api::types::Dashboard;
+use crate::transfer::types::Dashboard;
 use crate::widgets::{Ago, render_html, short_digest};
 use leptos::prelude::*;
 

@@ -4,7 +4,7 @@
 //!
 //! Must not: call server functions; everything here is read-only.
 
-use crate::api::types::ImageFacts;
+use crate::transfer::types::ImageFacts;
 use crate::widgets::{Ago, DigestLink, PullSpec, render_html};
 use leptos::prelude::*;
 

@@ -6,10 +6,10 @@
 //! Must not: call server functions or decide what a tag offers (that is `domain::views`).
 
 use super::timeline::Timeline;
-use crate::api::types::{ImportForm, RenderedPart, StreamPageData};
 use crate::domain::present::ago;
 use crate::domain::views::{TagState, TagView, change_words, image_labels, tag_views};
 use crate::model::ImageStream;
+use crate::transfer::types::{ImportForm, RenderedPart, StreamPageData};
 use crate::widgets::{Ago, PullSpec, render_html, short_digest};
 use leptos::prelude::*;
 

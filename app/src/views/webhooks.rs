@@ -4,9 +4,9 @@
 //! Must not: call server functions or hold the webhook buttons and form (that is
 //! `pages::webhooks`).
 
-use crate::api::types::WebhookCard;
 use crate::domain::triggers::subscribed_events;
 use crate::model::{DELIVERY_DELIVERED, DELIVERY_FAILED, Webhook, WebhookDelivery};
+use crate::transfer::types::WebhookCard;
 use crate::widgets::{Ago, render_html};
 use leptos::prelude::*;
 

@@ -6,7 +6,7 @@
 //! (that is `domain`). Everything here is a function of its arguments (and, for
 //! [`sign_in_href`], of the page's own address).
 
-use crate::api::error::ApiFailure;
+use crate::transfer::error::ApiFailure;
 use leptos::prelude::*;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 

@@ -3,7 +3,7 @@
 
 use super::{ApiResult, ListQuery, Who, decode, deleted, respond};
 use crate::service::Service;
-use app::model::{ApiError, ImageStreamTag};
+use app::model::ImageStreamTag;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -38,9 +38,6 @@ pub async fn update(
 
 pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
     let istag: ImageStreamTag = decode(&headers, &body)?;
-    if istag.metadata.name.is_empty() {
-        return Err(ApiError::bad_request("metadata.name: Required value: the name <stream>:<tag> is required").into());
-    }
     let name = istag.metadata.name.clone();
     let created = s.set_istag(&who, &ns, &name, istag, true).await?;
     respond(&headers, StatusCode::CREATED, &created)

@@ -113,8 +113,9 @@ pub struct Importer {
     working: Mutex<HashMap<String, Transport>>,
     /// Registries (per transport) whose `/v2/` answered 200 without an auth challenge.
     open_registries: Mutex<HashMap<(String, Transport), bool>>,
-    /// The guarding egress proxy every registry connection goes through (started on first use).
-    proxy: tokio::sync::OnceCell<String>,
+    /// The guarding egress proxy every registry connection goes through (started on first use,
+    /// stopped with the importer: the guard is kept beside its URL).
+    proxy: tokio::sync::OnceCell<(String, crate::egress::ProxyGuard)>,
     /// One client per registry, transport and credential set: oci-client keeps the first
     /// credentials it sees for a registry, so different credentials need different clients.
     clients: Mutex<HashMap<ClientKey, Arc<Client>>>,
@@ -138,11 +139,11 @@ impl Importer {
             .get_or_try_init(|| async {
                 crate::egress::start_proxy(self.guard.clone())
                     .await
-                    .map(|a| format!("http://{a}"))
+                    .map(|(a, guard)| (format!("http://{a}"), guard))
                     .map_err(|e| OperationStatus::failure("InternalError", format!("the egress proxy could not start: {e}"), 500))
             })
             .await
-            .cloned()
+            .map(|(url, _)| url.clone())
     }
 
     async fn client(&self, registry: &str, transport: Transport, auth: &Option<RegistryLogin>) -> Result<Arc<Client>, OperationStatus> {

@@ -6,7 +6,7 @@
 //! worker passes the wait; the state after an attempt is `app::domain::triggers`' rule).
 
 use super::{Service, db};
-use crate::egress::RegistryGuard;
+use crate::egress::{PROXY_ANSWER_HEADER, ProxyGuard, start_proxy};
 use crate::store::{self, AttemptRow};
 use app::domain::triggers::{DeliveryState, state_after_attempt};
 use app::model::ApiError;
@@ -126,8 +126,39 @@ impl Service {
         self.delivery_wakeup.notify_one();
     }
 
-    /// The egress rules webhook targets are checked against (`--allowed-webhook-target`).
-    pub fn webhook_egress(&self) -> Arc<RegistryGuard> {
-        self.webhook_guard.clone()
+    /// Whether `host:port` may receive webhooks (`--allowed-webhook-target`; non-public
+    /// addresses only when named), checked on its resolved addresses; the reason when not.
+    pub async fn check_webhook_target(&self, host: &str, port: u16) -> Result<(), String> {
+        self.webhook_guard.resolve(host, port).await.map(|_| ())
+    }
+
+    /// The HTTP client deliveries are sent with: every connection through a guarding egress
+    /// proxy of its own (checked again per connection and redirect), no redirects followed,
+    /// `timeout` per attempt. The proxy stops when the client is dropped.
+    pub async fn webhook_client(&self, timeout: Duration) -> Result<WebhookClient, String> {
+        let (proxy, guard) = start_proxy(self.webhook_guard.clone()).await.map_err(|e| format!("the egress proxy could not start: {e}"))?;
+        let http = reqwest::Client::builder()
+            .proxy(reqwest::Proxy::all(format!("http://{proxy}")).map_err(|e| e.to_string())?)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .user_agent(concat!("imagestreams/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(WebhookClient { http, _proxy: Arc::new(guard) })
+    }
+}
+
+/// The client of webhook deliveries and the proxy it goes through (stopped with the last clone).
+#[derive(Clone)]
+pub struct WebhookClient {
+    pub http: reqwest::Client,
+    _proxy: Arc<ProxyGuard>,
+}
+
+impl WebhookClient {
+    /// Whether an answer was made by the egress proxy itself (a refusal or a connection
+    /// failure), not by the receiver.
+    pub fn answered_by_proxy(response: &reqwest::Response) -> bool {
+        response.headers().contains_key(PROXY_ANSWER_HEADER)
     }
 }

@@ -60,7 +60,7 @@ impl Service {
         let mut messages = vec![];
         for d in &destinations {
             let (tag_ref, printed) = tag_reference_for(&source, d, &template, alias, &form.namespace, head.as_ref())
-                .map_err(|e| form_error(RES_IMAGESTREAMTAGS, "source", e.message))?;
+                .map_err(|e| form_error(RES_IMAGESTREAMTAGS, e.field.as_str(), e.message))?;
             let istag = ImageStreamTag::setting(&d.namespace, &d.stream, tag_ref);
             let name = istag.metadata.name.clone();
             self.set_istag(caller, &d.namespace, &name, istag, false).await?;
@@ -97,8 +97,14 @@ impl Service {
             });
         }
         let done = self.import_images_with_progress(caller, &form.namespace, isi, progress).await.map_err(|e| {
-            // Field errors of the request concern the source field of the form.
-            if e.code() == 422 { form_error(RES_IMAGESTREAMIMPORTS, "from", e.message().to_string()) } else { e }
+            // A field error of the request concerns the form field its path names: the target
+            // tag (`…to.name`) is the tag field, everything else is about the source.
+            if e.code() != 422 {
+                return e;
+            }
+            let api_field = e.status.details.as_ref().and_then(|d| d.causes.first()).map(|c| c.field.as_str()).unwrap_or_default();
+            let field = if api_field.ends_with("to.name") { "tag" } else { "from" };
+            form_error(RES_IMAGESTREAMIMPORTS, field, e.message().to_string())
         })?;
         let all: Vec<&ImageImportStatus> =
             done.status.images.iter().chain(done.status.repository.iter().flat_map(|r| r.images.iter())).collect();

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use access::{AuditNote, AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, unauthorized};
 pub use catalog::CATALOG_PAGE;
-pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery};
+pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, WebhookClient};
 pub use forms::form_error;
 pub use imports::ImportProgress;
 pub use secrets::{RegistryCredential, normalize_registry};
@@ -183,6 +183,12 @@ impl Service {
         self
     }
 
+    /// A service on the database in `data_dir` (created and migrated if needed), with default
+    /// settings: what `serve` starts from (the store stays behind the service).
+    pub async fn open(data_dir: &std::path::Path, registry_host: String) -> Result<Service, sqlx::Error> {
+        Ok(Service::new(Store::open(data_dir).await?, registry_host))
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ready(&self) -> bool {
         self.store.ping().await
@@ -240,6 +246,22 @@ impl Service {
         let mut conn = self.store.read().await.map_err(db)?;
         let rv = store::current_resource_version(&mut conn).await.map_err(db)?;
         Ok(ListMeta { resource_version: Some(rv.to_string()), continue_token })
+    }
+}
+
+/// Owns a task the service started for itself (the watch hub's reader); dropping it stops the
+/// task. Background work of `serve` is the workers' (`crate::workers`), with their own guards.
+pub(crate) struct TaskGuard(tokio::task::JoinHandle<()>);
+
+impl TaskGuard {
+    pub(crate) fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        TaskGuard(tokio::spawn(task))
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -14,14 +14,22 @@ pub const RES_SECRETS: Resource = Resource { plural: "secrets", group: "", kind:
 pub use app::domain::secrets::{RegistryCredential, normalize_registry};
 
 impl Service {
+    /// The credentials a stored secret holds, or why they cannot be read (sealed with another
+    /// key, or not what this server seals). Callers log the reason and use no credentials: a
+    /// secret that does not open never grants anything.
+    fn open_credentials(&self, row: &SecretRow) -> Result<Vec<RegistryCredential>, &'static str> {
+        let plain = self.sealer.open(&row.sealed).map_err(|_| "a registry secret does not open with this server's key")?;
+        serde_json::from_slice(&plain).map_err(|_| "a registry secret does not hold registry credentials")
+    }
+
     fn secret_view(&self, row: &SecretRow) -> Secret {
-        let registries = self
-            .sealer
-            .open(&row.sealed)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Vec<RegistryCredential>>(&b).ok())
-            .map(|c| c.into_iter().map(|c| c.registry).collect())
-            .unwrap_or_default();
+        let registries = match self.open_credentials(row) {
+            Ok(c) => c.into_iter().map(|c| c.registry).collect(),
+            Err(why) => {
+                tracing::warn!(namespace = %row.namespace, secret = %row.name, "{why}");
+                vec![]
+            }
+        };
         Secret {
             api_version: "v1".into(),
             kind: "Secret".into(),
@@ -97,12 +105,13 @@ impl Service {
         let rows = store::list_secrets(&mut conn, ns).await.map_err(db)?;
         let mut out = BTreeMap::new();
         for row in rows {
-            let Ok(plain) = self.sealer.open(&row.sealed) else {
-                tracing::warn!(namespace = ns, secret = %row.name, "a registry secret does not open with this server's key");
-                continue;
-            };
-            for c in serde_json::from_slice::<Vec<RegistryCredential>>(&plain).unwrap_or_default() {
-                out.entry(c.registry.clone()).or_insert(c);
+            match self.open_credentials(&row) {
+                Ok(creds) => {
+                    for c in creds {
+                        out.entry(c.registry.clone()).or_insert(c);
+                    }
+                }
+                Err(why) => tracing::warn!(namespace = ns, secret = %row.name, "{why}"),
             }
         }
         Ok(out)

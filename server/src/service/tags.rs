@@ -134,6 +134,10 @@ impl Service {
     ) -> Result<ImageStreamTag, ApiError> {
         self.allow(caller, if create_only { Verb::Create } else { Verb::Update }, "imagestreamtags", Some(ns))?;
         check_namespace_matches(&mut istag.metadata, ns)?;
+        if name.is_empty() {
+            let err = FieldError::required("metadata.name", "the name <stream>:<tag> is required");
+            return Err(ApiError::invalid(RES_IMAGESTREAMTAGS, name, &[err]));
+        }
         if !istag.metadata.name.is_empty() && istag.metadata.name != name {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({}) does not match the name on the URL ({name})",

@@ -6,7 +6,7 @@
 //! Must not: hold a read transaction while a watcher is slow, or send an event of a namespace
 //! the caller may not read.
 
-use super::{Caller, Service, Verb, db};
+use super::{Caller, Service, TaskGuard, Verb, db};
 use crate::store;
 use app::model::*;
 use futures::Stream;
@@ -222,12 +222,13 @@ impl Service {
     /// The hub every watch follows, started with the first watch.
     fn watch_hub(&self) -> &WatchHub {
         self.watch_hub.get_or_init(|| {
-            let hub = WatchHub {
-                batches: tokio::sync::broadcast::channel(HUB_CAPACITY).0,
-                published: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1)),
-            };
-            tokio::spawn(self.clone().tail(hub.batches.clone(), hub.published.clone()));
-            hub
+            let batches = tokio::sync::broadcast::channel(HUB_CAPACITY).0;
+            let published = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1));
+            // The reader holds a service without the hub (no cycle): when the last service is
+            // dropped, so is the hub, and its guard stops the reader.
+            let reader = Service { watch_hub: std::sync::Arc::new(std::sync::OnceLock::new()), ..self.clone() };
+            let tail = TaskGuard::spawn(reader.tail(batches.clone(), published.clone()));
+            WatchHub { batches, published, _tail: tail }
         })
     }
 
@@ -295,6 +296,8 @@ impl Service {
 pub(crate) struct WatchHub {
     batches: tokio::sync::broadcast::Sender<std::sync::Arc<Batch>>,
     published: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// The one reader of the event log; stops with the hub.
+    _tail: TaskGuard,
 }
 
 /// Batches the hub keeps for watchers that are a little behind; one further behind catches up

@@ -10,8 +10,7 @@
 //! `X-Imagestreams-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 //! Must not: touch the store or the service's fields; keep a subscription waiting on another.
 
-use crate::egress::{PROXY_ANSWER_HEADER, start_proxy};
-use crate::service::{AttemptOutcome, QueuedDelivery, Service};
+use crate::service::{AttemptOutcome, QueuedDelivery, Service, WebhookClient};
 use app::domain::triggers::{DeliveryState, parse_target_url};
 use app::model::{DELIVERY_HEADER, SIGNATURE_HEADER};
 use hmac::{Hmac, Mac};
@@ -81,7 +80,7 @@ pub fn start(service: Service, cfg: DeliveryConfig) -> DispatcherHandle {
 }
 
 async fn run(service: Service, cfg: DeliveryConfig) {
-    let client = match client(&service, &cfg).await {
+    let client = match service.webhook_client(cfg.timeout).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "the webhook dispatcher could not start; deliveries stay queued");
@@ -134,32 +133,22 @@ async fn run(service: Service, cfg: DeliveryConfig) {
     }
 }
 
-async fn client(service: &Service, cfg: &DeliveryConfig) -> Result<reqwest::Client, String> {
-    let proxy = start_proxy(service.webhook_egress()).await.map_err(|e| format!("the egress proxy could not start: {e}"))?;
-    reqwest::Client::builder()
-        .proxy(reqwest::Proxy::all(format!("http://{proxy}")).map_err(|e| e.to_string())?)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(cfg.timeout)
-        .user_agent(concat!("imagestreams/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| e.to_string())
-}
-
 /// What one POST came to: the status code if the receiver answered, and an error otherwise
 /// (or for a non-2xx answer).
-async fn send(service: &Service, client: &reqwest::Client, url: &str, secret: &[u8], d: &QueuedDelivery) -> (Option<u16>, Option<String>) {
+async fn send(service: &Service, client: &WebhookClient, url: &str, secret: &[u8], d: &QueuedDelivery) -> (Option<u16>, Option<String>) {
     // The guard answers first with a clear reason; the proxy enforces it again per connection.
     let (_, host, port) = match parse_target_url(url) {
         Ok(t) => t,
         Err(m) => return (None, Some(format!("the target URL {m}"))),
     };
-    if let Err(m) = service.webhook_egress().resolve(&host, port).await {
+    if let Err(m) = service.check_webhook_target(&host, port).await {
         return (None, Some(m));
     }
     // Real time, not the service clock: the receiver checks it against its own clock to refuse
     // replays, and nothing stores it.
     let t = chrono::Utc::now().timestamp();
     let sent = client
+        .http
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/cloudevents+json; charset=utf-8")
         .header(SIGNATURE_HEADER, signature(secret, t, &d.payload))
@@ -168,7 +157,7 @@ async fn send(service: &Service, client: &reqwest::Client, url: &str, secret: &[
         .send()
         .await;
     match sent {
-        Ok(resp) if resp.headers().contains_key(PROXY_ANSWER_HEADER) => {
+        Ok(resp) if WebhookClient::answered_by_proxy(&resp) => {
             (None, Some(resp.text().await.unwrap_or_else(|_| "the egress proxy refused the connection".into())))
         }
         Ok(resp) if resp.status().is_success() => (Some(resp.status().as_u16()), None),
@@ -183,7 +172,7 @@ async fn send(service: &Service, client: &reqwest::Client, url: &str, secret: &[
     }
 }
 
-async fn attempt(service: &Service, client: &reqwest::Client, cfg: &DeliveryConfig, d: QueuedDelivery) {
+async fn attempt(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig, d: QueuedDelivery) {
     let target = match service.delivery_target(d.webhook_id).await {
         Ok(Some(t)) => t,
         // Deleted meanwhile (its queue went with it), or the database is away: the loop comes back.
