@@ -23,9 +23,10 @@
 //! - `yaml`: the one YAML codec (API bodies, `-o yaml`, the image page).
 //! - `demo`: sample data for `serve --demo`; `bench`: the benchmarks' hidden subcommands.
 //!
-//! So: `serve` → `http`, `workers` → `service` → `store`, `importer` → `egress`. The service
-//! never names `http`, `workers`, `cli` or `serve`; nothing but the service names `store`
-//! (`serve` only opens it). The app crate (`app::model`, `app::domain`, the Leptos pages) sits
+//! So: `cli` → `serve` → `http`, `workers` → `service` → `store`, `importer`, `egress`,
+//! `sealing`, `yaml`; `importer` → `egress`. The service never names `http`, `workers`, `cli` or
+//! `serve`; nothing but the service names `store` (it opens it too); workers name nothing but
+//! the service; the importer and the egress guard know nothing above them. The app crate (`app::model`, `app::domain`, the Leptos pages) sits
 //! under all of them; the server implements its `PortalBackend` seam in `http::ui`.
 //!
 //! Why `UiBackend` lives in `http` and not in `service`: it is an edge like the REST handlers

@@ -1,4 +1,6 @@
 //! The `imagestreams` binary: `serve`, or one client command.
+//!
+//! Must not: do anything but call `cli::run` and exit with its code.
 
 #[tokio::main]
 async fn main() {

@@ -3,7 +3,7 @@
 //! REPOSITORY, the TAGS width rule, UPDATED), which the catalog page and `get is` both print.
 //!
 //! Must not: hold what only one of them prints. The CLI's tables and `describe is` (spec
-//! §9.2–9.3) are in the server's `cli/print.rs`; the pages' markup is in `pages`.
+//! §9.2–9.3) are in the server's `cli/print.rs`; the pages' markup is in `views`.
 
 use crate::model::*;
 use chrono::{DateTime, Utc};

@@ -7,6 +7,8 @@
 //! write. So a new digest at the head fires, a generation-only refresh does not, a reference-only
 //! change fires under `Source` but not under `Local`, history below the head never fires, and a
 //! tag without a head never fires. Both streams must carry `status.dockerImageRepository`.
+//!
+//! Must not: send or queue anything (the server's outbox and dispatcher do), or see Leptos.
 
 use super::lookup::resolved_pull_spec;
 use super::names::{is_valid_tag_name, path_segment_errors};

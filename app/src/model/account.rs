@@ -1,6 +1,8 @@
 //! Accounts (PRODUCT.md, "What it is": teams, self-service): who is signed in, API tokens,
 //! namespace members, the audit log, and the bodies of sign-in and password change. Passwords and
 //! token secrets travel only inbound (a token's secret once, in the answer that creates it).
+//!
+//! Must not: carry a password or token secret outbound, or hold a rule (`domain::accounts`).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,6 @@
 //! The cluster-scoped Image object (spec §1.3): name = manifest digest.
+//!
+//! Must not: hold rules (`crate::domain`) or omit fields upstream sends.
 
 use super::{IMAGE_API_VERSION, ObjectMeta};
 use serde::{Deserialize, Serialize};

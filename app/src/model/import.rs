@@ -1,5 +1,7 @@
 //! ImageStreamImport (spec §1.6): a create-only request that looks images up in registries and,
 //! unless `spec.import` is false, writes them into the stream.
+//!
+//! Must not: hold the import rules (`domain::imports`).
 
 use super::{IMAGE_API_VERSION, Image, ImageStream, ObjectMeta, ObjectReference, TagImportPolicy, TagReferencePolicy};
 use serde::{Deserialize, Serialize};

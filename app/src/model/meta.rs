@@ -1,4 +1,6 @@
 //! Kubernetes object and list metadata.
+//!
+//! Must not: hold rules; field names and omission follow Kubernetes exactly.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

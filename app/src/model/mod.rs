@@ -2,6 +2,8 @@
 //! `Status` error envelope and list wrappers. Pure data with serde; shared by the server, the
 //! browser and the CLI. Field names and `omitempty` behaviour follow upstream exactly (spec §1),
 //! because clients compare JSON. No rules live here: those are in `crate::domain`.
+//!
+//! Must not: hold rules or depend on any other module of `app`.
 
 mod account;
 mod image;

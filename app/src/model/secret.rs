@@ -1,6 +1,8 @@
 //! Registry credentials as a Kubernetes Secret of type `kubernetes.io/dockerconfigjson` (or the
 //! older `kubernetes.io/dockercfg`). Write-only: `data` and `stringData` are accepted on create
 //! and never sent back.
+//!
+//! Must not: be serialised with `data` or `stringData` in an answer (they are skipped when empty).
 
 use super::ObjectMeta;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,7 @@
 //! The Kubernetes `Status` object: the one error envelope of every API answer, and the success
 //! answer of deletes. `ApiError` wraps it with constructors that produce upstream's wording.
+//!
+//! Must not: word an error differently from upstream where upstream has a wording.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

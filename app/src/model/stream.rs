@@ -1,5 +1,7 @@
 //! ImageStream and its virtual views (ImageStreamTag, ImageStreamImage), ImageStreamMapping.
 //! Wire order and defaults follow spec §1.2: spec and status tags are lists sorted by name.
+//!
+//! Must not: hold rules (`domain::streams`, `domain::history`, `domain::lookup`).
 
 use super::{IMAGE_API_VERSION, Image, ObjectMeta};
 use serde::{Deserialize, Serialize};

@@ -3,6 +3,8 @@
 //! `stream:tag`s and which events; and the delivery log (`WebhookDelivery` with its attempts). The
 //! payload sent is a CloudEvents 1.0 JSON document (`CloudEvent`) whose `data` is an
 //! `ImageChangeEvent`.
+//!
+//! Must not: carry a signing secret outbound, or decide what fires (`domain::triggers`).
 
 use super::ObjectMeta;
 use serde::{Deserialize, Serialize};

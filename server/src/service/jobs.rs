@@ -3,6 +3,9 @@
 //! progress lives only in this process (the import's result is stored in the stream), and a
 //! finished job is kept for ten minutes of the service clock so a slow poll still sees it.
 //!
+//! A job's task is request work moved off the request, not a background worker: it ends when
+//! its import ends (every registry lookup has a deadline, `--registry-timeout`).
+//!
 //! Must not: import by itself (it runs `Service::import_from_form`) or outlive the process.
 
 use super::{Caller, ImportProgress, Service, Verb};

@@ -5,6 +5,8 @@
 //! Every worker is owned by a guard that stops it when dropped, calls only `Service` methods
 //! (never `store`, never the service's fields) and takes its time from the service's injected
 //! clock, so tests move time by hand instead of sleeping.
+//!
+//! Must not: hold a rule, name `store` or the service's fields, or read the wall clock for a decision.
 
 pub mod delivery;
 pub mod imports;
