@@ -78,7 +78,9 @@ async fn replay_resume_and_live() {
     let mut resumed = Watch::open(&app, &format!("&resourceVersion={}", rv(&a["object"]))).await.unwrap();
     assert_eq!(rv(&resumed.expect().await["object"]), rv(&b["object"]));
     assert_eq!(rv(&resumed.expect().await["object"]), rv(&c["object"]));
-    assert!(resumed.next(Duration::from_millis(300)).await.is_none(), "nothing is sent twice");
+    // Nothing is sent twice: the next event after them is the next change, not a repeat.
+    let sentinel = sentinel_change(&app, "app").await;
+    assert_eq!(rv(&resumed.expect().await["object"]), sentinel, "nothing is sent twice");
 }
 
 #[tokio::test]
@@ -134,7 +136,9 @@ async fn no_op_writes_produce_no_event() {
     app.push("default", "app", "v1", &digest_n(1)).await;
     let current = app.get(&is_path("default", "app")).await.body;
     assert_eq!(app.put(&is_path("default", "app"), current).await.status, StatusCode::OK);
-    assert!(w.next(Duration::from_millis(500)).await.is_none(), "no-op writes produced an event");
+    // The next event is the next real change: the no-op writes sent nothing before it.
+    let sentinel = sentinel_change(&app, "app").await;
+    assert_eq!(rv(&w.expect().await["object"]), sentinel, "no-op writes produced an event");
     let _ = created;
 }
 
@@ -168,7 +172,8 @@ async fn many_quick_changes_arrive_in_order() {
         tags = e["object"]["status"]["tags"].as_array().map(|a| a.len()).unwrap_or(0);
     }
     assert_eq!(tags, 40, "the last event holds every change");
-    assert!(w.next(Duration::from_millis(300)).await.is_none());
+    let sentinel = sentinel_change(&app, "app").await;
+    assert_eq!(rv(&w.expect().await["object"]), sentinel, "no event beyond the 40 changes");
 }
 
 #[tokio::test]
@@ -189,4 +194,12 @@ async fn bookmarks_while_idle() {
     assert_eq!(b["type"], "BOOKMARK");
     assert_eq!(b["object"]["kind"], "ImageStream");
     assert!(rv(&b["object"]) >= rv(&created));
+}
+
+/// One more real change of `default/<stream>` (a new tag pushed), and the stream's
+/// resourceVersion after it. A watch whose next event carries that version has nothing queued
+/// before it: a check that needs no waiting window.
+async fn sentinel_change(app: &TestApp, stream: &str) -> i64 {
+    assert_eq!(app.push("default", stream, "sentinel", &digest_n(999)).await.status, StatusCode::CREATED);
+    rv(&app.get(&is_path("default", stream)).await.body)
 }
