@@ -7,7 +7,7 @@
 
 use super::args::{GetArgs, TagFlags};
 use super::client::CliError;
-use super::output::{Answer, CmdResult, Context, Output, Printable, Printer, Scope, local, table};
+use super::output::{Answer, CmdResult, Context, Format, Output, Printable, Printer, Scope, local, table};
 use super::print::describe_stream;
 use app::domain::tag_command::{TagArgs, TagPlan, delete_message, plan_tag, tag_message, tag_reference_for};
 use app::model::*;
@@ -143,6 +143,10 @@ pub async fn get(ctx: &Context, args: &GetArgs, printer: Printer, out: &mut Outp
     if args.watch && resource != Resource::ImageStreams {
         return Err(local(format!("watch is not supported on {}: only image streams can be watched", resource.plural())));
     }
+    if args.watch && !printer.format.is_table() {
+        // Said, not ignored: the rows of a watch are table rows.
+        return Err(local("watch prints table rows: use -w without -o, or with -o wide"));
+    }
     let base = resource.path(&ctx.namespace);
     let answer = match &args.name {
         Some(n) => Answer::one(ctx.client.get_value(&format!("{base}/{n}")).await?),
@@ -151,10 +155,11 @@ pub async fn get(ctx: &Context, args: &GetArgs, printer: Printer, out: &mut Outp
     };
     let scope = if resource == Resource::Images { Scope::Cluster } else { Scope::Namespace(&ctx.namespace) };
     match resource {
-        Resource::ImageStreams if args.watch && printer.format.is_table() => {
+        Resource::ImageStreams if args.watch => {
             // The table (just its header when empty), then a row per change.
-            out.print(&table(&answer.typed::<ImageStream>()?, false, chrono::Utc::now()))?;
-            watch(ctx, args.name.as_deref(), answer.body(), out).await
+            let wide = printer.format == Format::Wide;
+            out.print(&table(&answer.typed::<ImageStream>()?, wide, chrono::Utc::now()))?;
+            watch(ctx, args.name.as_deref(), answer.body(), wide, out).await
         }
         Resource::ImageStreams => printer.print::<ImageStream>(out, scope, answer),
         Resource::ImageStreamTags => printer.print::<ImageStreamTag>(out, scope, answer),
@@ -165,7 +170,7 @@ pub async fn get(ctx: &Context, args: &GetArgs, printer: Printer, out: &mut Outp
 
 /// `get is -w`: after the list, one table row per change, as oc prints them (widths of the
 /// first table are not kept: each row is padded on its own).
-async fn watch(ctx: &Context, name: Option<&str>, listed: &Value, out: &mut Output) -> CmdResult {
+async fn watch(ctx: &Context, name: Option<&str>, listed: &Value, wide: bool, out: &mut Output) -> CmdResult {
     let rv = listed["metadata"]["resourceVersion"].as_str().unwrap_or("0");
     let mut path = format!("{}?watch=1&resourceVersion={}", ns_path(&ctx.namespace, "imagestreams"), query_value(rv));
     if let Some(name) = name {
@@ -180,7 +185,7 @@ async fn watch(ctx: &Context, name: Option<&str>, listed: &Value, out: &mut Outp
                 _ => {}
             }
             let stream: ImageStream = serde_json::from_value(event["object"].clone()).map_err(|e| local(e.to_string()))?;
-            let text = table(&[stream], false, chrono::Utc::now());
+            let text = table(&[stream], wide, chrono::Utc::now());
             out.print(text.split_once('\n').map(|(_, row)| row).unwrap_or(""))?;
             out.flush()
         })
