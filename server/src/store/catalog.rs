@@ -5,11 +5,11 @@
 //! Must not: decide who may see what (the caller passes the namespace scope: the names that may
 //! be shown, `None` for all, bound as a JSON array for `json_each`).
 
-use super::streams::{StreamRow, streams_from_rows};
+use super::streams::{StreamRow, TagEventRow, of_streams, streams_from_rows};
 use super::{StoreResult, StoredStream};
-use app::model::{ImageStream, NamedTagEventList, TagEvent, TagEventCondition};
+use app::model::{ImageStream, NamedTagEventList, TagEventCondition};
+use sqlx::SqliteConnection;
 use sqlx::types::Json;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// How the catalog is ordered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,17 +59,6 @@ struct CatalogRow {
     docker_image_repository: String,
     tag_count: i64,
     image_count: i64,
-}
-
-/// The head of one tag of a catalog row.
-#[derive(sqlx::FromRow)]
-struct HeadRow {
-    stream_id: i64,
-    tag: String,
-    created: String,
-    docker_image_reference: String,
-    image: String,
-    generation: i64,
 }
 
 /// One page of the catalog and the number of matching streams.
@@ -122,25 +111,20 @@ pub async fn catalog_page(
         .collect();
     if !entries.is_empty() {
         // Heads only: the newest item of each tag, found through the primary key.
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT e.stream_id, e.tag, e.created, e.docker_image_reference, e.image, e.generation FROM tag_events e WHERE e.stream_id IN (",
-        );
-        let mut ids = q.separated(", ");
-        for (id, _) in &entries {
-            ids.push_bind(*id);
-        }
-        q.push(
-            ") AND e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag)
+        let mut q = of_streams(
+            "SELECT e.stream_id, e.tag, e.created, e.docker_image_reference, e.image, e.generation FROM tag_events e",
+            entries.iter().map(|(id, _)| *id),
+            "AND e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag)
              ORDER BY e.stream_id, e.tag",
         );
         let index: std::collections::BTreeMap<i64, usize> = entries.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
-        for r in q.build_query_as::<HeadRow>().fetch_all(&mut *conn).await? {
-            let i = index[&r.stream_id];
-            let (tag, head) = (
-                r.tag,
-                TagEvent { created: r.created, docker_image_reference: r.docker_image_reference, image: r.image, generation: r.generation },
-            );
-            entries[i].1.stream.status.tags.push(NamedTagEventList { tag, items: Some(vec![head]), conditions: vec![] });
+        for r in q.build_query_as::<TagEventRow>().fetch_all(&mut *conn).await? {
+            let head = r.event();
+            entries[index[&r.stream_id]].1.stream.status.tags.push(NamedTagEventList {
+                tag: r.tag,
+                items: Some(vec![head]),
+                conditions: vec![],
+            });
         }
     }
     tx.commit().await?;

@@ -99,18 +99,30 @@ struct StatusTagRow {
 
 /// A `tag_events` row: one history item.
 #[derive(sqlx::FromRow)]
-struct TagEventRow {
-    stream_id: i64,
-    tag: String,
+pub(super) struct TagEventRow {
+    pub(super) stream_id: i64,
+    pub(super) tag: String,
     created: String,
     docker_image_reference: String,
     image: String,
     generation: i64,
 }
 
+impl TagEventRow {
+    /// The history item of the row.
+    pub(super) fn event(&self) -> TagEvent {
+        TagEvent {
+            created: self.created.clone(),
+            docker_image_reference: self.docker_image_reference.clone(),
+            image: self.image.clone(),
+            generation: self.generation,
+        }
+    }
+}
+
 /// `<select> WHERE stream_id IN (<ids>) <order>`, the ids bound. At most one page of ids (the
 /// callers cap it), so one statement binds them all.
-fn of_streams(select: &str, ids: impl Iterator<Item = i64>, order: &str) -> QueryBuilder<Sqlite> {
+pub(super) fn of_streams(select: &str, ids: impl Iterator<Item = i64>, order: &str) -> QueryBuilder<Sqlite> {
     let mut q = QueryBuilder::new(select);
     q.push(" WHERE stream_id IN (");
     let mut list = q.separated(", ");
