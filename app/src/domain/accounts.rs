@@ -57,6 +57,44 @@ pub fn password_error(password: &str) -> Option<String> {
     (password.chars().count() < MIN_PASSWORD_LEN).then(|| format!("must be at least {MIN_PASSWORD_LEN} characters long"))
 }
 
+/// What a caller wants to do, for the permission check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    List,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Verb {
+    /// The verb as Kubernetes messages and audit notes word it (`get`, `list`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Create => "create",
+            Verb::Update => "update",
+            Verb::Delete => "delete",
+        }
+    }
+}
+
+/// The role an operation needs (PRODUCT.md "What it is": teams decide who may view, edit or
+/// administer): viewers read; editors tag, import, delete tags and manage webhooks; admins manage
+/// members, registry credentials, the public flag, the audit log, and delete streams and the
+/// namespace.
+pub fn required_role(verb: Verb, resource: &str) -> Role {
+    match (resource, verb) {
+        ("secrets" | "audit", _) => Role::Admin,
+        ("members" | "visibility", Verb::Get | Verb::List) => Role::Viewer,
+        ("members" | "visibility", _) => Role::Admin,
+        ("imagestreams" | "namespaces", Verb::Delete) => Role::Admin,
+        (_, Verb::Get | Verb::List) => Role::Viewer,
+        _ => Role::Editor,
+    }
+}
+
 /// The longest token name accepted, in bytes.
 pub const MAX_TOKEN_NAME_LEN: usize = 100;
 
@@ -120,6 +158,20 @@ pub fn expiry_after_days(days: &str, now: chrono::DateTime<chrono::Utc>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_operation_needs_its_role() {
+        assert_eq!(required_role(Verb::Get, "imagestreams"), Role::Viewer);
+        assert_eq!(required_role(Verb::Update, "imagestreamtags"), Role::Editor);
+        assert_eq!(required_role(Verb::Create, "webhooks"), Role::Editor);
+        assert_eq!(required_role(Verb::Delete, "imagestreams"), Role::Admin);
+        assert_eq!(required_role(Verb::Delete, "namespaces"), Role::Admin);
+        assert_eq!(required_role(Verb::List, "members"), Role::Viewer);
+        assert_eq!(required_role(Verb::Update, "members"), Role::Admin);
+        assert_eq!(required_role(Verb::Get, "secrets"), Role::Admin);
+        assert_eq!(required_role(Verb::List, "audit"), Role::Admin);
+        assert_eq!(Verb::Delete.as_str(), "delete");
+    }
 
     #[test]
     fn roles_parse_print_and_order() {

@@ -36,15 +36,7 @@ pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 pub use watch::{WatchRequest, WatchStream, parse_field_selector};
 
-/// What a caller wants to do, for the permission check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verb {
-    Get,
-    List,
-    Create,
-    Update,
-    Delete,
-}
+pub use app::domain::accounts::Verb;
 
 /// The single permission check every operation asks (`access::RoleAuthorizer`).
 pub trait Authorizer: Send + Sync + 'static {

@@ -1,5 +1,5 @@
-//! The permission check of accounts (`RoleAuthorizer`): which role an operation needs, and how a
-//! refusal is worded. 401 for a request without credentials where some are needed, 404 for a
+//! The permission check of accounts (`RoleAuthorizer`): what the caller's roles allow (the role
+//! an operation needs is `app::domain::accounts::required_role`), and how a refusal is worded. 401 for a request without credentials where some are needed, 404 for a
 //! namespace the caller may not read at all (its existence is not revealed), 403 with
 //! Kubernetes' wording for too little a role.
 //!
@@ -8,18 +8,8 @@
 
 use super::{Caller, Role};
 use crate::service::Verb;
+use app::domain::accounts::required_role;
 use app::model::*;
-
-/// The verb as Kubernetes messages and audit notes word it.
-pub(super) fn verb_word(v: Verb) -> &'static str {
-    match v {
-        Verb::Get => "get",
-        Verb::List => "list",
-        Verb::Create => "create",
-        Verb::Update => "update",
-        Verb::Delete => "delete",
-    }
-}
 
 /// The API group of a resource, as 403 messages name it.
 fn group_of(resource: &str) -> &'static str {
@@ -28,21 +18,6 @@ fn group_of(resource: &str) -> &'static str {
             "image.openshift.io"
         }
         _ => "",
-    }
-}
-
-/// The role an operation needs (PRODUCT.md "What it is": teams decide who may view, edit or
-/// administer): viewers read; editors tag, import, delete tags and manage webhooks; admins manage
-/// members, registry credentials, the public flag, the audit log, and delete streams and the
-/// namespace.
-pub fn required_role(verb: Verb, resource: &str) -> Role {
-    match (resource, verb) {
-        ("secrets" | "audit", _) => Role::Admin,
-        ("members" | "visibility", Verb::Get | Verb::List) => Role::Viewer,
-        ("members" | "visibility", _) => Role::Admin,
-        ("imagestreams" | "namespaces", Verb::Delete) => Role::Admin,
-        (_, Verb::Get | Verb::List) => Role::Viewer,
-        _ => Role::Editor,
     }
 }
 
@@ -65,7 +40,7 @@ impl crate::service::Authorizer for RoleAuthorizer {
             ApiError::forbidden(format!(
                 "{qualified} is forbidden: User \"{}\" cannot {} resource \"{resource}\" in API group \"{group}\"{scope}",
                 caller.name_for_messages(),
-                verb_word(verb)
+                verb.as_str()
             ))
         };
         let Some(ns) = namespace else {

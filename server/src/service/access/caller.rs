@@ -5,9 +5,9 @@
 //! Must not: decide what a role may do (that is `authorize`) or write the audit log (that is
 //! `service::audit`). A token limit that does not decode is an error (500), never "no limit".
 
+use super::Role;
 use super::crypto::{constant_time_eq, sha256_hex};
 use super::tokens::TOKEN_PREFIX;
-use super::{Role, authorize::verb_word};
 use crate::service::{Service, Verb, db};
 use crate::store;
 use app::model::*;
@@ -136,7 +136,7 @@ impl Caller {
             && !matches!(verb, Verb::Get | Verb::List)
         {
             if n.operation.is_none() {
-                n.operation = Some(format!("{} {resource}", verb_word(verb)));
+                n.operation = Some(format!("{} {resource}", verb.as_str()));
             }
             if n.namespace.is_none() {
                 n.namespace = ns.map(str::to_string);
