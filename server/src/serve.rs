@@ -119,14 +119,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         timeout: args.registry_timeout,
         concurrency: args.import_concurrency.max(1),
     };
+    // Opening the service creates the data directory; the sealing key is kept in it.
+    let service = open_service(&args.data_dir, registry_host).await?;
     let sealer = Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
     let access = AccessConfig {
         anonymous_read: args.anonymous_read,
         restrict_namespace_creation: args.restrict_namespace_creation,
         session_ttl: args.session_ttl,
     };
-    let service = open_service(&args.data_dir, registry_host)
-        .await?
+    let service = service
         .with_importer(importer)
         .with_sealer(sealer)
         .with_webhook_targets(&args.allowed_webhook_target)

@@ -34,7 +34,8 @@ fn start_server_with(extra: &[&str]) -> Server {
         // An allow-list naming nothing reachable: tags of quay.io in these tests must not make
         // the import controller leave the machine.
         .args(["serve", "--listen", &host, "--allowed-registry", "127.0.0.1:1", "--data-dir"])
-        .arg(dir.path())
+        // A data directory that does not exist yet, as on a first start: serve creates it.
+        .arg(dir.path().join("data"))
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
