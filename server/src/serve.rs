@@ -127,11 +127,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         restrict_namespace_creation: args.restrict_namespace_creation,
         session_ttl: args.session_ttl,
     };
-    let service = service
-        .with_importer(importer)
-        .with_sealer(sealer)
-        .with_webhook_targets(&args.allowed_webhook_target)
-        .with_access(access);
+    let service =
+        service.with_importer(importer).with_sealer(sealer).with_webhook_targets(&args.allowed_webhook_target).with_access(access);
     crate::demo::ensure_default_namespace(&service).await?;
     bootstrap_admin(&service, &args).await?;
     let workers = crate::workers::start(
