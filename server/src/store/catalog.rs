@@ -5,7 +5,7 @@
 //! Must not: decide who may see what (the caller passes the namespace scope: the names that may
 //! be shown, `None` for all, bound as a JSON array for `json_each`).
 
-use super::streams::{StreamRow, TagEventRow, of_streams, streams_from_rows};
+use super::streams::{StreamRow, TagEventRow, decode_rows, of_streams, streams_from_rows};
 use super::{StoreResult, StoredStream};
 use app::model::{ImageStream, NamedTagEventList, TagEventCondition};
 use sqlx::SqliteConnection;
@@ -118,7 +118,7 @@ pub async fn catalog_page(
              ORDER BY e.stream_id, e.tag",
         );
         let index: std::collections::BTreeMap<i64, usize> = entries.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
-        for r in q.build_query_as::<TagEventRow>().fetch_all(&mut *conn).await? {
+        for r in decode_rows::<TagEventRow>(q.build().fetch_all(&mut *conn).await?)? {
             let head = r.event();
             entries[index[&r.stream_id]].1.stream.status.tags.push(NamedTagEventList {
                 tag: r.tag,
