@@ -100,12 +100,6 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
-/// A service on the database in `data_dir` (created and migrated if needed), with default
-/// settings: what `serve` starts from, and what the benchmarks' data generator writes through.
-pub async fn open_service(data_dir: &std::path::Path, registry_host: String) -> anyhow::Result<Service> {
-    Ok(Service::open(data_dir, registry_host).await?)
-}
-
 /// `imagestreams serve`.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -120,7 +114,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         concurrency: args.import_concurrency.max(1),
     };
     // Opening the service creates the data directory; the sealing key is kept in it.
-    let service = open_service(&args.data_dir, registry_host).await?;
+    let service = Service::open(&args.data_dir, registry_host).await?;
     let sealer = Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
     let access = AccessConfig {
         anonymous_read: args.anonymous_read,

@@ -56,7 +56,7 @@ fn stream(ns: &str, name: &str, tags: usize, history: usize, seed: u64) -> Image
 
 /// Writes the dataset; returns the number of history items written.
 pub async fn generate(data_dir: &Path, streams: usize, tags: usize, history: usize, timeline: usize) -> anyhow::Result<usize> {
-    let service = crate::serve::open_service(data_dir, String::new()).await?;
+    let service = crate::service::Service::open(data_dir, String::new()).await?;
     let namespaces = (streams / 1000).max(1);
     let names: Vec<String> = (0..namespaces).map(|n| format!("bench-{n}")).collect();
     let all = (0..streams).map(|i| stream(&format!("bench-{}", i % namespaces), &format!("app-{i:05}"), tags, history, i as u64));

@@ -59,24 +59,23 @@ pub async fn audit_and_csrf(State(s): State<Service>, mut req: Request, next: Ne
     }
     let slot = AuditSlot::default();
     req.extensions_mut().insert(slot.clone());
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
-    let action = format!("{method} {path}");
+    // `/api/set_member4440…` is recorded as `POST /api/set_member` (see `server_function_name`).
+    let function = server_function_name(req.uri().path()).map(str::to_string);
+    let action = match &function {
+        Some(name) => format!("{} /api/{name}", req.method()),
+        None => format!("{} {}", req.method(), req.uri().path()),
+    };
     let remote = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
     // Server functions are all POSTs, reads included: they are changes when they asked a change.
-    let server_function = server_function_name(req.uri().path()).is_some();
     let cookie_auth = session_cookie(req.headers()).is_some() && !req.headers().contains_key(header::AUTHORIZATION);
     let (resp, refused) = match csrf_check(req.headers()) {
         Err(e) if cookie_auth => (HttpError(e).into_response(), true),
         _ => (next.run(req).await, false),
     };
     let note: AuditNote = slot.0.lock().map(|n| n.clone()).unwrap_or_default();
-    if server_function && note.operation.is_none() && !refused {
+    if function.is_some() && note.operation.is_none() && !refused {
         return resp;
     }
-    let action = match server_function_name(&path) {
-        Some(name) => format!("{method} /api/{name}"),
-        None => action,
-    };
     s.record_request(action, note, remote, resp.status().as_u16()).await;
     resp
 }
