@@ -7,7 +7,7 @@
 
 use crate::importer::ImporterConfig;
 use crate::sealing::Sealer;
-use crate::service::{AccessConfig, Service};
+use crate::service::{AccessConfig, Bootstrap, Service};
 use crate::workers::{DeliveryConfig, RetentionConfig, ScheduleConfig};
 use clap::Args;
 use std::path::PathBuf;
@@ -20,6 +20,11 @@ pub struct ServeArgs {
     /// Where the SQLite database and the sealing key live.
     #[arg(long, env = "IMAGESTREAMS_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// The address people and clients use to reach the portal, e.g. https://portal.example.com
+    /// (default: http://<--listen>). Requests whose Host header names another host are refused
+    /// (421), which closes DNS rebinding; session cookies are Secure when it is https.
+    #[arg(long, env = "IMAGESTREAMS_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Integrated registry host written into status.dockerImageRepository (default: --listen).
     #[arg(long, env = "IMAGESTREAMS_REGISTRY_HOST")]
     pub registry_host: Option<String>,
@@ -64,8 +69,11 @@ pub struct ServeArgs {
     /// The first retry's wait; each next one doubles (with jitter, at most 10m).
     #[arg(long, env = "IMAGESTREAMS_WEBHOOK_RETRY_BASE", default_value = "2s", value_parser = parse_duration)]
     pub webhook_retry_base: std::time::Duration,
-    /// A file holding the password of the first administrator (created when no user exists;
-    /// until then accounts are off and everyone may do everything). Or IMAGESTREAMS_ADMIN_PASSWORD.
+    /// A file holding the password of the administrator, created (or, if a user of that name
+    /// exists, promoted) at start whenever no administrator exists. Without one, a server on
+    /// loopback is single-user until an administrator exists, and a server on any other address
+    /// refuses every change; either prints a one-time setup token to create the first
+    /// administrator. Or IMAGESTREAMS_ADMIN_PASSWORD.
     #[arg(long, env = "IMAGESTREAMS_ADMIN_PASSWORD_FILE")]
     pub admin_password_file: Option<PathBuf>,
     /// The name of the first administrator.
@@ -116,15 +124,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Opening the service creates the data directory; the sealing key is kept in it.
     let service = Service::open(&args.data_dir, registry_host).await?;
     let sealer = Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    let local = listener.local_addr()?;
+    let public_url = match &args.public_url {
+        Some(u) => {
+            let parsed = reqwest::Url::parse(u).map_err(|e| anyhow::anyhow!("--public-url {u:?}: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                anyhow::bail!("--public-url {u:?}: must be an http or https URL with a host, e.g. https://portal.example.com");
+            }
+            parsed.to_string()
+        }
+        None => format!("http://{local}/"),
+    };
     let access = AccessConfig {
         anonymous_read: args.anonymous_read,
         restrict_namespace_creation: args.restrict_namespace_creation,
         session_ttl: args.session_ttl,
+        loopback_only: local.ip().is_loopback(),
     };
     let service =
         service.with_importer(importer).with_sealer(sealer).with_webhook_targets(&args.allowed_webhook_target).with_access(access);
     crate::demo::ensure_default_namespace(&service).await?;
-    bootstrap_admin(&service, &args).await?;
+    bootstrap_admin(&service, &args, local.ip().is_loopback()).await?;
     let workers = crate::workers::start(
         service,
         crate::workers::WorkerConfig {
@@ -157,18 +178,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         options.output_name = "portal".into();
     }
     options.site_addr = args.listen.parse()?;
-    let app = crate::http::ui::router(service, options);
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    tracing::info!("imagestreams listening on http://{}", listener.local_addr()?);
+    let edge = crate::http::EdgeConfig::new([public_url.as_str(), args.listen.as_str(), registry_host_flag(&args).as_str()]);
+    let app = crate::http::ui::router(service, options, edge);
+    tracing::info!("imagestreams listening on http://{local} (public URL {public_url})");
     crate::http::listener::serve_http1(listener, app, shutdown_signal()).await;
     // The workers stop here (their guard is dropped), after the last request.
     drop(workers);
     Ok(())
 }
 
-/// The first administrator, from `--admin-password-file` or `IMAGESTREAMS_ADMIN_PASSWORD`, when
-/// no user exists yet. Without either and without users, accounts stay off (and we say so).
-async fn bootstrap_admin(service: &Service, args: &ServeArgs) -> anyhow::Result<()> {
+fn registry_host_flag(args: &ServeArgs) -> String {
+    args.registry_host.clone().unwrap_or_default()
+}
+
+/// Makes sure the server can get an administrator (see `service::access::setup`): from
+/// `--admin-password-file` or `IMAGESTREAMS_ADMIN_PASSWORD` when none exists (and says what it
+/// did), else a one-time setup token in the log while none exists.
+async fn bootstrap_admin(service: &Service, args: &ServeArgs, loopback: bool) -> anyhow::Result<()> {
     let password = match (&args.admin_password_file, std::env::var("IMAGESTREAMS_ADMIN_PASSWORD")) {
         (Some(file), _) => Some(
             std::fs::read_to_string(file)
@@ -179,20 +205,34 @@ async fn bootstrap_admin(service: &Service, args: &ServeArgs) -> anyhow::Result<
         (None, Ok(p)) if !p.is_empty() => Some(p),
         _ => None,
     };
-    let created = match &password {
-        Some(p) => service.bootstrap_admin(&args.admin_user, p).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?,
-        None => false,
-    };
-    match password {
-        Some(_) if created => tracing::info!(user = %args.admin_user, "created the first administrator; accounts are on"),
-        Some(_) => {}
-        None if !service.accounts_on().await.map_err(|e| anyhow::anyhow!("{}", e.message()))? => {
-            tracing::warn!(
-                "accounts are off: no user exists, so everyone may read and change everything. Start once with \
-                 --admin-password-file FILE (or IMAGESTREAMS_ADMIN_PASSWORD) to create the first administrator"
-            );
+    let fail = |e: app::model::ApiError| anyhow::anyhow!("{}", e.message());
+    if let Some(p) = &password {
+        match service.bootstrap_admin(&args.admin_user, p).await.map_err(fail)? {
+            Bootstrap::Created => {
+                tracing::info!(user = %args.admin_user, "created the administrator from the admin password; accounts are on")
+            }
+            Bootstrap::Promoted => tracing::warn!(
+                user = %args.admin_user,
+                "no administrator existed: made the existing user the administrator, with the admin password"
+            ),
+            Bootstrap::AdministratorExists => {
+                tracing::info!("an administrator exists already; the admin password was not used")
+            }
         }
-        None => {}
+        return Ok(());
+    }
+    if let Some(token) = service.issue_setup_token().await.map_err(fail)? {
+        let mode = if loopback {
+            "until then the server is single-user: clients on this machine act without signing in"
+        } else {
+            "until then nobody may change anything"
+        };
+        tracing::warn!(
+            "no administrator exists; {mode}. Create one with this one-time setup token: \
+             curl -X POST -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \
+             -d '{{\"name\":\"admin\",\"password\":\"…\",\"admin\":true}}' <public URL>/api/v1/users \
+             (or restart with --admin-password-file FILE)"
+        );
     }
     Ok(())
 }

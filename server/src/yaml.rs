@@ -20,11 +20,43 @@ pub fn try_to_string<T: Serialize>(value: &T) -> Result<String, String> {
     serde_saphyr::to_string(value).map_err(|e| e.to_string())
 }
 
-/// Decodes one YAML document into `T`, within serde-saphyr's default budget (it refuses alias
-/// bombs and runaway nesting with an error instead of working through them).
+/// The most aliases (`*name`) a document may use. API objects need none (kubectl and oc send
+/// JSON); a few are allowed for hand-written files. Each alias can at most repeat what the body
+/// already holds, so a body of at most 2 MiB decodes into at most `(MAX_ALIASES + 1) × 2 MiB`.
+pub const MAX_ALIASES: usize = 8;
+/// The deepest nesting of collections a document may have; our objects need about ten levels.
+pub const MAX_DEPTH: usize = 32;
+
+/// The parser's budget for request bodies: counted while the document is parsed, before any
+/// value is built, so an alias bomb or a deeply nested document fails at the first event over
+/// the limit (linear work), never after expanding it.
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_aliases: MAX_ALIASES,
+            max_anchors: 64,
+            max_depth: MAX_DEPTH,
+            flow_nesting_limit: MAX_DEPTH,
+            max_documents: 1,
+            max_nodes: 200_000,
+            max_events: 400_000,
+            max_total_scalar_bytes: 4 * 1024 * 1024,
+            max_recorded_anchor_bytes: 256 * 1024,
+            max_recorded_anchor_events: 10_000,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 10_000,
+            max_replay_stack_depth: 4,
+            max_alias_expansions_per_anchor: MAX_ALIASES,
+        },
+    }
+}
+
+/// Decodes one YAML document into `T` within `options`' budget (aliases, depth, size): an alias
+/// bomb or runaway nesting is an error, found in time linear in the body.
 pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("the document is not UTF-8: {e}"))?;
-    serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -25,12 +25,24 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use accounts::session_cookie_header;
-pub use edge::audit_and_csrf;
+pub use edge::{Edge, EdgeConfig, admit};
 
 pub const IMAGE_API: &str = app::model::IMAGE_API_PATH;
 
-/// The API router (no UI). State is the service.
+/// The API router (no UI) behind the edge with its default settings (no configured host names:
+/// IP literals and `localhost` only). State is the service.
 pub fn api_router(service: Service) -> Router {
+    api_router_with(service, EdgeConfig::default())
+}
+
+/// The API router behind an edge with `config`.
+pub fn api_router_with(service: Service, config: EdgeConfig) -> Router {
+    let edge = Edge { service: service.clone(), config: std::sync::Arc::new(config) };
+    routes(service).layer(axum::middleware::from_fn_with_state(edge, admit))
+}
+
+/// Every API route, without the edge (the caller adds it once, over the UI routes too).
+pub(crate) fn routes(service: Service) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -70,7 +82,8 @@ pub fn api_router(service: Service) -> Router {
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamimports"), axum::routing::post(images::create_import))
         .route(&format!("{IMAGE_API}/images"), get(images::list))
         .route(&format!("{IMAGE_API}/images/{{name}}"), get(images::get))
-        .layer(axum::middleware::from_fn_with_state(service.clone(), audit_and_csrf))
+        // The edge enforces each route's own, smaller limit (`edge::body_limit`).
+        .layer(axum::extract::DefaultBodyLimit::max(edge::body_limit("/apis/")))
         .with_state(service)
 }
 
@@ -141,6 +154,10 @@ impl axum::extract::FromRequestParts<Service> for Who {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, s: &Service) -> Result<Self, Self::Rejection> {
+        // The edge resolved the caller of every change already (before the body was read).
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(Who(caller.clone()));
+        }
         Ok(Who(s.resolve_caller(credentials(parts)).await?))
     }
 }
@@ -159,13 +176,24 @@ pub fn respond<T: Serialize>(headers: &HeaderMap, code: StatusCode, value: &T) -
     Ok((code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
-/// Decodes a request body (JSON, or YAML when the content type says so) with a 400 naming the
-/// problem instead of a bare rejection.
+/// Decodes a request body (JSON, or YAML when the content type says so, within `yaml`'s budget)
+/// with a 400 naming the problem instead of a bare rejection; a content type that is neither is
+/// 415 (the edge refuses those before the body is read; this is the same rule for any other
+/// caller of `decode`).
 pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty; send the object as JSON"));
     }
-    let yaml = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("yaml"));
+    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or_default());
+    if let Some(ct) = content_type
+        && !edge::decodable_content_type(ct)
+    {
+        let mut e = ApiError::bad_request("the request body must be application/json or application/yaml");
+        e.status.code = 415;
+        e.status.reason = "UnsupportedMediaType".into();
+        return Err(e);
+    }
+    let yaml = content_type.is_some_and(|c| c.contains("yaml"));
     if yaml {
         crate::yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
     } else {

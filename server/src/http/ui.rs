@@ -34,9 +34,14 @@ impl UiBackend {
         F: FnOnce(&'a Service, Caller) -> Fut + Send + 'a,
         Fut: Future<Output = Result<T, ApiError>> + Send + 'a,
     {
+        // The edge resolved the caller of a change already; reads resolve it here.
+        let resolved = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<Caller>().cloned());
         let credentials = web_credentials();
         Box::pin(async move {
-            let caller = self.0.resolve_caller(credentials).await?;
+            let caller = match resolved {
+                Some(c) => c,
+                None => self.0.resolve_caller(credentials).await?,
+            };
             act(&self.0, caller).await
         })
     }
@@ -154,8 +159,9 @@ fn web_credentials() -> Credentials {
     use_context::<axum::http::request::Parts>().map(|p| http::credentials(&p)).unwrap_or_default()
 }
 
-/// The router `serve` runs: API routes, then the UI routes and static files.
-pub fn router(service: Service, options: LeptosOptions) -> Router {
+/// The router `serve` runs: API routes, then the UI routes and static files, all behind the
+/// edge (`http::edge`) configured with `edge`.
+pub fn router(service: Service, options: LeptosOptions, edge: http::EdgeConfig) -> Router {
     let routes = generate_route_list(App);
     let backend: Arc<dyn PortalBackend> = Arc::new(UiBackend(service.clone()));
     let shell_options = options.clone();
@@ -165,7 +171,11 @@ pub fn router(service: Service, options: LeptosOptions) -> Router {
         // the `/<namespace>/<stream>@<id>` page route and must not be taken for it.
         .route("/pkg/{*file}", axum::routing::get(leptos_axum::file_and_error_handler(shell)))
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options)
-        .layer(axum::middleware::from_fn_with_state(service.clone(), http::audit_and_csrf));
-    http::api_router(service).merge(ui).layer(CompressionLayer::new()).layer(TraceLayer::new_for_http())
+        .with_state(options);
+    let edge = http::Edge { service: service.clone(), config: Arc::new(edge) };
+    http::routes(service)
+        .merge(ui)
+        .layer(axum::middleware::from_fn_with_state(edge, http::admit))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
 }

@@ -27,7 +27,10 @@ use app::model::{ApiError, ListMeta};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
-pub use access::{AuditNote, AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, unauthorized};
+pub use access::{
+    AuditNote, AuditSlot, Bootstrap, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, SETUP_TOKEN_PREFIX, unauthorized,
+    unauthorized_change,
+};
 pub use catalog::CATALOG_PAGE;
 pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, WebhookClient};
 pub use forms::form_error;
@@ -53,11 +56,20 @@ pub struct AccessConfig {
     pub restrict_namespace_creation: bool,
     /// How long a sign-in lasts.
     pub session_ttl: std::time::Duration,
+    /// The server listens on loopback addresses only: without accounts, local clients act as
+    /// the single user (`Caller::open`). On any other address nobody may change anything until an
+    /// administrator exists. `serve` sets it from `--listen`.
+    pub loopback_only: bool,
 }
 
 impl Default for AccessConfig {
     fn default() -> Self {
-        AccessConfig { anonymous_read: false, restrict_namespace_creation: false, session_ttl: std::time::Duration::from_secs(12 * 3600) }
+        AccessConfig {
+            anonymous_read: false,
+            restrict_namespace_creation: false,
+            session_ttl: std::time::Duration::from_secs(12 * 3600),
+            loopback_only: true,
+        }
     }
 }
 
@@ -105,6 +117,10 @@ pub struct Service {
     anonymous_read: bool,
     session_ttl: std::time::Duration,
     sign_ins: Arc<access::SignInThrottle>,
+    /// The outstanding setup token (first administrator), shared by the clones.
+    setup: Arc<access::Setup>,
+    /// `AccessConfig::loopback_only`.
+    loopback_only: bool,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -132,6 +148,8 @@ impl Service {
             anonymous_read: false,
             session_ttl: AccessConfig::default().session_ttl,
             sign_ins: Arc::new(access::SignInThrottle::default()),
+            setup: Arc::new(access::Setup::default()),
+            loopback_only: AccessConfig::default().loopback_only,
         }
     }
 
@@ -143,6 +161,7 @@ impl Service {
         self.authorizer = Arc::new(RoleAuthorizer { restrict_namespace_creation: cfg.restrict_namespace_creation });
         self.anonymous_read = cfg.anonymous_read;
         self.session_ttl = cfg.session_ttl;
+        self.loopback_only = cfg.loopback_only;
         self
     }
 

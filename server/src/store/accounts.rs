@@ -239,6 +239,18 @@ pub async fn count_admins(conn: &mut SqliteConnection, namespace: &str) -> Store
         .await
 }
 
+/// How many server administrators exist.
+pub async fn count_server_admins(conn: &mut SqliteConnection) -> StoreResult<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM users WHERE admin").fetch_one(conn).await
+}
+
+/// Makes a user a server administrator with a new password hash (the bootstrap of a server whose
+/// users have no administrator).
+pub async fn promote_to_admin(conn: &mut SqliteConnection, id: i64, hash: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE users SET admin = 1, password_hash = ? WHERE id = ?").bind(hash).bind(id).execute(conn).await?;
+    Ok(())
+}
+
 /// Namespaces anyone may read, by name.
 pub async fn public_namespaces(conn: &mut SqliteConnection) -> StoreResult<Vec<String>> {
     sqlx::query_scalar("SELECT name FROM namespaces WHERE public = 1 ORDER BY name").fetch_all(conn).await

@@ -54,8 +54,14 @@ pub struct Caller {
     pub admin: bool,
     /// The server's own controllers.
     pub system: bool,
-    /// Accounts are off: everything is allowed.
+    /// Accounts are off and the server listens on loopback only: the single local user, allowed
+    /// everything (see `setup`).
     pub open: bool,
+    /// Authenticated by the one-time setup token: may create the first administrator, nothing else.
+    pub setup: bool,
+    /// No administrator exists and the server is not single-user: nobody may change anything
+    /// until one is created (only says why in 401s).
+    pub bootstrap_pending: bool,
     /// `serve --anonymous-read`.
     pub anonymous_read: bool,
     /// The user's role in each namespace they belong to (before token limits).
@@ -164,8 +170,19 @@ impl Service {
     pub async fn resolve_caller(&self, creds: Credentials) -> Result<Caller, ApiError> {
         let base =
             Caller { remote: creds.remote.clone(), audit: creds.audit.clone(), anonymous_read: self.anonymous_read, ..Default::default() };
+        if let Some(bearer) = &creds.bearer
+            && bearer.starts_with(super::setup::SETUP_TOKEN_PREFIX)
+        {
+            if self.is_setup_token(bearer) {
+                return Ok(Caller { user: Some("system:setup".into()), setup: true, ..base });
+            }
+            return Err(ApiError::unauthorized("Unauthorized: the setup token is not valid (unknown, or spent)"));
+        }
         if !self.accounts_on().await? {
-            return Ok(Caller { open: true, ..base });
+            if self.loopback_only {
+                return Ok(Caller { open: true, ..base });
+            }
+            return Ok(Caller { bootstrap_pending: true, ..base });
         }
         let mut conn = self.store.read().await.map_err(db)?;
         let public = store::public_namespaces(&mut conn).await.map_err(db)?.into_iter().collect();

@@ -22,6 +22,7 @@ mod caller;
 mod crypto;
 mod members;
 mod sessions;
+mod setup;
 mod tokens;
 mod users;
 
@@ -29,6 +30,8 @@ pub use app::domain::accounts::Role;
 pub use authorize::{RoleAuthorizer, unauthorized};
 pub use caller::{AuditNote, AuditSlot, Caller, Credentials};
 pub use sessions::{SESSION_COOKIE, SignInThrottle};
+pub(crate) use setup::Setup;
+pub use setup::{Bootstrap, SETUP_TOKEN_PREFIX, unauthorized_change};
 pub(crate) use users::AccountsSwitch;
 
 use app::model::Resource;

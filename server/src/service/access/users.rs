@@ -7,7 +7,7 @@
 
 use super::crypto::hash_password;
 use super::sessions::check_new_password;
-use super::{Caller, RES_USERS};
+use super::{Bootstrap, Caller, RES_USERS};
 use crate::service::{Service, Verb, db};
 use crate::store;
 use app::model::*;
@@ -73,23 +73,43 @@ impl Service {
         Ok(self.accounts.get() == Accounts::On)
     }
 
-    /// Creates the first administrator unless a user exists. Returns whether it did.
-    pub async fn bootstrap_admin(&self, name: &str, password: &str) -> Result<bool, ApiError> {
+    /// Makes sure a server administrator exists (`serve --admin-password-file`): when none does,
+    /// creates `name` with `password` as one, or, should a user of that name exist, makes it the
+    /// administrator with that password. Says what it did; never touches a server that has an
+    /// administrator.
+    pub async fn bootstrap_admin(&self, name: &str, password: &str) -> Result<Bootstrap, ApiError> {
         check_new_password("password", password)?;
         let hash = hash_password(password)?;
         let mut tx = self.store.begin().await.map_err(db)?;
-        if store::count_users(&mut tx).await.map_err(db)? > 0 {
-            return Ok(false);
+        if store::count_server_admins(&mut tx).await.map_err(db)? > 0 {
+            return Ok(Bootstrap::AdministratorExists);
         }
-        store::insert_user(&mut tx, name, &hash, true, &self.now_rfc3339()).await.map_err(db)?;
+        let done = match store::user_by_name(&mut tx, name).await.map_err(db)? {
+            Some(user) => {
+                store::promote_to_admin(&mut tx, user.id, &hash).await.map_err(db)?;
+                Bootstrap::Promoted
+            }
+            None => {
+                store::insert_user(&mut tx, name, &hash, true, &self.now_rfc3339()).await.map_err(db)?;
+                Bootstrap::Created
+            }
+        };
         tx.commit().await.map_err(db)?;
         self.accounts.turn_on();
-        Ok(true)
+        self.spend_setup_token();
+        Ok(done)
     }
 
-    /// Server administrators create users.
+    /// Server administrators create users. While no administrator exists, only the setup token
+    /// (or the server itself) may, and only an administrator (`setup`): never an anonymous
+    /// request, not even on a single-user loopback server.
     pub async fn create_user(&self, caller: &Caller, new: &NewUser) -> Result<WhoAmI, ApiError> {
-        self.allow(caller, Verb::Create, "users", None)?;
+        let first = !self.administrator_exists().await?;
+        if first {
+            self.check_first_user(caller, new.admin)?;
+        } else {
+            self.allow(caller, Verb::Create, "users", None)?;
+        }
         let name = new.name.trim();
         let errs = app::domain::names::validate_namespace_name(name, "name");
         if !errs.is_empty() {
@@ -98,12 +118,20 @@ impl Service {
         check_new_password("password", &new.password)?;
         let hash = hash_password(&new.password)?;
         let mut tx = self.store.begin().await.map_err(db)?;
+        if first && store::count_server_admins(&mut tx).await.map_err(db)? > 0 {
+            // Another request created the first administrator meanwhile: the setup token is spent.
+            return Err(ApiError::conflict(RES_USERS, name, "the first administrator was created meanwhile; sign in as them"));
+        }
         if store::user_by_name(&mut tx, name).await.map_err(db)?.is_some() {
             return Err(ApiError::already_exists(RES_USERS, name));
         }
         store::insert_user(&mut tx, name, &hash, new.admin, &self.now_rfc3339()).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.accounts.turn_on();
+        if first {
+            self.spend_setup_token();
+            tracing::info!(user = %name, "created the first administrator with the setup token; the token is spent");
+        }
         Ok(WhoAmI { user: Some(name.into()), admin: new.admin, ..Default::default() })
     }
 

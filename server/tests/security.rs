@@ -1,0 +1,258 @@
+//! The exploits of the security reviews (`shared/reviews/security.md`, `security-live.md`) as
+//! regression tests, for what the HTTP edge and the first-administrator bootstrap decide (issue
+//! 13, points 1–3): YAML alias bombs and deep nesting, body limits, anonymous writes refused
+//! before the body is read, the cross-site `text/plain` takeover of a fresh server, the setup
+//! token, a server beyond loopback without an administrator, `Host` checks against DNS
+//! rebinding, security headers, and the audit log that anonymous refusals cannot flood.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::TestApp;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use server::service::{AccessConfig, Bootstrap};
+use tower::ServiceExt;
+
+/// The answer to a raw request: status, headers, JSON body (or Null) and text.
+struct Raw {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+    text: String,
+}
+
+async fn raw(router: &axum::Router, method: &str, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Raw {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Raw { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null), text: String::from_utf8_lossy(&bytes).into() }
+}
+
+/// The review's alias bomb: one anchored scalar of `anchor` bytes and `aliases` aliases of it
+/// in `metadata.annotations`.
+fn alias_bomb(anchor: usize, aliases: usize) -> Vec<u8> {
+    let a = "A".repeat(anchor);
+    let refs: Vec<String> = (1..aliases).map(|i| format!("k{i}: *a")).collect();
+    format!("metadata: {{name: x, annotations: {{k0: &a {a}, {}}}}}\n", refs.join(", ")).into_bytes()
+}
+
+/// The live review's H1b: an unknown field nested `depth` flow sequences deep.
+fn nested(depth: usize) -> Vec<u8> {
+    format!("metadata: {{name: x}}\nzzz: {}{}\n", "[".repeat(depth), "]".repeat(depth)).into_bytes()
+}
+
+const YAML: (&str, &str) = ("content-type", "application/yaml");
+
+async fn with_admin() -> (TestApp, String) {
+    let app = TestApp::new().await;
+    assert_eq!(app.service.bootstrap_admin("admin", "admin-password-1").await.unwrap(), Bootstrap::Created);
+    let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": "admin", "password": "admin-password-1"})), &[]).await;
+    let cookie = r.set_cookie.unwrap().split(';').next().unwrap().to_string();
+    (app, cookie)
+}
+
+#[tokio::test]
+async fn yaml_alias_bombs_and_deep_nesting_are_refused_before_any_expansion() {
+    let (app, cookie) = with_admin().await;
+    let started = std::time::Instant::now();
+    // Anonymous: refused before the body is read, whatever it holds.
+    let r = raw(&app.router, "POST", "/api/v1/namespaces", &[YAML], alias_bomb(10_000, 20_000)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let r = raw(&app.router, "POST", "/api/v1/namespaces", &[YAML], nested(100_000)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    // The review's 1.9 MB bomb is over the route's limit: refused on its declared length.
+    let big = alias_bomb(1_000_000, 75_000);
+    let len = big.len().to_string();
+    let r = raw(&app.router, "POST", "/api/v1/namespaces", &[YAML, ("content-length", &len), ("cookie", &cookie)], big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+    assert_eq!(r.body["reason"], "RequestEntityTooLarge");
+
+    // Signed in, within the limits: the parser's budget refuses them (400), linear work.
+    let is = "/apis/image.openshift.io/v1/namespaces/default/imagestreams";
+    for (what, body) in [("alias bomb", alias_bomb(1_000_000, 900)), ("many aliases", alias_bomb(10, 20_000)), ("nesting", nested(100_000))]
+    {
+        let r = raw(&app.router, "POST", is, &[YAML, ("cookie", &cookie)], body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}: {}", r.text);
+        assert!(r.body["message"].as_str().unwrap().starts_with("the request body is not a valid object"), "{what}: {}", r.text);
+    }
+    // Every one of them together took well under what one expansion would (the review saw 3.6 s
+    // for 1.9 GB and 40 s for the nesting); the 50 ms target is measured by
+    // scripts/bench-hostile.sh against a release build, not here.
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    // A plain YAML object still works.
+    let r = raw(&app.router, "POST", is, &[YAML, ("cookie", &cookie)], b"metadata:\n  name: fine\n".to_vec()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+#[tokio::test]
+async fn bodies_have_per_route_limits_and_json_endpoints_take_only_json_or_yaml() {
+    let (app, cookie) = with_admin().await;
+    let big = vec![b' '; 17 * 1024];
+    let len = big.len().to_string();
+    let r = raw(&app.router, "POST", "/api/v1/session", &[("content-type", "application/json"), ("content-length", &len)], big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.body["message"].as_str().unwrap().contains("larger than 16384 bytes"), "{}", r.text);
+    // Without a declared length the body is cut off while it streams.
+    let r = raw(&app.router, "POST", "/api/v1/tokens", &[("content-type", "application/json"), ("cookie", &cookie)], vec![b' '; 17 * 1024])
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+
+    let body = br#"{"metadata":{"name":"plain"}}"#.to_vec();
+    let r = raw(&app.router, "POST", "/api/v1/namespaces", &[("content-type", "text/plain"), ("cookie", &cookie)], body.clone()).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text);
+    assert_eq!(r.body["reason"], "UnsupportedMediaType");
+    let r = raw(&app.router, "POST", "/api/v1/namespaces", &[("content-type", "application/json"), ("cookie", &cookie)], body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+/// H2 of both reviews: a page on another site posts a `text/plain` form to a fresh server to
+/// make itself administrator. Every variant is refused, and no user is created.
+#[tokio::test]
+async fn a_fresh_server_cannot_be_taken_over_by_a_cross_site_form() {
+    let app = TestApp::new().await;
+    let me = app.get("/api/v1/session").await;
+    assert_eq!(me.body["open"], true, "loopback without accounts: single-user");
+    let body = b"{\"name\":\"mallory\",\"password\":\"mallory-pass-1\",\"admin\":true,\"x\":\"=\"}\r\n".to_vec();
+    let browser = [
+        ("host", "127.0.0.1:3000"),
+        ("content-type", "text/plain"),
+        ("origin", "http://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-mode", "navigate"),
+    ];
+    let r = raw(&app.router, "POST", "/api/v1/users", &browser, body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().starts_with("cross-site request refused"), "{}", r.text);
+    // Without fetch metadata (an older browser): the foreign Origin.
+    let r = raw(&app.router, "POST", "/api/v1/users", &[browser[0], browser[1], browser[2]], body.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // Not from a browser at all, but text/plain: 415.
+    let r = raw(&app.router, "POST", "/api/v1/users", &[browser[1]], body).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text);
+    // Even as proper JSON from this machine: the first user is never created by an anonymous
+    // request, open mode included.
+    let r = app.post("/api/v1/users", json!({"name": "mallory", "password": "mallory-pass-1", "admin": true})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("setup token"), "{}", r.text);
+    // The sign-in path is covered like every other.
+    let r = raw(
+        &app.router,
+        "POST",
+        "/api/v1/session",
+        &[("content-type", "text/plain"), ("sec-fetch-site", "cross-site")],
+        br#"{"username":"mallory","password":"mallory-pass-1","x":"="}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert_eq!(app.get("/api/v1/session").await.body["open"], true, "still no user");
+    assert!(!app.service.administrator_exists().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_setup_token_creates_the_first_administrator_once() {
+    let app = TestApp::new().await;
+    let token = app.service.issue_setup_token().await.unwrap().expect("no administrator yet");
+    let setup = [("authorization".to_string(), format!("Bearer {token}"))];
+    // It can do nothing else.
+    let r = app.send_with("POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "x"}})), &setup).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let r = app.send_with("POST", "/api/v1/users", Some(json!({"name": "root", "password": "root-password-1"})), &setup).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "only an administrator: {}", r.text);
+    let r =
+        app.send_with("POST", "/api/v1/users", Some(json!({"name": "root", "password": "root-password-1", "admin": true})), &setup).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["admin"], true);
+    // Spent.
+    let r = app.send_with("POST", "/api/v1/users", Some(json!({"name": "two", "password": "two-password-1", "admin": true})), &setup).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(app.service.issue_setup_token().await.unwrap(), None, "an administrator exists");
+    assert_eq!(app.get("/api/v1/session").await.body["open"], false);
+}
+
+/// Beyond loopback, a server without an administrator lets nobody change anything.
+#[tokio::test]
+async fn a_server_beyond_loopback_without_an_administrator_refuses_every_change() {
+    let app =
+        TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_access(AccessConfig { loopback_only: false, ..Default::default() })).await;
+    let me = app.get("/api/v1/session").await;
+    assert_eq!((me.body["open"].as_bool(), me.body["user"].clone()), (Some(false), Value::Null));
+    let r = app.post("/api/v1/namespaces", json!({"metadata": {"name": "mine"}})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("no administrator yet"), "{}", r.text);
+    let r = app.post("/api/v1/users", json!({"name": "mallory", "password": "mallory-pass-1", "admin": true})).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreams").await.status, StatusCode::UNAUTHORIZED);
+    // The operator's way in.
+    assert_eq!(app.service.bootstrap_admin("admin", "admin-password-1").await.unwrap(), Bootstrap::Created);
+    let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": "admin", "password": "admin-password-1"})), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+/// `--admin-password-file` at a later start: when no administrator exists it makes one (a user
+/// of that name is promoted), and it never touches a server that has one.
+#[tokio::test]
+async fn the_admin_password_makes_an_administrator_whenever_none_exists() {
+    let (app, cookie) = with_admin().await;
+    let h = [("cookie".to_string(), cookie)];
+    let r = app.send_with("POST", "/api/v1/users", Some(json!({"name": "ops", "password": "ops-password-1"})), &h).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(app.service.bootstrap_admin("ops", "other-password-1").await.unwrap(), Bootstrap::AdministratorExists);
+    // A database whose administrators are gone (an old takeover undone by hand, a restore).
+    let dir = app.into_dir();
+    {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("imagestreams.db").display())).await.unwrap();
+        sqlx::query("UPDATE users SET admin = 0").execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+    let app = TestApp::build(dir, |s| s).await;
+    assert!(!app.service.administrator_exists().await.unwrap());
+    assert_eq!(app.service.bootstrap_admin("ops", "new-ops-password-1").await.unwrap(), Bootstrap::Promoted);
+    let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": "ops", "password": "new-ops-password-1"})), &[]).await;
+    assert_eq!((r.status, r.body["admin"].as_bool()), (StatusCode::OK, Some(true)), "{}", r.text);
+}
+
+/// DNS rebinding: a page whose own name now resolves to us must not read or change anything.
+#[tokio::test]
+async fn a_foreign_host_header_is_misdirected_and_security_headers_are_set() {
+    let (app, cookie) = with_admin().await;
+    for path in ["/api/v1/session", "/apis/image.openshift.io/v1/namespaces/default/imagestreams"] {
+        let r = raw(&app.router, "GET", path, &[("host", "rebind.evil.example:3000"), ("cookie", &cookie)], vec![]).await;
+        assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST, "{path}: {}", r.text);
+        assert!(r.body["message"].as_str().unwrap().contains("--public-url"), "{}", r.text);
+    }
+    for host in ["127.0.0.1:3000", "localhost:3000", "[::1]:3000"] {
+        assert_eq!(raw(&app.router, "GET", "/api/v1/session", &[("host", host)], vec![]).await.status, StatusCode::OK, "{host}");
+    }
+    let configured = server::http::api_router_with(app.service.clone(), server::http::EdgeConfig::new(["https://portal.example.com"]));
+    assert_eq!(raw(&configured, "GET", "/api/v1/session", &[("host", "portal.example.com")], vec![]).await.status, StatusCode::OK);
+    let r = raw(&configured, "GET", "/healthz", &[], vec![]).await;
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers["x-frame-options"], "DENY");
+    assert_eq!(r.headers["content-security-policy"], "frame-ancestors 'none'");
+}
+
+/// The review's M5: anonymous refusals (here 200 deletes of a namespace's stream) leave no trace
+/// in that namespace's audit log, so they cannot push real entries out of view.
+#[tokio::test]
+async fn anonymous_refusals_do_not_flood_the_audit_log() {
+    let (app, cookie) = with_admin().await;
+    let h = [("cookie".to_string(), cookie)];
+    for _ in 0..200 {
+        let r = app.delete("/apis/image.openshift.io/v1/namespaces/default/imagestreams/x").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let log = app.send_with("GET", "/api/v1/namespaces/default/audit", None, &h).await;
+    assert_eq!(log.body.as_array().map(Vec::len), Some(0), "{}", log.text);
+    // A signed-in caller's changes and refusals are recorded.
+    app.send_with("POST", "/apis/image.openshift.io/v1/namespaces/default/imagestreams", Some(json!({"metadata": {"name": "s"}})), &h)
+        .await;
+    let log = app.send_with("GET", "/api/v1/namespaces/default/audit", None, &h).await;
+    assert_eq!(log.body.as_array().map(Vec::len), Some(1), "{}", log.text);
+}
