@@ -256,3 +256,39 @@ async fn anonymous_refusals_do_not_flood_the_audit_log() {
     let log = app.send_with("GET", "/api/v1/namespaces/default/audit", None, &h).await;
     assert_eq!(log.body.as_array().map(Vec::len), Some(1), "{}", log.text);
 }
+
+/// The audit API is paged (`limit`, `continue`, and a `Link` header naming the next page).
+#[tokio::test]
+async fn the_audit_log_is_paged() {
+    let (app, cookie) = with_admin().await;
+    let h = [("cookie".to_string(), cookie)];
+    for i in 0..5 {
+        let r = app
+            .send_with(
+                "POST",
+                "/apis/image.openshift.io/v1/namespaces/default/imagestreams",
+                Some(json!({"metadata": {"name": format!("s{i}")}})),
+                &h,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let mut seen = vec![];
+    let mut path = "/api/v1/namespaces/default/audit?limit=2".to_string();
+    loop {
+        let r = raw(&app.router, "GET", &path, &[("cookie", &h[0].1)], vec![]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let page = r.body.as_array().unwrap().clone();
+        assert!(page.len() <= 2);
+        seen.extend(page.iter().map(|e| e["action"].as_str().unwrap().to_string()));
+        let Some(link) = r.headers.get("link") else { break };
+        let link = link.to_str().unwrap();
+        assert!(link.ends_with("; rel=\"next\""), "{link}");
+        path = link.trim_start_matches('<').split('>').next().unwrap().to_string();
+    }
+    let expected: Vec<String> =
+        (0..5).rev().map(|_| "POST /apis/image.openshift.io/v1/namespaces/default/imagestreams (create imagestreams)".to_string()).collect();
+    assert_eq!(seen, expected, "every entry once, newest first");
+    let r = app.send_with("GET", "/api/v1/audit?continue=abc", None, &h).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}

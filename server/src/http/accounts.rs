@@ -4,11 +4,11 @@
 //! HTTPS (directly or through a proxy that says so).
 //! Must not: decide who may do what (the service checks) or keep session state.
 
-use super::{ApiResult, HttpError, Who, decode, deleted, respond};
+use super::{ApiResult, HttpError, ListQuery, Who, decode, deleted, respond};
 use crate::service::{SESSION_COOKIE, Service};
 use app::model::*;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 
@@ -168,10 +168,36 @@ pub async fn set_visibility(State(s): State<Service>, Who(who): Who, headers: He
     respond(&headers, StatusCode::OK, &s.set_visibility(&who, &ns, &v).await?)
 }
 
-pub async fn namespace_audit(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
-    respond(&headers, StatusCode::OK, &s.audit_log(&who, Some(&ns)).await?)
+pub async fn namespace_audit(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path(ns): Path<String>,
+    Query(q): Query<ListQuery>,
+    uri: axum::http::Uri,
+) -> ApiResult {
+    audit_page(&s, &who, &headers, Some(&ns), q, &uri).await
 }
 
-pub async fn server_audit(State(s): State<Service>, Who(who): Who, headers: HeaderMap) -> ApiResult {
-    respond(&headers, StatusCode::OK, &s.audit_log(&who, None).await?)
+pub async fn server_audit(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<ListQuery>, uri: axum::http::Uri) -> ApiResult {
+    audit_page(&s, &who, &headers, None, q, &uri).await
+}
+
+/// A page of the audit log: a JSON array of entries, newest first; when more remain, a
+/// `Link: <…?limit=N&continue=T>; rel="next"` header names the next page (RFC 8288, as the OCI
+/// distribution API pages tags).
+async fn audit_page(s: &Service, who: &crate::service::Caller, headers: &HeaderMap, ns: Option<&str>, q: ListQuery, uri: &axum::http::Uri) -> ApiResult {
+    let (entries, next) = s.audit_page(who, ns, q.limit, q.continue_token.as_deref()).await?;
+    let mut resp = respond(headers, StatusCode::OK, &entries)?;
+    if let Some(token) = next {
+        let mut query = vec![("continue", token)];
+        if let Some(l) = q.limit {
+            query.insert(0, ("limit", l.to_string()));
+        }
+        let link = format!("<{}?{}>; rel=\"next\"", uri.path(), serde_urlencoded::to_string(query).unwrap_or_default());
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(resp)
 }

@@ -21,6 +21,32 @@ impl Service {
         store::audit_of(&mut conn, ns, AUDIT_PAGE).await.map_err(db)
     }
 
+    /// One page of the audit log (`GET …/audit?limit=&continue=`), newest first, and the continue
+    /// token of the next page when there is one. `limit` follows the other lists (default 500,
+    /// at most 1000); the token is the position after this page's last entry.
+    pub async fn audit_page(
+        &self,
+        caller: &Caller,
+        ns: Option<&str>,
+        limit: Option<i64>,
+        continue_token: Option<&str>,
+    ) -> Result<(Vec<AuditEntry>, Option<String>), ApiError> {
+        self.allow(caller, Verb::List, "audit", ns)?;
+        let limit = super::page_size(limit)?;
+        let before = match continue_token {
+            None | Some("") => None,
+            Some(t) => Some(t.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ApiError::bad_request(format!("continue: Invalid value: {:?}: not a continue token of the audit log", t.chars().take(64).collect::<String>()))
+            })?),
+        };
+        let mut conn = self.store.read().await.map_err(db)?;
+        let mut rows = store::audit_page(&mut conn, ns, before, limit + 1).await.map_err(db)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next = if more { rows.last().map(|(id, _)| id.to_string()) } else { None };
+        Ok((rows.into_iter().map(|(_, e)| e).collect(), next))
+    }
+
     /// Writes the audit entry of one request: `action` is its method and path, `note` what the
     /// permission check learnt about it (who, which token, which namespace, which operation),
     /// `status` its HTTP status. Written outside the mutation's transaction, so a failed request

@@ -66,6 +66,33 @@ pub async fn audit_of(conn: &mut SqliteConnection, namespace: Option<&str>, limi
     Ok(rows.into_iter().map(AuditEntry::from).collect())
 }
 
+/// One page of the audit log of a namespace (or of the server: `None`), newest first: at most
+/// `limit` entries older than the entry `before` (its row id; `None`: from the newest), each
+/// with its row id (the next page's `before`).
+pub async fn audit_page(
+    conn: &mut SqliteConnection,
+    namespace: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<(i64, AuditEntry)>> {
+    #[derive(sqlx::FromRow)]
+    struct Paged {
+        id: i64,
+        #[sqlx(flatten)]
+        row: AuditRow,
+    }
+    let rows: Vec<Paged> = sqlx::query_as(
+        "SELECT id, time, user, token, namespace, action, remote, code, outcome FROM audit
+         WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+    )
+    .bind(namespace)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|p| (p.id, AuditEntry::from(p.row))).collect())
+}
+
 /// Drops entries older than `before` (RFC 3339); returns how many.
 pub async fn purge_audit(conn: &mut SqliteConnection, before: &str) -> StoreResult<u64> {
     Ok(sqlx::query("DELETE FROM audit WHERE time < ?").bind(before).execute(conn).await?.rows_affected())
