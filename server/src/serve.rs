@@ -178,7 +178,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         options.output_name = "portal".into();
     }
     options.site_addr = args.listen.parse()?;
-    let edge = crate::http::EdgeConfig::new([public_url.as_str(), args.listen.as_str(), registry_host_flag(&args).as_str()]);
+    let edge = crate::http::EdgeConfig::new([public_url.as_str(), args.listen.as_str(), registry_host_flag(&args).as_str()])
+        .with_https(public_url.starts_with("https://"));
     let app = crate::http::ui::router(service, options, edge);
     tracing::info!("imagestreams listening on http://{local} (public URL {public_url})");
     crate::http::listener::serve_http1(listener, app, shutdown_signal()).await;

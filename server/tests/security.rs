@@ -292,3 +292,30 @@ async fn the_audit_log_is_paged() {
     let r = app.send_with("GET", "/api/v1/audit?continue=abc", None, &h).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
 }
+
+/// L6: behind a TLS proxy that does not say `X-Forwarded-Proto`, an https public URL still makes
+/// the session cookie `Secure`; a data directory the server creates is private.
+#[tokio::test]
+async fn session_cookies_are_secure_when_the_public_url_is_https_and_the_data_dir_is_private() {
+    let (app, _) = with_admin().await;
+    let https = server::http::api_router_with(app.service.clone(), server::http::EdgeConfig::new(["https://portal.example.com"]).with_https(true));
+    let r = raw(
+        &https,
+        "POST",
+        "/api/v1/session",
+        &[("content-type", "application/json")],
+        br#"{"username":"admin","password":"admin-password-1"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let set = r.headers["set-cookie"].to_str().unwrap();
+    assert!(set.ends_with("; Secure") && set.contains("HttpOnly"), "{set}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("fresh");
+        server::store::Store::open(&data).await.unwrap();
+        assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}

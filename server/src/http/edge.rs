@@ -50,6 +50,9 @@ pub struct EdgeConfig {
     /// Host names (lower case, without port) that name this server, besides IP literals and
     /// `localhost`: the host of `--public-url`, of `--registry-host`, and of `--listen`.
     hosts: Vec<String>,
+    /// The public URL is https: session cookies are `Secure` even when the TLS proxy in front
+    /// does not say `X-Forwarded-Proto: https`.
+    https: bool,
 }
 
 impl EdgeConfig {
@@ -67,7 +70,13 @@ impl EdgeConfig {
             .collect();
         hosts.sort();
         hosts.dedup();
-        EdgeConfig { hosts }
+        EdgeConfig { hosts, https: false }
+    }
+
+    /// Marks the public URL as https (see `https`).
+    pub fn with_https(mut self, https: bool) -> Self {
+        self.https = https;
+        self
     }
 
     /// Whether a `Host` header value names this server.
@@ -204,6 +213,13 @@ fn status_response(code: StatusCode, reason: &str, message: String) -> Response 
 pub async fn admit(State(edge): State<Edge>, req: Request, next: Next) -> Response {
     let mut resp = admit_inner(&edge, req, next).await;
     let h = resp.headers_mut();
+    if edge.config.https
+        && let Some(cookie) = h.get(header::SET_COOKIE).and_then(|v| v.to_str().ok())
+        && !cookie.contains("; Secure")
+        && let Ok(secure) = HeaderValue::from_str(&format!("{cookie}; Secure"))
+    {
+        h.insert(header::SET_COOKIE, secure);
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static("frame-ancestors 'none'"));

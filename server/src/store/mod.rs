@@ -55,9 +55,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) `<data_dir>/imagestreams.db` and runs the migrations.
+    /// Opens (creating if needed) `<data_dir>/imagestreams.db` and runs the migrations. A data
+    /// directory this creates is private to the server's user (0700): it holds password hashes
+    /// and the sealing key. An existing one keeps its mode (the operator chose it).
     pub async fn open(data_dir: &Path) -> StoreResult<Store> {
-        std::fs::create_dir_all(data_dir).map_err(sqlx::Error::Io)?;
+        if !data_dir.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(data_dir).map_err(sqlx::Error::Io)?;
+        }
         let path = data_dir.join("imagestreams.db");
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
