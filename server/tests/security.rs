@@ -286,8 +286,10 @@ async fn the_audit_log_is_paged() {
         assert!(link.ends_with("; rel=\"next\""), "{link}");
         path = link.trim_start_matches('<').split('>').next().unwrap().to_string();
     }
-    let expected: Vec<String> =
-        (0..5).rev().map(|_| "POST /apis/image.openshift.io/v1/namespaces/default/imagestreams (create imagestreams)".to_string()).collect();
+    let expected: Vec<String> = (0..5)
+        .rev()
+        .map(|_| "POST /apis/image.openshift.io/v1/namespaces/default/imagestreams (create imagestreams)".to_string())
+        .collect();
     assert_eq!(seen, expected, "every entry once, newest first");
     let r = app.send_with("GET", "/api/v1/audit?continue=abc", None, &h).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
@@ -298,7 +300,8 @@ async fn the_audit_log_is_paged() {
 #[tokio::test]
 async fn session_cookies_are_secure_when_the_public_url_is_https_and_the_data_dir_is_private() {
     let (app, _) = with_admin().await;
-    let https = server::http::api_router_with(app.service.clone(), server::http::EdgeConfig::new(["https://portal.example.com"]).with_https(true));
+    let https =
+        server::http::api_router_with(app.service.clone(), server::http::EdgeConfig::new(["https://portal.example.com"]).with_https(true));
     let r = raw(
         &https,
         "POST",

@@ -179,14 +179,27 @@ pub async fn namespace_audit(
     audit_page(&s, &who, &headers, Some(&ns), q, &uri).await
 }
 
-pub async fn server_audit(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<ListQuery>, uri: axum::http::Uri) -> ApiResult {
+pub async fn server_audit(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+    uri: axum::http::Uri,
+) -> ApiResult {
     audit_page(&s, &who, &headers, None, q, &uri).await
 }
 
 /// A page of the audit log: a JSON array of entries, newest first; when more remain, a
 /// `Link: <…?limit=N&continue=T>; rel="next"` header names the next page (RFC 8288, as the OCI
 /// distribution API pages tags).
-async fn audit_page(s: &Service, who: &crate::service::Caller, headers: &HeaderMap, ns: Option<&str>, q: ListQuery, uri: &axum::http::Uri) -> ApiResult {
+async fn audit_page(
+    s: &Service,
+    who: &crate::service::Caller,
+    headers: &HeaderMap,
+    ns: Option<&str>,
+    q: ListQuery,
+    uri: &axum::http::Uri,
+) -> ApiResult {
     let (entries, next) = s.audit_page(who, ns, q.limit, q.continue_token.as_deref()).await?;
     let mut resp = respond(headers, StatusCode::OK, &entries)?;
     if let Some(token) = next {

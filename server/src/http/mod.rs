@@ -195,7 +195,16 @@ pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
     }
     let yaml = content_type.is_some_and(|c| c.contains("yaml"));
     if yaml {
-        crate::yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
+        // Parsing is linear within the budget, but a large document still takes a while: off the
+        // async workers, so other requests (health checks, watches) are not held up meanwhile.
+        let parse =
+            || crate::yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")));
+        let multi_thread =
+            tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_thread && body.len() > 16 * 1024 {
+            return tokio::task::block_in_place(parse);
+        }
+        parse()
     } else {
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
     }

@@ -36,7 +36,10 @@ impl Service {
         let before = match continue_token {
             None | Some("") => None,
             Some(t) => Some(t.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ApiError::bad_request(format!("continue: Invalid value: {:?}: not a continue token of the audit log", t.chars().take(64).collect::<String>()))
+                ApiError::bad_request(format!(
+                    "continue: Invalid value: {:?}: not a continue token of the audit log",
+                    t.chars().take(64).collect::<String>()
+                ))
             })?),
         };
         let mut conn = self.store.read().await.map_err(db)?;
