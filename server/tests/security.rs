@@ -322,3 +322,24 @@ async fn session_cookies_are_secure_when_the_public_url_is_https_and_the_data_di
         assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
     }
 }
+
+/// L8: catalog search treats `%` and `_` as text in the digest branch too (a `____` query used
+/// to match every image), and any page number is answered, never overflowed.
+#[tokio::test]
+async fn catalog_search_wildcards_are_text_and_pages_never_overflow() {
+    let app = TestApp::new().await;
+    app.create_stream("default", json!({"metadata": {"name": "app"}})).await;
+    let digest = common::digest_n(7);
+    assert!(app.push("default", "app", "v1", &digest).await.status.is_success());
+    let me = server::service::Caller { open: true, ..Default::default() };
+    let found = |q: &'static str| {
+        let (s, me) = (app.service.clone(), me.clone());
+        async move { s.catalog_slice(&me, q, "name", 1).await.unwrap().total }
+    };
+    assert_eq!(found("____").await, 0);
+    assert_eq!(found("%%%%").await, 0);
+    let prefix: &'static str = Box::leak(digest.trim_start_matches("sha256:")[..8].to_string().into_boxed_str());
+    assert_eq!(found(prefix).await, 1, "a digest prefix still finds its stream");
+    let last = app.service.catalog_slice(&me, "", "name", u32::MAX).await.unwrap();
+    assert!(last.streams.is_empty());
+}

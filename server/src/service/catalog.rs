@@ -45,6 +45,8 @@ impl Service {
         let scope = caller.visible_namespaces();
         let sort = if sort == "updated" { CatalogSort::Updated } else { CatalogSort::Name };
         let page = page.max(1);
+        // A search longer than any name, tag or digest matches nothing; it is cut, not scanned.
+        let query: String = query.chars().take(200).collect();
         let mut conn = self.store.read().await.map_err(db)?;
         // Read before the page: changes after it reach the page live.
         let resource_version = store::current_resource_version(&mut conn).await.map_err(db)?.to_string();

@@ -24,7 +24,7 @@ const CATALOG_FILTER: &str = "(?1 = '' OR s.name LIKE '%' || ?1 || '%' ESCAPE '\
      OR EXISTS (SELECT 1 FROM spec_tags t WHERE t.stream_id = s.id AND t.name = ?2)
      OR EXISTS (SELECT 1 FROM status_tags t WHERE t.stream_id = s.id AND t.tag = ?2)
      OR (length(?2) >= 4 AND EXISTS (SELECT 1 FROM tag_events e WHERE e.stream_id = s.id
-             AND (e.image LIKE ?2 || '%' OR e.image LIKE 'sha256:' || ?2 || '%'))))";
+             AND (e.image LIKE ?1 || '%' ESCAPE '\\' OR e.image LIKE 'sha256:' || ?1 || '%' ESCAPE '\\'))))";
 
 fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
