@@ -343,3 +343,12 @@ async fn catalog_search_wildcards_are_text_and_pages_never_overflow() {
     let last = app.service.catalog_slice(&me, "", "name", u32::MAX).await.unwrap();
     assert!(last.streams.is_empty());
 }
+
+/// L6: expired sessions are deleted by the maintenance pass, not kept forever.
+#[tokio::test]
+async fn expired_sessions_are_purged() {
+    let (app, _) = with_admin().await;
+    assert_eq!(app.service.purge_expired_sessions().await.unwrap(), 0, "the session is live");
+    app.advance(13 * 3600);
+    assert_eq!(app.service.purge_expired_sessions().await.unwrap(), 1);
+}

@@ -82,6 +82,16 @@ impl Service {
         }
     }
 
+    /// Deletes sign-in sessions that have expired (by the service clock); returns how many. They
+    /// no longer sign anyone in, but their rows would otherwise stay forever.
+    pub async fn purge_expired_sessions(&self) -> Result<u64, ApiError> {
+        let now = self.now_rfc3339();
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let n = store::delete_expired_sessions(&mut tx, &now).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
     /// Drops audit entries older than `max_age` (of the service clock).
     pub async fn purge_audit(&self, max_age: std::time::Duration) -> Result<u64, ApiError> {
         let before = (self.clock_now() - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::days(90)))

@@ -239,6 +239,11 @@ pub async fn count_admins(conn: &mut SqliteConnection, namespace: &str) -> Store
         .await
 }
 
+/// Deletes the sessions that expired before `now` (RFC 3339); returns how many.
+pub async fn delete_expired_sessions(conn: &mut SqliteConnection, now: &str) -> StoreResult<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires <= ?").bind(now).execute(conn).await?.rows_affected())
+}
+
 /// How many server administrators exist.
 pub async fn count_server_admins(conn: &mut SqliteConnection) -> StoreResult<i64> {
     sqlx::query_scalar("SELECT count(*) FROM users WHERE admin").fetch_one(conn).await

@@ -1,5 +1,5 @@
 //! Retention of the logs: once a minute the watch event log is trimmed (by age and count), and
-//! audit entries older than `--audit-max-age` are purged. The webhook delivery log is trimmed by
+//! audit entries older than `--audit-max-age` are purged, and expired sign-in sessions are deleted. The webhook delivery log is trimmed by
 //! the dispatcher, which knows which deliveries are still queued.
 //!
 //! Must not: decide what is old by itself (the service asks its clock) or touch the store.
@@ -43,5 +43,8 @@ pub async fn run_once(service: &Service, cfg: &RetentionConfig) {
     }
     if let Err(e) = service.purge_audit(cfg.audit_max_age).await {
         tracing::warn!(error = %e, "purging the audit log failed");
+    }
+    if let Err(e) = service.purge_expired_sessions().await {
+        tracing::warn!(error = %e, "deleting expired sessions failed");
     }
 }
