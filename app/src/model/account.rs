@@ -20,7 +20,8 @@ pub struct WhoAmI {
     pub user: Option<String>,
     /// A server-wide administrator.
     pub admin: bool,
-    /// Accounts are off (no user exists yet): everyone may do everything.
+    /// No user exists yet and the server listens on loopback only: the caller is the single local
+    /// user, allowed everything (web pages of other sites still are not).
     pub open: bool,
     pub namespaces: Vec<Membership>,
     /// The token this request came with, if any.

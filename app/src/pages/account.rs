@@ -52,7 +52,7 @@ pub fn AccountPage() -> impl IntoView {
                 match current_user().await {
                     Ok(me) if me.user.is_none() => view! {
                         <h1>"Account"</h1>
-                        <p>{if me.open { "Accounts are off on this server: everyone may do everything." } else { "You are not signed in." }}</p>
+                        <p>{if me.open { "This server has no administrator yet, so clients on its own machine act without signing in. Create the first administrator with the setup token from the server's log, or start it with --admin-password-file." } else { "You are not signed in." }}</p>
                         <p><a href="/signin">"Sign in"</a></p>
                     }
                     .into_any(),
