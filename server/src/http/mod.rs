@@ -3,6 +3,7 @@
 //! the service with the caller, encode. Must not: hold rules or SQL, or name `store`.
 
 mod accounts;
+mod discovery;
 mod edge;
 mod images;
 mod imagestreams;
@@ -46,6 +47,14 @@ pub(crate) fn routes(service: Service) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/version", get(discovery::version))
+        .route("/api", get(discovery::core_versions))
+        .route("/api/v1", get(discovery::core_resources))
+        .route("/apis", get(discovery::groups))
+        .route("/apis/image.openshift.io", get(discovery::image_group))
+        .route("/apis/image.openshift.io/v1", get(discovery::image_resources))
+        .route("/api/v1/{*rest}", axum::routing::any(discovery::not_found))
+        .route("/apis/{*rest}", axum::routing::any(discovery::not_found))
         .route("/api/v1/namespaces", get(namespaces::list).post(namespaces::create))
         .route("/api/v1/namespaces/{ns}", get(namespaces::get).delete(namespaces::delete))
         .route("/api/v1/live/imagestreams", get(live::image_streams))
