@@ -35,3 +35,18 @@ async fn unknown_api_paths_are_status_404s_and_known_ones_still_answer() {
     assert_eq!(app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreams").await.status, StatusCode::OK);
     assert_eq!(app.get("/api/v1/namespaces").await.status, StatusCode::OK);
 }
+
+/// `?dryRun=All` must never become a real write: until a route serves dry runs, every change
+/// that asks for one is refused and nothing is stored.
+#[tokio::test]
+async fn dry_run_is_refused_never_a_silent_write() {
+    let app = TestApp::new().await;
+    let path = "/apis/image.openshift.io/v1/namespaces/default/imagestreams?dryRun=All";
+    let r = app.post(path, serde_json::json!({"metadata": {"name": "dry"}})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("nothing was changed"), "{}", r.text);
+    assert_eq!(app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreams/dry").await.status, StatusCode::NOT_FOUND);
+    let r = app.post("/api/v1/namespaces?dryRun=All", serde_json::json!({"metadata": {"name": "dry"}})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/api/v1/namespaces/dry").await.status, StatusCode::NOT_FOUND);
+}

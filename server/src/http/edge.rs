@@ -183,6 +183,22 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("<not text>"))
 }
 
+/// A `dryRun` on a change is refused (400) before anything runs: a client that asked for a dry
+/// run must never get a real change. (Kubernetes' only value is `All`; no route here serves dry
+/// runs yet.)
+fn dry_run_refusal(query: &str) -> Option<ApiError> {
+    let asked = form_urlencoded_pairs(query).any(|(k, _)| k == "dryRun");
+    asked.then(|| ApiError::bad_request("dryRun is not supported by this server: nothing was changed; send the request without dryRun"))
+}
+
+fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+        (decode(k), decode(v))
+    })
+}
+
 /// The one anonymous change: signing in (and out, which is harmless).
 fn anonymous_allowed(method: &Method, path: &str) -> bool {
     path == "/api/v1/session" && matches!(*method, Method::POST | Method::DELETE)
@@ -258,6 +274,9 @@ async fn admit_inner(edge: &Edge, mut req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
 
+    if let Some(refused) = dry_run_refusal(req.uri().query().unwrap_or_default()) {
+        return HttpError(refused).into_response();
+    }
     let slot = AuditSlot::default();
     req.extensions_mut().insert(slot.clone());
     let function = server_function_name(&path).map(str::to_string);
