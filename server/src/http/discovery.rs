@@ -27,8 +27,8 @@ const RESOURCES: &[ResourceRow] = &[
     ("imagestreamimages", "ImageStreamImage", true, &["get"], &["isimage"]),
     ("imagestreamimports", "ImageStreamImport", true, &["create"], &[]),
     ("imagestreammappings", "ImageStreamMapping", true, &["create"], &[]),
-    ("imagestreams", "ImageStream", true, &["create", "delete", "get", "list", "update", "watch"], &["is"]),
-    ("imagestreamtags", "ImageStreamTag", true, &["create", "delete", "get", "list", "update"], &["istag"]),
+    ("imagestreams", "ImageStream", true, &["create", "delete", "get", "list", "patch", "update", "watch"], &["is"]),
+    ("imagestreamtags", "ImageStreamTag", true, &["create", "delete", "get", "list", "patch", "update"], &["istag"]),
 ];
 
 /// The `APIResourceList` of `image.openshift.io/v1`.
@@ -115,6 +115,48 @@ pub async fn image_group(headers: HeaderMap) -> ApiResult {
 /// `GET /apis/image.openshift.io/v1`: its resources.
 pub async fn image_resources(headers: HeaderMap) -> ApiResult {
     respond(&headers, StatusCode::OK, &resource_list())
+}
+
+/// The OpenAPI v3 path of our group's document.
+const OPENAPI_GROUP_PATH: &str = "/openapi/v3/apis/image.openshift.io/v1";
+
+/// `GET /openapi/v3`: where each group version's OpenAPI document is (kubectl reads it before
+/// `apply` and `edit`, to validate what it sends).
+pub async fn openapi_index(headers: HeaderMap) -> ApiResult {
+    let index = json!({"paths": {"apis/image.openshift.io/v1": {"serverRelativeURL": OPENAPI_GROUP_PATH}}});
+    respond(&headers, StatusCode::OK, &index)
+}
+
+/// `GET /openapi/v3/apis/image.openshift.io/v1`: an OpenAPI 3.0 document naming each kind of the
+/// group (`x-kubernetes-group-version-kind`, as upstream's schemas do) as an object whose fields
+/// the server validates itself (`x-kubernetes-preserve-unknown-fields`): the server's own 422s
+/// are the validation, with their field paths, rather than a second copy of the rules here.
+pub async fn openapi_group(headers: HeaderMap) -> ApiResult {
+    let mut schemas = serde_json::Map::new();
+    let mut kinds: Vec<&str> = RESOURCES.iter().map(|r| r.1).collect();
+    kinds.extend(["ImageStreamList", "ImageStreamTagList", "ImageList"]);
+    for kind in kinds {
+        schemas.insert(
+            format!("com.github.openshift.api.image.v1.{kind}"),
+            json!({
+                "type": "object",
+                "x-kubernetes-group-version-kind": [{"group": GROUP, "kind": kind, "version": VERSION}],
+                "x-kubernetes-preserve-unknown-fields": true,
+                "properties": {
+                    "apiVersion": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "metadata": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                },
+            }),
+        );
+    }
+    let doc = json!({
+        "openapi": "3.0.0",
+        "info": {"title": "imagestreams", "version": VERSION},
+        "paths": {},
+        "components": {"schemas": schemas},
+    });
+    respond(&headers, StatusCode::OK, &doc)
 }
 
 /// Any path under `/api/` or `/apis/` that no route serves: a `Status` 404 as the Kubernetes API

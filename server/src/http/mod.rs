@@ -11,6 +11,7 @@ mod istags;
 pub mod listener;
 mod live;
 mod namespaces;
+mod patch;
 mod secrets;
 pub mod ui;
 mod webhooks;
@@ -53,6 +54,9 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/apis", get(discovery::groups))
         .route("/apis/image.openshift.io", get(discovery::image_group))
         .route("/apis/image.openshift.io/v1", get(discovery::image_resources))
+        .route("/openapi/v3", get(discovery::openapi_index))
+        .route("/openapi/v3/apis/image.openshift.io/v1", get(discovery::openapi_group))
+        .route("/openapi/{*rest}", axum::routing::any(discovery::not_found))
         .route("/api/v1/{*rest}", axum::routing::any(discovery::not_found))
         .route("/apis/{*rest}", axum::routing::any(discovery::not_found))
         .route("/api/v1/namespaces", get(namespaces::list).post(namespaces::create))
@@ -79,12 +83,12 @@ pub(crate) fn routes(service: Service) -> Router {
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreams"), get(imagestreams::list).post(imagestreams::create))
         .route(
             &format!("{IMAGE_API}/namespaces/{{ns}}/imagestreams/{{name}}"),
-            get(imagestreams::get).put(imagestreams::update).delete(imagestreams::delete),
+            get(imagestreams::get).put(imagestreams::update).patch(patch::image_stream).delete(imagestreams::delete),
         )
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamtags"), get(istags::list).post(istags::create))
         .route(
             &format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamtags/{{name}}"),
-            get(istags::get).put(istags::update).delete(istags::delete),
+            get(istags::get).put(istags::update).patch(patch::image_stream_tag).delete(istags::delete),
         )
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreamimages/{{name}}"), get(images::get_stream_image))
         .route(&format!("{IMAGE_API}/namespaces/{{ns}}/imagestreammappings"), axum::routing::post(images::create_mapping))

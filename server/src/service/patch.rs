@@ -1,0 +1,277 @@
+//! `PATCH` of image streams and image stream tags, as the Kubernetes API server does it (what
+//! `kubectl apply`, `edit`, `label` and `annotate` send): the patch is applied to the stored
+//! object's JSON, and the result goes through the same update path as a PUT — same validation,
+//! same events and webhooks. Three patch types, by `Content-Type`:
+//!
+//! - `application/json-patch+json`: RFC 6902 operations;
+//! - `application/merge-patch+json`: RFC 7396 (objects merge, `null` deletes, lists replace);
+//! - `application/strategic-merge-patch+json`: like a merge patch, but lists with a merge key
+//!   merge by it, as upstream's struct tags say (`spec.tags` by `name`, `status.tags` by `tag`),
+//!   with the `$patch: delete` / `$patch: replace` directives; other `$` directives are dropped.
+//!
+//! A patch that names no `metadata.resourceVersion` applies to whatever is stored: when another
+//! writer (the import controller, say) changed the object between our read and our write, the
+//! patch is applied again to the new version (as the API server's `GuaranteedUpdate` does), so a
+//! user's command never fails for the server's own background work. A patch that does name one
+//! gets the usual 409 when it is stale.
+//!
+//! Must not: decide what a valid object is (the update path does) or write anything itself.
+
+use super::{Caller, Service};
+use app::model::{ApiError, ImageStream, ImageStreamTag};
+use serde_json::{Map, Value};
+
+/// How often a patch is re-applied after losing a race with another writer.
+const RETRIES_ON_CONFLICT: usize = 5;
+
+/// The patch types we apply, from the request's `Content-Type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchType {
+    Json,
+    Merge,
+    StrategicMerge,
+}
+
+impl PatchType {
+    /// The patch type a content type names, or the 415 upstream answers.
+    pub fn from_content_type(content_type: Option<&str>) -> Result<PatchType, ApiError> {
+        let essence = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "application/json-patch+json" => Ok(PatchType::Json),
+            "application/merge-patch+json" => Ok(PatchType::Merge),
+            "application/strategic-merge-patch+json" => Ok(PatchType::StrategicMerge),
+            _ => {
+                let mut e = ApiError::bad_request(
+                    "the body of the request was in an unknown format - accepted media types include: \
+                     application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json",
+                );
+                e.status.code = 415;
+                e.status.reason = "UnsupportedMediaType".into();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The merge keys of lists in our objects' strategic merge patches (upstream's
+/// `patchMergeKey` struct tags), by the path of the list from the object's root.
+fn merge_key(path: &[&str]) -> Option<&'static str> {
+    match path {
+        ["spec", "tags"] => Some("name"),
+        ["status", "tags"] => Some("tag"),
+        _ => None,
+    }
+}
+
+/// Applies `patch` (the request body) of type `kind` to `target`.
+pub fn apply(kind: PatchType, target: &Value, patch: &[u8]) -> Result<Value, ApiError> {
+    let invalid = |e: &dyn std::fmt::Display| ApiError::bad_request(format!("the patch is not valid: {e}"));
+    let mut out = target.clone();
+    match kind {
+        PatchType::Json => {
+            let ops: json_patch::Patch = serde_json::from_slice(patch).map_err(|e| invalid(&e))?;
+            json_patch::patch(&mut out, &ops).map_err(|e| {
+                let mut err = ApiError::bad_request(format!("the JSON patch could not be applied: {e}"));
+                err.status.code = 422;
+                err.status.reason = "Invalid".into();
+                err
+            })?;
+        }
+        PatchType::Merge => {
+            let p: Value = serde_json::from_slice(patch).map_err(|e| invalid(&e))?;
+            json_patch::merge(&mut out, &p);
+        }
+        PatchType::StrategicMerge => {
+            let p: Value = serde_json::from_slice(patch).map_err(|e| invalid(&e))?;
+            strategic_merge(&mut out, &p, &mut vec![]);
+        }
+    }
+    Ok(out)
+}
+
+/// A strategic merge of `patch` into `target` at `path` (see the module doc).
+fn strategic_merge(target: &mut Value, patch: &Value, path: &mut Vec<String>) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if p.get("$patch").and_then(Value::as_str) == Some("replace") {
+        let mut replaced = p.clone();
+        replaced.remove("$patch");
+        *target = Value::Object(replaced);
+        return;
+    }
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(t) = target else { return };
+    for (k, v) in p {
+        if k.starts_with('$') {
+            continue;
+        }
+        if v.is_null() {
+            t.remove(k);
+            continue;
+        }
+        path.push(k.clone());
+        let key = merge_key(&path.iter().map(String::as_str).collect::<Vec<_>>());
+        match (key, v, t.get_mut(k)) {
+            (Some(key), Value::Array(items), Some(Value::Array(existing))) => merge_list(existing, items, key, path),
+            (_, Value::Object(_), Some(existing)) => strategic_merge(existing, v, path),
+            (_, _, _) => {
+                let mut fresh = Value::Null;
+                strategic_merge(&mut fresh, v, path);
+                if !v.is_object() {
+                    fresh = strip_directives(v);
+                }
+                t.insert(k.clone(), fresh);
+            }
+        }
+        path.pop();
+    }
+}
+
+/// Merges a patch list into a stored list by `key`: elements with the same key merge, new ones
+/// are appended, `{"$patch": "delete", key: …}` removes one.
+fn merge_list(existing: &mut Vec<Value>, items: &[Value], key: &str, path: &mut Vec<String>) {
+    for item in items {
+        let id = item.get(key).cloned();
+        let position = id.as_ref().and_then(|id| existing.iter().position(|e| e.get(key) == Some(id)));
+        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+        match (position, delete) {
+            (Some(i), true) => {
+                existing.remove(i);
+            }
+            (None, true) => {}
+            (Some(i), false) => strategic_merge(&mut existing[i], item, path),
+            (None, false) => existing.push(strip_directives(item)),
+        }
+    }
+}
+
+/// A value without `$` directives (what a new element or a replaced value stores).
+fn strip_directives(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            Value::Object(m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_directives(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether the patched object names a `metadata.resourceVersion` of its own (then a stale one is
+/// the caller's 409, and no retry happens).
+fn pins_resource_version(kind: PatchType, patch: &[u8]) -> bool {
+    match kind {
+        PatchType::Json => serde_json::from_slice::<Vec<Value>>(patch)
+            .map(|ops| ops.iter().any(|op| op.get("path").and_then(Value::as_str) == Some("/metadata/resourceVersion")))
+            .unwrap_or(false),
+        _ => serde_json::from_slice::<Value>(patch)
+            .map(|p| p.pointer("/metadata/resourceVersion").is_some_and(|v| !v.is_null()))
+            .unwrap_or(false),
+    }
+}
+
+fn decode_patched<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("the patched object is not valid: {e}")))
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| ApiError::internal(format!("encoding the stored object: {e}")))
+}
+
+impl Service {
+    /// `PATCH …/imagestreams/{name}`.
+    pub async fn patch_stream(
+        &self,
+        caller: &Caller,
+        ns: &str,
+        name: &str,
+        kind: PatchType,
+        patch: &[u8],
+    ) -> Result<ImageStream, ApiError> {
+        let pinned = pins_resource_version(kind, patch);
+        let mut attempt = 0;
+        loop {
+            let current = self.get_stream(caller, ns, name).await?;
+            let patched: ImageStream = decode_patched(apply(kind, &encode(&current)?, patch)?)?;
+            match self.update_stream(caller, ns, name, patched).await {
+                Err(e) if e.code() == 409 && !pinned && attempt < RETRIES_ON_CONFLICT => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// `PATCH …/imagestreamtags/{stream}:{tag}`.
+    pub async fn patch_istag(
+        &self,
+        caller: &Caller,
+        ns: &str,
+        name: &str,
+        kind: PatchType,
+        patch: &[u8],
+    ) -> Result<ImageStreamTag, ApiError> {
+        let pinned = pins_resource_version(kind, patch);
+        let mut attempt = 0;
+        loop {
+            let current = self.get_istag(caller, ns, name).await?;
+            let patched: ImageStreamTag = decode_patched(apply(kind, &encode(&current)?, patch)?)?;
+            match self.set_istag(caller, ns, name, patched, false).await {
+                Err(e) if e.code() == 409 && !pinned && attempt < RETRIES_ON_CONFLICT => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stream() -> Value {
+        json!({"metadata": {"name": "app", "labels": {"a": "1"}}, "spec": {"tags": [
+            {"name": "latest", "from": {"kind": "DockerImage", "name": "x:1"}},
+            {"name": "stable", "from": {"kind": "DockerImage", "name": "x:0"}}
+        ]}})
+    }
+
+    #[test]
+    fn strategic_merge_merges_spec_tags_by_name() {
+        let patch = json!({"metadata": {"labels": {"b": "2", "a": null}}, "spec": {"tags": [
+            {"name": "latest", "from": {"name": "x:2"}},
+            {"name": "new", "from": {"kind": "DockerImage", "name": "y:1"}},
+            {"name": "stable", "$patch": "delete"}
+        ]}});
+        let out = apply(PatchType::StrategicMerge, &stream(), patch.to_string().as_bytes()).unwrap();
+        assert_eq!(out["metadata"]["labels"], json!({"b": "2"}));
+        let tags = out["spec"]["tags"].as_array().unwrap();
+        assert_eq!(tags.len(), 2);
+        assert_eq!(tags[0], json!({"name": "latest", "from": {"kind": "DockerImage", "name": "x:2"}}));
+        assert_eq!(tags[1]["name"], "new");
+    }
+
+    #[test]
+    fn merge_patch_replaces_lists_and_json_patch_applies_operations() {
+        let patch = json!({"spec": {"tags": [{"name": "only"}]}});
+        let out = apply(PatchType::Merge, &stream(), patch.to_string().as_bytes()).unwrap();
+        assert_eq!(out["spec"]["tags"], json!([{"name": "only"}]));
+        let ops = json!([{"op": "add", "path": "/metadata/annotations", "value": {"k": "v"}}, {"op": "remove", "path": "/spec/tags/1"}]);
+        let out = apply(PatchType::Json, &stream(), ops.to_string().as_bytes()).unwrap();
+        assert_eq!(out["metadata"]["annotations"], json!({"k": "v"}));
+        assert_eq!(out["spec"]["tags"].as_array().unwrap().len(), 1);
+        let bad = json!([{"op": "remove", "path": "/spec/nothing"}]);
+        assert_eq!(apply(PatchType::Json, &stream(), bad.to_string().as_bytes()).unwrap_err().code(), 422);
+        assert_eq!(apply(PatchType::Merge, &stream(), b"{not json").unwrap_err().code(), 400);
+    }
+
+    #[test]
+    fn patch_types_come_from_the_content_type() {
+        assert_eq!(PatchType::from_content_type(Some("application/merge-patch+json")).unwrap(), PatchType::Merge);
+        assert_eq!(PatchType::from_content_type(Some("application/json-patch+json; charset=utf-8")).unwrap(), PatchType::Json);
+        assert_eq!(PatchType::from_content_type(Some("application/json")).unwrap_err().code(), 415);
+        assert!(pins_resource_version(PatchType::Merge, br#"{"metadata":{"resourceVersion":"3"}}"#));
+        assert!(!pins_resource_version(PatchType::Merge, br#"{"metadata":{"labels":{"a":"b"}}}"#));
+    }
+}
