@@ -37,9 +37,13 @@ impl From<AuditRow> for AuditEntry {
     }
 }
 
-/// Appends an entry.
+/// Appends an entry. It is tied to the namespace that has the name now (its uid), so a namespace
+/// deleted and created again does not inherit the old one's entries.
 pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreResult<()> {
-    sqlx::query("INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query(
+        "INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome, namespace_uid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT uid FROM namespaces WHERE name = ?4))",
+    )
         .bind(&a.time)
         .bind(&a.user)
         .bind(&a.token)
@@ -53,11 +57,13 @@ pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreR
     Ok(())
 }
 
-/// The newest `limit` audit entries of a namespace (or of the server: `None`), newest first.
+/// The newest `limit` audit entries of a namespace (or of the server: `None`), newest first. A
+/// namespace's entries are those of the namespace that has the name now (by uid), not of an
+/// earlier one deleted under the same name.
 pub async fn audit_of(conn: &mut SqliteConnection, namespace: Option<&str>, limit: i64) -> StoreResult<Vec<AuditEntry>> {
     let rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT time, user, token, namespace, action, remote, code, outcome FROM audit
-         WHERE (?1 IS NULL OR namespace = ?1) ORDER BY id DESC LIMIT ?2",
+         WHERE (?1 IS NULL OR namespace_uid = (SELECT uid FROM namespaces WHERE name = ?1)) ORDER BY id DESC LIMIT ?2",
     )
     .bind(namespace)
     .bind(limit)

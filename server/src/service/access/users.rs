@@ -104,6 +104,8 @@ impl Service {
         store::insert_user(&mut tx, name, &hash, new.admin, &self.now_rfc3339()).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.accounts.turn_on();
+        // Accounts may have just turned on: watches opened without signing in ask again.
+        self.access_changed();
         Ok(WhoAmI { user: Some(name.into()), admin: new.admin, ..Default::default() })
     }
 
