@@ -457,13 +457,10 @@ async fn recreated_namespace_never_reaches_the_old_watcher() {
     let before_delete = r.app.service.current_resource_version().await.unwrap();
     let t3 = token(&r.app, &r.alice, json!({"name": "t3"})).await;
     let mut old = watch_team(&r, &bearer(&t3)).await;
-    let mut old_all = Watch::open_as(
-        &r.app,
-        &format!("/apis/image.openshift.io/v1/imagestreams?watch=1&resourceVersion={before_delete}"),
-        &bearer(&t3),
-    )
-    .await
-    .unwrap();
+    let mut old_all =
+        Watch::open_as(&r.app, &format!("/apis/image.openshift.io/v1/imagestreams?watch=1&resourceVersion={before_delete}"), &bearer(&t3))
+            .await
+            .unwrap();
     ok(&r.app, "DELETE", "/api/v1/namespaces/team", None, &r.admin).await;
     let bob = cookie(&r.bob);
     ok(&r.app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "team"}})), &bob).await;

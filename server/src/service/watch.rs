@@ -202,9 +202,9 @@ impl View {
 fn namespace_changed(name: &str, now: Option<&str>) -> ApiError {
     match now {
         None => ApiError::not_found(RES_NAMESPACES, name),
-        Some(_) => gone(format!(
-            "namespaces \"{name}\" was deleted and created again; this watch followed the deleted one: list and watch again"
-        )),
+        Some(_) => {
+            gone(format!("namespaces \"{name}\" was deleted and created again; this watch followed the deleted one: list and watch again"))
+        }
     }
 }
 
@@ -337,8 +337,10 @@ struct Listed {
 /// What following yields.
 enum Step {
     Lines(Vec<String>),
-    /// An account change was announced, or the re-check timer fired.
+    /// An account change was announced.
     Recheck,
+    /// The re-check timer fired.
+    Timer,
     End,
 }
 
@@ -381,6 +383,9 @@ impl WatchState {
                     return Some(lines);
                 }
                 Step::Recheck => self.recheck_due = true,
+                // Only credentials can lapse unannounced (a token's or a session's expiry);
+                // a watch without any asks again on account changes alone.
+                Step::Timer => self.recheck_due |= self.creds.bearer.is_some() || self.creds.session.is_some(),
                 Step::End => return None,
             }
         }
@@ -419,9 +424,10 @@ impl WatchState {
                 let lost = match (before, &now) {
                     (_, None) => None,
                     (None, Some(_)) => Some("access to every namespace ended".to_string()),
-                    (Some(b), Some(n)) => {
-                        b.iter().find(|(uid, _)| !n.contains_key(*uid)).map(|(_, name)| format!("namespace {name:?} left this watch's view"))
-                    }
+                    (Some(b), Some(n)) => b
+                        .iter()
+                        .find(|(uid, _)| !n.contains_key(*uid))
+                        .map(|(_, name)| format!("namespace {name:?} left this watch's view")),
                 };
                 if let Some(why) = lost {
                     return Err(gone(format!("{why} (deleted, made private, or access removed): list and watch again")));
@@ -455,9 +461,8 @@ impl WatchState {
                 Some(now.into_iter().filter(|(_, uid)| visible.contains_key(uid)).map(|(name, _)| name).collect())
             }
         };
-        let page = store::list_streams(&mut tx, self.view.namespace(), (&after.0, &after.1), LIST_PAGE, scope.as_deref())
-            .await
-            .map_err(db)?;
+        let page =
+            store::list_streams(&mut tx, self.view.namespace(), (&after.0, &after.1), LIST_PAGE, scope.as_deref()).await.map_err(db)?;
         drop(tx);
         drop(conn);
         let upto = (page.len() as i64 == LIST_PAGE)
@@ -538,7 +543,8 @@ impl WatchState {
                 _ = tokio::time::sleep_until(at), if bookmarks => Woke::Bookmark,
             };
             match woke {
-                Woke::Epoch(true) | Woke::Timer => return Step::Recheck,
+                Woke::Epoch(true) => return Step::Recheck,
+                Woke::Timer => return Step::Timer,
                 Woke::Epoch(false) | Woke::Batch(Err(RecvError::Closed)) => return Step::End,
                 Woke::Batch(Err(RecvError::Lagged(_))) => self.follow.catch_up = true,
                 Woke::Batch(Ok(batch)) => {
@@ -621,11 +627,7 @@ impl Service {
     /// The hub's one reader of the event log: after every commit it reads what is new once,
     /// renders each event's line once, and publishes the batch to every watcher. So a change
     /// costs one query and one serialisation however many watch.
-    async fn tail(
-        self,
-        hub: tokio::sync::broadcast::Sender<Arc<Batch>>,
-        published: Arc<std::sync::atomic::AtomicI64>,
-    ) {
+    async fn tail(self, hub: tokio::sync::broadcast::Sender<Arc<Batch>>, published: Arc<std::sync::atomic::AtomicI64>) {
         let mut changes = self.subscribe_changes();
         let mut position = self.current_resource_version().await.unwrap_or(0);
         loop {

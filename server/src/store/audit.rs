@@ -44,16 +44,16 @@ pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreR
         "INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome, namespace_uid)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT uid FROM namespaces WHERE name = ?4))",
     )
-        .bind(&a.time)
-        .bind(&a.user)
-        .bind(&a.token)
-        .bind(&a.namespace)
-        .bind(&a.action)
-        .bind(&a.remote)
-        .bind(a.code)
-        .bind(&a.outcome)
-        .execute(conn)
-        .await?;
+    .bind(&a.time)
+    .bind(&a.user)
+    .bind(&a.token)
+    .bind(&a.namespace)
+    .bind(&a.action)
+    .bind(&a.remote)
+    .bind(a.code)
+    .bind(&a.outcome)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

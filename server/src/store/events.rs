@@ -44,14 +44,14 @@ pub async fn record_event(
         "INSERT INTO watch_events (resource_version, namespace, name, type, object, created, namespace_uid)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT uid FROM namespaces WHERE name = ?2))",
     )
-        .bind(rv)
-        .bind(namespace)
-        .bind(name)
-        .bind(event_type)
-        .bind(Json(object))
-        .bind(created)
-        .execute(conn)
-        .await?;
+    .bind(rv)
+    .bind(namespace)
+    .bind(name)
+    .bind(event_type)
+    .bind(Json(object))
+    .bind(created)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
