@@ -247,6 +247,9 @@ impl Service {
     /// (401, 403/404, 410 for a trimmed version, 429 for too many watches) come before the first
     /// byte; later refusals are the watch's last event.
     pub async fn watch_streams(&self, creds: Credentials, req: WatchRequest) -> Result<WatchStream, ApiError> {
+        // Subscribed before the caller is resolved: an account change committed from here on is
+        // asked about again, even one that lands while the watch starts.
+        let epoch = self.watches.epoch.subscribe();
         let caller = self.resolve_caller(creds.clone()).await?;
         self.allow(&caller, Verb::List, "imagestreams", req.namespace.as_deref())?;
         let slot = self.watches.claim(creds.remote.as_deref())?;
@@ -271,8 +274,6 @@ impl Service {
         let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let deadline = chrono::Duration::from_std(limits.max_duration).ok().and_then(|d| self.clock_now().checked_add_signed(d));
-        let mut epoch = self.watches.epoch.subscribe();
-        epoch.borrow_and_update();
         let state = WatchState {
             service: self.clone(),
             next_bookmark: tokio::time::Instant::now() + req.bookmark_interval,
