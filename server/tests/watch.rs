@@ -537,3 +537,29 @@ async fn initial_listing_pages_send_every_stream_once() {
     let sentinel = sentinel_change(&app, "s000").await;
     assert_eq!(rv(&w.expect().await["object"]), sentinel, "nothing listed is sent again as a change");
 }
+
+#[tokio::test]
+async fn changes_during_the_initial_listing_are_sent_once_after_it() {
+    let app = TestApp::new().await;
+    for n in 0..230 {
+        app.create_stream("default", json!({"metadata": {"name": format!("s{n:03}")}})).await;
+    }
+    let mut w = Watch::open(&app, "").await.unwrap();
+    // The first page (s000–s199) is read; the second is read once the first is sent.
+    assert_eq!(w.expect().await["object"]["metadata"]["name"], "s000");
+    app.push("default", "s010", "v1", &digest_n(1)).await;
+    app.push("default", "s220", "v1", &digest_n(2)).await;
+    let mut added = vec![];
+    for _ in 1..230 {
+        let e = w.expect().await;
+        assert_eq!(e["type"], "ADDED", "{e}");
+        added.push(e);
+    }
+    let s220 = added.iter().find(|e| e["object"]["metadata"]["name"] == "s220").unwrap();
+    assert_eq!(s220["object"]["status"]["tags"][0]["tag"], "v1", "the second page shows s220 as it is now");
+    // s010 was listed before its change: the change follows. s220's is in its listing already.
+    let next = w.expect().await;
+    assert_eq!((next["type"].as_str(), next["object"]["metadata"]["name"].as_str()), (Some("MODIFIED"), Some("s010")), "{next}");
+    let sentinel = sentinel_change(&app, "s000").await;
+    assert_eq!(rv(&w.expect().await["object"]), sentinel, "s220's change is not sent again");
+}
