@@ -563,3 +563,21 @@ async fn changes_during_the_initial_listing_are_sent_once_after_it() {
     let sentinel = sentinel_change(&app, "s000").await;
     assert_eq!(rv(&w.expect().await["object"]), sentinel, "s220's change is not sent again");
 }
+
+#[test]
+fn serve_flags_bound_watches() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: server::serve::ServeArgs,
+    }
+    let defaults = Cli::try_parse_from(["serve"]).unwrap().serve;
+    assert_eq!((defaults.watch_max_duration, defaults.max_watches_per_client), (Duration::from_secs(30 * 60), 100));
+    let set = Cli::try_parse_from(["serve", "--watch-max-duration", "5m", "--max-watches-per-client", "3"]).unwrap().serve;
+    assert_eq!((set.watch_max_duration, set.max_watches_per_client), (Duration::from_secs(300), 3));
+    for bad in [["--watch-max-duration", "0s"], ["--max-watches-per-client", "0"]] {
+        let err = Cli::try_parse_from(["serve", bad[0], bad[1]]).err().expect("refused").to_string();
+        assert!(err.contains(bad[0]), "{err}");
+    }
+}
