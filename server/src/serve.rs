@@ -53,6 +53,13 @@ pub struct ServeArgs {
     /// At most this many watch events are kept.
     #[arg(long, env = "IMAGESTREAMS_WATCH_EVENT_MAX_COUNT", default_value_t = 100_000)]
     pub watch_event_max_count: i64,
+    /// A watch (and a live page's stream) ends cleanly after this long; clients resume from
+    /// their last resourceVersion.
+    #[arg(long, env = "IMAGESTREAMS_WATCH_MAX_DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub watch_max_duration: std::time::Duration,
+    /// Open watches and live streams one client address may hold at once (429 beyond).
+    #[arg(long, env = "IMAGESTREAMS_MAX_WATCHES_PER_CLIENT", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_watches_per_client: u32,
     /// Registry lookups one import runs at the same time.
     #[arg(long, env = "IMAGESTREAMS_IMPORT_CONCURRENCY", default_value_t = 16)]
     pub import_concurrency: usize,
@@ -144,6 +151,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let service =
         service.with_importer(importer).with_sealer(sealer).with_webhook_targets(&args.allowed_webhook_target).with_access(access);
+    let service = service.with_watch_limits(crate::service::WatchLimits {
+        max_duration: args.watch_max_duration,
+        max_per_client: args.max_watches_per_client as usize,
+        ..crate::service::WatchLimits::default()
+    });
     crate::demo::ensure_default_namespace(&service).await?;
     bootstrap_admin(&service, &args, local.ip().is_loopback()).await?;
     let workers = crate::workers::start(

@@ -336,15 +336,10 @@ async fn lists_watches_public_namespaces_and_token_limits() {
     assert!(ns.contains(&"team".to_string()) && ns.iter().all(|n| n == "team" || n.starts_with("gone-")), "{ns:?}");
 
     // A watch across namespaces carries only readable changes.
-    let vera = t
-        .app
-        .service
-        .resolve_caller(Credentials { bearer: Some(t.who["viewer"][0].1[7..].to_string()), ..Default::default() })
-        .await
-        .unwrap();
+    let vera_creds = Credentials { bearer: Some(t.who["viewer"][0].1[7..].to_string()), ..Default::default() };
     let rv = t.app.service.current_resource_version().await.unwrap();
     let req = WatchRequest { resource_version: Some(rv), bookmark_interval: std::time::Duration::from_secs(30), ..Default::default() };
-    let mut watch = t.app.service.watch_streams(&vera, req).await.unwrap();
+    let mut watch = t.app.service.watch_streams(vera_creds, req).await.unwrap();
     ok(&t.app, "POST", &format!("{IS}/other/imagestreams"), Some(json!({"metadata": {"name": "hidden"}})), otto).await;
     ok(&t.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "shown"}})), &t.who["editor"]).await;
     let line = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.unwrap().unwrap();

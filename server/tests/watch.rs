@@ -1,5 +1,9 @@
 //! The watch API: replay and resume from a resourceVersion, live changes, 410 for a trimmed
-//! version, no event for no-op writes, order across many quick changes, filters, deletions.
+//! version, no event for no-op writes, order across many quick changes, filters, deletions, the
+//! paged initial listing. Access that ends ends the watch (issue 13, the live review's H3): a
+//! revoked or expired token, a removed member, a signed-out live stream, a namespace made
+//! private, a namespace deleted and created again (never reaching the old watcher, nor
+//! replaying the old namespace to the new owner); the maximum lifetime and the limit per client.
 
 mod common;
 
@@ -19,10 +23,16 @@ struct Watch {
 
 impl Watch {
     async fn open(app: &TestApp, query: &str) -> Result<Watch, (StatusCode, Value)> {
-        let req = Request::get(format!("/apis/image.openshift.io/v1/namespaces/default/imagestreams?watch=1{query}"))
-            .body(Body::empty())
-            .unwrap();
-        let resp = app.router.clone().oneshot(req).await.unwrap();
+        Watch::open_as(app, &format!("/apis/image.openshift.io/v1/namespaces/default/imagestreams?watch=1{query}"), &[]).await
+    }
+
+    /// A watch at `path` with the request headers `headers` (credentials).
+    async fn open_as(app: &TestApp, path: &str, headers: &[(String, String)]) -> Result<Watch, (StatusCode, Value)> {
+        let mut req = Request::get(path);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let resp = app.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
         if resp.status() != StatusCode::OK {
             let status = resp.status();
             let bytes = resp.into_body().collect().await.unwrap().to_bytes();
@@ -48,6 +58,37 @@ impl Watch {
 
     async fn expect(&mut self) -> Value {
         self.next(Duration::from_secs(5)).await.expect("an event")
+    }
+
+    /// Whether the server ends the stream within `wait` (no further event before the end).
+    async fn closes_within(&mut self, wait: Duration) -> bool {
+        assert!(!self.buf.contains(&b'\n'), "an event before the end: {}", String::from_utf8_lossy(&self.buf));
+        match tokio::time::timeout(wait, self.body.frame()).await {
+            Ok(None) => true,
+            Ok(Some(Ok(frame))) => panic!("an event before the end: {:?}", frame.into_data()),
+            Ok(Some(Err(e))) => panic!("the stream failed: {e}"),
+            Err(_) => false,
+        }
+    }
+
+    /// Every event until the end of the stream (which must come within 5 s).
+    async fn until_end(&mut self) -> Vec<Value> {
+        let mut events = vec![];
+        loop {
+            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                events.push(serde_json::from_slice(&line).unwrap());
+                continue;
+            }
+            match tokio::time::timeout(Duration::from_secs(5), self.body.frame()).await.expect("the watch ends within 5 s") {
+                None => return events,
+                Some(frame) => {
+                    if let Ok(data) = frame.unwrap().into_data() {
+                        self.buf.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -205,4 +246,338 @@ async fn bookmarks_while_idle() {
 async fn sentinel_change(app: &TestApp, stream: &str) -> i64 {
     assert_eq!(app.push("default", stream, "sentinel", &digest_n(999)).await.status, StatusCode::CREATED);
     rv(&app.get(&is_path("default", stream)).await.body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access that ends, ends the watch (issue 13, point 4; the live review's H3).
+
+const IS: &str = "/apis/image.openshift.io/v1/namespaces";
+
+fn bearer(token: &str) -> Vec<(String, String)> {
+    vec![("authorization".into(), format!("Bearer {token}"))]
+}
+
+fn cookie(session: &str) -> Vec<(String, String)> {
+    vec![("cookie".into(), format!("imagestreams_session={session}"))]
+}
+
+async fn ok(app: &TestApp, method: &str, path: &str, body: Option<Value>, h: &[(String, String)]) -> Value {
+    let r = app.send_with(method, path, body, h).await;
+    assert!(r.status.is_success(), "{method} {path}: {} {}", r.status, r.text);
+    r.body
+}
+
+async fn sign_in(app: &TestApp, user: &str) -> String {
+    let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": user, "password": format!("{user}-password-1")})), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.set_cookie.expect("a session cookie").split(';').next().unwrap().trim_start_matches("imagestreams_session=").to_string()
+}
+
+async fn token(app: &TestApp, session: &str, spec: Value) -> String {
+    ok(app, "POST", "/api/v1/tokens", Some(spec), &cookie(session)).await["token"].as_str().unwrap().to_string()
+}
+
+/// The public id of a token (`ist_<id>_<secret>`).
+fn token_id(token: &str) -> &str {
+    token.split('_').nth(1).unwrap()
+}
+
+/// The live review's set-up: accounts on; `admin` (server administrator) made user `alice` and
+/// `bob`, namespace `team` with stream `s0`; alice is a viewer of `team`.
+struct Review {
+    app: TestApp,
+    admin: Vec<(String, String)>,
+    alice: String,
+    bob: String,
+}
+
+async fn review_with(setup: impl FnOnce(server::service::Service) -> server::service::Service) -> Review {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), setup).await;
+    assert_eq!(app.service.bootstrap_admin("admin", "admin-password-1").await.unwrap(), server::service::Bootstrap::Created);
+    let admin = cookie(&sign_in(&app, "admin").await);
+    for u in ["alice", "bob"] {
+        ok(&app, "POST", "/api/v1/users", Some(json!({"name": u, "password": format!("{u}-password-1")})), &admin).await;
+    }
+    ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "team"}})), &admin).await;
+    ok(&app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "s0"}})), &admin).await;
+    ok(&app, "PUT", "/api/v1/namespaces/team/members/alice", Some(json!({"role": "viewer"})), &admin).await;
+    let (alice, bob) = (sign_in(&app, "alice").await, sign_in(&app, "bob").await);
+    Review { app, admin, alice, bob }
+}
+
+/// The review's set-up with a re-check timer too slow to matter: what ends its watches within
+/// the tests' wait is the access epoch that every account change moves.
+async fn review() -> Review {
+    let epoch_only = server::service::WatchLimits { recheck_interval: Duration::from_secs(3600), ..Default::default() };
+    review_with(|s| s.with_watch_limits(epoch_only)).await
+}
+
+/// A watch of `team` from now on (no initial listing), as `who`.
+async fn watch_team(r: &Review, who: &[(String, String)]) -> Watch {
+    let now = r.app.service.current_resource_version().await.unwrap();
+    Watch::open_as(&r.app, &format!("{IS}/team/imagestreams?watch=1&resourceVersion={now}"), who).await.unwrap()
+}
+
+/// Asserts the watch's next event is the ERROR `Status` with `code`, then that it closes.
+async fn ends_with_error(w: &mut Watch, code: u64) -> Value {
+    let e = w.expect().await;
+    assert_eq!((e["type"].as_str(), e["object"]["kind"].as_str()), (Some("ERROR"), Some("Status")), "{e}");
+    assert_eq!(e["object"]["code"], code, "{e}");
+    assert!(w.closes_within(Duration::from_secs(2)).await, "the watch closes after its ERROR");
+    e
+}
+
+#[tokio::test]
+async fn revoked_token_ends_its_watch_and_sees_nothing_after() {
+    let r = review().await;
+    let t1 = token(&r.app, &r.alice, json!({"name": "t1"})).await;
+    let mut w1 = watch_team(&r, &bearer(&t1)).await;
+    ok(&r.app, "DELETE", &format!("/api/v1/tokens/{}", token_id(&t1)), None, &cookie(&r.alice)).await;
+    // What the review saw arrive after the revocation.
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "s1-after-revoke"}})), &r.admin).await;
+    let e = ends_with_error(&mut w1, 401).await;
+    assert_eq!(e["object"]["reason"], "Unauthorized");
+}
+
+#[tokio::test]
+async fn expired_token_ends_its_watch_on_the_service_clock() {
+    // The re-check timer is the only way to notice expiry (nothing is announced); kept short.
+    let r = review_with(|s| s.with_watch_limits(limits(Duration::from_secs(3600), 100))).await;
+    let expires = (r.app.service.clock_now() + chrono::Duration::minutes(10)).to_rfc3339();
+    let t = token(&r.app, &r.alice, json!({"name": "short", "expires": expires})).await;
+    let mut w = watch_team(&r, &bearer(&t)).await;
+    assert!(w.next(Duration::from_millis(200)).await.is_none(), "the token is still valid: the watch stays open");
+    r.app.advance(11 * 60);
+    ends_with_error(&mut w, 401).await;
+}
+
+#[tokio::test]
+async fn removed_member_watch_ends_and_sees_nothing_after() {
+    let r = review().await;
+    let t2 = token(&r.app, &r.alice, json!({"name": "t2"})).await;
+    let mut w2 = watch_team(&r, &bearer(&t2)).await;
+    ok(&r.app, "DELETE", "/api/v1/namespaces/team/members/alice", None, &r.admin).await;
+    let secret = json!({"metadata": {"name": "s2-after-removal", "annotations": {"secret": "after-removal"}}});
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(secret), &r.admin).await;
+    // What a new request with the same token gets: the namespace is not there for her.
+    ends_with_error(&mut w2, 404).await;
+}
+
+#[tokio::test]
+async fn removed_member_watch_across_namespaces_ends() {
+    let r = review().await;
+    let t = token(&r.app, &r.alice, json!({"name": "all"})).await;
+    let now = r.app.service.current_resource_version().await.unwrap();
+    let mut w = Watch::open_as(&r.app, &format!("/apis/image.openshift.io/v1/imagestreams?watch=1&resourceVersion={now}"), &bearer(&t))
+        .await
+        .unwrap();
+    ok(&r.app, "DELETE", "/api/v1/namespaces/team/members/alice", None, &r.admin).await;
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "s2-after-removal"}})), &r.admin).await;
+    let e = ends_with_error(&mut w, 410).await;
+    assert!(e["object"]["message"].as_str().unwrap().contains("\"team\""), "{e}");
+}
+
+/// A live (server-sent events) stream: the JSON of each `data:` line.
+struct Live {
+    body: Body,
+    buf: String,
+}
+
+impl Live {
+    async fn open(app: &TestApp, query: &str, headers: &[(String, String)]) -> Live {
+        let mut req = Request::get(format!("/api/v1/live/imagestreams{query}"));
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let resp = app.router.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        Live { body: resp.into_body(), buf: String::new() }
+    }
+
+    /// The next event's data, or `None` when the stream ended (within 5 s).
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(i) = self.buf.find("\n\n") {
+                let event: String = self.buf.drain(..i + 2).collect();
+                if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
+                    return Some(serde_json::from_str(data).unwrap());
+                }
+                continue;
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(5), self.body.frame()).await.expect("an event or the end within 5 s")?;
+            if let Ok(data) = frame.unwrap().into_data() {
+                self.buf.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn signed_out_live_stream_ends() {
+    let r = review().await;
+    let mut w3 = Live::open(&r.app, "", &cookie(&r.alice)).await;
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "s1"}})), &r.admin).await;
+    assert_eq!(w3.next().await.unwrap()["object"]["metadata"]["name"], "s1", "signed in, she sees team's changes");
+    let out = r.app.send_with("DELETE", "/api/v1/session", None, &cookie(&r.alice)).await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "s2-after-sign-out"}})), &r.admin).await;
+    let e = w3.next().await.unwrap();
+    assert_eq!((e["type"].as_str(), e["object"]["code"].as_u64()), (Some("ERROR"), Some(401)), "{e}");
+    assert!(w3.next().await.is_none(), "the stream closes after its ERROR");
+}
+
+#[tokio::test]
+async fn password_change_ends_the_other_sessions_streams() {
+    let r = review().await;
+    let laptop = sign_in(&r.app, "alice").await;
+    let mut w = watch_team(&r, &cookie(&laptop)).await;
+    let change = json!({"current": "alice-password-1", "new": "alice-password-2"});
+    let changed = r.app.send_with("PUT", "/api/v1/session/password", Some(change), &cookie(&r.alice)).await;
+    assert!(changed.status.is_success(), "{}", changed.text);
+    ends_with_error(&mut w, 401).await;
+}
+
+#[tokio::test]
+async fn namespace_made_private_ends_anonymous_watch() {
+    let r = review().await;
+    ok(&r.app, "PUT", "/api/v1/namespaces/team/visibility", Some(json!({"public": true})), &r.admin).await;
+    let mut w = watch_team(&r, &[]).await;
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "while-public"}})), &r.admin).await;
+    assert_eq!(w.expect().await["object"]["metadata"]["name"], "while-public");
+    ok(&r.app, "PUT", "/api/v1/namespaces/team/visibility", Some(json!({"public": false})), &r.admin).await;
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "after-private"}})), &r.admin).await;
+    // Anonymous on a private namespace: sign in first.
+    ends_with_error(&mut w, 401).await;
+}
+
+#[tokio::test]
+async fn recreated_namespace_never_reaches_the_old_watcher() {
+    let r = review().await;
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "s1"}})), &r.admin).await;
+    let before_delete = r.app.service.current_resource_version().await.unwrap();
+    let t3 = token(&r.app, &r.alice, json!({"name": "t3"})).await;
+    let mut old = watch_team(&r, &bearer(&t3)).await;
+    let mut old_all =
+        Watch::open_as(&r.app, &format!("/apis/image.openshift.io/v1/imagestreams?watch=1&resourceVersion={before_delete}"), &bearer(&t3))
+            .await
+            .unwrap();
+    ok(&r.app, "DELETE", "/api/v1/namespaces/team", None, &r.admin).await;
+    let bob = cookie(&r.bob);
+    ok(&r.app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "team"}})), &bob).await;
+    ok(&r.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "bobs-private"}})), &bob).await;
+    for (watch, code) in [(&mut old, 404), (&mut old_all, 410)] {
+        let events = watch.until_end().await;
+        let (last, before) = events.split_last().expect("an ERROR event");
+        assert_eq!((last["type"].as_str(), last["object"]["code"].as_u64()), (Some("ERROR"), Some(code)), "{events:?}");
+        // Whatever came before the end was the old namespace's streams going away.
+        for e in before {
+            assert_eq!(e["type"], "DELETED", "{events:?}");
+            assert!(["s0", "s1"].contains(&e["object"]["metadata"]["name"].as_str().unwrap()), "{events:?}");
+        }
+    }
+    // Bob's replay of `team` from before the deletion shows only his namespace: no DELETED of
+    // the old streams, no ADDED of them either.
+    let mut replay =
+        Watch::open_as(&r.app, &format!("{IS}/team/imagestreams?watch=1&resourceVersion={before_delete}"), &bob).await.unwrap();
+    let first = replay.expect().await;
+    assert_eq!((first["type"].as_str(), first["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("bobs-private")), "{first}");
+    assert!(replay.next(Duration::from_millis(300)).await.is_none(), "nothing of the old namespace follows");
+    // Nor does bob's audit of `team` show the old namespace's entries (alice's membership, the
+    // admin's streams and the deletion); his own creation is there.
+    let audit = ok(&r.app, "GET", "/api/v1/namespaces/team/audit", None, &bob).await;
+    let text = audit.to_string();
+    assert!(!text.contains("alice") && !text.contains("\"admin\""), "{text}");
+    assert!(text.contains("bob"), "{text}");
+}
+
+fn limits(max_duration: Duration, max_per_client: usize) -> server::service::WatchLimits {
+    server::service::WatchLimits { max_duration, max_per_client, recheck_interval: Duration::from_millis(20) }
+}
+
+#[tokio::test]
+async fn watch_ends_cleanly_at_its_maximum_lifetime() {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_watch_limits(limits(Duration::from_secs(60), 100))).await;
+    let created = app.create_stream("default", json!({"metadata": {"name": "app"}})).await.body;
+    let mut w = Watch::open(&app, &format!("&resourceVersion={}", rv(&created))).await.unwrap();
+    app.advance(30);
+    assert!(!w.closes_within(Duration::from_millis(200)).await, "half its lifetime: still open");
+    app.advance(31);
+    // A clean end: no ERROR; the client resumes from its last version.
+    assert!(w.closes_within(Duration::from_secs(2)).await, "ended at its maximum lifetime");
+}
+
+#[tokio::test]
+async fn watches_per_client_are_limited() {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_watch_limits(limits(Duration::from_secs(3600), 2))).await;
+    let first = Watch::open(&app, "&resourceVersion=1").await.unwrap();
+    let _second = Watch::open(&app, "&resourceVersion=1").await.unwrap();
+    let (status, body) = Watch::open(&app, "&resourceVersion=1").await.err().unwrap();
+    assert_eq!((status, body["reason"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("TooManyRequests")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("--max-watches-per-client"), "{body}");
+    assert_eq!(app.status_of("GET", "/api/v1/live/imagestreams", &[]).await, StatusCode::TOO_MANY_REQUESTS, "live streams count too");
+    // A closed watch gives its place back.
+    drop(first);
+    assert!(Watch::open(&app, "&resourceVersion=1").await.is_ok());
+}
+
+#[tokio::test]
+async fn initial_listing_pages_send_every_stream_once() {
+    let app = TestApp::new().await;
+    // More than one page of the listing (200).
+    for n in 0..230 {
+        app.create_stream("default", json!({"metadata": {"name": format!("s{n:03}")}})).await;
+    }
+    let mut w = Watch::open(&app, "").await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..230 {
+        let e = w.expect().await;
+        assert_eq!(e["type"], "ADDED");
+        assert!(seen.insert(e["object"]["metadata"]["name"].as_str().unwrap().to_string()), "sent twice: {e}");
+    }
+    let sentinel = sentinel_change(&app, "s000").await;
+    assert_eq!(rv(&w.expect().await["object"]), sentinel, "nothing listed is sent again as a change");
+}
+
+#[tokio::test]
+async fn changes_during_the_initial_listing_are_sent_once_after_it() {
+    let app = TestApp::new().await;
+    for n in 0..230 {
+        app.create_stream("default", json!({"metadata": {"name": format!("s{n:03}")}})).await;
+    }
+    let mut w = Watch::open(&app, "").await.unwrap();
+    // The first page (s000–s199) is read; the second is read once the first is sent.
+    assert_eq!(w.expect().await["object"]["metadata"]["name"], "s000");
+    app.push("default", "s010", "v1", &digest_n(1)).await;
+    app.push("default", "s220", "v1", &digest_n(2)).await;
+    let mut added = vec![];
+    for _ in 1..230 {
+        let e = w.expect().await;
+        assert_eq!(e["type"], "ADDED", "{e}");
+        added.push(e);
+    }
+    let s220 = added.iter().find(|e| e["object"]["metadata"]["name"] == "s220").unwrap();
+    assert_eq!(s220["object"]["status"]["tags"][0]["tag"], "v1", "the second page shows s220 as it is now");
+    // s010 was listed before its change: the change follows. s220's is in its listing already.
+    let next = w.expect().await;
+    assert_eq!((next["type"].as_str(), next["object"]["metadata"]["name"].as_str()), (Some("MODIFIED"), Some("s010")), "{next}");
+    let sentinel = sentinel_change(&app, "s000").await;
+    assert_eq!(rv(&w.expect().await["object"]), sentinel, "s220's change is not sent again");
+}
+
+#[test]
+fn serve_flags_bound_watches() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: server::serve::ServeArgs,
+    }
+    let defaults = Cli::try_parse_from(["serve"]).unwrap().serve;
+    assert_eq!((defaults.watch_max_duration, defaults.max_watches_per_client), (Duration::from_secs(30 * 60), 100));
+    let set = Cli::try_parse_from(["serve", "--watch-max-duration", "5m", "--max-watches-per-client", "3"]).unwrap().serve;
+    assert_eq!((set.watch_max_duration, set.max_watches_per_client), (Duration::from_secs(300), 3));
+    for bad in [["--watch-max-duration", "0s"], ["--max-watches-per-client", "0"]] {
+        let err = Cli::try_parse_from(["serve", bad[0], bad[1]]).err().expect("refused").to_string();
+        assert!(err.contains(bad[0]), "{err}");
+    }
 }

@@ -169,27 +169,34 @@ pub async fn get(ctx: &Context, args: &GetArgs, printer: Printer, out: &mut Outp
 }
 
 /// `get is -w`: after the list, one table row per change, as oc prints them (widths of the
-/// first table are not kept: each row is padded on its own).
+/// first table are not kept: each row is padded on its own). The server ends a watch cleanly
+/// after its maximum lifetime (`serve --watch-max-duration`); this one then resumes from the last
+/// version it saw, so nothing is lost or printed twice. An `ERROR` event ends it.
 async fn watch(ctx: &Context, name: Option<&str>, listed: &Value, wide: bool, out: &mut Output) -> CmdResult {
-    let rv = listed["metadata"]["resourceVersion"].as_str().unwrap_or("0");
-    let mut path = format!("{}?watch=1&resourceVersion={}", ns_path(&ctx.namespace, "imagestreams"), query_value(rv));
-    if let Some(name) = name {
-        path.push_str(&format!("&fieldSelector=metadata.name%3D{}", query_value(name)));
+    let mut rv = listed["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+    loop {
+        let mut path = format!("{}?watch=1&resourceVersion={}", ns_path(&ctx.namespace, "imagestreams"), query_value(&rv));
+        if let Some(name) = name {
+            path.push_str(&format!("&fieldSelector=metadata.name%3D{}", query_value(name)));
+        }
+        ctx.client
+            .watch_lines(&path, |line| {
+                let event: Value = serde_json::from_str(line).map_err(|e| local(format!("unreadable watch event: {e}")))?;
+                if let Some(v) = event["object"]["metadata"]["resourceVersion"].as_str() {
+                    rv = v.to_string();
+                }
+                match event["type"].as_str() {
+                    Some("BOOKMARK") => return Ok(()),
+                    Some("ERROR") => return Err(local(event["object"]["message"].as_str().unwrap_or("the watch failed").to_string())),
+                    _ => {}
+                }
+                let stream: ImageStream = serde_json::from_value(event["object"].clone()).map_err(|e| local(e.to_string()))?;
+                let text = table(&[stream], wide, chrono::Utc::now());
+                out.print(text.split_once('\n').map(|(_, row)| row).unwrap_or(""))?;
+                out.flush()
+            })
+            .await?;
     }
-    ctx.client
-        .watch_lines(&path, |line| {
-            let event: Value = serde_json::from_str(line).map_err(|e| local(format!("unreadable watch event: {e}")))?;
-            match event["type"].as_str() {
-                Some("BOOKMARK") => return Ok(()),
-                Some("ERROR") => return Err(local(event["object"]["message"].as_str().unwrap_or("the watch failed").to_string())),
-                _ => {}
-            }
-            let stream: ImageStream = serde_json::from_value(event["object"].clone()).map_err(|e| local(e.to_string()))?;
-            let text = table(&[stream], wide, chrono::Utc::now());
-            out.print(text.split_once('\n').map(|(_, row)| row).unwrap_or(""))?;
-            out.flush()
-        })
-        .await
 }
 
 /// `describe is NAME`.

@@ -1,6 +1,7 @@
 //! `.../imagestreams` (per namespace and across namespaces).
 //! Must not: hold rules or look anything up itself (one service call per request).
 
+use super::live::Creds;
 use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::{ListOptions, Service, WatchRequest, parse_field_selector};
 use app::model::ImageStream;
@@ -27,7 +28,16 @@ fn truthy(v: &Option<String>) -> bool {
     matches!(v.as_deref(), Some("1" | "true" | "True"))
 }
 
-async fn list_or_watch(s: Service, who: crate::service::Caller, headers: HeaderMap, ns: Option<String>, q: StreamsQuery) -> ApiResult {
+/// A list, or with `watch` a watch. The watch gets the request's credentials (it asks again with
+/// them while it runs); the list the caller they resolved to.
+async fn list_or_watch(
+    s: Service,
+    who: crate::service::Caller,
+    creds: crate::service::Credentials,
+    headers: HeaderMap,
+    ns: Option<String>,
+    q: StreamsQuery,
+) -> ApiResult {
     if truthy(&q.watch) {
         let (name, selected_ns) = parse_field_selector(q.field_selector.as_deref().unwrap_or(""))?;
         if let (Some(a), Some(b)) = (&ns, &selected_ns)
@@ -51,9 +61,8 @@ async fn list_or_watch(s: Service, who: crate::service::Caller, headers: HeaderM
             resource_version,
             bookmarks: truthy(&q.allow_watch_bookmarks),
             bookmark_interval: s.bookmark_interval(),
-            visible: None,
         };
-        let stream = s.watch_streams(&who, req).await?;
+        let stream = s.watch_streams(creds, req).await?;
         let body =
             axum::body::Body::from_stream(stream.map(|line| Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line + "\n"))));
         return Ok(axum::response::Response::builder()
@@ -67,18 +76,25 @@ async fn list_or_watch(s: Service, who: crate::service::Caller, headers: HeaderM
     respond(&headers, StatusCode::OK, &list)
 }
 
-pub async fn list_all(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<StreamsQuery>) -> ApiResult {
-    list_or_watch(s, who, headers, None, q).await
+pub async fn list_all(
+    State(s): State<Service>,
+    Who(who): Who,
+    Creds(creds): Creds,
+    headers: HeaderMap,
+    Query(q): Query<StreamsQuery>,
+) -> ApiResult {
+    list_or_watch(s, who, creds, headers, None, q).await
 }
 
 pub async fn list(
     State(s): State<Service>,
     Who(who): Who,
+    Creds(creds): Creds,
     headers: HeaderMap,
     Path(ns): Path<String>,
     Query(q): Query<StreamsQuery>,
 ) -> ApiResult {
-    list_or_watch(s, who, headers, Some(ns), q).await
+    list_or_watch(s, who, creds, headers, Some(ns), q).await
 }
 
 pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {

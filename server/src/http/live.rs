@@ -1,10 +1,12 @@
 //! `/api/v1/live/imagestreams`: the watch as server-sent events for the web pages. One
 //! connection per page; each event's id is its resourceVersion, so a browser that reconnects
 //! sends `Last-Event-ID` and resumes exactly where it stopped (no loss, no duplicates).
+//! The stream ends like a watch does: an `ERROR` event (a `Status`) when access ends, a clean
+//! close at its maximum lifetime (the browser reconnects with `Last-Event-ID`).
 //! Must not: render markup (the app's views do) or read the store.
 
-use super::{ApiResult, HttpError, Who};
-use crate::service::{Service, WatchRequest};
+use super::{ApiResult, HttpError};
+use crate::service::{Credentials, Service, WatchRequest};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -21,7 +23,19 @@ pub struct LiveQuery {
     pub resource_version: Option<i64>,
 }
 
-pub async fn image_streams(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<LiveQuery>) -> ApiResult {
+/// The request's credentials as they came, not the caller they resolve to: a watch keeps them
+/// to ask again, while it runs, whether they still hold.
+pub(super) struct Creds(pub Credentials);
+
+impl axum::extract::FromRequestParts<Service> for Creds {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &Service) -> Result<Self, Self::Rejection> {
+        Ok(Creds(super::credentials(parts)))
+    }
+}
+
+pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, headers: HeaderMap, Query(q): Query<LiveQuery>) -> ApiResult {
     // Resume point: the browser's Last-Event-ID, else the page's version, else now.
     let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let from = match last_id.or(q.resource_version) {
@@ -34,15 +48,18 @@ pub async fn image_streams(State(s): State<Service>, Who(who): Who, headers: Hea
         resource_version: Some(from),
         bookmarks: false,
         bookmark_interval: s.bookmark_interval(),
-        visible: None,
     };
-    let stream = s.watch_streams(&who, req).await?;
+    let stream = s.watch_streams(creds, req).await?;
     let events = stream.map(|line| {
         let id = serde_json::from_str::<serde_json::Value>(&line)
             .ok()
-            .and_then(|v| v["object"]["metadata"]["resourceVersion"].as_str().map(str::to_string))
-            .unwrap_or_default();
-        Ok::<_, std::convert::Infallible>(Event::default().id(id).data(line))
+            .and_then(|v| v["object"]["metadata"]["resourceVersion"].as_str().map(str::to_string));
+        // An ERROR event has no version: it keeps the browser's last id (an empty id would reset it).
+        let event = Event::default().data(line);
+        Ok::<_, std::convert::Infallible>(match id {
+            Some(id) => event.id(id),
+            None => event,
+        })
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
 }

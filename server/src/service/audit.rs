@@ -18,7 +18,7 @@ impl Service {
     pub async fn audit_log(&self, caller: &Caller, ns: Option<&str>) -> Result<Vec<AuditEntry>, ApiError> {
         self.allow(caller, Verb::List, "audit", ns)?;
         let mut conn = self.store.read().await.map_err(db)?;
-        store::audit_of(&mut conn, ns, AUDIT_PAGE).await.map_err(db)
+        Ok(store::audit_page(&mut conn, ns, None, AUDIT_PAGE).await.map_err(db)?.into_iter().map(|(_, e)| e).collect())
     }
 
     /// One page of the audit log (`GET …/audit?limit=&continue=`), newest first, and the continue

@@ -39,7 +39,7 @@ pub use imports::ImportProgress;
 pub use patch::PatchType;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
-pub use watch::{WatchRequest, WatchStream, parse_field_selector};
+pub use watch::{WatchLimits, WatchRequest, WatchStream, parse_field_selector};
 
 pub use app::domain::accounts::Verb;
 
@@ -114,6 +114,8 @@ pub struct Service {
     import_jobs: Arc<jobs::ImportJobs>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
     watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
+    /// Watch limits, the access epoch open watches re-check on, and open watches per client.
+    watches: Arc<watch::WatchControl>,
     /// Accounts are on (a user exists): unknown, off or on (see `access`).
     accounts: Arc<access::AccountsSwitch>,
     anonymous_read: bool,
@@ -146,6 +148,7 @@ impl Service {
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
             import_jobs: Arc::new(jobs::ImportJobs::default()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
+            watches: Arc::new(watch::WatchControl::new(WatchLimits::default())),
             accounts: Arc::new(access::AccountsSwitch::default()),
             anonymous_read: false,
             session_ttl: AccessConfig::default().session_ttl,

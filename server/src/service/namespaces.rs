@@ -29,6 +29,7 @@ impl Service {
         }
         let created = store::get_namespace(&mut tx, &name).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.access_changed();
         created.ok_or_else(|| ApiError::internal("namespace vanished"))
     }
 
@@ -71,6 +72,7 @@ impl Service {
         store::next_resource_version(&mut tx).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.announce();
+        self.access_changed();
         Ok(Status::success("namespaces", "", name))
     }
 }

@@ -1,17 +1,33 @@
 //! Watching image streams (PRODUCT "Watch"): a watch from resourceVersion N first replays every
 //! stored change after N from the event log, in order, then follows new ones as commits
 //! announce them. A version older than the retained log answers 410 Gone (reason Expired).
-//! Idle watchers hold only a small state and a `watch` receiver: no polling while nothing moves.
+//! Without a version it first lists the current streams as ADDED, page by page.
+//! Idle watchers hold only a small state and a `watch` receiver: no polling of the event log
+//! while nothing moves.
 //!
-//! Must not: hold a read transaction while a watcher is slow, or send an event of a namespace
-//! the caller may not read.
+//! Access that ends, ends the watch (issue 13): a watch keeps the credentials it was opened
+//! with, not the caller they resolved to, and asks again whenever an account change is
+//! announced (the access epoch: token revoked, signed out, password changed, member or
+//! visibility changed, namespace or user created or deleted) and on a short timer (expiry of a
+//! token or a session, on the service clock). When the answer is no it sends one `ERROR` event
+//! (a `Status`: 401, 403, 404 or 410) and ends. A watch follows namespaces by identity (uid): a
+//! namespace deleted and created again under the same name is another namespace, and its
+//! streams never reach a watcher of the old one. A watch also ends cleanly after
+//! `--watch-max-duration` (clients resume from their last resourceVersion), and each client
+//! address may hold at most `--max-watches-per-client` at once (429 beyond).
+//!
+//! Must not: hold a read transaction while a watcher is slow, send an event of a namespace the
+//! caller may not read (now, not when the watch began), or collect a whole listing in memory.
 
-use super::{Caller, Service, TaskGuard, Verb, db};
+use super::{Caller, Credentials, Service, TaskGuard, Verb, db};
 use crate::store;
 use app::model::*;
+use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What to watch.
@@ -25,8 +41,75 @@ pub struct WatchRequest {
     /// Send BOOKMARK events while idle.
     pub bookmarks: bool,
     pub bookmark_interval: Duration,
-    /// Set by the watch from the caller: across namespaces, only these (`None`: all).
-    pub visible: Option<std::collections::BTreeSet<String>>,
+}
+
+/// The bounds of watches (`serve` flags).
+#[derive(Clone, Debug)]
+pub struct WatchLimits {
+    /// `--watch-max-duration`: a watch ends cleanly after this long (on the service clock).
+    pub max_duration: Duration,
+    /// `--max-watches-per-client`: open watches (and live streams) per client address.
+    pub max_per_client: usize,
+    /// How often a watch asks again whether its credentials still hold (expiry is not
+    /// announced); also how late the maximum lifetime may be noticed.
+    pub recheck_interval: Duration,
+}
+
+impl Default for WatchLimits {
+    fn default() -> Self {
+        WatchLimits { max_duration: Duration::from_secs(30 * 60), max_per_client: 100, recheck_interval: Duration::from_secs(1) }
+    }
+}
+
+/// What every watch of a service shares: its limits, the access epoch, and the count of open
+/// watches per client.
+pub(crate) struct WatchControl {
+    limits: WatchLimits,
+    /// Moves after every committed account change; every watch asks again when it does.
+    epoch: tokio::sync::watch::Sender<u64>,
+    /// Open watches by client address.
+    clients: Mutex<HashMap<String, usize>>,
+}
+
+impl WatchControl {
+    pub(crate) fn new(limits: WatchLimits) -> Self {
+        WatchControl { limits, epoch: tokio::sync::watch::channel(0).0, clients: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one of the client's watch slots; 429 when it holds them all.
+    fn claim(self: &Arc<Self>, remote: Option<&str>) -> Result<ClientSlot, ApiError> {
+        // Requests without a peer address (in-process callers) share one slot group.
+        let key = remote.unwrap_or("").to_string();
+        let mut clients = self.clients.lock().map_err(|_| ApiError::internal("the watch table is unusable"))?;
+        let open = clients.entry(key.clone()).or_insert(0);
+        if *open >= self.limits.max_per_client {
+            return Err(ApiError::too_many_requests(format!(
+                "too many open watches from this client: the limit is {} (--max-watches-per-client); close one and try again",
+                self.limits.max_per_client
+            )));
+        }
+        *open += 1;
+        Ok(ClientSlot { control: self.clone(), key })
+    }
+}
+
+/// One open watch of a client; given back when the watch is dropped.
+struct ClientSlot {
+    control: Arc<WatchControl>,
+    key: String,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Ok(mut clients) = self.control.clients.lock()
+            && let Some(open) = clients.get_mut(&self.key)
+        {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                clients.remove(&self.key);
+            }
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -46,6 +129,22 @@ fn expired(rv: i64, horizon: i64) -> ApiError {
     e
 }
 
+/// 410 Gone: what the watch followed is no longer there as it was (list again, watch again).
+fn gone(message: String) -> ApiError {
+    let mut e = ApiError::bad_request(message);
+    e.status.reason = "Gone".into();
+    e.status.code = 410;
+    e
+}
+
+/// The `ERROR` event that ends a watch.
+fn error_line(e: &ApiError) -> String {
+    serde_json::to_string(&WatchLine { event_type: "ERROR", object: &*e.status }).unwrap_or_default()
+}
+
+/// Streams listed per page of the initial listing.
+const LIST_PAGE: i64 = 200;
+
 /// Parses a `fieldSelector` (`metadata.name=x,metadata.namespace=y`).
 pub fn parse_field_selector(s: &str) -> Result<(Option<String>, Option<String>), ApiError> {
     let (mut name, mut namespace) = (None, None);
@@ -63,170 +162,464 @@ pub fn parse_field_selector(s: &str) -> Result<(Option<String>, Option<String>),
     Ok((name, namespace))
 }
 
+/// Which namespaces a watch follows, by identity.
+#[derive(Clone, Debug, PartialEq)]
+enum View {
+    /// One namespace: the one that had the name when the watch began (its uid).
+    Namespace { name: String, uid: String },
+    /// Across namespaces: these (uid → name), or every one (`None`: a server administrator, a
+    /// server without accounts, `--anonymous-read`).
+    Across(Option<BTreeMap<String, String>>),
+}
+
+impl View {
+    /// Whether an event of the namespace with this uid belongs to the view.
+    fn shows(&self, uid: Option<&str>) -> bool {
+        match self {
+            View::Namespace { uid: pinned, .. } => uid == Some(pinned.as_str()),
+            View::Across(None) => true,
+            View::Across(Some(visible)) => uid.is_some_and(|u| visible.contains_key(u)),
+        }
+    }
+
+    fn namespace(&self) -> Option<&str> {
+        match self {
+            View::Namespace { name, .. } => Some(name),
+            View::Across(_) => None,
+        }
+    }
+
+    fn pinned_uid(&self) -> Option<&str> {
+        match self {
+            View::Namespace { uid, .. } => Some(uid),
+            View::Across(_) => None,
+        }
+    }
+}
+
+/// The namespace a watch followed has no longer the uid it began with: 404 when the name is
+/// free, 410 when another namespace has it now.
+fn namespace_changed(name: &str, now: Option<&str>) -> ApiError {
+    match now {
+        None => ApiError::not_found(RES_NAMESPACES, name),
+        Some(_) => {
+            gone(format!("namespaces \"{name}\" was deleted and created again; this watch followed the deleted one: list and watch again"))
+        }
+    }
+}
+
 impl Service {
     fn line(&self, event_type: &str, stream: ImageStream) -> Option<String> {
         serde_json::to_string(&WatchLine { event_type, object: self.with_public_repository(stream) }).ok()
     }
 
-    /// Starts a watch. Errors (410 for a trimmed version) come before the first byte.
-    pub async fn watch_streams(&self, caller: &Caller, mut req: WatchRequest) -> Result<WatchStream, ApiError> {
-        self.allow(caller, Verb::List, "imagestreams", req.namespace.as_deref())?;
-        req.visible = if req.namespace.is_none() { caller.visible_namespaces().map(|v| v.into_iter().collect()) } else { None };
-        let scope: Option<Vec<String>> = req.visible.as_ref().map(|v| v.iter().cloned().collect());
-        let mut conn = self.store.read().await.map_err(db)?;
-        if let Some(ns) = &req.namespace {
-            self.require_namespace(&mut conn, ns).await?;
-        }
-        let horizon = store::watch_horizon(&mut conn).await.map_err(db)?;
-        let mut initial: Vec<String> = vec![];
-        let from = match req.resource_version {
-            Some(rv) if rv < horizon => return Err(expired(rv, horizon)),
-            Some(rv) => rv,
-            None => {
-                // Like Kubernetes: the current objects as ADDED, then changes after them.
-                let rv = store::current_resource_version(&mut conn).await.map_err(db)?;
-                let mut after = (String::new(), String::new());
-                loop {
-                    let page = store::list_streams(&mut conn, req.namespace.as_deref(), (&after.0, &after.1), 200, scope.as_deref())
-                        .await
-                        .map_err(db)?;
-                    let Some(last) = page.last() else { break };
-                    after = (last.stream.namespace().to_string(), last.stream.metadata.name.clone());
-                    for s in page.into_iter().filter(|s| req.name.as_ref().is_none_or(|n| *n == s.stream.metadata.name)) {
-                        if let Ok(line) =
-                            serde_json::to_string(&WatchLine { event_type: "ADDED", object: self.with_public_repository(s.stream) })
-                        {
-                            initial.push(line);
-                        }
-                    }
+    /// Bounds of watches (`--watch-max-duration`, `--max-watches-per-client`).
+    pub fn with_watch_limits(mut self, limits: WatchLimits) -> Self {
+        self.watches = Arc::new(WatchControl::new(limits));
+        self
+    }
+
+    /// Moves the access epoch: every open watch asks again whether its caller may still see what
+    /// it shows. Called after the commit of every change of accounts, members, visibility or
+    /// namespaces (so the answer reads the committed state).
+    pub(crate) fn access_changed(&self) {
+        self.watches.epoch.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// What the caller may follow now: the namespace `ns` by its uid (404 when there is none),
+    /// or the namespaces visible to the caller.
+    async fn view_of(&self, conn: &mut sqlx::SqliteConnection, caller: &Caller, ns: Option<&str>) -> Result<View, ApiError> {
+        Ok(match ns {
+            Some(name) => match store::namespace_uid(conn, name).await.map_err(db)? {
+                Some(uid) => View::Namespace { name: name.to_string(), uid },
+                None => return Err(ApiError::not_found(RES_NAMESPACES, name)),
+            },
+            None => View::Across(match caller.visible_namespaces() {
+                None => None,
+                Some(names) => {
+                    Some(store::namespace_uids(conn, Some(&names)).await.map_err(db)?.into_iter().map(|(name, uid)| (uid, name)).collect())
                 }
-                rv
-            }
+            }),
+        })
+    }
+
+    /// Starts a watch with the request's credentials (kept, to ask again while it runs). Errors
+    /// (401, 403/404, 410 for a trimmed version, 429 for too many watches) come before the first
+    /// byte; later refusals are the watch's last event.
+    pub async fn watch_streams(&self, creds: Credentials, req: WatchRequest) -> Result<WatchStream, ApiError> {
+        // Subscribed before the caller is resolved: an account change committed from here on is
+        // asked about again, even one that lands while the watch starts.
+        let epoch = self.watches.epoch.subscribe();
+        let caller = self.resolve_caller(creds.clone()).await?;
+        self.allow(&caller, Verb::List, "imagestreams", req.namespace.as_deref())?;
+        let slot = self.watches.claim(creds.remote.as_deref())?;
+        let mut conn = self.store.read().await.map_err(db)?;
+        let view = self.view_of(&mut conn, &caller, req.namespace.as_deref()).await?;
+        let horizon = store::watch_horizon(&mut conn).await.map_err(db)?;
+        let (from, listing) = match req.resource_version {
+            Some(rv) if rv < horizon => return Err(expired(rv, horizon)),
+            Some(rv) => (rv, None),
+            // Like Kubernetes: the current objects as ADDED (page by page), then changes after.
+            None => (store::current_resource_version(&mut conn).await.map_err(db)?, Some((String::new(), String::new()))),
         };
         drop(conn);
-        let service = self.clone();
         // Subscribe before catching up, so nothing published meanwhile is missed. A watch from
         // at or after what the hub has published needs no catch-up from the log at all.
         let hub = self.watch_hub();
         let batches = hub.batches.subscribe();
         let published = hub.published.load(std::sync::atomic::Ordering::Acquire);
         let follow = Follow { position: from, batches, catch_up: published < 0 || from < published };
-        // One shared context per watch: each step's future then holds a pointer, not copies.
-        let ctx = std::sync::Arc::new((service, req));
-        Ok(async_stream(initial, follow, move |mut st| {
-            let ctx = ctx.clone();
-            async move {
-                let lines = ctx.0.follow(&ctx.1, &mut st).await?;
-                Some((lines, st))
-            }
-        }))
+        let limits = &self.watches.limits;
+        let period = limits.recheck_interval.max(Duration::from_millis(10));
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let deadline = chrono::Duration::from_std(limits.max_duration).ok().and_then(|d| self.clock_now().checked_add_signed(d));
+        let state = WatchState {
+            service: self.clone(),
+            next_bookmark: tokio::time::Instant::now() + req.bookmark_interval,
+            req,
+            // The audit entry was the opening request's; asking again later writes none.
+            creds: Credentials { audit: None, ..creds },
+            user_id: caller.user_id,
+            view,
+            listing,
+            listed: vec![],
+            follow,
+            epoch,
+            recheck,
+            recheck_due: false,
+            deadline,
+            ended: false,
+            _slot: slot,
+        };
+        use futures::StreamExt;
+        Ok(Box::pin(
+            futures::stream::unfold(Box::new(state), |mut st| async move {
+                let lines = st.next_lines().await?;
+                Some((futures::stream::iter(lines), st))
+            })
+            .flatten(),
+        ))
     }
+}
 
-    /// The next lines of one watch (`st.position` moves past them). Catching up (at the
-    /// start, or after falling behind the hub) reads the event log; following reads the hub's
-    /// batches, which every watcher shares.
-    async fn follow(&self, req: &WatchRequest, st: &mut Follow) -> Option<Vec<String>> {
-        use tokio::sync::broadcast::error::RecvError;
+/// One open watch.
+struct WatchState {
+    service: Service,
+    req: WatchRequest,
+    /// What the watch was opened with; resolved again at every re-check.
+    creds: Credentials,
+    /// The user who opened it: another user (or nobody) behind the same credentials later means
+    /// the session ended.
+    user_id: Option<i64>,
+    view: View,
+    /// The initial listing still to send: the key of the last stream sent (`None`: done).
+    listing: Option<(String, String)>,
+    /// The pages listed so far, in key order: events a page already reflects are not sent again.
+    listed: Vec<Listed>,
+    follow: Follow,
+    epoch: tokio::sync::watch::Receiver<u64>,
+    recheck: tokio::time::Interval,
+    recheck_due: bool,
+    next_bookmark: tokio::time::Instant,
+    /// When the watch ends cleanly (service clock); `None`: never.
+    deadline: Option<DateTime<Utc>>,
+    ended: bool,
+    _slot: ClientSlot,
+}
+
+/// A page of the initial listing: every stream with a key up to `upto` (`None`: all the rest)
+/// as it was at `version`.
+struct Listed {
+    upto: Option<(String, String)>,
+    version: i64,
+}
+
+/// What following yields.
+enum Step {
+    Lines(Vec<String>),
+    /// An account change was announced.
+    Recheck,
+    /// The re-check timer fired.
+    Timer,
+    End,
+}
+
+impl WatchState {
+    /// The next lines to send; `None` ends the watch.
+    async fn next_lines(&mut self) -> Option<Vec<String>> {
         loop {
-            if st.position == i64::MAX {
+            if self.ended {
                 return None;
             }
-            if st.catch_up {
+            // The maximum lifetime: a clean end; the client resumes from its last version.
+            if self.deadline.is_some_and(|d| self.service.clock_now() >= d) {
+                return None;
+            }
+            if self.recheck_due || self.epoch.has_changed().unwrap_or(true) {
+                self.recheck_due = false;
+                self.epoch.borrow_and_update();
+                if let Err(e) = Box::pin(self.reauthorize()).await {
+                    return Some(self.end_with(&e));
+                }
+            }
+            if self.listing.is_some() {
+                match Box::pin(self.list_page()).await {
+                    Ok(lines) if lines.is_empty() => continue,
+                    Ok(lines) => return Some(lines),
+                    Err(e) => return Some(self.end_with(&e)),
+                }
+            }
+            match self.follow().await {
+                Step::Lines(lines) => {
+                    // An account change announced while these were read is answered before they
+                    // go out: nothing committed after a refusal reaches the caller.
+                    if self.epoch.has_changed().unwrap_or(true) {
+                        self.epoch.borrow_and_update();
+                        if let Err(e) = Box::pin(self.reauthorize()).await {
+                            return Some(self.end_with(&e));
+                        }
+                    }
+                    self.next_bookmark = tokio::time::Instant::now() + self.req.bookmark_interval;
+                    return Some(lines);
+                }
+                Step::Recheck => self.recheck_due = true,
+                // Only credentials can lapse unannounced (a token's or a session's expiry);
+                // a watch without any asks again on account changes alone.
+                Step::Timer => self.recheck_due |= self.creds.bearer.is_some() || self.creds.session.is_some(),
+                Step::End => return None,
+            }
+        }
+    }
+
+    fn end_with(&mut self, e: &ApiError) -> Vec<String> {
+        self.ended = true;
+        vec![error_line(e)]
+    }
+
+    /// Asks again, from the original credentials, whether the caller may still see what the
+    /// watch shows: 401 when the credentials no longer prove the same user, the permission
+    /// check's answer, 404/410 when the namespace followed is gone, 410 when a namespace left
+    /// the caller's view across namespaces. Namespaces that became visible join the view.
+    async fn reauthorize(&mut self) -> Result<(), ApiError> {
+        let s = &self.service;
+        let caller = s.resolve_caller(self.creds.clone()).await?;
+        if self.user_id.is_some() && caller.user_id != self.user_id {
+            return Err(ApiError::unauthorized(
+                "Unauthorized: the sign-in this watch was opened with has ended (signed out, password changed, or expired)",
+            ));
+        }
+        s.authorizer.check(&caller, Verb::List, "imagestreams", self.view.namespace())?;
+        let mut conn = s.store.read().await.map_err(db)?;
+        match &self.view {
+            View::Namespace { name, uid } => {
+                let now = store::namespace_uid(&mut conn, name).await.map_err(db)?;
+                if now.as_deref() != Some(uid.as_str()) {
+                    return Err(namespace_changed(name, now.as_deref()));
+                }
+            }
+            View::Across(before) => {
+                let View::Across(now) = s.view_of(&mut conn, &caller, None).await? else {
+                    return Err(ApiError::internal("a watch across namespaces got a one-namespace view"));
+                };
+                let lost = match (before, &now) {
+                    (_, None) => None,
+                    (None, Some(_)) => Some("access to every namespace ended".to_string()),
+                    (Some(b), Some(n)) => b
+                        .iter()
+                        .find(|(uid, _)| !n.contains_key(*uid))
+                        .map(|(_, name)| format!("namespace {name:?} left this watch's view")),
+                };
+                if let Some(why) = lost {
+                    return Err(gone(format!("{why} (deleted, made private, or access removed): list and watch again")));
+                }
+                self.view = View::Across(now);
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of the initial listing, read with the version it reflects.
+    async fn list_page(&mut self) -> Result<Vec<String>, ApiError> {
+        let Some(after) = self.listing.clone() else { return Ok(vec![]) };
+        let s = &self.service;
+        let mut conn = s.store.read().await.map_err(db)?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(db)?;
+        let version = store::current_resource_version(&mut tx).await.map_err(db)?;
+        let scope: Option<Vec<String>> = match &self.view {
+            View::Namespace { name, uid } => {
+                let now = store::namespace_uid(&mut tx, name).await.map_err(db)?;
+                if now.as_deref() != Some(uid.as_str()) {
+                    return Err(namespace_changed(name, now.as_deref()));
+                }
+                None
+            }
+            View::Across(None) => None,
+            View::Across(Some(visible)) => {
+                // The visible names that still belong to the namespaces the view holds.
+                let names: Vec<String> = visible.values().cloned().collect();
+                let now = store::namespace_uids(&mut tx, Some(&names)).await.map_err(db)?;
+                Some(now.into_iter().filter(|(_, uid)| visible.contains_key(uid)).map(|(name, _)| name).collect())
+            }
+        };
+        let page =
+            store::list_streams(&mut tx, self.view.namespace(), (&after.0, &after.1), LIST_PAGE, scope.as_deref()).await.map_err(db)?;
+        drop(tx);
+        drop(conn);
+        let upto = (page.len() as i64 == LIST_PAGE)
+            .then(|| page.last().map(|s| (s.stream.namespace().to_string(), s.stream.metadata.name.clone())))
+            .flatten();
+        self.listed.push(Listed { upto: upto.clone(), version });
+        self.listing = upto;
+        Ok(page
+            .into_iter()
+            .filter(|row| self.req.name.as_ref().is_none_or(|n| *n == row.stream.metadata.name))
+            .filter_map(|row| self.service.line("ADDED", row.stream))
+            .collect())
+    }
+
+    /// Whether the initial listing already sent the stream as of this version.
+    fn listed_covers(&self, namespace: &str, name: &str, rv: i64) -> bool {
+        self.listed
+            .iter()
+            .find(|l| l.upto.as_ref().is_none_or(|(n, m)| (namespace, name) <= (n.as_str(), m.as_str())))
+            .is_some_and(|l| rv <= l.version)
+    }
+
+    /// Whether an event goes to this watch.
+    fn shows(&self, rv: i64, namespace: &str, uid: Option<&str>, name: &str) -> bool {
+        rv > self.follow.position
+            && self.view.shows(uid)
+            && self.req.name.as_ref().is_none_or(|n| n == name)
+            && !self.listed_covers(namespace, name, rv)
+    }
+
+    /// Moves past a version; the listing's pages no longer matter once it is past all of them.
+    fn advance(&mut self, position: i64) {
+        self.follow.position = position;
+        if self.listing.is_none() && self.listed.iter().all(|l| l.version <= position) {
+            self.listed.clear();
+        }
+    }
+
+    /// The next lines of the watch (`follow.position` moves past them), or a re-check to do.
+    /// Catching up (at the start, or after falling behind the hub) reads the event log;
+    /// following reads the hub's batches, which every watcher shares.
+    async fn follow(&mut self) -> Step {
+        use tokio::sync::broadcast::error::RecvError;
+        enum Woke {
+            Batch(Result<Arc<Batch>, RecvError>),
+            Epoch(bool),
+            Timer,
+            Bookmark,
+        }
+        loop {
+            if self.follow.position == i64::MAX {
+                return Step::End;
+            }
+            if self.follow.catch_up {
                 // Boxed: an idle watcher waits below, and must not carry the (large) state of
                 // database futures inline.
-                match Box::pin(self.catch_up(req, st.position)).await? {
-                    CatchUp::Lines(lines, next) => {
-                        st.position = next;
-                        return Some(lines);
+                match Box::pin(self.catch_up()).await {
+                    None => return Step::End,
+                    Some(CatchUp::Lines(lines, next)) => {
+                        self.advance(next);
+                        if !lines.is_empty() {
+                            return Step::Lines(lines);
+                        }
+                        continue;
                     }
-                    CatchUp::Current(now) => {
-                        st.position = st.position.max(now);
-                        st.catch_up = false;
+                    Some(CatchUp::Current(now)) => {
+                        self.advance(self.follow.position.max(now));
+                        self.follow.catch_up = false;
                     }
                 }
             }
-            let position = st.position;
-            // Only a watch with bookmarks needs a timer while idle.
-            let received = if req.bookmarks {
-                tokio::time::timeout(req.bookmark_interval, st.batches.recv()).await
-            } else {
-                Ok(st.batches.recv().await)
+            let position = self.follow.position;
+            let (bookmarks, at) = (self.req.bookmarks, self.next_bookmark);
+            let woke = tokio::select! {
+                r = self.follow.batches.recv() => Woke::Batch(r),
+                r = self.epoch.changed() => Woke::Epoch(r.is_ok()),
+                _ = self.recheck.tick() => Woke::Timer,
+                _ = tokio::time::sleep_until(at), if bookmarks => Woke::Bookmark,
             };
-            match received {
-                Ok(Ok(batch)) => {
+            match woke {
+                Woke::Epoch(true) => return Step::Recheck,
+                Woke::Timer => return Step::Timer,
+                Woke::Epoch(false) | Woke::Batch(Err(RecvError::Closed)) => return Step::End,
+                Woke::Batch(Err(RecvError::Lagged(_))) => self.follow.catch_up = true,
+                Woke::Batch(Ok(batch)) => {
                     if batch.upto <= position {
                         continue;
                     }
                     if batch.after > position {
-                        st.catch_up = true;
+                        self.follow.catch_up = true;
                         continue;
                     }
                     let lines: Vec<String> = batch
                         .events
                         .iter()
-                        .filter(|e| e.resource_version > position)
-                        .filter(|e| req.namespace.as_ref().is_none_or(|n| *n == e.namespace))
-                        .filter(|e| req.name.as_ref().is_none_or(|n| *n == e.name))
-                        .filter(|e| req.visible.as_ref().is_none_or(|v| v.contains(&e.namespace)))
+                        .filter(|e| self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name))
                         .map(|e| e.line.to_string())
                         .collect();
-                    st.position = batch.upto;
+                    self.advance(batch.upto);
                     if !lines.is_empty() {
-                        return Some(lines);
+                        return Step::Lines(lines);
                     }
                 }
-                Ok(Err(RecvError::Lagged(_))) => st.catch_up = true,
-                Ok(Err(RecvError::Closed)) => return None,
-                Err(_) if req.bookmarks => {
+                Woke::Bookmark => {
+                    self.next_bookmark = tokio::time::Instant::now() + self.req.bookmark_interval;
                     let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
                     let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
-                    let mut v = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }).ok()?;
+                    let Ok(mut v) = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }) else {
+                        continue;
+                    };
                     // A bookmark carries only kind, apiVersion and the version.
                     if let Some(o) = v.get_mut("object").and_then(|o| o.as_object_mut()) {
                         o.retain(|k, _| k == "kind" || k == "apiVersion" || k == "metadata");
                     }
-                    return Some(vec![v.to_string()]);
+                    return Step::Lines(vec![v.to_string()]);
                 }
-                Err(_) => {}
             }
         }
     }
 
-    /// Reads the event log after `position`: its next events, or (none left) the current
+    /// Reads the event log after the position: its next events, or (none left) the current
     /// version. A trimmed position yields the ERROR line and ends the watch.
-    async fn catch_up(&self, req: &WatchRequest, position: i64) -> Option<CatchUp> {
-        let mut conn = self.store.read().await.ok()?;
+    async fn catch_up(&self) -> Option<CatchUp> {
+        let position = self.follow.position;
+        let mut conn = self.service.store.read().await.ok()?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await.ok()?;
         let now = store::current_resource_version(&mut tx).await.ok()?;
         let horizon = store::watch_horizon(&mut tx).await.ok()?;
         if position < horizon {
-            let e = expired(position, horizon);
-            let line = serde_json::to_string(&WatchLine { event_type: "ERROR", object: &*e.status }).ok()?;
-            return Some(CatchUp::Lines(vec![line], i64::MAX));
+            return Some(CatchUp::Lines(vec![error_line(&expired(position, horizon))], i64::MAX));
         }
-        let events = store::events_after(&mut tx, position, req.namespace.as_deref(), req.name.as_deref(), 500).await.ok()?;
+        let events = store::events_after(&mut tx, position, self.view.pinned_uid(), self.req.name.as_deref(), 500).await.ok()?;
         drop(tx);
         Some(match events.last().map(|last| last.resource_version) {
             Some(last) => CatchUp::Lines(
                 events
                     .into_iter()
-                    .filter(|e| req.visible.as_ref().is_none_or(|v| v.contains(&e.namespace)))
-                    .filter_map(|e| self.line(&e.event_type, e.object.0))
+                    .filter(|e| self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name))
+                    .filter_map(|e| self.service.line(&e.event_type, e.object.0))
                     .collect(),
                 last,
             ),
             None => CatchUp::Current(now),
         })
     }
+}
 
+impl Service {
     /// The hub every watch follows, started with the first watch.
     fn watch_hub(&self) -> &WatchHub {
         self.watch_hub.get_or_init(|| {
             let batches = tokio::sync::broadcast::channel(HUB_CAPACITY).0;
-            let published = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1));
+            let published = Arc::new(std::sync::atomic::AtomicI64::new(-1));
             // The reader holds a service without the hub (no cycle): when the last service is
             // dropped, so is the hub, and its guard stops the reader.
-            let reader = Service { watch_hub: std::sync::Arc::new(std::sync::OnceLock::new()), ..self.clone() };
+            let reader = Service { watch_hub: Arc::new(std::sync::OnceLock::new()), ..self.clone() };
             let tail = TaskGuard::spawn(reader.tail(batches.clone(), published.clone()));
             WatchHub { batches, published, _tail: tail }
         })
@@ -235,11 +628,7 @@ impl Service {
     /// The hub's one reader of the event log: after every commit it reads what is new once,
     /// renders each event's line once, and publishes the batch to every watcher. So a change
     /// costs one query and one serialisation however many watch.
-    async fn tail(
-        self,
-        hub: tokio::sync::broadcast::Sender<std::sync::Arc<Batch>>,
-        published: std::sync::Arc<std::sync::atomic::AtomicI64>,
-    ) {
+    async fn tail(self, hub: tokio::sync::broadcast::Sender<Arc<Batch>>, published: Arc<std::sync::atomic::AtomicI64>) {
         let mut changes = self.subscribe_changes();
         let mut position = self.current_resource_version().await.unwrap_or(0);
         loop {
@@ -269,14 +658,20 @@ impl Service {
                     .into_iter()
                     .filter_map(|e| {
                         let line = self.line(&e.event_type, e.object.0)?;
-                        Some(HubEvent { resource_version: e.resource_version, namespace: e.namespace, name: e.name, line: line.into() })
+                        Some(HubEvent {
+                            resource_version: e.resource_version,
+                            namespace: e.namespace,
+                            namespace_uid: e.namespace_uid,
+                            name: e.name,
+                            line: line.into(),
+                        })
                     })
                     .collect();
                 // Stored before sending: a watch that reads `upto` and skips its catch-up has
                 // subscribed already, so it gets this batch (and skips what it has).
                 published.store(upto, std::sync::atomic::Ordering::Release);
                 // No receivers is fine: the batch is simply not needed.
-                let _ = hub.send(std::sync::Arc::new(Batch { after: position, upto, events }));
+                let _ = hub.send(Arc::new(Batch { after: position, upto, events }));
                 position = upto;
             } else if published.load(std::sync::atomic::Ordering::Acquire) < 0 {
                 published.store(position, std::sync::atomic::Ordering::Release);
@@ -294,8 +689,8 @@ impl Service {
 /// The watch hub: the batches it publishes, and the version they reach (-1 before the first
 /// read of the log).
 pub(crate) struct WatchHub {
-    batches: tokio::sync::broadcast::Sender<std::sync::Arc<Batch>>,
-    published: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    batches: tokio::sync::broadcast::Sender<Arc<Batch>>,
+    published: Arc<std::sync::atomic::AtomicI64>,
     /// The one reader of the event log; stops with the hub.
     _tail: TaskGuard,
 }
@@ -314,15 +709,16 @@ pub(crate) struct Batch {
 struct HubEvent {
     resource_version: i64,
     namespace: String,
+    namespace_uid: Option<String>,
     name: String,
-    line: std::sync::Arc<str>,
+    line: Arc<str>,
 }
 
-/// A watch's place: its position (`i64::MAX` once ended), its hub subscription, and whether it
-/// must read the log first.
+/// A watch's place in the log: its position (`i64::MAX` once ended), its hub subscription, and
+/// whether it must read the log first.
 struct Follow {
     position: i64,
-    batches: tokio::sync::broadcast::Receiver<std::sync::Arc<Batch>>,
+    batches: tokio::sync::broadcast::Receiver<Arc<Batch>>,
     catch_up: bool,
 }
 
@@ -331,27 +727,6 @@ enum CatchUp {
     Lines(Vec<String>, i64),
     /// Nothing after the position: the current version.
     Current(i64),
-}
-
-/// A stream of lines: `initial` first, then batches produced by `next(state)` until it returns
-/// `None`. The state moves through each call (no lock, nothing shared).
-fn async_stream<S, F, Fut>(initial: Vec<String>, state: S, next: F) -> WatchStream
-where
-    S: Send + 'static,
-    F: Fn(S) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Option<(Vec<String>, S)>> + Send + 'static,
-{
-    use futures::StreamExt;
-    let first = futures::stream::iter(initial);
-    let rest = futures::stream::unfold(Some(state), move |state| {
-        let fut = state.map(&next);
-        async move {
-            let (lines, state) = fut?.await?;
-            Some((futures::stream::iter(lines), Some(state)))
-        }
-    })
-    .flatten();
-    Box::pin(first.chain(rest))
 }
 
 impl Service {

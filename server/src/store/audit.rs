@@ -37,38 +37,30 @@ impl From<AuditRow> for AuditEntry {
     }
 }
 
-/// Appends an entry.
+/// Appends an entry. It is tied to the namespace that has the name now (its uid), so a namespace
+/// deleted and created again does not inherit the old one's entries.
 pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreResult<()> {
-    sqlx::query("INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(&a.time)
-        .bind(&a.user)
-        .bind(&a.token)
-        .bind(&a.namespace)
-        .bind(&a.action)
-        .bind(&a.remote)
-        .bind(a.code)
-        .bind(&a.outcome)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// The newest `limit` audit entries of a namespace (or of the server: `None`), newest first.
-pub async fn audit_of(conn: &mut SqliteConnection, namespace: Option<&str>, limit: i64) -> StoreResult<Vec<AuditEntry>> {
-    let rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT time, user, token, namespace, action, remote, code, outcome FROM audit
-         WHERE (?1 IS NULL OR namespace = ?1) ORDER BY id DESC LIMIT ?2",
+    sqlx::query(
+        "INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome, namespace_uid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT uid FROM namespaces WHERE name = ?4))",
     )
-    .bind(namespace)
-    .bind(limit)
-    .fetch_all(conn)
+    .bind(&a.time)
+    .bind(&a.user)
+    .bind(&a.token)
+    .bind(&a.namespace)
+    .bind(&a.action)
+    .bind(&a.remote)
+    .bind(a.code)
+    .bind(&a.outcome)
+    .execute(conn)
     .await?;
-    Ok(rows.into_iter().map(AuditEntry::from).collect())
+    Ok(())
 }
 
 /// One page of the audit log of a namespace (or of the server: `None`), newest first: at most
 /// `limit` entries older than the entry `before` (its row id; `None`: from the newest), each
-/// with its row id (the next page's `before`).
+/// with its row id (the next page's `before`). A namespace's entries are those of the namespace
+/// that has the name now (by uid), not of an earlier one deleted under the same name.
 pub async fn audit_page(
     conn: &mut SqliteConnection,
     namespace: Option<&str>,
@@ -83,7 +75,8 @@ pub async fn audit_page(
     }
     let rows: Vec<Paged> = sqlx::query_as(
         "SELECT id, time, user, token, namespace, action, remote, code, outcome FROM audit
-         WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+         WHERE (?1 IS NULL OR namespace_uid = (SELECT uid FROM namespaces WHERE name = ?1)) AND (?2 IS NULL OR id < ?2)
+         ORDER BY id DESC LIMIT ?3",
     )
     .bind(namespace)
     .bind(before)

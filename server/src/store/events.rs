@@ -1,6 +1,7 @@
 //! The watch event log: one row per stored change of a stream, written inside the change's own
 //! transaction (so a watcher never sees a change the database does not have), with the stream as
-//! it was after the change.
+//! it was after the change, and the uid of its namespace: a namespace deleted and created again
+//! under the same name is another namespace, and its watchers never get the old one's events.
 //!
 //! Must not: filter events by who may see them (the service does) or render watch lines.
 
@@ -16,6 +17,9 @@ pub struct StoredEvent {
     pub resource_version: i64,
     /// The stream's namespace.
     pub namespace: String,
+    /// The uid of that namespace when the change was made (`None`: an event older than the uid
+    /// column, of a namespace deleted since).
+    pub namespace_uid: Option<String>,
     /// The stream's name.
     pub name: String,
     /// `ADDED`, `MODIFIED` or `DELETED`.
@@ -25,7 +29,8 @@ pub struct StoredEvent {
     pub object: Json<ImageStream>,
 }
 
-/// Appends an event; `created` (the service clock) is what trimming by age compares.
+/// Appends an event, tied to the uid the namespace has now (the change's transaction holds the
+/// namespace); `created` (the service clock) is what trimming by age compares.
 pub async fn record_event(
     conn: &mut SqliteConnection,
     rv: i64,
@@ -35,33 +40,37 @@ pub async fn record_event(
     object: &ImageStream,
     created: &str,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO watch_events (resource_version, namespace, name, type, object, created) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(rv)
-        .bind(namespace)
-        .bind(name)
-        .bind(event_type)
-        .bind(Json(object))
-        .bind(created)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO watch_events (resource_version, namespace, name, type, object, created, namespace_uid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT uid FROM namespaces WHERE name = ?2))",
+    )
+    .bind(rv)
+    .bind(namespace)
+    .bind(name)
+    .bind(event_type)
+    .bind(Json(object))
+    .bind(created)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// Events after `after`, oldest first, optionally of one namespace and one name, at most `limit`.
+/// Events after `after`, oldest first, optionally of one namespace (by its uid) and one name, at
+/// most `limit`.
 pub async fn events_after(
     conn: &mut SqliteConnection,
     after: i64,
-    namespace: Option<&str>,
+    namespace_uid: Option<&str>,
     name: Option<&str>,
     limit: i64,
 ) -> StoreResult<Vec<StoredEvent>> {
     sqlx::query_as(
-        "SELECT resource_version, namespace, name, type, object FROM watch_events
-         WHERE resource_version > ?1 AND (?2 IS NULL OR namespace = ?2) AND (?3 IS NULL OR name = ?3)
+        "SELECT resource_version, namespace, namespace_uid, name, type, object FROM watch_events
+         WHERE resource_version > ?1 AND (?2 IS NULL OR namespace_uid = ?2) AND (?3 IS NULL OR name = ?3)
          ORDER BY resource_version LIMIT ?4",
     )
     .bind(after)
-    .bind(namespace)
+    .bind(namespace_uid)
     .bind(name)
     .bind(limit)
     .fetch_all(conn)
@@ -93,4 +102,18 @@ pub async fn trim_events(conn: &mut SqliteConnection, before: &str, keep: i64) -
 /// The names of the streams of a namespace (to record their deletion with it).
 pub async fn stream_names(conn: &mut SqliteConnection, namespace: &str) -> StoreResult<Vec<String>> {
     sqlx::query_scalar("SELECT name FROM image_streams WHERE namespace = ? ORDER BY name").bind(namespace).fetch_all(conn).await
+}
+
+/// The uid of the namespace named `name` now, if there is one.
+pub async fn namespace_uid(conn: &mut SqliteConnection, name: &str) -> StoreResult<Option<String>> {
+    sqlx::query_scalar("SELECT uid FROM namespaces WHERE name = ?").bind(name).fetch_optional(conn).await
+}
+
+/// The uid of each namespace (of those named in `scope`; `None`: all) by name: what a watch
+/// across namespaces may show, by identity.
+pub async fn namespace_uids(conn: &mut SqliteConnection, scope: Option<&[String]>) -> StoreResult<Vec<(String, String)>> {
+    sqlx::query_as("SELECT name, uid FROM namespaces WHERE ?1 IS NULL OR name IN (SELECT value FROM json_each(?1)) ORDER BY name")
+        .bind(scope.map(Json))
+        .fetch_all(conn)
+        .await
 }

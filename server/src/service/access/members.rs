@@ -45,6 +45,7 @@ impl Service {
         }
         store::set_member(&mut tx, ns, u.id, role).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.access_changed();
         Ok(Member { user: user.into(), role: role.as_str().into() })
     }
 
@@ -60,6 +61,7 @@ impl Service {
             return Err(ApiError::not_found(RES_MEMBERS, user));
         }
         tx.commit().await.map_err(db)?;
+        self.access_changed();
         Ok(Status::success("members", "", user))
     }
 
@@ -78,6 +80,7 @@ impl Service {
         self.require_namespace(&mut tx, ns).await?;
         store::set_public(&mut tx, ns, v.public).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.access_changed();
         Ok(v.clone())
     }
 }

@@ -148,6 +148,7 @@ impl Service {
             let mut tx = self.store.begin().await.map_err(db)?;
             store::delete_session(&mut tx, hash).await.map_err(db)?;
             tx.commit().await.map_err(db)?;
+            self.access_changed();
         }
         Ok(())
     }
@@ -165,6 +166,7 @@ impl Service {
         store::set_password(&mut tx, id, &hash_password(&change.new)?).await.map_err(db)?;
         store::delete_sessions_of(&mut tx, id, caller.session.as_deref().unwrap_or("")).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.access_changed();
         Ok(())
     }
 }

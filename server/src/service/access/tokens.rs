@@ -75,6 +75,7 @@ impl Service {
             return Err(ApiError::not_found(RES_TOKENS, id));
         }
         tx.commit().await.map_err(db)?;
+        self.access_changed();
         Ok(Status::success("tokens", "", id))
     }
 }

@@ -96,6 +96,7 @@ impl Service {
         };
         tx.commit().await.map_err(db)?;
         self.accounts.turn_on();
+        self.access_changed();
         self.spend_setup_token();
         Ok(done)
     }
@@ -128,6 +129,8 @@ impl Service {
         store::insert_user(&mut tx, name, &hash, new.admin, &self.now_rfc3339()).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.accounts.turn_on();
+        // Accounts may have just turned on: watches opened without signing in ask again.
+        self.access_changed();
         if first {
             self.spend_setup_token();
             tracing::info!(user = %name, "created the first administrator with the setup token; the token is spent");
