@@ -43,5 +43,6 @@ pub mod sealing;
 pub mod serve;
 pub mod service;
 pub mod store;
+pub mod strict;
 pub mod workers;
 pub mod yaml;

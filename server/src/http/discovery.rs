@@ -150,10 +150,30 @@ pub async fn openapi_group(headers: HeaderMap) -> ApiResult {
             }),
         );
     }
+    // The PATCH operations, with the query parameters they honour: kubectl looks for
+    // `fieldValidation` here to know it may leave validation to the server.
+    let mut paths = serde_json::Map::new();
+    for (resource, kind) in [("imagestreams", "ImageStream"), ("imagestreamtags", "ImageStreamTag")] {
+        paths.insert(
+            format!("/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/{resource}/{{name}}"),
+            json!({"patch": {
+                "operationId": format!("patchImageOpenshiftIoV1Namespaced{kind}"),
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {"group": GROUP, "kind": kind, "version": VERSION},
+                "parameters": [{
+                    "name": "fieldValidation",
+                    "in": "query",
+                    "description": "Ignore, Warn (treated as Ignore) or Strict (unknown fields are a 400).",
+                    "schema": {"type": "string", "uniqueItems": true},
+                }],
+                "responses": {"200": {"description": "OK"}},
+            }}),
+        );
+    }
     let doc = json!({
         "openapi": "3.0.0",
         "info": {"title": "imagestreams", "version": VERSION},
-        "paths": {},
+        "paths": paths,
         "components": {"schemas": schemas},
     });
     respond(&headers, StatusCode::OK, &doc)

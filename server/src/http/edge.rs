@@ -191,6 +191,23 @@ fn dry_run_refusal(query: &str) -> Option<ApiError> {
     asked.then(|| ApiError::bad_request("dryRun is not supported by this server: nothing was changed; send the request without dryRun"))
 }
 
+/// `?fieldValidation=` of a change: `Ignore`, `Warn` or `Strict` (Kubernetes' values; missing
+/// is `Ignore` here), handed to `decode` as a request header.
+fn field_validation(query: &str) -> Result<&'static str, ApiError> {
+    match form_urlencoded_pairs(query).find(|(k, _)| k == "fieldValidation").map(|(_, v)| v) {
+        None => Ok("Ignore"),
+        Some(v) => match v.as_str() {
+            "Ignore" | "" => Ok("Ignore"),
+            "Warn" => Ok("Warn"),
+            "Strict" => Ok("Strict"),
+            other => Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: {:?}: supported values: \"Ignore\", \"Strict\", \"Warn\"",
+                truncate(other, 40)
+            ))),
+        },
+    }
+}
+
 fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     query.split('&').filter(|p| !p.is_empty()).map(|p| {
         let (k, v) = p.split_once('=').unwrap_or((p, ""));
@@ -276,6 +293,12 @@ async fn admit_inner(edge: &Edge, mut req: Request, next: Next) -> Response {
 
     if let Some(refused) = dry_run_refusal(req.uri().query().unwrap_or_default()) {
         return HttpError(refused).into_response();
+    }
+    match field_validation(req.uri().query().unwrap_or_default()) {
+        Ok(v) => {
+            req.headers_mut().insert(super::FIELD_VALIDATION_HEADER, HeaderValue::from_static(v));
+        }
+        Err(e) => return HttpError(e).into_response(),
     }
     let slot = AuditSlot::default();
     req.extensions_mut().insert(slot.clone());

@@ -207,6 +207,9 @@ pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
         return Err(e);
     }
     let yaml = content_type.is_some_and(|c| c.contains("yaml"));
+    if !yaml && field_validation(headers) == FieldValidation::Strict {
+        return decode_strict(body);
+    }
     if yaml {
         // Parsing is linear within the budget, but a large document still takes a while: off the
         // async workers, so other requests (health checks, watches) are not held up meanwhile.
@@ -221,6 +224,34 @@ pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
     } else {
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))
     }
+}
+
+/// The request header the edge sets from `?fieldValidation=` (replacing whatever the client
+/// sent under that name), for `decode`.
+pub const FIELD_VALIDATION_HEADER: &str = "x-imagestreams-field-validation";
+
+/// `?fieldValidation=` of a write, as Kubernetes defines it: `Strict` refuses unknown fields
+/// (400), `Ignore` and `Warn` drop them (this server sends no warnings yet, so `Warn` is `Ignore`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Strict,
+}
+
+/// The field validation of a request (see `FIELD_VALIDATION_HEADER`).
+pub fn field_validation(headers: &HeaderMap) -> FieldValidation {
+    match headers.get(FIELD_VALIDATION_HEADER).and_then(|v| v.to_str().ok()) {
+        Some("Strict") => FieldValidation::Strict,
+        _ => FieldValidation::Ignore,
+    }
+}
+
+fn decode_strict<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let (value, unknown) = crate::strict::unknown_fields(&mut de)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))?;
+    crate::strict::refuse_unknown(&unknown)?;
+    Ok(value)
 }
 
 /// Success `Status` of deletes, as upstream answers them.

@@ -2,7 +2,7 @@
 //! to the service (`Service::patch_stream`, `patch_istag`), the patched object back.
 //! Must not: apply patches itself (the service does, inside its update path).
 
-use super::{ApiResult, Who, respond};
+use super::{ApiResult, FieldValidation, Who, field_validation, respond};
 use crate::service::{PatchType, Service};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,6 +12,10 @@ fn patch_type(headers: &HeaderMap) -> Result<PatchType, app::model::ApiError> {
     PatchType::from_content_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))
 }
 
+fn strict(headers: &HeaderMap) -> bool {
+    field_validation(headers) == FieldValidation::Strict
+}
+
 pub async fn image_stream(
     State(s): State<Service>,
     Who(who): Who,
@@ -19,7 +23,7 @@ pub async fn image_stream(
     Path((ns, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let patched = s.patch_stream(&who, &ns, &name, patch_type(&headers)?, &body).await?;
+    let patched = s.patch_stream(&who, &ns, &name, patch_type(&headers)?, &body, strict(&headers)).await?;
     respond(&headers, StatusCode::OK, &patched)
 }
 
@@ -30,6 +34,6 @@ pub async fn image_stream_tag(
     Path((ns, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let patched = s.patch_istag(&who, &ns, &name, patch_type(&headers)?, &body).await?;
+    let patched = s.patch_istag(&who, &ns, &name, patch_type(&headers)?, &body, strict(&headers)).await?;
     respond(&headers, StatusCode::OK, &patched)
 }

@@ -173,8 +173,16 @@ fn pins_resource_version(kind: PatchType, patch: &[u8]) -> bool {
     }
 }
 
-fn decode_patched<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ApiError> {
-    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("the patched object is not valid: {e}")))
+/// The patched object as `T`; with `strict` (`?fieldValidation=Strict`), unknown fields the patch
+/// brought in are a 400 in upstream's words, as they are on a PUT.
+fn decode_patched<T: serde::de::DeserializeOwned>(v: Value, strict: bool) -> Result<T, ApiError> {
+    let invalid = |e: serde_json::Error| ApiError::bad_request(format!("the patched object is not valid: {e}"));
+    if !strict {
+        return serde_json::from_value(v).map_err(invalid);
+    }
+    let (value, unknown) = crate::strict::unknown_fields(v).map_err(invalid)?;
+    crate::strict::refuse_unknown(&unknown)?;
+    Ok(value)
 }
 
 fn encode<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
@@ -182,7 +190,7 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
 }
 
 impl Service {
-    /// `PATCH …/imagestreams/{name}`.
+    /// `PATCH …/imagestreams/{name}`; `strict`: `?fieldValidation=Strict`.
     pub async fn patch_stream(
         &self,
         caller: &Caller,
@@ -190,12 +198,13 @@ impl Service {
         name: &str,
         kind: PatchType,
         patch: &[u8],
+        strict: bool,
     ) -> Result<ImageStream, ApiError> {
         let pinned = pins_resource_version(kind, patch);
         let mut attempt = 0;
         loop {
             let current = self.get_stream(caller, ns, name).await?;
-            let patched: ImageStream = decode_patched(apply(kind, &encode(&current)?, patch)?)?;
+            let patched: ImageStream = decode_patched(apply(kind, &encode(&current)?, patch)?, strict)?;
             match self.update_stream(caller, ns, name, patched).await {
                 Err(e) if e.code() == 409 && !pinned && attempt < RETRIES_ON_CONFLICT => attempt += 1,
                 other => return other,
@@ -203,7 +212,7 @@ impl Service {
         }
     }
 
-    /// `PATCH …/imagestreamtags/{stream}:{tag}`.
+    /// `PATCH …/imagestreamtags/{stream}:{tag}`; `strict`: `?fieldValidation=Strict`.
     pub async fn patch_istag(
         &self,
         caller: &Caller,
@@ -211,12 +220,13 @@ impl Service {
         name: &str,
         kind: PatchType,
         patch: &[u8],
+        strict: bool,
     ) -> Result<ImageStreamTag, ApiError> {
         let pinned = pins_resource_version(kind, patch);
         let mut attempt = 0;
         loop {
             let current = self.get_istag(caller, ns, name).await?;
-            let patched: ImageStreamTag = decode_patched(apply(kind, &encode(&current)?, patch)?)?;
+            let patched: ImageStreamTag = decode_patched(apply(kind, &encode(&current)?, patch)?, strict)?;
             match self.set_istag(caller, ns, name, patched, false).await {
                 Err(e) if e.code() == 409 && !pinned && attempt < RETRIES_ON_CONFLICT => attempt += 1,
                 other => return other,
