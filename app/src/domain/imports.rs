@@ -12,11 +12,25 @@ use super::streams::is_importable;
 use super::tag_order::prioritize_tags;
 use crate::model::*;
 
-/// `ValidateImageStreamImport`.
+/// Most images one ImageStreamImport may list (`spec.images`): each is a registry lookup, so a
+/// request's work is bounded before any of it starts. The controllers import bigger streams in
+/// batches of this size (`import_batches`).
+pub const MAX_IMPORT_IMAGES: usize = 100;
+
+/// `ValidateImageStreamImport`, plus a bound on `spec.images`.
 pub fn validate_import(isi: &ImageStreamImport) -> Vec<FieldError> {
     let mut errs = validate_stream_name(isi.metadata.namespace.as_deref().unwrap_or_default(), &isi.metadata.name);
     if isi.spec.images.is_empty() && isi.spec.repository.is_none() {
         errs.push(FieldError::required("spec.images", "you must specify at least one image or a repository import"));
+    }
+    if isi.spec.images.len() > MAX_IMPORT_IMAGES {
+        // One error for the list, not one per entry: the entries are not even looked at.
+        errs.push(FieldError::invalid_raw(
+            "spec.images",
+            isi.spec.images.len(),
+            format!("must have at most {MAX_IMPORT_IMAGES} items (import more in several requests)"),
+        ));
+        return errs;
     }
     for (i, spec) in isi.spec.images.iter().enumerate() {
         let f = format!("spec.images[{i}]");
@@ -130,6 +144,12 @@ pub fn import_requests(stream: &ImageStream, tags: &[String]) -> Vec<ImageImport
             })
         })
         .collect()
+}
+
+/// The import requests for `tags` of a stream in batches of at most `MAX_IMPORT_IMAGES` (one
+/// ImageStreamImport each), as the controllers send them.
+pub fn import_batches(stream: &ImageStream, tags: &[String]) -> Vec<Vec<ImageImportSpec>> {
+    import_requests(stream, tags).chunks(MAX_IMPORT_IMAGES).map(<[ImageImportSpec]>::to_vec).collect()
 }
 
 /// The outcome of one tag of an import, as the importer produced it.
