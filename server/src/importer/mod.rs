@@ -341,7 +341,8 @@ impl Importer {
     pub async fn list_tags(&self, repository: &str, insecure: bool, auth: &Option<RegistryLogin>) -> Result<Vec<String>, OperationStatus> {
         let r =
             DockerImageReference::parse(repository).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
-        let mut tags = self
+        // The repository as written names a refused listing (errors' names end in `:latest`).
+        let listed = self
             .with_transport(&r, insecure, auth, |c, reference| async move {
                 let mut all: Vec<String> = vec![];
                 let mut last: Option<String> = None;
@@ -355,18 +356,17 @@ impl Importer {
                     all.sort();
                     all.dedup();
                     if all.len() > MAX_LISTED_TAGS {
-                        return Err(Failure::Refused(format!(
-                            "the repository has more than {MAX_LISTED_TAGS} tags; import the ones you need by name"
-                        )));
+                        return Ok(Err(format!("the repository has more than {MAX_LISTED_TAGS} tags; import the ones you need by name")));
                     }
                     if n < PAGE || all.len() == before || new_last == last {
                         break;
                     }
                     last = new_last;
                 }
-                Ok(all)
+                Ok(Ok(all))
             })
             .await?;
+        let mut tags = listed.map_err(|m| OperationStatus::failure("InternalError", format!("{repository}: {m}"), 500))?;
         tags.sort();
         Ok(tags)
     }

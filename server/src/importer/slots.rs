@@ -33,9 +33,9 @@ impl std::fmt::Display for Busy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Busy::Namespace { limit } => {
-                write!(f, "this namespace already runs {limit} imports (the most one namespace may run at once); try again later")
+                write!(f, "this namespace already runs its share of imports ({limit} at once); try again later")
             }
-            Busy::Server { limit } => write!(f, "the server already runs {limit} imports (the most it runs at once); try again later"),
+            Busy::Server { limit } => write!(f, "the server already runs as many imports as it may ({limit} at once); try again later"),
         }
     }
 }
