@@ -588,7 +588,8 @@ async fn hostile_registry() -> Hostile {
 
     let (good_d, gd) = (good.clone(), good_digest.clone());
     let handler = move |uri: Uri, Query(q): Query<HashMap<String, String>>| {
-        let (good, good_digest, layered, with_big_config, list) = (good_d.clone(), gd.clone(), layered.clone(), with_big_config.clone(), list.clone());
+        let (good, good_digest, layered, with_big_config, list) =
+            (good_d.clone(), gd.clone(), layered.clone(), with_big_config.clone(), list.clone());
         let (config, config_digest, big_config, big_config_digest) =
             (config.clone(), config_digest.clone(), big_config.clone(), big_config_digest.clone());
         async move {
@@ -598,7 +599,8 @@ async fn hostile_registry() -> Hostile {
                 return "{}".into_response();
             }
             if path.starts_with("/v2/good/img/manifests/") {
-                return ([("content-type", registry::OCI_MANIFEST.to_string()), ("docker-content-digest", good_digest)], good).into_response();
+                return ([("content-type", registry::OCI_MANIFEST.to_string()), ("docker-content-digest", good_digest)], good)
+                    .into_response();
             }
             if path.ends_with(&format!("/blobs/{config_digest}")) {
                 return config.into_response();
@@ -787,7 +789,8 @@ async fn a_tarpit_registry_in_one_namespace_does_not_stall_another() {
         assert_eq!(router.clone().oneshot(req).await.unwrap().status(), StatusCode::CREATED);
     }
     let started = std::time::Instant::now();
-    let req = create("fast", json!({"metadata": {"name": "app"}, "spec": {"tags": [docker_tag("v1", &format!("{}/good/img:v1", h.host))]}}));
+    let req =
+        create("fast", json!({"metadata": {"name": "app"}, "spec": {"tags": [docker_tag("v1", &format!("{}/good/img:v1", h.host))]}}));
     assert_eq!(router.clone().oneshot(req).await.unwrap().status(), StatusCode::CREATED);
     loop {
         let s = app.get(&is_path("fast", "app")).await.body;
@@ -798,14 +801,18 @@ async fn a_tarpit_registry_in_one_namespace_does_not_stall_another() {
         let _ = tokio::time::timeout(Duration::from_millis(200), changes.changed()).await;
     }
     // Through the API too: fast's import is admitted and answers at once…
-    let r = app.post("/apis/image.openshift.io/v1/namespaces/fast/imagestreamimports", import_one("api", &format!("{}/good/img:v2", h.host), "v2")).await;
+    let r = app
+        .post("/apis/image.openshift.io/v1/namespaces/fast/imagestreamimports", import_one("api", &format!("{}/good/img:v2", h.host), "v2"))
+        .await;
     assert_eq!(r.body["status"]["images"][0]["status"]["status"], "Success", "{}", r.text);
     assert!(started.elapsed() < timeout, "took {:?}", started.elapsed());
     // …while slow, whose share the controller holds, is told to come back later.
-    let r = app.post("/apis/image.openshift.io/v1/namespaces/slow/imagestreamimports", import_one("more", &format!("{}/good/img:v3", h.host), "v3")).await;
+    let r = app
+        .post(
+            "/apis/image.openshift.io/v1/namespaces/slow/imagestreamimports",
+            import_one("more", &format!("{}/good/img:v3", h.host), "v3"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
-    assert_eq!(
-        r.body["message"],
-        "this namespace already runs its share of imports (1 at once); try again later"
-    );
+    assert_eq!(r.body["message"], "this namespace already runs its share of imports (1 at once); try again later");
 }

@@ -185,7 +185,11 @@ pub fn parse(raw: &[u8]) -> Result<Parsed, String> {
         Some(l) => l
             .items
             .into_iter()
-            .map(|l| Layer { digest: l.digest.unwrap_or_default(), size: l.size.unwrap_or(0), media_type: l.media_type.unwrap_or_default() })
+            .map(|l| Layer {
+                digest: l.digest.unwrap_or_default(),
+                size: l.size.unwrap_or(0),
+                media_type: l.media_type.unwrap_or_default(),
+            })
             .collect(),
         None => vec![],
     };
@@ -287,5 +291,30 @@ pub fn list_image(repo: &str, digest: &str, raw: &[u8], list: &ManifestList, now
             .collect(),
         docker_image_manifest: String::from_utf8_lossy(raw).into(),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layers(n: usize) -> Vec<u8> {
+        let layers: Vec<serde_json::Value> = (0..n).map(|i| serde_json::json!({"digest": format!("sha256:{i:064x}"), "size": 1})).collect();
+        serde_json::json!({"schemaVersion": 2, "config": {"digest": "sha256:00"}, "layers": layers}).to_string().into_bytes()
+    }
+
+    #[test]
+    fn layers_up_to_the_limit_are_read_and_more_are_counted_not_kept() {
+        let Ok(Parsed::Image(m)) = parse(&layers(MAX_LAYERS)) else { panic!("the limit itself is fine") };
+        assert_eq!(m.layers.len(), MAX_LAYERS);
+        assert_eq!(parse(&layers(MAX_LAYERS + 5)).err().unwrap(), "the manifest has 1005 layers, more than the 1000 allowed");
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped_and_wrong_documents_refused() {
+        let doc = br#"{"schemaVersion": 2, "annotations": {"a": [1, {"b": null}]}, "config": {"digest": "sha256:00", "x": 1}}"#;
+        assert!(matches!(parse(doc), Ok(Parsed::Image(m)) if m.layers.is_empty() && m.config_digest == "sha256:00"));
+        assert_eq!(parse(br#"{"schemaVersion": 1}"#).err().unwrap(), "only schema 2 manifests and OCI manifests can be imported");
+        assert!(parse(b"[").err().unwrap().starts_with("the manifest is not valid JSON of a manifest"));
     }
 }

@@ -29,6 +29,8 @@ pub use registry::{MAX_CONFIG_BYTES, MAX_ERROR_BODY_BYTES, MAX_ERROR_TEXT, MAX_M
 pub const MAX_LISTED_TAGS: usize = 10_000;
 /// Children of one preserved manifest list fetched at the same time.
 const CHILD_CONCURRENCY: usize = 4;
+/// One image's lookup (a list with all its children) takes at most this many registry timeouts.
+const FETCH_DEADLINE_FACTOR: u32 = 4;
 
 /// How imports reach registries.
 #[derive(Clone, Debug)]
@@ -161,7 +163,8 @@ impl Importer {
         if let Some(c) = self.clients.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(c.clone());
         }
-        let internal = |e: reqwest::Error| OperationStatus::failure("InternalError", format!("the registry client could not be built: {e}"), 500);
+        let internal =
+            |e: reqwest::Error| OperationStatus::failure("InternalError", format!("the registry client could not be built: {e}"), 500);
         let http = reqwest::Client::builder()
             .proxy(reqwest::Proxy::all(&proxy).map_err(internal)?)
             .tls_danger_accept_invalid_certs(transport == Transport::HttpsUnverified)
@@ -259,8 +262,18 @@ impl Importer {
         self.guard.check_name(&host, port.parse().unwrap_or(443))
     }
 
-    /// Fetches the image `spec.from` names (by tag, default `latest`, or by digest).
+    /// Fetches the image `spec.from` names (by tag, default `latest`, or by digest), within
+    /// `FETCH_DEADLINE_FACTOR` registry timeouts in all (a list's children are several
+    /// operations; a registry that answers each just in time must not hold an import for hours).
     pub async fn fetch(&self, spec: &FetchSpec) -> Result<Fetched, OperationStatus> {
+        let deadline = self.config.timeout * FETCH_DEADLINE_FACTOR;
+        match tokio::time::timeout(deadline, self.fetch_within(spec)).await {
+            Ok(done) => done,
+            Err(_) => Err(errors::timeout(&DockerImageReference::parse(&spec.from).unwrap_or_default(), deadline)),
+        }
+    }
+
+    async fn fetch_within(&self, spec: &FetchSpec) -> Result<Fetched, OperationStatus> {
         let mut r =
             DockerImageReference::parse(&spec.from).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
         if r.tag.is_empty() && r.id.is_empty() {

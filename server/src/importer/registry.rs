@@ -271,7 +271,9 @@ fn error_text(body: &[u8]) -> String {
 fn registry_error(status: StatusCode, body: &[u8], url: &str) -> OciDistributionError {
     match status {
         StatusCode::UNAUTHORIZED => OciDistributionError::UnauthorizedError { url: url.to_string() },
-        s if s.is_success() => OciDistributionError::SpecViolationError(format!("Expected HTTP Status {}, got {s} instead", StatusCode::OK)),
+        s if s.is_success() => {
+            OciDistributionError::SpecViolationError(format!("Expected HTTP Status {}, got {s} instead", StatusCode::OK))
+        }
         s if s.is_client_error() => match serde_json::from_slice::<OciEnvelope>(body) {
             Ok(mut envelope) => {
                 let mut room = MAX_ERROR_TEXT;
