@@ -816,3 +816,58 @@ async fn a_tarpit_registry_in_one_namespace_does_not_stall_another() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
     assert_eq!(r.body["message"], "this namespace already runs its share of imports (1 at once); try again later");
 }
+
+/// A registry that hands out Bearer tokens (as Docker Hub and Quay do): the importer follows the
+/// challenge to the realm, asks for pull access to the repository, and uses the token, reading
+/// the token answer within its own budget.
+#[tokio::test]
+async fn bearer_token_registries_are_followed_to_their_realm() {
+    use axum::http::{HeaderMap, Uri};
+    use axum::response::IntoResponse;
+    use std::collections::HashMap;
+    let config = json!({"architecture": "arm64", "os": "linux"}).to_string();
+    let config_digest = registry::sha256(config.as_bytes());
+    let manifest = json!({"schemaVersion": 2, "mediaType": registry::OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()}, "layers": []})
+    .to_string();
+    let digest = registry::sha256(manifest.as_bytes());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let realm = format!("http://{host}/token");
+    let handler = move |uri: Uri, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+        let (config, manifest, realm) = (config.clone(), manifest.clone(), realm.clone());
+        async move {
+            if uri.path() == "/token" {
+                // Only the repository's pull scope is granted.
+                if q.get("scope").map(String::as_str) != Some("repository:priv/img:pull") || q.get("service").map(String::as_str) != Some("fake") {
+                    return StatusCode::FORBIDDEN.into_response();
+                }
+                return axum::Json(json!({"token": "tok-123", "expires_in": 300})).into_response();
+            }
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer tok-123") {
+                let challenge = format!("Bearer realm=\"{realm}\",service=\"fake\",scope=\"repository:priv/img:pull\"");
+                return (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)], "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}").into_response();
+            }
+            if uri.path().starts_with("/v2/priv/img/manifests/") {
+                return ([("content-type", registry::OCI_MANIFEST)], manifest).into_response();
+            }
+            if uri.path().starts_with("/v2/priv/img/blobs/") {
+                return config.into_response();
+            }
+            StatusCode::NOT_FOUND.into_response()
+        }
+    };
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await });
+    let app = TestApp::with_importer(ImporterConfig {
+        insecure_registries: vec![host.clone()],
+        allowed_registries: vec![host.clone()],
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let r = app.post(IMPORTS, import_one("priv", &format!("{host}/priv/img:v1"), "v1")).await;
+    let st = &r.body["status"]["images"][0];
+    assert_eq!(st["status"]["status"], "Success", "{}", r.text);
+    assert_eq!(st["image"]["metadata"]["name"], digest);
+    assert_eq!(st["image"]["dockerImageMetadata"]["Architecture"], "arm64");
+}
