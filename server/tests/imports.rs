@@ -548,7 +548,7 @@ async fn stale_credentials_fall_back_to_anonymous() {
 
 /// A registry on 127.0.0.1 that misbehaves by repository: `good/img` serves one small image
 /// for every tag, `big/img` a 5 MiB manifest without `Docker-Content-Digest`, `endless/img` a
-/// manifest that never ends (chunked, no length), `error/img` a 500 with a 2 MiB body,
+/// manifest that never ends (chunked, no length), `error/img` a 500 whose body never ends,
 /// `layers/img` an image of 2,000 layers, `list/img` an index of 1,500 entries, `config/img`
 /// a 9 MiB image config, `tags/img` a tag list whose pages never run out, `tarpit/img` nothing
 /// for a minute.
@@ -617,7 +617,11 @@ async fn hostile_registry() -> Hostile {
                 return ([("content-type", registry::OCI_MANIFEST)], Body::from_stream(endless)).into_response();
             }
             if path.starts_with("/v2/error/img/manifests/") {
-                return (StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded: ".to_string() + &"E".repeat(2 << 20)).into_response();
+                // "upstream exploded: EEEE…" without end (the review's 100 MB body, and more).
+                let first = futures::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"upstream exploded: ")) });
+                let chunk = bytes::Bytes::from(vec![b'E'; 64 << 10]);
+                let rest = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+                return (StatusCode::INTERNAL_SERVER_ERROR, Body::from_stream(futures::StreamExt::chain(first, rest))).into_response();
             }
             if path.starts_with("/v2/layers/img/manifests/") {
                 return manifest(layered);
@@ -688,7 +692,9 @@ async fn oversized_manifests_fail_fast_without_being_read_whole() {
 async fn a_huge_registry_error_is_stored_as_a_short_message() {
     let h = hostile_registry().await;
     let app = TestApp::with_importer(hostile_config(&h)).await;
+    let started = std::time::Instant::now();
     let st = import_failure(&app, &h, "err", "error/img").await;
+    assert!(started.elapsed() < Duration::from_secs(8), "the endless error body was read no further than its budget");
     let message = st["message"].as_str().unwrap();
     assert!(message.len() <= 1300, "{} bytes", message.len());
     assert!(message.contains("upstream exploded"), "{message}");
@@ -839,14 +845,17 @@ async fn bearer_token_registries_are_followed_to_their_realm() {
         async move {
             if uri.path() == "/token" {
                 // Only the repository's pull scope is granted.
-                if q.get("scope").map(String::as_str) != Some("repository:priv/img:pull") || q.get("service").map(String::as_str) != Some("fake") {
+                if q.get("scope").map(String::as_str) != Some("repository:priv/img:pull")
+                    || q.get("service").map(String::as_str) != Some("fake")
+                {
                     return StatusCode::FORBIDDEN.into_response();
                 }
                 return axum::Json(json!({"token": "tok-123", "expires_in": 300})).into_response();
             }
             if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer tok-123") {
                 let challenge = format!("Bearer realm=\"{realm}\",service=\"fake\",scope=\"repository:priv/img:pull\"");
-                return (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)], "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}").into_response();
+                return (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)], "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}")
+                    .into_response();
             }
             if uri.path().starts_with("/v2/priv/img/manifests/") {
                 return ([("content-type", registry::OCI_MANIFEST)], manifest).into_response();

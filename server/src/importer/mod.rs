@@ -168,6 +168,7 @@ impl Importer {
         let http = reqwest::Client::builder()
             .proxy(reqwest::Proxy::all(&proxy).map_err(internal)?)
             .tls_danger_accept_invalid_certs(transport == Transport::HttpsUnverified)
+            .user_agent(concat!("imagestreams/", env!("CARGO_PKG_VERSION")))
             .read_timeout(self.config.timeout)
             .connect_timeout(Duration::from_secs(5).min(self.config.timeout))
             .build()
