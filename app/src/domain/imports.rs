@@ -303,6 +303,29 @@ mod tests {
     }
 
     #[test]
+    fn an_import_lists_at_most_100_images_and_the_controller_sends_batches() {
+        let tags: Vec<TagReference> = (0..250)
+            .map(|i| TagReference {
+                name: format!("t{i}"),
+                from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: format!("q.io/o/a:{i}"), namespace: String::new() }),
+                ..Default::default()
+            })
+            .collect();
+        let mut s = ImageStream::new("ns", "app");
+        s.spec.tags = tags;
+        let names: Vec<String> = s.spec.tags.iter().map(|t| t.name.clone()).collect();
+        let batches = import_batches(&s, &names);
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+        let mut isi = ImageStreamImport::new("ns", "app", true);
+        isi.spec.images = batches[0].clone();
+        assert!(validate_import(&isi).is_empty(), "{:?}", validate_import(&isi));
+        isi.spec.images.extend(batches[2].iter().take(1).cloned());
+        let errs = validate_import(&isi);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].to_string(), "spec.images: Invalid value: 101: must have at most 100 items (import more in several requests)");
+    }
+
+    #[test]
     fn worked_example_generations() {
         // `oc tag q.io/o/a:1 app:v1` on a fresh stream: stream gen 2, tag gen 2; import → 3.
         let mut s = ImageStream::new("ns", "app");
