@@ -101,6 +101,16 @@ pub struct ServeArgs {
     /// Deadline of one registry operation during imports (e.g. 30s).
     #[arg(long, env = "IMAGESTREAMS_REGISTRY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub registry_timeout: std::time::Duration,
+    // Import admission (issue 13, point 7): how many imports run at once, and each namespace's share.
+    /// Import requests (API, web form, controllers) running at once, server-wide.
+    #[arg(long, env = "IMAGESTREAMS_MAX_CONCURRENT_IMPORTS", default_value_t = 8)]
+    pub max_concurrent_imports: usize,
+    /// Import requests of one namespace running or waiting at once (its share of the above).
+    #[arg(long, env = "IMAGESTREAMS_MAX_CONCURRENT_IMPORTS_PER_NAMESPACE", default_value_t = 2)]
+    pub max_concurrent_imports_per_namespace: usize,
+    /// How long a client's import waits for a free slot before it is refused with 429.
+    #[arg(long, env = "IMAGESTREAMS_IMPORT_QUEUE_WAIT", default_value = "10s", value_parser = parse_duration)]
+    pub import_queue_wait: std::time::Duration,
 }
 
 /// A duration flag: `250ms`, `90s`, `15m`, `1h30m` (humantime's units), or plain seconds; never
@@ -127,6 +137,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_images_bulk: args.max_images_bulk_imported_per_repository,
         timeout: args.registry_timeout,
         concurrency: args.import_concurrency.max(1),
+        max_concurrent_imports: args.max_concurrent_imports.max(1),
+        max_concurrent_imports_per_namespace: args.max_concurrent_imports_per_namespace.max(1),
+        import_queue_wait: args.import_queue_wait,
     };
     // Opening the service creates the data directory; the sealing key is kept in it.
     let service = Service::open(&args.data_dir, registry_host).await?;

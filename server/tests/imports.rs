@@ -543,3 +543,340 @@ async fn stale_credentials_fall_back_to_anonymous() {
     assert_eq!(st["image"]["metadata"]["name"], manifest_digest);
     assert_eq!(st["image"]["dockerImageMetadata"]["Config"]["User"], "anon");
 }
+
+// ---- A hostile registry (issue 13, point 7; review M3) ----
+
+/// A registry on 127.0.0.1 that misbehaves by repository: `good/img` serves one small image
+/// for every tag, `big/img` a 5 MiB manifest without `Docker-Content-Digest`, `endless/img` a
+/// manifest that never ends (chunked, no length), `error/img` a 500 whose body never ends,
+/// `layers/img` an image of 2,000 layers, `list/img` an index of 1,500 entries, `config/img`
+/// a 9 MiB image config, `tags/img` a tag list whose pages never run out, `tarpit/img` nothing
+/// for a minute.
+struct Hostile {
+    host: String,
+    good_digest: String,
+}
+
+async fn hostile_registry() -> Hostile {
+    use axum::body::Body;
+    use axum::extract::Query;
+    use axum::http::Uri;
+    use axum::response::{IntoResponse, Response};
+    use std::collections::HashMap;
+
+    let config = json!({"architecture": "amd64", "os": "linux", "config": {"User": "1001"}}).to_string();
+    let config_digest = registry::sha256(config.as_bytes());
+    let manifest_with = |config_digest: &str, config_size: usize, layers: usize| {
+        let layers: Vec<Value> = (0..layers)
+            .map(|i| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest_n(i as u64), "size": 1}))
+            .collect();
+        json!({"schemaVersion": 2, "mediaType": registry::OCI_MANIFEST,
+               "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+               "layers": layers})
+        .to_string()
+    };
+    let good = manifest_with(&config_digest, config.len(), 1);
+    let good_digest = registry::sha256(good.as_bytes());
+    let layered = manifest_with(&config_digest, config.len(), 2000);
+    let big_config = format!("{{\"pad\":\"{}\"}}", "x".repeat(9 << 20));
+    let big_config_digest = registry::sha256(big_config.as_bytes());
+    let with_big_config = manifest_with(&big_config_digest, big_config.len(), 1);
+    let entries: Vec<Value> = (0..1500)
+        .map(|i| json!({"mediaType": registry::OCI_MANIFEST, "digest": digest_n(i), "size": 1, "platform": {"architecture": "amd64", "os": "linux"}}))
+        .collect();
+    let list = json!({"schemaVersion": 2, "mediaType": registry::OCI_INDEX, "manifests": entries}).to_string();
+
+    let (good_d, gd) = (good.clone(), good_digest.clone());
+    let handler = move |uri: Uri, Query(q): Query<HashMap<String, String>>| {
+        let (good, good_digest, layered, with_big_config, list) =
+            (good_d.clone(), gd.clone(), layered.clone(), with_big_config.clone(), list.clone());
+        let (config, config_digest, big_config, big_config_digest) =
+            (config.clone(), config_digest.clone(), big_config.clone(), big_config_digest.clone());
+        async move {
+            let path = uri.path();
+            let manifest = |body: String| -> Response { ([("content-type", registry::OCI_MANIFEST)], body).into_response() };
+            if path == "/v2/" {
+                return "{}".into_response();
+            }
+            if path.starts_with("/v2/good/img/manifests/") {
+                return ([("content-type", registry::OCI_MANIFEST.to_string()), ("docker-content-digest", good_digest)], good)
+                    .into_response();
+            }
+            if path.ends_with(&format!("/blobs/{config_digest}")) {
+                return config.into_response();
+            }
+            if path.ends_with(&format!("/blobs/{big_config_digest}")) {
+                return big_config.into_response();
+            }
+            if path.starts_with("/v2/big/img/manifests/") {
+                return manifest(format!("{{\"schemaVersion\":2,\"pad\":\"{}\"}}", "x".repeat(5 << 20)));
+            }
+            if path.starts_with("/v2/endless/img/manifests/") {
+                let chunk = bytes::Bytes::from(vec![b' '; 64 << 10]);
+                let endless = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+                return ([("content-type", registry::OCI_MANIFEST)], Body::from_stream(endless)).into_response();
+            }
+            if path.starts_with("/v2/error/img/manifests/") {
+                // "upstream exploded: EEEE…" without end (the review's 100 MB body, and more).
+                let first = futures::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"upstream exploded: ")) });
+                let chunk = bytes::Bytes::from(vec![b'E'; 64 << 10]);
+                let rest = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+                return (StatusCode::INTERNAL_SERVER_ERROR, Body::from_stream(futures::StreamExt::chain(first, rest))).into_response();
+            }
+            if path.starts_with("/v2/layers/img/manifests/") {
+                return manifest(layered);
+            }
+            if path.starts_with("/v2/config/img/manifests/") {
+                return manifest(with_big_config);
+            }
+            if path.starts_with("/v2/list/img/manifests/") {
+                return ([("content-type", registry::OCI_INDEX)], list).into_response();
+            }
+            if path == "/v2/tags/img/tags/list" {
+                // Always a full page of new tags after `last`.
+                let start: u64 = q.get("last").and_then(|l| l.trim_start_matches('t').parse().ok()).map(|n: u64| n + 1).unwrap_or(0);
+                let tags: Vec<String> = (start..start + 1000).map(|i| format!("t{i:09}")).collect();
+                return axum::Json(json!({"name": "tags/img", "tags": tags})).into_response();
+            }
+            if path.starts_with("/v2/tarpit/") {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            StatusCode::NOT_FOUND.into_response()
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await });
+    Hostile { host, good_digest }
+}
+
+fn hostile_config(h: &Hostile) -> ImporterConfig {
+    ImporterConfig {
+        insecure_registries: vec![h.host.clone()],
+        allowed_registries: vec![h.host.clone()],
+        timeout: Duration::from_secs(10),
+        ..Default::default()
+    }
+}
+
+/// The failure status of importing `repo:1` from the hostile registry into stream `stream`.
+async fn import_failure(app: &TestApp, h: &Hostile, stream: &str, repo: &str) -> Value {
+    let r = app.post(IMPORTS, import_one(stream, &format!("{}/{repo}:1", h.host), "1")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let st = r.body["status"]["images"][0]["status"].clone();
+    assert_eq!(st["status"], "Failure", "{}", r.text);
+    st
+}
+
+#[tokio::test]
+async fn oversized_manifests_fail_fast_without_being_read_whole() {
+    let h = hostile_registry().await;
+    let app = TestApp::with_importer(hostile_config(&h)).await;
+    let started = std::time::Instant::now();
+    let st = import_failure(&app, &h, "big", "big/img").await;
+    assert_eq!(st["message"], format!("{}/big/img:1: the manifest is larger than 4 MiB", h.host));
+    // A manifest that never ends is cut at the same budget: it was never buffered whole (it
+    // has no whole), and the lookup ends long before the registry timeout.
+    let st = import_failure(&app, &h, "endless", "endless/img").await;
+    assert_eq!(st["message"], format!("{}/endless/img:1: the manifest is larger than 4 MiB", h.host));
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    // The failure is the tag's condition.
+    let s = app.get(&is_path("default", "endless")).await.body;
+    assert_eq!(s["status"]["tags"][0]["conditions"][0]["message"], st["message"], "{s}");
+    // An image config over its budget is refused the same way.
+    let st = import_failure(&app, &h, "config", "config/img").await;
+    assert_eq!(st["message"], format!("{}/config/img:1: the image config is larger than 8 MiB", h.host));
+}
+
+#[tokio::test]
+async fn a_huge_registry_error_is_stored_as_a_short_message() {
+    let h = hostile_registry().await;
+    let app = TestApp::with_importer(hostile_config(&h)).await;
+    let started = std::time::Instant::now();
+    let st = import_failure(&app, &h, "err", "error/img").await;
+    assert!(started.elapsed() < Duration::from_secs(8), "the endless error body was read no further than its budget");
+    let message = st["message"].as_str().unwrap();
+    assert!(message.len() <= 1300, "{} bytes", message.len());
+    assert!(message.contains("upstream exploded"), "{message}");
+    let s = app.get(&is_path("default", "err")).await.body;
+    let stored = s["status"]["tags"][0]["conditions"][0]["message"].as_str().unwrap();
+    assert!(stored.len() <= 1300, "stored condition of {} bytes", stored.len());
+}
+
+#[tokio::test]
+async fn too_many_layers_list_entries_or_tags_are_refused() {
+    let h = hostile_registry().await;
+    let app = TestApp::with_importer(hostile_config(&h)).await;
+    let st = import_failure(&app, &h, "layers", "layers/img").await;
+    assert_eq!(st["message"], format!("{}/layers/img:1: the manifest has 2000 layers, more than the 1000 allowed", h.host));
+    let s = app.get(&is_path("default", "layers")).await.body;
+    assert_eq!(s["status"]["tags"][0]["items"], Value::Null, "no image was stored: {s}");
+    let st = import_failure(&app, &h, "list", "list/img").await;
+    assert_eq!(st["message"], format!("{}/list/img:1: the manifest list has 1500 entries, more than the 1000 allowed", h.host));
+    // A repository whose tag pages never run out: the listing stops at 10,000 tags.
+    let all = json!({"metadata": {"name": "tags"}, "spec": {"import": true, "repository": {"from": {"kind": "DockerImage", "name": format!("{}/tags/img", h.host)}}}});
+    let r = app.post(IMPORTS, all).await;
+    let st = &r.body["status"]["repository"]["status"];
+    assert_eq!(st["status"], "Failure", "{}", r.text);
+    assert_eq!(st["message"], format!("{}/tags/img: the repository has more than 10000 tags; import the ones you need by name", h.host));
+}
+
+#[tokio::test]
+async fn an_import_request_lists_at_most_100_images() {
+    let app = TestApp::new().await;
+    let images: Vec<Value> = (0..101).map(|i| json!({"from": {"kind": "DockerImage", "name": format!("quay.io/o/a:{i}")}})).collect();
+    let r = app.post(IMPORTS, json!({"metadata": {"name": "many"}, "spec": {"import": true, "images": images}})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        r.body["message"],
+        "ImageStreamImport.image.openshift.io \"many\" is invalid: spec.images: Invalid value: 101: must have at most 100 items (import more in several requests)"
+    );
+    assert_eq!(r.body["details"]["causes"][0]["field"], "spec.images", "{}", r.text);
+}
+
+/// The controller imports a stream with more tags than one request may list, in batches.
+#[tokio::test]
+async fn the_controller_imports_streams_with_more_tags_than_one_request_lists() {
+    let h = hostile_registry().await;
+    let app = TestApp::with_importer(hostile_config(&h)).await;
+    let mut changes = app.service.subscribe_changes();
+    let (service, _guard) = server::workers::imports::start(app.service.clone(), None);
+    let tags: Vec<Value> = (0..120).map(|i| docker_tag(&format!("t{i}"), &format!("{}/good/img:t{i}", h.host))).collect();
+    let router = server::http::api_router(service);
+    use tower::ServiceExt;
+    let req = axum::http::Request::post(is_path("default", ""))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(json!({"metadata": {"name": "wide"}, "spec": {"tags": tags}}).to_string()))
+        .unwrap();
+    assert_eq!(router.oneshot(req).await.unwrap().status(), StatusCode::CREATED);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = app.get(&is_path("default", "wide")).await.body;
+        let imported = s["status"]["tags"].as_array().map(|t| t.iter().filter(|t| t["items"][0]["image"] == json!(h.good_digest)).count());
+        if imported == Some(120) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the controller imported {imported:?} of 120 tags");
+        let _ = tokio::time::timeout(Duration::from_secs(1), changes.changed()).await;
+    }
+}
+
+/// Namespace A's streams point at a registry that never answers; namespace B's import still
+/// completes well before a single one of A's lookups has even timed out, through the
+/// controller and through the API. A's own extra imports wait for its share, then get 429.
+#[tokio::test]
+async fn a_tarpit_registry_in_one_namespace_does_not_stall_another() {
+    let h = hostile_registry().await;
+    let timeout = Duration::from_secs(6);
+    let app = TestApp::with_importer(ImporterConfig {
+        timeout,
+        max_concurrent_imports: 3,
+        max_concurrent_imports_per_namespace: 1,
+        import_queue_wait: Duration::from_millis(300),
+        ..hostile_config(&h)
+    })
+    .await;
+    app.create_namespace("slow").await;
+    app.create_namespace("fast").await;
+    let mut changes = app.service.subscribe_changes();
+    let (service, _guard) = server::workers::imports::start(app.service.clone(), None);
+    let router = server::http::api_router(service);
+    use tower::ServiceExt;
+    let create = |ns: &str, body: Value| {
+        axum::http::Request::post(is_path(ns, ""))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    // Namespace slow: five streams of 20 tarpit tags each, announced first.
+    for s in 0..5 {
+        let tags: Vec<Value> = (0..20).map(|i| docker_tag(&format!("t{i}"), &format!("{}/tarpit/img:{s}-{i}", h.host))).collect();
+        let req = create("slow", json!({"metadata": {"name": format!("s{s}")}, "spec": {"tags": tags}}));
+        assert_eq!(router.clone().oneshot(req).await.unwrap().status(), StatusCode::CREATED);
+    }
+    let started = std::time::Instant::now();
+    let req =
+        create("fast", json!({"metadata": {"name": "app"}, "spec": {"tags": [docker_tag("v1", &format!("{}/good/img:v1", h.host))]}}));
+    assert_eq!(router.clone().oneshot(req).await.unwrap().status(), StatusCode::CREATED);
+    loop {
+        let s = app.get(&is_path("fast", "app")).await.body;
+        if s["status"]["tags"][0]["items"][0]["image"] == json!(h.good_digest) {
+            break;
+        }
+        assert!(started.elapsed() < timeout, "namespace fast waited for namespace slow's tarpit: {s}");
+        let _ = tokio::time::timeout(Duration::from_millis(200), changes.changed()).await;
+    }
+    // Through the API too: fast's import is admitted and answers at once…
+    let r = app
+        .post("/apis/image.openshift.io/v1/namespaces/fast/imagestreamimports", import_one("api", &format!("{}/good/img:v2", h.host), "v2"))
+        .await;
+    assert_eq!(r.body["status"]["images"][0]["status"]["status"], "Success", "{}", r.text);
+    assert!(started.elapsed() < timeout, "took {:?}", started.elapsed());
+    // …while slow, whose share the controller holds, is told to come back later.
+    let r = app
+        .post(
+            "/apis/image.openshift.io/v1/namespaces/slow/imagestreamimports",
+            import_one("more", &format!("{}/good/img:v3", h.host), "v3"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert_eq!(r.body["message"], "this namespace already runs its share of imports (1 at once); try again later");
+}
+
+/// A registry that hands out Bearer tokens (as Docker Hub and Quay do): the importer follows the
+/// challenge to the realm, asks for pull access to the repository, and uses the token, reading
+/// the token answer within its own budget.
+#[tokio::test]
+async fn bearer_token_registries_are_followed_to_their_realm() {
+    use axum::http::{HeaderMap, Uri};
+    use axum::response::IntoResponse;
+    use std::collections::HashMap;
+    let config = json!({"architecture": "arm64", "os": "linux"}).to_string();
+    let config_digest = registry::sha256(config.as_bytes());
+    let manifest = json!({"schemaVersion": 2, "mediaType": registry::OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()}, "layers": []})
+    .to_string();
+    let digest = registry::sha256(manifest.as_bytes());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let realm = format!("http://{host}/token");
+    let handler = move |uri: Uri, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>| {
+        let (config, manifest, realm) = (config.clone(), manifest.clone(), realm.clone());
+        async move {
+            if uri.path() == "/token" {
+                // Only the repository's pull scope is granted.
+                if q.get("scope").map(String::as_str) != Some("repository:priv/img:pull")
+                    || q.get("service").map(String::as_str) != Some("fake")
+                {
+                    return StatusCode::FORBIDDEN.into_response();
+                }
+                return axum::Json(json!({"token": "tok-123", "expires_in": 300})).into_response();
+            }
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer tok-123") {
+                let challenge = format!("Bearer realm=\"{realm}\",service=\"fake\",scope=\"repository:priv/img:pull\"");
+                return (StatusCode::UNAUTHORIZED, [("www-authenticate", challenge)], "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}")
+                    .into_response();
+            }
+            if uri.path().starts_with("/v2/priv/img/manifests/") {
+                return ([("content-type", registry::OCI_MANIFEST)], manifest).into_response();
+            }
+            if uri.path().starts_with("/v2/priv/img/blobs/") {
+                return config.into_response();
+            }
+            StatusCode::NOT_FOUND.into_response()
+        }
+    };
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await });
+    let app = TestApp::with_importer(ImporterConfig {
+        insecure_registries: vec![host.clone()],
+        allowed_registries: vec![host.clone()],
+        timeout: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let r = app.post(IMPORTS, import_one("priv", &format!("{host}/priv/img:v1"), "v1")).await;
+    let st = &r.body["status"]["images"][0];
+    assert_eq!(st["status"]["status"], "Success", "{}", r.text);
+    assert_eq!(st["image"]["metadata"]["name"], digest);
+    assert_eq!(st["image"]["dockerImageMetadata"]["Architecture"], "arm64");
+}

@@ -12,11 +12,25 @@ use super::streams::is_importable;
 use super::tag_order::prioritize_tags;
 use crate::model::*;
 
-/// `ValidateImageStreamImport`.
+/// Most images one ImageStreamImport may list (`spec.images`): each is a registry lookup, so a
+/// request's work is bounded before any of it starts. The controllers import bigger streams in
+/// batches of this size (`import_batches`).
+pub const MAX_IMPORT_IMAGES: usize = 100;
+
+/// `ValidateImageStreamImport`, plus a bound on `spec.images`.
 pub fn validate_import(isi: &ImageStreamImport) -> Vec<FieldError> {
     let mut errs = validate_stream_name(isi.metadata.namespace.as_deref().unwrap_or_default(), &isi.metadata.name);
     if isi.spec.images.is_empty() && isi.spec.repository.is_none() {
         errs.push(FieldError::required("spec.images", "you must specify at least one image or a repository import"));
+    }
+    if isi.spec.images.len() > MAX_IMPORT_IMAGES {
+        // One error for the list, not one per entry: the entries are not even looked at.
+        errs.push(FieldError::invalid_raw(
+            "spec.images",
+            isi.spec.images.len(),
+            format!("must have at most {MAX_IMPORT_IMAGES} items (import more in several requests)"),
+        ));
+        return errs;
     }
     for (i, spec) in isi.spec.images.iter().enumerate() {
         let f = format!("spec.images[{i}]");
@@ -130,6 +144,12 @@ pub fn import_requests(stream: &ImageStream, tags: &[String]) -> Vec<ImageImport
             })
         })
         .collect()
+}
+
+/// The import requests for `tags` of a stream in batches of at most `MAX_IMPORT_IMAGES` (one
+/// ImageStreamImport each), as the controllers send them.
+pub fn import_batches(stream: &ImageStream, tags: &[String]) -> Vec<Vec<ImageImportSpec>> {
+    import_requests(stream, tags).chunks(MAX_IMPORT_IMAGES).map(<[ImageImportSpec]>::to_vec).collect()
 }
 
 /// The outcome of one tag of an import, as the importer produced it.
@@ -280,6 +300,29 @@ mod tests {
 
     fn failed(tag: &str, from: &str, reason: &str, message: &str) -> TagImport {
         TagImport { outcome: Err(OperationStatus::failure(reason, message, 404)), ..ok(tag, from, 0) }
+    }
+
+    #[test]
+    fn an_import_lists_at_most_100_images_and_the_controller_sends_batches() {
+        let tags: Vec<TagReference> = (0..250)
+            .map(|i| TagReference {
+                name: format!("t{i}"),
+                from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: format!("q.io/o/a:{i}"), namespace: String::new() }),
+                ..Default::default()
+            })
+            .collect();
+        let mut s = ImageStream::new("ns", "app");
+        s.spec.tags = tags;
+        let names: Vec<String> = s.spec.tags.iter().map(|t| t.name.clone()).collect();
+        let batches = import_batches(&s, &names);
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+        let mut isi = ImageStreamImport::new("ns", "app", true);
+        isi.spec.images = batches[0].clone();
+        assert!(validate_import(&isi).is_empty(), "{:?}", validate_import(&isi));
+        isi.spec.images.extend(batches[2].iter().take(1).cloned());
+        let errs = validate_import(&isi);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].to_string(), "spec.images: Invalid value: 101: must have at most 100 items (import more in several requests)");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Registry documents → Image objects: manifests (OCI and Docker schema 2), manifest lists and
-//! OCI indexes, image configs (spec §1.3), and the platform choice of Legacy imports.
+//! OCI indexes, image configs (spec §1.3), and the platform choice of Legacy imports. Lists and
+//! layers are bounded while parsing (`MAX_LIST_ENTRIES`, `MAX_LAYERS`).
 //! Must not: fetch anything (it parses what `importer` fetched).
 
 use app::domain::reference::{DOCKER_DEFAULT_REGISTRY, DockerImageReference, is_registry_docker_hub};
@@ -63,40 +64,135 @@ fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-/// Reads a manifest or a list. Schema 1 and unknown documents are refused.
+/// Most layers one image may have (registries refuse far fewer; Docker's own limit is 127).
+pub const MAX_LAYERS: usize = 1000;
+/// Most entries one manifest list or index may have.
+pub const MAX_LIST_ENTRIES: usize = 1000;
+
+/// The first `N` elements of a JSON array, and how many it had: elements past `N` are skipped
+/// without being built, so a document with millions of entries costs no more memory than one
+/// with `N`.
+struct Capped<T, const N: usize> {
+    items: Vec<T>,
+    total: usize,
+}
+
+impl<'de, T: serde::Deserialize<'de>, const N: usize> serde::Deserialize<'de> for Capped<T, N> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T, const N: usize>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>, const N: usize> serde::de::Visitor<'de> for Visit<T, N> {
+            type Value = Capped<T, N>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                let mut total = 0;
+                while total < N {
+                    match seq.next_element::<T>()? {
+                        Some(item) => items.push(item),
+                        None => return Ok(Capped { items, total }),
+                    }
+                    total += 1;
+                }
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    total += 1;
+                }
+                Ok(Capped { items, total })
+            }
+        }
+        d.deserialize_seq(Visit::<T, N>(std::marker::PhantomData))
+    }
+}
+
+/// The parts of a manifest or list the importer reads; everything else is skipped unread.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Document {
+    #[serde(default)]
+    schema_version: Option<i64>,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Option<Capped<Descriptor, MAX_LIST_ENTRIES>>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Option<Capped<Descriptor, MAX_LAYERS>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Descriptor {
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    size: Option<i64>,
+    #[serde(default)]
+    platform: Option<Platform>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Platform {
+    #[serde(default)]
+    architecture: Option<String>,
+    #[serde(default)]
+    os: Option<String>,
+    #[serde(default)]
+    variant: Option<String>,
+}
+
+/// Reads a manifest or a list. Schema 1 and unknown documents are refused, and so are lists
+/// with more than `MAX_LIST_ENTRIES` entries and images with more than `MAX_LAYERS` layers.
 pub fn parse(raw: &[u8]) -> Result<Parsed, String> {
-    let v: Value = serde_json::from_slice(raw).map_err(|e| format!("the manifest is not JSON: {e}"))?;
-    if v["schemaVersion"].as_i64() != Some(2) {
+    let v: Document = serde_json::from_slice(raw).map_err(|e| format!("the manifest is not valid JSON of a manifest: {e}"))?;
+    if v.schema_version != Some(2) {
         return Err("only schema 2 manifests and OCI manifests can be imported".into());
     }
-    let media_type = s(&v["mediaType"]);
-    if let Some(list) = v["manifests"].as_array() {
+    let media_type = v.media_type.unwrap_or_default();
+    if let Some(list) = v.manifests {
+        if list.total > MAX_LIST_ENTRIES {
+            return Err(format!("the manifest list has {} entries, more than the {MAX_LIST_ENTRIES} allowed", list.total));
+        }
         let manifests = list
-            .iter()
-            .map(|m| ListEntry {
-                digest: s(&m["digest"]),
-                media_type: s(&m["mediaType"]),
-                size: m["size"].as_i64().unwrap_or(0),
-                architecture: s(&m["platform"]["architecture"]),
-                os: s(&m["platform"]["os"]),
-                variant: s(&m["platform"]["variant"]),
+            .items
+            .into_iter()
+            .map(|m| {
+                let p = m.platform.unwrap_or_default();
+                ListEntry {
+                    digest: m.digest.unwrap_or_default(),
+                    media_type: m.media_type.unwrap_or_default(),
+                    size: m.size.unwrap_or(0),
+                    architecture: p.architecture.unwrap_or_default(),
+                    os: p.os.unwrap_or_default(),
+                    variant: p.variant.unwrap_or_default(),
+                }
             })
             .collect();
         let media_type = if media_type.is_empty() { OCI_INDEX.into() } else { media_type };
         return Ok(Parsed::List(ManifestList { media_type, manifests }));
     }
-    let config_digest = s(&v["config"]["digest"]);
+    let config_digest = v.config.and_then(|c| c.digest).unwrap_or_default();
     if config_digest.is_empty() {
         return Err("the manifest has no config".into());
     }
-    let layers = v["layers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|l| Layer { digest: s(&l["digest"]), size: l["size"].as_i64().unwrap_or(0), media_type: s(&l["mediaType"]) })
-                .collect()
-        })
-        .unwrap_or_default();
+    let layers = match v.layers {
+        Some(l) if l.total > MAX_LAYERS => {
+            return Err(format!("the manifest has {} layers, more than the {MAX_LAYERS} allowed", l.total));
+        }
+        Some(l) => l
+            .items
+            .into_iter()
+            .map(|l| Layer {
+                digest: l.digest.unwrap_or_default(),
+                size: l.size.unwrap_or(0),
+                media_type: l.media_type.unwrap_or_default(),
+            })
+            .collect(),
+        None => vec![],
+    };
     let media_type = if media_type.is_empty() { OCI_MANIFEST.into() } else { media_type };
     Ok(Parsed::Image(SingleManifest { media_type, config_digest, layers }))
 }
@@ -195,5 +291,30 @@ pub fn list_image(repo: &str, digest: &str, raw: &[u8], list: &ManifestList, now
             .collect(),
         docker_image_manifest: String::from_utf8_lossy(raw).into(),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layers(n: usize) -> Vec<u8> {
+        let layers: Vec<serde_json::Value> = (0..n).map(|i| serde_json::json!({"digest": format!("sha256:{i:064x}"), "size": 1})).collect();
+        serde_json::json!({"schemaVersion": 2, "config": {"digest": "sha256:00"}, "layers": layers}).to_string().into_bytes()
+    }
+
+    #[test]
+    fn layers_up_to_the_limit_are_read_and_more_are_counted_not_kept() {
+        let Ok(Parsed::Image(m)) = parse(&layers(MAX_LAYERS)) else { panic!("the limit itself is fine") };
+        assert_eq!(m.layers.len(), MAX_LAYERS);
+        assert_eq!(parse(&layers(MAX_LAYERS + 5)).err().unwrap(), "the manifest has 1005 layers, more than the 1000 allowed");
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped_and_wrong_documents_refused() {
+        let doc = br#"{"schemaVersion": 2, "annotations": {"a": [1, {"b": null}]}, "config": {"digest": "sha256:00", "x": 1}}"#;
+        assert!(matches!(parse(doc), Ok(Parsed::Image(m)) if m.layers.is_empty() && m.config_digest == "sha256:00"));
+        assert_eq!(parse(br#"{"schemaVersion": 1}"#).err().unwrap(), "only schema 2 manifests and OCI manifests can be imported");
+        assert!(parse(b"[").err().unwrap().starts_with("the manifest is not valid JSON of a manifest"));
     }
 }

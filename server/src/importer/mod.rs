@@ -1,23 +1,36 @@
-//! The registry client of imports (oci-client): fetches a manifest (or a manifest list and its
-//! children), the image config, and tag lists, and turns them into Image objects. Failures
-//! become the upstream `Status` reasons and messages (spec §4.2). One oci-client per registry
-//! and transport is kept and reused, so connections and auth tokens are shared. Every call has a
-//! timeout: a slow registry fails its own import, never anything else.
+//! The registry client of imports: fetches a manifest (or a manifest list and its children),
+//! the image config, and tag lists, and turns them into Image objects. Failures become the
+//! upstream `Status` reasons and messages (spec §4.2). One client per registry, transport and
+//! credential set is kept and reused, so connections and auth tokens are shared. Every call has
+//! a timeout and every answer a byte budget (`registry`): a slow or hostile registry fails its
+//! own import, never anything else. How many imports run at once is decided by `slots`.
 //! Must not: touch the database (the service applies results).
 
 mod errors;
 mod manifest;
+mod registry;
+pub mod slots;
 
 use app::domain::reference::DockerImageReference;
 use app::model::{IMPORT_MODE_PRESERVE_ORIGINAL, Image, OperationStatus};
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use futures::{StreamExt, TryStreamExt};
+use oci_client::Reference;
+use registry::{Endpoint, Failure};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use errors::http_only_message;
+pub use manifest::{MAX_LAYERS, MAX_LIST_ENTRIES};
+pub use registry::{MAX_CONFIG_BYTES, MAX_ERROR_BODY_BYTES, MAX_ERROR_TEXT, MAX_MANIFEST_BYTES};
+
+/// Most tags of one repository collected for an `--all` import: the listing stops there (and
+/// fails with a message saying so) instead of collecting pages without end.
+pub const MAX_LISTED_TAGS: usize = 10_000;
+/// Children of one preserved manifest list fetched at the same time.
+const CHILD_CONCURRENCY: usize = 4;
+/// One image's lookup (a list with all its children) takes at most this many registry timeouts.
+const FETCH_DEADLINE_FACTOR: u32 = 4;
 
 /// How imports reach registries.
 #[derive(Clone, Debug)]
@@ -32,6 +45,12 @@ pub struct ImporterConfig {
     pub concurrency: usize,
     /// `--allowed-registry` entries (empty: any public registry).
     pub allowed_registries: Vec<String>,
+    /// Import requests running at once, server-wide (`--max-concurrent-imports`).
+    pub max_concurrent_imports: usize,
+    /// Import requests of one namespace running at once (`--max-concurrent-imports-per-namespace`).
+    pub max_concurrent_imports_per_namespace: usize,
+    /// How long a client's import waits for a free slot before it gets 429 (`--import-queue-wait`).
+    pub import_queue_wait: Duration,
 }
 
 impl Default for ImporterConfig {
@@ -42,6 +61,9 @@ impl Default for ImporterConfig {
             timeout: Duration::from_secs(30),
             concurrency: 8,
             allowed_registries: vec![],
+            max_concurrent_imports: 8,
+            max_concurrent_imports_per_namespace: 2,
+            import_queue_wait: Duration::from_secs(10),
         }
     }
 }
@@ -75,18 +97,6 @@ impl std::fmt::Debug for RegistryLogin {
     }
 }
 
-fn registry_auth(c: &Option<RegistryLogin>, open: bool) -> RegistryAuth {
-    match c {
-        Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-        // oci-client pings `/v2/` before every anonymous request when the registry hands out
-        // no token (measured: about 3x the requests per manifest). For a registry whose `/v2/`
-        // answered without any challenge, an empty bearer token is cached instead: such a
-        // registry ignores it, and the ping happens once per client instead of per request.
-        None if open => RegistryAuth::Bearer(String::new()),
-        None => RegistryAuth::Anonymous,
-    }
-}
-
 /// A fetched image: the Image to tag (a single manifest, or the list in PreserveOriginal mode)
 /// and, for a preserved list, its children.
 #[derive(Clone, Debug)]
@@ -108,27 +118,28 @@ type ClientKey = (String, Transport, Option<RegistryLogin>);
 pub struct Importer {
     pub config: ImporterConfig,
     pub guard: Arc<crate::egress::RegistryGuard>,
+    /// Admission of import requests: a global limit and a fair share per namespace.
+    pub slots: slots::ImportSlots,
     /// The transport that last worked per registry, tried first next time (an insecure
     /// HTTP-only registry would otherwise cost a failed TLS attempt per request).
     working: Mutex<HashMap<String, Transport>>,
-    /// Registries (per transport) whose `/v2/` answered 200 without an auth challenge.
-    open_registries: Mutex<HashMap<(String, Transport), bool>>,
     /// The guarding egress proxy every registry connection goes through (started on first use,
     /// stopped with the importer: the guard is kept beside its URL).
     proxy: tokio::sync::OnceCell<(String, crate::egress::ProxyGuard)>,
-    /// One client per registry, transport and credential set: oci-client keeps the first
-    /// credentials it sees for a registry, so different credentials need different clients.
-    clients: Mutex<HashMap<ClientKey, Arc<Client>>>,
+    /// One client per registry, transport and credential set (each caches the authorizations
+    /// its registry granted, so different credentials need different clients).
+    clients: Mutex<HashMap<ClientKey, Arc<Endpoint>>>,
 }
 
 impl Importer {
     pub fn new(config: ImporterConfig) -> Self {
         let guard = Arc::new(crate::egress::RegistryGuard::new(&config.allowed_registries));
+        let slots = slots::ImportSlots::new(config.max_concurrent_imports, config.max_concurrent_imports_per_namespace);
         Importer {
             config,
             guard,
+            slots,
             working: Mutex::new(HashMap::new()),
-            open_registries: Mutex::new(HashMap::new()),
             proxy: tokio::sync::OnceCell::new(),
             clients: Mutex::new(HashMap::new()),
         }
@@ -146,23 +157,24 @@ impl Importer {
             .map(|(url, _)| url.clone())
     }
 
-    async fn client(&self, registry: &str, transport: Transport, auth: &Option<RegistryLogin>) -> Result<Arc<Client>, OperationStatus> {
+    async fn client(&self, registry: &str, transport: Transport, auth: &Option<RegistryLogin>) -> Result<Arc<Endpoint>, OperationStatus> {
         let proxy = self.proxy_url().await?;
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(clients
-            .entry((registry.to_string(), transport, auth.clone()))
-            .or_insert_with(|| {
-                Arc::new(Client::new(ClientConfig {
-                    protocol: if transport == Transport::Http { ClientProtocol::Http } else { ClientProtocol::Https },
-                    accept_invalid_certificates: transport == Transport::HttpsUnverified,
-                    read_timeout: Some(self.config.timeout),
-                    connect_timeout: Some(Duration::from_secs(5).min(self.config.timeout)),
-                    http_proxy: Some(proxy.clone()),
-                    https_proxy: Some(proxy.clone()),
-                    ..Default::default()
-                }))
-            })
-            .clone())
+        let key = (registry.to_string(), transport, auth.clone());
+        if let Some(c) = self.clients.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(c.clone());
+        }
+        let internal =
+            |e: reqwest::Error| OperationStatus::failure("InternalError", format!("the registry client could not be built: {e}"), 500);
+        let http = reqwest::Client::builder()
+            .proxy(reqwest::Proxy::all(&proxy).map_err(internal)?)
+            .tls_danger_accept_invalid_certs(transport == Transport::HttpsUnverified)
+            .user_agent(concat!("imagestreams/", env!("CARGO_PKG_VERSION")))
+            .read_timeout(self.config.timeout)
+            .connect_timeout(Duration::from_secs(5).min(self.config.timeout))
+            .build()
+            .map_err(internal)?;
+        let endpoint = Arc::new(Endpoint::new(http, transport == Transport::Http, auth.clone()));
+        Ok(self.clients.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert(endpoint).clone())
     }
 
     fn registry_insecure(&self, r: &DockerImageReference) -> bool {
@@ -185,32 +197,6 @@ impl Importer {
         order
     }
 
-    /// Whether the registry needs no authentication at all (asked once per transport).
-    async fn is_open(&self, registry: &str, t: Transport) -> bool {
-        if let Some(v) = self.open_registries.lock().unwrap_or_else(|p| p.into_inner()).get(&(registry.to_string(), t)) {
-            return *v;
-        }
-        let Ok(proxy) = self.proxy_url().await else { return false };
-        let scheme = if t == Transport::Http { "http" } else { "https" };
-        let client = reqwest::Client::builder()
-            .proxy(match reqwest::Proxy::all(&proxy) {
-                Ok(p) => p,
-                Err(_) => return false,
-            })
-            .tls_danger_accept_invalid_certs(t == Transport::HttpsUnverified)
-            .timeout(self.config.timeout)
-            .build();
-        let open = match client {
-            Ok(c) => match c.get(format!("{scheme}://{registry}/v2/")).send().await {
-                Ok(resp) => resp.status().is_success() && !resp.headers().contains_key(reqwest::header::WWW_AUTHENTICATE),
-                Err(_) => return false,
-            },
-            Err(_) => false,
-        };
-        self.open_registries.lock().unwrap_or_else(|p| p.into_inner()).insert((registry.to_string(), t), open);
-        open
-    }
-
     fn remember(&self, r: &DockerImageReference, t: Transport) {
         self.working.lock().unwrap_or_else(|p| p.into_inner()).insert(r.registry.clone(), t);
     }
@@ -225,8 +211,8 @@ impl Importer {
         op: F,
     ) -> Result<T, OperationStatus>
     where
-        F: Fn(Arc<Client>, Reference, RegistryAuth) -> Fut,
-        Fut: std::future::Future<Output = Result<T, oci_client::errors::OciDistributionError>>,
+        F: Fn(Arc<Endpoint>, Reference) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let reference = manifest::oci_reference(r);
         let transports = self.transports(r, insecure);
@@ -240,8 +226,7 @@ impl Importer {
         let mut last = None;
         for (i, t) in transports.iter().enumerate() {
             let client = self.client(reference.registry(), *t, auth).await?;
-            let open = auth.is_none() && self.is_open(reference.registry(), *t).await;
-            let attempt = tokio::time::timeout(self.config.timeout, op(client, reference.clone(), registry_auth(auth, open))).await;
+            let attempt = tokio::time::timeout(self.config.timeout, op(client, reference.clone())).await;
             match attempt {
                 Err(_) => return Err(errors::timeout(r, self.config.timeout)),
                 Ok(Ok(v)) => {
@@ -250,7 +235,8 @@ impl Importer {
                     }
                     return Ok(v);
                 }
-                Ok(Err(e)) => {
+                Ok(Err(Failure::Refused(detail))) => return Err(errors::invalid_manifest(r, &detail)),
+                Ok(Err(Failure::Registry(e))) => {
                     let transport_failed = errors::is_transport_error(&e);
                     if transport_failed && i + 1 < transports.len() {
                         last = Some(e);
@@ -277,8 +263,18 @@ impl Importer {
         self.guard.check_name(&host, port.parse().unwrap_or(443))
     }
 
-    /// Fetches the image `spec.from` names (by tag, default `latest`, or by digest).
+    /// Fetches the image `spec.from` names (by tag, default `latest`, or by digest), within
+    /// `FETCH_DEADLINE_FACTOR` registry timeouts in all (a list's children are several
+    /// operations; a registry that answers each just in time must not hold an import for hours).
     pub async fn fetch(&self, spec: &FetchSpec) -> Result<Fetched, OperationStatus> {
+        let deadline = self.config.timeout * FETCH_DEADLINE_FACTOR;
+        match tokio::time::timeout(deadline, self.fetch_within(spec)).await {
+            Ok(done) => done,
+            Err(_) => Err(errors::timeout(&DockerImageReference::parse(&spec.from).unwrap_or_default(), deadline)),
+        }
+    }
+
+    async fn fetch_within(&self, spec: &FetchSpec) -> Result<Fetched, OperationStatus> {
         let mut r =
             DockerImageReference::parse(&spec.from).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
         if r.tag.is_empty() && r.id.is_empty() {
@@ -290,9 +286,7 @@ impl Importer {
             w.exact()
         };
         let (raw, digest) = self
-            .with_transport(&r, spec.insecure, &spec.auth, |c, reference, auth| async move {
-                c.pull_manifest_raw(&reference, &auth, manifest::ACCEPTED).await
-            })
+            .with_transport(&r, spec.insecure, &spec.auth, |c, reference| async move { c.manifest(&reference, manifest::ACCEPTED).await })
             .await?;
         let parsed = manifest::parse(&raw).map_err(|m| errors::invalid_manifest(&r, &m))?;
         match parsed {
@@ -302,10 +296,14 @@ impl Importer {
             }
             manifest::Parsed::List(list) => {
                 if spec.import_mode == IMPORT_MODE_PRESERVE_ORIGINAL {
-                    let mut children = vec![];
-                    for child in &list.manifests {
-                        children.push(self.fetch_child(&r, spec, &repo_as_written, &child.digest).await?);
-                    }
+                    // A few at a time: a list may name up to MAX_LIST_ENTRIES children.
+                    let digests: Vec<String> = list.manifests.iter().map(|c| c.digest.clone()).collect();
+                    let (r, repo) = (&r, &repo_as_written);
+                    let children: Vec<Image> = futures::stream::iter(digests)
+                        .map(|d| async move { self.fetch_child(r, spec, repo, &d).await })
+                        .buffered(CHILD_CONCURRENCY)
+                        .try_collect()
+                        .await?;
                     let image = manifest::list_image(&repo_as_written, &digest, &raw, &list, &spec.now);
                     Ok(Fetched { image, children })
                 } else {
@@ -323,8 +321,8 @@ impl Importer {
         by_digest.tag.clear();
         by_digest.id = digest.to_string();
         let (raw, got) = self
-            .with_transport(&by_digest, spec.insecure, &spec.auth, |c, reference, auth| async move {
-                c.pull_manifest_raw(&reference, &auth, manifest::ACCEPTED).await
+            .with_transport(&by_digest, spec.insecure, &spec.auth, |c, reference| async move {
+                c.manifest(&reference, manifest::ACCEPTED).await
             })
             .await?;
         match manifest::parse(&raw).map_err(|m| errors::invalid_manifest(r, &m))? {
@@ -344,46 +342,49 @@ impl Importer {
     ) -> Result<Image, OperationStatus> {
         let config_digest = m.config_digest.clone();
         let config = self
-            .with_transport(r, spec.insecure, &spec.auth, |c, reference, auth| {
+            .with_transport(r, spec.insecure, &spec.auth, |c, reference| {
                 let d = config_digest.clone();
-                async move {
-                    // pull_blob authenticates only what the client already holds.
-                    c.store_auth_if_needed(reference.resolve_registry(), &auth).await;
-                    let mut buf: Vec<u8> = vec![];
-                    c.pull_blob(&reference, d.as_str(), &mut buf).await?;
-                    Ok(buf)
-                }
+                async move { c.blob(&reference, &d, MAX_CONFIG_BYTES, "image config").await }
             })
             .await?;
         Ok(manifest::image(repo, digest, raw, &m, &config))
     }
 
-    /// The tags of a repository, sorted (registries answer in any order).
+    /// The tags of a repository, sorted (registries answer in any order), at most
+    /// `MAX_LISTED_TAGS`: a repository that lists more fails with a message saying so.
     pub async fn list_tags(&self, repository: &str, insecure: bool, auth: &Option<RegistryLogin>) -> Result<Vec<String>, OperationStatus> {
         let r =
             DockerImageReference::parse(repository).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
-        let mut tags = self
-            .with_transport(&r, insecure, auth, |c, reference, auth| async move {
+        // The repository as written names a refused listing (errors' names end in `:latest`).
+        let listed = self
+            .with_transport(&r, insecure, auth, |c, reference| async move {
                 let mut all: Vec<String> = vec![];
                 let mut last: Option<String> = None;
                 // Registries page with `n`/`last`; some ignore both and return everything at once.
                 loop {
-                    let page = c.list_tags(&reference, &auth, Some(1000), last.as_deref()).await?;
-                    let n = page.tags.len();
-                    let new_last = page.tags.iter().max().cloned();
+                    let page = c.tag_page(&reference, PAGE, last.as_deref()).await?.tags.unwrap_or_default();
+                    let n = page.len();
+                    let new_last = page.iter().max().cloned();
                     let before = all.len();
-                    all.extend(page.tags);
+                    all.extend(page);
                     all.sort();
                     all.dedup();
-                    if n < 1000 || all.len() == before || new_last == last {
+                    if all.len() > MAX_LISTED_TAGS {
+                        return Ok(Err(format!("the repository has more than {MAX_LISTED_TAGS} tags; import the ones you need by name")));
+                    }
+                    if n < PAGE || all.len() == before || new_last == last {
                         break;
                     }
                     last = new_last;
                 }
-                Ok(all)
+                Ok(Ok(all))
             })
             .await?;
+        let mut tags = listed.map_err(|m| OperationStatus::failure("InternalError", format!("{repository}: {m}"), 500))?;
         tags.sort();
         Ok(tags)
     }
 }
+
+/// Tags asked for per page of a tag list.
+const PAGE: usize = 1000;

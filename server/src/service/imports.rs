@@ -1,6 +1,8 @@
 //! ImageStreamImport (spec §4.2–4.3): registry lookups happen outside any transaction (a slow
 //! registry must never hold the writer), then one transaction stores new Image objects and the
-//! stream changes. An import that changes nothing writes nothing.
+//! stream changes. An import that changes nothing writes nothing. Every import holds one of
+//! the importer's slots from its first lookup to its commit: clients wait a bounded time for
+//! one (then 429), the server's own controllers wait their turn.
 //!
 //! Must not: contact a registry inside a transaction, or other than through the importer (whose
 //! egress guard decides which registries may be reached).
@@ -59,6 +61,8 @@ impl Service {
         progress: Option<Arc<ImportProgress>>,
     ) -> Result<ImageStreamImport, ApiError> {
         let existing = self.check_import_request(caller, ns, &mut isi).await?;
+        let wait = if caller.system { None } else { Some(self.importer.config.import_queue_wait) };
+        let _slot = self.importer.slots.acquire(ns, wait).await.map_err(|busy| ApiError::too_many_requests(busy.to_string()))?;
         let name = isi.metadata.name.clone();
         let credentials = self.registry_credentials(ns).await?;
         let auth_for = |from: &str| -> Option<RegistryLogin> {
@@ -330,6 +334,8 @@ impl Service {
     /// One pass of the scheduler (spec §4.4): re-imports the scheduled tags of up to `limit`
     /// due streams and sets each one's next due time. An unchanged remote writes nothing to the
     /// stream. Time comes from the service clock, so tests drive it.
+    /// Due streams are imported side by side, as many as the server runs imports at once (the
+    /// slots keep each namespace to its share).
     pub async fn scheduled_import_pass(&self, interval: std::time::Duration, limit: i64) -> Result<usize, ApiError> {
         let now = self.now_rfc3339();
         let due = {
@@ -338,25 +344,50 @@ impl Service {
         };
         let next_due = (self.clock.now() + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::minutes(15)))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        for store::StreamKey { namespace: ns, name } in &due {
-            let Ok(stream) = self.get_stream(&Caller::system(), ns, name).await else { continue };
-            let tags: Vec<String> = stream
-                .spec
-                .tags
-                .iter()
-                .filter(|t| t.import_policy.scheduled && app::domain::streams::is_importable(t))
-                .map(|t| t.name.clone())
-                .collect();
-            let mut isi = ImageStreamImport::new(ns, name, true);
-            isi.spec.images = import_requests(&stream, &tags);
-            if let Err(e) = self.import_images(&Caller::system(), ns, isi).await {
-                tracing::warn!(namespace = %ns, stream = %name, error = %e, "scheduled import failed");
-            }
-            let mut tx = self.store.begin().await.map_err(db)?;
-            store::set_next_due(&mut tx, ns, name, &next_due).await.map_err(db)?;
-            tx.commit().await.map_err(db)?;
-        }
+        let (parallel, _) = self.import_limits();
+        let passes: Vec<Result<(), ApiError>> = futures::stream::iter(due.iter().cloned())
+            .map(|store::StreamKey { namespace, name }| {
+                let next_due = next_due.clone();
+                async move {
+                    let (ns, name) = (&namespace, &name);
+                    if let Ok(stream) = self.get_stream(&Caller::system(), ns, name).await {
+                        let tags: Vec<String> = stream
+                            .spec
+                            .tags
+                            .iter()
+                            .filter(|t| t.import_policy.scheduled && app::domain::streams::is_importable(t))
+                            .map(|t| t.name.clone())
+                            .collect();
+                        self.import_stream_tags(ns, name, &stream, &tags).await;
+                    }
+                    let mut tx = self.store.begin().await.map_err(db)?;
+                    store::set_next_due(&mut tx, ns, name, &next_due).await.map_err(db)?;
+                    tx.commit().await.map_err(db)
+                }
+            })
+            .buffer_unordered(parallel)
+            .collect()
+            .await;
+        passes.into_iter().collect::<Result<Vec<()>, ApiError>>()?;
         Ok(due.len())
+    }
+
+    /// How many imports run at once: (server-wide, per namespace). The import controller
+    /// schedules by these.
+    pub fn import_limits(&self) -> (usize, usize) {
+        self.importer.slots.limits()
+    }
+
+    /// Imports `tags` of a stream for the server's own controllers, in batches of at most
+    /// `MAX_IMPORT_IMAGES`; failures land in tag conditions (and in the log).
+    pub async fn import_stream_tags(&self, ns: &str, name: &str, stream: &ImageStream, tags: &[String]) {
+        for images in import_batches(stream, tags) {
+            let mut isi = ImageStreamImport::new(ns, name, true);
+            isi.spec.images = images;
+            if let Err(e) = self.import_images(&Caller::system(), ns, isi).await {
+                tracing::warn!(namespace = %ns, stream = %name, error = %e, "background import failed");
+            }
+        }
     }
 }
 
