@@ -15,6 +15,7 @@
 //! - accept errors (out of file descriptors) back off, and their warning is written at most once
 //!   per `QUIET_PERIOD` with the count of those left out, not once per retry.
 
+use crate::service::client_of;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -41,18 +42,6 @@ impl Default for ListenerConfig {
 
 /// A repeated warning is written at most this often.
 const QUIET_PERIOD: Duration = Duration::from_secs(10);
-
-/// One client, for the per-client limit: an IPv4 address, or an IPv6 /64 (one subscriber's
-/// network usually holds a whole /64, so counting its addresses one by one would limit nothing).
-pub fn client_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
-        },
-        v4 => v4,
-    }
-}
 
 /// Open connections per client. A slot is taken when a connection is accepted and given back
 /// when the connection ends (`ClientSlot`'s drop); a client with none has no entry, so the map
@@ -215,16 +204,6 @@ fn serve_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clients_are_addresses_and_ipv6_networks() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(client_of(ip("203.0.113.7")), ip("203.0.113.7"));
-        assert_eq!(client_of(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
-        assert_eq!(client_of(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
-        assert_eq!(client_of(ip("2001:db8:1:2:bbbb::9")), client_of(ip("2001:db8:1:2:aaaa::1")));
-        assert_ne!(client_of(ip("2001:db8:1:3::1")), client_of(ip("2001:db8:1:2::1")));
-    }
 
     #[test]
     fn per_client_slots_are_limited_and_given_back() {

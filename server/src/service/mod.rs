@@ -27,7 +27,7 @@ use app::model::{ApiError, ListMeta};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
-pub use access::{AuditNote, AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, unauthorized};
+pub use access::{AuditNote, AuditSlot, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, client_of, unauthorized};
 pub use catalog::CATALOG_PAGE;
 pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, WebhookClient};
 pub use forms::form_error;
@@ -105,6 +105,8 @@ pub struct Service {
     anonymous_read: bool,
     session_ttl: std::time::Duration,
     sign_ins: Arc<access::SignInThrottle>,
+    /// Where password hashes run (off the async workers, a few at once).
+    password_hashing: Arc<access::PasswordHashing>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -132,6 +134,7 @@ impl Service {
             anonymous_read: false,
             session_ttl: AccessConfig::default().session_ttl,
             sign_ins: Arc::new(access::SignInThrottle::default()),
+            password_hashing: Arc::new(access::PasswordHashing::for_this_machine()),
         }
     }
 
@@ -261,6 +264,16 @@ impl Drop for TaskGuard {
 pub(crate) fn db(e: sqlx::Error) -> ApiError {
     tracing::error!(error = %e, "database error");
     ApiError::internal("the database failed to answer")
+}
+
+/// A caller-supplied value as a log line may carry it: at most 64 characters, then "…" (a user
+/// name or path may be megabytes; the log must not grow with it).
+pub(crate) fn for_log(value: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &value[..cut]).into(),
+        None => value.into(),
+    }
 }
 
 /// Clamps a requested page size.

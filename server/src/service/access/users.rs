@@ -5,7 +5,6 @@
 //! Must not: delete users (accounts, once on, stay on: `AccountsSwitch` relies on it) or return a
 //! password hash.
 
-use super::crypto::hash_password;
 use super::sessions::check_new_password;
 use super::{Caller, RES_USERS};
 use crate::service::{Service, Verb, db};
@@ -75,8 +74,17 @@ impl Service {
 
     /// Creates the first administrator unless a user exists. Returns whether it did.
     pub async fn bootstrap_admin(&self, name: &str, password: &str) -> Result<bool, ApiError> {
+        // Only the length: the first administrator's name comes from the operator, and names
+        // beyond it could never sign in.
+        if name.len() > app::domain::accounts::MAX_USER_NAME_LEN {
+            return Err(ApiError::invalid(
+                RES_USERS,
+                "",
+                &[app::domain::accounts::too_long("name", app::domain::accounts::MAX_USER_NAME_LEN)],
+            ));
+        }
         check_new_password("password", password)?;
-        let hash = hash_password(password)?;
+        let hash = self.password_hashing.hash(password).await?;
         let mut tx = self.store.begin().await.map_err(db)?;
         if store::count_users(&mut tx).await.map_err(db)? > 0 {
             return Ok(false);
@@ -91,12 +99,14 @@ impl Service {
     pub async fn create_user(&self, caller: &Caller, new: &NewUser) -> Result<WhoAmI, ApiError> {
         self.allow(caller, Verb::Create, "users", None)?;
         let name = new.name.trim();
-        let errs = app::domain::names::validate_namespace_name(name, "name");
+        let errs = app::domain::accounts::validate_user_name(name, "name");
         if !errs.is_empty() {
-            return Err(ApiError::invalid(RES_USERS, name, &errs));
+            // An oversized name is not echoed as the object's name either.
+            let shown = if name.len() > app::domain::accounts::MAX_USER_NAME_LEN { "" } else { name };
+            return Err(ApiError::invalid(RES_USERS, shown, &errs));
         }
         check_new_password("password", &new.password)?;
-        let hash = hash_password(&new.password)?;
+        let hash = self.password_hashing.hash(&new.password).await?;
         let mut tx = self.store.begin().await.map_err(db)?;
         if store::user_by_name(&mut tx, name).await.map_err(db)?.is_some() {
             return Err(ApiError::already_exists(RES_USERS, name));
