@@ -318,12 +318,17 @@ pub async fn start_proxy(guard: Arc<RegistryGuard>) -> std::io::Result<(SocketAd
     let addr = listener.local_addr()?;
     let pool = Arc::new(UpstreamPool::default());
     let task = tokio::spawn(async move {
+        let mut last_warning: Option<std::time::Instant> = None;
         loop {
             let conn = match listener.accept().await {
                 Ok((conn, _)) => conn,
                 Err(e) => {
-                    // Out of file descriptors and the like: wait a little rather than spin.
-                    tracing::warn!(error = %e, "the egress proxy could not accept a connection");
+                    // Out of file descriptors and the like: wait a little rather than spin, and
+                    // warn once in ten seconds rather than at every retry (no log flood).
+                    if last_warning.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(10)) {
+                        last_warning = Some(std::time::Instant::now());
+                        tracing::warn!(error = %e, "the egress proxy could not accept a connection");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }

@@ -221,6 +221,50 @@ mod tests {
         assert!(!clients.open.lock().unwrap().contains_key(&b), "a client without connections has no entry");
     }
 
+    /// `GET /healthz` on a kept-alive connection; `None` when no answer came within `wait`.
+    async fn healthz(conn: &mut tokio::net::TcpStream, wait: Duration) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.ok()?;
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(wait, conn.read(&mut buf)).await.ok()?.ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        text.lines().next().map(str::to_string)
+    }
+
+    /// At `max_connections` the listener stops accepting: a further client waits (in the
+    /// kernel's backlog) until a connection ends, and is then served.
+    #[tokio::test]
+    async fn beyond_the_global_limit_accepting_waits_for_a_connection_to_end() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+        let config = ListenerConfig { max_connections: 2, ..Default::default() };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_http1(listener, app, config, async move {
+            let _ = stopped.await;
+        }));
+        let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for conn in [&mut first, &mut second] {
+            assert_eq!(healthz(conn, Duration::from_secs(5)).await.as_deref(), Some("HTTP/1.1 200 OK"));
+        }
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        assert_eq!(healthz(&mut third, Duration::from_millis(300)).await, None, "not accepted while two are open");
+        drop(first);
+        let mut answer = String::new();
+        let read = async {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 1024];
+            let n = third.read(&mut buf).await.unwrap();
+            answer = String::from_utf8_lossy(&buf[..n]).to_string();
+        };
+        tokio::time::timeout(Duration::from_secs(5), read).await.expect("accepted once a connection ended");
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        let _ = stop.send(());
+        drop((second, third));
+        server.await.unwrap();
+    }
+
     #[test]
     fn repeated_warnings_are_written_once_per_period() {
         let mut w = QuietWarning::default();
