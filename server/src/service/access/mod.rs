@@ -10,8 +10,8 @@
 //!
 //! The parts: `caller` (credentials to `Caller`), `authorize` (the check and its 401/403/404
 //! wording), `crypto` (secrets, digests, password hashes and the limit they run behind),
-//! `sessions` (sign-in and its throttle, sign-out, passwords), `users`, `tokens`, and `members` (members and the public flag). The audit
-//! log is `service::audit`.
+//! `sessions` (sign-in and its throttle, sign-out, passwords), `users`, `tokens`, and `members`
+//! (members and the public flag). The audit log is `service::audit`.
 //!
 //! Must not: write SQL (that is `store`), keep a secret in plain text (sessions and tokens are
 //! stored as SHA-256 digests, passwords as argon2id: PRODUCT difference 7), or let a stored value

@@ -9,6 +9,7 @@ use super::sessions::check_new_password;
 use super::{Caller, RES_USERS};
 use crate::service::{Service, Verb, db};
 use crate::store;
+use app::domain::accounts::{MAX_USER_NAME_LEN, too_long, validate_user_name};
 use app::model::*;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -76,12 +77,8 @@ impl Service {
     pub async fn bootstrap_admin(&self, name: &str, password: &str) -> Result<bool, ApiError> {
         // Only the length: the first administrator's name comes from the operator, and names
         // beyond it could never sign in.
-        if name.len() > app::domain::accounts::MAX_USER_NAME_LEN {
-            return Err(ApiError::invalid(
-                RES_USERS,
-                "",
-                &[app::domain::accounts::too_long("name", app::domain::accounts::MAX_USER_NAME_LEN)],
-            ));
+        if name.len() > MAX_USER_NAME_LEN {
+            return Err(ApiError::invalid(RES_USERS, "", &[too_long("name", MAX_USER_NAME_LEN)]));
         }
         check_new_password("password", password)?;
         let hash = self.password_hashing.hash(password).await?;
@@ -99,10 +96,10 @@ impl Service {
     pub async fn create_user(&self, caller: &Caller, new: &NewUser) -> Result<WhoAmI, ApiError> {
         self.allow(caller, Verb::Create, "users", None)?;
         let name = new.name.trim();
-        let errs = app::domain::accounts::validate_user_name(name, "name");
+        let errs = validate_user_name(name, "name");
         if !errs.is_empty() {
             // An oversized name is not echoed as the object's name either.
-            let shown = if name.len() > app::domain::accounts::MAX_USER_NAME_LEN { "" } else { name };
+            let shown = if name.len() > MAX_USER_NAME_LEN { "" } else { name };
             return Err(ApiError::invalid(RES_USERS, shown, &errs));
         }
         check_new_password("password", &new.password)?;
