@@ -97,7 +97,8 @@ pub struct ServeArgs {
     #[arg(long, env = "IMAGESTREAMS_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
     /// Open connections of one client (an IPv4 address, an IPv6 /64) at most; beyond, a new one
-    /// is closed at once.
+    /// is closed at once. Behind a reverse proxy every connection comes from the proxy: raise it
+    /// to --max-connections there.
     #[arg(long, env = "IMAGESTREAMS_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_client: u32,
 }
