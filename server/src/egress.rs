@@ -1,6 +1,8 @@
 //! Where imports and webhook deliveries may connect (PRODUCT difference 8): the operator's
-//! `--allowed-registry` globs, and a refusal of loopback, private, link-local and unspecified
-//! addresses unless an entry names the host explicitly. The check runs on resolved addresses,
+//! `--allowed-registry` globs, and a refusal of non-public addresses (loopback, private,
+//! link-local, multicast, reserved, and the IPv6 forms that embed or tunnel to them), of the
+//! server's own interface addresses, and of ports other than 443 and 80, unless an entry names
+//! the host (or, for a port, the port) explicitly. The check runs on resolved addresses,
 //! inside an in-process forward proxy that every registry connection goes through, so each
 //! redirect and each re-resolution is checked again, and the connection goes to the very
 //! address that was checked (no DNS rebinding window).
@@ -79,20 +81,109 @@ fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// Loopback, private (RFC 1918, ULA), link-local, unspecified, and the like.
-pub fn is_non_public(ip: IpAddr) -> bool {
+/// The special-purpose IPv4 blocks (IANA's registry) a registry or webhook target is never
+/// in, each with the name its refusal gives.
+const V4_RULES: &[([u8; 4], u8, &str)] = &[
+    ([0, 0, 0, 0], 8, "\"this network\", 0.0.0.0/8"),
+    ([10, 0, 0, 0], 8, "private, RFC 1918"),
+    ([100, 64, 0, 0], 10, "carrier-grade NAT, 100.64.0.0/10"),
+    ([127, 0, 0, 0], 8, "loopback, 127.0.0.0/8"),
+    ([169, 254, 0, 0], 16, "link-local, 169.254.0.0/16"),
+    ([172, 16, 0, 0], 12, "private, RFC 1918"),
+    ([192, 0, 0, 0], 24, "IETF protocol assignments, 192.0.0.0/24"),
+    ([192, 0, 2, 0], 24, "documentation, 192.0.2.0/24"),
+    ([192, 88, 99, 0], 24, "6to4 relay anycast, 192.88.99.0/24"),
+    ([192, 168, 0, 0], 16, "private, RFC 1918"),
+    ([198, 18, 0, 0], 15, "benchmarking, 198.18.0.0/15"),
+    ([198, 51, 100, 0], 24, "documentation, 198.51.100.0/24"),
+    ([203, 0, 113, 0], 24, "documentation, 203.0.113.0/24"),
+    ([224, 0, 0, 0], 4, "multicast, 224.0.0.0/4"),
+    ([240, 0, 0, 0], 4, "reserved, 240.0.0.0/4"),
+];
+
+/// The IPv6 blocks refused outright, most specific first. The forms that embed an IPv4 address
+/// and can carry a connection to it (IPv4-mapped, NAT64's well-known prefix, ISATAP) are judged by
+/// the embedded address instead (`embedded_ipv4`); the older tunnelling forms (IPv4-compatible,
+/// 6to4, Teredo) and local-use NAT64 are refused whole, as no registry is reached through them.
+const V6_RULES: &[(u128, u8, &str)] = &[
+    (0, 128, "unspecified, ::"),
+    (1, 128, "loopback, ::1"),
+    (0xffff_0000_0000_0000, 96, "IPv4-translated, ::ffff:0:0:0/96"),
+    (0, 96, "IPv4-compatible, ::/96"),
+    (0x0064_ff9b_0001 << 80, 48, "local-use NAT64, 64:ff9b:1::/48"),
+    (0x0100 << 112, 64, "discard-only, 100::/64"),
+    (0x2001 << 112, 32, "Teredo, 2001::/32"),
+    (0x2001_0db8 << 96, 32, "documentation, 2001:db8::/32"),
+    (0x2001 << 112, 23, "IETF protocol assignments, 2001::/23"),
+    (0x2002 << 112, 16, "6to4, 2002::/16"),
+    (0x3fff << 112, 20, "documentation, 3fff::/20"),
+    (0xfc00 << 112, 7, "unique local, fc00::/7"),
+    (0xfe80 << 112, 10, "link-local, fe80::/10"),
+    (0xfec0 << 112, 10, "site-local, fec0::/10"),
+    (0xff00 << 112, 8, "multicast, ff00::/8"),
+];
+
+fn in_v4(ip: std::net::Ipv4Addr, net: [u8; 4], len: u8) -> bool {
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    u32::from(ip) & mask == u32::from_be_bytes(net) & mask
+}
+
+fn in_v6(ip: std::net::Ipv6Addr, net: u128, len: u8) -> bool {
+    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    u128::from(ip) & mask == net & mask
+}
+
+/// The IPv4 address an IPv6 address carries a connection to, and the form's name: IPv4-mapped
+/// (`::ffff:a.b.c.d`, a socket of the IPv4 stack), NAT64's well-known prefix (`64:ff9b::/96`,
+/// translated to the IPv4 address by the network's NAT64), and an ISATAP interface id
+/// (`…:0:5efe:a.b.c.d`, tunnelled to it by an ISATAP router).
+pub fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<(std::net::Ipv4Addr, &'static str)> {
+    let s = v6.segments();
+    let tail = std::net::Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some((v4, "IPv4-mapped"));
+    }
+    if in_v6(v6, 0x0064_ff9b << 96, 96) {
+        return Some((tail, "NAT64, 64:ff9b::/96"));
+    }
+    if s[4] & 0xfdff == 0 && s[5] == 0x5efe {
+        return Some((tail, "ISATAP"));
+    }
+    None
+}
+
+/// Why `ip` is not a public unicast address, naming the rule (`None`: it is public).
+pub fn non_public_reason(ip: IpAddr) -> Option<String> {
     match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast() || v4.octets()[0] == 0
-                // 100.64.0.0/10 carrier-grade NAT
-                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
-        }
+        IpAddr::V4(v4) => V4_RULES.iter().find(|(net, len, _)| in_v4(v4, *net, *len)).map(|(_, _, name)| name.to_string()),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_non_public(IpAddr::V4(v4));
+            if let Some((v4, form)) = embedded_ipv4(v6) {
+                return non_public_reason(IpAddr::V4(v4)).map(|why| format!("{form} form of {v4}: {why}"));
             }
-            let seg = v6.segments();
-            v6.is_loopback() || v6.is_unspecified() || (seg[0] & 0xfe00) == 0xfc00 || (seg[0] & 0xffc0) == 0xfe80
+            V6_RULES.iter().find(|(net, len, _)| in_v6(v6, *net, *len)).map(|(_, _, name)| name.to_string())
+        }
+    }
+}
+
+/// Loopback, private (RFC 1918, ULA), link-local, unspecified, multicast, reserved, and the
+/// IPv6 forms that embed or tunnel to such an address (see `non_public_reason`).
+pub fn is_non_public(ip: IpAddr) -> bool {
+    non_public_reason(ip).is_some()
+}
+
+/// The ports registries and webhook targets may use without an allow-list entry naming the port.
+pub const DEFAULT_PORTS: [u16; 2] = [443, 80];
+
+/// The addresses of this machine's own interfaces: a service listening on all of them (a
+/// database, an admin page) is reached through the public one without any firewall seeing it.
+/// Read anew at each check (a few microseconds), so an address gained later counts too.
+fn own_addresses() -> Vec<IpAddr> {
+    match if_addrs::get_if_addrs() {
+        Ok(interfaces) => interfaces.iter().map(|i| i.ip()).collect(),
+        Err(e) => {
+            // The other rules still hold; only this one cannot be applied.
+            tracing::warn!(error = %e, "the egress guard could not list this server's interface addresses");
+            vec![]
         }
     }
 }
@@ -104,11 +195,17 @@ pub fn is_non_public(ip: IpAddr) -> bool {
 pub struct RegistryGuard {
     pub allowed: Vec<AllowEntry>,
     webhooks: bool,
+    /// The server's own addresses as a test sets them (`None`: this machine's, read per check).
+    own: Option<Vec<IpAddr>>,
 }
 
 impl RegistryGuard {
     pub fn new(entries: &[String]) -> Self {
-        RegistryGuard { allowed: entries.iter().filter(|e| !e.trim().is_empty()).map(|e| AllowEntry::parse(e)).collect(), webhooks: false }
+        RegistryGuard {
+            allowed: entries.iter().filter(|e| !e.trim().is_empty()).map(|e| AllowEntry::parse(e)).collect(),
+            webhooks: false,
+            own: None,
+        }
     }
 
     /// The guard of webhook deliveries.
@@ -138,16 +235,63 @@ impl RegistryGuard {
         ))
     }
 
-    /// The address check: every resolved address must be public unless an entry names the host.
+    /// The address check, on the resolved addresses, in this order (the message names the rule
+    /// that refused): every address must be public (`non_public_reason`) and none the server's
+    /// own, unless an entry names the host and port without wildcards; and a port other than 443
+    /// or 80 needs an entry that names the port (a port scan of public hosts otherwise). The port
+    /// is judged after the addresses, so a loopback target is refused as loopback whatever its
+    /// port.
     pub fn check_addresses(&self, host: &str, port: u16, addrs: &[SocketAddr]) -> Result<(), String> {
         if self.allowed.iter().any(|e| e.names_explicitly(host, port)) {
             return Ok(());
         }
-        if let Some(bad) = addrs.iter().find(|a| is_non_public(a.ip())) {
-            let (what, flag) = self.what();
-            return Err(format!("{what} \"{host}:{port}\" resolves to the non-public address {}; name it in {flag} to allow it", bad.ip()));
+        let (what, flag) = self.what();
+        for a in addrs {
+            if let Some(why) = non_public_reason(a.ip()) {
+                return Err(format!(
+                    "{what} \"{host}:{port}\" resolves to the non-public address {} ({why}); name it in {flag} to allow it",
+                    a.ip()
+                ));
+            }
         }
-        Ok(())
+        let own = self.own.clone().unwrap_or_else(own_addresses);
+        let is_own = |ip: IpAddr| {
+            let v4 = match ip {
+                IpAddr::V6(v6) => embedded_ipv4(v6).map(|(v4, _)| IpAddr::V4(v4)),
+                IpAddr::V4(_) => None,
+            };
+            own.contains(&ip) || v4.is_some_and(|v4| own.contains(&v4))
+        };
+        if let Some(a) = addrs.iter().find(|a| is_own(a.ip())) {
+            return Err(format!(
+                "{what} \"{host}:{port}\" resolves to the non-public address {} (an address of this server's own interfaces); name it in {flag} to allow it",
+                a.ip()
+            ));
+        }
+        self.check_port(host, port)
+    }
+
+    /// 443 and 80, or a port an entry names (its pattern written by the operator).
+    fn check_port(&self, host: &str, port: u16) -> Result<(), String> {
+        if DEFAULT_PORTS.contains(&port) || self.allowed.iter().any(|e| e.port.is_some() && e.matches(host, port)) {
+            return Ok(());
+        }
+        if self.webhooks {
+            return Err(format!(
+                "webhook target \"{host}:{port}\" is forbidden: port {port} is not allowed: only 443 and 80 unless an --allowed-webhook-target entry names the port (e.g. \"{host}:{port}\")"
+            ));
+        }
+        // "not allowed by whitelist", as the allow-list's refusal, so the importer reports it as
+        // Forbidden when the proxy refuses a redirect for it.
+        Err(format!(
+            "importing images from registry \"{host}:{port}\" is forbidden: port {port} not allowed by whitelist: only 443 and 80 unless an --allowed-registry entry names the port (e.g. \"{host}:{port}\")"
+        ))
+    }
+
+    #[cfg(test)]
+    fn with_own_addresses(mut self, own: &[&str]) -> Self {
+        self.own = Some(own.iter().map(|a| a.parse().unwrap()).collect());
+        self
     }
 
     /// Resolves and checks; returns the addresses to connect to.
@@ -174,12 +318,17 @@ pub async fn start_proxy(guard: Arc<RegistryGuard>) -> std::io::Result<(SocketAd
     let addr = listener.local_addr()?;
     let pool = Arc::new(UpstreamPool::default());
     let task = tokio::spawn(async move {
+        let mut last_warning: Option<std::time::Instant> = None;
         loop {
             let conn = match listener.accept().await {
                 Ok((conn, _)) => conn,
                 Err(e) => {
-                    // Out of file descriptors and the like: wait a little rather than spin.
-                    tracing::warn!(error = %e, "the egress proxy could not accept a connection");
+                    // Out of file descriptors and the like: wait a little rather than spin, and
+                    // warn once in ten seconds rather than at every retry (no log flood).
+                    if last_warning.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(10)) {
+                        last_warning = Some(std::time::Instant::now());
+                        tracing::warn!(error = %e, "the egress proxy could not accept a connection");
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
@@ -386,12 +535,123 @@ mod tests {
         for a in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
             assert!(!is_non_public(a.parse().unwrap()), "{a}");
         }
-        let g = RegistryGuard::default();
+        let g = RegistryGuard::default().with_own_addresses(&[]);
         let lo: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         assert!(g.check_addresses("localhost", 5000, &[lo]).unwrap_err().contains("non-public address 127.0.0.1"));
         let named = RegistryGuard::new(&["localhost:5000".into()]);
         assert!(named.check_addresses("localhost", 5000, &[lo]).is_ok());
         let wildcard = RegistryGuard::new(&["*:5000".into()]);
         assert!(wildcard.check_addresses("localhost", 5000, &[lo]).is_err(), "a wildcard does not open loopback");
+    }
+
+    /// Each special-purpose block the review found open (L5 b), and the rule each is refused by.
+    #[test]
+    fn every_special_purpose_block_is_refused_by_name() {
+        for (a, rule) in [
+            ("192.0.0.8", "IETF protocol assignments, 192.0.0.0/24"),
+            ("198.18.0.1", "benchmarking, 198.18.0.0/15"),
+            ("198.19.255.255", "benchmarking, 198.18.0.0/15"),
+            ("240.0.0.1", "reserved, 240.0.0.0/4"),
+            ("255.255.255.255", "reserved, 240.0.0.0/4"),
+            ("224.0.0.251", "multicast, 224.0.0.0/4"),
+            ("239.255.255.250", "multicast, 224.0.0.0/4"),
+            ("192.0.2.1", "documentation, 192.0.2.0/24"),
+            ("0.1.2.3", "\"this network\", 0.0.0.0/8"),
+            ("::", "unspecified, ::"),
+            ("::1", "loopback, ::1"),
+            ("::10.0.0.5", "IPv4-compatible, ::/96"),
+            ("::8.8.8.8", "IPv4-compatible, ::/96"),
+            ("::ffff:0:8.8.8.8", "IPv4-translated, ::ffff:0:0:0/96"),
+            ("64:ff9b:1::a00:5", "local-use NAT64, 64:ff9b:1::/48"),
+            ("2002:a00:5::1", "6to4, 2002::/16"),
+            ("2002:808:808::1", "6to4, 2002::/16"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo, 2001::/32"),
+            ("2001:10::1", "IETF protocol assignments, 2001::/23"),
+            ("2001:db8::1", "documentation, 2001:db8::/32"),
+            ("100::1", "discard-only, 100::/64"),
+            ("fec0::1", "site-local, fec0::/10"),
+            ("fe80::1", "link-local, fe80::/10"),
+            ("fd12::1", "unique local, fc00::/7"),
+            ("ff02::1", "multicast, ff00::/8"),
+            ("ff0e::1", "multicast, ff00::/8"),
+        ] {
+            assert_eq!(non_public_reason(a.parse().unwrap()).as_deref(), Some(rule), "{a}");
+        }
+    }
+
+    /// The forms that carry a connection to an embedded IPv4 address are judged by it: NAT64 to
+    /// an internal address is refused (the review's `[64:ff9b::a00:5]`), NAT64 to a public one is
+    /// how an IPv6-only network reaches public registries and stays open.
+    #[test]
+    fn ipv4_embedding_forms_are_judged_by_the_embedded_address() {
+        let why = |a: &str| non_public_reason(a.parse().unwrap());
+        assert_eq!(why("64:ff9b::a00:5").as_deref(), Some("NAT64, 64:ff9b::/96 form of 10.0.0.5: private, RFC 1918"));
+        assert_eq!(why("64:ff9b::7f00:1").as_deref(), Some("NAT64, 64:ff9b::/96 form of 127.0.0.1: loopback, 127.0.0.0/8"));
+        assert_eq!(why("64:ff9b::a9fe:a9fe").as_deref(), Some("NAT64, 64:ff9b::/96 form of 169.254.169.254: link-local, 169.254.0.0/16"));
+        assert_eq!(why("64:ff9b::808:808"), None);
+        assert_eq!(why("::ffff:10.0.0.1").as_deref(), Some("IPv4-mapped form of 10.0.0.1: private, RFC 1918"));
+        assert_eq!(why("::ffff:8.8.8.8"), None);
+        assert_eq!(why("2606:4700::5efe:c0a8:101").as_deref(), Some("ISATAP form of 192.168.1.1: private, RFC 1918"));
+        assert_eq!(why("2606:4700::200:5efe:a00:1").as_deref(), Some("ISATAP form of 10.0.0.1: private, RFC 1918"));
+        assert_eq!(why("2606:4700::1111"), None);
+        let g = RegistryGuard::default().with_own_addresses(&[]);
+        let nat64: SocketAddr = "[64:ff9b::a00:5]:443".parse().unwrap();
+        assert_eq!(
+            g.check_addresses("internal.example.com", 443, &[nat64]).unwrap_err(),
+            "registry \"internal.example.com:443\" resolves to the non-public address 64:ff9b::a00:5 (NAT64, 64:ff9b::/96 form of 10.0.0.5: private, RFC 1918); name it in --allowed-registry to allow it"
+        );
+    }
+
+    /// The host's own public address (L5 a) is refused like loopback, in any spelling that
+    /// reaches it, unless an entry names it.
+    #[test]
+    fn the_servers_own_addresses_are_refused() {
+        let g = RegistryGuard::for_webhooks(&[]).with_own_addresses(&["8.8.4.4", "2606:4700::1111"]);
+        let own: SocketAddr = "8.8.4.4:443".parse().unwrap();
+        assert_eq!(
+            g.check_addresses("me.example.com", 443, &[own]).unwrap_err(),
+            "webhook target \"me.example.com:443\" resolves to the non-public address 8.8.4.4 (an address of this server's own interfaces); name it in --allowed-webhook-target to allow it"
+        );
+        let via_nat64: SocketAddr = "[64:ff9b::808:404]:443".parse().unwrap();
+        assert!(g.check_addresses("me.example.com", 443, &[via_nat64]).unwrap_err().contains("own interfaces"));
+        let v6: SocketAddr = "[2606:4700::1111]:80".parse().unwrap();
+        assert!(g.check_addresses("me6.example.com", 80, &[v6]).unwrap_err().contains("own interfaces"));
+        let other: SocketAddr = "8.8.8.8:443".parse().unwrap();
+        assert!(g.check_addresses("dns.example.com", 443, &[other]).is_ok());
+        let named = RegistryGuard::for_webhooks(&["me.example.com".into()]).with_own_addresses(&["8.8.4.4"]);
+        assert!(named.check_addresses("me.example.com", 443, &[own]).is_ok(), "an entry naming the host opens it");
+        // This machine's real interfaces: loopback is among them (and refused as loopback first).
+        assert!(own_addresses().iter().any(|a| a.is_loopback()), "{:?}", own_addresses());
+    }
+
+    /// Ports other than 443 and 80 (L5 c) need an entry naming the port, for registries and
+    /// webhook targets alike; the message says it was the port.
+    #[test]
+    fn other_ports_need_an_entry_naming_them() {
+        let public: SocketAddr = "8.8.8.8:6379".parse().unwrap();
+        let open = RegistryGuard::default().with_own_addresses(&[]);
+        assert_eq!(
+            open.check_addresses("cache.example.com", 6379, &[public]).unwrap_err(),
+            "importing images from registry \"cache.example.com:6379\" is forbidden: port 6379 not allowed by whitelist: only 443 and 80 unless an --allowed-registry entry names the port (e.g. \"cache.example.com:6379\")"
+        );
+        for port in DEFAULT_PORTS {
+            assert!(open.check_addresses("r.example.com", port, &[SocketAddr::new(public.ip(), port)]).is_ok(), "{port}");
+        }
+        let hooks = RegistryGuard::for_webhooks(&[]).with_own_addresses(&[]);
+        assert_eq!(
+            hooks.check_addresses("cache.example.com", 6379, &[public]).unwrap_err(),
+            "webhook target \"cache.example.com:6379\" is forbidden: port 6379 is not allowed: only 443 and 80 unless an --allowed-webhook-target entry names the port (e.g. \"cache.example.com:6379\")"
+        );
+        let named = RegistryGuard::new(&["r.example.com:5000".into(), "*.corp.example.com:8443".into()]).with_own_addresses(&[]);
+        assert!(named.check_addresses("r.example.com", 5000, &[SocketAddr::new(public.ip(), 5000)]).is_ok());
+        assert!(named.check_addresses("git.corp.example.com", 8443, &[SocketAddr::new(public.ip(), 8443)]).is_ok());
+        let other_port = SocketAddr::new(public.ip(), 5001);
+        assert!(named.check_addresses("r.example.com", 5001, &[other_port]).unwrap_err().contains("port 5001 not allowed"));
+        // An entry without a port opens only 443 and 80 (its host matches, the port does not).
+        let no_port = RegistryGuard::for_webhooks(&["hooks.example.com".into()]).with_own_addresses(&[]);
+        assert!(no_port.check_addresses("hooks.example.com", 8080, &[SocketAddr::new(public.ip(), 8080)]).is_err());
+        // A loopback target is refused as loopback, whatever its port.
+        let lo: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        assert!(open.check_addresses("localhost", 5000, &[lo]).unwrap_err().contains("loopback"));
     }
 }

@@ -111,6 +111,21 @@ pub struct ServeArgs {
     /// How long a client's import waits for a free slot before it is refused with 429.
     #[arg(long, env = "IMAGESTREAMS_IMPORT_QUEUE_WAIT", default_value = "10s", value_parser = parse_duration)]
     pub import_queue_wait: std::time::Duration,
+
+    // Connection limits (issue 13 point 7, review M2).
+    /// How long a client has to send a whole request head, counted from when the connection
+    /// waits for one: on a new connection and between the requests of a kept-alive one (so it is
+    /// also the idle keep-alive timeout). Slow or half-open requests are closed after it.
+    #[arg(long, env = "IMAGESTREAMS_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: std::time::Duration,
+    /// Open connections at most; beyond, new ones wait in the kernel's backlog until one ends.
+    #[arg(long, env = "IMAGESTREAMS_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Open connections of one client (an IPv4 address, an IPv6 /64) at most; beyond, a new one
+    /// is closed at once. Behind a reverse proxy every connection comes from the proxy: raise it
+    /// to --max-connections there.
+    #[arg(long, env = "IMAGESTREAMS_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_client: u32,
 }
 
 /// A duration flag: `250ms`, `90s`, `15m`, `1h30m` (humantime's units), or plain seconds; never
@@ -207,7 +222,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_https(public_url.starts_with("https://"));
     let app = crate::http::ui::router(service, options, edge);
     tracing::info!("imagestreams listening on http://{local} (public URL {public_url})");
-    crate::http::listener::serve_http1(listener, app, shutdown_signal()).await;
+    let limits = crate::http::listener::ListenerConfig {
+        header_read_timeout: args.header_read_timeout,
+        max_connections: args.max_connections as usize,
+        max_connections_per_client: args.max_connections_per_client as usize,
+    };
+    crate::http::listener::serve_http1(listener, app, limits, shutdown_signal()).await;
     // The workers stop here (their guard is dropped), after the last request.
     drop(workers);
     Ok(())

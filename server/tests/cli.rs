@@ -493,3 +493,111 @@ fn accounts_from_the_command_line() {
     let r = run(&["delete", "is", "app", "-n", "team"]);
     assert!(r.stderr.contains("User \"alice\" cannot delete resource \"imagestreams\""), "editors do not delete streams: {}", r.stderr);
 }
+
+/// Sends a whole `GET /healthz` on `conn` (kept alive) and reads the answer's status line; `None`
+/// when the server closed the connection instead of answering.
+fn healthz_on(conn: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::{BufRead, Write};
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    let mut status = String::new();
+    match reader.read_line(&mut status) {
+        Ok(n) if n > 0 => {}
+        _ => return None,
+    }
+    // Read the rest of the answer ("ok", with its length) so the connection is idle again.
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let mut body = [0u8; 2];
+    std::io::Read::read_exact(&mut reader, &mut body).ok()?;
+    Some(status.trim_end().to_string())
+}
+
+/// Waits (at most `limit`) for the server to close `conn`, reading and dropping whatever it sends
+/// first; returns how long that took, or `None` if it stayed open.
+fn closed_within(conn: &mut std::net::TcpStream, limit: Duration) -> Option<Duration> {
+    use std::io::Read;
+    let start = Instant::now();
+    conn.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Some(start.elapsed()),
+            Err(_) => return None,
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+    }
+}
+
+/// Review M2, live: a request head that never ends (`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n` and no
+/// final CRLF) was never closed. Now the server closes it after `--header-read-timeout`, and an
+/// idle kept-alive connection too, while a prompt request is answered.
+#[test]
+fn half_open_requests_are_closed_after_the_header_read_timeout() {
+    use std::io::Write;
+    let s = start_server_with(&["--header-read-timeout", "1s"]);
+    let mut half_open = std::net::TcpStream::connect(&s.host).unwrap();
+    half_open.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+    let mut kept_alive = std::net::TcpStream::connect(&s.host).unwrap();
+    assert_eq!(healthz_on(&mut kept_alive).as_deref(), Some("HTTP/1.1 200 OK"));
+    let took = closed_within(&mut half_open, Duration::from_secs(10)).expect("the half-open request was not closed");
+    assert!(took >= Duration::from_millis(500), "closed after the timeout, not at once: {took:?}");
+    assert!(closed_within(&mut kept_alive, Duration::from_secs(10)).is_some(), "an idle kept-alive connection is closed too");
+    let mut fresh = std::net::TcpStream::connect(&s.host).unwrap();
+    assert_eq!(healthz_on(&mut fresh).as_deref(), Some("HTTP/1.1 200 OK"), "the server still answers");
+}
+
+/// Review M2: one client could hold every connection (file descriptors). Beyond
+/// `--max-connections-per-client` a new connection of that client is closed at once, another
+/// client is still served, and an ended connection gives its slot back.
+#[test]
+fn connections_beyond_the_per_client_limit_are_refused() {
+    let s = start_server_with(&["--max-connections-per-client", "3", "--header-read-timeout", "60s"]);
+    // Three served connections (start_server's probe may hold a slot for a moment: retry).
+    let mut held: Vec<std::net::TcpStream> = vec![];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while held.len() < 3 {
+        let mut conn = std::net::TcpStream::connect(&s.host).unwrap();
+        match healthz_on(&mut conn) {
+            Some(status) => {
+                assert_eq!(status, "HTTP/1.1 200 OK");
+                held.push(conn);
+            }
+            None => {
+                assert!(Instant::now() < deadline, "only {} connections within the limit were served", held.len());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    let mut fourth = std::net::TcpStream::connect(&s.host).unwrap();
+    assert_eq!(healthz_on(&mut fourth), None, "the fourth connection of one client is closed unanswered");
+    // Another client (127.0.0.2 reaches the server on 127.0.0.1 through the loopback interface).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let addr: std::net::SocketAddr = s.host.parse().unwrap();
+    let other = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        socket.connect(addr).await.unwrap().into_std().unwrap()
+    });
+    other.set_nonblocking(false).unwrap();
+    let mut other = other;
+    assert_eq!(healthz_on(&mut other).as_deref(), Some("HTTP/1.1 200 OK"), "a fresh client is still served");
+    // Closing one gives its slot back (once the server has seen the close).
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut again = std::net::TcpStream::connect(&s.host).unwrap();
+        if healthz_on(&mut again).is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the ended connection's slot was not given back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -4,7 +4,7 @@
 //! Must not: know who is calling (that is the server's `Caller`) or store anything.
 
 use super::names::validate_namespace_name;
-use crate::model::{ApiToken, FieldError};
+use crate::model::{ApiToken, FieldError, FieldErrorKind};
 
 /// A role in a namespace, weakest first: each includes what the ones before it may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,9 +52,47 @@ impl std::fmt::Display for Role {
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 10;
 
+/// Longest password, in bytes: room for any passphrase or generated secret, while a sign-in
+/// cannot make the server hash megabytes (argon2 takes any length).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Longest user name: users are named like namespaces (an RFC 1123 label).
+pub const MAX_USER_NAME_LEN: usize = 63;
+
 /// Why a new password is refused, if it is.
 pub fn password_error(password: &str) -> Option<String> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Some(format!("must be no more than {MAX_PASSWORD_BYTES} bytes long"));
+    }
     (password.chars().count() < MIN_PASSWORD_LEN).then(|| format!("must be at least {MIN_PASSWORD_LEN} characters long"))
+}
+
+/// `field: Too long: may not be more than N bytes`, without the value (it may be megabytes, or
+/// a password).
+pub fn too_long(field: &str, max: usize) -> FieldError {
+    FieldError { field: field.into(), kind: FieldErrorKind::TooLong, value: None, detail: format!("may not be more than {max} bytes") }
+}
+
+/// What a sign-in is checked for before any work: the lengths. A name or password within them
+/// is otherwise not judged (a wrong one is just wrong).
+pub fn sign_in_errors(username: &str, password: &str) -> Vec<FieldError> {
+    let mut errs = vec![];
+    if username.trim().len() > MAX_USER_NAME_LEN {
+        errs.push(too_long("username", MAX_USER_NAME_LEN));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        errs.push(too_long("password", MAX_PASSWORD_BYTES));
+    }
+    errs
+}
+
+/// Validates a new user's name: the namespace-name rule, its length checked first so an
+/// oversized name is refused without being echoed.
+pub fn validate_user_name(name: &str, field: &str) -> Vec<FieldError> {
+    if name.len() > MAX_USER_NAME_LEN {
+        return vec![too_long(field, MAX_USER_NAME_LEN)];
+    }
+    validate_namespace_name(name, field)
 }
 
 /// What a caller wants to do, for the permission check.
@@ -223,6 +261,18 @@ mod tests {
         for bad in ["0", "-1", "1.5", "soon", "99999999999999999999"] {
             assert!(expiry_after_days(bad, now).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_and_passwords_have_a_maximum_length_and_are_not_echoed() {
+        assert!(sign_in_errors(&"a".repeat(MAX_USER_NAME_LEN), &"p".repeat(MAX_PASSWORD_BYTES)).is_empty());
+        let errs = sign_in_errors(&"a".repeat(1_500_000), &"p".repeat(MAX_PASSWORD_BYTES + 1));
+        let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(shown, ["username: Too long: may not be more than 63 bytes", "password: Too long: may not be more than 1024 bytes"]);
+        assert_eq!(validate_user_name(&"a".repeat(64), "name")[0].to_string(), "name: Too long: may not be more than 63 bytes");
+        assert!(validate_user_name("alice", "name").is_empty());
+        assert_eq!(password_error(&"p".repeat(MAX_PASSWORD_BYTES + 1)).unwrap(), "must be no more than 1024 bytes long");
+        assert!(password_error(&"p".repeat(MAX_PASSWORD_BYTES)).is_none());
     }
 
     #[test]

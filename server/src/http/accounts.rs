@@ -51,7 +51,9 @@ async fn sign_in_from_page(s: &Service, remote: Option<String>, headers: &Header
     let form = SignIn { username: field("username"), password: field("password") };
     let next = Some(field("next")).filter(|n| is_local_path(n));
     let back = |form: &SignIn, message: &str| {
-        let mut query = vec![("user", form.username.as_str()), ("error", message)];
+        // The name goes back to the page, but never more of it than a name can be.
+        let user: String = form.username.chars().take(app::domain::accounts::MAX_USER_NAME_LEN).collect();
+        let mut query = vec![("user", user.as_str()), ("error", message)];
         if let Some(n) = &next {
             query.push(("next", n.as_str()));
         }

@@ -78,7 +78,7 @@ impl Service {
             tx.commit().await
         };
         if let Err(e) = written.await {
-            tracing::error!(error = %e, action = %entry.action, "writing the audit log failed");
+            tracing::error!(error = %e, action = %super::for_log(&entry.action), "writing the audit log failed");
         }
     }
 

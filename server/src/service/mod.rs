@@ -29,8 +29,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 
 pub use access::{
-    AuditNote, AuditSlot, Bootstrap, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, SETUP_TOKEN_PREFIX, unauthorized,
-    unauthorized_change,
+    AuditNote, AuditSlot, Bootstrap, Caller, Credentials, Role, RoleAuthorizer, SESSION_COOKIE, SETUP_TOKEN_PREFIX, client_of,
+    unauthorized, unauthorized_change,
 };
 pub use catalog::CATALOG_PAGE;
 pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, WebhookClient};
@@ -125,6 +125,8 @@ pub struct Service {
     setup: Arc<access::Setup>,
     /// `AccessConfig::loopback_only`.
     loopback_only: bool,
+    /// Where password hashes run (off the async workers, a few at once).
+    password_hashing: Arc<access::PasswordHashing>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -155,6 +157,7 @@ impl Service {
             sign_ins: Arc::new(access::SignInThrottle::default()),
             setup: Arc::new(access::Setup::default()),
             loopback_only: AccessConfig::default().loopback_only,
+            password_hashing: Arc::new(access::PasswordHashing::for_this_machine()),
         }
     }
 
@@ -285,6 +288,16 @@ impl Drop for TaskGuard {
 pub(crate) fn db(e: sqlx::Error) -> ApiError {
     tracing::error!(error = %e, "database error");
     ApiError::internal("the database failed to answer")
+}
+
+/// A caller-supplied value as a log line may carry it: at most 64 characters, then "…" (a user
+/// name or path may be megabytes; the log must not grow with it).
+pub(crate) fn for_log(value: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &value[..cut]).into(),
+        None => value.into(),
+    }
 }
 
 /// Clamps a requested page size.

@@ -9,9 +9,9 @@
 //! as it was before accounts, and says so (`WhoAmI.open`, a warning at start).
 //!
 //! The parts: `caller` (credentials to `Caller`), `authorize` (the check and its 401/403/404
-//! wording), `crypto` (secrets, digests, password hashes), `sessions` (sign-in and its throttle,
-//! sign-out, passwords), `users`, `tokens`, and `members` (members and the public flag). The audit
-//! log is `service::audit`.
+//! wording), `crypto` (secrets, digests, password hashes and the limit they run behind),
+//! `sessions` (sign-in and its throttle, sign-out, passwords), `users`, `tokens`, and `members`
+//! (members and the public flag). The audit log is `service::audit`.
 //!
 //! Must not: write SQL (that is `store`), keep a secret in plain text (sessions and tokens are
 //! stored as SHA-256 digests, passwords as argon2id: PRODUCT difference 7), or let a stored value
@@ -29,7 +29,8 @@ mod users;
 pub use app::domain::accounts::Role;
 pub use authorize::{RoleAuthorizer, unauthorized};
 pub use caller::{AuditNote, AuditSlot, Caller, Credentials};
-pub use sessions::{SESSION_COOKIE, SignInThrottle};
+pub use crypto::PasswordHashing;
+pub use sessions::{SESSION_COOKIE, SignInThrottle, client_of};
 pub(crate) use setup::Setup;
 pub use setup::{Bootstrap, SETUP_TOKEN_PREFIX, unauthorized_change};
 pub(crate) use users::AccountsSwitch;

@@ -1,18 +1,23 @@
-//! Signing in and out, and passwords: a sign-in checks the password (argon2id, against a dummy
-//! hash for unknown names so timing does not tell them apart), is slowed down after failures
-//! (`SignInThrottle`), and starts a session whose secret only the cookie holds. A password change
-//! needs the current one and ends the user's other sessions.
+//! Signing in and out, and passwords: a sign-in is refused before any work when its name or
+//! password is longer than the domain allows; it checks the password (argon2id, off the async
+//! workers behind `PasswordHashing`'s limit, against a dummy hash for unknown names so timing
+//! does not tell them apart), is slowed down after failures (`SignInThrottle`), and starts a
+//! session whose secret only the cookie holds. A password change needs the current one and ends
+//! the user's other sessions.
 //!
-//! Must not: tell an unknown user name from a wrong password, keep the session secret, or let the
-//! throttle's memory grow with the names callers make up.
+//! Must not: tell an unknown user name from a wrong password, keep the session secret, let the
+//! throttle's memory grow with the names and addresses callers make up, let one client's failures
+//! lock a user out for everyone else, or write a whole user-supplied value to the log.
 
-use super::crypto::{hash_password, random_b64, sha256_hex, verify_password};
+use super::crypto::{random_b64, sha256_hex};
 use super::{Caller, Credentials, RES_USERS, unauthorized};
-use crate::service::{Service, db};
+use crate::service::{Service, db, for_log};
 use crate::store;
+use app::domain::accounts::{MAX_PASSWORD_BYTES, too_long};
 use app::model::*;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 /// The name of the session cookie.
@@ -23,17 +28,35 @@ pub const SESSION_COOKIE: &str = "imagestreams_session";
 /// so it costs as long as one with a wrong password.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3q2+7wX9bDkF0m3tYcR8t6cJq8b0u1L0m3m2pQx4y5E";
 
-/// Free attempts before the waits start.
+/// Free failed attempts at one name from one client before the waits start.
 const FREE_ATTEMPTS: u32 = 3;
+/// Free failed attempts of one client over all names before its waits start: guessing a few
+/// passwords for each of many names (spraying) is slowed too.
+const FREE_CLIENT_ATTEMPTS: u32 = 20;
 /// The waits double up to `2^MAX_DOUBLINGS` seconds (about four minutes).
 const MAX_DOUBLINGS: u32 = 8;
-/// A name without a failure for this long starts afresh. Far longer than the longest wait, so
+/// An entry without a failure for this long starts afresh. Far longer than the longest wait, so
 /// waiting out the memory is never quicker than waiting out the throttle.
 const FORGET_AFTER_SECS: i64 = 3600;
-/// At most this many names are remembered (each entry is a few dozen bytes).
-const MAX_NAMES: usize = 10_000;
+/// At most this many entries per table (each a few dozen bytes: names are at most 63 bytes).
+const MAX_ENTRIES: usize = 10_000;
 
-/// The failed sign-ins of one user name.
+/// One client, for limits per client: an IPv4 address, or an IPv6 /64 (one subscriber's network
+/// usually holds a whole /64, so counting its addresses one by one would limit nothing).
+pub fn client_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        },
+        v4 => v4,
+    }
+}
+
+/// The client of a sign-in (`None`: not known, as for in-process callers; they share one).
+type Client = Option<IpAddr>;
+
+/// The failed sign-ins of one key.
 #[derive(Clone, Copy, Debug)]
 struct Failures {
     count: u32,
@@ -44,56 +67,114 @@ impl Failures {
     fn forgotten(&self, now: DateTime<Utc>) -> bool {
         (now - self.last).num_seconds() >= FORGET_AFTER_SECS
     }
-}
 
-/// Failed sign-ins per user name: after three, each next attempt must wait twice as long.
-///
-/// The names are whatever callers send, so the memory is bounded: a name is forgotten an hour
-/// after its last failure, and beyond `MAX_NAMES` names the one with the fewest failures (the
-/// oldest among those) makes room. A flood of made-up names thus evicts other made-up names, not
-/// the throttled name someone is guessing passwords for.
-#[derive(Default)]
-pub struct SignInThrottle {
-    failures: Mutex<HashMap<String, Failures>>,
-}
-
-impl SignInThrottle {
-    /// Seconds to wait before `user` may try again (0: now).
-    fn wait(&self, user: &str, now: DateTime<Utc>) -> i64 {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match failures.get(user) {
-            Some(f) if f.count >= FREE_ATTEMPTS => {
-                let delay = 1i64 << (f.count - FREE_ATTEMPTS).min(MAX_DOUBLINGS);
-                (delay - (now - f.last).num_seconds()).max(0)
-            }
-            _ => 0,
+    /// Seconds still to wait after `free` failures were let through.
+    fn wait(&self, free: u32, now: DateTime<Utc>) -> i64 {
+        if self.count < free || self.forgotten(now) {
+            return 0;
         }
+        let delay = 1i64 << (self.count - free).min(MAX_DOUBLINGS);
+        (delay - (now - self.last).num_seconds()).max(0)
+    }
+}
+
+/// Failure counts by key, at most `MAX_ENTRIES`. A key is forgotten an hour after its last
+/// failure; when the table is full of live keys, the one with the fewest failures (the oldest
+/// among those) makes room. A flood of made-up keys thus evicts other made-up keys, not the
+/// throttled one someone is guessing at; `lru`'s least-recently-used order would do the opposite.
+/// The scan that finds it is linear, but it runs only after a failed password check, which the
+/// hashing limit already paces.
+struct FailureTable<K> {
+    entries: HashMap<K, Failures>,
+}
+
+impl<K> Default for FailureTable<K> {
+    fn default() -> Self {
+        FailureTable { entries: HashMap::new() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> FailureTable<K> {
+    fn wait(&self, key: &K, free: u32, now: DateTime<Utc>) -> i64 {
+        self.entries.get(key).map_or(0, |f| f.wait(free, now))
     }
 
-    fn failed(&self, user: &str, now: DateTime<Utc>) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if !failures.contains_key(user) && failures.len() >= MAX_NAMES {
-            failures.retain(|_, f| !f.forgotten(now));
-            if failures.len() >= MAX_NAMES
-                && let Some(victim) = failures.iter().min_by_key(|(_, f)| (f.count, f.last)).map(|(name, _)| name.clone())
+    fn failed(&mut self, key: K, now: DateTime<Utc>) {
+        if !self.entries.contains_key(&key) && self.entries.len() >= MAX_ENTRIES {
+            self.entries.retain(|_, f| !f.forgotten(now));
+            if self.entries.len() >= MAX_ENTRIES
+                && let Some(victim) = self.entries.iter().min_by_key(|(_, f)| (f.count, f.last)).map(|(k, _)| k.clone())
             {
-                failures.remove(&victim);
+                self.entries.remove(&victim);
             }
         }
-        let f = failures.entry(user.to_string()).or_insert(Failures { count: 0, last: now });
+        let f = self.entries.entry(key).or_insert(Failures { count: 0, last: now });
         if f.forgotten(now) {
             f.count = 0;
         }
         *f = Failures { count: f.count.saturating_add(1), last: now };
     }
 
-    fn succeeded(&self, user: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(user);
+    fn remove(&mut self, key: &K) {
+        self.entries.remove(key);
+    }
+}
+
+/// Why a sign-in must wait, and how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    /// This client failed too often at this name.
+    Name(i64),
+    /// This client failed too often, over all names.
+    Client(i64),
+}
+
+/// Failed sign-ins, per (user name, client) and per client: after three failures at one name
+/// from one client, each next attempt of that client at that name must wait twice as long; after
+/// twenty failures of one client over all names, each next attempt of that client must. Another
+/// client is not slowed by them, so an attacker cannot keep `admin` out for everyone (review L2).
+///
+/// Names and addresses are whatever callers send, so the memory is bounded (`FailureTable`).
+#[derive(Default)]
+pub struct SignInThrottle {
+    tables: Mutex<ThrottleTables>,
+}
+
+#[derive(Default)]
+struct ThrottleTables {
+    by_name: FailureTable<(String, Client)>,
+    by_client: FailureTable<Client>,
+}
+
+impl SignInThrottle {
+    /// How long `client` must wait before trying `user` again (`None`: it may try now).
+    fn wait(&self, user: &str, client: Client, now: DateTime<Utc>) -> Option<Wait> {
+        let tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
+        let by_client = tables.by_client.wait(&client, FREE_CLIENT_ATTEMPTS, now);
+        let by_name = tables.by_name.wait(&(user.to_string(), client), FREE_ATTEMPTS, now);
+        match (by_name, by_client) {
+            (0, 0) => None,
+            (n, c) if n >= c => Some(Wait::Name(n)),
+            (_, c) => Some(Wait::Client(c)),
+        }
+    }
+
+    fn failed(&self, user: &str, client: Client, now: DateTime<Utc>) {
+        let mut tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
+        tables.by_name.failed((user.to_string(), client), now);
+        tables.by_client.failed(client, now);
+    }
+
+    /// A right password clears that name's failures from that client. The client's count over
+    /// all names stays: else signing in to one's own account between guesses would reset it.
+    fn succeeded(&self, user: &str, client: Client) {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner()).by_name.remove(&(user.to_string(), client));
     }
 
     #[cfg(test)]
-    fn remembered(&self) -> usize {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).len()
+    fn remembered(&self) -> (usize, usize) {
+        let tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
+        (tables.by_name.entries.len(), tables.by_client.entries.len())
     }
 }
 
@@ -106,32 +187,39 @@ pub(super) fn check_new_password(field: &str, password: &str) -> Result<(), ApiE
 }
 
 impl Service {
-    /// Signs in: returns the session secret (the cookie's value) and the user's view. After
-    /// three failures for a name, each attempt must wait twice as long as the last (429).
+    /// Signs in: returns the session secret (the cookie's value) and the user's view. A name or
+    /// password over the domain's length is refused first (422, naming the field); after three
+    /// failures at a name from one client, each attempt of that client must wait twice as long as
+    /// the last (429); when every hashing slot is taken the answer is 429 as well.
     pub async fn sign_in(&self, form: &SignIn, remote: Option<String>) -> Result<(String, WhoAmI), ApiError> {
+        let errs = app::domain::accounts::sign_in_errors(&form.username, &form.password);
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(RES_USERS, "", &errs));
+        }
         let name = form.username.trim().to_string();
+        let client = remote.as_deref().and_then(|r| r.parse::<IpAddr>().ok()).map(client_of);
         let now = self.clock_now();
-        let wait = self.sign_ins.wait(&name, now);
-        if wait > 0 {
-            return Err(ApiError::too_many_requests(format!("too many failed sign-ins for {name:?}; try again in {wait} s")));
+        match self.sign_ins.wait(&name, client, now) {
+            Some(Wait::Name(wait)) => {
+                return Err(ApiError::too_many_requests(format!("too many failed sign-ins for {name:?}; try again in {wait} s")));
+            }
+            Some(Wait::Client(wait)) => {
+                return Err(ApiError::too_many_requests(format!("too many failed sign-ins from this address; try again in {wait} s")));
+            }
+            None => {}
         }
         let mut conn = self.store.read().await.map_err(db)?;
         let user = store::user_by_name(&mut conn, &name).await.map_err(db)?;
         drop(conn);
         // Verify against a dummy hash for unknown names, so timing does not tell them apart.
-        let ok = match &user {
-            Some(u) => verify_password(&form.password, &u.password_hash),
-            None => {
-                verify_password(&form.password, DUMMY_HASH);
-                false
-            }
-        };
+        let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str());
+        let ok = self.password_hashing.verify(&form.password, hash).await? && user.is_some();
         let Some(user) = user.filter(|_| ok) else {
-            self.sign_ins.failed(&name, now);
-            tracing::info!(user = %name, remote = ?remote, "failed sign-in");
+            self.sign_ins.failed(&name, client, now);
+            tracing::info!(user = %for_log(&name), remote = ?remote, "failed sign-in");
             return Err(ApiError::unauthorized("Unauthorized: the user name or password is wrong"));
         };
-        self.sign_ins.succeeded(&name);
+        self.sign_ins.succeeded(&name, client);
         let secret = random_b64(32)?;
         let expires = (now + chrono::Duration::from_std(self.session_ttl).unwrap_or(chrono::Duration::hours(12)))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -154,16 +242,29 @@ impl Service {
     }
 
     /// A user changes their own password (the current one is required); their other sessions end.
+    /// The hashing runs before the write transaction (it takes tens of milliseconds and may wait
+    /// for a slot: the database's one writer must not wait with it); the transaction then checks
+    /// that the stored hash is still the one verified, so a change meanwhile is not overwritten.
     pub async fn change_password(&self, caller: &Caller, change: &PasswordChange) -> Result<(), ApiError> {
         let id = caller.user_id.ok_or_else(unauthorized)?;
+        if change.current.len() > MAX_PASSWORD_BYTES {
+            return Err(ApiError::invalid(RES_USERS, "", &[too_long("current", MAX_PASSWORD_BYTES)]));
+        }
         check_new_password("new", &change.new)?;
-        let mut tx = self.store.begin().await.map_err(db)?;
-        let user = store::user_by_id(&mut tx, id).await.map_err(db)?.ok_or_else(unauthorized)?;
-        if !verify_password(&change.current, &user.password_hash) {
+        let mut conn = self.store.read().await.map_err(db)?;
+        let user = store::user_by_id(&mut conn, id).await.map_err(db)?.ok_or_else(unauthorized)?;
+        drop(conn);
+        if !self.password_hashing.verify(&change.current, &user.password_hash).await? {
             let err = FieldError::invalid_raw("current", "<hidden>", "is not the current password");
             return Err(ApiError::invalid(RES_USERS, &user.name, &[err]));
         }
-        store::set_password(&mut tx, id, &hash_password(&change.new)?).await.map_err(db)?;
+        let new_hash = self.password_hashing.hash(&change.new).await?;
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let stored = store::user_by_id(&mut tx, id).await.map_err(db)?.ok_or_else(unauthorized)?;
+        if stored.password_hash != user.password_hash {
+            return Err(ApiError::conflict(RES_USERS, &user.name, "the password was changed meanwhile; try again"));
+        }
+        store::set_password(&mut tx, id, &new_hash).await.map_err(db)?;
         store::delete_sessions_of(&mut tx, id, caller.session.as_deref().unwrap_or("")).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.access_changed();
@@ -176,51 +277,111 @@ mod tests {
     use super::*;
     use argon2::password_hash::PasswordHash;
 
+    fn client(s: &str) -> Client {
+        Some(client_of(s.parse().unwrap()))
+    }
+
     #[test]
     fn throttle_waits_double() {
         let t = SignInThrottle::default();
         let now = chrono::Utc::now();
+        let c = client("192.0.2.1");
         for _ in 0..3 {
-            assert_eq!(t.wait("u", now), 0);
-            t.failed("u", now);
+            assert_eq!(t.wait("u", c, now), None);
+            t.failed("u", c, now);
         }
-        assert_eq!(t.wait("u", now), 1);
-        t.failed("u", now);
-        assert_eq!(t.wait("u", now), 2);
-        assert_eq!(t.wait("u", now + chrono::Duration::seconds(2)), 0);
-        t.succeeded("u");
-        assert_eq!(t.wait("u", now), 0);
+        assert_eq!(t.wait("u", c, now), Some(Wait::Name(1)));
+        t.failed("u", c, now);
+        assert_eq!(t.wait("u", c, now), Some(Wait::Name(2)));
+        assert_eq!(t.wait("u", c, now + chrono::Duration::seconds(2)), None);
+        t.succeeded("u", c);
+        assert_eq!(t.wait("u", c, now), None);
+    }
+
+    /// Review L2: failures from one client do not keep the name out for another client.
+    #[test]
+    fn one_clients_failures_do_not_lock_the_name_for_others() {
+        let t = SignInThrottle::default();
+        let now = chrono::Utc::now();
+        let attacker = client("198.51.100.7");
+        for _ in 0..12 {
+            t.failed("admin", attacker, now);
+        }
+        assert!(matches!(t.wait("admin", attacker, now), Some(Wait::Name(w)) if w > 0));
+        assert_eq!(t.wait("admin", client("192.0.2.10"), now), None, "the real admin, elsewhere, may sign in");
+        assert_eq!(t.wait("admin", client("2001:db8:1:2::5"), now), None);
+    }
+
+    /// Review L2: guessing a few passwords for each of many names from one client (spraying) is
+    /// slowed too; one IPv6 /64 is one client.
+    #[test]
+    fn spraying_from_one_client_is_slowed() {
+        let t = SignInThrottle::default();
+        let now = chrono::Utc::now();
+        for i in 0..FREE_CLIENT_ATTEMPTS {
+            let c = client(&format!("2001:db8:1:2::{:x}", i + 1));
+            assert_eq!(t.wait(&format!("user{i}"), c, now), None);
+            t.failed(&format!("user{i}"), c, now);
+        }
+        let same_net = client("2001:db8:1:2:ffff::1");
+        assert_eq!(t.wait("someone-else", same_net, now), Some(Wait::Client(1)));
+        assert_eq!(t.wait("someone-else", client("2001:db8:1:3::1"), now), None, "another network is not slowed");
+        t.succeeded("someone-else", same_net);
+        assert_eq!(t.wait("someone-else", same_net, now), Some(Wait::Client(1)), "a success does not reset the client's count");
     }
 
     #[test]
     fn throttle_forgets_after_an_hour() {
         let t = SignInThrottle::default();
         let now = chrono::Utc::now();
+        let c = client("192.0.2.1");
         for _ in 0..5 {
-            t.failed("u", now);
+            t.failed("u", c, now);
         }
         let later = now + chrono::Duration::seconds(FORGET_AFTER_SECS);
-        t.failed("u", later);
-        assert_eq!(t.wait("u", later), 0, "a failure an hour on counts as the first");
+        t.failed("u", c, later);
+        assert_eq!(t.wait("u", c, later), None, "a failure an hour on counts as the first");
     }
 
+    /// Review M1: the throttle's memory was unbounded. Each table keeps at most `MAX_ENTRIES`,
+    /// and a flood of made-up names does not free the name being guessed.
     #[test]
     fn throttle_memory_is_bounded_and_keeps_the_throttled() {
         let t = SignInThrottle::default();
         let now = chrono::Utc::now();
+        let attacker = client("198.51.100.7");
         for _ in 0..6 {
-            t.failed("victim", now);
+            t.failed("victim", attacker, now);
         }
-        let waited = t.wait("victim", now);
-        assert!(waited > 0);
-        for i in 0..MAX_NAMES + 50 {
-            t.failed(&format!("made-up-{i}"), now + chrono::Duration::seconds(1));
+        let waited = t.wait("victim", attacker, now);
+        assert!(matches!(waited, Some(Wait::Name(w)) if w > 0));
+        for i in 0..MAX_ENTRIES + 50 {
+            let c = Some(IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i as u32)));
+            t.failed(&format!("made-up-{i}"), c, now + chrono::Duration::seconds(1));
         }
-        assert_eq!(t.remembered(), MAX_NAMES);
-        assert_eq!(t.wait("victim", now), waited, "a flood of new names does not free the guessed one");
-        // Forgotten names make room first.
-        t.failed("late", now + chrono::Duration::seconds(FORGET_AFTER_SECS + 1));
-        assert!(t.remembered() < 10, "the stale names went: {}", t.remembered());
+        assert_eq!(t.remembered(), (MAX_ENTRIES, MAX_ENTRIES));
+        assert_eq!(t.wait("victim", attacker, now), waited, "a flood of new names does not free the guessed one");
+        // Forgotten entries make room first.
+        t.failed("late", client("192.0.2.99"), now + chrono::Duration::seconds(FORGET_AFTER_SECS + 1));
+        let (names, clients) = t.remembered();
+        assert!(names < 10 && clients < 10, "the stale entries went: {names} {clients}");
+    }
+
+    #[test]
+    fn clients_are_addresses_and_ipv6_networks() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(client_of(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(client_of(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(client_of(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_ne!(client_of(ip("2001:db8:1:3::1")), client_of(ip("2001:db8:1:2::1")));
+    }
+
+    /// Review M1: a 1.5 MB user name was written whole to the log at each failure.
+    #[test]
+    fn log_lines_carry_at_most_64_characters_of_a_value() {
+        assert_eq!(for_log("admin"), "admin");
+        assert_eq!(for_log(&"a".repeat(1_500_000)), format!("{}…", "a".repeat(64)));
+        assert_eq!(for_log(&"é".repeat(65)), format!("{}…", "é".repeat(64)), "cut at a character, not a byte");
     }
 
     #[test]

@@ -5,11 +5,11 @@
 //! Must not: delete users (accounts, once on, stay on: `AccountsSwitch` relies on it) or return a
 //! password hash.
 
-use super::crypto::hash_password;
 use super::sessions::check_new_password;
 use super::{Bootstrap, Caller, RES_USERS};
 use crate::service::{Service, Verb, db};
 use crate::store;
+use app::domain::accounts::{MAX_USER_NAME_LEN, too_long, validate_user_name};
 use app::model::*;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -78,8 +78,13 @@ impl Service {
     /// administrator with that password. Says what it did; never touches a server that has an
     /// administrator.
     pub async fn bootstrap_admin(&self, name: &str, password: &str) -> Result<Bootstrap, ApiError> {
+        // Only the length: the first administrator's name comes from the operator, and names
+        // beyond it could never sign in.
+        if name.len() > MAX_USER_NAME_LEN {
+            return Err(ApiError::invalid(RES_USERS, "", &[too_long("name", MAX_USER_NAME_LEN)]));
+        }
         check_new_password("password", password)?;
-        let hash = hash_password(password)?;
+        let hash = self.password_hashing.hash(password).await?;
         let mut tx = self.store.begin().await.map_err(db)?;
         if store::count_server_admins(&mut tx).await.map_err(db)? > 0 {
             return Ok(Bootstrap::AdministratorExists);
@@ -112,12 +117,14 @@ impl Service {
             self.allow(caller, Verb::Create, "users", None)?;
         }
         let name = new.name.trim();
-        let errs = app::domain::names::validate_namespace_name(name, "name");
+        let errs = validate_user_name(name, "name");
         if !errs.is_empty() {
-            return Err(ApiError::invalid(RES_USERS, name, &errs));
+            // An oversized name is not echoed as the object's name either.
+            let shown = if name.len() > MAX_USER_NAME_LEN { "" } else { name };
+            return Err(ApiError::invalid(RES_USERS, shown, &errs));
         }
         check_new_password("password", &new.password)?;
-        let hash = hash_password(&new.password)?;
+        let hash = self.password_hashing.hash(&new.password).await?;
         let mut tx = self.store.begin().await.map_err(db)?;
         if first && store::count_server_admins(&mut tx).await.map_err(db)? > 0 {
             // Another request created the first administrator meanwhile: the setup token is spent.
