@@ -371,3 +371,18 @@ impl Service {
         Ok(d)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_see_attempt_errors_with_urls_reduced_to_scheme_host_and_port() {
+        // What attempts stored before errors became fixed messages (review M6).
+        let old =
+            "sending failed: error sending request for url (http://127.0.0.1:18206/services/T0001/B0002/SLACKSECRET?token=QUERYSECRET)";
+        assert_eq!(error_for_readers(old), "sending failed: error sending request for url (http://127.0.0.1:18206/…)");
+        assert_eq!(error_for_readers("the receiver answered 500 Internal Server Error"), "the receiver answered 500 Internal Server Error");
+        assert_eq!(error_for_readers("to https://h.example/x?y and https://g.example"), "to https://h.example/… and https://g.example");
+    }
+}

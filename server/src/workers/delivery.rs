@@ -190,9 +190,10 @@ async fn proxy_answer(resp: reqwest::Response, host: &str, port: u16) -> String 
 /// readers may see), never the library's text, which carries the whole URL.
 pub fn transport_failure(e: &reqwest::Error, host: &str, port: u16) -> String {
     let hyper = source_chain(e).find_map(|s| s.downcast_ref::<hyper::Error>());
-    let kind = if e.is_timeout() || hyper.is_some_and(hyper::Error::is_timeout) {
-        "the receiver did not answer in time"
-    } else if e.is_connect() {
+    if e.is_timeout() || hyper.is_some_and(hyper::Error::is_timeout) {
+        return "the receiver did not answer in time".into();
+    }
+    let kind = if e.is_connect() {
         "could not connect (refused, unreachable, or the TLS handshake failed)"
     } else if hyper.is_some_and(hyper::Error::is_parse_too_large) {
         "the receiver's answer was too large (too many or too long headers)"
