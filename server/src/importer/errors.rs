@@ -44,6 +44,8 @@ pub fn scrubbed(text: &str) -> String {
         out.push_str(&rest[..at]);
         let url_text = &rest[at..];
         let end = url_text.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | '`')).unwrap_or(url_text.len());
+        // Punctuation that ends a sentence or a list item is not part of the URL.
+        let end = url_text[..end].trim_end_matches([',', '.', ';', ':']).len();
         let (candidate, after) = url_text.split_at(end);
         match reqwest::Url::parse(candidate) {
             Ok(mut u) => {
@@ -174,5 +176,28 @@ mod tests {
         let cut = scrubbed(&long);
         assert!(cut.len() <= MAX_REGISTRY_TEXT + '…'.len_utf8() && cut.ends_with('…') && !cut.contains("tail"), "{}", cut.len());
         assert_eq!(scrubbed("no url here"), "no url here");
+    }
+
+    #[test]
+    fn a_registry_error_page_is_stored_scrubbed_and_short() {
+        let r = DockerImageReference::parse("registry.example.com/team/app:1").unwrap();
+        let e = OciDistributionError::ServerError {
+            code: 500,
+            url: "https://reg-user:reg-pass@registry.example.com/v2/team/app/manifests/1?X-Amz-Signature=URLSIG".into(),
+            message: format!("see https://a:b@cdn.example.com/blob?token=BODYTOKEN {}", "<p>oops</p>".repeat(1000)),
+        };
+        let status = map(&r, &e);
+        assert_eq!(status.code, 500);
+        for secret in ["URLSIG", "BODYTOKEN", "reg-pass", "reg-user", "a:b@"] {
+            assert!(!status.message.contains(secret), "{secret}: {}", status.message);
+        }
+        assert!(
+            status.message.starts_with(
+                "registry.example.com/team/app:1: Server error: url https://registry.example.com/v2/team/app/manifests/1, code: 500"
+            ),
+            "{}",
+            status.message
+        );
+        assert!(status.message.len() <= MAX_REGISTRY_TEXT + '…'.len_utf8(), "{}", status.message.len());
     }
 }
