@@ -1144,3 +1144,61 @@ async fn imports_replace_image_metadata_a_mapping_only_claimed() {
     let stored = ok(&app, "GET", &format!("/apis/image.openshift.io/v1/images/{d}"), None, &admin).await;
     assert_eq!(stored["dockerImageLayers"][0]["name"], pushed.layer_digest);
 }
+
+/// The web pages' server functions keep the same limits: readers without a role get no members,
+/// webhooks or delivery logs; a limited token gets no namespace creation, only itself among the
+/// tokens, and only the memberships within its limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_functions_keep_token_limits_and_the_public_view() {
+    use leptos::server_fn::ServerFn;
+    use tower::ServiceExt;
+    let t = team().await;
+    let ada = t.sessions["nsadmin"].clone();
+    ok(&t.app, "PUT", "/api/v1/namespaces/team/visibility", Some(json!({"public": true})), &cookie(&ada)).await;
+    let capped = token_for(&t.app, &ada, json!({"name": "capped", "namespaces": ["team"], "maxRole": "viewer"})).await;
+    let options = leptos::prelude::LeptosOptions::builder().output_name("portal").build();
+    let portal = server::http::ui::router(t.app.service.clone(), options);
+    let call = |path: &'static str, body: String, headers: Vec<(String, String)>| {
+        let portal = portal.clone();
+        async move {
+            let mut req =
+                axum::http::Request::builder().method("POST").uri(path).header("content-type", "application/x-www-form-urlencoded");
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let resp = portal.oneshot(req.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
+            let code = resp.status().as_u16();
+            let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+            (code, String::from_utf8_lossy(&bytes).to_string())
+        }
+    };
+    use app::api::*;
+    for (who, h, team_view) in [("anonymous", vec![], 401), ("outsider", t.who["outsider"].clone(), 403)] {
+        let (code, text) = call(GetStream::PATH, "namespace=team&name=app&all_history=false".into(), h.clone()).await;
+        assert_eq!(code, 200, "{who}: {text}");
+        for (path, body) in [
+            (ListWebhooks::PATH, "namespace=team"),
+            (ListDeliveries::PATH, "namespace=team&name=hook"),
+            (GetNamespaceSettings::PATH, "namespace=team"),
+        ] {
+            let (code, text) = call(path, body.into(), h.clone()).await;
+            assert_eq!(code, team_view, "{who} {path}: {text}");
+            assert!(!text.contains("hooks.example.com") && !text.contains("vera"), "{who} {path}: {text}");
+        }
+    }
+    let limited = bearer(&capped);
+    let (code, text) = call(CreateNamespace::PATH, "name=squat".into(), limited.clone()).await;
+    assert_eq!(code, 403, "{text}");
+    let (code, me) = call(CurrentUser::PATH, String::new(), limited.clone()).await;
+    assert_eq!(code, 200);
+    let me: Value = serde_json::from_str(&me).unwrap();
+    assert_eq!(me["namespaces"], json!([{"namespace": "team", "role": "viewer"}]), "{me}");
+    let (code, tokens) = call(ListTokens::PATH, String::new(), limited.clone()).await;
+    assert_eq!(code, 200);
+    let own = capped.split('_').nth(1).unwrap();
+    assert!(tokens.contains(own) && !tokens.contains("matrix"), "only itself: {tokens}");
+    let other = ok(&t.app, "GET", "/api/v1/tokens", None, &cookie(&ada)).await;
+    let matrix = other.as_array().unwrap().iter().find(|t| t["name"] == "matrix").unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(call(RevokeToken::PATH, format!("id={matrix}"), limited.clone()).await.0, 404);
+    assert_eq!(t.app.send_with("GET", "/api/v1/session", None, &t.who["nsadmin"]).await.status, StatusCode::OK, "still valid");
+}
