@@ -781,3 +781,430 @@ async fn undecodable_stored_limits_and_roles_refuse_instead_of_widening() {
     // The administrator's own credentials are intact.
     assert_eq!(app.status_of("GET", &format!("{IS}/team/imagestreams"), &admin).await, StatusCode::OK);
 }
+
+/// The live review's M8 sequence: a token limited to `ci` and `viewer` cannot create
+/// namespaces, cannot list or revoke its owner's other tokens (it sees and may revoke only
+/// itself), and `GET /api/v1/session` shows only the memberships within its limits, roles capped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limited_tokens_cannot_act_on_the_account() {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s).await;
+    assert_eq!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap(), Bootstrap::Created);
+    let admin = cookie(&sign_in(&app, "admin", &password("admin")).await);
+    ok(&app, "POST", "/api/v1/users", Some(json!({"name": "alice", "password": password("alice")})), &admin).await;
+    let alice = sign_in(&app, "alice", &password("alice")).await;
+    for ns in ["ci", "team"] {
+        ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": ns}})), &cookie(&alice)).await;
+    }
+    ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "secret-proj"}})), &admin).await;
+    ok(&app, "PUT", "/api/v1/namespaces/secret-proj/members/alice", Some(json!({"role": "editor"})), &admin).await;
+    let limited = token_for(&app, &alice, json!({"name": "ci-readonly", "namespaces": ["ci"], "maxRole": "viewer"})).await;
+    let deploy = token_for(&app, &alice, json!({"name": "deploy-prod"})).await;
+    let l = bearer(&limited);
+    let id_of = |t: &str| t.split('_').nth(1).unwrap().to_string();
+
+    let me = ok(&app, "GET", "/api/v1/session", None, &l).await;
+    assert_eq!(me["namespaces"], json!([{"namespace": "ci", "role": "viewer"}]), "{me}");
+    assert_eq!(me["admin"], false);
+    let capped = bearer(&token_for(&app, &alice, json!({"name": "capped", "maxRole": "viewer"})).await);
+    let me = ok(&app, "GET", "/api/v1/session", None, &capped).await;
+    let roles: Vec<(&str, &str)> =
+        me["namespaces"].as_array().unwrap().iter().map(|m| (m["namespace"].as_str().unwrap(), m["role"].as_str().unwrap())).collect();
+    assert_eq!(roles, vec![("ci", "viewer"), ("secret-proj", "viewer"), ("team", "viewer")]);
+    let me = ok(&app, "GET", "/api/v1/session", None, &cookie(&alice)).await;
+    assert_eq!(me["namespaces"].as_array().unwrap().len(), 3, "a session shows every membership: {me}");
+
+    for h in [&l, &capped] {
+        let r = app.send_with("POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "prod"}})), h).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        assert_eq!(
+            r.body["message"],
+            "namespaces is forbidden: User \"alice\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope: the token is limited to namespaces or a role; sign in instead"
+        );
+    }
+    assert_eq!(app.send_with("GET", "/api/v1/namespaces/prod", None, &admin).await.status, StatusCode::NOT_FOUND, "nothing squatted");
+
+    let listed = ok(&app, "GET", "/api/v1/tokens", None, &l).await;
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![id_of(&limited).as_str()], "a limited token sees only itself");
+    assert_eq!(ok(&app, "GET", "/api/v1/tokens", None, &cookie(&alice)).await.as_array().unwrap().len(), 3);
+    let r = app.send_with("DELETE", &format!("/api/v1/tokens/{}", id_of(&deploy)), None, &l).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(ok(&app, "GET", "/api/v1/session", None, &bearer(&deploy)).await["user"], "alice", "the other token still works");
+    let r = app.send_with("POST", "/api/v1/tokens", Some(json!({"name": "escalated"})), &l).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Within its limits it still works, and it may end itself.
+    assert_eq!(app.send_with("GET", &format!("{IS}/ci/imagestreams"), None, &l).await.status, StatusCode::OK);
+    assert_eq!(app.send_with("GET", &format!("{IS}/secret-proj/imagestreams"), None, &l).await.status, StatusCode::NOT_FOUND);
+    ok(&app, "DELETE", &format!("/api/v1/tokens/{}", id_of(&limited)), None, &l).await;
+    assert_eq!(app.send_with("GET", "/api/v1/tokens", None, &l).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// What a route needs, for callers without an ordinary role: the matrix for limited tokens and
+/// for readers without a role (a public namespace).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum View {
+    /// Streams, tags, images and the namespace itself: public readers see these.
+    Content,
+    /// Members, visibility, webhooks and delivery logs: a role in the namespace.
+    Team,
+    Edit,
+    Admin,
+    Server,
+    /// Cluster-scoped creation of a namespace.
+    CreateNamespace,
+    ListTokens,
+    CreateToken,
+    Anyone,
+}
+
+/// `capped`: ada (admin of team) through a token limited to team and viewer; `elsewhere`: ada
+/// through a token limited to `other`, where she has no role. With `public`, team is public:
+/// `anonymous` and `outsider` (otto, admin of other, whole token) read it without a role.
+fn expected_view(caller: &str, view: View, public: bool) -> u16 {
+    use View::*;
+    match (caller, view) {
+        (_, Anyone) => 200,
+        ("anonymous", Content) if public => 200,
+        ("anonymous", _) => 401,
+        ("capped" | "elsewhere", CreateNamespace | CreateToken | Server) => 403,
+        (_, ListTokens | CreateToken | CreateNamespace) => 200,
+        (_, Server) => 403,
+        ("capped", Content | Team) => 200,
+        ("capped", _) => 403,
+        (_, Content) if public => 200,
+        _ if public => 403,
+        _ => 404,
+    }
+}
+
+/// Every route of the authorization matrix for a limited token and for readers without a role
+/// (review M8 and L3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix_for_limited_tokens_and_readers_without_a_role() {
+    use View::*;
+    let t = team().await;
+    let ada = &t.sessions["nsadmin"];
+    let mut who = BTreeMap::new();
+    who.insert("anonymous", vec![]);
+    who.insert("outsider", t.who["outsider"].clone());
+    who.insert("capped", bearer(&token_for(&t.app, ada, json!({"name": "capped", "namespaces": ["team"], "maxRole": "viewer"})).await));
+    who.insert("elsewhere", bearer(&token_for(&t.app, ada, json!({"name": "elsewhere", "namespaces": ["other"]})).await));
+    let rv = t.app.get_with(&format!("{IS}/team/imagestreams"), &t.who["server"]).await["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret = |name: String| {
+        json!({"metadata": {"name": name}, "type": "kubernetes.io/dockerconfigjson",
+            "stringData": {".dockerconfigjson": "{\"auths\":{\"r.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}"}})
+    };
+    type Route = (View, &'static str, String, Option<Value>, bool);
+    let routes = |c: &str| -> Vec<Route> {
+        let tag = json!({"metadata": {"name": format!("app:lt-{c}")}, "tag": {"name": format!("lt-{c}"), "from": {"kind": "ImageStreamTag", "name": "app:latest"}}});
+        let mapping = json!({"metadata": {"name": "app"}, "tag": format!("lm-{c}"), "image": {"metadata": {"name": digest_n(1)}}});
+        let import = json!({"metadata": {"name": "app"}, "spec": {"import": false, "images": [{"from": {"kind": "DockerImage", "name": "127.0.0.1:9/x/y:1"}}]}});
+        let hook = |name: String| json!({"metadata": {"name": name}, "spec": {"url": "https://hooks.example.com/y", "secret": "0123456789abcdef", "tags": ["*:*"]}});
+        vec![
+            (Content, "GET", format!("{IS}/team/imagestreams"), None, false),
+            (Content, "GET", format!("{IS}/team/imagestreams/app"), None, false),
+            (Content, "GET", format!("{IS}/team/imagestreamtags"), None, false),
+            (Content, "GET", format!("{IS}/team/imagestreamtags/app:latest"), None, false),
+            (Content, "GET", format!("{IS}/team/imagestreamimages/app@{}", digest_n(1)), None, false),
+            (Content, "GET", "/api/v1/namespaces/team".into(), None, false),
+            (Content, "GET", format!("{IS}/team/imagestreams?watch=1&resourceVersion={rv}"), None, true),
+            (Content, "GET", "/api/v1/live/imagestreams?namespace=team".into(), None, true),
+            (Team, "GET", "/api/v1/namespaces/team/members".into(), None, false),
+            (Team, "GET", "/api/v1/namespaces/team/visibility".into(), None, false),
+            (Team, "GET", "/api/v1/namespaces/team/webhooks".into(), None, false),
+            (Team, "GET", "/api/v1/namespaces/team/webhooks/hook".into(), None, false),
+            (Team, "GET", "/api/v1/namespaces/team/webhooks/hook/deliveries".into(), None, false),
+            (Edit, "PUT", istag_path("team", &format!("app:lt-{c}")), Some(tag), false),
+            (Edit, "POST", format!("{IS}/team/imagestreammappings"), Some(mapping), false),
+            (Edit, "DELETE", istag_path("team", "app:latest"), None, false),
+            (Edit, "POST", format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": format!("ls-{c}")}})), false),
+            (
+                Edit,
+                "PUT",
+                format!("{IS}/team/imagestreams/app"),
+                Some(json!({"metadata": {"name": "app"}, "spec": {"lookupPolicy": {"local": true}}})),
+                false,
+            ),
+            (Edit, "POST", format!("{IS}/team/imagestreamimports"), Some(import), false),
+            (Edit, "POST", "/api/v1/namespaces/team/webhooks".into(), Some(hook(format!("lw-{c}"))), false),
+            (
+                Edit,
+                "PUT",
+                "/api/v1/namespaces/team/webhooks/hook".into(),
+                Some(json!({"metadata": {"name": "hook"}, "spec": {"url": "https://hooks.example.com/x", "tags": ["app:*"]}})),
+                false,
+            ),
+            (Edit, "DELETE", "/api/v1/namespaces/team/webhooks/hook".into(), None, false),
+            (Edit, "POST", "/api/v1/namespaces/team/webhooks/hook/test".into(), Some(json!({})), false),
+            (Edit, "POST", "/api/v1/namespaces/team/webhooks/hook/deliveries/1/redeliver".into(), Some(json!({})), false),
+            (Admin, "DELETE", format!("{IS}/team/imagestreams/app"), None, false),
+            (Admin, "GET", "/api/v1/namespaces/team/secrets".into(), None, false),
+            (Admin, "GET", "/api/v1/namespaces/team/secrets/reg".into(), None, false),
+            (Admin, "POST", "/api/v1/namespaces/team/secrets".into(), Some(secret(format!("ls-{c}"))), false),
+            (Admin, "DELETE", "/api/v1/namespaces/team/secrets/reg".into(), None, false),
+            (Admin, "PUT", "/api/v1/namespaces/team/members/dummy".into(), Some(json!({"role": "viewer"})), false),
+            (Admin, "DELETE", "/api/v1/namespaces/team/members/vera".into(), None, false),
+            (Admin, "PUT", "/api/v1/namespaces/team/visibility".into(), Some(json!({"public": true})), false),
+            (Admin, "GET", "/api/v1/namespaces/team/audit".into(), None, false),
+            (Admin, "DELETE", "/api/v1/namespaces/team".into(), None, false),
+            (Server, "GET", "/apis/image.openshift.io/v1/images".into(), None, false),
+            (Server, "GET", format!("/apis/image.openshift.io/v1/images/{}", digest_n(1)), None, false),
+            (Server, "GET", "/api/v1/users".into(), None, false),
+            (Server, "POST", "/api/v1/users".into(), Some(json!({"name": format!("lu-{c}"), "password": password("u")})), false),
+            (Server, "GET", "/api/v1/audit".into(), None, false),
+            (CreateNamespace, "POST", "/api/v1/namespaces".into(), Some(json!({"metadata": {"name": format!("ln-{c}")}})), false),
+            (ListTokens, "GET", "/api/v1/tokens".into(), None, false),
+            (CreateToken, "POST", "/api/v1/tokens".into(), Some(json!({"name": "from-the-matrix"})), false),
+            (Anyone, "GET", "/api/v1/session".into(), None, false),
+            (Anyone, "GET", "/api/v1/namespaces".into(), None, false),
+            (Anyone, "GET", "/apis/image.openshift.io/v1/imagestreams".into(), None, false),
+            (Anyone, "GET", "/api/v1/live/imagestreams".into(), None, true),
+        ]
+    };
+    let mut wrong = vec![];
+    let mut checked = 0;
+    for public in [false, true] {
+        if public {
+            ok(&t.app, "PUT", "/api/v1/namespaces/team/visibility", Some(json!({"public": true})), &cookie(ada)).await;
+        }
+        for c in ["capped", "elsewhere", "anonymous", "outsider"] {
+            // Names of what a route creates are per caller and phase.
+            for (view, method, path, body, streaming) in routes(&format!("{c}-{}", u8::from(public))) {
+                let code = if streaming {
+                    t.app.status_of(method, &path, &who[c]).await.as_u16()
+                } else {
+                    t.app.send_with(method, &path, body, &who[c]).await.status.as_u16()
+                };
+                let got = if (200..300).contains(&code) { 200 } else { code };
+                checked += 1;
+                let want = expected_view(c, view, public);
+                if got != want {
+                    wrong.push(format!("{c:9} public={public:5} {method} {path}: got {code}, want {want}"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} of {checked} answers differ:\n{}", wrong.len(), wrong.join("\n"));
+    assert_eq!(checked, 2 * 4 * 46);
+    // Nothing a refused caller asked for happened.
+    assert_eq!(t.app.send_with("GET", &istag_path("team", "app:latest"), None, &t.who["server"]).await.status, StatusCode::OK);
+    assert_eq!(t.app.send_with("GET", "/api/v1/namespaces/team/webhooks/hook", None, &t.who["server"]).await.status, StatusCode::OK);
+}
+
+/// `--anonymous-read` shows every namespace's streams, tags and images, and nothing else of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_read_shows_streams_tags_and_images_only() {
+    let app =
+        TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_access(AccessConfig { anonymous_read: true, ..Default::default() })).await;
+    assert_eq!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap(), Bootstrap::Created);
+    let admin = cookie(&sign_in(&app, "admin", &password("admin")).await);
+    ok(&app, "POST", &format!("{IS}/default/imagestreams"), Some(json!({"metadata": {"name": "wall"}})), &admin).await;
+    let mapping = json!({"metadata": {"name": "wall"}, "tag": "v1", "image": {"metadata": {"name": digest_n(7)}}});
+    ok(&app, "POST", &format!("{IS}/default/imagestreammappings"), Some(mapping), &admin).await;
+    let hook = json!({"metadata": {"name": "hook"}, "spec": {"url": "https://hooks.example.com/x", "secret": "0123456789abcdef", "tags": ["*:*"]}});
+    ok(&app, "POST", "/api/v1/namespaces/default/webhooks", Some(hook), &admin).await;
+    for path in
+        [is_path("default", "wall"), istag_path("default", "wall:v1"), format!("{IS}/default/imagestreamimages/wall@{}", digest_n(7))]
+    {
+        assert_eq!(app.send_with("GET", &path, None, &[]).await.status, StatusCode::OK, "{path}");
+    }
+    for path in [
+        "/api/v1/namespaces/default/members",
+        "/api/v1/namespaces/default/visibility",
+        "/api/v1/namespaces/default/webhooks",
+        "/api/v1/namespaces/default/webhooks/hook",
+        "/api/v1/namespaces/default/webhooks/hook/deliveries",
+        "/api/v1/namespaces/default/secrets",
+        "/api/v1/namespaces/default/audit",
+        "/apis/image.openshift.io/v1/images",
+    ] {
+        let r = app.send_with("GET", path, None, &[]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}: {}", r.text);
+    }
+}
+
+/// Alice (admin of `ci`, nothing in `victim`) and the admin of `victim`, with their sessions.
+async fn alice_and_victim(app: &TestApp) -> (Vec<(String, String)>, Vec<(String, String)>, Vec<(String, String)>) {
+    assert_eq!(app.service.bootstrap_admin("admin", &password("admin")).await.unwrap(), Bootstrap::Created);
+    let admin = cookie(&sign_in(app, "admin", &password("admin")).await);
+    for u in ["alice", "bob"] {
+        ok(app, "POST", "/api/v1/users", Some(json!({"name": u, "password": password(u)})), &admin).await;
+    }
+    let alice = cookie(&sign_in(app, "alice", &password("alice")).await);
+    let bob = cookie(&sign_in(app, "bob", &password("bob")).await);
+    ok(app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "ci"}})), &alice).await;
+    ok(app, "POST", &format!("{IS}/ci/imagestreams"), Some(json!({"metadata": {"name": "probe"}})), &alice).await;
+    ok(app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "victim"}})), &bob).await;
+    ok(app, "POST", &format!("{IS}/victim/imagestreams"), Some(json!({"metadata": {"name": "app"}})), &bob).await;
+    (admin, alice, bob)
+}
+
+/// The live review's M4 probe: mapping someone else's digest into your own stream, to read its
+/// metadata, is answered as for an unknown image (404) and leaves the stored image alone; with
+/// the image's manifest (whose sha256 is the digest) the mapping proves it holds the image.
+/// Cluster-wide image reads stay with server administrators.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_a_digest_needs_a_readable_stream_holding_it_or_its_manifest() {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s).await;
+    let (admin, alice, bob) = alice_and_victim(&app).await;
+    let manifest = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#;
+    let digest = common::registry::sha256(manifest.as_bytes());
+    let secret_image = json!({"metadata": {"name": "app"}, "tag": "web", "image": {"metadata": {"name": digest},
+        "dockerImageMetadata": {"Config": {"Env": ["DB_PASSWORD=hunter2-victim"], "Cmd": ["/srv/app"]}}}});
+    ok(&app, "POST", &format!("{IS}/victim/imagestreammappings"), Some(secret_image), &bob).await;
+
+    let probe = |image: Value| json!({"metadata": {"name": "probe"}, "tag": "t", "image": image});
+    let r =
+        app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(probe(json!({"metadata": {"name": digest}}))), &alice).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(r.body["message"], format!("images.image.openshift.io \"{digest}\" not found"));
+    let r = app.send_with("GET", &format!("{IS}/ci/imagestreamimages/probe@{digest}"), None, &alice).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(!r.text.contains("hunter2"));
+    assert_eq!(app.send_with("GET", &istag_path("ci", "probe:t"), None, &alice).await.status, StatusCode::NOT_FOUND, "no tag");
+    // Metadata sent with the probe does not replace the stored record either.
+    let poison = json!({"metadata": {"name": digest}, "dockerImageMetadata": {"Config": {"Env": ["INJECTED=by-alice"]}}});
+    assert_eq!(
+        app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(probe(poison)), &alice).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let stored = ok(&app, "GET", &format!("/apis/image.openshift.io/v1/images/{digest}"), None, &admin).await;
+    assert_eq!(stored["dockerImageMetadata"]["Config"]["Env"], json!(["DB_PASSWORD=hunter2-victim"]));
+
+    // A manifest that does not hash to the digest is refused by field.
+    let wrong = json!({"metadata": {"name": digest}, "dockerImageManifest": "{}"});
+    let r = app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(probe(wrong)), &alice).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["details"]["causes"][0]["field"], "image.dockerImageManifest", "{}", r.text);
+    // With the manifest itself: she holds the image, and may tag it (the record stays as stored).
+    let proven = json!({"metadata": {"name": digest}, "dockerImageManifest": manifest, "dockerImageMetadata": {"Config": {"Env": ["INJECTED=by-alice"]}}});
+    ok(&app, "POST", &format!("{IS}/ci/imagestreammappings"), Some(probe(proven)), &alice).await;
+    let seen = ok(&app, "GET", &format!("{IS}/victim/imagestreamimages/app@{digest}"), None, &bob).await;
+    assert_eq!(seen["image"]["dockerImageMetadata"]["Config"]["Env"], json!(["DB_PASSWORD=hunter2-victim"]), "not overwritten");
+
+    // Whoever can read a stream holding the digest may map it: bob, into another of his streams.
+    ok(&app, "POST", &format!("{IS}/victim/imagestreams"), Some(json!({"metadata": {"name": "copy"}})), &bob).await;
+    let again = json!({"metadata": {"name": "copy"}, "tag": "web", "image": {"metadata": {"name": digest}}});
+    ok(&app, "POST", &format!("{IS}/victim/imagestreammappings"), Some(again), &bob).await;
+
+    // Cluster-wide image reads: server administrators only, not with a limited token either.
+    for path in [format!("/apis/image.openshift.io/v1/images/{digest}"), "/apis/image.openshift.io/v1/images".to_string()] {
+        assert_eq!(app.send_with("GET", &path, None, &alice).await.status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(app.send_with("GET", &path, None, &[]).await.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(app.send_with("GET", &path, None, &admin).await.status, StatusCode::OK, "{path}");
+    }
+    let admin_session = admin[0].1.trim_start_matches("imagestreams_session=").to_string();
+    let limited_admin = bearer(&token_for(&app, &admin_session, json!({"name": "ro", "maxRole": "viewer"})).await);
+    assert_eq!(app.send_with("GET", "/apis/image.openshift.io/v1/images", None, &limited_admin).await.status, StatusCode::FORBIDDEN);
+}
+
+/// The live review's M4 poisoning: alice maps a digest first, with invented metadata (an
+/// `image.openshift.io/managed` annotation, a foreign reference, an injected Env and Cmd). The
+/// victim's mapping of the same digest does not attach her record; the victim's import of the
+/// image replaces it with what the registry holds, for everyone, and her later mappings cannot
+/// change it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_replace_image_metadata_a_mapping_only_claimed() {
+    let reg = common::registry::Registry::start().await;
+    let config = server::importer::ImporterConfig {
+        insecure_registries: vec![reg.host.clone()],
+        allowed_registries: vec![reg.host.clone()],
+        timeout: std::time::Duration::from_secs(5),
+        ..Default::default()
+    };
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_importer(config)).await;
+    let (admin, alice, bob) = alice_and_victim(&app).await;
+    let pushed = reg.push_image("lib/app", Some("v1"), "real", "amd64", false).await;
+    let d = pushed.digest.clone();
+    let fake = |env: &str| {
+        json!({"metadata": {"name": "probe"}, "tag": "t", "image": {
+            "metadata": {"name": d, "annotations": {"image.openshift.io/managed": "true"}},
+            "dockerImageReference": format!("evil.example/x@{d}"),
+            "dockerImageMetadata": {"Config": {"Env": [env], "Cmd": ["/bin/evil"]}}}})
+    };
+    ok(&app, "POST", &format!("{IS}/ci/imagestreammappings"), Some(fake("INJECTED=by-alice")), &alice).await;
+
+    let mapped = json!({"metadata": {"name": "app"}, "tag": "web", "image": {"metadata": {"name": d}, "dockerImageMetadata": {"Config": {"Env": ["REAL=1"]}}}});
+    let r = app.send_with("POST", &format!("{IS}/victim/imagestreammappings"), Some(mapped), &bob).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "alice's record is not attached to the victim's stream: {}", r.text);
+
+    let import = json!({"metadata": {"name": "app"}, "spec": {"import": true, "images": [{"from": {"kind": "DockerImage", "name": format!("{}/lib/app:v1", reg.host)}, "to": {"name": "web"}}]}});
+    let r = app.send_with("POST", &format!("{IS}/victim/imagestreamimports"), Some(import), &bob).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["status"]["images"][0]["status"]["status"], "Success", "{}", r.text);
+    let check = |img: &Value| {
+        let image = &img["image"];
+        assert_eq!(image["dockerImageMetadata"]["Config"]["Cmd"], json!(["/bin/run", "real"]), "{img}");
+        assert!(!img.to_string().contains("INJECTED") && !img.to_string().contains("/bin/evil"), "{img}");
+        assert!(image["metadata"]["annotations"].get("image.openshift.io/managed").is_none(), "{img}");
+        assert_eq!(image["dockerImageReference"], format!("{}/lib/app@{d}", reg.host));
+    };
+    check(&ok(&app, "GET", &format!("{IS}/victim/imagestreamimages/app@{d}"), None, &bob).await);
+    check(&ok(&app, "GET", &format!("{IS}/ci/imagestreamimages/probe@{d}"), None, &alice).await);
+    // Verified now: alice's next claim attaches (she holds the digest) but changes nothing.
+    ok(&app, "POST", &format!("{IS}/ci/imagestreammappings"), Some(fake("INJECTED=again")), &alice).await;
+    check(&ok(&app, "GET", &format!("{IS}/victim/imagestreamimages/app@{d}"), None, &bob).await);
+    let stored = ok(&app, "GET", &format!("/apis/image.openshift.io/v1/images/{d}"), None, &admin).await;
+    assert_eq!(stored["dockerImageLayers"][0]["name"], pushed.layer_digest);
+}
+
+/// The web pages' server functions keep the same limits: readers without a role get no members,
+/// webhooks or delivery logs; a limited token gets no namespace creation, only itself among the
+/// tokens, and only the memberships within its limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_functions_keep_token_limits_and_the_public_view() {
+    use leptos::server_fn::ServerFn;
+    use tower::ServiceExt;
+    let t = team().await;
+    let ada = t.sessions["nsadmin"].clone();
+    ok(&t.app, "PUT", "/api/v1/namespaces/team/visibility", Some(json!({"public": true})), &cookie(&ada)).await;
+    let capped = token_for(&t.app, &ada, json!({"name": "capped", "namespaces": ["team"], "maxRole": "viewer"})).await;
+    let options = leptos::prelude::LeptosOptions::builder().output_name("portal").build();
+    let portal = server::http::ui::router(t.app.service.clone(), options, server::http::EdgeConfig::default());
+    let call = |path: &'static str, body: String, headers: Vec<(String, String)>| {
+        let portal = portal.clone();
+        async move {
+            let mut req =
+                axum::http::Request::builder().method("POST").uri(path).header("content-type", "application/x-www-form-urlencoded");
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let resp = portal.oneshot(req.body(axum::body::Body::from(body)).unwrap()).await.unwrap();
+            let code = resp.status().as_u16();
+            let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+            (code, String::from_utf8_lossy(&bytes).to_string())
+        }
+    };
+    use app::api::*;
+    for (who, h, team_view) in [("anonymous", vec![], 401), ("outsider", t.who["outsider"].clone(), 403)] {
+        let (code, text) = call(GetStream::PATH, "namespace=team&name=app&all_history=false".into(), h.clone()).await;
+        assert_eq!(code, 200, "{who}: {text}");
+        for (path, body) in [
+            (ListWebhooks::PATH, "namespace=team"),
+            (ListDeliveries::PATH, "namespace=team&name=hook"),
+            (GetNamespaceSettings::PATH, "namespace=team"),
+        ] {
+            let (code, text) = call(path, body.into(), h.clone()).await;
+            assert_eq!(code, team_view, "{who} {path}: {text}");
+            assert!(!text.contains("hooks.example.com") && !text.contains("vera"), "{who} {path}: {text}");
+        }
+    }
+    let limited = bearer(&capped);
+    let (code, text) = call(CreateNamespace::PATH, "name=squat".into(), limited.clone()).await;
+    assert_eq!(code, 403, "{text}");
+    let (code, me) = call(CurrentUser::PATH, String::new(), limited.clone()).await;
+    assert_eq!(code, 200);
+    let me: Value = serde_json::from_str(&me).unwrap();
+    assert_eq!(me["namespaces"], json!([{"namespace": "team", "role": "viewer"}]), "{me}");
+    let (code, tokens) = call(ListTokens::PATH, String::new(), limited.clone()).await;
+    assert_eq!(code, 200);
+    let own = capped.split('_').nth(1).unwrap();
+    assert!(tokens.contains(own) && !tokens.contains("matrix"), "only itself: {tokens}");
+    let other = ok(&t.app, "GET", "/api/v1/tokens", None, &cookie(&ada)).await;
+    let matrix = other.as_array().unwrap().iter().find(|t| t["name"] == "matrix").unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(call(RevokeToken::PATH, format!("id={matrix}"), limited.clone()).await.0, 404);
+    assert_eq!(t.app.send_with("GET", "/api/v1/session", None, &t.who["nsadmin"]).await.status, StatusCode::OK, "still valid");
+}

@@ -367,3 +367,119 @@ async fn test_events_redelivery_guard_validation_and_secrecy() {
     assert_eq!(app.delete(&format!("{HOOKS}/byname")).await.status, StatusCode::OK);
     assert_eq!(app.get(&format!("{HOOKS}/byname/deliveries")).await.status, StatusCode::NOT_FOUND);
 }
+
+/// The live review's M6 reproducer: a receiver answers 200 with 100 header lines, at the
+/// client's limit once the egress proxy adds its own, so the HTTP client fails after the request
+/// went out, and its error text names the whole target URL. The delivery log records a fixed
+/// message naming only host and port, for editors and viewers alike; anonymous readers of the
+/// public namespace do not see delivery logs at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_errors_never_carry_the_target_url() {
+    let mut answer = String::from("HTTP/1.1 200 OK\r\n");
+    for n in 1..=99 {
+        answer.push_str(&format!("x-h{n}: v\r\n"));
+    }
+    answer.push_str("content-length: 0\r\n\r\n");
+    let port = common::receiver::raw_answer(answer.into_bytes()).await;
+    let (app, _d) = app_for(&[format!("127.0.0.1:{port}")]).await;
+    assert_eq!(app.service.bootstrap_admin("admin", "admin-password-1").await.unwrap(), server::service::Bootstrap::Created);
+    let signed_in = |user: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.send_with("POST", "/api/v1/session", Some(json!({"username": user, "password": password})), &[]).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            let cookie = r.set_cookie.unwrap().split(';').next().unwrap().to_string();
+            vec![("cookie".to_string(), cookie)]
+        }
+    };
+    let admin = signed_in("admin", "admin-password-1").await;
+    let ok = |method: &'static str, path: String, body: Option<Value>, h: Vec<(String, String)>| {
+        let app = &app;
+        async move {
+            let r = app.send_with(method, &path, body, &h).await;
+            assert!(r.status.is_success(), "{method} {path}: {} {}", r.status, r.text);
+            r.body
+        }
+    };
+    ok("POST", "/api/v1/users".into(), Some(json!({"name": "vera", "password": "vera-password-1"})), admin.clone()).await;
+    ok("PUT", "/api/v1/namespaces/default/members/vera".into(), Some(json!({"role": "viewer"})), admin.clone()).await;
+    ok("PUT", "/api/v1/namespaces/default/visibility".into(), Some(json!({"public": true})), admin.clone()).await;
+    let vera = signed_in("vera", "vera-password-1").await;
+    let url = format!("http://127.0.0.1:{port}/services/T0001/B0002/SLACKSECRET?token=QUERYSECRET");
+    ok("POST", HOOKS.into(), Some(hook("slack", &url, &["*:*"], &[])), admin.clone()).await;
+    ok("POST", format!("{HOOKS}/slack/test"), Some(json!({})), admin.clone()).await;
+
+    let deliveries = format!("{HOOKS}/slack/deliveries");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let error = loop {
+        let log = ok("GET", deliveries.clone(), None, admin.clone()).await;
+        if let Some(e) = log["items"][0]["attemptLog"][0]["error"].as_str() {
+            break e.to_string();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no attempt recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(error, format!("the receiver's answer was too large (too many or too long headers): 127.0.0.1:{port}"));
+    for (who, h) in [("editor", admin.clone()), ("viewer", vera.clone())] {
+        let r = app.send_with("GET", &deliveries, None, &h).await;
+        assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.text);
+        for secret in ["SLACKSECRET", "QUERYSECRET", "/services", "token="] {
+            assert!(!r.text.contains(secret), "{who} sees {secret}: {}", r.text);
+        }
+    }
+    let anonymous = app.send_with("GET", &deliveries, None, &[]).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{}", anonymous.text);
+    assert!(!anonymous.text.contains("SECRET"));
+}
+
+/// Per-namespace quotas (review M9): 50 subscriptions; 30 test events and redeliveries a minute
+/// on the service clock; 1000 pending deliveries, beyond which a change's deliveries are logged
+/// as failed, unsent, and hand-made ones are refused. No dispatcher runs, so nothing leaves the
+/// queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_quotas_bound_each_namespace() {
+    let app = TestApp::new().await;
+    assert_eq!(app.create_stream("default", json!({"metadata": {"name": "app"}})).await.status, StatusCode::CREATED);
+    for i in 0..50 {
+        let r = app.post(HOOKS, hook(&format!("h{i}"), &format!("https://hooks.example.com/h{i}"), &["*:*"], &[])).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let r = app.post(HOOKS, hook("h50", "https://hooks.example.com/h50", &["*:*"], &[])).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("exceeded quota: at most 50 webhooks per namespace"), "{}", r.text);
+
+    let test_path = format!("{HOOKS}/h0/test");
+    let test = || app.post(&test_path, json!({}));
+    let mut first = 0;
+    for i in 0..30 {
+        let r = test().await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "test event {i}: {}", r.text);
+        first = r.body["id"].as_i64().unwrap();
+    }
+    let r = test().await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("at most 30 test events and redeliveries per minute"), "{}", r.text);
+    let r = app.post(&format!("{HOOKS}/h0/deliveries/{first}/redeliver"), json!({})).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "redeliveries count too: {}", r.text);
+    app.advance(61);
+    assert_eq!(test().await.status, StatusCode::ACCEPTED, "a minute later");
+
+    // 31 pending; each new tag queues one delivery per subscription (50).
+    for i in 0..20 {
+        assert_eq!(app.push("default", "app", &format!("t{i}"), &digest_n(i)).await.status, StatusCode::CREATED);
+    }
+    let hooks = app.get(HOOKS).await.body;
+    let pending: i64 = hooks["items"].as_array().unwrap().iter().map(|w| w["status"]["pending"].as_i64().unwrap()).sum();
+    assert_eq!(pending, 1000, "at the quota, not beyond");
+    // Subscriptions are served in name order; h9 is the last, so its newest delivery was dropped.
+    let log = app.get(&format!("{HOOKS}/h9/deliveries")).await.body;
+    let newest = &log["items"][0];
+    assert_eq!(newest["state"], "Failed", "{newest}");
+    let note = newest["attemptLog"][0]["error"].as_str().unwrap();
+    assert!(note.starts_with("not sent: the namespace already has 1000 deliveries pending"), "{note}");
+    let r = test().await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("already has 1000 webhook deliveries pending"), "{}", r.text);
+    // The change itself went ahead.
+    assert_eq!(app.get(&istag_path("default", "app:t19")).await.status, StatusCode::OK);
+}

@@ -133,6 +133,14 @@ pub fn required_role(verb: Verb, resource: &str) -> Role {
     }
 }
 
+/// Whether reading `resource` is open to readers without a role in the namespace (a public
+/// namespace, or `serve --anonymous-read`): streams, tags and images only. Members, visibility,
+/// webhooks and their delivery logs, registry credentials and the audit log need a role there;
+/// user names feed password guessing and delivery logs describe the receivers.
+pub fn readable_without_role(resource: &str) -> bool {
+    matches!(resource, "namespaces" | "imagestreams" | "imagestreamtags" | "imagestreamimages" | "imagestreams/layers")
+}
+
 /// The longest token name accepted, in bytes.
 pub const MAX_TOKEN_NAME_LEN: usize = 100;
 
@@ -209,6 +217,16 @@ mod tests {
         assert_eq!(required_role(Verb::Get, "secrets"), Role::Admin);
         assert_eq!(required_role(Verb::List, "audit"), Role::Admin);
         assert_eq!(Verb::Delete.as_str(), "delete");
+    }
+
+    #[test]
+    fn public_readers_see_streams_tags_and_images_only() {
+        for r in ["imagestreams", "imagestreamtags", "imagestreamimages", "namespaces"] {
+            assert!(readable_without_role(r), "{r}");
+        }
+        for r in ["members", "visibility", "webhooks", "secrets", "audit", "images"] {
+            assert!(!readable_without_role(r), "{r}");
+        }
     }
 
     #[test]

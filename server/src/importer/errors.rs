@@ -1,5 +1,10 @@
-//! Registry failures as upstream's import statuses (spec §4.2 `formatRepositoryError`).
-//! Must not: retry or decide what a failure means for the tag (the service records it).
+//! Registry failures as upstream's import statuses (spec §4.2 `formatRepositoryError`). Every
+//! message that carries text from a registry or from the HTTP client is scrubbed before it leaves
+//! here: URLs lose their user info, query and fragment (a redirect to storage often carries a
+//! signature there) and the text is cut to `MAX_REGISTRY_TEXT` bytes, since statuses are stored,
+//! sent in watch events and webhooks, and shown to every reader of the stream (review M3, M6).
+//! Must not: retry or decide what a failure means for the tag (the service records it), or
+//! return a registry's text unscrubbed.
 
 use app::domain::reference::DockerImageReference;
 use app::model::OperationStatus;
@@ -24,7 +29,50 @@ pub fn timeout(r: &DockerImageReference, d: Duration) -> OperationStatus {
 }
 
 pub fn invalid_manifest(r: &DockerImageReference, detail: &str) -> OperationStatus {
-    OperationStatus::failure("InternalError", format!("{}: {detail}", normalised(r)), 500)
+    OperationStatus::failure("InternalError", scrubbed(&format!("{}: {detail}", normalised(r))), 500)
+}
+
+/// The most bytes of a failure message kept (registries answer errors with whole pages).
+pub const MAX_REGISTRY_TEXT: usize = 1024;
+
+/// `text` with every `http://` / `https://` URL in it reduced to scheme, host, port and path
+/// (no user info, query or fragment), cut to `MAX_REGISTRY_TEXT` bytes on a character boundary.
+pub fn scrubbed(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_REGISTRY_TEXT + 8));
+    let mut rest = text;
+    while let Some(at) = ["http://", "https://"].iter().filter_map(|p| rest.find(p)).min() {
+        out.push_str(&rest[..at]);
+        let url_text = &rest[at..];
+        let end = url_text.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')' | '`')).unwrap_or(url_text.len());
+        // Punctuation that ends a sentence or a list item is not part of the URL.
+        let end = url_text[..end].trim_end_matches([',', '.', ';', ':']).len();
+        let (candidate, after) = url_text.split_at(end);
+        match reqwest::Url::parse(candidate) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.set_query(None);
+                u.set_fragment(None);
+                out.push_str(u.as_str());
+            }
+            // Not a URL after all: keep the scheme's letters only, never the rest of the token.
+            Err(_) => out.push_str(&candidate[..candidate.find("//").map_or(0, |i| i + 2)]),
+        }
+        rest = after;
+        if out.len() > MAX_REGISTRY_TEXT {
+            break;
+        }
+    }
+    out.push_str(rest);
+    if out.len() > MAX_REGISTRY_TEXT {
+        let mut cut = MAX_REGISTRY_TEXT;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
 }
 
 /// A failure to talk to the registry at all (refused, TLS mismatch), as opposed to an answer.
@@ -58,7 +106,14 @@ fn unauthorized(r: &DockerImageReference, detail: &str) -> OperationStatus {
     OperationStatus::failure("Unauthorized", format!("you may not have access to the container image \"{}\"", normalised(r)), 401)
 }
 
+/// The import status of a registry failure, its message scrubbed (see the module doc).
 pub fn map(r: &DockerImageReference, e: &OciDistributionError) -> OperationStatus {
+    let mut status = classify(r, e);
+    status.message = scrubbed(&status.message);
+    status
+}
+
+fn classify(r: &DockerImageReference, e: &OciDistributionError) -> OperationStatus {
     match e {
         OciDistributionError::ImageManifestNotFoundError(_) => not_found(r),
         OciDistributionError::RegistryError { envelope, .. } => {
@@ -104,4 +159,45 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_text_loses_credentials_in_urls_and_is_cut_on_a_character_boundary() {
+        let s = scrubbed(
+            "error sending request for url (https://user:pa55@blob.example.com/v2/x/blobs/sha256:ab?X-Amz-Signature=SECRET&t=1#frag): closed",
+        );
+        assert_eq!(s, "error sending request for url (https://blob.example.com/v2/x/blobs/sha256:ab): closed");
+        assert_eq!(scrubbed("see http://[bad/?q=SECRET then"), "see http:// then");
+        let long = format!("{}{}", "é".repeat(600), "tail");
+        let cut = scrubbed(&long);
+        assert!(cut.len() <= MAX_REGISTRY_TEXT + '…'.len_utf8() && cut.ends_with('…') && !cut.contains("tail"), "{}", cut.len());
+        assert_eq!(scrubbed("no url here"), "no url here");
+    }
+
+    #[test]
+    fn a_registry_error_page_is_stored_scrubbed_and_short() {
+        let r = DockerImageReference::parse("registry.example.com/team/app:1").unwrap();
+        let e = OciDistributionError::ServerError {
+            code: 500,
+            url: "https://reg-user:reg-pass@registry.example.com/v2/team/app/manifests/1?X-Amz-Signature=URLSIG".into(),
+            message: format!("see https://a:b@cdn.example.com/blob?token=BODYTOKEN {}", "<p>oops</p>".repeat(1000)),
+        };
+        let status = map(&r, &e);
+        assert_eq!(status.code, 500);
+        for secret in ["URLSIG", "BODYTOKEN", "reg-pass", "reg-user", "a:b@"] {
+            assert!(!status.message.contains(secret), "{secret}: {}", status.message);
+        }
+        assert!(
+            status.message.starts_with(
+                "registry.example.com/team/app:1: Server error: url https://registry.example.com/v2/team/app/manifests/1, code: 500"
+            ),
+            "{}",
+            status.message
+        );
+        assert!(status.message.len() <= MAX_REGISTRY_TEXT + '…'.len_utf8(), "{}", status.message.len());
+    }
 }

@@ -253,7 +253,8 @@ impl Service {
         let mut rv: Option<i64> = None;
         for f in fetched.iter().flatten() {
             for image in std::iter::once(&f.image).chain(&f.children) {
-                if store::get_image(&mut tx, &image.metadata.name).await.map_err(db)?.is_some() {
+                // What the registry answered replaces metadata a mapping only claimed (M4).
+                if store::image_verified(&mut tx, &image.metadata.name).await.map_err(db)? == Some(true) {
                     continue;
                 }
                 let v = match rv {
@@ -262,7 +263,7 @@ impl Service {
                 };
                 let mut stored = image.clone();
                 stored.strip_raw();
-                store::insert_image_if_missing(&mut tx, &stored, &new_uid(), v, &now).await.map_err(db)?;
+                store::put_imported_image(&mut tx, &stored, &new_uid(), v, &now).await.map_err(db)?;
             }
         }
         let mut stream = match &old {

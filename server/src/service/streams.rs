@@ -2,6 +2,13 @@
 //! mutation shares (validate → generations → resolve changed tags → one resource version).
 //! Also ImageStreamMapping (a pushed image entering a stream) and ImageStreamImage reads.
 //!
+//! Image records are shared by digest across namespaces, so a mapping may attach an image that
+//! is already stored only if the caller can read a stream that holds it, or sends the image's
+//! manifest (`image.dockerImageManifest`, which must hash to the digest). Otherwise the answer
+//! is the one for an image the caller cannot see (404), and the stored record is untouched. A
+//! new digest is stored with the sender's metadata marked unverified; imports replace it
+//! (review M4).
+//!
 //! Must not: restate a rule of `app::domain` (validation, generations, the history merge) or
 //! write a stream other than through the outbox path (`save_new_stream`, `save_stream`,
 //! `remove_stream` in `outbox`), which queues the webhooks a change causes.
@@ -14,8 +21,30 @@ use app::domain::names::parse_isimage_name;
 
 use app::domain::streams::*;
 use app::model::*;
+use sha2::{Digest, Sha256};
 use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
+
+/// Whether a mapping proves it holds the image: it carries the manifest, which must hash to the
+/// digest (a manifest that does not is a 422). `false` when no manifest is sent.
+fn manifest_proves_digest(mapping: &ImageStreamMapping, stream: &str) -> Result<bool, ApiError> {
+    let manifest = &mapping.image.docker_image_manifest;
+    if manifest.is_empty() {
+        return Ok(false);
+    }
+    let digest = &mapping.image.metadata.name;
+    let err = |detail: String, value: String| {
+        ApiError::invalid(RES_IMAGESTREAMMAPPINGS, stream, &[FieldError::invalid_raw("image.dockerImageManifest", value, detail)])
+    };
+    if !digest.starts_with("sha256:") {
+        return Err(err(format!("only sha256 digests can be checked against a manifest, not {digest:?}"), "[...]".into()));
+    }
+    let actual = format!("sha256:{:x}", Sha256::digest(manifest.as_bytes()));
+    if actual != *digest {
+        return Err(err(format!("the manifest's digest must equal image.metadata.name ({digest})"), actual));
+    }
+    Ok(true)
+}
 
 /// `limit` and `continue` of a list request.
 #[derive(Clone, Debug, Default)]
@@ -221,6 +250,7 @@ impl Service {
         if !errs.is_empty() {
             return Err(ApiError::invalid(RES_IMAGESTREAMMAPPINGS, &stream_name, &errs));
         }
+        let proven = manifest_proves_digest(&mapping, &stream_name)?;
         let mut tx = self.store.begin().await.map_err(db)?;
         self.require_namespace(&mut tx, ns).await?;
         let old = self.load_stream_or_404(&mut tx, ns, &stream_name).await?;
@@ -233,6 +263,15 @@ impl Service {
         // same image to the same tag changes nothing.
         let mut rv: Option<i64> = None;
         let existing = store::get_image(&mut tx, &digest).await.map_err(db)?;
+        if existing.is_some()
+            && !proven
+            && !caller.server_admin()
+            && !store::image_held_in(&mut tx, &digest, caller.visible_namespaces().as_deref()).await.map_err(db)?
+        {
+            // Known, but not to this caller: answered as an image they cannot see, so the
+            // mapping neither reveals the stored metadata nor replaces it.
+            return Err(ApiError::not_found(RES_IMAGES, &digest));
+        }
         let mut reference = mapping.image.docker_image_reference.clone();
         match &existing {
             None => {
@@ -240,7 +279,8 @@ impl Service {
                 rv = Some(v);
                 let mut image = mapping.image.clone();
                 image.strip_raw();
-                store::insert_image_if_missing(&mut tx, &image, &new_uid(), v, &now).await.map_err(db)?;
+                // The sender's claim, until an import fetches the image from a registry.
+                store::insert_image_if_missing(&mut tx, &image, &new_uid(), v, &now, false).await.map_err(db)?;
             }
             Some(img) if img.metadata.annotations.get(ANNOTATION_IMAGE_MANAGED).map(String::as_str) == Some("true") => {
                 reference = format!("{repo}@{digest}");

@@ -5,13 +5,19 @@
 //! "redeliver". Sending is the dispatcher's job (`workers::delivery`), which reads the outbox
 //! through `service::deliveries`.
 //!
+//! Quotas per namespace (review M9): at most `MAX_WEBHOOKS_PER_NAMESPACE` subscriptions and
+//! `MAX_PENDING_PER_NAMESPACE` pending deliveries (a change beyond that records its deliveries as
+//! failed, unsent, saying why), and `MAX_MANUAL_PER_MINUTE` test events and redeliveries a
+//! minute on the service clock (429 beyond). Delivery logs show readers attempt errors with
+//! every URL reduced to scheme, host and port, like the subscription itself.
+//!
 //! Must not: send anything, restate which changes a subscription wants (the domain's rule), or
 //! return a signing secret.
 
 use super::streams::check_namespace_matches;
 use super::{Caller, Service, Verb, db, new_uid};
-use crate::store::{self, DeliveryRow, WebhookRow};
-use app::domain::triggers::{parse_target_url, url_for_readers, validate_webhook};
+use crate::store::{self, AttemptRow, DeliveryRow, WebhookRow};
+use app::domain::triggers::{DeliveryState, parse_target_url, url_for_readers, validate_webhook};
 use app::model::*;
 use sqlx::SqliteConnection;
 use sqlx::types::Json;
@@ -22,6 +28,35 @@ const RES_DELIVERIES: Resource = Resource { plural: "webhookdeliveries", group: 
 
 /// How many deliveries the log shows.
 const LOG_PAGE: i64 = 100;
+
+/// Subscriptions a namespace may have.
+pub const MAX_WEBHOOKS_PER_NAMESPACE: i64 = 50;
+/// Deliveries a namespace may have waiting; beyond, new ones are recorded as failed, unsent.
+pub const MAX_PENDING_PER_NAMESPACE: i64 = 1000;
+/// "Send test event" and "redeliver" calls a namespace may make per minute.
+pub const MAX_MANUAL_PER_MINUTE: i64 = 30;
+
+/// Why a delivery was not queued: the namespace's pending quota is used up.
+fn pending_quota_message() -> String {
+    format!(
+        "not sent: the namespace already has {MAX_PENDING_PER_NAMESPACE} deliveries pending (quota of pending deliveries per namespace)"
+    )
+}
+
+/// An attempt error as a reader sees it: every URL reduced to scheme, host and port (older
+/// entries could carry a whole target URL, which is often the receiver's credential).
+fn error_for_readers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["http://", "https://"].iter().filter_map(|p| rest.find(p)).min() {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')')).map_or(rest.len(), |e| at + e);
+        out.push_str(&url_for_readers(&rest[at..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
 
 fn delivery_view(d: &DeliveryRow, attempts: Vec<DeliveryAttempt>) -> WebhookDelivery {
     let pending = d.state == DELIVERY_PENDING;
@@ -91,6 +126,12 @@ impl Service {
         self.require_namespace(&mut tx, ns).await?;
         if store::get_webhook(&mut tx, ns, &w.metadata.name).await.map_err(db)?.is_some() {
             return Err(ApiError::already_exists(RES_WEBHOOKS, &w.metadata.name));
+        }
+        if store::count_webhooks(&mut tx, ns).await.map_err(db)? >= MAX_WEBHOOKS_PER_NAMESPACE {
+            return Err(ApiError::forbidden(format!(
+                "webhooks {:?} is forbidden: exceeded quota: at most {MAX_WEBHOOKS_PER_NAMESPACE} webhooks per namespace; delete one first",
+                w.metadata.name
+            )));
         }
         let mut row = WebhookRow {
             id: 0,
@@ -201,6 +242,11 @@ impl Service {
             });
         }
         tx.commit().await.map_err(db)?;
+        if !self.may(caller, Verb::Update, "webhooks", Some(ns)) {
+            for a in attempts.values_mut().flatten() {
+                a.error = a.error.as_deref().map(error_for_readers);
+            }
+        }
         let items = deliveries.iter().map(|d| delivery_view(d, attempts.remove(&d.id).unwrap_or_default())).collect();
         Ok(List { api_version: "v1".into(), kind: "WebhookDeliveryList".into(), metadata: ListMeta::default(), items })
     }
@@ -210,6 +256,7 @@ impl Service {
         self.allow(caller, Verb::Update, "webhooks", Some(ns))?;
         let mut tx = self.store.begin().await.map_err(db)?;
         let row = store::get_webhook(&mut tx, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
+        self.check_manual_quota(&mut tx, ns).await?;
         let rv = store::current_resource_version(&mut tx).await.map_err(db)?;
         let data = ImageChangeEvent {
             namespace: ns.into(),
@@ -235,6 +282,7 @@ impl Service {
             .await
             .map_err(db)?
             .ok_or_else(|| ApiError::not_found(RES_DELIVERIES, &delivery.to_string()))?;
+        self.check_manual_quota(&mut tx, ns).await?;
         let mut d = DeliveryRow {
             id: 0,
             webhook_id: row.id,
@@ -249,6 +297,23 @@ impl Service {
         tx.commit().await.map_err(db)?;
         self.wake_deliveries();
         Ok(delivery_view(&d, vec![]))
+    }
+
+    /// "Send test event" and "redeliver" are bounded per namespace: a rate on the service clock,
+    /// and the pending quota (a hand-made delivery is refused rather than recorded as unsent).
+    async fn check_manual_quota(&self, tx: &mut SqliteConnection, ns: &str) -> Result<(), ApiError> {
+        let since = (self.clock_now() - chrono::Duration::seconds(60)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if store::count_manual_deliveries_since(tx, ns, CE_TYPE_TEST, &since).await.map_err(db)? >= MAX_MANUAL_PER_MINUTE {
+            return Err(ApiError::too_many_requests(format!(
+                "exceeded quota: at most {MAX_MANUAL_PER_MINUTE} test events and redeliveries per minute in namespace {ns:?}; try again in a minute"
+            )));
+        }
+        if store::count_pending_in_namespace(tx, ns).await.map_err(db)? >= MAX_PENDING_PER_NAMESPACE {
+            return Err(ApiError::too_many_requests(format!(
+                "exceeded quota: namespace {ns:?} already has {MAX_PENDING_PER_NAMESPACE} webhook deliveries pending; try again when they are sent"
+            )));
+        }
+        Ok(())
     }
 
     pub(super) fn cloud_event(&self, event_type: &str, source: String, subject: String, data: ImageChangeEvent) -> CloudEvent {
@@ -284,7 +349,40 @@ impl Service {
             next_attempt: self.now_ms(),
             redelivery_of: of,
         };
+        let namespace = &e.data.namespace;
+        if store::count_pending_in_namespace(tx, namespace).await.map_err(db)? >= MAX_PENDING_PER_NAMESPACE {
+            // The change itself goes ahead; its delivery is logged as failed, unsent, so the
+            // namespace's receivers (and its editors, in the log) see what was dropped.
+            d.state = DELIVERY_FAILED.into();
+            d.next_attempt = 0;
+            d.id = store::queue_delivery(tx, &d).await.map_err(db)?;
+            let note = AttemptRow {
+                delivery_id: d.id,
+                attempt: 0,
+                time: self.clock_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                status_code: None,
+                latency_ms: 0,
+                error: Some(pending_quota_message()),
+            };
+            store::record_attempt(tx, &note, DeliveryState::Failed, 0).await.map_err(db)?;
+            return Ok(d);
+        }
         d.id = store::queue_delivery(tx, &d).await.map_err(db)?;
         Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readers_see_attempt_errors_with_urls_reduced_to_scheme_host_and_port() {
+        // What attempts stored before errors became fixed messages (review M6).
+        let old =
+            "sending failed: error sending request for url (http://127.0.0.1:18206/services/T0001/B0002/SLACKSECRET?token=QUERYSECRET)";
+        assert_eq!(error_for_readers(old), "sending failed: error sending request for url (http://127.0.0.1:18206/…)");
+        assert_eq!(error_for_readers("the receiver answered 500 Internal Server Error"), "the receiver answered 500 Internal Server Error");
+        assert_eq!(error_for_readers("to https://h.example/x?y and https://g.example"), "to https://h.example/… and https://g.example");
     }
 }

@@ -1,7 +1,10 @@
-//! Image objects: the row, its layers and its manifest-list children. Images are immutable once
-//! stored (keyed by digest), so there is no update.
+//! Image objects: the row, its layers and its manifest-list children, and whether its metadata
+//! is verified (it came from a registry through an import) or only claimed by a mapping. A
+//! verified image is immutable once stored (keyed by digest); an unverified one is replaced
+//! whole by the first import that fetches it (`put_imported_image`).
 //!
-//! Must not: fetch or parse manifests (that is `importer`) or decide which images to keep.
+//! Must not: fetch or parse manifests (that is `importer`) or decide which images to keep or
+//! who may attach one (that is the service).
 
 use super::StoreResult;
 use app::model::*;
@@ -107,12 +110,57 @@ pub async fn list_images(conn: &mut SqliteConnection, after: &str, limit: i64) -
     Ok(out)
 }
 
+/// Whether the image `digest` is stored, and if so whether its metadata is verified.
+pub async fn image_verified(conn: &mut SqliteConnection, digest: &str) -> StoreResult<Option<bool>> {
+    sqlx::query_scalar("SELECT verified FROM images WHERE digest = ?").bind(digest).fetch_optional(conn).await
+}
+
+/// Whether a stream in one of `scope`'s namespaces (`None`: any) has `digest` in a tag's history,
+/// itself or as a child of a manifest list there.
+pub async fn image_held_in(conn: &mut SqliteConnection, digest: &str, scope: Option<&[String]>) -> StoreResult<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
+           WHERE (e.image = ?1 OR e.image IN (SELECT image FROM image_manifests WHERE digest = ?1))
+             AND (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2))))",
+    )
+    .bind(digest)
+    .bind(scope.map(Json))
+    .fetch_one(conn)
+    .await
+}
+
+/// Stores an image fetched from a registry, verified: inserted if new, or put in place of an
+/// unverified record of the same digest (keeping its uid). Returns false, changing nothing, if a
+/// verified record exists.
+pub async fn put_imported_image(conn: &mut SqliteConnection, img: &Image, uid: &str, rv: i64, created: &str) -> StoreResult<bool> {
+    let old: Option<(String, bool)> =
+        sqlx::query_as("SELECT uid, verified FROM images WHERE digest = ?").bind(&img.metadata.name).fetch_optional(&mut *conn).await?;
+    let uid = match old {
+        Some((_, true)) => return Ok(false),
+        Some((old_uid, false)) => {
+            // Layers and children go with the row (ON DELETE CASCADE).
+            sqlx::query("DELETE FROM images WHERE digest = ?").bind(&img.metadata.name).execute(&mut *conn).await?;
+            old_uid
+        }
+        None => uid.to_string(),
+    };
+    insert_image_if_missing(conn, img, &uid, rv, created, true).await
+}
+
 /// Inserts an image unless one with its digest exists. Returns whether it was inserted.
 /// The raw manifest and config are not stored (upstream strips them from imported images).
-pub async fn insert_image_if_missing(conn: &mut SqliteConnection, img: &Image, uid: &str, rv: i64, created: &str) -> StoreResult<bool> {
+/// `verified`: the metadata came from a registry, not from a mapping's sender.
+pub async fn insert_image_if_missing(
+    conn: &mut SqliteConnection,
+    img: &Image,
+    uid: &str,
+    rv: i64,
+    created: &str,
+    verified: bool,
+) -> StoreResult<bool> {
     let r = sqlx::query(
-        "INSERT INTO images (digest, uid, resource_version, created, annotations, labels, docker_image_reference, manifest_media_type, metadata_version, metadata)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+        "INSERT INTO images (digest, uid, resource_version, created, annotations, labels, docker_image_reference, manifest_media_type, metadata_version, metadata, verified)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
     )
     .bind(&img.metadata.name)
     .bind(uid)
@@ -124,6 +172,7 @@ pub async fn insert_image_if_missing(conn: &mut SqliteConnection, img: &Image, u
     .bind(&img.docker_image_manifest_media_type)
     .bind(&img.docker_image_metadata_version)
     .bind(img.docker_image_metadata.as_ref().map(Json))
+    .bind(verified)
     .execute(&mut *conn)
     .await?;
     if r.rows_affected() == 0 {

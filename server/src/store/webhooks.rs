@@ -249,3 +249,33 @@ pub async fn trim_deliveries(conn: &mut SqliteConnection, keep: i64) -> StoreRes
     .await?;
     Ok(r.rows_affected())
 }
+
+/// How many subscriptions a namespace has (its quota).
+pub async fn count_webhooks(conn: &mut SqliteConnection, namespace: &str) -> StoreResult<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM webhooks WHERE namespace = ?").bind(namespace).fetch_one(conn).await
+}
+
+/// How many deliveries are pending across every subscription of a namespace (its quota).
+pub async fn count_pending_in_namespace(conn: &mut SqliteConnection, namespace: &str) -> StoreResult<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE w.namespace = ? AND d.state = ?",
+    )
+    .bind(namespace)
+    .bind(PENDING)
+    .fetch_one(conn)
+    .await
+}
+
+/// How many deliveries someone asked for by hand ("send test event" of type `test_type`, and
+/// redeliveries) in a namespace since `since` (RFC 3339, the format `created` is stored in).
+pub async fn count_manual_deliveries_since(conn: &mut SqliteConnection, namespace: &str, test_type: &str, since: &str) -> StoreResult<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE w.namespace = ? AND (d.type = ? OR d.redelivery_of IS NOT NULL) AND d.created > ?",
+    )
+    .bind(namespace)
+    .bind(test_type)
+    .bind(since)
+    .fetch_one(conn)
+    .await
+}

@@ -8,7 +8,9 @@
 //! Each POST goes through the egress guard's proxy (`--allowed-webhook-target`, non-public
 //! addresses refused unless named), never follows redirects, and is signed:
 //! `X-Imagestreams-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
-//! Must not: touch the store or the service's fields; keep a subscription waiting on another.
+//! Must not: touch the store or the service's fields; keep a subscription waiting on another;
+//! store a library's error text (reqwest's names the whole URL, which is often the receiver's
+//! credential): a failure is recorded as one of a few fixed messages (`transport_failure`).
 
 use crate::service::{AttemptOutcome, QueuedDelivery, Service, WebhookClient};
 use app::domain::triggers::{DeliveryState, parse_target_url};
@@ -157,19 +159,63 @@ async fn send(service: &Service, client: &WebhookClient, url: &str, secret: &[u8
         .send()
         .await;
     match sent {
-        Ok(resp) if WebhookClient::answered_by_proxy(&resp) => {
-            (None, Some(resp.text().await.unwrap_or_else(|_| "the egress proxy refused the connection".into())))
-        }
+        Ok(resp) if WebhookClient::answered_by_proxy(&resp) => (None, Some(proxy_answer(resp, &host, port).await)),
         Ok(resp) if resp.status().is_success() => (Some(resp.status().as_u16()), None),
         Ok(resp) => {
             let code = resp.status().as_u16();
             let reason = resp.status().canonical_reason().unwrap_or("");
             (Some(code), Some(format!("the receiver answered {code} {reason}").trim_end().to_string()))
         }
-        Err(e) if e.is_timeout() => (None, Some("the receiver did not answer in time".into())),
-        Err(e) if e.is_connect() => (None, Some(format!("could not connect to {host}:{port}"))),
-        Err(e) => (None, Some(format!("sending failed: {e}"))),
+        // Without the URL, so not even a debug print of it can carry the receiver's credential.
+        Err(e) => (None, Some(transport_failure(&e.without_url(), &host, port))),
     }
+}
+
+/// The most bytes of the egress proxy's own answer kept (it names only host and port).
+const MAX_PROXY_TEXT: usize = 300;
+
+/// The egress proxy's refusal or connection failure. Its text is the proxy's own (host and
+/// port, never the path), but it travels in a response a receiver could imitate, so it is kept
+/// only if it names nothing but the target's host and port, and cut short.
+async fn proxy_answer(resp: reqwest::Response, host: &str, port: u16) -> String {
+    let fallback = format!("the egress proxy refused the connection to {host}:{port}");
+    let Ok(text) = resp.text().await else { return fallback };
+    if text.len() > MAX_PROXY_TEXT || text.contains('/') || text.contains('?') {
+        return fallback;
+    }
+    text
+}
+
+/// A fixed description of a failed send: the kind of failure and where (host and port, which
+/// readers may see), never the library's text, which carries the whole URL.
+pub fn transport_failure(e: &reqwest::Error, host: &str, port: u16) -> String {
+    let hyper = source_chain(e).find_map(|s| s.downcast_ref::<hyper::Error>());
+    if e.is_timeout() || hyper.is_some_and(hyper::Error::is_timeout) {
+        return "the receiver did not answer in time".into();
+    }
+    let kind = if e.is_connect() {
+        "could not connect (refused, unreachable, or the TLS handshake failed)"
+    } else if hyper.is_some_and(hyper::Error::is_parse_too_large) {
+        "the receiver's answer was too large (too many or too long headers)"
+    } else if hyper.is_some_and(hyper::Error::is_parse) {
+        "the receiver's answer was not valid HTTP"
+    } else if hyper.is_some_and(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled()) {
+        "the connection closed before the receiver answered"
+    } else if e.is_body() || e.is_decode() {
+        "reading the receiver's answer failed"
+    } else if e.is_redirect() {
+        "the receiver redirected (redirects are not followed)"
+    } else if e.is_builder() {
+        "the request could not be built (check the URL)"
+    } else {
+        "sending failed"
+    };
+    format!("{kind}: {host}:{port}")
+}
+
+/// `e` and its sources, outermost first.
+fn source_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
 }
 
 async fn attempt(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig, d: QueuedDelivery) {
@@ -203,6 +249,17 @@ mod tests {
         // RFC 4231 style check against a value computed independently (python hmac).
         let s = signature(b"0123456789abcdef", 1_700_000_000, "{\"a\":1}");
         assert_eq!(s, "t=1700000000,v1=9eb18f493f8ec135d9eb2dad817c369bb4e9cbfa818657897a7437c1cd8c3a23");
+    }
+
+    #[tokio::test]
+    async fn transport_failures_never_carry_the_url() {
+        // A port nothing listens on: a connect error whose Display names the whole URL.
+        let url = "http://127.0.0.1:9/services/T0001/B0002/SLACKSECRET?token=QUERYSECRET";
+        let e = reqwest::Client::new().post(url).send().await.unwrap_err();
+        assert!(e.to_string().contains("QUERYSECRET"), "the library's text does: {e}");
+        let text = transport_failure(&e.without_url(), "127.0.0.1", 9);
+        assert!(!text.contains("SECRET") && !text.contains("/services"), "{text}");
+        assert!(text.ends_with(": 127.0.0.1:9"), "{text}");
     }
 
     #[test]

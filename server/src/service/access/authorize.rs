@@ -8,7 +8,7 @@
 
 use super::{Caller, Role};
 use crate::service::Verb;
-use app::domain::accounts::required_role;
+use app::domain::accounts::{readable_without_role, required_role};
 use app::model::*;
 
 /// The API group of a resource, as 403 messages name it.
@@ -48,6 +48,11 @@ impl crate::service::Authorizer for RoleAuthorizer {
                 // Lists are filtered to what the caller may read.
                 ("namespaces" | "imagestreams", Verb::List) => Ok(()),
                 ("namespaces", Verb::Create) if !caller.signed_in() => Err(unauthorized()),
+                // A limited token stays inside its limits: a new namespace would make its owner
+                // admin of something the token was never meant to reach (review M8).
+                ("namespaces", Verb::Create) if caller.limited_token() => {
+                    Err(forbidden(" at the cluster scope: the token is limited to namespaces or a role; sign in instead".into()))
+                }
                 ("namespaces", Verb::Create) if !self.restrict_namespace_creation || caller.server_admin() => Ok(()),
                 _ if caller.server_admin() => Ok(()),
                 _ if !caller.signed_in() => Err(unauthorized()),
@@ -56,7 +61,9 @@ impl crate::service::Authorizer for RoleAuthorizer {
         };
         let needed = required_role(verb, resource);
         let role = caller.role_in(ns);
-        let reads = needed == Role::Viewer && matches!(verb, Verb::Get | Verb::List);
+        // Readers without a role (a public namespace, --anonymous-read) see streams, tags and
+        // images; everything else of the namespace needs a role there (review L3).
+        let reads = needed == Role::Viewer && matches!(verb, Verb::Get | Verb::List) && readable_without_role(resource);
         if reads && caller.can_read(ns) {
             return Ok(());
         }
@@ -121,5 +128,34 @@ mod tests {
             "imagestreams.image.openshift.io is forbidden: User \"bob\" cannot delete resource \"imagestreams\" in API group \"image.openshift.io\" in the namespace \"team\""
         );
         assert!(a.check(&Caller { open: true, ..Default::default() }, Verb::Delete, "namespaces", Some("x")).is_ok());
+    }
+
+    #[test]
+    fn limited_tokens_and_public_readers_stay_within_their_view() {
+        let a = RoleAuthorizer { restrict_namespace_creation: false };
+        let capped = Caller {
+            token: Some(TokenScope { id: "t".into(), namespaces: None, max_role: Some(Role::Viewer) }),
+            ..member(&[("team", Role::Admin)])
+        };
+        let scoped = Caller {
+            token: Some(TokenScope { id: "t".into(), namespaces: Some(["team".to_string()].into()), max_role: None }),
+            ..member(&[("team", Role::Admin)])
+        };
+        for limited in [&capped, &scoped] {
+            let err = a.check(limited, Verb::Create, "namespaces", None).unwrap_err();
+            assert_eq!(err.code(), 403, "{}", err.message());
+            assert!(err.message().contains("the token is limited"), "{}", err.message());
+        }
+        assert!(a.check(&member(&[]), Verb::Create, "namespaces", None).is_ok(), "a session may create namespaces");
+        let public = Caller { public: ["team".to_string()].into(), ..Default::default() };
+        let anonymous_read = Caller { anonymous_read: true, ..Default::default() };
+        let outsider = Caller { public: ["team".to_string()].into(), ..member(&[]) };
+        for reader in [&public, &anonymous_read] {
+            assert!(a.check(reader, Verb::Get, "imagestreamtags", Some("team")).is_ok());
+            for res in ["members", "visibility", "webhooks", "secrets", "audit"] {
+                assert_eq!(a.check(reader, Verb::List, res, Some("team")).unwrap_err().code(), 401, "{res}");
+            }
+        }
+        assert_eq!(a.check(&outsider, Verb::List, "members", Some("team")).unwrap_err().code(), 403, "readable, so not hidden");
     }
 }

@@ -96,6 +96,12 @@ impl Caller {
             || (self.admin && self.token.as_ref().is_none_or(|t| t.namespaces.is_none() && t.max_role.is_none_or(|r| r == Role::Admin)))
     }
 
+    /// Whether the request came with a token limited to namespaces or a role: it may act only
+    /// within those limits, so never on the account (tokens, new namespaces, other memberships).
+    pub fn limited_token(&self) -> bool {
+        self.token.as_ref().is_some_and(|t| t.namespaces.is_some() || t.max_role.is_some())
+    }
+
     /// The caller's role in `ns` (token limits applied).
     pub fn role_in(&self, ns: &str) -> Option<Role> {
         if self.system || self.open {
@@ -239,13 +245,26 @@ impl Service {
         Ok(caller)
     }
 
-    /// The caller as `GET /api/v1/session` shows them.
+    /// The caller as `GET /api/v1/session` shows them. With a limited token: only the
+    /// memberships within its limits, with roles capped, and no server administration; the
+    /// token must not tell what its scope hides (review M8).
     pub fn who_am_i(&self, caller: &Caller) -> WhoAmI {
+        let mut names: BTreeSet<&String> = caller.roles.keys().collect();
+        if caller.admin
+            && let Some(listed) = caller.token.as_ref().and_then(|t| t.namespaces.as_ref())
+        {
+            // An administrator's token limited to namespaces acts as admin there.
+            names.extend(listed);
+        }
+        let namespaces = names
+            .into_iter()
+            .filter_map(|ns| caller.role_in(ns).map(|r| Membership { namespace: ns.clone(), role: r.as_str().into() }))
+            .collect();
         WhoAmI {
             user: caller.user.clone(),
-            admin: caller.admin,
+            admin: caller.admin && !caller.limited_token(),
             open: caller.open,
-            namespaces: caller.roles.iter().map(|(ns, r)| Membership { namespace: ns.clone(), role: r.as_str().into() }).collect(),
+            namespaces,
             token: caller.token.as_ref().map(|t| t.id.clone()),
         }
     }

@@ -2,8 +2,9 @@
 //! highest role and an expiry. A token reads `ist_<id>_<secret>`; only the secret's digest is
 //! stored, and the whole token is shown once, in the answer that creates it.
 //!
-//! Must not: let a limited token mint tokens (it would lift its own limits) or return a secret
-//! after creation.
+//! Must not: let a limited token mint tokens (it would lift its own limits), see or revoke its
+//! owner's other tokens (a leaked read-only token must not end the owner's others), or return a
+//! secret after creation.
 
 use super::crypto::{random_b64, random_hex, sha256_hex};
 use super::{Caller, RES_TOKENS, unauthorized};
@@ -35,7 +36,7 @@ impl Service {
     /// token may not create tokens (it could otherwise lift its own limits).
     pub async fn create_token(&self, caller: &Caller, spec: &ApiToken) -> Result<ApiToken, ApiError> {
         let user_id = caller.user_id.ok_or_else(unauthorized)?;
-        if caller.token.as_ref().is_some_and(|t| t.namespaces.is_some() || t.max_role.is_some()) {
+        if caller.limited_token() {
             return Err(ApiError::forbidden("a limited token cannot create tokens (it would lift its own limits); sign in instead"));
         }
         let limits =
@@ -60,16 +61,27 @@ impl Service {
         Ok(view)
     }
 
-    /// The caller's own tokens, newest first.
+    /// The caller's own tokens, newest first. A limited token sees only itself.
     pub async fn list_tokens(&self, caller: &Caller) -> Result<Vec<ApiToken>, ApiError> {
         let user_id = caller.user_id.ok_or_else(unauthorized)?;
         let mut conn = self.store.read().await.map_err(db)?;
-        Ok(store::tokens_of(&mut conn, user_id).await.map_err(db)?.iter().map(token_view).collect())
+        let own = caller.limited_token().then(|| caller.token.as_ref().map(|t| t.id.as_str())).flatten();
+        Ok(store::tokens_of(&mut conn, user_id)
+            .await
+            .map_err(db)?
+            .iter()
+            .filter(|t| own.is_none_or(|id| t.id == id))
+            .map(token_view)
+            .collect())
     }
 
-    /// Revokes one of the caller's own tokens (someone else's is "not found").
+    /// Revokes one of the caller's own tokens (someone else's is "not found"). A limited token
+    /// may revoke only itself: its owner's other tokens are "not found" to it.
     pub async fn revoke_token(&self, caller: &Caller, id: &str) -> Result<Status, ApiError> {
         let user_id = caller.user_id.ok_or_else(unauthorized)?;
+        if caller.limited_token() && caller.token.as_ref().is_some_and(|t| t.id != id) {
+            return Err(ApiError::not_found(RES_TOKENS, id));
+        }
         let mut tx = self.store.begin().await.map_err(db)?;
         if !store::revoke_token(&mut tx, id, user_id, &self.now_rfc3339()).await.map_err(db)? {
             return Err(ApiError::not_found(RES_TOKENS, id));
