@@ -161,8 +161,12 @@ fn build(method: &str, path: &str, body: Option<Value>, headers: &[(String, Stri
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }
+    // A PATCH is a JSON merge patch unless the test says otherwise.
+    let content_type = if method == "PATCH" { "application/merge-patch+json" } else { "application/json" };
+    let has_type = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
     match body {
-        Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
+        Some(b) if has_type => req.body(Body::from(b.to_string())).unwrap(),
+        Some(b) => req.header("content-type", content_type).body(Body::from(b.to_string())).unwrap(),
         None => req.body(Body::empty()).unwrap(),
     }
 }
