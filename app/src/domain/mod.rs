@@ -16,6 +16,7 @@ pub mod names;
 pub mod present;
 pub mod reference;
 pub mod secrets;
+pub mod selectors;
 pub mod streams;
 pub mod tag_command;
 pub mod tag_order;

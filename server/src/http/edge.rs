@@ -187,8 +187,11 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
 /// run must never get a real change. (Kubernetes' only value is `All`; no route here serves dry
 /// runs yet.)
 fn dry_run_refusal(query: &str) -> Option<ApiError> {
-    let asked = form_urlencoded_pairs(query).any(|(k, _)| k == "dryRun");
-    asked.then(|| ApiError::bad_request("dryRun is not supported by this server: nothing was changed; send the request without dryRun"))
+    form_urlencoded_pairs(query).any(|(k, _)| k == "dryRun").then(dry_run_refused)
+}
+
+fn dry_run_refused() -> ApiError {
+    ApiError::bad_request("dryRun is not supported by this server: nothing was changed; send the request without dryRun")
 }
 
 /// `?fieldValidation=` of a change: `Ignore`, `Warn` or `Strict` (Kubernetes' values; missing
@@ -293,6 +296,28 @@ async fn admit_inner(edge: &Edge, mut req: Request, next: Next) -> Response {
 
     if let Some(refused) = dry_run_refusal(req.uri().query().unwrap_or_default()) {
         return HttpError(refused).into_response();
+    }
+    // A DELETE carries its dry run in the body's DeleteOptions (`kubectl delete --dry-run=server`).
+    if req.method() == Method::DELETE {
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, limit).await {
+            Ok(b) => b,
+            Err(_) => {
+                return status_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestEntityTooLarge",
+                    format!("the request body is larger than {limit} bytes, the limit of {path}"),
+                );
+            }
+        };
+        let asked = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("dryRun").cloned())
+            .is_some_and(|d| d.as_array().is_some_and(|a| !a.is_empty()) || d.is_string());
+        if asked {
+            return HttpError(dry_run_refused()).into_response();
+        }
+        req = Request::from_parts(parts, Body::from(bytes));
     }
     match field_validation(req.uri().query().unwrap_or_default()) {
         Ok(v) => {

@@ -21,7 +21,20 @@ pub struct StreamsQuery {
     pub watch: Option<String>,
     pub resource_version: Option<String>,
     pub field_selector: Option<String>,
+    pub label_selector: Option<String>,
     pub allow_watch_bookmarks: Option<String>,
+}
+
+/// The selectors of a list or watch (400 for one that does not parse or names an unsupported
+/// field).
+pub fn selectors(
+    labels: Option<&str>,
+    fields: Option<&str>,
+) -> Result<(app::domain::selectors::LabelSelector, app::domain::selectors::FieldSelector), app::model::ApiError> {
+    use app::domain::selectors::{FieldSelector, LabelSelector};
+    let labels = LabelSelector::parse(labels.unwrap_or_default()).map_err(app::model::ApiError::bad_request)?;
+    let fields = FieldSelector::parse(fields.unwrap_or_default()).map_err(app::model::ApiError::bad_request)?;
+    Ok((labels, fields))
 }
 
 fn truthy(v: &Option<String>) -> bool {
@@ -38,6 +51,7 @@ async fn list_or_watch(
     ns: Option<String>,
     q: StreamsQuery,
 ) -> ApiResult {
+    let (labels, fields) = selectors(q.label_selector.as_deref(), q.field_selector.as_deref())?;
     if truthy(&q.watch) {
         let (name, selected_ns) = parse_field_selector(q.field_selector.as_deref().unwrap_or(""))?;
         if let (Some(a), Some(b)) = (&ns, &selected_ns)
@@ -58,6 +72,7 @@ async fn list_or_watch(
         let req = WatchRequest {
             namespace: ns.or(selected_ns),
             name,
+            labels,
             resource_version,
             bookmarks: truthy(&q.allow_watch_bookmarks),
             bookmark_interval: s.bookmark_interval(),
@@ -72,8 +87,9 @@ async fn list_or_watch(
             .body(body)
             .map_err(|e| app::model::ApiError::internal(e.to_string()))?);
     }
-    let list = s.list_streams(&who, ns.as_deref(), &ListOptions { limit: q.limit, continue_token: q.continue_token }).await?;
-    respond(&headers, StatusCode::OK, &list)
+    let opts = ListOptions { limit: q.limit, continue_token: q.continue_token, labels, fields };
+    let list = s.list_streams(&who, ns.as_deref(), &opts).await?;
+    super::table::respond_list(&headers, &list, s.clock_now())
 }
 
 pub async fn list_all(
@@ -105,7 +121,7 @@ pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap,
 
 pub async fn get(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
     let found = s.get_stream(&who, &ns, &name).await?;
-    respond(&headers, StatusCode::OK, &found)
+    super::table::respond_one(&headers, &found, s.clock_now())
 }
 
 pub async fn update(

@@ -48,6 +48,7 @@ pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, header
         resource_version: Some(from),
         bookmarks: false,
         bookmark_interval: s.bookmark_interval(),
+        ..Default::default()
     };
     let stream = s.watch_streams(creds, req).await?;
     let events = stream.map(|line| {

@@ -13,6 +13,7 @@ mod live;
 mod namespaces;
 mod patch;
 mod secrets;
+mod table;
 pub mod ui;
 mod webhooks;
 

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 
 pub async fn list(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<ListQuery>) -> ApiResult {
     let list = s.list_namespaces(&who, q.limit, q.continue_token.as_deref()).await?;
-    respond(&headers, StatusCode::OK, &list)
+    super::table::respond_list(&headers, &list, s.clock_now())
 }
 
 pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap, body: Bytes) -> ApiResult {
@@ -21,7 +21,7 @@ pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap,
 
 pub async fn get(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
     let found = s.get_namespace(&who, &ns).await?;
-    respond(&headers, StatusCode::OK, &found)
+    super::table::respond_one(&headers, &found, s.clock_now())
 }
 
 pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {

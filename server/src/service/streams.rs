@@ -18,6 +18,7 @@ use crate::store::{self, StoredStream};
 use app::domain::history::{add_tag_event, update_tracking_tags};
 use app::domain::lookup::find_stream_image;
 use app::domain::names::parse_isimage_name;
+use app::domain::selectors::{FieldSelector, LabelSelector};
 
 use app::domain::streams::*;
 use app::model::*;
@@ -46,11 +47,22 @@ fn manifest_proves_digest(mapping: &ImageStreamMapping, stream: &str) -> Result<
     Ok(true)
 }
 
-/// `limit` and `continue` of a list request.
+/// `limit`, `continue` and the selectors of a list request.
 #[derive(Clone, Debug, Default)]
 pub struct ListOptions {
     pub limit: Option<i64>,
     pub continue_token: Option<String>,
+    /// `?labelSelector=`: only objects whose labels match.
+    pub labels: LabelSelector,
+    /// `?fieldSelector=` (`metadata.name`, `metadata.namespace`).
+    pub fields: FieldSelector,
+}
+
+impl ListOptions {
+    /// Whether a selector narrows the list (then pages are scanned until they fill).
+    fn selects(&self) -> bool {
+        !self.labels.is_empty() || !self.fields.is_empty()
+    }
 }
 
 /// The continue token of stream lists: `<namespace>/<name>` of the last item.
@@ -102,7 +114,26 @@ impl Service {
         }
         // Across namespaces: only those the caller may read.
         let scope = if ns.is_none() { caller.visible_namespaces() } else { None };
-        let mut rows = store::list_streams(&mut conn, ns, (&after.0, &after.1), limit + 1, scope.as_deref()).await.map_err(db)?;
+        let mut rows = if opts.selects() {
+            // Selected: scan pages from the token until one more than a page matched (or the end).
+            let mut found = vec![];
+            let mut cursor = after.clone();
+            loop {
+                let page = store::list_streams(&mut conn, ns, (&cursor.0, &cursor.1), limit + 1, scope.as_deref()).await.map_err(db)?;
+                let full = page.len() as i64 > limit;
+                if let Some(last) = page.last() {
+                    cursor = (last.stream.namespace().to_string(), last.stream.metadata.name.clone());
+                }
+                found.extend(page.into_iter().filter(|s| {
+                    opts.labels.matches(&s.stream.metadata.labels) && opts.fields.matches(&s.stream.metadata.name, s.stream.namespace())
+                }));
+                if found.len() as i64 > limit || !full {
+                    break found;
+                }
+            }
+        } else {
+            store::list_streams(&mut conn, ns, (&after.0, &after.1), limit + 1, scope.as_deref()).await.map_err(db)?
+        };
         drop(conn);
         let next = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);

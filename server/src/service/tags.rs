@@ -67,14 +67,17 @@ impl Service {
         self.istag_view(&mut conn, &stored.stream, &tag, true).await
     }
 
-    /// Every status tag with a head image, by stream then tag (PRODUCT difference 5). The
-    /// continue token is the last `<stream>:<tag>`; streams are read in pages from there.
+    /// Every status tag with a head image, by stream then tag (PRODUCT difference 5), that the
+    /// selectors select. The continue token is the last `<stream>:<tag>`; streams are read in
+    /// pages from there.
     pub async fn list_istags(
         &self,
         caller: &Caller,
         ns: &str,
         limit: Option<i64>,
         cont: Option<&str>,
+        labels: &app::domain::selectors::LabelSelector,
+        fields: &app::domain::selectors::FieldSelector,
     ) -> Result<List<ImageStreamTag>, ApiError> {
         self.allow(caller, Verb::List, "imagestreamtags", Some(ns))?;
         let limit = page_size(limit)? as usize;
@@ -99,7 +102,10 @@ impl Service {
                     let past_token = stream.metadata.name != after_stream || list.tag > after_tag;
                     let has_image = list.items().first().is_some_and(|h| !h.image.is_empty());
                     if past_token && has_image && items.len() <= limit {
-                        items.push(self.istag_view(&mut conn, &stream, &list.tag, true).await?);
+                        let view = self.istag_view(&mut conn, &stream, &list.tag, true).await?;
+                        if labels.matches(&view.metadata.labels) && fields.matches(&view.metadata.name, ns) {
+                            items.push(view);
+                        }
                     }
                 }
                 cursor = stream.metadata.name.clone();

@@ -36,6 +36,9 @@ pub struct WatchRequest {
     pub namespace: Option<String>,
     /// `fieldSelector=metadata.name=<name>`.
     pub name: Option<String>,
+    /// `labelSelector=`: only streams whose labels match (a change that takes a stream out of
+    /// the selection is not sent; the stream simply stops appearing).
+    pub labels: app::domain::selectors::LabelSelector,
     /// Replay changes after this version; `None` starts with the current streams as ADDED.
     pub resource_version: Option<i64>,
     /// Send BOOKMARK events while idle.
@@ -474,6 +477,7 @@ impl WatchState {
         Ok(page
             .into_iter()
             .filter(|row| self.req.name.as_ref().is_none_or(|n| *n == row.stream.metadata.name))
+            .filter(|row| self.req.labels.matches(&row.stream.metadata.labels))
             .filter_map(|row| self.service.line("ADDED", row.stream))
             .collect())
     }
@@ -487,10 +491,11 @@ impl WatchState {
     }
 
     /// Whether an event goes to this watch.
-    fn shows(&self, rv: i64, namespace: &str, uid: Option<&str>, name: &str) -> bool {
+    fn shows(&self, rv: i64, namespace: &str, uid: Option<&str>, name: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
         rv > self.follow.position
             && self.view.shows(uid)
             && self.req.name.as_ref().is_none_or(|n| n == name)
+            && self.req.labels.matches(labels)
             && !self.listed_covers(namespace, name, rv)
     }
 
@@ -559,7 +564,7 @@ impl WatchState {
                     let lines: Vec<String> = batch
                         .events
                         .iter()
-                        .filter(|e| self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name))
+                        .filter(|e| self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.labels))
                         .map(|e| e.line.to_string())
                         .collect();
                     self.advance(batch.upto);
@@ -601,7 +606,9 @@ impl WatchState {
             Some(last) => CatchUp::Lines(
                 events
                     .into_iter()
-                    .filter(|e| self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name))
+                    .filter(|e| {
+                        self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.object.0.metadata.labels)
+                    })
                     .filter_map(|e| self.service.line(&e.event_type, e.object.0))
                     .collect(),
                 last,
@@ -657,12 +664,14 @@ impl Service {
                 let events = events
                     .into_iter()
                     .filter_map(|e| {
+                        let labels = e.object.0.metadata.labels.clone();
                         let line = self.line(&e.event_type, e.object.0)?;
                         Some(HubEvent {
                             resource_version: e.resource_version,
                             namespace: e.namespace,
                             namespace_uid: e.namespace_uid,
                             name: e.name,
+                            labels,
                             line: line.into(),
                         })
                     })
@@ -711,6 +720,8 @@ struct HubEvent {
     namespace: String,
     namespace_uid: Option<String>,
     name: String,
+    /// The stream's labels, for watches with a label selector.
+    labels: std::collections::BTreeMap<String, String>,
     line: Arc<str>,
 }
 
