@@ -126,7 +126,7 @@ fn tag_get_describe_delete_like_oc() {
     assert_eq!(ok(&s, &["tag", "app:latest", "app:prod", "-n", "demo"]), format!("Tag app:prod set to app@{}.\n", digest(1)));
     assert_eq!(ok(&s, &["tag", "--alias", "app:prod", "app:stable", "-n", "demo"]), "Tag app:stable set up to track app:prod.\n");
     assert_eq!(
-        ok(&s, &["tag", "quay.io/o/a:2", "app:nightly", "--scheduled", "-n", "demo"]),
+        ok(&s, &["tag", "quay.io/o/a:2", "app:nightly", "--scheduled", "--reference-policy=local", "-n", "demo"]),
         "Tag app:nightly set to import quay.io/o/a:2 periodically.\n"
     );
     // A later push to latest does not move the permanent prod tag (nor stable, which tracks it).
@@ -172,13 +172,19 @@ fn tag_get_describe_delete_like_oc() {
     assert!(d.contains("Unique Images:\t\t2\nTags:\t\t\t5\n"), "{d}");
     assert!(
         d.contains(&format!(
-            "\nprod (stable)\n  tagged from app@{}\n    prefer registry pullthrough when referencing this tag\n\n  * quay.io/org/app@{}\n",
+            "\nprod (stable)\n  tagged from app@{}\n\n  * quay.io/org/app@{}\n",
             digest(1),
             digest(1)
         )),
         "{d}"
     );
-    assert!(d.contains("\nnightly\n  updates automatically from registry quay.io/o/a:2\n"), "{d}");
+    // `--reference-policy=local` (and only that) earns the pull-through line; the block of a
+    // scheduled tag nothing has imported yet (the allow-list blocks quay.io) in upstream's order.
+    assert!(
+        d.contains("\nnightly\n  updates automatically from registry quay.io/o/a:2\n    prefer registry pullthrough when referencing this tag\n\n"),
+        "{d}"
+    );
+    assert!(d.contains("\nv1\n  tagged from quay.io/o/a:1\n\n"), "{d}");
     assert!(d.contains("\nlatest\n  no spec tag\n\n  * quay.io/org/app@"), "{d}");
     let order: Vec<&str> = d.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.contains(':')).collect();
     assert_eq!(order, vec!["latest", "nightly", "prod (stable)", "v1"], "describe tag order");
