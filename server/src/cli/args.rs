@@ -428,14 +428,21 @@ mod tests {
                     line.push(value(a));
                 }
             }
-            line.extend(["--server", "http://portal.example:1", "--namespace", "ns1", "--token", "t0k", "--config", "/cfg"].map(String::from));
+            line.extend(
+                ["--server", "http://portal.example:1", "--namespace", "ns1", "--token", "t0k", "--config", "/cfg"].map(String::from),
+            );
             let matches = Cli::command().try_get_matches_from(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
             let mut leaf = &matches;
             while let Some((_, m)) = leaf.subcommand() {
                 leaf = m;
             }
             for a in &own {
-                assert_eq!(leaf.value_source(a.get_id().as_str()), Some(clap::parser::ValueSource::CommandLine), "{line:?}: {}", a.get_id());
+                assert_eq!(
+                    leaf.value_source(a.get_id().as_str()),
+                    Some(clap::parser::ValueSource::CommandLine),
+                    "{line:?}: {}",
+                    a.get_id()
+                );
             }
             let cli = Cli::try_parse_from(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
             assert_eq!(

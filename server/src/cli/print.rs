@@ -499,12 +499,22 @@ mod tests {
         add_tag_event(
             &mut s,
             "nightly",
-            TagEvent { created: "2025-01-01T10:00:00Z".into(), docker_image_reference: format!("q.io/o/a@{d1}"), image: d1.clone(), generation: 3 },
+            TagEvent {
+                created: "2025-01-01T10:00:00Z".into(),
+                docker_image_reference: format!("q.io/o/a@{d1}"),
+                image: d1.clone(),
+                generation: 3,
+            },
         );
         add_tag_event(
             &mut s,
             "plain",
-            TagEvent { created: "2025-01-01T10:00:00Z".into(), docker_image_reference: format!("q.io/o/a@{d1}"), image: d1.clone(), generation: 2 },
+            TagEvent {
+                created: "2025-01-01T10:00:00Z".into(),
+                docker_image_reference: format!("q.io/o/a@{d1}"),
+                image: d1.clone(),
+                generation: 2,
+            },
         );
         if let Some(list) = s.status.tags.iter_mut().find(|l| l.tag == "nightly") {
             list.conditions.push(TagEventCondition {
