@@ -126,7 +126,7 @@ fn tag_get_describe_delete_like_oc() {
     assert_eq!(ok(&s, &["tag", "app:latest", "app:prod", "-n", "demo"]), format!("Tag app:prod set to app@{}.\n", digest(1)));
     assert_eq!(ok(&s, &["tag", "--alias", "app:prod", "app:stable", "-n", "demo"]), "Tag app:stable set up to track app:prod.\n");
     assert_eq!(
-        ok(&s, &["tag", "quay.io/o/a:2", "app:nightly", "--scheduled", "-n", "demo"]),
+        ok(&s, &["tag", "quay.io/o/a:2", "app:nightly", "--scheduled", "--reference-policy=local", "-n", "demo"]),
         "Tag app:nightly set to import quay.io/o/a:2 periodically.\n"
     );
     // A later push to latest does not move the permanent prod tag (nor stable, which tracks it).
@@ -170,15 +170,16 @@ fn tag_get_describe_delete_like_oc() {
     assert!(d.starts_with("Name:\t\t\tapp\nNamespace:\t\tdemo\nCreated:\t\t"), "{d}");
     assert!(d.contains(&format!("Image Repository:\t{}/demo/app\n", s.host)), "{d}");
     assert!(d.contains("Unique Images:\t\t2\nTags:\t\t\t5\n"), "{d}");
+    assert!(d.contains(&format!("\nprod (stable)\n  tagged from app@{}\n\n  * quay.io/org/app@{}\n", digest(1), digest(1))), "{d}");
+    // `--reference-policy=local` (and only that) earns the pull-through line; the block of a
+    // scheduled tag nothing has imported yet (the allow-list blocks quay.io) in upstream's order.
     assert!(
-        d.contains(&format!(
-            "\nprod (stable)\n  tagged from app@{}\n    prefer registry pullthrough when referencing this tag\n\n  * quay.io/org/app@{}\n",
-            digest(1),
-            digest(1)
-        )),
+        d.contains(
+            "\nnightly\n  updates automatically from registry quay.io/o/a:2\n    prefer registry pullthrough when referencing this tag\n\n"
+        ),
         "{d}"
     );
-    assert!(d.contains("\nnightly\n  updates automatically from registry quay.io/o/a:2\n"), "{d}");
+    assert!(d.contains("\nv1\n  tagged from quay.io/o/a:1\n\n"), "{d}");
     assert!(d.contains("\nlatest\n  no spec tag\n\n  * quay.io/org/app@"), "{d}");
     let order: Vec<&str> = d.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.contains(':')).collect();
     assert_eq!(order, vec!["latest", "nightly", "prod (stable)", "v1"], "describe tag order");
@@ -600,4 +601,136 @@ fn connections_beyond_the_per_client_limit_are_refused() {
         assert!(Instant::now() < deadline, "the ended connection's slot was not given back");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A proxy in front of the server that, on the first read of one image stream, changes that
+/// stream behind the reader's back (as a scheduled import would) before handing the read out:
+/// the reader's next write carries a resourceVersion that is already stale.
+struct Interposer {
+    upstream: String,
+    stream_path: String,
+    changed: std::sync::atomic::AtomicBool,
+    imports: std::sync::atomic::AtomicUsize,
+    conflicts: std::sync::atomic::AtomicUsize,
+    http: reqwest::Client,
+}
+
+async fn interpose(
+    axum::extract::State(p): axum::extract::State<std::sync::Arc<Interposer>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use std::sync::atomic::Ordering;
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let mut fwd = p.http.request(parts.method.clone(), format!("{}{path}", p.upstream)).body(body.to_vec());
+    for (k, v) in &parts.headers {
+        if k != axum::http::header::HOST && k != axum::http::header::CONTENT_LENGTH {
+            fwd = fwd.header(k, v);
+        }
+    }
+    let resp = fwd.send().await.unwrap();
+    let status = resp.status();
+    let content_type = resp.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+    let bytes = resp.bytes().await.unwrap();
+    if path.ends_with("/imagestreamimports") {
+        p.imports.fetch_add(1, Ordering::SeqCst);
+        if status.as_u16() == 409 {
+            p.conflicts.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    if parts.method == axum::http::Method::GET && path == p.stream_path && !p.changed.swap(true, Ordering::SeqCst) {
+        let mapping = serde_json::json!({
+            "metadata": {"name": "app"}, "tag": "pushed",
+            "image": {"metadata": {"name": digest(77)}, "dockerImageReference": format!("quay.io/org/app@{}", digest(77))}
+        });
+        let url = format!("{}/apis/image.openshift.io/v1/namespaces/default/imagestreammappings", p.upstream);
+        assert_eq!(p.http.post(url).json(&mapping).send().await.unwrap().status().as_u16(), 201);
+    }
+    let mut out = axum::response::Response::new(axum::body::Body::from(bytes));
+    *out.status_mut() = status;
+    if let Some(ct) = content_type {
+        out.headers_mut().insert(axum::http::header::CONTENT_TYPE, ct);
+    }
+    out
+}
+
+/// `import-image` read the stream, the server changed it, the import request then carried a
+/// stale resourceVersion: the command reads again and succeeds, as oc's retry on conflict does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_image_survives_a_change_between_its_read_and_its_write() {
+    use std::sync::atomic::Ordering;
+    let reg = Registry::start().await;
+    let v1 = reg.push_image("lib/app", Some("v1"), "race1", "amd64", false).await;
+    let h = reg.host.clone();
+    let s = std::sync::Arc::new(
+        tokio::task::spawn_blocking(move || start_server_with(&["--insecure-registry", &h, "--allowed-registry", &h])).await.unwrap(),
+    );
+    let from = format!("--from={}/lib/app:v1", reg.host);
+    let run = |args: Vec<String>| {
+        let s = s.clone();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(&s, &refs)
+        })
+    };
+    let r = run(vec!["import-image".into(), "app:v1".into(), from.clone(), "--confirm".into()]).await.unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let proxy = std::sync::Arc::new(Interposer {
+        upstream: s.url.clone(),
+        stream_path: "/apis/image.openshift.io/v1/namespaces/default/imagestreams/app".into(),
+        changed: false.into(),
+        imports: 0.into(),
+        conflicts: 0.into(),
+        http: reqwest::Client::new(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().fallback(interpose).with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let r = run(vec!["--server".into(), proxy_url, "import-image".into(), "app:v1".into()]).await.unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("imagestream.image.openshift.io/app imported\n"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("@{}\n", v1.digest)), "{}", r.stdout);
+    // The race did happen: the first request met the change and was answered 409, the second
+    // (after reading again) went through.
+    assert!(proxy.changed.load(Ordering::SeqCst));
+    assert_eq!((proxy.imports.load(Ordering::SeqCst), proxy.conflicts.load(Ordering::SeqCst)), (2, 1));
+    // The concurrent change is still there.
+    let tags = run(vec!["get".into(), "istag".into(), "-o".into(), "name".into()]).await.unwrap().stdout;
+    assert!(tags.contains("app:pushed") && tags.contains("app:v1"), "{tags}");
+}
+
+/// `create secret docker-registry` with its registry given by flag or by variable, next to the
+/// portal's global `--server`: the secret names the registry, and reaches the portal.
+#[test]
+fn registry_secret_names_the_registry_not_the_portal() {
+    let s = start_server();
+    ok(&s, &["create", "namespace", "demo"]);
+    let out = Command::new(BIN)
+        .args(["--server", &s.url, "-n", "demo", "create", "secret", "docker-registry", "byflag"])
+        .args(["--docker-server", "registry.example:5000", "--docker-username", "u", "--docker-password", "p"])
+        .env_remove("IMAGESTREAMS_SERVER")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "secret/byflag created\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["-n", "demo", "create", "secret", "docker-registry", "byenv", "--docker-username", "u", "--docker-password", "p"])
+        .env("IMAGESTREAMS_SERVER", &s.url)
+        .env("IMAGESTREAMS_DOCKER_SERVER", "other.example:5000")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "secret/byenv created\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let registries = |name: &str| {
+        rt.block_on(async {
+            let url = format!("{}/api/v1/namespaces/demo/secrets/{name}", s.url);
+            let v: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            v["registries"].clone()
+        })
+    };
+    assert_eq!(registries("byflag"), serde_json::json!(["registry.example:5000"]));
+    assert_eq!(registries("byenv"), serde_json::json!(["other.example:5000"]));
 }

@@ -880,3 +880,39 @@ async fn bearer_token_registries_are_followed_to_their_realm() {
     assert_eq!(st["image"]["metadata"]["name"], digest);
     assert_eq!(st["image"]["dockerImageMetadata"]["Architecture"], "arm64");
 }
+
+/// A scheduled tag pinned by digest (spec §4.4): retried until its first successful import,
+/// then never fetched again, so a registry that has gone away cannot give it a failure.
+#[tokio::test]
+async fn scheduled_tags_pinned_by_digest_are_imported_once() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let interval = Duration::from_secs(900);
+    let image = reg.push_image("lib/elsewhere", Some("v1"), "pin1", "amd64", false).await;
+    // Pinned to a digest the repository does not hold yet: the first import fails.
+    let from = format!("{}/lib/pinned@{}", reg.host, image.digest);
+    let mut body = import_one("pinned", &from, "v1");
+    body["spec"]["images"][0]["importPolicy"] = json!({"scheduled": true, "insecure": true});
+    let r = app.post(IMPORTS, body).await;
+    assert_eq!(r.body["status"]["images"][0]["status"]["reason"], "NotFound", "{}", r.text);
+    let s = app.get(&is_path("default", "pinned")).await.body;
+    assert_eq!(s["status"]["tags"][0]["conditions"][0]["status"], "False", "{s}");
+    // Retried on the schedule: once the manifest is there, the next pass imports it.
+    let same = reg.push_image("lib/pinned", None, "pin1", "amd64", false).await;
+    assert_eq!(same.digest, image.digest);
+    assert_eq!(app.service.scheduled_import_pass(interval, 60).await.unwrap(), 1);
+    let s = app.get(&is_path("default", "pinned")).await.body;
+    assert_eq!(s["status"]["tags"][0]["items"][0]["image"], image.digest.as_str(), "{s}");
+    assert!(s["status"]["tags"][0].get("conditions").is_none_or(|c| c.as_array().is_some_and(Vec::is_empty)), "{s}");
+    let imported = rv(&s);
+    // Done for good: with the registry gone, later passes neither fetch nor record a failure.
+    drop(reg);
+    for _ in 0..2 {
+        app.advance(901);
+        assert_eq!(app.service.scheduled_import_pass(interval, 60).await.unwrap(), 1);
+    }
+    let s = app.get(&is_path("default", "pinned")).await.body;
+    assert_eq!(rv(&s), imported, "the stream was not written: {s}");
+    assert!(s["status"]["tags"][0].get("conditions").is_none_or(|c| c.as_array().is_some_and(Vec::is_empty)), "{s}");
+    assert_eq!(s["status"]["tags"][0]["items"].as_array().map(Vec::len), Some(1), "{s}");
+}

@@ -125,6 +125,28 @@ pub fn tags_needing_import(stream: &ImageStream) -> Vec<String> {
         .collect()
 }
 
+/// Tags the scheduler re-imports on each pass (spec §4.4): importable, `importPolicy.scheduled`,
+/// and not a source pinned by digest that is already imported. A digest names one manifest for
+/// ever, so once it is in the history there is nothing new to fetch; until then (the first
+/// import failed or never ran) it is retried like any scheduled tag.
+pub fn scheduled_tags(stream: &ImageStream) -> Vec<String> {
+    stream
+        .spec
+        .tags
+        .iter()
+        .filter(|t| t.import_policy.scheduled && is_importable(t))
+        .filter(|t| !pinned_and_imported(stream, t))
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// Whether a tag's source names a digest that its history already holds.
+fn pinned_and_imported(stream: &ImageStream, tag: &TagReference) -> bool {
+    let Some(from) = &tag.from else { return false };
+    let Ok(r) = DockerImageReference::parse(&from.name) else { return false };
+    !r.id.is_empty() && stream.status_tag(&tag.name).is_some_and(|l| l.items().iter().any(|i| i.image == r.id))
+}
+
 /// The import requests for `tags` of a stream, as the controller sends them.
 pub fn import_requests(stream: &ImageStream, tags: &[String]) -> Vec<ImageImportSpec> {
     tags.iter()
@@ -300,6 +322,35 @@ mod tests {
 
     fn failed(tag: &str, from: &str, reason: &str, message: &str) -> TagImport {
         TagImport { outcome: Err(OperationStatus::failure(reason, message, 404)), ..ok(tag, from, 0) }
+    }
+
+    #[test]
+    fn scheduled_tags_skip_only_pinned_digests_already_imported() {
+        let tag = |name: &str, from: &str, scheduled: bool| TagReference {
+            name: name.into(),
+            from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: from.into(), namespace: String::new() }),
+            import_policy: TagImportPolicy { scheduled, ..Default::default() },
+            ..Default::default()
+        };
+        let pinned = format!("q.io/o/a@{}", d(1));
+        let mut s = ImageStream::new("ns", "app");
+        s.spec.tags = vec![
+            tag("byTag", "q.io/o/a:1", true),
+            tag("pinned", &pinned, true),
+            tag("pinnedOther", &format!("q.io/o/a@{}", d(2)), true),
+            tag("manual", "q.io/o/a:2", false),
+        ];
+        // Nothing imported yet: every scheduled tag, pinned or not, is tried.
+        assert_eq!(scheduled_tags(&s), ["byTag", "pinned", "pinnedOther"]);
+        // Imported: the pinned tags whose digest is in their history are done for good; a tag
+        // followed by name is rechecked for ever.
+        let scheduled = |r: TagImport| TagImport { import_policy: TagImportPolicy { scheduled: true, ..r.import_policy.clone() }, ..r };
+        let results = [scheduled(ok("byTag", "q.io/o/a:1", 3)), scheduled(ok("pinned", &pinned, 1))];
+        assert!(apply_import(&mut s, &results, "2025-01-01T00:00:00Z"));
+        assert_eq!(scheduled_tags(&s), ["byTag", "pinnedOther"]);
+        // A pinned tag whose history holds another image (the pin was changed) is fetched again.
+        s.spec_tag_mut("pinned").unwrap().from.as_mut().unwrap().name = format!("q.io/o/a@{}", d(2));
+        assert_eq!(scheduled_tags(&s), ["byTag", "pinned", "pinnedOther"]);
     }
 
     #[test]

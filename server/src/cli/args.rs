@@ -186,12 +186,15 @@ pub enum SecretKind {
     DockerRegistry {
         name: String,
         /// The registry, host[:port].
+        // The field is not called `server`: clap keys arguments by field name, and a second
+        // `server` would take the global `--server`'s place in this subcommand (the portal's
+        // address would become the registry's, or the other way round).
         #[arg(long = "docker-server", env = "IMAGESTREAMS_DOCKER_SERVER")]
-        server: String,
+        docker_server: String,
         #[arg(long = "docker-username", env = "IMAGESTREAMS_DOCKER_USERNAME")]
-        username: String,
+        docker_username: String,
         #[arg(long = "docker-password", env = "IMAGESTREAMS_DOCKER_PASSWORD", hide_env_values = true)]
-        password: String,
+        docker_password: String,
     },
 }
 
@@ -343,5 +346,136 @@ mod tests {
         let import = Cli::try_parse_from(["imagestreams", "import-image", "app", "--insecure", "--reference-policy=local"]).unwrap();
         let Command::ImportImage(i) = import.command else { panic!("import-image") };
         assert!(i.policy.insecure && i.policy.reference_policy.as_deref() == Some("local"));
+    }
+
+    /// The global flags as the root command declares them.
+    fn globals() -> Vec<clap::Arg> {
+        Cli::command().get_arguments().filter(|a| a.is_global_set()).cloned().collect()
+    }
+
+    /// Every command with no subcommand of its own, with its path from the root.
+    fn leaves(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<(Vec<String>, clap::Command)>) {
+        if cmd.get_subcommands().next().is_none() {
+            out.push((path.clone(), cmd.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            let mut p = path.clone();
+            p.push(sub.get_name().to_string());
+            leaves(sub, p, out);
+        }
+    }
+
+    /// clap keys an argument by its id: a subcommand argument with a global's id replaces the
+    /// global there (and its value is handed up as the global's), and one reading a global's
+    /// variable reads the portal's settings. No subcommand may share a global's id, variable,
+    /// long or short name.
+    #[test]
+    fn no_subcommand_argument_shadows_a_global_one() {
+        let globals = globals();
+        let ids: Vec<&str> = globals.iter().map(|a| a.get_id().as_str()).collect();
+        assert_eq!(ids, ["server", "namespace", "token", "config"], "the globals this test knows");
+        let mut clashes = vec![];
+        fn walk(cmd: &clap::Command, path: &str, globals: &[clap::Arg], clashes: &mut Vec<String>) {
+            for arg in cmd.get_arguments().filter(|a| !a.is_global_set()) {
+                for g in globals {
+                    let what = if arg.get_id() == g.get_id() {
+                        "id"
+                    } else if arg.get_env().is_some() && arg.get_env() == g.get_env() {
+                        "environment variable"
+                    } else if arg.get_long().is_some() && arg.get_long() == g.get_long() {
+                        "long name"
+                    } else if arg.get_short().is_some() && arg.get_short() == g.get_short() {
+                        "short name"
+                    } else {
+                        continue;
+                    };
+                    clashes.push(format!("{path}: {} has the {what} of the global --{}", arg.get_id(), g.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), globals, clashes);
+            }
+        }
+        walk(&Cli::command(), "imagestreams", &globals, &mut clashes);
+        assert!(clashes.is_empty(), "{}", clashes.join("\n"));
+    }
+
+    /// Every command, given every flag and argument of its own and then every global flag,
+    /// keeps both: its own values arrive as its own, the globals as the globals.
+    #[test]
+    fn each_commands_flags_coexist_with_the_global_ones() {
+        let mut all = vec![];
+        leaves(&Cli::command(), vec![], &mut all);
+        assert!(all.len() > 20, "walked the whole tree");
+        for (path, cmd) in all {
+            let mut line: Vec<String> = std::iter::once("imagestreams".to_string()).chain(path.iter().cloned()).collect();
+            let own: Vec<&clap::Arg> =
+                cmd.get_arguments().filter(|a| !a.is_global_set() && !matches!(a.get_id().as_str(), "help" | "version")).collect();
+            // A value each argument's parser accepts: its default, else a few typed ones by id.
+            let value = |a: &clap::Arg| -> String {
+                match a.get_id().as_str() {
+                    "id" | "pid" => "1".into(),
+                    "expires_in" => "30d".into(),
+                    _ => a.get_default_values().first().and_then(|v| v.to_str()).unwrap_or("x").to_string(),
+                }
+            };
+            for a in own.iter().filter(|a| a.is_positional()) {
+                line.push(value(a));
+            }
+            for a in own.iter().filter(|a| !a.is_positional()) {
+                line.push(format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())));
+                if a.get_num_args().is_none_or(|n| n.takes_values()) && !matches!(a.get_action(), clap::ArgAction::SetTrue) {
+                    line.push(value(a));
+                }
+            }
+            line.extend(
+                ["--server", "http://portal.example:1", "--namespace", "ns1", "--token", "t0k", "--config", "/cfg"].map(String::from),
+            );
+            let matches = Cli::command().try_get_matches_from(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let mut leaf = &matches;
+            while let Some((_, m)) = leaf.subcommand() {
+                leaf = m;
+            }
+            for a in &own {
+                assert_eq!(
+                    leaf.value_source(a.get_id().as_str()),
+                    Some(clap::parser::ValueSource::CommandLine),
+                    "{line:?}: {}",
+                    a.get_id()
+                );
+            }
+            let cli = Cli::try_parse_from(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            assert_eq!(
+                (cli.server.as_str(), cli.namespace.as_str(), cli.token.as_deref(), cli.config.as_deref()),
+                ("http://portal.example:1", "ns1", Some("t0k"), Some(std::path::Path::new("/cfg"))),
+                "{line:?}"
+            );
+        }
+    }
+
+    /// The case: the registry's address goes to the secret, the portal's to --server.
+    #[test]
+    fn docker_server_is_the_registry_and_server_the_portal() {
+        let cli = Cli::try_parse_from([
+            "imagestreams",
+            "--server",
+            "http://portal.example:3000",
+            "create",
+            "secret",
+            "docker-registry",
+            "creds",
+            "--docker-server",
+            "registry.example:5000",
+            "--docker-username",
+            "u",
+            "--docker-password",
+            "p",
+        ])
+        .unwrap();
+        assert_eq!(cli.server, "http://portal.example:3000");
+        let Command::Create { what: CreateWhat::Secret { kind: SecretKind::DockerRegistry { docker_server, .. } } } = cli.command else {
+            panic!("create secret docker-registry")
+        };
+        assert_eq!(docker_server, "registry.example:5000");
     }
 }

@@ -166,3 +166,73 @@ impl Client {
         anonymous.send(req).await
     }
 }
+
+/// How often a read-modify-write command tries again after a 409 Conflict: oc's
+/// `retry.DefaultRetry` (five tries, 10 ms apart).
+const CONFLICT_TRIES: usize = 5;
+const CONFLICT_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Runs `attempt` (read, apply, write) again while the write answers 409 Conflict, at most
+/// [`CONFLICT_TRIES`] times, as oc's `retry.RetryOnConflict`. The resourceVersion such a
+/// command sends is one it read itself a moment ago, so a conflict means the server's own
+/// background work (a scheduled import, the import controller) changed the object in between:
+/// reading again and re-applying the user's change is what the user asked for. Only when the
+/// object keeps changing does the conflict reach the user.
+pub async fn retry_on_conflict<T, F, Fut>(mut attempt: F) -> Result<T, CliError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CliError>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(CliError::Server(e)) if e.code() == 409 && tries < CONFLICT_TRIES => {
+                tries += 1;
+                tokio::time::sleep(CONFLICT_PAUSE).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::model::{ApiError, RES_IMAGESTREAMS};
+    use std::cell::Cell;
+
+    fn conflict() -> CliError {
+        CliError::Server(ApiError::conflict(RES_IMAGESTREAMS, "app", "the image stream was updated from \"3\" to \"4\""))
+    }
+
+    #[tokio::test]
+    async fn conflicts_are_retried_a_bounded_number_of_times() {
+        // Two conflicts, then success: the caller sees the success.
+        let calls = Cell::new(0);
+        let r = retry_on_conflict(|| {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move { if n < 3 { Err(conflict()) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(r.ok(), Some(3));
+        // Always a conflict: oc's five tries, then the conflict reaches the user.
+        calls.set(0);
+        let r: Result<(), CliError> = retry_on_conflict(|| {
+            calls.set(calls.get() + 1);
+            async { Err(conflict()) }
+        })
+        .await;
+        assert!(matches!(r, Err(CliError::Server(e)) if e.code() == 409));
+        assert_eq!(calls.get(), CONFLICT_TRIES);
+        // Any other failure is not retried.
+        calls.set(0);
+        let r: Result<(), CliError> = retry_on_conflict(|| {
+            calls.set(calls.get() + 1);
+            async { Err(CliError::Local("bad input".into())) }
+        })
+        .await;
+        assert!(matches!(r, Err(CliError::Local(_))));
+        assert_eq!(calls.get(), 1);
+    }
+}

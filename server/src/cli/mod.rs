@@ -59,8 +59,8 @@ async fn execute(cli: Cli, out: &mut Output) -> CmdResult {
         Command::BenchWatch(args) => crate::bench::watch::run(&server, args.pid, args.watchers, args.rounds).await.map_err(failed),
         Command::Create { what: CreateWhat::Namespace { name } } => namespaces::create_namespace(&ctx()?, &name, out).await,
         Command::Create {
-            what: CreateWhat::Secret { kind: SecretKind::DockerRegistry { name, server: registry, username, password } },
-        } => namespaces::create_registry_secret(&ctx()?, &name, &registry, &username, &password, out).await,
+            what: CreateWhat::Secret { kind: SecretKind::DockerRegistry { name, docker_server, docker_username, docker_password } },
+        } => namespaces::create_registry_secret(&ctx()?, &name, &docker_server, &docker_username, &docker_password, out).await,
         Command::Create { what: CreateWhat::Webhook { name, url, secret, tags, events } } => {
             let new = webhooks::NewWebhook { name: &name, url: &url, secret: &secret, tags: &tags, events: &events };
             webhooks::create(&ctx()?, new, out).await

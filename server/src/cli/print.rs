@@ -121,31 +121,40 @@ fn describe_tag(stream: &ImageStream, tag: &str, now: DateTime<Utc>) -> String {
     let spec = stream.spec_tag(tag);
     match spec {
         None => out.push_str("  no spec tag\n"),
-        Some(t) => match &t.from {
-            None => out.push_str("  tag without source image\n"),
-            Some(from) => {
-                let name = if !from.namespace.is_empty() && from.namespace != stream.namespace() {
-                    format!("{}/{}", from.namespace, from.name)
-                } else {
-                    from.name.clone()
-                };
-                let line = match from.kind.as_str() {
-                    KIND_IMAGE_STREAM_TAG if t.reference => format!("reference to {name}"),
-                    KIND_IMAGE_STREAM_TAG if t.import_policy.scheduled => format!("updates automatically from {name}"),
-                    KIND_DOCKER_IMAGE if t.reference => format!("reference to registry {name}"),
-                    KIND_DOCKER_IMAGE if t.import_policy.scheduled => format!("updates automatically from registry {name}"),
-                    KIND_IMAGE_STREAM_IMAGE if t.reference => format!("reference to image {name}"),
-                    _ => format!("tagged from {name}"),
-                };
-                out.push_str(&format!("  {line}\n"));
-                if t.import_policy.insecure {
-                    out.push_str("    will use insecure HTTPS or HTTP connections\n");
-                }
-                if t.reference_policy.kind != REFERENCE_POLICY_LOCAL {
-                    out.push_str("    prefer registry pullthrough when referencing this tag\n");
+        Some(t) => {
+            match &t.from {
+                None => out.push_str("  tag without source image\n"),
+                Some(from) => {
+                    let name = if !from.namespace.is_empty() && from.namespace != stream.namespace() {
+                        format!("{}/{}", from.namespace, from.name)
+                    } else {
+                        from.name.clone()
+                    };
+                    let scheduled = t.import_policy.scheduled;
+                    let line = match from.kind.as_str() {
+                        KIND_IMAGE_STREAM_TAG if t.reference => format!("reference to {name}"),
+                        KIND_IMAGE_STREAM_TAG if scheduled => format!("updates automatically from {name}"),
+                        KIND_DOCKER_IMAGE if t.reference => format!("reference to registry {name}"),
+                        KIND_DOCKER_IMAGE if scheduled => format!("updates automatically from registry {name}"),
+                        KIND_IMAGE_STREAM_IMAGE if t.reference => format!("reference to image {name}"),
+                        KIND_IMAGE_STREAM_TAG | KIND_DOCKER_IMAGE | KIND_IMAGE_STREAM_IMAGE => format!("tagged from {name}"),
+                        // A kind the server does not know (stored by an older client): oc names it.
+                        other if t.reference => format!("reference to {other} {name}"),
+                        other => format!("updates from {other} {name}"),
+                    };
+                    out.push_str(&format!("  {line}\n"));
+                    if t.import_policy.insecure {
+                        out.push_str("    will use insecure HTTPS or HTTP connections\n");
+                    }
                 }
             }
-        },
+            // oc prints this for `Local` only: the tag is served through the portal's registry
+            // (pull-through), where `Source` hands out the source's own pull spec. oc checks the
+            // policy of every spec tag, with or without a source.
+            if t.reference_policy.kind == REFERENCE_POLICY_LOCAL {
+                out.push_str("    prefer registry pullthrough when referencing this tag\n");
+            }
+        }
     }
     out.push('\n');
     if let Some(t) = spec
@@ -420,6 +429,7 @@ mod tests {
                 name: "latest".into(),
                 from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: "q.io/o/a:latest".into(), namespace: String::new() }),
                 generation: Some(2),
+                reference_policy: TagReferencePolicy { kind: REFERENCE_POLICY_LOCAL.into() },
                 ..Default::default()
             },
             TagReference {
@@ -456,5 +466,71 @@ mod tests {
             "Name:\t\t\tapp\nNamespace:\t\tdemo\nCreated:\t\t2 hours ago\nLabels:\t\t\t<none>\nAnnotations:\t\t<none>\nImage Repository:\treg:5000/demo/app\nImage Lookup:\t\tlocal=false\nUnique Images:\t\t2\nTags:\t\t\t2\n\nlatest (stable)\n  tagged from q.io/o/a:latest\n    prefer registry pullthrough when referencing this tag\n\n  * q.io/o/a@{d2}\n      5 minutes ago\n    q.io/o/a@{d1}\n      2 hours ago\n"
         );
         assert_eq!(out, want);
+    }
+
+    /// Upstream's order for a scheduled, insecure `Local` tag that is still importing and whose
+    /// last import failed: source line, insecure, pull-through, blank, annotations, importing,
+    /// the failure, then history. A `Source` tag never gets the pull-through line.
+    #[test]
+    fn describe_scheduled_local_tag_importing_and_source_tag() {
+        let now = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+        let mut s = ImageStream::new("demo", "app");
+        s.metadata.creation_timestamp = Some("2025-01-01T10:00:00Z".into());
+        s.status.docker_image_repository = "reg:5000/demo/app".into();
+        let d1 = format!("sha256:{}", "1".repeat(64));
+        s.spec.tags = vec![
+            TagReference {
+                name: "nightly".into(),
+                from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: "q.io/o/a:2".into(), namespace: String::new() }),
+                generation: Some(5),
+                import_policy: TagImportPolicy { scheduled: true, insecure: true, ..Default::default() },
+                reference_policy: TagReferencePolicy { kind: REFERENCE_POLICY_LOCAL.into() },
+                annotations: Some(BTreeMap::from([("description".to_string(), "Nightly builds".to_string())])),
+                ..Default::default()
+            },
+            TagReference {
+                name: "plain".into(),
+                from: Some(ObjectReference { kind: KIND_DOCKER_IMAGE.into(), name: "q.io/o/a:1".into(), namespace: String::new() }),
+                generation: Some(2),
+                reference_policy: TagReferencePolicy { kind: REFERENCE_POLICY_SOURCE.into() },
+                ..Default::default()
+            },
+        ];
+        add_tag_event(
+            &mut s,
+            "nightly",
+            TagEvent {
+                created: "2025-01-01T10:00:00Z".into(),
+                docker_image_reference: format!("q.io/o/a@{d1}"),
+                image: d1.clone(),
+                generation: 3,
+            },
+        );
+        add_tag_event(
+            &mut s,
+            "plain",
+            TagEvent {
+                created: "2025-01-01T10:00:00Z".into(),
+                docker_image_reference: format!("q.io/o/a@{d1}"),
+                image: d1.clone(),
+                generation: 2,
+            },
+        );
+        if let Some(list) = s.status.tags.iter_mut().find(|l| l.tag == "nightly") {
+            list.conditions.push(TagEventCondition {
+                kind: CONDITION_IMPORT_SUCCESS.into(),
+                status: "False".into(),
+                last_transition_time: "2025-01-01T11:57:00Z".into(),
+                reason: "NotFound".into(),
+                message: "dockerimage.image.openshift.io \"q.io/o/a:2\" not found".into(),
+                generation: 4,
+            });
+        }
+        let out = describe_stream(&s, now);
+        let nightly = format!(
+            "\nnightly\n  updates automatically from registry q.io/o/a:2\n    will use insecure HTTPS or HTTP connections\n    prefer registry pullthrough when referencing this tag\n\n  Nightly builds\n\n  ~ importing latest image ...\n  ! error: Import failed (NotFound): dockerimage.image.openshift.io \"q.io/o/a:2\" not found\n      3 minutes ago\n  * q.io/o/a@{d1}\n      2 hours ago\n"
+        );
+        assert!(out.contains(&nightly), "{out}");
+        assert!(out.ends_with(&format!("\nplain\n  tagged from q.io/o/a:1\n\n  * q.io/o/a@{d1}\n      2 hours ago\n")), "{out}");
     }
 }

@@ -352,14 +352,11 @@ impl Service {
                 async move {
                     let (ns, name) = (&namespace, &name);
                     if let Ok(stream) = self.get_stream(&Caller::system(), ns, name).await {
-                        let tags: Vec<String> = stream
-                            .spec
-                            .tags
-                            .iter()
-                            .filter(|t| t.import_policy.scheduled && app::domain::streams::is_importable(t))
-                            .map(|t| t.name.clone())
-                            .collect();
-                        self.import_stream_tags(ns, name, &stream, &tags).await;
+                        // Digest-pinned tags already imported are left out: nothing to fetch.
+                        let tags = app::domain::imports::scheduled_tags(&stream);
+                        if !tags.is_empty() {
+                            self.import_stream_tags(ns, name, &stream, &tags).await;
+                        }
                     }
                     let mut tx = self.store.begin().await.map_err(db)?;
                     store::set_next_due(&mut tx, ns, name, &next_due).await.map_err(db)?;
