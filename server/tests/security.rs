@@ -352,3 +352,27 @@ async fn expired_sessions_are_purged() {
     app.advance(13 * 3600);
     assert_eq!(app.service.purge_expired_sessions().await.unwrap(), 1);
 }
+
+/// The live re-test's finding: a read-only CI token could change its owner's password (and
+/// guess the current one without limit). A limited token is refused; wrong current passwords
+/// are throttled like sign-ins.
+#[tokio::test]
+async fn a_limited_token_cannot_change_the_password_and_guesses_are_throttled() {
+    let (app, cookie) = with_admin().await;
+    let h = [("cookie".to_string(), cookie)];
+    let t = app.send_with("POST", "/api/v1/tokens", Some(json!({"name": "ci", "maxRole": "viewer"})), &h).await;
+    let token = t.body["token"].as_str().unwrap().to_string();
+    let limited = [("authorization".to_string(), format!("Bearer {token}"))];
+    let change = |current: &str| json!({"current": current, "new": "attacker-pass-1"});
+    let r = app.send_with("PUT", "/api/v1/session/password", Some(change("admin-password-1")), &limited).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    for _ in 0..3 {
+        let r = app.send_with("PUT", "/api/v1/session/password", Some(change("wrong-guess-1")), &h).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    }
+    let r = app.send_with("PUT", "/api/v1/session/password", Some(change("admin-password-1")), &h).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the fourth guess waits, right or not: {}", r.text);
+    app.advance(2);
+    let r = app.send_with("PUT", "/api/v1/session/password", Some(change("admin-password-1")), &h).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+}

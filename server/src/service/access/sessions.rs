@@ -247,6 +247,11 @@ impl Service {
     /// that the stored hash is still the one verified, so a change meanwhile is not overwritten.
     pub async fn change_password(&self, caller: &Caller, change: &PasswordChange) -> Result<(), ApiError> {
         let id = caller.user_id.ok_or_else(unauthorized)?;
+        // An account action: a token limited to namespaces or a role stands for less than its
+        // owner and may not take over the account (issue 13, point 5).
+        if caller.token.as_ref().is_some_and(|t| t.namespaces.is_some() || t.max_role.is_some()) {
+            return Err(ApiError::forbidden("a limited token cannot change its owner's password; sign in, or use an unlimited token"));
+        }
         if change.current.len() > MAX_PASSWORD_BYTES {
             return Err(ApiError::invalid(RES_USERS, "", &[too_long("current", MAX_PASSWORD_BYTES)]));
         }
@@ -254,7 +259,14 @@ impl Service {
         let mut conn = self.store.read().await.map_err(db)?;
         let user = store::user_by_id(&mut conn, id).await.map_err(db)?.ok_or_else(unauthorized)?;
         drop(conn);
+        // Guessing the current password here is guessing at sign-in: the same throttle counts it.
+        let client = caller.remote.as_deref().and_then(|r| r.parse::<IpAddr>().ok()).map(client_of);
+        let now = self.clock_now();
+        if let Some(Wait::Name(wait) | Wait::Client(wait)) = self.sign_ins.wait(&user.name, client, now) {
+            return Err(ApiError::too_many_requests(format!("too many wrong passwords; try again in {wait} s")));
+        }
         if !self.password_hashing.verify(&change.current, &user.password_hash).await? {
+            self.sign_ins.failed(&user.name, client, now);
             let err = FieldError::invalid_raw("current", "<hidden>", "is not the current password");
             return Err(ApiError::invalid(RES_USERS, &user.name, &[err]));
         }
