@@ -268,8 +268,12 @@ async fn istag_get_names_and_reference_policy() {
             "{bad}"
         );
     }
+    // The image form too answers upstream's one message (`nameAndTag`).
     let r = app.get(&istag_path("default", "app@sha256:1")).await;
-    assert_eq!(r.body["message"], "\"app@sha256:1\" is an image stream image, not an image stream tag");
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "ImageStreamTags must be retrieved with <name>:<tag>")
+    );
     let r = app.get(&istag_path("default", "app:pending")).await;
     assert_eq!(
         (r.status, r.body["message"].as_str().unwrap()),

@@ -1,7 +1,8 @@
 //! `.../imagestreamtags[/{stream}:{tag}]`.
 //! Must not: hold rules or look anything up itself (one service call per request).
 
-use super::{ApiResult, ListQuery, Who, decode, deleted, respond};
+use super::imagestreams::ListOnlyQuery;
+use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::Service;
 use app::model::ImageStreamTag;
 use axum::body::Bytes;
@@ -13,8 +14,9 @@ pub async fn list(
     Who(who): Who,
     headers: HeaderMap,
     Path(ns): Path<String>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ListOnlyQuery>,
 ) -> ApiResult {
+    q.refuse_watch(app::model::RES_IMAGESTREAMTAGS)?;
     let list = s.list_istags(&who, &ns, q.limit, q.continue_token.as_deref()).await?;
     respond(&headers, StatusCode::OK, &list)
 }
@@ -43,6 +45,13 @@ pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap,
     respond(&headers, StatusCode::CREATED, &created)
 }
 
-pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    deleted(&headers, s.delete_istag(&who, &ns, &name).await?)
+pub async fn delete(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let pre = super::imagestreams::delete_preconditions(&headers, &body)?;
+    deleted(&headers, s.delete_istag_if(&who, &ns, &name, &pre).await?)
 }
