@@ -135,7 +135,11 @@ impl Preconditions {
         if let Some(want) = wanted(&self.uid)
             && want != uid
         {
-            return Err(ApiError::conflict(res, name, &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}")));
+            return Err(ApiError::conflict(
+                res,
+                name,
+                &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"),
+            ));
         }
         if let Some(want) = wanted(&self.resource_version)
             && want != resource_version
@@ -143,7 +147,9 @@ impl Preconditions {
             return Err(ApiError::conflict(
                 res,
                 name,
-                &format!("Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {resource_version}"),
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {resource_version}"
+                ),
             ));
         }
         Ok(())
@@ -190,14 +196,20 @@ mod tests {
     #[test]
     fn namespace_and_istag_wording() {
         let e = pre(Some("u1"), None).check_namespace(RES_NAMESPACES, "team", "u2", "3").unwrap_err();
-        assert_eq!(e.message(), "Operation cannot be fulfilled on namespaces \"team\": Precondition failed: UID in precondition: u1, UID in object meta: u2");
+        assert_eq!(
+            e.message(),
+            "Operation cannot be fulfilled on namespaces \"team\": Precondition failed: UID in precondition: u1, UID in object meta: u2"
+        );
         let e = pre(None, Some("2")).check_namespace(RES_NAMESPACES, "team", "u2", "3").unwrap_err();
         assert_eq!(
             e.message(),
             "Operation cannot be fulfilled on namespaces \"team\": Precondition failed: ResourceVersion in precondition: 2, ResourceVersion in object meta: 3"
         );
         let e = pre(Some("u1"), None).check_istag(RES_IMAGESTREAMTAGS, "app:v1", "u2", "3").unwrap_err();
-        assert_eq!(e.message(), "Operation cannot be fulfilled on imagestreamtags.image.openshift.io \"app:v1\": the UID precondition was not met");
+        assert_eq!(
+            e.message(),
+            "Operation cannot be fulfilled on imagestreamtags.image.openshift.io \"app:v1\": the UID precondition was not met"
+        );
     }
 
     #[test]
