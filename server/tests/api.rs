@@ -373,7 +373,7 @@ async fn istag_put_creates_stream_and_permanent_and_alias_tags() {
         .await;
     assert_eq!(
         (r.status, r.body["message"].as_str().unwrap()),
-        (StatusCode::CONFLICT, "imagestreamtags.image.openshift.io \"app:prod\" already exists")
+        (StatusCode::CONFLICT, "imagestreamtag.image.openshift.io \"app:prod\" already exists")
     );
     let r = app
         .post(
@@ -668,6 +668,15 @@ async fn istag_writes_refuse_instead_of_dropping() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     let s = app.get(&is_path("default", "app")).await.body;
     assert_eq!(s["spec"]["tags"][0]["annotations"], json!({"a": "1"}), "the refused update stored nothing");
+
+    // The tag reference is validated as the ImageStreamTag's own field `tag`.
+    let mut bad = body("app:v1", json!({"a": "1"}), Value::Null);
+    bad["tag"]["from"]["kind"] = json!("Pod");
+    let r = app.put(&istag_path("default", "app:v1"), bad).await;
+    assert_eq!(
+        r.body["message"],
+        "ImageStreamTag.image.openshift.io \"app:v1\" is invalid: tag.from.kind: Required value: valid values are 'DockerImage', 'ImageStreamImage', 'ImageStreamTag'"
+    );
 
     app.push("default", "app", "pushed", &digest_n(7)).await;
     let rv = app.get(&is_path("default", "app")).await.body["metadata"]["resourceVersion"].clone();

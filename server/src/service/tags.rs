@@ -11,6 +11,10 @@ use app::domain::streams::validate_image_stream_tag;
 use app::model::*;
 use sqlx::SqliteConnection;
 
+/// Upstream's create names the resource in the singular (`imagestreamtag.image.openshift.io
+/// "<s>:<t>" already exists`).
+const RES_IMAGESTREAMTAG_SINGULAR: Resource = Resource { plural: "imagestreamtag", group: IMAGE_GROUP, kind: "ImageStreamTag" };
+
 impl Service {
     /// Builds the istag view. With `require_image`, a tag without a head image is NotFound (GET);
     /// writes answer with the view even before the tag has an image.
@@ -164,7 +168,7 @@ impl Service {
         if let Some(o) = &old {
             check_resource_version(&istag.metadata, &o.stream.metadata, RES_IMAGESTREAMTAGS, name)?;
             if create_only && (o.stream.spec_tag(&tag).is_some() || o.stream.status_tag(&tag).is_some()) {
-                return Err(ApiError::already_exists(RES_IMAGESTREAMTAGS, name));
+                return Err(ApiError::already_exists(RES_IMAGESTREAMTAG_SINGULAR, name));
             }
         }
         let mut stream = match &old {
