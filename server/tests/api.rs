@@ -650,10 +650,7 @@ async fn istag_writes_refuse_instead_of_dropping() {
     let invalid =
         "tag.annotations: Invalid value: \"<map>\": tag annotations must not be provided or must be equal to the object meta annotations";
     let r = app
-        .post(
-            &format!("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags"),
-            body("app:v1", json!({"a": "1"}), json!({"b": "2"})),
-        )
+        .post("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags", body("app:v1", json!({"a": "1"}), json!({"b": "2"})))
         .await;
     assert_eq!(
         (r.status, r.body["message"].as_str().unwrap().to_string()),
@@ -707,6 +704,13 @@ async fn mapping_import_and_watch_validation_as_upstream() {
         (StatusCode::UNPROCESSABLE_ENTITY, "ImageStreamMapping.image.openshift.io \"app\" is invalid: tag: Required value")
     );
     assert_eq!(app.get(&istag_path("default", "app:latest")).await.status, StatusCode::NOT_FOUND, "no tag was moved");
+    let r = app
+        .post("/apis/image.openshift.io/v1/namespaces/default/imagestreammappings", json!({"metadata": {"name": "app"}, "image": {}}))
+        .await;
+    assert_eq!(
+        r.body["message"],
+        "ImageStreamMapping.image.openshift.io \"app\" is invalid: [tag: Required value, image.metadata.name: Required value: name or generateName is required]"
+    );
 
     let isi = "/apis/image.openshift.io/v1/namespaces/default/imagestreamimports";
     let r = app.post(isi, json!({"metadata": {"name": "app"}, "spec": {"import": false}})).await;

@@ -132,7 +132,7 @@ pub fn validate_mapping(ns: &str, mapping: &ImageStreamMapping) -> Vec<FieldErro
     }
     let digest = &mapping.image.metadata.name;
     if digest.is_empty() {
-        errs.push(FieldError::required("image.metadata.name", ""));
+        errs.push(FieldError::required("image.metadata.name", "name or generateName is required"));
     } else if let Err(e) = super::reference::parse_digest(digest) {
         errs.push(FieldError::invalid("image.metadata.name", digest, e.to_string()));
     }
