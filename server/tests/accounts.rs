@@ -259,7 +259,15 @@ async fn authorization_matrix() {
             (Need::Anyone, "GET", "/apis/image.openshift.io/v1/imagestreams".into(), None, false),
             (Need::Anyone, "GET", "/api/v1/live/imagestreams".into(), None, true),
             (Need::Edit, "PATCH", format!("{IS}/team/imagestreams/app"), Some(json!({"metadata": {"labels": {"patched-by": c}}})), false),
-            (Need::Edit, "PATCH", istag_path("team", "app:latest"), Some(json!({})), false),
+            // `app:latest` was pushed (status only): a patch must give it a spec tag (a tag-less
+            // write of a status-only tag is upstream's 400).
+            (
+                Need::Edit,
+                "PATCH",
+                istag_path("team", "app:latest"),
+                Some(json!({"tag": {"from": {"kind": "ImageStreamImage", "name": format!("app@{}", digest_n(1))}}})),
+                false,
+            ),
             (Need::Public, "GET", "/apis/image.openshift.io/v1".into(), None, false),
             (Need::Public, "GET", "/openapi/v3".into(), None, false),
         ]

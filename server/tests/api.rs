@@ -268,8 +268,12 @@ async fn istag_get_names_and_reference_policy() {
             "{bad}"
         );
     }
+    // The image form too answers upstream's one message (`nameAndTag`).
     let r = app.get(&istag_path("default", "app@sha256:1")).await;
-    assert_eq!(r.body["message"], "\"app@sha256:1\" is an image stream image, not an image stream tag");
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "ImageStreamTags must be retrieved with <name>:<tag>")
+    );
     let r = app.get(&istag_path("default", "app:pending")).await;
     assert_eq!(
         (r.status, r.body["message"].as_str().unwrap()),
@@ -369,7 +373,7 @@ async fn istag_put_creates_stream_and_permanent_and_alias_tags() {
         .await;
     assert_eq!(
         (r.status, r.body["message"].as_str().unwrap()),
-        (StatusCode::CONFLICT, "imagestreamtags.image.openshift.io \"app:prod\" already exists")
+        (StatusCode::CONFLICT, "imagestreamtag.image.openshift.io \"app:prod\" already exists")
     );
     let r = app
         .post(
@@ -487,4 +491,258 @@ async fn concurrent_puts_with_same_resource_version() {
     assert_eq!(codes, vec![200, 409]);
     let s = app.get(&is_path("default", "app")).await.body;
     assert_eq!(s["spec"]["tags"].as_array().unwrap().len(), 1, "only the winner's tag was stored");
+}
+
+/// A DELETE with a `DeleteOptions` body (as kubectl sends it).
+async fn delete_with(app: &TestApp, path: &str, options: Value) -> common::Reply {
+    app.send("DELETE", path, Some(options), None).await
+}
+
+fn preconditions(uid: Option<&str>, rv: Option<&str>) -> Value {
+    let mut p = json!({});
+    if let Some(u) = uid {
+        p["uid"] = json!(u);
+    }
+    if let Some(v) = rv {
+        p["resourceVersion"] = json!(v);
+    }
+    json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": p, "propagationPolicy": "Background"})
+}
+
+/// Issue 14 point 6: preconditions that do not hold are a 409 in upstream's words and delete
+/// nothing; ones that hold (with kubectl's other options) delete.
+#[tokio::test]
+async fn delete_preconditions_of_streams_and_tags() {
+    let app = TestApp::new().await;
+    app.create_stream("default", json!({"metadata": {"name": "app"}})).await;
+    app.push("default", "app", "v1", &digest_n(1)).await;
+    let s = app.get(&is_path("default", "app")).await.body;
+    let (uid, rv) = (s["metadata"]["uid"].as_str().unwrap().to_string(), s["metadata"]["resourceVersion"].as_str().unwrap().to_string());
+
+    let r = delete_with(&app, &is_path("default", "app"), preconditions(Some("not-the-uid"), None)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(r.body["reason"], "Conflict");
+    assert_eq!(
+        r.body["message"],
+        format!(
+            "Operation cannot be fulfilled on ImageStream.image.openshift.io \"app\": the UID in the precondition (not-the-uid) does not match the UID in record ({uid}). The object might have been deleted and then recreated"
+        )
+    );
+    let r = delete_with(&app, &is_path("default", "app"), preconditions(Some(&uid), Some("1"))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(
+        r.body["message"],
+        format!(
+            "Operation cannot be fulfilled on ImageStream.image.openshift.io \"app\": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record ({rv}). The object might have been modified"
+        )
+    );
+
+    // The tag: upstream's own words for its uid; the stream's resourceVersion is the tag's.
+    let r = delete_with(&app, &istag_path("default", "app:v1"), preconditions(Some("not-the-uid"), None)).await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (
+            StatusCode::CONFLICT,
+            "Operation cannot be fulfilled on imagestreamtags.image.openshift.io \"app:v1\": the UID precondition was not met"
+        )
+    );
+    let r = delete_with(&app, &istag_path("default", "app:v1"), preconditions(None, Some("1"))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(app.get(&istag_path("default", "app:v1")).await.status, StatusCode::OK, "the tag is still there");
+    let after = app.get(&is_path("default", "app")).await.body;
+    assert_eq!(after["metadata"]["resourceVersion"], rv, "nothing was written");
+
+    // Options that are not honoured but accepted, as upstream accepts them.
+    let mut ok = preconditions(Some(&uid), Some(&rv));
+    ok["gracePeriodSeconds"] = json!(0);
+    let r = delete_with(&app, &istag_path("default", "app:v1"), ok).await;
+    assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("Success")), "{}", r.text);
+    let rv = app.get(&is_path("default", "app")).await.body["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let r = delete_with(&app, &is_path("default", "app"), preconditions(Some(&uid), Some(&rv))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(app.get(&is_path("default", "app")).await.status, StatusCode::NOT_FOUND);
+}
+
+/// Issue 14 point 6 for the core resources: namespaces (their registry's wording), secrets and
+/// webhooks (the generic wording); options of a delete are validated, and a dry run in the body
+/// is refused like one in the query.
+#[tokio::test]
+async fn delete_preconditions_of_namespaces_secrets_and_webhooks() {
+    let app = TestApp::new().await;
+    app.create_namespace("team").await;
+    let ns = app.get("/api/v1/namespaces/team").await.body;
+    let ns_uid = ns["metadata"]["uid"].as_str().unwrap().to_string();
+    let r = delete_with(&app, "/api/v1/namespaces/team", preconditions(Some("x"), None)).await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap().to_string()),
+        (
+            StatusCode::CONFLICT,
+            format!(
+                "Operation cannot be fulfilled on namespaces \"team\": Precondition failed: UID in precondition: x, UID in object meta: {ns_uid}"
+            )
+        )
+    );
+    let r = delete_with(&app, "/api/v1/namespaces/team", preconditions(None, Some("1"))).await;
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Precondition failed: ResourceVersion in precondition: 1, ResourceVersion in object meta: "),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.get("/api/v1/namespaces/team").await.status, StatusCode::OK);
+
+    let secret = json!({"metadata": {"name": "reg"}, "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": "{\"auths\":{\"r.example.com\":{\"username\":\"u\",\"password\":\"p\"}}}"}});
+    let created = app.post("/api/v1/namespaces/team/secrets", secret).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let rv = created.body["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let r = delete_with(&app, "/api/v1/namespaces/team/secrets/reg", preconditions(None, Some("1"))).await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap().to_string()),
+        (
+            StatusCode::CONFLICT,
+            format!(
+                "Operation cannot be fulfilled on Secret \"reg\": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record ({rv}). The object might have been modified"
+            )
+        )
+    );
+    assert_eq!(app.get("/api/v1/namespaces/team/secrets/reg").await.status, StatusCode::OK);
+
+    let hook = json!({"metadata": {"name": "hook"}, "spec": {"url": "https://hooks.example.com/x", "secret": "0123456789abcdef", "tags": ["app:*"]}});
+    let created = app.post("/api/v1/namespaces/team/webhooks", hook).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let r = delete_with(&app, "/api/v1/namespaces/team/webhooks/hook", preconditions(Some("x"), None)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Operation cannot be fulfilled on Webhook \"hook\": the UID in the precondition (x)")
+    );
+    assert_eq!(app.get("/api/v1/namespaces/team/webhooks/hook").await.status, StatusCode::OK);
+
+    let r = delete_with(&app, "/api/v1/namespaces/team/webhooks/hook", json!({"propagationPolicy": "Eventually"})).await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"Eventually\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+        )
+    );
+    let r = delete_with(&app, "/api/v1/namespaces/team", json!({"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(app.get("/api/v1/namespaces/team").await.status, StatusCode::OK, "a dry run deletes nothing");
+    let r = delete_with(&app, "/api/v1/namespaces/team", preconditions(Some(&ns_uid), None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// Issue 14 point 7: tag annotations that differ from the object's are refused (create and
+/// update), and a tag-less PUT of a tag that is only in status is a 400; nothing is stored.
+#[tokio::test]
+async fn istag_writes_refuse_instead_of_dropping() {
+    let app = TestApp::new().await;
+    let body = |name: &str, meta: Value, tag_annotations: Value| {
+        json!({"metadata": {"name": name, "annotations": meta},
+               "tag": {"from": {"kind": "DockerImage", "name": "quay.io/o/a:1"}, "annotations": tag_annotations}})
+    };
+    let invalid =
+        "tag.annotations: Invalid value: \"<map>\": tag annotations must not be provided or must be equal to the object meta annotations";
+    let r = app
+        .post("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags", body("app:v1", json!({"a": "1"}), json!({"b": "2"})))
+        .await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap().to_string()),
+        (StatusCode::UNPROCESSABLE_ENTITY, format!("ImageStreamTag.image.openshift.io \"app:v1\" is invalid: {invalid}"))
+    );
+    assert_eq!(r.body["details"]["causes"][0]["field"], "tag.annotations");
+    assert_eq!(app.get(&is_path("default", "app")).await.status, StatusCode::NOT_FOUND, "nothing was created");
+    // Equal (or absent) tag annotations are fine, and stored.
+    let r = app.put(&istag_path("default", "app:v1"), body("app:v1", json!({"a": "1"}), json!({"a": "1"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app.put(&istag_path("default", "app:v1"), body("app:v1", json!({"a": "1"}), json!({"a": "2"}))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let s = app.get(&is_path("default", "app")).await.body;
+    assert_eq!(s["spec"]["tags"][0]["annotations"], json!({"a": "1"}), "the refused update stored nothing");
+
+    // The tag reference is validated as the ImageStreamTag's own field `tag`.
+    let mut bad = body("app:v1", json!({"a": "1"}), Value::Null);
+    bad["tag"]["from"]["kind"] = json!("Pod");
+    let r = app.put(&istag_path("default", "app:v1"), bad).await;
+    assert_eq!(
+        r.body["message"],
+        "ImageStreamTag.image.openshift.io \"app:v1\" is invalid: tag.from.kind: Required value: valid values are 'DockerImage', 'ImageStreamImage', 'ImageStreamTag'"
+    );
+
+    app.push("default", "app", "pushed", &digest_n(7)).await;
+    let rv = app.get(&is_path("default", "app")).await.body["metadata"]["resourceVersion"].clone();
+    let r = app
+        .put(&istag_path("default", "app:pushed"), json!({"metadata": {"name": "app:pushed", "annotations": {"x": "y"}}, "tag": null}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "imagestreamtag pushed is not a spec tag in imagestream default/app, cannot be updated")
+    );
+    assert_eq!(app.get(&is_path("default", "app")).await.body["metadata"]["resourceVersion"], rv);
+}
+
+/// Issue 14 point 8: a mapping names its tag; import validation speaks upstream's field paths
+/// and words; a list-only collection answers `?watch` with a 405 Status.
+#[tokio::test]
+async fn mapping_import_and_watch_validation_as_upstream() {
+    let app = TestApp::new().await;
+    app.create_stream("default", json!({"metadata": {"name": "app"}})).await;
+    let r = app
+        .post(
+            "/apis/image.openshift.io/v1/namespaces/default/imagestreammappings",
+            json!({"metadata": {"name": "app"}, "image": {"metadata": {"name": digest_n(1)}, "dockerImageReference": format!("quay.io/o/app@{}", digest_n(1))}}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["message"].as_str().unwrap()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "ImageStreamMapping.image.openshift.io \"app\" is invalid: tag: Required value")
+    );
+    assert_eq!(app.get(&istag_path("default", "app:latest")).await.status, StatusCode::NOT_FOUND, "no tag was moved");
+    let r = app
+        .post("/apis/image.openshift.io/v1/namespaces/default/imagestreammappings", json!({"metadata": {"name": "app"}, "image": {}}))
+        .await;
+    assert_eq!(
+        r.body["message"],
+        "ImageStreamMapping.image.openshift.io \"app\" is invalid: [tag: Required value, image.metadata.name: Required value: name or generateName is required]"
+    );
+
+    let isi = "/apis/image.openshift.io/v1/namespaces/default/imagestreamimports";
+    let r = app.post(isi, json!({"metadata": {"name": "app"}, "spec": {"import": false}})).await;
+    assert_eq!(
+        r.body["message"],
+        "ImageStreamImport.image.openshift.io \"app\" is invalid: spec.images: Invalid value: \"null\": you must specify at least one image or a repository import"
+    );
+    let r = app
+        .post(
+            isi,
+            json!({"metadata": {"name": "app"}, "spec": {"import": false, "images": [
+                {"from": {"kind": "DockerImage", "name": "quay.io/o/a:1"}, "to": {"name": ""}, "importPolicy": {"importMode": "Fancy"}}
+            ]}}),
+        )
+        .await;
+    assert_eq!(
+        r.body["message"],
+        "ImageStreamImport.image.openshift.io \"app\" is invalid: [spec.images[0].to.name: Invalid value: \"\": the name of the target tag must be specified, spec.images[0].importPolicy.importMode: Invalid value: \"Fancy\": invalid import mode, valid modes are '', 'Legacy', 'PreserveOriginal']"
+    );
+
+    for (path, kind) in [
+        ("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags?watch=1", "imagestreamtags.image.openshift.io"),
+        ("/apis/image.openshift.io/v1/images?watch=true", "images.image.openshift.io"),
+        ("/api/v1/namespaces?watch=1", "namespaces"),
+        ("/api/v1/namespaces/default/secrets?watch=1", "secrets"),
+        ("/api/v1/namespaces/default/webhooks?watch=1", "webhooks"),
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{path}: {}", r.text);
+        assert_eq!(r.body["kind"], "Status");
+        assert_eq!(r.body["reason"], "MethodNotAllowed");
+        assert_eq!(r.body["message"], format!("watch is not supported on resources of kind \"{kind}\""));
+    }
+    assert_eq!(app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags?watch=0").await.status, StatusCode::OK);
 }

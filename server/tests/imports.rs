@@ -257,7 +257,7 @@ async fn validation_and_preconditions() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         r.body["message"],
-        "ImageStreamImport.image.openshift.io \"app\" is invalid: spec.images: Required value: you must specify at least one image or a repository import"
+        "ImageStreamImport.image.openshift.io \"app\" is invalid: spec.images: Invalid value: \"null\": you must specify at least one image or a repository import"
     );
     app.create_stream("default", json!({"metadata": {"name": "app"}})).await;
     let mut stale = import_one("app", "quay.io/o/a:1", "v1");

@@ -287,3 +287,18 @@ async fn a_dry_run_delete_in_the_body_deletes_nothing() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(app.get(&format!("{IS}/keep")).await.status, StatusCode::OK);
 }
+
+/// `kubectl annotate istag` and `label`: a patch of the tag's metadata only.
+#[tokio::test]
+async fn annotating_an_image_stream_tag_works() {
+    let app = TestApp::new().await;
+    app.create_stream("default", serde_json::json!({"metadata": {"name": "app"}})).await;
+    assert!(app.push("default", "app", "latest", &common::digest_n(3)).await.status.is_success());
+    let tag = serde_json::json!({"metadata": {"name": "app:v1"}, "tag": {"name": "v1", "from": {"kind": "ImageStreamTag", "name": "app:latest"}}});
+    let r = app.post("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags", tag).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let path = "/apis/image.openshift.io/v1/namespaces/default/imagestreamtags/app:v1";
+    let r = app.send_with("PATCH", path, Some(serde_json::json!({"metadata": {"annotations": {"note": "hi"}}})), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["metadata"]["annotations"]["note"], "hi");
+}

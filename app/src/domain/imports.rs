@@ -19,10 +19,7 @@ pub const MAX_IMPORT_IMAGES: usize = 100;
 
 /// `ValidateImageStreamImport`, plus a bound on `spec.images`.
 pub fn validate_import(isi: &ImageStreamImport) -> Vec<FieldError> {
-    let mut errs = validate_stream_name(isi.metadata.namespace.as_deref().unwrap_or_default(), &isi.metadata.name);
-    if isi.spec.images.is_empty() && isi.spec.repository.is_none() {
-        errs.push(FieldError::required("spec.images", "you must specify at least one image or a repository import"));
-    }
+    let mut errs = vec![];
     if isi.spec.images.len() > MAX_IMPORT_IMAGES {
         // One error for the list, not one per entry: the entries are not even looked at.
         errs.push(FieldError::invalid_raw(
@@ -32,24 +29,29 @@ pub fn validate_import(isi: &ImageStreamImport) -> Vec<FieldError> {
         ));
         return errs;
     }
+    // Upstream's order: each image (target, source, import policy), the repository, the
+    // emptiness of the whole, the object's name last.
     for (i, spec) in isi.spec.images.iter().enumerate() {
         let f = format!("spec.images[{i}]");
         if spec.from.kind != KIND_DOCKER_IMAGE {
             errs.push(FieldError::invalid(format!("{f}.from.kind"), &spec.from.kind, "only DockerImage is supported"));
-        } else if spec.from.name.is_empty() {
-            errs.push(FieldError::required(format!("{f}.from.name"), ""));
-        } else if spec.from.name != "*"
-            && let Err(e) = DockerImageReference::parse(&spec.from.name)
-        {
-            errs.push(FieldError::invalid(format!("{f}.from.name"), &spec.from.name, e.to_string()));
-        }
-        if let Some(to) = &spec.to {
-            if to.name.is_empty() {
-                errs.push(FieldError::required(format!("{f}.to.name"), "the name of the target tag must be specified"));
-            } else if !super::names::is_valid_tag_name(&to.name) {
-                errs.push(FieldError::invalid(format!("{f}.to.name"), &to.name, super::names::invalid_tag_message(&to.name)));
+        } else {
+            if let Some(to) = &spec.to {
+                if to.name.is_empty() {
+                    errs.push(FieldError::invalid(format!("{f}.to.name"), "", "the name of the target tag must be specified"));
+                } else if !super::names::is_valid_tag_name(&to.name) {
+                    errs.push(FieldError::invalid(format!("{f}.to.name"), &to.name, super::names::invalid_tag_message(&to.name)));
+                }
+            }
+            if spec.from.name.is_empty() {
+                errs.push(FieldError::required(format!("{f}.from.name"), ""));
+            } else if spec.from.name != "*"
+                && let Err(e) = DockerImageReference::parse(&spec.from.name)
+            {
+                errs.push(FieldError::invalid(format!("{f}.from.name"), &spec.from.name, e.to_string()));
             }
         }
+        errs.extend(validate_import_mode(&spec.import_policy, &format!("{f}.importPolicy")));
     }
     if let Some(repo) = &isi.spec.repository {
         if repo.from.kind != KIND_DOCKER_IMAGE {
@@ -59,8 +61,23 @@ pub fn validate_import(isi: &ImageStreamImport) -> Vec<FieldError> {
         } else if let Err(message) = check_import_source(&repo.from.name, true) {
             errs.push(FieldError::invalid("spec.repository.from.name", &repo.from.name, message));
         }
+        errs.extend(validate_import_mode(&repo.import_policy, "spec.repository.importPolicy"));
     }
+    if isi.spec.images.is_empty() && isi.spec.repository.is_none() {
+        // Upstream reports the missing list as an invalid `nil`, printed "null".
+        errs.push(FieldError::invalid("spec.images", "null", "you must specify at least one image or a repository import"));
+    }
+    errs.extend(validate_stream_name(isi.metadata.namespace.as_deref().unwrap_or_default(), &isi.metadata.name));
     errs
+}
+
+/// `ValidateImportPolicy`: the import mode is empty, `Legacy` or `PreserveOriginal`.
+fn validate_import_mode(policy: &TagImportPolicy, f: &str) -> Vec<FieldError> {
+    let mode = policy.import_mode.as_str();
+    if matches!(mode, "" | IMPORT_MODE_LEGACY | IMPORT_MODE_PRESERVE_ORIGINAL) {
+        return vec![];
+    }
+    vec![FieldError::invalid(format!("{f}.importMode"), mode, "invalid import mode, valid modes are '', 'Legacy', 'PreserveOriginal'")]
 }
 
 /// The source of an import (`import-image`'s `--from`, the import form's first field): a

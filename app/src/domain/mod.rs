@@ -8,6 +8,7 @@
 //! check permissions.
 
 pub mod accounts;
+pub mod deletion;
 pub mod history;
 pub mod import_command;
 pub mod imports;

@@ -27,6 +27,14 @@ pub fn validate_spec_tag(tag: &TagReference) -> Vec<FieldError> {
             invalid_tag_message(&tag.name).replacen(&format!("invalid tag {:?} format, ", tag.name), "", 1),
         ));
     }
+    errs.extend(validate_tag_reference(tag, &f));
+    errs
+}
+
+/// The rules of one tag reference (`ValidateImageStreamTagReference`) reported under `f`:
+/// `spec.tags[<t>]` in a stream, `tag` in an ImageStreamTag. Its name is not checked here.
+pub fn validate_tag_reference(tag: &TagReference, f: &str) -> Vec<FieldError> {
+    let mut errs = vec![];
     if let Some(from) = &tag.from {
         if from.name.is_empty() {
             errs.push(FieldError::required(format!("{f}.from.name"), ""));
@@ -55,7 +63,7 @@ pub fn validate_spec_tag(tag: &TagReference) -> Vec<FieldError> {
         }
     }
     let rp = tag.reference_policy.kind.as_str();
-    if rp != REFERENCE_POLICY_SOURCE && rp != REFERENCE_POLICY_LOCAL {
+    if !rp.is_empty() && rp != REFERENCE_POLICY_SOURCE && rp != REFERENCE_POLICY_LOCAL {
         errs.push(FieldError::invalid(format!("{f}.referencePolicy.type"), rp, "valid values are \"Source\", \"Local\""));
     }
     let mode = tag.import_policy.import_mode.as_str();
@@ -64,6 +72,23 @@ pub fn validate_spec_tag(tag: &TagReference) -> Vec<FieldError> {
             format!("{f}.importPolicy.importMode"),
             mode,
             "invalid import mode, valid modes are '', 'Legacy', 'PreserveOriginal'",
+        ));
+    }
+    errs
+}
+
+/// An ImageStreamTag as sent (`ValidateImageStreamTag`): its tag reference under `tag`, and
+/// `tag.annotations`, which must be absent or equal to `metadata.annotations` (the tag's
+/// annotations are stored from the metadata; different ones would be dropped silently).
+pub fn validate_image_stream_tag(istag: &ImageStreamTag) -> Vec<FieldError> {
+    let Some(tag) = &istag.tag else { return vec![] };
+    let mut errs = validate_tag_reference(tag, "tag");
+    // Absent and empty are the same map (upstream compares with `Semantic.DeepEqual`).
+    if tag.annotations.as_ref().is_some_and(|a| *a != istag.metadata.annotations) {
+        errs.push(FieldError::invalid(
+            "tag.annotations",
+            "<map>",
+            "tag annotations must not be provided or must be equal to the object meta annotations",
         ));
     }
     errs
@@ -94,17 +119,20 @@ pub fn validate_image_stream(stream: &ImageStream) -> Vec<FieldError> {
 }
 
 /// The rules of an ImageStreamMapping (spec §3.8) in namespace `ns`: the stream name, the tag
-/// (empty means `latest`), the image digest, a parseable `dockerImageReference`, and no layers
+/// (required), the image digest, a parseable `dockerImageReference`, and no layers
 /// beside manifests (a manifest list has none of its own).
 pub fn validate_mapping(ns: &str, mapping: &ImageStreamMapping) -> Vec<FieldError> {
     let mut errs = validate_stream_name(ns, &mapping.metadata.name);
-    let tag = if mapping.tag.is_empty() { DEFAULT_TAG } else { mapping.tag.as_str() };
-    if !is_valid_tag_name(tag) {
+    let tag = mapping.tag.as_str();
+    if tag.is_empty() {
+        // Upstream requires it; defaulting to `latest` would move a tag nobody named.
+        errs.push(FieldError::required("tag", ""));
+    } else if !is_valid_tag_name(tag) {
         errs.push(FieldError::invalid("tag", tag, invalid_tag_message(tag)));
     }
     let digest = &mapping.image.metadata.name;
     if digest.is_empty() {
-        errs.push(FieldError::required("image.metadata.name", ""));
+        errs.push(FieldError::required("image.metadata.name", "name or generateName is required"));
     } else if let Err(e) = super::reference::parse_digest(digest) {
         errs.push(FieldError::invalid("image.metadata.name", digest, e.to_string()));
     }

@@ -213,14 +213,15 @@ pub fn plan_tag(a: &TagArgs) -> Result<TagPlan, TagCommandError> {
         return Err(TagCommandError::destination("at least a destination is required"));
     }
     let destinations: Vec<Destination> = dest_args.iter().map(|d| parse_destination(d, true, &a.namespace)).collect::<Result<_, _>>()?;
+    // oc's order: the importing flags' rule first, then the alias rules.
+    if kind != KIND_DOCKER_IMAGE && (a.scheduled || a.insecure) {
+        return Err(TagCommandError::destination("only container images can have importing flags set"));
+    }
     if a.alias && (a.scheduled || a.insecure) {
         return Err(TagCommandError::destination("cannot set a container image tag as an alias and also set import flags"));
     }
     if a.alias && destinations.iter().any(|d| d.namespace != a.namespace || d.stream != reference.name) {
         return Err(TagCommandError::source("cannot set alias across different Image Streams"));
-    }
-    if kind != KIND_DOCKER_IMAGE && (a.scheduled || a.insecure) {
-        return Err(TagCommandError::destination("only container images can have importing flags set"));
     }
     let template = TagReference {
         reference: a.reference,
@@ -364,6 +365,10 @@ mod tests {
         a.source_kind = Some("isimage".into());
         assert_eq!(err(a), "--source=ImageStreamImage requires a valid <name>@<id> in SOURCE");
         let mut a = args(&["app:1", "app:b"]);
+        a.alias = true;
+        a.scheduled = true;
+        assert_eq!(err(a), "only container images can have importing flags set", "the importing flags' rule comes first");
+        let mut a = args(&["q.io/app:1", "app:b"]);
         a.alias = true;
         a.scheduled = true;
         assert_eq!(err(a), "cannot set a container image tag as an alias and also set import flags");

@@ -1,14 +1,17 @@
 //! `images`, `imagestreamimages` and `imagestreammappings`.
 //! Must not: hold rules or look anything up itself (one service call per request).
 
-use super::{ApiResult, ListQuery, Who, decode, respond};
+use super::imagestreams::ListOnlyQuery;
+use super::{ApiResult, Who, decode, respond};
 use crate::service::Service;
 use app::model::{ImageStreamImport, ImageStreamMapping};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
-pub async fn list(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<ListQuery>) -> ApiResult {
+pub async fn list(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Query(q): Query<ListOnlyQuery>) -> ApiResult {
+    q.refuse_watch(app::model::RES_IMAGES)?;
+    q.refuse_selectors(app::model::RES_IMAGES)?;
     let list = s.list_images(&who, q.limit, q.continue_token.as_deref()).await?;
     respond(&headers, StatusCode::OK, &list)
 }

@@ -1,6 +1,7 @@
 //! `.../imagestreamtags[/{stream}:{tag}]`.
 //! Must not: hold rules or look anything up itself (one service call per request).
 
+use super::imagestreams::ListOnlyQuery;
 use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::Service;
 use app::model::ImageStreamTag;
@@ -8,33 +9,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
-/// Query parameters of the tag list.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IstagsQuery {
-    pub limit: Option<i64>,
-    #[serde(rename = "continue")]
-    pub continue_token: Option<String>,
-    pub label_selector: Option<String>,
-    pub field_selector: Option<String>,
-    pub watch: Option<String>,
-}
-
 pub async fn list(
     State(s): State<Service>,
     Who(who): Who,
     headers: HeaderMap,
     Path(ns): Path<String>,
-    Query(q): Query<IstagsQuery>,
+    Query(q): Query<ListOnlyQuery>,
 ) -> ApiResult {
-    if q.watch.as_deref().is_some_and(|w| matches!(w, "1" | "true" | "True")) {
-        let mut e = app::model::ApiError::bad_request(
-            "the server does not allow this method on the requested resource (watch imagestreamtags.image.openshift.io)",
-        );
-        e.status.code = 405;
-        e.status.reason = "MethodNotAllowed".into();
-        return Err(e.into());
-    }
+    q.refuse_watch(app::model::RES_IMAGESTREAMTAGS)?;
     let (labels, fields) = super::imagestreams::selectors(q.label_selector.as_deref(), q.field_selector.as_deref())?;
     let list = s.list_istags(&who, &ns, q.limit, q.continue_token.as_deref(), &labels, &fields).await?;
     super::table::respond_list(&headers, &list, s.clock_now())
@@ -64,6 +46,13 @@ pub async fn create(State(s): State<Service>, Who(who): Who, headers: HeaderMap,
     respond(&headers, StatusCode::CREATED, &created)
 }
 
-pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    deleted(&headers, s.delete_istag(&who, &ns, &name).await?)
+pub async fn delete(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let pre = super::imagestreams::delete_preconditions(&headers, &body)?;
+    deleted(&headers, s.delete_istag_if(&who, &ns, &name, &pre).await?)
 }

@@ -2,14 +2,23 @@
 //! their delivery log, "send test event" and "redeliver".
 //! Must not: send anything (the dispatcher does) or return a secret.
 
+use super::imagestreams::ListOnlyQuery;
 use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::Service;
 use app::model::{ApiError, Webhook};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 
-pub async fn list(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
+pub async fn list(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path(ns): Path<String>,
+    Query(q): Query<ListOnlyQuery>,
+) -> ApiResult {
+    q.refuse_watch(app::model::Resource { plural: "webhooks", group: "", kind: "Webhook" })?;
+    q.refuse_selectors(app::model::Resource { plural: "webhooks", group: "", kind: "Webhook" })?;
     respond(&headers, StatusCode::OK, &s.list_webhooks(&who, &ns).await?)
 }
 
@@ -33,8 +42,15 @@ pub async fn update(
     respond(&headers, StatusCode::OK, &s.update_webhook(&who, &ns, &name, w).await?)
 }
 
-pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path((ns, name)): Path<(String, String)>) -> ApiResult {
-    deleted(&headers, s.delete_webhook(&who, &ns, &name).await?)
+pub async fn delete(
+    State(s): State<Service>,
+    Who(who): Who,
+    headers: HeaderMap,
+    Path((ns, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let pre = super::imagestreams::delete_preconditions(&headers, &body)?;
+    deleted(&headers, s.delete_webhook_if(&who, &ns, &name, &pre).await?)
 }
 
 pub async fn deliveries(

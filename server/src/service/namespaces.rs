@@ -6,6 +6,7 @@
 
 use super::{Caller, Role, Service, Verb, db, new_uid, page_size};
 use crate::store;
+use app::domain::deletion::Preconditions;
 use app::domain::names::validate_namespace_name;
 use app::model::*;
 
@@ -55,11 +56,23 @@ impl Service {
     }
 
     pub async fn delete_namespace(&self, caller: &Caller, name: &str) -> Result<Status, ApiError> {
+        self.delete_namespace_if(caller, name, &Preconditions::default()).await
+    }
+
+    /// DELETE with preconditions, checked inside the delete's transaction.
+    pub async fn delete_namespace_if(&self, caller: &Caller, name: &str, pre: &Preconditions) -> Result<Status, ApiError> {
         self.allow(caller, Verb::Delete, "namespaces", Some(name))?;
         let mut tx = self.store.begin().await.map_err(db)?;
-        if store::get_namespace(&mut tx, name).await.map_err(db)?.is_none() {
+        let Some(found) = store::get_namespace(&mut tx, name).await.map_err(db)? else {
             return Err(ApiError::not_found(RES_NAMESPACES, name));
-        }
+        };
+        let meta = &found.metadata;
+        pre.check_namespace(
+            RES_NAMESPACES,
+            name,
+            meta.uid.as_deref().unwrap_or_default(),
+            meta.resource_version.as_deref().unwrap_or_default(),
+        )?;
         // Its streams go with it; watchers see each one deleted.
         for stream in store::stream_names(&mut tx, name).await.map_err(db)? {
             if let Some(old) = store::load_stream(&mut tx, name, &stream).await.map_err(db)? {

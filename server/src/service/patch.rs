@@ -226,7 +226,16 @@ impl Service {
         let mut attempt = 0;
         loop {
             let current = self.get_istag(caller, ns, name).await?;
-            let patched: ImageStreamTag = decode_patched(apply(kind, &encode(&current)?, patch)?, strict)?;
+            let mut patched: ImageStreamTag = decode_patched(apply(kind, &encode(&current)?, patch)?, strict)?;
+            // `kubectl annotate istag` patches metadata.annotations only: the tag's own copy,
+            // unchanged by the patch, counts as not provided (else the update refuses it as
+            // differing from the object's annotations).
+            if let (Some(p), Some(c)) = (patched.tag.as_mut(), current.tag.as_ref())
+                && p.annotations == c.annotations
+                && patched.metadata.annotations != current.metadata.annotations
+            {
+                p.annotations = None;
+            }
             match self.set_istag(caller, ns, name, patched, false).await {
                 Err(e) if e.code() == 409 && !pinned && attempt < RETRIES_ON_CONFLICT => attempt += 1,
                 other => return other,

@@ -89,8 +89,23 @@ impl Service {
     }
 
     pub async fn delete_secret(&self, caller: &Caller, ns: &str, name: &str) -> Result<Status, ApiError> {
+        self.delete_secret_if(caller, ns, name, &app::domain::deletion::Preconditions::default()).await
+    }
+
+    /// DELETE with preconditions, checked inside the delete's transaction.
+    pub async fn delete_secret_if(
+        &self,
+        caller: &Caller,
+        ns: &str,
+        name: &str,
+        pre: &app::domain::deletion::Preconditions,
+    ) -> Result<Status, ApiError> {
         self.allow(caller, Verb::Delete, "secrets", Some(ns))?;
         let mut tx = self.store.begin().await.map_err(db)?;
+        if !pre.is_empty() {
+            let row = store::get_secret(&mut tx, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_SECRETS, name))?;
+            pre.check(RES_SECRETS, name, &row.uid, &row.resource_version.to_string())?;
+        }
         if !store::delete_secret(&mut tx, ns, name).await.map_err(db)? {
             return Err(ApiError::not_found(RES_SECRETS, name));
         }

@@ -15,6 +15,7 @@
 
 use super::{Caller, Service, Verb, db, new_uid, page_size};
 use crate::store::{self, StoredStream};
+use app::domain::deletion::Preconditions;
 use app::domain::history::{add_tag_event, update_tracking_tags};
 use app::domain::lookup::find_stream_image;
 use app::domain::names::parse_isimage_name;
@@ -188,9 +189,17 @@ impl Service {
     }
 
     pub async fn delete_stream(&self, caller: &Caller, ns: &str, name: &str) -> Result<Status, ApiError> {
+        self.delete_stream_if(caller, ns, name, &Preconditions::default()).await
+    }
+
+    /// DELETE with the `DeleteOptions`' preconditions, checked against the stream as this
+    /// transaction reads it (so nothing can change between the check and the delete).
+    pub async fn delete_stream_if(&self, caller: &Caller, ns: &str, name: &str, pre: &Preconditions) -> Result<Status, ApiError> {
         self.allow(caller, Verb::Delete, "imagestreams", Some(ns))?;
         let mut tx = self.store.begin().await.map_err(db)?;
         let old = self.load_stream_or_404(&mut tx, ns, name).await?;
+        let meta = &old.stream.metadata;
+        pre.check(RES_IMAGESTREAMS, name, meta.uid.as_deref().unwrap_or_default(), meta.resource_version.as_deref().unwrap_or_default())?;
         let mut last = old.stream.clone();
         last.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
         self.remove_stream(&mut tx, &old, &last).await?;
@@ -275,7 +284,7 @@ impl Service {
         self.allow(caller, Verb::Create, "imagestreammappings", Some(ns))?;
         check_namespace_matches(&mut mapping.metadata, ns)?;
         let stream_name = mapping.metadata.name.clone();
-        let tag = if mapping.tag.is_empty() { DEFAULT_TAG.to_string() } else { mapping.tag.clone() };
+        let tag = mapping.tag.clone();
         let digest = mapping.image.metadata.name.clone();
         let errs = validate_mapping(ns, &mapping);
         if !errs.is_empty() {

@@ -4,10 +4,16 @@
 use super::streams::{check_namespace_matches, check_resource_version};
 use super::{Caller, Service, Verb, db, page_size};
 use crate::store;
+use app::domain::deletion::Preconditions;
 use app::domain::lookup::pull_spec_for_event;
 use app::domain::names::parse_istag_name;
+use app::domain::streams::validate_image_stream_tag;
 use app::model::*;
 use sqlx::SqliteConnection;
+
+/// Upstream's create names the resource in the singular (`imagestreamtag.image.openshift.io
+/// "<s>:<t>" already exists`).
+const RES_IMAGESTREAMTAG_SINGULAR: Resource = Resource { plural: "imagestreamtag", group: IMAGE_GROUP, kind: "ImageStreamTag" };
 
 impl Service {
     /// Builds the istag view. With `require_image`, a tag without a head image is NotFound (GET);
@@ -151,6 +157,11 @@ impl Service {
             )));
         }
         let (stream_name, tag) = parse_istag_name(name)?;
+        // Refused rather than dropped: what the client sent must be what is stored.
+        let errs = validate_image_stream_tag(&istag);
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(RES_IMAGESTREAMTAGS, name, &errs));
+        }
         let mut tx = self.store.begin().await.map_err(db)?;
         self.require_namespace(&mut tx, ns).await?;
         let old = match store::load_stream(&mut tx, ns, &stream_name).await.map_err(db)? {
@@ -163,7 +174,7 @@ impl Service {
         if let Some(o) = &old {
             check_resource_version(&istag.metadata, &o.stream.metadata, RES_IMAGESTREAMTAGS, name)?;
             if create_only && (o.stream.spec_tag(&tag).is_some() || o.stream.status_tag(&tag).is_some()) {
-                return Err(ApiError::already_exists(RES_IMAGESTREAMTAGS, name));
+                return Err(ApiError::already_exists(RES_IMAGESTREAMTAG_SINGULAR, name));
             }
         }
         let mut stream = match &old {
@@ -180,9 +191,14 @@ impl Service {
                 return Err(ApiError::invalid(RES_IMAGESTREAMTAGS, name, &[FieldError::required("tag", "tag is required")]));
             }
             None => {
-                if let Some(t) = stream.spec_tag_mut(&tag) {
-                    t.annotations = if istag.metadata.annotations.is_empty() { None } else { Some(istag.metadata.annotations.clone()) };
-                }
+                // Without a tag only the annotations of a spec tag change; a tag that exists
+                // only in status (pushed) has none to change (upstream's 400).
+                let Some(t) = stream.spec_tag_mut(&tag) else {
+                    return Err(ApiError::bad_request(format!(
+                        "imagestreamtag {tag} is not a spec tag in imagestream {ns}/{stream_name}, cannot be updated"
+                    )));
+                };
+                t.annotations = if istag.metadata.annotations.is_empty() { None } else { Some(istag.metadata.annotations.clone()) };
             }
         }
         let written = self.write_stream(&mut tx, caller, stream, old.as_ref()).await?;
@@ -195,10 +211,23 @@ impl Service {
 
     /// DELETE removes both the spec tag and the history (spec §10).
     pub async fn delete_istag(&self, caller: &Caller, ns: &str, name: &str) -> Result<Status, ApiError> {
+        self.delete_istag_if(caller, ns, name, &Preconditions::default()).await
+    }
+
+    /// DELETE with preconditions, checked against the stream inside the delete's transaction
+    /// (the tag carries its stream's uid and resource version).
+    pub async fn delete_istag_if(&self, caller: &Caller, ns: &str, name: &str, pre: &Preconditions) -> Result<Status, ApiError> {
         self.allow(caller, Verb::Delete, "imagestreamtags", Some(ns))?;
         let (stream_name, tag) = parse_istag_name(name)?;
         let mut tx = self.store.begin().await.map_err(db)?;
         let old = self.load_stream_or_404(&mut tx, ns, &stream_name).await?;
+        let meta = &old.stream.metadata;
+        pre.check_istag(
+            RES_IMAGESTREAMTAGS,
+            name,
+            meta.uid.as_deref().unwrap_or_default(),
+            meta.resource_version.as_deref().unwrap_or_default(),
+        )?;
         let mut new = old.stream.clone();
         let had_spec = new.spec_tag(&tag).is_some();
         let had_status = new.status_tag(&tag).is_some();

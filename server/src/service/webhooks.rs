@@ -214,9 +214,21 @@ impl Service {
 
     /// Deletes a subscription and its queue and log.
     pub async fn delete_webhook(&self, caller: &Caller, ns: &str, name: &str) -> Result<Status, ApiError> {
+        self.delete_webhook_if(caller, ns, name, &app::domain::deletion::Preconditions::default()).await
+    }
+
+    /// DELETE with preconditions, checked inside the delete's transaction.
+    pub async fn delete_webhook_if(
+        &self,
+        caller: &Caller,
+        ns: &str,
+        name: &str,
+        pre: &app::domain::deletion::Preconditions,
+    ) -> Result<Status, ApiError> {
         self.allow(caller, Verb::Delete, "webhooks", Some(ns))?;
         let mut tx = self.store.begin().await.map_err(db)?;
         let row = store::get_webhook(&mut tx, ns, name).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_WEBHOOKS, name))?;
+        pre.check(RES_WEBHOOKS, name, &row.uid, &row.resource_version.to_string())?;
         store::delete_webhook(&mut tx, row.id).await.map_err(db)?;
         store::next_resource_version(&mut tx).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
