@@ -302,3 +302,14 @@ async fn annotating_an_image_stream_tag_works() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["metadata"]["annotations"]["note"], "hi");
 }
+
+/// Members and tokens cannot honour a uid or resourceVersion precondition: refused, not ignored.
+#[tokio::test]
+async fn preconditions_on_members_and_tokens_are_refused() {
+    let app = TestApp::new().await;
+    let body = serde_json::json!({"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "nope"}});
+    let r = app.send_with("DELETE", "/api/v1/namespaces/default/members/someone", Some(body.clone()), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = app.send_with("DELETE", "/api/v1/tokens/abc", Some(body), &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}

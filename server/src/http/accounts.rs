@@ -128,8 +128,21 @@ pub async fn create_token(State(s): State<Service>, Who(who): Who, headers: Head
     respond(&headers, StatusCode::CREATED, &s.create_token(&who, &spec).await?)
 }
 
-pub async fn revoke_token(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
+pub async fn revoke_token(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    no_preconditions(&headers, &body, "tokens")?;
     deleted(&headers, s.revoke_token(&who, &id).await?)
+}
+
+/// Tokens and members have no uid or resourceVersion a DeleteOptions precondition could name:
+/// one is refused (400) rather than ignored, so a conditional delete never deletes blindly.
+fn no_preconditions(headers: &HeaderMap, body: &Bytes, resource: &str) -> Result<(), HttpError> {
+    let pre = super::delete_preconditions(headers, body)?;
+    if pre.uid.is_some() || pre.resource_version.is_some() {
+        return Err(HttpError(ApiError::bad_request(format!(
+            "preconditions are not supported when deleting {resource}: they have no uid or resourceVersion"
+        ))));
+    }
+    Ok(())
 }
 
 pub async fn list_members(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>) -> ApiResult {
@@ -157,7 +170,9 @@ pub async fn remove_member(
     Who(who): Who,
     headers: HeaderMap,
     Path((ns, user)): Path<(String, String)>,
+    body: Bytes,
 ) -> ApiResult {
+    no_preconditions(&headers, &body, "members")?;
     deleted(&headers, s.remove_member(&who, &ns, &user).await?)
 }
 

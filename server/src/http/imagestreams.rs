@@ -4,7 +4,6 @@
 use super::live::Creds;
 use super::{ApiResult, Who, decode, deleted, respond};
 use crate::service::{ListOptions, Service, WatchRequest, parse_field_selector};
-use app::domain::deletion::{DeleteOptions, Preconditions};
 use app::model::ImageStream;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -180,17 +179,6 @@ pub async fn delete(
     Path((ns, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let pre = delete_preconditions(&headers, &body)?;
+    let pre = super::delete_preconditions(&headers, &body)?;
     deleted(&headers, s.delete_stream_if(&who, &ns, &name, &pre).await?)
-}
-
-/// The preconditions of a DELETE: its `DeleteOptions` body when it has one (kubectl always
-/// sends one), checked by `DeleteOptions::into_preconditions`; none for an empty body. Shared by
-/// every delete handler (it belongs beside `decode` in `http`; kept here to leave that file to
-/// its owner for now).
-pub(super) fn delete_preconditions(headers: &HeaderMap, body: &Bytes) -> Result<Preconditions, app::model::ApiError> {
-    if body.is_empty() {
-        return Ok(Preconditions::default());
-    }
-    decode::<DeleteOptions>(headers, body)?.into_preconditions()
 }

@@ -255,6 +255,16 @@ fn decode_strict<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// The preconditions of a DELETE: its `DeleteOptions` body when it has one (kubectl always
+/// sends one), checked by `DeleteOptions::into_preconditions`; none for an empty body. Shared by
+/// every delete handler.
+pub fn delete_preconditions(headers: &HeaderMap, body: &Bytes) -> Result<app::domain::deletion::Preconditions, ApiError> {
+    if body.is_empty() {
+        return Ok(Default::default());
+    }
+    decode::<app::domain::deletion::DeleteOptions>(headers, body)?.into_preconditions()
+}
+
 /// Success `Status` of deletes, as upstream answers them.
 pub fn deleted(headers: &HeaderMap, status: Status) -> ApiResult {
     respond(headers, StatusCode::OK, &status)

@@ -28,6 +28,6 @@ pub async fn get(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Pa
 }
 
 pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
-    let pre = super::imagestreams::delete_preconditions(&headers, &body)?;
+    let pre = super::delete_preconditions(&headers, &body)?;
     deleted(&headers, s.delete_namespace_if(&who, &ns, &pre).await?)
 }

@@ -49,7 +49,7 @@ pub async fn delete(
     Path((ns, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let pre = super::imagestreams::delete_preconditions(&headers, &body)?;
+    let pre = super::delete_preconditions(&headers, &body)?;
     deleted(&headers, s.delete_webhook_if(&who, &ns, &name, &pre).await?)
 }
 
