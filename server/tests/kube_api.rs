@@ -188,6 +188,41 @@ async fn patches_in_three_types_with_strict_field_validation() {
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
+/// The real server binary with demo data on a free loopback port (single-user: no sign-in).
+struct DemoServer {
+    child: std::process::Child,
+    host: String,
+    dir: tempfile::TempDir,
+}
+
+impl DemoServer {
+    fn start() -> DemoServer {
+        let dir = tempfile::tempdir().unwrap();
+        let host = format!("127.0.0.1:{}", common::registry::free_port());
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_imagestreams"))
+            .args(["serve", "--demo", "--listen", &host, "--allowed-registry", "127.0.0.1:1", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(&host).is_err() {
+            assert!(std::time::Instant::now() < deadline, "server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        DemoServer { child, host, dir }
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The real `kubectl` against the real server: what an OpenShift user types. Skipped (with a
 /// note) where no kubectl is installed; `scripts/setup.sh` installs one.
 #[test]
@@ -197,29 +232,8 @@ fn kubectl_works_unchanged() {
         return;
     };
     assert!(version.status.success());
-    let dir = tempfile::tempdir().unwrap();
-    let host = format!("127.0.0.1:{}", common::registry::free_port());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_imagestreams"))
-        .args(["serve", "--demo", "--listen", &host, "--allowed-registry", "127.0.0.1:1", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(&mut child);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::net::TcpStream::connect(&host).is_err() {
-        assert!(std::time::Instant::now() < deadline, "server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let server = DemoServer::start();
+    let (dir, host) = (&server.dir, server.host.as_str());
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -312,4 +326,50 @@ async fn preconditions_on_members_and_tokens_are_refused() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     let r = app.send_with("DELETE", "/api/v1/tokens/abc", Some(body), &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}
+
+/// The Python `kubernetes` dynamic client (what the `openshift` Python client and Ansible's
+/// `k8s` modules build on): discovery, list, get, create, patch, delete of image streams. Uses
+/// Debian's python3 with `python3-kubernetes` (`scripts/setup.sh` installs it); skipped with a
+/// note where it is missing.
+#[test]
+fn the_python_dynamic_client_works() {
+    let python = "/usr/bin/python3";
+    let has_client = std::process::Command::new(python).args(["-c", "import kubernetes"]).output().is_ok_and(|o| o.status.success());
+    if !has_client {
+        eprintln!("{python} has no kubernetes module (apt install python3-kubernetes); skipping");
+        return;
+    }
+    let server = DemoServer::start();
+    let script = r#"
+import sys
+from kubernetes import client, dynamic
+conf = client.Configuration()
+conf.host = "http://" + sys.argv[1]
+dyn = dynamic.DynamicClient(client.ApiClient(conf))
+streams = dyn.resources.get(api_version="image.openshift.io/v1", kind="ImageStream")
+names = sorted(i.metadata.name for i in streams.get(namespace="demo").items)
+assert names == ["app", "nginx", "ruby"], names
+assert streams.get(namespace="demo", name="app").spec.tags[0].name
+body = {"apiVersion": "image.openshift.io/v1", "kind": "ImageStream", "metadata": {"name": "from-python", "labels": {"by": "python"}}}
+created = streams.create(body=body, namespace="demo")
+assert created.metadata.name == "from-python"
+selected = [i.metadata.name for i in streams.get(namespace="demo", label_selector="by=python").items]
+assert selected == ["from-python"], selected
+patched = streams.patch(name="from-python", namespace="demo", body={"metadata": {"annotations": {"a": "b"}}},
+                        content_type="application/merge-patch+json")
+assert patched.metadata.annotations["a"] == "b"
+tags = dyn.resources.get(api_version="image.openshift.io/v1", kind="ImageStreamTag")
+assert any(t.metadata.name == "app:prod" for t in tags.get(namespace="demo").items)
+streams.delete(name="from-python", namespace="demo")
+try:
+    streams.get(namespace="demo", name="from-python")
+    raise SystemExit("still there")
+except dynamic.exceptions.NotFoundError:
+    pass
+print("ok")
+"#;
+    let out = std::process::Command::new(python).args(["-c", script, &server.host]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.trim_end().ends_with("ok"), "{text}");
 }
