@@ -85,6 +85,14 @@ async fn tables_have_upstreams_columns() {
     assert_eq!(app.get(IS).await.body["kind"], "ImageStreamList");
 }
 
+/// The next event of a watch: its type and the stream's name.
+async fn next_event(watch: &mut server::service::WatchStream) -> (String, String) {
+    use futures::StreamExt;
+    let line = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.unwrap().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    (v["type"].as_str().unwrap().to_string(), v["object"]["metadata"]["name"].as_str().unwrap().to_string())
+}
+
 #[tokio::test]
 async fn label_and_field_selectors_select_or_are_refused() {
     let app = TestApp::new().await;
@@ -130,9 +138,35 @@ async fn label_and_field_selectors_select_or_are_refused() {
     assert_eq!(seen, ["a", "c"]);
     app.create_stream("default", serde_json::json!({"metadata": {"name": "e", "labels": {"team": "red"}}})).await;
     app.create_stream("default", serde_json::json!({"metadata": {"name": "f", "labels": {"team": "blue"}}})).await;
-    let line = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.unwrap().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-    assert_eq!((v["type"].as_str(), v["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("f")), "e is not selected");
+    assert_eq!(next_event(&mut watch).await, ("ADDED".into(), "f".into()), "e is not selected");
+    // A stream leaving the selection is DELETED for this watch; one entering it is ADDED.
+    let relabel = |name: &'static str, team: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .send_with("PATCH", &format!("{IS}/{name}"), Some(serde_json::json!({"metadata": {"labels": {"team": team}}})), &[])
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        }
+    };
+    relabel("a", "red").await;
+    assert_eq!(next_event(&mut watch).await, ("DELETED".into(), "a".into()));
+    relabel("b", "blue").await;
+    assert_eq!(next_event(&mut watch).await, ("ADDED".into(), "b".into()));
+    relabel("b", "blue-2").await;
+    assert_eq!(next_event(&mut watch).await, ("DELETED".into(), "b".into()));
+    // Resumed from a version (kubectl's list, then watch): it holds what is selected now.
+    let rv = app.get(IS).await.body["metadata"]["resourceVersion"].as_str().unwrap().parse::<i64>().unwrap();
+    let req = server::service::WatchRequest {
+        namespace: Some("default".into()),
+        labels: app::domain::selectors::LabelSelector::parse("team=blue").unwrap(),
+        resource_version: Some(rv),
+        bookmark_interval: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let mut resumed = app.service.watch_streams(server::service::Credentials::default(), req).await.unwrap();
+    relabel("c", "green").await;
+    assert_eq!(next_event(&mut resumed).await, ("DELETED".into(), "c".into()), "c was selected when the watch resumed");
 }
 
 #[tokio::test]

@@ -36,8 +36,8 @@ pub struct WatchRequest {
     pub namespace: Option<String>,
     /// `fieldSelector=metadata.name=<name>`.
     pub name: Option<String>,
-    /// `labelSelector=`: only streams whose labels match (a change that takes a stream out of
-    /// the selection is not sent; the stream simply stops appearing).
+    /// `labelSelector=`: only streams whose labels match; a change that takes a stream out of
+    /// the selection is sent as DELETED, one that brings it in as ADDED.
     pub labels: app::domain::selectors::LabelSelector,
     /// Replay changes after this version; `None` starts with the current streams as ADDED.
     pub resource_version: Option<i64>,
@@ -265,6 +265,13 @@ impl Service {
             // Like Kubernetes: the current objects as ADDED (page by page), then changes after.
             None => (store::current_resource_version(&mut conn).await.map_err(db)?, Some((String::new(), String::new()))),
         };
+        // A selector watch resumed from a version (what `kubectl get -w -l` does after its list):
+        // the client holds what the selector selects now.
+        let selected = match (req.labels.is_empty(), listing.is_some()) {
+            (true, _) => None,
+            (false, true) => Some(Default::default()),
+            (false, false) => Some(self.selected_now(&mut conn, &view, &req).await?),
+        };
         drop(conn);
         // Subscribe before catching up, so nothing published meanwhile is missed. A watch from
         // at or after what the hub has published needs no catch-up from the log at all.
@@ -287,6 +294,7 @@ impl Service {
             view,
             listing,
             listed: vec![],
+            selected,
             follow,
             epoch,
             recheck,
@@ -320,6 +328,10 @@ struct WatchState {
     listing: Option<(String, String)>,
     /// The pages listed so far, in key order: events a page already reflects are not sent again.
     listed: Vec<Listed>,
+    /// With a label selector: the streams (namespace, name) the client holds as selected, so a
+    /// change that takes one out of the selection is sent as DELETED and one that brings it in
+    /// as ADDED, as Kubernetes does. `None` without a selector.
+    selected: Option<std::collections::HashSet<(String, String)>>,
     follow: Follow,
     epoch: tokio::sync::watch::Receiver<u64>,
     recheck: tokio::time::Interval,
@@ -478,8 +490,36 @@ impl WatchState {
             .into_iter()
             .filter(|row| self.req.name.as_ref().is_none_or(|n| *n == row.stream.metadata.name))
             .filter(|row| self.req.labels.matches(&row.stream.metadata.labels))
-            .filter_map(|row| self.service.line("ADDED", row.stream))
+            .filter_map(|row| {
+                if let Some(set) = self.selected.as_mut() {
+                    set.insert((row.stream.namespace().to_string(), row.stream.metadata.name.clone()));
+                }
+                self.service.line("ADDED", row.stream)
+            })
             .collect())
+    }
+
+    /// An event as a label-selector watch sends it (see `selected`): as it is while the stream
+    /// stays selected, ADDED when it enters the selection, DELETED when it leaves, nothing while
+    /// it stays out. Without a selector, as it is.
+    fn select(&mut self, namespace: &str, name: &str, labels: &std::collections::BTreeMap<String, String>, line: &str) -> Option<String> {
+        let Some(set) = self.selected.as_mut() else { return Some(line.to_string()) };
+        let key = (namespace.to_string(), name.to_string());
+        let was = set.contains(&key);
+        let deleted = line.starts_with(r#"{"type":"DELETED""#);
+        let now = !deleted && self.req.labels.matches(labels);
+        match (was, now) {
+            (true, true) => Some(line.to_string()),
+            (false, true) => {
+                set.insert(key);
+                Some(retype(line, "ADDED"))
+            }
+            (true, false) => {
+                set.remove(&key);
+                Some(retype(line, "DELETED"))
+            }
+            (false, false) => None,
+        }
     }
 
     /// Whether the initial listing already sent the stream as of this version.
@@ -495,7 +535,7 @@ impl WatchState {
         rv > self.follow.position
             && self.view.shows(uid)
             && self.req.name.as_ref().is_none_or(|n| n == name)
-            && self.req.labels.matches(labels)
+            && (self.selected.is_some() || self.req.labels.matches(labels))
             && !self.listed_covers(namespace, name, rv)
     }
 
@@ -561,12 +601,13 @@ impl WatchState {
                         self.follow.catch_up = true;
                         continue;
                     }
-                    let lines: Vec<String> = batch
+                    let shown: Vec<&HubEvent> = batch
                         .events
                         .iter()
                         .filter(|e| self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.labels))
-                        .map(|e| e.line.to_string())
                         .collect();
+                    let lines: Vec<String> =
+                        shown.into_iter().filter_map(|e| self.select(&e.namespace, &e.name, &e.labels, &e.line)).collect();
                     self.advance(batch.upto);
                     if !lines.is_empty() {
                         return Step::Lines(lines);
@@ -591,7 +632,7 @@ impl WatchState {
 
     /// Reads the event log after the position: its next events, or (none left) the current
     /// version. A trimmed position yields the ERROR line and ends the watch.
-    async fn catch_up(&self) -> Option<CatchUp> {
+    async fn catch_up(&mut self) -> Option<CatchUp> {
         let position = self.follow.position;
         let mut conn = self.service.store.read().await.ok()?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await.ok()?;
@@ -603,22 +644,71 @@ impl WatchState {
         let events = store::events_after(&mut tx, position, self.view.pinned_uid(), self.req.name.as_deref(), 500).await.ok()?;
         drop(tx);
         Some(match events.last().map(|last| last.resource_version) {
-            Some(last) => CatchUp::Lines(
-                events
+            Some(last) => {
+                let shown: Vec<_> = events
                     .into_iter()
                     .filter(|e| {
                         self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.object.0.metadata.labels)
                     })
-                    .filter_map(|e| self.service.line(&e.event_type, e.object.0))
-                    .collect(),
-                last,
-            ),
+                    .collect();
+                let mut lines = vec![];
+                for e in shown {
+                    let (ns, name, labels) = (e.namespace.clone(), e.name.clone(), e.object.0.metadata.labels.clone());
+                    if let Some(line) = self.service.line(&e.event_type, e.object.0)
+                        && let Some(line) = self.select(&ns, &name, &labels, &line)
+                    {
+                        lines.push(line);
+                    }
+                }
+                CatchUp::Lines(lines, last)
+            }
             None => CatchUp::Current(now),
         })
     }
 }
 
+/// A watch line with another event type (lines are `{"type":"…","object":…}`).
+fn retype(line: &str, event_type: &str) -> String {
+    match line.strip_prefix(r#"{"type":""#).and_then(|rest| rest.split_once('"')) {
+        Some((_, rest)) => format!(r#"{{"type":"{event_type}"{rest}"#),
+        None => line.to_string(),
+    }
+}
+
 impl Service {
+    /// The streams a label-selector watch resumed from a version starts out holding: those in its
+    /// view the selector selects now.
+    async fn selected_now(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        view: &View,
+        req: &WatchRequest,
+    ) -> Result<std::collections::HashSet<(String, String)>, ApiError> {
+        let scope: Option<Vec<String>> = match view {
+            View::Across(Some(visible)) => Some(visible.values().cloned().collect()),
+            _ => None,
+        };
+        let mut set = std::collections::HashSet::new();
+        let mut after = (String::new(), String::new());
+        loop {
+            let page = store::list_streams(conn, view.namespace(), (&after.0, &after.1), LIST_PAGE, scope.as_deref()).await.map_err(db)?;
+            let full = page.len() as i64 == LIST_PAGE;
+            if let Some(last) = page.last() {
+                after = (last.stream.namespace().to_string(), last.stream.metadata.name.clone());
+            }
+            set.extend(
+                page.into_iter()
+                    .filter(|s| {
+                        req.labels.matches(&s.stream.metadata.labels) && req.name.as_ref().is_none_or(|n| *n == s.stream.metadata.name)
+                    })
+                    .map(|s| (s.stream.namespace().to_string(), s.stream.metadata.name)),
+            );
+            if !full {
+                return Ok(set);
+            }
+        }
+    }
+
     /// The hub every watch follows, started with the first watch.
     fn watch_hub(&self) -> &WatchHub {
         self.watch_hub.get_or_init(|| {
