@@ -376,3 +376,27 @@ async fn a_limited_token_cannot_change_the_password_and_guesses_are_throttled() 
     let r = app.send_with("PUT", "/api/v1/session/password", Some(change("admin-password-1")), &h).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
 }
+
+/// The live re-test's finding: a signed-in caller looping on refused requests grew a
+/// namespace's audit log without bound. At most 30 refusals per caller and minute are written.
+#[tokio::test]
+async fn a_signed_in_callers_refusals_cannot_flood_the_audit_log() {
+    let (app, cookie) = with_admin().await;
+    let h = [("cookie".to_string(), cookie)];
+    let r = app.send_with("POST", "/api/v1/users", Some(json!({"name": "mal", "password": "mal-password-1"})), &h).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let s = app.send_with("POST", "/api/v1/session", Some(json!({"username": "mal", "password": "mal-password-1"})), &[]).await;
+    let mal = [("cookie".to_string(), s.set_cookie.unwrap().split(';').next().unwrap().to_string())];
+    for _ in 0..100 {
+        let r = app.send_with("DELETE", "/apis/image.openshift.io/v1/namespaces/default/imagestreams/x", None, &mal).await;
+        assert!(r.status.is_client_error());
+    }
+    let log = app.send_with("GET", "/api/v1/audit?limit=1000", None, &h).await;
+    let by_mal = log.body.as_array().unwrap().iter().filter(|e| e["user"] == "mal").count();
+    assert_eq!(by_mal, 30, "{}", log.text);
+    // A new minute, a new budget.
+    app.advance(60);
+    app.send_with("DELETE", "/apis/image.openshift.io/v1/namespaces/default/imagestreams/x", None, &mal).await;
+    let log = app.send_with("GET", "/api/v1/audit?limit=1000", None, &h).await;
+    assert_eq!(log.body.as_array().unwrap().iter().filter(|e| e["user"] == "mal").count(), 31);
+}

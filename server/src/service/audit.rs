@@ -12,6 +12,33 @@ use app::model::{ApiError, AuditEntry};
 /// How many entries a read of the log shows.
 const AUDIT_PAGE: i64 = 200;
 
+/// Refused requests of one caller written to the log per minute; beyond, they are counted in
+/// the server log instead (a signed-in caller looping on refused requests would otherwise grow
+/// the log without bound and push real entries out of view).
+pub const REFUSALS_PER_MINUTE: u32 = 30;
+/// Callers the refusal budget remembers at once (it starts afresh when full).
+const REFUSAL_CALLERS: usize = 10_000;
+
+/// Per caller, the minute (unix minutes, service clock) and how many refusals were written in it.
+#[derive(Debug, Default)]
+pub(crate) struct RefusalBudget(std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>);
+
+impl RefusalBudget {
+    /// Whether one more refusal of `caller` may be written at `minute`.
+    fn admit(&self, caller: &str, minute: i64) -> bool {
+        let Ok(mut m) = self.0.lock() else { return true };
+        if m.len() >= REFUSAL_CALLERS && !m.contains_key(caller) {
+            m.clear();
+        }
+        let entry = m.entry(caller.to_string()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= REFUSALS_PER_MINUTE
+    }
+}
+
 impl Service {
     /// The audit log of a namespace (its admins), or of the whole server (server admins), newest
     /// first.
@@ -55,6 +82,14 @@ impl Service {
     /// `status` its HTTP status. Written outside the mutation's transaction, so a failed request
     /// is recorded too; a failure to write is logged, never the request's failure.
     pub async fn record_request(&self, action: String, note: AuditNote, remote: Option<String>, status: u16) {
+        if status >= 400 {
+            let caller = note.token.clone().or_else(|| note.user.clone()).unwrap_or_else(|| remote.clone().unwrap_or_default());
+            let minute = self.clock_now().timestamp() / 60;
+            if !self.audit_refusals.admit(&caller, minute) {
+                tracing::debug!(user = ?note.user.as_deref().map(super::for_log), status, "refusal not written to the audit log (over the per-minute budget)");
+                return;
+            }
+        }
         let outcome = match status {
             200..=399 => "success".to_string(),
             _ => axum::http::StatusCode::from_u16(status).ok().and_then(|c| c.canonical_reason()).unwrap_or("failure").to_string(),

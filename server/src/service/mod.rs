@@ -125,6 +125,8 @@ pub struct Service {
     setup: Arc<access::Setup>,
     /// `AccessConfig::loopback_only`.
     loopback_only: bool,
+    /// How many refusals per caller the audit log takes (`audit::REFUSALS_PER_MINUTE`).
+    audit_refusals: Arc<audit::RefusalBudget>,
     /// Where password hashes run (off the async workers, a few at once).
     password_hashing: Arc<access::PasswordHashing>,
 }
@@ -157,6 +159,7 @@ impl Service {
             sign_ins: Arc::new(access::SignInThrottle::default()),
             setup: Arc::new(access::Setup::default()),
             loopback_only: AccessConfig::default().loopback_only,
+            audit_refusals: Arc::new(audit::RefusalBudget::default()),
             password_hashing: Arc::new(access::PasswordHashing::for_this_machine()),
         }
     }
