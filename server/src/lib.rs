@@ -8,23 +8,29 @@
 //! - `cli`: the oc-like client commands (HTTP clients of a running portal) and the dispatch to
 //!   `serve` and the benchmark helpers.
 //! - `http`: the edge. One router for the API (one file per resource), the web UI's router and
-//!   `UiBackend` adapter (`http::ui`), the audit and CSRF layer (`http::edge`), the HTTP/1
-//!   listener (`http::listener`). Decodes, calls one service method, encodes; errors become
-//!   Kubernetes `Status` objects.
+//!   `UiBackend` adapter (`http::ui`), what every request passes first (`http::edge`: Host,
+//!   body limits, the caller before the body, cross-site and content-type checks, the audit
+//!   entry), Kubernetes discovery and OpenAPI (`http::discovery`), `Table` answers
+//!   (`http::table`), PATCH (`http::patch`), the HTTP/1 listener with its timeouts and
+//!   connection limits (`http::listener`). Decodes, calls one service method, encodes; errors
+//!   become Kubernetes `Status` objects.
 //! - `workers`: background tasks beside the service (import controller and scheduler, webhook
 //!   delivery, log retention), each behind a guard that stops it, each calling only service
 //!   methods, each on the service clock.
 //! - `service`: the only door to the store. One transaction per mutation, the permission check,
 //!   events and the webhook outbox, the clock. Rules come from `app::domain`.
 //! - `store`: all SQL (SQLite via sqlx, WAL, one writer and a reader pool), typed rows.
-//! - `importer`: the registry client of imports (oci-client): manifests, configs, platforms.
+//! - `importer`: the registry client of imports: bounded requests of its own (`registry`,
+//!   oci-client reads whole bodies), manifests, configs, platforms, and the import slots
+//!   (`slots`: a global limit with a fair share per namespace).
 //! - `egress`: the guard every outbound connection passes (registries and webhook targets).
 //! - `sealing`: registry credentials and webhook secrets encrypted at rest.
-//! - `yaml`: the one YAML codec (API bodies, `-o yaml`, the image page).
+//! - `yaml`: the one YAML codec (API bodies within an alias/depth budget, `-o yaml`, the image
+//!   page); `strict`: unknown-field detection for `fieldValidation=Strict`.
 //! - `demo`: sample data for `serve --demo`; `bench`: the benchmarks' hidden subcommands.
 //!
 //! So: `cli` → `serve` → `http`, `workers` → `service` → `store`, `importer`, `egress`,
-//! `sealing`, `yaml`; `importer` → `egress`. The service never names `http`, `workers`, `cli` or
+//! `sealing`, `yaml`, `strict`; `importer` → `egress`. The service never names `http`, `workers`, `cli` or
 //! `serve`; nothing but the service names `store` (it opens it too); workers name nothing but
 //! the service; the importer and the egress guard know nothing above them. The app crate (`app::model`, `app::domain`, the Leptos pages) sits
 //! under all of them; the server implements its `PortalBackend` seam in `http::ui`.
