@@ -220,10 +220,8 @@ async fn many_quick_changes_arrive_in_order() {
 #[tokio::test]
 async fn bookmarks_while_idle() {
     let app = TestApp::new().await;
-    // Real time, kept short: the bookmark timer is tokio's, and pausing tokio's clock does not
-    // work here (the watch reads SQLite on another thread, so a paused runtime looks idle and
-    // jumps past every deadline).
-    let service = app.service.clone().with_bookmark_interval(Duration::from_millis(200));
+    // Bookmarks run on the service clock: moving it past the interval brings one at once.
+    let service = app.service.clone().with_bookmark_interval(Duration::from_secs(30));
     let router = server::http::api_router(service);
     let created = app.create_stream("default", json!({"metadata": {"name": "app"}})).await.body;
     let req = Request::get(format!(
@@ -234,6 +232,7 @@ async fn bookmarks_while_idle() {
     .unwrap();
     let resp = router.oneshot(req).await.unwrap();
     let mut w = Watch { body: resp.into_body(), buf: vec![] };
+    app.advance(31);
     let b = w.expect().await;
     assert_eq!(b["type"], "BOOKMARK");
     assert_eq!(b["object"]["kind"], "ImageStream");
@@ -341,8 +340,12 @@ async fn revoked_token_ends_its_watch_and_sees_nothing_after() {
 
 #[tokio::test]
 async fn expired_token_ends_its_watch_on_the_service_clock() {
-    // The re-check timer is the only way to notice expiry (nothing is announced); kept short.
-    let r = review_with(|s| s.with_watch_limits(limits(Duration::from_secs(3600), 100))).await;
+    // Expiry is announced by nothing: moving the service clock makes the watch ask again (the
+    // real-time re-check timer is an hour here, so it is not what ends the watch).
+    let r = review_with(|s| {
+        s.with_watch_limits(server::service::WatchLimits { recheck_interval: Duration::from_secs(3600), ..Default::default() })
+    })
+    .await;
     let expires = (r.app.service.clock_now() + chrono::Duration::minutes(10)).to_rfc3339();
     let t = token(&r.app, &r.alice, json!({"name": "short", "expires": expires})).await;
     let mut w = watch_team(&r, &bearer(&t)).await;

@@ -131,7 +131,7 @@ async fn image_changed_fires_exactly_as_triggers_do() {
     // Deleting a tag fires TagDeleted.
     assert_eq!(app.delete(&istag_path("default", "app:local")).await.status, StatusCode::OK);
 
-    let got = summary(&all.wait_accepted(6).await);
+    let got = summary(&settled(&app, &all, 6).await);
     let ours = format!("registry.test:5000/default/app@{d2}");
     let want = vec![
         ("io.imagestreams.image.changed".into(), "app:prod".into(), json!(d1), json!(format!("quay.io/org/app@{d1}"))),
@@ -159,28 +159,45 @@ async fn image_changed_fires_exactly_as_triggers_do() {
         (&json!("default"), &json!("app"), &json!("prod"))
     );
 
-    let got = summary(&prod_only.wait_accepted(2).await);
+    let got = summary(&settled(&app, &prod_only, 2).await);
     assert_eq!(got.iter().map(|g| g.3.clone()).collect::<Vec<_>>(), vec![want[0].3.clone(), want[2].3.clone()]);
 
     // Deleting the stream tells subscribers each tag is gone.
     assert_eq!(app.delete(&is_path("default", "app")).await.status, StatusCode::OK);
-    let got = summary(&all.wait_accepted(6 + 4).await);
+    let got = summary(&settled(&app, &all, 6 + 4).await);
     let mut gone: Vec<String> = got[6..].iter().map(|g| g.1.clone()).collect();
     gone.sort();
     assert_eq!(gone, vec!["app:broken", "app:pending", "app:prod", "app:stable"]);
     assert!(got[6..].iter().all(|g| g.0 == "io.imagestreams.tag.deleted"));
 }
 
-/// Retries wait on the service clock, which stands still in tests: this moves it past every
-/// retry's wait and wakes the dispatcher until `done` holds (bounded: receivers answer over real
-/// sockets, so real time passes between the steps).
+/// Retries wait on the service clock, which stands still in tests: this moves it to the next
+/// retry that is due and waits for that attempt to be recorded (no polling), until `done` holds.
 async fn drive_retries_until(app: &TestApp, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !done() && tokio::time::Instant::now() < deadline {
-        app.advance(1);
-        app.service.wake_deliveries();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut attempts = app.service.delivery_attempts();
+    while !done() {
+        next_attempt(app, &mut attempts).await;
     }
+}
+
+/// Moves the clock to the next queued delivery when it waits on it, then waits for the next
+/// recorded attempt.
+async fn next_attempt(app: &TestApp, attempts: &mut tokio::sync::watch::Receiver<u64>) {
+    if let Some(due) = app.service.next_delivery_due_ms().await.unwrap() {
+        let now = app.service.now_ms();
+        if due > now {
+            app.advance_ms(due - now);
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(20), attempts.changed()).await.expect("a delivery attempt").unwrap();
+}
+
+/// `n` accepted by `receiver`, once the service has nothing queued any more (so no more can
+/// follow).
+async fn settled(app: &TestApp, receiver: &Receiver, n: usize) -> Vec<common::receiver::Received> {
+    receiver.wait_accepted(n).await;
+    app.settle_deliveries().await;
+    receiver.accepted()
 }
 
 fn closed_port() -> u16 {
@@ -202,7 +219,7 @@ async fn retries_after_errors_and_timeouts_keep_order_and_give_up_in_the_end() {
         assert_eq!(app.push("default", "app", "prod", &digest_n(n)).await.status, StatusCode::CREATED);
     }
     drive_retries_until(&app, || flaky.accepted().len() >= 12).await;
-    let got = summary(&flaky.wait_accepted(12).await);
+    let got = summary(&settled(&app, &flaky, 12).await);
     let images: Vec<Value> = got.iter().map(|g| g.2.clone()).collect();
     assert_eq!(images, (1..=12).map(|n| json!(digest_n(n))).collect::<Vec<_>>());
     let first_tries: Vec<u16> = flaky.received().iter().take(4).map(|r| r.answered).collect();
@@ -224,16 +241,14 @@ async fn retries_after_errors_and_timeouts_keep_order_and_give_up_in_the_end() {
     assert!(oldest["attemptLog"][1]["latencyMs"].as_i64().unwrap() >= 500);
 
     // The dead receiver: five attempts each, then Failed, and the queue moves on.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut attempts = app.service.delivery_attempts();
     let items = loop {
         let log = app.get(&format!("{HOOKS}/dead/deliveries")).await;
         let items = log.body["items"].as_array().unwrap().clone();
-        if items.iter().filter(|d| d["state"] == "Failed").count() >= 2 || tokio::time::Instant::now() > deadline {
+        if items.iter().filter(|d| d["state"] == "Failed").count() >= 2 {
             break items;
         }
-        app.advance(1);
-        app.service.wake_deliveries();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        next_attempt(&app, &mut attempts).await;
     };
     let oldest = items.last().unwrap();
     assert_eq!((&oldest["state"], &oldest["attempts"]), (&json!("Failed"), &json!(5)), "{oldest}");
@@ -266,7 +281,7 @@ async fn the_outbox_survives_a_restart_between_change_and_delivery() {
     // secret that was sealed by the first.
     let app = TestApp::build(dir, setup(targets, key_dir)).await;
     let _d = server::workers::delivery::start(app.service.clone(), fast());
-    let got = summary(&receiver.wait_accepted(1).await);
+    let got = summary(&settled(&app, &receiver, 1).await);
     assert_eq!(
         got,
         vec![(
@@ -292,7 +307,7 @@ async fn test_events_redelivery_guard_validation_and_secrecy() {
     let r = app.post(&format!("{HOOKS}/deploy/test"), json!({})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     let first = r.body["id"].as_i64().unwrap();
-    let got = receiver.wait_accepted(1).await;
+    let got = settled(&app, &receiver, 1).await;
     assert!(got[0].signature_ok);
     assert_eq!(got[0].event["type"], "io.imagestreams.webhook.test");
     assert_eq!(got[0].delivery, first.to_string());
@@ -300,7 +315,7 @@ async fn test_events_redelivery_guard_validation_and_secrecy() {
     let r = app.post(&format!("{HOOKS}/deploy/deliveries/{first}/redeliver"), json!({})).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
     assert_eq!(r.body["redeliveryOf"], first);
-    let got = receiver.wait_accepted(2).await;
+    let got = settled(&app, &receiver, 2).await;
     assert_eq!(got[1].event["id"], got[0].event["id"], "a redelivery carries the same CloudEvent id");
     assert_ne!(got[1].delivery, got[0].delivery);
     assert!(got[1].signature_ok);
@@ -319,7 +334,7 @@ async fn test_events_redelivery_guard_validation_and_secrecy() {
     assert_eq!(r.body["spec"]["tags"], json!(["app:*"]));
     assert_eq!(app.put(&format!("{HOOKS}/deploy"), w).await.status, StatusCode::CONFLICT, "a stale resourceVersion");
     assert_eq!(app.post(&format!("{HOOKS}/deploy/test"), json!({})).await.status, StatusCode::ACCEPTED);
-    assert!(receiver.wait_accepted(3).await[2].signature_ok);
+    assert!(settled(&app, &receiver, 3).await[2].signature_ok);
 
     // Validation names each field and rule.
     let bad =
@@ -351,14 +366,13 @@ async fn test_events_redelivery_guard_validation_and_secrecy() {
     let r = app.post(HOOKS, hook("byname", &format!("http://localhost:{port}/hook"), &["*:*"], &[])).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(app.post(&format!("{HOOKS}/byname/test"), json!({})).await.status, StatusCode::ACCEPTED);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut attempts = app.service.delivery_attempts();
     let error = loop {
         let log = app.get(&format!("{HOOKS}/byname/deliveries")).await.body;
         if let Some(e) = log["items"][0]["attemptLog"][0]["error"].as_str() {
             break e.to_string();
         }
-        assert!(tokio::time::Instant::now() < deadline, "no attempt recorded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        next_attempt(&app, &mut attempts).await;
     };
     assert!(error.contains("resolves to the non-public address"), "{error}");
     assert_eq!(receiver.received().len(), 3, "nothing reached the receiver through the refused name");
@@ -410,14 +424,13 @@ async fn delivery_errors_never_carry_the_target_url() {
     ok("POST", format!("{HOOKS}/slack/test"), Some(json!({})), admin.clone()).await;
 
     let deliveries = format!("{HOOKS}/slack/deliveries");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut attempts = app.service.delivery_attempts();
     let error = loop {
         let log = ok("GET", deliveries.clone(), None, admin.clone()).await;
         if let Some(e) = log["items"][0]["attemptLog"][0]["error"].as_str() {
             break e.to_string();
         }
-        assert!(tokio::time::Instant::now() < deadline, "no attempt recorded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        next_attempt(&app, &mut attempts).await;
     };
     assert_eq!(error, format!("the receiver's answer was too large (too many or too long headers): 127.0.0.1:{port}"));
     for (who, h) in [("editor", admin.clone()), ("viewer", vera.clone())] {

@@ -104,6 +104,7 @@ impl Service {
         let mut tx = self.store.begin().await.map_err(db)?;
         store::record_attempt(&mut tx, &row, state, next).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
+        self.delivery_attempts.send_modify(|n| *n += 1);
         Ok(state)
     }
 
@@ -124,6 +125,28 @@ impl Service {
     /// moved the clock).
     pub fn wake_deliveries(&self) {
         self.delivery_wakeup.notify_one();
+    }
+
+    /// Changes with every recorded delivery attempt: what a test awaits instead of polling.
+    pub fn delivery_attempts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.delivery_attempts.subscribe()
+    }
+
+    /// When the earliest queued delivery is due (service clock, ms), if any is queued.
+    pub async fn next_delivery_due_ms(&self) -> Result<Option<i64>, ApiError> {
+        Ok(self.queued_deliveries().await?.iter().map(|d| d.due_ms).min())
+    }
+
+    /// Says the service clock was moved by hand (tests): timers that wait on it (the
+    /// dispatcher's retries, watches' bookmarks and expiry checks) look at it again now.
+    pub fn clock_moved(&self) {
+        self.clock_moves.send_modify(|n| *n += 1);
+        self.wake_deliveries();
+    }
+
+    /// Changes whenever `clock_moved` is called.
+    pub(crate) fn clock_moves(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.clock_moves.subscribe()
     }
 
     /// Whether `host:port` may receive webhooks (`--allowed-webhook-target`; non-public

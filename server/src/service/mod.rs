@@ -110,6 +110,10 @@ pub struct Service {
     webhook_guard: Arc<crate::egress::RegistryGuard>,
     /// Wakes the webhook dispatcher after a commit that may have queued deliveries.
     delivery_wakeup: Arc<tokio::sync::Notify>,
+    /// Bumped by every recorded delivery attempt (`delivery_attempts`).
+    delivery_attempts: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Bumped when a test moves the clock (`clock_moved`).
+    clock_moves: Arc<tokio::sync::watch::Sender<u64>>,
     /// The web imports running in the background (the import form's progress).
     import_jobs: Arc<jobs::ImportJobs>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
@@ -150,6 +154,8 @@ impl Service {
             import_queue: None,
             webhook_guard: Arc::new(crate::egress::RegistryGuard::for_webhooks(&[])),
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+            delivery_attempts: Arc::new(tokio::sync::watch::channel(0).0),
+            clock_moves: Arc::new(tokio::sync::watch::channel(0).0),
             import_jobs: Arc::new(jobs::ImportJobs::default()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
             watches: Arc::new(watch::WatchControl::new(WatchLimits::default())),

@@ -286,7 +286,8 @@ impl Service {
         let deadline = chrono::Duration::from_std(limits.max_duration).ok().and_then(|d| self.clock_now().checked_add_signed(d));
         let state = WatchState {
             service: self.clone(),
-            next_bookmark: tokio::time::Instant::now() + req.bookmark_interval,
+            next_bookmark: bookmark_after(self.clock_now(), req.bookmark_interval),
+            clock: self.clock_moves(),
             req,
             // The audit entry was the opening request's; asking again later writes none.
             creds: Credentials { audit: None, ..creds },
@@ -336,7 +337,10 @@ struct WatchState {
     epoch: tokio::sync::watch::Receiver<u64>,
     recheck: tokio::time::Interval,
     recheck_due: bool,
-    next_bookmark: tokio::time::Instant,
+    /// When the next bookmark is due, on the service clock.
+    next_bookmark: DateTime<Utc>,
+    /// Moves of a hand-moved clock (tests): bookmarks and expiry are looked at again.
+    clock: tokio::sync::watch::Receiver<u64>,
     /// When the watch ends cleanly (service clock); `None`: never.
     deadline: Option<DateTime<Utc>>,
     ended: bool,
@@ -395,7 +399,7 @@ impl WatchState {
                             return Some(self.end_with(&e));
                         }
                     }
-                    self.next_bookmark = tokio::time::Instant::now() + self.req.bookmark_interval;
+                    self.next_bookmark = self.bookmark_after_now();
                     return Some(lines);
                 }
                 Step::Recheck => self.recheck_due = true,
@@ -499,6 +503,11 @@ impl WatchState {
             .collect())
     }
 
+    /// When the next bookmark is due: one interval from now on the service clock.
+    fn bookmark_after_now(&self) -> DateTime<Utc> {
+        bookmark_after(self.service.clock_now(), self.req.bookmark_interval)
+    }
+
     /// An event as a label-selector watch sends it (see `selected`): as it is while the stream
     /// stays selected, ADDED when it enters the selection, DELETED when it leaves, nothing while
     /// it stays out. Without a selector, as it is.
@@ -557,6 +566,7 @@ impl WatchState {
             Epoch(bool),
             Timer,
             Bookmark,
+            ClockMoved(bool),
         }
         loop {
             if self.follow.position == i64::MAX {
@@ -581,12 +591,16 @@ impl WatchState {
                 }
             }
             let position = self.follow.position;
-            let (bookmarks, at) = (self.req.bookmarks, self.next_bookmark);
+            // The bookmark's wait in real time, from the service clock (a clock moved by hand
+            // wakes the watch below to look again).
+            let bookmarks = self.req.bookmarks;
+            let wait = (self.next_bookmark - self.service.clock_now()).to_std().unwrap_or(Duration::ZERO);
             let woke = tokio::select! {
                 r = self.follow.batches.recv() => Woke::Batch(r),
                 r = self.epoch.changed() => Woke::Epoch(r.is_ok()),
                 _ = self.recheck.tick() => Woke::Timer,
-                _ = tokio::time::sleep_until(at), if bookmarks => Woke::Bookmark,
+                _ = tokio::time::sleep(wait), if bookmarks => Woke::Bookmark,
+                r = self.clock.changed() => Woke::ClockMoved(r.is_ok()),
             };
             match woke {
                 Woke::Epoch(true) => return Step::Recheck,
@@ -613,8 +627,11 @@ impl WatchState {
                         return Step::Lines(lines);
                     }
                 }
+                Woke::ClockMoved(false) => {}
+                // Expiry and the lifetime are on the service clock: ask again now.
+                Woke::ClockMoved(true) => return Step::Timer,
                 Woke::Bookmark => {
-                    self.next_bookmark = tokio::time::Instant::now() + self.req.bookmark_interval;
+                    self.next_bookmark = self.bookmark_after_now();
                     let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
                     let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
                     let Ok(mut v) = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }) else {
@@ -665,6 +682,11 @@ impl WatchState {
             None => CatchUp::Current(now),
         })
     }
+}
+
+/// `now` plus a bookmark interval, saturating (an interval too long to add means never).
+fn bookmark_after(now: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(interval).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A watch line with another event type (lines are `{"type":"…","object":…}`).

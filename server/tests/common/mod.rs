@@ -74,9 +74,34 @@ impl TestApp {
         self._dir.path()
     }
 
+    /// Moves the service clock and tells the service (its timers look again).
     pub fn advance(&self, seconds: i64) {
-        let mut t = self.clock.0.lock().unwrap();
-        *t += chrono::Duration::seconds(seconds);
+        self.advance_ms(seconds * 1000);
+    }
+
+    pub fn advance_ms(&self, ms: i64) {
+        {
+            let mut t = self.clock.0.lock().unwrap();
+            *t += chrono::Duration::milliseconds(ms);
+        }
+        self.service.clock_moved();
+    }
+
+    /// Until no delivery is queued: each wait is for the next recorded attempt (no polling); a
+    /// retry waiting on the clock gets the clock moved to it.
+    pub async fn settle_deliveries(&self) {
+        let mut attempts = self.service.delivery_attempts();
+        loop {
+            let Some(due) = self.service.next_delivery_due_ms().await.unwrap() else { return };
+            let now = self.service.now_ms();
+            if due > now {
+                self.advance_ms(due - now);
+            }
+            tokio::time::timeout(std::time::Duration::from_secs(20), attempts.changed())
+                .await
+                .expect("a queued delivery was attempted")
+                .unwrap();
+        }
     }
 
     pub async fn send(&self, method: &str, path: &str, body: Option<Value>, accept: Option<&str>) -> Reply {

@@ -37,6 +37,8 @@ pub struct Receiver {
     pub port: u16,
     secret: Arc<Vec<u8>>,
     inner: Arc<Mutex<Inner>>,
+    /// Told of every request as it arrives (what waits await instead of polling).
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 pub fn verify(secret: &[u8], header: &str, body: &[u8]) -> bool {
@@ -81,6 +83,7 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         answered: code,
     };
     r.inner.lock().unwrap().received.push(received);
+    r.arrived.notify_waiters();
     if let Some(Step::Stall(d)) = step {
         tokio::time::sleep(d).await;
         return StatusCode::OK;
@@ -96,6 +99,7 @@ impl Receiver {
             port,
             secret: Arc::new(secret.as_bytes().to_vec()),
             inner: Arc::new(Mutex::new(Inner { script: script.into(), received: vec![] })),
+            arrived: Default::default(),
         };
         let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(r.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -120,14 +124,21 @@ impl Receiver {
         self.received().into_iter().filter(|r| (200..300).contains(&r.answered)).collect()
     }
 
-    /// Waits until `n` were accepted (or 15 s pass), then a little longer to catch extras.
+    /// Waits (on arrivals, not by polling) until `n` were accepted, at most 15 s. To be sure no
+    /// more follow, settle the service's deliveries afterwards (`TestApp::settle_deliveries`).
     pub async fn wait_accepted(&self, n: usize) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        while self.accepted().len() < n && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if self.accepted().len() >= n {
+                return self.accepted();
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return self.accepted();
+            }
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.accepted()
     }
 }
 
