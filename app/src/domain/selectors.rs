@@ -218,6 +218,11 @@ impl FieldSelector {
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
+
+    /// Whether a requirement is `!=` (watches follow equalities only).
+    pub fn has_inequality(&self) -> bool {
+        self.requirements.iter().any(|(_, equal, _)| !equal)
+    }
 }
 
 #[cfg(test)]

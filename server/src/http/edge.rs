@@ -33,7 +33,7 @@
 //! what a caller may do (the service's permission check does).
 
 use super::{HttpError, credentials};
-use crate::service::{AuditNote, AuditSlot, Caller, Service};
+use crate::service::{AuditNote, AuditSlot, Caller, Service, for_log};
 use app::model::ApiError;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -42,7 +42,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The edge's settings: which host names are this server's.
 #[derive(Clone, Debug, Default)]
@@ -129,15 +128,7 @@ pub fn csrf_check(headers: &HeaderMap) -> Result<(), ApiError> {
     if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
         return Ok(());
     }
-    refuse(format!("Origin {:?} is not this site ({host:?})", truncate(origin, 100)))
-}
-
-/// At most `max` characters of a client-supplied value, for messages and logs.
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
+    refuse(format!("Origin {:?} is not this site ({host:?})", for_log(origin)))
 }
 
 /// The name of the Leptos server function a path calls (`/api/set_member4440…` →
@@ -205,37 +196,20 @@ fn field_validation(query: &str) -> Result<&'static str, ApiError> {
             "Strict" => Ok("Strict"),
             other => Err(ApiError::bad_request(format!(
                 "fieldValidation: Unsupported value: {:?}: supported values: \"Ignore\", \"Strict\", \"Warn\"",
-                truncate(other, 40)
+                for_log(&other)
             ))),
         },
     }
 }
 
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|p| !p.is_empty()).map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
-        (decode(k), decode(v))
-    })
+/// The pairs of a query string (`serde_urlencoded`; an undecodable one has none).
+fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default().into_iter()
 }
 
 /// The one anonymous change: signing in (and out, which is harmless).
 fn anonymous_allowed(method: &Method, path: &str) -> bool {
     path == "/api/v1/session" && matches!(*method, Method::POST | Method::DELETE)
-}
-
-/// Refused anonymous requests since the last report, reported at most once a minute.
-static REFUSED_ANONYMOUS: AtomicU64 = AtomicU64::new(0);
-static LAST_REPORT: AtomicU64 = AtomicU64::new(0);
-
-fn count_refused_anonymous() {
-    REFUSED_ANONYMOUS.fetch_add(1, Ordering::Relaxed);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-    let last = LAST_REPORT.load(Ordering::Relaxed);
-    if now >= last + 60 && LAST_REPORT.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
-        let n = REFUSED_ANONYMOUS.swap(0, Ordering::Relaxed);
-        tracing::info!(refused = n, "anonymous requests refused since the last report (not written to the audit log)");
-    }
 }
 
 fn status_response(code: StatusCode, reason: &str, message: String) -> Response {
@@ -272,7 +246,7 @@ async fn admit_inner(edge: &Edge, mut req: Request, next: Next) -> Response {
                 "MisdirectedRequest",
                 format!(
                     "the Host header {:?} does not name this server; if it should, start the server with --public-url naming it",
-                    truncate(host, 100)
+                    for_log(host)
                 ),
             );
         }
@@ -349,15 +323,10 @@ async fn admit_inner(edge: &Edge, mut req: Request, next: Next) -> Response {
         let ct = content_type(req.headers());
         let sign_in_form = path == "/api/v1/session" && ct.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
         match ct {
-            Some(ct) if function.is_none() && !sign_in_form && !decodable_content_type(ct) => {
-                let mut e = ApiError::bad_request(format!(
-                    "the content type {:?} is not accepted: send the body as application/json or application/yaml",
-                    truncate(ct, 100)
-                ));
-                e.status.code = 415;
-                e.status.reason = "UnsupportedMediaType".into();
-                Some(e)
-            }
+            Some(ct) if function.is_none() && !sign_in_form && !decodable_content_type(ct) => Some(ApiError::unsupported_media(format!(
+                "the content type {:?} is not accepted: send the body as application/json or application/yaml",
+                for_log(ct)
+            ))),
             _ => None,
         }
     })
@@ -371,7 +340,7 @@ async fn admit_inner(edge: &Edge, mut req: Request, next: Next) -> Response {
     let resp = match refusal {
         Some(e) => {
             if anonymous {
-                count_refused_anonymous();
+                edge.service.count_refused_anonymous();
                 return HttpError(e).into_response();
             }
             HttpError(e).into_response()
@@ -390,7 +359,7 @@ async fn admit_inner(edge: &Edge, mut req: Request, next: Next) -> Response {
     }
     if anonymous && !resp.status().is_success() {
         // A refused anonymous request (a failed sign-in among them): counted, not written.
-        count_refused_anonymous();
+        edge.service.count_refused_anonymous();
         return resp;
     }
     edge.service.record_request(action, note, remote, resp.status().as_u16()).await;

@@ -3,7 +3,7 @@
 
 use super::live::Creds;
 use super::{ApiResult, Who, decode, deleted, respond};
-use crate::service::{ListOptions, Service, WatchRequest, parse_field_selector};
+use crate::service::{ListOptions, Service, WatchRequest};
 use app::model::ImageStream;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -89,7 +89,11 @@ async fn list_or_watch(
 ) -> ApiResult {
     let (labels, fields) = selectors(q.label_selector.as_deref(), q.field_selector.as_deref())?;
     if truthy(&q.watch) {
-        let (name, selected_ns) = parse_field_selector(q.field_selector.as_deref().unwrap_or(""))?;
+        // A watch follows equalities only (`metadata.name=`, `metadata.namespace=`).
+        if fields.has_inequality() {
+            return Err(app::model::ApiError::bad_request("fieldSelector: only = and == are supported on watches").into());
+        }
+        let (name, selected_ns) = (fields.name().map(str::to_string), fields.namespace().map(str::to_string));
         if let (Some(a), Some(b)) = (&ns, &selected_ns)
             && a != b
         {

@@ -202,10 +202,7 @@ pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
     if let Some(ct) = content_type
         && !edge::decodable_content_type(ct)
     {
-        let mut e = ApiError::bad_request("the request body must be application/json or application/yaml");
-        e.status.code = 415;
-        e.status.reason = "UnsupportedMediaType".into();
-        return Err(e);
+        return Err(ApiError::unsupported_media("the request body must be application/json or application/yaml"));
     }
     let yaml = content_type.is_some_and(|c| c.contains("yaml"));
     if !yaml && field_validation(headers) == FieldValidation::Strict {

@@ -19,6 +19,11 @@ pub const REFUSALS_PER_MINUTE: u32 = 30;
 /// Callers the refusal budget remembers at once (it starts afresh when full).
 const REFUSAL_CALLERS: usize = 10_000;
 
+/// Refused anonymous requests, which are not written to the audit log: counted, and the count
+/// reported to the server log at most once a minute (service clock).
+#[derive(Debug, Default)]
+pub(crate) struct AnonymousRefusals(std::sync::Mutex<(i64, u64)>);
+
 /// Per caller, the minute (unix minutes, service clock) and how many refusals were written in it.
 #[derive(Debug, Default)]
 pub(crate) struct RefusalBudget(std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>);
@@ -75,6 +80,18 @@ impl Service {
         rows.truncate(limit as usize);
         let next = if more { rows.last().map(|(id, _)| id.to_string()) } else { None };
         Ok((rows.into_iter().map(|(_, e)| e).collect(), next))
+    }
+
+    /// Counts one refused anonymous request (the edge writes none of them to the audit log, so
+    /// nobody can flood it); the count goes to the server log at most once a minute.
+    pub fn count_refused_anonymous(&self) {
+        let minute = self.clock_now().timestamp() / 60;
+        let Ok(mut m) = self.anonymous_refusals.0.lock() else { return };
+        m.1 += 1;
+        if minute > m.0 {
+            tracing::info!(refused = m.1, "anonymous requests refused since the last report (not written to the audit log)");
+            *m = (minute, 0);
+        }
     }
 
     /// Writes the audit entry of one request: `action` is its method and path, `note` what the

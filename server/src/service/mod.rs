@@ -39,7 +39,7 @@ pub use imports::ImportProgress;
 pub use patch::PatchType;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
-pub use watch::{WatchLimits, WatchRequest, WatchStream, parse_field_selector};
+pub use watch::{WatchLimits, WatchRequest, WatchStream};
 
 pub use app::domain::accounts::Verb;
 
@@ -131,6 +131,8 @@ pub struct Service {
     loopback_only: bool,
     /// How many refusals per caller the audit log takes (`audit::REFUSALS_PER_MINUTE`).
     audit_refusals: Arc<audit::RefusalBudget>,
+    /// Refused anonymous requests not yet reported (`count_refused_anonymous`).
+    anonymous_refusals: Arc<audit::AnonymousRefusals>,
     /// Where password hashes run (off the async workers, a few at once).
     password_hashing: Arc<access::PasswordHashing>,
 }
@@ -166,6 +168,7 @@ impl Service {
             setup: Arc::new(access::Setup::default()),
             loopback_only: AccessConfig::default().loopback_only,
             audit_refusals: Arc::new(audit::RefusalBudget::default()),
+            anonymous_refusals: Arc::new(audit::AnonymousRefusals::default()),
             password_hashing: Arc::new(access::PasswordHashing::for_this_machine()),
         }
     }

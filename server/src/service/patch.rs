@@ -40,15 +40,10 @@ impl PatchType {
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/strategic-merge-patch+json" => Ok(PatchType::StrategicMerge),
-            _ => {
-                let mut e = ApiError::bad_request(
-                    "the body of the request was in an unknown format - accepted media types include: \
+            _ => Err(ApiError::unsupported_media(
+                "the body of the request was in an unknown format - accepted media types include: \
                      application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json",
-                );
-                e.status.code = 415;
-                e.status.reason = "UnsupportedMediaType".into();
-                Err(e)
-            }
+            )),
         }
     }
 }
@@ -189,6 +184,33 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|e| ApiError::internal(format!("encoding the stored object: {e}")))
 }
 
+/// One PATCH request: its type, body and strictness, applied to whatever is stored at each try.
+struct Patch<'a> {
+    kind: PatchType,
+    body: &'a [u8],
+    strict: bool,
+    /// The patch names a resourceVersion: a conflict is the caller's, not retried.
+    pinned: bool,
+}
+
+impl<'a> Patch<'a> {
+    fn new(kind: PatchType, body: &'a [u8], strict: bool) -> Self {
+        Patch { kind, body, strict, pinned: pins_resource_version(kind, body) }
+    }
+
+    /// The stored object with the patch applied.
+    fn to<T: serde::Serialize + serde::de::DeserializeOwned>(&self, current: &T) -> Result<T, ApiError> {
+        decode_patched(apply(self.kind, &encode(current)?, self.body)?, self.strict)
+    }
+
+    /// Whether an update's failure is a race with another writer to retry (counting the try).
+    fn retries(&self, e: &ApiError, attempt: &mut usize) -> bool {
+        let again = e.code() == 409 && !self.pinned && *attempt < RETRIES_ON_CONFLICT;
+        *attempt += 1;
+        again
+    }
+}
+
 impl Service {
     /// `PATCH …/imagestreams/{name}`; `strict`: `?fieldValidation=Strict`.
     pub async fn patch_stream(
@@ -200,13 +222,12 @@ impl Service {
         patch: &[u8],
         strict: bool,
     ) -> Result<ImageStream, ApiError> {
-        let pinned = pins_resource_version(kind, patch);
+        let patch = Patch::new(kind, patch, strict);
         let mut attempt = 0;
         loop {
             let current = self.get_stream(caller, ns, name).await?;
-            let patched: ImageStream = decode_patched(apply(kind, &encode(&current)?, patch)?, strict)?;
-            match self.update_stream(caller, ns, name, patched).await {
-                Err(e) if e.code() == 409 && !pinned && attempt < RETRIES_ON_CONFLICT => attempt += 1,
+            match self.update_stream(caller, ns, name, patch.to(&current)?).await {
+                Err(e) if patch.retries(&e, &mut attempt) => {}
                 other => return other,
             }
         }
@@ -222,11 +243,11 @@ impl Service {
         patch: &[u8],
         strict: bool,
     ) -> Result<ImageStreamTag, ApiError> {
-        let pinned = pins_resource_version(kind, patch);
+        let patch = Patch::new(kind, patch, strict);
         let mut attempt = 0;
         loop {
             let current = self.get_istag(caller, ns, name).await?;
-            let mut patched: ImageStreamTag = decode_patched(apply(kind, &encode(&current)?, patch)?, strict)?;
+            let mut patched: ImageStreamTag = patch.to(&current)?;
             // `kubectl annotate istag` patches metadata.annotations only: the tag's own copy,
             // unchanged by the patch, counts as not provided (else the update refuses it as
             // differing from the object's annotations).
@@ -237,7 +258,7 @@ impl Service {
                 p.annotations = None;
             }
             match self.set_istag(caller, ns, name, patched, false).await {
-                Err(e) if e.code() == 409 && !pinned && attempt < RETRIES_ON_CONFLICT => attempt += 1,
+                Err(e) if patch.retries(&e, &mut attempt) => {}
                 other => return other,
             }
         }

@@ -148,23 +148,6 @@ fn error_line(e: &ApiError) -> String {
 /// Streams listed per page of the initial listing.
 const LIST_PAGE: i64 = 200;
 
-/// Parses a `fieldSelector` (`metadata.name=x,metadata.namespace=y`).
-pub fn parse_field_selector(s: &str) -> Result<(Option<String>, Option<String>), ApiError> {
-    let (mut name, mut namespace) = (None, None);
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        let (field, value) = part
-            .split_once("==")
-            .or_else(|| part.split_once('='))
-            .ok_or_else(|| ApiError::bad_request(format!("invalid selector: {part:?}; expected field=value")))?;
-        match field {
-            "metadata.name" => name = Some(value.to_string()),
-            "metadata.namespace" => namespace = Some(value.to_string()),
-            other => return Err(ApiError::bad_request(format!("field label not supported: {other}"))),
-        }
-    }
-    Ok((name, namespace))
-}
-
 /// Which namespaces a watch follows, by identity.
 #[derive(Clone, Debug, PartialEq)]
 enum View {
