@@ -196,7 +196,7 @@ fn field_validation(query: &str) -> Result<&'static str, ApiError> {
             "Strict" => Ok("Strict"),
             other => Err(ApiError::bad_request(format!(
                 "fieldValidation: Unsupported value: {:?}: supported values: \"Ignore\", \"Strict\", \"Warn\"",
-                for_log(&other)
+                for_log(other)
             ))),
         },
     }
