@@ -40,11 +40,13 @@
 //! Leptos.
 
 pub mod bench;
+pub mod blobs;
 pub mod cli;
 pub mod demo;
 pub mod egress;
 pub mod http;
 pub mod importer;
+pub mod registry;
 pub mod sealing;
 pub mod serve;
 pub mod service;

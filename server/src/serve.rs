@@ -126,6 +126,23 @@ pub struct ServeArgs {
     /// to --max-connections there.
     #[arg(long, env = "IMAGESTREAMS_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_client: u32,
+
+    // The integrated registry (issue 15).
+    /// Where the registry keeps blobs and manifests: `file` (default: <--data-dir>/blobs) or
+    /// `s3://bucket[/prefix]` (credentials and endpoint from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP).
+    #[arg(long, env = "IMAGESTREAMS_BLOB_STORE", default_value = "file")]
+    pub blob_store: String,
+    /// Mirror what is pulled through the registry into the blob store (`--registry-mirror=false`
+    /// streams it without keeping it).
+    #[arg(long, env = "IMAGESTREAMS_REGISTRY_MIRROR", default_value_t = true, action = clap::ArgAction::Set)]
+    pub registry_mirror: bool,
+    /// A registry upload untouched for this long is dropped.
+    #[arg(long, env = "IMAGESTREAMS_UPLOAD_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub upload_ttl: std::time::Duration,
+    /// Largest blob the registry takes in a push or pulls through, in bytes.
+    #[arg(long, env = "IMAGESTREAMS_MAX_BLOB_SIZE", default_value_t = 16 << 30)]
+    pub max_blob_size: u64,
 }
 
 /// A duration flag: `250ms`, `90s`, `15m`, `1h30m` (humantime's units), or plain seconds; never
@@ -177,8 +194,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         session_ttl: args.session_ttl,
         loopback_only: local.ip().is_loopback(),
     };
-    let service =
-        service.with_importer(importer).with_sealer(sealer).with_webhook_targets(&args.allowed_webhook_target).with_access(access);
+    let blobs = match args.blob_store.as_str() {
+        "file" | "" => crate::blobs::BlobStore::filesystem(&args.data_dir.join("blobs")),
+        url if url.starts_with("s3://") => crate::blobs::BlobStore::s3(url),
+        other => anyhow::bail!("--blob-store {other:?}: use file or s3://bucket[/prefix]"),
+    }
+    .map_err(|e| anyhow::anyhow!("--blob-store: {e}"))?;
+    tracing::info!("registry blobs: {}", blobs.description());
+    let registry = crate::service::RegistryConfig {
+        mirror: args.registry_mirror,
+        blobs,
+        spool_dir: args.data_dir.join("spool"),
+        upload_ttl: args.upload_ttl,
+        max_blob_bytes: args.max_blob_size,
+        realm: args.public_url.as_ref().map(|_| format!("{}v2/token", public_url)),
+        ..Default::default()
+    };
+    // Spooled uploads and downloads do not survive a restart (clients start them again).
+    let _ = std::fs::remove_dir_all(args.data_dir.join("spool"));
+    let service = service
+        .with_importer(importer)
+        .with_sealer(sealer)
+        .with_webhook_targets(&args.allowed_webhook_target)
+        .with_access(access)
+        .with_registry(registry);
     let service = service.with_watch_limits(crate::service::WatchLimits {
         max_duration: args.watch_max_duration,
         max_per_client: args.max_watches_per_client as usize,

@@ -40,8 +40,9 @@ pub fn api_router(service: Service) -> Router {
 
 /// The API router behind an edge with `config`.
 pub fn api_router_with(service: Service, config: EdgeConfig) -> Router {
+    let registry = crate::registry::router(service.clone(), config.clone());
     let edge = Edge { service: service.clone(), config: std::sync::Arc::new(config) };
-    routes(service).layer(axum::middleware::from_fn_with_state(edge, admit))
+    registry.merge(routes(service).layer(axum::middleware::from_fn_with_state(edge, admit)))
 }
 
 /// Every API route, without the edge (the caller adds it once, over the UI routes too).

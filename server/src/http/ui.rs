@@ -172,10 +172,11 @@ pub fn router(service: Service, options: LeptosOptions, edge: http::EdgeConfig) 
         .route("/pkg/{*file}", axum::routing::get(leptos_axum::file_and_error_handler(shell)))
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
+    let registry = crate::registry::router(service.clone(), edge.clone());
     let edge = http::Edge { service: service.clone(), config: Arc::new(edge) };
-    http::routes(service)
-        .merge(ui)
-        .layer(axum::middleware::from_fn_with_state(edge, http::admit))
-        .layer(CompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+    // The registry is beside the API edge (its own credentials and Host check) and outside
+    // compression (blobs are compressed already, and ranges and lengths must stay exact).
+    let portal =
+        http::routes(service).merge(ui).layer(axum::middleware::from_fn_with_state(edge, http::admit)).layer(CompressionLayer::new());
+    registry.merge(portal).layer(TraceLayer::new_for_http())
 }

@@ -21,7 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use errors::http_only_message;
-pub use manifest::{MAX_LAYERS, MAX_LIST_ENTRIES};
+pub use manifest::{
+    ACCEPTED as MANIFEST_TYPES, DOCKER_LIST, DOCKER_MANIFEST, MAX_LAYERS, MAX_LIST_ENTRIES, ManifestList, OCI_INDEX, OCI_MANIFEST, Parsed,
+    SingleManifest, choose_platform, image as image_from_manifest, list_image, parse as parse_manifest,
+};
 pub use registry::{MAX_CONFIG_BYTES, MAX_ERROR_BODY_BYTES, MAX_ERROR_TEXT, MAX_MANIFEST_BYTES};
 
 /// Most tags of one repository collected for an `--all` import: the listing stops there (and
@@ -236,6 +239,7 @@ impl Importer {
                     return Ok(v);
                 }
                 Ok(Err(Failure::Refused(detail))) => return Err(errors::invalid_manifest(r, &detail)),
+                Ok(Err(Failure::Throttled(after))) => return Err(throttled(r, after)),
                 Ok(Err(Failure::Registry(e))) => {
                     let transport_failed = errors::is_transport_error(&e);
                     if transport_failed && i + 1 < transports.len() {
@@ -386,5 +390,63 @@ impl Importer {
     }
 }
 
+/// The status of a registry's 429: reason `TooManyRequests`, its advice in the message
+/// (`retry_after` reads it back).
+fn throttled(r: &DockerImageReference, after: Option<u64>) -> OperationStatus {
+    let advice = after.map(|s| format!("; Retry-After: {s}")).unwrap_or_default();
+    OperationStatus::failure("TooManyRequests", format!("{}: the registry answered 429 Too Many Requests{advice}", r.exact()), 429)
+}
+
+/// The seconds a registry asked to wait before retrying, from a `TooManyRequests` status.
+pub fn retry_after(status: &OperationStatus) -> Option<u64> {
+    let (_, after) = status.message.rsplit_once("Retry-After: ")?;
+    after.trim().parse().ok()
+}
+
+/// Pull-through (the integrated registry): reaching the upstream a history item names, with
+/// the same transports, guard, credentials, timeouts and byte budgets as imports.
+impl Importer {
+    /// The manifest `reference` (`registry/repo@digest`) names: its bytes (checked against the
+    /// digest, at most `MAX_MANIFEST_BYTES`) and the registry's `Content-Type`.
+    pub async fn pull_manifest(
+        &self,
+        reference: &str,
+        insecure: bool,
+        auth: &Option<RegistryLogin>,
+    ) -> Result<(bytes::Bytes, Option<String>), OperationStatus> {
+        let r =
+            DockerImageReference::parse(reference).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
+        let (body, _, content_type) = self
+            .with_transport(&r, insecure, auth, |c, reference| async move { c.typed_manifest(&reference, manifest::ACCEPTED).await })
+            .await?;
+        Ok((body, content_type))
+    }
+
+    /// An open download of the blob `digest` from the repository `reference` names (its tag or
+    /// digest is ignored): the answer once the registry said 200, its body unread. Reading the
+    /// body is bounded by the client's read timeout; verifying it is the caller's.
+    pub async fn pull_blob(
+        &self,
+        reference: &str,
+        digest: &str,
+        insecure: bool,
+        auth: &Option<RegistryLogin>,
+    ) -> Result<reqwest::Response, OperationStatus> {
+        let r =
+            DockerImageReference::parse(reference).map_err(|e| OperationStatus::failure("Invalid", format!("invalid name: {e}"), 422))?;
+        let digest = digest.to_string();
+        self.with_transport(&r, insecure, auth, |c, reference| {
+            let digest = digest.clone();
+            async move { c.open_blob(&reference, &digest).await }
+        })
+        .await
+    }
+}
+
 /// Tags asked for per page of a tag list.
 const PAGE: usize = 1000;
+
+/// A transport error as it may be shown: credentials and signed query strings removed.
+pub fn scrub_error(e: &reqwest::Error) -> String {
+    errors::scrubbed(&e.to_string())
+}

@@ -39,6 +39,9 @@ pub enum Failure {
     Registry(OciDistributionError),
     /// The answer was refused here (too big, wrong digest): the detail names the rule.
     Refused(String),
+    /// The registry answered 429 Too Many Requests, with its `Retry-After` in seconds if it
+    /// gave one (a date is read as "no advice").
+    Throttled(Option<u64>),
 }
 
 impl From<OciDistributionError> for Failure {
@@ -100,12 +103,29 @@ impl Endpoint {
     /// The manifest `r` names (by digest or tag) and its digest: the registry's
     /// `Docker-Content-Digest`, checked against the body, or the body's sha256 when it sends none.
     pub async fn manifest(&self, r: &Reference, accept: &[&str]) -> Result<(Bytes, String), Failure> {
+        self.typed_manifest(r, accept).await.map(|(body, digest, _)| (body, digest))
+    }
+
+    /// `manifest`, with the registry's `Content-Type` (the manifest's media type on the wire).
+    pub async fn typed_manifest(&self, r: &Reference, accept: &[&str]) -> Result<(Bytes, String, Option<String>), Failure> {
         let reference = r.digest().or(r.tag()).unwrap_or("latest");
         let url = format!("{}/manifests/{reference}", self.base(r));
         let (headers, body) = self.get(r, &url, accept, MAX_MANIFEST_BYTES, "manifest").await?;
         let header = headers.get("docker-content-digest").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty());
         let digest = content_digest(&body, header, r.digest(), "manifest")?;
-        Ok((body, digest))
+        let content_type = headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok((body, digest, content_type))
+    }
+
+    /// An open GET of a blob, answered 200: the body is the caller's to read (and verify); any
+    /// other answer is the registry's error (429 as `Failure::Throttled`).
+    pub async fn open_blob(&self, r: &Reference, digest: &str) -> Result<reqwest::Response, Failure> {
+        let url = format!("{}/blobs/{digest}", self.base(r));
+        let res = self.answer(r, &url, &[]).await?;
+        if res.status() == StatusCode::OK {
+            return Ok(res);
+        }
+        Err(failure_of(res, &url).await)
     }
 
     /// A blob of the repository (an image config), at most `limit` bytes, checked against its digest.
@@ -131,24 +151,30 @@ impl Endpoint {
     /// A GET with the repository's cached authorization; a 401 negotiates a new one from the
     /// challenge and tries once more (tokens expire).
     async fn get(&self, r: &Reference, url: &str, accept: &[&str], limit: usize, what: &str) -> Result<(HeaderMap, Bytes), Failure> {
+        let res = self.answer(r, url, accept).await?;
+        finish(res, url, limit, what).await
+    }
+
+    /// The registry's answer to a GET, body unread: with the repository's cached
+    /// authorization, or, after a 401, with one negotiated from the challenge (once).
+    async fn answer(&self, r: &Reference, url: &str, accept: &[&str]) -> Result<reqwest::Response, Failure> {
         let repository = r.repository().to_string();
         let cached = self.authorizations.lock().unwrap_or_else(|p| p.into_inner()).get(&repository).cloned();
         let res = self.send(url, accept, cached.as_ref()).await?;
         if res.status() != StatusCode::UNAUTHORIZED {
-            return finish(res, url, limit, what).await;
+            return Ok(res);
         }
         let challenge = res.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_string);
         let Some(authorization) = self.authorize(r, challenge.as_deref()).await? else {
-            return finish(res, url, limit, what).await;
+            return Ok(res);
         };
         if cached.as_ref() == Some(&authorization) {
             // The same authorization was just refused: asking again would not change that.
-            return finish(res, url, limit, what).await;
+            return Ok(res);
         }
         drop(res);
         self.authorizations.lock().unwrap_or_else(|p| p.into_inner()).insert(repository, authorization.clone());
-        let res = self.send(url, accept, Some(&authorization)).await?;
-        finish(res, url, limit, what).await
+        self.send(url, accept, Some(&authorization)).await
     }
 
     async fn send(&self, url: &str, accept: &[&str], authorization: Option<&HeaderValue>) -> Result<reqwest::Response, Failure> {
@@ -216,8 +242,21 @@ async fn finish(res: reqwest::Response, url: &str, limit: usize, what: &str) -> 
             None => Err(Failure::Refused(format!("the {what} is larger than {}", human_bytes(limit)))),
         };
     }
-    let body = read_prefix(res, MAX_ERROR_BODY_BYTES).await?;
-    Err(Failure::Registry(registry_error(status, &body, url)))
+    Err(failure_of(res, url).await)
+}
+
+/// The failure an answer other than 200 stands for: 429 with its `Retry-After` (seconds), or
+/// the registry's error read from a bounded prefix of its body.
+async fn failure_of(res: reqwest::Response, url: &str) -> Failure {
+    let status = res.status();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = res.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        return Failure::Throttled(retry_after);
+    }
+    match read_prefix(res, MAX_ERROR_BODY_BYTES).await {
+        Ok(body) => Failure::Registry(registry_error(status, &body, url)),
+        Err(e) => e.into(),
+    }
 }
 
 /// The whole body if it fits in `limit` bytes, else `None` (without reading past the limit:

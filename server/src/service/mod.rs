@@ -15,6 +15,7 @@ mod jobs;
 mod namespaces;
 mod outbox;
 mod patch;
+pub mod registry;
 mod secrets;
 mod streams;
 mod tags;
@@ -37,6 +38,7 @@ pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, WebhookClie
 pub use forms::form_error;
 pub use imports::ImportProgress;
 pub use patch::PatchType;
+pub use registry::RegistryConfig;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 pub use watch::{WatchLimits, WatchRequest, WatchStream};
@@ -135,6 +137,8 @@ pub struct Service {
     anonymous_refusals: Arc<audit::AnonymousRefusals>,
     /// Where password hashes run (off the async workers, a few at once).
     password_hashing: Arc<access::PasswordHashing>,
+    /// The integrated registry: its settings, blob store, uploads and downloads in flight.
+    registry: Arc<registry::RegistryState>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -170,6 +174,7 @@ impl Service {
             audit_refusals: Arc::new(audit::RefusalBudget::default()),
             anonymous_refusals: Arc::new(audit::AnonymousRefusals::default()),
             password_hashing: Arc::new(access::PasswordHashing::for_this_machine()),
+            registry: Arc::new(registry::RegistryState::new(RegistryConfig::default())),
         }
     }
 
@@ -206,6 +211,13 @@ impl Service {
 
     pub fn with_importer(mut self, config: ImporterConfig) -> Self {
         self.importer = Arc::new(Importer::new(config));
+        self
+    }
+
+    /// The integrated registry's settings (`serve` gives the blob store under `--data-dir`;
+    /// the default keeps blobs in memory).
+    pub fn with_registry(mut self, config: RegistryConfig) -> Self {
+        self.registry = Arc::new(registry::RegistryState::new(config));
         self
     }
 

@@ -219,6 +219,21 @@ impl Service {
         } else {
             (None, None, None)
         };
+        drop(conn);
+        self.caller_with(base, public, user, token, session).await
+    }
+
+    /// The caller a user (and the token they used, if any) stands for: their memberships read
+    /// now, so a role removed meanwhile is gone.
+    async fn caller_with(
+        &self,
+        base: Caller,
+        public: BTreeSet<String>,
+        user: Option<store::UserRow>,
+        token: Option<TokenScope>,
+        session: Option<String>,
+    ) -> Result<Caller, ApiError> {
+        let mut conn = self.store.read().await.map_err(db)?;
         let mut roles = BTreeMap::new();
         if let Some(u) = &user {
             // An unknown stored role fails the read too, rather than dropping the membership.
@@ -243,6 +258,47 @@ impl Service {
             n.token = caller.token.as_ref().map(|t| t.id.clone());
         }
         Ok(caller)
+    }
+
+    /// The caller a registry bearer token stands for (`service::registry`): the user it was
+    /// issued to (`None`: anonymous) and the API token it was issued for, whose limits apply and
+    /// which must still be live. `None` when the user or the token is gone.
+    pub(crate) async fn caller_of_user(
+        &self,
+        remote: Option<String>,
+        user_id: Option<i64>,
+        token_id: Option<&str>,
+    ) -> Result<Option<Caller>, ApiError> {
+        let base = Caller { remote, anonymous_read: self.anonymous_read, ..Default::default() };
+        if !self.accounts_on().await? {
+            let open = Caller { open: self.loopback_only, bootstrap_pending: !self.loopback_only, ..base };
+            return Ok(Some(open));
+        }
+        let mut conn = self.store.read().await.map_err(db)?;
+        let public = store::public_namespaces(&mut conn).await.map_err(db)?.into_iter().collect();
+        let Some(user_id) = user_id else {
+            drop(conn);
+            return self.caller_with(base, public, None, None, None).await.map(Some);
+        };
+        let Some(user) = store::user_by_id(&mut conn, user_id).await.map_err(db)? else { return Ok(None) };
+        let token = match token_id {
+            None => None,
+            Some(id) => {
+                let now = self.now_rfc3339();
+                let Some(row) = store::token_by_id(&mut conn, id).await.map_err(db)? else { return Ok(None) };
+                let live = row.revoked.is_none() && row.expires.as_ref().is_none_or(|e| *e > now) && row.user_id == user.id;
+                if !live {
+                    return Ok(None);
+                }
+                Some(TokenScope {
+                    id: row.id,
+                    namespaces: row.namespaces.map(|n| n.0.into_iter().collect()),
+                    max_role: row.max_role.map(|r| r.0),
+                })
+            }
+        };
+        drop(conn);
+        self.caller_with(base, public, Some(user), token, None).await.map(Some)
     }
 
     /// The caller as `GET /api/v1/session` shows them. With a limited token: only the

@@ -33,6 +33,7 @@ pub use crypto::PasswordHashing;
 pub use sessions::{SESSION_COOKIE, SignInThrottle, client_of};
 pub(crate) use setup::Setup;
 pub use setup::{Bootstrap, SETUP_TOKEN_PREFIX, unauthorized_change};
+pub(crate) use tokens::TOKEN_PREFIX as API_TOKEN_PREFIX;
 pub(crate) use users::AccountsSwitch;
 
 use app::model::Resource;

@@ -187,17 +187,16 @@ pub(super) fn check_new_password(field: &str, password: &str) -> Result<(), ApiE
 }
 
 impl Service {
-    /// Signs in: returns the session secret (the cookie's value) and the user's view. A name or
-    /// password over the domain's length is refused first (422, naming the field); after three
-    /// failures at a name from one client, each attempt of that client must wait twice as long as
-    /// the last (429); when every hashing slot is taken the answer is 429 as well.
-    pub async fn sign_in(&self, form: &SignIn, remote: Option<String>) -> Result<(String, WhoAmI), ApiError> {
-        let errs = app::domain::accounts::sign_in_errors(&form.username, &form.password);
+    /// The user a name and password belong to, checked as sign-in checks them (lengths first,
+    /// the throttle, the same timing for unknown names) without starting a session: sign-in
+    /// itself and the registry's Basic credentials (`docker login`) use it.
+    pub(crate) async fn verify_password(&self, username: &str, password: &str, remote: Option<&str>) -> Result<store::UserRow, ApiError> {
+        let errs = app::domain::accounts::sign_in_errors(username, password);
         if !errs.is_empty() {
             return Err(ApiError::invalid(RES_USERS, "", &errs));
         }
-        let name = form.username.trim().to_string();
-        let client = remote.as_deref().and_then(|r| r.parse::<IpAddr>().ok()).map(client_of);
+        let name = username.trim().to_string();
+        let client = remote.and_then(|r| r.parse::<IpAddr>().ok()).map(client_of);
         let now = self.clock_now();
         match self.sign_ins.wait(&name, client, now) {
             Some(Wait::Name(wait)) => {
@@ -213,13 +212,23 @@ impl Service {
         drop(conn);
         // Verify against a dummy hash for unknown names, so timing does not tell them apart.
         let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str());
-        let ok = self.password_hashing.verify(&form.password, hash).await? && user.is_some();
+        let ok = self.password_hashing.verify(password, hash).await? && user.is_some();
         let Some(user) = user.filter(|_| ok) else {
             self.sign_ins.failed(&name, client, now);
             tracing::info!(user = %for_log(&name), remote = ?remote, "failed sign-in");
             return Err(ApiError::unauthorized("Unauthorized: the user name or password is wrong"));
         };
         self.sign_ins.succeeded(&name, client);
+        Ok(user)
+    }
+
+    /// Signs in: returns the session secret (the cookie's value) and the user's view. A name or
+    /// password over the domain's length is refused first (422, naming the field); after three
+    /// failures at a name from one client, each attempt of that client must wait twice as long as
+    /// the last (429); when every hashing slot is taken the answer is 429 as well.
+    pub async fn sign_in(&self, form: &SignIn, remote: Option<String>) -> Result<(String, WhoAmI), ApiError> {
+        let user = self.verify_password(&form.username, &form.password, remote.as_deref()).await?;
+        let now = self.clock_now();
         let secret = random_b64(32)?;
         let expires = (now + chrono::Duration::from_std(self.session_ttl).unwrap_or(chrono::Duration::hours(12)))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

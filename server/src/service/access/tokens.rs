@@ -15,7 +15,7 @@ use app::model::*;
 use sqlx::types::Json;
 
 /// How every token begins (it tells a token from a password, and secret scanners find it).
-pub(super) const TOKEN_PREFIX: &str = "ist_";
+pub(crate) const TOKEN_PREFIX: &str = "ist_";
 
 /// A token as its owner sees it (never its secret).
 fn token_view(row: &TokenRow) -> ApiToken {
