@@ -116,6 +116,14 @@ fn the_importer_and_the_egress_guard_know_nothing_above_them() {
 }
 
 #[test]
+fn the_blob_store_knows_nothing_above_it() {
+    for upper in ["store", "service", "http", "registry", "importer", "cli", "serve", "workers"] {
+        let found = violations(|f| !f.starts_with("blobs/"), upper);
+        assert!(found.is_empty(), "the blob store uses `{upper}`:\n{}", found.join("\n"));
+    }
+}
+
+#[test]
 fn the_rule_check_sees_a_violation() {
     // The checker itself: a line that would break the rule is recognised.
     assert!(names_module("use crate::store::AuditRow;", "store"));

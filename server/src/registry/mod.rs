@@ -199,8 +199,22 @@ async fn dispatch(State(edge): State<RegistryEdge>, req: Request) -> Response {
         Ok(r) => r,
         Err(e) => error_response(&edge, &headers, e, rc.authenticated()),
     };
+    // Pushes of manifests and deletes are changes to a stream: the audit log has them (blob
+    // uploads are not recorded one by one; the manifest push that uses them is).
     if !matches!(method, Method::GET | Method::HEAD) && rc.authenticated() && (method == Method::DELETE || path.contains("/manifests/")) {
-        edge.service.record_registry_change(&rc, format!("{method} {path}"), remote, resp.status().as_u16()).await;
+        let namespace = path.trim_start_matches("/v2/").split('/').next().map(str::to_string);
+        let operation = if method == Method::DELETE { "delete" } else { "push" };
+        let what = if path.contains("/manifests/") { "manifests" } else { "blobs" };
+        edge.service
+            .record_registry_change(
+                &rc,
+                format!("{method} {path}"),
+                format!("{operation} {what}"),
+                namespace,
+                remote,
+                resp.status().as_u16(),
+            )
+            .await;
     }
     finish(resp)
 }

@@ -2,6 +2,7 @@
 //! driven in-process, and helpers for requests and seeded images.
 #![allow(dead_code)]
 
+pub mod portal;
 pub mod receiver;
 pub mod registry;
 

@@ -48,6 +48,29 @@ pub struct Pushed {
     pub layer_digest: String,
     pub layer_size: usize,
     pub config_size: usize,
+    /// The manifest's own size (what an index's descriptor must say).
+    pub manifest_size: usize,
+    /// The layer's bytes as pushed (gzip of `layer of <seed>` unless given).
+    pub layer: Vec<u8>,
+}
+
+/// `gzip -n` of `data` (a real compressed layer: registry clients recompress layers whose
+/// media type says gzip but whose bytes are not).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    filter(&["-c", "-n"], data)
+}
+
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    filter(&["-d", "-c"], data)
+}
+
+fn filter(args: &[&str], data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("gzip").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
 }
 
 impl Registry {
@@ -130,7 +153,22 @@ impl Registry {
     /// Pushes a one-layer image with a known config under `repo:tag` (or only by digest when
     /// `tag` is None). `seed` makes contents distinct; `docker` picks Docker schema 2 types.
     pub async fn push_image(&self, repo: &str, tag: Option<&str>, seed: &str, arch: &str, docker: bool) -> Pushed {
-        let layer = format!("layer of {seed}").into_bytes();
+        self.push_image_with_layer(repo, tag, seed, arch, docker, gzip(format!("layer of {seed}").as_bytes()), false).await
+    }
+
+    /// `push_image` with the given layer bytes; `tar` marks them an uncompressed tar (a layer a
+    /// container engine can unpack: its media type says so and its diff id is its digest).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn push_image_with_layer(
+        &self,
+        repo: &str,
+        tag: Option<&str>,
+        seed: &str,
+        arch: &str,
+        docker: bool,
+        layer: Vec<u8>,
+        tar: bool,
+    ) -> Pushed {
         let layer_digest = self.blob(repo, &layer).await;
         let config = json!({
             "architecture": arch,
@@ -147,7 +185,7 @@ impl Registry {
                 "Volumes": {"/data": {}},
                 "Labels": {"seed": seed}
             },
-            "rootfs": {"type": "layers", "diff_ids": [sha256(&layer)]}
+            "rootfs": {"type": "layers", "diff_ids": [if tar { sha256(&layer) } else { sha256(&gunzip(&layer)) }]}
         })
         .to_string()
         .into_bytes();
@@ -157,6 +195,7 @@ impl Registry {
         } else {
             (OCI_MANIFEST, "application/vnd.oci.image.config.v1+json", "application/vnd.oci.image.layer.v1.tar+gzip")
         };
+        let layer_mt = if tar && !docker { "application/vnd.oci.image.layer.v1.tar" } else { layer_mt };
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": mt,
@@ -167,23 +206,27 @@ impl Registry {
         .into_bytes();
         let digest = sha256(&manifest);
         self.manifest(repo, tag.unwrap_or(&digest), &manifest, mt).await;
-        Pushed { digest, config_digest, layer_digest, layer_size: layer.len(), config_size: config.len() }
+        Pushed {
+            digest,
+            config_digest,
+            layer_digest,
+            layer_size: layer.len(),
+            config_size: config.len(),
+            manifest_size: manifest.len(),
+            layer: layer.clone(),
+        }
     }
 
     /// Pushes an OCI index of an amd64 and an arm64 image under `repo:tag`.
     pub async fn push_index(&self, repo: &str, tag: &str, seed: &str) -> (String, Pushed, Pushed) {
         let amd = self.push_image(repo, None, &format!("{seed}-amd64"), "amd64", false).await;
         let arm = self.push_image(repo, None, &format!("{seed}-arm64"), "arm64", false).await;
-        let size = |d: &str| -> usize {
-            // The child manifests are small JSON documents; their sizes are recomputed on read.
-            d.len()
-        };
         let index = json!({
             "schemaVersion": 2,
             "mediaType": OCI_INDEX,
             "manifests": [
-                {"mediaType": OCI_MANIFEST, "digest": arm.digest, "size": size(&arm.digest), "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}},
-                {"mediaType": OCI_MANIFEST, "digest": amd.digest, "size": size(&amd.digest), "platform": {"architecture": "amd64", "os": "linux"}}
+                {"mediaType": OCI_MANIFEST, "digest": arm.digest, "size": arm.manifest_size, "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}},
+                {"mediaType": OCI_MANIFEST, "digest": amd.digest, "size": amd.manifest_size, "platform": {"architecture": "amd64", "os": "linux"}}
             ]
         })
         .to_string()

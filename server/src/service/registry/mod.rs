@@ -577,12 +577,21 @@ impl Service {
     }
 
     /// Writes a registry change (a manifest pushed or deleted, a blob deleted) to the audit log.
-    pub async fn record_registry_change(&self, rc: &RegistryCaller, action: String, remote: Option<String>, status: u16) {
+    /// `action` is the request (`PUT /v2/…`), `operation` what it did (`push manifests`).
+    pub async fn record_registry_change(
+        &self,
+        rc: &RegistryCaller,
+        action: String,
+        operation: String,
+        namespace: Option<String>,
+        remote: Option<String>,
+        status: u16,
+    ) {
         let note = super::AuditNote {
             user: rc.caller.user.clone(),
             token: rc.caller.token.as_ref().map(|t| t.id.clone()),
-            namespace: None,
-            operation: Some(action.clone()),
+            namespace,
+            operation: Some(operation),
         };
         self.record_request(action, note, remote, status).await;
     }
