@@ -14,6 +14,10 @@
 //!   (`http::table`), PATCH (`http::patch`), the HTTP/1 listener with its timeouts and
 //!   connection limits (`http::listener`). Decodes, calls one service method, encodes; errors
 //!   become Kubernetes `Status` objects.
+//! - `registry`: the `/v2` edge of the integrated registry (OCI Distribution v1.1 paths, the OCI
+//!   error envelope, the Docker token endpoint), beside the API edge: registry clients bring
+//!   their own credentials, so the API edge's cookie, cross-site and content-type rules do not
+//!   apply; its own `Host` check does. Rules stay in `service::registry`.
 //! - `workers`: background tasks beside the service (import controller and scheduler, webhook
 //!   delivery, log retention), each behind a guard that stops it, each calling only service
 //!   methods, each on the service clock.
@@ -24,12 +28,14 @@
 //!   oci-client reads whole bodies), manifests, configs, platforms, and the import slots
 //!   (`slots`: a global limit with a fair share per namespace).
 //! - `egress`: the guard every outbound connection passes (registries and webhook targets).
+//! - `blobs`: content-addressed storage of the registry behind `object_store` (filesystem or
+//!   S3), objects named by parsed digests, writes verified and atomic.
 //! - `sealing`: registry credentials and webhook secrets encrypted at rest.
 //! - `yaml`: the one YAML codec (API bodies within an alias/depth budget, `-o yaml`, the image
 //!   page); `strict`: unknown-field detection for `fieldValidation=Strict`.
 //! - `demo`: sample data for `serve --demo`; `bench`: the benchmarks' hidden subcommands.
 //!
-//! So: `cli` → `serve` → `http`, `workers` → `service` → `store`, `importer`, `egress`,
+//! So: `cli` → `serve` → `http`, `registry`, `workers` → `service` → `store`, `blobs`, `importer`, `egress`,
 //! `sealing`, `yaml`, `strict`; `importer` → `egress`. The service never names `http`, `workers`, `cli` or
 //! `serve`; nothing but the service names `store` (it opens it too); workers name nothing but
 //! the service; the importer and the egress guard know nothing above them. The app crate (`app::model`, `app::domain`, the Leptos pages) sits

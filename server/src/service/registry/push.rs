@@ -22,7 +22,6 @@ use app::model::{ANNOTATION_IMAGE_MANAGED, Image, ImageStream, TagEvent};
 use bytes::Bytes;
 use futures::StreamExt;
 use std::path::PathBuf;
-use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 
 /// An upload in progress.
@@ -33,7 +32,8 @@ pub(crate) struct Upload {
     spool: PathBuf,
     hasher: Hasher,
     size: u64,
-    touched: Instant,
+    /// When a request last used it (service clock, unix milliseconds).
+    touched: i64,
     /// A request is writing to it now.
     busy: bool,
 }
@@ -162,10 +162,11 @@ impl Service {
             tracing::error!(error = %e, "the upload spool directory could not be created");
             RegistryError::internal("the upload could not be started")
         })?;
+        let now = self.now_ms();
         let mut uploads = self.registry.uploads.lock().unwrap_or_else(|p| p.into_inner());
-        let ttl = cfg.upload_ttl;
+        let ttl = cfg.upload_ttl.as_millis() as i64;
         uploads.retain(|_, u| {
-            let live = u.busy || u.touched.elapsed() < ttl;
+            let live = u.busy || now - u.touched < ttl;
             if !live {
                 let _ = std::fs::remove_file(&u.spool);
             }
@@ -182,22 +183,20 @@ impl Service {
             tracing::error!(error = %e, "the upload spool could not be created");
             RegistryError::internal("the upload could not be started")
         })?;
-        uploads.insert(
-            id.clone(),
-            Upload { repo: repo.clone(), owner, spool, hasher: new_hasher(), size: 0, touched: Instant::now(), busy: false },
-        );
+        uploads.insert(id.clone(), Upload { repo: repo.clone(), owner, spool, hasher: new_hasher(), size: 0, touched: now, busy: false });
         Ok(UploadStatus { id, offset: 0 })
     }
 
     /// Takes an upload for one request (`busy`), checking it belongs to the repository and
     /// caller.
     fn take_upload(&self, rc: &RegistryCaller, repo: &Repository, id: &str) -> Result<(PathBuf, Hasher, u64), RegistryError> {
+        let now = self.now_ms();
         let mut uploads = self.registry.uploads.lock().unwrap_or_else(|p| p.into_inner());
         let Some(u) = uploads.get_mut(id) else { return Err(RegistryError::upload_unknown()) };
         if u.repo != *repo || u.owner.as_deref() != rc.user() {
             return Err(RegistryError::upload_unknown());
         }
-        if u.touched.elapsed() >= self.registry.config.upload_ttl && !u.busy {
+        if now - u.touched >= self.registry.config.upload_ttl.as_millis() as i64 && !u.busy {
             let _ = std::fs::remove_file(&u.spool);
             uploads.remove(id);
             return Err(RegistryError::upload_unknown());
@@ -211,10 +210,11 @@ impl Service {
 
     /// Gives an upload back after a request (with what it wrote, or unchanged on failure).
     fn put_back(&self, id: &str, state: Option<(Hasher, u64)>) {
+        let now = self.now_ms();
         let mut uploads = self.registry.uploads.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(u) = uploads.get_mut(id) {
             u.busy = false;
-            u.touched = Instant::now();
+            u.touched = now;
             if let Some((h, size)) = state {
                 u.hasher = h;
                 u.size = size;
@@ -344,9 +344,14 @@ impl Service {
     /// `GET /v2/<name>/blobs/uploads/<id>`: where the upload stands.
     pub fn registry_upload_status(&self, rc: &RegistryCaller, repo: &Repository, id: &str) -> Result<UploadStatus, RegistryError> {
         self.registry_allow(rc, repo, Action::Push)?;
+        let now = self.now_ms();
         let uploads = self.registry.uploads.lock().unwrap_or_else(|p| p.into_inner());
         match uploads.get(id) {
-            Some(u) if u.repo == *repo && u.owner.as_deref() == rc.user() && u.touched.elapsed() < self.registry.config.upload_ttl => {
+            Some(u)
+                if u.repo == *repo
+                    && u.owner.as_deref() == rc.user()
+                    && now - u.touched < self.registry.config.upload_ttl.as_millis() as i64 =>
+            {
                 Ok(UploadStatus { id: id.to_string(), offset: u.size })
             }
             _ => Err(RegistryError::upload_unknown()),
