@@ -169,10 +169,14 @@ impl Service {
             }
             return Ok(digest);
         }
-        if !app::domain::names::is_valid_tag_name(reference) {
-            return Err(RegistryError::tag_invalid(reference));
-        }
-        let head = store::tag_head(&mut conn, &repo.namespace, &repo.stream, reference).await.map_err(rdb)?;
+        // A reference that is no valid tag names no manifest: a pull of it is 404, as the
+        // distribution spec asks of any manifest not found (its conformance suite pulls
+        // `.INVALID_MANIFEST_NAME`); TAG_INVALID stays the answer to pushing such a tag.
+        let head = if app::domain::names::is_valid_tag_name(reference) {
+            store::tag_head(&mut conn, &repo.namespace, &repo.stream, reference).await.map_err(rdb)?
+        } else {
+            None
+        };
         match head.and_then(|h| h.parse::<Digest>().ok()) {
             Some(d) => Ok(d),
             None => {
