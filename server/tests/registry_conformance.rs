@@ -264,7 +264,8 @@ impl Client {
 
     async fn tag_list(&self, query: &str) -> (Answer, Vec<String>) {
         let a = self.get(&format!("/v2/<name>/tags/list{query}")).await;
-        let tags = a.json()["tags"].as_array().map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let tags =
+            a.json()["tags"].as_array().map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
         (a, tags)
     }
 }
@@ -496,13 +497,21 @@ async fn pull_workflow(c: &Client, f: &Fixtures) {
     let a = c.get_manifest(Method::HEAD, TEST_TAG).await;
     check(a.status == StatusCode::OK, "HEAD request to manifest path (tag) should yield 200 response", &a);
     let d = a.header("docker-content-digest");
-    check(d.is_empty() || d == f.manifests[0].digest, "HEAD request to manifest path (tag) should yield 200 response (Docker-Content-Digest)", &a);
+    check(
+        d.is_empty() || d == f.manifests[0].digest,
+        "HEAD request to manifest path (tag) should yield 200 response (Docker-Content-Digest)",
+        &a,
+    );
     let a = c.get_manifest(Method::GET, NONEXISTENT_MANIFEST).await;
     check(a.status == StatusCode::NOT_FOUND, "GET nonexistent manifest should return 404", &a);
     for (i, m) in f.manifests[..2].iter().enumerate() {
         let a = c.get_manifest(Method::GET, &m.digest).await;
         check(a.status == StatusCode::OK, &format!("GET request to manifest[{i}] path (digest) should yield 200 response"), &a);
-        check(a.body[..] == m.content[..], &format!("GET request to manifest[{i}] path (digest) should yield 200 response (the bytes pushed)"), &a);
+        check(
+            a.body[..] == m.content[..],
+            &format!("GET request to manifest[{i}] path (digest) should yield 200 response (the bytes pushed)"),
+            &a,
+        );
     }
     let a = c.get_manifest(Method::GET, TEST_TAG).await;
     check(a.status == StatusCode::OK, "GET request to manifest path (tag) should yield 200 response", &a);
@@ -619,7 +628,11 @@ async fn push_workflow(c: &Client, f: &Fixtures) {
     check(a.status == StatusCode::CREATED, "PUT request with digest should return 201", &a);
     check(!a.header("location").is_empty(), "PUT request with digest should return 201 (Location)", &a);
     let a = c.get(&format!("/v2/<name>/blobs/{}", f.blob_b.digest)).await;
-    check(a.status == StatusCode::OK && a.body[..] == f.blob_b.content[..], "PUT request with digest should return 201 (the chunks joined)", &a);
+    check(
+        a.status == StatusCode::OK && a.body[..] == f.blob_b.content[..],
+        "PUT request with digest should return 201 (the chunks joined)",
+        &a,
+    );
 
     // Cross-Repository Blob Mount.
     let cross = &f.crossmount;
@@ -637,7 +650,11 @@ async fn push_workflow(c: &Client, f: &Fixtures) {
     // No automatic content discovery (the suite's `OCI_AUTOMATIC_CROSSMOUNT=false`): a mount
     // without `from` opens a session.
     let a = c.send(Method::POST, &format!("/v2/{cross}/blobs/uploads/?mount={}", f.blob_a.digest), &[], None).await;
-    check(a.status == StatusCode::ACCEPTED, "Cross-mounting without from, and automatic content discovery disabled should return a 202", &a);
+    check(
+        a.status == StatusCode::ACCEPTED,
+        "Cross-mounting without from, and automatic content discovery disabled should return a 202",
+        &a,
+    );
     check(
         a.location().starts_with(&format!("/v2/{cross}/blobs/uploads/")),
         "Cross-mounting of nonexistent blob should yield session id",
@@ -843,7 +860,11 @@ async fn management_workflow(c: &Client, f: &Fixtures) {
     );
     let a = c.get_manifest(Method::GET, &f.manifests[3].digest).await;
     // Deletion is allowed here, so 404 (the suite also accepts 200 where it is not).
-    check(a.status == StatusCode::NOT_FOUND, "GET request to deleted manifest URL should yield 404 response, unless delete is disallowed", &a);
+    check(
+        a.status == StatusCode::NOT_FOUND,
+        "GET request to deleted manifest URL should yield 404 response, unless delete is disallowed",
+        &a,
+    );
     let (a, tags) = c.tag_list("").await;
     let title = "GET request to tags list should reflect manifest deletion";
     check(a.status == StatusCode::OK || a.status == StatusCode::NOT_FOUND, title, &a);

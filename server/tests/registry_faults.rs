@@ -218,7 +218,10 @@ async fn answer(State(state): State<Arc<UpstreamState>>, req: Request) -> Respon
     let Some(image) = state.images.get(&repo).cloned() else { return oci_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN") };
     match *kind {
         "manifests" if *reference == "v1" || *reference == image.manifest_digest => (
-            [(header::CONTENT_TYPE, OCI_MANIFEST), (header::HeaderName::from_static("docker-content-digest"), image.manifest_digest.as_str())],
+            [
+                (header::CONTENT_TYPE, OCI_MANIFEST),
+                (header::HeaderName::from_static("docker-content-digest"), image.manifest_digest.as_str()),
+            ],
             image.manifest.clone(),
         )
             .into_response(),
@@ -375,6 +378,21 @@ impl Portal {
         Pulled { status, headers, body }
     }
 
+    /// `GET /v2/default/<stream>/manifests/v1`.
+    async fn pull_manifest(&self, stream: &str) -> Pulled {
+        let res = self
+            .http
+            .get(format!("{}/v2/default/{stream}/manifests/v1", self.base))
+            .header(header::ACCEPT.as_str(), OCI_MANIFEST)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.bytes().await.map_err(|e| format!("{e:?}"));
+        Pulled { status, headers, body }
+    }
+
     /// Files under `<data-dir>/blobs` named for `digest` (final or partial).
     fn stored_files(&self, digest: &str) -> Vec<PathBuf> {
         let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
@@ -399,7 +417,12 @@ impl Portal {
     async fn spools_left(&self) -> Vec<PathBuf> {
         let list = |dir: &Path| -> Vec<PathBuf> {
             std::fs::read_dir(dir)
-                .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("pull-"))).collect())
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("pull-")))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -474,8 +497,17 @@ async fn fault_walk(portal: &Portal, upstream: &Upstream, stream: &str, fault: F
     assert_eq!(upstream.layer_requests(stream), 2, "{what}: a later pull asks the upstream again");
     assert!(portal.spools_left().await.is_empty(), "{what}: a spool was left behind");
     assert!(portal.stored_files(&digest).is_empty(), "{what}: something was stored: {:?}", portal.stored_files(&digest));
-    // Nothing was poisoned: healthy again, the same pull succeeds and is mirrored.
+    // Nothing was poisoned: healthy again, the same pull succeeds and is mirrored. (The config
+    // too: a blob smaller than one write once lost the race between the spool's writer and its
+    // readers and broke off.)
     upstream.set(stream, Fault::Healthy);
+    let config = upstream.image(stream).config.clone();
+    let pulled = portal.pull_blob(stream, &upstream.image(stream).config_digest).await;
+    assert!(
+        pulled.status == StatusCode::OK && pulled.body.as_ref().is_ok_and(|b| *b == config),
+        "{what}, the config: {}",
+        pulled.describe()
+    );
     let pulled = portal.pull_blob(stream, &digest).await;
     assert_eq!(pulled.status, StatusCode::OK, "{what}, healthy again: {}", pulled.describe());
     assert!(pulled.body.as_ref().is_ok_and(|b| b[..] == layer[..]), "{what}, healthy again: {}", pulled.describe());
@@ -591,6 +623,10 @@ async fn upstream_down_is_unavailable_until_it_is_back() {
     portal.import(&upstream, "down").await;
     let image = upstream.image("down").clone();
     upstream.stop();
+    // The import kept the manifest's record, not its bytes: the manifest is pulled through too.
+    let pulled = portal.pull_manifest("down").await;
+    let unavailable = Expect::Error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", None);
+    assert_fault_answer("upstream down, the manifest", &pulled, &unavailable, &image.manifest);
     for attempt in ["first", "second"] {
         let pulled = portal.pull_blob("down", &image.layer_digest).await;
         let what = format!("upstream down, {attempt} pull");
@@ -599,14 +635,57 @@ async fn upstream_down_is_unavailable_until_it_is_back() {
         assert!(portal.stored_files(&image.layer_digest).is_empty(), "{what}: something was stored");
     }
     let back = upstream.restart().await;
+    let pulled = portal.pull_manifest("down").await;
+    assert!(pulled.status == StatusCode::OK && pulled.body.as_ref().is_ok_and(|b| *b == image.manifest), "upstream back: the manifest");
+    let pulled = portal.pull_blob("down", &image.config_digest).await;
+    assert!(
+        pulled.status == StatusCode::OK && pulled.body.as_ref().is_ok_and(|b| *b == image.config),
+        "upstream back: the config: {}",
+        pulled.describe()
+    );
     let pulled = portal.pull_blob("down", &image.layer_digest).await;
     assert_eq!(pulled.status, StatusCode::OK, "upstream back: {}", pulled.describe());
     assert!(pulled.body.as_ref().is_ok_and(|b| b[..] == image.layer[..]), "upstream back: {}", pulled.describe());
     assert_eq!(back.layer_requests("down"), 1, "the pull after the upstream came back asked it");
     portal.wait_mirrored(&image.layer_digest).await;
+    portal.wait_mirrored(&image.config_digest).await;
     back.stop();
+    // Down again: the whole pull is served from the mirror.
+    let pulled = portal.pull_manifest("down").await;
+    assert!(pulled.status == StatusCode::OK && pulled.body.as_ref().is_ok_and(|b| *b == image.manifest), "mirrored: the manifest");
+    let pulled = portal.pull_blob("down", &image.config_digest).await;
+    assert!(pulled.status == StatusCode::OK && pulled.body.as_ref().is_ok_and(|b| *b == image.config), "mirrored: the config");
     let pulled = portal.pull_blob("down", &image.layer_digest).await;
     assert_eq!(pulled.status, StatusCode::OK, "mirrored, upstream down again: {}", pulled.describe());
     assert!(pulled.body.as_ref().is_ok_and(|b| b[..] == image.layer[..]), "mirrored, upstream down again");
     assert_eq!(back.layer_requests("down"), 1, "the mirror served it");
+}
+
+/// Clients that pull the same blob at once share one download, also when it fails: the
+/// upstream is asked once, and every client's body breaks off.
+#[tokio::test]
+async fn clients_sharing_a_failing_download_all_see_it_fail() {
+    let upstream = Upstream::start(&["shared"]).await;
+    let portal = Arc::new(Portal::start(&[&upstream.host]).await);
+    portal.import(&upstream, "shared").await;
+    upstream.set("shared", Fault::WrongContent);
+    let image = upstream.image("shared").clone();
+    let pulls: Vec<_> = (0..3)
+        .map(|_| {
+            let (portal, digest) = (portal.clone(), image.layer_digest.clone());
+            tokio::spawn(async move { portal.pull_blob("shared", &digest).await })
+        })
+        .collect();
+    for (i, p) in pulls.into_iter().enumerate() {
+        let pulled = p.await.unwrap();
+        // A client that joined after the mismatch was found gets the plain 503.
+        if pulled.status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(pulled.code(), "UNAVAILABLE", "client {i}: {}", pulled.describe());
+        } else {
+            assert_fault_answer(&format!("client {i}"), &pulled, &Expect::BrokenBody, &image.layer);
+        }
+    }
+    assert_eq!(upstream.layer_requests("shared"), 1, "one download for every client");
+    assert!(portal.spools_left().await.is_empty(), "a spool was left behind");
+    assert!(portal.stored_files(&image.layer_digest).is_empty(), "something was stored");
 }

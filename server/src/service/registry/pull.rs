@@ -440,6 +440,11 @@ impl Service {
             }
             hasher.update(&chunk);
             file.write_all(&chunk).await.map_err(|e| broken(written, e.to_string()))?;
+            // tokio's File hands a write to a background thread and returns before the bytes
+            // are in the spool; readers read the spool as soon as they are told, so they are
+            // told only what `flush` (that write done, no fsync) has put there. Without it a
+            // reader could find fewer bytes than announced and break a healthy pull off.
+            file.flush().await.map_err(|e| broken(written, e.to_string()))?;
             download.progress.send_modify(|p| *p = Progress::Running { written, total });
         }
         if total.is_some_and(|t| t != written) {
