@@ -944,3 +944,91 @@ async fn all_four_workflows_in_order_with_registry_tokens() {
     discovery_workflow(&c, &f).await;
     management_workflow(&c, &f).await;
 }
+
+/// A few checks of the redesigned suite (its `run.go`, since 2025) that the four workflows
+/// above do not make: sha512 blobs, a cancelled upload, the last chunk sent with the `PUT`, a
+/// manifest pushed under a malformed digest, a missing manifest by digest and by tag, and an
+/// empty repository's tag list and referrers.
+#[tokio::test]
+async fn checks_of_the_redesigned_suite() {
+    let (_server, c, f) = fresh().await;
+    // sha512: post+put, then pulled back whole.
+    let content = random_bytes(512);
+    let sha512 = format!("sha512:{:x}", sha2::Sha512::digest(&content));
+    let started = c.send(Method::POST, "/v2/<name>/blobs/uploads/", &[], None).await;
+    let a = c.put_upload(&started.location(), &sha512, Some(&content)).await;
+    check(a.status == StatusCode::CREATED, "sha512 blobs: post+put should yield 201", &a);
+    let a = c.get(&format!("/v2/<name>/blobs/{sha512}")).await;
+    check(a.status == StatusCode::OK && a.body[..] == content[..], "sha512 blobs: the blob pulled back", &a);
+    check(a.header("docker-content-digest") == sha512, "sha512 blobs: Docker-Content-Digest", &a);
+    let a = c
+        .send(Method::POST, &format!("/v2/<name>/blobs/uploads/?digest={sha512}"), &[("content-type", OCTETS)], Some(content.clone()))
+        .await;
+    check(a.status == StatusCode::CREATED, "sha512 blobs: post only should yield 201", &a);
+    // post cancel: the session is gone, the blob never appears.
+    let blob = Blob::of(random_bytes(512));
+    let started = c.send(Method::POST, "/v2/<name>/blobs/uploads/", &[], None).await;
+    let a = c.send(Method::PATCH, &started.location(), &[("content-type", OCTETS)], Some(blob.content.clone())).await;
+    check(a.status == StatusCode::ACCEPTED, "post cancel: a chunk", &a);
+    let a = c.delete(&started.location()).await;
+    check(a.status == StatusCode::NO_CONTENT, "post cancel: DELETE of the session should yield 204", &a);
+    let a = c.get(&started.location()).await;
+    check(a.status == StatusCode::NOT_FOUND && a.error_code() == "BLOB_UPLOAD_UNKNOWN", "post cancel: the session is unknown", &a);
+    let a = c.put_upload(&started.location(), &blob.digest, None).await;
+    check(a.status == StatusCode::NOT_FOUND && a.error_code() == "BLOB_UPLOAD_UNKNOWN", "post cancel: it cannot be finished", &a);
+    let a = c.get(&format!("/v2/<name>/blobs/{}", blob.digest)).await;
+    check(a.status == StatusCode::NOT_FOUND, "post cancel: the blob was not stored", &a);
+    // chunked multi and put chunk: three chunks, the last one in the PUT.
+    let blob = Blob::of(random_bytes(300));
+    let started = c.send(Method::POST, "/v2/<name>/blobs/uploads/", &[("content-length", "0")], None).await;
+    let mut location = started.location();
+    for (start, end) in [(0usize, 100usize), (100, 200)] {
+        let range = format!("{start}-{}", end - 1);
+        let a = c
+            .send(Method::PATCH, &location, &[("content-type", OCTETS), ("content-range", &range)], Some(blob.content[start..end].to_vec()))
+            .await;
+        check(a.status == StatusCode::ACCEPTED && a.header("range") == format!("0-{}", end - 1), "chunked multi: a chunk", &a);
+        location = a.location();
+    }
+    let a = c.put_upload(&location, &blob.digest, Some(&blob.content[200..])).await;
+    check(a.status == StatusCode::CREATED, "chunked multi and put chunk: the PUT with the last chunk should yield 201", &a);
+    let a = c.get(&format!("/v2/<name>/blobs/{}", blob.digest)).await;
+    check(a.status == StatusCode::OK && a.body[..] == blob.content[..], "chunked multi and put chunk: the blob pulled back", &a);
+    // A wrong digest on finishing an upload stores nothing.
+    let started = c.send(Method::POST, "/v2/<name>/blobs/uploads/", &[], None).await;
+    let a = c.put_upload(&started.location(), &Fixtures::dummy_digest(), Some(b"not hello world")).await;
+    check(
+        a.status == StatusCode::BAD_REQUEST && a.error_code() == "DIGEST_INVALID",
+        "a PUT whose digest does not match is DIGEST_INVALID",
+        &a,
+    );
+    // Manifest errors.
+    for blob in [&f.configs[0], &f.layer] {
+        c.push_blob(blob).await;
+    }
+    let a = c.put_manifest("sha256:baddigeststring", OCI_MANIFEST, &f.manifests[0].content).await;
+    check(a.status == StatusCode::BAD_REQUEST, "invalid-digest-format: manifest-put should be refused", &a);
+    check(ERROR_CODES.contains(&a.error_code().as_str()), "invalid-digest-format: manifest-put (error code)", &a);
+    let a = c.get_manifest(Method::GET, "sha256:baddigeststring").await;
+    check(a.status == StatusCode::BAD_REQUEST || a.status == StatusCode::NOT_FOUND, "invalid-digest-format: manifest-get", &a);
+    let a = c.put_manifest(&f.manifests[1].digest, OCI_MANIFEST, &f.manifests[1].content).await;
+    check(
+        a.status == StatusCode::BAD_REQUEST && a.error_code() == "MANIFEST_BLOB_UNKNOWN",
+        "a manifest whose config was never pushed is MANIFEST_BLOB_UNKNOWN",
+        &a,
+    );
+    let a = c.put_manifest(TEST_TAG, OCI_MANIFEST, &f.manifests[0].content).await;
+    check(a.status == StatusCode::CREATED, "a manifest by tag", &a);
+    let a = c.get_manifest(Method::GET, &sha256(&random_bytes(1024))).await;
+    check(a.status == StatusCode::NOT_FOUND && a.error_code() == "MANIFEST_UNKNOWN", "missing-manifest: by-digest", &a);
+    let a = c.get_manifest(Method::GET, "missing-abcdefghij").await;
+    check(a.status == StatusCode::NOT_FOUND && a.error_code() == "MANIFEST_UNKNOWN", "missing-manifest: by-tag", &a);
+    // An empty repository (pushed to, nothing tagged): its tag list and referrers are empty.
+    let empty = Client { name: f.crossmount.clone(), ..Client::new(&_server) };
+    let a = empty.push_blob(&f.configs[1]).await;
+    check(a.status == StatusCode::CREATED, "empty repository: a blob", &a);
+    let (a, tags) = empty.tag_list("").await;
+    check((a.status == StatusCode::OK && tags.is_empty()) || a.status == StatusCode::NOT_FOUND, "empty tag list", &a);
+    let a = empty.get(&format!("/v2/<name>/referrers/{}", f.manifests[0].digest)).await;
+    check(a.status == StatusCode::OK && a.json()["manifests"].as_array().is_some_and(Vec::is_empty), "empty referrers", &a);
+}
