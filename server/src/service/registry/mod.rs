@@ -674,7 +674,7 @@ mod tests {
     fn pages_say_whether_more_follow() {
         let v: Vec<String> = (0..5).map(|i| i.to_string()).collect();
         assert_eq!(page(v.clone(), Some(2)), (vec!["0".into(), "1".into()], true));
-        assert_eq!(page(v.clone(), Some(5)).1, false);
-        assert_eq!(page(v, None).1, false);
+        assert!(!page(v.clone(), Some(5)).1);
+        assert!(!page(v, None).1);
     }
 }

@@ -169,10 +169,14 @@ impl Service {
             }
             return Ok(digest);
         }
-        if !app::domain::names::is_valid_tag_name(reference) {
-            return Err(RegistryError::tag_invalid(reference));
-        }
-        let head = store::tag_head(&mut conn, &repo.namespace, &repo.stream, reference).await.map_err(rdb)?;
+        // A reference that is no valid tag names no manifest: a pull of it is 404, as the
+        // distribution spec asks of any manifest not found (its conformance suite pulls
+        // `.INVALID_MANIFEST_NAME`); TAG_INVALID stays the answer to pushing such a tag.
+        let head = if app::domain::names::is_valid_tag_name(reference) {
+            store::tag_head(&mut conn, &repo.namespace, &repo.stream, reference).await.map_err(rdb)?
+        } else {
+            None
+        };
         match head.and_then(|h| h.parse::<Digest>().ok()) {
             Some(d) => Ok(d),
             None => {
@@ -436,6 +440,11 @@ impl Service {
             }
             hasher.update(&chunk);
             file.write_all(&chunk).await.map_err(|e| broken(written, e.to_string()))?;
+            // tokio's File hands a write to a background thread and returns before the bytes
+            // are in the spool; readers read the spool as soon as they are told, so they are
+            // told only what `flush` (that write done, no fsync) has put there. Without it a
+            // reader could find fewer bytes than announced and break a healthy pull off.
+            file.flush().await.map_err(|e| broken(written, e.to_string()))?;
             download.progress.send_modify(|p| *p = Progress::Running { written, total });
         }
         if total.is_some_and(|t| t != written) {
