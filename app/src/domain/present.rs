@@ -1,6 +1,7 @@
 //! How streams are shown to people, where the web UI and the CLI show the same thing: `oc`'s
-//! human durations (`5 minutes ago`) and the columns of the stream list (spec §9.1: IMAGE
-//! REPOSITORY, the TAGS width rule, UPDATED), which the catalog page and `get is` both print.
+//! human durations (`5 minutes ago`), sizes in decimal units (`12.3 MB`), and the columns of
+//! the stream list (spec §9.1: IMAGE REPOSITORY, the TAGS width rule, UPDATED), which the
+//! catalog page and `get is` both print.
 //!
 //! Must not: hold what only one of them prints. The CLI's tables and `describe is` (spec
 //! §9.2–9.3) are in the server's `cli/print.rs`; the pages' markup is in `views`.
