@@ -12,8 +12,12 @@ test("stream page shows tags, pull specs, timeline and history", async ({ page }
   await expect(prod.locator("th")).toContainText("prod (stable)");
   await expect(prod.locator(".badge")).toHaveText("current");
   await expect(prod).toContainText("pinned to app@sha256:");
-  await expect(prod.getByRole("button", { name: /Copy prod by tag/ })).toBeVisible();
-  await expect(prod.getByRole("button", { name: /Copy prod by digest/ })).toBeVisible();
+  // `podman pull` commands for the portal's own registry, by tag and by digest, and whether
+  // the image is stored there (the demo's images are metadata only: pulled through on first pull).
+  const repo = `${new URL(page.url()).host}/demo/app`;
+  await expect(prod.getByRole("button", { name: /Copy prod by tag/ })).toHaveAttribute("data-copy", `podman pull ${repo}:prod`);
+  await expect(prod.getByRole("button", { name: /Copy prod by digest/ })).toHaveAttribute("data-copy", new RegExp(`^podman pull ${repo.replace(/\./g, "\\.")}@sha256:[0-9a-f]{64}$`));
+  await expect(prod.locator("[data-storage]")).toHaveText("Not mirrored yet (pulled through on first pull)");
   await expect(page.locator('tr[data-tag="build-41"] .badge')).toHaveText("no spec tag");
   await expect(page.getByRole("img", { name: /Tag timeline/ })).toBeVisible();
   await expect(page.locator('details[data-history="build-42"] li')).toHaveCount(1);

@@ -138,14 +138,32 @@ fn tag_get_describe_delete_like_oc() {
     );
     let table = ok(&s, &["get", "istag", "-n", "demo", "-o", "wide"]);
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["NAME", "IMAGE", "REFERENCE", "UPDATED", "IMAGE", "NAME"]);
-    assert!(
-        lines[1].starts_with("app:latest ")
-            && lines[1].contains(&format!("quay.io/org/app@{}", digest(2)))
-            && lines[1].ends_with(&digest(2)),
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "IMAGE", "REFERENCE", "UPDATED", "IMAGE", "NAME", "PULL", "BY", "TAG", "PULL", "BY", "DIGEST"]
+    );
+    // Beyond oc: the tag's pull specs in the portal's registry, as `describe is` prints them.
+    let repo = format!("{}/demo/app", s.host);
+    let cells = |line: &str| {
+        let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+        // NAME, IMAGE REFERENCE, then (after UPDATED's words) IMAGE NAME, PULL BY TAG, PULL BY DIGEST.
+        [&words[..2], &words[words.len() - 3..]].concat()
+    };
+    assert_eq!(
+        cells(lines[1]),
+        [
+            "app:latest".to_string(),
+            format!("quay.io/org/app@{}", digest(2)),
+            digest(2),
+            format!("{repo}:latest"),
+            format!("{repo}@{}", digest(2))
+        ],
         "{table}"
     );
-    assert!(lines[2].starts_with("app:prod ") && lines[2].ends_with(&digest(1)), "{table}");
+    assert_eq!(cells(lines[2])[2..], [digest(1), format!("{repo}:prod"), format!("{repo}@{}", digest(1))], "{table}");
+    // One istag by name: its stream only, the same cells.
+    let one = ok(&s, &["get", "istag", "app:prod", "-n", "demo", "-o", "wide"]);
+    assert_eq!(cells(one.lines().nth(1).unwrap_or_default()), cells(lines[2]), "{one}");
 
     let json = ok(&s, &["get", "is", "app", "-n", "demo", "-o", "json", "--export"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -170,7 +188,15 @@ fn tag_get_describe_delete_like_oc() {
     assert!(d.starts_with("Name:\t\t\tapp\nNamespace:\t\tdemo\nCreated:\t\t"), "{d}");
     assert!(d.contains(&format!("Image Repository:\t{}/demo/app\n", s.host)), "{d}");
     assert!(d.contains("Unique Images:\t\t2\nTags:\t\t\t5\n"), "{d}");
-    assert!(d.contains(&format!("\nprod (stable)\n  tagged from app@{}\n\n  * quay.io/org/app@{}\n", digest(1), digest(1))), "{d}");
+    assert!(
+        d.contains(&format!(
+            "\nprod (stable)\n  tagged from app@{}\n  pull by tag:\t{repo}:prod\n  pull by digest:\t{repo}@{}\n\n  * quay.io/org/app@{}\n",
+            digest(1),
+            digest(1),
+            digest(1)
+        )),
+        "{d}"
+    );
     // `--reference-policy=local` (and only that) earns the pull-through line; the block of a
     // scheduled tag nothing has imported yet (the allow-list blocks quay.io) in upstream's order.
     assert!(
@@ -180,7 +206,13 @@ fn tag_get_describe_delete_like_oc() {
         "{d}"
     );
     assert!(d.contains("\nv1\n  tagged from quay.io/o/a:1\n\n"), "{d}");
-    assert!(d.contains("\nlatest\n  no spec tag\n\n  * quay.io/org/app@"), "{d}");
+    assert!(
+        d.contains(&format!(
+            "\nlatest\n  no spec tag\n  pull by tag:\t{repo}:latest\n  pull by digest:\t{repo}@{}\n\n  * quay.io/org/app@",
+            digest(2)
+        )),
+        "{d}"
+    );
     let order: Vec<&str> = d.lines().filter(|l| !l.starts_with(' ') && !l.is_empty() && !l.contains(':')).collect();
     assert_eq!(order, vec!["latest", "nightly", "prod (stable)", "v1"], "describe tag order");
 

@@ -14,7 +14,8 @@ pub type Answer<'a, T> = BoxFuture<'a, Result<T, ApiError>>;
 
 pub trait PortalBackend: Send + Sync + 'static {
     fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogSlice>;
-    fn stream(&self, namespace: String, name: String) -> Answer<'_, crate::model::ImageStream>;
+    /// The stream page's facts: the stream and what the blob store holds of its tags' images.
+    fn stream(&self, namespace: String, name: String) -> Answer<'_, StreamFacts>;
     fn image(&self, digest: String) -> Answer<'_, ImageFacts>;
     /// The image page of `<stream>@<id>` (an ImageStreamImage name) in a namespace.
     fn stream_image(&self, namespace: String, name: String) -> Answer<'_, ImageFacts>;

@@ -51,7 +51,7 @@ pub async fn list_catalog(query: String, sort: String, page: u32) -> Result<Rend
 /// instead of the newest ones.
 #[server]
 pub async fn get_stream(namespace: String, name: String, all_history: bool) -> Result<StreamPageData, ApiFailure> {
-    backend()?.stream(namespace, name).await.map(|s| crate::views::stream::render(&s, all_history)).map_err(fail)
+    backend()?.stream(namespace, name).await.map(|f| crate::views::stream::render(&f, all_history)).map_err(fail)
 }
 
 /// The image page's content, rendered on the server (read-only; see `widgets::Rendered`).

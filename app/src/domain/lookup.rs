@@ -1,10 +1,12 @@
 //! Finding images inside a stream: ImageStreamImage id prefixes (spec §5.2, PRODUCT difference 2)
-//! and the pull spec a tag hands out under its reference policy (spec §6.1).
+//! the pull spec a tag hands out under its reference policy (spec §6.1), and the pull specs of
+//! a tag in the portal's own registry (what the pages, `describe` and `get istag -o wide` show).
 //!
 //! Must not: read streams or images from storage (the caller hands in the stream).
 
 use super::reference::{DockerImageReference, is_digest};
 use crate::model::{ApiError, ImageStream, REFERENCE_POLICY_LOCAL, RES_IMAGESTREAMIMAGE_SINGULAR, TagEvent};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `DigestOrImageMatch`: for a digest image name, `id` matches when the hex part or the whole
@@ -96,6 +98,40 @@ pub fn pull_spec_for_event(stream: &ImageStream, event: &TagEvent, local: bool) 
     event.docker_image_reference.clone()
 }
 
+/// A tag's pull specs in the portal's integrated registry (`/v2`): by tag and by its head's
+/// digest. The registry serves every status tag whose head has an image, whatever the tag's
+/// reference policy (under `Source` the image is pulled through from its source); a tag without
+/// one is not there, so it has no pull specs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryPullSpecs {
+    /// `<status.dockerImageRepository>:<tag>`.
+    pub by_tag: String,
+    /// `<status.dockerImageRepository>@<head image>`.
+    pub by_digest: String,
+    /// The head's image (the digest `by_digest` names).
+    pub image: String,
+}
+
+/// [`RegistryPullSpecs`] of `tag`: `None` when the stream has no repository (no registry host)
+/// or the tag has no head with an image.
+pub fn registry_pull_specs(stream: &ImageStream, tag: &str) -> Option<RegistryPullSpecs> {
+    let repo = &stream.status.docker_image_repository;
+    let head = stream.head(tag).filter(|h| !h.image.is_empty())?;
+    if repo.is_empty() {
+        return None;
+    }
+    let mut by_digest = DockerImageReference::parse(repo).ok()?;
+    by_digest.tag.clear();
+    by_digest.id = head.image.clone();
+    Some(RegistryPullSpecs { by_tag: format!("{repo}:{tag}"), by_digest: by_digest.exact(), image: head.image.clone() })
+}
+
+/// The command a person copies to pull `spec` (the portal speaks the registry protocol, so
+/// any client works; podman is the one the pages name).
+pub fn pull_command(spec: &str) -> String {
+    format!("podman pull {spec}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +202,24 @@ mod tests {
         s.status.docker_image_repository = "reg.local:5000/ns/app".into();
         assert_eq!(resolved_pull_spec(&s, "x").unwrap(), format!("reg.local:5000/ns/app@{B}"));
         assert_eq!(resolved_pull_spec(&s, "nope"), None);
+    }
+
+    #[test]
+    fn registry_pull_specs_by_tag_and_by_head_digest() {
+        let mut s = stream();
+        assert_eq!(registry_pull_specs(&s, "x"), None, "no registry host: no repository");
+        s.status.docker_image_repository = "127.0.0.1:3000/ns/app".into();
+        let x = registry_pull_specs(&s, "x").unwrap();
+        assert_eq!(x.by_tag, "127.0.0.1:3000/ns/app:x");
+        assert_eq!(x.by_digest, format!("127.0.0.1:3000/ns/app@{B}"), "the head, whatever the policy");
+        assert_eq!(x.image, B);
+        assert_eq!(registry_pull_specs(&s, "nosuch"), None);
+        add_tag_event(
+            &mut s,
+            "ref",
+            TagEvent { created: "t".into(), docker_image_reference: "q.io/o/a:r".into(), image: String::new(), generation: 1 },
+        );
+        assert_eq!(registry_pull_specs(&s, "ref"), None, "a reference-only head is not in the registry");
+        assert_eq!(pull_command(&x.by_tag), "podman pull 127.0.0.1:3000/ns/app:x");
     }
 }

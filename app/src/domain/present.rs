@@ -1,6 +1,7 @@
 //! How streams are shown to people, where the web UI and the CLI show the same thing: `oc`'s
-//! human durations (`5 minutes ago`) and the columns of the stream list (spec §9.1: IMAGE
-//! REPOSITORY, the TAGS width rule, UPDATED), which the catalog page and `get is` both print.
+//! human durations (`5 minutes ago`), sizes in decimal units (`12.3 MB`), and the columns of
+//! the stream list (spec §9.1: IMAGE REPOSITORY, the TAGS width rule, UPDATED), which the
+//! catalog page and `get is` both print.
 //!
 //! Must not: hold what only one of them prints. The CLI's tables and `describe is` (spec
 //! §9.2–9.3) are in the server's `cli/print.rs`; the pages' markup is in `views`.
@@ -111,6 +112,19 @@ pub fn last_updated(stream: &ImageStream) -> Option<String> {
     stream.status.tags.iter().filter_map(|l| l.items().first()).max_by_key(|h| parse_time(&h.created)).map(|h| h.created.clone())
 }
 
+/// A size in decimal units with one decimal, rounded half up (`52.4 MB`). Integer arithmetic:
+/// float formatting would cost the browser build ~14 KB for this one line.
+pub fn human_size(bytes: i64) -> String {
+    let unit = [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "kB")].into_iter().find(|(u, _)| bytes >= *u);
+    match unit {
+        Some((u, name)) => {
+            let tenths = (bytes * 10 + u / 2) / u;
+            format!("{}.{} {name}", tenths / 10, tenths % 10)
+        }
+        None => format!("{bytes} B"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +174,15 @@ mod tests {
         assert_eq!(t(&[&a, &b, "c"]), format!("{a},{b} + 1 more..."));
         let ten: Vec<String> = (0..10).map(|i| format!("tag{i}")).collect();
         assert_eq!(tags_column(&ten), "tag0,tag1,tag2,tag3,tag4,tag5,tag6,tag7 + 2 more...");
+    }
+
+    #[test]
+    fn sizes_use_decimal_units_with_one_rounded_decimal() {
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_000), "1.0 kB");
+        assert_eq!(human_size(1_249), "1.2 kB");
+        assert_eq!(human_size(1_250), "1.3 kB");
+        assert_eq!(human_size(52_428_800), "52.4 MB");
+        assert_eq!(human_size(3_000_000_000), "3.0 GB");
     }
 }

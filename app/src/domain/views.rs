@@ -7,7 +7,7 @@
 
 use super::history::tracked_tag;
 use super::imports::observed_generation;
-use super::lookup::resolved_pull_spec;
+use super::lookup::{RegistryPullSpecs, registry_pull_specs};
 use super::tag_order::prioritize_tags;
 use crate::model::*;
 use serde::{Deserialize, Serialize};
@@ -59,10 +59,9 @@ pub struct TagView {
     pub insecure: bool,
     pub reference: bool,
     pub import_mode: String,
-    /// `<repository>:<tag>`.
-    pub pull_by_tag: String,
-    /// The resolved pull spec of the head (by digest under Local policy or a digest ref).
-    pub pull_by_digest: Option<String>,
+    /// The tag in the portal's registry, by tag and by its head's digest (none while the tag has
+    /// no image).
+    pub pull: Option<RegistryPullSpecs>,
     pub history: Vec<TagEvent>,
 }
 
@@ -128,13 +127,11 @@ pub fn tag_views(stream: &ImageStream) -> Vec<TagView> {
     names.extend(stream.status.tags.iter().map(|l| l.tag.clone()));
     let mut order: Vec<String> = names.into_iter().filter(|n| !folded.contains(n)).collect();
     prioritize_tags(&mut order);
-    let repo = &stream.status.docker_image_repository;
     order
         .into_iter()
         .map(|name| {
             let spec = stream.spec_tag(&name);
             let history = stream.status_tag(&name).map(|l| l.items().to_vec()).unwrap_or_default();
-            let pull_by_digest = resolved_pull_spec(stream, &name).filter(|p| p.contains('@'));
             TagView {
                 aliases: aliases.remove(&name).unwrap_or_default(),
                 state: state_of(stream, &name),
@@ -145,8 +142,7 @@ pub fn tag_views(stream: &ImageStream) -> Vec<TagView> {
                 insecure: spec.is_some_and(|t| t.import_policy.insecure),
                 reference: spec.is_some_and(|t| t.reference),
                 import_mode: spec.map(|t| t.import_policy.import_mode.clone()).unwrap_or_default(),
-                pull_by_tag: if repo.is_empty() { String::new() } else { format!("{repo}:{name}") },
-                pull_by_digest,
+                pull: registry_pull_specs(stream, &name),
                 history,
                 name,
             }
@@ -226,8 +222,12 @@ mod tests {
         assert_eq!(v[0].source.as_deref(), Some("imported from q.io/a"));
         assert_eq!(v[0].import_from.as_deref(), Some("q.io/a"));
         assert_eq!(v[4].import_from, None, "reference tags are never imported");
-        assert_eq!(v[0].pull_by_tag, "reg/ns/app:latest");
-        assert_eq!(v[0].pull_by_digest, Some(format!("q.io/a@{}", d(1))));
+        let pull = v[0].pull.clone().expect("a current tag is in the registry");
+        assert_eq!(pull.by_tag, "reg/ns/app:latest");
+        assert_eq!(pull.by_digest, format!("reg/ns/app@{}", d(1)), "the portal's registry, not the source");
+        assert_eq!(v[2].pull, None, "no image yet: not in the registry");
+        assert_eq!(v[3].pull.as_ref().map(|p| p.by_tag.as_str()), Some("reg/ns/app:pushed"), "pushed, without a spec tag");
+        assert_eq!(v[4].pull, None, "a reference-only tag is not in the registry");
         assert_eq!(v[1].state.label(), "import failed");
         assert_eq!(v[2].state, TagState::Importing);
         assert_eq!(v[3].state, TagState::NoSpecTag);
@@ -248,8 +248,7 @@ mod tests {
             insecure: false,
             reference: false,
             import_mode: String::new(),
-            pull_by_tag: String::new(),
-            pull_by_digest: None,
+            pull: None,
             history: vec![],
         };
         let failed = TagState::ImportFailed { reason: "NotFound".into(), message: "gone".into(), since: "T".into() };

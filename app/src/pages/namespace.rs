@@ -1,5 +1,6 @@
 //! A namespace's settings (`/namespaces/<ns>`): its members and their roles, whether it is
-//! public, and its audit log, for its admins; its members see who belongs. Links to its webhooks.
+//! public, the storage its images use in the portal's registry, and its audit log, for its
+//! admins; its members see who belongs. Links to its webhooks.
 //! The audit log is `views::namespace`, a live part here.
 //!
 //! Must not: render the audit log itself or decide who may change what (the server does).
@@ -7,6 +8,7 @@
 use crate::api::page_resource;
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
 use crate::domain::accounts::Role;
+use crate::domain::present::human_size;
 use crate::live::{Failure, LivePart, PartSource, announce_change};
 use crate::widgets::{Rendered, field_error};
 use leptos::prelude::*;
@@ -83,6 +85,8 @@ fn SettingsControls(ns: Signal<String>, settings: NamespaceSettings, changed: Rw
             .map(|f| view! { <p class="error" role="alert">{f.message}</p> })
     };
     let public = settings.public;
+    let storage =
+        format!("{} in the portal's registry storage (blobs shared between images count once).", human_size(settings.storage_bytes));
     let new_user = RwSignal::new(String::new());
     let new_role = RwSignal::new("viewer".to_string());
     let user_hint = move || field_error(change.value().get(), "user");
@@ -95,6 +99,10 @@ fn SettingsControls(ns: Signal<String>, settings: NamespaceSettings, changed: Rw
                     {if public { "Make private" } else { "Make public" }}
                 </button>
             })}
+        </section>
+        <section aria-label="Storage" class="card">
+            <h2>"Storage"</h2>
+            <p id="namespace-storage">{storage}</p>
         </section>
         <section aria-label="Members">
             <h2>"Members"</h2>

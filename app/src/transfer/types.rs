@@ -6,8 +6,9 @@
 //! typed), render markup or call server functions.
 
 use super::error::ApiFailure;
-use crate::model::{Image, Member, TagEvent, TagEventCondition, Webhook};
+use crate::model::{Image, ImageStream, Member, TagEvent, TagEventCondition, Webhook};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One stream row of the catalog: `oc get is` columns plus counts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,26 @@ pub struct ImageUse {
     pub created: String,
     /// The tag points at it now.
     pub current: bool,
+    /// The stream's repository in the portal's registry (`status.dockerImageRepository`;
+    /// empty without a registry host): what the image page's pull commands name.
+    #[serde(default)]
+    pub repository: String,
+}
+
+/// What the portal's blob store holds of an image: all of it ("mirrored locally": the manifest
+/// and every blob it refers to, and for an index every child), and the bytes stored for it.
+/// Nothing stored: the registry pulls it through from its source on the first pull.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageStorage {
+    pub mirrored: bool,
+    pub stored_bytes: i64,
+}
+
+/// The stream page's facts: the stream and, per image a tag points at, its storage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamFacts {
+    pub stream: ImageStream,
+    pub storage: BTreeMap<String, ImageStorage>,
 }
 
 /// What the stream page gets: its read-only part rendered on the server, and what the buttons
@@ -75,6 +96,9 @@ pub struct ImageFacts {
     pub uses: Vec<ImageUse>,
     /// `get isimage … -o yaml --export` of the first stream using it, or the Image as YAML.
     pub yaml: String,
+    /// What the blob store holds of it.
+    #[serde(default)]
+    pub storage: ImageStorage,
 }
 
 /// A tag movement for the dashboard.
@@ -179,4 +203,7 @@ pub struct NamespaceSettings {
     pub public: bool,
     /// The caller administers the namespace (may change members and visibility, read the audit log).
     pub can_admin: bool,
+    /// The bytes the portal's blob store holds for the namespace's images.
+    #[serde(default)]
+    pub storage_bytes: i64,
 }

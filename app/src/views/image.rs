@@ -1,11 +1,13 @@
-//! The image page's content as markup: what the image is (digest, reference, created, author,
-//! platform, size), its config, labels, platforms and layers, where it is tagged now and was
-//! before, and its YAML.
+//! The image page's content as markup: what the image is (digest, `podman pull` commands for the
+//! portal's registry by digest and by each tag pointing at it, whether it is mirrored locally and
+//! its stored size, source reference, created, author, platform, size), its config, labels,
+//! platforms and layers, where it is tagged now and was before, and its YAML.
 //!
 //! Must not: call server functions; everything here is read-only.
 
+use crate::domain::present::human_size;
 use crate::transfer::types::ImageFacts;
-use crate::widgets::{Ago, DigestLink, PullSpec, render_html};
+use crate::widgets::{Ago, DigestLink, PullCommand, PullSpec, StorageNote, render_html};
 use leptos::prelude::*;
 
 /// The page's content as markup: everything here is read-only.
@@ -25,11 +27,29 @@ fn ImageView(page: ImageFacts) -> impl IntoView {
     };
     let total: i64 = img.docker_image_layers.iter().map(|l| l.size).sum();
     let (current, past): (Vec<_>, Vec<_>) = page.uses.into_iter().partition(|u| u.current);
+    // The portal's registry: by digest in the first stream that holds the image (now, else
+    // before), by tag for every tag that points at it now.
+    let digest = img.metadata.name.clone();
+    let by_digest = current.iter().chain(&past).find(|u| !u.repository.is_empty()).map(|u| format!("{}@{digest}", u.repository));
+    let by_tag: Vec<(String, String)> = current
+        .iter()
+        .filter(|u| !u.repository.is_empty())
+        .map(|u| (format!("{}/{}:{}", u.namespace, u.stream, u.tag), format!("{}:{}", u.repository, u.tag)))
+        .collect();
+    let storage = page.storage;
     let list = |v: Option<Vec<String>>| v.filter(|x| !x.is_empty()).map(|x| x.join(" "));
     view! {
         <h1 class="digest-title"><code>{img.metadata.name.clone()}</code></h1>
         <dl class="facts">
-            <dt>"Pull by digest"</dt><dd><PullSpec label="image" spec=img.docker_image_reference.clone()/></dd>
+            {by_digest.map(|spec| view! {
+                <dt>"Pull by digest"</dt><dd id="pull-by-digest"><PullCommand label="image by digest" spec/></dd>
+            })}
+            {(!by_tag.is_empty()).then(|| view! {
+                <dt>"Pull by tag"</dt>
+                <dd id="pull-by-tag">{by_tag.into_iter().map(|(label, spec)| view! { <PullCommand label=label spec/> }).collect_view()}</dd>
+            })}
+            <dt>"Stored"</dt><dd id="storage"><StorageNote storage/></dd>
+            <dt>"Source reference"</dt><dd><PullSpec label="source reference" spec=img.docker_image_reference.clone()/></dd>
             <dt>"Media type"</dt><dd><code>{img.docker_image_manifest_media_type.clone()}</code></dd>
             {(!meta.created.is_empty()).then(|| view! { <dt>"Created"</dt><dd><Ago time=meta.created.clone()/></dd> })}
             {(!meta.author.is_empty()).then(|| view! { <dt>"Author"</dt><dd>{meta.author.clone()}</dd> })}
@@ -91,33 +111,5 @@ fn ImageView(page: ImageFacts) -> impl IntoView {
             <summary>"YAML"</summary>
             <pre><code>{page.yaml}</code></pre>
         </details>
-    }
-}
-
-/// Decimal units with one decimal, rounded half up. Integer arithmetic: float formatting would
-/// cost the browser build ~14 KB for this one line.
-fn human_size(bytes: i64) -> String {
-    let unit = [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "kB")].into_iter().find(|(u, _)| bytes >= *u);
-    match unit {
-        Some((u, name)) => {
-            let tenths = (bytes * 10 + u / 2) / u;
-            format!("{}.{} {name}", tenths / 10, tenths % 10)
-        }
-        None => format!("{bytes} B"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human_size;
-
-    #[test]
-    fn sizes_use_decimal_units_with_one_rounded_decimal() {
-        assert_eq!(human_size(999), "999 B");
-        assert_eq!(human_size(1_000), "1.0 kB");
-        assert_eq!(human_size(1_249), "1.2 kB");
-        assert_eq!(human_size(1_250), "1.3 kB");
-        assert_eq!(human_size(52_428_800), "52.4 MB");
-        assert_eq!(human_size(3_000_000_000), "3.0 GB");
     }
 }

@@ -1,5 +1,7 @@
 //! The stream page's read-only part as markup: the stream's facts, the tag table (state in
-//! words, aliases folded, source and flags, pull specs), the timeline and each tag's history.
+//! words, aliases folded, source and flags, `podman pull` commands for the portal's registry by
+//! tag and by digest, and whether the image is mirrored locally), the timeline and each tag's
+//! history.
 //! Its buttons ("Import now", "Delete…", "Restore this image…") name what they act on in
 //! `data-` attributes; `pages::stream::StreamPart` handles their clicks.
 //!
@@ -9,12 +11,14 @@ use super::timeline::Timeline;
 use crate::domain::present::ago;
 use crate::domain::views::{TagState, TagView, change_words, image_labels, tag_views};
 use crate::model::ImageStream;
-use crate::transfer::types::{ImportForm, RenderedPart, StreamPageData};
-use crate::widgets::{Ago, PullSpec, render_html, short_digest};
+use crate::transfer::types::{ImageStorage, ImportForm, RenderedPart, StreamFacts, StreamPageData};
+use crate::widgets::{Ago, PullCommand, PullSpec, StorageNote, render_html, short_digest};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 
 /// The page's read-only part as markup, and what its buttons need.
-pub fn render(stream: &ImageStream, all_history: bool) -> StreamPageData {
+pub fn render(facts: &StreamFacts, all_history: bool) -> StreamPageData {
+    let stream = &facts.stream;
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
     let import_forms = tag_views(stream)
@@ -32,10 +36,10 @@ pub fn render(stream: &ImageStream, all_history: bool) -> StreamPageData {
             })
         })
         .collect();
-    let view_of = stream.clone();
+    let (view_of, storage) = (stream.clone(), facts.storage.clone());
     StreamPageData {
         part: RenderedPart {
-            html: render_html(move || view! { <StreamView stream=view_of all_history/> }),
+            html: render_html(move || view! { <StreamView stream=view_of storage all_history/> }),
             resource_version: stream.metadata.resource_version.clone().unwrap_or_default(),
         },
         import_forms,
@@ -43,7 +47,7 @@ pub fn render(stream: &ImageStream, all_history: bool) -> StreamPageData {
 }
 
 #[component]
-fn StreamView(stream: ImageStream, all_history: bool) -> impl IntoView {
+fn StreamView(stream: ImageStream, storage: BTreeMap<String, ImageStorage>, all_history: bool) -> impl IntoView {
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
     let tags = tag_views(&stream);
@@ -66,7 +70,7 @@ fn StreamView(stream: ImageStream, all_history: bool) -> impl IntoView {
         {if tags.is_empty() {
             view! { <p class="empty">"No tags yet. Tag an image or import one below."</p> }.into_any()
         } else {
-            view! { <TagTable tags=tags.clone()/> }.into_any()
+            view! { <TagTable tags=tags.clone() storage/> }.into_any()
         }}
         <Timeline stream=timeline/>
         <h2>"History"</h2>
@@ -93,7 +97,7 @@ fn state_view(state: &TagState) -> impl IntoView + use<> {
 /// The tag table. Its buttons are handled by the page's click handler: "Import now" names
 /// the tag; "Delete…" shows the row's confirmation.
 #[component]
-fn TagTable(tags: Vec<TagView>) -> impl IntoView {
+fn TagTable(tags: Vec<TagView>, storage: BTreeMap<String, ImageStorage>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table aria-label="Tags" id="tags">
@@ -120,14 +124,18 @@ fn TagTable(tags: Vec<TagView>) -> impl IntoView {
                             if !t.import_mode.is_empty() && t.import_mode != "Legacy" { flags.push(t.import_mode.clone()); }
                             let updated = t.history.first().map(|h| h.created.clone());
                             let tag_label = t.name.clone();
+                            let stored = t.pull.as_ref().map(|p| storage.get(&p.image).copied().unwrap_or_default());
                             view! {
                                 <tr data-tag=t.name.clone()>
                                     <th scope="row">{t.name.clone()}" "<span class="muted">{aliases}</span></th>
                                     <td>{state_view(&t.state)}</td>
                                     <td>{t.source.clone()}<br/><span class="muted small">{flags.join(" · ")}</span></td>
                                     <td class="pulls">
-                                        {(!t.pull_by_tag.is_empty()).then(|| view! { <PullSpec label=format!("{} by tag", tag_label) spec=t.pull_by_tag.clone()/> })}
-                                        {t.pull_by_digest.clone().map(|d| view! { <PullSpec label=format!("{} by digest", tag_label) spec=d/> })}
+                                        {t.pull.clone().map(|p| view! {
+                                            <PullCommand label=format!("{tag_label} by tag") spec=p.by_tag/>
+                                            <PullCommand label=format!("{tag_label} by digest") spec=p.by_digest/>
+                                        })}
+                                        {stored.map(|storage| view! { <StorageNote storage/> })}
                                     </td>
                                     <td>{updated.map(|u| view! { <Ago time=u/> })}</td>
                                     <td class="actions" data-confirm-scope>

@@ -1,12 +1,15 @@
-//! Small pure building blocks of pages and views: a pull spec with its copy button, a digest
-//! link, "… ago", server-rendered markup ([`Rendered`], [`render_html`]), and helpers for links
+//! Small pure building blocks of pages and views: a pull spec or `podman pull` command with its
+//! copy button, what the blob store holds of an image, a digest link, "… ago", server-rendered markup ([`Rendered`], [`render_html`]), and helpers for links
 //! and form errors.
 //!
 //! Must not: call server functions or hold live-update state (that is `live`), or hold rules
 //! (that is `domain`). Everything here is a function of its arguments (and, for
 //! [`sign_in_href`], of the page's own address).
 
+use crate::domain::lookup::pull_command;
+use crate::domain::present::human_size;
 use crate::transfer::error::ApiFailure;
+use crate::transfer::types::ImageStorage;
 use leptos::prelude::*;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -21,6 +24,41 @@ pub fn PullSpec(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl
             <button type="button" class="copy" data-copy=spec aria-label=aria>"Copy"</button>
         </span>
     }
+}
+
+/// A `podman pull <spec>` command with a copy button that copies the whole command.
+#[component]
+pub fn PullCommand(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl IntoView {
+    let command = pull_command(&spec);
+    let aria = format!("Copy {label}: {command}");
+    view! {
+        <span class="pullspec">
+            <code>{command.clone()}</code>
+            <button type="button" class="copy" data-copy=command aria-label=aria>"Copy"</button>
+        </span>
+    }
+}
+
+/// What the portal's blob store holds of an image, in words: "Mirrored locally · 12.3 MB
+/// stored", "Partly mirrored · … stored" (a pull fetched some of it, e.g. one platform of an
+/// index), or "Not mirrored yet" (the registry pulls it through from its source on first pull).
+pub fn storage_words(s: &ImageStorage) -> String {
+    match (s.mirrored, s.stored_bytes) {
+        (true, bytes) => format!("Mirrored locally · {} stored", human_size(bytes)),
+        (false, 0) => "Not mirrored yet (pulled through on first pull)".into(),
+        (false, bytes) => format!("Partly mirrored · {} stored (the rest is pulled through on first pull)", human_size(bytes)),
+    }
+}
+
+/// [`storage_words`] as a line, marked `mirrored`, `partly` or `remote` for styling and tests.
+#[component]
+pub fn StorageNote(storage: ImageStorage) -> impl IntoView {
+    let state = match (storage.mirrored, storage.stored_bytes) {
+        (true, _) => "mirrored",
+        (false, 0) => "remote",
+        (false, _) => "partly",
+    };
+    view! { <span class="storage small" data-storage=state>{storage_words(&storage)}</span> }
 }
 
 /// Markup the server rendered for a read-only part of a page ([`render_html`]). The browser
@@ -175,5 +213,13 @@ mod tests {
     fn short_digests() {
         assert_eq!(short_digest(&format!("sha256:{}", "a".repeat(64))), format!("sha256:{}", "a".repeat(12)));
         assert_eq!(short_digest("abcdefghijklmnopqrstuvwxyz"), "abcdefghijklmnopqrs");
+    }
+
+    #[test]
+    fn storage_in_words() {
+        let s = |mirrored, stored_bytes| storage_words(&ImageStorage { mirrored, stored_bytes });
+        assert_eq!(s(true, 12_345_678), "Mirrored locally · 12.3 MB stored");
+        assert_eq!(s(false, 0), "Not mirrored yet (pulled through on first pull)");
+        assert_eq!(s(false, 1_500), "Partly mirrored · 1.5 kB stored (the rest is pulled through on first pull)");
     }
 }

@@ -2,11 +2,16 @@
 //! (spec §9.1–9.2, as [`Printable`] impls; the stream list's columns come from
 //! `app::domain::present`, which the catalog page shares) and `describe is` (§9.3).
 //!
+//! Beyond oc: `describe is` and `get istag -o wide` both print each tag's pull specs in the
+//! portal's registry (by tag and by digest), from `app::domain::lookup::registry_pull_specs`, the
+//! rule the stream and image pages use for their `podman pull` commands, so all of them agree.
+//!
 //! Must not: fetch anything or choose the format (the commands and `output.rs` do), or restate a
 //! column the web UI also shows (that belongs in `app::domain::present`).
 
 use super::output::Printable;
 use app::domain::history::fold_aliases;
+use app::domain::lookup::{RegistryPullSpecs, registry_pull_specs};
 use app::domain::present::{ago, image_repository_column, last_updated, tags_by_recency, tags_column};
 use app::domain::tag_order::prioritize_tags;
 use app::model::*;
@@ -156,6 +161,11 @@ fn describe_tag(stream: &ImageStream, tag: &str, now: DateTime<Utc>) -> String {
             }
         }
     }
+    // Not oc's: where the portal's registry serves the tag (what the pages' `podman pull`
+    // commands and `get istag -o wide` name).
+    if let Some(p) = registry_pull_specs(stream, tag) {
+        out.push_str(&format!("  pull by tag:\t{}\n  pull by digest:\t{}\n", p.by_tag, p.by_digest));
+    }
     out.push('\n');
     if let Some(t) = spec
         && let Some(ann) = &t.annotations
@@ -236,26 +246,53 @@ impl Printable for ImageStream {
     }
 }
 
-/// `get istag`: NAME, IMAGE REFERENCE, UPDATED (+ IMAGE NAME when wide).
+/// `get istag`: NAME, IMAGE REFERENCE, UPDATED (+ IMAGE NAME, and beyond oc PULL BY TAG and
+/// PULL BY DIGEST, when wide: see [`istag_wide_table`]).
 impl Printable for ImageStreamTag {
     const RESOURCE: &'static str = "imagestreamtag.image.openshift.io";
     fn name(&self) -> Option<String> {
         Some(self.metadata.name.clone())
     }
     fn columns(wide: bool) -> &'static [&'static str] {
-        if wide { &["NAME", "IMAGE REFERENCE", "UPDATED", "IMAGE NAME"] } else { &["NAME", "IMAGE REFERENCE", "UPDATED"] }
+        if wide { ISTAG_WIDE } else { &["NAME", "IMAGE REFERENCE", "UPDATED"] }
     }
     fn row(&self, now: DateTime<Utc>, wide: bool) -> Vec<String> {
-        let mut row = vec![
-            self.metadata.name.clone(),
-            self.image.docker_image_reference.clone(),
-            ago(self.metadata.creation_timestamp.as_deref().unwrap_or_default(), now),
-        ];
-        if wide {
-            row.push(self.image.metadata.name.clone());
-        }
-        row
+        istag_row(self, None, now, wide)
     }
+}
+
+const ISTAG_WIDE: &[&str] = &["NAME", "IMAGE REFERENCE", "UPDATED", "IMAGE NAME", "PULL BY TAG", "PULL BY DIGEST"];
+
+fn istag_row(t: &ImageStreamTag, pull: Option<&RegistryPullSpecs>, now: DateTime<Utc>, wide: bool) -> Vec<String> {
+    let mut row = vec![
+        t.metadata.name.clone(),
+        t.image.docker_image_reference.clone(),
+        ago(t.metadata.creation_timestamp.as_deref().unwrap_or_default(), now),
+    ];
+    if wide {
+        row.push(t.image.metadata.name.clone());
+        row.push(pull.map(|p| p.by_tag.clone()).unwrap_or_default());
+        row.push(pull.map(|p| p.by_digest.clone()).unwrap_or_default());
+    }
+    row
+}
+
+/// `get istag -o wide`, with each tag's pull specs in the portal's registry taken from its
+/// stream (among `streams`) by the rule `describe is` and the pages use.
+pub fn istag_wide_table(tags: &[ImageStreamTag], streams: &[ImageStream], now: DateTime<Utc>) -> String {
+    let rows: Vec<Vec<String>> = tags
+        .iter()
+        .map(|t| {
+            let pull = t.metadata.name.split_once(':').and_then(|(stream, tag)| {
+                streams
+                    .iter()
+                    .find(|s| s.metadata.name == stream && s.metadata.namespace == t.metadata.namespace)
+                    .and_then(|s| registry_pull_specs(s, tag))
+            });
+            istag_row(t, pull.as_ref(), now, true)
+        })
+        .collect();
+    render_table(ISTAG_WIDE, &rows)
 }
 
 /// `get isimage`: NAME, UPDATED (+ IMAGE REFERENCE, IMAGE NAME when wide).
@@ -463,7 +500,7 @@ mod tests {
         );
         let out = describe_stream(&s, now);
         let want = format!(
-            "Name:\t\t\tapp\nNamespace:\t\tdemo\nCreated:\t\t2 hours ago\nLabels:\t\t\t<none>\nAnnotations:\t\t<none>\nImage Repository:\treg:5000/demo/app\nImage Lookup:\t\tlocal=false\nUnique Images:\t\t2\nTags:\t\t\t2\n\nlatest (stable)\n  tagged from q.io/o/a:latest\n    prefer registry pullthrough when referencing this tag\n\n  * q.io/o/a@{d2}\n      5 minutes ago\n    q.io/o/a@{d1}\n      2 hours ago\n"
+            "Name:\t\t\tapp\nNamespace:\t\tdemo\nCreated:\t\t2 hours ago\nLabels:\t\t\t<none>\nAnnotations:\t\t<none>\nImage Repository:\treg:5000/demo/app\nImage Lookup:\t\tlocal=false\nUnique Images:\t\t2\nTags:\t\t\t2\n\nlatest (stable)\n  tagged from q.io/o/a:latest\n    prefer registry pullthrough when referencing this tag\n  pull by tag:\treg:5000/demo/app:latest\n  pull by digest:\treg:5000/demo/app@{d2}\n\n  * q.io/o/a@{d2}\n      5 minutes ago\n    q.io/o/a@{d1}\n      2 hours ago\n"
         );
         assert_eq!(out, want);
     }
@@ -528,9 +565,15 @@ mod tests {
         }
         let out = describe_stream(&s, now);
         let nightly = format!(
-            "\nnightly\n  updates automatically from registry q.io/o/a:2\n    will use insecure HTTPS or HTTP connections\n    prefer registry pullthrough when referencing this tag\n\n  Nightly builds\n\n  ~ importing latest image ...\n  ! error: Import failed (NotFound): dockerimage.image.openshift.io \"q.io/o/a:2\" not found\n      3 minutes ago\n  * q.io/o/a@{d1}\n      2 hours ago\n"
+            "\nnightly\n  updates automatically from registry q.io/o/a:2\n    will use insecure HTTPS or HTTP connections\n    prefer registry pullthrough when referencing this tag\n  pull by tag:\treg:5000/demo/app:nightly\n  pull by digest:\treg:5000/demo/app@{d1}\n\n  Nightly builds\n\n  ~ importing latest image ...\n  ! error: Import failed (NotFound): dockerimage.image.openshift.io \"q.io/o/a:2\" not found\n      3 minutes ago\n  * q.io/o/a@{d1}\n      2 hours ago\n"
         );
         assert!(out.contains(&nightly), "{out}");
-        assert!(out.ends_with(&format!("\nplain\n  tagged from q.io/o/a:1\n\n  * q.io/o/a@{d1}\n      2 hours ago\n")), "{out}");
+        // A `Source` tag is in the portal's registry too (pulled through from its source).
+        assert!(
+            out.ends_with(&format!(
+                "\nplain\n  tagged from q.io/o/a:1\n  pull by tag:\treg:5000/demo/app:plain\n  pull by digest:\treg:5000/demo/app@{d1}\n\n  * q.io/o/a@{d1}\n      2 hours ago\n"
+            )),
+            "{out}"
+        );
     }
 }

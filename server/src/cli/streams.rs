@@ -8,7 +8,7 @@
 use super::args::{GetArgs, TagFlags};
 use super::client::CliError;
 use super::output::{Answer, CmdResult, Context, Format, Output, Printable, Printer, Scope, local, table};
-use super::print::describe_stream;
+use super::print::{describe_stream, istag_wide_table};
 use app::domain::tag_command::{TagArgs, TagPlan, delete_message, plan_tag, tag_message, tag_reference_for};
 use app::model::*;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -162,6 +162,18 @@ pub async fn get(ctx: &Context, args: &GetArgs, printer: Printer, out: &mut Outp
             watch(ctx, args.name.as_deref(), answer.body(), wide, out).await
         }
         Resource::ImageStreams => printer.print::<ImageStream>(out, scope, answer),
+        Resource::ImageStreamTags if printer.format == Format::Wide && !answer.items().is_empty() => {
+            // The pull specs in the portal's registry come from the tags' streams, as in
+            // `describe is`: the one stream named, or the namespace's streams.
+            let tags = answer.typed::<ImageStreamTag>()?;
+            let streams_path = ns_path(&ctx.namespace, "imagestreams");
+            let streams: Vec<ImageStream> = match args.name.as_deref().and_then(|n| n.split_once(':')) {
+                Some((stream, _)) => vec![ctx.client.get(&format!("{streams_path}/{stream}")).await?],
+                None => serde_json::from_value(list_all(ctx, &streams_path).await?["items"].take())
+                    .map_err(|e| local(format!("the server's answer could not be read: {e}")))?,
+            };
+            out.print(&istag_wide_table(&tags, &streams, chrono::Utc::now()))
+        }
         Resource::ImageStreamTags => printer.print::<ImageStreamTag>(out, scope, answer),
         Resource::ImageStreamImages => printer.print::<ImageStreamImage>(out, scope, answer),
         Resource::Images => printer.print::<Image>(out, scope, answer),

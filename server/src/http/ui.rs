@@ -51,8 +51,8 @@ impl PortalBackend for UiBackend {
     fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogSlice> {
         self.as_caller(move |s, who| async move { s.catalog_slice(&who, &query, &sort, page).await })
     }
-    fn stream(&self, namespace: String, name: String) -> Answer<'_, ImageStream> {
-        self.as_caller(move |s, who| async move { s.get_stream(&who, &namespace, &name).await })
+    fn stream(&self, namespace: String, name: String) -> Answer<'_, StreamFacts> {
+        self.as_caller(move |s, who| async move { s.stream_facts(&who, &namespace, &name).await })
     }
     fn image(&self, digest: String) -> Answer<'_, ImageFacts> {
         self.as_caller(move |s, who| async move { s.image_facts(&who, &digest).await })

@@ -1,17 +1,19 @@
-//! The read models of the web pages: a page of the catalog, an image with the streams that use
-//! it, and the dashboard (newest tag movements, failing imports, streams updated today). Each
-//! reads under the caller's namespace scope, so a page never shows what the API would refuse.
+//! The read models of the web pages: a page of the catalog, a stream with what the blob store
+//! holds of its tags' images, an image with the streams that use it (and their repositories in
+//! the portal's registry), the dashboard (newest tag movements, failing imports, streams updated
+//! today) and a namespace's settings with its storage use. Each reads under the caller's
+//! namespace scope, so a page never shows what the API would refuse.
 //!
 //! Must not: render markup (that is the app's `views`) or restate a column rule (that is
 //! `app::domain::present`).
 
 use super::{Caller, Service, Verb, db};
 use crate::store::{self, CatalogSort};
-use app::api::{CatalogSlice, CatalogStream, Dashboard, FailingImport, ImageFacts, ImageUse, TagMovement};
+use app::api::{CatalogSlice, CatalogStream, Dashboard, FailingImport, ImageFacts, ImageStorage, ImageUse, StreamFacts, TagMovement};
 use app::domain::present::{image_repository_column, last_updated, tags_by_recency, tags_column};
 use app::model::{ApiError, CONDITION_IMPORT_SUCCESS, ImageStream, RES_IMAGES, TagEvent};
 use chrono::SecondsFormat;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Streams per catalog page.
 pub const CATALOG_PAGE: u32 = 50;
@@ -19,6 +21,10 @@ pub const CATALOG_PAGE: u32 = 50;
 /// How many movements, failing tags and streams the dashboard shows at most.
 const DASHBOARD_MOVEMENTS: i64 = 20;
 const DASHBOARD_LIST: i64 = 50;
+
+/// How many images (with their children) one page asks the blob store about at most: a stream
+/// page shows its tags' heads, and `registry_storage_of` answers 500 digests at most.
+const STORAGE_IMAGES: usize = 200;
 
 /// The catalog row of a stream (its columns are `app::domain::present`'s).
 fn catalog_row(s: &ImageStream) -> CatalogStream {
@@ -80,7 +86,14 @@ impl Service {
         let image = self.get_image(&Caller::system(), digest).await?;
         let uses: Vec<ImageUse> = uses
             .into_iter()
-            .map(|u| ImageUse { namespace: u.namespace, stream: u.name, tag: u.tag, created: u.created, current: u.head })
+            .map(|u| ImageUse {
+                repository: self.registry_repository(&u.namespace, &u.name).unwrap_or_default(),
+                namespace: u.namespace,
+                stream: u.name,
+                tag: u.tag,
+                created: u.created,
+                current: u.head,
+            })
             .collect();
         // The YAML of `get isimage <stream>@<digest> -o yaml --export` where the image is used.
         let yaml = match uses.first() {
@@ -93,7 +106,57 @@ impl Service {
             },
             None => crate::yaml::to_string(&image),
         };
-        Ok(ImageFacts { image, uses, yaml })
+        let storage =
+            self.image_storage(std::slice::from_ref(&image.metadata.name)).await?.remove(&image.metadata.name).unwrap_or_default();
+        Ok(ImageFacts { image, uses, yaml, storage })
+    }
+
+    /// The stream page's facts: the stream, and what the blob store holds of the image each of
+    /// its tags points at now.
+    pub async fn stream_facts(&self, caller: &Caller, namespace: &str, name: &str) -> Result<StreamFacts, ApiError> {
+        let stream = self.get_stream(caller, namespace, name).await?;
+        let heads: BTreeSet<String> =
+            stream.status.tags.iter().filter_map(|l| l.items().first()).map(|h| h.image.clone()).filter(|i| !i.is_empty()).collect();
+        let storage = self.image_storage(&heads.into_iter().collect::<Vec<_>>()).await?;
+        Ok(StreamFacts { stream, storage })
+    }
+
+    /// What the blob store holds of each of `digests` (images): [`Service::registry_storage_of`]
+    /// with an index's children folded in, so an index counts as mirrored only when every
+    /// platform is, and its bytes are its own and its children's.
+    async fn image_storage(&self, digests: &[String]) -> Result<BTreeMap<String, ImageStorage>, ApiError> {
+        let mut children: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        {
+            let mut conn = self.store.read().await.map_err(db)?;
+            for d in digests.iter().take(STORAGE_IMAGES) {
+                if let Some(image) = store::get_image(&mut conn, d).await.map_err(db)?
+                    && !image.docker_image_manifests.is_empty()
+                {
+                    children.insert(d.clone(), image.docker_image_manifests.iter().map(|m| m.digest.clone()).collect());
+                }
+            }
+        }
+        let mut wanted: Vec<String> = digests.iter().take(STORAGE_IMAGES).cloned().collect();
+        wanted.extend(children.values().flatten().cloned());
+        wanted.sort();
+        wanted.dedup();
+        let found = self.registry_storage_of(&wanted).await?;
+        let of = |d: &String| {
+            found.get(d).map(|(mirrored, bytes)| ImageStorage { mirrored: *mirrored, stored_bytes: *bytes }).unwrap_or_default()
+        };
+        Ok(digests
+            .iter()
+            .take(STORAGE_IMAGES)
+            .map(|d| {
+                let mut s = of(d);
+                for child in children.get(d).into_iter().flatten() {
+                    let c = of(child);
+                    s.mirrored &= c.mirrored;
+                    s.stored_bytes += c.stored_bytes;
+                }
+                (d.clone(), s)
+            })
+            .collect())
     }
 
     /// The image page of an ImageStreamImage name (`<stream>@<id>`, as `get isimage` finds it).
@@ -145,12 +208,13 @@ impl Service {
 }
 
 impl Service {
-    /// A namespace's settings page: its members, whether it is public, and whether the caller
-    /// administers it.
+    /// A namespace's settings page: its members, whether it is public, whether the caller
+    /// administers it, and the bytes the blob store holds for its images.
     pub async fn namespace_settings(&self, caller: &Caller, namespace: &str) -> Result<app::api::NamespaceSettings, ApiError> {
         let members = self.list_members(caller, namespace).await?;
         let public = self.get_visibility(caller, namespace).await?.public;
         let can_admin = self.may(caller, Verb::Update, "members", Some(namespace));
-        Ok(app::api::NamespaceSettings { members, public, can_admin })
+        let storage_bytes = self.namespace_storage(caller, namespace).await?;
+        Ok(app::api::NamespaceSettings { members, public, can_admin, storage_bytes })
     }
 }

@@ -80,12 +80,15 @@ fn parse_stream_token(token: Option<&str>) -> Result<(String, String), ApiError>
 impl Service {
     /// Read-time fields: `status.dockerImageRepository` is computed, never stored (spec §1.2).
     pub fn with_public_repository(&self, mut s: ImageStream) -> ImageStream {
-        s.status.docker_image_repository = if self.registry_host.is_empty() {
-            s.spec.docker_image_repository.clone()
-        } else {
-            format!("{}/{}/{}", self.registry_host, s.namespace(), s.metadata.name)
-        };
+        s.status.docker_image_repository =
+            self.registry_repository(s.namespace(), &s.metadata.name).unwrap_or_else(|| s.spec.docker_image_repository.clone());
         s
+    }
+
+    /// `<registry host>/<namespace>/<stream>`: the stream's repository in the portal's own
+    /// registry, `None` when no registry host is configured.
+    pub fn registry_repository(&self, ns: &str, stream: &str) -> Option<String> {
+        (!self.registry_host.is_empty()).then(|| format!("{}/{ns}/{stream}", self.registry_host))
     }
 
     pub(crate) async fn require_namespace(&self, conn: &mut SqliteConnection, ns: &str) -> Result<(), ApiError> {
