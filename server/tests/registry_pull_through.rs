@@ -23,11 +23,14 @@ use tower::ServiceExt;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
+/// Manifests by digest or tag: (media type, bytes).
+type Documents = Arc<Mutex<HashMap<String, (String, Vec<u8>)>>>;
+
 /// A loopback upstream: documents by digest (and tags), blob GETs counted, blobs sent in four
 /// slow pieces.
 #[derive(Clone, Default)]
 struct Upstream {
-    manifests: Arc<Mutex<HashMap<String, (String, Vec<u8>)>>>,
+    manifests: Documents,
     blobs: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     blob_gets: Arc<AtomicUsize>,
 }
