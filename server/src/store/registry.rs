@@ -205,6 +205,11 @@ pub async fn blob_size(conn: &mut SqliteConnection, digest: &str) -> StoreResult
     sqlx::query_scalar("SELECT size FROM registry_blobs WHERE digest = ?").bind(digest).fetch_optional(conn).await
 }
 
+/// The size an image record gives a layer (`None`: no image has it as a layer).
+pub async fn layer_size(conn: &mut SqliteConnection, digest: &str) -> StoreResult<Option<i64>> {
+    sqlx::query_scalar("SELECT size FROM image_layers WHERE digest = ? AND size > 0 LIMIT 1").bind(digest).fetch_optional(conn).await
+}
+
 /// Which of `digests` the blob store holds.
 pub async fn stored_blobs(conn: &mut SqliteConnection, digests: &[String]) -> StoreResult<BTreeMap<String, i64>> {
     let mut out = BTreeMap::new();

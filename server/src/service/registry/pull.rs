@@ -301,6 +301,17 @@ impl Service {
         range: Option<ByteRange>,
         head: bool,
     ) -> Result<BlobAnswer, RegistryError> {
+        if head {
+            // A HEAD needs the size, not the bytes: a layer's size is in its image's record, so
+            // asking whether a 1 GB layer exists does not download it (a config's is not: those
+            // are small, and fetched).
+            let mut conn = self.store.read().await.map_err(rdb)?;
+            if let Some(size) = store::layer_size(&mut conn, &digest.to_string()).await.map_err(rdb)? {
+                let size = size as u64;
+                let range = range.map(|r| r.resolve(size)).transpose()?;
+                return Ok(BlobAnswer { size: Some(size), range, body: futures::stream::empty().boxed() });
+            }
+        }
         let (download, file) = self.join_download(repo, digest, sources).await?;
         let mut progress = download.progress.subscribe();
         let total = loop {
