@@ -143,6 +143,9 @@ pub struct ServeArgs {
     /// Largest blob the registry takes in a push or pulls through, in bytes.
     #[arg(long, env = "IMAGESTREAMS_MAX_BLOB_SIZE", default_value_t = 16 << 30)]
     pub max_blob_size: u64,
+    /// Pruning keeps images pulled through the integrated registry within this long.
+    #[arg(long, env = "IMAGESTREAMS_PRUNE_PULLED_WITHIN", default_value = "168h", value_parser = parse_duration)]
+    pub prune_pulled_within: std::time::Duration,
 }
 
 /// A duration flag: `250ms`, `90s`, `15m`, `1h30m` (humantime's units), or plain seconds; never
@@ -217,7 +220,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_sealer(sealer)
         .with_webhook_targets(&args.allowed_webhook_target)
         .with_access(access)
-        .with_registry(registry);
+        .with_registry(registry)
+        .with_prune_pulled_within(Some(args.prune_pulled_within));
     let service = service.with_watch_limits(crate::service::WatchLimits {
         max_duration: args.watch_max_duration,
         max_per_client: args.max_watches_per_client as usize,
