@@ -10,11 +10,11 @@ use app::domain::prune::{PruneReport, validate};
 /// Runs `prune images`; `namespace` is the namespace when one was named explicitly.
 pub async fn prune_images(ctx: &Context, args: &PruneImagesArgs, namespace: Option<&str>, out: &mut Output) -> CmdResult {
     let younger = parse_age(&args.keep_younger_than)?;
-    validate(args.keep_tag_revisions, younger).map_err(|m| local(format!("error: {m}")))?;
+    validate(args.keep_tag_revisions, younger).map_err(local)?;
     if let Some(o) = args.output.as_deref()
         && o != "json"
     {
-        return Err(local(format!("error: unable to match a printer suitable for the output format \"{o}\", allowed formats are: json")));
+        return Err(local(format!("unable to match a printer suitable for the output format \"{o}\", allowed formats are: json")));
     }
     let body = serde_json::json!({
         "keepTagRevisions": args.keep_tag_revisions,
@@ -47,7 +47,7 @@ fn parse_age(s: &str) -> Result<i64, super::client::CliError> {
     }
     humantime::parse_duration(t)
         .map(|d| d.as_secs() as i64)
-        .map_err(|e| local(format!("error: invalid argument {t:?} for \"--keep-younger-than\" flag: {e}")))
+        .map_err(|e| local(format!("invalid argument {t:?} for \"--keep-younger-than\" flag: {e}")))
 }
 
 /// The text report: a table of every decision, then upstream's lines and the summary.
