@@ -45,11 +45,27 @@ pub struct PruneOptions {
     /// `--confirm`: really delete (otherwise a dry run).
     #[serde(default)]
     pub confirm: bool,
+    /// Tags whose whole history is kept, as patterns (`*` matches any run of characters):
+    /// a team retention policy's "keep tags matching" rule, on top of each stream's keep mark.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep_tag_patterns: Vec<String>,
+    /// Keep what was pulled through the registry within this many seconds; `None`: the
+    /// server's `--prune-pulled-within`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pulled_within_seconds: Option<u64>,
 }
 
 impl Default for PruneOptions {
     fn default() -> Self {
-        PruneOptions { keep_tag_revisions: 3, keep_younger_than_seconds: 3600, all: true, namespace: None, confirm: false }
+        PruneOptions {
+            keep_tag_revisions: 3,
+            keep_younger_than_seconds: 3600,
+            all: true,
+            namespace: None,
+            confirm: false,
+            keep_tag_patterns: vec![],
+            pulled_within_seconds: None,
+        }
     }
 }
 
@@ -128,6 +144,27 @@ pub fn ago(seconds: i64) -> String {
     format!("{n} {unit} ago")
 }
 
+/// Whether `tag` matches `pattern`, where `*` matches any run of characters (`v1.*`, `*-lts`,
+/// `release-*-final`) and everything else matches itself.
+pub fn tag_matches(pattern: &str, tag: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == tag;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !tag.starts_with(first) || tag.len() < first.len() + last.len() || !tag.ends_with(last) {
+        return false;
+    }
+    let mut rest = &tag[first.len()..tag.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// The tags of the keep-mark annotation.
 pub fn kept_tags(annotations: &BTreeMap<String, String>) -> BTreeSet<String> {
     annotations
@@ -164,6 +201,9 @@ pub fn decide_items(
             }
             if stream.kept_tags.contains(&item.tag) {
                 return Decision::keep("kept mark");
+            }
+            if let Some(p) = opts.keep_tag_patterns.iter().find(|p| tag_matches(p, &item.tag)) {
+                return Decision::keep(format!("tag matches {p}"));
             }
             if !image_exists(&item.image) {
                 return Decision::delete("its image is missing");
@@ -360,6 +400,26 @@ mod tests {
                 "keep kept mark",
             ]
         );
+    }
+
+    #[test]
+    fn tag_patterns() {
+        for (p, t, m) in [
+            ("v1.*", "v1.2", true),
+            ("v1.*", "v2.0", false),
+            ("*-lts", "3.2-lts", true),
+            ("release-*-final", "release-7-final", true),
+            ("release-*-final", "release-final", false),
+            ("exact", "exact", true),
+            ("*", "anything", true),
+            ("a*b*c", "a-x-b-y-c", true),
+            ("a*b*c", "a-c", false),
+        ] {
+            assert_eq!(tag_matches(p, t), m, "{p} {t}");
+        }
+        let opts = PruneOptions { keep_tag_patterns: vec!["v1.*".into()], ..Default::default() };
+        let stream = StreamFacts { created: NOW - 100 * DAY, ..Default::default() };
+        assert_eq!(decide(&opts, &stream, &[item("v1.0", 5, "x", 30)], &[]), vec!["keep tag matches v1.*"]);
     }
 
     #[test]

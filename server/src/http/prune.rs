@@ -33,6 +33,7 @@ fn options(headers: &HeaderMap, body: &Bytes, namespace: Option<String>) -> Resu
         all: req.all.unwrap_or(defaults.all),
         namespace,
         confirm: req.confirm.unwrap_or(false),
+        ..Default::default()
     })
 }
 

@@ -40,7 +40,7 @@ impl Service {
             }
         }
         let now = self.clock_now().timestamp();
-        let pulled_within = self.prune_pulled_within.map(|d| d.as_secs());
+        let pulled_within = opts.pulled_within_seconds.or(self.prune_pulled_within.map(|d| d.as_secs()));
         let ns = opts.namespace.as_deref();
         let mut conn = self.store.read().await.map_err(db)?;
         let streams = store::prune_streams(&mut conn, ns).await.map_err(db)?;
