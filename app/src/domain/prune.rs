@@ -461,7 +461,10 @@ mod tests {
     #[test]
     fn summary_and_validation_use_upstream_wording() {
         assert_eq!(summary_line(0, 0, 0), "Summary: deleted 0 objects");
-        assert_eq!(summary_line(2, 5, 1), "Summary: deleted 2 image object(s), deleted 5 image stream tag item(s), updated 1 image stream(s)");
+        assert_eq!(
+            summary_line(2, 5, 1),
+            "Summary: deleted 2 image object(s), deleted 5 image stream tag item(s), updated 1 image stream(s)"
+        );
         assert_eq!(validate(-1, 0).unwrap_err(), "--keep-tag-revisions must be greater than or equal to 0");
         assert_eq!(validate(0, -1).unwrap_err(), "--keep-younger-than must be greater than or equal to 0");
         assert_eq!(short_duration(3600), "1h");
