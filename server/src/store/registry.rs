@@ -357,7 +357,7 @@ pub async fn namespace_storage(conn: &mut SqliteConnection, ns: &str) -> StoreRe
 const LIVE_MANIFESTS: &str = "WITH RECURSIVE live(d) AS ( \
        SELECT image FROM tag_events \
        UNION SELECT im.digest FROM image_manifests im WHERE im.image IN (SELECT image FROM tag_events) \
-       UNION SELECT digest FROM repository_contents \
+       UNION SELECT digest FROM repository_contents WHERE kind = 'manifest' \
        UNION SELECT digest FROM images \
        UNION SELECT digest FROM registry_manifests WHERE stored >= ?1 \
        UNION SELECT r.digest FROM registry_manifest_refs r JOIN live l ON r.manifest = l.d WHERE r.kind = 'manifest') ";

@@ -32,10 +32,11 @@ const LOOK_AGAIN: Duration = Duration::from_secs(60);
 
 /// Starts the scheduled collection: the first run one interval after the start.
 pub fn start(service: Service, cfg: GcConfig) -> GcHandle {
+    // Read before the task starts: the first run is one interval after `start` returned.
+    let interval_ms = cfg.interval.as_millis().min(i64::MAX as u128) as i64;
+    let mut moves = service.clock_moves();
+    let mut due = service.now_ms().saturating_add(interval_ms);
     GcHandle(tokio::spawn(async move {
-        let interval_ms = cfg.interval.as_millis().min(i64::MAX as u128) as i64;
-        let mut moves = service.clock_moves();
-        let mut due = service.now_ms().saturating_add(interval_ms);
         loop {
             let now = service.now_ms();
             if now >= due {

@@ -33,8 +33,8 @@
 //! **One run.** (1) Candidates are chosen in one read (`store::gc_manifest_candidates`,
 //! `gc_blob_candidates`: the live set as one recursive query). (2) Per manifest candidate,
 //! indexes first: one write transaction re-checks every rule on the current state and deletes
-//! the record (its references go with it). (3) Per blob candidate: not seen recently, the
-//! exclusive lock taken, one write transaction re-checks every rule (conservatively: *any*
+//! the record (its references go with it). (3) Per blob candidate: the exclusive lock taken,
+//! then (under it) not seen recently, then one write transaction re-checks every rule (conservatively: *any*
 //! stored manifest naming the blob keeps it) and deletes the row and the repositories' claims;
 //! after the commit the object is deleted, then the lock is released. SQLite has one writer, so
 //! each final check and delete is serialised with every push transaction.
@@ -370,14 +370,17 @@ impl Service {
                 tracing::warn!(digest = %super::super::for_log(&b.digest), "a blob row with an invalid digest; skipped");
                 continue;
             };
-            if locks.seen_since(&b.digest, seen_since) {
-                report.kept_in_use += 1;
-                continue;
-            }
             let Some(hold) = locks.try_exclusive(&b.digest) else {
                 report.kept_in_use += 1;
                 continue;
             };
+            // Asked only now that the digest is held: a HEAD or GET notes "seen" while it holds
+            // a pin, so one that answered before this point is seen here, and one after waits
+            // for the delete and answers 404 (the client uploads again).
+            if locks.seen_since(&b.digest, seen_since) {
+                report.kept_in_use += 1;
+                continue;
+            }
             if dry_run {
                 drop(hold);
                 report.blobs_deleted += 1;
