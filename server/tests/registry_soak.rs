@@ -83,12 +83,15 @@ struct Stats {
     problems: Mutex<Vec<String>>,
 }
 
+/// An artifact pushed by digest: its repository, manifest, config and layer.
+type Artifact = (String, Vec<u8>, Vec<u8>, Vec<u8>);
+
 struct Soak {
     app: TestApp,
     stats: Stats,
     bases: Vec<Vec<u8>>,
     /// Artifacts pushed by digest and not deleted: (repository, manifest, config, layer).
-    artifacts: Mutex<Vec<(String, Vec<u8>, Vec<u8>, Vec<u8>)>>,
+    artifacts: Mutex<Vec<Artifact>>,
     /// Blobs uploaded and not (yet) named by any manifest: (repository, bytes).
     abandoned: Mutex<Vec<(String, Vec<u8>)>>,
     target: u64,
@@ -324,8 +327,8 @@ impl Soak {
     async fn pull(&self, rng: &mut Rng) {
         let repo = REPOS[rng.below(REPOS.len() as u64) as usize];
         let tag = TAGS[rng.below(TAGS.len() as u64) as usize];
-        let m = call(&self.app.router, "GET", &format!("/v2/{repo}/manifests/{tag}"), &[("accept", common::oci::OCI_MANIFEST)], vec![])
-            .await;
+        let m =
+            call(&self.app.router, "GET", &format!("/v2/{repo}/manifests/{tag}"), &[("accept", common::oci::OCI_MANIFEST)], vec![]).await;
         self.op(&m, "GET manifest");
         if m.status == 404 {
             self.stats.pull_races.fetch_add(1, Relaxed);
@@ -432,7 +435,8 @@ async fn verify_everything(soak: &Soak) -> (u64, u64) {
             }
         }
     }
-    for (repo, m, _, _) in soak.artifacts.lock().unwrap().clone() {
+    let artifacts = soak.artifacts.lock().unwrap().clone();
+    for (repo, m, _, _) in artifacts {
         match pull_verified(router, &repo, &sha(&m)).await {
             Ok(n) => {
                 images += 1;

@@ -198,11 +198,11 @@ pub async fn put_blob(conn: &mut SqliteConnection, digest: &str, size: i64, now:
         "INSERT INTO registry_blobs (digest, size, stored) VALUES (?, ?, ?) \
          ON CONFLICT (digest) DO UPDATE SET stored = MAX(stored, excluded.stored)",
     )
-        .bind(digest)
-        .bind(size)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    .bind(digest)
+    .bind(size)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -246,13 +246,13 @@ pub async fn add_repository_content(
         "INSERT INTO repository_contents (namespace, stream, digest, kind, added) VALUES (?, ?, ?, ?, ?) \
          ON CONFLICT (namespace, stream, digest) DO UPDATE SET added = MAX(added, excluded.added)",
     )
-        .bind(ns)
-        .bind(stream)
-        .bind(digest)
-        .bind(kind)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    .bind(ns)
+    .bind(stream)
+    .bind(digest)
+    .bind(kind)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -462,11 +462,8 @@ pub async fn first_unrecorded_ref(conn: &mut SqliteConnection, refs: &[ManifestR
     let blobs: Vec<String> = refs.iter().filter(|r| r.kind != "manifest").map(|r| r.digest.clone()).collect();
     let stored = stored_blobs(conn, &blobs).await?;
     for r in refs {
-        let present = if r.kind == "manifest" {
-            stored_manifest(&mut *conn, &r.digest).await?.is_some()
-        } else {
-            stored.contains_key(&r.digest)
-        };
+        let present =
+            if r.kind == "manifest" { stored_manifest(&mut *conn, &r.digest).await?.is_some() } else { stored.contains_key(&r.digest) };
         if !present {
             return Ok(Some(r.digest.clone()));
         }
