@@ -138,9 +138,14 @@ impl DigestLocks {
         }
     }
 
-    /// Notes that a client was told a stored blob exists (HEAD, GET, mount).
-    pub(crate) fn saw(&self, digest: &str, now_ms: i64) {
+    /// Notes that a client was told a stored blob exists (HEAD, GET). Entries older than
+    /// `forget_before_ms` protect nothing; they are dropped when the map grows large (with the
+    /// schedule off, no collection would ever drop them).
+    pub(crate) fn saw(&self, digest: &str, now_ms: i64, forget_before_ms: i64) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= MAX_SEEN && !seen.contains_key(digest) {
+            seen.retain(|_, t| *t >= forget_before_ms);
+        }
         seen.insert(digest.to_string(), now_ms);
     }
 
@@ -244,6 +249,8 @@ pub struct GcRun {
     pub failures: i64,
 }
 
+/// Blobs remembered as seen before old ones are dropped (about 100 bytes each).
+const MAX_SEEN: usize = 100_000;
 /// Entries a report lists (counts are always complete).
 const MAX_LISTED: usize = 1000;
 /// Runs `gc_runs` shows.
@@ -298,7 +305,9 @@ impl Service {
 
     /// Notes that a client learnt a stored blob exists (it may refer to it next).
     pub(crate) fn saw_blob(&self, digest: &str) {
-        self.registry.locks.saw(digest, self.now_ms());
+        let now = self.now_ms();
+        let grace = self.registry.config.gc_grace.as_millis().min(i64::MAX as u128) as i64;
+        self.registry.locks.saw(digest, now, now.saturating_sub(grace));
     }
 
     /// One run (see the module doc). Runs never overlap: a second waits for the first.
@@ -484,7 +493,7 @@ mod tests {
     #[test]
     fn what_was_seen_protects_until_forgotten() {
         let locks = DigestLocks::default();
-        locks.saw("sha256:a", 1_000);
+        locks.saw("sha256:a", 1_000, 0);
         assert!(locks.seen_since("sha256:a", 500));
         assert!(!locks.seen_since("sha256:a", 1_001));
         locks.forget_seen_before(2_000);
