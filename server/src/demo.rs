@@ -113,6 +113,21 @@ pub async fn load(service: &Service) -> Result<(), ApiError> {
             },
         )
     };
+    // A stream pushed to the integrated registry itself: `podman pull <host>/demo/hello:latest`
+    // works on a fresh demo (the other streams name registries a demo never reaches).
+    for (version, tags) in [("1.0", &["1.0", "latest"][..]), ("1.1", &["1.1", "latest"][..])] {
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+            "config": {"Cmd": ["/hello"], "Labels": {"org.opencontainers.image.version": version, "org.opencontainers.image.title": "hello"}},
+            "rootfs": {"type": "layers", "diff_ids": []}
+        });
+        for tag in tags {
+            service
+                .push_config_image("demo", "hello", tag, config.to_string().as_bytes())
+                .await
+                .map_err(|e| ApiError::internal(format!("the demo image could not be pushed: {}", e.message)))?;
+        }
+    }
     let app = service.get_stream(&caller, "demo", "app").await?;
     if let Some(head) = app.head("build-42") {
         let pinned = format!("app@{}", head.image);

@@ -143,6 +143,9 @@ pub struct ServeArgs {
     /// Largest blob the registry takes in a push or pulls through, in bytes.
     #[arg(long, env = "IMAGESTREAMS_MAX_BLOB_SIZE", default_value_t = 16 << 30)]
     pub max_blob_size: u64,
+    /// Pruning keeps images pulled through the integrated registry within this long.
+    #[arg(long, env = "IMAGESTREAMS_PRUNE_PULLED_WITHIN", default_value = "168h", value_parser = parse_duration)]
+    pub prune_pulled_within: std::time::Duration,
     /// How often the registry's blob store is garbage collected (online: pushes and pulls go
     /// on). `0` turns the schedule off (POST /api/v1/registry/garbage-collection still runs it).
     #[arg(long, env = "IMAGESTREAMS_GC_INTERVAL", default_value = "1h", value_parser = parse_duration_or_off)]
@@ -234,7 +237,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_sealer(sealer)
         .with_webhook_targets(&args.allowed_webhook_target)
         .with_access(access)
-        .with_registry(registry);
+        .with_registry(registry)
+        .with_prune_pulled_within(Some(args.prune_pulled_within));
     let service = service.with_watch_limits(crate::service::WatchLimits {
         max_duration: args.watch_max_duration,
         max_per_client: args.max_watches_per_client as usize,

@@ -15,6 +15,7 @@ pub mod imports;
 pub mod lookup;
 pub mod names;
 pub mod present;
+pub mod prune;
 pub mod reference;
 pub mod secrets;
 pub mod selectors;

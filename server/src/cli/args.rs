@@ -63,6 +63,11 @@ pub enum Command {
     },
     /// Revoke and forget the token `login` kept for this server.
     Logout,
+    /// Remove old images and history (oc adm prune images); a dry run unless --confirm.
+    Prune {
+        #[command(subcommand)]
+        what: PruneWhat,
+    },
     /// Print the signed-in user's name.
     Whoami,
     /// Change your password.
@@ -106,6 +111,33 @@ pub enum PolicyAction {
     /// Take USER's ROLE in the namespace away.
     #[command(name = "remove-role-from-user")]
     RemoveRoleFromUser { role: String, user: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PruneWhat {
+    /// History items beyond the kept revisions, then images nothing refers to. Without
+    /// -n/--namespace the whole server (server administrators); with it that namespace's history
+    /// only (its admins).
+    Images(PruneImagesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PruneImagesArgs {
+    /// Keep this many of the newest revisions of each tag.
+    #[arg(long, env = "IMAGESTREAMS_KEEP_TAG_REVISIONS", default_value_t = 3, allow_hyphen_values = true)]
+    pub keep_tag_revisions: i64,
+    /// Keep what is younger than this (e.g. 60m, 24h).
+    #[arg(long, env = "IMAGESTREAMS_KEEP_YOUNGER_THAN", default_value = "60m", allow_hyphen_values = true)]
+    pub keep_younger_than: String,
+    /// Also prune images the integrated registry does not manage (imported ones).
+    #[arg(long, env = "IMAGESTREAMS_PRUNE_ALL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub all: bool,
+    /// Really delete (otherwise a dry run).
+    #[arg(long, env = "IMAGESTREAMS_CONFIRM")]
+    pub confirm: bool,
+    /// Output format: json (the whole report), or the text report by default.
+    #[arg(short = 'o', long, env = "IMAGESTREAMS_OUTPUT")]
+    pub output: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -17,21 +17,33 @@ mod imports;
 mod namespaces;
 mod output;
 mod print;
+mod prune;
 mod streams;
 mod webhooks;
 
 pub use args::Cli;
 
-use args::{BenchDataArgs, Command, CreateWhat, GetArgs, PolicyAction, SecretKind, SetWhat, WebhookAction};
-use clap::Parser;
+use args::{BenchDataArgs, Command, CreateWhat, GetArgs, PolicyAction, PruneWhat, SecretKind, SetWhat, WebhookAction};
+use clap::{CommandFactory, FromArgMatches};
 use client::{CliError, Client};
 use output::{CmdResult, Context, Output, Printer, local};
 
 /// Runs the command line; returns the process exit code.
 pub async fn run() -> i32 {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
     let mut out = Output::stdio();
-    match execute(cli, &mut out).await {
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // Commands where "no namespace given" means "all of them" (prune) need to know whether
+    // -n/--namespace (or IMAGESTREAMS_NAMESPACE) was given or is the default.
+    let explicit = |m: &clap::ArgMatches| {
+        matches!(m.value_source("namespace"), Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable))
+    };
+    let namespace_given =
+        explicit(&matches) || matches.subcommand().is_some_and(|(_, m)| explicit(m) || m.subcommand().is_some_and(|(_, m)| explicit(m)));
+    match execute(cli, namespace_given, &mut out).await {
         Ok(()) => 0,
         Err(e) => {
             let _ = out.note(&format!("{e}\n"));
@@ -45,7 +57,8 @@ fn failed(e: anyhow::Error) -> CliError {
     local(format!("{e:#}"))
 }
 
-async fn execute(cli: Cli, out: &mut Output) -> CmdResult {
+/// Runs one command; `namespace_given`: -n/--namespace was given (not the default).
+async fn execute(cli: Cli, namespace_given: bool, out: &mut Output) -> CmdResult {
     let Cli { server, namespace, token, config, command } = cli;
     // Client commands only: `serve` and the benchmarks never read the token file.
     let ctx = || -> Result<Context, CliError> {
@@ -86,6 +99,10 @@ async fn execute(cli: Cli, out: &mut Output) -> CmdResult {
         Command::Policy { action: PolicyAction::AddRoleToUser { role, user } } => accounts::add_role(&ctx()?, &role, &user, out).await,
         Command::Policy { action: PolicyAction::RemoveRoleFromUser { role, user } } => {
             accounts::remove_role(&ctx()?, &role, &user, out).await
+        }
+        Command::Prune { what: PruneWhat::Images(args) } => {
+            let ns = namespace_given.then_some(namespace.as_str());
+            prune::prune_images(&ctx()?, &args, ns, out).await
         }
         Command::Set { what: SetWhat::Visibility { value } } => accounts::set_visibility(&ctx()?, &value, out).await,
         Command::Tag(flags) => streams::tag(&ctx()?, &flags, out).await,

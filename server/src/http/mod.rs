@@ -13,6 +13,7 @@ pub mod listener;
 mod live;
 mod namespaces;
 mod patch;
+mod prune;
 mod secrets;
 mod table;
 pub mod ui;
@@ -73,6 +74,8 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/api/v1/tokens", get(accounts::list_tokens).post(accounts::create_token))
         .route("/api/v1/tokens/{id}", axum::routing::delete(accounts::revoke_token))
         .route("/api/v1/audit", get(accounts::server_audit))
+        .route("/api/v1/prune/images", axum::routing::post(prune::server))
+        .route("/api/v1/namespaces/{ns}/prune/images", axum::routing::post(prune::namespace))
         .route("/api/v1/registry/garbage-collection", get(garbage_collection::list).post(garbage_collection::run))
         .route("/api/v1/namespaces/{ns}/members", get(accounts::list_members))
         .route("/api/v1/namespaces/{ns}/members/{user}", axum::routing::put(accounts::set_member).delete(accounts::remove_member))

@@ -15,6 +15,7 @@ mod jobs;
 mod namespaces;
 mod outbox;
 mod patch;
+mod prune;
 pub mod registry;
 mod secrets;
 mod streams;
@@ -38,6 +39,7 @@ pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, WebhookClie
 pub use forms::form_error;
 pub use imports::ImportProgress;
 pub use patch::PatchType;
+pub use prune::PruneProgress;
 pub use registry::RegistryConfig;
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
@@ -139,6 +141,9 @@ pub struct Service {
     password_hashing: Arc<access::PasswordHashing>,
     /// The integrated registry: its settings, blob store, uploads and downloads in flight.
     registry: Arc<registry::RegistryState>,
+    /// Pruning keeps what was pulled through the registry within this long (`None`: the rule
+    /// is off).
+    prune_pulled_within: Option<std::time::Duration>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -175,6 +180,7 @@ impl Service {
             anonymous_refusals: Arc::new(audit::AnonymousRefusals::default()),
             password_hashing: Arc::new(access::PasswordHashing::for_this_machine()),
             registry: Arc::new(registry::RegistryState::new(RegistryConfig::default())),
+            prune_pulled_within: Some(std::time::Duration::from_secs(7 * 86_400)),
         }
     }
 
@@ -218,6 +224,12 @@ impl Service {
     /// the default keeps blobs in memory).
     pub fn with_registry(mut self, config: RegistryConfig) -> Self {
         self.registry = Arc::new(registry::RegistryState::new(config));
+        self
+    }
+
+    /// Pruning's "pulled recently" window (`--prune-pulled-within`; `None` turns the rule off).
+    pub fn with_prune_pulled_within(mut self, within: Option<std::time::Duration>) -> Self {
+        self.prune_pulled_within = within;
         self
     }
 

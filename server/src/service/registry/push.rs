@@ -659,6 +659,28 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Pushes an image made here, as the server itself: `config` (an image config document) and
+    /// no layers, into `<ns>/<stream>:<tag>`, exactly as a client's push would go. The demo's
+    /// images that `podman pull` can fetch from the integrated registry come from it.
+    pub async fn push_config_image(&self, ns: &str, stream: &str, tag: &str, config: &[u8]) -> Result<String, RegistryError> {
+        let rc = RegistryCaller { caller: crate::service::Caller::system(), access: None };
+        let repo = Repository::parse(&format!("{ns}/{stream}"))?;
+        let config_digest = Digest::sha256_of(config);
+        let body: BodyStream = futures::stream::iter([Ok(Bytes::copy_from_slice(config))]).boxed();
+        self.registry_start_upload(&rc, &repo, Some(&config_digest.to_string()), None, body).await?;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::importer::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": config.len()},
+            "layers": []
+        });
+        let (digest, _) =
+            self.registry_put_manifest(&rc, &repo, tag, Some(crate::importer::OCI_MANIFEST), Bytes::from(manifest.to_string())).await?;
+        Ok(digest)
+    }
+}
+
 /// Whether the repository holds a blob: uploaded or mounted there, referred to by a manifest
 /// it holds, or part of an image of its history.
 async fn blob_in_repository(conn: &mut sqlx::SqliteConnection, repo: &Repository, digest: &str) -> Result<bool, RegistryError> {

@@ -1,0 +1,190 @@
+//! `prune images` through the API, in process on the service clock: images pushed to the
+//! integrated registry day after day, the decisions of a dry run (each with its reason), the
+//! keep mark, the "pulled recently" rule fed by real pulls through `/v2`, a real prune (history
+//! then Images), and who may prune what.
+
+mod common;
+
+use common::TestApp;
+use serde_json::{Value, json};
+
+const DAY: i64 = 86_400;
+
+fn config(n: u32) -> Vec<u8> {
+    json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"n": n.to_string()}}, "rootfs": {"type": "layers", "diff_ids": []}})
+        .to_string()
+        .into_bytes()
+}
+
+/// Pushes images 1..=count to `stream:tag`, one a day; returns their digests, oldest first.
+async fn push_daily(app: &TestApp, stream: &str, tag: &str, first: u32, count: u32) -> Vec<String> {
+    let mut digests = vec![];
+    for n in first..first + count {
+        digests.push(app.service.push_config_image("default", stream, tag, &config(n)).await.unwrap());
+        app.advance(DAY);
+    }
+    digests
+}
+
+fn decisions(report: &Value, stream: &str) -> Vec<String> {
+    let s = report["streams"].as_array().unwrap().iter().find(|s| s["name"] == stream).unwrap();
+    s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}#{} {} {}",
+                i["tag"].as_str().unwrap(),
+                i["revision"],
+                if i["decision"]["keep"].as_bool().unwrap() { "keep" } else { "delete" },
+                i["decision"]["reason"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn image_decision(report: &Value, digest: &str) -> String {
+    let i = report["images"].as_array().unwrap().iter().find(|i| i["digest"] == digest).unwrap();
+    format!("{} {}", if i["decision"]["keep"].as_bool().unwrap() { "keep" } else { "delete" }, i["decision"]["reason"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn prune_explains_every_decision_and_removes_what_it_said() {
+    let app = TestApp::new().await;
+    let latest = push_daily(&app, "app", "latest", 1, 6).await;
+    let pinned = push_daily(&app, "app", "pinned", 10, 5).await;
+    // A keep mark on `pinned`.
+    let r = app
+        .send_with(
+            "PATCH",
+            "/apis/image.openshift.io/v1/namespaces/default/imagestreams/app",
+            Some(json!({"metadata": {"annotations": {"imagestreams.io/keep-tags": "pinned"}}})),
+            &[("content-type".into(), "application/merge-patch+json".into())],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Revision 5 of latest (the 2nd oldest) was pulled through the registry two days ago.
+    app.advance(DAY);
+    let pulled = &latest[1];
+    assert_eq!(app.get(&format!("/v2/default/app/manifests/{pulled}")).await.status, 200);
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    app.advance(2 * DAY);
+
+    let dry = app.post("/api/v1/prune/images", json!({})).await;
+    assert_eq!(dry.status, 200, "{}", dry.text);
+    let report = dry.body;
+    assert_eq!(report["dryRun"], true);
+    assert_eq!(
+        decisions(&report, "app"),
+        vec![
+            "latest#0 keep head of tag latest",
+            "latest#1 keep revision 2 of 3 kept",
+            "latest#2 keep revision 3 of 3 kept",
+            "latest#3 delete revision 4 beyond the newest 3",
+            "latest#4 keep pulled 2 days ago",
+            "latest#5 delete revision 6 beyond the newest 3",
+            "pinned#0 keep head of tag pinned",
+            "pinned#1 keep kept mark",
+            "pinned#2 keep kept mark",
+            "pinned#3 keep kept mark",
+            "pinned#4 keep kept mark",
+        ]
+    );
+    assert_eq!(image_decision(&report, &latest[0]), "delete no history item refers to it");
+    assert_eq!(image_decision(&report, &latest[2]), "delete no history item refers to it");
+    assert_eq!(image_decision(&report, &latest[5]), "keep in the history of default/app:latest");
+    assert_eq!(image_decision(&report, &pinned[0]), "keep in the history of default/app:pinned");
+    assert_eq!(report["summary"], "Summary: deleted 2 image object(s), deleted 2 image stream tag item(s), updated 1 image stream(s)");
+    // A dry run changes nothing.
+    let stream = app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreams/app").await.body;
+    assert_eq!(stream["status"]["tags"][0]["items"].as_array().unwrap().len(), 6);
+
+    // Fewer revisions asked: more goes; a negative count is refused with upstream's words.
+    let r = app.post("/api/v1/prune/images", json!({"keepTagRevisions": -1})).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text.contains("--keep-tag-revisions must be greater than or equal to 0"), "{}", r.text);
+
+    // The real prune does what the dry run said.
+    let real = app.post("/api/v1/prune/images", json!({"confirm": true})).await;
+    assert_eq!(real.status, 200, "{}", real.text);
+    assert_eq!(real.body["dryRun"], false);
+    assert_eq!(real.body["summary"], report["summary"]);
+    let stream = app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreams/app").await.body;
+    let kept: Vec<&str> = stream["status"]["tags"].as_array().unwrap().iter().find(|t| t["tag"] == "latest").unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, vec![latest[5].as_str(), latest[4].as_str(), latest[3].as_str(), latest[1].as_str()]);
+    assert_eq!(app.get(&format!("/apis/image.openshift.io/v1/images/{}", latest[0])).await.status, 404);
+    assert_eq!(app.get(&format!("/apis/image.openshift.io/v1/images/{}", latest[1])).await.status, 200);
+    // Nothing left to do.
+    let again = app.post("/api/v1/prune/images", json!({"confirm": true})).await;
+    assert_eq!(again.body["summary"], "Summary: deleted 0 objects");
+}
+
+#[tokio::test]
+async fn a_young_stream_and_young_items_stay_and_a_namespace_prune_keeps_images() {
+    let app = TestApp::new().await;
+    let digests = push_daily(&app, "app", "latest", 1, 5).await;
+    // Keep everything younger than 10 days: the stream itself is 5 days old.
+    let r = app.post("/api/v1/prune/images", json!({"keepYoungerThanSeconds": 10 * DAY})).await;
+    assert!(decisions(&r.body, "app").iter().all(|d| d.ends_with("keep stream younger than 10d")), "{:?}", decisions(&r.body, "app"));
+    // One namespace: history only, no Image decisions.
+    let r = app
+        .post("/api/v1/namespaces/default/prune/images", json!({"keepTagRevisions": 1, "keepYoungerThanSeconds": 0, "confirm": true}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["images"], json!([]));
+    assert_eq!(r.body["summary"], "Summary: deleted 4 image stream tag item(s), updated 1 image stream(s)");
+    assert_eq!(app.get(&format!("/apis/image.openshift.io/v1/images/{}", digests[0])).await.status, 200);
+}
+
+/// The CLI against the real binary: a namespace admin prunes their namespace (dry run notice on
+/// stderr, the decision table and upstream's lines on stdout) but not the server.
+#[test]
+fn prune_images_from_the_command_line() {
+    use common::portal::Portal;
+    let portal = Portal::start(&["--allowed-registry", "127.0.0.1:1"], &[("IMAGESTREAMS_ADMIN_PASSWORD", "admin-password-1")]);
+    let admin = portal.scratch("admin");
+    let nina = portal.scratch("nina");
+    let run = |cfg: &std::path::Path, args: &[&str]| {
+        let out = portal.cli(cfg, args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let ok = |cfg: &std::path::Path, args: &[&str]| {
+        let (code, out, err) = run(cfg, args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        (out, err)
+    };
+    ok(&admin, &["login", "-u", "admin", "-p", "admin-password-1"]);
+    ok(&admin, &["create", "namespace", "team"]);
+    ok(&admin, &["create", "user", "nina", "--password", "nina-password-1"]);
+    ok(&admin, &["policy", "add-role-to-user", "admin", "nina", "-n", "team"]);
+    ok(&admin, &["tag", "--reference", "quay.io/x/app:1", "app:v1", "-n", "team"]);
+    ok(&nina, &["login", "-u", "nina", "-p", "nina-password-1"]);
+
+    let (code, _, err) = run(&nina, &["prune", "images"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("pruning the whole server needs a server administrator"), "{err}");
+    let (out, err) = ok(&nina, &["prune", "images", "-n", "team", "--keep-younger-than", "0"]);
+    assert_eq!(err, "Dry run enabled - no modifications will be made. Add --confirm to remove images\n");
+    assert!(out.starts_with("TAG "), "{out}");
+    assert!(out.contains("team/app:v1"), "{out}");
+    assert!(out.contains("head of tag v1"), "{out}");
+    assert!(out.ends_with("Summary: deleted 0 objects\n"), "{out}");
+    let (code, _, err) = run(&nina, &["prune", "images", "-n", "team", "--keep-tag-revisions", "-1"]);
+    assert_eq!((code, err.as_str()), (1, "error: --keep-tag-revisions must be greater than or equal to 0\n"));
+    let (out, _) = ok(&admin, &["prune", "images", "-o", "json"]);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["dryRun"], true);
+    assert!(report["streams"].as_array().unwrap().iter().any(|s| s["namespace"] == "team"));
+}
