@@ -5,6 +5,7 @@
 mod accounts;
 mod discovery;
 mod edge;
+mod garbage_collection;
 mod images;
 mod imagestreams;
 mod istags;
@@ -75,6 +76,7 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/api/v1/audit", get(accounts::server_audit))
         .route("/api/v1/prune/images", axum::routing::post(prune::server))
         .route("/api/v1/namespaces/{ns}/prune/images", axum::routing::post(prune::namespace))
+        .route("/api/v1/registry/garbage-collection", get(garbage_collection::list).post(garbage_collection::run))
         .route("/api/v1/namespaces/{ns}/members", get(accounts::list_members))
         .route("/api/v1/namespaces/{ns}/members/{user}", axum::routing::put(accounts::set_member).delete(accounts::remove_member))
         .route("/api/v1/namespaces/{ns}/visibility", get(accounts::get_visibility).put(accounts::set_visibility))

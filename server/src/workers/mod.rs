@@ -1,6 +1,6 @@
 //! Background work of `serve`, beside the service (never under it): the import controller and
 //! scheduler (`imports`), webhook delivery off the outbox (`delivery`) and the retention of the
-//! event, audit and delivery logs (`maintenance`).
+//! event, audit and delivery logs (`maintenance`), and the registry's garbage collection (`gc`).
 //!
 //! Every worker is owned by a guard that stops it when dropped, calls only `Service` methods
 //! (never `store`, never the service's fields) and takes its time from the service's injected
@@ -9,10 +9,12 @@
 //! Must not: hold a rule, name `store` or the service's fields, or read the wall clock for a decision.
 
 pub mod delivery;
+pub mod gc;
 pub mod imports;
 pub mod maintenance;
 
 pub use delivery::{DeliveryConfig, DispatcherHandle};
+pub use gc::{GcConfig, GcHandle};
 pub use imports::{ControllerHandle, ScheduleConfig};
 pub use maintenance::{MaintenanceHandle, RetentionConfig};
 
@@ -25,6 +27,8 @@ pub struct WorkerConfig {
     pub schedule: Option<ScheduleConfig>,
     pub delivery: DeliveryConfig,
     pub retention: RetentionConfig,
+    /// Scheduled garbage collection of the blob store; `None`: only on demand.
+    pub gc: Option<GcConfig>,
 }
 
 /// Owns every background task of `serve`; dropping it stops them all.
@@ -33,6 +37,7 @@ pub struct Workers {
     _imports: ControllerHandle,
     _delivery: DispatcherHandle,
     _maintenance: MaintenanceHandle,
+    _gc: Option<GcHandle>,
 }
 
 impl Workers {
@@ -47,5 +52,6 @@ pub fn start(service: Service, cfg: WorkerConfig) -> Workers {
     let (service, imports) = imports::start(service, cfg.schedule);
     let delivery = delivery::start(service.clone(), cfg.delivery);
     let maintenance = maintenance::start(service.clone(), cfg.retention);
-    Workers { service, _imports: imports, _delivery: delivery, _maintenance: maintenance }
+    let gc = cfg.gc.map(|c| gc::start(service.clone(), c));
+    Workers { service, _imports: imports, _delivery: delivery, _maintenance: maintenance, _gc: gc }
 }
