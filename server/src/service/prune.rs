@@ -13,7 +13,7 @@ use super::{Caller, Service, Verb, db};
 use crate::store::{self, PruneItem, PruneStream};
 use app::domain::prune::{
     Decision, ImageFacts, ImagePrune, Item, ItemPrune, PruneOptions, PruneReport, StreamFacts, StreamPrune, decide_images, decide_items,
-    kept_tags, summary_line,
+    kept_tags, summary_with_blobs,
 };
 use app::model::{ANNOTATION_IMAGE_MANAGED, ApiError, ImageStream};
 use std::collections::{BTreeMap, HashMap};
@@ -94,7 +94,7 @@ impl Service {
                 });
             }
             if let Some(p) = progress
-                && (n + 1) % 500 == 0
+                && (n + 1).is_multiple_of(500)
             {
                 p("deciding", n + 1, total);
             }
@@ -110,12 +110,23 @@ impl Service {
 
         if opts.confirm {
             self.apply_prune(opts, now, pulled_within, &streams, &mut report, &image_facts, &stream_pulls, progress).await?;
+            if ns.is_none() && report.deleted_images > 0 {
+                // What the deleted Images held is now garbage in the blob store (upstream's
+                // `--prune-registry`): collect it now rather than at the next scheduled run.
+                match self.collect_garbage(caller, super::registry::GcTrigger::Prune, false).await {
+                    Ok(gc) => {
+                        report.deleted_blobs = gc.blobs_deleted.max(0) as usize;
+                        report.bytes_freed = gc.bytes_freed.max(0) as u64;
+                    }
+                    Err(e) => tracing::warn!(error = %e.status.message, "the garbage collection after a prune failed"),
+                }
+            }
         } else {
             report.deleted_items = report.streams.iter().map(StreamPrune::deleted).sum();
             report.updated_streams = report.streams.iter().filter(|s| s.deleted() > 0).count();
             report.deleted_images = report.images.iter().filter(|i| !i.decision.keep).count();
         }
-        report.summary = summary_line(report.deleted_images, report.deleted_items, report.updated_streams);
+        report.summary = summary_with_blobs(report.deleted_images, report.deleted_items, report.updated_streams, report.deleted_blobs);
         Ok(report)
     }
 
@@ -180,7 +191,7 @@ impl Service {
             }
             done += 1;
             if let Some(p) = progress
-                && done % 100 == 0
+                && done.is_multiple_of(100)
             {
                 p("deleting history", done, changing);
             }
@@ -232,7 +243,7 @@ impl Service {
         let going = report.images.iter().filter(|i| !i.decision.keep).count();
         for (n, ip) in report.images.iter_mut().filter(|i| !i.decision.keep).enumerate() {
             if let Some(p) = progress
-                && (n + 1) % 100 == 0
+                && (n + 1).is_multiple_of(100)
             {
                 p("deleting images", n + 1, going);
             }
