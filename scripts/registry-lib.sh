@@ -33,7 +33,8 @@ _push_blob() { # repo file
   loc=$(curl -fsS -D - -o /dev/null -X POST "http://$REG/v2/$1/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
   case "$loc" in http*) ;; *) loc="http://$REG$loc" ;; esac
   sep='?'; case "$loc" in *\?*) sep='&' ;; esac
-  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$2" "$loc${sep}digest=$d"
+  # -T streams the file (--data-binary would read it whole into memory first).
+  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T "$2" "$loc${sep}digest=$d"
   echo "$d"
 }
 

@@ -76,11 +76,17 @@ fn target(path: &str) -> Target {
         _ => {}
     }
     let segments: Vec<&str> = rest.split('/').collect();
-    let Some(k) = (1..segments.len()).find(|&i| matches!(segments[i], "manifests" | "blobs" | "tags" | "referrers")) else {
-        return Target::Unknown;
-    };
-    let name = segments[..k].join("/");
-    let tail = &segments[k..];
+    // A name may itself contain a keyword (a stream called `tags` or `blobs`): the name ends
+    // where the rest has the shape of an endpoint, the first such place from the left.
+    (1..segments.len())
+        .filter(|&k| matches!(segments[k], "manifests" | "blobs" | "tags" | "referrers"))
+        .map(|k| endpoint(segments[..k].join("/"), &segments[k..]))
+        .find(|t| *t != Target::Unknown)
+        .unwrap_or(Target::Unknown)
+}
+
+/// The endpoint the path after a repository name names.
+fn endpoint(name: String, tail: &[&str]) -> Target {
     match tail {
         ["manifests", reference] if !reference.is_empty() => Target::Manifest(name, reference.to_string()),
         ["blobs", "uploads"] | ["blobs", "uploads", ""] => Target::Uploads(name),
@@ -502,6 +508,11 @@ mod tests {
         assert_eq!(target("/v2/demo/app/referrers/sha256:ab"), Target::Referrers("demo/app".into(), "sha256:ab".into()));
         assert_eq!(target("/v2/a/b/c/manifests/x"), Target::Manifest("a/b/c".into(), "x".into()));
         assert_eq!(target("/v2/demo/app/nothing"), Target::Unknown);
+        // Streams named like the endpoints.
+        assert_eq!(target("/v2/default/tags/blobs/uploads/"), Target::Uploads("default/tags".into()));
+        assert_eq!(target("/v2/default/tags/tags/list"), Target::Tags("default/tags".into()));
+        assert_eq!(target("/v2/default/manifests/manifests/latest"), Target::Manifest("default/manifests".into(), "latest".into()));
+        assert_eq!(target("/v2/blobs/blobs/blobs/sha256:ab"), Target::Blob("blobs/blobs".into(), "sha256:ab".into()));
     }
 
     #[test]

@@ -51,6 +51,15 @@ pub async fn tag_head(conn: &mut SqliteConnection, ns: &str, stream: &str, tag: 
     .await
 }
 
+/// The stream's resourceVersion (`None`: no such stream): what cached views of it key on.
+pub async fn stream_version(conn: &mut SqliteConnection, ns: &str, stream: &str) -> StoreResult<Option<i64>> {
+    sqlx::query_scalar("SELECT resource_version FROM image_streams WHERE namespace = ? AND name = ?")
+        .bind(ns)
+        .bind(stream)
+        .fetch_optional(conn)
+        .await
+}
+
 /// Whether the stream exists.
 pub async fn stream_exists(conn: &mut SqliteConnection, ns: &str, stream: &str) -> StoreResult<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM image_streams WHERE namespace = ? AND name = ?")

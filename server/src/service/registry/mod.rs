@@ -81,6 +81,9 @@ pub(crate) struct RegistryState {
     token_key: [u8; 32],
     uploads: Mutex<HashMap<String, push::Upload>>,
     downloads: Mutex<HashMap<Digest, std::sync::Arc<pull::Download>>>,
+    /// Each stream's visible tags, sorted, as of its resourceVersion: `tags/list` answers from
+    /// here while the stream has not changed (at most `TAG_CACHE` streams; cleared when full).
+    tag_lists: Mutex<HashMap<(String, String), (i64, std::sync::Arc<Vec<String>>)>>,
     /// When each (namespace, stream, digest) pull was last recorded (unix seconds): a pull is
     /// written at most once a minute per image and repository.
     recorded_pulls: Mutex<HashMap<(String, String, String), i64>>,
@@ -103,6 +106,7 @@ impl RegistryState {
             uploads: Mutex::new(HashMap::new()),
             downloads: Mutex::new(HashMap::new()),
             recorded_pulls: Mutex::new(HashMap::new()),
+            tag_lists: Mutex::new(HashMap::new()),
             locks: Default::default(),
             gc_running: tokio::sync::Mutex::new(()),
         }
@@ -523,18 +527,42 @@ impl Service {
     ) -> Result<(Vec<String>, bool), RegistryError> {
         self.registry_allow(rc, repo, Action::Pull)?;
         let mut conn = self.store.read().await.map_err(rdb)?;
-        if !store::stream_exists(&mut conn, &repo.namespace, &repo.stream).await.map_err(rdb)? {
+        let Some(version) = store::stream_version(&mut conn, &repo.namespace, &repo.stream).await.map_err(rdb)? else {
             return Err(RegistryError::name_unknown(&repo.name()));
-        }
-        let heads = store::tag_heads(&mut conn, &repo.namespace, &repo.stream).await.map_err(rdb)?;
-        let mut tags: Vec<String> = heads
-            .into_iter()
-            .filter(|(_, image)| image.parse::<Digest>().is_ok())
-            .map(|(t, _)| t)
-            .filter(|t| last.is_none_or(|l| t.as_str() > l))
-            .collect();
-        tags.sort();
-        Ok(page(tags, n))
+        };
+        let key = (repo.namespace.clone(), repo.stream.clone());
+        let cached = self
+            .registry
+            .tag_lists
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, t)| t.clone());
+        let all = match cached {
+            Some(t) => t,
+            None => {
+                let heads = store::tag_heads(&mut conn, &repo.namespace, &repo.stream).await.map_err(rdb)?;
+                let mut tags: Vec<String> =
+                    heads.into_iter().filter(|(_, image)| image.parse::<Digest>().is_ok()).map(|(t, _)| t).collect();
+                tags.sort();
+                let tags = std::sync::Arc::new(tags);
+                let mut cache = self.registry.tag_lists.lock().unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= TAG_CACHE {
+                    cache.clear();
+                }
+                cache.insert(key, (version, tags.clone()));
+                tags
+            }
+        };
+        drop(conn);
+        let from = match last {
+            Some(l) => all.partition_point(|t| t.as_str() <= l),
+            None => 0,
+        };
+        let limit = n.unwrap_or(usize::MAX);
+        let end = from.saturating_add(limit).min(all.len());
+        Ok((all[from..end].to_vec(), end < all.len()))
     }
 
     /// `GET /v2/_catalog`: the repositories the caller may read, sorted, `n` at most after `last`.
@@ -647,6 +675,9 @@ impl Service {
         Ok(out)
     }
 }
+
+/// Streams whose tag lists are kept in memory.
+const TAG_CACHE: usize = 4096;
 
 /// Largest page of tags or repositories.
 const MAX_PAGE: usize = 10_000;

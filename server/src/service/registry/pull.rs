@@ -86,7 +86,9 @@ impl ByteRange {
 }
 
 /// Bytes read from a spool per chunk.
-const SPOOL_CHUNK: usize = 256 * 1024;
+const SPOOL_CHUNK: usize = 1 << 20;
+/// Bytes gathered from the upstream before each write to the spool.
+const SPOOL_WRITE: usize = 1 << 20;
 /// Pull-through candidates tried per request (history items may name several upstreams).
 const MAX_SOURCES: usize = 3;
 
@@ -447,33 +449,48 @@ impl Service {
         download.progress.send_replace(Progress::Running { written: 0, total });
         let mut file = tokio::fs::File::from_std(writer);
         let mut hasher = digest.hasher();
+        // Bytes received, and bytes in the spool (what readers are told).
+        let mut received: u64 = 0;
         let mut written: u64 = 0;
         let broken = |written: u64, why: String| {
             RegistryError::unavailable(format!("the upstream stopped sending {d} after {written} bytes: {why}"))
         };
+        // Chunks are gathered and written SPOOL_WRITE bytes at a time: each write is a trip to
+        // the blocking pool, and the network hands over chunks of a few KiB.
+        let mut pending = bytes::BytesMut::with_capacity(SPOOL_WRITE);
         loop {
             let chunk = match res.chunk().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => return Err(broken(written, crate::importer::scrub_error(&e))),
+                Ok(Some(c)) => Some(c),
+                Ok(None) => None,
+                Err(e) => return Err(broken(received, crate::importer::scrub_error(&e))),
             };
-            written += chunk.len() as u64;
-            if written > max || total.is_some_and(|t| written > t) {
-                return Err(RegistryError::size_invalid(format!("the upstream sent more of {d} than it announced or this registry takes")));
+            if let Some(c) = &chunk {
+                received += c.len() as u64;
+                if received > max || total.is_some_and(|t| received > t) {
+                    return Err(RegistryError::size_invalid(format!(
+                        "the upstream sent more of {d} than it announced or this registry takes"
+                    )));
+                }
+                hasher.update(c);
+                pending.extend_from_slice(c);
             }
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(|e| broken(written, e.to_string()))?;
-            // tokio's File hands a write to a background thread and returns before the bytes
-            // are in the spool; readers read the spool as soon as they are told, so they are
-            // told only what `flush` (that write done, no fsync) has put there. Without it a
-            // reader could find fewer bytes than announced and break a healthy pull off.
-            file.flush().await.map_err(|e| broken(written, e.to_string()))?;
-            download.progress.send_modify(|p| *p = Progress::Running { written, total });
+            if pending.len() >= SPOOL_WRITE || (chunk.is_none() && !pending.is_empty()) {
+                file.write_all(&pending).await.map_err(|e| broken(received, e.to_string()))?;
+                // tokio's File hands a write to a background thread and returns before the
+                // bytes are in the spool; readers read the spool as soon as they are told, so
+                // they are told only what `flush` (that write done, no fsync) has put there.
+                file.flush().await.map_err(|e| broken(received, e.to_string()))?;
+                written = received;
+                pending.clear();
+                download.progress.send_modify(|p| *p = Progress::Running { written, total });
+            }
+            if chunk.is_none() {
+                break;
+            }
         }
         if total.is_some_and(|t| t != written) {
             return Err(broken(written, "the body is shorter than its Content-Length".into()));
         }
-        file.flush().await.map_err(|e| broken(written, e.to_string()))?;
         let got = hasher.finish();
         if got != *digest {
             return Err(RegistryError::unavailable(format!("the upstream sent content with the digest {got} for {d}; nothing was kept")));
