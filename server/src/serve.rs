@@ -146,6 +146,10 @@ pub struct ServeArgs {
     /// Pruning keeps images pulled through the integrated registry within this long.
     #[arg(long, env = "IMAGESTREAMS_PRUNE_PULLED_WITHIN", default_value = "168h", value_parser = parse_duration)]
     pub prune_pulled_within: std::time::Duration,
+    /// How often each namespace's retention policy runs (a real prune of its history), counted
+    /// from its last scheduled run (or, before one, from when the policy was saved).
+    #[arg(long, env = "IMAGESTREAMS_RETENTION_INTERVAL", default_value = "24h", value_parser = parse_duration)]
+    pub retention_interval: std::time::Duration,
 }
 
 /// A duration flag: `250ms`, `90s`, `15m`, `1h30m` (humantime's units), or plain seconds; never
@@ -247,6 +251,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 watch_event_max_count: args.watch_event_max_count,
                 audit_max_age: args.audit_max_age,
             },
+            retention_policies: Some(crate::workers::RetentionPolicyConfig { interval: args.retention_interval }),
         },
     );
     let service = workers.service().clone();

@@ -1,6 +1,7 @@
 //! Background work of `serve`, beside the service (never under it): the import controller and
 //! scheduler (`imports`), webhook delivery off the outbox (`delivery`) and the retention of the
-//! event, audit and delivery logs (`maintenance`).
+//! event, audit and delivery logs (`maintenance`), and the schedule of team retention policies
+//! (`retention_policies`).
 //!
 //! Every worker is owned by a guard that stops it when dropped, calls only `Service` methods
 //! (never `store`, never the service's fields) and takes its time from the service's injected
@@ -11,10 +12,12 @@
 pub mod delivery;
 pub mod imports;
 pub mod maintenance;
+pub mod retention_policies;
 
 pub use delivery::{DeliveryConfig, DispatcherHandle};
 pub use imports::{ControllerHandle, ScheduleConfig};
 pub use maintenance::{MaintenanceHandle, RetentionConfig};
+pub use retention_policies::{RetentionPolicyConfig, RetentionPolicyHandle};
 
 use crate::service::Service;
 
@@ -25,6 +28,8 @@ pub struct WorkerConfig {
     pub schedule: Option<ScheduleConfig>,
     pub delivery: DeliveryConfig,
     pub retention: RetentionConfig,
+    /// Team retention policies' schedule; `None`: policies run only when asked.
+    pub retention_policies: Option<RetentionPolicyConfig>,
 }
 
 /// Owns every background task of `serve`; dropping it stops them all.
@@ -33,6 +38,7 @@ pub struct Workers {
     _imports: ControllerHandle,
     _delivery: DispatcherHandle,
     _maintenance: MaintenanceHandle,
+    _retention_policies: Option<RetentionPolicyHandle>,
 }
 
 impl Workers {
@@ -47,5 +53,6 @@ pub fn start(service: Service, cfg: WorkerConfig) -> Workers {
     let (service, imports) = imports::start(service, cfg.schedule);
     let delivery = delivery::start(service.clone(), cfg.delivery);
     let maintenance = maintenance::start(service.clone(), cfg.retention);
-    Workers { service, _imports: imports, _delivery: delivery, _maintenance: maintenance }
+    let retention_policies = cfg.retention_policies.map(|c| retention_policies::start(service.clone(), c));
+    Workers { service, _imports: imports, _delivery: delivery, _maintenance: maintenance, _retention_policies: retention_policies }
 }
