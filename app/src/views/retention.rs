@@ -26,8 +26,10 @@ pub fn render_report(report: PruneReport) -> String {
                         let title = format!("{}/{}", s.namespace, s.name);
                         let going = s.deleted();
                         let caption = format!("History items of {title}: {going} of {} go", s.items.len());
+                        // Focusable so keyboard users can scroll it on a narrow screen.
+                        let region = format!("Decisions for {title}");
                         view! {
-                            <div class="table-wrap" data-prune-stream=title.clone()>
+                            <div class="table-wrap" data-prune-stream=title.clone() tabindex="0" role="region" aria-label=region>
                                 <table class="prune">
                                     <caption>{caption}</caption>
                                     <thead><tr>
@@ -67,7 +69,7 @@ pub fn render_runs(runs: Vec<RetentionRun>) -> String {
             return view! { <p class="empty">"No runs yet."</p> }.into_any();
         }
         view! {
-            <div class="table-wrap"><table class="runs">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Runs, newest first"><table class="runs">
                 <caption class="sr-only">"Runs of the retention policy, newest first"</caption>
                 <thead><tr>
                     <th scope="col">"Run"</th><th scope="col">"Started"</th><th scope="col">"By"</th><th scope="col">"State"</th>

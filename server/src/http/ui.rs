@@ -158,7 +158,7 @@ impl PortalBackend for UiBackend {
             match s.get_retention_policy(&who, &namespace).await {
                 Ok(p) => Ok(Some(p)),
                 // No policy yet is an empty form, not a failure (a missing namespace still is).
-                Err(e) if e.status.details.as_ref().is_some_and(|d| d.kind == RES_RETENTION.kind) => Ok(None),
+                Err(e) if e.status.details.as_ref().is_some_and(|d| d.kind == RES_RETENTION.plural) => Ok(None),
                 Err(e) => Err(e),
             }
         })
