@@ -29,9 +29,10 @@ pub fn render_report(report: PruneReport) -> String {
                         // Focusable so keyboard users can scroll it on a narrow screen.
                         let region = format!("Decisions for {title}");
                         view! {
+                            <h4 aria-hidden="true">{caption.clone()}</h4>
                             <div class="table-wrap" data-prune-stream=title.clone() tabindex="0" role="region" aria-label=region>
                                 <table class="prune">
-                                    <caption>{caption}</caption>
+                                    <caption class="sr-only">{caption}</caption>
                                     <thead><tr>
                                         <th scope="col">"Tag"</th><th scope="col" class="num">"Revision"</th><th scope="col">"Image"</th>
                                         <th scope="col">"Created"</th><th scope="col">"Decision"</th><th scope="col">"Reason"</th>
