@@ -232,7 +232,8 @@ fn ServerPrunePreview() -> impl IntoView {
     let revisions = RwSignal::new("3".to_string());
     let younger = RwSignal::new("60m".to_string());
     let options = move || -> Result<PruneOptions, String> {
-        let keep_tag_revisions = revisions.get().trim().parse::<u32>().map_err(|_| "Revisions: must be a whole number, 0 or more".to_string())?;
+        let keep_tag_revisions =
+            revisions.get().trim().parse::<u32>().map_err(|_| "Revisions: must be a whole number, 0 or more".to_string())?;
         let keep_younger_than_seconds = parse_duration(&younger.get()).map_err(|e| format!("Younger than: {e}"))?;
         Ok(PruneOptions { keep_tag_revisions, keep_younger_than_seconds: keep_younger_than_seconds.max(0) as u64, ..Default::default() })
     };
