@@ -223,3 +223,58 @@ async fn run_now_pages_of_runs_and_a_deleted_namespace() {
     assert_eq!(app.get(team).await.status, 404);
     assert_eq!(app.get(&format!("{team}/runs")).await.body["items"], json!([]));
 }
+
+/// `set retention` and `get retention` against the real binary: a namespace admin sets the
+/// policy, a bad value is refused naming its field, a viewer reads it but may not set it.
+#[test]
+fn retention_from_the_command_line() {
+    use common::portal::Portal;
+    let portal = Portal::start(&["--allowed-registry", "127.0.0.1:1"], &[("IMAGESTREAMS_ADMIN_PASSWORD", "admin-password-1")]);
+    let admin = portal.scratch("admin");
+    let nina = portal.scratch("nina");
+    let vic = portal.scratch("vic");
+    let run = |cfg: &std::path::Path, args: &[&str]| {
+        let out = portal.cli(cfg, args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let ok = |cfg: &std::path::Path, args: &[&str]| {
+        let (code, out, err) = run(cfg, args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        out
+    };
+    ok(&admin, &["login", "-u", "admin", "-p", "admin-password-1"]);
+    ok(&admin, &["create", "namespace", "team"]);
+    for (user, role) in [("nina", "admin"), ("vic", "viewer")] {
+        ok(&admin, &["create", "user", user, "--password", &format!("{user}-password-1")]);
+        ok(&admin, &["policy", "add-role-to-user", role, user, "-n", "team"]);
+    }
+    ok(&nina, &["login", "-u", "nina", "-p", "nina-password-1"]);
+    ok(&vic, &["login", "-u", "vic", "-p", "vic-password-1"]);
+
+    let out =
+        ok(&nina, &["set", "retention", "-n", "team", "--keep-tag-revisions", "2", "--keep-tag-pattern", "v1.*", "--pulled-within", "3d"]);
+    assert_eq!(
+        out,
+        "retention policy of namespace/team set: keep 2 revision(s) per tag; younger than 1h; tags matching v1.*; pulled within 3d\n"
+    );
+    let (code, _, err) = run(&nina, &["set", "retention", "-n", "team", "--keep-tag-revisions", "-1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("keepTagRevisions: Invalid value: -1: must be between 0 and 1000"), "{err}");
+    let (code, _, err) = run(&nina, &["set", "retention", "-n", "team", "--keep-younger-than", "soon"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("invalid argument \"soon\" for \"--keep-younger-than\" flag"), "{err}");
+
+    let out = ok(&vic, &["get", "retention", "-n", "team"]);
+    assert!(out.contains("keep 2 revision(s) per tag; younger than 1h; tags matching v1.*; pulled within 3d"), "{out}");
+    assert!(out.contains("Updated:\t") && out.contains(" by nina"), "{out}");
+    assert!(out.ends_with("No runs yet.\n"), "{out}");
+    let json: Value = serde_json::from_str(&ok(&vic, &["get", "retention", "-n", "team", "-o", "json"])).unwrap();
+    assert_eq!(json["policy"]["keepTagPatterns"], json!(["v1.*"]));
+    let (code, _, err) = run(&vic, &["set", "retention", "-n", "team"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot update resource \"retention\""), "{err}");
+}
