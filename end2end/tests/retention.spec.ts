@@ -89,3 +89,19 @@ test("retention: preview with reasons, save, run now, the run listed", async ({ 
   await photograph(page, "retention-390");
   expect(problems).toEqual([]);
 });
+
+test("prune preview of the whole server (administrators)", async ({ page }) => {
+  const problems = watchProblems(page);
+  await page.goto("/admin/prune");
+  await hydrated(page);
+  await page.getByLabel("Keep anything younger than").fill("0");
+  await page.getByRole("button", { name: "Preview" }).click();
+  const preview = page.locator("#server-prune-preview");
+  await expect(preview).toContainText("Preview (nothing was changed)");
+  await expect(preview).toContainText(/Summary: /);
+  // Every head stays, with its reason.
+  await expect(preview.locator('tr[data-item$="#0"] td.reason').first()).toContainText("head of tag");
+  await accessible(page);
+  await photograph(page, "prune-server");
+  expect(problems).toEqual([]);
+});

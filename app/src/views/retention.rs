@@ -1,6 +1,7 @@
 //! The prune page's read-only parts as markup: a preview (or a run's report) — per stream, every
 //! history item with its tag, revision, image, age, whether it stays or goes and the rule that
-//! said so, in the words of `prune images` — and the list of a namespace's runs.
+//! said so, in the words of `prune images`, then (whole-server prunes) every Image object — and
+//! the list of a namespace's runs.
 //!
 //! Must not: call server functions or decide anything (the report carries every decision).
 
@@ -15,6 +16,7 @@ pub fn render_report(report: PruneReport) -> String {
         let summary = report.summary.clone();
         let heading = if report.dry_run { "Preview (nothing was changed)" } else { "Report" };
         let streams = report.streams;
+        let images = report.images;
         view! {
             <section class="prune-report" aria-label=heading>
                 <h3>{heading}</h3>
@@ -45,7 +47,7 @@ pub fn render_report(report: PruneReport) -> String {
                                                 <tr data-item=row data-decision=word>
                                                     <td>{i.tag.clone()}</td>
                                                     <td class="num">{i.revision + 1}</td>
-                                                    <td><DigestLink digest=i.image.clone()/></td>
+                                                    <td>{image_cell(&i.image)}</td>
                                                     <td><Ago time=i.created.clone()/></td>
                                                     <td><span class=class>{word}</span></td>
                                                     <td class="reason">{i.decision.reason.clone()}</td>
@@ -58,9 +60,43 @@ pub fn render_report(report: PruneReport) -> String {
                         }
                     }).collect_view().into_any()
                 }}
+                {(!images.is_empty()).then(|| {
+                    let going = images.iter().filter(|i| !i.decision.keep).count();
+                    let caption = format!("Image objects: {going} of {} go", images.len());
+                    view! {
+                        <h4 aria-hidden="true">{caption.clone()}</h4>
+                        <div class="table-wrap" tabindex="0" role="region" aria-label="Decisions for Image objects">
+                            <table class="prune images">
+                                <caption class="sr-only">{caption}</caption>
+                                <thead><tr><th scope="col">"Image"</th><th scope="col">"Decision"</th><th scope="col">"Reason"</th></tr></thead>
+                                <tbody>
+                                    {images.into_iter().map(|i| {
+                                        let (class, word) = if i.decision.keep { ("badge ok", "keep") } else { ("badge bad", "delete") };
+                                        view! {
+                                            <tr data-image=i.digest.clone() data-decision=word>
+                                                <td>{image_cell(&i.digest)}</td>
+                                                <td><span class=class>{word}</span></td>
+                                                <td class="reason">{i.decision.reason.clone()}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }
+                })}
             </section>
         }
     })
+}
+
+/// An image's digest linking to its page; an item without one (never resolved) says so.
+fn image_cell(digest: &str) -> AnyView {
+    if digest.is_empty() {
+        view! { <span class="muted">"no image"</span> }.into_any()
+    } else {
+        view! { <DigestLink digest=digest.to_string()/> }.into_any()
+    }
 }
 
 /// A namespace's runs, newest first.
