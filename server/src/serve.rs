@@ -147,9 +147,26 @@ pub struct ServeArgs {
     #[arg(long, env = "IMAGESTREAMS_PRUNE_PULLED_WITHIN", default_value = "168h", value_parser = parse_duration)]
     pub prune_pulled_within: std::time::Duration,
     /// How often each namespace's retention policy runs (a real prune of its history), counted
-    /// from its last scheduled run (or, before one, from when the policy was saved).
-    #[arg(long, env = "IMAGESTREAMS_RETENTION_INTERVAL", default_value = "24h", value_parser = parse_duration)]
+    /// from its last scheduled run (or, before one, from when the policy was saved). `0` turns the
+    /// schedule off (policies then run only when asked: "Run now").
+    #[arg(long, env = "IMAGESTREAMS_RETENTION_INTERVAL", default_value = "24h", value_parser = parse_duration_or_off)]
     pub retention_interval: std::time::Duration,
+    /// How often the registry's blob store is garbage collected (online: pushes and pulls go
+    /// on). `0` turns the schedule off (POST /api/v1/registry/garbage-collection still runs it).
+    #[arg(long, env = "IMAGESTREAMS_GC_INTERVAL", default_value = "1h", value_parser = parse_duration_or_off)]
+    pub gc_interval: std::time::Duration,
+    /// Garbage collection spares blobs uploaded, mounted or confirmed to a client less than this
+    /// long ago: the time a client has between pushing a blob and pushing the manifest naming it.
+    #[arg(long, env = "IMAGESTREAMS_GC_GRACE", default_value = "1h", value_parser = parse_duration)]
+    pub gc_grace: std::time::Duration,
+}
+
+/// A duration flag where `0` (or `off`) means "never" (a zero duration).
+fn parse_duration_or_off(s: &str) -> Result<std::time::Duration, String> {
+    match s.trim() {
+        "0" | "off" => Ok(std::time::Duration::ZERO),
+        other => parse_duration(other),
+    }
 }
 
 /// A duration flag: `250ms`, `90s`, `15m`, `1h30m` (humantime's units), or plain seconds; never
@@ -215,6 +232,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         upload_ttl: args.upload_ttl,
         max_blob_bytes: args.max_blob_size,
         realm: args.public_url.as_ref().map(|_| format!("{}v2/token", public_url)),
+        gc_grace: args.gc_grace,
         ..Default::default()
     };
     // Spooled uploads and downloads do not survive a restart (clients start them again).
@@ -251,7 +269,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 watch_event_max_count: args.watch_event_max_count,
                 audit_max_age: args.audit_max_age,
             },
-            retention_policies: Some(crate::workers::RetentionPolicyConfig { interval: args.retention_interval }),
+            retention_policies: (!args.retention_interval.is_zero())
+                .then_some(crate::workers::RetentionPolicyConfig { interval: args.retention_interval }),
+            gc: (!args.gc_interval.is_zero()).then_some(crate::workers::GcConfig { interval: args.gc_interval }),
         },
     );
     let service = workers.service().clone();

@@ -239,6 +239,8 @@ async fn authorization_matrix() {
             (Need::Server, "GET", "/api/v1/users".into(), None, false),
             (Need::Server, "POST", "/api/v1/users".into(), Some(json!({"name": format!("u-{c}"), "password": password("u")})), false),
             (Need::Server, "GET", "/api/v1/audit".into(), None, false),
+            (Need::Server, "GET", "/api/v1/registry/garbage-collection".into(), None, false),
+            (Need::Server, "POST", "/api/v1/registry/garbage-collection".into(), Some(json!({"dryRun": true})), false),
             (Need::Server, "GET", format!("/apis/image.openshift.io/v1/images/{}", digest_n(1)), None, false),
             (
                 Need::Edit,
@@ -298,7 +300,7 @@ async fn authorization_matrix() {
         }
     }
     assert!(wrong.is_empty(), "{} of {checked} answers differ:\n{}", wrong.len(), wrong.join("\n"));
-    assert_eq!(checked, 8 * 55);
+    assert_eq!(checked, 8 * 57);
 
     // The answers say why, in Kubernetes' words.
     let r = t.app.send_with("DELETE", &format!("{IS}/team/imagestreams/app"), None, &t.who["editor"]).await;
@@ -979,6 +981,8 @@ async fn authorization_matrix_for_limited_tokens_and_readers_without_a_role() {
             (Server, "GET", "/api/v1/users".into(), None, false),
             (Server, "POST", "/api/v1/users".into(), Some(json!({"name": format!("lu-{c}"), "password": password("u")})), false),
             (Server, "GET", "/api/v1/audit".into(), None, false),
+            (Server, "GET", "/api/v1/registry/garbage-collection".into(), None, false),
+            (Server, "POST", "/api/v1/registry/garbage-collection".into(), Some(json!({"dryRun": true})), false),
             (CreateNamespace, "POST", "/api/v1/namespaces".into(), Some(json!({"metadata": {"name": format!("ln-{c}")}})), false),
             (ListTokens, "GET", "/api/v1/tokens".into(), None, false),
             (CreateToken, "POST", "/api/v1/tokens".into(), Some(json!({"name": "from-the-matrix"})), false),
@@ -1012,7 +1016,7 @@ async fn authorization_matrix_for_limited_tokens_and_readers_without_a_role() {
         }
     }
     assert!(wrong.is_empty(), "{} of {checked} answers differ:\n{}", wrong.len(), wrong.join("\n"));
-    assert_eq!(checked, 2 * 4 * 46);
+    assert_eq!(checked, 2 * 4 * 48);
     // Nothing a refused caller asked for happened.
     assert_eq!(t.app.send_with("GET", &istag_path("team", "app:latest"), None, &t.who["server"]).await.status, StatusCode::OK);
     assert_eq!(t.app.send_with("GET", "/api/v1/namespaces/team/webhooks/hook", None, &t.who["server"]).await.status, StatusCode::OK);

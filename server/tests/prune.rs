@@ -113,12 +113,7 @@ async fn prune_explains_every_decision_and_removes_what_it_said() {
     assert_eq!(real.body["dryRun"], false);
     assert_eq!(real.body["summary"], report["summary"]);
     let stream = app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreams/app").await.body;
-    let kept: Vec<&str> = stream["status"]["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["tag"] == "latest")
-        .unwrap()["items"]
+    let kept: Vec<&str> = stream["status"]["tags"].as_array().unwrap().iter().find(|t| t["tag"] == "latest").unwrap()["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -140,7 +135,9 @@ async fn a_young_stream_and_young_items_stay_and_a_namespace_prune_keeps_images(
     let r = app.post("/api/v1/prune/images", json!({"keepYoungerThanSeconds": 10 * DAY})).await;
     assert!(decisions(&r.body, "app").iter().all(|d| d.ends_with("keep stream younger than 10d")), "{:?}", decisions(&r.body, "app"));
     // One namespace: history only, no Image decisions.
-    let r = app.post("/api/v1/namespaces/default/prune/images", json!({"keepTagRevisions": 1, "keepYoungerThanSeconds": 0, "confirm": true})).await;
+    let r = app
+        .post("/api/v1/namespaces/default/prune/images", json!({"keepTagRevisions": 1, "keepYoungerThanSeconds": 0, "confirm": true}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["images"], json!([]));
     assert_eq!(r.body["summary"], "Summary: deleted 4 image stream tag item(s), updated 1 image stream(s)");
@@ -157,7 +154,11 @@ fn prune_images_from_the_command_line() {
     let nina = portal.scratch("nina");
     let run = |cfg: &std::path::Path, args: &[&str]| {
         let out = portal.cli(cfg, args);
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     let ok = |cfg: &std::path::Path, args: &[&str]| {
         let (code, out, err) = run(cfg, args);

@@ -291,6 +291,13 @@ pub struct PruneReport {
     pub deleted_items: usize,
     pub updated_streams: usize,
     pub deleted_images: usize,
+    /// After a real prune of the whole server, the garbage collection it ran: blobs deleted
+    /// from the registry's store and the bytes freed (blobs still within the collector's grace
+    /// period are left for a later run).
+    #[serde(default)]
+    pub deleted_blobs: usize,
+    #[serde(default)]
+    pub bytes_freed: u64,
     pub summary: String,
 }
 
@@ -332,6 +339,11 @@ pub struct ImagePrune {
 
 /// The `Summary:` line of upstream's report.
 pub fn summary_line(images: usize, items: usize, streams: usize) -> String {
+    summary_with_blobs(images, items, streams, 0)
+}
+
+/// The `Summary:` line with the blobs the registry deleted (upstream's last part).
+pub fn summary_with_blobs(images: usize, items: usize, streams: usize, blobs: usize) -> String {
     let mut parts = vec![];
     if images > 0 {
         parts.push(format!("deleted {images} image object(s)"));
@@ -341,6 +353,9 @@ pub fn summary_line(images: usize, items: usize, streams: usize) -> String {
     }
     if streams > 0 {
         parts.push(format!("updated {streams} image stream(s)"));
+    }
+    if blobs > 0 {
+        parts.push(format!("deleted {blobs} blob(s)"));
     }
     if parts.is_empty() { "Summary: deleted 0 objects".into() } else { format!("Summary: {}", parts.join(", ")) }
 }
@@ -461,7 +476,10 @@ mod tests {
     #[test]
     fn summary_and_validation_use_upstream_wording() {
         assert_eq!(summary_line(0, 0, 0), "Summary: deleted 0 objects");
-        assert_eq!(summary_line(2, 5, 1), "Summary: deleted 2 image object(s), deleted 5 image stream tag item(s), updated 1 image stream(s)");
+        assert_eq!(
+            summary_line(2, 5, 1),
+            "Summary: deleted 2 image object(s), deleted 5 image stream tag item(s), updated 1 image stream(s)"
+        );
         assert_eq!(validate(-1, 0).unwrap_err(), "--keep-tag-revisions must be greater than or equal to 0");
         assert_eq!(validate(0, -1).unwrap_err(), "--keep-younger-than must be greater than or equal to 0");
         assert_eq!(short_duration(3600), "1h");

@@ -251,9 +251,9 @@ pub struct RetentionRun {
     pub deleted_items: i64,
     pub updated_streams: i64,
     pub deleted_images: i64,
-    /// Bytes the run freed in the blob store. Always 0 here: a namespace run removes history
-    /// items (and no Image objects, which other namespaces may share); the blobs they leave
-    /// unreferenced are reclaimed later by the registry's garbage collection, which counts them.
+    /// Bytes the run freed in the blob store (the prune report's). 0 for a namespace run: it
+    /// removes history items (and no Image objects, which other namespaces may share); the blobs
+    /// they leave unreferenced are reclaimed later by the registry's garbage collection.
     pub bytes_freed: i64,
     /// The report's `Summary:` line.
     pub summary: String,

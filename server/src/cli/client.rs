@@ -102,20 +102,26 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        if !resp.status().is_success() {
-            let code = resp.status();
-            let bytes = resp.bytes().await.unwrap_or_default();
-            return Err(failure(code, &bytes));
-        }
-        let mut buf: Vec<u8> = vec![];
-        while let Some(chunk) = resp.chunk().await.map_err(|e| CliError::Local(format!("the watch ended: {e}")))? {
-            buf.extend_from_slice(&chunk);
-            while let Some(i) = buf.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = buf.drain(..=i).collect();
-                on_line(String::from_utf8_lossy(&line).trim_end())?;
-            }
-        }
-        Ok(())
+        each_line(&mut resp, "the watch", &mut on_line).await
+    }
+
+    /// POSTs `body` and calls `on_line` with each line of a streamed answer (a long
+    /// operation's progress, then its result).
+    pub async fn post_lines<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        mut on_line: impl FnMut(&str) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        let mut resp = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .timeout(std::time::Duration::from_secs(24 * 3600))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        each_line(&mut resp, "the answer", &mut on_line).await
     }
 
     /// A request whose success has no body (204).
@@ -193,6 +199,35 @@ where
             other => return other,
         }
     }
+}
+
+/// Feeds each line of a successful streamed answer to `on_line` (an error answer is the
+/// server's `Status`).
+async fn each_line(
+    resp: &mut reqwest::Response,
+    what: &str,
+    on_line: &mut impl FnMut(&str) -> Result<(), CliError>,
+) -> Result<(), CliError> {
+    if !resp.status().is_success() {
+        let code = resp.status();
+        let mut bytes: Vec<u8> = vec![];
+        while let Ok(Some(c)) = resp.chunk().await {
+            bytes.extend_from_slice(&c);
+            if bytes.len() > 1 << 20 {
+                break;
+            }
+        }
+        return Err(failure(code, &bytes));
+    }
+    let mut buf: Vec<u8> = vec![];
+    while let Some(chunk) = resp.chunk().await.map_err(|e| CliError::Local(format!("{what} ended: {e}")))? {
+        buf.extend_from_slice(&chunk);
+        while let Some(i) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=i).collect();
+            on_line(String::from_utf8_lossy(&line).trim_end())?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

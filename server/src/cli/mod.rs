@@ -42,7 +42,8 @@ pub async fn run() -> i32 {
     let explicit = |m: &clap::ArgMatches| {
         matches!(m.value_source("namespace"), Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable))
     };
-    let namespace_given = explicit(&matches) || matches.subcommand().is_some_and(|(_, m)| explicit(m) || m.subcommand().is_some_and(|(_, m)| explicit(m)));
+    let namespace_given =
+        explicit(&matches) || matches.subcommand().is_some_and(|(_, m)| explicit(m) || m.subcommand().is_some_and(|(_, m)| explicit(m)));
     match execute(cli, namespace_given, &mut out).await {
         Ok(()) => 0,
         Err(e) => {

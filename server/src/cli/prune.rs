@@ -23,13 +23,37 @@ pub async fn prune_images(ctx: &Context, args: &PruneImagesArgs, namespace: Opti
         "confirm": args.confirm,
     });
     let path = match namespace {
-        Some(ns) => format!("/api/v1/namespaces/{ns}/prune/images"),
-        None => "/api/v1/prune/images".to_string(),
+        Some(ns) => format!("/api/v1/namespaces/{ns}/prune/images?progress=true"),
+        None => "/api/v1/prune/images?progress=true".to_string(),
     };
     if !args.confirm {
         out.note("Dry run enabled - no modifications will be made. Add --confirm to remove images\n")?;
     }
-    let report: PruneReport = ctx.client.post(&path, &body).await?;
+    // Progress lines go to stderr as they come; the last line is the report (or the failure).
+    let mut last: Option<serde_json::Value> = None;
+    ctx.client
+        .post_lines(&path, &body, |line| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| local(format!("the server's answer could not be read: {e}")))?;
+            if let Some(p) = v.get("progress") {
+                let total = p["total"].as_u64().unwrap_or(0);
+                if total >= 1000 {
+                    out.note(&format!("{} {}/{total}\n", p["phase"].as_str().unwrap_or(""), p["done"]))?;
+                }
+            } else {
+                last = Some(v);
+            }
+            Ok(())
+        })
+        .await?;
+    let last = last.ok_or_else(|| local("the server ended the prune without a report"))?;
+    if let Some(status) = last.get("status") {
+        let status: app::model::Status =
+            serde_json::from_value(status.clone()).map_err(|e| local(format!("the server's answer could not be read: {e}")))?;
+        return Err(super::client::CliError::Server(app::model::ApiError::from_status(status)));
+    }
+    let report: PruneReport =
+        serde_json::from_value(last["report"].clone()).map_err(|e| local(format!("the server's report could not be read: {e}")))?;
     if args.output.as_deref() == Some("json") {
         return out.print(&format!("{}\n", serde_json::to_string_pretty(&report).map_err(|e| local(e.to_string()))?));
     }

@@ -5,6 +5,7 @@
 mod accounts;
 mod discovery;
 mod edge;
+mod garbage_collection;
 mod images;
 mod imagestreams;
 mod istags;
@@ -81,6 +82,7 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/api/v1/namespaces/{ns}/retention/run", axum::routing::post(retention::run))
         .route("/api/v1/namespaces/{ns}/retention/runs", get(retention::runs))
         .route("/api/v1/namespaces/{ns}/retention/runs/{id}", get(retention::run_record))
+        .route("/api/v1/registry/garbage-collection", get(garbage_collection::list).post(garbage_collection::run))
         .route("/api/v1/namespaces/{ns}/members", get(accounts::list_members))
         .route("/api/v1/namespaces/{ns}/members/{user}", axum::routing::put(accounts::set_member).delete(accounts::remove_member))
         .route("/api/v1/namespaces/{ns}/visibility", get(accounts::get_visibility).put(accounts::set_visibility))

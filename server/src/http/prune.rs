@@ -8,8 +8,9 @@ use super::{ApiResult, Who, decode, respond};
 use crate::service::Service;
 use app::domain::prune::PruneOptions;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 
 /// The request body: every field optional.
 #[derive(serde::Deserialize, Default)]
@@ -37,14 +38,57 @@ fn options(headers: &HeaderMap, body: &Bytes, namespace: Option<String>) -> Resu
     })
 }
 
-pub async fn server(State(s): State<Service>, Who(caller): Who, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let opts = options(&headers, &body, None)?;
-    let report = s.prune_images(&caller, &opts, None).await?;
-    respond(&headers, StatusCode::OK, &report)
+/// `?progress=true`: the answer is newline-delimited JSON, `{"progress": {"phase", "done",
+/// "total"}}` lines as the prune goes, then `{"report": …}` (or `{"status": …}` on failure).
+#[derive(serde::Deserialize, Default)]
+pub struct ProgressQuery {
+    #[serde(default)]
+    progress: bool,
 }
 
-pub async fn namespace(State(s): State<Service>, Who(caller): Who, Path(ns): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult {
+pub async fn server(
+    State(s): State<Service>,
+    Who(caller): Who,
+    Query(q): Query<ProgressQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let opts = options(&headers, &body, None)?;
+    run(s, caller, opts, q.progress, &headers).await
+}
+
+pub async fn namespace(
+    State(s): State<Service>,
+    Who(caller): Who,
+    Path(ns): Path<String>,
+    Query(q): Query<ProgressQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
     let opts = options(&headers, &body, Some(ns))?;
-    let report = s.prune_images(&caller, &opts, None).await?;
-    respond(&headers, StatusCode::OK, &report)
+    run(s, caller, opts, q.progress, &headers).await
+}
+
+async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, progress: bool, headers: &HeaderMap) -> ApiResult {
+    s.may_prune(&caller, &opts)?;
+    if !progress {
+        let report = s.prune_images(&caller, &opts, None).await?;
+        return respond(headers, StatusCode::OK, &report);
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    // The prune goes on if the client leaves: it is one decision, applied stream by stream.
+    tokio::spawn(async move {
+        let lines = tx.clone();
+        let report = move |phase: &str, done: usize, total: usize| {
+            let _ = lines.send(serde_json::json!({"progress": {"phase": phase, "done": done, "total": total}}).to_string());
+        };
+        let last = match s.prune_images(&caller, &opts, Some(&report)).await {
+            Ok(r) => serde_json::json!({"report": r}),
+            Err(e) => serde_json::json!({"status": e.status}),
+        };
+        let _ = tx.send(last.to_string());
+    });
+    let body =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|l| (Ok::<_, std::io::Error>(format!("{l}\n")), rx)) });
+    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(body)).into_response())
 }

@@ -13,7 +13,7 @@ use super::{Caller, Service, Verb, db};
 use crate::store::{self, PruneItem, PruneStream};
 use app::domain::prune::{
     Decision, ImageFacts, ImagePrune, Item, ItemPrune, PruneOptions, PruneReport, StreamFacts, StreamPrune, decide_images, decide_items,
-    kept_tags, summary_line,
+    kept_tags, summary_with_blobs,
 };
 use app::model::{ANNOTATION_IMAGE_MANAGED, ApiError, ImageStream};
 use std::collections::{BTreeMap, HashMap};
@@ -23,22 +23,20 @@ fn unix(t: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp()).unwrap_or(0)
 }
 
-/// What the service is told as a prune goes (streams decided, of how many).
-pub type PruneProgress = dyn Fn(usize, usize) + Send + Sync;
+/// What the service is told as a prune goes: the phase (`deciding`, `deleting history`,
+/// `deleting images`), how many of its steps are done, of how many.
+pub type PruneProgress = dyn Fn(&str, usize, usize) + Send + Sync;
 
 impl Service {
     /// Prunes (or, without `confirm`, reports what a prune would do). `pulled_within` is the
     /// server's "pulled recently" window (`--prune-pulled-within`).
-    pub async fn prune_images(&self, caller: &Caller, opts: &PruneOptions, progress: Option<&PruneProgress>) -> Result<PruneReport, ApiError> {
-        match &opts.namespace {
-            Some(ns) => self.allow(caller, Verb::Delete, "imagestreams", Some(ns))?,
-            None if caller.server_admin() => caller.note(Verb::Delete, "images", None),
-            None => {
-                return Err(ApiError::forbidden(
-                    "pruning the whole server needs a server administrator; a namespace's admins prune it with --namespace",
-                ));
-            }
-        }
+    pub async fn prune_images(
+        &self,
+        caller: &Caller,
+        opts: &PruneOptions,
+        progress: Option<&PruneProgress>,
+    ) -> Result<PruneReport, ApiError> {
+        self.may_prune(caller, opts)?;
         let now = self.clock_now().timestamp();
         let pulled_within = opts.pulled_within_seconds.or(self.prune_pulled_within.map(|d| d.as_secs()));
         let ns = opts.namespace.as_deref();
@@ -87,12 +85,18 @@ impl Service {
                 if decision.keep {
                     remaining.entry(item.image.clone()).or_insert_with(|| format!("{}/{}:{}", s.namespace, s.name, item.tag));
                 }
-                sp.items.push(ItemPrune { tag: item.tag.clone(), revision: item.revision, image: item.image.clone(), created: created.clone(), decision });
+                sp.items.push(ItemPrune {
+                    tag: item.tag.clone(),
+                    revision: item.revision,
+                    image: item.image.clone(),
+                    created: created.clone(),
+                    decision,
+                });
             }
             if let Some(p) = progress
-                && (n + 1) % 100 == 0
+                && (n + 1).is_multiple_of(500)
             {
-                p(n + 1, total);
+                p("deciding", n + 1, total);
             }
             report.streams.push(sp);
         }
@@ -101,18 +105,45 @@ impl Service {
             report.images = decisions.into_iter().map(|(digest, decision)| ImagePrune { digest, decision }).collect();
         }
         if let Some(p) = progress {
-            p(total, total);
+            p("deciding", total, total);
         }
 
         if opts.confirm {
-            self.apply_prune(opts, now, pulled_within, &streams, &mut report, &image_facts, &stream_pulls).await?;
+            self.apply_prune(opts, now, pulled_within, &streams, &mut report, &image_facts, &stream_pulls, progress).await?;
+            if ns.is_none() && report.deleted_images > 0 {
+                // What the deleted Images held is now garbage in the blob store (upstream's
+                // `--prune-registry`): collect it now rather than at the next scheduled run.
+                match self.collect_garbage(caller, super::registry::GcTrigger::Prune, false).await {
+                    Ok(gc) => {
+                        report.deleted_blobs = gc.blobs_deleted.max(0) as usize;
+                        report.bytes_freed = gc.bytes_freed.max(0) as u64;
+                    }
+                    Err(e) => tracing::warn!(error = %e.status.message, "the garbage collection after a prune failed"),
+                }
+            }
         } else {
             report.deleted_items = report.streams.iter().map(StreamPrune::deleted).sum();
             report.updated_streams = report.streams.iter().filter(|s| s.deleted() > 0).count();
             report.deleted_images = report.images.iter().filter(|i| !i.decision.keep).count();
         }
-        report.summary = summary_line(report.deleted_images, report.deleted_items, report.updated_streams);
+        report.summary = summary_with_blobs(report.deleted_images, report.deleted_items, report.updated_streams, report.deleted_blobs);
         Ok(report)
+    }
+
+    /// Whether the caller may prune what `opts` names: the whole server, server administrators;
+    /// one namespace, its admins. (Checked again by `prune_images`; the API asks first so a
+    /// streamed answer starts only when the prune will run.)
+    pub fn may_prune(&self, caller: &Caller, opts: &PruneOptions) -> Result<(), ApiError> {
+        match &opts.namespace {
+            Some(ns) => self.allow(caller, Verb::Delete, "imagestreams", Some(ns)),
+            None if caller.server_admin() => {
+                caller.note(Verb::Delete, "images", None);
+                Ok(())
+            }
+            None => Err(ApiError::forbidden(
+                "pruning the whole server needs a server administrator; a namespace's admins prune it with --namespace",
+            )),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -128,9 +159,15 @@ impl Service {
     ) -> Vec<Decision> {
         let facts = StreamFacts { created: unix(&s.created), kept_tags: kept_tags(&s.annotations.0) };
         let only: Vec<Item> = items.iter().map(|(i, _)| i.clone()).collect();
-        decide_items(opts, now, pulled_within, &facts, &only, |d| images.contains_key(d), |d| {
-            pulls.get(&(s.namespace.clone(), s.name.clone(), d.to_string())).copied()
-        })
+        decide_items(
+            opts,
+            now,
+            pulled_within,
+            &facts,
+            &only,
+            |d| images.contains_key(d),
+            |d| pulls.get(&(s.namespace.clone(), s.name.clone(), d.to_string())).copied(),
+        )
     }
 
     /// Applies a decided prune (see the module doc); the report's counts become what was done.
@@ -144,10 +181,19 @@ impl Service {
         report: &mut PruneReport,
         images: &BTreeMap<String, ImageFacts>,
         pulls: &HashMap<(String, String, String), i64>,
+        progress: Option<&PruneProgress>,
     ) -> Result<(), ApiError> {
+        let changing = report.streams.iter().filter(|s| s.deleted() > 0).count();
+        let mut done = 0usize;
         for (s, sp) in streams.iter().zip(report.streams.iter_mut()) {
             if sp.deleted() == 0 {
                 continue;
+            }
+            done += 1;
+            if let Some(p) = progress
+                && done.is_multiple_of(100)
+            {
+                p("deleting history", done, changing);
             }
             let mut tx = self.store.begin().await.map_err(db)?;
             let Some(old) = store::load_stream(&mut tx, &s.namespace, &s.name).await.map_err(db)? else { continue };
@@ -155,7 +201,10 @@ impl Service {
             let mut items: Vec<(Item, String)> = vec![];
             for list in &old.stream.status.tags {
                 for (rev, e) in list.items().iter().enumerate() {
-                    items.push((Item { tag: list.tag.clone(), revision: rev, image: e.image.clone(), created: unix(&e.created) }, e.created.clone()));
+                    items.push((
+                        Item { tag: list.tag.clone(), revision: rev, image: e.image.clone(), created: unix(&e.created) },
+                        e.created.clone(),
+                    ));
                 }
             }
             let decisions = self.decide_stream(opts, now, pulled_within, s, &items, images, pulls);
@@ -191,7 +240,13 @@ impl Service {
             report.deleted_items += deleted;
             report.updated_streams += 1;
         }
-        for ip in report.images.iter_mut().filter(|i| !i.decision.keep) {
+        let going = report.images.iter().filter(|i| !i.decision.keep).count();
+        for (n, ip) in report.images.iter_mut().filter(|i| !i.decision.keep).enumerate() {
+            if let Some(p) = progress
+                && (n + 1).is_multiple_of(100)
+            {
+                p("deleting images", n + 1, going);
+            }
             let mut tx = self.store.begin().await.map_err(db)?;
             if store::delete_unreferenced_image(&mut tx, &ip.digest).await.map_err(db)? {
                 tx.commit().await.map_err(db)?;

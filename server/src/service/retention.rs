@@ -12,8 +12,9 @@
 //! visible as `running`, never silently missing. Manual runs are audited by the edge like any
 //! request; a scheduled run has no request, so its entry is written with its outcome.
 //!
-//! `bytesFreed` is 0: a namespace run removes history items, not Image objects or blobs (other
-//! namespaces may share them); the registry's garbage collection reclaims and counts bytes.
+//! `bytesFreed` is what the prune's report says it freed, which for a namespace run is 0: it
+//! removes history items, not Image objects or blobs (other namespaces may share them); the
+//! registry's scheduled garbage collection reclaims and counts those bytes later.
 //!
 //! Must not: hold SQL (`store::retention`), restate a pruning or policy rule (`app::domain`), or
 //! read the wall clock.
@@ -190,6 +191,7 @@ impl Service {
                 run.deleted_items = report.deleted_items as i64;
                 run.updated_streams = report.updated_streams as i64;
                 run.deleted_images = report.deleted_images as i64;
+                run.bytes_freed = report.bytes_freed.min(i64::MAX as u64) as i64;
                 run.summary = report.summary.clone();
                 run.report = Some(report.clone());
             }

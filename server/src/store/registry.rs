@@ -189,14 +189,20 @@ pub async fn put_manifest(conn: &mut SqliteConnection, m: &StoredManifest, refs:
     Ok(())
 }
 
-/// Records a blob the blob store holds.
+/// Records a blob the blob store holds. A blob recorded already gets `stored` moved to `now`:
+/// `stored` is when the blob was last written, mounted or re-uploaded, and garbage collection
+/// spares blobs younger than its grace period, so a push that re-uploads an old unreferenced
+/// blob is not undercut by a collection between its upload and its manifest.
 pub async fn put_blob(conn: &mut SqliteConnection, digest: &str, size: i64, now: &str) -> StoreResult<()> {
-    sqlx::query("INSERT OR IGNORE INTO registry_blobs (digest, size, stored) VALUES (?, ?, ?)")
-        .bind(digest)
-        .bind(size)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO registry_blobs (digest, size, stored) VALUES (?, ?, ?) \
+         ON CONFLICT (digest) DO UPDATE SET stored = MAX(stored, excluded.stored)",
+    )
+    .bind(digest)
+    .bind(size)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -226,7 +232,8 @@ pub async fn stored_blobs(conn: &mut SqliteConnection, digests: &[String]) -> St
     Ok(out)
 }
 
-/// Records that the repository holds `digest` (`kind`: `manifest` or `blob`).
+/// Records that the repository holds `digest` (`kind`: `manifest` or `blob`); held already, its
+/// `added` moves to `now` (an upload or mount again is a fresh use, see `put_blob`).
 pub async fn add_repository_content(
     conn: &mut SqliteConnection,
     ns: &str,
@@ -235,14 +242,17 @@ pub async fn add_repository_content(
     kind: &str,
     now: &str,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT OR IGNORE INTO repository_contents (namespace, stream, digest, kind, added) VALUES (?, ?, ?, ?, ?)")
-        .bind(ns)
-        .bind(stream)
-        .bind(digest)
-        .bind(kind)
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO repository_contents (namespace, stream, digest, kind, added) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (namespace, stream, digest) DO UPDATE SET added = MAX(added, excluded.added)",
+    )
+    .bind(ns)
+    .bind(stream)
+    .bind(digest)
+    .bind(kind)
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -336,5 +346,174 @@ pub async fn namespace_storage(conn: &mut SqliteConnection, ns: &str) -> StoreRe
     )
     .bind(ns)
     .fetch_one(conn)
+    .await
+}
+
+// ---- Garbage collection (the protocol is in `service::registry::gc`) ----
+
+/// The manifests that are live, as a recursive CTE named `live(d)`: named by a history item or
+/// a child of one, held by a repository, an Image's, stored after `?1` (the grace cutoff), or a
+/// child of a live index. Callers append their SELECT.
+const LIVE_MANIFESTS: &str = "WITH RECURSIVE live(d) AS ( \
+       SELECT image FROM tag_events \
+       UNION SELECT im.digest FROM image_manifests im WHERE im.image IN (SELECT image FROM tag_events) \
+       UNION SELECT digest FROM repository_contents WHERE kind = 'manifest' \
+       UNION SELECT digest FROM images \
+       UNION SELECT digest FROM registry_manifests WHERE stored >= ?1 \
+       UNION SELECT r.digest FROM registry_manifest_refs r JOIN live l ON r.manifest = l.d WHERE r.kind = 'manifest') ";
+
+/// A candidate of a collection: its digest, the bytes it holds, and (manifests) whether it is an
+/// index (indexes go first, so their children are free for the same run).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct GcCandidate {
+    pub digest: String,
+    pub size: i64,
+    pub is_index: bool,
+}
+
+/// Stored manifests no live manifest rule holds (one read; each is checked again before it goes).
+pub async fn gc_manifest_candidates(conn: &mut SqliteConnection, cutoff: &str) -> StoreResult<Vec<GcCandidate>> {
+    // Two constant strings joined: nothing from outside is in the SQL.
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{LIVE_MANIFESTS} SELECT m.digest, m.size, \
+           EXISTS (SELECT 1 FROM registry_manifest_refs r WHERE r.manifest = m.digest AND r.kind = 'manifest') AS is_index \
+         FROM registry_manifests m WHERE m.digest NOT IN (SELECT d FROM live) ORDER BY is_index DESC, m.digest"
+    )))
+    .bind(cutoff)
+    .fetch_all(conn)
+    .await
+}
+
+/// Stored blobs (layers, configs, manifests' bytes) older than `cutoff` that no live manifest,
+/// no Image and no repository's recent upload or mount holds (one read).
+pub async fn gc_blob_candidates(conn: &mut SqliteConnection, cutoff: &str) -> StoreResult<Vec<GcCandidate>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{LIVE_MANIFESTS} SELECT b.digest, b.size, FALSE AS is_index FROM registry_blobs b WHERE b.stored < ?1 \
+           AND b.digest NOT IN (SELECT d FROM live) \
+           AND NOT EXISTS (SELECT 1 FROM registry_manifest_refs r WHERE r.digest = b.digest AND r.manifest IN (SELECT d FROM live)) \
+           AND NOT EXISTS (SELECT 1 FROM image_layers l WHERE l.digest = b.digest) \
+           AND NOT EXISTS (SELECT 1 FROM images i WHERE json_extract(i.metadata, '$.Id') = b.digest) \
+           AND NOT EXISTS (SELECT 1 FROM repository_contents c WHERE c.digest = b.digest AND c.added >= ?1) \
+         ORDER BY b.digest"
+    )))
+    .bind(cutoff)
+    .fetch_all(conn)
+    .await
+}
+
+/// The final check and delete of a manifest's record, inside the caller's write transaction:
+/// deleted (with what it refers to) only when no rule holds it now. Conservative where the
+/// candidate read was exact: any stored manifest naming it as a child keeps it (a dead parent
+/// went first in this run, or goes in the next). Returns whether it was deleted.
+pub async fn gc_delete_manifest(conn: &mut SqliteConnection, digest: &str, cutoff: &str) -> StoreResult<bool> {
+    let live: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM tag_events WHERE image = ?1) \
+           OR EXISTS (SELECT 1 FROM image_manifests im WHERE im.digest = ?1 \
+                      AND EXISTS (SELECT 1 FROM tag_events te WHERE te.image = im.image)) \
+           OR EXISTS (SELECT 1 FROM repository_contents WHERE digest = ?1) \
+           OR EXISTS (SELECT 1 FROM images WHERE digest = ?1) \
+           OR EXISTS (SELECT 1 FROM registry_manifests WHERE digest = ?1 AND stored >= ?2) \
+           OR EXISTS (SELECT 1 FROM registry_manifest_refs WHERE digest = ?1 AND kind = 'manifest')",
+    )
+    .bind(digest)
+    .bind(cutoff)
+    .fetch_one(&mut *conn)
+    .await?;
+    if live {
+        return Ok(false);
+    }
+    // registry_manifest_refs goes with it (ON DELETE CASCADE).
+    let done = sqlx::query("DELETE FROM registry_manifests WHERE digest = ?").bind(digest).execute(&mut *conn).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The final check and delete of a blob's record, inside the caller's write transaction: the
+/// row (and the repositories' claims on it) go only when the blob is older than `cutoff` and
+/// nothing holds it now — no stored manifest is it or refers to it (live or not: dead ones were
+/// deleted before the blobs), no Image has it as a layer or config, no history item or index
+/// child names it, no repository uploaded or mounted it after `cutoff`. Returns the bytes freed
+/// (`None`: kept).
+pub async fn gc_delete_blob(conn: &mut SqliteConnection, digest: &str, cutoff: &str) -> StoreResult<Option<i64>> {
+    let size: Option<i64> = sqlx::query_scalar(
+        "SELECT size FROM registry_blobs b WHERE b.digest = ?1 AND b.stored < ?2 \
+           AND NOT EXISTS (SELECT 1 FROM registry_manifests WHERE digest = ?1) \
+           AND NOT EXISTS (SELECT 1 FROM registry_manifest_refs WHERE digest = ?1) \
+           AND NOT EXISTS (SELECT 1 FROM image_layers WHERE digest = ?1) \
+           AND NOT EXISTS (SELECT 1 FROM images WHERE json_extract(metadata, '$.Id') = ?1) \
+           AND NOT EXISTS (SELECT 1 FROM tag_events WHERE image = ?1) \
+           AND NOT EXISTS (SELECT 1 FROM image_manifests WHERE digest = ?1) \
+           AND NOT EXISTS (SELECT 1 FROM repository_contents WHERE digest = ?1 AND added >= ?2)",
+    )
+    .bind(digest)
+    .bind(cutoff)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(size) = size else { return Ok(None) };
+    sqlx::query("DELETE FROM repository_contents WHERE digest = ?").bind(digest).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM registry_blobs WHERE digest = ?").bind(digest).execute(&mut *conn).await?;
+    Ok(Some(size))
+}
+
+/// The first of a manifest's references that is not recorded now (blobs in `registry_blobs`,
+/// index children in `registry_manifests`): a manifest PUT asks inside its own transaction, so a
+/// collection that deleted one since the PUT's first check is seen (`MANIFEST_BLOB_UNKNOWN`)
+/// instead of a manifest committed over a missing blob.
+pub async fn first_unrecorded_ref(conn: &mut SqliteConnection, refs: &[ManifestRef]) -> StoreResult<Option<String>> {
+    let blobs: Vec<String> = refs.iter().filter(|r| r.kind != "manifest").map(|r| r.digest.clone()).collect();
+    let stored = stored_blobs(conn, &blobs).await?;
+    for r in refs {
+        let present =
+            if r.kind == "manifest" { stored_manifest(&mut *conn, &r.digest).await?.is_some() } else { stored.contains_key(&r.digest) };
+        if !present {
+            return Ok(Some(r.digest.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// A recorded garbage collection run.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct GcRunRow {
+    pub id: i64,
+    pub started: String,
+    pub finished: String,
+    pub trigger: String,
+    pub by_user: Option<String>,
+    pub dry_run: bool,
+    pub manifests_deleted: i64,
+    pub blobs_deleted: i64,
+    pub bytes_freed: i64,
+    pub kept_in_use: i64,
+    pub failures: i64,
+}
+
+/// Records a run; returns its id.
+pub async fn insert_gc_run(conn: &mut SqliteConnection, r: &GcRunRow) -> StoreResult<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO registry_gc_runs (started, finished, trigger, by_user, dry_run, manifests_deleted, blobs_deleted, \
+           bytes_freed, kept_in_use, failures) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&r.started)
+    .bind(&r.finished)
+    .bind(&r.trigger)
+    .bind(&r.by_user)
+    .bind(r.dry_run)
+    .bind(r.manifests_deleted)
+    .bind(r.blobs_deleted)
+    .bind(r.bytes_freed)
+    .bind(r.kept_in_use)
+    .bind(r.failures)
+    .fetch_one(conn)
+    .await
+}
+
+/// The newest runs, at most `n`.
+pub async fn gc_runs(conn: &mut SqliteConnection, n: i64) -> StoreResult<Vec<GcRunRow>> {
+    sqlx::query_as(
+        "SELECT id, started, finished, trigger, by_user, dry_run, manifests_deleted, blobs_deleted, bytes_freed, kept_in_use, \
+           failures FROM registry_gc_runs ORDER BY id DESC LIMIT ?",
+    )
+    .bind(n)
+    .fetch_all(conn)
     .await
 }

@@ -2,6 +2,7 @@
 //! driven in-process, and helpers for requests and seeded images.
 #![allow(dead_code)]
 
+pub mod oci;
 pub mod portal;
 pub mod receiver;
 pub mod registry;
@@ -63,6 +64,27 @@ impl TestApp {
         server::demo::ensure_default_namespace(&service).await.unwrap();
         let router = server::http::api_router(service.clone());
         TestApp { router, service, clock, _dir: dir }
+    }
+
+    /// A test app whose registry keeps blobs on the filesystem (`<data dir>/blobs`, as `serve`
+    /// does) and spares blobs younger than `grace` from garbage collection.
+    pub async fn with_registry_on_disk(grace: std::time::Duration) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let (blobs, spool) = (dir.path().join("blobs"), dir.path().join("spool"));
+        Self::build(dir, move |s| {
+            s.with_registry(server::service::RegistryConfig {
+                blobs: server::blobs::BlobStore::filesystem(&blobs).unwrap(),
+                spool_dir: spool,
+                gc_grace: grace,
+                ..Default::default()
+            })
+        })
+        .await
+    }
+
+    /// Where `with_registry_on_disk` keeps the blob store.
+    pub fn blobs_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("blobs")
     }
 
     /// Stops the app and hands back its data directory (to start another on it).

@@ -3,14 +3,17 @@
 //! editors push, admins delete; public namespaces and `--anonymous-read` pull anonymously),
 //! the Docker token flow (`/v2/token` issues short-lived bearer tokens scoped to repositories and
 //! actions), tags, the catalog and referrers. Pulls (`pull`, local content and pull-through with
-//! the mirror) and pushes (`push`, uploads and manifests) are submodules.
+//! the mirror), pushes (`push`, uploads and manifests) and the online garbage collection of the
+//! blob store (`gc`) are submodules.
 //!
 //! Must not: speak HTTP (the `/v2` edge in `crate::registry` maps `RegistryError` to the OCI
 //! error envelope and statuses) or hold SQL (that is `store::registry`).
 
+mod gc;
 mod pull;
 mod push;
 
+pub use gc::{GcItem, GcReport, GcRun, GcTrigger};
 pub use pull::{BlobAnswer, ByteRange, ManifestAnswer};
 pub use push::{UploadOutcome, UploadStatus};
 
@@ -48,6 +51,9 @@ pub struct RegistryConfig {
     /// The realm of the `WWW-Authenticate` challenge: `<public URL>/v2/token`; `None`: built
     /// from each request's `Host`.
     pub realm: Option<String>,
+    /// Garbage collection spares blobs written, mounted or seen less than this long ago
+    /// (`--gc-grace`): the time a client has between uploading a blob and naming it in a manifest.
+    pub gc_grace: Duration,
 }
 
 impl Default for RegistryConfig {
@@ -62,6 +68,7 @@ impl Default for RegistryConfig {
             max_uploads_per_user: 64,
             token_ttl: Duration::from_secs(300),
             realm: None,
+            gc_grace: Duration::from_secs(3600),
         }
     }
 }
@@ -77,6 +84,11 @@ pub(crate) struct RegistryState {
     /// When each (namespace, stream, digest) pull was last recorded (unix seconds): a pull is
     /// written at most once a minute per image and repository.
     recorded_pulls: Mutex<HashMap<(String, String, String), i64>>,
+    /// Digests being written or collected, and blobs clients were recently told exist
+    /// (garbage collection's in-memory half, see `gc`).
+    locks: std::sync::Arc<gc::DigestLocks>,
+    /// One garbage collection at a time.
+    gc_running: tokio::sync::Mutex<()>,
 }
 
 impl RegistryState {
@@ -91,6 +103,8 @@ impl RegistryState {
             uploads: Mutex::new(HashMap::new()),
             downloads: Mutex::new(HashMap::new()),
             recorded_pulls: Mutex::new(HashMap::new()),
+            locks: Default::default(),
+            gc_running: tokio::sync::Mutex::new(()),
         }
     }
 }

@@ -224,6 +224,8 @@ impl Service {
     /// Writes a manifest pulled through to the blob store and records it; a failure is logged
     /// (the client still gets the verified manifest).
     async fn mirror_manifest(&self, digest: &Digest, body: &Bytes, stored: &StoredManifest, refs: &[ManifestRef]) {
+        // Held from the object write until its rows are committed (see `gc`).
+        let _pin = self.pin_digest(&digest.to_string()).await;
         if let Err(e) = self.registry.config.blobs.put(digest, body.clone()).await {
             tracing::warn!(digest = %digest, error = %e, "could not mirror a manifest");
             return;
@@ -253,6 +255,10 @@ impl Service {
         self.registry_allow(rc, repo, Action::Pull)?;
         let digest: Digest = digest.parse().map_err(RegistryError::digest_invalid)?;
         let d = digest.to_string();
+        // Pinned while the blob's row is read and, when it is stored, noted as seen: a client
+        // told "it exists" may skip the upload and name it in a manifest next, so the
+        // collector spares it for a grace period (see `gc`).
+        let mut pin = Some(self.pin_digest(&d).await);
         let mut conn = self.store.read().await.map_err(rdb)?;
         let held = store::repository_holds(&mut conn, &repo.namespace, &repo.stream, &d).await.map_err(rdb)?
             || store::referenced_in_repository(&mut conn, &repo.namespace, &repo.stream, &d).await.map_err(rdb)?;
@@ -265,12 +271,16 @@ impl Service {
         let stored = store::blob_size(&mut conn, &d).await.map_err(rdb)?;
         drop(conn);
         if let Some(size) = stored {
+            self.saw_blob(&d);
             let size = size as u64;
             let range = range.map(|r| r.resolve(size)).transpose()?;
             if head {
                 return Ok(BlobAnswer { size: Some(size), range, body: futures::stream::empty().boxed() });
             }
-            match self.registry.config.blobs.open(&digest, range.clone()).await {
+            let opened = self.registry.config.blobs.open(&digest, range.clone()).await;
+            // Open, the object reads to its end even if it is deleted now.
+            pin.take();
+            match opened {
                 Ok(Some(read)) => {
                     let body = read.body.map(|r| r.map_err(std::io::Error::other)).boxed();
                     return Ok(BlobAnswer { size: Some(read.size), range, body });
@@ -279,6 +289,8 @@ impl Service {
                 Err(e) => tracing::warn!(digest = %d, error = %e, "the blob store failed to read a blob"),
             }
         }
+        // Not stored: what follows is a pull-through, which pins what it writes itself.
+        drop(pin);
         let sources = if sources.is_empty() {
             let mut conn = self.store.read().await.map_err(rdb)?;
             store::blob_sources(&mut conn, &repo.namespace, &repo.stream, &d).await.map_err(rdb)?
@@ -471,6 +483,8 @@ impl Service {
 
     /// Writes a verified spool to the blob store (verified again on the way) and records it.
     async fn mirror_spool(&self, digest: &Digest, spool: &std::path::Path, size: u64) {
+        // Held from the object write until its row is committed (see `gc`).
+        let _pin = self.pin_digest(&digest.to_string()).await;
         let copied: Result<(), String> = async {
             let mut file = tokio::fs::File::open(spool).await.map_err(|e| e.to_string())?;
             let mut writer = self.registry.config.blobs.writer(digest).await.map_err(|e| e.to_string())?;

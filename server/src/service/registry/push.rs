@@ -7,7 +7,9 @@
 //! ImageStreamMapping (spec §3.8): the Image built from the manifest and its config, a history
 //! item prepended, tracking tags following, the watch event and webhooks; a push creates the
 //! stream when the caller may create streams. All database writes of a push are one
-//! transaction, after the content is in the blob store.
+//! transaction, after the content is in the blob store. Writes pin their digests against the
+//! garbage collector, and a manifest's references are checked again inside its transaction
+//! (the protocol is in `gc`).
 //!
 //! Must not: accept content whose digest it has not checked.
 
@@ -77,6 +79,8 @@ impl Service {
         }
         if let Some(digest) = digest {
             let digest: Digest = digest.parse().map_err(RegistryError::digest_invalid)?;
+            // Held from before the object is written until its rows are committed (`gc`).
+            let _pin = self.pin_digest(&digest.to_string()).await;
             let size = self.write_blob(&digest, body).await?;
             self.record_blob(repo, &digest, size).await?;
             return Ok(UploadOutcome::Created { digest: digest.to_string() });
@@ -101,6 +105,9 @@ impl Service {
             return Ok(None);
         }
         let d = digest.to_string();
+        // Held from before the look at the blob's row until the mount is committed: a
+        // collection cannot delete the blob in between and leave a row without its object.
+        let _pin = self.pin_digest(&d).await;
         let mut conn = self.store.read().await.map_err(rdb)?;
         let Some(size) = store::blob_size(&mut conn, &d).await.map_err(rdb)? else { return Ok(None) };
         if !blob_in_repository(&mut conn, &from, &d).await? {
@@ -111,7 +118,8 @@ impl Service {
         Ok(Some(d))
     }
 
-    /// Records a blob the blob store now holds as part of `repo` (one transaction).
+    /// Records a blob the blob store now holds as part of `repo` (one transaction); a blob or
+    /// claim recorded already is touched (its grace period starts again).
     async fn record_blob(&self, repo: &Repository, digest: &Digest, size: u64) -> Result<(), RegistryError> {
         let now = self.now_rfc3339();
         let d = digest.to_string();
@@ -329,6 +337,7 @@ impl Service {
             RegistryError::internal("the upload could not be read")
         })?;
         let body = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).boxed();
+        let pin = self.pin_digest(&digest.to_string()).await;
         let stored = self.write_blob(&digest, body).await;
         // Finished or failed for good: the session ends either way.
         {
@@ -338,6 +347,7 @@ impl Service {
         let _ = tokio::fs::remove_file(&spool).await;
         let size = stored?;
         self.record_blob(repo, &digest, size).await?;
+        drop(pin);
         Ok(digest.to_string())
     }
 
@@ -408,6 +418,9 @@ impl Service {
             )));
         }
         let parsed = crate::importer::parse_manifest(&body).map_err(RegistryError::manifest_invalid)?;
+        // The manifest and everything it names are pinned against garbage collection from
+        // before this check until the commit (the protocol is in `gc`).
+        let _pins = self.pin_digests(std::iter::once(d.clone()).chain(refs.iter().map(|r| r.digest.clone()))).await;
         // Everything the manifest names must be in this repository already.
         let mut conn = self.store.read().await.map_err(rdb)?;
         for r in &refs {
@@ -434,6 +447,11 @@ impl Service {
         })?;
         let now = self.now_rfc3339();
         let mut tx = self.store.begin().await.map_err(rdb)?;
+        // Checked again inside the transaction: whatever a collection deleted since the check
+        // above is seen here, and nothing is committed over it (distribution#2881; see `gc`).
+        if let Some(missing) = store::first_unrecorded_ref(&mut tx, &refs).await.map_err(rdb)? {
+            return Err(RegistryError::manifest_blob_unknown(&missing));
+        }
         store::put_blob(&mut tx, &d, body.len() as i64, &now).await.map_err(rdb)?;
         store::put_manifest(&mut tx, &stored, &refs, &now).await.map_err(rdb)?;
         store::add_repository_content(&mut tx, &repo.namespace, &repo.stream, &d, "manifest", &now).await.map_err(rdb)?;
