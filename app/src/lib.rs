@@ -98,6 +98,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signin") view=pages::account::SignInPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=pages::account::AccountPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("namespaces"), ParamSegment("ns")) view=pages::namespace::NamespacePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("namespaces"), ParamSegment("ns"), StaticSegment("prune")) view=pages::retention::RetentionPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("prune")) view=pages::retention::ServerPrunePage ssr=SsrMode::Async/>
                     // `/<namespace>/<stream>@<id>`, like `get isimage <stream>@<id> -n <namespace>`.
                     <Route path=(ParamSegment("ns"), ParamSegment("isimage")) view=pages::image::StreamImagePage ssr=SsrMode::Async/>
                 </Routes>

@@ -146,6 +146,11 @@ pub struct ServeArgs {
     /// Pruning keeps images pulled through the integrated registry within this long.
     #[arg(long, env = "IMAGESTREAMS_PRUNE_PULLED_WITHIN", default_value = "168h", value_parser = parse_duration)]
     pub prune_pulled_within: std::time::Duration,
+    /// How often each namespace's retention policy runs (a real prune of its history), counted
+    /// from its last scheduled run (or, before one, from when the policy was saved). `0` turns the
+    /// schedule off (policies then run only when asked: "Run now").
+    #[arg(long, env = "IMAGESTREAMS_RETENTION_INTERVAL", default_value = "24h", value_parser = parse_duration_or_off)]
+    pub retention_interval: std::time::Duration,
     /// How often the registry's blob store is garbage collected (online: pushes and pulls go
     /// on). `0` turns the schedule off (POST /api/v1/registry/garbage-collection still runs it).
     #[arg(long, env = "IMAGESTREAMS_GC_INTERVAL", default_value = "1h", value_parser = parse_duration_or_off)]
@@ -264,6 +269,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 watch_event_max_count: args.watch_event_max_count,
                 audit_max_age: args.audit_max_age,
             },
+            retention_policies: (!args.retention_interval.is_zero())
+                .then_some(crate::workers::RetentionPolicyConfig { interval: args.retention_interval }),
             gc: (!args.gc_interval.is_zero()).then_some(crate::workers::GcConfig { interval: args.gc_interval }),
         },
     );

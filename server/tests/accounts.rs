@@ -81,6 +81,7 @@ async fn team() -> Team {
     ok(&app, "POST", &format!("{IS}/team/imagestreammappings"), Some(mapping("latest", 1)), &ada).await;
     let hook = json!({"metadata": {"name": "hook"}, "spec": {"url": "https://hooks.example.com/x", "secret": "0123456789abcdef", "tags": ["app:*"]}});
     ok(&app, "POST", "/api/v1/namespaces/team/webhooks", Some(hook), &ada).await;
+    ok(&app, "PUT", "/api/v1/namespaces/team/retention", Some(json!({"keepTagRevisions": 5})), &ada).await;
     for label in CALLERS {
         // What each caller's deletions may remove.
         ok(&app, "POST", &format!("{IS}/team/imagestreammappings"), Some(mapping(&format!("d-{label}"), 2)), &ada).await;
@@ -226,6 +227,14 @@ async fn authorization_matrix() {
             (Need::Admin, "PUT", "/api/v1/namespaces/team/members/dummy".into(), Some(json!({"role": "viewer"})), false),
             (Need::Admin, "PUT", "/api/v1/namespaces/team/visibility".into(), Some(json!({"public": false})), false),
             (Need::Admin, "GET", "/api/v1/namespaces/team/audit".into(), None, false),
+            // Retention: members read the policy and its runs; admins preview, run, delete and
+            // set it (deleted and set again in that order, so the next caller finds it).
+            (Need::Read, "GET", "/api/v1/namespaces/team/retention".into(), None, false),
+            (Need::Read, "GET", "/api/v1/namespaces/team/retention/runs".into(), None, false),
+            (Need::Admin, "POST", "/api/v1/namespaces/team/retention/preview".into(), Some(json!({"keepTagRevisions": 1})), false),
+            (Need::Admin, "POST", "/api/v1/namespaces/team/retention/run".into(), Some(json!({})), false),
+            (Need::Admin, "DELETE", "/api/v1/namespaces/team/retention".into(), None, false),
+            (Need::Admin, "PUT", "/api/v1/namespaces/team/retention".into(), Some(json!({"keepTagRevisions": 5})), false),
             (Need::Server, "GET", "/apis/image.openshift.io/v1/images".into(), None, false),
             (Need::Server, "GET", "/api/v1/users".into(), None, false),
             (Need::Server, "POST", "/api/v1/users".into(), Some(json!({"name": format!("u-{c}"), "password": password("u")})), false),
@@ -291,7 +300,7 @@ async fn authorization_matrix() {
         }
     }
     assert!(wrong.is_empty(), "{} of {checked} answers differ:\n{}", wrong.len(), wrong.join("\n"));
-    assert_eq!(checked, 8 * 51);
+    assert_eq!(checked, 8 * 57);
 
     // The answers say why, in Kubernetes' words.
     let r = t.app.send_with("DELETE", &format!("{IS}/team/imagestreams/app"), None, &t.who["editor"]).await;

@@ -4,6 +4,8 @@
 //!
 //! Must not: name server types (the server depends on `app`, not the reverse) or hold rules.
 
+use crate::domain::prune::{PruneOptions, PruneReport};
+use crate::domain::retention::{RetentionPolicy, RetentionRun, StoredRetentionPolicy};
 use crate::model::{ApiError, ApiToken, Webhook, WhoAmI};
 use crate::transfer::types::*;
 use std::future::Future;
@@ -53,4 +55,15 @@ pub trait PortalBackend: Send + Sync + 'static {
     fn remove_member(&self, namespace: String, user: String) -> Answer<'_, ()>;
     fn set_public(&self, namespace: String, public: bool) -> Answer<'_, ()>;
     fn audit(&self, namespace: String) -> Answer<'_, Vec<crate::model::AuditEntry>>;
+    /// The namespace's retention policy (`None`: it has none).
+    fn retention_policy(&self, namespace: String) -> Answer<'_, Option<StoredRetentionPolicy>>;
+    fn save_retention(&self, namespace: String, policy: RetentionPolicy) -> Answer<'_, StoredRetentionPolicy>;
+    /// A dry run of `policy` on the namespace (namespace admins).
+    fn preview_retention(&self, namespace: String, policy: RetentionPolicy) -> Answer<'_, PruneReport>;
+    /// Runs the saved policy now.
+    fn run_retention(&self, namespace: String) -> Answer<'_, RetentionRun>;
+    /// The newest runs (one page).
+    fn retention_runs(&self, namespace: String) -> Answer<'_, Vec<RetentionRun>>;
+    /// A dry run of `prune images` over the whole server (server administrators).
+    fn preview_server_prune(&self, options: PruneOptions) -> Answer<'_, PruneReport>;
 }

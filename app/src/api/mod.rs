@@ -203,3 +203,37 @@ pub async fn set_public(namespace: String, public: bool) -> Result<(), ApiFailur
 pub async fn namespace_audit(namespace: String) -> Result<String, ApiFailure> {
     backend()?.audit(namespace).await.map(crate::views::namespace::render_audit).map_err(fail)
 }
+
+/// The namespace's retention policy, `None` when it has none (its members may read it).
+#[server]
+pub async fn get_retention_policy(namespace: String) -> Result<Option<crate::domain::retention::StoredRetentionPolicy>, ApiFailure> {
+    backend()?.retention_policy(namespace).await.map_err(fail)
+}
+
+#[server]
+pub async fn save_retention(namespace: String, policy: crate::domain::retention::RetentionPolicy) -> Result<(), ApiFailure> {
+    backend()?.save_retention(namespace, policy).await.map(|_| ()).map_err(fail)
+}
+
+/// A dry run of `policy` (saved or not), rendered: every history item with its decision and reason.
+#[server]
+pub async fn preview_retention(namespace: String, policy: crate::domain::retention::RetentionPolicy) -> Result<String, ApiFailure> {
+    backend()?.preview_retention(namespace, policy).await.map(crate::views::retention::render_report).map_err(fail)
+}
+
+/// Runs the saved policy now; answers the run's `Summary:` line.
+#[server]
+pub async fn run_retention(namespace: String) -> Result<String, ApiFailure> {
+    backend()?.run_retention(namespace).await.map(|r| format!("Run {} finished. {}", r.id, r.summary)).map_err(fail)
+}
+
+#[server]
+pub async fn list_retention_runs(namespace: String) -> Result<String, ApiFailure> {
+    backend()?.retention_runs(namespace).await.map(crate::views::retention::render_runs).map_err(fail)
+}
+
+/// A dry run of `prune images` over the whole server with `options` (server administrators), rendered.
+#[server]
+pub async fn preview_server_prune(options: crate::domain::prune::PruneOptions) -> Result<String, ApiFailure> {
+    backend()?.preview_server_prune(options).await.map(crate::views::retention::render_report).map_err(fail)
+}

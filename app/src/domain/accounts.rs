@@ -120,13 +120,17 @@ impl Verb {
 
 /// The role an operation needs (PRODUCT.md "What it is": teams decide who may view, edit or
 /// administer): viewers read; editors tag, import, delete tags and manage webhooks; admins manage
-/// members, registry credentials, the public flag, the audit log, and delete streams and the
+/// members, registry credentials, the public flag, the audit log, retention policies (and run them), and delete streams and the
 /// namespace.
 pub fn required_role(verb: Verb, resource: &str) -> Role {
     match (resource, verb) {
         ("secrets" | "audit", _) => Role::Admin,
         ("members" | "visibility", Verb::Get | Verb::List) => Role::Viewer,
         ("members" | "visibility", _) => Role::Admin,
+        // Retention policies and their runs: members read them, admins set and run them (a
+        // run deletes history, like deleting a stream).
+        ("retention", Verb::Get | Verb::List) => Role::Viewer,
+        ("retention", _) => Role::Admin,
         ("imagestreams" | "namespaces", Verb::Delete) => Role::Admin,
         (_, Verb::Get | Verb::List) => Role::Viewer,
         _ => Role::Editor,
@@ -216,6 +220,9 @@ mod tests {
         assert_eq!(required_role(Verb::Update, "members"), Role::Admin);
         assert_eq!(required_role(Verb::Get, "secrets"), Role::Admin);
         assert_eq!(required_role(Verb::List, "audit"), Role::Admin);
+        assert_eq!(required_role(Verb::Get, "retention"), Role::Viewer);
+        assert_eq!(required_role(Verb::Update, "retention"), Role::Admin);
+        assert_eq!(required_role(Verb::Create, "retention"), Role::Admin);
         assert_eq!(Verb::Delete.as_str(), "delete");
     }
 

@@ -17,6 +17,7 @@ pub mod names;
 pub mod present;
 pub mod prune;
 pub mod reference;
+pub mod retention;
 pub mod secrets;
 pub mod selectors;
 pub mod streams;

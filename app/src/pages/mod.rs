@@ -10,5 +10,6 @@ pub mod catalog;
 pub mod dashboard;
 pub mod image;
 pub mod namespace;
+pub mod retention;
 pub mod stream;
 pub mod webhooks;

@@ -1,6 +1,7 @@
 //! A namespace's settings (`/namespaces/<ns>`): its members and their roles, whether it is
 //! public, the storage its images use in the portal's registry, and its audit log, for its
-//! admins; its members see who belongs. Links to its webhooks.
+//! admins; its members see who belongs. Links to its webhooks and its retention policy (the
+//! prune page, `pages::retention`).
 //! The audit log is `views::namespace`, a live part here.
 //!
 //! Must not: render the audit log itself or decide who may change what (the server does).
@@ -18,9 +19,10 @@ use leptos_router::hooks::use_params_map;
 pub fn NamespacePage() -> impl IntoView {
     let ns = use_params_map().with_untracked(|p| p.get("ns").unwrap_or_default());
     let hooks = format!("/webhooks/{ns}");
+    let prune = format!("/namespaces/{ns}/prune");
     view! {
         <h1>"Namespace " {ns.clone()}</h1>
-        <p><a href=hooks>"Webhooks of this namespace"</a></p>
+        <p><a href=hooks>"Webhooks of this namespace"</a>" · "<a href=prune>"Retention policy and pruning"</a></p>
         <NamespaceSettingsPanel ns=ns.clone()/>
         // The audit log is for the namespace's admins (asked first: a refused read would set
         // the page's status).

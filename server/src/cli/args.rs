@@ -82,7 +82,7 @@ pub enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
-    /// Set a namespace's visibility: public (readable without signing in) or private.
+    /// Set a namespace's visibility (public or private) or its retention policy.
     Set {
         #[command(subcommand)]
         what: SetWhat,
@@ -144,6 +144,25 @@ pub struct PruneImagesArgs {
 pub enum SetWhat {
     /// public or private.
     Visibility { value: String },
+    /// The namespace's retention policy: what its scheduled prune keeps (namespace admins).
+    Retention(SetRetentionArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SetRetentionArgs {
+    /// Keep the newest N revisions of every tag.
+    #[arg(long, default_value_t = 3, allow_hyphen_values = true)]
+    pub keep_tag_revisions: i64,
+    /// Keep what is younger than this (60m, 12h, 7d, 1h30m).
+    #[arg(long, default_value = "60m")]
+    pub keep_younger_than: String,
+    /// Keep the whole history of tags matching this pattern (`*` matches anything); repeatable.
+    #[arg(long)]
+    pub keep_tag_pattern: Vec<String>,
+    /// Keep what was pulled through the registry within this long (default: the server's
+    /// --prune-pulled-within; 0 ignores pulls).
+    #[arg(long)]
+    pub pulled_within: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -290,7 +309,7 @@ pub struct ImportImageArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct GetArgs {
-    /// is, istag, isimage, image, webhooks, tokens, members or audit.
+    /// is, istag, isimage, image, webhooks, tokens, members, retention or audit.
     pub kind: String,
     pub name: Option<String>,
     /// json, yaml, wide or name.

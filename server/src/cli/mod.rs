@@ -18,6 +18,7 @@ mod namespaces;
 mod output;
 mod print;
 mod prune;
+mod retention;
 mod streams;
 mod webhooks;
 
@@ -105,6 +106,7 @@ async fn execute(cli: Cli, namespace_given: bool, out: &mut Output) -> CmdResult
             prune::prune_images(&ctx()?, &args, ns, out).await
         }
         Command::Set { what: SetWhat::Visibility { value } } => accounts::set_visibility(&ctx()?, &value, out).await,
+        Command::Set { what: SetWhat::Retention(args) } => retention::set(&ctx()?, &args, out).await,
         Command::Tag(flags) => streams::tag(&ctx()?, &flags, out).await,
         Command::ImportImage(args) => imports::import_image(&ctx()?, &args, out).await,
         Command::Get(args) => get(&ctx()?, &args, out).await,
@@ -139,6 +141,10 @@ async fn get(ctx: &Context, args: &GetArgs, out: &mut Output) -> CmdResult {
         "member" | "members" => {
             only_streams_watch("members")?;
             accounts::get_members(ctx, printer, out).await
+        }
+        "retention" => {
+            only_streams_watch("retention")?;
+            retention::get(ctx, args.output.as_deref(), out).await
         }
         "audit" => {
             only_streams_watch("audit")?;

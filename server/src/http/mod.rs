@@ -14,6 +14,7 @@ mod live;
 mod namespaces;
 mod patch;
 mod prune;
+mod retention;
 mod secrets;
 mod table;
 pub mod ui;
@@ -76,6 +77,11 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/api/v1/audit", get(accounts::server_audit))
         .route("/api/v1/prune/images", axum::routing::post(prune::server))
         .route("/api/v1/namespaces/{ns}/prune/images", axum::routing::post(prune::namespace))
+        .route("/api/v1/namespaces/{ns}/retention", get(retention::get).put(retention::put).delete(retention::delete))
+        .route("/api/v1/namespaces/{ns}/retention/preview", axum::routing::post(retention::preview))
+        .route("/api/v1/namespaces/{ns}/retention/run", axum::routing::post(retention::run))
+        .route("/api/v1/namespaces/{ns}/retention/runs", get(retention::runs))
+        .route("/api/v1/namespaces/{ns}/retention/runs/{id}", get(retention::run_record))
         .route("/api/v1/registry/garbage-collection", get(garbage_collection::list).post(garbage_collection::run))
         .route("/api/v1/namespaces/{ns}/members", get(accounts::list_members))
         .route("/api/v1/namespaces/{ns}/members/{user}", axum::routing::put(accounts::set_member).delete(accounts::remove_member))

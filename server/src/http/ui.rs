@@ -7,9 +7,11 @@
 //! Must not: hold a rule, read the store, or keep state of its own.
 
 use crate::http;
-use crate::service::{Caller, Credentials, Service};
+use crate::service::{Caller, Credentials, RES_RETENTION, Service};
 use app::api::backend::{Answer, PortalBackend};
 use app::api::*;
+use app::domain::prune::{PruneOptions, PruneReport};
+use app::domain::retention::{RetentionPolicy, RetentionRun, StoredRetentionPolicy};
 use app::model::*;
 use app::{App, shell};
 use axum::Router;
@@ -150,6 +152,33 @@ impl PortalBackend for UiBackend {
     }
     fn audit(&self, namespace: String) -> Answer<'_, Vec<AuditEntry>> {
         self.as_caller(move |s, who| async move { s.audit_log(&who, Some(&namespace)).await })
+    }
+    fn retention_policy(&self, namespace: String) -> Answer<'_, Option<StoredRetentionPolicy>> {
+        self.as_caller(move |s, who| async move {
+            match s.get_retention_policy(&who, &namespace).await {
+                Ok(p) => Ok(Some(p)),
+                // No policy yet is an empty form, not a failure (a missing namespace still is).
+                Err(e) if e.status.details.as_ref().is_some_and(|d| d.kind == RES_RETENTION.plural) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+    fn save_retention(&self, namespace: String, policy: RetentionPolicy) -> Answer<'_, StoredRetentionPolicy> {
+        self.as_caller(move |s, who| async move { s.set_retention_policy(&who, &namespace, policy).await })
+    }
+    fn preview_retention(&self, namespace: String, policy: RetentionPolicy) -> Answer<'_, PruneReport> {
+        self.as_caller(move |s, who| async move { s.preview_retention(&who, &namespace, &policy).await })
+    }
+    fn run_retention(&self, namespace: String) -> Answer<'_, RetentionRun> {
+        self.as_caller(move |s, who| async move { s.run_retention_now(&who, &namespace).await })
+    }
+    fn retention_runs(&self, namespace: String) -> Answer<'_, Vec<RetentionRun>> {
+        self.as_caller(move |s, who| async move { s.retention_runs(&who, &namespace, Some(50), None).await.map(|l| l.items) })
+    }
+    fn preview_server_prune(&self, options: PruneOptions) -> Answer<'_, PruneReport> {
+        // Always a dry run from this page, whatever the options say.
+        let options = PruneOptions { namespace: None, confirm: false, ..options };
+        self.as_caller(move |s, who| async move { s.prune_images(&who, &options, None).await })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Background work of `serve`, beside the service (never under it): the import controller and
 //! scheduler (`imports`), webhook delivery off the outbox (`delivery`) and the retention of the
-//! event, audit and delivery logs (`maintenance`), and the registry's garbage collection (`gc`).
+//! event, audit and delivery logs (`maintenance`), the registry's garbage collection (`gc`) and the
+//! schedule of team retention policies (`retention_policies`).
 //!
 //! Every worker is owned by a guard that stops it when dropped, calls only `Service` methods
 //! (never `store`, never the service's fields) and takes its time from the service's injected
@@ -12,11 +13,13 @@ pub mod delivery;
 pub mod gc;
 pub mod imports;
 pub mod maintenance;
+pub mod retention_policies;
 
 pub use delivery::{DeliveryConfig, DispatcherHandle};
 pub use gc::{GcConfig, GcHandle};
 pub use imports::{ControllerHandle, ScheduleConfig};
 pub use maintenance::{MaintenanceHandle, RetentionConfig};
+pub use retention_policies::{RetentionPolicyConfig, RetentionPolicyHandle};
 
 use crate::service::Service;
 
@@ -27,6 +30,8 @@ pub struct WorkerConfig {
     pub schedule: Option<ScheduleConfig>,
     pub delivery: DeliveryConfig,
     pub retention: RetentionConfig,
+    /// Team retention policies' schedule; `None`: policies run only when asked.
+    pub retention_policies: Option<RetentionPolicyConfig>,
     /// Scheduled garbage collection of the blob store; `None`: only on demand.
     pub gc: Option<GcConfig>,
 }
@@ -37,6 +42,7 @@ pub struct Workers {
     _imports: ControllerHandle,
     _delivery: DispatcherHandle,
     _maintenance: MaintenanceHandle,
+    _retention_policies: Option<RetentionPolicyHandle>,
     _gc: Option<GcHandle>,
 }
 
@@ -52,6 +58,7 @@ pub fn start(service: Service, cfg: WorkerConfig) -> Workers {
     let (service, imports) = imports::start(service, cfg.schedule);
     let delivery = delivery::start(service.clone(), cfg.delivery);
     let maintenance = maintenance::start(service.clone(), cfg.retention);
+    let retention_policies = cfg.retention_policies.map(|c| retention_policies::start(service.clone(), c));
     let gc = cfg.gc.map(|c| gc::start(service.clone(), c));
-    Workers { service, _imports: imports, _delivery: delivery, _maintenance: maintenance, _gc: gc }
+    Workers { service, _imports: imports, _delivery: delivery, _maintenance: maintenance, _retention_policies: retention_policies, _gc: gc }
 }
