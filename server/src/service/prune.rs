@@ -134,10 +134,17 @@ impl Service {
     /// one namespace, its admins. (Checked again by `prune_images`; the API asks first so a
     /// streamed answer starts only when the prune will run.)
     pub fn may_prune(&self, caller: &Caller, opts: &PruneOptions) -> Result<(), ApiError> {
+        // A dry run changes nothing: it is checked like the prune, but not noted for the audit
+        // log as a change.
+        let check = |verb: Verb, resource: &str, ns: Option<&str>| {
+            if opts.confirm { self.allow(caller, verb, resource, ns) } else { self.authorizer.check(caller, verb, resource, ns) }
+        };
         match &opts.namespace {
-            Some(ns) => self.allow(caller, Verb::Delete, "imagestreams", Some(ns)),
+            Some(ns) => check(Verb::Delete, "imagestreams", Some(ns)),
             None if caller.server_admin() => {
-                caller.note(Verb::Delete, "images", None);
+                if opts.confirm {
+                    caller.note(Verb::Delete, "images", None);
+                }
                 Ok(())
             }
             None => Err(ApiError::forbidden(
