@@ -267,10 +267,10 @@ async fn route(edge: &RegistryEdge, rc: &RegistryCaller, target: Target, req: Re
                 return Err(unsupported());
             }
             let n = param(&pairs, "n").and_then(|n| n.parse().ok());
-            let (tags, more) = service.registry_tags(rc, &repo, n, param(&pairs, "last")).await?;
-            let mut resp = json_response(&serde_json::json!({"name": repo.name(), "tags": tags}));
-            if more && let Some(last) = tags.last() {
-                add_link(&mut resp, &format!("/v2/{}/tags/list", repo.name()), n.unwrap_or(tags.len()), last);
+            let (document, next) = service.registry_tags(rc, &repo, n, param(&pairs, "last")).await?;
+            let mut resp = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], document).into_response();
+            if let Some((n, last)) = next {
+                add_link(&mut resp, &format!("/v2/{}/tags/list", repo.name()), n, &last);
             }
             Ok(resp)
         }

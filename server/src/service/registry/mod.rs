@@ -83,7 +83,7 @@ pub(crate) struct RegistryState {
     downloads: Mutex<HashMap<Digest, std::sync::Arc<pull::Download>>>,
     /// Each stream's visible tags, sorted, as of its resourceVersion: `tags/list` answers from
     /// here while the stream has not changed (at most `TAG_CACHE` streams; cleared when full).
-    tag_lists: Mutex<HashMap<(String, String), (i64, std::sync::Arc<Vec<String>>)>>,
+    tag_lists: Mutex<HashMap<(String, String), (i64, std::sync::Arc<TagList>)>>,
     /// When each (namespace, stream, digest) pull was last recorded (unix seconds): a pull is
     /// written at most once a minute per image and repository.
     recorded_pulls: Mutex<HashMap<(String, String, String), i64>>,
@@ -516,15 +516,16 @@ impl Service {
     }
 
     /// `GET /v2/<name>/tags/list`: the status tags with a head image (reference-only tags have
-    /// none and are invisible, spec §6.2), sorted, `n` at most after `last`; and whether more
-    /// follow.
+    /// none and are invisible, spec §6.2), sorted, `n` at most after `last`: the JSON document
+    /// and, when more follow, the `n` and `last` of the next page. The whole list is kept per
+    /// stream and resourceVersion, its document serialized once.
     pub async fn registry_tags(
         &self,
         rc: &RegistryCaller,
         repo: &Repository,
         n: Option<usize>,
         last: Option<&str>,
-    ) -> Result<(Vec<String>, bool), RegistryError> {
+    ) -> Result<(bytes::Bytes, Option<(usize, String)>), RegistryError> {
         self.registry_allow(rc, repo, Action::Pull)?;
         let mut conn = self.store.read().await.map_err(rdb)?;
         let Some(version) = store::stream_version(&mut conn, &repo.namespace, &repo.stream).await.map_err(rdb)? else {
@@ -539,30 +540,37 @@ impl Service {
             .get(&key)
             .filter(|(v, _)| *v == version)
             .map(|(_, t)| t.clone());
-        let all = match cached {
+        let list = match cached {
             Some(t) => t,
             None => {
                 let heads = store::tag_heads(&mut conn, &repo.namespace, &repo.stream).await.map_err(rdb)?;
                 let mut tags: Vec<String> =
                     heads.into_iter().filter(|(_, image)| image.parse::<Digest>().is_ok()).map(|(t, _)| t).collect();
                 tags.sort();
-                let tags = std::sync::Arc::new(tags);
+                let document = tags_document(&repo.name(), &tags);
+                let list = std::sync::Arc::new(TagList { tags, document });
                 let mut cache = self.registry.tag_lists.lock().unwrap_or_else(|p| p.into_inner());
                 if cache.len() >= TAG_CACHE {
                     cache.clear();
                 }
-                cache.insert(key, (version, tags.clone()));
-                tags
+                cache.insert(key, (version, list.clone()));
+                list
             }
         };
         drop(conn);
+        if n.is_none() && last.is_none() {
+            return Ok((list.document.clone(), None));
+        }
+        let all = &list.tags;
         let from = match last {
             Some(l) => all.partition_point(|t| t.as_str() <= l),
             None => 0,
         };
         let limit = n.unwrap_or(usize::MAX);
         let end = from.saturating_add(limit).min(all.len());
-        Ok((all[from..end].to_vec(), end < all.len()))
+        let page = &all[from..end];
+        let next = (end < all.len()).then(|| (limit.min(MAX_PAGE), page.last().cloned().unwrap_or_default()));
+        Ok((tags_document(&repo.name(), page), next))
     }
 
     /// `GET /v2/_catalog`: the repositories the caller may read, sorted, `n` at most after `last`.
@@ -674,6 +682,17 @@ impl Service {
         }
         Ok(out)
     }
+}
+
+/// A stream's visible tags, sorted, and the `tags/list` document of all of them.
+pub(crate) struct TagList {
+    tags: Vec<String>,
+    document: bytes::Bytes,
+}
+
+/// `{"name": …, "tags": […]}`.
+fn tags_document(name: &str, tags: &[String]) -> bytes::Bytes {
+    bytes::Bytes::from(serde_json::json!({"name": name, "tags": tags}).to_string())
 }
 
 /// Streams whose tag lists are kept in memory.
