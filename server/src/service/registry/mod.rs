@@ -83,7 +83,7 @@ pub(crate) struct RegistryState {
     downloads: Mutex<HashMap<Digest, std::sync::Arc<pull::Download>>>,
     /// Each stream's visible tags, sorted, as of its resourceVersion: `tags/list` answers from
     /// here while the stream has not changed (at most `TAG_CACHE` streams; cleared when full).
-    tag_lists: Mutex<HashMap<(String, String), (i64, std::sync::Arc<TagList>)>>,
+    tag_lists: Mutex<HashMap<(String, String), CachedTags>>,
     /// When each (namespace, stream, digest) pull was last recorded (unix seconds): a pull is
     /// written at most once a minute per image and repository.
     recorded_pulls: Mutex<HashMap<(String, String, String), i64>>,
@@ -683,6 +683,9 @@ impl Service {
         Ok(out)
     }
 }
+
+/// A stream's tag list as of a resourceVersion.
+type CachedTags = (i64, std::sync::Arc<TagList>);
 
 /// A stream's visible tags, sorted, and the `tags/list` document of all of them.
 pub(crate) struct TagList {
