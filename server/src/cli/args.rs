@@ -151,17 +151,17 @@ pub enum SetWhat {
 #[derive(Args, Debug, Clone)]
 pub struct SetRetentionArgs {
     /// Keep the newest N revisions of every tag.
-    #[arg(long, default_value_t = 3, allow_hyphen_values = true)]
+    #[arg(long, env = "IMAGESTREAMS_KEEP_TAG_REVISIONS", default_value_t = 3, allow_hyphen_values = true)]
     pub keep_tag_revisions: i64,
     /// Keep what is younger than this (60m, 12h, 7d, 1h30m).
-    #[arg(long, default_value = "60m")]
+    #[arg(long, env = "IMAGESTREAMS_KEEP_YOUNGER_THAN", default_value = "60m")]
     pub keep_younger_than: String,
     /// Keep the whole history of tags matching this pattern (`*` matches anything); repeatable.
-    #[arg(long)]
+    #[arg(long, env = "IMAGESTREAMS_KEEP_TAG_PATTERN", value_delimiter = ',')]
     pub keep_tag_pattern: Vec<String>,
     /// Keep what was pulled through the registry within this long (default: the server's
     /// --prune-pulled-within; 0 ignores pulls).
-    #[arg(long)]
+    #[arg(long, env = "IMAGESTREAMS_PULLED_WITHIN")]
     pub pulled_within: Option<String>,
 }
 
