@@ -305,6 +305,28 @@ impl Service {
         self.pull_through_blob(repo, &digest, sources, range, head).await
     }
 
+    /// A blob the store holds (mirrored just now), served from there.
+    async fn stored_blob(&self, digest: &Digest, range: Option<ByteRange>, head: bool) -> Result<BlobAnswer, RegistryError> {
+        let d = digest.to_string();
+        let mut conn = self.store.read().await.map_err(rdb)?;
+        let size = store::blob_size(&mut conn, &d).await.map_err(rdb)?.ok_or_else(|| RegistryError::blob_unknown(&d))? as u64;
+        drop(conn);
+        let range = range.map(|r| r.resolve(size)).transpose()?;
+        if head {
+            return Ok(BlobAnswer { size: Some(size), range, body: futures::stream::empty().boxed() });
+        }
+        match self.registry.config.blobs.open(digest, range.clone()).await {
+            Ok(Some(read)) => {
+                Ok(BlobAnswer { size: Some(read.size), range, body: read.body.map(|r| r.map_err(std::io::Error::other)).boxed() })
+            }
+            Ok(None) => Err(RegistryError::blob_unknown(&d)),
+            Err(e) => {
+                tracing::warn!(digest = %d, error = %e, "the blob store failed to read a blob");
+                Err(RegistryError::internal("the blob store failed to read"))
+            }
+        }
+    }
+
     /// Joins the download of `digest` in flight, or starts it, and answers once the upstream
     /// answered (its failure is the answer's).
     async fn pull_through_blob(
@@ -326,7 +348,9 @@ impl Service {
                 return Ok(BlobAnswer { size: Some(size), range, body: futures::stream::empty().boxed() });
             }
         }
-        let (download, file) = self.join_download(repo, digest, sources).await?;
+        let Some((download, file)) = self.join_download(repo, digest, sources).await? else {
+            return self.stored_blob(digest, range, head).await;
+        };
         let mut progress = download.progress.subscribe();
         let total = loop {
             let p = progress.borrow_and_update().clone();
@@ -359,7 +383,7 @@ impl Service {
         repo: &Repository,
         digest: &Digest,
         sources: Vec<ImageSource>,
-    ) -> Result<(Arc<Download>, std::fs::File), RegistryError> {
+    ) -> Result<Option<(Arc<Download>, std::fs::File)>, RegistryError> {
         let io = |e: std::io::Error| {
             tracing::error!(error = %e, "the pull-through spool failed");
             RegistryError::internal("the pull-through spool could not be written")
@@ -369,7 +393,15 @@ impl Service {
             if let Some(d) = downloads.get(digest)
                 && let Ok(f) = std::fs::File::open(&d.spool)
             {
-                return Ok((d.clone(), f));
+                return Ok(Some((d.clone(), f)));
+            }
+        }
+        // A download that finished between the caller's look at the store and now has
+        // mirrored the blob and left: serve what it stored rather than download it again.
+        {
+            let mut conn = self.store.read().await.map_err(rdb)?;
+            if store::blob_size(&mut conn, &digest.to_string()).await.map_err(rdb)?.is_some() {
+                return Ok(None);
             }
         }
         // Resolve where to fetch from before claiming the download (database work, no lock).
@@ -382,7 +414,7 @@ impl Service {
         if let Some(d) = downloads.get(digest)
             && let Ok(f) = std::fs::File::open(&d.spool)
         {
-            return Ok((d.clone(), f));
+            return Ok(Some((d.clone(), f)));
         }
         let spool = self.registry.config.spool_dir.join(format!("pull-{}", uuid::Uuid::new_v4().simple()));
         let writer = std::fs::File::create(&spool).map_err(io)?;
@@ -393,7 +425,7 @@ impl Service {
         let service = self.clone();
         let (task_download, task_digest) = (download.clone(), digest.clone());
         tokio::spawn(async move { service.run_download(task_digest, task_download, writer, upstreams).await });
-        Ok((download, reader))
+        Ok(Some((download, reader)))
     }
 
     /// Downloads into the spool, verifies, tells the readers, mirrors, and cleans up.
