@@ -6,43 +6,8 @@
 mod common;
 
 use common::TestApp;
+use common::prune::{DAY, decisions, push_daily};
 use serde_json::{Value, json};
-
-const DAY: i64 = 86_400;
-
-fn config(n: u32) -> Vec<u8> {
-    json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"n": n.to_string()}}, "rootfs": {"type": "layers", "diff_ids": []}})
-        .to_string()
-        .into_bytes()
-}
-
-/// Pushes images 1..=count to `stream:tag`, one a day; returns their digests, oldest first.
-async fn push_daily(app: &TestApp, stream: &str, tag: &str, first: u32, count: u32) -> Vec<String> {
-    let mut digests = vec![];
-    for n in first..first + count {
-        digests.push(app.service.push_config_image("default", stream, tag, &config(n)).await.unwrap());
-        app.advance(DAY);
-    }
-    digests
-}
-
-fn decisions(report: &Value, stream: &str) -> Vec<String> {
-    let s = report["streams"].as_array().unwrap().iter().find(|s| s["name"] == stream).unwrap();
-    s["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            format!(
-                "{}#{} {} {}",
-                i["tag"].as_str().unwrap(),
-                i["revision"],
-                if i["decision"]["keep"].as_bool().unwrap() { "keep" } else { "delete" },
-                i["decision"]["reason"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
 
 fn image_decision(report: &Value, digest: &str) -> String {
     let i = report["images"].as_array().unwrap().iter().find(|i| i["digest"] == digest).unwrap();

@@ -32,6 +32,9 @@
 //! - the suite's `OCI_DELETE_MANIFEST_BEFORE_BLOBS=false` teardown order: the default order
 //!   (manifests first) is walked.
 
+mod common;
+
+use common::registry::{free_port, sha256};
 use reqwest::header::{HeaderMap, HeaderName};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -71,14 +74,6 @@ const ERROR_CODES: &[&str] = &[
     "UNSUPPORTED",
 ];
 const ADMIN_PASSWORD: &str = "conformance-admin-password-1";
-
-fn sha256(data: &[u8]) -> String {
-    format!("sha256:{:x}", sha2::Sha256::digest(data))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// `n` random bytes.
 fn random_bytes(n: usize) -> Vec<u8> {

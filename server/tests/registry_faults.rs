@@ -14,13 +14,15 @@
 //! same pull succeeds and is mirrored. While one pull hangs on a slow upstream, another
 //! stream's pull is served.
 
+mod common;
+
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use common::registry::{free_port, sha256};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
-use sha2::Digest as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,14 +41,6 @@ const SLOW: Duration = Duration::from_secs(60);
 const MID_BODY_PAUSE: Duration = Duration::from_millis(1000);
 /// Layer size: several spool chunks, so a broken body breaks in the middle.
 const LAYER_BYTES: usize = 700 * 1024;
-
-fn sha256(data: &[u8]) -> String {
-    format!("sha256:{:x}", sha2::Sha256::digest(data))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n + 16);

@@ -7,40 +7,11 @@
 mod common;
 
 use common::TestApp;
+use common::prune::{DAY, config, decisions, push_daily};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const DAY: i64 = 86_400;
 const POLICY: &str = "/api/v1/namespaces/default/retention";
-
-fn config(n: u32) -> Vec<u8> {
-    json!({"architecture": "amd64", "os": "linux", "config": {"Labels": {"n": n.to_string()}}, "rootfs": {"type": "layers", "diff_ids": []}})
-        .to_string()
-        .into_bytes()
-}
-
-/// Pushes `count` images to `stream:tag`, one a day; their digests, oldest first.
-async fn push_daily(app: &TestApp, stream: &str, tag: &str, first: u32, count: u32) -> Vec<String> {
-    let mut digests = vec![];
-    for n in first..first + count {
-        digests.push(app.service.push_config_image("default", stream, tag, &config(n)).await.unwrap());
-        app.advance(DAY);
-    }
-    digests
-}
-
-fn decisions(report: &Value, stream: &str) -> Vec<String> {
-    let s = report["streams"].as_array().unwrap().iter().find(|s| s["name"] == stream).unwrap();
-    s["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            let keep = if i["decision"]["keep"].as_bool().unwrap() { "keep" } else { "delete" };
-            format!("{}#{} {keep} {}", i["tag"].as_str().unwrap(), i["revision"], i["decision"]["reason"].as_str().unwrap())
-        })
-        .collect()
-}
 
 async fn history(app: &TestApp, stream: &str, tag: &str) -> Vec<String> {
     let s = app.get(&format!("/apis/image.openshift.io/v1/namespaces/default/imagestreams/{stream}")).await.body;

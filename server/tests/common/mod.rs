@@ -4,6 +4,7 @@
 
 pub mod oci;
 pub mod portal;
+pub mod prune;
 pub mod receiver;
 pub mod registry;
 
