@@ -5,9 +5,13 @@
 
 mod common;
 
+use axum::body::Body;
+use axum::http::Request;
 use common::TestApp;
 use common::prune::{DAY, decisions, push_daily};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 fn image_decision(report: &Value, digest: &str) -> String {
     let i = report["images"].as_array().unwrap().iter().find(|i| i["digest"] == digest).unwrap();
@@ -107,6 +111,117 @@ async fn a_young_stream_and_young_items_stay_and_a_namespace_prune_keeps_images(
     assert_eq!(r.body["images"], json!([]));
     assert_eq!(r.body["summary"], "Summary: deleted 4 image stream tag item(s), updated 1 image stream(s)");
     assert_eq!(app.get(&format!("/apis/image.openshift.io/v1/images/{}", digests[0])).await.status, 200);
+}
+
+/// A stream of `tags` tags with `history` items each, its digests unique to `seed` (no Image
+/// objects: every item but the heads names a missing image).
+fn bulk_stream(ns: &str, name: &str, tags: usize, history: usize, seed: usize) -> app::model::ImageStream {
+    use app::model::*;
+    let mut s = ImageStream::new(ns, name);
+    s.metadata.uid = Some(format!("bulk-{seed}"));
+    s.metadata.generation = Some(1);
+    s.metadata.creation_timestamp = Some("2020-01-01T00:00:00Z".into());
+    s.metadata.resource_version = Some("1".into());
+    for t in 0..tags {
+        let items = (0..history)
+            .map(|h| {
+                let d = format!("sha256:{:064x}", seed * 1000 + t * 100 + h);
+                TagEvent {
+                    created: format!("2020-01-{:02}T00:00:00Z", 28 - h),
+                    docker_image_reference: format!("example.com/{ns}/{name}@{d}"),
+                    image: d,
+                    generation: 1,
+                }
+            })
+            .collect();
+        s.status.tags.push(NamedTagEventList { tag: format!("v{t}"), items: Some(items), conditions: vec![] });
+    }
+    s.normalize_tag_lists();
+    s
+}
+
+/// More streams than the prune reads at once (it walks them in batches and writes its answer
+/// as it goes): the JSON report, the NDJSON lines and the real prune agree, and the streams
+/// come out with their heads and a new resourceVersion.
+#[tokio::test]
+async fn a_prune_larger_than_a_batch_streams_its_report() {
+    let app = TestApp::new().await;
+    let n = 600;
+    let streams = (0..n).map(|i| bulk_stream("bulk", &format!("app-{i:04}"), 2, 4, i));
+    app.service.bulk_load(&["bulk".to_string()], streams, 100).await.unwrap();
+    let before = app.get("/apis/image.openshift.io/v1/namespaces/bulk/imagestreams/app-0599").await.body;
+
+    let dry = app.post("/api/v1/prune/images", json!({"keepYoungerThanSeconds": 0})).await;
+    assert_eq!(dry.status, 200, "{}", dry.text);
+    let listed = dry.body["streams"].as_array().unwrap();
+    assert_eq!(listed.len(), n);
+    // In order, every item decided: heads kept, the rest name missing images.
+    let names: Vec<&str> = listed.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert_eq!(
+        decisions(&dry.body, "app-0321"),
+        vec![
+            "v0#0 keep head of tag v0",
+            "v0#1 delete its image is missing",
+            "v0#2 delete its image is missing",
+            "v0#3 delete its image is missing",
+            "v1#0 keep head of tag v1",
+            "v1#1 delete its image is missing",
+            "v1#2 delete its image is missing",
+            "v1#3 delete its image is missing",
+        ]
+    );
+    let summary = format!("Summary: deleted {} image stream tag item(s), updated {n} image stream(s)", n * 6);
+    assert_eq!(dry.body["summary"], summary);
+    assert_eq!(dry.body["deletedItems"], n * 6);
+
+    // The same as lines: progress, a line per stream, then the counts without the lists.
+    let lines = app.post("/api/v1/prune/images?progress=true", json!({"keepYoungerThanSeconds": 0})).await;
+    assert_eq!(lines.status, 200);
+    let lines: Vec<Value> = lines.text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let streamed: Vec<&Value> = lines.iter().filter_map(|l| l.get("stream")).collect();
+    assert_eq!(streamed.len(), n);
+    assert_eq!(streamed[321], &listed[321]);
+    let progress: Vec<&Value> = lines.iter().filter_map(|l| l.get("progress")).filter(|p| p["phase"] == "history").collect();
+    assert!(progress.len() >= 3, "{progress:?}");
+    assert_eq!(progress.last().unwrap()["done"], n);
+    assert_eq!(progress.last().unwrap()["total"], n);
+    let last = lines.last().unwrap();
+    assert_eq!(last["report"]["summary"], summary);
+    assert_eq!(last["report"]["streams"], json!([]));
+
+    let real = app.post("/api/v1/prune/images", json!({"keepYoungerThanSeconds": 0, "confirm": true})).await;
+    assert_eq!(real.status, 200, "{}", real.text);
+    assert_eq!(real.body["summary"], summary);
+    assert_eq!(real.body["streams"].as_array().unwrap().len(), n);
+    let after = app.get("/apis/image.openshift.io/v1/namespaces/bulk/imagestreams/app-0599").await.body;
+    let heads: Vec<&Value> = after["status"]["tags"].as_array().unwrap().iter().map(|t| &t["items"]).collect();
+    assert_eq!(heads.len(), 2);
+    assert!(heads.iter().all(|items| items.as_array().unwrap().len() == 1), "{heads:?}");
+    assert_eq!(after["status"]["tags"][0]["items"][0], before["status"]["tags"][0]["items"][0]);
+    let rv = |s: &Value| s["metadata"]["resourceVersion"].as_str().unwrap().parse::<i64>().unwrap();
+    assert!(rv(&after) > rv(&before));
+    // Watchers were told: the stream's next event after the old version is the prune's
+    // MODIFIED, carrying what is now stored.
+    let watch = format!(
+        "/apis/image.openshift.io/v1/namespaces/bulk/imagestreams?watch=true&resourceVersion={}&fieldSelector=metadata.name%3Dapp-0599",
+        rv(&before)
+    );
+    let resp = app.router.clone().oneshot(Request::get(watch).body(Body::empty()).unwrap()).await.unwrap();
+    let mut body = resp.into_body();
+    let mut buf = vec![];
+    while !buf.contains(&b'\n') {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame()).await.unwrap().unwrap().unwrap();
+        buf.extend_from_slice(&frame.into_data().unwrap_or_default());
+    }
+    let line = buf.split(|b| *b == b'\n').next().unwrap();
+    let event: Value = serde_json::from_slice(line).unwrap();
+    assert_eq!(event["type"], "MODIFIED");
+    assert_eq!(event["object"], after);
+    let again = app.post("/api/v1/prune/images", json!({"keepYoungerThanSeconds": 0, "confirm": true})).await;
+    assert_eq!(again.body["summary"], "Summary: deleted 0 objects");
 }
 
 /// The CLI against the real binary: a namespace admin prunes their namespace (dry run notice on

@@ -221,8 +221,65 @@ pub fn decide_items(
         .collect()
 }
 
-/// Stage 2: a decision per image. `remaining` maps each digest a kept item names to one place
-/// that names it (`ns/stream:tag`); `last_pull` is the image's latest pull in any repository.
+/// Stage 2 for one image, on its own facts: `remaining` is one place a kept item names it
+/// (`ns/stream:tag`), `last_pull` its latest pull in any repository (unix seconds). A deleted
+/// image may still be kept as a child of a kept list (`child_of_kept_index`).
+pub fn decide_image(
+    opts: &PruneOptions,
+    now: i64,
+    pulled_within: Option<u64>,
+    facts: &ImageFacts,
+    remaining: Option<&str>,
+    last_pull: Option<i64>,
+) -> Decision {
+    if let Some(place) = remaining {
+        return Decision::keep(format!("in the history of {place}"));
+    }
+    if !opts.all && !facts.managed {
+        return Decision::keep("not managed by the integrated registry (--all=false)");
+    }
+    if now - facts.created < opts.keep_younger_than_seconds as i64 {
+        return Decision::keep(format!("younger than {}", short_duration(opts.keep_younger_than_seconds)));
+    }
+    if let (Some(within), Some(at)) = (pulled_within, last_pull)
+        && now - at < within as i64
+    {
+        return Decision::keep(format!("pulled {}", ago(now - at)));
+    }
+    Decision::delete("no history item refers to it")
+}
+
+/// The decision for an image its own rules would delete but a kept manifest list `parent`
+/// names.
+pub fn child_of_kept_index(parent: &str) -> Decision {
+    Decision::keep(format!("child of a kept index {parent}"))
+}
+
+/// The children kept because a kept list names them, each with one such list: `lists` are the
+/// manifest lists with whether their own rules keep them and their children. A list kept this
+/// way keeps its own children in turn.
+pub fn children_of_kept_lists(lists: &BTreeMap<String, (bool, Vec<String>)>) -> BTreeMap<&str, &str> {
+    let mut kept_by: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut queue: Vec<&str> = lists.iter().filter(|(_, (keep, _))| *keep).map(|(d, _)| d.as_str()).collect();
+    while let Some(parent) = queue.pop() {
+        let Some((_, children)) = lists.get(parent) else { continue };
+        for c in children {
+            if kept_by.contains_key(c.as_str()) {
+                continue;
+            }
+            kept_by.insert(c.as_str(), parent);
+            // A child list its own rules would delete is now kept: its children too.
+            if let Some((false, _)) = lists.get(c.as_str()) {
+                queue.push(c.as_str());
+            }
+        }
+    }
+    kept_by
+}
+
+/// Stage 2 over a whole set of images (what the service does a page at a time): a decision per
+/// image. `remaining` maps each digest a kept item names to one place that names it
+/// (`ns/stream:tag`); `last_pull` is the image's latest pull in any repository.
 pub fn decide_images(
     opts: &PruneOptions,
     now: i64,
@@ -231,52 +288,23 @@ pub fn decide_images(
     remaining: &BTreeMap<String, String>,
     last_pull: impl Fn(&str) -> Option<i64>,
 ) -> BTreeMap<String, Decision> {
-    // Children of every kept list: decided after the lists themselves.
-    let mut decisions: BTreeMap<String, Decision> = BTreeMap::new();
-    let threshold = short_duration(opts.keep_younger_than_seconds);
-    let own = |digest: &str, facts: &ImageFacts| -> Decision {
-        if let Some(place) = remaining.get(digest) {
-            return Decision::keep(format!("in the history of {place}"));
-        }
-        if !opts.all && !facts.managed {
-            return Decision::keep("not managed by the integrated registry (--all=false)");
-        }
-        if now - facts.created < opts.keep_younger_than_seconds as i64 {
-            return Decision::keep(format!("younger than {threshold}"));
-        }
-        if let (Some(within), Some(at)) = (pulled_within, last_pull(digest))
-            && now - at < within as i64
-        {
-            return Decision::keep(format!("pulled {}", ago(now - at)));
-        }
-        Decision::delete("no history item refers to it")
+    let own = |digest: &str, facts: &ImageFacts| {
+        decide_image(opts, now, pulled_within, facts, remaining.get(digest).map(String::as_str), last_pull(digest))
     };
-    for (digest, facts) in images {
-        decisions.insert(digest.clone(), own(digest, facts));
-    }
-    // A kept list keeps its children (a child may itself be a list: follow until stable).
-    loop {
-        let mut changed = false;
-        let kept_lists: Vec<(String, Vec<String>)> = images
-            .iter()
-            .filter(|(d, f)| !f.children.is_empty() && decisions.get(*d).is_some_and(|x| x.keep))
-            .map(|(d, f)| (d.clone(), f.children.clone()))
-            .collect();
-        for (parent, children) in kept_lists {
-            for c in children {
-                if let Some(d) = decisions.get_mut(&c)
-                    && !d.keep
-                {
-                    *d = Decision::keep(format!("child of a kept index {parent}"));
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    decisions
+    let lists: BTreeMap<String, (bool, Vec<String>)> =
+        images.iter().filter(|(_, f)| !f.children.is_empty()).map(|(d, f)| (d.clone(), (own(d, f).keep, f.children.clone()))).collect();
+    let kept_by = children_of_kept_lists(&lists);
+    images
+        .iter()
+        .map(|(digest, facts)| {
+            let d = own(digest, facts);
+            let d = match kept_by.get(digest.as_str()) {
+                Some(parent) if !d.keep => child_of_kept_index(parent),
+                _ => d,
+            };
+            (digest.clone(), d)
+        })
+        .collect()
 }
 
 /// What a prune decided (or, in a dry run, would decide): every history item of every stream
@@ -286,7 +314,9 @@ pub fn decide_images(
 #[serde(rename_all = "camelCase")]
 pub struct PruneReport {
     pub dry_run: bool,
+    #[serde(default)]
     pub streams: Vec<StreamPrune>,
+    #[serde(default)]
     pub images: Vec<ImagePrune>,
     pub deleted_items: usize,
     pub updated_streams: usize,

@@ -29,17 +29,23 @@ pub async fn prune_images(ctx: &Context, args: &PruneImagesArgs, namespace: Opti
     if !args.confirm {
         out.note("Dry run enabled - no modifications will be made. Add --confirm to remove images\n")?;
     }
-    // Progress lines go to stderr as they come; the last line is the report (or the failure).
+    // Progress lines go to stderr as they come; each stream's and Image's decisions are
+    // gathered; the last line is the report's counts and summary (or the failure).
+    let (mut streams, mut images) = (vec![], vec![]);
     let mut last: Option<serde_json::Value> = None;
+    let unreadable = |e: serde_json::Error| local(format!("the server's answer could not be read: {e}"));
     ctx.client
         .post_lines(&path, &body, |line| {
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| local(format!("the server's answer could not be read: {e}")))?;
+            let mut v: serde_json::Value = serde_json::from_str(line).map_err(unreadable)?;
             if let Some(p) = v.get("progress") {
                 let total = p["total"].as_u64().unwrap_or(0);
                 if total >= 1000 {
                     out.note(&format!("{} {}/{total}\n", p["phase"].as_str().unwrap_or(""), p["done"]))?;
                 }
+            } else if let Some(s) = v.get_mut("stream") {
+                streams.push(serde_json::from_value(s.take()).map_err(unreadable)?);
+            } else if let Some(i) = v.get_mut("image") {
+                images.push(serde_json::from_value(i.take()).map_err(unreadable)?);
             } else {
                 last = Some(v);
             }
@@ -48,12 +54,13 @@ pub async fn prune_images(ctx: &Context, args: &PruneImagesArgs, namespace: Opti
         .await?;
     let last = last.ok_or_else(|| local("the server ended the prune without a report"))?;
     if let Some(status) = last.get("status") {
-        let status: app::model::Status =
-            serde_json::from_value(status.clone()).map_err(|e| local(format!("the server's answer could not be read: {e}")))?;
+        let status: app::model::Status = serde_json::from_value(status.clone()).map_err(unreadable)?;
         return Err(super::client::CliError::Server(app::model::ApiError::from_status(status)));
     }
-    let report: PruneReport =
+    let mut report: PruneReport =
         serde_json::from_value(last["report"].clone()).map_err(|e| local(format!("the server's report could not be read: {e}")))?;
+    report.streams = streams;
+    report.images = images;
     if args.output.as_deref() == Some("json") {
         return out.print(&format!("{}\n", serde_json::to_string_pretty(&report).map_err(|e| local(e.to_string()))?));
     }

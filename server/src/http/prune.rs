@@ -2,15 +2,17 @@
 //! `POST /api/v1/namespaces/{ns}/prune/images` (one namespace's history, its admins): the body
 //! is `PruneOptions` (`keepTagRevisions`, `keepYoungerThanSeconds`, `all`, `confirm`; all
 //! optional, upstream's defaults), the answer the `PruneReport` — every decision with its
-//! reason and the `Summary:` line. Without `confirm: true` it is a dry run.
+//! reason and the `Summary:` line — written as the prune makes it. Without `confirm: true` it
+//! is a dry run.
 
 use super::{ApiResult, Who, decode, respond};
-use crate::service::Service;
-use app::domain::prune::PruneOptions;
+use crate::service::{PruneOutput, PrunePart, Service};
+use app::domain::prune::{PruneOptions, PruneReport};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use tokio::sync::{mpsc, oneshot};
 
 /// The request body: every field optional.
 #[derive(serde::Deserialize, Default)]
@@ -38,8 +40,11 @@ fn options(headers: &HeaderMap, body: &Bytes, namespace: Option<String>) -> Resu
     })
 }
 
-/// `?progress=true`: the answer is newline-delimited JSON, `{"progress": {"phase", "done",
-/// "total"}}` lines as the prune goes, then `{"report": …}` (or `{"status": …}` on failure).
+/// `?progress=true`: the answer is newline-delimited JSON, in order: `{"progress": {"phase",
+/// "done", "total"}}` lines as the prune goes, a `{"stream": …}` line per stream and an
+/// `{"image": …}` line per Image as each is decided (and, in a real prune, applied), then
+/// `{"report": …}` — the counts and the `Summary:` line, without the lists — or `{"status": …}`
+/// on failure.
 #[derive(serde::Deserialize, Default)]
 pub struct ProgressQuery {
     #[serde(default)]
@@ -69,26 +74,181 @@ pub async fn namespace(
     run(s, caller, opts, q.progress, &headers).await
 }
 
+/// Parts waiting to be written before the prune is made to wait for the client.
+const PARTS_IN_FLIGHT: usize = 32;
+/// A chunk of the answer is cut at about this size.
+const CHUNK: usize = 64 * 1024;
+
+/// The answer is written as the prune goes (a server's report lists every history item: it
+/// is never held whole); the prune runs on its own task, so a real prune goes on if the client
+/// leaves. A failure before the first decision answers with its status; a later one ends the
+/// JSON answer early (the client sees a broken body) or, with `?progress=true`, as a
+/// `{"status": …}` line.
 async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, progress: bool, headers: &HeaderMap) -> ApiResult {
     s.may_prune(&caller, &opts)?;
-    if !progress {
-        let report = s.prune_images(&caller, &opts, None).await?;
+    if !progress && wants_yaml(headers) {
+        let report = s.prune_images(&caller, &opts, PruneOutput::Report).await?;
         return respond(headers, StatusCode::OK, &report);
     }
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    // The prune goes on if the client leaves: it is one decision, applied stream by stream.
+    let (tx, mut parts) = mpsc::channel::<PrunePart>(PARTS_IN_FLIGHT);
+    let (done_tx, mut done) = oneshot::channel();
+    let dry_run = !opts.confirm;
     tokio::spawn(async move {
-        let lines = tx.clone();
-        let report = move |phase: &str, done: usize, total: usize| {
-            let _ = lines.send(serde_json::json!({"progress": {"phase": phase, "done": done, "total": total}}).to_string());
-        };
-        let last = match s.prune_images(&caller, &opts, Some(&report)).await {
-            Ok(r) => serde_json::json!({"report": r}),
-            Err(e) => serde_json::json!({"status": e.status}),
-        };
-        let _ = tx.send(last.to_string());
+        let r = s.prune_images(&caller, &opts, PruneOutput::Parts(&tx)).await;
+        drop(tx);
+        let _ = done_tx.send(r);
     });
-    let body =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|l| (Ok::<_, std::io::Error>(format!("{l}\n")), rx)) });
-    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(body)).into_response())
+    let mut encoder = Encoder { ndjson: progress, dry_run, state: Listing::Start };
+    let mut head = String::new();
+    match parts.recv().await {
+        Some(part) => encoder.part(part, &mut head),
+        None => match (&mut done).await {
+            Ok(Err(e)) => return Err(e.into()),
+            Ok(Ok(report)) => encoder.end(Ok(report), &mut head).map_err(|e| app::model::ApiError::internal(e.to_string()))?,
+            Err(_) => return Err(app::model::ApiError::internal("the prune ended without an answer").into()),
+        },
+    }
+    let state = Some((parts, done, encoder, head));
+    let body = futures::stream::unfold(state, |state| async move {
+        let (mut parts, mut done, mut encoder, mut buf) = state?;
+        while buf.len() < CHUNK {
+            match parts.try_recv() {
+                Ok(part) => encoder.part(part, &mut buf),
+                Err(mpsc::error::TryRecvError::Empty) if !buf.is_empty() => break,
+                Err(mpsc::error::TryRecvError::Empty) => match parts.recv().await {
+                    Some(part) => encoder.part(part, &mut buf),
+                    None => return finish(encoder, &mut done, buf).await,
+                },
+                Err(mpsc::error::TryRecvError::Disconnected) => return finish(encoder, &mut done, buf).await,
+            }
+        }
+        Some((Ok::<_, std::io::Error>(buf), Some((parts, done, encoder, String::new()))))
+    });
+    let content_type = if progress { "application/x-ndjson" } else { "application/json" };
+    Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, content_type)], axum::body::Body::from_stream(body)).into_response())
+}
+
+type Unfolded = Option<(
+    Result<String, std::io::Error>,
+    Option<(mpsc::Receiver<PrunePart>, oneshot::Receiver<Result<PruneReport, app::model::ApiError>>, Encoder, String)>,
+)>;
+
+/// The last chunk: what is buffered and the end of the answer.
+async fn finish(
+    mut encoder: Encoder,
+    done: &mut oneshot::Receiver<Result<PruneReport, app::model::ApiError>>,
+    mut buf: String,
+) -> Unfolded {
+    let result = done.await.unwrap_or_else(|_| Err(app::model::ApiError::internal("the prune ended without an answer")));
+    match encoder.end(result, &mut buf) {
+        Ok(()) => Some((Ok(buf), None)),
+        Err(e) => Some((Err(e), None)),
+    }
+}
+
+fn wants_yaml(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/yaml") || a.contains("application/x-yaml"))
+}
+
+/// Where the JSON answer is: which list is open.
+enum Listing {
+    Start,
+    Streams,
+    Images,
+}
+
+/// Writes parts as the JSON report (`{"dryRun", "streams": [...], "images": [...], counts,
+/// "summary"}`, the shape of `PruneReport`) or as NDJSON lines.
+struct Encoder {
+    ndjson: bool,
+    dry_run: bool,
+    state: Listing,
+}
+
+impl Encoder {
+    fn part(&mut self, part: PrunePart, out: &mut String) {
+        if self.ndjson {
+            let line = match part {
+                PrunePart::Progress { phase, done, total } => {
+                    serde_json::json!({"progress": {"phase": phase, "done": done, "total": total}}).to_string()
+                }
+                PrunePart::Stream(s) => format!("{{\"stream\":{}}}", json(&s)),
+                PrunePart::Image(i) => format!("{{\"image\":{}}}", json(&i)),
+            };
+            out.push_str(&line);
+            out.push('\n');
+            return;
+        }
+        match (part, &self.state) {
+            (PrunePart::Progress { .. }, _) => {}
+            (PrunePart::Stream(s), Listing::Start) => {
+                out.push_str(&format!("{{\"dryRun\":{},\"streams\":[", self.dry_run));
+                out.push_str(&json(&s));
+                self.state = Listing::Streams;
+            }
+            (PrunePart::Stream(s), Listing::Streams) => {
+                out.push(',');
+                out.push_str(&json(&s));
+            }
+            (PrunePart::Stream(s), Listing::Images) => {
+                // The service sends every stream before any Image.
+                tracing::warn!(stream = %s.name, "a prune sent a stream after its images; left out of the answer");
+            }
+            (PrunePart::Image(i), Listing::Start) => {
+                out.push_str(&format!("{{\"dryRun\":{},\"streams\":[],\"images\":[", self.dry_run));
+                out.push_str(&json(&i));
+                self.state = Listing::Images;
+            }
+            (PrunePart::Image(i), Listing::Streams) => {
+                out.push_str("],\"images\":[");
+                out.push_str(&json(&i));
+                self.state = Listing::Images;
+            }
+            (PrunePart::Image(i), Listing::Images) => {
+                out.push(',');
+                out.push_str(&json(&i));
+            }
+        }
+    }
+
+    /// The end of the answer: the report's counts and summary, or the failure.
+    fn end(&mut self, result: Result<PruneReport, app::model::ApiError>, out: &mut String) -> Result<(), std::io::Error> {
+        if self.ndjson {
+            let last = match result {
+                Ok(r) => serde_json::json!({"report": r}),
+                Err(e) => serde_json::json!({"status": e.status}),
+            };
+            out.push_str(&last.to_string());
+            out.push('\n');
+            return Ok(());
+        }
+        let report = result.map_err(|e| std::io::Error::other(e.status.message))?;
+        match self.state {
+            Listing::Start => out.push_str(&format!("{{\"dryRun\":{},\"streams\":[],\"images\":[]", self.dry_run)),
+            Listing::Streams => out.push_str("],\"images\":[]"),
+            Listing::Images => out.push(']'),
+        }
+        // The rest of the report's fields, as `PruneReport` names them.
+        let mut rest = match serde_json::to_value(&report) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => return Err(std::io::Error::other("the prune report could not be encoded")),
+        };
+        for listed in ["dryRun", "streams", "images"] {
+            rest.remove(listed);
+        }
+        for (k, v) in rest {
+            out.push_str(&format!(",{}:{v}", serde_json::Value::String(k)));
+        }
+        out.push('}');
+        Ok(())
+    }
+}
+
+/// A part as JSON text (parts are plain data: this cannot fail in practice; a failure writes
+/// `null` rather than breaking the answer's shape).
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }

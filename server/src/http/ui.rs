@@ -178,7 +178,7 @@ impl PortalBackend for UiBackend {
     fn preview_server_prune(&self, options: PruneOptions) -> Answer<'_, PruneReport> {
         // Always a dry run from this page, whatever the options say.
         let options = PruneOptions { namespace: None, confirm: false, ..options };
-        self.as_caller(move |s, who| async move { s.prune_images(&who, &options, None).await })
+        self.as_caller(move |s, who| async move { s.prune_images(&who, &options, crate::service::PruneOutput::Report).await })
     }
 }
 

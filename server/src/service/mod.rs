@@ -40,7 +40,7 @@ pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, WebhookClie
 pub use forms::form_error;
 pub use imports::ImportProgress;
 pub use patch::PatchType;
-pub use prune::PruneProgress;
+pub use prune::{PruneOutput, PrunePart};
 pub use registry::RegistryConfig;
 pub use retention::{RES_RETENTION, SCHEDULE_USER};
 pub use secrets::{RegistryCredential, normalize_registry};

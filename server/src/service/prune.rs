@@ -1,130 +1,251 @@
-//! `prune images` (spec §8): reads every stream's history, the Images and the registry's last
-//! pulls once, asks `app::domain::prune` for a decision per item and per Image, and — with
-//! `confirm` — applies it: one transaction per stream (the stream read again and decided again
-//! inside it, so a tag moved meanwhile is judged as it is now; the change goes out as a watch
-//! event and to webhooks like any other), then one per Image (deleted only if, inside that
-//! transaction, no history item names it any more). Server administrators prune the whole
-//! server (history, then Images); a namespace's admins prune its history only (Images may be
-//! shared with other namespaces and stay).
+//! `prune images` (spec §8) at any size: the streams are walked a batch at a time (their history
+//! items read with their keys and whether each Image exists), `app::domain::prune` decides
+//! every item, and each stream's decisions go out as soon as they are made — into the returned
+//! report, or one part at a time to the API's streamed answer — so memory holds a batch, not
+//! the server's history. Between the stages only what stage 2 needs is kept: the images kept
+//! items name (a 64-bit key and one place naming each), the last pulls (keyed the same way).
+//!
+//! With `confirm`, the streams of a batch that lose items are changed in short write
+//! transactions (a few streams each, ~20 ms at most, so other writers wait little): inside
+//! one, each stream and its items are read again and decided again (a tag moved or a keep mark
+//! set meanwhile counts), the items that go are deleted by key, the stream gets a new
+//! resourceVersion and its watch event. A prune never removes a head (rule 2), so it moves no
+//! tag and queues no webhook delivery. Then, for the whole server, the Images a page at a time:
+//! each Image is deleted only if, inside the deleting transaction, no history item names it.
+//! Server administrators prune the whole server (history, then Images); a namespace's admins
+//! prune its history only (Images may be shared with other namespaces and stay).
 //!
 //! Must not: hold SQL (`store::prune`) or re-state a rule of `app::domain::prune`.
 
 use super::{Caller, Service, Verb, db};
-use crate::store::{self, PruneItem, PruneStream};
+use crate::store::{self, PruneImage, PruneItem, PruneStream};
 use app::domain::prune::{
-    Decision, ImageFacts, ImagePrune, Item, ItemPrune, PruneOptions, PruneReport, StreamFacts, StreamPrune, decide_images, decide_items,
-    kept_tags, summary_with_blobs,
+    Decision, ImageFacts, ImagePrune, Item, ItemPrune, PruneOptions, PruneReport, StreamFacts, StreamPrune, child_of_kept_index,
+    children_of_kept_lists, decide_image, decide_items, kept_tags, summary_with_blobs,
 };
-use app::model::{ANNOTATION_IMAGE_MANAGED, ApiError, ImageStream};
-use std::collections::{BTreeMap, HashMap};
+use app::model::{ANNOTATION_IMAGE_MANAGED, ApiError};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Streams whose history is read (and decided) at once.
+const STREAM_BATCH: usize = 256;
+/// Images read (and decided) at once.
+const IMAGE_PAGE: i64 = 2000;
+/// How long one write transaction of a real prune may go on taking further streams or images.
+const WRITE_SLICE: Duration = Duration::from_millis(20);
 
 /// RFC 3339 → unix seconds (an unreadable time counts as the epoch: old).
 fn unix(t: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp()).unwrap_or(0)
 }
 
-/// What the service is told as a prune goes: the phase (`deciding`, `deleting history`,
-/// `deleting images`), how many of its steps are done, of how many.
-pub type PruneProgress = dyn Fn(&str, usize, usize) + Send + Sync;
+/// A 64-bit key for a digest (or a repository and digest): what stage 2 remembers instead of
+/// the strings. Two digests sharing a key can only keep an image that could go (the real
+/// delete checks again in SQL), never delete one that must stay.
+fn key(parts: &[&str]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// One part of a prune's answer, in order: progress as it goes, each stream's decisions, then
+/// each Image's (digest order).
+#[derive(Debug)]
+pub enum PrunePart {
+    /// `phase` (`history`, `images`): `done` of `total` steps.
+    Progress {
+        phase: &'static str,
+        done: usize,
+        total: usize,
+    },
+    Stream(StreamPrune),
+    Image(ImagePrune),
+}
+
+/// Where a prune's decisions go.
+pub enum PruneOutput<'a> {
+    /// Into the returned report (a namespace's retention run, the UI's preview).
+    Report,
+    /// Sent as they are made (the API's streamed answer); the returned report then carries the
+    /// counts and the summary, not the lists. A dry run stops when the receiver is gone; a real
+    /// prune goes on.
+    Parts(&'a mpsc::Sender<PrunePart>),
+}
+
+/// Where a kept item is, by index: the place stage 2 names (`ns/stream:tag`).
+#[derive(Clone, Copy)]
+struct Place {
+    stream: u32,
+    tag: u32,
+}
+
+/// What stage 2 needs from stage 1 and the pulls, kept small (see the module doc).
+struct Memory<'a> {
+    streams: &'a [PruneStream],
+    /// Tag names, interned.
+    tags: Vec<String>,
+    tag_ids: HashMap<String, u32>,
+    /// Digest key → one place a kept item names it.
+    remaining: HashMap<u64, Place>,
+    /// (namespace, stream, digest) key → last pull.
+    stream_pulls: HashMap<u64, i64>,
+    /// Digest key → last pull anywhere.
+    any_pull: HashMap<u64, i64>,
+}
+
+impl Memory<'_> {
+    fn keep_place(&mut self, stream: usize, tag: &str, image: &str) {
+        let k = key(&[image]);
+        if self.remaining.contains_key(&k) {
+            return;
+        }
+        let tag = match self.tag_ids.get(tag) {
+            Some(t) => *t,
+            None => {
+                let t = self.tags.len() as u32;
+                self.tags.push(tag.to_string());
+                self.tag_ids.insert(tag.to_string(), t);
+                t
+            }
+        };
+        self.remaining.insert(k, Place { stream: stream as u32, tag });
+    }
+
+    fn place_of(&self, digest: &str) -> Option<String> {
+        let p = self.remaining.get(&key(&[digest]))?;
+        let s = &self.streams[p.stream as usize];
+        Some(format!("{}/{}:{}", s.namespace, s.name, self.tags[p.tag as usize]))
+    }
+}
+
+/// A prune under way: its settings, what it remembers, and its counts.
+struct Run<'a> {
+    opts: &'a PruneOptions,
+    now: i64,
+    pulled_within: Option<u64>,
+    out: PruneOutput<'a>,
+    report: PruneReport,
+    memory: Memory<'a>,
+    /// The receiver of a dry run's parts is gone: nothing more to do.
+    abandoned: bool,
+}
+
+impl Run<'_> {
+    async fn send(&mut self, part: PrunePart) {
+        match (&self.out, part) {
+            (PruneOutput::Report, PrunePart::Stream(s)) => self.report.streams.push(s),
+            (PruneOutput::Report, PrunePart::Image(i)) => self.report.images.push(i),
+            (PruneOutput::Report, PrunePart::Progress { .. }) => {}
+            (PruneOutput::Parts(tx), part) => {
+                if tx.send(part).await.is_err() && !self.opts.confirm {
+                    self.abandoned = true;
+                }
+            }
+        }
+    }
+
+    /// Decides one stream's items as they are.
+    fn decide(&self, s: &PruneStream, items: &[PruneItem]) -> Vec<Decision> {
+        let facts = StreamFacts { created: unix(&s.created), kept_tags: kept_tags(&s.annotations.0) };
+        let rules: Vec<Item> = with_revisions(items);
+        let known: HashSet<&str> = items.iter().filter(|i| i.known).map(|i| i.image.as_str()).collect();
+        decide_items(
+            self.opts,
+            self.now,
+            self.pulled_within,
+            &facts,
+            &rules,
+            |d| known.contains(d),
+            |d| self.memory.stream_pulls.get(&key(&[&s.namespace, &s.name, d])).copied(),
+        )
+    }
+
+    /// Counts a stream's final decisions, remembers what its kept items name, and sends it.
+    async fn finish(&mut self, index: usize, items: Vec<PruneItem>, decisions: Vec<Decision>) {
+        let streams = self.memory.streams;
+        let s = &streams[index];
+        let mut sp = StreamPrune { namespace: s.namespace.clone(), name: s.name.clone(), items: Vec::with_capacity(items.len()) };
+        let mut rev = 0usize;
+        let mut last_tag: Option<&str> = None;
+        for (item, decision) in items.iter().zip(decisions) {
+            rev = if last_tag == Some(item.tag.as_str()) { rev + 1 } else { 0 };
+            last_tag = Some(item.tag.as_str());
+            if decision.keep {
+                self.memory.keep_place(index, &item.tag, &item.image);
+            }
+            sp.items.push(ItemPrune {
+                tag: item.tag.clone(),
+                revision: rev,
+                image: item.image.clone(),
+                created: item.created.clone(),
+                decision,
+            });
+        }
+        let deleted = sp.deleted();
+        if deleted > 0 {
+            self.report.deleted_items += deleted;
+            self.report.updated_streams += 1;
+        }
+        self.send(PrunePart::Stream(sp)).await;
+    }
+}
 
 impl Service {
-    /// Prunes (or, without `confirm`, reports what a prune would do). `pulled_within` is the
-    /// server's "pulled recently" window (`--prune-pulled-within`).
-    pub async fn prune_images(
-        &self,
-        caller: &Caller,
-        opts: &PruneOptions,
-        progress: Option<&PruneProgress>,
-    ) -> Result<PruneReport, ApiError> {
+    /// Prunes (or, without `confirm`, reports what a prune would do); see the module doc.
+    /// The server's "pulled recently" window is `--prune-pulled-within` unless `opts` says.
+    pub async fn prune_images(&self, caller: &Caller, opts: &PruneOptions, out: PruneOutput<'_>) -> Result<PruneReport, ApiError> {
         self.may_prune(caller, opts)?;
         let now = self.clock_now().timestamp();
         let pulled_within = opts.pulled_within_seconds.or(self.prune_pulled_within.map(|d| d.as_secs()));
         let ns = opts.namespace.as_deref();
         let mut conn = self.store.read().await.map_err(db)?;
         let streams = store::prune_streams(&mut conn, ns).await.map_err(db)?;
-        let items = store::prune_items(&mut conn, ns).await.map_err(db)?;
-        let images = store::prune_images(&mut conn).await.map_err(db)?;
-        let children = store::list_children(&mut conn).await.map_err(db)?;
         let pulls = store::last_pulls(&mut conn, None).await.map_err(db)?;
         drop(conn);
 
-        let mut image_facts: BTreeMap<String, ImageFacts> = images
-            .into_iter()
-            .map(|i| {
-                let managed = i.annotations.0.get(ANNOTATION_IMAGE_MANAGED).is_some_and(|v| v == "true");
-                (i.digest, ImageFacts { created: unix(&i.created), managed, children: vec![] })
-            })
-            .collect();
-        for (list, child) in children {
-            if let Some(f) = image_facts.get_mut(&list) {
-                f.children.push(child);
-            }
-        }
-        // Last pull per (namespace, stream, digest) and per digest anywhere.
-        let mut stream_pulls: HashMap<(String, String, String), i64> = HashMap::new();
-        let mut any_pull: HashMap<String, i64> = HashMap::new();
+        let mut memory = Memory {
+            streams: &streams,
+            tags: vec![],
+            tag_ids: HashMap::new(),
+            remaining: HashMap::new(),
+            stream_pulls: HashMap::new(),
+            any_pull: HashMap::new(),
+        };
         for (n, s, d, at) in pulls {
             let at = unix(&at);
-            let e = any_pull.entry(d.clone()).or_insert(at);
+            let e = memory.any_pull.entry(key(&[&d])).or_insert(at);
             *e = (*e).max(at);
-            stream_pulls.insert((n, s, d), at);
+            memory.stream_pulls.insert(key(&[&n, &s, &d]), at);
         }
+        let mut run = Run {
+            opts,
+            now,
+            pulled_within,
+            out,
+            report: PruneReport { dry_run: !opts.confirm, ..Default::default() },
+            memory,
+            abandoned: false,
+        };
 
-        let mut by_stream: BTreeMap<i64, Vec<PruneItem>> = BTreeMap::new();
-        for i in items {
-            by_stream.entry(i.stream_id).or_default().push(i);
+        self.prune_history(&mut run).await?;
+        if ns.is_none() && !run.abandoned {
+            self.prune_image_objects(&mut run).await?;
         }
-        let mut report = PruneReport { dry_run: !opts.confirm, ..Default::default() };
-        let mut remaining: BTreeMap<String, String> = BTreeMap::new();
-        let total = streams.len();
-        for (n, s) in streams.iter().enumerate() {
-            let items = with_revisions(by_stream.remove(&s.id).unwrap_or_default());
-            let decisions = self.decide_stream(opts, now, pulled_within, s, &items, &image_facts, &stream_pulls);
-            let mut sp = StreamPrune { namespace: s.namespace.clone(), name: s.name.clone(), items: vec![] };
-            for ((item, created), decision) in items.iter().zip(decisions) {
-                if decision.keep {
-                    remaining.entry(item.image.clone()).or_insert_with(|| format!("{}/{}:{}", s.namespace, s.name, item.tag));
+        let mut report = std::mem::take(&mut run.report);
+        if opts.confirm && ns.is_none() && report.deleted_images > 0 {
+            // What the deleted Images held is now garbage in the blob store (upstream's
+            // `--prune-registry`): collect it now rather than at the next scheduled run.
+            match self.collect_garbage(caller, super::registry::GcTrigger::Prune, false).await {
+                Ok(gc) => {
+                    report.deleted_blobs = gc.blobs_deleted.max(0) as usize;
+                    report.bytes_freed = gc.bytes_freed.max(0) as u64;
                 }
-                sp.items.push(ItemPrune {
-                    tag: item.tag.clone(),
-                    revision: item.revision,
-                    image: item.image.clone(),
-                    created: created.clone(),
-                    decision,
-                });
+                Err(e) => tracing::warn!(error = %e.status.message, "the garbage collection after a prune failed"),
             }
-            if let Some(p) = progress
-                && (n + 1).is_multiple_of(500)
-            {
-                p("deciding", n + 1, total);
-            }
-            report.streams.push(sp);
-        }
-        if ns.is_none() {
-            let decisions = decide_images(opts, now, pulled_within, &image_facts, &remaining, |d| any_pull.get(d).copied());
-            report.images = decisions.into_iter().map(|(digest, decision)| ImagePrune { digest, decision }).collect();
-        }
-        if let Some(p) = progress {
-            p("deciding", total, total);
-        }
-
-        if opts.confirm {
-            self.apply_prune(opts, now, pulled_within, &streams, &mut report, &image_facts, &stream_pulls, progress).await?;
-            if ns.is_none() && report.deleted_images > 0 {
-                // What the deleted Images held is now garbage in the blob store (upstream's
-                // `--prune-registry`): collect it now rather than at the next scheduled run.
-                match self.collect_garbage(caller, super::registry::GcTrigger::Prune, false).await {
-                    Ok(gc) => {
-                        report.deleted_blobs = gc.blobs_deleted.max(0) as usize;
-                        report.bytes_freed = gc.bytes_freed.max(0) as u64;
-                    }
-                    Err(e) => tracing::warn!(error = %e.status.message, "the garbage collection after a prune failed"),
-                }
-            }
-        } else {
-            report.deleted_items = report.streams.iter().map(StreamPrune::deleted).sum();
-            report.updated_streams = report.streams.iter().filter(|s| s.deleted() > 0).count();
-            report.deleted_images = report.images.iter().filter(|i| !i.decision.keep).count();
         }
         report.summary = summary_with_blobs(report.deleted_images, report.deleted_items, report.updated_streams, report.deleted_blobs);
         Ok(report)
@@ -153,134 +274,198 @@ impl Service {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn decide_stream(
-        &self,
-        opts: &PruneOptions,
-        now: i64,
-        pulled_within: Option<u64>,
-        s: &PruneStream,
-        items: &[(Item, String)],
-        images: &BTreeMap<String, ImageFacts>,
-        pulls: &HashMap<(String, String, String), i64>,
-    ) -> Vec<Decision> {
-        let facts = StreamFacts { created: unix(&s.created), kept_tags: kept_tags(&s.annotations.0) };
-        let only: Vec<Item> = items.iter().map(|(i, _)| i.clone()).collect();
-        decide_items(
-            opts,
-            now,
-            pulled_within,
-            &facts,
-            &only,
-            |d| images.contains_key(d),
-            |d| pulls.get(&(s.namespace.clone(), s.name.clone(), d.to_string())).copied(),
-        )
+    /// Stage 1: every stream, a batch at a time; with `confirm`, the batch's changes applied
+    /// before its decisions go out.
+    async fn prune_history(&self, run: &mut Run<'_>) -> Result<(), ApiError> {
+        let streams = run.memory.streams;
+        let total = streams.len();
+        for (b, batch) in streams.chunks(STREAM_BATCH).enumerate() {
+            let first = b * STREAM_BATCH;
+            let ids: Vec<i64> = batch.iter().map(|s| s.id).collect();
+            let mut conn = self.store.read().await.map_err(db)?;
+            let items = store::prune_items(&mut conn, &ids).await.map_err(db)?;
+            drop(conn);
+            let mut by_stream: HashMap<i64, Vec<PruneItem>> = HashMap::new();
+            for i in items {
+                by_stream.entry(i.stream_id).or_default().push(i);
+            }
+            let mut decided: Vec<Option<(Vec<PruneItem>, Vec<Decision>)>> = Vec::with_capacity(batch.len());
+            let mut changing: Vec<usize> = vec![];
+            for (k, s) in batch.iter().enumerate() {
+                let items = by_stream.remove(&s.id).unwrap_or_default();
+                let decisions = run.decide(s, &items);
+                if run.opts.confirm && decisions.iter().any(|d| !d.keep) {
+                    changing.push(first + k);
+                }
+                decided.push(Some((items, decisions)));
+            }
+            for (index, applied) in self.apply_history(run, &changing).await? {
+                decided[index - first] = Some(applied);
+            }
+            for (k, d) in decided.into_iter().enumerate() {
+                let (items, decisions) = d.unwrap_or_default();
+                run.finish(first + k, items, decisions).await;
+            }
+            if run.abandoned {
+                return Ok(());
+            }
+            run.send(PrunePart::Progress { phase: "history", done: (first + batch.len()).min(total), total }).await;
+        }
+        Ok(())
     }
 
-    /// Applies a decided prune (see the module doc); the report's counts become what was done.
-    #[allow(clippy::too_many_arguments)]
-    async fn apply_prune(
-        &self,
-        opts: &PruneOptions,
-        now: i64,
-        pulled_within: Option<u64>,
-        streams: &[PruneStream],
-        report: &mut PruneReport,
-        images: &BTreeMap<String, ImageFacts>,
-        pulls: &HashMap<(String, String, String), i64>,
-        progress: Option<&PruneProgress>,
-    ) -> Result<(), ApiError> {
-        let changing = report.streams.iter().filter(|s| s.deleted() > 0).count();
-        let mut done = 0usize;
-        for (s, sp) in streams.iter().zip(report.streams.iter_mut()) {
-            if sp.deleted() == 0 {
-                continue;
-            }
-            done += 1;
-            if let Some(p) = progress
-                && done.is_multiple_of(100)
-            {
-                p("deleting history", done, changing);
-            }
+    /// Applies the prune to these streams (indexes into the run's streams), a few per write
+    /// transaction; returns each stream's items and decisions as they were applied (a stream
+    /// deleted meanwhile: none).
+    async fn apply_history(&self, run: &Run<'_>, changing: &[usize]) -> Result<Vec<(usize, (Vec<PruneItem>, Vec<Decision>))>, ApiError> {
+        let mut applied = Vec::with_capacity(changing.len());
+        let mut rest = changing;
+        while !rest.is_empty() {
+            let started = Instant::now();
             let mut tx = self.store.begin().await.map_err(db)?;
-            let Some(old) = store::load_stream(&mut tx, &s.namespace, &s.name).await.map_err(db)? else { continue };
-            // Decided again on the stream as it is now.
-            let mut items: Vec<(Item, String)> = vec![];
-            for list in &old.stream.status.tags {
-                for (rev, e) in list.items().iter().enumerate() {
-                    items.push((
-                        Item { tag: list.tag.clone(), revision: rev, image: e.image.clone(), created: unix(&e.created) },
-                        e.created.clone(),
-                    ));
+            let mut changed: Vec<(i64, i64)> = vec![];
+            while let Some((&index, tail)) = rest.split_first() {
+                if !changed.is_empty() && started.elapsed() >= WRITE_SLICE {
+                    break;
                 }
-            }
-            let decisions = self.decide_stream(opts, now, pulled_within, s, &items, images, pulls);
-            let mut new: ImageStream = old.stream.clone();
-            let mut deleted = 0usize;
-            let mut k = 0usize;
-            for list in new.status.tags.iter_mut() {
-                if let Some(v) = list.items.as_mut() {
-                    v.retain(|_| {
-                        let keep = decisions.get(k).is_none_or(|d| d.keep);
-                        k += 1;
-                        if !keep {
-                            deleted += 1;
-                        }
-                        keep
-                    });
+                rest = tail;
+                let id = run.memory.streams[index].id;
+                // Read and decided again as it is now.
+                let Some(now) = store::prune_streams_by_id(&mut tx, &[id]).await.map_err(db)?.pop() else {
+                    applied.push((index, (vec![], vec![])));
+                    continue;
+                };
+                let items = store::prune_items(&mut tx, &[id]).await.map_err(db)?;
+                let decisions = run.decide(&now, &items);
+                let going: Vec<(&str, i64)> =
+                    items.iter().zip(&decisions).filter(|(_, d)| !d.keep).map(|(i, _)| (i.tag.as_str(), i.seq)).collect();
+                if !going.is_empty() {
+                    store::delete_history_items(&mut tx, id, &going).await.map_err(db)?;
+                    let rv = store::next_resource_version(&mut tx).await.map_err(db)?;
+                    store::set_stream_version(&mut tx, id, rv).await.map_err(db)?;
+                    changed.push((id, rv));
                 }
+                applied.push((index, (items, decisions)));
             }
-            new.status.tags.retain(|t| !t.items().is_empty() || !t.conditions.is_empty());
-            sp.items = items
-                .into_iter()
-                .zip(decisions)
-                .map(|((i, created), decision)| ItemPrune { tag: i.tag, revision: i.revision, image: i.image, created, decision })
-                .collect();
-            if deleted == 0 {
-                continue;
+            // Each changed stream's watch event carries the stream as it now is.
+            let ids: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
+            let now = self.now_rfc3339();
+            for s in store::streams_by_ids(&mut tx, &ids).await.map_err(db)? {
+                let rv = changed.iter().find(|(id, _)| *id == s.id).map(|(_, rv)| *rv).unwrap_or_default();
+                store::record_event(&mut tx, rv, s.stream.namespace(), &s.stream.metadata.name, "MODIFIED", &s.stream, &now)
+                    .await
+                    .map_err(db)?;
             }
-            let v = store::next_resource_version(&mut tx).await.map_err(db)?;
-            new.metadata.resource_version = Some(v.to_string());
-            self.save_stream(&mut tx, &old, &new).await?;
             tx.commit().await.map_err(db)?;
-            self.announce();
-            report.deleted_items += deleted;
-            report.updated_streams += 1;
+            if !changed.is_empty() {
+                self.announce();
+            }
         }
-        let going = report.images.iter().filter(|i| !i.decision.keep).count();
-        for (n, ip) in report.images.iter_mut().filter(|i| !i.decision.keep).enumerate() {
-            if let Some(p) = progress
-                && (n + 1).is_multiple_of(100)
-            {
-                p("deleting images", n + 1, going);
+        Ok(applied)
+    }
+
+    /// Stage 2 (the whole server): every Image, a page at a time by digest; with `confirm`, the
+    /// page's deletions made before its decisions go out.
+    async fn prune_image_objects(&self, run: &mut Run<'_>) -> Result<(), ApiError> {
+        let mut conn = self.store.read().await.map_err(db)?;
+        let total = store::count_images(&mut conn).await.map_err(db)?.max(0) as usize;
+        let children = store::list_children(&mut conn).await.map_err(db)?;
+        let list_images = store::prune_list_images(&mut conn).await.map_err(db)?;
+        drop(conn);
+        // Which children a kept list keeps (lists are few next to images: held whole).
+        let mut lists: BTreeMap<String, (bool, Vec<String>)> = BTreeMap::new();
+        for i in &list_images {
+            let keep = self.decide_own(run, i).keep;
+            lists.insert(i.digest.clone(), (keep, vec![]));
+        }
+        for (list, child) in children {
+            if let Some((_, c)) = lists.get_mut(&list) {
+                c.push(child);
             }
+        }
+        let kept_by = children_of_kept_lists(&lists);
+
+        let mut after = String::new();
+        let mut done = 0usize;
+        loop {
+            let mut conn = self.store.read().await.map_err(db)?;
+            let page = store::prune_images(&mut conn, &after, IMAGE_PAGE).await.map_err(db)?;
+            drop(conn);
+            let Some(last) = page.last() else { break };
+            after = last.digest.clone();
+            let mut decided: Vec<ImagePrune> = page
+                .iter()
+                .map(|i| {
+                    let own = self.decide_own(run, i);
+                    let decision = match kept_by.get(i.digest.as_str()) {
+                        Some(parent) if !own.keep => child_of_kept_index(parent),
+                        _ => own,
+                    };
+                    ImagePrune { digest: i.digest.clone(), decision }
+                })
+                .collect();
+            if run.opts.confirm {
+                self.delete_images(&mut decided).await?;
+            }
+            done += page.len();
+            for ip in decided {
+                if !ip.decision.keep {
+                    run.report.deleted_images += 1;
+                }
+                run.send(PrunePart::Image(ip)).await;
+            }
+            if run.abandoned {
+                return Ok(());
+            }
+            run.send(PrunePart::Progress { phase: "images", done, total: total.max(done) }).await;
+        }
+        Ok(())
+    }
+
+    /// An Image's own decision (before the lists that name it).
+    fn decide_own(&self, run: &Run<'_>, i: &PruneImage) -> Decision {
+        let facts = ImageFacts {
+            created: unix(&i.created),
+            managed: i.annotations.0.get(ANNOTATION_IMAGE_MANAGED).is_some_and(|v| v == "true"),
+            children: vec![],
+        };
+        let place = run.memory.place_of(&i.digest);
+        let pulled = run.memory.any_pull.get(&key(&[&i.digest])).copied();
+        decide_image(run.opts, run.now, run.pulled_within, &facts, place.as_deref(), pulled)
+    }
+
+    /// Deletes the Images these decisions let go, a few per write transaction; one that a
+    /// history item names again (inside the transaction) stays, and its decision says so.
+    async fn delete_images(&self, decided: &mut [ImagePrune]) -> Result<(), ApiError> {
+        let going: Vec<usize> = (0..decided.len()).filter(|&k| !decided[k].decision.keep).collect();
+        let mut next = 0usize;
+        while next < going.len() {
+            let started = Instant::now();
             let mut tx = self.store.begin().await.map_err(db)?;
-            if store::delete_unreferenced_image(&mut tx, &ip.digest).await.map_err(db)? {
-                tx.commit().await.map_err(db)?;
-                report.deleted_images += 1;
-            } else {
-                ip.decision = Decision { keep: true, reason: "a history item refers to it again".into() };
+            let mut taken = 0usize;
+            while next < going.len() && (taken == 0 || started.elapsed() < WRITE_SLICE) {
+                let ip = &mut decided[going[next]];
+                next += 1;
+                taken += 1;
+                if !store::delete_unreferenced_image(&mut tx, &ip.digest).await.map_err(db)? {
+                    ip.decision = Decision { keep: true, reason: "a history item refers to it again".into() };
+                }
             }
+            tx.commit().await.map_err(db)?;
         }
         Ok(())
     }
 }
 
-/// Numbers each stream's items per tag (they come newest first per tag) and keeps their
-/// creation time as written.
-fn with_revisions(items: Vec<PruneItem>) -> Vec<(Item, String)> {
+/// The rules' view of a stream's items (per tag, newest first): numbered per tag.
+fn with_revisions(items: &[PruneItem]) -> Vec<Item> {
     let mut out = Vec::with_capacity(items.len());
-    let mut last_tag: Option<String> = None;
+    let mut last_tag: Option<&str> = None;
     let mut rev = 0usize;
     for i in items {
-        if last_tag.as_deref() == Some(i.tag.as_str()) {
-            rev += 1;
-        } else {
-            rev = 0;
-            last_tag = Some(i.tag.clone());
-        }
-        let created = unix(&i.created);
-        out.push((Item { tag: i.tag, revision: rev, image: i.image, created }, i.created));
+        rev = if last_tag == Some(i.tag.as_str()) { rev + 1 } else { 0 };
+        last_tag = Some(i.tag.as_str());
+        out.push(Item { tag: i.tag.clone(), revision: rev, image: i.image.clone(), created: unix(&i.created) });
     }
     out
 }

@@ -19,7 +19,7 @@
 //! Must not: hold SQL (`store::retention`), restate a pruning or policy rule (`app::domain`), or
 //! read the wall clock.
 
-use super::{Caller, Service, Verb, db};
+use super::{Caller, PruneOutput, Service, Verb, db};
 use crate::store;
 use app::domain::prune::PruneReport;
 use app::domain::retention::{
@@ -88,7 +88,7 @@ impl Service {
             let mut conn = self.store.read().await.map_err(db)?;
             self.require_namespace(&mut conn, ns).await?;
         }
-        self.prune_images(&Caller::system(), &policy.prune_options(ns, false), None).await
+        self.prune_images(&Caller::system(), &policy.prune_options(ns, false), PruneOutput::Report).await
     }
 
     /// Runs the namespace's saved policy now, for real ("Run now"); the run's record.
@@ -183,7 +183,7 @@ impl Service {
         }
         tx.commit().await.map_err(db)?;
 
-        let outcome = self.prune_images(&Caller::system(), &stored.policy.prune_options(ns, true), None).await;
+        let outcome = self.prune_images(&Caller::system(), &stored.policy.prune_options(ns, true), PruneOutput::Report).await;
         run.finished = Some(self.now_rfc3339());
         match &outcome {
             Ok(report) => {

@@ -194,6 +194,16 @@ pub async fn load_stream(conn: &mut SqliteConnection, namespace: &str, name: &st
     Ok(v.pop())
 }
 
+/// The streams with these row ids (with tags and history), by id; ids that name no stream are
+/// left out.
+pub async fn streams_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> StoreResult<Vec<StoredStream>> {
+    let rows: Vec<StreamRow> = sqlx::query_as("SELECT * FROM image_streams WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")
+        .bind(Json(ids))
+        .fetch_all(&mut *conn)
+        .await?;
+    streams_from_rows(conn, rows).await
+}
+
 /// One page of streams ordered by (namespace, name), after the given key; `namespace` limits
 /// the page to one namespace, `scope` (without `namespace`) to the namespaces that may be listed
 /// (`None`: all).
