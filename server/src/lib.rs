@@ -33,6 +33,8 @@
 //! - `sealing`: registry credentials and webhook secrets encrypted at rest.
 //! - `yaml`: the one YAML codec (API bodies within an alias/depth budget, `-o yaml`, the image
 //!   page); `strict`: unknown-field detection for `fieldValidation=Strict`.
+//! - `metrics`: the Prometheus registry every layer records into (a leaf: it names nothing
+//!   above it); `/metrics` encodes it.
 //! - `demo`: sample data for `serve --demo`; `bench`: the benchmarks' hidden subcommands.
 //!
 //! So: `cli` → `serve` → `http`, `registry`, `workers` → `service` → `store`, `blobs`, `importer`, `egress`,
@@ -52,6 +54,7 @@ pub mod demo;
 pub mod egress;
 pub mod http;
 pub mod importer;
+pub mod metrics;
 pub mod registry;
 pub mod sealing;
 pub mod serve;

@@ -58,6 +58,53 @@ pub type StoreResult<T> = Result<T, sqlx::Error>;
 pub struct Store {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// How the writer connects (a backup opens its own connection with it).
+    writer_options: SqliteConnectOptions,
+}
+
+/// The write transaction of a mutation: an sqlx transaction (it derefs to one, so store
+/// functions take `&mut tx`) that reports its duration to `metrics` when it ends, committed or
+/// rolled back.
+pub struct WriteTransaction {
+    /// Always `Some` until `commit` or `rollback` takes it.
+    tx: Option<Transaction<'static, Sqlite>>,
+    started: std::time::Instant,
+}
+
+impl WriteTransaction {
+    pub async fn commit(mut self) -> StoreResult<()> {
+        match self.tx.take() {
+            Some(tx) => tx.commit().await,
+            None => Ok(()),
+        }
+    }
+
+    pub async fn rollback(mut self) -> StoreResult<()> {
+        match self.tx.take() {
+            Some(tx) => tx.rollback().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = Transaction<'static, Sqlite>;
+    fn deref(&self) -> &Self::Target {
+        // `tx` is `None` only after `commit`/`rollback`, which consume the wrapper.
+        self.tx.as_ref().unwrap_or_else(|| unreachable!("a write transaction used after it ended"))
+    }
+}
+
+impl std::ops::DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.tx.as_mut().unwrap_or_else(|| unreachable!("a write transaction used after it ended"))
+    }
+}
+
+impl Drop for WriteTransaction {
+    fn drop(&mut self) {
+        crate::metrics::metrics().db_transaction.observe(self.started.elapsed().as_secs_f64());
+    }
 }
 
 impl Store {
@@ -81,18 +128,36 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
         MIGRATOR.run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.read_only(true)).await?;
-        Ok(Store { writer, reader })
+        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.clone().read_only(true)).await?;
+        Ok(Store { writer, reader, writer_options: opts })
     }
 
-    /// Starts the one write transaction of a mutation.
-    pub async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer.begin().await
+    /// Starts the one write transaction of a mutation. The wait for the writer and the
+    /// transaction's duration are measured (`metrics`).
+    pub async fn begin(&self) -> StoreResult<WriteTransaction> {
+        let asked = std::time::Instant::now();
+        let tx = self.writer.begin().await;
+        crate::metrics::metrics().db_pool_wait.get_or_create(&crate::metrics::PoolLabels { pool: "writer" }).observe(asked.elapsed().as_secs_f64());
+        Ok(WriteTransaction { tx: Some(tx?), started: std::time::Instant::now() })
     }
 
-    /// A connection for reads outside any write.
+    /// A connection for reads outside any write (the wait for it is measured).
     pub async fn read(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
-        self.reader.acquire().await
+        let asked = std::time::Instant::now();
+        let conn = self.reader.acquire().await;
+        crate::metrics::metrics().db_pool_wait.get_or_create(&crate::metrics::PoolLabels { pool: "reader" }).observe(asked.elapsed().as_secs_f64());
+        conn
+    }
+
+    /// `VACUUM INTO path`: a consistent copy of the whole database in one new file, taken from a
+    /// read snapshot while writers go on (WAL). `path` must not exist.
+    pub async fn copy_into(&self, path: &Path) -> StoreResult<()> {
+        let target = path.to_str().ok_or_else(|| sqlx::Error::Protocol("the backup path is not UTF-8".into()))?;
+        // A fresh connection that is not read-only: VACUUM INTO writes the new file (it never
+        // writes the database itself).
+        let mut conn = sqlx::ConnectOptions::connect(&self.writer_options).await?;
+        sqlx::query("VACUUM INTO ?").bind(target).execute(&mut conn).await?;
+        sqlx::Connection::close(conn).await
     }
 
     /// Whether the database answers (readiness).
