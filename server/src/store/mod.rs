@@ -18,6 +18,7 @@ mod catalog;
 mod events;
 mod images;
 mod namespaces;
+mod operations;
 mod prune;
 mod registry;
 mod retention;
@@ -32,6 +33,7 @@ pub use catalog::*;
 pub use events::*;
 pub use images::*;
 pub use namespaces::*;
+pub use operations::*;
 pub use prune::*;
 pub use registry::*;
 pub use retention::*;
@@ -130,6 +132,37 @@ impl Store {
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.clone().read_only(true)).await?;
         Ok(Store { writer, reader, writer_options: opts })
+    }
+
+    /// Opens the database of an existing data directory without migrating it (a backup of a
+    /// running server must not change its schema, nor create a database where none is).
+    pub async fn open_existing(data_dir: &Path) -> StoreResult<Store> {
+        let path = data_dir.join("imagestreams.db");
+        if !path.is_file() {
+            return Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no database at {}", path.display()),
+            )));
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(false)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let reader = SqlitePoolOptions::new().max_connections(2).connect_with(opts.clone().read_only(true)).await?;
+        Ok(Store { writer, reader, writer_options: opts })
+    }
+
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub async fn integrity_check(&self) -> StoreResult<String> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.writer).await?;
+        Ok(rows.join("; "))
+    }
+
+    /// Closes both pools (a backup's database is complete on disk afterwards, WAL merged).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
     }
 
     /// Starts the one write transaction of a mutation. The wait for the writer and the
