@@ -71,9 +71,13 @@ pub async fn namespace(
 
 async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, progress: bool, headers: &HeaderMap) -> ApiResult {
     s.may_prune(&caller, &opts)?;
+    // `imagestreams_maintenance_runs_total{kind="prune"}`.
+    let confirm = opts.confirm;
+    let count = move |ok: bool| crate::metrics::metrics().run("prune", if !ok { "failure" } else if confirm { "success" } else { "dry_run" });
     if !progress {
-        let report = s.prune_images(&caller, &opts, None).await?;
-        return respond(headers, StatusCode::OK, &report);
+        let report = s.prune_images(&caller, &opts, None).await;
+        count(report.is_ok());
+        return respond(headers, StatusCode::OK, &report?);
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     // The prune goes on if the client leaves: it is one decision, applied stream by stream.
@@ -82,7 +86,9 @@ async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, pro
         let report = move |phase: &str, done: usize, total: usize| {
             let _ = lines.send(serde_json::json!({"progress": {"phase": phase, "done": done, "total": total}}).to_string());
         };
-        let last = match s.prune_images(&caller, &opts, Some(&report)).await {
+        let outcome = s.prune_images(&caller, &opts, Some(&report)).await;
+        count(outcome.is_ok());
+        let last = match outcome {
             Ok(r) => serde_json::json!({"report": r}),
             Err(e) => serde_json::json!({"status": e.status}),
         };

@@ -219,11 +219,19 @@ fn source_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> impl Iterator<I
 }
 
 async fn attempt(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig, d: QueuedDelivery) {
+    use tracing::Instrument;
     let target = match service.delivery_target(d.webhook_id).await {
         Ok(Some(t)) => t,
         // Deleted meanwhile (its queue went with it), or the database is away: the loop comes back.
         Ok(None) | Err(_) => return,
     };
+    // Every line of the attempt names the subscription and the delivery (never the URL: it is
+    // often the receiver's credential).
+    let span = tracing::info_span!("webhook", namespace = %target.namespace, webhook = %target.name, delivery = d.id, attempt = d.attempts + 1);
+    attempt_to(service, client, cfg, d, target).instrument(span).await
+}
+
+async fn attempt_to(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig, d: QueuedDelivery, target: crate::service::DeliveryTarget) {
     // The latency of the receiver, in real time (a test clock does not move by itself).
     let started = std::time::Instant::now();
     let (status_code, error) = match &target.secret {
@@ -232,10 +240,9 @@ async fn attempt(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig
     };
     let outcome = AttemptOutcome { status_code, error: error.clone(), latency: started.elapsed() };
     match service.record_delivery_attempt(&d, outcome, cfg.max_attempts, backoff(cfg, d.attempts + 1)).await {
-        Ok(DeliveryState::Failed) => {
-            tracing::warn!(webhook = %target.name, namespace = %target.namespace, delivery = d.id, error = ?error, "webhook delivery failed for good")
-        }
-        Ok(_) => {}
+        Ok(DeliveryState::Failed) => tracing::warn!(status_code, error = ?error, "webhook delivery failed for good"),
+        Ok(DeliveryState::Pending) => tracing::info!(status_code, error = ?error, "webhook delivery attempt failed; it will be retried"),
+        Ok(DeliveryState::Delivered) => tracing::info!(status_code, "webhook delivered"),
         Err(e) => tracing::error!(error = %e, delivery = d.id, "recording a webhook attempt failed"),
     }
 }
