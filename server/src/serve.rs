@@ -179,14 +179,26 @@ pub struct ServeArgs {
     pub shutdown_timeout: std::time::Duration,
 }
 
-/// Starts the log output `--log-format` asks for (once per process; a second call is ignored).
+/// Starts the log output `--log-format` asks for, on standard error (standard output stays the
+/// commands'), once per process (a second call is ignored).
 pub fn init_logs(format: &str) {
     let filter = || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
     let _ = match format {
         // Each line carries the fields of every span it is in (the request's id, the stream or
         // webhook a background task acts on).
-        "json" => tracing_subscriber::fmt().json().with_current_span(true).with_span_list(true).with_env_filter(filter()).try_init(),
-        _ => tracing_subscriber::fmt().with_env_filter(filter()).try_init(),
+        "json" => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter())
+            .try_init(),
+        // Colours only for a terminal: a file or the journal gets plain text.
+        _ => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_env_filter(filter())
+            .try_init(),
     };
 }
 
