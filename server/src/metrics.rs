@@ -190,7 +190,12 @@ impl Metrics {
             Unit::Bytes,
             m.registry_bytes.clone(),
         );
-        r.register_with_unit("blob_store", "Size of the content recorded in the registry's blob store", Unit::Bytes, m.blob_store_bytes.clone());
+        r.register_with_unit(
+            "blob_store",
+            "Size of the content recorded in the registry's blob store",
+            Unit::Bytes,
+            m.blob_store_bytes.clone(),
+        );
         r.register("blob_store_blobs", "Blobs recorded in the registry's blob store", m.blob_store_blobs.clone());
         r.register(
             "maintenance_runs",

@@ -147,7 +147,8 @@ async fn push_image(base: &str, auth: Option<(&str, &str)>, repo: &str, tag: &st
     let layer = format!("layer of {seed}, {}", "x".repeat(4096)).into_bytes();
     let config = common::oci::config(seed);
     for blob in [&layer, &config] {
-        let r = with(http.post(format!("{base}/v2/{repo}/blobs/uploads/?digest={}", sha256(blob)))).body(blob.clone()).send().await.unwrap();
+        let r =
+            with(http.post(format!("{base}/v2/{repo}/blobs/uploads/?digest={}", sha256(blob)))).body(blob.clone()).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 201, "blob push: {}", r.text().await.unwrap());
     }
     let manifest = common::oci::image_manifest(&config, &[&layer]);
@@ -262,20 +263,12 @@ async fn metrics_move_with_real_actions_and_logs_carry_ids_but_no_secrets() {
     // A push, a pull of what was pushed, and a pull-through of the imported image.
     let (_manifest, layer) = push_image(&api, Some(("admin", ADMIN_PASSWORD)), "team/pushed", "v1", "pushed").await;
     let http = client();
-    let pulled = http
-        .get(format!("{api}/v2/team/pushed/blobs/{}", sha256(&layer)))
-        .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .send()
-        .await
-        .unwrap();
+    let pulled =
+        http.get(format!("{api}/v2/team/pushed/blobs/{}", sha256(&layer))).basic_auth("admin", Some(ADMIN_PASSWORD)).send().await.unwrap();
     assert_eq!(pulled.status().as_u16(), 200);
     assert_eq!(pulled.bytes().await.unwrap().len(), layer.len());
-    let through = http
-        .get(format!("{api}/v2/team/imported/blobs/{}", pushed.layer_digest))
-        .basic_auth("admin", Some(&token))
-        .send()
-        .await
-        .unwrap();
+    let through =
+        http.get(format!("{api}/v2/team/imported/blobs/{}", pushed.layer_digest)).basic_auth("admin", Some(&token)).send().await.unwrap();
     assert_eq!(through.status().as_u16(), 200);
     assert_eq!(through.bytes().await.unwrap().len(), pushed.layer_size);
     // Garbage collection and a prune dry run.
@@ -334,7 +327,13 @@ async fn metrics_move_with_real_actions_and_logs_carry_ids_but_no_secrets() {
     assert_eq!(closed.get("imagestreams_watchers", &[]), 0.0, "a closed watch is no longer counted");
 
     // The request id: the client's when it is a short token, echoed, on every line of the request.
-    let r = http.get(format!("{api}{IMAGE_API}/namespaces/team/imagestreams/pushed")).bearer_auth(&token).header("x-request-id", "ops-test-0001").send().await.unwrap();
+    let r = http
+        .get(format!("{api}{IMAGE_API}/namespaces/team/imagestreams/pushed"))
+        .bearer_auth(&token)
+        .header("x-request-id", "ops-test-0001")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.headers()["x-request-id"], "ops-test-0001");
     let bad = "bad id; with spaces";
@@ -342,17 +341,21 @@ async fn metrics_move_with_real_actions_and_logs_carry_ids_but_no_secrets() {
     let made = r.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(made.len(), 32, "{made}");
     // A failing request logs its error inside its span too.
-    let r = http.get(format!("{api}{IMAGE_API}/namespaces/team/imagestreams/nothing-here")).bearer_auth(&token).header("x-request-id", "ops-test-0002").send().await.unwrap();
+    let r = http
+        .get(format!("{api}{IMAGE_API}/namespaces/team/imagestreams/nothing-here"))
+        .bearer_auth(&token)
+        .header("x-request-id", "ops-test-0002")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
 
     // Stop the server (cleanly) so its log is complete, then read it.
     portal.terminate();
     assert!(portal.wait_exit(Duration::from_secs(30)).is_some_and(|s| s.success()), "exit 0 on SIGTERM");
     let log = portal.log();
-    let lines: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {l}")))
-        .collect();
+    let lines: Vec<Value> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {l}"))).collect();
     assert!(lines.len() > 20, "{log}");
     let id_of = |l: &Value| l["spans"].as_array().into_iter().flatten().find_map(|s| s["id"].as_str().map(str::to_string));
     let of_request: Vec<&Value> = lines.iter().filter(|l| id_of(l).as_deref() == Some("ops-test-0001")).collect();
@@ -372,7 +375,10 @@ async fn metrics_move_with_real_actions_and_logs_carry_ids_but_no_secrets() {
         lines.iter().any(|l| l["spans"].as_array().into_iter().flatten().any(|s| s["name"] == name && s[field] == value))
     };
     assert!(in_span("webhook", "webhook", "deploy-hook"), "a delivery's lines name the webhook");
-    assert!(lines.iter().any(|l| l["fields"]["message"] == "import looked up" && l["fields"]["stream"] == "imported"), "an import names its stream");
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "import looked up" && l["fields"]["stream"] == "imported"),
+        "an import names its stream"
+    );
     // No secret the test used, anywhere.
     for secret in [ADMIN_PASSWORD, NINA_PASSWORD, REGISTRY_PASSWORD, WEBHOOK_SECRET, token.as_str(), nina_token.as_str()] {
         assert!(!log.contains(secret), "the log carries a secret ({}…)", &secret[..6]);
@@ -460,12 +466,14 @@ async fn backup_while_writing_then_restore_holds_every_stream_image_and_blob() {
     assert_eq!(manifest["blobsMissing"], json!([]));
 
     // A second backup into the same place is refused (never overwritten).
-    let again = std::process::Command::new(BIN).args(["backup", "--to"]).arg(&backup_dir).arg("--data-dir").arg(&live.data_dir).output().unwrap();
+    let again =
+        std::process::Command::new(BIN).args(["backup", "--to"]).arg(&backup_dir).arg("--data-dir").arg(&live.data_dir).output().unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"), "{}", String::from_utf8_lossy(&again.stderr));
 
     let restored_dir = live.scratch("restored").join("data");
-    let out = std::process::Command::new(BIN).args(["restore", "--from"]).arg(&backup_dir).arg("--data-dir").arg(&restored_dir).output().unwrap();
+    let out =
+        std::process::Command::new(BIN).args(["restore", "--from"]).arg(&backup_dir).arg("--data-dir").arg(&restored_dir).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The integrated registry's host is written into streams: the restored server keeps the
     // original's, as an operator moving a server would.
@@ -535,7 +543,8 @@ async fn backup_while_writing_then_restore_holds_every_stream_image_and_blob() {
         }
     }
     // A restore never writes into a data directory that has anything in it.
-    let out = std::process::Command::new(BIN).args(["restore", "--from"]).arg(&backup_dir).arg("--data-dir").arg(&restored_dir).output().unwrap();
+    let out =
+        std::process::Command::new(BIN).args(["restore", "--from"]).arg(&backup_dir).arg("--data-dir").arg(&restored_dir).output().unwrap();
     assert!(!out.status.success());
 }
 
@@ -563,7 +572,6 @@ async fn next_line(body: &mut (impl futures::Stream<Item = reqwest::Result<bytes
 /// the restart the watch resumes from the bookmark and loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_ends_watches_with_a_bookmark_and_lets_requests_finish() {
-    use futures::StreamExt;
     let mut portal = Portal::start(&["--shutdown-delay", "1500ms", "--shutdown-timeout", "20s"], &[("RUST_LOG", "info")]);
     let base = portal.url.clone();
     let http = client();
@@ -635,7 +643,7 @@ async fn sigterm_drains_ends_watches_with_a_bookmark_and_lets_requests_finish() 
     assert_eq!(client().post(&streams).json(&json!({"metadata": {"name": "after"}})).send().await.unwrap().status().as_u16(), 201);
     let next = next_line(&mut events, &mut buf).await.unwrap();
     assert_eq!((next["type"].as_str(), next["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("after")), "{next}");
-    let _ = events.next();
+    drop(events);
 }
 
 /// A stream over an mpsc receiver (reqwest bodies take streams).

@@ -46,7 +46,9 @@ pub fn api_router(service: Service) -> Router {
 pub fn api_router_with(service: Service, config: EdgeConfig) -> Router {
     let registry = crate::registry::router(service.clone(), config.clone());
     let edge = Edge { service: service.clone(), config: std::sync::Arc::new(config) };
-    registry.merge(routes(service).layer(axum::middleware::from_fn_with_state(edge, admit))).layer(axum::middleware::from_fn(observe::observe))
+    registry
+        .merge(routes(service).layer(axum::middleware::from_fn_with_state(edge, admit)))
+        .layer(axum::middleware::from_fn(observe::observe))
 }
 
 /// Every API route, without the edge (the caller adds it once, over the UI routes too).
@@ -145,7 +147,9 @@ pub fn metrics_router(service: Service) -> Router {
     Router::new()
         .route(
             "/metrics",
-            get(|axum::extract::State(s): axum::extract::State<Service>| async move { metrics_response(s.metrics_unauthenticated().await) }),
+            get(
+                |axum::extract::State(s): axum::extract::State<Service>| async move { metrics_response(s.metrics_unauthenticated().await) },
+            ),
         )
         .with_state(service)
 }

@@ -30,9 +30,8 @@ pub struct RequestId(pub String);
 
 /// The client's request id when it is acceptable, else a new one.
 pub fn request_id(given: Option<&HeaderValue>) -> String {
-    let ok = |v: &str| {
-        (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
-    };
+    let ok =
+        |v: &str| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
     match given.and_then(|v| v.to_str().ok()) {
         Some(v) if ok(v) => v.to_string(),
         _ => uuid::Uuid::new_v4().simple().to_string(),

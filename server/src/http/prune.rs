@@ -73,7 +73,18 @@ async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, pro
     s.may_prune(&caller, &opts)?;
     // `imagestreams_maintenance_runs_total{kind="prune"}`.
     let confirm = opts.confirm;
-    let count = move |ok: bool| crate::metrics::metrics().run("prune", if !ok { "failure" } else if confirm { "success" } else { "dry_run" });
+    let count = move |ok: bool| {
+        crate::metrics::metrics().run(
+            "prune",
+            if !ok {
+                "failure"
+            } else if confirm {
+                "success"
+            } else {
+                "dry_run"
+            },
+        )
+    };
     if !progress {
         let report = s.prune_images(&caller, &opts, None).await;
         count(report.is_ok());

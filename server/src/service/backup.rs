@@ -193,8 +193,8 @@ pub async fn backup(data_dir: &Path, blobs: &BlobStore, to: &Path, now: &str) ->
 /// (migrated to this version, integrity checked), the sealing key, and every blob (verified).
 pub async fn restore(from: &Path, data_dir: &Path) -> OpsResult<BackupManifest> {
     let manifest_path = from.join(MANIFEST);
-    let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|e| format!("{} is not a complete backup ({MANIFEST}: {e})", from.display()))?;
+    let text =
+        std::fs::read_to_string(&manifest_path).map_err(|e| format!("{} is not a complete backup ({MANIFEST}: {e})", from.display()))?;
     let manifest: BackupManifest = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
     if manifest.format != 1 {
         return Err(format!("{}: backup format {} is not one this version reads", manifest_path.display(), manifest.format));

@@ -119,7 +119,8 @@ impl Service {
             images = fetched.len(),
             failed = fetched.iter().filter(|f| f.is_err()).count(),
             "import looked up"
-        );        answer_import(&mut isi, &lookups, &fetched, repository_status);
+        );
+        answer_import(&mut isi, &lookups, &fetched, repository_status);
         if !isi.spec.import {
             return Ok(isi);
         }

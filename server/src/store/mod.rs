@@ -139,10 +139,7 @@ impl Store {
     pub async fn open_existing(data_dir: &Path) -> StoreResult<Store> {
         let path = data_dir.join("imagestreams.db");
         if !path.is_file() {
-            return Err(sqlx::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("no database at {}", path.display()),
-            )));
+            return Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::NotFound, format!("no database at {}", path.display()))));
         }
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(false)
@@ -170,7 +167,10 @@ impl Store {
     pub async fn begin(&self) -> StoreResult<WriteTransaction> {
         let asked = std::time::Instant::now();
         let tx = self.writer.begin().await;
-        crate::metrics::metrics().db_pool_wait.get_or_create(&crate::metrics::PoolLabels { pool: "writer" }).observe(asked.elapsed().as_secs_f64());
+        crate::metrics::metrics()
+            .db_pool_wait
+            .get_or_create(&crate::metrics::PoolLabels { pool: "writer" })
+            .observe(asked.elapsed().as_secs_f64());
         Ok(WriteTransaction { tx: Some(tx?), started: std::time::Instant::now() })
     }
 
@@ -178,7 +178,10 @@ impl Store {
     pub async fn read(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
         let asked = std::time::Instant::now();
         let conn = self.reader.acquire().await;
-        crate::metrics::metrics().db_pool_wait.get_or_create(&crate::metrics::PoolLabels { pool: "reader" }).observe(asked.elapsed().as_secs_f64());
+        crate::metrics::metrics()
+            .db_pool_wait
+            .get_or_create(&crate::metrics::PoolLabels { pool: "reader" })
+            .observe(asked.elapsed().as_secs_f64());
         conn
     }
 

@@ -227,11 +227,18 @@ async fn attempt(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig
     };
     // Every line of the attempt names the subscription and the delivery (never the URL: it is
     // often the receiver's credential).
-    let span = tracing::info_span!("webhook", namespace = %target.namespace, webhook = %target.name, delivery = d.id, attempt = d.attempts + 1);
+    let span =
+        tracing::info_span!("webhook", namespace = %target.namespace, webhook = %target.name, delivery = d.id, attempt = d.attempts + 1);
     attempt_to(service, client, cfg, d, target).instrument(span).await
 }
 
-async fn attempt_to(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig, d: QueuedDelivery, target: crate::service::DeliveryTarget) {
+async fn attempt_to(
+    service: &Service,
+    client: &WebhookClient,
+    cfg: &DeliveryConfig,
+    d: QueuedDelivery,
+    target: crate::service::DeliveryTarget,
+) {
     // The latency of the receiver, in real time (a test clock does not move by itself).
     let started = std::time::Instant::now();
     let (status_code, error) = match &target.secret {
