@@ -92,7 +92,8 @@ async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, pro
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     // The prune goes on if the client leaves: it is one decision, applied stream by stream.
-    tokio::spawn(async move {
+    // In the request's span: the prune's lines keep its request id.
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         let lines = tx.clone();
         let report = move |phase: &str, done: usize, total: usize| {
             let _ = lines.send(serde_json::json!({"progress": {"phase": phase, "done": done, "total": total}}).to_string());
@@ -104,7 +105,7 @@ async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, pro
             Err(e) => serde_json::json!({"status": e.status}),
         };
         let _ = tx.send(last.to_string());
-    });
+    }));
     let body =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|l| (Ok::<_, std::io::Error>(format!("{l}\n")), rx)) });
     Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(body)).into_response())

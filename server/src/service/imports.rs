@@ -256,7 +256,8 @@ impl Service {
             .map(|spec| {
                 let importer = importer.clone();
                 // Own tasks, so parsing and hashing spread over all cores.
-                let task = tokio::spawn(async move { importer.fetch(&spec).await });
+                // In the import's span: its lines keep the request id or the stream.
+                let task = tokio::spawn(tracing::Instrument::in_current_span(async move { importer.fetch(&spec).await }));
                 async move {
                     task.await
                         .unwrap_or_else(|e| Err(OperationStatus::failure("InternalError", format!("the import task failed: {e}"), 500)))

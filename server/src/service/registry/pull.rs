@@ -426,7 +426,10 @@ impl Service {
         drop(downloads);
         let service = self.clone();
         let (task_download, task_digest) = (download.clone(), digest.clone());
-        tokio::spawn(async move { service.run_download(task_digest, task_download, writer, upstreams).await });
+        // In the span of the request that started it (the one that waits first).
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
+            service.run_download(task_digest, task_download, writer, upstreams).await
+        }));
         Ok(Some((download, reader)))
     }
 
