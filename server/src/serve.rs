@@ -355,12 +355,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         tracing::info!("stopped accepting; letting requests in flight finish");
     };
+    let stopped_accepting = std::sync::Arc::new(std::sync::OnceLock::new());
+    let mark = stopped_accepting.clone();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = mark.set(tokio::time::Instant::now());
+    };
     crate::http::listener::serve_http1(listener, app, limits, shutdown).await;
-    // The workers stop here (their guard is dropped), after the last request. What they leave
-    // is consistent by construction: an import commits in one transaction at its end (one cut
-    // short wrote nothing and is found again at start), and a webhook attempt cut short was not
-    // recorded, so the delivery is still pending in the outbox and is sent again (same event id).
-    drop(workers);
+    // The workers stop after the last request, within what is left of --shutdown-timeout. What
+    // they leave is consistent by construction: webhook attempts in flight finish and are
+    // recorded (one cut at the timeout was not recorded, so its delivery is still queued and is
+    // sent again, same event id); an import commits in one transaction at its end (one cut short
+    // wrote nothing and is found again at the next start).
+    let left = match stopped_accepting.get() {
+        Some(t) => args.shutdown_timeout.saturating_sub(t.elapsed()),
+        None => std::time::Duration::ZERO,
+    };
+    workers.stop(left).await;
     drop(metrics_server);
     tracing::info!("stopped");
     Ok(())

@@ -652,3 +652,37 @@ fn tokio_stream_from(
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }
+
+/// SIGTERM while a webhook attempt is in flight (the receiver takes 2 s to answer): the attempt
+/// finishes and is recorded before the process exits, so the outbox is empty and nothing is sent
+/// twice after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_webhook_attempt_in_flight_finish_and_be_recorded() {
+    use common::receiver::Step;
+    let receiver = Receiver::start(WEBHOOK_SECRET, vec![Step::Stall(Duration::from_secs(2))]).await;
+    let mut portal = Portal::start(&["--allowed-webhook-target", &receiver.allow_entry()], &[("RUST_LOG", "info")]);
+    let cfg = portal.scratch("cli");
+    cli_ok(&portal, &cfg, &["create", "webhook", "hook", "--url", &receiver.url(), "--secret", WEBHOOK_SECRET, "--tag", "*:*"]);
+    cli_ok(&portal, &cfg, &["webhook", "test", "hook"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while receiver.received().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the attempt started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    portal.terminate();
+    let status = portal.wait_exit(Duration::from_secs(20)).expect("the server exits");
+    assert!(status.success(), "{status:?}");
+    let first = receiver.received();
+    assert_eq!(first.len(), 1);
+
+    let again = Portal::start_on(&portal.data_dir, &["--allowed-webhook-target", &receiver.allow_entry()], &[]);
+    let log = get_json(&format!("{}/api/v1/namespaces/default/webhooks/hook/deliveries", again.url)).await;
+    let deliveries = log["items"].as_array().or(log.as_array()).cloned().unwrap_or_default();
+    assert_eq!(deliveries.len(), 1, "{log}");
+    assert_eq!((deliveries[0]["state"].as_str(), deliveries[0]["attempts"].as_i64()), (Some("Delivered"), Some(1)), "{log}");
+    let scrape = parse(&scrape(&again.url, None).await.2);
+    assert_eq!(scrape.get("imagestreams_webhook_outbox_depth", &[]), 0.0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.received().len(), 1, "not sent again after the restart");
+    assert_eq!(receiver.received()[0].delivery, first[0].delivery);
+}

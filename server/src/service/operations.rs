@@ -51,7 +51,7 @@ impl Service {
     }
 
     /// A receiver that turns true when draining starts.
-    pub(crate) fn draining_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+    pub fn draining_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.draining.subscribe()
     }
 }

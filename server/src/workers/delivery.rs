@@ -51,6 +51,16 @@ impl Default for DeliveryConfig {
 /// Owns the dispatcher task; dropping it stops deliveries (the outbox keeps what is queued).
 pub struct DispatcherHandle(JoinHandle<()>);
 
+impl DispatcherHandle {
+    /// Waits (at most `limit`) for the dispatcher to end by itself: once the service drains it
+    /// starts no attempt and ends when those in flight are recorded. An attempt still running at
+    /// the limit is cut when the handle drops; it was not recorded, so its delivery stays queued
+    /// and is sent again after the restart (same event id).
+    pub async fn finish(&mut self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, &mut self.0).await.is_ok()
+    }
+}
+
 impl Drop for DispatcherHandle {
     fn drop(&mut self) {
         self.0.abort();
@@ -92,7 +102,18 @@ async fn run(service: Service, cfg: DeliveryConfig) {
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut last_trim = tokio::time::Instant::now();
+    let mut draining = service.draining_signal();
     loop {
+        if *draining.borrow() {
+            // Shutting down: nothing new; the attempts in flight finish and are recorded.
+            while !in_flight.is_empty() {
+                match done_rx.recv().await {
+                    Some(webhook) => in_flight.remove(&webhook),
+                    None => break,
+                };
+            }
+            return;
+        }
         let now = service.now_ms();
         let heads = service.queued_deliveries().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "reading the webhook outbox failed");
@@ -128,6 +149,7 @@ async fn run(service: Service, cfg: DeliveryConfig) {
             _ = service.deliveries_queued() => {}
             Some(webhook) = done_rx.recv() => { in_flight.remove(&webhook); }
             _ = tokio::time::sleep(wait) => {}
+            _ = draining.changed() => {}
         }
         while let Ok(webhook) = done_rx.try_recv() {
             in_flight.remove(&webhook);
