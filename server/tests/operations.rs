@@ -276,13 +276,16 @@ async fn metrics_move_with_real_actions_and_logs_carry_ids_but_no_secrets() {
     assert_eq!(gc.status().as_u16(), 200, "{}", gc.text().await.unwrap());
     let prune = http.post(format!("{api}/api/v1/prune/images")).bearer_auth(&token).json(&json!({})).send().await.unwrap();
     assert_eq!(prune.status().as_u16(), 200, "{}", prune.text().await.unwrap());
-    // An open watch.
+    // An open watch and an open live page.
     let watch = http.get(format!("{api}{IMAGE_API}/imagestreams?watch=1")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(watch.status().as_u16(), 200);
+    let live = http.get(format!("{api}/api/v1/live/imagestreams?namespace=team")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(live.status().as_u16(), 200);
 
     let after = scrape_until(&metrics_url, |s| {
         s.get("imagestreams_registry_bytes_total", &[("direction", "mirrored")]) >= pushed.layer_size as f64
             && s.get("imagestreams_watchers", &[]) >= 1.0
+            && s.get("imagestreams_live_pages", &[]) >= 1.0
     })
     .await;
     let moved = |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
@@ -315,16 +318,18 @@ async fn metrics_move_with_real_actions_and_logs_carry_ids_but_no_secrets() {
     assert!(after.get("imagestreams_blob_store_blobs", &[]) >= 4.0);
     assert!(after.get("imagestreams_watch_event_log_events", &[]) >= 2.0);
     assert_eq!(after.get("imagestreams_watchers", &[]), 1.0);
-    assert_eq!(after.get("imagestreams_live_pages", &[]), 0.0);
+    assert_eq!(after.get("imagestreams_live_pages", &[]), 1.0);
     assert!(moved("imagestreams_maintenance_runs_total", &[("kind", "gc"), ("outcome", "success")]) >= 1.0);
     assert!(moved("imagestreams_maintenance_runs_total", &[("kind", "prune"), ("outcome", "dry_run")]) >= 1.0);
     assert!(moved("imagestreams_db_pool_wait_seconds_count", &[("pool", "writer")]) >= 5.0);
     assert!(moved("imagestreams_db_pool_wait_seconds_count", &[("pool", "reader")]) >= 5.0);
     assert!(moved("imagestreams_db_transaction_duration_seconds_count", &[]) >= 5.0);
     assert_eq!(after.get("imagestreams_draining", &[]), 0.0);
-    drop(watch);
-    let closed = scrape_until(&metrics_url, |s| s.get("imagestreams_watchers", &[]) == 0.0).await;
+    drop((watch, live));
+    let closed =
+        scrape_until(&metrics_url, |s| s.get("imagestreams_watchers", &[]) == 0.0 && s.get("imagestreams_live_pages", &[]) == 0.0).await;
     assert_eq!(closed.get("imagestreams_watchers", &[]), 0.0, "a closed watch is no longer counted");
+    assert_eq!(closed.get("imagestreams_live_pages", &[]), 0.0, "a closed live page is no longer counted");
 
     // The request id: the client's when it is a short token, echoed, on every line of the request.
     let r = http
@@ -619,8 +624,11 @@ async fn sigterm_drains_ends_watches_with_a_bookmark_and_lets_requests_finish() 
     drop(events);
 
     // The upload in flight goes on past the point where accepting stopped, and finishes.
-    tokio::time::sleep(Duration::from_millis(1800)).await;
-    assert!(std::net::TcpStream::connect(&portal.host).is_err(), "no longer accepting");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&portal.host).is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "still accepting long after --shutdown-delay");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for chunk in layer[1024..].chunks(64 * 1024) {
         tx.send(Ok(chunk.to_vec())).await.unwrap();
     }
