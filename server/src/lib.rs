@@ -8,7 +8,8 @@
 //! - `cli`: the oc-like client commands (HTTP clients of a running portal) and the dispatch to
 //!   `serve` and the benchmark helpers.
 //! - `http`: the edge. One router for the API (one file per resource), the web UI's router and
-//!   `UiBackend` adapter (`http::ui`), what every request passes first (`http::edge`: Host,
+//!   `UiBackend` adapter (`http::ui`), the request id, span and HTTP metrics of every request,
+//!   the registry's included (`http::observe`), what every API request passes first (`http::edge`: Host,
 //!   body limits, the caller before the body, cross-site and content-type checks, the audit
 //!   entry), Kubernetes discovery and OpenAPI (`http::discovery`), `Table` answers
 //!   (`http::table`), PATCH (`http::patch`), the HTTP/1 listener with its timeouts and

@@ -352,6 +352,10 @@ pub struct RestoreArgs {
     /// The new data directory: must not exist or be empty.
     #[arg(long, env = "IMAGESTREAMS_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// Where the blobs go: `file` (`<--data-dir>/blobs`) or the new server's
+    /// `s3://bucket[/prefix]`.
+    #[arg(long, env = "IMAGESTREAMS_BLOB_STORE", default_value = "file")]
+    pub blob_store: String,
 }
 
 #[derive(Args, Debug, Clone)]

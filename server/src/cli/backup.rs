@@ -31,7 +31,12 @@ pub async fn backup(args: &BackupArgs, out: &mut Output) -> CmdResult {
 }
 
 pub async fn restore(args: &RestoreArgs, out: &mut Output) -> CmdResult {
-    let m = crate::service::backup::restore(&args.from, &args.data_dir).await.map_err(local)?;
+    // The file store is created by the restore itself, after it checked the directory is empty.
+    let blobs = match args.blob_store.as_str() {
+        "file" | "" => None,
+        _ => Some(crate::serve::blob_store(&args.blob_store, &args.data_dir).map_err(|e| local(format!("{e:#}")))?),
+    };
+    let m = crate::service::backup::restore(&args.from, &args.data_dir, blobs.as_ref()).await.map_err(local)?;
     out.print(&format!(
         "restored the backup of {} into {}: {} blobs; start it with: imagestreams serve --data-dir {}\n",
         m.created,

@@ -190,8 +190,9 @@ pub async fn backup(data_dir: &Path, blobs: &BlobStore, to: &Path, now: &str) ->
 }
 
 /// Restores the backup in `from` into `data_dir`, a new or empty directory: the database
-/// (migrated to this version, integrity checked), the sealing key, and every blob (verified).
-pub async fn restore(from: &Path, data_dir: &Path) -> OpsResult<BackupManifest> {
+/// (migrated to this version, integrity checked), the sealing key, and every blob (verified)
+/// into `blobs` (`None`: the `file` store, `<data_dir>/blobs`).
+pub async fn restore(from: &Path, data_dir: &Path, blobs: Option<&BlobStore>) -> OpsResult<BackupManifest> {
     let manifest_path = from.join(MANIFEST);
     let text =
         std::fs::read_to_string(&manifest_path).map_err(|e| format!("{} is not a complete backup ({MANIFEST}: {e})", from.display()))?;
@@ -214,9 +215,16 @@ pub async fn restore(from: &Path, data_dir: &Path) -> OpsResult<BackupManifest> 
     let digests = digests_of(&store).await?;
     store.close().await;
     let source = BlobStore::filesystem(&from.join("blobs")).map_err(|e| format!("the backup's blob directory: {e}"))?;
-    let target = BlobStore::filesystem(&data_dir.join("blobs")).map_err(|e| format!("the data directory's blob directory: {e}"))?;
+    let file_store;
+    let target = match blobs {
+        Some(b) => b,
+        None => {
+            file_store = BlobStore::filesystem(&data_dir.join("blobs")).map_err(|e| format!("the data directory's blob directory: {e}"))?;
+            &file_store
+        }
+    };
     let (mut done, mut bytes) = (BTreeSet::new(), 0);
-    let missing = copy_blobs(&source, &target, &digests, &mut done, &mut bytes).await?;
+    let missing = copy_blobs(&source, target, &digests, &mut done, &mut bytes).await?;
     if !missing.is_empty() {
         return Err(format!("the backup lacks {} blob(s) its database records, e.g. {}", missing.len(), missing[0]));
     }
