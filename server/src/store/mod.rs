@@ -189,9 +189,9 @@ impl Store {
     /// read snapshot while writers go on (WAL). `path` must not exist.
     pub async fn copy_into(&self, path: &Path) -> StoreResult<()> {
         let target = path.to_str().ok_or_else(|| sqlx::Error::Protocol("the backup path is not UTF-8".into()))?;
-        // A fresh connection that is not read-only: VACUUM INTO writes the new file (it never
-        // writes the database itself).
-        let mut conn = sqlx::ConnectOptions::connect(&self.writer_options).await?;
+        // A fresh read-only connection: VACUUM INTO writes only the new file, and a backup must
+        // never be able to write the live database.
+        let mut conn = sqlx::ConnectOptions::connect(&self.writer_options.clone().read_only(true)).await?;
         sqlx::query("VACUUM INTO ?").bind(target).execute(&mut conn).await?;
         sqlx::Connection::close(conn).await
     }
