@@ -694,3 +694,87 @@ async fn sigterm_lets_a_webhook_attempt_in_flight_finish_and_be_recorded() {
     assert_eq!(receiver.received().len(), 1, "not sent again after the restart");
     assert_eq!(receiver.received()[0].delivery, first[0].delivery);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Draining, in process: every watch and live page ends with its resume point.
+
+/// Reads a streaming body until it ends (`Some(text)`) or `wait` passes without its end (`None`).
+async fn read_to_end(body: axum::body::Body, wait: Duration) -> Option<String> {
+    use http_body_util::BodyExt;
+    let bytes = tokio::time::timeout(wait, body.collect()).await.ok()?.ok()?.to_bytes();
+    Some(String::from_utf8_lossy(&bytes).to_string())
+}
+
+/// Reads a streaming body until what was read contains `needle` (10 s at most); what was read.
+async fn read_until(body: &mut axum::body::Body, needle: &str) -> String {
+    use http_body_util::BodyExt;
+    let mut text = String::new();
+    while !text.contains(needle) {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame()).await.expect("in time").expect("not ended").unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn draining_ends_watches_and_live_pages_at_their_resume_point_and_readyz_fails() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let app = common::TestApp::new().await;
+    let streams = format!("{IMAGE_API}/namespaces/default/imagestreams");
+    assert_eq!(app.post(&streams, json!({"metadata": {"name": "a"}})).await.status, 201);
+    let rv = app.service.current_resource_version().await.unwrap();
+    let open = |path: String| {
+        let router = app.router.clone();
+        async move { router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap() }
+    };
+    let watch = open(format!("{streams}?watch=1&resourceVersion={rv}")).await;
+    let listing_watch = open(format!("{streams}?watch=1")).await;
+    let live = open(format!("/api/v1/live/imagestreams?namespace=default&resourceVersion={rv}")).await;
+    assert_eq!((watch.status().as_u16(), listing_watch.status().as_u16(), live.status().as_u16()), (200, 200, 200));
+    let b = app.post(&streams, json!({"metadata": {"name": "b"}})).await;
+    assert_eq!(b.status, 201);
+    let b_rv = b.body["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/readyz").await.status, 200);
+    // The clients read b: their positions are past it.
+    let (mut watch, mut listing_watch, mut live) = (watch.into_body(), listing_watch.into_body(), live.into_body());
+    let mut watch_text = String::new();
+    for body in [&mut watch, &mut listing_watch, &mut live] {
+        let read = read_until(body, "\"name\":\"b\"").await;
+        if watch_text.is_empty() {
+            watch_text = read;
+        }
+    }
+
+    app.service.start_draining();
+    assert!(app.service.draining());
+    let ready = app.get("/readyz").await;
+    assert_eq!((ready.status.as_u16(), ready.text.as_str()), (503, "draining"));
+
+    let text = watch_text + &read_to_end(watch, Duration::from_secs(10)).await.expect("the watch ends");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "BOOKMARK", "{text}");
+    assert_eq!(last["object"]["metadata"]["resourceVersion"], b_rv.as_str(), "the bookmark is where the watch stood: {text}");
+    assert_eq!(lines[lines.len() - 2]["object"]["metadata"]["name"], "b");
+    // A watch that listed first and then followed ends the same way. (Its listing, sent after b
+    // was stored, showed b already; its bookmark may be older than b: resuming from it sends b
+    // again, never loses it.)
+    let text = read_to_end(listing_watch, Duration::from_secs(10)).await.expect("the listing watch ends");
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "BOOKMARK", "{text}");
+    let at: i64 = last["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(at >= rv && at <= b_rv.parse::<i64>().unwrap(), "{text}");
+    // The live page's last event is the bookmark, with its version as the event id (what the
+    // browser sends back as Last-Event-ID).
+    let text = read_to_end(live, Duration::from_secs(10)).await.expect("the live page ends");
+    let last_event = text.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last_event.contains("BOOKMARK") && last_event.contains(&format!("id: {b_rv}")), "{text}");
+    // A watch opened while draining ends at once with its bookmark.
+    let late = open(format!("{streams}?watch=1&resourceVersion={b_rv}")).await;
+    let text = read_to_end(late.into_body(), Duration::from_secs(10)).await.expect("ends at once");
+    assert!(text.contains("BOOKMARK"), "{text}");
+}
