@@ -8,7 +8,8 @@
 //! - `cli`: the oc-like client commands (HTTP clients of a running portal) and the dispatch to
 //!   `serve` and the benchmark helpers.
 //! - `http`: the edge. One router for the API (one file per resource), the web UI's router and
-//!   `UiBackend` adapter (`http::ui`), what every request passes first (`http::edge`: Host,
+//!   `UiBackend` adapter (`http::ui`), the request id, span and HTTP metrics of every request,
+//!   the registry's included (`http::observe`), what every API request passes first (`http::edge`: Host,
 //!   body limits, the caller before the body, cross-site and content-type checks, the audit
 //!   entry), Kubernetes discovery and OpenAPI (`http::discovery`), `Table` answers
 //!   (`http::table`), PATCH (`http::patch`), the HTTP/1 listener with its timeouts and
@@ -33,6 +34,8 @@
 //! - `sealing`: registry credentials and webhook secrets encrypted at rest.
 //! - `yaml`: the one YAML codec (API bodies within an alias/depth budget, `-o yaml`, the image
 //!   page); `strict`: unknown-field detection for `fieldValidation=Strict`.
+//! - `metrics`: the Prometheus registry every layer records into (a leaf: it names nothing
+//!   above it); `/metrics` encodes it.
 //! - `demo`: sample data for `serve --demo`; `bench`: the benchmarks' hidden subcommands.
 //!
 //! So: `cli` → `serve` → `http`, `registry`, `workers` → `service` → `store`, `blobs`, `importer`, `egress`,
@@ -52,6 +55,7 @@ pub mod demo;
 pub mod egress;
 pub mod http;
 pub mod importer;
+pub mod metrics;
 pub mod registry;
 pub mod sealing;
 pub mod serve;

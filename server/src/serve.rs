@@ -159,6 +159,47 @@ pub struct ServeArgs {
     /// long ago: the time a client has between pushing a blob and pushing the manifest naming it.
     #[arg(long, env = "IMAGESTREAMS_GC_GRACE", default_value = "1h", value_parser = parse_duration)]
     pub gc_grace: std::time::Duration,
+
+    // Operations (issue 18).
+    /// Log lines as `text` (for people) or `json` (one object per line, for log shippers). Every
+    /// line of a request carries its request id; RUST_LOG picks what is logged (default info).
+    #[arg(long, env = "IMAGESTREAMS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Also serve /metrics on this address, without credentials (on --listen it is for server
+    /// administrators). Bind it where only the monitoring system reaches, e.g. 127.0.0.1:9100.
+    #[arg(long, env = "IMAGESTREAMS_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// After SIGTERM (or Ctrl-C), keep accepting for this long while /readyz answers 503, so a
+    /// load balancer takes the server out of rotation before it stops accepting (`0`: stop at once).
+    #[arg(long, env = "IMAGESTREAMS_SHUTDOWN_DELAY", default_value = "0", value_parser = parse_duration_or_off)]
+    pub shutdown_delay: std::time::Duration,
+    /// Once it stops accepting, how long the server lets requests in flight finish before it
+    /// exits anyway (watches and live pages end at once, with a bookmark to resume from).
+    #[arg(long, env = "IMAGESTREAMS_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+}
+
+/// Starts the log output `--log-format` asks for, on standard error (standard output stays the
+/// commands'), once per process (a second call is ignored).
+pub fn init_logs(format: &str) {
+    let filter = || tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    let _ = match format {
+        // Each line carries the fields of every span it is in (the request's id, the stream or
+        // webhook a background task acts on).
+        "json" => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter())
+            .try_init(),
+        // Colours only for a terminal: a file or the journal gets plain text.
+        _ => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_env_filter(filter())
+            .try_init(),
+    };
 }
 
 /// A duration flag where `0` (or `off`) means "never" (a zero duration).
@@ -183,9 +224,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 /// `imagestreams serve`.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
-        .init();
+    init_logs(&args.log_format);
     let registry_host = args.registry_host.clone().unwrap_or_else(|| args.listen.clone());
     let importer = ImporterConfig {
         insecure_registries: args.insecure_registry.clone(),
@@ -218,12 +257,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         session_ttl: args.session_ttl,
         loopback_only: local.ip().is_loopback(),
     };
-    let blobs = match args.blob_store.as_str() {
-        "file" | "" => crate::blobs::BlobStore::filesystem(&args.data_dir.join("blobs")),
-        url if url.starts_with("s3://") => crate::blobs::BlobStore::s3(url),
-        other => anyhow::bail!("--blob-store {other:?}: use file or s3://bucket[/prefix]"),
-    }
-    .map_err(|e| anyhow::anyhow!("--blob-store: {e}"))?;
+    let blobs = blob_store(&args.blob_store, &args.data_dir)?;
     tracing::info!("registry blobs: {}", blobs.description());
     let registry = crate::service::RegistryConfig {
         mirror: args.registry_mirror,
@@ -288,17 +322,69 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     options.site_addr = args.listen.parse()?;
     let edge = crate::http::EdgeConfig::new([public_url.as_str(), args.listen.as_str(), registry_host_flag(&args).as_str()])
         .with_https(public_url.starts_with("https://"));
-    let app = crate::http::ui::router(service, options, edge);
+    let app = crate::http::ui::router(service.clone(), options, edge);
     tracing::info!("imagestreams listening on http://{local} (public URL {public_url})");
     let limits = crate::http::listener::ListenerConfig {
         header_read_timeout: args.header_read_timeout,
         max_connections: args.max_connections as usize,
         max_connections_per_client: args.max_connections_per_client as usize,
+        shutdown_timeout: args.shutdown_timeout,
     };
-    crate::http::listener::serve_http1(listener, app, limits, shutdown_signal()).await;
-    // The workers stop here (their guard is dropped), after the last request.
-    drop(workers);
+    let metrics_server = match &args.metrics_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: {e}"))?;
+            tracing::info!("metrics on http://{}/metrics (no credentials)", l.local_addr()?);
+            let router = crate::http::metrics_router(service.clone());
+            Some(crate::service::TaskGuard::spawn(async move {
+                if let Err(e) = axum::serve(l, router).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            }))
+        }
+        None => None,
+    };
+    let draining = service.clone();
+    let delay = args.shutdown_delay;
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Not ready from now on; watches and live pages end with their resume point.
+        draining.start_draining();
+        tracing::info!(delay_ms = delay.as_millis() as u64, "shutting down: /readyz answers 503, watches end with a bookmark");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!("stopped accepting; letting requests in flight finish");
+    };
+    let stopped_accepting = std::sync::Arc::new(std::sync::OnceLock::new());
+    let mark = stopped_accepting.clone();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = mark.set(tokio::time::Instant::now());
+    };
+    crate::http::listener::serve_http1(listener, app, limits, shutdown).await;
+    // The workers stop after the last request, within what is left of --shutdown-timeout. What
+    // they leave is consistent by construction: webhook attempts in flight finish and are
+    // recorded (one cut at the timeout was not recorded, so its delivery is still queued and is
+    // sent again, same event id); an import commits in one transaction at its end (one cut short
+    // wrote nothing and is found again at the next start).
+    let left = match stopped_accepting.get() {
+        Some(t) => args.shutdown_timeout.saturating_sub(t.elapsed()),
+        None => std::time::Duration::ZERO,
+    };
+    workers.stop(left).await;
+    drop(metrics_server);
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// The registry's blob store of `--blob-store` (`file`: `<data_dir>/blobs`).
+pub fn blob_store(flag: &str, data_dir: &std::path::Path) -> anyhow::Result<crate::blobs::BlobStore> {
+    match flag {
+        "file" | "" => crate::blobs::BlobStore::filesystem(&data_dir.join("blobs")),
+        url if url.starts_with("s3://") => crate::blobs::BlobStore::s3(url),
+        other => anyhow::bail!("--blob-store {other:?}: use file or s3://bucket[/prefix]"),
+    }
+    .map_err(|e| anyhow::anyhow!("--blob-store: {e}"))
 }
 
 fn registry_host_flag(args: &ServeArgs) -> String {

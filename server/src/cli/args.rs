@@ -95,6 +95,11 @@ pub enum Command {
     /// Watch benchmark client: N watchers on one server, then tag changes (not for production).
     #[command(name = "bench-watch", hide = true)]
     BenchWatch(BenchWatchArgs),
+    /// Copy a data directory (database, sealing key, registry blobs) into a new directory while
+    /// the server keeps running. Run it on the server's machine, as the server's user.
+    Backup(BackupArgs),
+    /// Bring a backup back into a new, empty data directory (then `serve --data-dir` it).
+    Restore(RestoreArgs),
     /// Delete an image stream, an image stream tag, a webhook or one of your tokens.
     Delete {
         /// Resource type: is / istag / webhook / token.
@@ -324,6 +329,33 @@ pub struct GetArgs {
     /// Across namespaces (the server's audit log).
     #[arg(short = 'A', long = "all-namespaces", env = "IMAGESTREAMS_ALL_NAMESPACES")]
     pub all_namespaces: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BackupArgs {
+    /// Where the backup goes: a new or empty directory.
+    #[arg(long, env = "IMAGESTREAMS_TO")]
+    pub to: PathBuf,
+    /// The data directory of the server (its --data-dir).
+    #[arg(long, env = "IMAGESTREAMS_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The server's --blob-store (`file`, or `s3://bucket[/prefix]`, copied into the backup).
+    #[arg(long, env = "IMAGESTREAMS_BLOB_STORE", default_value = "file")]
+    pub blob_store: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RestoreArgs {
+    /// The backup directory (`backup --to`).
+    #[arg(long, env = "IMAGESTREAMS_FROM")]
+    pub from: PathBuf,
+    /// The new data directory: must not exist or be empty.
+    #[arg(long, env = "IMAGESTREAMS_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Where the blobs go: `file` (`<--data-dir>/blobs`) or the new server's
+    /// `s3://bucket[/prefix]`.
+    #[arg(long, env = "IMAGESTREAMS_BLOB_STORE", default_value = "file")]
+    pub blob_store: String,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -5,13 +5,15 @@
 //! A tour: `args` (the clap types), `output` (the context, stdout/stderr and the one `-o`
 //! printer), `print` (tables and `describe`), `client` (HTTP), then one module per resource:
 //! `streams` (tag, get, describe, delete), `imports` (import-image), `namespaces`, `webhooks`,
-//! `accounts`. This file only dispatches: one match from command to function.
+//! `accounts`, and `backup` (backup and restore, which open a data directory rather than talk
+//! to a server). This file only dispatches: one match from command to function.
 //!
 //! Must not: hold a rule or a message of a command (those are `app::domain`'s), or wire the
 //! server together (`crate::serve`).
 
 mod accounts;
 mod args;
+mod backup;
 mod client;
 mod imports;
 mod namespaces;
@@ -112,6 +114,8 @@ async fn execute(cli: Cli, namespace_given: bool, out: &mut Output) -> CmdResult
         Command::Get(args) => get(&ctx()?, &args, out).await,
         Command::Describe { kind, name } => streams::describe(&ctx()?, &kind, &name, out).await,
         Command::Delete { kind, name } => delete(&ctx()?, &kind, &name, out).await,
+        Command::Backup(args) => backup::backup(&args, out).await,
+        Command::Restore(args) => backup::restore(&args, out).await,
     }
 }
 

@@ -118,8 +118,12 @@ async fn list_or_watch(
             bookmark_interval: s.bookmark_interval(),
         };
         let stream = s.watch_streams(creds, req).await?;
-        let body =
-            axum::body::Body::from_stream(stream.map(|line| Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line + "\n"))));
+        // Counted as an open watcher while the body lives (`imagestreams_watchers`).
+        let open = crate::metrics::Metrics::hold(&crate::metrics::metrics().watchers);
+        let body = axum::body::Body::from_stream(stream.map(move |line| {
+            let _open = &open;
+            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line + "\n"))
+        }));
         return Ok(axum::response::Response::builder()
             .status(StatusCode::OK)
             .header("content-type", "application/json;stream=watch")

@@ -32,11 +32,18 @@ pub struct ListenerConfig {
     pub max_connections: usize,
     /// Open connections of one client at most; beyond, a new one is closed at once.
     pub max_connections_per_client: usize,
+    /// After accepting stops, how long open requests may take to finish.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ListenerConfig {
     fn default() -> Self {
-        ListenerConfig { header_read_timeout: Duration::from_secs(10), max_connections: 1024, max_connections_per_client: 128 }
+        ListenerConfig {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_connections_per_client: 128,
+            shutdown_timeout: Duration::from_secs(20),
+        }
     }
 }
 
@@ -107,8 +114,9 @@ impl QuietWarning {
 /// Serves HTTP/1.1 (what browsers and the CLI speak to us over plain HTTP) with one small task
 /// per connection: an idle watch then costs little more than hyper's read and write buffers
 /// (`axum::serve` keeps an HTTP/1-or-2 connection per client). Each request carries its peer
-/// address (`ConnectInfo`) for the audit log. When `shutdown` completes it stops accepting and gives
-/// open requests five seconds (watches and live pages end then).
+/// address (`ConnectInfo`) for the audit log. When `shutdown` completes it stops accepting,
+/// closes idle kept-alive connections, and gives open requests `shutdown_timeout` to finish
+/// (watches and live pages have ended by then: the service's draining ends them).
 pub async fn serve_http1(
     listener: tokio::net::TcpListener,
     app: axum::Router,
@@ -168,9 +176,12 @@ pub async fn serve_http1(
         };
         serve_connection(stream, peer, &app, &config, &graceful, (permit, client_slot));
     }
+    drop(listener);
     tokio::select! {
         _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        _ = tokio::time::sleep(config.shutdown_timeout) => {
+            tracing::warn!(timeout_ms = config.shutdown_timeout.as_millis() as u64, "requests still in flight at the shutdown timeout were cut");
+        }
     }
 }
 

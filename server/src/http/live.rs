@@ -51,7 +51,10 @@ pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, header
         ..Default::default()
     };
     let stream = s.watch_streams(creds, req).await?;
-    let events = stream.map(|line| {
+    // Counted as an open live page while the stream lives (`imagestreams_live_pages`).
+    let open = crate::metrics::Metrics::hold(&crate::metrics::metrics().live_pages);
+    let events = stream.map(move |line| {
+        let _open = &open;
         let id = serde_json::from_str::<serde_json::Value>(&line)
             .ok()
             .and_then(|v| v["object"]["metadata"]["resourceVersion"].as_str().map(str::to_string));

@@ -12,6 +12,7 @@ mod istags;
 pub mod listener;
 mod live;
 mod namespaces;
+pub mod observe;
 mod patch;
 mod prune;
 mod retention;
@@ -45,7 +46,9 @@ pub fn api_router(service: Service) -> Router {
 pub fn api_router_with(service: Service, config: EdgeConfig) -> Router {
     let registry = crate::registry::router(service.clone(), config.clone());
     let edge = Edge { service: service.clone(), config: std::sync::Arc::new(config) };
-    registry.merge(routes(service).layer(axum::middleware::from_fn_with_state(edge, admit)))
+    registry
+        .merge(routes(service).layer(axum::middleware::from_fn_with_state(edge, admit)))
+        .layer(axum::middleware::from_fn(observe::observe))
 }
 
 /// Every API route, without the edge (the caller adds it once, over the UI routes too).
@@ -53,6 +56,7 @@ pub(crate) fn routes(service: Service) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/version", get(discovery::version))
         .route("/api", get(discovery::core_versions))
         .route("/api/v1", get(discovery::core_resources))
@@ -113,12 +117,41 @@ pub(crate) fn routes(service: Service) -> Router {
         .with_state(service)
 }
 
+/// 200 while the server takes work; 503 while it drains (shutting down) or when the database
+/// does not answer, so a load balancer sends new requests elsewhere.
 async fn readyz(axum::extract::State(service): axum::extract::State<Service>) -> Response {
-    if service.ready().await {
+    if service.draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    } else if service.ready().await {
         (StatusCode::OK, "ok").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
     }
+}
+
+/// `GET /metrics`: the Prometheus exposition, for server administrators (on the API's port; the
+/// `--metrics-listen` address serves it without credentials).
+async fn metrics(axum::extract::State(service): axum::extract::State<Service>, Who(caller): Who) -> ApiResult {
+    let text = service.metrics_text(&caller).await?;
+    Ok(metrics_response(text))
+}
+
+/// The exposition as an HTTP answer.
+pub fn metrics_response(text: String) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE))], text).into_response()
+}
+
+/// The router of `--metrics-listen`: `/metrics` without credentials (the operator chose who can
+/// reach that address), and nothing else.
+pub fn metrics_router(service: Service) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(s): axum::extract::State<Service>| async move { metrics_response(s.metrics_unauthenticated().await) },
+            ),
+        )
+        .with_state(service)
 }
 
 /// An `ApiError` on the wire: its `Status` as JSON with the matching HTTP code.

@@ -86,18 +86,36 @@ const CHUNK: usize = 64 * 1024;
 /// `{"status": …}` line.
 async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, progress: bool, headers: &HeaderMap) -> ApiResult {
     s.may_prune(&caller, &opts)?;
+    // `imagestreams_maintenance_runs_total{kind="prune"}` (here, not in the service: a
+    // retention run prunes too and is counted as retention).
+    let confirm = opts.confirm;
+    let count = move |ok: bool| {
+        crate::metrics::metrics().run(
+            "prune",
+            if !ok {
+                "failure"
+            } else if confirm {
+                "success"
+            } else {
+                "dry_run"
+            },
+        )
+    };
     if !progress && wants_yaml(headers) {
-        let report = s.prune_images(&caller, &opts, PruneOutput::Report).await?;
-        return respond(headers, StatusCode::OK, &report);
+        let report = s.prune_images(&caller, &opts, PruneOutput::Report).await;
+        count(report.is_ok());
+        return respond(headers, StatusCode::OK, &report?);
     }
     let (tx, mut parts) = mpsc::channel::<PrunePart>(PARTS_IN_FLIGHT);
     let (done_tx, mut done) = oneshot::channel();
     let dry_run = !opts.confirm;
-    tokio::spawn(async move {
+    // In the request's span: the prune's log lines keep its request id.
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         let r = s.prune_images(&caller, &opts, PruneOutput::Parts(&tx)).await;
+        count(r.is_ok());
         drop(tx);
         let _ = done_tx.send(r);
-    });
+    }));
     let mut encoder = Encoder { ndjson: progress, dry_run, state: Listing::Start };
     let mut head = String::new();
     match parts.recv().await {

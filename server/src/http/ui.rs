@@ -20,7 +20,6 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::future::Future;
 use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
-use tower_http::trace::TraceLayer;
 
 /// The service as the server functions see it.
 #[derive(Clone)]
@@ -207,5 +206,5 @@ pub fn router(service: Service, options: LeptosOptions, edge: http::EdgeConfig) 
     // compression (blobs are compressed already, and ranges and lengths must stay exact).
     let portal =
         http::routes(service).merge(ui).layer(axum::middleware::from_fn_with_state(edge, http::admit)).layer(CompressionLayer::new());
-    registry.merge(portal).layer(TraceLayer::new_for_http())
+    registry.merge(portal).layer(axum::middleware::from_fn(http::observe::observe))
 }

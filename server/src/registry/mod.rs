@@ -301,7 +301,12 @@ async fn route(edge: &RegistryEdge, rc: &RegistryCaller, target: Target, req: Re
                         .collect();
                     let m = service.registry_manifest(rc, &repo, &reference, &accept, method == Method::GET).await?;
                     let len = m.body.len();
-                    let body = if method == Method::HEAD { Body::empty() } else { Body::from(m.body) };
+                    let body = if method == Method::HEAD {
+                        Body::empty()
+                    } else {
+                        crate::metrics::metrics().add_registry_bytes("served", len as u64);
+                        Body::from(m.body)
+                    };
                     let mut resp = Response::new(body);
                     let h = resp.headers_mut();
                     h.insert(header::CONTENT_TYPE, header_value(&m.media_type));
@@ -341,7 +346,13 @@ async fn route(edge: &RegistryEdge, rc: &RegistryCaller, target: Target, req: Re
                     let range = range.transpose()?;
                     let blob = service.registry_blob(rc, &repo, &digest, range, method == Method::HEAD).await?;
                     let status = if blob.range.is_some() { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
-                    let mut resp = Response::new(Body::from_stream(blob.body));
+                    // Counted as it is sent (`imagestreams_registry_bytes_total{direction="served"}`).
+                    let counted = blob.body.inspect(|chunk| {
+                        if let Ok(c) = chunk {
+                            crate::metrics::metrics().add_registry_bytes("served", c.len() as u64);
+                        }
+                    });
+                    let mut resp = Response::new(Body::from_stream(counted));
                     *resp.status_mut() = status;
                     let h = resp.headers_mut();
                     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));

@@ -89,6 +89,15 @@ impl Service {
     ) -> Result<DeliveryState, ApiError> {
         let number = delivery.attempts + 1;
         let state = state_after_attempt(number, max_attempts, outcome.error.is_none());
+        let label = match state {
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Pending => "retry",
+            DeliveryState::Failed => "failed",
+        };
+        let m = crate::metrics::metrics();
+        let outcome_label = crate::metrics::OutcomeLabels { outcome: label.to_string() };
+        m.webhook_deliveries.get_or_create(&outcome_label).inc();
+        m.webhook_duration.get_or_create(&outcome_label).observe(outcome.latency.as_secs_f64());
         let next = match state {
             DeliveryState::Pending => self.now_ms().saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX)),
             DeliveryState::Delivered | DeliveryState::Failed => 0,

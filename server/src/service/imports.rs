@@ -44,6 +44,28 @@ fn strip(mut image: Image, include_manifest: bool) -> Image {
     image
 }
 
+/// The registry an import looks up (`host[:port]`, `docker.io` when none is named), as a metric
+/// label (bounded to 64 characters).
+fn registry_of(from: &str) -> String {
+    match DockerImageReference::parse(from) {
+        Ok(r) => super::for_log(&normalize_registry(if r.registry.is_empty() { "docker.io" } else { &r.registry })).into_owned(),
+        Err(_) => "invalid".to_string(),
+    }
+}
+
+/// Counts each lookup by registry and outcome (`imagestreams_imports_total`); returns the
+/// registries the import reached.
+fn count_lookups(lookups: &[Lookup], fetched: &[Result<crate::importer::Fetched, OperationStatus>]) -> std::collections::BTreeSet<String> {
+    let mut registries = std::collections::BTreeSet::new();
+    for (l, f) in lookups.iter().zip(fetched) {
+        let registry = registry_of(&l.from);
+        let outcome = if f.is_ok() { "success" } else { "failure" }.to_string();
+        crate::metrics::metrics().imports.get_or_create(&crate::metrics::ImportLabels { registry: registry.clone(), outcome }).inc();
+        registries.insert(registry);
+    }
+    registries
+}
+
 impl Service {
     pub async fn import_images(&self, caller: &Caller, ns: &str, isi: ImageStreamImport) -> Result<ImageStreamImport, ApiError> {
         self.import_images_with_progress(caller, ns, isi, None).await
@@ -63,6 +85,7 @@ impl Service {
         let existing = self.check_import_request(caller, ns, &mut isi).await?;
         let wait = if caller.system { None } else { Some(self.importer.config.import_queue_wait) };
         let _slot = self.importer.slots.acquire(ns, wait).await.map_err(|busy| ApiError::too_many_requests(busy.to_string()))?;
+        let started = std::time::Instant::now();
         let name = isi.metadata.name.clone();
         let credentials = self.registry_credentials(ns).await?;
         let auth_for = |from: &str| -> Option<RegistryLogin> {
@@ -89,6 +112,14 @@ impl Service {
             })
             .collect();
         let fetched = self.fetch_with_fallback(&specs, progress.as_deref()).await;
+        let registries = count_lookups(&lookups, &fetched);
+        tracing::info!(
+            namespace = %ns,
+            stream = %super::for_log(&name),
+            images = fetched.len(),
+            failed = fetched.iter().filter(|f| f.is_err()).count(),
+            "import looked up"
+        );
         answer_import(&mut isi, &lookups, &fetched, repository_status);
         if !isi.spec.import {
             return Ok(isi);
@@ -114,6 +145,10 @@ impl Service {
         let stored = self.store_import(ns, &name, &isi.metadata, &fetched, &results).await?;
         tracing::debug!(elapsed_ms = store_started.elapsed().as_millis() as u64, "import stored");
         isi.status.import = Some(stored);
+        let took = started.elapsed().as_secs_f64();
+        for registry in registries {
+            crate::metrics::metrics().import_duration.get_or_create(&crate::metrics::RegistryLabels { registry }).observe(took);
+        }
         Ok(isi)
     }
 
@@ -221,7 +256,8 @@ impl Service {
             .map(|spec| {
                 let importer = importer.clone();
                 // Own tasks, so parsing and hashing spread over all cores.
-                let task = tokio::spawn(async move { importer.fetch(&spec).await });
+                // In the import's span: its lines keep the request id or the stream.
+                let task = tokio::spawn(tracing::Instrument::in_current_span(async move { importer.fetch(&spec).await }));
                 async move {
                     task.await
                         .unwrap_or_else(|e| Err(OperationStatus::failure("InternalError", format!("the import task failed: {e}"), 500)))
@@ -379,6 +415,13 @@ impl Service {
     /// Imports `tags` of a stream for the server's own controllers, in batches of at most
     /// `MAX_IMPORT_IMAGES`; failures land in tag conditions (and in the log).
     pub async fn import_stream_tags(&self, ns: &str, name: &str, stream: &ImageStream, tags: &[String]) {
+        use tracing::Instrument;
+        // Every line of a background import names the stream it acts on.
+        let span = tracing::info_span!("import", namespace = %ns, stream = %super::for_log(name), tags = tags.len());
+        self.import_stream_tags_inner(ns, name, stream, tags).instrument(span).await
+    }
+
+    async fn import_stream_tags_inner(&self, ns: &str, name: &str, stream: &ImageStream, tags: &[String]) {
         for images in import_batches(stream, tags) {
             let mut isi = ImageStreamImport::new(ns, name, true);
             isi.spec.images = images;

@@ -59,13 +59,14 @@ impl Service {
             jobs.insert(id.clone(), job.clone());
         }
         let service = self.clone();
-        tokio::spawn(async move {
+        // In the span of the request that started it: its lines keep that request's id.
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let result = service.import_from_form(&caller, form, Some(job.progress.clone())).await.map_err(ApiFailure::from);
             let at = service.clock_now();
             if let Ok(mut f) = job.finished.lock() {
                 *f = Some((result, at));
             }
-        });
+        }));
         Ok(id)
     }
 

@@ -5,6 +5,7 @@
 
 mod access;
 mod audit;
+pub mod backup;
 mod bulk;
 mod catalog;
 mod deliveries;
@@ -13,6 +14,7 @@ mod images;
 mod imports;
 mod jobs;
 mod namespaces;
+mod operations;
 mod outbox;
 mod patch;
 mod prune;
@@ -146,6 +148,8 @@ pub struct Service {
     /// Pruning keeps what was pulled through the registry within this long (`None`: the rule
     /// is off).
     prune_pulled_within: Option<std::time::Duration>,
+    /// True once a graceful shutdown started (`operations`): readiness fails, watches end.
+    draining: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Page size bounds: a missing or zero limit means the default page, never "everything".
@@ -183,6 +187,7 @@ impl Service {
             password_hashing: Arc::new(access::PasswordHashing::for_this_machine()),
             registry: Arc::new(registry::RegistryState::new(RegistryConfig::default())),
             prune_pulled_within: Some(std::time::Duration::from_secs(7 * 86_400)),
+            draining: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 

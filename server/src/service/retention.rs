@@ -166,6 +166,14 @@ impl Service {
     /// schedule on, so a pass that dies half-way does not run it twice), prunes, and records the
     /// outcome (see the module doc).
     async fn run_policy(&self, stored: &StoredRetentionPolicy, trigger: &str, by: &str) -> Result<RetentionRun, ApiError> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("retention", namespace = %stored.namespace, trigger);
+        let run = self.run_policy_inner(stored, trigger, by).instrument(span).await;
+        crate::metrics::metrics().run("retention", if run.is_ok() { "success" } else { "failure" });
+        run
+    }
+
+    async fn run_policy_inner(&self, stored: &StoredRetentionPolicy, trigger: &str, by: &str) -> Result<RetentionRun, ApiError> {
         let ns = stored.namespace.as_str();
         let mut run = RetentionRun {
             namespace: ns.to_string(),

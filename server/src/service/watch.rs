@@ -285,6 +285,7 @@ impl Service {
             recheck_due: false,
             deadline,
             ended: false,
+            draining: self.draining_signal(),
             _slot: slot,
         };
         use futures::StreamExt;
@@ -327,6 +328,10 @@ struct WatchState {
     /// When the watch ends cleanly (service clock); `None`: never.
     deadline: Option<DateTime<Utc>>,
     ended: bool,
+    /// Turns true when the server starts shutting down: the watch ends with a BOOKMARK at its
+    /// position, the point a client resumes from (`resourceVersion=`) on another server or
+    /// after the restart.
+    draining: tokio::sync::watch::Receiver<bool>,
     _slot: ClientSlot,
 }
 
@@ -345,6 +350,8 @@ enum Step {
     /// The re-check timer fired.
     Timer,
     End,
+    /// The server is shutting down.
+    Drain,
 }
 
 impl WatchState {
@@ -357,6 +364,9 @@ impl WatchState {
             // The maximum lifetime: a clean end; the client resumes from its last version.
             if self.deadline.is_some_and(|d| self.service.clock_now() >= d) {
                 return None;
+            }
+            if *self.draining.borrow() {
+                return self.drain();
             }
             if self.recheck_due || self.epoch.has_changed().unwrap_or(true) {
                 self.recheck_due = false;
@@ -390,8 +400,21 @@ impl WatchState {
                 // a watch without any asks again on account changes alone.
                 Step::Timer => self.recheck_due |= self.creds.bearer.is_some() || self.creds.session.is_some(),
                 Step::End => return None,
+                Step::Drain => return self.drain(),
             }
         }
+    }
+
+    /// The last lines of a watch when the server shuts down: a BOOKMARK at the position (sent
+    /// whether or not the client asked for bookmarks: it is the resume point), then the end. A
+    /// watch still sending its initial listing has no resume point yet; it just ends (the client
+    /// lists again).
+    fn drain(&mut self) -> Option<Vec<String>> {
+        self.ended = true;
+        if self.listing.is_some() {
+            return None;
+        }
+        bookmark_line(self.follow.position).map(|l| vec![l])
     }
 
     fn end_with(&mut self, e: &ApiError) -> Vec<String> {
@@ -546,6 +569,7 @@ impl WatchState {
         use tokio::sync::broadcast::error::RecvError;
         enum Woke {
             Batch(Result<Arc<Batch>, RecvError>),
+            Drain,
             Epoch(bool),
             Timer,
             Bookmark,
@@ -584,8 +608,10 @@ impl WatchState {
                 _ = self.recheck.tick() => Woke::Timer,
                 _ = tokio::time::sleep(wait), if bookmarks => Woke::Bookmark,
                 r = self.clock.changed() => Woke::ClockMoved(r.is_ok()),
+                r = self.draining.changed() => if r.is_ok() { Woke::Drain } else { Woke::ClockMoved(false) },
             };
             match woke {
+                Woke::Drain => return Step::Drain,
                 Woke::Epoch(true) => return Step::Recheck,
                 Woke::Timer => return Step::Timer,
                 Woke::Epoch(false) | Woke::Batch(Err(RecvError::Closed)) => return Step::End,
@@ -615,16 +641,8 @@ impl WatchState {
                 Woke::ClockMoved(true) => return Step::Timer,
                 Woke::Bookmark => {
                     self.next_bookmark = self.bookmark_after_now();
-                    let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
-                    let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
-                    let Ok(mut v) = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }) else {
-                        continue;
-                    };
-                    // A bookmark carries only kind, apiVersion and the version.
-                    if let Some(o) = v.get_mut("object").and_then(|o| o.as_object_mut()) {
-                        o.retain(|k, _| k == "kind" || k == "apiVersion" || k == "metadata");
-                    }
-                    return Step::Lines(vec![v.to_string()]);
+                    let Some(line) = bookmark_line(position) else { continue };
+                    return Step::Lines(vec![line]);
                 }
             }
         }
@@ -668,6 +686,17 @@ impl WatchState {
 }
 
 /// `now` plus a bookmark interval, saturating (an interval too long to add means never).
+/// A BOOKMARK event at `position`: only kind, apiVersion and the version.
+fn bookmark_line(position: i64) -> Option<String> {
+    let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
+    let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
+    let mut v = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }).ok()?;
+    if let Some(o) = v.get_mut("object").and_then(|o| o.as_object_mut()) {
+        o.retain(|k, _| k == "kind" || k == "apiVersion" || k == "metadata");
+    }
+    Some(v.to_string())
+}
+
 fn bookmark_after(now: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(interval).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }

@@ -18,6 +18,7 @@ mod catalog;
 mod events;
 mod images;
 mod namespaces;
+mod operations;
 mod prune;
 mod registry;
 mod retention;
@@ -32,6 +33,7 @@ pub use catalog::*;
 pub use events::*;
 pub use images::*;
 pub use namespaces::*;
+pub use operations::*;
 pub use prune::*;
 pub use registry::*;
 pub use retention::*;
@@ -58,6 +60,53 @@ pub type StoreResult<T> = Result<T, sqlx::Error>;
 pub struct Store {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// How the writer connects (a backup opens its own connection with it).
+    writer_options: SqliteConnectOptions,
+}
+
+/// The write transaction of a mutation: an sqlx transaction (it derefs to one, so store
+/// functions take `&mut tx`) that reports its duration to `metrics` when it ends, committed or
+/// rolled back.
+pub struct WriteTransaction {
+    /// Always `Some` until `commit` or `rollback` takes it.
+    tx: Option<Transaction<'static, Sqlite>>,
+    started: std::time::Instant,
+}
+
+impl WriteTransaction {
+    pub async fn commit(mut self) -> StoreResult<()> {
+        match self.tx.take() {
+            Some(tx) => tx.commit().await,
+            None => Ok(()),
+        }
+    }
+
+    pub async fn rollback(mut self) -> StoreResult<()> {
+        match self.tx.take() {
+            Some(tx) => tx.rollback().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = Transaction<'static, Sqlite>;
+    fn deref(&self) -> &Self::Target {
+        // `tx` is `None` only after `commit`/`rollback`, which consume the wrapper.
+        self.tx.as_ref().unwrap_or_else(|| unreachable!("a write transaction used after it ended"))
+    }
+}
+
+impl std::ops::DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.tx.as_mut().unwrap_or_else(|| unreachable!("a write transaction used after it ended"))
+    }
+}
+
+impl Drop for WriteTransaction {
+    fn drop(&mut self) {
+        crate::metrics::metrics().db_transaction.observe(self.started.elapsed().as_secs_f64());
+    }
 }
 
 impl Store {
@@ -81,18 +130,70 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
         MIGRATOR.run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.read_only(true)).await?;
-        Ok(Store { writer, reader })
+        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.clone().read_only(true)).await?;
+        Ok(Store { writer, reader, writer_options: opts })
     }
 
-    /// Starts the one write transaction of a mutation.
-    pub async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer.begin().await
+    /// Opens the database of an existing data directory without migrating it (a backup of a
+    /// running server must not change its schema, nor create a database where none is).
+    pub async fn open_existing(data_dir: &Path) -> StoreResult<Store> {
+        let path = data_dir.join("imagestreams.db");
+        if !path.is_file() {
+            return Err(sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::NotFound, format!("no database at {}", path.display()))));
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(false)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let reader = SqlitePoolOptions::new().max_connections(2).connect_with(opts.clone().read_only(true)).await?;
+        Ok(Store { writer, reader, writer_options: opts })
     }
 
-    /// A connection for reads outside any write.
+    /// `PRAGMA integrity_check`: `ok`, or what is wrong.
+    pub async fn integrity_check(&self) -> StoreResult<String> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.writer).await?;
+        Ok(rows.join("; "))
+    }
+
+    /// Closes both pools (a backup's database is complete on disk afterwards, WAL merged).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Starts the one write transaction of a mutation. The wait for the writer and the
+    /// transaction's duration are measured (`metrics`).
+    pub async fn begin(&self) -> StoreResult<WriteTransaction> {
+        let asked = std::time::Instant::now();
+        let tx = self.writer.begin().await;
+        crate::metrics::metrics()
+            .db_pool_wait
+            .get_or_create(&crate::metrics::PoolLabels { pool: "writer" })
+            .observe(asked.elapsed().as_secs_f64());
+        Ok(WriteTransaction { tx: Some(tx?), started: std::time::Instant::now() })
+    }
+
+    /// A connection for reads outside any write (the wait for it is measured).
     pub async fn read(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
-        self.reader.acquire().await
+        let asked = std::time::Instant::now();
+        let conn = self.reader.acquire().await;
+        crate::metrics::metrics()
+            .db_pool_wait
+            .get_or_create(&crate::metrics::PoolLabels { pool: "reader" })
+            .observe(asked.elapsed().as_secs_f64());
+        conn
+    }
+
+    /// `VACUUM INTO path`: a consistent copy of the whole database in one new file, taken from a
+    /// read snapshot while writers go on (WAL). `path` must not exist.
+    pub async fn copy_into(&self, path: &Path) -> StoreResult<()> {
+        let target = path.to_str().ok_or_else(|| sqlx::Error::Protocol("the backup path is not UTF-8".into()))?;
+        // A fresh read-only connection: VACUUM INTO writes only the new file, and a backup must
+        // never be able to write the live database.
+        let mut conn = sqlx::ConnectOptions::connect(&self.writer_options.clone().read_only(true)).await?;
+        sqlx::query("VACUUM INTO ?").bind(target).execute(&mut conn).await?;
+        sqlx::Connection::close(conn).await
     }
 
     /// Whether the database answers (readiness).

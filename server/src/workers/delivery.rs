@@ -51,6 +51,16 @@ impl Default for DeliveryConfig {
 /// Owns the dispatcher task; dropping it stops deliveries (the outbox keeps what is queued).
 pub struct DispatcherHandle(JoinHandle<()>);
 
+impl DispatcherHandle {
+    /// Waits (at most `limit`) for the dispatcher to end by itself: once the service drains it
+    /// starts no attempt and ends when those in flight are recorded. An attempt still running at
+    /// the limit is cut when the handle drops; it was not recorded, so its delivery stays queued
+    /// and is sent again after the restart (same event id).
+    pub async fn finish(&mut self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, &mut self.0).await.is_ok()
+    }
+}
+
 impl Drop for DispatcherHandle {
     fn drop(&mut self) {
         self.0.abort();
@@ -92,7 +102,18 @@ async fn run(service: Service, cfg: DeliveryConfig) {
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut last_trim = tokio::time::Instant::now();
+    let mut draining = service.draining_signal();
     loop {
+        if *draining.borrow() {
+            // Shutting down: nothing new; the attempts in flight finish and are recorded.
+            while !in_flight.is_empty() {
+                match done_rx.recv().await {
+                    Some(webhook) => in_flight.remove(&webhook),
+                    None => break,
+                };
+            }
+            return;
+        }
         let now = service.now_ms();
         let heads = service.queued_deliveries().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "reading the webhook outbox failed");
@@ -128,6 +149,7 @@ async fn run(service: Service, cfg: DeliveryConfig) {
             _ = service.deliveries_queued() => {}
             Some(webhook) = done_rx.recv() => { in_flight.remove(&webhook); }
             _ = tokio::time::sleep(wait) => {}
+            _ = draining.changed() => {}
         }
         while let Ok(webhook) = done_rx.try_recv() {
             in_flight.remove(&webhook);
@@ -219,11 +241,26 @@ fn source_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> impl Iterator<I
 }
 
 async fn attempt(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig, d: QueuedDelivery) {
+    use tracing::Instrument;
     let target = match service.delivery_target(d.webhook_id).await {
         Ok(Some(t)) => t,
         // Deleted meanwhile (its queue went with it), or the database is away: the loop comes back.
         Ok(None) | Err(_) => return,
     };
+    // Every line of the attempt names the subscription and the delivery (never the URL: it is
+    // often the receiver's credential).
+    let span =
+        tracing::info_span!("webhook", namespace = %target.namespace, webhook = %target.name, delivery = d.id, attempt = d.attempts + 1);
+    attempt_to(service, client, cfg, d, target).instrument(span).await
+}
+
+async fn attempt_to(
+    service: &Service,
+    client: &WebhookClient,
+    cfg: &DeliveryConfig,
+    d: QueuedDelivery,
+    target: crate::service::DeliveryTarget,
+) {
     // The latency of the receiver, in real time (a test clock does not move by itself).
     let started = std::time::Instant::now();
     let (status_code, error) = match &target.secret {
@@ -232,10 +269,9 @@ async fn attempt(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig
     };
     let outcome = AttemptOutcome { status_code, error: error.clone(), latency: started.elapsed() };
     match service.record_delivery_attempt(&d, outcome, cfg.max_attempts, backoff(cfg, d.attempts + 1)).await {
-        Ok(DeliveryState::Failed) => {
-            tracing::warn!(webhook = %target.name, namespace = %target.namespace, delivery = d.id, error = ?error, "webhook delivery failed for good")
-        }
-        Ok(_) => {}
+        Ok(DeliveryState::Failed) => tracing::warn!(status_code, error = ?error, "webhook delivery failed for good"),
+        Ok(DeliveryState::Pending) => tracing::info!(status_code, error = ?error, "webhook delivery attempt failed; it will be retried"),
+        Ok(DeliveryState::Delivered) => tracing::info!(status_code, "webhook delivered"),
         Err(e) => tracing::error!(error = %e, delivery = d.id, "recording a webhook attempt failed"),
     }
 }

@@ -40,7 +40,7 @@ pub struct WorkerConfig {
 pub struct Workers {
     service: Service,
     _imports: ControllerHandle,
-    _delivery: DispatcherHandle,
+    delivery: DispatcherHandle,
     _maintenance: MaintenanceHandle,
     _retention_policies: Option<RetentionPolicyHandle>,
     _gc: Option<GcHandle>,
@@ -51,6 +51,16 @@ impl Workers {
     pub fn service(&self) -> &Service {
         &self.service
     }
+
+    /// The end of a graceful shutdown (the service is draining): gives webhook attempts in
+    /// flight at most `limit` to finish and be recorded, then stops everything. Imports need no
+    /// wait: one cut short has written nothing (it commits once, at its end), and its stream is
+    /// found again at the next start.
+    pub async fn stop(mut self, limit: std::time::Duration) {
+        if !self.delivery.finish(limit).await {
+            tracing::warn!("webhook attempts still in flight at the shutdown timeout were cut; they stay queued");
+        }
+    }
 }
 
 /// Starts every worker.
@@ -60,5 +70,5 @@ pub fn start(service: Service, cfg: WorkerConfig) -> Workers {
     let maintenance = maintenance::start(service.clone(), cfg.retention);
     let retention_policies = cfg.retention_policies.map(|c| retention_policies::start(service.clone(), c));
     let gc = cfg.gc.map(|c| gc::start(service.clone(), c));
-    Workers { service, _imports: imports, _delivery: delivery, _maintenance: maintenance, _retention_policies: retention_policies, _gc: gc }
+    Workers { service, _imports: imports, delivery, _maintenance: maintenance, _retention_policies: retention_policies, _gc: gc }
 }

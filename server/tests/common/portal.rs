@@ -29,8 +29,17 @@ impl Portal {
     /// Starts `serve` with `args` after the listen address and data directory, and `env`.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Portal {
         let dir = tempfile::tempdir().unwrap();
-        let host = format!("127.0.0.1:{}", super::registry::free_port());
         let data_dir = dir.path().join("data");
+        Portal::start_with(dir, data_dir, args, env)
+    }
+
+    /// `start` on an existing data directory (a restored backup, a restart).
+    pub fn start_on(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Portal {
+        Portal::start_with(tempfile::tempdir().unwrap(), data_dir.to_path_buf(), args, env)
+    }
+
+    fn start_with(dir: tempfile::TempDir, data_dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Portal {
+        let host = format!("127.0.0.1:{}", super::registry::free_port());
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", &host, "--data-dir"]).arg(&data_dir).args(args).env("RUST_LOG", "warn");
         for (k, v) in env {
@@ -44,6 +53,26 @@ impl Portal {
             std::thread::sleep(Duration::from_millis(50));
         }
         Portal { child, url: format!("http://{host}"), host, data_dir, dir }
+    }
+
+    /// Sends SIGTERM (what service managers send to stop it).
+    pub fn terminate(&self) {
+        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success();
+        assert!(ok, "kill -TERM");
+    }
+
+    /// Waits up to `limit` for the process to exit; its status, or `None` if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// What the server logged so far.

@@ -256,18 +256,32 @@ const MAX_LISTED: usize = 1000;
 /// Runs `gc_runs` shows.
 const RUNS_SHOWN: i64 = 100;
 
+/// `imagestreams_maintenance_runs_total{kind="gc"}`.
+fn count_gc(report: &Result<GcReport, ApiError>, dry_run: bool) {
+    let outcome = match report {
+        Err(_) => "failure",
+        Ok(_) if dry_run => "dry_run",
+        Ok(_) => "success",
+    };
+    crate::metrics::metrics().run("gc", outcome);
+}
+
 impl Service {
     /// A collection asked for by a server administrator (the admin API; the prune command
     /// after a real prune passes `GcTrigger::Prune`).
     pub async fn collect_garbage(&self, caller: &Caller, trigger: GcTrigger, dry_run: bool) -> Result<GcReport, ApiError> {
         let verb = if dry_run { Verb::Get } else { Verb::Delete };
         self.allow(caller, verb, "registry/garbage-collection", None)?;
-        self.run_gc(trigger, caller.user.clone(), dry_run).await
+        let report = self.run_gc(trigger, caller.user.clone(), dry_run).await;
+        count_gc(&report, dry_run);
+        report
     }
 
     /// The scheduled collection (the worker).
     pub async fn collect_garbage_on_schedule(&self) -> Result<GcReport, ApiError> {
-        self.run_gc(GcTrigger::Schedule, None, false).await
+        let report = self.run_gc(GcTrigger::Schedule, None, false).await;
+        count_gc(&report, false);
+        report
     }
 
     /// The recorded runs, newest first (server administrators).

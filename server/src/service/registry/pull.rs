@@ -211,6 +211,7 @@ impl Service {
         for u in &upstreams {
             match self.importer.pull_manifest(&u.reference, u.insecure, &u.auth).await {
                 Ok((body, content_type)) => {
+                    crate::metrics::metrics().add_registry_bytes("pulled_through", body.len() as u64);
                     let (stored, refs) = describe_manifest(&d, &body, content_type.as_deref()).map_err(RegistryError::manifest_invalid)?;
                     if self.registry.config.mirror {
                         self.mirror_manifest(digest, &body, &stored, &refs).await;
@@ -240,8 +241,9 @@ impl Service {
             tx.commit().await
         }
         .await;
-        if let Err(e) = written {
-            tracing::warn!(digest = %digest, error = %e, "could not record a mirrored manifest");
+        match written {
+            Ok(()) => crate::metrics::metrics().add_registry_bytes("mirrored", body.len() as u64),
+            Err(e) => tracing::warn!(digest = %digest, error = %e, "could not record a mirrored manifest"),
         }
     }
 
@@ -424,7 +426,10 @@ impl Service {
         drop(downloads);
         let service = self.clone();
         let (task_download, task_digest) = (download.clone(), digest.clone());
-        tokio::spawn(async move { service.run_download(task_digest, task_download, writer, upstreams).await });
+        // In the span of the request that started it (the one that waits first).
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
+            service.run_download(task_digest, task_download, writer, upstreams).await
+        }));
         Ok(Some((download, reader)))
     }
 
@@ -498,6 +503,7 @@ impl Service {
             };
             if let Some(c) = &chunk {
                 received += c.len() as u64;
+                crate::metrics::metrics().add_registry_bytes("pulled_through", c.len() as u64);
                 if received > max || total.is_some_and(|t| received > t) {
                     return Err(RegistryError::size_invalid(format!(
                         "the upstream sent more of {d} than it announced or this registry takes"
@@ -551,8 +557,9 @@ impl Service {
             conn.commit().await.map_err(|e| e.to_string())
         }
         .await;
-        if let Err(e) = copied {
-            tracing::warn!(digest = %digest, error = %e, "could not mirror a blob pulled through");
+        match copied {
+            Ok(()) => crate::metrics::metrics().add_registry_bytes("mirrored", size),
+            Err(e) => tracing::warn!(digest = %digest, error = %e, "could not mirror a blob pulled through"),
         }
     }
 

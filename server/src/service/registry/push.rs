@@ -155,7 +155,10 @@ impl Service {
             }
         }
         match writer.finish().await {
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                crate::metrics::metrics().add_registry_bytes("pushed", n);
+                Ok(n)
+            }
             Err(crate::blobs::BlobError::DigestMismatch { expected, got }) => {
                 Err(RegistryError::digest_invalid(format!("the content's digest is {got}, not {expected}; nothing was stored")))
             }
