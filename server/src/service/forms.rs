@@ -10,6 +10,7 @@ use super::imports::RES_IMAGESTREAMIMPORTS;
 use super::{Caller, ImportProgress, Service, Verb};
 use app::api::{ImportForm, TagForm, TokenForm};
 use app::domain::accounts::expiry_after_days;
+use app::domain::plain::{count, import_reason_words, page_message};
 use app::domain::tag_command::{TagArgs, TagPlan, plan_tag, tag_message, tag_reference_for};
 use app::model::*;
 use std::sync::Arc;
@@ -52,7 +53,7 @@ impl Service {
             let stream = self
                 .get_stream(caller, &src_ns, &source.reference.name)
                 .await
-                .map_err(|e| form_error(RES_IMAGESTREAMTAGS, "source", e.message().to_string()))?;
+                .map_err(|e| form_error(RES_IMAGESTREAMTAGS, "source", page_message(&e.status, &src_ns)))?;
             stream.head(&source.reference.tag).cloned()
         } else {
             None
@@ -109,19 +110,41 @@ impl Service {
         let all: Vec<&ImageImportStatus> =
             done.status.images.iter().chain(done.status.repository.iter().flat_map(|r| r.images.iter())).collect();
         let ok = all.iter().filter(|i| i.status.is_success()).count();
-        let mut summary = format!("Imported {ok} of {} tags.", all.len());
+        let mut failures = String::new();
         for f in all.iter().filter(|i| !i.status.is_success()) {
-            summary.push_str(&format!(" Tag {} failed: {}.", if f.tag.is_empty() { "?" } else { &f.tag }, f.status.message));
+            let tag = if f.tag.is_empty() { "?" } else { &f.tag };
+            let words = import_reason_words(&f.status.reason, &f.status.message);
+            failures.push_str(&format!(" Tag {tag}: {words} ({}).", f.status.message));
         }
+        let mut more = String::new();
         if let Some(r) = &done.status.repository {
             if !r.status.is_success() && r.images.is_empty() {
-                summary.push_str(&format!(" {}", r.status.message));
+                failures.push_str(&format!(" {}", r.status.message));
             }
             if !r.additional_tags.is_empty() {
-                summary.push_str(&format!(" {} more tags were not imported (limit).", r.additional_tags.len()));
+                let n = r.additional_tags.len();
+                more = format!(" {} {} not imported (limit).", count(n as u64, "more tag"), if n == 1 { "was" } else { "were" });
             }
         }
-        Ok(summary)
+        // Nothing imported is a failure, not a summary (issue 17 point 1): the form shows it in
+        // error style, with each tag's reason in words.
+        if ok == 0 {
+            // Its own reason: the registry's (Unauthorized, say) is not the caller's problem
+            // with this server, and must not read as "sign in".
+            let what = if form.all { "Nothing was imported from the repository." } else { "The image was not imported." };
+            let status = Status {
+                kind: "Status".into(),
+                api_version: "v1".into(),
+                metadata: Default::default(),
+                status: "Failure".into(),
+                message: format!("{what}{failures}{more}"),
+                reason: "ImportFailed".into(),
+                details: None,
+                code: 502,
+            };
+            return Err(ApiError::from_status(status));
+        }
+        Ok(format!("Imported {ok} of {}.{failures}{more}", count(all.len() as u64, "tag")))
     }
 
     /// The new-token form: namespaces separated by commas or spaces, the lifetime in whole days

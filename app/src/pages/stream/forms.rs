@@ -9,7 +9,7 @@ use crate::api::{ImportForm, ImportJob, TagForm, get_import_job, start_import, t
 use crate::domain::imports::check_import_source;
 use crate::domain::tag_command::{TagArgs, plan_tag};
 use crate::live::{Failure, announce_change};
-use crate::widgets::field_error;
+use crate::widgets::{field_error, unplaced};
 use leptos::prelude::*;
 
 /// "Tag an image": the `tag` command as a form.
@@ -54,8 +54,14 @@ pub(super) fn TagImageForm(ns: String, stream: String) -> impl IntoView {
     let at = move |field: &'static str| {
         move || plan_error.get().filter(|e| e.field.as_str() == field).map(|e| e.message).or_else(|| field_error(act.value().get(), field))
     };
+    // A rule of the plan about a field the form has no place for (a bad reference policy, say):
+    // shown beside the button, never a silently disabled button.
+    let plan_elsewhere = move || plan_error.get().filter(|e| !matches!(e.field.as_str(), "source" | "destination")).map(|e| e.message);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        // The previous answer goes: a success must not stay on screen while the next attempt runs
+        // (or fails).
+        act.value().set(None);
         act.dispatch(TagForm {
             namespace: ns.clone(),
             source: source.get(),
@@ -97,10 +103,10 @@ pub(super) fn TagImageForm(ns: String, stream: String) -> impl IntoView {
             <label><input type="checkbox" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" import periodically (scheduled)"</label>
             <label><input type="checkbox" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
             <button type="submit" class="primary" disabled=move || plan_error.get().is_some() || act.pending().get()>"Tag"</button>
+            {move || plan_elsewhere().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             {move || match act.value().get() {
-                Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
-                Some(Err(e)) if e.field.is_none() => Some(view! { <Failure failure=e/> }.into_any()),
-                _ => None,
+                Some(Ok(m)) => Some(view! { <p class="ok" role="status" id="tag-result">{m}</p> }.into_any()),
+                _ => unplaced(act.value().get(), &["source", "destination"]).map(|e| view! { <Failure failure=e/> }.into_any()),
             }}
         </form>
     }
@@ -185,7 +191,9 @@ pub(super) fn ImportImageForm(ns: String, stream: String) -> impl IntoView {
                 aria-describedby="import-from-error"/>
             <p id="import-from-error" class="hint error">{from_error}</p>
             <label for="import-tag">"Into tag (default: the source's tag)"</label>
-            <input id="import-tag" prop:value=tag on:input=move |ev| tag.set(event_target_value(&ev)) disabled=move || all.get()/>
+            <input id="import-tag" prop:value=tag on:input=move |ev| tag.set(event_target_value(&ev)) disabled=move || all.get()
+                aria-describedby="import-tag-error"/>
+            <p id="import-tag-error" class="hint error">{move || field_error(result(), "tag")}</p>
             <label><input type="checkbox" prop:checked=all on:change=move |ev| all.set(event_target_checked(&ev))/>" every tag of the repository (--all)"</label>
             <label><input type="checkbox" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" re-import periodically"</label>
             <label><input type="checkbox" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
@@ -200,8 +208,7 @@ pub(super) fn ImportImageForm(ns: String, stream: String) -> impl IntoView {
             <p class="muted small" role="status" id="import-progress">{progress}</p>
             {move || match result() {
                 Some(Ok(m)) => Some(view! { <p class="ok" role="status" id="import-result">{m}</p> }.into_any()),
-                Some(Err(e)) if e.field.as_deref() != Some("from") => Some(view! { <Failure failure=e/> }.into_any()),
-                _ => None,
+                _ => unplaced(result(), &["from", "tag"]).map(|e| view! { <div id="import-result"><Failure failure=e/></div> }.into_any()),
             }}
         </form>
     }
