@@ -100,8 +100,12 @@ test("image page shows layers, config, where it is tagged, and YAML", async ({ p
   const problems = watchProblems(page);
   await page.goto("/ns/demo/ruby");
   await hydrated(page);
+  // From the stream, the image page is the stream's (`/<namespace>/<stream>@<id>`): its
+  // breadcrumb leads back (issue 17 point 8).
   await page.locator('details[data-history="latest"] a.digest').first().click();
-  await expect(page).toHaveURL(/\/images\/sha256:/);
+  await expect(page).toHaveURL(/\/demo\/ruby@sha256:/);
+  const digest = decodeURIComponent(new URL(page.url()).pathname.split("@").pop()!);
+  await expect(page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "demo / ruby" })).toHaveAttribute("href", "/ns/demo/ruby");
   await expect(page.locator("#layers tbody tr")).toHaveCount(2);
   await expect(page.locator("dl.facts").getByText("/opt/app", { exact: true })).toBeVisible();
   await expect(page.locator("#tagged-now")).toContainText("demo/ruby:latest");
@@ -109,13 +113,11 @@ test("image page shows layers, config, where it is tagged, and YAML", async ({ p
   await expect(page.locator("details.yaml pre")).toContainText("kind: ImageStreamImage");
   await accessible(page);
   await photograph(page, "image");
-  // The same page by the ImageStreamImage name, `/<namespace>/<stream>@<id>`.
-  const digest = decodeURIComponent(new URL(page.url()).pathname.split("/").pop()!);
-  await page.goto(`/demo/ruby@${digest}`);
+  // The same page by the digest alone, `/images/<digest>`.
+  await page.goto(`/images/${digest}`);
   await hydrated(page);
   await expect(page.locator("#layers tbody tr")).toHaveCount(2);
   await expect(page.locator("#tagged-now")).toContainText("demo/ruby:latest");
-  await expect(page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "demo / ruby" })).toHaveAttribute("href", "/ns/demo/ruby");
   expect(problems).toEqual([]);
   // An image the stream never had is not found there, even if another stream has it.
   const missing = await page.goto(`/demo/nginx@${digest}`);

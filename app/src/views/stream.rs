@@ -9,7 +9,7 @@
 
 use super::timeline::Timeline;
 use crate::domain::plain::{count, import_reason_words};
-use crate::domain::present::ago;
+use crate::domain::present::{ago, human_duration, parse_time};
 use crate::domain::views::{TagState, TagView, change_words, image_labels, tag_views};
 use crate::model::ImageStream;
 use crate::transfer::types::{ImageStorage, ImportForm, RenderedPart, StreamFacts, StreamPageData};
@@ -109,11 +109,24 @@ fn state_view(state: &TagState) -> impl IntoView + use<> {
                 <strong class="reason" title=reason.clone()>{import_reason_words(reason, message)}</strong>": "
                 <span class="message">{message.clone()}</span>
             </span>
-            <span class="since muted small">"failing since "<Ago time=since.clone()/></span>
+            <span class="since muted small"><time datetime=since.clone() title=since.clone()>{failing_for(since)}</time></span>
         }),
         _ => None,
     };
     view! { <span class=class>{state.label()}</span>{detail} }
+}
+
+/// "Failing for 5 minutes": how long an import has been failing, from its condition's time.
+fn failing_for(since: &str) -> String {
+    match parse_time(since) {
+        Some(t) => {
+            let d = human_duration(chrono::Utc::now() - t);
+            let mut chars = d.chars();
+            let lower: String = chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
+            format!("Failing for {lower}")
+        }
+        None => "Failing".into(),
+    }
 }
 
 /// A tag's flags in words (the upstream value in parentheses where people search for it).

@@ -120,9 +120,11 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
     };
     view! {
         <div class="rendered" node_ref=target on:click=on_click>{children()}</div>
+        // Sticks to the bottom of the window while the part is in view, so the answer is seen
+        // next to the button that asked, wherever in the table or history it was.
         {move || match outcome.get() {
-            Some(Err(e)) => Some(view! { <div id="stream-action-error"><Failure failure=e/></div> }.into_any()),
-            Some(Ok(m)) => Some(view! { <p class="ok" role="status" id="stream-action-result">{m}</p> }.into_any()),
+            Some(Err(e)) => Some(view! { <div class="action-outcome" id="stream-action-error"><Failure failure=e/></div> }.into_any()),
+            Some(Ok(m)) => Some(view! { <p class="ok action-outcome" role="status" id="stream-action-result">{m}</p> }.into_any()),
             None => None,
         }}
     }
