@@ -107,6 +107,7 @@ test("point 7: messages lead with words, labels say what they mean, counts agree
   await expect(page.locator('tr[data-tag="build-41"] .badge')).toHaveText("Pushed, not managed by a tag spec");
   await expect(page.locator('tr[data-tag="prod"]')).toContainText("pulled from the source registry (reference policy Source)");
   // A missing source stream on the tag form.
+  await page.getByLabel("A tag of another stream").check();
   await page.locator("#tag-source").fill("nosuch:tag");
   await page.locator("#tag-destination").fill("app:x");
   await page.getByRole("button", { name: "Tag", exact: true }).click();
@@ -206,5 +207,50 @@ test("point 8: a webhook's pending count follows deliveries without a reload", a
   await card.getByRole("button", { name: "Delete…" }).click();
   await card.getByRole("button", { name: "Confirm delete" }).click();
   await expect(card).toHaveCount(0);
+  expect(problems).toEqual([]);
+});
+
+test("point 2: the source is chosen; bare tag names, digest prefixes and 'Tag this image as…'", async ({ page, request }) => {
+  const problems = watchProblems(page, { formErrors: true });
+  const id = uid();
+  const digestOf = async (istag: string) =>
+    (await (await request.get(`/apis/image.openshift.io/v1/namespaces/demo/imagestreamtags/${istag}`)).json()).image.metadata.name as string;
+  await page.goto("/ns/demo/app");
+  await hydrated(page);
+  const source = page.locator("#tag-source");
+  const dest = page.locator("#tag-destination");
+  const tag = page.getByRole("button", { name: "Tag", exact: true });
+  const result = page.locator("#tag-result");
+  // A tag of this stream, by its bare name, to a bare destination: never docker.io/library/build-42.
+  await expect(page.getByLabel("A tag or image of this stream")).toBeChecked();
+  await expect(page.locator("#tag-source-tags option[value='build-42']")).toHaveCount(1);
+  await source.fill("build-42");
+  await dest.fill(`b-${id}`);
+  await tag.click();
+  await expect(result).toContainText(`Tag app:b-${id} set to app@${await digestOf("app:build-42")}`);
+  // An image of this stream by a digest prefix.
+  const prod = await digestOf("app:prod");
+  await source.fill(prod.slice("sha256:".length, "sha256:".length + 7));
+  await dest.fill(`p-${id}`);
+  await tag.click();
+  await expect(result).toContainText(`Tag app:p-${id} set to app@${prod}`);
+  // Another stream's tag must name the stream; a registry source says in full what it means.
+  await page.getByLabel("A tag of another stream").check();
+  await source.fill("latest");
+  await expect(page.locator("#tag-source-error")).toContainText("Name the tag as stream:tag");
+  await expect(tag).toBeDisabled();
+  await page.getByLabel("An image in a registry (imported)").check();
+  await source.fill("build-42");
+  await expect(page.locator("#tag-source-hint")).toHaveText(/^Imports docker\.io\/library\/build-42/);
+  // "Tag this image as…" on a row: the form takes that image, the cursor goes to the name.
+  await page.locator('tr[data-tag="prod"]').getByRole("button", { name: "Tag this image as… (the image of prod)" }).click();
+  await expect(page.getByLabel("A tag or image of this stream")).toBeChecked();
+  await expect(source).toHaveValue(prod);
+  await expect(dest).toBeFocused();
+  await dest.fill(`t-${id}`);
+  await tag.click();
+  await expect(result).toContainText(`Tag app:t-${id} set to app@${prod}`);
+  await accessible(page);
+  await photographAll(page, "issue17-tag-form");
   expect(problems).toEqual([]);
 });

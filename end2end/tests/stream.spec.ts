@@ -34,10 +34,12 @@ test("tag, alias, field errors, restore and delete without reload", async ({ pag
   const source = page.locator("#tag-source");
   const dest = page.locator("#tag-destination");
   const tagButton = page.getByRole("button", { name: "Tag", exact: true });
-  // Validation as you type, from the shared rules.
+  // Validation as you type, from the shared rules (a registry source is parsed as one).
+  await page.getByLabel("An image in a registry (imported)").check();
   await source.fill("Bad");
   await expect(page.locator("#tag-source-error")).toHaveText("invalid SOURCE: repository name must be lowercase");
   await expect(tagButton).toBeDisabled();
+  await page.getByLabel("A tag or image of this stream").check();
   await source.fill("app:build-41");
   await dest.fill("app:-x");
   await expect(page.locator("#tag-destination-error")).toContainText('invalid tag "-x" format');
@@ -58,6 +60,7 @@ test("tag, alias, field errors, restore and delete without reload", async ({ pag
   await expect(page.locator('tr[data-tag="moving"] th')).toContainText("(follow)");
   // A server-side error shows at its field: the source stream does not exist.
   await page.getByLabel("permanent (pinned to the current image)").check();
+  await page.getByLabel("A tag of another stream").check();
   await source.fill("nosuch:tag");
   await dest.fill("app:x");
   await tagButton.click();
@@ -181,6 +184,7 @@ test("a failing import shows its reason, and 'Import now' retries it", async ({ 
   await page.goto(`/ns/default/${name}`);
   await hydrated(page);
   // Tag an image the registry does not have; the controller imports it in the background.
+  await page.getByLabel("An image in a registry (imported)").check();
   await page.locator("#tag-source").fill(`${registry}/e2e/app:nope`);
   await page.locator("#tag-destination").fill(`${name}:nope`);
   await page.getByLabel("insecure registry").first().check();

@@ -38,7 +38,9 @@ pub fn render(facts: &StreamFacts, all_history: bool) -> StreamPageData {
         })
         .collect();
     let (view_of, storage) = (stream.clone(), facts.storage.clone());
+    let tags = tag_views(stream).into_iter().flat_map(|t| std::iter::once(t.name).chain(t.aliases)).collect();
     StreamPageData {
+        tags,
         part: RenderedPart {
             html: render_html(move || view! { <StreamView stream=view_of storage all_history/> }),
             resource_version: stream.metadata.resource_version.clone().unwrap_or_default(),
@@ -197,6 +199,10 @@ fn TagTable(ns: String, stream: String, tags: Vec<TagView>, storage: BTreeMap<St
                                     </td>
                                     <td>{updated.map(|u| view! { <Ago time=u/> })}</td>
                                     <td class="actions" data-confirm-scope>
+                                        {t.history.first().filter(|h| !h.image.is_empty()).map(|h| {
+                                            let label = format!("Tag this image as… (the image of {})", t.name);
+                                            view! { <button type="button" data-act="tag-as" data-image=h.image.clone() aria-label=label>"Tag this image as…"</button> }
+                                        })}
                                         {import_now.then(|| view! {
                                             <button type="button" data-act="import" data-tag=t.name.clone()>"Import now"</button>
                                         })}

@@ -35,21 +35,21 @@ pub fn StreamPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {Suspend::new(async move {
                 match get_stream(part_ns.clone(), part_name.clone(), all).await {
-                    Ok(StreamPageData { part: RenderedPart { html, resource_version }, import_forms }) => view! {
+                    Ok(StreamPageData { part: RenderedPart { html, resource_version }, import_forms, tags }) => view! {
                         <LiveConnection namespace=part_ns.clone() name=part_name.clone() since=Some(resource_version)/>
                         <StreamPart ns=part_ns.clone() name=part_name.clone() all import_forms><Rendered html/></StreamPart>
-                        <DeleteStream ns=part_ns stream=part_name/>
+                        <DeleteStream ns=part_ns.clone() stream=part_name.clone()/>
+                        // The forms are outside the re-read part, so their results stay on screen.
+                        <section class="forms" aria-label="Actions">
+                            <TagImageForm ns=part_ns.clone() stream=part_name.clone() tags/>
+                            <ImportImageForm ns=part_ns stream=part_name/>
+                        </section>
                     }
                     .into_any(),
                     Err(e) => view! { <h1>{part_name}</h1><Failure failure=e/> }.into_any(),
                 }
             })}
         </Suspense>
-        // The forms live outside the re-read part, so their results stay on screen.
-        <section class="forms" aria-label="Actions">
-            <TagImageForm ns=ns.clone() stream=name.clone()/>
-            <ImportImageForm ns stream=name/>
-        </section>
     }
 }
 
@@ -113,6 +113,7 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
                 confirm(&button, false);
             }
             "ask-restore" => ask_restore(&button),
+            "tag-as" => tag_as(&attr("data-image")),
             "ask" => confirm(&button, true),
             "cancel" => confirm(&button, false),
             _ => {}
@@ -130,10 +131,27 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
     }
 }
 
+/// "Tag this image as…": hands the image to the tag form (another island) through its
+/// `data-prefill` attribute and a window event.
+fn tag_as(image: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(form) = document().get_element_by_id("tag-form") else { return };
+        let _ = form.set_attribute("data-prefill", image);
+        if let Ok(event) = leptos::web_sys::Event::new(forms::TAG_AS_EVENT) {
+            let _ = window().dispatch_event(&event);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = image;
+}
+
 /// "Make the tag a permanent tag of this image again": a tag to `<stream>@<digest>`.
 fn restore_form(ns: &str, stream: &str, tag: &str, image: &str) -> TagForm {
     TagForm {
         namespace: ns.to_string(),
+        stream: stream.to_string(),
+        source_from: String::new(),
         source: format!("{stream}@{image}"),
         destination: format!("{stream}:{tag}"),
         mode: "permanent".into(),
