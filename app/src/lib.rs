@@ -47,6 +47,7 @@ use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
+use widgets::PageTitle;
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -83,17 +84,18 @@ pub fn App() -> impl IntoView {
                 <nav aria-label="Main">
                     <a href="/">"Catalog"</a>
                     <a href="/dashboard">"Dashboard"</a>
-                    <a href="/webhooks/default">"Webhooks"</a>
+                    <a href="/webhooks">"Webhooks"</a>
                 </nav>
                 <live::UserMenu/>
                 <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
             </header>
             <main id="main">
-                <Routes fallback=|| view! { <h1>"Page not found"</h1> }>
+                <Routes fallback=|| view! { <PageTitle text="Page not found"/><h1>"Page not found"</h1> }>
                     <Route path=StaticSegment("") view=pages::catalog::CatalogPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("dashboard") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("ns"), ParamSegment("ns"), ParamSegment("stream")) view=pages::stream::StreamPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("images"), ParamSegment("digest")) view=pages::image::ImagePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("webhooks") view=pages::webhooks::WebhookNamespacesPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("webhooks"), ParamSegment("ns")) view=pages::webhooks::WebhooksPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("signin") view=pages::account::SignInPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=pages::account::AccountPage ssr=SsrMode::Async/>

@@ -54,6 +54,7 @@ test("sign in, see your namespaces, act within your role, tokens, sign out", asy
   await page.goto(`${AUTH}/ns/${mine}/app`);
   await hydrated(page);
   await page.getByLabel("reference only (never imported)").check();
+  await page.getByLabel("An image in a registry (imported)").check();
   await page.locator("#tag-source").fill("quay.io/x/app:1");
   await page.locator("#tag-destination").fill("app:v1");
   await page.getByRole("button", { name: "Tag", exact: true }).click();

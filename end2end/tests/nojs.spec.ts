@@ -26,8 +26,9 @@ test("pages read without JavaScript, and links work", async ({ page }) => {
   // The forms are there too (they need the WASM to submit).
   await expect(page.locator("#tag-form")).toBeVisible();
 
+  // The image page under the stream it was reached from (issue 17 point 8).
   await page.locator('details[data-history="latest"] a.digest').first().click();
-  await expect(page).toHaveURL(/\/images\/sha256:/);
+  await expect(page).toHaveURL(/\/demo\/ruby@sha256:/);
   await expect(page.locator("#layers tbody tr")).toHaveCount(2);
   await expect(page.locator("#tagged-now")).toContainText("demo/ruby:latest");
 

@@ -294,19 +294,63 @@ impl RegistryGuard {
         self
     }
 
-    /// Resolves and checks; returns the addresses to connect to.
-    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-        self.check_name(host, port)?;
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|e| format!("{} \"{host}:{port}\" could not be resolved: {e}", self.what().0))?
-            .collect();
+    /// Resolves and checks; returns the addresses to connect to. A name that does not resolve
+    /// is not a refusal (`EgressError::Unresolved`): nothing forbade it, it is not there.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, EgressError> {
+        self.check_name(host, port).map_err(EgressError::Refused)?;
+        let bare = host.trim_matches(['[', ']']);
+        let addrs: Vec<SocketAddr> =
+            tokio::net::lookup_host((bare, port)).await.map_err(|e| EgressError::unresolved(host, port, &e.to_string()))?.collect();
         if addrs.is_empty() {
-            return Err(format!("{} \"{host}:{port}\" has no address", self.what().0));
+            return Err(EgressError::unresolved(host, port, "the name has no address"));
         }
-        self.check_addresses(host, port, &addrs)?;
+        self.check_addresses(host, port, &addrs).map_err(EgressError::Refused)?;
         Ok(addrs)
     }
+}
+
+/// Why the guard gave no address to connect to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EgressError {
+    /// The operator's rules refuse the host (allow-list, non-public address, port): Forbidden.
+    Refused(String),
+    /// The name did not resolve (`could not reach registry-1.docker.io: name not found`): the
+    /// registry is unreachable, which is not a refusal (issue 17 point 1).
+    Unresolved(String),
+}
+
+impl EgressError {
+    fn unresolved(host: &str, port: u16, lookup_error: &str) -> Self {
+        let place = if DEFAULT_PORTS.contains(&port) { host.to_string() } else { format!("{host}:{port}") };
+        EgressError::Unresolved(format!("could not reach {place}: {}", lookup_words(lookup_error)))
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            EgressError::Refused(m) | EgressError::Unresolved(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Display for EgressError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// A resolver's error in words (`getaddrinfo`'s texts vary by libc).
+fn lookup_words(error: &str) -> String {
+    let e = error.to_ascii_lowercase();
+    if ["name or service not known", "no address associated", "nodename nor servname", "no such host", "not known"]
+        .iter()
+        .any(|m| e.contains(m))
+    {
+        return "name not found".into();
+    }
+    if e.contains("temporary failure") || e.contains("try again") {
+        return "the name server did not answer".into();
+    }
+    error.trim_start_matches("failed to lookup address information: ").to_string()
 }
 
 /// A forward proxy on 127.0.0.1 that applies the guard to every connection: `CONNECT` tunnels
@@ -477,7 +521,10 @@ fn split_host_port(authority: &str, default_port: u16) -> (String, u16) {
 }
 
 async fn connect_checked(guard: &RegistryGuard, host: &str, port: u16) -> Result<TcpStream, (u16, String)> {
-    let addrs = guard.resolve(host, port).await.map_err(|m| (403, m))?;
+    let addrs = guard.resolve(host, port).await.map_err(|e| match e {
+        EgressError::Refused(m) => (403, m),
+        EgressError::Unresolved(m) => (502, m),
+    })?;
     let mut last = String::new();
     for a in addrs {
         match TcpStream::connect(a).await {
@@ -491,6 +538,33 @@ async fn connect_checked(guard: &RegistryGuard, host: &str, port: u16) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_failures_in_words() {
+        assert_eq!(lookup_words("failed to lookup address information: Name or service not known"), "name not found");
+        assert_eq!(lookup_words("failed to lookup address information: No address associated with hostname"), "name not found");
+        assert_eq!(
+            lookup_words("failed to lookup address information: Temporary failure in name resolution"),
+            "the name server did not answer"
+        );
+        assert_eq!(lookup_words("failed to lookup address information: something else"), "something else");
+        let e = EgressError::unresolved("registry-1.docker.io", 443, "failed to lookup address information: Name or service not known");
+        assert_eq!(e, EgressError::Unresolved("could not reach registry-1.docker.io: name not found".into()));
+        assert_eq!(EgressError::unresolved("r.example", 5000, "x").message(), "could not reach r.example:5000: x");
+    }
+
+    /// Issue 17 point 1: a name that does not resolve is an unreachable registry, not a refusal
+    /// (it was reported as Forbidden).
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_is_unreachable_not_forbidden() {
+        match RegistryGuard::new(&[]).resolve("nosuch.invalid", 443).await {
+            Err(EgressError::Unresolved(m)) => assert!(m.starts_with("could not reach nosuch.invalid: "), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // A refusal stays a refusal.
+        let refused = RegistryGuard::new(&["quay.io".to_string()]).resolve("nosuch.invalid", 443).await;
+        assert!(matches!(refused, Err(EgressError::Refused(m)) if m.contains("not allowed by whitelist")));
+    }
 
     #[test]
     fn globs_and_ports() {

@@ -340,6 +340,11 @@ async fn catalog_search_wildcards_are_text_and_pages_never_overflow() {
     assert_eq!(found("%%%%").await, 0);
     let prefix: &'static str = Box::leak(digest.trim_start_matches("sha256:")[..8].to_string().into_boxed_str());
     assert_eq!(found(prefix).await, 1, "a digest prefix still finds its stream");
+    // Issue 17 point 8: the namespace, and `namespace/stream`, find it too.
+    assert_eq!(found("default").await, 1, "a namespace finds its streams");
+    assert_eq!(found("default/").await, 1);
+    assert_eq!(found("default/app").await, 1, "namespace/stream");
+    assert_eq!(found("other/app").await, 0, "the namespace must match too");
     let last = app.service.catalog_slice(&me, "", "name", u32::MAX).await.unwrap();
     assert!(last.streams.is_empty());
 }

@@ -22,6 +22,8 @@ pub trait PortalBackend: Send + Sync + 'static {
     /// The image page of `<stream>@<id>` (an ImageStreamImage name) in a namespace.
     fn stream_image(&self, namespace: String, name: String) -> Answer<'_, ImageFacts>;
     fn dashboard(&self) -> Answer<'_, Dashboard>;
+    /// The names of the namespaces the caller may read (one page of the largest size).
+    fn namespace_names(&self) -> Answer<'_, Vec<String>>;
     fn create_namespace(&self, name: String) -> Answer<'_, ()>;
     fn delete_namespace(&self, name: String) -> Answer<'_, ()>;
     fn create_stream(&self, namespace: String, name: String) -> Answer<'_, ()>;

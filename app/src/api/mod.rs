@@ -23,13 +23,31 @@ use crate::model::{ApiToken, WhoAmI};
 use leptos::prelude::*;
 
 /// An API error as the server function's answer, with the HTTP status of its reason (a missing
-/// stream is a 404, not a 500).
+/// stream is a 404, not a 500), its message led by a sentence in words (`page_failure`).
 #[cfg(feature = "ssr")]
 fn fail(e: ApiError) -> ApiFailure {
-    if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
-        opts.set_status(http::StatusCode::from_u16(e.code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+    fail_in("")(e)
+}
+
+/// [`fail`] for an action in `namespace` (the sentence names it: "… already exists in shop").
+#[cfg(feature = "ssr")]
+fn fail_in(namespace: &str) -> impl Fn(ApiError) -> ApiFailure + '_ {
+    move |e| {
+        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+            opts.set_status(http::StatusCode::from_u16(e.code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        }
+        page_failure(&e, namespace)
     }
-    e.into()
+}
+
+/// An API error as a page shows it: the field it concerns, and its message led by a sentence
+/// in words with upstream's wording after it (`domain::plain`; the API's own answers keep
+/// upstream's wording alone).
+#[cfg(feature = "ssr")]
+pub fn page_failure(e: &ApiError, namespace: &str) -> ApiFailure {
+    let mut failure = ApiFailure::from(e.clone());
+    failure.message = crate::domain::plain::page_message(&e.status, namespace);
+    failure
 }
 
 #[cfg(feature = "ssr")]
@@ -73,6 +91,12 @@ pub async fn get_dashboard() -> Result<String, ApiFailure> {
     backend()?.dashboard().await.map(crate::views::dashboard::render).map_err(fail)
 }
 
+/// The names of the namespaces the caller may read (the webhooks page's chooser).
+#[server]
+pub async fn list_namespace_names() -> Result<Vec<String>, ApiFailure> {
+    backend()?.namespace_names().await.map_err(fail)
+}
+
 #[server]
 pub async fn create_namespace(name: String) -> Result<(), ApiFailure> {
     backend()?.create_namespace(name).await.map_err(fail)
@@ -85,32 +109,35 @@ pub async fn delete_namespace(name: String) -> Result<(), ApiFailure> {
 
 #[server]
 pub async fn create_stream(namespace: String, name: String) -> Result<(), ApiFailure> {
-    backend()?.create_stream(namespace, name).await.map_err(fail)
+    backend()?.create_stream(namespace.clone(), name).await.map_err(fail_in(&namespace))
 }
 
 #[server]
 pub async fn delete_stream(namespace: String, name: String) -> Result<(), ApiFailure> {
-    backend()?.delete_stream(namespace, name).await.map_err(fail)
+    backend()?.delete_stream(namespace.clone(), name).await.map_err(fail_in(&namespace))
 }
 
 #[server]
 pub async fn tag_image(form: TagForm) -> Result<String, ApiFailure> {
-    backend()?.tag(form).await.map_err(fail)
+    let namespace = form.namespace.clone();
+    backend()?.tag(form).await.map_err(fail_in(&namespace))
 }
 
 #[server]
 pub async fn delete_tag(namespace: String, stream: String, tag: String) -> Result<(), ApiFailure> {
-    backend()?.delete_tag(namespace, stream, tag).await.map_err(fail)
+    backend()?.delete_tag(namespace.clone(), stream, tag).await.map_err(fail_in(&namespace))
 }
 
 #[server]
 pub async fn import_images(form: ImportForm) -> Result<String, ApiFailure> {
-    backend()?.import(form).await.map_err(fail)
+    let namespace = form.namespace.clone();
+    backend()?.import(form).await.map_err(fail_in(&namespace))
 }
 
 #[server]
 pub async fn start_import(form: ImportForm) -> Result<String, ApiFailure> {
-    backend()?.start_import(form).await.map_err(fail)
+    let namespace = form.namespace.clone();
+    backend()?.start_import(form).await.map_err(fail_in(&namespace))
 }
 
 #[server]
@@ -125,7 +152,8 @@ pub async fn list_webhooks(namespace: String) -> Result<Vec<WebhookCard>, ApiFai
 
 #[server]
 pub async fn create_webhook(form: WebhookForm) -> Result<(), ApiFailure> {
-    backend()?.create_webhook(form).await.map_err(fail)
+    let namespace = form.namespace.clone();
+    backend()?.create_webhook(form).await.map_err(fail_in(&namespace))
 }
 
 #[server]

@@ -14,6 +14,7 @@ pub mod import_command;
 pub mod imports;
 pub mod lookup;
 pub mod names;
+pub mod plain;
 pub mod present;
 pub mod prune;
 pub mod reference;

@@ -232,6 +232,54 @@ pub fn plan_tag(a: &TagArgs) -> Result<TagPlan, TagCommandError> {
     Ok(TagPlan::Set { source: TagSource { kind, reference }, destinations, template, alias: a.alias, scheduled: a.scheduled })
 }
 
+/// Where the stream page's tag form takes its image from (issue 17 point 2): said explicitly,
+/// so a bare `build-42` is never taken for `docker.io/library/build-42`.
+pub const FROM_THIS_STREAM: &str = "here";
+/// A tag of another stream (`stream:tag` or `namespace/stream:tag`).
+pub const FROM_OTHER_STREAM: &str = "stream";
+/// An image in a registry (`registry/repository:tag` or `@digest`).
+pub const FROM_REGISTRY: &str = "registry";
+
+/// What "a tag or image of this stream" names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThisStreamSource {
+    /// A tag of the stream.
+    Tag(String),
+    /// An image of the stream by digest or digest prefix (with or without `sha256:`).
+    Image(String),
+}
+
+/// Reads the form's source for [`FROM_THIS_STREAM`]: a tag name (`build-42`, or `app:build-42`
+/// for the stream `app`) or an image's digest, a prefix of it will do (`3695d50`,
+/// `sha256:3695…`, `@3695d50`). `has_tag` says whether the stream has a tag of that name (a tag
+/// named like hex wins over a digest prefix).
+pub fn this_stream_source(stream: &str, input: &str, has_tag: impl Fn(&str) -> bool) -> Result<ThisStreamSource, String> {
+    let x = input.trim();
+    let x = x.strip_prefix(&format!("{stream}:")).or_else(|| x.strip_prefix(&format!("{stream}@"))).unwrap_or(x);
+    let x = x.strip_prefix('@').unwrap_or(x);
+    if x.is_empty() {
+        return Err("Pick a tag from the list, or give an image's digest".into());
+    }
+    if has_tag(x) {
+        return Ok(ThisStreamSource::Tag(x.to_string()));
+    }
+    let hex = x.strip_prefix("sha256:").unwrap_or(x);
+    if hex.len() >= 4 && hex.len() <= 64 && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(ThisStreamSource::Image(hex.to_ascii_lowercase()));
+    }
+    if x.contains([':', '/', '@']) {
+        return Err("That names another stream or a registry: choose \"A tag of another stream\" or \"An image in a registry\"".into());
+    }
+    Err(format!("This stream has no tag {x}. Pick a tag from the list, or give an image's digest (a prefix will do)"))
+}
+
+/// The form's destination as `stream:tag`: a bare tag name is a tag of `stream`; anything with
+/// a `:` is taken as written (`other:tag`, `ns/other:tag`).
+pub fn form_destination(stream: &str, destination: &str) -> String {
+    let d = destination.trim();
+    if d.contains(':') || d.is_empty() { d.to_string() } else { format!("{stream}:{d}") }
+}
+
 /// The spec tag to send to one destination. `resolved` is the head of the source tag, needed
 /// only for a permanent (non-alias) ImageStreamTag source: the tag is pinned to that digest.
 /// Returns the TagReference and the source as printed in the message.
@@ -469,5 +517,27 @@ mod tests {
         a.scheduled = true;
         let TagPlan::Set { destinations, .. } = plan_tag(&a).unwrap() else { unreachable!() };
         assert_eq!(tag_message(&destinations[0], "demo", "q.io/a:1", false, true), "Tag app:s set to import q.io/a:1 periodically.");
+    }
+
+    #[test]
+    fn the_forms_source_of_this_stream_is_a_tag_or_an_image() {
+        let tags = ["build-42", "abcd1234"];
+        let has = |t: &str| tags.contains(&t);
+        assert_eq!(this_stream_source("app", "build-42", has), Ok(ThisStreamSource::Tag("build-42".into())));
+        assert_eq!(
+            this_stream_source("app", "app:build-42", has),
+            Ok(ThisStreamSource::Tag("build-42".into())),
+            "this stream's name may lead"
+        );
+        assert_eq!(this_stream_source("app", "abcd1234", has), Ok(ThisStreamSource::Tag("abcd1234".into())), "a tag named like hex wins");
+        assert_eq!(this_stream_source("app", "3695d50", has), Ok(ThisStreamSource::Image("3695d50".into())), "a digest prefix");
+        assert_eq!(this_stream_source("app", "app@3695D50", has), Ok(ThisStreamSource::Image("3695d50".into())));
+        assert_eq!(this_stream_source("app", "sha256:3695d50", has), Ok(ThisStreamSource::Image("3695d50".into())));
+        assert!(this_stream_source("app", "nginx:latest", has).unwrap_err().contains("another stream"));
+        assert!(this_stream_source("app", "build-43", has).unwrap_err().starts_with("This stream has no tag build-43."));
+        assert!(this_stream_source("app", " ", has).is_err());
+        assert_eq!(form_destination("app", "prod"), "app:prod", "a bare tag name is a tag of this stream");
+        assert_eq!(form_destination("app", "web:prod"), "web:prod");
+        assert_eq!(form_destination("app", ""), "");
     }
 }

@@ -38,7 +38,8 @@ impl TagState {
             TagState::ImportFailed { .. } => "import failed",
             TagState::ReferenceOnly => "reference only",
             TagState::NotImportedYet => "not imported yet",
-            TagState::NoSpecTag => "no spec tag",
+            // Upstream says "no spec tag"; people say what happened (issue 17 point 7).
+            TagState::NoSpecTag => "Pushed, not managed by a tag spec",
         }
     }
 }
@@ -231,6 +232,7 @@ mod tests {
         assert_eq!(v[1].state.label(), "import failed");
         assert_eq!(v[2].state, TagState::Importing);
         assert_eq!(v[3].state, TagState::NoSpecTag);
+        assert_eq!(v[3].state.label(), "Pushed, not managed by a tag spec");
         assert_eq!(v[4].state, TagState::ReferenceOnly);
         assert_eq!(image_labels(&s).len(), 2);
     }

@@ -6,18 +6,11 @@
 //! `domain::accounts`).
 
 use crate::api::page_resource;
-use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
+use crate::api::{TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
 use crate::domain::accounts::Role;
 use crate::live::Failure;
-use crate::widgets::{Rendered, clicked, field_error};
+use crate::widgets::{PageTitle, Rendered, clicked, field_error, unplaced};
 use leptos::prelude::*;
-
-fn general_message<T>(v: Option<Result<T, ApiFailure>>) -> Option<String> {
-    match v {
-        Some(Err(f)) if f.field.is_none() => Some(f.message),
-        _ => None,
-    }
-}
 
 /// The sign-in page: a plain HTML form posted to `POST /api/v1/session`, so signing in needs no
 /// JavaScript. The server answers with a redirect: to the page the visitor came from (`?next=`)
@@ -30,6 +23,7 @@ pub fn SignInPage() -> impl IntoView {
     // Back after a refusal, the name is filled in: the cursor goes to the password.
     let user_known = !user.is_empty();
     view! {
+        <PageTitle text="Sign in"/>
         <h1>"Sign in"</h1>
         <form class="card signin" method="post" action="/api/v1/session">
             <label for="signin-user">"User name"</label>
@@ -47,6 +41,7 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn AccountPage() -> impl IntoView {
     view! {
+        <PageTitle text="Account"/>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {Suspend::new(async move {
                 match current_user().await {
@@ -109,6 +104,7 @@ fn PasswordForm() -> impl IntoView {
     view! {
         <form class="card" on:submit=move |ev| {
             ev.prevent_default();
+            action.value().set(None);
             action.dispatch((current.get(), new.get()));
         }>
             <h2>"Change password"</h2>
@@ -122,7 +118,7 @@ fn PasswordForm() -> impl IntoView {
             <p id="password-new-hint" class="hint error">{new_hint}</p>
             <button type="submit" disabled=move || new_hint().is_some() || action.pending().get()>"Change password"</button>
             {move || matches!(action.value().get(), Some(Ok(()))).then(|| view! { <p class="ok" role="status">"Password changed."</p> })}
-            {move || general_message(action.value().get()).map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            {move || unplaced(action.value().get(), &["current", "new"]).map(|f| view! { <p class="error" role="alert">{f.message}</p> })}
         </form>
     }
 }
@@ -171,6 +167,7 @@ fn Tokens() -> impl IntoView {
             {created}
             <form class="card" on:submit=move |ev| {
                 ev.prevent_default();
+                create.value().set(None);
                 create.dispatch(form.get());
             }>
                 <h3>"New token"</h3>
@@ -188,7 +185,7 @@ fn Tokens() -> impl IntoView {
                     on:input=set(|t, v| t.expires_in_days = v) aria-describedby="token-expires-hint"/>
                 <p id="token-expires-hint" class="hint error">{move || field_error(create.value().get(), "expires")}</p>
                 <button type="submit" disabled=move || create.pending().get() || form.get().name.trim().is_empty()>"Create token"</button>
-                {move || general_message(create.value().get()).map(|m| view! { <p class="error" role="alert">{m}</p> })}
+                {move || unplaced(create.value().get(), &["expires"]).map(|f| view! { <p class="error" role="alert">{f.message}</p> })}
             </form>
         </section>
     }

@@ -6,8 +6,9 @@
 
 use crate::api::{ApiFailure, RenderedPart, create_namespace, create_stream, delete_namespace, list_catalog};
 use crate::domain::names::{validate_namespace_name, validate_stream_name};
+use crate::domain::plain::rule_words;
 use crate::live::{Failure, LiveConnection, LivePart, PartSource, announce_change};
-use crate::widgets::{Rendered, field_error};
+use crate::widgets::{PageTitle, Rendered};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -21,11 +22,13 @@ pub fn CatalogPage() -> impl IntoView {
     });
     let (by_name, by_updated) = (sort == "name", sort == "updated");
     let part = PartSource::Catalog { query: q.clone(), sort: sort.clone(), page };
+    let title = if q.is_empty() { "Image streams".to_string() } else { format!("Streams matching {q}") };
     view! {
+        <PageTitle text=title/>
         <h1>"Image streams"</h1>
         <form method="get" action="/" class="search" role="search">
             <label for="q">"Search"</label>
-            <input id="q" name="q" type="search" placeholder="name, tag or digest prefix" value=q.clone()/>
+            <input id="q" name="q" type="search" placeholder="namespace, name, namespace/name, tag or digest prefix" value=q.clone()/>
             <label for="sort">"Sort by"</label>
             <select id="sort" name="sort">
                 <option value="name" selected=by_name>"name"</option>
@@ -62,20 +65,20 @@ fn CreateForms() -> impl IntoView {
         if n.is_empty() {
             return None;
         }
-        validate_namespace_name(&n, "metadata.name").first().map(|e| e.detail.clone())
+        validate_namespace_name(&n, "metadata.name").first().map(|e| rule_words(&e.field, &e.detail))
     };
     let stream_ns = RwSignal::new("default".to_string());
     let stream_name = RwSignal::new(String::new());
     let create_is = Action::new(move |(ns, name): &(String, String)| {
         let (ns, name) = (ns.clone(), name.clone());
-        async move { create_stream(ns.clone(), name.clone()).await.map(|_| format!("Image stream {ns}/{name} created.")) }
+        async move { create_stream(ns.clone(), name.clone()).await.map(|_| (ns.trim().to_string(), name.trim().to_string())) }
     });
     let is_hint = move || {
         let n = stream_name.get();
         if n.is_empty() {
             return None;
         }
-        validate_stream_name(&stream_ns.get(), &n).first().map(|e| e.to_string())
+        validate_stream_name(&stream_ns.get(), &n).first().map(|e| rule_words(&e.field, &e.to_string()))
     };
     let namespace_to_delete = RwSignal::new(String::new());
     let confirm_delete = RwSignal::new(false);
@@ -99,6 +102,7 @@ fn CreateForms() -> impl IntoView {
         <section class="forms" aria-label="Create">
             <form class="card" on:submit=move |ev| {
                 ev.prevent_default();
+                create_ns.value().set(None);
                 create_ns.dispatch(ns_name.get());
             }>
                 <h2>"New namespace"</h2>
@@ -111,6 +115,7 @@ fn CreateForms() -> impl IntoView {
             </form>
             <form class="card" on:submit=move |ev| {
                 ev.prevent_default();
+                create_is.value().set(None);
                 create_is.dispatch((stream_ns.get(), stream_name.get()));
             }>
                 <h2>"New image stream"</h2>
@@ -121,12 +126,20 @@ fn CreateForms() -> impl IntoView {
                     aria-describedby="new-stream-hint"/>
                 <p id="new-stream-hint" class="hint error">{is_hint}</p>
                 <button type="submit" disabled=move || is_hint().is_some() || create_is.pending().get()>"Create image stream"</button>
-                {move || result(create_is.value().get())}
-                {move || field_error(create_is.value().get(), "metadata.name").map(|m| view! { <p class="sr-only">{m}</p> })}
+                // The new stream's page is one click away (issue 17 point 8).
+                {move || match create_is.value().get() {
+                    Some(Ok((ns, name))) => {
+                        let href = format!("/ns/{ns}/{name}");
+                        Some(view! { <p class="ok" role="status">"Image stream "<a href=href>{format!("{ns}/{name}")}</a>" created."</p> }.into_any())
+                    }
+                    Some(Err(e)) => Some(view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
+                    None => None,
+                }}
             </form>
             <form class="card" on:submit=move |ev| {
                 ev.prevent_default();
                 if confirm_delete.get() {
+                    delete_ns.value().set(None);
                     delete_ns.dispatch(namespace_to_delete.get());
                     confirm_delete.set(false);
                 } else {

@@ -7,7 +7,7 @@
 
 use crate::api::get_dashboard;
 use crate::live::{LiveConnection, LivePart, PartSource};
-use crate::widgets::Rendered;
+use crate::widgets::{PageTitle, Rendered};
 use leptos::prelude::*;
 use leptos_meta::Meta;
 
@@ -16,6 +16,7 @@ pub fn DashboardPage() -> impl IntoView {
     // Live over server-sent events; the meta refresh stays as a fallback for walls that run
     // for days without anyone watching the connection.
     view! {
+        <PageTitle text="Dashboard"/>
         <Meta http_equiv="refresh" content="300"/>
         <LiveConnection namespace="" name="" since=None/>
         <div class="dashboard">

@@ -7,7 +7,7 @@
 
 use crate::api::{get_image_page, get_stream_image_page};
 use crate::live::{Failure, LiveConnection, LivePart, PartSource};
-use crate::widgets::Rendered;
+use crate::widgets::{PageTitle, Rendered, short_digest};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -15,6 +15,7 @@ use leptos_router::hooks::use_params_map;
 pub fn ImagePage() -> impl IntoView {
     let digest = use_params_map().with_untracked(|p| p.get("digest").unwrap_or_default());
     view! {
+        <PageTitle text=format!("Image {}", short_digest(&digest))/>
         <LiveConnection namespace="" name="" since=None/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / image"</nav>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -41,10 +42,12 @@ pub fn StreamImagePage() -> impl IntoView {
         }
         return view! { <h1>"Page not found"</h1> }.into_any();
     }
-    let (stream, _) = name.split_once('@').unwrap_or_default();
+    let (stream, id) = name.split_once('@').unwrap_or_default();
+    let title = format!("{namespace}/{stream}@{}", short_digest(id));
     let crumbs = format!("/ns/{namespace}/{stream}");
     let crumb = format!("{namespace} / {stream}");
     view! {
+        <PageTitle text=title/>
         <LiveConnection namespace=namespace.clone() name=stream.to_string() since=None/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "<a href=crumbs>{crumb}</a>" / image"</nav>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -11,7 +11,7 @@ use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespac
 use crate::domain::accounts::Role;
 use crate::domain::present::human_size;
 use crate::live::{Failure, LivePart, PartSource, announce_change};
-use crate::widgets::{Rendered, field_error};
+use crate::widgets::{PageTitle, Rendered, field_error, unplaced};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -21,6 +21,7 @@ pub fn NamespacePage() -> impl IntoView {
     let hooks = format!("/webhooks/{ns}");
     let prune = format!("/namespaces/{ns}/prune");
     view! {
+        <PageTitle text=format!("Namespace {ns}")/>
         <h1>"Namespace " {ns.clone()}</h1>
         <p><a href=hooks>"Webhooks of this namespace"</a>" · "<a href=prune>"Retention policy and pruning"</a></p>
         <NamespaceSettingsPanel ns=ns.clone()/>
@@ -82,8 +83,7 @@ fn SettingsControls(ns: Signal<String>, settings: NamespaceSettings, changed: Rw
         [change.value().get(), remove.value().get(), publish.value().get()]
             .into_iter()
             .flatten()
-            .find_map(|r: Result<(), ApiFailure>| r.err())
-            .filter(|f| f.field.is_none())
+            .find_map(|r: Result<(), ApiFailure>| unplaced(Some(r), &["user"]))
             .map(|f| view! { <p class="error" role="alert">{f.message}</p> })
     };
     let public = settings.public;

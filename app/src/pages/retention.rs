@@ -17,7 +17,7 @@ use crate::domain::prune::{PruneOptions, short_duration};
 use crate::domain::retention::{RetentionPolicy, StoredRetentionPolicy, parse_duration, parse_form};
 use crate::live::Failure;
 use crate::model::FieldError;
-use crate::widgets::Rendered;
+use crate::widgets::{PageTitle, Rendered, unplaced};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -26,6 +26,7 @@ pub fn RetentionPage() -> impl IntoView {
     let ns = use_params_map().with_untracked(|p| p.get("ns").unwrap_or_default());
     let back = format!("/namespaces/{ns}");
     view! {
+        <PageTitle text=format!("Retention of {ns}")/>
         <p class="crumbs"><a href=back>"Namespace " {ns.clone()}</a></p>
         <h1>"Retention of " {ns.clone()}</h1>
         <p class="muted">
@@ -153,7 +154,7 @@ fn PolicyForm(ns: Signal<String>, stored: Option<StoredRetentionPolicy>, runs_ch
     view! {
         <form class="card retention-form" aria-labelledby="policy-title" on:submit=move |ev| {
             ev.prevent_default();
-            if let Ok(p) = parsed() { save.dispatch(p); }
+            if let Ok(p) = parsed() { save.value().set(None); save.dispatch(p); }
         }>
             <h2 id="policy-title">"Policy"</h2>
             <label for="retention-revisions">"Keep the newest revisions of each tag"</label>
@@ -197,8 +198,7 @@ fn PolicyForm(ns: Signal<String>, stored: Option<StoredRetentionPolicy>, runs_ch
             })}
             {move || match save.value().get() {
                 Some(Ok(())) => Some(view! { <p class="ok" role="status">"Policy saved."</p> }.into_any()),
-                Some(Err(e)) if e.field.is_none() => Some(view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
-                _ => None,
+                _ => unplaced(save.value().get(), &POLICY_FIELDS).map(|e| view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
             }}
             {move || match run.value().get() {
                 Some(Ok(m)) => Some(view! { <p class="ok" role="status" id="run-result">{m}</p> }.into_any()),
@@ -208,15 +208,19 @@ fn PolicyForm(ns: Signal<String>, stored: Option<StoredRetentionPolicy>, runs_ch
         </form>
         {move || match preview.value().get() {
             Some(Ok(html)) => Some(view! { <div id="retention-preview"><Rendered html/></div> }.into_any()),
-            Some(Err(e)) if e.field.is_none() => Some(view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
-            _ => None,
+            _ => unplaced(preview.value().get(), &POLICY_FIELDS).map(|e| view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
         }}
     }
 }
 
+/// The policy fields the form shows messages under; a failure about any other is shown beside
+/// the buttons.
+const POLICY_FIELDS: [&str; 4] = ["keepTagRevisions", "keepYoungerThanSeconds", "keepTagPatterns", "pulledWithinSeconds"];
+
 #[component]
 pub fn ServerPrunePage() -> impl IntoView {
     view! {
+        <PageTitle text="Prune images"/>
         <h1>"Prune images (whole server)"</h1>
         <p class="muted">
             "A dry run of prune images over every namespace: history items, then Image objects nothing refers to any more. "

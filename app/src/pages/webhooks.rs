@@ -8,19 +8,51 @@
 
 use crate::api::page_resource;
 use crate::api::{
-    ApiFailure, WebhookCard, WebhookForm, create_webhook, delete_webhook, list_deliveries, list_webhooks, redeliver, send_test_event,
+    ApiFailure, WebhookCard, WebhookForm, create_webhook, delete_webhook, list_deliveries, list_namespace_names, list_webhooks, redeliver,
+    send_test_event,
 };
 use crate::domain::triggers::validate_webhook;
 use crate::live::Failure;
 use crate::model::WEBHOOK_EVENTS;
-use crate::widgets::{Rendered, clicked};
+use crate::widgets::{PageTitle, Rendered, clicked, unplaced};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+use std::collections::BTreeMap;
+
+/// `/webhooks`, the header's link: webhooks belong to a namespace, so this page lets one choose
+/// it (the namespaces the caller may read), rather than guessing `default`.
+#[component]
+pub fn WebhookNamespacesPage() -> impl IntoView {
+    view! {
+        <PageTitle text="Webhooks"/>
+        <h1>"Webhooks"</h1>
+        <p class="muted">"Webhooks belong to a namespace. Choose the namespace whose webhooks you want to see or add:"</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {Suspend::new(async move {
+                match list_namespace_names().await {
+                    Ok(names) if names.is_empty() => view! { <p class="empty">"There is no namespace you may read yet."</p> }.into_any(),
+                    Ok(names) => view! {
+                        <ul class="plain chooser" id="webhook-namespaces" aria-label="Namespaces">
+                            {names.into_iter().map(|n| {
+                                let href = format!("/webhooks/{n}");
+                                view! { <li><a href=href>{n}</a></li> }
+                            }).collect_view()}
+                        </ul>
+                    }
+                    .into_any(),
+                    Err(e) => view! { <Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
     let ns = use_params_map().with_untracked(|p| p.get("ns").unwrap_or_default());
     view! {
+        <PageTitle text=format!("Webhooks of {ns}")/>
+        <nav aria-label="Breadcrumb" class="crumbs"><a href="/webhooks">"Webhooks"</a>" / "<span aria-current="page">{ns.clone()}</span></nav>
         <h1>"Webhooks of " {ns.clone()}</h1>
         <p class="muted">
             "Each subscription receives a signed CloudEvent when a tag it names gets a new image (the pull spec a trigger would use changes), "
@@ -36,6 +68,21 @@ fn WebhookList(ns: String) -> impl IntoView {
     let ns = Signal::stored(ns);
     let version = RwSignal::new(0u32);
     let hooks = page_resource(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
+    // Each card's facts (pending count, last delivery) read again every two seconds, in place:
+    // deliveries change in the background, and an open log or confirmation stays as it is.
+    let facts: RwSignal<BTreeMap<String, String>> = RwSignal::new(BTreeMap::new());
+    Effect::new(move |_| {
+        let tick = move || {
+            leptos::task::spawn_local(async move {
+                if let Ok(list) = list_webhooks(ns.get_untracked()).await {
+                    facts.set(list.into_iter().map(|c| (c.name, c.html)).collect());
+                }
+            })
+        };
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_secs(2)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -43,7 +90,7 @@ fn WebhookList(ns: String) -> impl IntoView {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No webhooks in this namespace yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <div class="webhooks">
-                            {list.into_iter().map(|card| view! { <HookCard ns card changed=version/> }).collect_view()}
+                            {list.into_iter().map(|card| view! { <HookCard ns card changed=version facts/> }).collect_view()}
                         </div>
                     }
                     .into_any(),
@@ -56,8 +103,10 @@ fn WebhookList(ns: String) -> impl IntoView {
 }
 
 #[component]
-fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>) -> impl IntoView {
+fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>, facts: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
     let WebhookCard { name, html } = card;
+    let facts_name = name.clone();
+    let live_html = move || facts.with(|f| f.get(&facts_name).cloned()).unwrap_or_else(|| html.clone());
     let open = RwSignal::new(false);
     let log_version = RwSignal::new(0u32);
     let confirm = RwSignal::new(false);
@@ -87,7 +136,7 @@ fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>) -> im
     view! {
         <article class="card webhook" data-webhook=key aria-label=label>
             <h2>{title}</h2>
-            <Rendered html/>
+            <div class="rendered" inner_html=live_html></div>
             <div class="actions">
                 <button type="button" on:click=move |_| { test.dispatch(()); } disabled=move || test.pending().get()>"Send test event"</button>
                 <button type="button" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
@@ -199,6 +248,7 @@ fn NewWebhook(ns: Signal<String>, changed: RwSignal<u32>) -> impl IntoView {
     view! {
         <form class="card webhook-form" on:submit=move |ev| {
             ev.prevent_default();
+            create.value().set(None);
             create.dispatch(form());
         }>
             <h2>"New webhook"</h2>
@@ -244,8 +294,8 @@ fn NewWebhook(ns: Signal<String>, changed: RwSignal<u32>) -> impl IntoView {
             <button type="submit" disabled=move || !valid() || create.pending().get()>"Create webhook"</button>
             {move || match create.value().get() {
                 Some(Ok(m)) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
-                Some(Err(e)) if e.field.is_none() => Some(view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
-                _ => None,
+                _ => unplaced(create.value().get(), &["metadata.name", "spec.url", "spec.secret", "spec.tags"])
+                    .map(|e| view! { <p class="error" role="alert">{e.message}</p> }.into_any()),
             }}
         </form>
     }

@@ -81,6 +81,9 @@ pub struct StreamPageData {
     pub part: RenderedPart,
     /// What "Import now" imports, per tag that has a registry source.
     pub import_forms: Vec<ImportForm>,
+    /// Every tag name of the stream (aliases too): what the tag form offers as sources.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// One webhook of the webhooks page: its name and its facts, rendered on the server.
@@ -130,6 +133,13 @@ pub struct Dashboard {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TagForm {
     pub namespace: String,
+    /// The stream whose page the form is on (a bare destination tag is a tag of it).
+    #[serde(default)]
+    pub stream: String,
+    /// Where the source is: `domain::tag_command::FROM_THIS_STREAM`, `FROM_OTHER_STREAM`,
+    /// `FROM_REGISTRY`, or empty for the `tag` command's own reading of SOURCE.
+    #[serde(default)]
+    pub source_from: String,
     pub source: String,
     pub destination: String,
     pub mode: String,

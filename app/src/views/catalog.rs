@@ -2,6 +2,7 @@
 //!
 //! Must not: call server functions or hold the search form (that is `pages::catalog`).
 
+use crate::domain::plain::count;
 use crate::transfer::types::{CatalogSlice, RenderedPart};
 use crate::widgets::{Ago, query_value, render_html};
 use leptos::prelude::*;
@@ -17,7 +18,7 @@ pub fn render(page: CatalogSlice, q: &str, sort: &str) -> RenderedPart {
 fn CatalogTable(page: CatalogSlice, q: String, sort: String) -> impl IntoView {
     let pages = page.total.div_ceil(page.page_size as u64).max(1) as u32;
     let link = move |p: u32| format!("/?q={}&sort={}&page={p}", query_value(&q), sort);
-    let summary = format!("{} streams · page {} of {}", page.total, page.page, pages);
+    let summary = format!("{} · page {} of {}", count(page.total, "stream"), page.page, pages);
     let prev = (page.page > 1).then(|| link(page.page - 1));
     let next = (page.page < pages).then(|| link(page.page + 1));
     if page.streams.is_empty() {

@@ -3,6 +3,7 @@
 //!
 //! Must not: call server functions or refresh itself (that is `pages::dashboard` and `live`).
 
+use crate::domain::plain::import_reason_words;
 use crate::transfer::types::Dashboard;
 use crate::widgets::{Ago, render_html, short_digest};
 use leptos::prelude::*;
@@ -23,7 +24,7 @@ pub fn render(d: Dashboard) -> String {
                 <h2 id="failing">"Failing imports"</h2>
                 {if d.failing.is_empty() { view! { <p class="ok">"All imports are healthy."</p> }.into_any() } else {
                     view! { <ul class="failing">{d.failing.into_iter().map(|f| view! {
-                        <li><strong>{format!("{}/{}:{}", f.namespace, f.stream, f.tag)}</strong>" "{format!("{}: {}", f.condition.reason, f.condition.message)}</li>
+                        <li><strong>{format!("{}/{}:{}", f.namespace, f.stream, f.tag)}</strong>" "<span class="reason">{import_reason_words(&f.condition.reason, &f.condition.message)}</span>": "{f.condition.message}</li>
                     }).collect_view()}</ul> }.into_any()
                 }}
             </section>

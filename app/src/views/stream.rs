@@ -8,7 +8,8 @@
 //! Must not: call server functions or decide what a tag offers (that is `domain::views`).
 
 use super::timeline::Timeline;
-use crate::domain::present::ago;
+use crate::domain::plain::{count, import_reason_words};
+use crate::domain::present::{ago, human_duration, parse_time};
 use crate::domain::views::{TagState, TagView, change_words, image_labels, tag_views};
 use crate::model::ImageStream;
 use crate::transfer::types::{ImageStorage, ImportForm, RenderedPart, StreamFacts, StreamPageData};
@@ -37,7 +38,9 @@ pub fn render(facts: &StreamFacts, all_history: bool) -> StreamPageData {
         })
         .collect();
     let (view_of, storage) = (stream.clone(), facts.storage.clone());
+    let tags = tag_views(stream).into_iter().flat_map(|t| std::iter::once(t.name).chain(t.aliases)).collect();
     StreamPageData {
+        tags,
         part: RenderedPart {
             html: render_html(move || view! { <StreamView stream=view_of storage all_history/> }),
             resource_version: stream.metadata.resource_version.clone().unwrap_or_default(),
@@ -54,7 +57,19 @@ fn StreamView(stream: ImageStream, storage: BTreeMap<String, ImageStorage>, all_
     let repo = stream.status.docker_image_repository.clone();
     let unique = image_labels(&stream).len();
     let title = format!("{ns}/{name}");
-    let summary = format!("{} tags · {} images · generation {}", tags.len(), unique, stream.metadata.generation.unwrap_or(0));
+    // Every tag name once, aliases included: the catalog counts them the same way.
+    let tag_count: usize = tags.iter().map(|t| 1 + t.aliases.len()).sum();
+    let summary = format!(
+        "{} · {} · generation {}",
+        count(tag_count as u64, "tag"),
+        count(unique as u64, "image"),
+        stream.metadata.generation.unwrap_or(0)
+    );
+    let lookup = if stream.spec.lookup_policy.local {
+        "On: pods in this namespace may name an image as stream:tag (local=true)"
+    } else {
+        "Off: use the full pull spec (local=false)"
+    };
     let timeline = stream.clone();
     let hooks = format!("/webhooks/{ns}");
     view! {
@@ -63,18 +78,21 @@ fn StreamView(stream: ImageStream, storage: BTreeMap<String, ImageStorage>, all_
         <dl class="facts">
             <dt>"Pull repository"</dt>
             <dd><PullSpec label="repository" spec=repo/></dd>
-            <dt>"Image lookup"</dt>
-            <dd>{format!("local={}", stream.spec.lookup_policy.local)}</dd>
+            <dt>"Lookup by tag name"</dt>
+            <dd>{lookup}</dd>
         </dl>
         <h2>"Tags"</h2>
         {if tags.is_empty() {
             view! { <p class="empty">"No tags yet. Tag an image or import one below."</p> }.into_any()
         } else {
-            view! { <TagTable tags=tags.clone() storage/> }.into_any()
+            view! { <TagTable ns=ns.clone() stream=name.clone() tags=tags.clone() storage/> }.into_any()
         }}
         <Timeline stream=timeline/>
         <h2>"History"</h2>
-        {tags.into_iter().filter(|t| !t.history.is_empty()).map(|t| view! { <TagHistory tag=t all=all_history/> }).collect_view()}
+        {tags.into_iter().filter(|t| !t.history.is_empty()).map(|t| {
+            let image_base = format!("/{ns}/{name}@");
+            view! { <TagHistory tag=t all=all_history image_base/> }
+        }).collect_view()}
     }
 }
 
@@ -85,19 +103,59 @@ fn state_view(state: &TagState) -> impl IntoView + use<> {
         TagState::Importing => "badge busy",
         _ => "badge",
     };
+    // The reason in words, the message as the registry or the importer said it, and when it
+    // started failing on a line of its own.
     let detail = match state {
         TagState::ImportFailed { reason, message, since } => Some(view! {
-            <span class="failure">{format!("{reason}: {message}")}" "<Ago time=since.clone()/></span>
+            <span class="failure">
+                <strong class="reason" title=reason.clone()>{import_reason_words(reason, message)}</strong>": "
+                <span class="message">{message.clone()}</span>
+            </span>
+            <span class="since muted small"><time datetime=since.clone() title=since.clone()>{failing_for(since)}</time></span>
         }),
         _ => None,
     };
     view! { <span class=class>{state.label()}</span>{detail} }
 }
 
+/// "Failing for 5 minutes": how long an import has been failing, from its condition's time.
+fn failing_for(since: &str) -> String {
+    match parse_time(since) {
+        Some(t) => {
+            let d = human_duration(chrono::Utc::now() - t);
+            let mut chars = d.chars();
+            let lower: String = chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
+            format!("Failing for {lower}")
+        }
+        None => "Failing".into(),
+    }
+}
+
+/// A tag's flags in words (the upstream value in parentheses where people search for it).
+fn flag_words(t: &TagView) -> Vec<String> {
+    let mut flags = vec![match t.reference_policy.as_str() {
+        "Local" => "pulled through this registry (reference policy Local)".to_string(),
+        other => format!("pulled from the source registry (reference policy {other})"),
+    }];
+    if t.scheduled {
+        flags.push("re-imported on a schedule".into());
+    }
+    if t.insecure {
+        flags.push("insecure registry allowed".into());
+    }
+    if t.reference {
+        flags.push("reference only, never imported".into());
+    }
+    if !t.import_mode.is_empty() && t.import_mode != "Legacy" {
+        flags.push(format!("keeps the whole manifest list ({})", t.import_mode));
+    }
+    flags
+}
+
 /// The tag table. Its buttons are handled by the page's click handler: "Import now" names
 /// the tag; "Delete…" shows the row's confirmation.
 #[component]
-fn TagTable(tags: Vec<TagView>, storage: BTreeMap<String, ImageStorage>) -> impl IntoView {
+fn TagTable(ns: String, stream: String, tags: Vec<TagView>, storage: BTreeMap<String, ImageStorage>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table aria-label="Tags" id="tags">
@@ -117,17 +175,18 @@ fn TagTable(tags: Vec<TagView>, storage: BTreeMap<String, ImageStorage>) -> impl
                         .map(|t| {
                             let import_now = t.offers_import_now();
                             let aliases = (!t.aliases.is_empty()).then(|| format!("({})", t.aliases.join(", ")));
-                            let mut flags = vec![format!("reference policy {}", t.reference_policy)];
-                            if t.scheduled { flags.push("scheduled".into()); }
-                            if t.insecure { flags.push("insecure".into()); }
-                            if t.reference { flags.push("reference".into()); }
-                            if !t.import_mode.is_empty() && t.import_mode != "Legacy" { flags.push(t.import_mode.clone()); }
+                            let flags = flag_words(&t);
                             let updated = t.history.first().map(|h| h.created.clone());
                             let tag_label = t.name.clone();
                             let stored = t.pull.as_ref().map(|p| storage.get(&p.image).copied().unwrap_or_default());
+                            let image_href = t.pull.as_ref().map(|p| format!("/{ns}/{stream}@{}", p.image));
+                            let name_cell = match image_href {
+                                Some(href) => view! { <a href=href>{t.name.clone()}</a> }.into_any(),
+                                None => t.name.clone().into_any(),
+                            };
                             view! {
                                 <tr data-tag=t.name.clone()>
-                                    <th scope="row">{t.name.clone()}" "<span class="muted">{aliases}</span></th>
+                                    <th scope="row">{name_cell}" "<span class="muted">{aliases}</span></th>
                                     <td>{state_view(&t.state)}</td>
                                     <td>{t.source.clone()}<br/><span class="muted small">{flags.join(" · ")}</span></td>
                                     <td class="pulls">
@@ -136,9 +195,14 @@ fn TagTable(tags: Vec<TagView>, storage: BTreeMap<String, ImageStorage>) -> impl
                                             <PullCommand label=format!("{tag_label} by digest") spec=p.by_digest/>
                                         })}
                                         {stored.map(|storage| view! { <StorageNote storage/> })}
+                                        {t.pull.is_none().then(|| view! { <span class="muted small">"No image yet: nothing to pull"</span> })}
                                     </td>
                                     <td>{updated.map(|u| view! { <Ago time=u/> })}</td>
                                     <td class="actions" data-confirm-scope>
+                                        {t.history.first().filter(|h| !h.image.is_empty()).map(|h| {
+                                            let label = format!("Tag this image as… (the image of {})", t.name);
+                                            view! { <button type="button" data-act="tag-as" data-image=h.image.clone() aria-label=label>"Tag this image as…"</button> }
+                                        })}
                                         {import_now.then(|| view! {
                                             <button type="button" data-act="import" data-tag=t.name.clone()>"Import now"</button>
                                         })}
@@ -165,7 +229,7 @@ const HISTORY_PAGE: usize = 50;
 /// history's one confirmation (hidden until asked) sits below the list, so long histories
 /// stay light.
 #[component]
-fn TagHistory(tag: TagView, all: bool) -> impl IntoView {
+fn TagHistory(tag: TagView, all: bool, image_base: String) -> impl IntoView {
     let items = tag.history.clone();
     let now = chrono::Utc::now();
     // Long histories show their newest items; all of them on request (`?history=all`), like
@@ -193,7 +257,8 @@ fn TagHistory(tag: TagView, all: bool) -> impl IntoView {
                         let image = if item.image.is_empty() {
                             view! { <span>"no image"</span> }.into_any()
                         } else {
-                            let href = format!("/images/{}", item.image);
+                            // The image page under this stream, so its breadcrumb leads back here.
+                            let href = format!("{image_base}{}", item.image);
                             view! { <a href=href class="digest"><code>{short_digest(&item.image)}</code></a> }.into_any()
                         };
                         view! {

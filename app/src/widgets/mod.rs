@@ -11,12 +11,17 @@ use crate::domain::present::human_size;
 use crate::transfer::error::ApiFailure;
 use crate::transfer::types::ImageStorage;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// A pull spec with a copy button (the click is handled by `/portal-ui.js`, so it works before
-/// and without hydration).
+/// and without hydration). An empty spec (nothing to pull yet) shows "none", never a Copy
+/// button that copies nothing.
 #[component]
 pub fn PullSpec(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl IntoView {
+    if spec.is_empty() {
+        return view! { <span class="muted">"none yet"</span> }.into_any();
+    }
     let aria = format!("Copy {label}: {spec}");
     view! {
         <span class="pullspec">
@@ -24,11 +29,16 @@ pub fn PullSpec(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl
             <button type="button" class="copy" data-copy=spec aria-label=aria>"Copy"</button>
         </span>
     }
+    .into_any()
 }
 
-/// A `podman pull <spec>` command with a copy button that copies the whole command.
+/// A `podman pull <spec>` command with a copy button that copies the whole command (nothing for
+/// an empty spec, as [`PullSpec`]).
 #[component]
 pub fn PullCommand(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl IntoView {
+    if spec.is_empty() {
+        return ().into_any();
+    }
     let command = pull_command(&spec);
     let aria = format!("Copy {label}: {command}");
     view! {
@@ -37,6 +47,14 @@ pub fn PullCommand(#[prop(into)] label: String, #[prop(into)] spec: String) -> i
             <button type="button" class="copy" data-copy=command aria-label=aria>"Copy"</button>
         </span>
     }
+    .into_any()
+}
+
+/// The page's own `<title>`: what the page is, then the product (`demo/app · imagestreams`), so
+/// tabs, history and bookmarks tell pages apart (issue 17 point 8).
+#[component]
+pub fn PageTitle(#[prop(into)] text: String) -> impl IntoView {
+    view! { <Title text=format!("{text} · imagestreams")/> }
 }
 
 /// What the portal's blob store holds of an image, in words: "Mirrored locally · 12.3 MB
@@ -142,18 +160,32 @@ pub fn query_value(s: &str) -> String {
     utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
-/// The message of a failed action for one form field, if it concerns that field: the field
-/// itself, or a path ending or starting with it (`metadata.name` for `name`, `from.name` for
-/// `from`).
+/// Whether an error about `path` concerns the form field `field`: the field itself, or a path
+/// ending or starting with it (`metadata.name` for `name`, `from.name` for `from`,
+/// `spec.tags[0]` for `spec.tags`).
+fn concerns(path: &str, field: &str) -> bool {
+    path == field
+        || path.ends_with(&format!(".{field}"))
+        || path.starts_with(&format!("{field}."))
+        || path.starts_with(&format!("{field}["))
+}
+
+/// The message of a failed action for one form field, if it concerns that field (see
+/// [`concerns`]).
 pub fn field_error<T>(value: Option<Result<T, ApiFailure>>, field: &str) -> Option<String> {
     match value {
-        Some(Err(f))
-            if f.field
-                .as_deref()
-                .is_some_and(|x| x == field || x.ends_with(&format!(".{field}")) || x.starts_with(&format!("{field}."))) =>
-        {
-            Some(f.message)
-        }
+        Some(Err(f)) if f.field.as_deref().is_some_and(|x| concerns(x, field)) => Some(f.message),
+        _ => None,
+    }
+}
+
+/// The failure of an action that none of `shown` (the fields the form shows messages under)
+/// concerns: a failure of the whole action, or one about a field the form has no place for
+/// (an alias cycle is about `spec.tags[a].from.name`). The form shows it beside its button, so
+/// no failure is silent whatever field it names (issue 17 point 1).
+pub fn unplaced<T>(value: Option<Result<T, ApiFailure>>, shown: &[&str]) -> Option<ApiFailure> {
+    match value {
+        Some(Err(f)) if !f.field.as_deref().is_some_and(|x| shown.iter().any(|s| concerns(x, s))) => Some(f),
         _ => None,
     }
 }
@@ -186,6 +218,18 @@ mod tests {
         assert_eq!(field_error(failed(None), "name"), None, "a failure of the whole action");
         assert_eq!(field_error(Some(Ok(())), "name"), None);
         assert_eq!(field_error::<()>(None, "name"), None, "nothing done yet");
+    }
+
+    #[test]
+    fn failures_no_shown_field_concerns_are_shown_beside_the_action() {
+        let shown = ["source", "destination"];
+        assert_eq!(unplaced(failed(Some("spec.tags[a].from.name")), &shown).map(|f| f.message).as_deref(), Some("broken"));
+        assert_eq!(unplaced(failed(None), &shown).map(|f| f.message).as_deref(), Some("broken"), "the whole action failed");
+        assert_eq!(unplaced(failed(Some("source")), &shown), None, "shown at its field");
+        assert_eq!(unplaced(failed(Some("from.destination")), &shown), None);
+        assert_eq!(unplaced(Some(Ok::<(), ApiFailure>(())), &shown), None);
+        assert_eq!(unplaced(failed(Some("spec.tags[0]")), &["spec.tags"]), None, "an item of a shown list field");
+        assert_eq!(field_error(failed(Some("spec.tags[1]")), "spec.tags").as_deref(), Some("broken"));
     }
 
     #[test]

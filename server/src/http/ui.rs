@@ -64,6 +64,11 @@ impl PortalBackend for UiBackend {
     fn dashboard(&self) -> Answer<'_, Dashboard> {
         self.as_caller(move |s, who| async move { s.dashboard(&who).await })
     }
+    fn namespace_names(&self) -> Answer<'_, Vec<String>> {
+        self.as_caller(move |s, who| async move {
+            s.list_namespaces(&who, Some(i64::MAX), None).await.map(|l| l.items.into_iter().map(|n| n.metadata.name).collect())
+        })
+    }
     fn create_namespace(&self, name: String) -> Answer<'_, ()> {
         self.as_caller(move |s, who| async move { s.create_namespace(&who, Namespace::new(name.trim())).await.map(|_| ()) })
     }

@@ -11,6 +11,7 @@ mod manifest;
 mod registry;
 pub mod slots;
 
+use crate::egress::EgressError;
 use app::domain::reference::DockerImageReference;
 use app::model::{IMPORT_MODE_PRESERVE_ORIGINAL, Image, OperationStatus};
 use futures::{StreamExt, TryStreamExt};
@@ -223,8 +224,11 @@ impl Importer {
         // connection (redirects, re-resolution).
         let (host, port) = r.registry_host_port(false);
         let port: u16 = port.parse().unwrap_or(443);
-        if let Err(m) = self.guard.resolve(&host, port).await {
-            return Err(OperationStatus::failure("Forbidden", m, 403));
+        match self.guard.resolve(&host, port).await {
+            Err(EgressError::Refused(m)) => return Err(OperationStatus::failure("Forbidden", m, 403)),
+            // Upstream's reason for a registry it cannot reach (a lookup failure is no refusal).
+            Err(EgressError::Unresolved(m)) => return Err(OperationStatus::failure("InternalError", m, 500)),
+            Ok(_) => {}
         }
         let mut last = None;
         for (i, t) in transports.iter().enumerate() {

@@ -161,7 +161,7 @@ impl Service {
     /// Whether `host:port` may receive webhooks (`--allowed-webhook-target`; non-public
     /// addresses only when named), checked on its resolved addresses; the reason when not.
     pub async fn check_webhook_target(&self, host: &str, port: u16) -> Result<(), String> {
-        self.webhook_guard.resolve(host, port).await.map(|_| ())
+        self.webhook_guard.resolve(host, port).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// The HTTP client deliveries are sent with: every connection through a guarding egress

@@ -10,7 +10,11 @@ use super::imports::RES_IMAGESTREAMIMPORTS;
 use super::{Caller, ImportProgress, Service, Verb};
 use app::api::{ImportForm, TagForm, TokenForm};
 use app::domain::accounts::expiry_after_days;
-use app::domain::tag_command::{TagArgs, TagPlan, plan_tag, tag_message, tag_reference_for};
+use app::domain::plain::{count, import_reason_words, page_message};
+use app::domain::tag_command::{
+    FROM_OTHER_STREAM, FROM_REGISTRY, FROM_THIS_STREAM, TagArgs, TagPlan, ThisStreamSource, form_destination, plan_tag, tag_message,
+    tag_reference_for, this_stream_source,
+};
 use app::model::*;
 use std::sync::Arc;
 
@@ -32,8 +36,12 @@ impl Service {
         // May the caller tag here at all? Asked first, so a refusal is a refusal, not a
         // problem with the source field.
         self.allow(caller, Verb::Update, "imagestreamtags", Some(&form.namespace))?;
+        let (source, source_kind) = self.form_source(caller, &form).await?;
+        let destination =
+            if form.stream.is_empty() { form.destination.trim().to_string() } else { form_destination(&form.stream, &form.destination) };
         let args = TagArgs {
-            args: vec![form.source.trim().to_string(), form.destination.trim().to_string()],
+            args: vec![source, destination],
+            source_kind: source_kind.map(str::to_string),
             alias: form.mode == "alias",
             reference: form.mode == "reference",
             reference_policy: (!form.reference_policy.is_empty()).then(|| form.reference_policy.clone()),
@@ -52,7 +60,7 @@ impl Service {
             let stream = self
                 .get_stream(caller, &src_ns, &source.reference.name)
                 .await
-                .map_err(|e| form_error(RES_IMAGESTREAMTAGS, "source", e.message().to_string()))?;
+                .map_err(|e| form_error(RES_IMAGESTREAMTAGS, "source", page_message(&e.status, &src_ns)))?;
             stream.head(&source.reference.tag).cloned()
         } else {
             None
@@ -67,6 +75,40 @@ impl Service {
             messages.push(tag_message(d, &form.namespace, &printed, alias, scheduled));
         }
         Ok(messages.join(" "))
+    }
+
+    /// The tag form's SOURCE and its kind, as the form said where it is (issue 17 point 2): a
+    /// tag or an image of this stream (a digest prefix is looked up among its images), another
+    /// stream's tag, or a registry image. Without a choice, the `tag` command's own reading.
+    async fn form_source(&self, caller: &Caller, form: &TagForm) -> Result<(String, Option<&'static str>), ApiError> {
+        let input = form.source.trim();
+        let at_source = |message: String| form_error(RES_IMAGESTREAMTAGS, "source", message);
+        match form.source_from.as_str() {
+            FROM_THIS_STREAM => {
+                let stream = self
+                    .get_stream(caller, &form.namespace, &form.stream)
+                    .await
+                    .map_err(|e| at_source(page_message(&e.status, &form.namespace)))?;
+                let has_tag = |t: &str| stream.spec_tag(t).is_some() || stream.status_tag(t).is_some();
+                match this_stream_source(&form.stream, input, has_tag).map_err(at_source)? {
+                    ThisStreamSource::Tag(t) => Ok((format!("{}:{t}", form.stream), Some("istag"))),
+                    ThisStreamSource::Image(id) => {
+                        let name = format!("{}@{id}", form.stream);
+                        let found = self
+                            .get_stream_image(caller, &form.namespace, &name)
+                            .await
+                            .map_err(|e| at_source(page_message(&e.status, &form.namespace)))?;
+                        Ok((format!("{}@{}", form.stream, found.image.metadata.name), Some("isimage")))
+                    }
+                }
+            }
+            FROM_OTHER_STREAM if !input.contains(':') => {
+                Err(at_source("Name the tag as stream:tag, or namespace/stream:tag for another namespace".into()))
+            }
+            FROM_OTHER_STREAM => Ok((input.to_string(), Some("istag"))),
+            FROM_REGISTRY => Ok((input.to_string(), Some("docker"))),
+            _ => Ok((input.to_string(), None)),
+        }
     }
 
     /// The import form: one tag, or the whole repository.
@@ -109,19 +151,41 @@ impl Service {
         let all: Vec<&ImageImportStatus> =
             done.status.images.iter().chain(done.status.repository.iter().flat_map(|r| r.images.iter())).collect();
         let ok = all.iter().filter(|i| i.status.is_success()).count();
-        let mut summary = format!("Imported {ok} of {} tags.", all.len());
+        let mut failures = String::new();
         for f in all.iter().filter(|i| !i.status.is_success()) {
-            summary.push_str(&format!(" Tag {} failed: {}.", if f.tag.is_empty() { "?" } else { &f.tag }, f.status.message));
+            let tag = if f.tag.is_empty() { "?" } else { &f.tag };
+            let words = import_reason_words(&f.status.reason, &f.status.message);
+            failures.push_str(&format!(" Tag {tag}: {words} ({}).", f.status.message));
         }
+        let mut more = String::new();
         if let Some(r) = &done.status.repository {
             if !r.status.is_success() && r.images.is_empty() {
-                summary.push_str(&format!(" {}", r.status.message));
+                failures.push_str(&format!(" {}", r.status.message));
             }
             if !r.additional_tags.is_empty() {
-                summary.push_str(&format!(" {} more tags were not imported (limit).", r.additional_tags.len()));
+                let n = r.additional_tags.len();
+                more = format!(" {} {} not imported (limit).", count(n as u64, "more tag"), if n == 1 { "was" } else { "were" });
             }
         }
-        Ok(summary)
+        // Nothing imported is a failure, not a summary (issue 17 point 1): the form shows it in
+        // error style, with each tag's reason in words.
+        if ok == 0 {
+            // Its own reason: the registry's (Unauthorized, say) is not the caller's problem
+            // with this server, and must not read as "sign in".
+            let what = if form.all { "Nothing was imported from the repository." } else { "The image was not imported." };
+            let status = Status {
+                kind: "Status".into(),
+                api_version: "v1".into(),
+                metadata: Default::default(),
+                status: "Failure".into(),
+                message: format!("{what}{failures}{more}"),
+                reason: "ImportFailed".into(),
+                details: None,
+                code: 502,
+            };
+            return Err(ApiError::from_status(status));
+        }
+        Ok(format!("Imported {ok} of {}.{failures}{more}", count(all.len() as u64, "tag")))
     }
 
     /// The new-token form: namespaces separated by commas or spaces, the lifetime in whole days

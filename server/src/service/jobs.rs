@@ -9,7 +9,7 @@
 //! Must not: import by itself (it runs `Service::import_from_form`) or outlive the process.
 
 use super::{Caller, ImportProgress, Service, Verb};
-use app::api::{ApiFailure, ImportForm, ImportJob};
+use app::api::{ApiFailure, ImportForm, ImportJob, page_failure};
 use app::model::{ApiError, Resource};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -61,7 +61,9 @@ impl Service {
         let service = self.clone();
         // In the span of the request that started it: its lines keep that request's id.
         tokio::spawn(tracing::Instrument::in_current_span(async move {
-            let result = service.import_from_form(&caller, form, Some(job.progress.clone())).await.map_err(ApiFailure::from);
+            let namespace = form.namespace.clone();
+            let result =
+                service.import_from_form(&caller, form, Some(job.progress.clone())).await.map_err(|e| page_failure(&e, &namespace));
             let at = service.clock_now();
             if let Ok(mut f) = job.finished.lock() {
                 *f = Some((result, at));

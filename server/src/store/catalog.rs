@@ -20,7 +20,9 @@ pub enum CatalogSort {
     Updated,
 }
 
-const CATALOG_FILTER: &str = "(?1 = '' OR s.name LIKE '%' || ?1 || '%' ESCAPE '\\'
+/// A search matches a stream by `namespace/name` (so a namespace, a name, or both with the slash:
+/// `shop`, `web`, `shop/web`, `shop/`), an exact tag name, or a digest prefix of 4+ characters.
+const CATALOG_FILTER: &str = "(?1 = '' OR (s.namespace || '/' || s.name) LIKE '%' || ?1 || '%' ESCAPE '\\'
      OR EXISTS (SELECT 1 FROM spec_tags t WHERE t.stream_id = s.id AND t.name = ?2)
      OR EXISTS (SELECT 1 FROM status_tags t WHERE t.stream_id = s.id AND t.tag = ?2)
      OR (length(?2) >= 4 AND EXISTS (SELECT 1 FROM tag_events e WHERE e.stream_id = s.id

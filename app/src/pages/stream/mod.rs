@@ -13,9 +13,11 @@
 
 mod forms;
 
-use crate::api::{ImportForm, RenderedPart, StreamPageData, TagForm, delete_stream, delete_tag, get_stream, import_images, tag_image};
+use crate::api::{
+    ApiFailure, ImportForm, RenderedPart, StreamPageData, TagForm, delete_stream, delete_tag, get_stream, import_images, tag_image,
+};
 use crate::live::{Failure, LiveConnection, announce_change, refresh_on_change, reload_to};
-use crate::widgets::{Rendered, clicked, short_digest};
+use crate::widgets::{PageTitle, Rendered, clicked, short_digest};
 use forms::{ImportImageForm, TagImageForm};
 use leptos::prelude::*;
 use leptos::web_sys::Element;
@@ -28,25 +30,26 @@ pub fn StreamPage() -> impl IntoView {
     let all = use_query_map().with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
     let (part_ns, part_name) = (ns.clone(), name.clone());
     view! {
-        <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "{ns.clone()}" / "{name.clone()}</nav>
+        <PageTitle text=format!("{ns}/{name}")/>
+        <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "<a href=format!("/?q={ns}/")>{ns.clone()}</a>" / "<span aria-current="page">{name.clone()}</span></nav>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {Suspend::new(async move {
                 match get_stream(part_ns.clone(), part_name.clone(), all).await {
-                    Ok(StreamPageData { part: RenderedPart { html, resource_version }, import_forms }) => view! {
+                    Ok(StreamPageData { part: RenderedPart { html, resource_version }, import_forms, tags }) => view! {
                         <LiveConnection namespace=part_ns.clone() name=part_name.clone() since=Some(resource_version)/>
                         <StreamPart ns=part_ns.clone() name=part_name.clone() all import_forms><Rendered html/></StreamPart>
-                        <DeleteStream ns=part_ns stream=part_name/>
+                        <DeleteStream ns=part_ns.clone() stream=part_name.clone()/>
+                        // The forms are outside the re-read part, so their results stay on screen.
+                        <section class="forms" aria-label="Actions">
+                            <TagImageForm ns=part_ns.clone() stream=part_name.clone() tags/>
+                            <ImportImageForm ns=part_ns stream=part_name/>
+                        </section>
                     }
                     .into_any(),
                     Err(e) => view! { <h1>{part_name}</h1><Failure failure=e/> }.into_any(),
                 }
             })}
         </Suspense>
-        // The forms live outside the re-read part, so their results stay on screen.
-        <section class="forms" aria-label="Actions">
-            <TagImageForm ns=ns.clone() stream=name.clone()/>
-            <ImportImageForm ns stream=name/>
-        </section>
     }
 }
 
@@ -68,7 +71,7 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
     });
     let delete = Action::new(move |(ns, stream, tag): &(String, String, String)| {
         let (ns, stream, tag) = (ns.clone(), stream.clone(), tag.clone());
-        async move { delete_tag(ns, stream, tag).await }
+        async move { delete_tag(ns, stream, tag.clone()).await.map(|()| tag) }
     });
     let reimport = Action::new(move |form: &ImportForm| {
         let form = form.clone();
@@ -78,15 +81,24 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
         let form = form.clone();
         async move { tag_image(form).await }
     });
-    Effect::new(move |_| {
-        let (d, i, r) = (delete.value().get(), reimport.value().get(), restore.value().get());
-        if d.is_some() || i.is_some() || r.is_some() {
+    // The outcome of the newest of these actions only: an older success disappears when the next
+    // attempt starts, and a failure is never hidden behind it (issue 17 point 1).
+    let outcome: RwSignal<Option<Result<String, ApiFailure>>> = RwSignal::new(None);
+    let show = move |r: Option<Result<String, ApiFailure>>| {
+        if let Some(r) = r {
+            outcome.set(Some(r));
             announce_change();
         }
-    });
+    };
+    Effect::new(move |_| show(delete.value().get().map(|r| r.map(|tag| format!("Tag {tag} deleted.")))));
+    Effect::new(move |_| show(reimport.value().get()));
+    Effect::new(move |_| show(restore.value().get()));
     let on_click = move |ev: leptos::ev::MouseEvent| {
         let Some((button, act)) = clicked(&ev, "data-act") else { return };
         let attr = |n: &str| button.get_attribute(n).unwrap_or_default();
+        if matches!(act.as_str(), "delete" | "import" | "restore") {
+            outcome.set(None);
+        }
         match act.as_str() {
             "delete" => {
                 delete.dispatch((ns.clone(), name.clone(), attr("data-tag")));
@@ -101,6 +113,7 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
                 confirm(&button, false);
             }
             "ask-restore" => ask_restore(&button),
+            "tag-as" => tag_as(&attr("data-image")),
             "ask" => confirm(&button, true),
             "cancel" => confirm(&button, false),
             _ => {}
@@ -108,22 +121,37 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
     };
     view! {
         <div class="rendered" node_ref=target on:click=on_click>{children()}</div>
-        {move || match delete.value().get() {
-            Some(Err(e)) => Some(view! { <Failure failure=e/> }.into_any()),
-            _ => None,
-        }}
-        {move || match (reimport.value().get(), restore.value().get()) {
-            (Some(Err(e)), _) | (_, Some(Err(e))) => Some(view! { <Failure failure=e/> }.into_any()),
-            (Some(Ok(m)), _) | (_, Some(Ok(m))) => Some(view! { <p class="ok" role="status">{m}</p> }.into_any()),
-            _ => None,
+        // Sticks to the bottom of the window while the part is in view, so the answer is seen
+        // next to the button that asked, wherever in the table or history it was.
+        {move || match outcome.get() {
+            Some(Err(e)) => Some(view! { <div class="action-outcome" id="stream-action-error"><Failure failure=e/></div> }.into_any()),
+            Some(Ok(m)) => Some(view! { <p class="ok action-outcome" role="status" id="stream-action-result">{m}</p> }.into_any()),
+            None => None,
         }}
     }
+}
+
+/// "Tag this image as…": hands the image to the tag form (another island) through its
+/// `data-prefill` attribute and a window event.
+fn tag_as(image: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(form) = document().get_element_by_id("tag-form") else { return };
+        let _ = form.set_attribute("data-prefill", image);
+        if let Ok(event) = leptos::web_sys::Event::new(forms::TAG_AS_EVENT) {
+            let _ = window().dispatch_event(&event);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = image;
 }
 
 /// "Make the tag a permanent tag of this image again": a tag to `<stream>@<digest>`.
 fn restore_form(ns: &str, stream: &str, tag: &str, image: &str) -> TagForm {
     TagForm {
         namespace: ns.to_string(),
+        stream: stream.to_string(),
+        source_from: String::new(),
         source: format!("{stream}@{image}"),
         destination: format!("{stream}:{tag}"),
         mode: "permanent".into(),
