@@ -224,6 +224,43 @@ async fn a_prune_larger_than_a_batch_streams_its_report() {
     assert_eq!(again.body["summary"], "Summary: deleted 0 objects");
 }
 
+/// The browser's whole-server preview runs in the background: its progress moves through the
+/// phases, and what it keeps for the page is bounded (the first streams that lose items, a few
+/// that do not), while the summary counts everything.
+#[tokio::test]
+async fn the_pages_prune_preview_runs_in_the_background_and_keeps_a_bounded_report() {
+    use server::service::Caller;
+    let app = TestApp::new().await;
+    let n = 300;
+    let streams = (0..n).map(|i| bulk_stream("bulk", &format!("app-{i:04}"), 2, if i % 2 == 0 { 4 } else { 1 }, i));
+    app.service.bulk_load(&["bulk".to_string()], streams, 100).await.unwrap();
+    let opts = app::domain::prune::PruneOptions { keep_younger_than_seconds: 0, confirm: true, ..Default::default() };
+    let id = app.service.start_prune_job(Caller::system(), opts).unwrap();
+    let mut seen = vec![];
+    let report = loop {
+        let job = app.service.prune_job(&Caller::system(), &id).unwrap();
+        seen.push((job.phase, job.done, job.total));
+        if let Some(r) = job.result {
+            break r.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    // A preview, whatever the options said: nothing changed.
+    assert!(report.dry_run);
+    assert_eq!(report.updated_streams, n / 2);
+    assert_eq!(report.deleted_items, n / 2 * 6);
+    let losing = report.streams.iter().filter(|s| s.deleted() > 0).count();
+    assert_eq!(losing, app::api::PRUNE_PREVIEW_LISTED);
+    assert_eq!(report.streams.len() - losing, app::api::PRUNE_PREVIEW_LISTED / 5);
+    let last = app.service.prune_job(&Caller::system(), &id).unwrap();
+    assert_eq!((last.phase, last.done, last.total), ("images", 0, 0), "{seen:?}");
+    let stream = app.get("/apis/image.openshift.io/v1/namespaces/bulk/imagestreams/app-0000").await.body;
+    assert_eq!(stream["status"]["tags"][0]["items"].as_array().unwrap().len(), 4);
+    // Someone else's job is not theirs to read.
+    let other = Caller { user: Some("mallory".into()), ..Default::default() };
+    assert!(app.service.prune_job(&other, &id).is_err());
+}
+
 /// The CLI against the real binary: a namespace admin prunes their namespace (dry run notice on
 /// stderr, the decision table and upstream's lines on stdout) but not the server.
 #[test]

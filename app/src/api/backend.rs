@@ -14,6 +14,15 @@ use std::pin::Pin;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub type Answer<'a, T> = BoxFuture<'a, Result<T, ApiError>>;
 
+/// A whole-server prune preview under way: phase (`history`, `images`), steps done of the
+/// phase's total, and once finished its report (bounded: see `PRUNE_PREVIEW_LISTED`) or failure.
+pub struct ServerPruneState {
+    pub phase: String,
+    pub done: usize,
+    pub total: usize,
+    pub result: Option<Result<PruneReport, ApiError>>,
+}
+
 pub trait PortalBackend: Send + Sync + 'static {
     fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogSlice>;
     /// The stream page's facts: the stream and what the blob store holds of its tags' images.
@@ -66,6 +75,9 @@ pub trait PortalBackend: Send + Sync + 'static {
     fn run_retention(&self, namespace: String) -> Answer<'_, RetentionRun>;
     /// The newest runs (one page).
     fn retention_runs(&self, namespace: String) -> Answer<'_, Vec<RetentionRun>>;
-    /// A dry run of `prune images` over the whole server (server administrators).
-    fn preview_server_prune(&self, options: PruneOptions) -> Answer<'_, PruneReport>;
+    /// Starts a dry run of `prune images` over the whole server in the background (server
+    /// administrators); the job id.
+    fn start_server_prune(&self, options: PruneOptions) -> Answer<'_, String>;
+    /// How far the caller's whole-server prune preview got.
+    fn server_prune(&self, id: String) -> Answer<'_, ServerPruneState>;
 }

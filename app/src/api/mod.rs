@@ -260,8 +260,17 @@ pub async fn list_retention_runs(namespace: String) -> Result<String, ApiFailure
     backend()?.retention_runs(namespace).await.map(crate::views::retention::render_runs).map_err(fail)
 }
 
-/// A dry run of `prune images` over the whole server with `options` (server administrators), rendered.
+/// Starts a dry run of `prune images` over the whole server with `options` (server
+/// administrators) in the background; the job id to poll with `get_server_prune`.
 #[server]
-pub async fn preview_server_prune(options: crate::domain::prune::PruneOptions) -> Result<String, ApiFailure> {
-    backend()?.preview_server_prune(options).await.map(crate::views::retention::render_report).map_err(fail)
+pub async fn start_server_prune(options: crate::domain::prune::PruneOptions) -> Result<String, ApiFailure> {
+    backend()?.start_server_prune(options).await.map_err(fail)
+}
+
+/// How far a whole-server prune preview got; once finished, its report rendered.
+#[server]
+pub async fn get_server_prune(id: String) -> Result<PruneJob, ApiFailure> {
+    let state = backend()?.server_prune(id).await.map_err(fail)?;
+    let result = state.result.map(|r| r.map(crate::views::retention::render_server_preview).map_err(fail));
+    Ok(PruneJob { phase: state.phase, done: state.done, total: state.total, result })
 }

@@ -10,8 +10,8 @@
 
 use crate::api::page_resource;
 use crate::api::{
-    ApiFailure, get_namespace_settings, get_retention_policy, list_retention_runs, preview_retention, preview_server_prune, run_retention,
-    save_retention,
+    ApiFailure, PruneJob, get_namespace_settings, get_retention_policy, get_server_prune, list_retention_runs, preview_retention,
+    run_retention, save_retention, start_server_prune,
 };
 use crate::domain::prune::{PruneOptions, short_duration};
 use crate::domain::retention::{RetentionPolicy, StoredRetentionPolicy, parse_duration, parse_form};
@@ -230,7 +230,24 @@ pub fn ServerPrunePage() -> impl IntoView {
     }
 }
 
-/// The server-wide dry run's options and its report.
+/// Polls a whole-server prune preview every 300 ms until it finishes, into `state`.
+fn poll_prune(id: String, state: RwSignal<Option<PruneJob>>) {
+    leptos::task::spawn_local(async move {
+        match get_server_prune(id.clone()).await {
+            Ok(job) => {
+                let finished = job.result.is_some();
+                state.set(Some(job));
+                if !finished {
+                    set_timeout(move || poll_prune(id, state), std::time::Duration::from_millis(300));
+                }
+            }
+            Err(e) => state.set(Some(PruneJob { result: Some(Err(e)), ..Default::default() })),
+        }
+    });
+}
+
+/// The server-wide dry run's options, its live progress (it runs in the background: a large
+/// server takes seconds) and its report.
 #[island]
 fn ServerPrunePreview() -> impl IntoView {
     let revisions = RwSignal::new("3".to_string());
@@ -241,23 +258,48 @@ fn ServerPrunePreview() -> impl IntoView {
         let keep_younger_than_seconds = parse_duration(&younger.get()).map_err(|e| format!("Younger than: {e}"))?;
         Ok(PruneOptions { keep_tag_revisions, keep_younger_than_seconds: keep_younger_than_seconds.max(0) as u64, ..Default::default() })
     };
-    let preview = Action::new(move |o: &PruneOptions| preview_server_prune(o.clone()));
+    let state: RwSignal<Option<PruneJob>> = RwSignal::new(None);
+    let start = Action::new(move |o: &PruneOptions| {
+        let o = o.clone();
+        async move { start_server_prune(o).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = start.value().get() {
+            poll_prune(id, state);
+        }
+    });
+    let running = move || start.pending().get() || state.get().is_some_and(|j| j.result.is_none());
     view! {
         <form class="card retention-form" aria-label="Prune options" on:submit=move |ev| {
             ev.prevent_default();
-            if let Ok(o) = options() { preview.dispatch(o); }
+            if let Ok(o) = options() {
+                state.set(None);
+                start.dispatch(o);
+            }
         }>
             <label for="prune-revisions">"Keep the newest revisions of each tag"</label>
             <input id="prune-revisions" type="number" min="0" prop:value=revisions on:input=move |ev| revisions.set(event_target_value(&ev))/>
             <label for="prune-younger">"Keep anything younger than"</label>
             <input id="prune-younger" prop:value=younger on:input=move |ev| younger.set(event_target_value(&ev)) aria-describedby="prune-hint"/>
             <p id="prune-hint" class="hint error">{move || options().err()}</p>
-            <button type="submit" class="primary" disabled=move || options().is_err() || preview.pending().get()>"Preview"</button>
+            <button type="submit" class="primary" disabled=move || options().is_err() || running()>"Preview"</button>
         </form>
-        {move || match preview.value().get() {
-            Some(Ok(html)) => view! { <div id="server-prune-preview"><Rendered html/></div> }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
-            None => ().into_any(),
+        {move || match (start.value().get(), state.get()) {
+            (Some(Err(e)), _) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+            (_, Some(PruneJob { result: Some(Ok(html)), .. })) => view! { <div id="server-prune-preview"><Rendered html/></div> }.into_any(),
+            (_, Some(PruneJob { result: Some(Err(e)), .. })) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
+            (_, Some(PruneJob { phase, done, total, result: None })) => {
+                let what = if phase == "images" { "Image objects" } else { "streams" };
+                let text = format!("Deciding… {done} of {total} {what}");
+                view! {
+                    <div class="prune-progress" role="status" aria-live="polite">
+                        <progress max=total.max(1) value=done aria-label="Prune preview progress"></progress>
+                        <span>{text}</span>
+                    </div>
+                }
+                .into_any()
+            }
+            _ => ().into_any(),
         }}
     }
 }

@@ -158,6 +158,22 @@ pub struct ImportJob {
     pub result: Option<Result<String, ApiFailure>>,
 }
 
+/// A whole-server prune preview running in the background (`/admin/prune`): its phase
+/// (`history`, `images`), steps done of the phase's total, and once finished the rendered
+/// report (the streams and Images that lose something, at most `PRUNE_PREVIEW_LISTED` of each,
+/// with the summary over everything) or the failure.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PruneJob {
+    pub phase: String,
+    pub done: usize,
+    pub total: usize,
+    pub result: Option<Result<String, ApiFailure>>,
+}
+
+/// How many streams (and Images) that lose something a prune preview in the browser lists; the
+/// rest are counted in its summary (`imagestreams prune images -o json` lists everything).
+pub const PRUNE_PREVIEW_LISTED: usize = 100;
+
 /// The import form.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportForm {

@@ -10,6 +10,27 @@ use crate::domain::retention::{RUN_FAILED, RUN_SUCCEEDED, RetentionRun};
 use crate::widgets::{Ago, DigestLink, render_html};
 use leptos::prelude::*;
 
+/// The whole-server preview of `/admin/prune`: what the report lists (the first streams and
+/// Images that lose something) and a note when the summary counts more than it lists.
+pub fn render_server_preview(report: PruneReport) -> String {
+    let listed = report.streams.iter().filter(|s| s.deleted() > 0).count();
+    let more = report.updated_streams.saturating_sub(listed);
+    let images_more = report.deleted_images.saturating_sub(report.images.len());
+    let mut html = String::new();
+    if more > 0 || images_more > 0 {
+        let note = format!(
+            "Listing the first {listed} of {} streams that lose history items (and a few that lose nothing) and {} of {} \
+             Images that go; imagestreams prune images lists every decision.",
+            report.updated_streams,
+            report.images.len(),
+            report.deleted_images
+        );
+        html.push_str(&render_html(move || view! { <p class="note" data-prune-listed=listed>{note}</p> }));
+    }
+    html.push_str(&render_report(report));
+    html
+}
+
 /// A prune report: the `Summary:` line, then one table per stream.
 pub fn render_report(report: PruneReport) -> String {
     render_html(move || {
@@ -22,7 +43,7 @@ pub fn render_report(report: PruneReport) -> String {
                 <h3>{heading}</h3>
                 <p class="summary" role="status"><strong>{summary}</strong></p>
                 {if streams.is_empty() {
-                    view! { <p class="empty">"No image streams in this namespace."</p> }.into_any()
+                    view! { <p class="empty">"No image streams to prune."</p> }.into_any()
                 } else {
                     streams.into_iter().map(|s| {
                         let title = format!("{}/{}", s.namespace, s.name);

@@ -179,10 +179,20 @@ impl PortalBackend for UiBackend {
     fn retention_runs(&self, namespace: String) -> Answer<'_, Vec<RetentionRun>> {
         self.as_caller(move |s, who| async move { s.retention_runs(&who, &namespace, Some(50), None).await.map(|l| l.items) })
     }
-    fn preview_server_prune(&self, options: PruneOptions) -> Answer<'_, PruneReport> {
+    fn start_server_prune(&self, options: PruneOptions) -> Answer<'_, String> {
         // Always a dry run from this page, whatever the options say.
         let options = PruneOptions { namespace: None, confirm: false, ..options };
-        self.as_caller(move |s, who| async move { s.prune_images(&who, &options, crate::service::PruneOutput::Report).await })
+        self.as_caller(move |s, who| async move { s.start_prune_job(who, options) })
+    }
+    fn server_prune(&self, id: String) -> Answer<'_, app::api::backend::ServerPruneState> {
+        self.as_caller(move |s, who| async move {
+            s.prune_job(&who, &id).map(|j| app::api::backend::ServerPruneState {
+                phase: j.phase.to_string(),
+                done: j.done,
+                total: j.total,
+                result: j.result,
+            })
+        })
     }
 }
 

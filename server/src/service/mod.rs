@@ -124,6 +124,7 @@ pub struct Service {
     clock_moves: Arc<tokio::sync::watch::Sender<u64>>,
     /// The web imports running in the background (the import form's progress).
     import_jobs: Arc<jobs::ImportJobs>,
+    prune_jobs: Arc<jobs::PruneJobs>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
     watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
     /// Watch limits, the access epoch open watches re-check on, and open watches per client.
@@ -174,6 +175,7 @@ impl Service {
             delivery_attempts: Arc::new(tokio::sync::watch::channel(0).0),
             clock_moves: Arc::new(tokio::sync::watch::channel(0).0),
             import_jobs: Arc::new(jobs::ImportJobs::default()),
+            prune_jobs: Arc::new(jobs::PruneJobs::default()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
             watches: Arc::new(watch::WatchControl::new(WatchLimits::default())),
             accounts: Arc::new(access::AccountsSwitch::default()),

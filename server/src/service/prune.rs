@@ -384,6 +384,7 @@ impl Service {
             }
         }
         let kept_by = children_of_kept_lists(&lists);
+        run.send(PrunePart::Progress { phase: "images", done: 0, total }).await;
 
         let mut after = String::new();
         let mut done = 0usize;
