@@ -69,7 +69,10 @@ fn cut_short(body: String) -> Response {
 
 fn manifest_answer(img: &Image, digest_header: &str) -> Response {
     (
-        [(header::CONTENT_TYPE, registry::OCI_MANIFEST.to_string()), (header::HeaderName::from_static("docker-content-digest"), digest_header.to_string())],
+        [
+            (header::CONTENT_TYPE, registry::OCI_MANIFEST.to_string()),
+            (header::HeaderName::from_static("docker-content-digest"), digest_header.to_string()),
+        ],
         img.manifest.clone(),
     )
         .into_response()
@@ -165,7 +168,9 @@ async fn every_upstream_fault_ends_in_a_precise_condition_and_stores_nothing() {
         (
             "e500/img:1".into(),
             "InternalError",
-            format!("Server error: url http://{host}/v2/e500/img/manifests/1, code: 500, message: {{\"errors\":[{{\"code\":\"UNKNOWN\",\"message\":\"injected fault\"}}]}}"),
+            format!(
+                "Server error: url http://{host}/v2/e500/img/manifests/1, code: 500, message: {{\"errors\":[{{\"code\":\"UNKNOWN\",\"message\":\"injected fault\"}}]}}"
+            ),
         ),
         ("e429/img:1".into(), "TooManyRequests", "the registry answered 429 Too Many Requests; Retry-After: 7".into()),
         ("cut/img:1".into(), "InternalError", "the registry broke off the manifest before its end".into()),
@@ -204,7 +209,8 @@ async fn every_upstream_fault_ends_in_a_precise_condition_and_stores_nothing() {
         assert_eq!((cond["type"].as_str(), cond["status"].as_str()), (Some("ImportSuccess"), Some("False")), "{source}: {t}");
         assert_eq!(cond["reason"], st["reason"], "{source}");
         assert_eq!(cond["message"], st["message"], "{source}");
-        let failed_at = chrono::DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z").unwrap() + chrono::Duration::seconds(20 * n as i64 + 10);
+        let failed_at =
+            chrono::DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z").unwrap() + chrono::Duration::seconds(20 * n as i64 + 10);
         assert_eq!(cond["lastTransitionTime"], failed_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "{source}");
         assert_eq!(t["items"], tag_of(&before, "t")["items"], "{source}: the history is untouched");
         assert_eq!(t["items"][0]["image"], good.digest.as_str());

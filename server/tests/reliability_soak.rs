@@ -12,8 +12,9 @@
 //! - resident memory after the measured phase is < 10 % above what it was after the warm-up;
 //! - no file descriptor leak: after the measured phase at most 2 more open descriptors than
 //!   after the warm-up (the read pool may open a connection it had not needed yet);
-//! - p99 latencies stable: the p99 of reads and of writes in the last fifth of the measured
-//!   phase is at most 1.5 × that of the first fifth plus 25 ms (two shared cores are noisy);
+//! - p99 latencies stable: the p99 of reads, of writes and of imports in the last fifth of the
+//!   measured phase is at most 1.5 × that of the first fifth plus 25 ms in the full soak (2 × plus
+//!   50 ms in the short one, whose fifths hold only a hundred requests or so);
 //! - 0 answers 5xx, 0 failed requests, every watch line parses, every delivery is signed.
 //!
 //! `soak_short` (8 s warm-up, 24 s measured) runs with `cargo test`; the full soak is
@@ -43,6 +44,8 @@ const POOL: u64 = 64;
 enum Kind {
     Read,
     Write,
+    /// An import waits on the registry too: its own percentile.
+    Import,
 }
 
 #[derive(Default)]
@@ -72,9 +75,8 @@ impl Load {
         }
     }
 
-    async fn timed(&self, client: &reqwest::Client, kind: Kind, req: reqwest::RequestBuilder, what: String) -> Option<Value> {
+    async fn timed(&self, kind: Kind, req: reqwest::RequestBuilder, what: String) -> Option<Value> {
         let started = Instant::now();
-        let _ = client;
         match req.send().await {
             Ok(r) => {
                 let status = r.status();
@@ -98,9 +100,9 @@ impl Load {
                 1 => format!("/ns/default/{}", rng.pick(STREAMS)),
                 _ => "/dashboard".to_string(),
             };
-            self.timed(&client, Kind::Read, client.get(format!("{}{path}", self.base)), format!("GET {path}")).await;
+            self.timed(Kind::Read, client.get(format!("{}{path}", self.base)), format!("GET {path}")).await;
             let path = format!("{API}/imagestreams/{}", rng.pick(STREAMS));
-            self.timed(&client, Kind::Read, client.get(format!("{}{path}", self.base)), format!("GET {path}")).await;
+            self.timed(Kind::Read, client.get(format!("{}{path}", self.base)), format!("GET {path}")).await;
         }
     }
 
@@ -114,14 +116,14 @@ impl Load {
             let tag = format!("w{w}-{}", rng.below(4));
             if n.is_multiple_of(12) {
                 let url = format!("{}{API}/imagestreamtags/{stream}:{tag}", self.base);
-                self.timed(&client, Kind::Write, client.delete(url), format!("DELETE {stream}:{tag}")).await;
+                self.timed(Kind::Write, client.delete(url), format!("DELETE {stream}:{tag}")).await;
                 continue;
             }
             let image = digest_n(1 + rng.below(POOL));
             let body = json!({"metadata": {"name": stream}, "tag": tag,
                 "image": {"metadata": {"name": image}, "dockerImageReference": format!("quay.io/soak/{stream}@{image}")}});
             let url = format!("{}{API}/imagestreammappings", self.base);
-            self.timed(&client, Kind::Write, client.post(url).json(&body), format!("POST mapping {stream}:{tag}")).await;
+            self.timed(Kind::Write, client.post(url).json(&body), format!("POST mapping {stream}:{tag}")).await;
         }
     }
 
@@ -134,14 +136,14 @@ impl Load {
             let tag = format!("imp-{}", rng.below(3));
             if n.is_multiple_of(10) {
                 let url = format!("{}{API}/imagestreamtags/imported:{tag}", self.base);
-                self.timed(&client, Kind::Write, client.delete(url), format!("DELETE imported:{tag}")).await;
+                self.timed(Kind::Write, client.delete(url), format!("DELETE imported:{tag}")).await;
                 continue;
             }
             let body = json!({"metadata": {"name": "imported"}, "spec": {"import": true, "images": [
                 {"from": {"kind": "DockerImage", "name": format!("{}/lib/app:v{}", self.registry, rng.below(3))}, "to": {"name": tag}}
             ]}});
             let answer = self
-                .timed(&client, Kind::Write, client.post(format!("{}{API}/imagestreamimports", self.base)).json(&body), "POST import".into())
+                .timed(Kind::Import, client.post(format!("{}{API}/imagestreamimports", self.base)).json(&body), "POST import".into())
                 .await;
             if let Some(a) = answer
                 && a["status"]["images"][0]["status"]["status"] != "Success"
@@ -199,8 +201,13 @@ impl Load {
 
 /// Runs the whole load for `length`; returns the stats it gathered.
 async fn load_for(base: &str, registry: &str, length: Duration) -> (Stats, u64) {
-    let load =
-        Arc::new(Load { base: base.into(), registry: registry.into(), stop: AtomicBool::new(false), stats: Default::default(), watch_lines: AtomicU64::new(0) });
+    let load = Arc::new(Load {
+        base: base.into(),
+        registry: registry.into(),
+        stop: AtomicBool::new(false),
+        stats: Default::default(),
+        watch_lines: AtomicU64::new(0),
+    });
     let mut tasks = vec![tokio::spawn(load.clone().pages()), tokio::spawn(load.clone().imports())];
     for w in 0..3 {
         tasks.push(tokio::spawn(load.clone().writes(w)));
@@ -235,21 +242,20 @@ fn p99_of(samples: &[(Instant, Kind, Duration)], kind: Kind, from: Instant, to: 
     (percentile(&picked, 99.0), picked.len())
 }
 
-async fn soak(warm_up: Duration, measured: Duration) {
+/// How much the last fifth's p99 may exceed the first fifth's: `factor` × it + `slack`.
+struct Tolerance {
+    factor: f64,
+    slack: Duration,
+}
+
+async fn soak(warm_up: Duration, measured: Duration, tolerance: Tolerance) {
     let registry = Registry::start().await;
     for v in 0..3 {
         registry.push_image("lib/app", Some(&format!("v{v}")), &format!("soak-{v}"), "amd64", false).await;
     }
     let receiver = Receiver::start(SECRET, vec![]).await;
     let portal = Portal::start(
-        &[
-            "--allowed-registry",
-            &registry.host,
-            "--insecure-registry",
-            &registry.host,
-            "--allowed-webhook-target",
-            &receiver.allow_entry(),
-        ],
+        &["--allowed-registry", &registry.host, "--insecure-registry", &registry.host, "--allowed-webhook-target", &receiver.allow_entry()],
         &[("LEPTOS_OUTPUT_NAME", "portal")],
     );
     let client = reqwest::Client::new();
@@ -289,12 +295,12 @@ async fn soak(warm_up: Duration, measured: Duration) {
     let fifth = (ended - started) / 5;
     let mut report = vec![];
     let mut unstable = vec![];
-    for (kind, name) in [(Kind::Read, "reads"), (Kind::Write, "writes")] {
+    for (kind, name) in [(Kind::Read, "reads"), (Kind::Write, "writes"), (Kind::Import, "imports")] {
         let (first, n1) = p99_of(&stats.samples, kind, started, started + fifth);
         let (last, n5) = p99_of(&stats.samples, kind, ended - fifth, ended);
         let (all, n) = p99_of(&stats.samples, kind, started, ended);
         report.push(format!("{name}: {n} requests, p99 {all:?}; first fifth p99 {first:?} ({n1}), last fifth p99 {last:?} ({n5})"));
-        if last > first.mul_f64(1.5) + Duration::from_millis(25) {
+        if last > first.mul_f64(tolerance.factor) + tolerance.slack {
             unstable.push(format!("{name}: p99 {first:?} → {last:?}"));
         }
     }
@@ -319,7 +325,9 @@ async fn soak(warm_up: Duration, measured: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_short() {
-    soak(Duration::from_secs(env_or("SOAK_WARMUP_SECONDS", 8)), Duration::from_secs(env_or("SOAK_SECONDS", 24))).await;
+    // A few hundred requests per fifth: their p99 is a handful of samples, so the margin is wider.
+    let tolerance = Tolerance { factor: 2.0, slack: Duration::from_millis(50) };
+    soak(Duration::from_secs(env_or("SOAK_WARMUP_SECONDS", 8)), Duration::from_secs(env_or("SOAK_SECONDS", 24)), tolerance).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,5 +335,5 @@ async fn soak_short() {
 async fn soak_full() {
     let minutes = env_or("SOAK_MINUTES", 30);
     let measured = Duration::from_secs(minutes * 60);
-    soak((measured / 10).max(Duration::from_secs(60)), measured).await;
+    soak((measured / 10).max(Duration::from_secs(60)), measured, Tolerance { factor: 1.5, slack: Duration::from_millis(25) }).await;
 }

@@ -31,7 +31,11 @@ pub fn timeout(r: &DockerImageReference, d: Duration) -> OperationStatus {
 /// A blob the manifest names (its image config) that the registry does not have: not the
 /// image that is missing, as the generic not-found message would say.
 pub fn missing_blob(r: &DockerImageReference, what: &str, digest: &str) -> OperationStatus {
-    OperationStatus::failure("NotFound", format!("{}: the {what} {digest} the manifest names is missing from the registry", normalised(r)), 404)
+    OperationStatus::failure(
+        "NotFound",
+        format!("{}: the {what} {digest} the manifest names is missing from the registry", normalised(r)),
+        404,
+    )
 }
 
 pub fn invalid_manifest(r: &DockerImageReference, detail: &str) -> OperationStatus {
