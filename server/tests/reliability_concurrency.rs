@@ -14,6 +14,10 @@
 //!   most the stream's, items' generations never grow from newest to oldest, and a permanent or
 //!   imported tag's head carries its spec tag's generation.
 //!
+//! - the watch agrees (short run): replayed from before the clients started, its events come in
+//!   strictly increasing resourceVersions, each object's generations are consistent and never
+//!   lower than the previous event's, and the last event's object is the stream as it is read.
+//!
 //! Sizes: `concurrency_short` (8 clients × 30 operations) runs with `cargo test`; the full run is
 //! `cargo test -p server --test reliability_concurrency -- --ignored --nocapture` (50 × 200;
 //! `CONCURRENCY_CLIENTS` and `CONCURRENCY_OPS` change either).
@@ -279,7 +283,52 @@ fn check_generations(stream: &Value) {
     }
 }
 
-async fn run(clients: usize, ops: u64) {
+/// Replays the namespace's watch from `from` up to the stream as it is now (`last`): events in
+/// strictly increasing resourceVersions, consistent generations, the last object equal to `last`.
+async fn check_watch_replay(app: &TestApp, from: &str, last: &Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let target: i64 = last["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let req =
+        axum::http::Request::get(format!("/apis/image.openshift.io/v1/namespaces/default/imagestreams?watch=1&resourceVersion={from}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    let (mut buf, mut previous_rv, mut previous_generation, mut events) = (Vec::<u8>::new(), from.parse::<i64>().unwrap(), 0, 0);
+    loop {
+        while let Some(i) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=i).collect();
+            let event: Value = serde_json::from_slice(&line).unwrap();
+            if event["type"] == "BOOKMARK" {
+                continue;
+            }
+            assert_eq!(event["type"], "MODIFIED", "{}", event["type"]);
+            let object = &event["object"];
+            let rv: i64 = object["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+            assert!(rv > previous_rv, "watch event {rv} after {previous_rv}");
+            let generation = object["metadata"]["generation"].as_i64().unwrap();
+            assert!(generation >= previous_generation, "generation {generation} after {previous_generation}");
+            check_generations(object);
+            (previous_rv, previous_generation) = (rv, generation);
+            events += 1;
+            if rv == target {
+                assert_eq!(object, last, "the watch's last object is not the stream as read");
+                println!("watch replay: {events} events up to resourceVersion {target}");
+                return;
+            }
+            assert!(rv < target, "the watch went past {target} to {rv}");
+        }
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame()).await.expect("the watch stalled before the last change");
+        let frame = frame.expect("the watch ended before the last change").unwrap();
+        if let Ok(data) = frame.into_data() {
+            buf.extend_from_slice(&data);
+        }
+    }
+}
+
+async fn run(clients: usize, ops: u64, replay_watch: bool) {
     let reg = Registry::start().await;
     let mut upstream = vec![];
     for t in 0..UPSTREAM_TAGS {
@@ -307,6 +356,7 @@ async fn run(clients: usize, ops: u64) {
             .await;
         assert_eq!(r.body["status"]["images"][0]["image"]["metadata"]["name"], digest.as_str(), "{}", r.text);
     }
+    let seeded = app.get(&is_path("default", STREAM)).await.body["metadata"]["resourceVersion"].as_str().unwrap().to_string();
     let run = Arc::new(Run { app, registry_host: reg.host.clone(), images: upstream, tally: Default::default() });
     let started = std::time::Instant::now();
     let tasks: Vec<_> = (0..clients).map(|c| tokio::spawn(run.clone().client(c, ops))).collect();
@@ -322,6 +372,9 @@ async fn run(clients: usize, ops: u64) {
         check_client(&stream.body, c, model);
     }
     check_generations(&stream.body);
+    if replay_watch {
+        check_watch_replay(&run.app, &seeded, &stream.body).await;
+    }
     // Nothing but the clients' and seed tags exists.
     let mut expected_tags: Vec<String> = (0..UPSTREAM_TAGS).map(|t| format!("seed-{t}")).collect();
     for (c, m) in models.iter().enumerate() {
@@ -349,11 +402,13 @@ async fn run(clients: usize, ops: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_short() {
-    run(env_or("CONCURRENCY_CLIENTS", 8) as usize, env_or("CONCURRENCY_OPS", 30)).await;
+    run(env_or("CONCURRENCY_CLIENTS", 8) as usize, env_or("CONCURRENCY_OPS", 30), true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the full concurrency run: 50 clients × 200 operations"]
 async fn concurrency_full() {
-    run(env_or("CONCURRENCY_CLIENTS", 50) as usize, env_or("CONCURRENCY_OPS", 200)).await;
+    // Every event carries the whole stream, thousands of items by the end: the replay would
+    // move gigabytes, so only the short run does it.
+    run(env_or("CONCURRENCY_CLIENTS", 50) as usize, env_or("CONCURRENCY_OPS", 200), false).await;
 }

@@ -8,19 +8,21 @@
 //! files the dead process left), and after the restart every write the server acknowledged
 //! (2xx) is there: the image in its tag's history. At the end, with no new writes, the outbox
 //! resumes: every acknowledged change reaches the receiver at least once, and all deliveries
-//! of one change carry one event id and one delivery id (a receiver can drop repeats).
+//! of one change carry one event id and one delivery id (a receiver can drop repeats). The
+//! receiver answers some attempts 500 and stalls others past the webhook timeout, so retries
+//! and attempts in flight are among what the kills hit.
 //!
 //! Every change here is unique (a new image, or a new tag), so "one change" is one
 //! (stream:tag, image) pair.
 //!
-//! `crash_short` runs the 10 trials with `cargo test` (about 20 s); `crash_full` runs 50:
+//! `crash_short` runs the 10 trials with `cargo test` (about 25 s); `crash_full` runs 50:
 //! `cargo test -p server --test reliability_crash -- --ignored --nocapture` (`CRASH_TRIALS`
 //! changes either number).
 
 mod common;
 
 use common::portal::Portal;
-use common::receiver::Receiver;
+use common::receiver::{Receiver, Step};
 use common::registry::Registry;
 use common::reliability::{Rng, env_or, integrity_check};
 use common::*;
@@ -151,7 +153,16 @@ async fn crash_trials(trials: u64) {
     for v in 0..3 {
         upstream.push(registry.push_image("lib/app", Some(&format!("v{v}")), &format!("crash-{v}"), "amd64", false).await.digest);
     }
-    let receiver = Receiver::start(SECRET, vec![]).await;
+    // The receiver fails some attempts (500s, and stalls past the webhook timeout, during which
+    // a kill may come), so deliveries are retried across kills too.
+    let script = (0..80)
+        .map(|i| match i % 9 {
+            2 => Step::Answer(500),
+            6 => Step::Stall(Duration::from_millis(2500)),
+            _ => Step::Answer(200),
+        })
+        .collect();
+    let receiver = Receiver::start(SECRET, script).await;
     let env = Env { registry, upstream, receiver, data_dir: tempfile::tempdir().unwrap() };
     let acked: Arc<Mutex<Vec<Change>>> = Default::default();
 
@@ -252,7 +263,7 @@ async fn crash_trials(trials: u64) {
     }
     let repeats = received.len() - ids.len();
     println!(
-        "{trials} trials: {} acknowledged changes, all present; {} deliveries received for {} changes ({repeats} repeats after kills)",
+        "{trials} trials: {} acknowledged changes, all present; {} delivery attempts for {} changes ({repeats} repeats: retries after the receiver's failures, attempts a kill cut short)",
         acked.len(),
         received.len(),
         ids.len()
