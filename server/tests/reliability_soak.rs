@@ -306,9 +306,11 @@ async fn soak(warm_up: Duration, measured: Duration, tolerance: Tolerance) {
     }
     let delivered = receiver.received();
     let max_rss = during.iter().map(|(r, _)| *r).max().unwrap_or(0);
+    // The trend under load, at ten evenly spaced moments (KiB).
+    let trend: Vec<u64> = (0..10).filter_map(|i| during.get(i * during.len() / 10).map(|(r, _)| *r)).collect();
     let max_fds = during.iter().map(|(_, f)| *f).max().unwrap_or(0);
     println!(
-        "soak: warm-up {warm_up:?} ({} requests), measured {measured:?}\n  idle after warm-up: {rss_warm} KiB resident, {fds_warm} fds\n  idle at the end: {rss_end} KiB resident, {fds_end} fds\n  under load at most {max_rss} KiB, {max_fds} fds\n  {}\n  {watch_lines} watch lines, {} webhook deliveries",
+        "soak: warm-up {warm_up:?} ({} requests), measured {measured:?}\n  idle after warm-up: {rss_warm} KiB resident, {fds_warm} fds\n  idle at the end: {rss_end} KiB resident, {fds_end} fds\n  under load at most {max_rss} KiB, {max_fds} fds; resident through the phase {trend:?}\n  {}\n  {watch_lines} watch lines, {} webhook deliveries",
         warm_stats.samples.len(),
         report.join("\n  "),
         delivered.len()
