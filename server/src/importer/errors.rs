@@ -28,6 +28,16 @@ pub fn timeout(r: &DockerImageReference, d: Duration) -> OperationStatus {
     OperationStatus::failure("InternalError", format!("{}: the registry did not answer within {}s", normalised(r), d.as_secs()), 500)
 }
 
+/// A blob the manifest names (its image config) that the registry does not have: not the
+/// image that is missing, as the generic not-found message would say.
+pub fn missing_blob(r: &DockerImageReference, what: &str, digest: &str) -> OperationStatus {
+    OperationStatus::failure(
+        "NotFound",
+        format!("{}: the {what} {digest} the manifest names is missing from the registry", normalised(r)),
+        404,
+    )
+}
+
 pub fn invalid_manifest(r: &DockerImageReference, detail: &str) -> OperationStatus {
     OperationStatus::failure("InternalError", scrubbed(&format!("{}: {detail}", normalised(r))), 500)
 }

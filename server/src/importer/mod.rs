@@ -354,7 +354,8 @@ impl Importer {
                 let d = config_digest.clone();
                 async move { c.blob(&reference, &d, MAX_CONFIG_BYTES, "image config").await }
             })
-            .await?;
+            .await
+            .map_err(|st| if st.reason == "NotFound" { errors::missing_blob(r, "image config", &config_digest) } else { st })?;
         Ok(manifest::image(repo, digest, raw, &m, &config))
     }
 

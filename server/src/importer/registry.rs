@@ -237,9 +237,14 @@ async fn finish(res: reqwest::Response, url: &str, limit: usize, what: &str) -> 
     let status = res.status();
     let headers = res.headers().clone();
     if status == StatusCode::OK {
-        return match read_capped(res, limit).await? {
-            Some(body) => Ok((headers, body)),
-            None => Err(Failure::Refused(format!("the {what} is larger than {}", human_bytes(limit)))),
+        return match read_capped(res, limit).await {
+            Ok(Some(body)) => Ok((headers, body)),
+            Ok(None) => Err(Failure::Refused(format!("the {what} is larger than {}", human_bytes(limit)))),
+            // The registry answered, then the body ended early (fewer bytes than announced, or
+            // the connection broke): reqwest calls that "error decoding response body", which
+            // says nothing to whoever reads the tag's condition.
+            Err(e) if !e.is_timeout() => Err(Failure::Refused(format!("the registry broke off the {what} before its end"))),
+            Err(e) => Err(e.into()),
         };
     }
     Err(failure_of(res, url).await)

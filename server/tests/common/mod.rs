@@ -7,6 +7,7 @@ pub mod portal;
 pub mod prune;
 pub mod receiver;
 pub mod registry;
+pub mod reliability;
 
 use axum::Router;
 use axum::body::Body;

@@ -55,6 +55,11 @@ impl Portal {
         Portal { child, url: format!("http://{host}"), host, data_dir, dir }
     }
 
+    /// The server's process id (to read its memory and descriptors under `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM (what service managers send to stop it).
     pub fn terminate(&self) {
         let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap().success();
