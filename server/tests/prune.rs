@@ -94,6 +94,16 @@ async fn prune_explains_every_decision_and_removes_what_it_said() {
     // Nothing left to do.
     let again = app.post("/api/v1/prune/images", json!({"confirm": true})).await;
     assert_eq!(again.body["summary"], "Summary: deleted 0 objects");
+    // A new head after the prune (whose deletes left gaps in the stored order) goes in front.
+    let newest = push_daily(&app, "app", "latest", 20, 1).await;
+    let stream = app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreams/app").await.body;
+    let order: Vec<&str> = stream["status"]["tags"].as_array().unwrap().iter().find(|t| t["tag"] == "latest").unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, vec![newest[0].as_str(), latest[5].as_str(), latest[4].as_str(), latest[3].as_str(), latest[1].as_str()]);
 }
 
 #[tokio::test]

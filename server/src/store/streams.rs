@@ -314,9 +314,17 @@ pub async fn update_stream(conn: &mut SqliteConnection, id: i64, s: &ImageStream
         write_spec_tags(conn, id, &s.spec.tags).await?;
     }
     for list in &s.status.tags {
-        if old.status_tag(&list.tag) != Some(list) {
-            delete_status_tag(conn, id, &list.tag).await?;
-            write_status_tag(conn, id, list).await?;
+        match old.status_tag(&list.tag) {
+            Some(o) if o == list => {}
+            // The common write: new heads in front of an unchanged history. Only the new rows
+            // are written, so a write's cost does not grow with the tag's history.
+            Some(o) if list.items().ends_with(o.items()) && list.items.is_some() == o.items.is_some() => {
+                prepend_items(conn, id, list, o).await?;
+            }
+            _ => {
+                delete_status_tag(conn, id, &list.tag).await?;
+                write_status_tag(conn, id, list).await?;
+            }
         }
     }
     for list in &old.status.tags {
@@ -354,6 +362,44 @@ async fn write_spec_tags(conn: &mut SqliteConnection, id: i64, tags: &[TagRefere
 async fn delete_status_tag(conn: &mut SqliteConnection, id: i64, tag: &str) -> StoreResult<()> {
     sqlx::query("DELETE FROM tag_events WHERE stream_id = ? AND tag = ?").bind(id).bind(tag).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM status_tags WHERE stream_id = ? AND tag = ?").bind(id).bind(tag).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Writes the items `list` has in front of `old`'s (its new heads) above the highest stored
+/// `seq`, and the conditions if they changed.
+async fn prepend_items(conn: &mut SqliteConnection, id: i64, list: &NamedTagEventList, old: &NamedTagEventList) -> StoreResult<()> {
+    if list.conditions != old.conditions {
+        sqlx::query("UPDATE status_tags SET conditions = ? WHERE stream_id = ? AND tag = ?")
+            .bind(Json(&list.conditions))
+            .bind(id)
+            .bind(&list.tag)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let new = &list.items()[..list.items().len() - old.items().len()];
+    if new.is_empty() {
+        return Ok(());
+    }
+    let top: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) FROM tag_events WHERE stream_id = ? AND tag = ?")
+        .bind(id)
+        .bind(&list.tag)
+        .fetch_one(&mut *conn)
+        .await?;
+    let n = new.len() as i64;
+    for (i, e) in new.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO tag_events (stream_id, tag, seq, created, docker_image_reference, image, generation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&list.tag)
+        .bind(top + n - i as i64)
+        .bind(&e.created)
+        .bind(&e.docker_image_reference)
+        .bind(&e.image)
+        .bind(e.generation)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
