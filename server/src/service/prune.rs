@@ -5,10 +5,10 @@
 //! the server's history. Between the stages only what stage 2 needs is kept: the images kept
 //! items name (a 64-bit key and one place naming each), the last pulls (keyed the same way).
 //!
-//! With `confirm`, the streams of a batch that lose items are changed in short write
-//! transactions (a few streams each, ~20 ms at most, so other writers wait little): inside
-//! one, each stream and its items are read again and decided again (a tag moved or a keep mark
-//! set meanwhile counts), the items that go are deleted by key, the stream gets a new
+//! With `confirm`, the streams of a batch are decided and changed in short write transactions
+//! (as many streams as fit in ~100 ms, so other writers wait little): inside one, each stream
+//! and its items are read and decided as they are now (a tag moved or a keep mark set a moment
+//! ago counts), the items that go are deleted by key, the stream gets a new
 //! resourceVersion and its watch event. A prune never removes a head (rule 2), so it moves no
 //! tag and queues no webhook delivery. Then, for the whole server, the Images a page at a time:
 //! each Image is deleted only if, inside the deleting transaction, no history item names it.
@@ -30,11 +30,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Streams whose history is read (and decided) at once.
-const STREAM_BATCH: usize = 256;
+const STREAM_BATCH: usize = 128;
 /// Images read (and decided) at once.
 const IMAGE_PAGE: i64 = 2000;
 /// How long one write transaction of a real prune may go on taking further streams or images.
-const WRITE_SLICE: Duration = Duration::from_millis(20);
+/// Longer transactions write far less: a deleted history item dirties pages of the history's
+/// indexes (by image, by time) all over the file, and a page dirtied again in the same
+/// transaction is written to the log once. Other writers wait at most about this long.
+const WRITE_SLICE: Duration = Duration::from_millis(100);
 
 /// RFC 3339 → unix seconds (an unreadable time counts as the epoch: old).
 fn unix(t: &str) -> i64 {
@@ -274,36 +277,50 @@ impl Service {
         }
     }
 
-    /// Stage 1: every stream, a batch at a time; with `confirm`, the batch's changes applied
-    /// before its decisions go out.
+    /// Stage 1: every stream, a batch at a time. A dry run reads the next batch's items while it
+    /// decides this one's; a real prune reads and decides each stream inside the transaction
+    /// that changes it (a stream that loses nothing is only read there).
     async fn prune_history(&self, run: &mut Run<'_>) -> Result<(), ApiError> {
         let streams = run.memory.streams;
         let total = streams.len();
-        for (b, batch) in streams.chunks(STREAM_BATCH).enumerate() {
-            let first = b * STREAM_BATCH;
+        let read = |batch: &[PruneStream]| {
+            let store = self.store.clone();
             let ids: Vec<i64> = batch.iter().map(|s| s.id).collect();
-            let mut conn = self.store.read().await.map_err(db)?;
-            let items = store::prune_items(&mut conn, &ids).await.map_err(db)?;
-            drop(conn);
-            let mut by_stream: HashMap<i64, Vec<PruneItem>> = HashMap::new();
-            for i in items {
-                by_stream.entry(i.stream_id).or_default().push(i);
-            }
-            let mut decided: Vec<Option<(Vec<PruneItem>, Vec<Decision>)>> = Vec::with_capacity(batch.len());
-            let mut changing: Vec<usize> = vec![];
-            for (k, s) in batch.iter().enumerate() {
-                let items = by_stream.remove(&s.id).unwrap_or_default();
-                let decisions = run.decide(s, &items);
-                if run.opts.confirm && decisions.iter().any(|d| !d.keep) {
-                    changing.push(first + k);
+            tokio::spawn(async move {
+                let mut conn = store.read().await?;
+                store::prune_items(&mut conn, &ids).await
+            })
+        };
+        let mut batches = streams.chunks(STREAM_BATCH).enumerate().peekable();
+        let mut next = match (run.opts.confirm, batches.peek()) {
+            (false, Some((_, b))) => Some(read(b)),
+            _ => None,
+        };
+        while let Some((b, batch)) = batches.next() {
+            let first = b * STREAM_BATCH;
+            let decided: Vec<(Vec<PruneItem>, Vec<Decision>)> = if run.opts.confirm {
+                let indexes: Vec<usize> = (first..first + batch.len()).collect();
+                self.apply_history(run, &indexes).await?.into_iter().map(|(_, d)| d).collect()
+            } else {
+                let items = match next.take() {
+                    Some(reading) => reading.await.map_err(|e| ApiError::internal(e.to_string()))?.map_err(db)?,
+                    None => vec![],
+                };
+                next = batches.peek().map(|(_, b)| read(b));
+                let mut by_stream: HashMap<i64, Vec<PruneItem>> = HashMap::new();
+                for i in items {
+                    by_stream.entry(i.stream_id).or_default().push(i);
                 }
-                decided.push(Some((items, decisions)));
-            }
-            for (index, applied) in self.apply_history(run, &changing).await? {
-                decided[index - first] = Some(applied);
-            }
-            for (k, d) in decided.into_iter().enumerate() {
-                let (items, decisions) = d.unwrap_or_default();
+                batch
+                    .iter()
+                    .map(|s| {
+                        let items = by_stream.remove(&s.id).unwrap_or_default();
+                        let decisions = run.decide(s, &items);
+                        (items, decisions)
+                    })
+                    .collect()
+            };
+            for (k, (items, decisions)) in decided.into_iter().enumerate() {
                 run.finish(first + k, items, decisions).await;
             }
             if run.abandoned {
@@ -314,20 +331,22 @@ impl Service {
         Ok(())
     }
 
-    /// Applies the prune to these streams (indexes into the run's streams), a few per write
-    /// transaction; returns each stream's items and decisions as they were applied (a stream
-    /// deleted meanwhile: none).
-    async fn apply_history(&self, run: &Run<'_>, changing: &[usize]) -> Result<Vec<(usize, (Vec<PruneItem>, Vec<Decision>))>, ApiError> {
-        let mut applied = Vec::with_capacity(changing.len());
-        let mut rest = changing;
+    /// Decides and applies the prune to these streams (indexes into the run's streams), as many
+    /// per write transaction as fit in `WRITE_SLICE`; returns each stream's items and decisions
+    /// as they were applied, in order (a stream deleted meanwhile: none).
+    async fn apply_history(&self, run: &Run<'_>, indexes: &[usize]) -> Result<Vec<(usize, (Vec<PruneItem>, Vec<Decision>))>, ApiError> {
+        let mut applied = Vec::with_capacity(indexes.len());
+        let mut rest = indexes;
         while !rest.is_empty() {
             let started = Instant::now();
             let mut tx = self.store.begin().await.map_err(db)?;
             let mut changed: Vec<(i64, i64)> = vec![];
+            let mut taken = 0usize;
             while let Some((&index, tail)) = rest.split_first() {
-                if !changed.is_empty() && started.elapsed() >= WRITE_SLICE {
+                if taken > 0 && started.elapsed() >= WRITE_SLICE {
                     break;
                 }
+                taken += 1;
                 rest = tail;
                 let id = run.memory.streams[index].id;
                 // Read and decided again as it is now.
