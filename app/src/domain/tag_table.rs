@@ -221,9 +221,7 @@ mod tests {
             reference: false,
             import_mode: String::new(),
             pull: None,
-            history: created
-                .map(|c| vec![TagEvent { created: c.into(), image: image.into(), ..Default::default() }])
-                .unwrap_or_default(),
+            history: created.map(|c| vec![TagEvent { created: c.into(), image: image.into(), ..Default::default() }]).unwrap_or_default(),
         }
     }
 
@@ -289,7 +287,9 @@ mod tests {
             tag("c", Some("2026-03-01T00:00:00Z"), "sha256:3"),
             tag("d", Some("2026-02-01T00:00:00Z"), "sha256:2"),
         ];
-        let sorted = |q: TagQuery| names(&tag_page(tags.clone(), &q, |t| t.history.first().map(|h| h.image.len() as i64 * 10 + t.name.len() as i64))).join(",");
+        let sorted = |q: TagQuery| {
+            names(&tag_page(tags.clone(), &q, |t| t.history.first().map(|h| h.image.len() as i64 * 10 + t.name.len() as i64))).join(",")
+        };
         let newest = TagQuery::default().sorted_by(TagSort::Updated);
         assert_eq!(sorted(newest.clone()), "c,d,a,b");
         assert_eq!(sorted(newest.sorted_by(TagSort::Updated)), "a,d,c,b", "oldest first, never-moved still last");

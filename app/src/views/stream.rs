@@ -17,8 +17,8 @@
 
 use super::timeline::Timeline;
 use crate::domain::plain::{count, import_reason_words};
-use crate::domain::present::{ago, human_duration, parse_time};
 use crate::domain::present::human_size;
+use crate::domain::present::{ago, human_duration, parse_time};
 use crate::domain::tag_table::{PER_PAGE_CHOICES, TagPage, TagQuery, TagSort, tag_page};
 use crate::domain::views::{TagState, TagView, change_words, image_labels, tag_views};
 use crate::model::ImageStream;
@@ -194,7 +194,13 @@ fn table_href(q: &TagQuery) -> String {
 fn SortHeader(table: TagQuery, column: TagSort, label: &'static str) -> impl IntoView {
     let active = table.sort == column;
     let aria = active.then(|| if table.descending { "descending" } else { "ascending" });
-    let arrow = if !active { "" } else if table.descending { " ▼" } else { " ▲" };
+    let arrow = if !active {
+        ""
+    } else if table.descending {
+        " ▼"
+    } else {
+        " ▲"
+    };
     let href = table_href(&table.sorted_by(column));
     view! { <th scope="col" aria-sort=aria class=format!("sort-{}", column.key())><a href=href>{label}{arrow}</a></th> }
 }
@@ -216,7 +222,8 @@ fn TagTable(
     let summary = if rows.is_empty() {
         format!("No tag matches “{}” ({} in all).", table.filter, count(total as u64, "tag"))
     } else {
-        let of = if matching < total { format!("{matching} matching of {}", count(total as u64, "tag")) } else { count(total as u64, "tag") };
+        let of =
+            if matching < total { format!("{matching} matching of {}", count(total as u64, "tag")) } else { count(total as u64, "tag") };
         format!("{}–{} of {of} · page {shown_page} of {pages}", first + 1, first + rows.len())
     };
     let prev = (shown_page > 1).then(|| table_href(&table.on_page(shown_page - 1)));
@@ -227,9 +234,10 @@ fn TagTable(
         .map(|n| view! { <option value=n.to_string() selected=n == table.per_page>{n.to_string()}</option> })
         .collect_view();
     // The view the selection form keeps (it is a GET form to the confirmation).
-    let keep = [("q", table.filter.clone()), ("sort", sort_value.clone()), ("per", table.per_page.to_string()), ("page", shown_page.to_string())];
+    let keep =
+        [("q", table.filter.clone()), ("sort", sort_value.clone()), ("per", table.per_page.to_string()), ("page", shown_page.to_string())];
     view! {
-        <form method="get" class="search tag-filter" role="search" aria-label="Filter tags" action="#tags-heading">
+        <form method="get" class="search tag-filter" role="search" aria-label="Find tags" action="#tags-heading">
             <label for="tag-filter">"Filter tags"</label>
             <input id="tag-filter" name="q" type="search" value=table.filter.clone() placeholder="tag name or digest prefix"/>
             <input type="hidden" name="sort" value=sort_value/>
@@ -321,7 +329,7 @@ fn TagTable(
                                         {import_now.then(|| view! {
                                             <button type="button" class="js-only" data-act="import" data-tag=t.name.clone()>"Import now"</button>
                                         })}
-                                        <a class="button" href=delete_href data-act="ask" role="button">"Delete…"</a>
+                                        <a class="button" href=delete_href data-act="ask">"Delete…"</a>
                                         <span class="confirm" hidden>
                                             <button type="button" class="danger" data-act="delete" data-tag=t.name.clone()>"Confirm delete"</button>
                                             <button type="button" data-act="cancel">"Cancel"</button>

@@ -9,10 +9,12 @@
 
 use super::{Caller, Service, Verb, db};
 use crate::store::{self, CatalogSort};
-use app::api::{CatalogSlice, CatalogStream, Dashboard, FailingImport, ImageFacts, ImageStorage, ImageSummary, ImageUse, StreamFacts, TagMovement};
+use app::api::{
+    CatalogSlice, CatalogStream, Dashboard, FailingImport, ImageFacts, ImageStorage, ImageSummary, ImageUse, StreamFacts, TagMovement,
+};
+use app::domain::present::{image_repository_column, last_updated, tags_by_recency, tags_column};
 use app::domain::tag_table::{TagQuery, tag_page};
 use app::domain::views::tag_views;
-use app::domain::present::{image_repository_column, last_updated, tags_by_recency, tags_column};
 use app::model::{ApiError, CONDITION_IMPORT_SUCCESS, ImageStream, RES_IMAGES, TagEvent};
 use chrono::SecondsFormat;
 use std::collections::{BTreeMap, BTreeSet};

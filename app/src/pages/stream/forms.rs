@@ -83,7 +83,11 @@ pub(super) fn TagImageForm(ns: String, stream: String, tags: Vec<String>, prefil
             namespace: plan_namespace.clone(),
             ..Default::default()
         };
-        plan_tag(&args).err().map(|e| (e.field.as_str().to_string(), e.message))
+        // An empty name is for `required` to say (a plain form must not start disabled).
+        plan_tag(&args)
+            .err()
+            .map(|e| (e.field.as_str().to_string(), e.message))
+            .filter(|(field, _)| !(field == "destination" && destination.get().trim().is_empty()))
     };
     let plan_error = Memo::new(move |_| plan_error());
     // What a registry source means in full (`build-42` is docker.io/library/build-42:latest).

@@ -122,7 +122,14 @@ fn DeleteConfirmation(ns: String, stream: String, tags: Vec<String>, back: Strin
 /// handler of the buttons inside it: "Delete…" (one tag or the selection), "Import now",
 /// "Tag this image as…" and "Restore this image…".
 #[island]
-fn StreamPart(ns: String, name: String, all: bool, table: TagTableParams, import_forms: Vec<ImportForm>, children: Children) -> impl IntoView {
+fn StreamPart(
+    ns: String,
+    name: String,
+    all: bool,
+    table: TagTableParams,
+    import_forms: Vec<ImportForm>,
+    children: Children,
+) -> impl IntoView {
     // What "Import now" imports; read again with the part, since tags come and go.
     let import_forms = RwSignal::new(import_forms);
     let target = NodeRef::new();
@@ -270,7 +277,12 @@ fn ask_bulk(tags: &[String]) {
             go.set_text_content(Some(&format!("Delete {}", count(tags.len() as u64, "tag"))));
         }
         show_bulk(true);
-        if let Some(go) = doc.query_selector("#bulk-confirm [data-act=bulk-delete]").ok().flatten().and_then(|e| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(e).ok()) {
+        if let Some(go) = doc
+            .query_selector("#bulk-confirm [data-act=bulk-delete]")
+            .ok()
+            .flatten()
+            .and_then(|e| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(e).ok())
+        {
             let _ = go.focus();
         }
     }
