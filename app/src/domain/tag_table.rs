@@ -8,7 +8,7 @@
 //! what a tag offers (that is `views`).
 
 use super::tag_order::version_cmp;
-use super::views::TagView;
+use crate::domain::views::TagView;
 use std::cmp::Ordering;
 
 /// The page sizes offered; a query asking for another is brought into this range.

@@ -193,7 +193,7 @@ fn table_href(q: &TagQuery) -> String {
 #[component]
 fn SortHeader(table: TagQuery, column: TagSort, label: &'static str) -> impl IntoView {
     let active = table.sort == column;
-    let aria = active.then(|| if table.descending { "descending" } else { "ascending" });
+    let aria = active.then_some(if table.descending { "descending" } else { "ascending" });
     let arrow = if !active {
         ""
     } else if table.descending {
