@@ -72,6 +72,10 @@ test("point 3: filter, version order, sortable columns, pages, digests, sizes, p
   let names = await rowNames(page);
   expect(names.slice(0, 3)).toEqual(["1.0.1", "1.0.2", "1.0.3"]);
   expect(names.indexOf("1.0.2")).toBeLessThan(names.indexOf("1.0.10"));
+  // The timeline draws the page's tags, in the same order; the histories below are the page's.
+  const lanes = await page.locator("svg.lanes text.lane-label").allTextContents();
+  expect(lanes).toEqual(names);
+  await expect(page.locator("details.history")).toHaveCount(25);
   await expect(page.locator("#tags th.sort-name")).toHaveAttribute("aria-sort", "ascending");
 
   // Short digest (12 hex) linking to the image page, a copy button with the full digest,

@@ -19,6 +19,7 @@ use super::timeline::Timeline;
 use crate::domain::plain::{count, import_reason_words};
 use crate::domain::present::human_size;
 use crate::domain::present::{ago, human_duration, parse_time};
+use crate::domain::tag_order::version_cmp;
 use crate::domain::tag_table::{PER_PAGE_CHOICES, TagPage, TagQuery, TagSort, tag_page};
 use crate::domain::views::{TagState, TagView, change_words, image_labels, tag_views};
 use crate::model::ImageStream;
@@ -32,8 +33,13 @@ pub fn render(facts: &StreamFacts, all_history: bool, table: &TagQuery) -> Strea
     let stream = &facts.stream;
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
-    let import_forms = tag_views(stream)
+    // What "Import now" imports, for the rows of the table's page only (the buttons there): a
+    // stream with 500 tags must not send 500 forms to the browser.
+    let page = tag_page(tag_views(stream), table, |t| size_of(&facts.images, t));
+    let import_forms = page
+        .rows
         .into_iter()
+        .filter(|t| t.offers_import_now())
         .filter_map(|t| {
             Some(ImportForm {
                 namespace: ns.clone(),
@@ -104,6 +110,16 @@ fn StreamView(
             let page = tag_page(tags, &table, |t| size_of(&images, t));
             let histories = page.rows.clone();
             let several = page.rows.len() < page.total;
+            // The timeline draws the lanes of the page's tags (and their aliases): 25 lanes of a
+            // stream with 500 tags, not 500.
+            let mut timeline = timeline;
+            if several {
+                let shown: std::collections::BTreeSet<&str> =
+                    page.rows.iter().flat_map(|t| std::iter::once(t.name.as_str()).chain(t.aliases.iter().map(String::as_str))).collect();
+                timeline.status.tags.retain(|l| shown.contains(l.tag.as_str()));
+            }
+            // Lanes in version order, as the table (`1.0.2` above `1.0.10`).
+            timeline.status.tags.sort_by(|a, b| version_cmp(&a.tag, &b.tag));
             view! {
                 <TagTable ns=ns.clone() stream=name.clone() page table storage images/>
                 <Timeline stream=timeline/>
