@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # UI benchmark (README, "The web UI"): builds the release site, writes 10,000 streams / 100,000 tags /
-# 1,000,000 history items plus one tag with a 1,000-item history, serves them, and measures
-# server-side rendering of the catalog's first page and of that timeline (p50/p99 over 200
-# requests), and the gzipped size of the release WASM + JS.
+# 1,000,000 history items plus one tag with a 1,000-item history and one stream with 500 tags,
+# serves them, and measures server-side rendering of the catalog's first page, of that timeline
+# and of the 500-tag stream's first page (p50/p99 over 200 requests), and the gzipped size of
+# the release WASM + JS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # BENCH_BIN and BENCH_SITE measure another build (say, an older commit's, copied aside) with
@@ -50,6 +51,9 @@ for label, path, marker in [
     ("catalog first page", "/", b"app-00000"),
     ("stream page of a tag with 1,000 history items (lanes: all, list: newest 50)", "/ns/timeline/long", b"v0.0"),
     ("the same with all 1,000 items listed (?history=all)", "/ns/timeline/long?history=all", b"v0.0"),
+    # Issue 17 point 3: target <= 30 ms (p50) for the first page of a stream with 500 tags.
+    ("first page of the tag table of a stream with 500 tags", "/ns/wide/many", b"v1.0"),
+    ("the same, newest first, page 3 of 100 rows", "/ns/wide/many?sort=-updated&per=100&page=3", b"v1"),
 ]:
     p50, p99, size = measure(path)
     print(f"    {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({size} bytes)")

@@ -59,6 +59,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:,"/>
+                // Without JavaScript, controls that need it are not shown (issue 17 point 9): a
+                // `type="button"` (copy, theme, the islands' buttons) does nothing without a
+                // script, nor does a form without an `action` (the islands' forms that are not
+                // plain forms too), nor anything marked `js-only`. A note under the header says
+                // so; pages name what they leave out.
+                <noscript><style>".js-only, button[type=button], form:not([action]) { display: none !important; }"</style></noscript>
                 <script src="/portal-ui.js"></script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
@@ -89,6 +95,7 @@ pub fn App() -> impl IntoView {
                 <live::UserMenu/>
                 <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
             </header>
+            <noscript><p class="nojs-note muted small" id="nojs-note">"JavaScript is off: every page reads, and the plain forms (search, filters, tagging, importing, deleting tags, creating streams, signing in) work. Buttons that need JavaScript (copy, live actions, settings) are hidden; the API and the command line do the rest."</p></noscript>
             <main id="main">
                 <Routes fallback=|| view! { <PageTitle text="Page not found"/><h1>"Page not found"</h1> }>
                     <Route path=StaticSegment("") view=pages::catalog::CatalogPage ssr=SsrMode::Async/>

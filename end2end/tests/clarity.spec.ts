@@ -243,7 +243,7 @@ test("point 2: the source is chosen; bare tag names, digest prefixes and 'Tag th
   await source.fill("build-42");
   await expect(page.locator("#tag-source-hint")).toHaveText(/^Imports docker\.io\/library\/build-42/);
   // "Tag this image as…" on a row: the form takes that image, the cursor goes to the name.
-  await page.locator('tr[data-tag="prod"]').getByRole("button", { name: "Tag this image as… (the image of prod)" }).click();
+  await page.locator('tr[data-tag="prod"]').getByRole("link", { name: "Tag this image as… (the image of prod)" }).click();
   await expect(page.getByLabel("A tag or image of this stream")).toBeChecked();
   await expect(source).toHaveValue(prod);
   await expect(dest).toBeFocused();

@@ -746,3 +746,32 @@ async fn mapping_import_and_watch_validation_as_upstream() {
     }
     assert_eq!(app.get("/apis/image.openshift.io/v1/namespaces/default/imagestreamtags?watch=0").await.status, StatusCode::OK);
 }
+
+/// The stream page's bulk delete (issue 17 point 3): several tags in one transaction, one new
+/// resourceVersion; a missing tag refuses the whole request and changes nothing.
+#[tokio::test]
+async fn several_tags_are_deleted_at_once_or_not_at_all() {
+    use server::service::Caller;
+    let app = TestApp::new().await;
+    let tags: Vec<Value> = ["a", "b", "c"].iter().map(|t| docker_tag(t, &format!("quay.io/o/a:{t}"))).collect();
+    assert_eq!(
+        app.create_stream("default", json!({"metadata": {"name": "app"}, "spec": {"tags": tags}})).await.status,
+        StatusCode::CREATED
+    );
+    let who = Caller::system();
+    let before = app.service.get_stream(&who, "default", "app").await.unwrap();
+
+    let refused = app.service.delete_istags(&who, "default", "app", &["a".into(), "nope".into()]).await.unwrap_err();
+    assert_eq!((refused.code(), refused.message()), (404, "imagestreamtags.image.openshift.io \"app:nope\" not found"));
+    let unchanged = app.service.get_stream(&who, "default", "app").await.unwrap();
+    assert_eq!(unchanged.metadata.resource_version, before.metadata.resource_version, "nothing written");
+    assert_eq!(unchanged.spec.tags.len(), 3);
+    assert_eq!(app.service.delete_istags(&who, "default", "app", &[]).await.unwrap_err().code(), 400);
+
+    assert_eq!(app.service.delete_istags(&who, "default", "app", &["c".into(), "a".into(), "a".into()]).await.unwrap(), 2);
+    let after = app.service.get_stream(&who, "default", "app").await.unwrap();
+    assert_eq!(after.spec.tags.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), vec!["b"]);
+    assert_eq!(after.metadata.generation, Some(before.metadata.generation.unwrap() + 1), "one generation for the whole change");
+    let rv = |s: &app::model::ImageStream| s.metadata.resource_version.clone().unwrap().parse::<i64>().unwrap();
+    assert_eq!(rv(&after), rv(&before) + 1, "one resourceVersion for the whole change");
+}

@@ -25,8 +25,9 @@ pub struct ServerPruneState {
 
 pub trait PortalBackend: Send + Sync + 'static {
     fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogSlice>;
-    /// The stream page's facts: the stream and what the blob store holds of its tags' images.
-    fn stream(&self, namespace: String, name: String) -> Answer<'_, StreamFacts>;
+    /// The stream page's facts: the stream, its heads' sizes and what the blob store holds of
+    /// the images of the tag table's page `table`.
+    fn stream(&self, namespace: String, name: String, table: crate::domain::tag_table::TagQuery) -> Answer<'_, StreamFacts>;
     fn image(&self, digest: String) -> Answer<'_, ImageFacts>;
     /// The image page of `<stream>@<id>` (an ImageStreamImage name) in a namespace.
     fn stream_image(&self, namespace: String, name: String) -> Answer<'_, ImageFacts>;
@@ -40,6 +41,8 @@ pub trait PortalBackend: Send + Sync + 'static {
     /// Returns the message `tag` prints.
     fn tag(&self, form: TagForm) -> Answer<'_, String>;
     fn delete_tag(&self, namespace: String, stream: String, tag: String) -> Answer<'_, ()>;
+    /// Deletes several tags of a stream in one transaction; answers how many.
+    fn delete_tags(&self, namespace: String, stream: String, tags: Vec<String>) -> Answer<'_, usize>;
     /// Returns a summary: tags imported, failed, additional.
     fn import(&self, form: ImportForm) -> Answer<'_, String>;
     /// Starts an import in the background; returns its job id.

@@ -66,10 +66,11 @@ pub async fn list_catalog(query: String, sort: String, page: u32) -> Result<Rend
 }
 
 /// The stream page's content (see [`StreamPageData`]); `all_history` lists every history item
-/// instead of the newest ones.
+/// instead of the newest ones; `table` is the tag table's filter, sort and page.
 #[server]
-pub async fn get_stream(namespace: String, name: String, all_history: bool) -> Result<StreamPageData, ApiFailure> {
-    backend()?.stream(namespace, name).await.map(|f| crate::views::stream::render(&f, all_history)).map_err(fail)
+pub async fn get_stream(namespace: String, name: String, all_history: bool, table: TagTableParams) -> Result<StreamPageData, ApiFailure> {
+    let query = table.query();
+    backend()?.stream(namespace, name, query.clone()).await.map(|f| crate::views::stream::render(&f, all_history, &query)).map_err(fail)
 }
 
 /// The image page's content, rendered on the server (read-only; see `widgets::Rendered`).
@@ -99,7 +100,8 @@ pub async fn list_namespace_names() -> Result<Vec<String>, ApiFailure> {
 
 #[server]
 pub async fn create_namespace(name: String) -> Result<(), ApiFailure> {
-    backend()?.create_namespace(name).await.map_err(fail)
+    let result = backend()?.create_namespace(name.clone()).await.map_err(fail);
+    back_to_page(result, |()| format!("Namespace {} created.", name.trim()), "page-answer")
 }
 
 #[server]
@@ -109,7 +111,8 @@ pub async fn delete_namespace(name: String) -> Result<(), ApiFailure> {
 
 #[server]
 pub async fn create_stream(namespace: String, name: String) -> Result<(), ApiFailure> {
-    backend()?.create_stream(namespace.clone(), name).await.map_err(fail_in(&namespace))
+    let result = backend()?.create_stream(namespace.clone(), name.clone()).await.map_err(fail_in(&namespace));
+    back_to_page(result, |()| format!("Image stream {}/{} created.", namespace.trim(), name.trim()), "page-answer")
 }
 
 #[server]
@@ -117,10 +120,13 @@ pub async fn delete_stream(namespace: String, name: String) -> Result<(), ApiFai
     backend()?.delete_stream(namespace.clone(), name).await.map_err(fail_in(&namespace))
 }
 
+/// Tags an image. From the page's WASM it answers the message; posted by the plain HTML form
+/// (no JavaScript) it sends the browser back to the page with the answer ([`back_to_page`]).
 #[server]
 pub async fn tag_image(form: TagForm) -> Result<String, ApiFailure> {
     let namespace = form.namespace.clone();
-    backend()?.tag(form).await.map_err(fail_in(&namespace))
+    let result = backend()?.tag(form).await.map_err(fail_in(&namespace));
+    back_to_page(result, |m| m.clone(), "page-answer")
 }
 
 #[server]
@@ -128,10 +134,70 @@ pub async fn delete_tag(namespace: String, stream: String, tag: String) -> Resul
     backend()?.delete_tag(namespace.clone(), stream, tag).await.map_err(fail_in(&namespace))
 }
 
+/// Deletes the chosen tags of a stream at once (the tag table's selection; one confirmation,
+/// one transaction). Answers how many were deleted; a plain form goes back to the page.
+#[server]
+pub async fn delete_tags(namespace: String, stream: String, tags: Vec<String>) -> Result<usize, ApiFailure> {
+    let result = backend()?.delete_tags(namespace.clone(), stream, tags).await.map_err(fail_in(&namespace));
+    back_to_page(result, |n| format!("{} deleted.", crate::domain::plain::count(*n as u64, "tag")), "page-answer")
+}
+
+/// Query parameters of a page that an answer replaces: the previous answer, and the requests
+/// that led to the form (a confirmation, a prefilled source).
+#[cfg(feature = "ssr")]
+const ANSWER_PARAMS: [&str; 6] = ["notice", "failed", "delete", "source", "__err", "__path"];
+
+/// The answer of a server function posted by a plain HTML form (the page without JavaScript;
+/// its `Accept` names HTML): the browser goes back to the page it came from (the `Referer`'s
+/// path and query, never another site), with the answer in the address (`notice=` or
+/// `failed=`, which the page shows in place) and `#anchor` to scroll to it. Calls from the
+/// page's WASM are answered as usual.
+#[cfg(feature = "ssr")]
+fn back_to_page<T>(result: Result<T, ApiFailure>, words: impl FnOnce(&T) -> String, anchor: &str) -> Result<T, ApiFailure> {
+    let Some(parts) = use_context::<http::request::Parts>() else { return result };
+    let header = |n: http::header::HeaderName| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    if !header(http::header::ACCEPT).contains("text/html") {
+        return result;
+    }
+    let (key, message) = match &result {
+        Ok(v) => ("notice", words(v)),
+        Err(e) => ("failed", e.message.clone()),
+    };
+    let location = answer_location(&header(http::header::REFERER), key, &message, anchor);
+    if let (Some(opts), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&location)) {
+        opts.set_status(http::StatusCode::SEE_OTHER);
+        opts.insert_header(http::header::LOCATION, value);
+    }
+    result
+}
+
+/// Where [`back_to_page`] sends the browser: the referring page's path (on this site; `/` if
+/// there is none) and its query without [`ANSWER_PARAMS`], then `key=message` and `#anchor`.
+#[cfg(feature = "ssr")]
+fn answer_location(referer: &str, key: &str, message: &str, anchor: &str) -> String {
+    let local = match referer.split_once("://") {
+        Some((_, rest)) => rest.find('/').map(|i| &rest[i..]).unwrap_or("/"),
+        None => referer,
+    };
+    let local = local.split('#').next().unwrap_or_default();
+    let (path, query) = local.split_once('?').unwrap_or((local, ""));
+    let path = if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') { path } else { "/" };
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !ANSWER_PARAMS.contains(&p.split('=').next().unwrap_or_default()))
+        .map(str::to_string)
+        .collect();
+    pairs.push(format!("{key}={}", crate::widgets::query_value(message)));
+    format!("{path}?{}#{anchor}", pairs.join("&"))
+}
+
+/// Imports now and answers the summary (the table's "Import now"; the import form without
+/// JavaScript posts here and goes back to the page, [`back_to_page`]).
 #[server]
 pub async fn import_images(form: ImportForm) -> Result<String, ApiFailure> {
     let namespace = form.namespace.clone();
-    backend()?.import(form).await.map_err(fail_in(&namespace))
+    let result = backend()?.import(form).await.map_err(fail_in(&namespace));
+    back_to_page(result, |m| m.clone(), "page-answer")
 }
 
 #[server]
@@ -273,4 +339,24 @@ pub async fn get_server_prune(id: String) -> Result<PruneJob, ApiFailure> {
     let state = backend()?.server_prune(id).await.map_err(fail)?;
     let result = state.result.map(|r| r.map(crate::views::retention::render_server_preview).map_err(fail));
     Ok(PruneJob { phase: state.phase, done: state.done, total: state.total, result })
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::answer_location;
+
+    #[test]
+    fn plain_forms_go_back_to_their_page_with_the_answer() {
+        assert_eq!(
+            answer_location("http://h:1/ns/demo/ruby?q=1.0&delete=a&delete=b&notice=old#tags", "notice", "2 tags deleted.", "page-answer"),
+            "/ns/demo/ruby?q=1.0&notice=2%20tags%20deleted.#page-answer"
+        );
+        assert_eq!(answer_location("", "failed", "x", "a"), "/?failed=x#a", "no Referer: the catalog");
+        assert_eq!(answer_location("http://h//evil.example/x", "notice", "x", "a"), "/?notice=x#a", "never another site");
+        assert_eq!(answer_location("https://h", "notice", "ok", "a"), "/?notice=ok#a");
+        assert_eq!(
+            answer_location("http://h/?source=sha256:ab&sort=-size", "failed", "no & yes", "a"),
+            "/?sort=-size&failed=no%20%26%20yes#a"
+        );
+    }
 }

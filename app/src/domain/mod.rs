@@ -24,5 +24,6 @@ pub mod selectors;
 pub mod streams;
 pub mod tag_command;
 pub mod tag_order;
+pub mod tag_table;
 pub mod triggers;
 pub mod views;

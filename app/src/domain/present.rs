@@ -67,7 +67,8 @@ pub fn tags_by_recency(stream: &ImageStream) -> Vec<String> {
         .iter()
         .filter_map(|l| l.items().first().map(|h| (parse_time(&h.created).map(|t| t.timestamp()).unwrap_or(0), l.tag.clone())))
         .collect();
-    tags.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    // Ties (tags moved in the same second) in version order: `1.0.2` before `1.0.10`.
+    tags.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| super::tag_order::version_cmp(&a.1, &b.1)));
     tags.into_iter().map(|(_, t)| t).collect()
 }
 

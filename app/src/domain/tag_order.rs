@@ -3,6 +3,9 @@
 //! versions (`5.1.3`, `v5.1.3-other`) newest first; then everything else alphabetically. For equal
 //! versions the tag without the `v` prefix comes first (`2.0` before `v2.0`).
 //!
+//! [`version_cmp`] is the order people read tag names in (issue 17 point 3): numbers compare as
+//! numbers, so `1.0.2` comes before `1.0.10` in the tag table, the timeline and the catalog.
+//!
 //! Must not: drop or rename tags (it only orders them).
 
 use std::cmp::Ordering;
@@ -164,9 +167,57 @@ pub fn prioritize_tags(tags: &mut [String]) {
     }
 }
 
+/// Tag names in "version" order: runs of digits compare as numbers (`1.0.2` < `1.0.10`,
+/// `build-9` < `build-10`), everything else character by character; digits before letters.
+/// Names equal in that reading (`1.01` and `1.1`) fall back to plain order, so it is total.
+pub fn version_cmp(a: &str, b: &str) -> Ordering {
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(p), Some(q)) if p.is_ascii_digit() && q.is_ascii_digit() => {
+                let run = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (m, n) = (run(x), run(y));
+                // Leading zeros do not make a number bigger.
+                let trim = |s: &'_ [u8]| -> usize { s.iter().take_while(|c| **c == b'0').count() };
+                let (dx, dy) = (&x[trim(&x[..m]).min(m)..m], &y[trim(&y[..n]).min(n)..n]);
+                let ord = dx.len().cmp(&dy.len()).then_with(|| dx.cmp(dy));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                (x, y) = (&x[m..], &y[n..]);
+            }
+            (Some(p), Some(q)) => {
+                // A digit sorts before any other character.
+                let ord = match (p.is_ascii_digit(), q.is_ascii_digit()) {
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    _ => p.cmp(q),
+                };
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                (x, y) = (&x[1..], &y[1..]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_read_as_numbers() {
+        let mut v = vec!["1.0.10", "latest", "1.0.2", "build-10", "1.0.2-rc1", "build-9", "v2", "10", "9", "1.01", "1.1", "a"];
+        v.sort_by(|a, b| version_cmp(a, b));
+        assert_eq!(v, vec!["1.0.2", "1.0.2-rc1", "1.0.10", "1.01", "1.1", "9", "10", "a", "build-9", "build-10", "latest", "v2"]);
+        assert_eq!(version_cmp("1.0.2", "1.0.10"), Ordering::Less);
+        assert_eq!(version_cmp("x", "x"), Ordering::Equal);
+        assert_eq!(version_cmp(&"9".repeat(40), &"1".repeat(41)), Ordering::Less, "no overflow on long numbers");
+    }
 
     fn order(tags: &[&str]) -> Vec<String> {
         let mut v: Vec<String> = tags.iter().map(|s| s.to_string()).collect();

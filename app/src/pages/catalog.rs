@@ -10,6 +10,7 @@ use crate::domain::plain::rule_words;
 use crate::live::{Failure, LiveConnection, LivePart, PartSource, announce_change};
 use crate::widgets::{PageTitle, Rendered};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
 #[component]
@@ -23,9 +24,15 @@ pub fn CatalogPage() -> impl IntoView {
     let (by_name, by_updated) = (sort == "name", sort == "updated");
     let part = PartSource::Catalog { query: q.clone(), sort: sort.clone(), page };
     let title = if q.is_empty() { "Image streams".to_string() } else { format!("Streams matching {q}") };
+    // A plain form's answer (`api::back_to_page`).
+    let answer = use_query_map().with_untracked(|query| query.get("failed").map(Err).or_else(|| query.get("notice").map(Ok)));
     view! {
         <PageTitle text=title/>
         <h1>"Image streams"</h1>
+        {answer.map(|a| match a {
+            Ok(m) => view! { <p class="ok page-answer" role="status" id="page-answer">{m}</p> }.into_any(),
+            Err(m) => view! { <p class="error page-answer" role="alert" id="page-answer">{m}</p> }.into_any(),
+        })}
         <form method="get" action="/" class="search" role="search">
             <label for="q">"Search"</label>
             <input id="q" name="q" type="search" placeholder="namespace, name, namespace/name, tag or digest prefix" value=q.clone()/>
@@ -99,30 +106,33 @@ fn CreateForms() -> impl IntoView {
         None => None,
     };
     view! {
+        <noscript><p class="muted small nojs-note">"Without JavaScript, deleting a namespace is not offered here: use "<code>"DELETE /api/v1/namespaces/NAME"</code>"."</p></noscript>
         <section class="forms" aria-label="Create">
-            <form class="card" on:submit=move |ev| {
+            // Plain forms too (fields named as the server functions' arguments): without
+            // JavaScript they post, and the page comes back with the answer (`api::back_to_page`).
+            <form class="card" method="post" action=crate::api::CreateNamespace::url() on:submit=move |ev| {
                 ev.prevent_default();
                 create_ns.value().set(None);
                 create_ns.dispatch(ns_name.get());
             }>
                 <h2>"New namespace"</h2>
                 <label for="new-namespace">"Name"</label>
-                <input id="new-namespace" required prop:value=ns_name on:input=move |ev| ns_name.set(event_target_value(&ev))
+                <input id="new-namespace" name="name" required prop:value=ns_name on:input=move |ev| ns_name.set(event_target_value(&ev))
                     aria-describedby="new-namespace-hint"/>
                 <p id="new-namespace-hint" class="hint error">{ns_hint}</p>
                 <button type="submit" disabled=move || ns_hint().is_some() || create_ns.pending().get()>"Create namespace"</button>
                 {move || result(create_ns.value().get())}
             </form>
-            <form class="card" on:submit=move |ev| {
+            <form class="card" method="post" action=crate::api::CreateStream::url() on:submit=move |ev| {
                 ev.prevent_default();
                 create_is.value().set(None);
                 create_is.dispatch((stream_ns.get(), stream_name.get()));
             }>
                 <h2>"New image stream"</h2>
                 <label for="new-stream-namespace">"Namespace"</label>
-                <input id="new-stream-namespace" required prop:value=stream_ns on:input=move |ev| stream_ns.set(event_target_value(&ev))/>
+                <input id="new-stream-namespace" name="namespace" value="default" required prop:value=stream_ns on:input=move |ev| stream_ns.set(event_target_value(&ev))/>
                 <label for="new-stream-name">"Name"</label>
-                <input id="new-stream-name" required prop:value=stream_name on:input=move |ev| stream_name.set(event_target_value(&ev))
+                <input id="new-stream-name" name="name" required prop:value=stream_name on:input=move |ev| stream_name.set(event_target_value(&ev))
                     aria-describedby="new-stream-hint"/>
                 <p id="new-stream-hint" class="hint error">{is_hint}</p>
                 <button type="submit" disabled=move || is_hint().is_some() || create_is.pending().get()>"Create image stream"</button>
@@ -136,7 +146,7 @@ fn CreateForms() -> impl IntoView {
                     None => None,
                 }}
             </form>
-            <form class="card" on:submit=move |ev| {
+            <form class="card js-only" on:submit=move |ev| {
                 ev.prevent_default();
                 if confirm_delete.get() {
                     delete_ns.value().set(None);

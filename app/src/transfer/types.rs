@@ -67,11 +67,45 @@ pub struct ImageStorage {
     pub stored_bytes: i64,
 }
 
-/// The stream page's facts: the stream and, per image a tag points at, its storage.
+/// An image's size (its layers; a manifest list's: its stored children's) and how many
+/// platforms it has (0: a single image; N: a manifest list, "multi-arch ×N").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSummary {
+    pub size: i64,
+    pub platforms: i64,
+}
+
+/// The stream page's facts: the stream; per image a tag points at, its size and platforms;
+/// and, per image a row of the tag table's page shows, its storage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StreamFacts {
     pub stream: ImageStream,
     pub storage: BTreeMap<String, ImageStorage>,
+    #[serde(default)]
+    pub images: BTreeMap<String, ImageSummary>,
+}
+
+/// The query of the stream page's tag table (`domain::tag_table::TagQuery`'s parameters, as
+/// the address has them): filter, sort, page, rows per page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagTableParams {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub page: String,
+    #[serde(default)]
+    pub per: String,
+}
+
+impl TagTableParams {
+    pub fn query(&self) -> crate::domain::tag_table::TagQuery {
+        fn some(s: &str) -> Option<&str> {
+            Some(s).filter(|s| !s.is_empty())
+        }
+        crate::domain::tag_table::TagQuery::from_params(some(&self.q), some(&self.sort), some(&self.page), some(&self.per))
+    }
 }
 
 /// What the stream page gets: its read-only part rendered on the server, and what the buttons
@@ -145,7 +179,10 @@ pub struct TagForm {
     pub mode: String,
     pub reference_policy: String,
     pub import_mode: String,
+    /// Checkboxes: a plain HTML form sends them only when ticked.
+    #[serde(default)]
     pub scheduled: bool,
+    #[serde(default)]
     pub insecure: bool,
 }
 
@@ -180,10 +217,16 @@ pub struct ImportForm {
     pub namespace: String,
     pub stream: String,
     pub from: String,
+    #[serde(default)]
     pub tag: String,
+    /// Checkboxes: a plain HTML form sends them only when ticked.
+    #[serde(default)]
     pub all: bool,
+    #[serde(default)]
     pub scheduled: bool,
+    #[serde(default)]
     pub insecure: bool,
+    #[serde(default)]
     pub import_mode: String,
 }
 

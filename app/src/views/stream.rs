@@ -5,25 +5,41 @@
 //! Its buttons ("Import now", "Delete…", "Restore this image…") name what they act on in
 //! `data-` attributes; `pages::stream::StreamPart` handles their clicks.
 //!
+//! The tag table works at scale (issue 17 point 3) on the server: a filter box, sortable
+//! columns and pages of 25 to 100 rows are links and GET forms (`domain::tag_table` reads
+//! them from the address), so they work without JavaScript and can be shared; only the rows
+//! of the page are rendered (with their histories below). The selection is a GET form that
+//! asks for one confirmation (`?delete=a&delete=b`, rendered by `pages::stream`); with
+//! JavaScript the page asks in place. "Delete…" and "Tag this image as…" are links to the same
+//! steps, so no button is dead without JavaScript. At 390 px the rows become cards (CSS).
+//!
 //! Must not: call server functions or decide what a tag offers (that is `domain::views`).
 
 use super::timeline::Timeline;
 use crate::domain::plain::{count, import_reason_words};
+use crate::domain::present::human_size;
 use crate::domain::present::{ago, human_duration, parse_time};
+use crate::domain::tag_order::version_cmp;
+use crate::domain::tag_table::{PER_PAGE_CHOICES, TagPage, TagQuery, TagSort, tag_page};
 use crate::domain::views::{TagState, TagView, change_words, image_labels, tag_views};
 use crate::model::ImageStream;
-use crate::transfer::types::{ImageStorage, ImportForm, RenderedPart, StreamFacts, StreamPageData};
-use crate::widgets::{Ago, PullCommand, PullSpec, StorageNote, render_html, short_digest};
+use crate::transfer::types::{ImageStorage, ImageSummary, ImportForm, RenderedPart, StreamFacts, StreamPageData};
+use crate::widgets::{Ago, PullCommand, PullSpec, StorageNote, query_value, render_html, short_digest};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
 /// The page's read-only part as markup, and what its buttons need.
-pub fn render(facts: &StreamFacts, all_history: bool) -> StreamPageData {
+pub fn render(facts: &StreamFacts, all_history: bool, table: &TagQuery) -> StreamPageData {
     let stream = &facts.stream;
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
-    let import_forms = tag_views(stream)
+    // What "Import now" imports, for the rows of the table's page only (the buttons there): a
+    // stream with 500 tags must not send 500 forms to the browser.
+    let page = tag_page(tag_views(stream), table, |t| size_of(&facts.images, t));
+    let import_forms = page
+        .rows
         .into_iter()
+        .filter(|t| t.offers_import_now())
         .filter_map(|t| {
             Some(ImportForm {
                 namespace: ns.clone(),
@@ -37,12 +53,12 @@ pub fn render(facts: &StreamFacts, all_history: bool) -> StreamPageData {
             })
         })
         .collect();
-    let (view_of, storage) = (stream.clone(), facts.storage.clone());
+    let (view_of, storage, images, table) = (stream.clone(), facts.storage.clone(), facts.images.clone(), table.clone());
     let tags = tag_views(stream).into_iter().flat_map(|t| std::iter::once(t.name).chain(t.aliases)).collect();
     StreamPageData {
         tags,
         part: RenderedPart {
-            html: render_html(move || view! { <StreamView stream=view_of storage all_history/> }),
+            html: render_html(move || view! { <StreamView stream=view_of storage images table all_history/> }),
             resource_version: stream.metadata.resource_version.clone().unwrap_or_default(),
         },
         import_forms,
@@ -50,7 +66,13 @@ pub fn render(facts: &StreamFacts, all_history: bool) -> StreamPageData {
 }
 
 #[component]
-fn StreamView(stream: ImageStream, storage: BTreeMap<String, ImageStorage>, all_history: bool) -> impl IntoView {
+fn StreamView(
+    stream: ImageStream,
+    storage: BTreeMap<String, ImageStorage>,
+    images: BTreeMap<String, ImageSummary>,
+    table: TagQuery,
+    all_history: bool,
+) -> impl IntoView {
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
     let tags = tag_views(&stream);
@@ -81,18 +103,34 @@ fn StreamView(stream: ImageStream, storage: BTreeMap<String, ImageStorage>, all_
             <dt>"Lookup by tag name"</dt>
             <dd>{lookup}</dd>
         </dl>
-        <h2>"Tags"</h2>
+        <h2 id="tags-heading">"Tags"</h2>
         {if tags.is_empty() {
             view! { <p class="empty">"No tags yet. Tag an image or import one below."</p> }.into_any()
         } else {
-            view! { <TagTable ns=ns.clone() stream=name.clone() tags=tags.clone() storage/> }.into_any()
+            let page = tag_page(tags, &table, |t| size_of(&images, t));
+            let histories = page.rows.clone();
+            let several = page.rows.len() < page.total;
+            // The timeline draws the lanes of the page's tags (and their aliases): 25 lanes of a
+            // stream with 500 tags, not 500.
+            let mut timeline = timeline;
+            if several {
+                let shown: std::collections::BTreeSet<&str> =
+                    page.rows.iter().flat_map(|t| std::iter::once(t.name.as_str()).chain(t.aliases.iter().map(String::as_str))).collect();
+                timeline.status.tags.retain(|l| shown.contains(l.tag.as_str()));
+            }
+            // Lanes in version order, as the table (`1.0.2` above `1.0.10`).
+            timeline.status.tags.sort_by(|a, b| version_cmp(&a.tag, &b.tag));
+            view! {
+                <TagTable ns=ns.clone() stream=name.clone() page table storage images/>
+                <Timeline stream=timeline/>
+                <h2>{if several { "History of the tags on this page" } else { "History" }}</h2>
+                {histories.into_iter().filter(|t| !t.history.is_empty()).map(|t| {
+                    let image_base = format!("/{ns}/{name}@");
+                    view! { <TagHistory tag=t all=all_history image_base/> }
+                }).collect_view()}
+            }
+            .into_any()
         }}
-        <Timeline stream=timeline/>
-        <h2>"History"</h2>
-        {tags.into_iter().filter(|t| !t.history.is_empty()).map(|t| {
-            let image_base = format!("/{ns}/{name}@");
-            view! { <TagHistory tag=t all=all_history image_base/> }
-        }).collect_view()}
     }
 }
 
@@ -152,25 +190,106 @@ fn flag_words(t: &TagView) -> Vec<String> {
     flags
 }
 
-/// The tag table. Its buttons are handled by the page's click handler: "Import now" names
-/// the tag; "Delete…" shows the row's confirmation.
+/// The size of a tag's image, if stored.
+fn size_of(images: &BTreeMap<String, ImageSummary>, t: &TagView) -> Option<i64> {
+    t.history.first().and_then(|h| images.get(&h.image)).map(|i| i.size)
+}
+
+/// The platform column: "multi-arch ×N" for a manifest list, "single" for one image.
+fn platform_words(summary: Option<&ImageSummary>) -> Option<String> {
+    summary.map(|s| if s.platforms > 0 { format!("multi-arch ×{}", s.platforms) } else { "single".into() })
+}
+
+/// `?query` of a view of the table (`?` alone is no query: the page itself), ending at the table.
+fn table_href(q: &TagQuery) -> String {
+    format!("?{}#tags-heading", q.to_query())
+}
+
+/// A sortable column's header: a link that sorts by it (or reverses it), with `aria-sort`.
 #[component]
-fn TagTable(ns: String, stream: String, tags: Vec<TagView>, storage: BTreeMap<String, ImageStorage>) -> impl IntoView {
+fn SortHeader(table: TagQuery, column: TagSort, label: &'static str) -> impl IntoView {
+    let active = table.sort == column;
+    let aria = active.then_some(if table.descending { "descending" } else { "ascending" });
+    let arrow = if !active {
+        ""
+    } else if table.descending {
+        " ▼"
+    } else {
+        " ▲"
+    };
+    let href = table_href(&table.sorted_by(column));
+    view! { <th scope="col" aria-sort=aria class=format!("sort-{}", column.key())><a href=href>{label}{arrow}</a></th> }
+}
+
+/// The tag table with its filter, pages and selection. Its buttons are handled by the page's
+/// click handler: "Import now" names the tag; "Delete…" and "Tag this image as…" are links the
+/// handler takes over (without JavaScript they load the confirmation or the prefilled form).
+#[component]
+fn TagTable(
+    ns: String,
+    stream: String,
+    page: TagPage,
+    table: TagQuery,
+    storage: BTreeMap<String, ImageStorage>,
+    images: BTreeMap<String, ImageSummary>,
+) -> impl IntoView {
+    let TagPage { rows, matching, total, page: shown_page, pages } = page;
+    let first = (shown_page as usize - 1) * table.per_page as usize;
+    let summary = if rows.is_empty() {
+        format!("No tag matches “{}” ({} in all).", table.filter, count(total as u64, "tag"))
+    } else {
+        let of =
+            if matching < total { format!("{matching} matching of {}", count(total as u64, "tag")) } else { count(total as u64, "tag") };
+        format!("{}–{} of {of} · page {shown_page} of {pages}", first + 1, first + rows.len())
+    };
+    let prev = (shown_page > 1).then(|| table_href(&table.on_page(shown_page - 1)));
+    let next = (shown_page < pages).then(|| table_href(&table.on_page(shown_page + 1)));
+    let sort_value = table.sort_param();
+    let per_options = PER_PAGE_CHOICES
+        .into_iter()
+        .map(|n| view! { <option value=n.to_string() selected=n == table.per_page>{n.to_string()}</option> })
+        .collect_view();
+    // The view the selection form keeps (it is a GET form to the confirmation).
+    let keep =
+        [("q", table.filter.clone()), ("sort", sort_value.clone()), ("per", table.per_page.to_string()), ("page", shown_page.to_string())];
     view! {
+        <form method="get" class="search tag-filter" role="search" aria-label="Find tags" action="#tags-heading">
+            <label for="tag-filter">"Filter tags"</label>
+            <input id="tag-filter" name="q" type="search" value=table.filter.clone() placeholder="tag name or digest prefix"/>
+            <input type="hidden" name="sort" value=sort_value/>
+            <label for="tag-per-page">"Per page"</label>
+            <select id="tag-per-page" name="per">{per_options}</select>
+            <button type="submit">"Show"</button>
+        </form>
+        <p class="muted" id="tag-summary" role="status">{summary}</p>
+        <form method="get" id="tag-selection" class="selection" action="#tags-confirm">
+            {keep.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| view! { <input type="hidden" name=k value=v/> }).collect_view()}
+            <button type="submit" class="danger" data-act="ask-bulk">"Delete selected…"</button>
+            <span class="muted small">" Tick tags in the table, then delete them with one confirmation."</span>
+        </form>
+        <p class="confirm card" id="bulk-confirm" role="group" aria-label="Confirm deleting the selected tags" hidden>
+            <span class="confirm-label"></span>" "
+            <button type="button" class="danger" data-act="bulk-delete">"Delete"</button>
+            <button type="button" data-act="bulk-cancel">"Cancel"</button>
+        </p>
         <div class="table-wrap">
-            <table aria-label="Tags" id="tags">
+            <table aria-label="Tags" id="tags" class="tags">
                 <thead>
                     <tr>
-                        <th scope="col">"Tag"</th>
+                        <th scope="col" class="select"><span class="sr-only">"Select"</span></th>
+                        <SortHeader table=table.clone() column=TagSort::Name label="Tag"/>
                         <th scope="col">"State"</th>
+                        <th scope="col">"Image"</th>
+                        <SortHeader table=table.clone() column=TagSort::Size label="Size"/>
+                        <th scope="col">"Platform"</th>
+                        <SortHeader table=table.clone() column=TagSort::Updated label="Updated"/>
                         <th scope="col">"Source and policy"</th>
                         <th scope="col">"Pull"</th>
-                        <th scope="col">"Updated"</th>
                         <th scope="col"><span class="sr-only">"Actions"</span></th>
                     </tr>
                 </thead>
                 <tbody>
-                    {tags
+                    {rows
                         .into_iter()
                         .map(|t| {
                             let import_now = t.offers_import_now();
@@ -178,18 +297,38 @@ fn TagTable(ns: String, stream: String, tags: Vec<TagView>, storage: BTreeMap<St
                             let flags = flag_words(&t);
                             let updated = t.history.first().map(|h| h.created.clone());
                             let tag_label = t.name.clone();
+                            let head = t.history.first().map(|h| h.image.clone()).filter(|i| !i.is_empty());
+                            let summary = head.as_ref().and_then(|i| images.get(i)).copied();
+                            let size = summary.map(|s| human_size(s.size));
+                            let platform = platform_words(summary.as_ref());
                             let stored = t.pull.as_ref().map(|p| storage.get(&p.image).copied().unwrap_or_default());
-                            let image_href = t.pull.as_ref().map(|p| format!("/{ns}/{stream}@{}", p.image));
-                            let name_cell = match image_href {
-                                Some(href) => view! { <a href=href>{t.name.clone()}</a> }.into_any(),
-                                None => t.name.clone().into_any(),
+                            let image_href = head.as_ref().map(|i| format!("/{ns}/{stream}@{i}"));
+                            let name_cell = match image_href.clone() {
+                                Some(href) => view! { <a href=href class="tag-name">{t.name.clone()}</a> }.into_any(),
+                                None => view! { <span class="tag-name">{t.name.clone()}</span> }.into_any(),
                             };
+                            let image_cell = head.clone().zip(image_href).map(|(image, href)| {
+                                let aria = format!("Copy the digest of {}: {image}", t.name);
+                                view! {
+                                    <span class="pullspec digest-cell">
+                                        <a href=href class="digest" title=image.clone()><code>{short_digest(&image)}</code></a>
+                                        <button type="button" class="copy" data-copy=image aria-label=aria>"Copy"</button>
+                                    </span>
+                                }
+                            });
+                            let select_label = format!("Select {}", t.name);
+                            let delete_href = format!("?delete={}#tags-confirm", query_value(&t.name));
                             view! {
                                 <tr data-tag=t.name.clone()>
-                                    <th scope="row">{name_cell}" "<span class="muted">{aliases}</span></th>
-                                    <td>{state_view(&t.state)}</td>
-                                    <td>{t.source.clone()}<br/><span class="muted small">{flags.join(" · ")}</span></td>
-                                    <td class="pulls">
+                                    <td class="select"><input type="checkbox" form="tag-selection" name="delete" value=t.name.clone() aria-label=select_label/></td>
+                                    <th scope="row" data-label="Tag">{name_cell}" "<span class="muted">{aliases}</span></th>
+                                    <td data-label="State">{state_view(&t.state)}</td>
+                                    <td data-label="Image">{image_cell}{head.is_none().then(|| view! { <span class="muted small">"none yet"</span> })}</td>
+                                    <td data-label="Size" class="num">{size}</td>
+                                    <td data-label="Platform">{platform}</td>
+                                    <td data-label="Updated">{updated.map(|u| view! { <Ago time=u/> })}</td>
+                                    <td data-label="Source">{t.source.clone()}<br/><span class="muted small">{flags.join(" · ")}</span></td>
+                                    <td class="pulls" data-label="Pull">
                                         {t.pull.clone().map(|p| view! {
                                             <PullCommand label=format!("{tag_label} by tag") spec=p.by_tag/>
                                             <PullCommand label=format!("{tag_label} by digest") spec=p.by_digest/>
@@ -197,16 +336,16 @@ fn TagTable(ns: String, stream: String, tags: Vec<TagView>, storage: BTreeMap<St
                                         {stored.map(|storage| view! { <StorageNote storage/> })}
                                         {t.pull.is_none().then(|| view! { <span class="muted small">"No image yet: nothing to pull"</span> })}
                                     </td>
-                                    <td>{updated.map(|u| view! { <Ago time=u/> })}</td>
                                     <td class="actions" data-confirm-scope>
-                                        {t.history.first().filter(|h| !h.image.is_empty()).map(|h| {
+                                        {head.clone().map(|image| {
                                             let label = format!("Tag this image as… (the image of {})", t.name);
-                                            view! { <button type="button" data-act="tag-as" data-image=h.image.clone() aria-label=label>"Tag this image as…"</button> }
+                                            let href = format!("?source={}#tag-form", query_value(&image));
+                                            view! { <a class="button" href=href data-act="tag-as" data-image=image aria-label=label>"Tag this image as…"</a> }
                                         })}
                                         {import_now.then(|| view! {
-                                            <button type="button" data-act="import" data-tag=t.name.clone()>"Import now"</button>
+                                            <button type="button" class="js-only" data-act="import" data-tag=t.name.clone()>"Import now"</button>
                                         })}
-                                        <button type="button" data-act="ask">"Delete…"</button>
+                                        <a class="button" href=delete_href data-act="ask">"Delete…"</a>
                                         <span class="confirm" hidden>
                                             <button type="button" class="danger" data-act="delete" data-tag=t.name.clone()>"Confirm delete"</button>
                                             <button type="button" data-act="cancel">"Cancel"</button>
@@ -219,6 +358,10 @@ fn TagTable(ns: String, stream: String, tags: Vec<TagView>, storage: BTreeMap<St
                 </tbody>
             </table>
         </div>
+        <nav class="pager" aria-label="Pages of tags">
+            {prev.map(|h| view! { <a href=h rel="prev">"← Previous"</a> })}
+            {next.map(|h| view! { <a href=h rel="next">"Next →"</a> })}
+        </nav>
     }
 }
 
@@ -268,7 +411,7 @@ fn TagHistory(tag: TagView, all: bool, image_base: String) -> impl IntoView {
                                 " · "<span class="muted">{words}</span>
                                 <code class="small ref">{item.docker_image_reference.clone()}</code>
                                 {can_restore.then(|| view! {
-                                    <button type="button" class="restore" data-act="ask-restore" data-image=item.image.clone() data-item=(i + 1).to_string()>"Restore this image…"</button>
+                                    <button type="button" class="restore js-only" data-act="ask-restore" data-image=item.image.clone() data-item=(i + 1).to_string()>"Restore this image…"</button>
                                 })}
                             </li>
                         }

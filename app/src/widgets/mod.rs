@@ -25,7 +25,7 @@ pub fn PullSpec(#[prop(into)] label: String, #[prop(into)] spec: String) -> impl
     let aria = format!("Copy {label}: {spec}");
     view! {
         <span class="pullspec">
-            <code>{spec.clone()}</code>
+            <code title=spec.clone()>{spec.clone()}</code>
             <button type="button" class="copy" data-copy=spec aria-label=aria>"Copy"</button>
         </span>
     }
@@ -43,7 +43,7 @@ pub fn PullCommand(#[prop(into)] label: String, #[prop(into)] spec: String) -> i
     let aria = format!("Copy {label}: {command}");
     view! {
         <span class="pullspec">
-            <code>{command.clone()}</code>
+            <code title=command.clone()>{command.clone()}</code>
             <button type="button" class="copy" data-copy=command aria-label=aria>"Copy"</button>
         </span>
     }

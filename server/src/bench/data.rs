@@ -1,6 +1,7 @@
 //! Synthetic data for the UI benchmark (`imagestreams bench-data`, hidden): N streams with T tags
 //! each and H history items per tag, written in bulk (`Service::bulk_load`),
-//! plus one stream whose single tag has a long history (the timeline benchmark).
+//! plus one stream whose single tag has a long history (the timeline benchmark) and one with
+//! many tags, `wide/many` (the tag table's first page at scale, issue 17 point 3).
 //! Not used by the product itself.
 //! Must not: be used by the product.
 
@@ -55,7 +56,7 @@ fn stream(ns: &str, name: &str, tags: usize, history: usize, seed: u64) -> Image
 }
 
 /// Writes the dataset; returns the number of history items written.
-pub async fn generate(data_dir: &Path, streams: usize, tags: usize, history: usize, timeline: usize) -> anyhow::Result<usize> {
+pub async fn generate(data_dir: &Path, streams: usize, tags: usize, history: usize, timeline: usize, wide: usize) -> anyhow::Result<usize> {
     let service = crate::service::Service::open(data_dir, String::new()).await?;
     let namespaces = (streams / 1000).max(1);
     let names: Vec<String> = (0..namespaces).map(|n| format!("bench-{n}")).collect();
@@ -65,6 +66,11 @@ pub async fn generate(data_dir: &Path, streams: usize, tags: usize, history: usi
         let long = stream("timeline", "long", 1, timeline, 9_999_999);
         service.bulk_load(&["timeline".to_string()], [long], 1).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
         written += timeline;
+    }
+    if wide > 0 {
+        let many = stream("wide", "many", wide, 3, 8_888_888);
+        service.bulk_load(&["wide".to_string()], [many], 1).await.map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        written += wide * 3;
     }
     Ok(written)
 }

@@ -371,6 +371,9 @@ pub struct BenchDataArgs {
     /// History items of the single tag of `timeline/long`.
     #[arg(long, env = "IMAGESTREAMS_TIMELINE", default_value_t = 1000)]
     pub timeline: usize,
+    /// Tags of `wide/many` (3 history items each): the stream page's tag table at scale.
+    #[arg(long, env = "IMAGESTREAMS_WIDE", default_value_t = 500)]
+    pub wide: usize,
 }
 
 #[derive(Args, Debug, Clone)]

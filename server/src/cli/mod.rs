@@ -169,6 +169,7 @@ async fn delete(ctx: &Context, kind: &str, name: &str, out: &mut Output) -> CmdR
 
 /// `bench-data`: writes the dataset and says how much.
 async fn bench_data(a: &BenchDataArgs, out: &mut Output) -> CmdResult {
-    let n = crate::bench::data::generate(&a.data_dir, a.streams, a.tags, a.history, a.timeline).await.map_err(failed)?;
-    out.print(&format!("wrote {} streams, {} tags, {n} history items\n", a.streams, a.streams * a.tags + usize::from(a.timeline > 0)))
+    let n = crate::bench::data::generate(&a.data_dir, a.streams, a.tags, a.history, a.timeline, a.wide).await.map_err(failed)?;
+    let streams = a.streams + usize::from(a.timeline > 0) + usize::from(a.wide > 0);
+    out.print(&format!("wrote {streams} streams, {} tags, {n} history items\n", a.streams * a.tags + usize::from(a.timeline > 0) + a.wide))
 }

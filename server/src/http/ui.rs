@@ -52,8 +52,8 @@ impl PortalBackend for UiBackend {
     fn catalog(&self, query: String, sort: String, page: u32) -> Answer<'_, CatalogSlice> {
         self.as_caller(move |s, who| async move { s.catalog_slice(&who, &query, &sort, page).await })
     }
-    fn stream(&self, namespace: String, name: String) -> Answer<'_, StreamFacts> {
-        self.as_caller(move |s, who| async move { s.stream_facts(&who, &namespace, &name).await })
+    fn stream(&self, namespace: String, name: String, table: app::domain::tag_table::TagQuery) -> Answer<'_, StreamFacts> {
+        self.as_caller(move |s, who| async move { s.stream_facts(&who, &namespace, &name, &table).await })
     }
     fn image(&self, digest: String) -> Answer<'_, ImageFacts> {
         self.as_caller(move |s, who| async move { s.image_facts(&who, &digest).await })
@@ -88,6 +88,9 @@ impl PortalBackend for UiBackend {
     }
     fn delete_tag(&self, namespace: String, stream: String, tag: String) -> Answer<'_, ()> {
         self.as_caller(move |s, who| async move { s.delete_istag(&who, &namespace, &format!("{stream}:{tag}")).await.map(|_| ()) })
+    }
+    fn delete_tags(&self, namespace: String, stream: String, tags: Vec<String>) -> Answer<'_, usize> {
+        self.as_caller(move |s, who| async move { s.delete_istags(&who, &namespace, &stream, &tags).await })
     }
     fn import(&self, form: ImportForm) -> Answer<'_, String> {
         self.as_caller(move |s, who| async move { s.import_from_form(&who, form, None).await })

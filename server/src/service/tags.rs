@@ -214,6 +214,40 @@ impl Service {
         self.delete_istag_if(caller, ns, name, &Preconditions::default()).await
     }
 
+    /// Deletes several tags of one stream at once (the stream page's bulk delete): one
+    /// transaction, one new resourceVersion and one watch event, all or nothing (a tag that is
+    /// not there refuses the whole request, naming it). Returns how many were deleted.
+    pub async fn delete_istags(&self, caller: &Caller, ns: &str, stream: &str, tags: &[String]) -> Result<usize, ApiError> {
+        self.allow(caller, Verb::Delete, "imagestreamtags", Some(ns))?;
+        let mut wanted: Vec<&String> = tags.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Err(ApiError::bad_request("choose at least one tag to delete"));
+        }
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let old = self.load_stream_or_404(&mut tx, ns, stream).await?;
+        let mut new = old.stream.clone();
+        let mut spec_changed = false;
+        for tag in &wanted {
+            let had_spec = new.spec_tag(tag).is_some();
+            if !had_spec && new.status_tag(tag).is_none() {
+                return Err(ApiError::not_found(RES_IMAGESTREAMTAGS, &format!("{stream}:{tag}")));
+            }
+            spec_changed |= had_spec;
+            new.spec.tags.retain(|t| &t.name != *tag);
+            new.status.tags.retain(|t| &t.tag != *tag);
+        }
+        if spec_changed {
+            new.metadata.generation = Some(new.metadata.generation.unwrap_or(0) + 1);
+        }
+        new.metadata.resource_version = Some(store::next_resource_version(&mut tx).await.map_err(db)?.to_string());
+        self.save_stream(&mut tx, &old, &new).await?;
+        tx.commit().await.map_err(db)?;
+        self.announce();
+        Ok(wanted.len())
+    }
+
     /// DELETE with preconditions, checked against the stream inside the delete's transaction
     /// (the tag carries its stream's uid and resource version).
     pub async fn delete_istag_if(&self, caller: &Caller, ns: &str, name: &str, pre: &Preconditions) -> Result<Status, ApiError> {

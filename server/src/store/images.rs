@@ -222,3 +222,25 @@ pub async fn manifest_children(conn: &mut SqliteConnection, digests: &[String]) 
     }
     Ok(out)
 }
+
+/// The size and platform count of each of `digests` that is stored, in one query (the stream
+/// page's tag table sorts all its tags by size). The size is the image's layers, or for a
+/// manifest list the layers of its children that are stored; platforms counts a list's children
+/// (0 for a single image).
+pub async fn image_summaries(conn: &mut SqliteConnection, digests: &[String]) -> StoreResult<BTreeMap<String, (i64, i64)>> {
+    if digests.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT i.digest,
+                COALESCE((SELECT SUM(l.size) FROM image_layers l WHERE l.image = i.digest), 0)
+                  + COALESCE((SELECT SUM(l.size) FROM image_manifests m JOIN image_layers l ON l.image = m.digest
+                              WHERE m.image = i.digest), 0),
+                (SELECT COUNT(*) FROM image_manifests m WHERE m.image = i.digest)
+           FROM images i WHERE i.digest IN (SELECT value FROM json_each(?1))",
+    )
+    .bind(Json(digests))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(d, size, platforms)| (d, (size, platforms))).collect())
+}

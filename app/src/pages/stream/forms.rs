@@ -14,6 +14,7 @@ use crate::domain::tag_command::{
 use crate::live::{Failure, announce_change};
 use crate::widgets::{field_error, unplaced};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 /// The window event "Tag this image as…" sends (the tag table is another island's markup):
 /// the image's digest is in the form's `data-prefill` attribute.
@@ -31,10 +32,15 @@ fn may_be_tag(name: &str) -> bool {
 /// guessed (issue 17 point 2): a tag or image of this stream (its tags offered in a list,
 /// digest prefixes accepted), another stream's tag, or a registry image. The destination is a
 /// bare tag name of this stream (or `stream:tag` for another).
+///
+/// It is also a plain HTML form (fields named as `tag_image`'s argument, `form[…]`), so it tags
+/// without JavaScript; `prefill` is the source "Tag this image as…" chose (`?source=`).
 #[island]
-pub(super) fn TagImageForm(ns: String, stream: String, tags: Vec<String>) -> impl IntoView {
+pub(super) fn TagImageForm(ns: String, stream: String, tags: Vec<String>, prefill: String) -> impl IntoView {
+    let (hidden_ns, hidden_stream) = (ns.clone(), stream.clone());
     let from = RwSignal::new(FROM_THIS_STREAM.to_string());
-    let source = RwSignal::new(String::new());
+    let source = RwSignal::new(prefill.clone());
+    let prefill_focus = prefill.clone();
     let destination = RwSignal::new(String::new());
     let mode = RwSignal::new("permanent".to_string());
     let policy = RwSignal::new("source".to_string());
@@ -77,7 +83,11 @@ pub(super) fn TagImageForm(ns: String, stream: String, tags: Vec<String>) -> imp
             namespace: plan_namespace.clone(),
             ..Default::default()
         };
-        plan_tag(&args).err().map(|e| (e.field.as_str().to_string(), e.message))
+        // An empty name is for `required` to say (a plain form must not start disabled).
+        plan_tag(&args)
+            .err()
+            .map(|e| (e.field.as_str().to_string(), e.message))
+            .filter(|(field, _)| !(field == "destination" && destination.get().trim().is_empty()))
     };
     let plan_error = Memo::new(move |_| plan_error());
     // What a registry source means in full (`build-42` is docker.io/library/build-42:latest).
@@ -160,42 +170,44 @@ pub(super) fn TagImageForm(ns: String, stream: String, tags: Vec<String>) -> imp
     let datalist = move || (from.get() == FROM_THIS_STREAM).then_some("tag-source-tags");
     let dest_placeholder = format!("e.g. prod (a tag of {stream}), or other-stream:tag");
     view! {
-        <form class="card" id="tag-form" on:submit=submit>
+        <form class="card" id="tag-form" method="post" action=crate::api::TagImage::url() on:submit=submit>
             <h2>"Tag an image"</h2>
+            <input type="hidden" name="form[namespace]" value=hidden_ns/>
+            <input type="hidden" name="form[stream]" value=hidden_stream/>
             <fieldset>
                 <legend>"Where the image comes from"</legend>
-                <label><input type="radio" name="tag-from" id="tag-from-here" value="here" checked=move || from.get() == FROM_THIS_STREAM prop:checked=move || from.get() == FROM_THIS_STREAM on:change=choose(FROM_THIS_STREAM)/>" A tag or image of this stream"</label>
-                <label><input type="radio" name="tag-from" id="tag-from-stream" value="stream" checked=move || from.get() == FROM_OTHER_STREAM prop:checked=move || from.get() == FROM_OTHER_STREAM on:change=choose(FROM_OTHER_STREAM)/>" A tag of another stream"</label>
-                <label><input type="radio" name="tag-from" id="tag-from-registry" value="registry" checked=move || from.get() == FROM_REGISTRY prop:checked=move || from.get() == FROM_REGISTRY on:change=choose(FROM_REGISTRY)/>" An image in a registry (imported)"</label>
+                <label><input type="radio" name="form[source_from]" id="tag-from-here" value="here" checked=move || from.get() == FROM_THIS_STREAM prop:checked=move || from.get() == FROM_THIS_STREAM on:change=choose(FROM_THIS_STREAM)/>" A tag or image of this stream"</label>
+                <label><input type="radio" name="form[source_from]" id="tag-from-stream" value="stream" checked=move || from.get() == FROM_OTHER_STREAM prop:checked=move || from.get() == FROM_OTHER_STREAM on:change=choose(FROM_OTHER_STREAM)/>" A tag of another stream"</label>
+                <label><input type="radio" name="form[source_from]" id="tag-from-registry" value="registry" checked=move || from.get() == FROM_REGISTRY prop:checked=move || from.get() == FROM_REGISTRY on:change=choose(FROM_REGISTRY)/>" An image in a registry (imported)"</label>
             </fieldset>
             <label for="tag-source">{source_label}</label>
-            <input id="tag-source" required autocomplete="off" list=datalist placeholder=placeholder
+            <input id="tag-source" name="form[source]" required autocomplete="off" list=datalist placeholder=placeholder value=prefill
                 prop:value=source on:input=move |ev| source.set(event_target_value(&ev)) aria-describedby="tag-source-error tag-source-hint"/>
             <datalist id="tag-source-tags">{tags.into_iter().map(|t| view! { <option value=t></option> }).collect_view()}</datalist>
             <p id="tag-source-hint" class="hint">{registry_hint}</p>
             <p id="tag-source-error" class="hint error">{at("source")}</p>
             <label for="tag-destination">"New tag name"</label>
-            <input id="tag-destination" required placeholder=dest_placeholder prop:value=destination on:input=move |ev| destination.set(event_target_value(&ev))
+            <input id="tag-destination" name="form[destination]" required autofocus=!prefill_focus.is_empty() placeholder=dest_placeholder prop:value=destination on:input=move |ev| destination.set(event_target_value(&ev))
                 aria-describedby="tag-destination-error"/>
             <p id="tag-destination-error" class="hint error">{at("destination")}</p>
             <fieldset>
                 <legend>"Kind of tag"</legend>
-                <label><input type="radio" name="tag-mode" value="permanent" checked=move || mode.get() == "permanent" prop:checked=move || mode.get() == "permanent" on:change=move |_| mode.set("permanent".into())/>" permanent (pinned to the current image)"</label>
-                <label><input type="radio" name="tag-mode" value="alias" checked=move || mode.get() == "alias" prop:checked=move || mode.get() == "alias" on:change=move |_| mode.set("alias".into())/>" alias (tracks the source tag)"</label>
-                <label><input type="radio" name="tag-mode" value="reference" checked=move || mode.get() == "reference" prop:checked=move || mode.get() == "reference" on:change=move |_| mode.set("reference".into())/>" reference only (never imported)"</label>
+                <label><input type="radio" name="form[mode]" value="permanent" checked=move || mode.get() == "permanent" prop:checked=move || mode.get() == "permanent" on:change=move |_| mode.set("permanent".into())/>" permanent (pinned to the current image)"</label>
+                <label><input type="radio" name="form[mode]" value="alias" checked=move || mode.get() == "alias" prop:checked=move || mode.get() == "alias" on:change=move |_| mode.set("alias".into())/>" alias (tracks the source tag)"</label>
+                <label><input type="radio" name="form[mode]" value="reference" checked=move || mode.get() == "reference" prop:checked=move || mode.get() == "reference" on:change=move |_| mode.set("reference".into())/>" reference only (never imported)"</label>
             </fieldset>
             <label for="tag-policy">"Reference policy"</label>
-            <select id="tag-policy" on:change=move |ev| policy.set(event_target_value(&ev))>
+            <select id="tag-policy" name="form[reference_policy]" on:change=move |ev| policy.set(event_target_value(&ev))>
                 <option value="source">"source"</option>
                 <option value="local">"local"</option>
             </select>
             <label for="tag-import-mode">"Import mode"</label>
-            <select id="tag-import-mode" on:change=move |ev| import_mode.set(event_target_value(&ev))>
+            <select id="tag-import-mode" name="form[import_mode]" on:change=move |ev| import_mode.set(event_target_value(&ev))>
                 <option value="Legacy">"Legacy"</option>
                 <option value="PreserveOriginal">"PreserveOriginal"</option>
             </select>
-            <label><input type="checkbox" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" import periodically (scheduled)"</label>
-            <label><input type="checkbox" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
+            <label><input type="checkbox" name="form[scheduled]" value="true" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" import periodically (scheduled)"</label>
+            <label><input type="checkbox" name="form[insecure]" value="true" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
             <button type="submit" class="primary" disabled=move || plan_error.get().is_some() || act.pending().get()>"Tag"</button>
             {move || plan_elsewhere().map(|m| view! { <p class="error" role="alert">{m}</p> })}
             {move || match act.value().get() {
@@ -227,6 +239,7 @@ fn poll_import(id: String, state: RwSignal<Option<ImportJob>>) {
 /// "Import from a registry": `import-image` as a form, with its progress.
 #[island]
 pub(super) fn ImportImageForm(ns: String, stream: String) -> impl IntoView {
+    let (hidden_ns, hidden_stream) = (ns.clone(), stream.clone());
     let from = RwSignal::new(String::new());
     let tag = RwSignal::new(String::new());
     let all = RwSignal::new(false);
@@ -278,21 +291,25 @@ pub(super) fn ImportImageForm(ns: String, stream: String) -> impl IntoView {
         Some(if j.total == 0 { "Looking up the registry…".to_string() } else { format!("{} of {} images looked up…", j.done, j.total) })
     };
     view! {
-        <form class="card" id="import-form" on:submit=submit>
+        // Without JavaScript a plain form: `import_images` imports, then the page comes back
+        // with the summary.
+        <form class="card" id="import-form" method="post" action=crate::api::ImportImages::url() on:submit=submit>
             <h2>"Import from a registry"</h2>
+            <input type="hidden" name="form[namespace]" value=hidden_ns/>
+            <input type="hidden" name="form[stream]" value=hidden_stream/>
             <label for="import-from">"Image or repository"</label>
-            <input id="import-from" required placeholder="quay.io/org/app:1.0" prop:value=from on:input=move |ev| from.set(event_target_value(&ev))
+            <input id="import-from" name="form[from]" required placeholder="quay.io/org/app:1.0" prop:value=from on:input=move |ev| from.set(event_target_value(&ev))
                 aria-describedby="import-from-error"/>
             <p id="import-from-error" class="hint error">{from_error}</p>
             <label for="import-tag">"Into tag (default: the source's tag)"</label>
-            <input id="import-tag" prop:value=tag on:input=move |ev| tag.set(event_target_value(&ev)) disabled=move || all.get()
+            <input id="import-tag" name="form[tag]" prop:value=tag on:input=move |ev| tag.set(event_target_value(&ev)) disabled=move || all.get()
                 aria-describedby="import-tag-error"/>
             <p id="import-tag-error" class="hint error">{move || field_error(result(), "tag")}</p>
-            <label><input type="checkbox" prop:checked=all on:change=move |ev| all.set(event_target_checked(&ev))/>" every tag of the repository (--all)"</label>
-            <label><input type="checkbox" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" re-import periodically"</label>
-            <label><input type="checkbox" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
+            <label><input type="checkbox" name="form[all]" value="true" prop:checked=all on:change=move |ev| all.set(event_target_checked(&ev))/>" every tag of the repository (--all)"</label>
+            <label><input type="checkbox" name="form[scheduled]" value="true" prop:checked=scheduled on:change=move |ev| scheduled.set(event_target_checked(&ev))/>" re-import periodically"</label>
+            <label><input type="checkbox" name="form[insecure]" value="true" prop:checked=insecure on:change=move |ev| insecure.set(event_target_checked(&ev))/>" insecure registry"</label>
             <label for="import-mode">"Import mode"</label>
-            <select id="import-mode" on:change=move |ev| mode.set(event_target_value(&ev))>
+            <select id="import-mode" name="form[import_mode]" on:change=move |ev| mode.set(event_target_value(&ev))>
                 <option value="Legacy">"Legacy"</option>
                 <option value="PreserveOriginal">"PreserveOriginal"</option>
             </select>

@@ -8,18 +8,31 @@
 //! click handler for the buttons inside that markup (they name what they act on in `data-`
 //! attributes).
 //!
+//! Without JavaScript (issue 17 point 9) every control works as a plain form or link, or is
+//! not shown: the tag table's filter, sort, pages and "Delete selected…" are GET forms and
+//! links; a deletion is confirmed by this page's server-rendered [`DeleteConfirmation`]
+//! (`?delete=a&delete=b`), a POST to `delete_tags`; "Tag this image as…" loads the tag form
+//! with the image as its source (`?source=`), and the tag form posts to `tag_image`. Those
+//! server functions send a plain form back here with `?notice=` or `?failed=`, shown by
+//! [`PageAnswer`]. Buttons that only work with JavaScript ("Import now", "Restore this
+//! image…", "Delete stream…") carry `js-only`, hidden by the shell's `<noscript>` style, with
+//! a note saying so.
+//!
 //! Must not: render the read-only part itself or decide what a tag offers (that is
 //! `domain::views`).
 
 mod forms;
 
 use crate::api::{
-    ApiFailure, ImportForm, RenderedPart, StreamPageData, TagForm, delete_stream, delete_tag, get_stream, import_images, tag_image,
+    ApiFailure, DeleteTags, ImportForm, RenderedPart, StreamPageData, TagForm, TagTableParams, delete_stream, delete_tag, delete_tags,
+    get_stream, import_images, tag_image,
 };
+use crate::domain::plain::count;
 use crate::live::{Failure, LiveConnection, announce_change, refresh_on_change, reload_to};
 use crate::widgets::{PageTitle, Rendered, clicked, short_digest};
 use forms::{ImportImageForm, TagImageForm};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos::web_sys::Element;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -27,21 +40,34 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 pub fn StreamPage() -> impl IntoView {
     let (ns, name) = use_params_map().with_untracked(|p| (p.get("ns").unwrap_or_default(), p.get("stream").unwrap_or_default()));
     // `?history=all`: every history item instead of the newest (see `views::stream`).
-    let all = use_query_map().with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
+    let query = use_query_map();
+    let all = query.with_untracked(|q| q.get("history").is_some_and(|h| h == "all"));
+    // The tag table's view (filter, sort, page), the tags a plain form asks to delete, the
+    // image "Tag this image as…" chose, and a plain form's answer.
+    let (table, to_delete, prefill, answer) = query.with_untracked(|q| {
+        let param = |k: &str| q.get(k).unwrap_or_default();
+        let table = TagTableParams { q: param("q"), sort: param("sort"), page: param("page"), per: param("per") };
+        let answer = q.get("failed").map(Err).or_else(|| q.get("notice").map(Ok));
+        (table, q.get_all("delete").unwrap_or_default(), q.get("source").unwrap_or_default(), answer)
+    });
+    let back = back_href(&table);
     let (part_ns, part_name) = (ns.clone(), name.clone());
     view! {
         <PageTitle text=format!("{ns}/{name}")/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "<a href=format!("/?q={ns}/")>{ns.clone()}</a>" / "<span aria-current="page">{name.clone()}</span></nav>
+        <PageAnswer answer/>
+        {(!to_delete.is_empty()).then(|| view! { <DeleteConfirmation ns=ns.clone() stream=name.clone() tags=to_delete back/> })}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {Suspend::new(async move {
-                match get_stream(part_ns.clone(), part_name.clone(), all).await {
+                match get_stream(part_ns.clone(), part_name.clone(), all, table.clone()).await {
                     Ok(StreamPageData { part: RenderedPart { html, resource_version }, import_forms, tags }) => view! {
                         <LiveConnection namespace=part_ns.clone() name=part_name.clone() since=Some(resource_version)/>
-                        <StreamPart ns=part_ns.clone() name=part_name.clone() all import_forms><Rendered html/></StreamPart>
+                        <StreamPart ns=part_ns.clone() name=part_name.clone() all table import_forms><Rendered html/></StreamPart>
+                        <noscript><p class="muted small nojs-note">"Without JavaScript: “Import now”, “Restore this image…” and deleting the whole stream are not offered here; use the API or the command line ("<code>"imagestreams import-image"</code>", "<code>"tag"</code>", "<code>"delete is"</code>"). Everything else on this page works."</p></noscript>
                         <DeleteStream ns=part_ns.clone() stream=part_name.clone()/>
                         // The forms are outside the re-read part, so their results stay on screen.
                         <section class="forms" aria-label="Actions">
-                            <TagImageForm ns=part_ns.clone() stream=part_name.clone() tags/>
+                            <TagImageForm ns=part_ns.clone() stream=part_name.clone() tags prefill/>
                             <ImportImageForm ns=part_ns stream=part_name/>
                         </section>
                     }
@@ -53,16 +79,63 @@ pub fn StreamPage() -> impl IntoView {
     }
 }
 
+/// The page's own address for the tag table's view `table` (no answer, no confirmation).
+fn back_href(table: &TagTableParams) -> String {
+    let query = table.query().to_query();
+    if query.is_empty() { "?#tags-heading".into() } else { format!("?{query}#tags-heading") }
+}
+
+/// The answer to a plain form (the page without JavaScript; see `api::back_to_page`): a
+/// success as a status, a failure as an alert.
+#[component]
+fn PageAnswer(answer: Option<Result<String, String>>) -> impl IntoView {
+    answer.map(|a| match a {
+        Ok(m) => view! { <p class="ok page-answer" role="status" id="page-answer">{m}</p> }.into_any(),
+        Err(m) => view! { <p class="error page-answer" role="alert" id="page-answer">{m}</p> }.into_any(),
+    })
+}
+
+/// The one confirmation of deleting tags, for a plain form (`?delete=a&delete=b`, from the
+/// table's selection or a row's "Delete…"): a POST of `delete_tags`, or back to the table.
+/// Rendered on the server only (no WASM); with JavaScript the table asks in place instead.
+#[component]
+fn DeleteConfirmation(ns: String, stream: String, tags: Vec<String>, back: String) -> impl IntoView {
+    let question = format!(
+        "Delete {} of {ns}/{stream}: {}? Their history goes with them; the images stay until pruned.",
+        count(tags.len() as u64, "tag"),
+        tags.join(", ")
+    );
+    let button = format!("Delete {}", count(tags.len() as u64, "tag"));
+    view! {
+        <form class="card confirm-card" id="tags-confirm" method="post" action=DeleteTags::url() role="group" aria-label="Confirm deleting tags">
+            <p>{question}</p>
+            <input type="hidden" name="namespace" value=ns/>
+            <input type="hidden" name="stream" value=stream/>
+            {tags.into_iter().enumerate().map(|(i, t)| view! { <input type="hidden" name=format!("tags[{i}]") value=t/> }).collect_view()}
+            <button type="submit" class="danger" autofocus>{button}</button>" "
+            <a href=back>"Cancel"</a>
+        </form>
+    }
+}
+
 /// The stream's read-only part (rendered on the server, read again on every change) with the
-/// handler of the buttons inside it: "Delete…", "Import now" and "Restore this image…".
+/// handler of the buttons inside it: "Delete…" (one tag or the selection), "Import now",
+/// "Tag this image as…" and "Restore this image…".
 #[island]
-fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>, children: Children) -> impl IntoView {
+fn StreamPart(
+    ns: String,
+    name: String,
+    all: bool,
+    table: TagTableParams,
+    import_forms: Vec<ImportForm>,
+    children: Children,
+) -> impl IntoView {
     // What "Import now" imports; read again with the part, since tags come and go.
     let import_forms = RwSignal::new(import_forms);
     let target = NodeRef::new();
     let (ns_read, name_read) = (ns.clone(), name.clone());
     refresh_on_change(target, move || {
-        let read = get_stream(ns_read.clone(), name_read.clone(), all);
+        let read = get_stream(ns_read.clone(), name_read.clone(), all, table.clone());
         async move {
             let data = read.await?;
             import_forms.set(data.import_forms);
@@ -76,6 +149,10 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
     let reimport = Action::new(move |form: &ImportForm| {
         let form = form.clone();
         async move { import_images(form).await }
+    });
+    let bulk = Action::new(move |(ns, stream, tags): &(String, String, Vec<String>)| {
+        let (ns, stream, tags) = (ns.clone(), stream.clone(), tags.clone());
+        async move { delete_tags(ns, stream, tags).await.map(|n| format!("{} deleted.", count(n as u64, "tag"))) }
     });
     let restore = Action::new(move |form: &TagForm| {
         let form = form.clone();
@@ -93,13 +170,42 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
     Effect::new(move |_| show(delete.value().get().map(|r| r.map(|tag| format!("Tag {tag} deleted.")))));
     Effect::new(move |_| show(reimport.value().get()));
     Effect::new(move |_| show(restore.value().get()));
+    Effect::new(move |_| show(bulk.value().get()));
+    // The tags the selection asks to delete, between "Delete selected…" and "Delete".
+    let selected: RwSignal<Vec<String>> = RwSignal::new(vec![]);
+    // "Delete selected…" (a GET form to the confirmation without JavaScript): asked in place.
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        if !is_selection_form(&ev) {
+            return;
+        }
+        ev.prevent_default();
+        let tags = checked_tags();
+        outcome.set(None);
+        if tags.is_empty() {
+            outcome.set(Some(Err(ApiFailure { message: "Tick the tags to delete first.".into(), field: None, code: 400 })));
+            announce_change();
+            return;
+        }
+        ask_bulk(&tags);
+        selected.set(tags);
+    };
+    let (bulk_ns, bulk_name) = (ns.clone(), name.clone());
     let on_click = move |ev: leptos::ev::MouseEvent| {
         let Some((button, act)) = clicked(&ev, "data-act") else { return };
         let attr = |n: &str| button.get_attribute(n).unwrap_or_default();
-        if matches!(act.as_str(), "delete" | "import" | "restore") {
+        // Links ("Delete…", "Tag this image as…") lead to the same step without JavaScript.
+        if matches!(act.as_str(), "ask" | "tag-as") {
+            ev.prevent_default();
+        }
+        if matches!(act.as_str(), "delete" | "import" | "restore" | "bulk-delete") {
             outcome.set(None);
         }
         match act.as_str() {
+            "bulk-delete" => {
+                bulk.dispatch((bulk_ns.clone(), bulk_name.clone(), selected.get_untracked()));
+                show_bulk(false);
+            }
+            "bulk-cancel" => show_bulk(false),
             "delete" => {
                 delete.dispatch((ns.clone(), name.clone(), attr("data-tag")));
             }
@@ -120,7 +226,7 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
         }
     };
     view! {
-        <div class="rendered" node_ref=target on:click=on_click>{children()}</div>
+        <div class="rendered" node_ref=target on:click=on_click on:submit=on_submit>{children()}</div>
         // Sticks to the bottom of the window while the part is in view, so the answer is seen
         // next to the button that asked, wherever in the table or history it was.
         {move || match outcome.get() {
@@ -129,6 +235,69 @@ fn StreamPart(ns: String, name: String, all: bool, import_forms: Vec<ImportForm>
             None => None,
         }}
     }
+}
+
+/// Whether a submit event comes from the tag table's selection form.
+fn is_selection_form(ev: &leptos::ev::SubmitEvent) -> bool {
+    use leptos::wasm_bindgen::JsCast;
+    ev.target().and_then(|t| t.dyn_into::<Element>().ok()).is_some_and(|f| f.id() == "tag-selection")
+}
+
+/// The ticked tags of the table (its checkboxes belong to the selection form).
+fn checked_tags() -> Vec<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let mut tags = vec![];
+        if let Some(table) = document().get_element_by_id("tags") {
+            let inputs = table.get_elements_by_tag_name("input");
+            for i in 0..inputs.length() {
+                if let Some(e) = inputs.item(i)
+                    && e.get_attribute("name").as_deref() == Some("delete")
+                    && e.matches(":checked").unwrap_or(false)
+                {
+                    tags.extend(e.get_attribute("value"));
+                }
+            }
+        }
+        tags
+    }
+    #[cfg(not(feature = "hydrate"))]
+    vec![]
+}
+
+/// Shows the selection's one confirmation, naming the tags, with the focus on its button.
+fn ask_bulk(tags: &[String]) {
+    #[cfg(feature = "hydrate")]
+    {
+        let doc = document();
+        if let Some(label) = doc.query_selector("#bulk-confirm .confirm-label").ok().flatten() {
+            label.set_text_content(Some(&format!("Delete {}: {}?", count(tags.len() as u64, "tag"), tags.join(", "))));
+        }
+        if let Some(go) = doc.query_selector("#bulk-confirm [data-act=bulk-delete]").ok().flatten() {
+            go.set_text_content(Some(&format!("Delete {}", count(tags.len() as u64, "tag"))));
+        }
+        show_bulk(true);
+        if let Some(go) = doc
+            .query_selector("#bulk-confirm [data-act=bulk-delete]")
+            .ok()
+            .flatten()
+            .and_then(|e| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(e).ok())
+        {
+            let _ = go.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = tags;
+}
+
+/// Shows or hides the selection's confirmation.
+fn show_bulk(show: bool) {
+    #[cfg(feature = "hydrate")]
+    if let Some(c) = document().get_element_by_id("bulk-confirm") {
+        let _ = if show { c.remove_attribute("hidden") } else { c.set_attribute("hidden", "") };
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = show;
 }
 
 /// "Tag this image as…": hands the image to the tag form (another island) through its
@@ -204,7 +373,7 @@ fn DeleteStream(ns: String, stream: String) -> impl IntoView {
     });
     let key = (ns, stream);
     view! {
-        <div class="danger-zone">
+        <div class="danger-zone js-only">
             <Show when=move || confirm.get() fallback=move || view! {
                 <button type="button" class="danger" on:click=move |_| confirm.set(true)>"Delete stream…"</button>
             }>
