@@ -79,16 +79,7 @@ pub fn App() -> impl IntoView {
         <Title text="imagestreams"/>
         <Router>
             <a href="#main" class="skip">"Skip to content"</a>
-            <header class="top">
-                <a href="/" class="brand">"imagestreams"</a>
-                <nav aria-label="Main">
-                    <a href="/">"Catalog"</a>
-                    <a href="/dashboard">"Dashboard"</a>
-                    <a href="/webhooks">"Webhooks"</a>
-                </nav>
-                <live::UserMenu/>
-                <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
-            </header>
+            <TopHeader/>
             <main id="main">
                 <Routes fallback=|| view! { <PageTitle text="Page not found"/><h1>"Page not found"</h1> }>
                     <Route path=StaticSegment("") view=pages::catalog::CatalogPage ssr=SsrMode::Async/>
@@ -111,6 +102,29 @@ pub fn App() -> impl IntoView {
             <live::HydrationMarker/>
         </Router>
     }
+}
+
+/// The header with the main navigation, on every page except the dashboard in kiosk mode
+/// (`/dashboard?kiosk=1`), where a wall screen has no use for it.
+#[component]
+fn TopHeader() -> impl IntoView {
+    let path = leptos_router::hooks::use_location().pathname.get_untracked();
+    if path == "/dashboard" && pages::dashboard::kiosk_requested() {
+        return ().into_any();
+    }
+    view! {
+        <header class="top">
+            <a href="/" class="brand">"imagestreams"</a>
+            <nav aria-label="Main">
+                <a href="/">"Catalog"</a>
+                <a href="/dashboard">"Dashboard"</a>
+                <a href="/webhooks">"Webhooks"</a>
+            </nav>
+            <live::UserMenu/>
+            <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
+        </header>
+    }
+    .into_any()
 }
 
 #[cfg(feature = "hydrate")]
