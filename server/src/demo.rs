@@ -155,8 +155,8 @@ pub async fn load(service: &Service) -> Result<(), ApiError> {
 
 /// `demo/web`: moves over the last three weeks. A CI build about every 40 hours moves
 /// `latest` and gets its own version tag; every fourth is promoted to `stable`; ten days ago three
-/// hotfixes moved `latest` within 25 minutes (drawn as one dot with a count); `upstream` is a
-/// reference-only tag that moved twice.
+/// hotfixes moved `latest` within 25 minutes (drawn as one dot with a count); `dev` moved nine
+/// times in the last day; `upstream` is a reference-only tag.
 async fn web_history(service: &Service) -> Result<(), ApiError> {
     let caller = Caller::system();
     let (ns, name, repo) = ("demo", "web", "registry.example.com/demo/web");
@@ -175,6 +175,12 @@ async fn web_history(service: &Service) -> Result<(), ApiError> {
     for (i, minutes) in [0i64, 9, 25].into_iter().enumerate() {
         moves.push((burst + Duration::minutes(minutes), 320 + i as u64, vec!["latest".into(), format!("1.5.{}", i + 1)]));
     }
+    // `dev` gets a new image every few hours through the last day, so the dashboard's hourly
+    // chart has a shape on a fresh demo.
+    let now = service.clock_now();
+    for (i, hours) in [22i64, 19, 15, 12, 8, 5, 3, 2, 1].into_iter().enumerate() {
+        moves.push((now - Duration::hours(hours) - Duration::minutes(17), 340 + i as u64, vec!["dev".into()]));
+    }
     moves.sort_by_key(|m| m.0);
     for (at, n, tags) in moves {
         let at_service = service.clone().with_clock(Arc::new(At(at)));
@@ -190,19 +196,19 @@ async fn web_history(service: &Service) -> Result<(), ApiError> {
             at_service.create_mapping(&caller, ns, mapping).await?;
         }
     }
-    for (days, version) in [(18i64, "1.25"), (5, "1.27")] {
-        let at_service = service.clone().with_clock(Arc::new(At(service.clock_now() - Duration::days(days))));
-        let reference = TagReference {
-            name: "upstream".into(),
-            reference: true,
-            from: Some(ObjectReference {
-                kind: KIND_DOCKER_IMAGE.into(),
-                name: format!("docker.io/library/nginx:{version}"),
-                namespace: String::new(),
-            }),
-            ..Default::default()
-        };
-        at_service.set_istag(&caller, ns, "web:upstream", ImageStreamTag::setting(ns, name, reference), false).await?;
-    }
+    // A reference-only tag keeps one history item (a new reference without an image replaces
+    // the head's, as upstream), so it is set once.
+    let at_service = service.clone().with_clock(Arc::new(At(now - Duration::days(12))));
+    let reference = TagReference {
+        name: "upstream".into(),
+        reference: true,
+        from: Some(ObjectReference {
+            kind: KIND_DOCKER_IMAGE.into(),
+            name: "docker.io/library/nginx:1.27".into(),
+            namespace: String::new(),
+        }),
+        ..Default::default()
+    };
+    at_service.set_istag(&caller, ns, "web:upstream", ImageStreamTag::setting(ns, name, reference), false).await?;
     Ok(())
 }

@@ -42,8 +42,9 @@ pub fn Timeline(stream: ImageStream) -> impl IntoView {
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
     let reference_tags: BTreeSet<String> = stream.spec.tags.iter().filter(|t| t.reference).map(|t| t.name.clone()).collect();
-    let lanes: Vec<(String, Vec<TagEvent>)> =
+    let mut lanes: Vec<(String, Vec<TagEvent>)> =
         stream.status.tags.iter().filter(|l| !l.items().is_empty()).map(|l| (l.tag.clone(), l.items().to_vec())).collect();
+    lanes.sort_by(|a, b| version_order(&a.0, &b.0));
     if lanes.is_empty() {
         return view! { <span></span> }.into_any();
     }
@@ -223,6 +224,37 @@ fn image_colours(lanes: &[(String, Vec<TagEvent>)]) -> BTreeMap<String, &'static
     by_time.into_iter().zip(PALETTE).map(|((image, _), colour)| (image.to_string(), colour)).collect()
 }
 
+/// Tags in version order: runs of digits compare as numbers (`1.2.0` before `1.10.0`), the rest
+/// as text, so lanes read like a release list.
+pub fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(bool, &str)> {
+        let mut out = vec![];
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(pb.iter()) {
+        let o = match (x, y) {
+            ((true, n), (true, m)) => {
+                let (n, m) = (n.trim_start_matches('0'), m.trim_start_matches('0'));
+                n.len().cmp(&m.len()).then_with(|| n.cmp(m))
+            }
+            ((_, n), (_, m)) => n.cmp(m),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    pa.len().cmp(&pb.len()).then_with(|| a.cmp(b))
+}
+
 /// `12 Nov 2026 14:03 UTC`, or the text as it is when it is not a time.
 fn when(created: &str) -> String {
     parse_time(created).map(|t| t.format("%-d %b %Y %H:%M UTC").to_string()).unwrap_or_else(|| created.to_string())
@@ -346,6 +378,13 @@ mod tests {
         }
         let three_weeks = ticks(lo, lo + 21 * 86_400, PLOT_W);
         assert!(three_weeks.iter().all(|(_, l)| l.split(' ').count() == 2), "day and month: {three_weeks:?}");
+    }
+
+    #[test]
+    fn lanes_are_in_version_order() {
+        let mut tags = vec!["latest", "1.10.0", "1.2.0", "v2", "1.2", "build-9", "build-10", "", "007"];
+        tags.sort_by(|a, b| version_order(a, b));
+        assert_eq!(tags, vec!["", "1.2", "1.2.0", "1.10.0", "007", "build-9", "build-10", "latest", "v2"]);
     }
 
     fn item(image: &str, created: &str) -> TagEvent {
