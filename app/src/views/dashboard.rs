@@ -67,7 +67,7 @@ pub fn render(d: Dashboard) -> String {
                     }}
                 </section>
             </div>
-            <p class="muted small generated">"Updated "<Ago time=d.generated/></p>
+            <p class="muted small generated">"Last update: "<Ago time=d.generated/></p>
         }
     })
 }
