@@ -156,7 +156,7 @@ pub async fn load(service: &Service) -> Result<(), ApiError> {
 /// `demo/web`: moves over the last three weeks. A CI build about every 40 hours moves
 /// `latest` and gets its own version tag; every fourth is promoted to `stable`; ten days ago three
 /// hotfixes moved `latest` within 25 minutes (drawn as one dot with a count); `dev` moved nine
-/// times in the last day; `upstream` is a reference-only tag.
+/// times in the last day, between the last three builds; `upstream` is a reference-only tag.
 async fn web_history(service: &Service) -> Result<(), ApiError> {
     let caller = Caller::system();
     let (ns, name, repo) = ("demo", "web", "registry.example.com/demo/web");
@@ -175,12 +175,6 @@ async fn web_history(service: &Service) -> Result<(), ApiError> {
     for (i, minutes) in [0i64, 9, 25].into_iter().enumerate() {
         moves.push((burst + Duration::minutes(minutes), 320 + i as u64, vec!["latest".into(), format!("1.5.{}", i + 1)]));
     }
-    // `dev` gets a new image every few hours through the last day, so the dashboard's hourly
-    // chart has a shape on a fresh demo.
-    let now = service.clock_now();
-    for (i, hours) in [22i64, 19, 15, 12, 8, 5, 3, 2, 1].into_iter().enumerate() {
-        moves.push((now - Duration::hours(hours) - Duration::minutes(17), 340 + i as u64, vec!["dev".into()]));
-    }
     moves.sort_by_key(|m| m.0);
     for (at, n, tags) in moves {
         let at_service = service.clone().with_clock(Arc::new(At(at)));
@@ -195,6 +189,20 @@ async fn web_history(service: &Service) -> Result<(), ApiError> {
             };
             at_service.create_mapping(&caller, ns, mapping).await?;
         }
+    }
+    // `dev` is pointed at the last three builds in turn through the last day (as a promotion
+    // would: by image), so the dashboard's hourly chart has a shape on a fresh demo and the
+    // timeline's colours stay the builds'.
+    let now = service.clock_now();
+    for (i, hours) in [22i64, 19, 15, 12, 8, 5, 3, 2, 1].into_iter().enumerate() {
+        let at_service = service.clone().with_clock(Arc::new(At(now - Duration::hours(hours) - Duration::minutes(17))));
+        let image = fake_digest(0xd3a0_0000 + 309 + i as u64 % 3);
+        let dev = TagReference {
+            name: "dev".into(),
+            from: Some(ObjectReference { kind: KIND_IMAGE_STREAM_IMAGE.into(), name: format!("{name}@{image}"), namespace: String::new() }),
+            ..Default::default()
+        };
+        at_service.set_istag(&caller, ns, "web:dev", ImageStreamTag::setting(ns, name, dev), false).await?;
     }
     // A reference-only tag keeps one history item (a new reference without an image replaces
     // the head's, as upstream), so it is set once.
