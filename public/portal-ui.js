@@ -61,3 +61,36 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
+
+// Relative times ("3 minutes ago") tick without a reload: every <time data-ago datetime=…> is
+// worded again every ten seconds, as the server words it (domain::present::human_duration).
+// One timer for the page's life; it touches only text that changed.
+(function () {
+  function words(s) {
+    if (s < 1) return "Less than a second";
+    if (s === 1) return "1 second";
+    if (s < 60) return s + " seconds";
+    var m = Math.floor(s / 60);
+    if (m === 1) return "About a minute";
+    if (m < 60) return m + " minutes";
+    var h = Math.floor((s + 1800) / 3600);
+    if (h === 1) return "About an hour";
+    if (h < 48) return h + " hours";
+    if (h < 24 * 14) return Math.floor(h / 24) + " days";
+    if (h < 24 * 60) return Math.floor(h / 24 / 7) + " weeks";
+    if (h < 24 * 730) return Math.floor(h / 24 / 30) + " months";
+    return Math.floor(Math.floor(s / 3600) / 24 / 365) + " years";
+  }
+  function tick() {
+    var now = Date.now();
+    var times = document.querySelectorAll("time[data-ago]");
+    for (var i = 0; i < times.length; i++) {
+      var t = Date.parse(times[i].getAttribute("datetime"));
+      if (isNaN(t)) continue;
+      var text = words(Math.floor((now - t) / 1000)) + " ago";
+      if (times[i].textContent !== text) times[i].textContent = text;
+    }
+  }
+  window.imagestreamsTickTimes = tick;
+  setInterval(tick, 10000);
+})();

@@ -85,16 +85,7 @@ pub fn App() -> impl IntoView {
         <Title text="imagestreams"/>
         <Router>
             <a href="#main" class="skip">"Skip to content"</a>
-            <header class="top">
-                <a href="/" class="brand">"imagestreams"</a>
-                <nav aria-label="Main">
-                    <a href="/">"Catalog"</a>
-                    <a href="/dashboard">"Dashboard"</a>
-                    <a href="/webhooks">"Webhooks"</a>
-                </nav>
-                <live::UserMenu/>
-                <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
-            </header>
+            <TopHeader/>
             <noscript><p class="nojs-note muted small" id="nojs-note">"JavaScript is off: every page reads, and the plain forms (search, filters, tagging, importing, deleting tags, creating streams, signing in) work. Buttons that need JavaScript (copy, live actions, settings) are hidden; the API and the command line do the rest."</p></noscript>
             <main id="main">
                 <Routes fallback=|| view! { <PageTitle text="Page not found"/><h1>"Page not found"</h1> }>
@@ -118,6 +109,29 @@ pub fn App() -> impl IntoView {
             <live::HydrationMarker/>
         </Router>
     }
+}
+
+/// The header with the main navigation, on every page except the dashboard in kiosk mode
+/// (`/dashboard?kiosk=1`), where a wall screen has no use for it.
+#[component]
+fn TopHeader() -> impl IntoView {
+    let path = leptos_router::hooks::use_location().pathname.get_untracked();
+    if path == "/dashboard" && pages::dashboard::kiosk_requested() {
+        return ().into_any();
+    }
+    view! {
+        <header class="top">
+            <a href="/" class="brand">"imagestreams"</a>
+            <nav aria-label="Main">
+                <a href="/">"Catalog"</a>
+                <a href="/dashboard">"Dashboard"</a>
+                <a href="/webhooks">"Webhooks"</a>
+            </nav>
+            <live::UserMenu/>
+            <button type="button" class="theme" data-theme-toggle aria-label="Switch between light and dark theme">"◐ Theme"</button>
+        </header>
+    }
+    .into_any()
 }
 
 #[cfg(feature = "hydrate")]

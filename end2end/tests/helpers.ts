@@ -26,7 +26,8 @@ export function watchProblems(page: Page, opts: { formErrors?: boolean } = {}): 
 }
 
 export async function hydrated(page: Page) {
-  await expect(page.locator("#hydration-state")).toHaveText("hydrated");
+  // Generous: on a shared two-core machine the debug WASM can take more than five seconds.
+  await expect(page.locator("#hydration-state")).toHaveText("hydrated", { timeout: 15_000 });
 }
 
 /** axe-core: no serious or critical violations. */

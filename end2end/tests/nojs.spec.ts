@@ -23,7 +23,7 @@ test("pages read without JavaScript, and links work", async ({ page }) => {
   await expect(page).toHaveURL(/\/ns\/demo\/ruby$/);
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("demo/ruby");
   await expect(page.locator('tr[data-tag="latest"] .badge')).toBeVisible();
-  await expect(page.getByRole("img", { name: /Tag timeline/ })).toBeVisible();
+  await expect(page.getByRole("group", { name: /Tag timeline/ })).toBeVisible();
   // The forms are there too, as plain forms (see below).
   await expect(page.locator("#tag-form")).toBeVisible();
 

@@ -19,7 +19,7 @@ test("stream page shows tags, pull specs, timeline and history", async ({ page }
   await expect(prod.getByRole("button", { name: /Copy prod by digest/ })).toHaveAttribute("data-copy", new RegExp(`^podman pull ${repo.replace(/\./g, "\\.")}@sha256:[0-9a-f]{64}$`));
   await expect(prod.locator("[data-storage]")).toHaveText("Not mirrored yet (pulled through on first pull)");
   await expect(page.locator('tr[data-tag="build-41"] .badge')).toHaveText("Pushed, not managed by a tag spec");
-  await expect(page.getByRole("img", { name: /Tag timeline/ })).toBeVisible();
+  await expect(page.getByRole("group", { name: /Tag timeline/ })).toBeVisible();
   await expect(page.locator('details[data-history="build-42"] li')).toHaveCount(1);
   await accessible(page);
   await photograph(page, "stream");

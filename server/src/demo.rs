@@ -1,9 +1,24 @@
 //! Start-up data: the `default` namespace every fresh data directory has, and the sample
 //! namespaces and streams of `serve --demo`, written through the service like any client would.
+//! `demo/web` has three weeks of history (CI builds, a burst of hotfixes, promotions, a
+//! reference-only tag), written through a service whose clock is set to each move's time, so a
+//! first look at a timeline or the dashboard is not empty.
+//!
 //! Must not: write around the service.
 
-use crate::service::{Caller, Service};
+use crate::service::{Caller, Clock, Service};
 use app::model::*;
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
+/// A clock that always says the same time: the moment of one demo move.
+struct At(DateTime<Utc>);
+
+impl Clock for At {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
 
 pub async fn ensure_default_namespace(service: &Service) -> Result<(), ApiError> {
     let caller = Caller::system();
@@ -128,11 +143,80 @@ pub async fn load(service: &Service) -> Result<(), ApiError> {
                 .map_err(|e| ApiError::internal(format!("the demo image could not be pushed: {}", e.message)))?;
         }
     }
+    web_history(service).await?;
     let app = service.get_stream(&caller, "demo", "app").await?;
     if let Some(head) = app.head("build-42") {
         let pinned = format!("app@{}", head.image);
         service.set_istag(&caller, "demo", "app:prod", promote("prod", KIND_IMAGE_STREAM_IMAGE, &pinned), false).await?;
         service.set_istag(&caller, "demo", "app:stable", promote("stable", KIND_IMAGE_STREAM_TAG, "prod"), false).await?;
     }
+    Ok(())
+}
+
+/// `demo/web`: moves over the last three weeks. A CI build about every 40 hours moves
+/// `latest` and gets its own version tag; every fourth is promoted to `stable`; ten days ago three
+/// hotfixes moved `latest` within 25 minutes (drawn as one dot with a count); `dev` moved nine
+/// times in the last day, between the last three builds; `upstream` is a reference-only tag.
+async fn web_history(service: &Service) -> Result<(), ApiError> {
+    let caller = Caller::system();
+    let (ns, name, repo) = ("demo", "web", "registry.example.com/demo/web");
+    service.create_stream(&caller, ns, ImageStream::new(ns, name)).await?;
+    let start = service.clock_now() - Duration::days(21);
+    let mut moves: Vec<(DateTime<Utc>, u64, Vec<String>)> = vec![];
+    for k in 0..12u64 {
+        let at = start + Duration::hours(40 * k as i64 + (k as i64 * 7) % 5);
+        let mut tags = vec!["latest".to_string(), format!("1.{k}.0")];
+        if k % 4 == 3 {
+            tags.push("stable".into());
+        }
+        moves.push((at, 300 + k, tags));
+    }
+    let burst = start + Duration::days(11) + Duration::hours(3);
+    for (i, minutes) in [0i64, 9, 25].into_iter().enumerate() {
+        moves.push((burst + Duration::minutes(minutes), 320 + i as u64, vec!["latest".into(), format!("1.5.{}", i + 1)]));
+    }
+    moves.sort_by_key(|m| m.0);
+    for (at, n, tags) in moves {
+        let at_service = service.clone().with_clock(Arc::new(At(at)));
+        let created = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for tag in tags {
+            let mapping = ImageStreamMapping {
+                api_version: IMAGE_API_VERSION.into(),
+                kind: "ImageStreamMapping".into(),
+                metadata: ObjectMeta::named(Some(ns), name),
+                image: demo_image(n, repo, "amd64", &created),
+                tag,
+            };
+            at_service.create_mapping(&caller, ns, mapping).await?;
+        }
+    }
+    // `dev` is pointed at the last three builds in turn through the last day (as a promotion
+    // would: by image), so the dashboard's hourly chart has a shape on a fresh demo and the
+    // timeline's colours stay the builds'.
+    let now = service.clock_now();
+    for (i, hours) in [22i64, 19, 15, 12, 8, 5, 3, 2, 1].into_iter().enumerate() {
+        let at_service = service.clone().with_clock(Arc::new(At(now - Duration::hours(hours) - Duration::minutes(17))));
+        let image = fake_digest(0xd3a0_0000 + 309 + i as u64 % 3);
+        let dev = TagReference {
+            name: "dev".into(),
+            from: Some(ObjectReference { kind: KIND_IMAGE_STREAM_IMAGE.into(), name: format!("{name}@{image}"), namespace: String::new() }),
+            ..Default::default()
+        };
+        at_service.set_istag(&caller, ns, "web:dev", ImageStreamTag::setting(ns, name, dev), false).await?;
+    }
+    // A reference-only tag keeps one history item (a new reference without an image replaces
+    // the head's, as upstream), so it is set once.
+    let at_service = service.clone().with_clock(Arc::new(At(now - Duration::days(12))));
+    let reference = TagReference {
+        name: "upstream".into(),
+        reference: true,
+        from: Some(ObjectReference {
+            kind: KIND_DOCKER_IMAGE.into(),
+            name: "docker.io/library/nginx:1.27".into(),
+            namespace: String::new(),
+        }),
+        ..Default::default()
+    };
+    at_service.set_istag(&caller, ns, "web:upstream", ImageStreamTag::setting(ns, name, reference), false).await?;
     Ok(())
 }

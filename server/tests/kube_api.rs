@@ -396,7 +396,7 @@ conf.host = "http://" + sys.argv[1]
 dyn = dynamic.DynamicClient(client.ApiClient(conf))
 streams = dyn.resources.get(api_version="image.openshift.io/v1", kind="ImageStream")
 names = sorted(i.metadata.name for i in streams.get(namespace="demo").items)
-assert names == ["app", "hello", "nginx", "ruby"], names
+assert names == ["app", "hello", "nginx", "ruby", "web"], names
 assert streams.get(namespace="demo", name="app").spec.tags[0].name
 body = {"apiVersion": "image.openshift.io/v1", "kind": "ImageStream", "metadata": {"name": "from-python", "labels": {"by": "python"}}}
 created = streams.create(body=body, namespace="demo")

@@ -6,7 +6,7 @@
 //! typed), render markup or call server functions.
 
 use super::error::ApiFailure;
-use crate::model::{Image, ImageStream, Member, TagEvent, TagEventCondition, Webhook};
+use crate::model::{Image, ImageStream, Member, TagEventCondition, Webhook};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -138,13 +138,19 @@ pub struct ImageFacts {
     pub storage: ImageStorage,
 }
 
-/// A tag movement for the dashboard.
+/// A move on the dashboard: the newest move of one tag, together with the tags of the same
+/// stream that moved to the same image at the same moment (its aliases), so each tag appears
+/// once and an alias never repeats its source's line.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TagMovement {
+pub struct DashboardMove {
     pub namespace: String,
     pub stream: String,
-    pub tag: String,
-    pub event: TagEvent,
+    /// The tags that moved together, the first one first seen (newest-first order).
+    pub tags: Vec<String>,
+    /// The image digest (`""` for a reference-only tag).
+    pub image: String,
+    pub docker_image_reference: String,
+    pub created: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -157,9 +163,19 @@ pub struct FailingImport {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
-    pub movements: Vec<TagMovement>,
+    /// The latest moves, one line per tag (aliases folded in), newest first.
+    pub moves: Vec<DashboardMove>,
     pub failing: Vec<FailingImport>,
     pub updated_today: Vec<CatalogStream>,
+    /// How many streams changed since midnight UTC (the list above is capped).
+    pub streams_today: u64,
+    /// How many tags moved since midnight UTC.
+    pub tags_today: u64,
+    /// Tag moves per hour over the last day: 24 counts, oldest first; the last is the current
+    /// (unfinished) hour.
+    pub moves_per_hour: Vec<u64>,
+    /// The hour (`YYYY-MM-DDTHH`, UTC) of the last count in `moves_per_hour`.
+    pub current_hour: String,
     pub generated: String,
 }
 

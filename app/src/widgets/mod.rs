@@ -104,11 +104,12 @@ pub fn render_html<V: IntoView + 'static>(view: impl FnOnce() -> V) -> String {
     Owner::new().with(|| view().into_view().to_html())
 }
 
-/// `<duration> ago` for an RFC 3339 time, with the exact time as a tooltip.
+/// `<duration> ago` for an RFC 3339 time, with the exact time as a tooltip. `data-ago` lets
+/// `/portal-ui.js` tick the words without a reload (with `present::human_duration`'s wording).
 #[component]
 pub fn Ago(#[prop(into)] time: String) -> impl IntoView {
     let text = crate::domain::present::ago(&time, chrono::Utc::now());
-    view! { <time datetime=time.clone() title=time>{text}</time> }
+    view! { <time datetime=time.clone() title=time data-ago="">{text}</time> }
 }
 
 /// A short digest (`sha256:` and the first 12 hex digits) linking to the image page.

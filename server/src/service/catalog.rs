@@ -10,20 +10,22 @@
 use super::{Caller, Service, Verb, db};
 use crate::store::{self, CatalogSort};
 use app::api::{
-    CatalogSlice, CatalogStream, Dashboard, FailingImport, ImageFacts, ImageStorage, ImageSummary, ImageUse, StreamFacts, TagMovement,
+    CatalogSlice, CatalogStream, Dashboard, DashboardMove, FailingImport, ImageFacts, ImageStorage, ImageSummary, ImageUse, StreamFacts,
 };
 use app::domain::present::{image_repository_column, last_updated, tags_by_recency, tags_column};
 use app::domain::tag_table::{TagQuery, tag_page};
 use app::domain::views::tag_views;
-use app::model::{ApiError, CONDITION_IMPORT_SUCCESS, ImageStream, RES_IMAGES, TagEvent};
+use app::model::{ApiError, CONDITION_IMPORT_SUCCESS, ImageStream, RES_IMAGES};
 use chrono::SecondsFormat;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Streams per catalog page.
 pub const CATALOG_PAGE: u32 = 50;
 
-/// How many movements, failing tags and streams the dashboard shows at most.
-const DASHBOARD_MOVEMENTS: i64 = 20;
+/// How many moves (tags, aliases folded in), failing tags and streams the dashboard shows at
+/// most; it reads `DASHBOARD_RECENT` history items to find the latest move of that many tags.
+const DASHBOARD_MOVES: usize = 12;
+const DASHBOARD_RECENT: i64 = 400;
 const DASHBOARD_LIST: i64 = 50;
 
 /// How many images (with their children) one page asks the blob store about at most: a stream
@@ -184,29 +186,18 @@ impl Service {
         self.image_facts(caller, &found.image.metadata.name).await
     }
 
-    /// The wall screen: the newest tag movements, tags whose last import failed, and the
-    /// streams updated since midnight UTC (of the service clock).
+    /// The wall screen: the latest move of each recently moved tag (aliases folded in), tags
+    /// whose last import failed, the streams and tags updated since midnight UTC (of the service
+    /// clock), and the moves per hour over the last day.
     pub async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ApiError> {
         let scope = caller.visible_namespaces();
         let now = self.clock_now();
         let today = now.format("%Y-%m-%dT00:00:00Z").to_string();
+        let first_hour = now - chrono::Duration::hours(23);
+        let since_hour = first_hour.format("%Y-%m-%dT%H:00:00Z").to_string();
         let mut conn = self.store.read().await.map_err(db)?;
-        let movements = store::recent_movements(&mut conn, DASHBOARD_MOVEMENTS, scope.as_deref())
-            .await
-            .map_err(db)?
-            .into_iter()
-            .map(|m| TagMovement {
-                namespace: m.namespace,
-                stream: m.name,
-                tag: m.tag,
-                event: TagEvent {
-                    created: m.created,
-                    docker_image_reference: m.docker_image_reference,
-                    image: m.image,
-                    generation: m.generation,
-                },
-            })
-            .collect();
+        let recent = store::recent_movements(&mut conn, DASHBOARD_RECENT, scope.as_deref()).await.map_err(db)?;
+        let moves = latest_moves(recent, DASHBOARD_MOVES);
         let failing = store::tags_with_conditions(&mut conn, DASHBOARD_LIST, scope.as_deref())
             .await
             .map_err(db)?
@@ -222,8 +213,54 @@ impl Service {
             .into_iter()
             .map(|r| catalog_row(&self.with_public_repository(r.stream)))
             .collect();
-        Ok(Dashboard { movements, failing, updated_today, generated: now.to_rfc3339_opts(SecondsFormat::Secs, true) })
+        let (streams_today, tags_today) = store::changed_since(&mut conn, &today, scope.as_deref()).await.map_err(db)?;
+        let per_hour = store::moves_per_hour(&mut conn, &since_hour, scope.as_deref()).await.map_err(db)?;
+        let hours: Vec<String> = (0..24).map(|i| (first_hour + chrono::Duration::hours(i)).format("%Y-%m-%dT%H").to_string()).collect();
+        let moves_per_hour =
+            hours.iter().map(|h| per_hour.iter().find(|(hour, _)| hour == h).map(|(_, n)| (*n).max(0) as u64).unwrap_or(0)).collect();
+        Ok(Dashboard {
+            moves,
+            failing,
+            updated_today,
+            streams_today: streams_today.max(0) as u64,
+            tags_today: tags_today.max(0) as u64,
+            moves_per_hour,
+            current_hour: hours.last().cloned().unwrap_or_default(),
+            generated: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        })
     }
+}
+
+/// The latest move of each tag in `recent` (history items, newest first), at most `limit` lines:
+/// a tag already shown is skipped (only its newest move counts), and tags of the same stream that
+/// moved to the same image at the same moment (an alias and its source, a push of several tags)
+/// share one line.
+fn latest_moves(recent: Vec<store::TagMovementRow>, limit: usize) -> Vec<DashboardMove> {
+    let mut seen: BTreeSet<(String, String, String)> = BTreeSet::new();
+    let mut out: Vec<DashboardMove> = vec![];
+    for m in recent {
+        if !seen.insert((m.namespace.clone(), m.name.clone(), m.tag.clone())) {
+            continue;
+        }
+        if let Some(line) =
+            out.iter_mut().find(|l| l.namespace == m.namespace && l.stream == m.name && l.image == m.image && l.created == m.created)
+        {
+            line.tags.push(m.tag);
+            continue;
+        }
+        if out.len() == limit {
+            continue;
+        }
+        out.push(DashboardMove {
+            namespace: m.namespace,
+            stream: m.name,
+            tags: vec![m.tag],
+            image: m.image,
+            docker_image_reference: m.docker_image_reference,
+            created: m.created,
+        });
+    }
+    out
 }
 
 impl Service {
@@ -235,5 +272,56 @@ impl Service {
         let can_admin = self.may(caller, Verb::Update, "members", Some(namespace));
         let storage_bytes = self.namespace_storage(caller, namespace).await?;
         Ok(app::api::NamespaceSettings { members, public, can_admin, storage_bytes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(stream: &str, tag: &str, image: &str, created: &str) -> store::TagMovementRow {
+        store::TagMovementRow {
+            namespace: "ns".into(),
+            name: stream.into(),
+            tag: tag.into(),
+            created: created.into(),
+            docker_image_reference: format!("reg/{stream}@{image}"),
+            image: image.into(),
+            generation: 1,
+        }
+    }
+
+    #[test]
+    fn the_latest_moves_show_each_tag_once_and_aliases_on_their_sources_line() {
+        let recent = vec![
+            row("app", "prod", "sha256:b", "2026-11-30T10:00:00Z"),
+            row("app", "stable", "sha256:b", "2026-11-30T10:00:00Z"),
+            row("web", "latest", "sha256:b", "2026-11-30T10:00:00Z"),
+            row("app", "prod", "sha256:a", "2026-11-30T09:00:00Z"),
+            row("app", "dev", "sha256:a", "2026-11-30T09:00:00Z"),
+            row("app", "stable", "sha256:a", "2026-11-30T08:00:00Z"),
+        ];
+        let lines: Vec<(String, Vec<String>)> = latest_moves(recent, 10).into_iter().map(|l| (l.stream, l.tags)).collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("app".into(), vec!["prod".to_string(), "stable".to_string()]),
+                ("web".into(), vec!["latest".to_string()]),
+                ("app".into(), vec!["dev".to_string()]),
+            ],
+            "prod's older move is gone; stable is shown with prod; another stream's same digest is its own line"
+        );
+    }
+
+    #[test]
+    fn the_latest_moves_stop_at_the_limit_but_still_fold_aliases() {
+        let recent = vec![
+            row("app", "a", "sha256:1", "2026-11-30T10:00:00Z"),
+            row("app", "b", "sha256:2", "2026-11-30T09:00:00Z"),
+            row("app", "a2", "sha256:1", "2026-11-30T10:00:00Z"),
+        ];
+        let lines = latest_moves(recent, 1);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].tags, vec!["a".to_string(), "a2".to_string()]);
     }
 }

@@ -188,12 +188,47 @@ pub async fn recent_movements(conn: &mut SqliteConnection, limit: i64, scope: Op
         "SELECT s.namespace, s.name, e.tag, e.created, e.docker_image_reference, e.image, e.generation
          FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
          WHERE (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
-         ORDER BY e.created DESC LIMIT ?1",
+         ORDER BY e.created DESC, s.namespace, s.name, e.tag LIMIT ?1",
     )
     .bind(limit)
     .bind(scope.map(Json))
     .fetch_all(conn)
     .await
+}
+
+/// Tag moves per hour since `since` (RFC 3339, UTC): `(hour, moves)` with the hour as
+/// `YYYY-MM-DDTHH`, oldest first; hours without a move are left out.
+pub async fn moves_per_hour(conn: &mut SqliteConnection, since: &str, scope: Option<&[String]>) -> StoreResult<Vec<(String, i64)>> {
+    sqlx::query_as(
+        "SELECT substr(e.created, 1, 13) AS hour, COUNT(*) AS moves
+         FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
+         WHERE e.created >= ?1 AND (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
+         GROUP BY hour ORDER BY hour",
+    )
+    .bind(since)
+    .bind(scope.map(Json))
+    .fetch_all(conn)
+    .await
+}
+
+/// How many streams changed, and how many tags moved, since `since` (RFC 3339, UTC).
+pub async fn changed_since(conn: &mut SqliteConnection, since: &str, scope: Option<&[String]>) -> StoreResult<(i64, i64)> {
+    let streams: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM image_streams WHERE last_updated >= ?1 AND (?2 IS NULL OR namespace IN (SELECT value FROM json_each(?2)))",
+    )
+    .bind(since)
+    .bind(scope.map(Json))
+    .fetch_one(&mut *conn)
+    .await?;
+    let tags: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT e.stream_id, e.tag FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
+         WHERE e.created >= ?1 AND (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2))))",
+    )
+    .bind(since)
+    .bind(scope.map(Json))
+    .fetch_one(conn)
+    .await?;
+    Ok((streams, tags))
 }
 
 /// A status tag that has conditions.
