@@ -576,7 +576,7 @@ async fn server_functions_check_the_caller() {
     };
     use app::api::*;
     let cases: Vec<(&'static str, String, Need)> = vec![
-        (GetStream::PATH, "namespace=team&name=app&all_history=false".into(), Need::Read),
+        (GetStream::PATH, "namespace=team&name=app&all_history=false&table[q]=".into(), Need::Read),
         (GetNamespaceSettings::PATH, "namespace=team".into(), Need::Read),
         (GetStreamImagePage::PATH, format!("namespace=team&name=app%40{}", digest_n(1)), Need::Read),
         (ListWebhooks::PATH, "namespace=team".into(), Need::Read),
@@ -621,7 +621,10 @@ async fn server_functions_check_the_caller() {
     for c in CALLERS {
         for (path, body, need) in &cases {
             let (code, text) = call(path, body.replace("CALLER", c), c).await;
-            let got = if (200..300).contains(&code) { 200 } else { code };
+            // An import that got past the checks and then failed at the (unreachable) registry
+            // was allowed: the page answers it as an error (502, "was not imported").
+            let allowed = (200..300).contains(&code) || (code == 502 && text.contains("was not imported"));
+            let got = if allowed { 200 } else { code };
             if got != expected(*need, c) {
                 wrong.push(format!("{c:9} {path}: got {code} {text}, want {}", expected(*need, c)));
             }
@@ -1209,7 +1212,7 @@ async fn server_functions_keep_token_limits_and_the_public_view() {
     };
     use app::api::*;
     for (who, h, team_view) in [("anonymous", vec![], 401), ("outsider", t.who["outsider"].clone(), 403)] {
-        let (code, text) = call(GetStream::PATH, "namespace=team&name=app&all_history=false".into(), h.clone()).await;
+        let (code, text) = call(GetStream::PATH, "namespace=team&name=app&all_history=false&table[q]=".into(), h.clone()).await;
         assert_eq!(code, 200, "{who}: {text}");
         for (path, body) in [
             (ListWebhooks::PATH, "namespace=team"),
