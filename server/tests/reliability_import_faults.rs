@@ -257,7 +257,10 @@ async fn a_registry_slower_than_the_timeout_fails_the_tag_and_delays_no_other_im
     let st = &slow.body["status"]["images"][0]["status"];
     assert_eq!(st["status"], "Failure", "{}", slow.text);
     assert_eq!(st["reason"], "InternalError");
-    assert_eq!(st["message"], format!("{host}/slow/img:1: the registry did not answer in time"));
+    // Which deadline fires first (the request's or the whole import's) decides the ending:
+    // "… did not answer within 2s" or "… did not answer in time".
+    let message = st["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with(&format!("{host}/slow/img:1: the registry did not answer ")), "{message}");
     let after = app.get(&is_path("default", "slow")).await.body;
     assert_eq!(tag_of(&after, "t")["items"], tag_of(&before, "t")["items"]);
     assert_eq!(tag_of(&after, "t")["conditions"][0]["message"], st["message"]);
