@@ -15,7 +15,7 @@ test("a push made elsewhere appears on the open stream page", async ({ page, req
     data: { metadata: { name: "ruby" }, tag, image: { metadata: { name: digest }, dockerImageReference: `quay.io/x/ruby@${digest}` } },
   });
   expect(r.status()).toBe(201);
-  await expect(page.locator(`tr[data-tag="${tag}"]`)).toBeVisible({ timeout: 3000 });
+  await expect(page.locator(`tr[data-tag="${tag}"]`)).toBeVisible({ timeout: 8000 });
   expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(7);
   expect(problems).toEqual([]);
 });
