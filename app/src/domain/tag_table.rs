@@ -172,27 +172,9 @@ pub fn tag_page(tags: Vec<TagView>, query: &TagQuery, size_of: impl Fn(&TagView)
     let flip = |o: Ordering| if query.descending { o.reverse() } else { o };
     match query.sort {
         TagSort::Name => rows.sort_by(|a, b| flip(by_name(a, b))),
-        TagSort::Updated => {
-            // RFC 3339 times in UTC compare as text; tags that never moved go last either way.
-            let mut keyed: Vec<(Option<String>, TagView)> = rows.into_iter().map(|t| (updated(&t), t)).collect();
-            keyed.sort_by(|(x, a), (y, b)| match (x, y) {
-                (Some(x), Some(y)) => flip(x.cmp(y)).then_with(|| by_name(a, b)),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => by_name(a, b),
-            });
-            rows = keyed.into_iter().map(|(_, t)| t).collect();
-        }
-        TagSort::Size => {
-            let mut keyed: Vec<(Option<i64>, TagView)> = rows.into_iter().map(|t| (size_of(&t), t)).collect();
-            keyed.sort_by(|(x, a), (y, b)| match (x, y) {
-                (Some(x), Some(y)) => flip(x.cmp(y)).then_with(|| by_name(a, b)),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => by_name(a, b),
-            });
-            rows = keyed.into_iter().map(|(_, t)| t).collect();
-        }
+        // RFC 3339 times in UTC compare as text; tags that never moved go last either way.
+        TagSort::Updated => rows = sort_keyed(rows, updated, flip, by_name),
+        TagSort::Size => rows = sort_keyed(rows, size_of, flip, by_name),
     }
     let matching = rows.len();
     let per = query.per_page.max(1) as usize;
@@ -200,6 +182,23 @@ pub fn tag_page(tags: Vec<TagView>, query: &TagQuery, size_of: impl Fn(&TagView)
     let page = query.page.clamp(1, pages);
     let rows = rows.into_iter().skip((page as usize - 1) * per).take(per).collect();
     TagPage { rows, matching, total, page, pages }
+}
+
+/// Rows by `key` (in `flip`'s direction, ties by name); rows without a key go last either way.
+fn sort_keyed<K: Ord>(
+    rows: Vec<TagView>,
+    key: impl Fn(&TagView) -> Option<K>,
+    flip: impl Fn(Ordering) -> Ordering,
+    by_name: impl Fn(&TagView, &TagView) -> Ordering,
+) -> Vec<TagView> {
+    let mut keyed: Vec<(Option<K>, TagView)> = rows.into_iter().map(|t| (key(&t), t)).collect();
+    keyed.sort_by(|(x, a), (y, b)| match (x, y) {
+        (Some(x), Some(y)) => flip(x.cmp(y)).then_with(|| by_name(a, b)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => by_name(a, b),
+    });
+    keyed.into_iter().map(|(_, t)| t).collect()
 }
 
 #[cfg(test)]

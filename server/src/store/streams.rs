@@ -385,14 +385,19 @@ async fn prepend_items(conn: &mut SqliteConnection, id: i64, list: &NamedTagEven
         .bind(&list.tag)
         .fetch_one(&mut *conn)
         .await?;
-    let n = new.len() as i64;
-    for (i, e) in new.iter().enumerate() {
+    insert_items(conn, id, &list.tag, new, top + 1).await
+}
+
+/// Inserts history items (newest first) at positions `lowest + n - 1` down to `lowest`.
+async fn insert_items(conn: &mut SqliteConnection, id: i64, tag: &str, items: &[TagEvent], lowest: i64) -> StoreResult<()> {
+    let n = items.len() as i64;
+    for (i, e) in items.iter().enumerate() {
         sqlx::query(
             "INSERT INTO tag_events (stream_id, tag, seq, created, docker_image_reference, image, generation) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
-        .bind(&list.tag)
-        .bind(top + n - i as i64)
+        .bind(tag)
+        .bind(lowest + n - 1 - i as i64)
         .bind(&e.created)
         .bind(&e.docker_image_reference)
         .bind(&e.image)
@@ -411,23 +416,7 @@ async fn write_status_tag(conn: &mut SqliteConnection, id: i64, list: &NamedTagE
         .bind(list.items.is_none())
         .execute(&mut *conn)
         .await?;
-    let items = list.items();
-    let n = items.len() as i64;
-    for (i, e) in items.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO tag_events (stream_id, tag, seq, created, docker_image_reference, image, generation) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&list.tag)
-        .bind(n - 1 - i as i64)
-        .bind(&e.created)
-        .bind(&e.docker_image_reference)
-        .bind(&e.image)
-        .bind(e.generation)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    insert_items(conn, id, &list.tag, list.items(), 0).await
 }
 
 /// Deletes a stream; `last` is its final state carrying the deletion's resource version.
