@@ -21,9 +21,9 @@ have_rust=$(rustc --version | sed 's/^rustc \([0-9.]*\).*/\1/')
   || die "rustc $have_rust is older than the $need_rust this workspace needs: rustup update stable"
 
 # Debian packages: C toolchain for bundled SQLite and aws-lc, Chromium for the browser tests,
-# the CNCF distribution registry, skopeo and podman for import and registry tests, the Python kubernetes client for the
+# sqlite3 for the crash suite's integrity check, the CNCF distribution registry, skopeo and podman for import and registry tests, the Python kubernetes client for the
 # API tests (and Debian's kubectl, kubernetes-client, when no kubectl is installed).
-PKGS=(build-essential pkg-config perl curl ca-certificates python3 python3-kubernetes bc chromium docker-registry skopeo podman)
+PKGS=(build-essential pkg-config perl curl ca-certificates python3 python3-kubernetes bc chromium docker-registry skopeo podman sqlite3)
 command -v kubectl >/dev/null 2>&1 || PKGS+=(kubernetes-client)
 missing=()
 for p in "${PKGS[@]}"; do
