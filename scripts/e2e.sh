@@ -14,7 +14,7 @@ log="$data/serve.log"
 pid=""
 REG_PID=""
 auth_pid=""
-cleanup() { kill $pid $auth_pid $REG_PID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$data"; }
+cleanup() { kill $pid $auth_pid $REG_PID 2>/dev/null || true; wait 2>/dev/null || true; if [ -n "${E2E_KEEP_LOG:-}" ]; then cp "$log" "$E2E_KEEP_LOG"; fi; rm -rf "$data"; }
 trap cleanup EXIT
 # A real registry with 20 tags for the import tests; it is the only registry the portal may use.
 mkdir -p "$data/reg"

@@ -166,6 +166,28 @@ async fn trimmed_versions_are_gone() {
     assert_eq!(w.expect().await["type"], "MODIFIED");
 }
 
+/// A live page whose version was trimmed (left open for hours, or demo data older than the log
+/// keeps) is told to read itself again and then follows from now; it is not left dead by a 410.
+#[tokio::test]
+async fn a_live_page_from_a_trimmed_version_resyncs_and_follows() {
+    let app = TestApp::new().await;
+    let created = app.create_stream("default", json!({"metadata": {"name": "app"}})).await.body;
+    let old = rv(&created);
+    for n in 1..=3 {
+        app.push("default", "app", "v1", &digest_n(n)).await;
+    }
+    app.service.trim_watch_events(Duration::from_secs(3600), 1).await.unwrap();
+    let mut live = Live::open(&app, &format!("?namespace=default&name=app&resourceVersion={old}"), &[]).await;
+    assert_eq!(live.next().await.unwrap(), json!({"type": "RESYNC"}));
+    app.push("default", "app", "v2", &digest_n(9)).await;
+    let e = live.next().await.unwrap();
+    assert_eq!((e["type"].as_str(), e["object"]["metadata"]["name"].as_str()), (Some("MODIFIED"), Some("app")), "{e}");
+    assert!(e["object"]["status"]["tags"].as_array().unwrap().iter().any(|t| t["tag"] == "v2"), "{e}");
+    // The same through the browser's reconnect header.
+    let mut again = Live::open(&app, "?namespace=default&name=app", &[("last-event-id".into(), old.to_string())]).await;
+    assert_eq!(again.next().await.unwrap()["type"], "RESYNC");
+}
+
 #[tokio::test]
 async fn no_op_writes_produce_no_event() {
     let app = TestApp::new().await;

@@ -2,7 +2,8 @@
 //! connection per page; each event's id is its resourceVersion, so a browser that reconnects
 //! sends `Last-Event-ID` and resumes exactly where it stopped (no loss, no duplicates).
 //! The stream ends like a watch does: an `ERROR` event (a `Status`) when access ends, a clean
-//! close at its maximum lifetime (the browser reconnects with `Last-Event-ID`).
+//! close at its maximum lifetime (the browser reconnects with `Last-Event-ID`). A resume point
+//! older than the event log keeps starts from now, after one `{"type":"RESYNC"}` event.
 //! Must not: render markup (the app's views do) or read the store.
 
 use super::{ApiResult, HttpError};
@@ -35,6 +36,9 @@ impl axum::extract::FromRequestParts<Service> for Creds {
     }
 }
 
+/// The event that tells a page its version was trimmed and it must read itself again.
+const RESYNC_LINE: &str = r#"{"type":"RESYNC"}"#;
+
 pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, headers: HeaderMap, Query(q): Query<LiveQuery>) -> ApiResult {
     // Resume point: the browser's Last-Event-ID, else the page's version, else now.
     let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
@@ -50,7 +54,19 @@ pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, header
         bookmark_interval: s.bookmark_interval(),
         ..Default::default()
     };
-    let stream = s.watch_streams(creds, req).await?;
+    // A version trimmed from the event log (a page left open for hours, or demo data older than
+    // the log keeps) is not an error for a page: it follows from now and is told, by one
+    // `RESYNC` event, to read itself again, as a Kubernetes client re-lists after 410 Gone.
+    let (stream, resync) = match s.watch_streams(creds.clone(), req.clone()).await {
+        Ok(stream) => (stream, false),
+        Err(e) if e.status.reason == "Expired" => {
+            let now = s.current_resource_version().await.map_err(HttpError)?;
+            (s.watch_streams(creds, WatchRequest { resource_version: Some(now), ..req }).await?, true)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let resync = futures::stream::iter(resync.then(|| RESYNC_LINE.to_string()));
+    let stream = resync.chain(stream);
     // Counted as an open live page while the stream lives (`imagestreams_live_pages`).
     let open = crate::metrics::Metrics::hold(&crate::metrics::metrics().live_pages);
     let events = stream.map(move |line| {
