@@ -469,6 +469,12 @@ async fn backup_while_writing_then_restore_holds_every_stream_image_and_blob() {
     writer.await.unwrap();
     let manifest: Value = serde_json::from_str(&std::fs::read_to_string(backup_dir.join("backup.json")).unwrap()).unwrap();
     assert_eq!(manifest["blobsMissing"], json!([]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(backup_dir.join("imagestreams.db")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the copied database is the owner's only");
+    }
 
     // A second backup into the same place is refused (never overwritten).
     let again =

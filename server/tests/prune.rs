@@ -123,6 +123,23 @@ async fn a_young_stream_and_young_items_stay_and_a_namespace_prune_keeps_images(
     assert_eq!(app.get(&format!("/apis/image.openshift.io/v1/images/{}", digests[0])).await.status, 200);
 }
 
+/// A namespace with no streams prunes to an empty report (it crashed the answer once), with
+/// and without progress lines; a namespace that does not exist is 404, for everyone.
+#[tokio::test]
+async fn an_empty_namespace_prunes_to_nothing_and_a_missing_one_is_not_found() {
+    let app = TestApp::new().await;
+    assert!(app.post("/api/v1/namespaces", json!({"metadata": {"name": "empty"}})).await.status.is_success());
+    let r = app.post("/api/v1/namespaces/empty/prune/images", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["summary"], "Summary: deleted 0 objects");
+    let r = app.post("/api/v1/namespaces/empty/prune/images?progress=true", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let last: Value = serde_json::from_str(r.text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["report"]["summary"], "Summary: deleted 0 objects", "{}", r.text);
+    let r = app.post("/api/v1/namespaces/nope/prune/images", json!({})).await;
+    assert_eq!((r.status.as_u16(), r.body["reason"].as_str()), (404, Some("NotFound")), "{}", r.text);
+}
+
 /// A stream of `tags` tags with `history` items each, its digests unique to `seed` (no Image
 /// objects: every item but the heads names a missing image).
 fn bulk_stream(ns: &str, name: &str, tags: usize, history: usize, seed: usize) -> app::model::ImageStream {

@@ -405,3 +405,54 @@ async fn a_signed_in_callers_refusals_cannot_flood_the_audit_log() {
     let log = app.send_with("GET", "/api/v1/audit?limit=1000", None, &h).await;
     assert_eq!(log.body.as_array().unwrap().iter().filter(|e| e["user"] == "mal").count(), 31);
 }
+
+/// A page's `<title>` names what the address names (namespace, stream, search); markup in the
+/// address stays text there (a fresh user's reflected XSS: `/ns/demo/</title><script>…` ran in
+/// the reader's session and could create an administrator).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_the_address_is_text_in_the_page_title() {
+    let app = TestApp::new().await;
+    let options = leptos::prelude::LeptosOptions::builder().output_name("portal").build();
+    let portal = server::http::ui::router(app.service.clone(), options, server::http::EdgeConfig::default());
+    let evil = "%3C%2Ftitle%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    for path in [format!("/ns/default/{evil}"), format!("/?q={evil}"), format!("/namespaces/{evil}"), format!("/webhooks/{evil}")] {
+        let r = raw(&portal, "GET", &path, &[("accept", "text/html")], vec![]).await;
+        let head = r.text.split("</head>").next().unwrap_or_default().to_string();
+        assert!(!r.text.contains("<script>alert(1)"), "{path}: the markup ran: {head}");
+        let title = head.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap_or_default().to_string();
+        assert!(title.contains("&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;"), "{path}: title {title:?}");
+    }
+}
+
+/// Server functions called with arguments that are missing or do not decode answer 400 (a body
+/// past the limit 413), not 500; a plain form's failure never redirects off the site, whatever
+/// the Referer says (a fresh user's findings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_function_argument_errors_are_the_callers_and_redirects_stay_on_the_site() {
+    use leptos::server_fn::ServerFn;
+    let app = TestApp::new().await;
+    let options = leptos::prelude::LeptosOptions::builder().output_name("portal").build();
+    let portal = server::http::ui::router(app.service.clone(), options, server::http::EdgeConfig::default());
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let r = raw(&portal, "POST", app::api::CreateNamespace::PATH, &[form], vec![]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("missing field `name`"), "{}", r.text);
+    let r = raw(&portal, "POST", app::api::Redeliver::PATH, &[form], b"namespace=a&name=b&delivery=abc".to_vec()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    for referer in ["http://evil.example/x", "//evil.example/x", "javascript:alert(1)", "http://localhost/\t/evil.example"] {
+        let r = raw(&portal, "POST", app::api::CreateNamespace::PATH, &[form, ("accept", "text/html"), ("referer", referer)], vec![]).await;
+        let location = r.headers.get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+        assert!(location.starts_with('/') && !location.starts_with("//"), "{referer}: {} Location {location:?}", r.status);
+    }
+    // A same-site Referer keeps its path.
+    let r = raw(
+        &portal,
+        "POST",
+        app::api::CreateNamespace::PATH,
+        &[form, ("accept", "text/html"), ("host", "localhost:3000"), ("referer", "http://localhost:3000/ns/a")],
+        vec![],
+    )
+    .await;
+    let location = r.headers.get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+    assert!(location.starts_with("/ns/a"), "{location:?}");
+}

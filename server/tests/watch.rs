@@ -186,6 +186,11 @@ async fn a_live_page_from_a_trimmed_version_resyncs_and_follows() {
     // The same through the browser's reconnect header.
     let mut again = Live::open(&app, "?namespace=default&name=app", &[("last-event-id".into(), old.to_string())]).await;
     assert_eq!(again.next().await.unwrap()["type"], "RESYNC");
+    // A version from the future (a server restored from an older backup): the same.
+    let mut ahead = Live::open(&app, "?namespace=default&name=app", &[("last-event-id".into(), "99999999999".into())]).await;
+    assert_eq!(ahead.next().await.unwrap()["type"], "RESYNC");
+    app.push("default", "app", "v3", &digest_n(10)).await;
+    assert_eq!(ahead.next().await.unwrap()["type"], "MODIFIED");
 }
 
 #[tokio::test]

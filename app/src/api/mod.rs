@@ -181,10 +181,12 @@ fn answer_location(referer: &str, key: &str, message: &str, anchor: &str) -> Str
     };
     let local = local.split('#').next().unwrap_or_default();
     let (path, query) = local.split_once('?').unwrap_or((local, ""));
-    let path = if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') { path } else { "/" };
+    // Browsers drop tabs and newlines from a Location, so `/\t/evil.example` would be `//evil…`.
+    let plain = |s: &str| !s.chars().any(|c| c.is_control() || c.is_whitespace());
+    let path = if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && plain(path) { path } else { "/" };
     let mut pairs: Vec<String> = query
         .split('&')
-        .filter(|p| !p.is_empty() && !ANSWER_PARAMS.contains(&p.split('=').next().unwrap_or_default()))
+        .filter(|p| !p.is_empty() && plain(p) && !ANSWER_PARAMS.contains(&p.split('=').next().unwrap_or_default()))
         .map(str::to_string)
         .collect();
     pairs.push(format!("{key}={}", crate::widgets::query_value(message)));
@@ -354,6 +356,8 @@ mod tests {
         assert_eq!(answer_location("", "failed", "x", "a"), "/?failed=x#a", "no Referer: the catalog");
         assert_eq!(answer_location("http://h//evil.example/x", "notice", "x", "a"), "/?notice=x#a", "never another site");
         assert_eq!(answer_location("https://h", "notice", "ok", "a"), "/?notice=ok#a");
+        assert_eq!(answer_location("http://h/\t/evil.example", "notice", "x", "a"), "/?notice=x#a", "a tab is dropped by browsers");
+        assert_eq!(answer_location("/ns/a?q=\n1&page=2", "notice", "x", "a"), "/ns/a?page=2&notice=x#a");
         assert_eq!(
             answer_location("http://h/?source=sha256:ab&sort=-size", "failed", "no & yes", "a"),
             "/?sort=-size&failed=no%20%26%20yes#a"

@@ -186,7 +186,7 @@ pub fn decide_items(
     last_pull: impl Fn(&str) -> Option<i64>,
 ) -> Vec<Decision> {
     let threshold = short_duration(opts.keep_younger_than_seconds);
-    let young = |t: i64| now - t < opts.keep_younger_than_seconds as i64;
+    let young = |t: i64| now - t < seconds(opts.keep_younger_than_seconds);
     if young(stream.created) {
         return items.iter().map(|_| Decision::keep(format!("stream younger than {threshold}"))).collect();
     }
@@ -212,7 +212,7 @@ pub fn decide_items(
                 return Decision::keep(format!("revision {} of {} kept", item.revision + 1, opts.keep_tag_revisions));
             }
             if let (Some(within), Some(at)) = (pulled_within, last_pull(&item.image))
-                && now - at < within as i64
+                && now - at < seconds(within)
             {
                 return Decision::keep(format!("pulled {}", ago(now - at)));
             }
@@ -238,11 +238,11 @@ pub fn decide_image(
     if !opts.all && !facts.managed {
         return Decision::keep("not managed by the integrated registry (--all=false)");
     }
-    if now - facts.created < opts.keep_younger_than_seconds as i64 {
+    if now - facts.created < seconds(opts.keep_younger_than_seconds) {
         return Decision::keep(format!("younger than {}", short_duration(opts.keep_younger_than_seconds)));
     }
     if let (Some(within), Some(at)) = (pulled_within, last_pull)
-        && now - at < within as i64
+        && now - at < seconds(within)
     {
         return Decision::keep(format!("pulled {}", ago(now - at)));
     }
@@ -388,6 +388,12 @@ pub fn summary_with_blobs(images: usize, items: usize, streams: usize, blobs: us
         parts.push(format!("deleted {blobs} blob(s)"));
     }
     if parts.is_empty() { "Summary: deleted 0 objects".into() } else { format!("Summary: {}", parts.join(", ")) }
+}
+
+/// A window in seconds as a difference of Unix times can be compared with: a window past
+/// `i64::MAX` seconds is as good as forever (it must not wrap to a negative one).
+fn seconds(window: u64) -> i64 {
+    i64::try_from(window).unwrap_or(i64::MAX)
 }
 
 /// The validation messages of `prune images` flags (upstream's wording).

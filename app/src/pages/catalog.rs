@@ -160,7 +160,11 @@ fn CreateForms() -> impl IntoView {
                 <label for="delete-namespace">"Name"</label>
                 <input id="delete-namespace" required prop:value=namespace_to_delete on:input=move |ev| { namespace_to_delete.set(event_target_value(&ev)); confirm_delete.set(false); }/>
                 <p class="hint">{move || confirm_delete.get().then(|| format!("This deletes {} with all its streams, tags and history. Press again to confirm.", namespace_to_delete.get()))}</p>
-                <button type="submit" class="danger">{move || if confirm_delete.get() { "Confirm delete" } else { "Delete namespace…" }}</button>
+                // Escape takes the question back (issue 17 point 9); the focus stays on the button.
+                <button type="submit" class="danger" on:keydown=move |ev| if ev.key() == "Escape" && confirm_delete.get_untracked() {
+                    ev.prevent_default();
+                    confirm_delete.set(false);
+                }>{move || if confirm_delete.get() { "Confirm delete" } else { "Delete namespace…" }}</button>
                 {move || result(delete_ns.value().get())}
             </form>
         </section>

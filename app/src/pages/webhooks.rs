@@ -142,8 +142,12 @@ fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>, facts
                 <button type="button" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
                     {move || if open.get() { "Hide deliveries" } else { "Show deliveries" }}
                 </button>
+                // Escape takes the question back (issue 17 point 9); the focus stays on the button.
                 <button type="button" class="danger" on:click=move |_| {
                     if confirm.get() { delete.dispatch(()); confirm.set(false); } else { confirm.set(true); }
+                } on:keydown=move |ev| if ev.key() == "Escape" && confirm.get_untracked() {
+                    ev.prevent_default();
+                    confirm.set(false);
                 }>{move || if confirm.get() { "Confirm delete" } else { "Delete…" }}</button>
             </div>
             {move || confirm.get().then(|| view! { <p class="hint">"This deletes the subscription with its queue and log. Press again to confirm."</p> })}

@@ -25,8 +25,18 @@ impl std::fmt::Display for ApiFailure {
 
 impl FromServerFnError for ApiFailure {
     type Encoder = JsonEncoding;
+    /// What server_fn itself reports, with the status of whose fault it is: arguments that are
+    /// missing or do not decode are the caller's (400; a body past the route's limit, 413), a
+    /// method the function does not take 405; the rest (serializing our own answer, a
+    /// browser-side request failure) 500.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        ApiFailure { message: value.to_string(), field: None, code: 500 }
+        let code = match &value {
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) if m.contains("length limit exceeded") => 413,
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_) => 400,
+            ServerFnErrorErr::UnsupportedRequestMethod(_) => 405,
+            _ => 500,
+        };
+        ApiFailure { message: value.to_string(), field: None, code }
     }
 }
 

@@ -52,9 +52,16 @@ pub fn PullCommand(#[prop(into)] label: String, #[prop(into)] spec: String) -> i
 
 /// The page's own `<title>`: what the page is, then the product (`demo/app · imagestreams`), so
 /// tabs, history and bookmarks tell pages apart (issue 17 point 8).
+///
+/// The text comes from the address (namespace, stream, search), so it is escaped here:
+/// leptos_meta 0.8 writes a `<Title>` into the server-rendered `<head>` as it is, and
+/// `/ns/demo/</title><script>…` would otherwise run in the reader's session.
 #[component]
 pub fn PageTitle(#[prop(into)] text: String) -> impl IntoView {
-    view! { <Title text=format!("{text} · imagestreams")/> }
+    let title = format!("{text} · imagestreams");
+    #[cfg(feature = "ssr")]
+    let title = html_escape::encode_text(&title).into_owned();
+    view! { <Title text=title/> }
 }
 
 /// What the portal's blob store holds of an image, in words: "Mirrored locally · 12.3 MB

@@ -8,6 +8,16 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `--namespace`: a namespace name (RFC 1123 label), since it becomes a path segment of every
+/// request (`-n 'x/../..'` must not reach another path).
+fn namespace_arg(ns: &str) -> Result<String, String> {
+    match app::domain::names::validate_namespace_name(ns, "namespace").first() {
+        None => Ok(ns.to_string()),
+        Some(e) if e.detail.is_empty() => Err("a namespace name is required".into()),
+        Some(e) => Err(e.detail.clone()),
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "imagestreams", version, about = "Container image streams: portal, API and CLI")]
 pub struct Cli {
@@ -15,7 +25,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "IMAGESTREAMS_SERVER", default_value = "http://127.0.0.1:3000")]
     pub server: String,
     /// The namespace (project) to work in.
-    #[arg(short = 'n', long, global = true, env = "IMAGESTREAMS_NAMESPACE", default_value = "default")]
+    #[arg(short = 'n', long, global = true, env = "IMAGESTREAMS_NAMESPACE", default_value = "default", value_parser = namespace_arg)]
     pub namespace: String,
     /// Bearer token sent to the server (default: the one `login` kept for this server).
     #[arg(long, global = true, env = "IMAGESTREAMS_TOKEN", hide_env_values = true)]

@@ -3,7 +3,8 @@
 //! sends `Last-Event-ID` and resumes exactly where it stopped (no loss, no duplicates).
 //! The stream ends like a watch does: an `ERROR` event (a `Status`) when access ends, a clean
 //! close at its maximum lifetime (the browser reconnects with `Last-Event-ID`). A resume point
-//! older than the event log keeps starts from now, after one `{"type":"RESYNC"}` event.
+//! older than the event log keeps, or newer than the newest change, starts from now, after one
+//! `{"type":"RESYNC"}` event.
 //! Must not: render markup (the app's views do) or read the store.
 
 use super::{ApiResult, HttpError};
@@ -57,8 +58,16 @@ pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, header
     // A version trimmed from the event log (a page left open for hours, or demo data older than
     // the log keeps) is not an error for a page: it follows from now and is told, by one
     // `RESYNC` event, to read itself again, as a Kubernetes client re-lists after 410 Gone.
-    let (stream, resync) = match s.watch_streams(creds.clone(), req.clone()).await {
-        Ok(stream) => (stream, false),
+    // A version from the future (the page was read before the server was restored from an
+    // older backup) would wait for changes that already happened under other numbers: the
+    // same.
+    let now = s.current_resource_version().await.map_err(HttpError)?;
+    let ahead = from > now;
+    let (stream, resync) = match s
+        .watch_streams(creds.clone(), if ahead { WatchRequest { resource_version: Some(now), ..req.clone() } } else { req.clone() })
+        .await
+    {
+        Ok(stream) => (stream, ahead),
         Err(e) if e.status.reason == "Expired" => {
             let now = s.current_resource_version().await.map_err(HttpError)?;
             (s.watch_streams(creds, WatchRequest { resource_version: Some(now), ..req }).await?, true)

@@ -107,7 +107,7 @@ async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, pro
         return respond(headers, StatusCode::OK, &report?);
     }
     let (tx, mut parts) = mpsc::channel::<PrunePart>(PARTS_IN_FLIGHT);
-    let (done_tx, mut done) = oneshot::channel();
+    let (done_tx, done) = oneshot::channel();
     let dry_run = !opts.confirm;
     // In the request's span: the prune's log lines keep its request id.
     tokio::spawn(tracing::Instrument::in_current_span(async move {
@@ -118,11 +118,17 @@ async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, pro
     }));
     let mut encoder = Encoder { ndjson: progress, dry_run, state: Listing::Start };
     let mut head = String::new();
+    let content_type = if progress { "application/x-ndjson" } else { "application/json" };
     match parts.recv().await {
         Some(part) => encoder.part(part, &mut head),
-        None => match (&mut done).await {
+        // Nothing decided (no streams, no images): the answer is whole already; `done` has
+        // given its value and must not be awaited again.
+        None => match done.await {
             Ok(Err(e)) => return Err(e.into()),
-            Ok(Ok(report)) => encoder.end(Ok(report), &mut head).map_err(|e| app::model::ApiError::internal(e.to_string()))?,
+            Ok(Ok(report)) => {
+                encoder.end(Ok(report), &mut head).map_err(|e| app::model::ApiError::internal(e.to_string()))?;
+                return Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, content_type)], head).into_response());
+            }
             Err(_) => return Err(app::model::ApiError::internal("the prune ended without an answer").into()),
         },
     }
@@ -142,7 +148,6 @@ async fn run(s: Service, caller: crate::service::Caller, opts: PruneOptions, pro
         }
         Some((Ok::<_, std::io::Error>(buf), Some((parts, done, encoder, String::new()))))
     });
-    let content_type = if progress { "application/x-ndjson" } else { "application/json" };
     Ok((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, content_type)], axum::body::Body::from_stream(body)).into_response())
 }
 

@@ -15,6 +15,7 @@ use app::domain::retention::{RetentionPolicy, RetentionRun, StoredRetentionPolic
 use app::model::*;
 use app::{App, shell};
 use axum::Router;
+use axum::response::IntoResponse;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::future::Future;
@@ -205,6 +206,63 @@ fn web_credentials() -> Credentials {
     use_context::<axum::http::request::Parts>().map(|p| http::credentials(&p)).unwrap_or_default()
 }
 
+/// The largest server-function error body read back to find its status (an `ApiFailure` is a
+/// message and a field; anything larger is left as it is).
+const FAILURE_BODY_LIMIT: usize = 64 * 1024;
+
+/// Corrects two answers server_fn makes itself, before a server function runs: an argument
+/// error (missing, undecodable, over the body limit) is sent as 500 with an [`ApiFailure`]
+/// whose `code` says 400/405/413 — the status becomes that code; and a plain form's failure is
+/// redirected to the request's raw `Referer` — a Location that is not a path of this site
+/// becomes `/` (never another site, whatever the Referer said).
+async fn server_fn_answers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    let path = req.uri().path();
+    let server_fn = path.starts_with("/api/") && !path.starts_with("/api/v1/");
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_string();
+    let mut resp = next.run(req).await;
+    if !server_fn {
+        return resp;
+    }
+    if let Some(location) = resp.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()) {
+        let local = local_location(location, &host);
+        if local != location
+            && let Ok(v) = axum::http::HeaderValue::from_str(&local)
+        {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    if resp.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, FAILURE_BODY_LIMIT).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "the answer of a server function could not be read").into_response();
+    };
+    if let Ok(failure) = serde_json::from_slice::<app::transfer::ApiFailure>(&bytes)
+        && let Ok(status) = StatusCode::from_u16(failure.code)
+        && status.is_client_error()
+    {
+        parts.status = status;
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// `location` if it is a path of this site (or an absolute address of `host`, as its path);
+/// otherwise `/`.
+fn local_location(location: &str, host: &str) -> String {
+    let path = match location.split_once("://") {
+        Some((scheme, rest)) if matches!(scheme, "http" | "https") && !host.is_empty() && rest.starts_with(host) => {
+            let tail = &rest[host.len()..];
+            if tail.is_empty() { "/" } else { tail }
+        }
+        Some(_) => return "/".into(),
+        None => location,
+    };
+    let plain = !path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if plain && path.starts_with('/') && !path.starts_with("//") { path.to_string() } else { "/".into() }
+}
+
 /// The router `serve` runs: API routes, then the UI routes and static files, all behind the
 /// edge (`http::edge`) configured with `edge`.
 pub fn router(service: Service, options: LeptosOptions, edge: http::EdgeConfig) -> Router {
@@ -217,7 +275,8 @@ pub fn router(service: Service, options: LeptosOptions, edge: http::EdgeConfig) 
         // the `/<namespace>/<stream>@<id>` page route and must not be taken for it.
         .route("/pkg/{*file}", axum::routing::get(leptos_axum::file_and_error_handler(shell)))
         .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
+        .with_state(options)
+        .layer(axum::middleware::from_fn(server_fn_answers));
     let registry = crate::registry::router(service.clone(), edge.clone());
     let edge = http::Edge { service: service.clone(), config: Arc::new(edge) };
     // The registry is beside the API edge (its own credentials and Host check) and outside

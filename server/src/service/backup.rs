@@ -159,6 +159,9 @@ pub async fn backup(data_dir: &Path, blobs: &BlobStore, to: &Path, now: &str) ->
     live.close().await;
     let database = to.join(DATABASE);
     std::fs::rename(&partial, &database).map_err(io("renaming", &partial))?;
+    // Password hashes and sealed secrets: the owner's only, like the live database.
+    #[cfg(unix)]
+    std::fs::set_permissions(&database, std::os::unix::fs::PermissionsExt::from_mode(0o600)).map_err(io("protecting", &database))?;
     // 3. What the snapshot records that step 1 did not copy.
     let snapshot = Store::open_existing(to).await.map_err(|e| format!("opening the copied database: {e}"))?;
     let recorded = digests_of(&snapshot).await?;

@@ -109,6 +109,9 @@ impl Drop for WriteTransaction {
     }
 }
 
+/// The writer connection's page cache, in KiB (SQLite's `cache_size` as a negative number).
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+
 impl Store {
     /// Opens (creating if needed) `<data_dir>/imagestreams.db` and runs the migrations. A data
     /// directory this creates is private to the server's user (0700): it holds password hashes
@@ -128,7 +131,13 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        // The one writer keeps a larger page cache than SQLite's 2 MB default: it is the only
+        // connection that changes pages, so its cache stays valid between transactions, and a
+        // long write (a prune deleting items all over the history's indexes) re-reads and
+        // spills far fewer pages. Measured on the prune benchmark: 50 s -> 35 s with 300 ms
+        // write slices, peak 94 MB (`scripts/bench-prune.sh`).
+        let writer_opts = opts.clone().pragma("cache_size", format!("-{WRITER_CACHE_KIB}"));
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_opts).await?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.clone().read_only(true)).await?;
         Ok(Store { writer, reader, writer_options: opts })

@@ -161,10 +161,13 @@ fn StreamPart(
     // The outcome of the newest of these actions only: an older success disappears when the next
     // attempt starts, and a failure is never hidden behind it (issue 17 point 1).
     let outcome: RwSignal<Option<Result<String, ApiFailure>>> = RwSignal::new(None);
+    // The answer takes the focus (issue 17 point 9): the row or item that was acted on may be
+    // gone, and a screen reader then reads the answer where the user is.
     let show = move |r: Option<Result<String, ApiFailure>>| {
         if let Some(r) = r {
             outcome.set(Some(r));
             announce_change();
+            focus_soon("#stream-action-result, #stream-action-error");
         }
     };
     Effect::new(move |_| show(delete.value().get().map(|r| r.map(|tag| format!("Tag {tag} deleted.")))));
@@ -205,7 +208,7 @@ fn StreamPart(
                 bulk.dispatch((bulk_ns.clone(), bulk_name.clone(), selected.get_untracked()));
                 show_bulk(false);
             }
-            "bulk-cancel" => show_bulk(false),
+            "bulk-cancel" => cancel_bulk(),
             "delete" => {
                 delete.dispatch((ns.clone(), name.clone(), attr("data-tag")));
             }
@@ -225,13 +228,30 @@ fn StreamPart(
             _ => {}
         }
     };
+    // Escape cancels the confirmation the focus is in, and gives the focus back to what asked.
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        if ev.key() != "Escape" {
+            return;
+        }
+        let Some(inside) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) else { return };
+        if inside.closest("#bulk-confirm").ok().flatten().is_some() {
+            ev.prevent_default();
+            cancel_bulk();
+        } else if let Some(cancel) =
+            inside.closest(".confirm").ok().flatten().and_then(|c| c.query_selector("[data-act=cancel]").ok().flatten())
+        {
+            ev.prevent_default();
+            confirm(&cancel, false);
+        }
+    };
     view! {
-        <div class="rendered" node_ref=target on:click=on_click on:submit=on_submit>{children()}</div>
+        <div class="rendered" node_ref=target on:click=on_click on:submit=on_submit on:keydown=on_keydown>{children()}</div>
         // Sticks to the bottom of the window while the part is in view, so the answer is seen
         // next to the button that asked, wherever in the table or history it was.
         {move || match outcome.get() {
-            Some(Err(e)) => Some(view! { <div class="action-outcome" id="stream-action-error"><Failure failure=e/></div> }.into_any()),
-            Some(Ok(m)) => Some(view! { <p class="ok action-outcome" role="status" id="stream-action-result">{m}</p> }.into_any()),
+            Some(Err(e)) => Some(view! { <div class="action-outcome" id="stream-action-error" tabindex="-1"><Failure failure=e/></div> }.into_any()),
+            Some(Ok(m)) => Some(view! { <p class="ok action-outcome" role="status" id="stream-action-result" tabindex="-1">{m}</p> }.into_any()),
             None => None,
         }}
     }
@@ -290,6 +310,36 @@ fn ask_bulk(tags: &[String]) {
     let _ = tags;
 }
 
+/// Hides the selection's confirmation and gives the focus back to "Delete selected…".
+fn cancel_bulk() {
+    show_bulk(false);
+    #[cfg(feature = "hydrate")]
+    if let Some(ask) = document().query_selector("[data-act=ask-bulk]").ok().flatten() {
+        focus(&ask);
+    }
+}
+
+/// Moves the focus to `element` (when it can take it).
+fn focus(element: &Element) {
+    use leptos::wasm_bindgen::JsCast;
+    if let Ok(e) = element.clone().dyn_into::<leptos::web_sys::HtmlElement>() {
+        let _ = e.focus();
+    }
+}
+
+/// Moves the focus to the first element matching `selector` once the page has drawn the
+/// change that put it there (the next animation frame).
+fn focus_soon(selector: &'static str) {
+    #[cfg(feature = "hydrate")]
+    request_animation_frame(move || {
+        if let Some(e) = document().query_selector(selector).ok().flatten() {
+            focus(&e);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = selector;
+}
+
 /// Shows or hides the selection's confirmation.
 fn show_bulk(show: bool) {
     #[cfg(feature = "hydrate")]
@@ -332,14 +382,29 @@ fn restore_form(ns: &str, stream: &str, tag: &str, image: &str) -> TagForm {
 }
 
 /// Shows (or hides) the confirmation next to `button`: a `.confirm` sibling in the same
-/// `[data-confirm-scope]`, with the asking button hidden meanwhile.
+/// `[data-confirm-scope]`, with the asking button hidden meanwhile. Shown, it takes the focus
+/// (on its first button, the action); hidden, the focus goes back to the button that asked
+/// ("Delete…", or the history item's "Restore this image…", marked `data-asking`).
 fn confirm(button: &Element, show: bool) {
     let Some(scope) = button.closest("[data-confirm-scope]").ok().flatten() else { return };
-    if let Ok(Some(c)) = scope.query_selector(".confirm") {
-        let _ = if show { c.remove_attribute("hidden") } else { c.set_attribute("hidden", "") };
-    }
-    if let Ok(Some(ask)) = scope.query_selector("[data-act=ask]") {
+    let asking = scope.query_selector("[data-act=ask]").ok().flatten();
+    if let Some(ask) = &asking {
         let _ = if show { ask.set_attribute("hidden", "") } else { ask.remove_attribute("hidden") };
+    }
+    if let Ok(Some(c)) = scope.query_selector(".confirm") {
+        if show {
+            let _ = c.remove_attribute("hidden");
+            if let Ok(Some(go)) = c.query_selector("button") {
+                focus(&go);
+            }
+        } else {
+            let _ = c.set_attribute("hidden", "");
+            let restore_asker = scope.query_selector("[data-asking]").ok().flatten();
+            if let Some(back) = restore_asker.as_ref().or(asking.as_ref()) {
+                let _ = back.remove_attribute("data-asking");
+                focus(back);
+            }
+        }
     }
 }
 
@@ -355,6 +420,14 @@ fn ask_restore(button: &Element) {
     let tag = go.get_attribute("data-tag").unwrap_or_default();
     label.set_text_content(Some(&format!("Make {tag} point at {} (item {item} of the history) again? ", short_digest(&image))));
     let _ = go.set_attribute("data-image", &image);
+    // The confirmation appears in the item that was clicked, not below a long list.
+    if let (Ok(Some(item)), Ok(Some(confirmation))) = (button.closest("li"), history.query_selector(".confirm")) {
+        let _ = item.append_child(&confirmation);
+    }
+    if let Ok(Some(before)) = history.query_selector("[data-asking]") {
+        let _ = before.remove_attribute("data-asking");
+    }
+    let _ = button.set_attribute("data-asking", "");
     confirm(button, true);
 }
 
@@ -372,17 +445,31 @@ fn DeleteStream(ns: String, stream: String) -> impl IntoView {
         }
     });
     let key = (ns, stream);
+    // The confirmation takes the focus when it appears; Escape or Cancel gives it back to
+    // "Delete stream…".
+    let go = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if let Some(b) = go.get() {
+            let _ = b.focus();
+        }
+    });
+    let cancel = move || {
+        confirm.set(false);
+        focus_soon(".danger-zone [data-act=ask-delete-stream]");
+    };
     view! {
         <div class="danger-zone js-only">
             <Show when=move || confirm.get() fallback=move || view! {
-                <button type="button" class="danger" on:click=move |_| confirm.set(true)>"Delete stream…"</button>
+                <button type="button" class="danger" data-act="ask-delete-stream" on:click=move |_| confirm.set(true)>"Delete stream…"</button>
             }>
                 {
                     let key = key.clone();
                     view! {
-                        <span class="confirm">"Delete the stream with all its tags and history? "
-                            <button type="button" class="danger" on:click=move |_| { act.dispatch(key.clone()); }>"Delete stream"</button>
-                            <button type="button" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                        <span class="confirm" role="group" aria-label="Confirm deleting the stream"
+                            on:keydown=move |ev| if ev.key() == "Escape" { ev.prevent_default(); cancel(); }>
+                            "Delete the stream with all its tags and history? "
+                            <button type="button" class="danger" node_ref=go on:click=move |_| { act.dispatch(key.clone()); }>"Delete stream"</button>
+                            <button type="button" on:click=move |_| cancel()>"Cancel"</button>
                         </span>
                     }
                 }
