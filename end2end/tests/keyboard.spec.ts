@@ -2,7 +2,7 @@
 // cancels it and gives the focus back to what asked, the answer of an action takes the focus
 // (a status a screen reader announces), and a restore confirmation opens in the item clicked.
 import { expect, test, type APIRequestContext } from "@playwright/test";
-import { hydrated, watchProblems } from "./helpers";
+import { accessible, hydrated, photograph, watchProblems } from "./helpers";
 
 const IS = "/apis/image.openshift.io/v1/namespaces/demo";
 
@@ -61,6 +61,9 @@ test("point 9: confirmations take the focus, Escape cancels, the answer takes th
   const [item, box] = [await older.boundingBox(), await restoreConfirm.boundingBox()];
   expect(box!.y).toBeGreaterThanOrEqual(item!.y);
   expect(box!.y + box!.height).toBeLessThanOrEqual(item!.y + item!.height + 1);
+  await photograph(page, "restore-confirm-in-place");
+  await accessible(page);
+  await expect(restoreConfirm.getByRole("button", { name: "Restore", exact: true })).toBeFocused();
   await page.keyboard.press("Escape");
   await expect(restoreConfirm).toBeHidden();
   await expect(restoreAsk).toBeFocused();

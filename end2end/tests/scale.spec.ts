@@ -175,7 +175,7 @@ async function brokenWords(page: Page, selector: string): Promise<string[]> {
   }, selector);
 }
 
-const IDENTIFIERS = "h1, h2, h3, thead th, th[scope=row], .tag-name, .digest, .pullspec code, header.top a, .crumbs, .badge";
+const IDENTIFIERS = "h1, h2, h3, thead th, th[scope=row], .tag-name, .digest, .pullspec code, header.top a, .crumbs, .badge, .history code.ref";
 
 test("point 6: at 390 px the tag table is cards with their actions, and nothing breaks inside a word", async ({ page }) => {
   const problems = watchProblems(page);
@@ -186,6 +186,16 @@ test("point 6: at 390 px the tag table is cards with their actions, and nothing 
     expect(await brokenWords(page, IDENTIFIERS), path).toEqual([]);
     expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(391);
   }
+  // The image page: its digest heading is one line too.
+  await page.goto("/ns/demo/app");
+  const image = await page.locator('tr[data-tag="build-42"] a.digest').getAttribute("href");
+  await page.goto(image!);
+  await hydrated(page);
+  expect(await brokenWords(page, IDENTIFIERS), image!).toEqual([]);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth), image!).toBeLessThanOrEqual(391);
+  await expect(page.locator("h1.digest-title code")).toHaveAttribute("title", /^sha256:[0-9a-f]{64}$/);
+  await page.goto("/ns/demo/ruby");
+  await hydrated(page);
   // /ns/demo/ruby is open: its rows are cards, side by side with nothing, each with its actions.
   const card = page.locator('tr[data-tag="latest"]');
   expect(await card.evaluate((tr) => getComputedStyle(tr).display)).toBe("block");

@@ -123,7 +123,12 @@ pub fn select_repository_tags(mut tags: Vec<String>, limit: i64) -> (Vec<String>
 
 /// The generation a tag was last observed at: the newer of its head and its ImportSuccess condition.
 pub fn observed_generation(stream: &ImageStream, tag: &str) -> i64 {
-    let Some(list) = stream.status_tag(tag) else { return 0 };
+    observed_generation_of(stream.status_tag(tag))
+}
+
+/// [`observed_generation`] of a status tag already found (0 without one).
+pub fn observed_generation_of(list: Option<&NamedTagEventList>) -> i64 {
+    let Some(list) = list else { return 0 };
     let head = list.items().first().map(|h| h.generation).unwrap_or(0);
     let cond = list.conditions.iter().filter(|c| c.kind == CONDITION_IMPORT_SUCCESS).map(|c| c.generation).max().unwrap_or(0);
     head.max(cond)

@@ -115,8 +115,13 @@ pub struct RegistryPullSpecs {
 /// [`RegistryPullSpecs`] of `tag`: `None` when the stream has no repository (no registry host)
 /// or the tag has no head with an image.
 pub fn registry_pull_specs(stream: &ImageStream, tag: &str) -> Option<RegistryPullSpecs> {
+    registry_pull_specs_of(stream, tag, stream.head(tag))
+}
+
+/// [`registry_pull_specs`] with the tag's head already found.
+pub fn registry_pull_specs_of(stream: &ImageStream, tag: &str, head: Option<&TagEvent>) -> Option<RegistryPullSpecs> {
     let repo = &stream.status.docker_image_repository;
-    let head = stream.head(tag).filter(|h| !h.image.is_empty())?;
+    let head = head.filter(|h| !h.image.is_empty())?;
     if repo.is_empty() {
         return None;
     }

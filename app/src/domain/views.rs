@@ -6,12 +6,12 @@
 //! `domain`.
 
 use super::history::tracked_tag;
-use super::imports::observed_generation;
-use super::lookup::{RegistryPullSpecs, registry_pull_specs};
+use super::imports::observed_generation_of;
+use super::lookup::{RegistryPullSpecs, registry_pull_specs_of};
 use super::tag_order::prioritize_tags;
 use crate::model::*;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A tag's state, as a person reads it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,9 +102,7 @@ fn source_words(stream: &ImageStream, t: &TagReference) -> Option<String> {
     })
 }
 
-fn state_of(stream: &ImageStream, tag: &str) -> TagState {
-    let spec = stream.spec_tag(tag);
-    let list = stream.status_tag(tag);
+fn state_of(spec: Option<&TagReference>, list: Option<&NamedTagEventList>) -> TagState {
     if let Some(c) = list.and_then(|l| l.conditions.iter().find(|c| c.kind == CONDITION_IMPORT_SUCCESS && c.status == "False")) {
         return TagState::ImportFailed { reason: c.reason.clone(), message: c.message.clone(), since: c.last_transition_time.clone() };
     }
@@ -112,9 +110,7 @@ fn state_of(stream: &ImageStream, tag: &str) -> TagState {
     match (spec, head) {
         (None, _) => TagState::NoSpecTag,
         (Some(t), _) if t.reference => TagState::ReferenceOnly,
-        (Some(t), _) if super::streams::is_importable(t) && t.generation.unwrap_or(0) > observed_generation(stream, tag) => {
-            TagState::Importing
-        }
+        (Some(t), _) if super::streams::is_importable(t) && t.generation.unwrap_or(0) > observed_generation_of(list) => TagState::Importing,
         (Some(_), Some(h)) if !h.image.is_empty() => TagState::Current,
         (Some(_), Some(_)) => TagState::ReferenceOnly,
         (Some(_), None) => TagState::NotImportedYet,
@@ -128,14 +124,25 @@ pub fn tag_views(stream: &ImageStream) -> Vec<TagView> {
     names.extend(stream.status.tags.iter().map(|l| l.tag.clone()));
     let mut order: Vec<String> = names.into_iter().filter(|n| !folded.contains(n)).collect();
     prioritize_tags(&mut order);
+    // Each tag's spec and status found once, by name (the first of a name, as `spec_tag` and
+    // `status_tag` find it): a stream with 500 tags spent most of its page in linear lookups.
+    let mut specs: HashMap<&str, &TagReference> = HashMap::with_capacity(stream.spec.tags.len());
+    for t in &stream.spec.tags {
+        specs.entry(t.name.as_str()).or_insert(t);
+    }
+    let mut statuses: HashMap<&str, &NamedTagEventList> = HashMap::with_capacity(stream.status.tags.len());
+    for l in &stream.status.tags {
+        statuses.entry(l.tag.as_str()).or_insert(l);
+    }
     order
         .into_iter()
         .map(|name| {
-            let spec = stream.spec_tag(&name);
-            let history = stream.status_tag(&name).map(|l| l.items().to_vec()).unwrap_or_default();
+            let spec = specs.get(name.as_str()).copied();
+            let list = statuses.get(name.as_str()).copied();
+            let history = list.map(|l| l.items().to_vec()).unwrap_or_default();
             TagView {
                 aliases: aliases.remove(&name).unwrap_or_default(),
-                state: state_of(stream, &name),
+                state: state_of(spec, list),
                 source: spec.and_then(|t| source_words(stream, t)),
                 import_from: spec.filter(|t| super::streams::is_importable(t)).and_then(|t| t.from.as_ref()).map(|f| f.name.clone()),
                 reference_policy: spec.map(|t| t.reference_policy.kind.clone()).unwrap_or_else(|| REFERENCE_POLICY_SOURCE.into()),
@@ -143,7 +150,7 @@ pub fn tag_views(stream: &ImageStream) -> Vec<TagView> {
                 insecure: spec.is_some_and(|t| t.import_policy.insecure),
                 reference: spec.is_some_and(|t| t.reference),
                 import_mode: spec.map(|t| t.import_policy.import_mode.clone()).unwrap_or_default(),
-                pull: registry_pull_specs(stream, &name),
+                pull: registry_pull_specs_of(stream, &name, list.and_then(|l| l.items().first())),
                 history,
                 name,
             }

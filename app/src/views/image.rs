@@ -39,7 +39,7 @@ fn ImageView(page: ImageFacts) -> impl IntoView {
     let storage = page.storage;
     let list = |v: Option<Vec<String>>| v.filter(|x| !x.is_empty()).map(|x| x.join(" "));
     view! {
-        <h1 class="digest-title"><code>{img.metadata.name.clone()}</code></h1>
+        <h1 class="digest-title"><code title=img.metadata.name.clone()>{img.metadata.name.clone()}</code></h1>
         <dl class="facts">
             {by_digest.map(|spec| view! {
                 <dt>"Pull by digest"</dt><dd id="pull-by-digest"><PullCommand label="image by digest" spec/></dd>

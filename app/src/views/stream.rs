@@ -35,7 +35,10 @@ pub fn render(facts: &StreamFacts, all_history: bool, table: &TagQuery) -> Strea
     let name = stream.metadata.name.clone();
     // What "Import now" imports, for the rows of the table's page only (the buttons there): a
     // stream with 500 tags must not send 500 forms to the browser.
-    let page = tag_page(tag_views(stream), table, |t| size_of(&facts.images, t));
+    // The tags' views, made once for the whole page (a stream may have hundreds of tags).
+    let views = tag_views(stream);
+    let tags = views.iter().flat_map(|t| std::iter::once(t.name.clone()).chain(t.aliases.iter().cloned())).collect();
+    let page = tag_page(views.clone(), table, |t| size_of(&facts.images, t));
     let import_forms = page
         .rows
         .into_iter()
@@ -54,11 +57,10 @@ pub fn render(facts: &StreamFacts, all_history: bool, table: &TagQuery) -> Strea
         })
         .collect();
     let (view_of, storage, images, table) = (stream.clone(), facts.storage.clone(), facts.images.clone(), table.clone());
-    let tags = tag_views(stream).into_iter().flat_map(|t| std::iter::once(t.name).chain(t.aliases)).collect();
     StreamPageData {
         tags,
         part: RenderedPart {
-            html: render_html(move || view! { <StreamView stream=view_of storage images table all_history/> }),
+            html: render_html(move || view! { <StreamView stream=view_of tags=views storage images table all_history/> }),
             resource_version: stream.metadata.resource_version.clone().unwrap_or_default(),
         },
         import_forms,
@@ -68,6 +70,8 @@ pub fn render(facts: &StreamFacts, all_history: bool, table: &TagQuery) -> Strea
 #[component]
 fn StreamView(
     stream: ImageStream,
+    /// `tag_views(&stream)`, made by the caller.
+    tags: Vec<TagView>,
     storage: BTreeMap<String, ImageStorage>,
     images: BTreeMap<String, ImageSummary>,
     table: TagQuery,
@@ -75,7 +79,6 @@ fn StreamView(
 ) -> impl IntoView {
     let ns = stream.namespace().to_string();
     let name = stream.metadata.name.clone();
-    let tags = tag_views(&stream);
     let repo = stream.status.docker_image_repository.clone();
     let unique = image_labels(&stream).len();
     let title = format!("{ns}/{name}");
@@ -409,7 +412,7 @@ fn TagHistory(tag: TagView, all: bool, image_base: String) -> impl IntoView {
                                 <time datetime=item.created.clone()>{ago}</time>
                                 " · "{image}
                                 " · "<span class="muted">{words}</span>
-                                <code class="small ref">{item.docker_image_reference.clone()}</code>
+                                <code class="small ref" title=item.docker_image_reference.clone()>{item.docker_image_reference.clone()}</code>
                                 {can_restore.then(|| view! {
                                     <button type="button" class="restore js-only" data-act="ask-restore" data-image=item.image.clone() data-item=(i + 1).to_string()>"Restore this image…"</button>
                                 })}

@@ -89,7 +89,8 @@ pub fn render(report: &PruneReport) -> String {
         for i in &s.items {
             rows.push(vec![
                 format!("{}/{}:{}", s.namespace, s.name, i.tag),
-                i.revision.to_string(),
+                // Counted from 1, as the reasons ("revision 2 of 3 kept") and the page count them.
+                (i.revision + 1).to_string(),
                 short(&i.image),
                 if i.decision.keep { "keep".into() } else { "delete".into() },
                 i.decision.reason.clone(),
