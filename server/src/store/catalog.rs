@@ -5,7 +5,7 @@
 //! Must not: decide who may see what (the caller passes the namespace scope: the names that may
 //! be shown, `None` for all, bound as a JSON array for `json_each`).
 
-use super::streams::{StreamRow, TagEventRow, decode_rows, of_streams, streams_from_rows};
+use super::streams::{StreamRow, TagEventRow, decode_rows, streams_from_rows};
 use super::{StoreResult, StoredStream};
 use app::model::{ImageStream, NamedTagEventList, TagEventCondition};
 use sqlx::types::Json;
