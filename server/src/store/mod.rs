@@ -62,6 +62,9 @@ pub struct Store {
     reader: SqlitePool,
     /// How the writer connects (a backup opens its own connection with it).
     writer_options: SqliteConnectOptions,
+    /// Bulk writes in progress ([`Store::begin_bulk`]): while any runs, the writer keeps a
+    /// larger page cache.
+    bulk: std::sync::Arc<tokio::sync::Mutex<usize>>,
 }
 
 /// The write transaction of a mutation: an sqlx transaction (it derefs to one, so store
@@ -109,10 +112,43 @@ impl Drop for WriteTransaction {
     }
 }
 
-/// The writer connection's page cache, in KiB (SQLite's `cache_size` as a negative number).
-const WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// The writer connection's page cache during bulk writes, in KiB (SQLite's `cache_size` as a
+/// negative number). The one writer is the only connection that changes pages, so its cache
+/// stays valid between transactions; a prune deleting items all over the history's indexes
+/// then re-reads and spills far fewer pages: 50 s -> 35 s on the prune benchmark with 300 ms
+/// write slices, peak 94 MB (`scripts/bench-prune.sh`). Outside bulk writes the writer keeps
+/// SQLite's default (2 MB), so a server's memory does not grow by this for everyday writes.
+const BULK_WRITER_CACHE_KIB: i64 = 32 * 1024;
+/// SQLite's default `cache_size` (-2000: about 2 MB), restored after the last bulk write.
+const DEFAULT_CACHE_SIZE: i64 = -2000;
+
+/// A bulk write in progress (see [`Store::begin_bulk`]); give it back with [`BulkWrites::end`].
+pub struct BulkWrites(Store);
+
+impl BulkWrites {
+    /// Ends this bulk write; after the last one the writer's page cache shrinks back (SQLite
+    /// frees the pages beyond the new size).
+    pub async fn end(self) {
+        let mut running = self.0.bulk.lock().await;
+        *running = running.saturating_sub(1);
+        if *running == 0 {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {DEFAULT_CACHE_SIZE}"))).execute(&self.0.writer).await;
+        }
+    }
+}
 
 impl Store {
+    /// Starts a bulk write (a real prune): the writer's page cache grows to
+    /// `BULK_WRITER_CACHE_KIB` until the last bulk write ends.
+    pub async fn begin_bulk(&self) -> StoreResult<BulkWrites> {
+        let mut running = self.bulk.lock().await;
+        if *running == 0 {
+            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = -{BULK_WRITER_CACHE_KIB}"))).execute(&self.writer).await?;
+        }
+        *running += 1;
+        Ok(BulkWrites(self.clone()))
+    }
+
     /// Opens (creating if needed) `<data_dir>/imagestreams.db` and runs the migrations. A data
     /// directory this creates is private to the server's user (0700): it holds password hashes
     /// and the sealing key. An existing one keeps its mode (the operator chose it).
@@ -131,16 +167,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        // The one writer keeps a larger page cache than SQLite's 2 MB default: it is the only
-        // connection that changes pages, so its cache stays valid between transactions, and a
-        // long write (a prune deleting items all over the history's indexes) re-reads and
-        // spills far fewer pages. Measured on the prune benchmark: 50 s -> 35 s with 300 ms
-        // write slices, peak 94 MB (`scripts/bench-prune.sh`).
-        let writer_opts = opts.clone().pragma("cache_size", format!("-{WRITER_CACHE_KIB}"));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_opts).await?;
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store { writer, reader, writer_options: opts })
+        Ok(Store { writer, reader, writer_options: opts, bulk: Default::default() })
     }
 
     /// Opens the database of an existing data directory without migrating it (a backup of a
@@ -156,7 +186,7 @@ impl Store {
             .busy_timeout(Duration::from_secs(30));
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
         let reader = SqlitePoolOptions::new().max_connections(2).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store { writer, reader, writer_options: opts })
+        Ok(Store { writer, reader, writer_options: opts, bulk: Default::default() })
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
