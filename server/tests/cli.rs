@@ -262,6 +262,21 @@ fn client_errors_and_environment() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "imagestream.image.openshift.io/app\n");
+    // A name never reaches another path (a fresh user's finding: `delete webhook
+    // '../../../../../api/v1/namespaces/victim'` deleted the namespace).
+    ok(&s, &["create", "namespace", "victim"]);
+    for args in [
+        &["delete", "webhook", "../../../../../api/v1/namespaces/victim"][..],
+        &["delete", "token", "../namespaces/victim"],
+        &["delete", "is", "app?x=1"],
+        &["describe", "is", "app#x"],
+        &["policy", "add-role-to-user", "admin", "../../victim"],
+    ] {
+        let err = fails(&s, args);
+        assert!(err.starts_with("error: invalid "), "{args:?}: {err}");
+    }
+    assert!(fails(&s, &["delete", "istag", "app:../../x"]).starts_with("error: invalid "));
+    assert_eq!(cli(&s, &["get", "is", "-n", "victim"]).code, 0, "the namespace is still there");
     // An unreachable server is a clear local error.
     let out = Command::new(BIN).args(["get", "is", "--server", "http://127.0.0.1:1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -7,7 +7,7 @@
 //! server does; roles are `app::domain::accounts::Role`).
 
 use super::client::{CliError, Client};
-use super::output::{Answer, CmdResult, Context, Output, Printer, Scope, local};
+use super::output::{Answer, CmdResult, Context, Output, Printer, Scope, local, name_segment};
 use app::domain::accounts::Role;
 use app::model::*;
 use std::collections::BTreeMap;
@@ -120,13 +120,13 @@ pub async fn get_tokens(ctx: &Context, printer: Printer, out: &mut Output) -> Cm
 }
 
 pub async fn delete_token(ctx: &Context, id: &str, out: &mut Output) -> CmdResult {
-    ctx.client.delete(&format!("/api/v1/tokens/{id}")).await?;
+    ctx.client.delete(&format!("/api/v1/tokens/{}", name_segment("token", id)?)).await?;
     out.print(&format!("token \"{id}\" revoked\n"))
 }
 
 pub async fn add_role(ctx: &Context, role_name: &str, user: &str, out: &mut Output) -> CmdResult {
     let role = parse_role("role", role_name)?;
-    let path = format!("/api/v1/namespaces/{}/members/{user}", ctx.namespace);
+    let path = format!("/api/v1/namespaces/{}/members/{}", ctx.namespace, name_segment("user", user)?);
     let _: Member = ctx.client.put(&path, &serde_json::json!({"role": role.as_str()})).await?;
     out.print(&format!("role/{role} added: \"{user}\"\n"))
 }
@@ -137,7 +137,7 @@ pub async fn remove_role(ctx: &Context, role_name: &str, user: &str, out: &mut O
     if !members.iter().any(|m| m.user == user && Role::parse(&m.role) == Some(role)) {
         return Err(local(format!("user \"{user}\" does not have role \"{role}\" in namespace \"{}\"", ctx.namespace)));
     }
-    ctx.client.delete(&format!("/api/v1/namespaces/{}/members/{user}", ctx.namespace)).await?;
+    ctx.client.delete(&format!("/api/v1/namespaces/{}/members/{}", ctx.namespace, name_segment("user", user)?)).await?;
     out.print(&format!("role/{role} removed: \"{user}\"\n"))
 }
 

@@ -54,8 +54,20 @@ impl Client {
         &self.base
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+    /// The address of `path` on the server. A path whose segments would be resolved away
+    /// (`.`, `..`, also percent-encoded) or that carries a fragment, a backslash or control
+    /// characters is refused: every path here is built from names, and a name must not reach
+    /// another path (see `output::name_segment`, checked where names are read).
+    fn url(&self, path: &str) -> Result<String, CliError> {
+        let route = path.split('?').next().unwrap_or_default();
+        let dot_segment = route.split('/').any(|seg| {
+            let seg = percent_encoding::percent_decode_str(seg).decode_utf8_lossy().to_ascii_lowercase();
+            seg == "." || seg == ".."
+        });
+        if dot_segment || path.contains('#') || path.contains('\\') || path.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(CliError::Local(format!("refusing the request path {path:?}: a name in it is not a valid name")));
+        }
+        Ok(format!("{}{path}", self.base))
     }
 
     fn unreachable(&self, e: reqwest::Error) -> CliError {
@@ -73,7 +85,7 @@ impl Client {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        self.send(self.http.get(self.url(path))).await
+        self.send(self.http.get(self.url(path)?)).await
     }
 
     pub async fn get_value(&self, path: &str) -> Result<serde_json::Value, CliError> {
@@ -81,15 +93,15 @@ impl Client {
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
-        self.send(self.http.post(self.url(path)).json(body)).await
+        self.send(self.http.post(self.url(path)?).json(body)).await
     }
 
     pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, CliError> {
-        self.send(self.http.put(self.url(path)).json(body)).await
+        self.send(self.http.put(self.url(path)?).json(body)).await
     }
 
     pub async fn delete(&self, path: &str) -> Result<Status, CliError> {
-        self.send(self.http.delete(self.url(path))).await
+        self.send(self.http.delete(self.url(path)?)).await
     }
 
     /// Opens a watch and calls `on_line` with each event line until the server ends it.
@@ -97,7 +109,7 @@ impl Client {
         // A watch has no overall deadline (the client's default timeout would end it).
         let mut resp = self
             .http
-            .get(self.url(path))
+            .get(self.url(path)?)
             .timeout(std::time::Duration::from_secs(365 * 24 * 3600))
             .send()
             .await
@@ -115,7 +127,7 @@ impl Client {
     ) -> Result<(), CliError> {
         let mut resp = self
             .http
-            .post(self.url(path))
+            .post(self.url(path)?)
             .json(body)
             .timeout(std::time::Duration::from_secs(24 * 3600))
             .send()
@@ -126,7 +138,7 @@ impl Client {
 
     /// A request whose success has no body (204).
     pub async fn send_no_content<B: Serialize>(&self, method: reqwest::Method, path: &str, body: &B) -> Result<(), CliError> {
-        let resp = self.http.request(method, self.url(path)).json(body).send().await.map_err(|e| self.unreachable(e))?;
+        let resp = self.http.request(method, self.url(path)?).json(body).send().await.map_err(|e| self.unreachable(e))?;
         if resp.status().is_success() {
             return Ok(());
         }
@@ -145,7 +157,7 @@ impl Client {
         let resp = self
             .anonymous()
             .http
-            .post(self.url("/api/v1/session"))
+            .post(self.url("/api/v1/session")?)
             .json(&serde_json::json!({"username": username, "password": password}))
             .send()
             .await
@@ -168,7 +180,7 @@ impl Client {
     /// POST with a session cookie instead of the token (login creating its token).
     pub async fn post_with_session<B: Serialize, T: DeserializeOwned>(&self, path: &str, session: &str, body: &B) -> Result<T, CliError> {
         let anonymous = self.anonymous();
-        let req = anonymous.http.post(self.url(path)).header(reqwest::header::COOKIE, format!("{SESSION_COOKIE}={session}")).json(body);
+        let req = anonymous.http.post(self.url(path)?).header(reqwest::header::COOKIE, format!("{SESSION_COOKIE}={session}")).json(body);
         anonymous.send(req).await
     }
 }

@@ -30,6 +30,23 @@ pub fn local(msg: impl Into<String>) -> CliError {
     CliError::Local(msg.into())
 }
 
+/// `name` (of a `what`: webhook, token, user, image stream…) as one segment of a request path:
+/// refused locally when it could leave its segment (`/`, `?`, `#`, `%`, `\`, white space or
+/// control characters, `.` and `..`), so `delete webhook '../../namespaces/x'` can never reach
+/// another path. No valid name has any of them.
+pub fn name_segment<'a>(what: &str, name: &'a str) -> Result<&'a str, CliError> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.chars().any(|c| matches!(c, '/' | '?' | '#' | '%' | '\\') || c.is_whitespace() || c.is_control());
+    if bad {
+        return Err(local(format!(
+            "invalid {what} name {name:?}: a name may not be empty, \".\" or \"..\", nor contain '/', '?', '#', '%', '\\' or white space"
+        )));
+    }
+    Ok(name)
+}
+
 /// Where a command writes: `out` for what it produces (what a script pipes on), `err` for notes
 /// about it (oc's `No resources found …`) and for errors.
 pub struct Output {

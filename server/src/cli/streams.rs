@@ -7,7 +7,7 @@
 
 use super::args::{GetArgs, TagFlags};
 use super::client::CliError;
-use super::output::{Answer, CmdResult, Context, Format, Output, Printable, Printer, Scope, local, table};
+use super::output::{Answer, CmdResult, Context, Format, Output, Printable, Printer, Scope, local, name_segment, table};
 use super::print::{describe_stream, istag_wide_table};
 use app::domain::tag_command::{TagArgs, TagPlan, delete_message, plan_tag, tag_message, tag_reference_for};
 use app::model::*;
@@ -216,7 +216,8 @@ pub async fn describe(ctx: &Context, kind: &str, name: &str, out: &mut Output) -
     if Resource::of(kind)? != Resource::ImageStreams {
         return Err(local(format!("describe supports image streams (is), not \"{kind}\"")));
     }
-    let stream: ImageStream = ctx.client.get(&format!("{}/{name}", ns_path(&ctx.namespace, "imagestreams"))).await?;
+    let stream: ImageStream =
+        ctx.client.get(&format!("{}/{}", ns_path(&ctx.namespace, "imagestreams"), name_segment("image stream", name)?)).await?;
     out.print(&describe_stream(&stream, chrono::Utc::now()))
 }
 
@@ -226,7 +227,7 @@ pub async fn delete(ctx: &Context, kind: &str, name: &str, out: &mut Output) -> 
     if !matches!(resource, Resource::ImageStreams | Resource::ImageStreamTags) {
         return Err(local(format!("delete supports is, istag, webhook and token, not \"{kind}\"")));
     }
-    ctx.client.delete(&format!("{}/{name}", resource.path(&ctx.namespace))).await?;
+    ctx.client.delete(&format!("{}/{}", resource.path(&ctx.namespace), name_segment(resource.qualified(), name)?)).await?;
     out.print(&format!("{} \"{name}\" deleted\n", resource.qualified()))
 }
 

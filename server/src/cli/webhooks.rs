@@ -5,7 +5,7 @@
 //! Must not: show or keep the secret (it goes to the server once), or print a table or `-o`
 //! format itself (`output.rs`, `print.rs`).
 
-use super::output::{Answer, CmdResult, Context, Output, Printer, Scope};
+use super::output::{Answer, CmdResult, Context, Output, Printer, Scope, name_segment};
 use app::model::*;
 
 fn base(ctx: &Context) -> String {
@@ -32,30 +32,32 @@ pub async fn create(ctx: &Context, new: NewWebhook<'_>, out: &mut Output) -> Cmd
 /// `get webhooks [NAME]`.
 pub async fn get(ctx: &Context, name: Option<&str>, printer: Printer, out: &mut Output) -> CmdResult {
     let answer = match name {
-        Some(n) => Answer::one(ctx.client.get_value(&format!("{}/{n}", base(ctx))).await?),
+        Some(n) => Answer::one(ctx.client.get_value(&format!("{}/{}", base(ctx), name_segment("webhook", n)?)).await?),
         None => Answer::list(ctx.client.get_value(&base(ctx)).await?),
     };
     printer.print::<Webhook>(out, Scope::Namespace(&ctx.namespace), answer)
 }
 
 pub async fn delete(ctx: &Context, name: &str, out: &mut Output) -> CmdResult {
-    ctx.client.delete(&format!("{}/{name}", base(ctx))).await?;
+    ctx.client.delete(&format!("{}/{}", base(ctx), name_segment("webhook", name)?)).await?;
     out.print(&format!("webhook \"{name}\" deleted\n"))
 }
 
 pub async fn test(ctx: &Context, name: &str, out: &mut Output) -> CmdResult {
-    let d: WebhookDelivery = ctx.client.post(&format!("{}/{name}/test", base(ctx)), &serde_json::json!({})).await?;
+    let d: WebhookDelivery =
+        ctx.client.post(&format!("{}/{}/test", base(ctx), name_segment("webhook", name)?), &serde_json::json!({})).await?;
     out.print(&format!("test event queued for webhook/{name} as delivery {}\n", d.id))
 }
 
 pub async fn redeliver(ctx: &Context, name: &str, id: i64, out: &mut Output) -> CmdResult {
-    let d: WebhookDelivery = ctx.client.post(&format!("{}/{name}/deliveries/{id}/redeliver", base(ctx)), &serde_json::json!({})).await?;
+    let path = format!("{}/{}/deliveries/{id}/redeliver", base(ctx), name_segment("webhook", name)?);
+    let d: WebhookDelivery = ctx.client.post(&path, &serde_json::json!({})).await?;
     out.print(&format!("delivery {id} of webhook/{name} queued again as delivery {}\n", d.id))
 }
 
 /// The delivery log, newest first: one row per delivery with its last attempt (json and yaml:
 /// every attempt).
 pub async fn deliveries(ctx: &Context, name: &str, printer: Printer, out: &mut Output) -> CmdResult {
-    let answer = Answer::list(ctx.client.get_value(&format!("{}/{name}/deliveries", base(ctx))).await?);
+    let answer = Answer::list(ctx.client.get_value(&format!("{}/{}/deliveries", base(ctx), name_segment("webhook", name)?)).await?);
     printer.print::<WebhookDelivery>(out, Scope::Namespace(&ctx.namespace), answer)
 }
