@@ -171,6 +171,14 @@ fn back_to_page<T>(result: Result<T, ApiFailure>, words: impl FnOnce(&T) -> Stri
     result
 }
 
+/// Whether `path` is a path of this site that a `Location` may name: it starts with one `/`,
+/// and has no backslash, white space or control character (browsers drop tabs and newlines
+/// from a Location and read `\` as `/`, so `/\t/evil.example` would be `//evil.example`).
+#[cfg(feature = "ssr")]
+pub fn is_site_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+}
+
 /// Where [`back_to_page`] sends the browser: the referring page's path (on this site; `/` if
 /// there is none) and its query without [`ANSWER_PARAMS`], then `key=message` and `#anchor`.
 #[cfg(feature = "ssr")]
@@ -181,9 +189,8 @@ fn answer_location(referer: &str, key: &str, message: &str, anchor: &str) -> Str
     };
     let local = local.split('#').next().unwrap_or_default();
     let (path, query) = local.split_once('?').unwrap_or((local, ""));
-    // Browsers drop tabs and newlines from a Location, so `/\t/evil.example` would be `//evil…`.
     let plain = |s: &str| !s.chars().any(|c| c.is_control() || c.is_whitespace());
-    let path = if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') && plain(path) { path } else { "/" };
+    let path = if is_site_path(path) { path } else { "/" };
     let mut pairs: Vec<String> = query
         .split('&')
         .filter(|p| !p.is_empty() && plain(p) && !ANSWER_PARAMS.contains(&p.split('=').next().unwrap_or_default()))

@@ -35,10 +35,10 @@ pub fn local(msg: impl Into<String>) -> CliError {
 /// control characters, `.` and `..`), so `delete webhook '../../namespaces/x'` can never reach
 /// another path. No valid name has any of them.
 pub fn name_segment<'a>(what: &str, name: &'a str) -> Result<&'a str, CliError> {
+    // The object-name rules (`.`, `..`, `/`, `%`), and what a URL would also read as structure.
     let bad = name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.chars().any(|c| matches!(c, '/' | '?' | '#' | '%' | '\\') || c.is_whitespace() || c.is_control());
+        || !app::domain::names::path_segment_errors(name).is_empty()
+        || name.chars().any(|c| matches!(c, '?' | '#' | '\\') || c.is_whitespace() || c.is_control());
     if bad {
         return Err(local(format!(
             "invalid {what} name {name:?}: a name may not be empty, \".\" or \"..\", nor contain '/', '?', '#', '%', '\\' or white space"

@@ -69,7 +69,6 @@ pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, header
     {
         Ok(stream) => (stream, ahead),
         Err(e) if e.status.reason == "Expired" => {
-            let now = s.current_resource_version().await.map_err(HttpError)?;
             (s.watch_streams(creds, WatchRequest { resource_version: Some(now), ..req }).await?, true)
         }
         Err(e) => return Err(e.into()),

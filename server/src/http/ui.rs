@@ -259,8 +259,7 @@ fn local_location(location: &str, host: &str) -> String {
         Some(_) => return "/".into(),
         None => location,
     };
-    let plain = !path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
-    if plain && path.starts_with('/') && !path.starts_with("//") { path.to_string() } else { "/".into() }
+    if app::api::is_site_path(path) { path.to_string() } else { "/".into() }
 }
 
 /// The router `serve` runs: API routes, then the UI routes and static files, all behind the
