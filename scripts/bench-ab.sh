@@ -3,7 +3,7 @@
 # two copies, both servers up at once, requests interleaved (A, B, B, A, …) so the machine's
 # noise falls on both alike. Prints p50/p99 per path for each.
 # Usage: A_BIN=… [A_SITE=…] B_BIN=… [B_SITE=…] ./scripts/bench-ab.sh [PATH…]
-#   (build each with `cargo leptos build --release` in its own worktree and copy the binary and
+#   (build each with `cargo leptos build --release --split` in its own worktree and copy the binary and
 #   target/site aside; PATHs default to the catalog, a 1,000-item stream page and its API GET,
 #   a list of 50 streams and the dashboard). STREAMS=10000 by default.
 set -euo pipefail

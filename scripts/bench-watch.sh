@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Watch benchmark (README, "Watching"): one release server, 1,000 concurrent watchers on one
+# Watch benchmark (README, "Watching"): one release server, 10,000 concurrent watchers on one
 # namespace; reports the server's resident memory per idle watcher and, over a few rounds of one
 # tag change each, the time from the change's request to each watcher reading its event
 # (p50/p99/max). WATCHERS and ROUNDS override the defaults.
@@ -15,7 +15,11 @@ port=$(free_port)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-RUST_LOG=warn "$BIN" serve --data-dir "$work" --listen "127.0.0.1:$port" --allowed-registry 127.0.0.1:1 >"$work/serve.log" 2>&1 &
+WATCHERS=${WATCHERS:-10000}
+# Every watcher comes from 127.0.0.1: the per-client limits (watches, connections) must hold them all.
+RUST_LOG=warn "$BIN" serve --data-dir "$work" --listen "127.0.0.1:$port" --allowed-registry 127.0.0.1:1 \
+    --max-watches-per-client "$((WATCHERS + 10))" --max-connections "$((WATCHERS + 100))" \
+    --max-connections-per-client "$((WATCHERS + 100))" >"$work/serve.log" 2>&1 &
 pid=$!
 until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
-"$BIN" bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "${WATCHERS:-1000}" --rounds "${ROUNDS:-5}"
+"$BIN" bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "$WATCHERS" --rounds "${ROUNDS:-5}"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Starts `imagestreams serve --demo` on a free port with a temporary data directory, runs the
-# Playwright tests in end2end/ against it, and stops it. Expects a finished `cargo leptos build`.
+# Playwright tests in end2end/ against it, and stops it. Expects a finished `cargo leptos build --split`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -d .tools/node_modules/.bin ]; then export PATH="$PWD/.tools/node_modules/.bin:$PATH"; fi
 
+# E2E_SITE: another site directory (a `cargo leptos build --split` with LEPTOS_SITE_ROOT set).
+site="${E2E_SITE:-$PWD/target/site}"
 . ./scripts/registry-lib.sh
 port=$(free_port)
 # The webhook receiver the browser test starts; the portal may send only there.
@@ -20,7 +22,7 @@ trap cleanup EXIT
 mkdir -p "$data/reg"
 start_registry "$data/reg"
 push_tags "$data/reg" e2e/app 20
-LEPTOS_SITE_ROOT="$PWD/target/site" ./target/debug/imagestreams serve --demo --allowed-registry "$REG" --insecure-registry "$REG" \
+LEPTOS_SITE_ROOT="$site" ./target/debug/imagestreams serve --demo --allowed-registry "$REG" --insecure-registry "$REG" \
   --allowed-webhook-target "127.0.0.1:$hook_port" --webhook-retry-base 200ms --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
 pid=$!
 # A second portal with accounts on (its first administrator from a password file), for the
@@ -28,7 +30,7 @@ pid=$!
 auth_port=$(free_port)
 mkdir -p "$data/accounts"
 printf 'e2e-admin-password\n' >"$data/admin-password"
-LEPTOS_SITE_ROOT="$PWD/target/site" ./target/debug/imagestreams serve --admin-password-file "$data/admin-password" \
+LEPTOS_SITE_ROOT="$site" ./target/debug/imagestreams serve --admin-password-file "$data/admin-password" \
   --allowed-registry 127.0.0.1:1 --listen "127.0.0.1:$auth_port" --data-dir "$data/accounts" >"$data/accounts.log" 2>&1 &
 auth_pid=$!
 wait_ready() {

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-cargo leptos build
+cargo leptos build --split
 exec ./target/debug/imagestreams serve --demo --data-dir "${IMAGESTREAMS_DATA_DIR:-./data}" "$@"

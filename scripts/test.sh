@@ -4,7 +4,7 @@
 # freshly started portal with demo data.
 # One build serves all three: cargo test runs with the --cfg erase_components that cargo-leptos
 # uses, so they share artifacts. cargo test goes first because it relinks the server binary
-# without cargo-leptos's site settings; `cargo leptos build` then relinks it (seconds) for the
+# without cargo-leptos's site settings; `cargo leptos build --split` then relinks it (seconds) for the
 # browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ echo "==> unit, property and integration tests (the layering check among them)"
 RUSTFLAGS="--cfg erase_components" cargo test --workspace 2>&1 | tee "$log"
 
 echo "==> building the site (server, WASM, CSS)"
-cargo leptos build
+cargo leptos build --split
 
 echo "==> browser tests"
 ./scripts/e2e.sh 2>&1 | tee -a "$log"

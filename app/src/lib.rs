@@ -4,8 +4,8 @@
 //! - `model`: the API resource types (OpenShift's JSON shapes), used by server, CLI and browser;
 //! - `domain`: the image-stream rules, pure, also compiled to WASM so forms check as you type;
 //!   its errors carry the field they concern;
-//! - `transfer`: the transfer types, the error every server function answers with, the
-//!   page-resource codec (it needs only `model`);
+//! - `transfer`: the transfer types and the error every server function answers with (it
+//!   needs only `model`);
 //! - `widgets`: small pure components and helpers (pull spec, digest link, "… ago", rendered
 //!   markup, query values, field errors);
 //! - `views` (server only): the renderers of every read-only part of a page, as markup;
@@ -28,6 +28,14 @@
 //! Pages are server components in Leptos' islands mode: the browser build carries only the
 //! `#[island]`s (forms, buttons, parts that refresh themselves), never a page's read-only
 //! markup or the router; links are plain page loads.
+//!
+//! What keeps the browser's download small (README, "The web UI"): an island gets its first data
+//! as props from the server page that renders it (read there, inside the page's `Suspense`),
+//! never from a resource of its own, and reads again with a plain server-function call into a
+//! signal; a `Resource` with `Transition` and `Suspend` cost about 10 KB gzipped per island. The
+//! islands of the less visited pages are `#[island(lazy)]`: `cargo leptos build --split` puts
+//! them in their own files, loaded by the pages that have them. Every build of the site needs
+//! `--split`: without it the browser module imports a split loader that was never written.
 
 #![recursion_limit = "256"]
 

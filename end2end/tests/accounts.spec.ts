@@ -39,6 +39,12 @@ test("sign in, see your namespaces, act within your role, tokens, sign out", asy
   await page.getByLabel("Password").fill("alice-password-1");
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.locator(".user-menu .who")).toHaveText(alice);
+  // The whole-server prune is for server administrators: not linked for her.
+  await expect(page.locator(".user-menu").getByRole("link", { name: "Prune" })).toHaveCount(0);
+  // Reached by its address, the page says why instead of offering a form that is refused.
+  await page.goto(`${AUTH}/admin/prune`);
+  await expect(page.locator("#server-prune-refused")).toContainText("Only server administrators may preview a prune");
+  await expect(page.getByRole("button", { name: "Preview" })).toHaveCount(0);
 
   // Only her namespace's stream.
   await page.goto(`${AUTH}/`);
@@ -106,6 +112,7 @@ test("sign in, see your namespaces, act within your role, tokens, sign out", asy
   await page.getByLabel("Password").fill("e2e-admin-password");
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.locator(".user-menu .who")).toHaveText("admin");
+  await expect(page.locator(".user-menu").getByRole("link", { name: "Prune" })).toHaveAttribute("href", "/admin/prune");
   await page.goto(`${AUTH}/namespaces/${mine}`);
   await hydrated(page);
   await page.getByLabel("User name").fill("nobody-at-all");
@@ -127,6 +134,8 @@ test("sign in, see your namespaces, act within your role, tokens, sign out", asy
   await photograph(page, "namespace-admin");
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page.locator(".user-menu").getByRole("link", { name: "Sign in" })).toBeVisible();
+  await page.goto(`${AUTH}/admin/prune`);
+  await expect(page.locator("#server-prune-refused").getByRole("link", { name: "Sign in" })).toBeVisible();
   // Public now: the stream reads without signing in.
   await page.goto(`${AUTH}/`);
   await expect(page.locator(`tr[data-key="${mine}/app"]`)).toBeVisible();

@@ -14,9 +14,14 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on (`host:0`: a free port the system picks; see --address-file).
     #[arg(long, env = "IMAGESTREAMS_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: String,
+    /// Once the server accepts requests, write the address it listens on (`127.0.0.1:41234`,
+    /// one line) to this file, replacing it whole. With `--listen 127.0.0.1:0` this is how a
+    /// supervisor or a test harness learns the port without racing another process for it.
+    #[arg(long, env = "IMAGESTREAMS_ADDRESS_FILE")]
+    pub address_file: Option<PathBuf>,
     /// Where the SQLite database and the sealing key live.
     #[arg(long, env = "IMAGESTREAMS_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -225,7 +230,11 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 /// `imagestreams serve`.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logs(&args.log_format);
-    let registry_host = args.registry_host.clone().unwrap_or_else(|| args.listen.clone());
+    // Bound first, so that the address the system picked for `host:0` is the one every
+    // default below names (the registry host, the Host headers accepted).
+    let listener = tokio::net::TcpListener::bind(&args.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
+    let local = listener.local_addr()?;
+    let registry_host = args.registry_host.clone().unwrap_or_else(|| local.to_string());
     let importer = ImporterConfig {
         insecure_registries: args.insecure_registry.clone(),
         allowed_registries: args.allowed_registry.clone(),
@@ -239,8 +248,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Opening the service creates the data directory; the sealing key is kept in it.
     let service = Service::open(&args.data_dir, registry_host).await?;
     let sealer = Sealer::load_or_create(&args.data_dir).map_err(|e| anyhow::anyhow!(e))?;
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-    let local = listener.local_addr()?;
     let public_url = match &args.public_url {
         Some(u) => {
             let parsed = reqwest::Url::parse(u).map_err(|e| anyhow::anyhow!("--public-url {u:?}: {e}"))?;
@@ -319,9 +326,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if options.output_name.is_empty() {
         options.output_name = "portal".into();
     }
-    options.site_addr = args.listen.parse()?;
-    let edge = crate::http::EdgeConfig::new([public_url.as_str(), args.listen.as_str(), registry_host_flag(&args).as_str()])
-        .with_https(public_url.starts_with("https://"));
+    options.site_addr = local;
+    let local_host = local.to_string();
+    let edge =
+        crate::http::EdgeConfig::new([public_url.as_str(), args.listen.as_str(), local_host.as_str(), registry_host_flag(&args).as_str()])
+            .with_https(public_url.starts_with("https://"));
     let app = crate::http::ui::router(service.clone(), options, edge);
     tracing::info!("imagestreams listening on http://{local} (public URL {public_url})");
     let limits = crate::http::listener::ListenerConfig {
@@ -361,6 +370,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown.await;
         let _ = mark.set(tokio::time::Instant::now());
     };
+    if let Some(file) = &args.address_file {
+        write_address_file(file, &local).map_err(|e| anyhow::anyhow!("--address-file {}: {e}", file.display()))?;
+    }
     crate::http::listener::serve_http1(listener, app, limits, shutdown).await;
     // The workers stop after the last request, within what is left of --shutdown-timeout. What
     // they leave is consistent by construction: webhook attempts in flight finish and are
@@ -385,6 +397,15 @@ pub fn blob_store(flag: &str, data_dir: &std::path::Path) -> anyhow::Result<crat
         other => anyhow::bail!("--blob-store {other:?}: use file or s3://bucket[/prefix]"),
     }
     .map_err(|e| anyhow::anyhow!("--blob-store: {e}"))
+}
+
+/// Writes `addr` and a newline to `file` through a temporary file and a rename, so a reader
+/// polling for it sees nothing or the whole address.
+fn write_address_file(file: &std::path::Path, addr: &std::net::SocketAddr) -> std::io::Result<()> {
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, format!("{addr}\n"))?;
+    std::fs::rename(&tmp, file)
 }
 
 fn registry_host_flag(args: &ServeArgs) -> String {

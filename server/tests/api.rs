@@ -255,6 +255,48 @@ async fn mappings_create_images_history_and_follow_aliases() {
     );
 }
 
+/// A mapping reads and writes only the heads of a stream's tags (issue 18, point 6): the
+/// history behind them is kept as it was, whether a new head is added in front, the head is
+/// changed in place (the same reference with another image, as `add_tag_event` does upstream),
+/// or an alias follows; and a full write of the stream afterwards still sees all of it.
+#[tokio::test]
+async fn mappings_keep_the_history_behind_the_heads() {
+    let app = TestApp::new().await;
+    app.create_stream(
+        "default",
+        json!({"metadata": {"name": "app"}, "spec": {"tags": [{"name": "stable", "from": {"kind": "ImageStreamTag", "name": "latest"}}]}}),
+    )
+    .await;
+    for n in 1..=5 {
+        assert_eq!(app.push("default", "app", "latest", &digest_n(n)).await.status, StatusCode::CREATED);
+    }
+    // The same reference (a tag reference) with another image: the head changes in place.
+    let same_ref = |digest: String| {
+        json!({"metadata": {"name": "app"}, "tag": "latest",
+               "image": {"metadata": {"name": digest}, "dockerImageReference": "quay.io/org/app:latest"}})
+    };
+    let mapping = "/apis/image.openshift.io/v1/namespaces/default/imagestreammappings";
+    assert_eq!(app.post(mapping, same_ref(digest_n(6))).await.status, StatusCode::CREATED);
+    assert_eq!(app.post(mapping, same_ref(digest_n(7))).await.status, StatusCode::CREATED);
+    let s = app.get(&is_path("default", "app")).await.body;
+    let items = |tag: &str| -> Vec<(String, String)> {
+        let list = s["status"]["tags"].as_array().unwrap().iter().find(|t| t["tag"] == tag).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["image"].as_str().unwrap().to_string(), i["dockerImageReference"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let mut want: Vec<(String, String)> = vec![(digest_n(7), "quay.io/org/app:latest".into())];
+    want.extend((1..=5).rev().map(|n| (digest_n(n), format!("quay.io/org/app@{}", digest_n(n)))));
+    assert_eq!(items("latest"), want, "the head changed in place, the five items behind it kept");
+    assert_eq!(items("stable"), want, "the alias followed every move");
+    // A full write (PUT of the stream as read) changes nothing and loses nothing.
+    assert_eq!(app.put(&is_path("default", "app"), s.clone()).await.status, StatusCode::OK);
+    assert_eq!(app.get(&is_path("default", "app")).await.body["status"], s["status"]);
+}
+
 #[tokio::test]
 async fn istag_get_names_and_reference_policy() {
     let app = TestApp::new().await;

@@ -29,28 +29,18 @@ fn start_server() -> Server {
 
 fn start_server_with(extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let host = format!("127.0.0.1:{}", common::registry::free_port());
-    let child = Command::new(BIN)
-        // An allow-list naming nothing reachable: tags of quay.io in these tests must not make
-        // the import controller leave the machine.
-        .args(["serve", "--listen", &host, "--allowed-registry", "127.0.0.1:1", "--data-dir"])
+    let mut cmd = Command::new(BIN);
+    // An allow-list naming nothing reachable: tags of quay.io in these tests must not make
+    // the import controller leave the machine.
+    cmd.args(["serve", "--allowed-registry", "127.0.0.1:1", "--data-dir"])
         // A data directory that does not exist yet, as on a first start: serve creates it.
         .arg(dir.path().join("data"))
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    let (child, host) = common::portal::spawn_serving(&mut cmd, dir.path());
     let url = format!("http://{host}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if std::net::TcpStream::connect(&host).is_ok() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     Server { child, url, host, _dir: dir }
 }
 

@@ -109,6 +109,28 @@ async fn docker_schema2_and_dry_run() {
     assert_eq!(r.body["status"]["import"]["status"]["tags"][0]["items"][0]["image"], pushed.digest);
 }
 
+/// A tag a failed import left without history (`items: null`, conditions only) takes a push
+/// afterwards: a mapping reads heads only, and a tag with nothing behind its head is written
+/// whole (issue 18 review: this was refused with a 500).
+#[tokio::test]
+async fn a_mapping_onto_a_tag_only_a_failed_import_made() {
+    let reg = Registry::start().await;
+    let app = TestApp::with_importer(config(&reg)).await;
+    let from = format!("{}/lib/none:missing", reg.host);
+    let r = app.post(IMPORTS, import_one("app", &from, "t")).await;
+    assert_eq!(r.body["status"]["images"][0]["status"]["status"], "Failure", "{}", r.text);
+    let s = app.get(&is_path("default", "app")).await.body;
+    let tag = s["status"]["tags"].as_array().unwrap().iter().find(|t| t["tag"] == "t").cloned().unwrap();
+    assert!(tag["items"].is_null() && tag["conditions"][0]["status"] == "False", "{tag}");
+    let pushed = app.push("default", "app", "t", &digest_n(1)).await;
+    assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.text);
+    let s = app.get(&is_path("default", "app")).await.body;
+    let tag = s["status"]["tags"].as_array().unwrap().iter().find(|t| t["tag"] == "t").cloned().unwrap();
+    assert_eq!(tag["items"].as_array().map(|i| i.len()), Some(1), "{tag}");
+    assert_eq!(tag["items"][0]["image"], digest_n(1));
+    assert!(tag["conditions"].as_array().is_none_or(|c| c.is_empty()), "a new head clears the failure: {tag}");
+}
+
 #[tokio::test]
 async fn failures_become_conditions_and_clear_on_success() {
     let reg = Registry::start().await;

@@ -232,20 +232,13 @@ struct DemoServer {
 impl DemoServer {
     fn start() -> DemoServer {
         let dir = tempfile::tempdir().unwrap();
-        let host = format!("127.0.0.1:{}", common::registry::free_port());
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_imagestreams"))
-            .args(["serve", "--demo", "--listen", &host, "--allowed-registry", "127.0.0.1:1", "--data-dir"])
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_imagestreams"));
+        cmd.args(["serve", "--demo", "--allowed-registry", "127.0.0.1:1", "--data-dir"])
             .arg(dir.path().join("data"))
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(&host).is_err() {
-            assert!(std::time::Instant::now() < deadline, "server did not start");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+            .stderr(std::process::Stdio::null());
+        let (child, host) = common::portal::spawn_serving(&mut cmd, dir.path());
         DemoServer { child, host, dir }
     }
 }

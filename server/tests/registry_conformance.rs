@@ -34,14 +34,13 @@
 
 mod common;
 
-use common::registry::{free_port, sha256};
+use common::registry::sha256;
 use reqwest::header::{HeaderMap, HeaderName};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_imagestreams");
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -107,9 +106,8 @@ impl Server {
     /// `accounts` an administrator `admin` and challenges on `/v2/`.
     fn start(accounts: bool) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let host = format!("127.0.0.1:{}", free_port());
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", &host, "--allowed-registry", "127.0.0.1:1", "--data-dir"])
+        cmd.args(["serve", "--allowed-registry", "127.0.0.1:1", "--data-dir"])
             .arg(dir.path().join("data"))
             .env("RUST_LOG", "warn")
             .env_remove("IMAGESTREAMS_ADMIN_PASSWORD")
@@ -118,12 +116,7 @@ impl Server {
         if accounts {
             cmd.env("IMAGESTREAMS_ADMIN_PASSWORD", ADMIN_PASSWORD);
         }
-        let child = cmd.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&host).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (child, host) = common::portal::spawn_serving(&mut cmd, dir.path());
         Server { child, base: format!("http://{host}"), _dir: dir }
     }
 }

@@ -20,7 +20,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use common::registry::{free_port, sha256};
+use common::registry::sha256;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -321,9 +321,8 @@ impl Portal {
     async fn start(upstreams: &[&str]) -> Portal {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let host = format!("127.0.0.1:{}", free_port());
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", &host, "--registry-timeout", &format!("{}s", REGISTRY_TIMEOUT.as_secs()), "--data-dir"])
+        cmd.args(["serve", "--registry-timeout", &format!("{}s", REGISTRY_TIMEOUT.as_secs()), "--data-dir"])
             .arg(&data)
             .env("RUST_LOG", "warn")
             .env_remove("IMAGESTREAMS_ADMIN_PASSWORD")
@@ -332,12 +331,7 @@ impl Portal {
         for u in upstreams {
             cmd.args(["--allowed-registry", u, "--insecure-registry", u]);
         }
-        let child = cmd.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(&host).await.is_err() {
-            assert!(Instant::now() < deadline, "the portal did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (child, host) = common::portal::spawn_serving(&mut cmd, dir.path());
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Portal { child, base: format!("http://{host}"), data, http, _dir: dir }
     }

@@ -53,6 +53,27 @@ async fn a_policy_is_validated_field_by_field() {
     assert!(r.body["message"].as_str().unwrap().starts_with("RetentionPolicy \"default\" is invalid: ["), "{}", r.text);
     // A wrong type is the decoder's 400; a namespace that does not exist is 404.
     assert_eq!(app.put(POLICY, json!({"keepTagRevisions": "three"})).await.status, 400);
+    // Unknown fields are refused by name, not dropped (a misspelt field would save the default
+    // and keep less), in the policy and in a preview's.
+    let r = app.put(POLICY, json!({"keepTagRevision": 1, "keepTagPatterns": []})).await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["message"].as_str()),
+        (400, Some("strict decoding error: unknown field \"keepTagRevision\"")),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.get(POLICY).await.status, 404, "nothing was stored");
+    // An array is not a policy, though serde would read one field by field.
+    let r = app.put(POLICY, json!([5, 10])).await;
+    assert_eq!(r.status.as_u16(), 400, "{}", r.text);
+    assert_eq!(app.get(POLICY).await.status, 404, "nothing was stored");
+    let r = app.post(&format!("{POLICY}/preview"), json!({"keepYoungerThan": "1h"})).await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["message"].as_str()),
+        (400, Some("strict decoding error: unknown field \"keepYoungerThan\"")),
+        "{}",
+        r.text
+    );
     assert_eq!(app.put("/api/v1/namespaces/nowhere/retention", json!({})).await.status, 404);
 
     // Missing fields take `prune images`' defaults; the stored policy says who and when.

@@ -102,26 +102,72 @@ async fn replay_resume_and_live() {
     let created = app.create_stream("default", json!({"metadata": {"name": "app"}})).await.body;
     let start = rv(&created);
     app.push("default", "app", "v1", &digest_n(1)).await;
+    let middle = rv(&app.get(&is_path("default", "app")).await.body);
     app.push("default", "app", "v2", &digest_n(2)).await;
-    // Replay everything after the creation, in order.
+    let newest = rv(&app.get(&is_path("default", "app")).await.body);
+    // A replay sends the stream once, at its newest state and exactly that version (the log
+    // records what changed; the stream is rendered from its rows).
     let mut w = Watch::open(&app, &format!("&resourceVersion={start}")).await.unwrap();
-    let a = w.expect().await;
     let b = w.expect().await;
-    assert_eq!((a["type"].as_str(), b["type"].as_str()), (Some("MODIFIED"), Some("MODIFIED")));
-    assert!(rv(&a["object"]) < rv(&b["object"]));
+    assert_eq!((b["type"].as_str(), rv(&b["object"])), (Some("MODIFIED"), newest), "{b}");
     assert_eq!(b["object"]["status"]["tags"].as_array().unwrap().len(), 2);
     assert_eq!(b["object"]["status"]["dockerImageRepository"], "registry.test:5000/default/app", "objects are decorated like reads");
-    // Then live.
-    app.push("default", "app", "v3", &digest_n(3)).await;
-    let c = w.expect().await;
-    assert_eq!(c["object"]["status"]["tags"].as_array().unwrap().len(), 3);
-    // Resume from the middle: only what came after.
-    let mut resumed = Watch::open(&app, &format!("&resourceVersion={}", rv(&a["object"]))).await.unwrap();
-    assert_eq!(rv(&resumed.expect().await["object"]), rv(&b["object"]));
-    assert_eq!(rv(&resumed.expect().await["object"]), rv(&c["object"]));
-    // Nothing is sent twice: the next event after them is the next change, not a repeat.
+    // Then live: a change made after the previous one was sent is its own event, at its version.
+    for (n, tag) in [(3, "v3"), (4, "v4")] {
+        app.push("default", "app", tag, &digest_n(n)).await;
+        let e = w.expect().await;
+        assert_eq!(rv(&e["object"]), rv(&app.get(&is_path("default", "app")).await.body), "{e}");
+        assert_eq!(e["object"]["status"]["tags"].as_array().unwrap().len(), n as usize);
+    }
+    // Resume from the middle: only what came after, once per stream, newest last.
+    let mut resumed = Watch::open(&app, &format!("&resourceVersion={middle}")).await.unwrap();
+    let e = resumed.expect().await;
+    assert_eq!(e["object"]["status"]["tags"].as_array().unwrap().len(), 4, "{e}");
+    // Nothing is sent twice: the next event after it is the next change, not a repeat.
     let sentinel = sentinel_change(&app, "app").await;
     assert_eq!(rv(&resumed.expect().await["object"]), sentinel, "nothing is sent twice");
+    assert_eq!(rv(&w.expect().await["object"]), sentinel, "nothing is sent twice");
+}
+
+/// The log keeps what changed, not whole streams: a replay brings each changed stream once, in
+/// the order of their last changes (a stream created and changed since as MODIFIED, which
+/// informers take as its addition), a deleted one as DELETED with its last state; a label
+/// selector sees the same states of the streams it selects (issue 18, point 6).
+#[tokio::test]
+async fn a_replay_sends_each_changed_stream_once_at_its_newest_state() {
+    let app = TestApp::new().await;
+    let first = app.create_stream("default", json!({"metadata": {"name": "a"}})).await.body;
+    app.create_stream("default", json!({"metadata": {"name": "gone"}})).await;
+    app.push("default", "a", "v1", &digest_n(1)).await;
+    app.create_stream("default", json!({"metadata": {"name": "b", "labels": {"team": "x"}}})).await;
+    app.push("default", "b", "v1", &digest_n(2)).await;
+    app.push("default", "gone", "v1", &digest_n(4)).await;
+    app.push("default", "a", "v2", &digest_n(3)).await;
+    assert_eq!(app.delete(&is_path("default", "gone")).await.status, StatusCode::OK);
+    let a = rv(&app.get(&is_path("default", "a")).await.body);
+    let b = rv(&app.get(&is_path("default", "b")).await.body);
+    let mut w = Watch::open(&app, &format!("&resourceVersion={}", rv(&first))).await.unwrap();
+    let seen: Vec<(String, String, i64, usize)> = [w.expect().await, w.expect().await, w.expect().await]
+        .iter()
+        .map(|e| {
+            let tags = e["object"]["status"]["tags"].as_array().map_or(0, |t| t.len());
+            (e["type"].as_str().unwrap().to_string(), e["object"]["metadata"]["name"].as_str().unwrap().to_string(), rv(&e["object"]), tags)
+        })
+        .collect();
+    let deleted = &seen[2];
+    assert_eq!(
+        seen[..2].to_vec(),
+        vec![("MODIFIED".to_string(), "b".to_string(), b, 1), ("MODIFIED".to_string(), "a".to_string(), a, 2)],
+        "{seen:?}"
+    );
+    assert_eq!((deleted.0.as_str(), deleted.1.as_str(), deleted.3), ("DELETED", "gone", 1), "the last state: {seen:?}");
+    assert!(deleted.2 > a, "{seen:?}");
+    let sentinel = sentinel_change(&app, "a").await;
+    assert_eq!(rv(&w.expect().await["object"]), sentinel, "one event per changed stream");
+    // A label selector sees the same states: b alone, the one stream with the label.
+    let mut labelled = Watch::open(&app, &format!("&labelSelector=team%3Dx&resourceVersion={}", rv(&first))).await.unwrap();
+    let e = labelled.expect().await;
+    assert_eq!((e["type"].as_str(), e["object"]["metadata"]["name"].as_str(), rv(&e["object"])), (Some("MODIFIED"), Some("b"), b), "{e}");
 }
 
 #[tokio::test]
@@ -159,11 +205,41 @@ async fn trimmed_versions_are_gone() {
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(body["reason"], "Expired");
     assert!(body["message"].as_str().unwrap().starts_with(&format!("too old resource version: {old} (")));
-    // From the horizon on, it works.
+    // From the horizon on, it works: the stream at its newest version, once.
     let horizon: i64 = body["message"].as_str().unwrap().rsplit('(').next().unwrap().trim_end_matches(')').parse().unwrap();
     let mut w = Watch::open(&app, &format!("&resourceVersion={horizon}")).await.unwrap();
-    assert_eq!(w.expect().await["type"], "MODIFIED");
-    assert_eq!(w.expect().await["type"], "MODIFIED");
+    let e = w.expect().await;
+    assert_eq!((e["type"].as_str(), rv(&e["object"])), (Some("MODIFIED"), rv(&app.get(&is_path("default", "app")).await.body)));
+    let sentinel = sentinel_change(&app, "app").await;
+    assert_eq!(rv(&w.expect().await["object"]), sentinel);
+}
+
+/// A version the server has not reached (a client that saw more than a backup this server was
+/// restored from holds) is 504 Timeout with the cause client-go looks for, at once, rather than
+/// a watch that waits for it in silence; a version that is not an unsigned integer is 400.
+#[tokio::test]
+async fn a_version_not_reached_yet_is_too_large_and_a_negative_one_is_invalid() {
+    let app = TestApp::new().await;
+    let current = rv(&app.create_stream("default", json!({"metadata": {"name": "app"}})).await.body);
+    for ahead in [format!("{}", current + 1), "99999999999".into(), u64::MAX.to_string()] {
+        let (status, body) = Watch::open(&app, &format!("&resourceVersion={ahead}")).await.err().unwrap();
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{ahead}: {body}");
+        assert_eq!(body["reason"], "Timeout", "{body}");
+        assert_eq!(body["code"], 504, "{body}");
+        assert_eq!(body["details"]["causes"][0]["reason"], "ResourceVersionTooLarge", "{body}");
+        assert_eq!(body["details"]["retryAfterSeconds"], 1, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.starts_with("Too large resource version: ") && message.ends_with(&format!(", current: {current}")), "{message}");
+    }
+    // The current version itself is a valid starting point: the next change arrives.
+    let mut w = Watch::open(&app, &format!("&resourceVersion={current}")).await.unwrap();
+    let sentinel = sentinel_change(&app, "app").await;
+    assert_eq!(rv(&w.expect().await["object"]), sentinel);
+    for bad in ["-1", "1.5", "x"] {
+        let (status, body) = Watch::open(&app, &format!("&resourceVersion={bad}")).await.err().unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["message"], format!("resourceVersion: Invalid value: {bad:?}: must be a non-negative integer"), "{body}");
+    }
 }
 
 /// A live page whose version was trimmed (left open for hours, or demo data older than the log
@@ -230,16 +306,22 @@ async fn many_quick_changes_arrive_in_order() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), StatusCode::CREATED);
     }
+    // A watcher behind a burst gets the stream's states in order, each at its own version (a
+    // state it fell behind on is skipped, never sent out of order), ending at the newest.
+    let newest = rv(&app.get(&is_path("default", "app")).await.body);
     let mut last = rv(&created);
-    let mut tags = 0;
-    for _ in 0..40 {
+    let mut events = 0;
+    while last < newest {
         let e = w.expect().await;
         let v = rv(&e["object"]);
         assert!(v > last, "versions strictly increase: {v} after {last}");
+        let tags = e["object"]["status"]["tags"].as_array().map(|a| a.len()).unwrap_or(0);
+        assert!(tags as i64 >= v - newest + 40, "a state holds every change before it: {tags} tags at {v}");
         last = v;
-        tags = e["object"]["status"]["tags"].as_array().map(|a| a.len()).unwrap_or(0);
+        events += 1;
     }
-    assert_eq!(tags, 40, "the last event holds every change");
+    assert_eq!(last, newest, "the last event is the newest state");
+    assert!(events <= 40, "{events} events for 40 changes");
     let sentinel = sentinel_change(&app, "app").await;
     assert_eq!(rv(&w.expect().await["object"]), sentinel, "no event beyond the 40 changes");
 }

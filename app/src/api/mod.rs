@@ -3,7 +3,7 @@
 //! with `views`. Errors travel as [`ApiFailure`], which keeps the field a message concerns so
 //! forms can show it next to that field.
 //!
-//! Re-exported here for the server and the pages: the transfer types, the error and the codec
+//! Re-exported here for the server and the pages: the transfer types and the error
 //! (`crate::transfer`, which `views` and `widgets` use without naming the server functions),
 //! and the backend trait (`backend`, server side only).
 //!
@@ -13,9 +13,9 @@
 #[cfg(feature = "ssr")]
 pub mod backend;
 
+pub use crate::transfer::ApiFailure;
 pub use crate::transfer::types::*;
-pub use crate::transfer::{ApiFailure, JsonBytes, page_resource};
-pub use crate::transfer::{codec, error, types};
+pub use crate::transfer::{error, types};
 
 #[cfg(feature = "ssr")]
 use crate::model::ApiError;

@@ -161,12 +161,15 @@ pub fn UserMenu() -> impl IntoView {
         <div class="user-menu">
             <Suspense fallback=|| ()>
                 {Suspend::new(async move {
+                    // Server administrators (and the single local user of an open server) also
+                    // get the whole-server prune preview, which no other page links to.
                     match current_user().await {
                         Ok(m) if m.user.is_some() => {
                             let name = m.user.unwrap_or_default();
-                            view! { <a href="/account" class="who">{name}</a><SignOut/> }.into_any()
+                            let prune = m.admin.then(|| view! { <a href="/admin/prune">"Prune"</a> });
+                            view! { {prune}<a href="/account" class="who">{name}</a><SignOut/> }.into_any()
                         }
-                        Ok(m) if m.open => ().into_any(),
+                        Ok(m) if m.open => view! { <a href="/admin/prune">"Prune"</a> }.into_any(),
                         _ => view! { <a href=sign_in_href()>"Sign in"</a> }.into_any(),
                     }
                 })}

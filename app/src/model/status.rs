@@ -35,6 +35,9 @@ pub struct StatusDetails {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<StatusCause>,
+    /// Seconds after which the request may succeed if sent again (Kubernetes' `retryAfterSeconds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u32>,
 }
 
 /// One field error inside an `Invalid` status.
@@ -58,7 +61,13 @@ impl Status {
             status: "Success".into(),
             message: String::new(),
             reason: String::new(),
-            details: Some(StatusDetails { name: name.into(), group: group.into(), kind: kind.into(), causes: vec![] }),
+            details: Some(StatusDetails {
+                name: name.into(),
+                group: group.into(),
+                kind: kind.into(),
+                causes: vec![],
+                retry_after_seconds: None,
+            }),
             code: 200,
         }
     }
@@ -214,7 +223,13 @@ impl ApiError {
     }
 
     fn details(res: Resource, name: &str) -> Option<StatusDetails> {
-        Some(StatusDetails { name: name.into(), group: res.group.into(), kind: res.plural.into(), causes: vec![] })
+        Some(StatusDetails {
+            name: name.into(),
+            group: res.group.into(),
+            kind: res.plural.into(),
+            causes: vec![],
+            retry_after_seconds: None,
+        })
     }
 
     pub fn code(&self) -> u16 {
@@ -296,7 +311,7 @@ impl ApiError {
             422,
             "Invalid",
             message,
-            Some(StatusDetails { name: name.into(), group: res.group.into(), kind: res.kind.into(), causes }),
+            Some(StatusDetails { name: name.into(), group: res.group.into(), kind: res.kind.into(), causes, retry_after_seconds: None }),
         )
     }
 

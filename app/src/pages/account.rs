@@ -5,8 +5,7 @@
 //! Must not: render the token table itself or restate the password rule (it is
 //! `domain::accounts`).
 
-use crate::api::page_resource;
-use crate::api::{TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
+use crate::api::{ApiFailure, TokenForm, change_password, create_token, current_user, list_tokens, revoke_token};
 use crate::domain::accounts::Role;
 use crate::live::Failure;
 use crate::widgets::{PageTitle, Rendered, clicked, field_error, unplaced};
@@ -52,6 +51,7 @@ pub fn AccountPage() -> impl IntoView {
                     }
                     .into_any(),
                     Ok(me) => {
+                        let table = list_tokens().await;
                         let name = me.user.clone().unwrap_or_default();
                         let admin = me.admin.then(|| view! { <p class="badge">"server administrator"</p> });
                         view! {
@@ -73,7 +73,7 @@ pub fn AccountPage() -> impl IntoView {
                                     .into_any()
                                 }}
                             </section>
-                            <Tokens/>
+                            <Tokens table/>
                             <PasswordForm/>
                         }
                         .into_any()
@@ -85,7 +85,7 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn PasswordForm() -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
@@ -123,10 +123,20 @@ fn PasswordForm() -> impl IntoView {
     }
 }
 
-#[island]
-fn Tokens() -> impl IntoView {
+/// The caller's API tokens and the form for a new one. The page reads the table on the server
+/// and hands it over (`table`), so the island needs no resource of its own; it reads it again
+/// after a create or revoke.
+#[island(lazy)]
+fn Tokens(table: Result<String, ApiFailure>) -> impl IntoView {
     let version = RwSignal::new(0u32);
-    let tokens = page_resource(move || version.get(), |_| list_tokens());
+    let tokens = RwSignal::new(table);
+    Effect::new(move |seen: Option<u32>| {
+        let v = version.get();
+        if seen.is_some_and(|s| s != v) {
+            leptos::task::spawn_local(async move { tokens.set(list_tokens().await) });
+        }
+        v
+    });
     let form = RwSignal::new(TokenForm::default());
     let create = Action::new(move |f: &TokenForm| create_token(f.clone()));
     let revoke = Action::new(move |id: &String| revoke_token(id.clone()));
@@ -156,14 +166,10 @@ fn Tokens() -> impl IntoView {
     view! {
         <section aria-label="API tokens">
             <h2>"API tokens"</h2>
-            <Transition fallback=|| view! { <p>"Loading tokens…"</p> }>
-                {move || Suspend::new(async move {
-                    match tokens.await {
-                        Ok(html) => view! { <div class="rendered" on:click=on_revoke><Rendered html/></div> }.into_any(),
-                        Err(e) => view! { <Failure failure=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match tokens.get() {
+                Ok(html) => view! { <div class="rendered" on:click=on_revoke><Rendered html/></div> }.into_any(),
+                Err(e) => view! { <Failure failure=e/> }.into_any(),
+            }}
             {created}
             <form class="card" on:submit=move |ev| {
                 ev.prevent_default();

@@ -60,7 +60,7 @@ pub fn CatalogPage() -> impl IntoView {
 }
 
 /// Create a namespace, create a stream; validated as you type with the shared rules.
-#[island]
+#[island(lazy)]
 fn CreateForms() -> impl IntoView {
     let ns_name = RwSignal::new(String::new());
     let create_ns = Action::new(move |name: &String| {

@@ -6,7 +6,6 @@
 //!
 //! Must not: render the audit log itself or decide who may change what (the server does).
 
-use crate::api::page_resource;
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
 use crate::domain::accounts::Role;
 use crate::domain::present::human_size;
@@ -20,11 +19,17 @@ pub fn NamespacePage() -> impl IntoView {
     let ns = use_params_map().with_untracked(|p| p.get("ns").unwrap_or_default());
     let hooks = format!("/webhooks/{ns}");
     let prune = format!("/namespaces/{ns}/prune");
+    let panel_ns = ns.clone();
     view! {
         <PageTitle text=format!("Namespace {ns}")/>
         <h1>"Namespace " {ns.clone()}</h1>
         <p><a href=hooks>"Webhooks of this namespace"</a>" · "<a href=prune>"Retention policy and pruning"</a></p>
-        <NamespaceSettingsPanel ns=ns.clone()/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {Suspend::new(async move {
+                let settings = get_namespace_settings(panel_ns.clone()).await;
+                view! { <NamespaceSettingsPanel ns=panel_ns settings/> }
+            })}
+        </Suspense>
         // The audit log is for the namespace's admins (asked first: a refused read would set
         // the page's status).
         <Suspense fallback=|| ()>
@@ -48,20 +53,23 @@ pub fn NamespacePage() -> impl IntoView {
 }
 
 /// Visibility and members, with the admins' controls (the audit log beside it is a live part).
-#[island]
-fn NamespaceSettingsPanel(ns: String) -> impl IntoView {
+/// The page reads the settings on the server and hands them over (`settings`), so the island
+/// needs no resource of its own; it reads them again after a change.
+#[island(lazy)]
+fn NamespaceSettingsPanel(ns: String, settings: Result<NamespaceSettings, ApiFailure>) -> impl IntoView {
     let ns = Signal::stored(ns);
     let version = RwSignal::new(0u32);
-    let settings = page_resource(move || (ns.get(), version.get()), |(ns, _)| get_namespace_settings(ns));
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match settings.await {
-                    Ok(s) => view! { <SettingsControls ns settings=s changed=version/> }.into_any(),
-                    Err(e) => view! { <Failure failure=e/> }.into_any(),
-                }
-            })}
-        </Transition>
+    let settings = RwSignal::new(settings);
+    Effect::new(move |seen: Option<u32>| {
+        let v = version.get();
+        if seen.is_some_and(|s| s != v) {
+            leptos::task::spawn_local(async move { settings.set(get_namespace_settings(ns.get_untracked()).await) });
+        }
+        v
+    });
+    move || match settings.get() {
+        Ok(s) => view! { <SettingsControls ns settings=s changed=version/> }.into_any(),
+        Err(e) => view! { <Failure failure=e/> }.into_any(),
     }
 }
 

@@ -8,16 +8,15 @@
 //!
 //! Must not: render a report or the runs itself (that is `views::retention`), or restate a rule.
 
-use crate::api::page_resource;
 use crate::api::{
-    ApiFailure, PruneJob, get_namespace_settings, get_retention_policy, get_server_prune, list_retention_runs, preview_retention,
-    run_retention, save_retention, start_server_prune,
+    ApiFailure, PruneJob, current_user, get_namespace_settings, get_retention_policy, get_server_prune, list_retention_runs,
+    preview_retention, run_retention, save_retention, start_server_prune,
 };
 use crate::domain::prune::{PruneOptions, short_duration};
 use crate::domain::retention::{RetentionPolicy, StoredRetentionPolicy, parse_duration, parse_form};
 use crate::live::Failure;
 use crate::model::FieldError;
-use crate::widgets::{PageTitle, Rendered, unplaced};
+use crate::widgets::{PageTitle, Rendered, sign_in_href, unplaced};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -33,44 +32,55 @@ pub fn RetentionPage() -> impl IntoView {
             "The policy runs on a schedule as a real prune of this namespace's tag histories. The head of every tag always stays; "
             "Image objects stay too (other namespaces may share them), and the registry's garbage collection reclaims their storage."
         </p>
-        <RetentionPanel ns/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let ns = ns.clone();
+                Suspend::new(async move {
+                    let loaded = async {
+                        let settings = get_namespace_settings(ns.clone()).await?;
+                        let policy = get_retention_policy(ns.clone()).await?;
+                        Ok::<_, ApiFailure>((settings.can_admin, policy))
+                    }
+                    .await;
+                    let runs = list_retention_runs(ns.clone()).await;
+                    view! { <RetentionPanel ns loaded runs/> }
+                })
+            }}
+        </Suspense>
     }
 }
 
-/// The policy form (admins) or the policy (members), and the runs.
-#[island]
-fn RetentionPanel(ns: String) -> impl IntoView {
+/// The policy form (admins) or the policy (members), and the runs. The page reads both on the
+/// server and hands them over (`loaded`, `runs`), so the island needs no resource of its own; it
+/// reads the runs again after "Run now".
+#[island(lazy)]
+fn RetentionPanel(
+    ns: String,
+    loaded: Result<(bool, Option<StoredRetentionPolicy>), ApiFailure>,
+    runs: Result<String, ApiFailure>,
+) -> impl IntoView {
     let ns = Signal::stored(ns);
-    let loaded = page_resource(
-        move || ns.get(),
-        |ns| async move {
-            let settings = get_namespace_settings(ns.clone()).await?;
-            let policy = get_retention_policy(ns).await?;
-            Ok::<_, ApiFailure>((settings.can_admin, policy))
-        },
-    );
     let runs_version = RwSignal::new(0u32);
-    let runs = page_resource(move || (ns.get(), runs_version.get()), |(ns, _)| list_retention_runs(ns));
+    let runs = RwSignal::new(runs);
+    Effect::new(move |seen: Option<u32>| {
+        let v = runs_version.get();
+        if seen.is_some_and(|s| s != v) {
+            leptos::task::spawn_local(async move { runs.set(list_retention_runs(ns.get_untracked()).await) });
+        }
+        v
+    });
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match loaded.await {
-                    Ok((true, stored)) => view! { <PolicyForm ns stored runs_changed=runs_version/> }.into_any(),
-                    Ok((false, stored)) => view! { <PolicyFacts stored/> }.into_any(),
-                    Err(e) => view! { <Failure failure=e/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {match loaded {
+            Ok((true, stored)) => view! { <PolicyForm ns stored runs_changed=runs_version/> }.into_any(),
+            Ok((false, stored)) => view! { <PolicyFacts stored/> }.into_any(),
+            Err(e) => view! { <Failure failure=e/> }.into_any(),
+        }}
         <section aria-labelledby="runs-title">
             <h2 id="runs-title">"Runs"</h2>
-            <Transition fallback=|| view! { <p>"Loading runs…"</p> }>
-                {move || Suspend::new(async move {
-                    match runs.await {
-                        Ok(html) => view! { <div id="retention-runs"><Rendered html/></div> }.into_any(),
-                        Err(e) => view! { <Failure failure=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {move || match runs.get() {
+                Ok(html) => view! { <div id="retention-runs"><Rendered html/></div> }.into_any(),
+                Err(e) => view! { <Failure failure=e/> }.into_any(),
+            }}
         </section>
     }
 }
@@ -226,7 +236,23 @@ pub fn ServerPrunePage() -> impl IntoView {
             "A dry run of prune images over every namespace: history items, then Image objects nothing refers to any more. "
             "Nothing is changed here; imagestreams prune images --confirm does it."
         </p>
-        <ServerPrunePreview/>
+        // The preview is for server administrators: others get why, not a form that answers 403.
+        <Suspense fallback=|| ()>
+            {Suspend::new(async move {
+                match current_user().await {
+                    Ok(me) if me.admin || me.open => view! { <ServerPrunePreview/> }.into_any(),
+                    Ok(me) if me.user.is_none() => view! {
+                        <p id="server-prune-refused">"Only server administrators may preview a prune of the whole server. "
+                            <a href=sign_in_href()>"Sign in"</a>" as one to continue."</p>
+                    }.into_any(),
+                    Ok(_) => view! {
+                        <p id="server-prune-refused">"Only server administrators may preview a prune of the whole server; "
+                            "a namespace's admins prune it from the namespace's retention page."</p>
+                    }.into_any(),
+                    Err(e) => view! { <Failure failure=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 
@@ -248,7 +274,7 @@ fn poll_prune(id: String, state: RwSignal<Option<PruneJob>>) {
 
 /// The server-wide dry run's options, its live progress (it runs in the background: a large
 /// server takes seconds) and its report.
-#[island]
+#[island(lazy)]
 fn ServerPrunePreview() -> impl IntoView {
     let revisions = RwSignal::new("3".to_string());
     let younger = RwSignal::new("60m".to_string());

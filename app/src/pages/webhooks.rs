@@ -6,7 +6,6 @@
 //!
 //! Must not: render a card's facts or the delivery log itself, or restate a webhook rule.
 
-use crate::api::page_resource;
 use crate::api::{
     ApiFailure, WebhookCard, WebhookForm, create_webhook, delete_webhook, list_deliveries, list_namespace_names, list_webhooks, redeliver,
     send_test_event,
@@ -17,7 +16,6 @@ use crate::model::WEBHOOK_EVENTS;
 use crate::widgets::{PageTitle, Rendered, clicked, unplaced};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use std::collections::BTreeMap;
 
 /// `/webhooks`, the header's link: webhooks belong to a namespace, so this page lets one choose
 /// it (the namespaces the caller may read), rather than guessing `default`.
@@ -58,24 +56,41 @@ pub fn WebhooksPage() -> impl IntoView {
             "Each subscription receives a signed CloudEvent when a tag it names gets a new image (the pull spec a trigger would use changes), "
             "is deleted, or fails to import. Deliveries are retried with backoff and kept in order."
         </p>
-        <WebhookList ns/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                let ns = ns.clone();
+                Suspend::new(async move {
+                    let cards = list_webhooks(ns.clone()).await;
+                    view! { <WebhookList ns cards/> }
+                })
+            }}
+        </Suspense>
     }
 }
 
-/// The subscriptions with their buttons and delivery logs, and the form for a new one.
-#[island]
-fn WebhookList(ns: String) -> impl IntoView {
+/// The subscriptions with their buttons and delivery logs, and the form for a new one. The
+/// page reads the list on the server and hands it over (`cards`), so the island needs no
+/// resource of its own; it reads the list again after a create or delete.
+#[island(lazy)]
+fn WebhookList(ns: String, cards: Result<Vec<WebhookCard>, ApiFailure>) -> impl IntoView {
     let ns = Signal::stored(ns);
     let version = RwSignal::new(0u32);
-    let hooks = page_resource(move || (ns.get(), version.get()), |(ns, _)| list_webhooks(ns));
+    let cards = RwSignal::new(cards);
+    Effect::new(move |seen: Option<u32>| {
+        let v = version.get();
+        if seen.is_some_and(|s| s != v) {
+            leptos::task::spawn_local(async move { cards.set(list_webhooks(ns.get_untracked()).await) });
+        }
+        v
+    });
     // Each card's facts (pending count, last delivery) read again every two seconds, in place:
     // deliveries change in the background, and an open log or confirmation stays as it is.
-    let facts: RwSignal<BTreeMap<String, String>> = RwSignal::new(BTreeMap::new());
+    let facts: RwSignal<Vec<WebhookCard>> = RwSignal::new(vec![]);
     Effect::new(move |_| {
         let tick = move || {
             leptos::task::spawn_local(async move {
                 if let Ok(list) = list_webhooks(ns.get_untracked()).await {
-                    facts.set(list.into_iter().map(|c| (c.name, c.html)).collect());
+                    facts.set(list);
                 }
             })
         };
@@ -84,29 +99,25 @@ fn WebhookList(ns: String) -> impl IntoView {
         }
     });
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match hooks.await {
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No webhooks in this namespace yet."</p> }.into_any(),
-                    Ok(list) => view! {
-                        <div class="webhooks">
-                            {list.into_iter().map(|card| view! { <HookCard ns card changed=version facts/> }).collect_view()}
-                        </div>
-                    }
-                    .into_any(),
-                    Err(e) => view! { <Failure failure=e/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || match cards.get() {
+            Ok(list) if list.is_empty() => view! { <p class="empty">"No webhooks in this namespace yet."</p> }.into_any(),
+            Ok(list) => view! {
+                <div class="webhooks">
+                    {list.into_iter().map(|card| view! { <HookCard ns card changed=version facts/> }).collect_view()}
+                </div>
+            }
+            .into_any(),
+            Err(e) => view! { <Failure failure=e/> }.into_any(),
+        }}
         <NewWebhook ns changed=version/>
     }
 }
 
 #[component]
-fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>, facts: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
+fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>, facts: RwSignal<Vec<WebhookCard>>) -> impl IntoView {
     let WebhookCard { name, html } = card;
     let facts_name = name.clone();
-    let live_html = move || facts.with(|f| f.get(&facts_name).cloned()).unwrap_or_else(|| html.clone());
+    let live_html = move || facts.with(|f| f.iter().find(|c| c.name == facts_name).map(|c| c.html.clone())).unwrap_or_else(|| html.clone());
     let open = RwSignal::new(false);
     let log_version = RwSignal::new(0u32);
     let confirm = RwSignal::new(false);
@@ -166,8 +177,15 @@ fn HookCard(ns: Signal<String>, card: WebhookCard, changed: RwSignal<u32>, facts
 /// deliveries change state in the background.
 #[component]
 fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl IntoView {
+    // Read when opened and again at every tick or redelivery; only ever rendered in the browser
+    // (the log opens on a click), so it needs no resource to carry a server rendering over.
+    let log: RwSignal<Option<Result<String, ApiFailure>>> = RwSignal::new(None);
     let n = name.clone();
-    let log = page_resource(move || (ns.get(), n.clone(), version.get()), |(ns, name, _)| list_deliveries(ns, name));
+    Effect::new(move |_| {
+        version.track();
+        let (ns, name) = (ns.get_untracked(), n.clone());
+        leptos::task::spawn_local(async move { log.set(Some(list_deliveries(ns, name).await)) });
+    });
     Effect::new(move |_| {
         if let Ok(handle) = set_interval_with_handle(move || version.update(|v| *v += 1), std::time::Duration::from_secs(1)) {
             on_cleanup(move || handle.clear());
@@ -194,14 +212,11 @@ fn DeliveryLog(ns: Signal<String>, name: String, version: RwSignal<u32>) -> impl
             Ok(m) => view! { <p class="ok" role="status">{m}</p> }.into_any(),
             Err(e) => view! { <p class="error" role="alert">{e.message}</p> }.into_any(),
         })}
-        <Transition fallback=|| view! { <p>"Loading deliveries…"</p> }>
-            {move || Suspend::new(async move {
-                match log.await {
-                    Ok(html) => view! { <div class="rendered" on:click=on_click><Rendered html/></div> }.into_any(),
-                    Err(e) => view! { <Failure failure=e/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || match log.get() {
+            None => view! { <p>"Loading deliveries…"</p> }.into_any(),
+            Some(Ok(html)) => view! { <div class="rendered" on:click=on_click><Rendered html/></div> }.into_any(),
+            Some(Err(e)) => view! { <Failure failure=e/> }.into_any(),
+        }}
     }
 }
 

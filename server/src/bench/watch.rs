@@ -4,19 +4,8 @@
 //! sending the change to reading its event. Prints p50/p99/max per round and overall.
 //! Must not: be used by the product.
 
+use super::{percentile, rss_kb};
 use std::time::{Duration, Instant};
-
-fn rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 fn digest(n: u64) -> String {
     format!("sha256:{n:064x}")

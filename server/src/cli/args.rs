@@ -105,6 +105,9 @@ pub enum Command {
     /// Watch benchmark client: N watchers on one server, then tag changes (not for production).
     #[command(name = "bench-watch", hide = true)]
     BenchWatch(BenchWatchArgs),
+    /// Write benchmark client: concurrent ImageStreamMappings (not for production).
+    #[command(name = "bench-writes", hide = true)]
+    BenchWrites(BenchWritesArgs),
     /// Copy a data directory (database, sealing key, registry blobs) into a new directory while
     /// the server keeps running. Run it on the server's machine, as the server's user.
     Backup(BackupArgs),
@@ -384,6 +387,27 @@ pub struct BenchDataArgs {
     /// Tags of `wide/many` (3 history items each): the stream page's tag table at scale.
     #[arg(long, env = "IMAGESTREAMS_WIDE", default_value_t = 500)]
     pub wide: usize,
+}
+
+/// `bench-writes`: see `crate::bench::writes`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchWritesArgs {
+    /// The server's process id (its memory is read from /proc).
+    #[arg(long, env = "IMAGESTREAMS_PID")]
+    pub pid: Option<u32>,
+    #[arg(long, env = "IMAGESTREAMS_BENCH_CLIENTS", default_value_t = 16)]
+    pub clients: usize,
+    #[arg(long, env = "IMAGESTREAMS_BENCH_STREAMS", default_value_t = 16)]
+    pub streams: usize,
+    #[arg(long, env = "IMAGESTREAMS_BENCH_WRITES", default_value_t = 100_000)]
+    pub writes: u64,
+    /// Writes per reported window.
+    #[arg(long, env = "IMAGESTREAMS_BENCH_WINDOW", default_value_t = 10_000)]
+    pub window: u64,
+    /// The port of the webhook receiver the client runs on 127.0.0.1 (the server must allow it
+    /// as a webhook target).
+    #[arg(long, env = "IMAGESTREAMS_BENCH_SINK_PORT", default_value_t = 0)]
+    pub sink_port: u16,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -73,6 +73,17 @@ async fn execute(cli: Cli, namespace_given: bool, out: &mut Output) -> CmdResult
         Command::Serve(args) => crate::serve::run(*args).await.map_err(failed),
         Command::BenchData(args) => bench_data(&args, out).await,
         Command::BenchWatch(args) => crate::bench::watch::run(&server, args.pid, args.watchers, args.rounds).await.map_err(failed),
+        Command::BenchWrites(a) => crate::bench::writes::run(crate::bench::writes::Plan {
+            server: server.clone(),
+            pid: a.pid,
+            clients: a.clients,
+            streams: a.streams,
+            writes: a.writes,
+            window: a.window.max(1),
+            sink_port: a.sink_port,
+        })
+        .await
+        .map_err(failed),
         Command::Create { what: CreateWhat::Namespace { name } } => namespaces::create_namespace(&ctx()?, &name, out).await,
         Command::Create {
             what: CreateWhat::Secret { kind: SecretKind::DockerRegistry { name, docker_server, docker_username, docker_password } },

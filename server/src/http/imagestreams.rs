@@ -102,12 +102,13 @@ async fn list_or_watch(
             )
             .into());
         }
+        // A resource version is an unsigned integer (Kubernetes parses it so); one past what a
+        // version can reach here is answered as too large by the watch.
         let resource_version = match q.resource_version.as_deref() {
             None | Some("") | Some("0") => None,
-            Some(v) => Some(
-                v.parse::<i64>()
-                    .map_err(|_| app::model::ApiError::bad_request(format!("resourceVersion: Invalid value: {v:?}: must be a number")))?,
-            ),
+            Some(v) => Some(v.parse::<u64>().map(|n| i64::try_from(n).unwrap_or(i64::MAX)).map_err(|_| {
+                app::model::ApiError::bad_request(format!("resourceVersion: Invalid value: {v:?}: must be a non-negative integer"))
+            })?),
         };
         let req = WatchRequest {
             namespace: ns.or(selected_ns),

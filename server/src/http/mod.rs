@@ -289,6 +289,21 @@ pub fn field_validation(headers: &HeaderMap) -> FieldValidation {
     }
 }
 
+/// `decode` that refuses unknown fields whatever `?fieldValidation=` says (JSON or YAML): for
+/// this server's own objects, not Kubernetes resources, where a misspelt field that silently
+/// took its default would do something else than asked (a retention policy keeping less).
+/// Errors: `decode`'s, 400 for a body that is not an object, and 400 "strict decoding error:
+/// unknown field \"…\"" naming each.
+pub fn decode_known_fields<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    let value: serde_json::Value = decode(headers, body)?;
+    // serde reads a struct from an array too (fields in order): `[5, 10]` is not an object.
+    if !value.is_object() {
+        return Err(ApiError::bad_request("the request body must be an object (a JSON or YAML mapping of field names to values)"));
+    }
+    let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::bad_request(format!("the request body is not a valid object: {e}")))?;
+    decode_strict(&Bytes::from(bytes))
+}
+
 fn decode_strict<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let (value, unknown) = crate::strict::unknown_fields(&mut de)

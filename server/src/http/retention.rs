@@ -8,7 +8,7 @@
 //!
 //! Must not: check a rule or a permission (the service does).
 
-use super::{ApiResult, ListQuery, Who, decode, respond};
+use super::{ApiResult, ListQuery, Who, decode_known_fields, respond};
 use crate::service::Service;
 use app::domain::retention::RetentionPolicy;
 use app::model::Status;
@@ -21,7 +21,8 @@ pub async fn get(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Pa
 }
 
 pub async fn put(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
-    let policy: RetentionPolicy = decode(&headers, &body)?;
+    // Unknown fields are refused: a misspelt `keepTagRevision` must not save the default.
+    let policy: RetentionPolicy = decode_known_fields(&headers, &body)?;
     respond(&headers, StatusCode::OK, &s.set_retention_policy(&who, &ns, policy).await?)
 }
 
@@ -32,7 +33,7 @@ pub async fn delete(State(s): State<Service>, Who(who): Who, headers: HeaderMap,
 
 pub async fn preview(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
     // An empty body previews the defaults (`prune images`' own).
-    let policy: RetentionPolicy = if body.is_empty() { RetentionPolicy::default() } else { decode(&headers, &body)? };
+    let policy: RetentionPolicy = if body.is_empty() { RetentionPolicy::default() } else { decode_known_fields(&headers, &body)? };
     respond(&headers, StatusCode::OK, &s.preview_retention(&who, &ns, &policy).await?)
 }
 

@@ -9,6 +9,88 @@ use super::{AuditNote, Caller, Service, Verb, db};
 use crate::store;
 use app::model::{ApiError, AuditEntry};
 
+/// Entries written in one transaction at most (the group commit's batch).
+const AUDIT_BATCH: usize = 256;
+
+/// The audit log's writer: every mutating request writes an entry, and one write transaction
+/// each would double the writer's transactions (issue 18, point 6). Entries of requests that end
+/// at the same time are written together, in one statement, by one task, as one write of the
+/// store's group commit (`store::GroupedWrite`), so they share a transaction with the writes
+/// waiting beside them. Each request still waits until its entry is committed (or its failure
+/// logged), so an entry is in the log when the answer leaves.
+pub(crate) struct AuditWriter {
+    queue: tokio::sync::mpsc::Sender<(AuditEntry, tokio::sync::oneshot::Sender<()>)>,
+}
+
+impl AuditWriter {
+    /// Starts the writing task; it ends when the last sender (the service) is gone.
+    fn start(store: crate::store::Store) -> Self {
+        let (queue, mut pending) = tokio::sync::mpsc::channel::<(AuditEntry, tokio::sync::oneshot::Sender<()>)>(4 * AUDIT_BATCH);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(AUDIT_BATCH);
+            while pending.recv_many(&mut batch, AUDIT_BATCH).await > 0 {
+                let (entries, waiting): (Vec<AuditEntry>, Vec<_>) = batch.drain(..).unzip();
+                let (written, done) = tokio::sync::oneshot::channel();
+                store.group_write(Box::new(AuditWrite { entries, written }));
+                // Entries that arrive meanwhile make the next batch.
+                let _ = done.await;
+                for w in waiting {
+                    let _ = w.send(());
+                }
+            }
+        });
+        AuditWriter { queue }
+    }
+
+    /// Writes one entry with whatever else is waiting; returns once it is committed (or its
+    /// failure logged).
+    async fn write(&self, entry: AuditEntry) {
+        let (done, written) = tokio::sync::oneshot::channel();
+        let action = super::for_log(&entry.action).to_string();
+        if self.queue.send((entry, done)).await.is_err() || written.await.is_err() {
+            tracing::error!(action = %action, "writing the audit log failed: its writer has stopped");
+        }
+    }
+}
+
+/// A batch of audit entries as a write of the group commit.
+struct AuditWrite {
+    entries: Vec<AuditEntry>,
+    written: tokio::sync::oneshot::Sender<()>,
+}
+
+impl store::GroupedWrite for AuditWrite {
+    fn apply<'c>(
+        &'c mut self,
+        conn: &'c mut sqlx::SqliteConnection,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
+        Box::pin(async move {
+            let all: Vec<&AuditEntry> = self.entries.iter().collect();
+            if store::insert_audits(conn, &all).await.is_err() {
+                // One bad entry must not take the others with it: each on its own (a failed
+                // statement leaves the transaction as it was).
+                for entry in &self.entries {
+                    if let Err(e) = store::insert_audits(conn, &[entry]).await {
+                        tracing::error!(error = %e, action = %super::for_log(&entry.action), "writing the audit log failed");
+                    }
+                }
+            }
+            true
+        })
+    }
+
+    fn one_statement(&self) -> bool {
+        true
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        if let Err(e) = committed {
+            tracing::error!(error = %e, entries = self.entries.len(), "writing the audit log failed");
+        }
+        let _ = self.written.send(());
+    }
+}
+
 /// How many entries a read of the log shows.
 const AUDIT_PAGE: i64 = 200;
 
@@ -124,14 +206,7 @@ impl Service {
             code: status,
             outcome,
         };
-        let written = async {
-            let mut tx = self.store.begin().await?;
-            store::insert_audit(&mut tx, &entry).await?;
-            tx.commit().await
-        };
-        if let Err(e) = written.await {
-            tracing::error!(error = %e, action = %super::for_log(&entry.action), "writing the audit log failed");
-        }
+        self.audit_writer.get_or_init(|| AuditWriter::start(self.store.clone())).write(entry).await;
     }
 
     /// Deletes sign-in sessions that have expired (by the service clock); returns how many. They

@@ -26,6 +26,12 @@ pub struct QueuedDelivery {
     pub due_ms: i64,
 }
 
+impl From<store::DeliveryRow> for QueuedDelivery {
+    fn from(d: store::DeliveryRow) -> Self {
+        QueuedDelivery { id: d.id, webhook_id: d.webhook_id, payload: d.payload, attempts: d.attempts, due_ms: d.next_attempt }
+    }
+}
+
 /// Where a delivery goes.
 #[derive(Clone, Debug)]
 pub struct DeliveryTarget {
@@ -57,16 +63,15 @@ impl Service {
     pub async fn queued_deliveries(&self) -> Result<Vec<QueuedDelivery>, ApiError> {
         let mut conn = self.store.read().await.map_err(db)?;
         let heads = store::queue_heads(&mut conn).await.map_err(db)?;
-        Ok(heads
-            .into_iter()
-            .map(|d| QueuedDelivery {
-                id: d.id,
-                webhook_id: d.webhook_id,
-                payload: d.payload,
-                attempts: d.attempts,
-                due_ms: d.next_attempt,
-            })
-            .collect())
+        Ok(heads.into_iter().map(QueuedDelivery::from).collect())
+    }
+
+    /// Up to `limit` due deliveries of subscription `webhook_id` from its queue's head, oldest
+    /// first (none when its head is not due).
+    pub async fn due_run_of(&self, webhook_id: i64, limit: i64) -> Result<Vec<QueuedDelivery>, ApiError> {
+        let mut conn = self.store.read().await.map_err(db)?;
+        let run = store::due_run_of(&mut conn, webhook_id, self.now_ms(), limit).await.map_err(db)?;
+        Ok(run.into_iter().map(QueuedDelivery::from).collect())
     }
 
     /// Where the deliveries of subscription `webhook_id` go (`None` once it is deleted).
@@ -78,43 +83,51 @@ impl Service {
         Ok(Some(DeliveryTarget { namespace: hook.namespace, name: hook.name, url: hook.url, secret }))
     }
 
-    /// Records an attempt of `delivery` and moves it on: delivered, failed for good after
-    /// `max_attempts`, or pending again `retry_in` from now. Returns the new state.
-    pub async fn record_delivery_attempt(
+    /// Records attempts, each `(delivery, outcome, retry_in)`, in one transaction and moves each
+    /// delivery on: delivered, failed for good after `max_attempts`, or pending again `retry_in`
+    /// from now. Returns the new states in order.
+    pub async fn record_delivery_attempts(
         &self,
-        delivery: &QueuedDelivery,
-        outcome: AttemptOutcome,
+        attempts: Vec<(QueuedDelivery, AttemptOutcome, Duration)>,
         max_attempts: i64,
-        retry_in: Duration,
-    ) -> Result<DeliveryState, ApiError> {
-        let number = delivery.attempts + 1;
-        let state = state_after_attempt(number, max_attempts, outcome.error.is_none());
-        let label = match state {
-            DeliveryState::Delivered => "delivered",
-            DeliveryState::Pending => "retry",
-            DeliveryState::Failed => "failed",
-        };
+    ) -> Result<Vec<DeliveryState>, ApiError> {
         let m = crate::metrics::metrics();
-        let outcome_label = crate::metrics::OutcomeLabels { outcome: label.to_string() };
-        m.webhook_deliveries.get_or_create(&outcome_label).inc();
-        m.webhook_duration.get_or_create(&outcome_label).observe(outcome.latency.as_secs_f64());
-        let next = match state {
-            DeliveryState::Pending => self.now_ms().saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX)),
-            DeliveryState::Delivered | DeliveryState::Failed => 0,
-        };
-        let row = AttemptRow {
-            delivery_id: delivery.id,
-            attempt: number,
-            time: self.clock_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            status_code: outcome.status_code.map(i64::from),
-            latency_ms: i64::try_from(outcome.latency.as_millis()).unwrap_or(i64::MAX),
-            error: outcome.error,
-        };
-        let mut tx = self.store.begin().await.map_err(db)?;
-        store::record_attempt(&mut tx, &row, state, next).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        self.delivery_attempts.send_modify(|n| *n += 1);
-        Ok(state)
+        let time = self.clock_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut rows = Vec::with_capacity(attempts.len());
+        for (delivery, outcome, retry_in) in attempts {
+            let number = delivery.attempts + 1;
+            let state = state_after_attempt(number, max_attempts, outcome.error.is_none());
+            let label = match state {
+                DeliveryState::Delivered => "delivered",
+                DeliveryState::Pending => "retry",
+                DeliveryState::Failed => "failed",
+            };
+            let outcome_label = crate::metrics::OutcomeLabels { outcome: label.to_string() };
+            m.webhook_deliveries.get_or_create(&outcome_label).inc();
+            m.webhook_duration.get_or_create(&outcome_label).observe(outcome.latency.as_secs_f64());
+            let next = match state {
+                DeliveryState::Pending => self.now_ms().saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX)),
+                DeliveryState::Delivered | DeliveryState::Failed => 0,
+            };
+            let row = AttemptRow {
+                delivery_id: delivery.id,
+                attempt: number,
+                time: time.clone(),
+                status_code: outcome.status_code.map(i64::from),
+                latency_ms: i64::try_from(outcome.latency.as_millis()).unwrap_or(i64::MAX),
+                error: outcome.error,
+            };
+            rows.push((row, state, next));
+        }
+        // With the writes beside it in one group commit: a receiver that keeps up records a
+        // run of one or two deliveries after each write, a transaction of its own each time.
+        let states: Vec<DeliveryState> = rows.iter().map(|(_, state, _)| *state).collect();
+        let (recorded, done) = tokio::sync::oneshot::channel();
+        self.store.group_write(Box::new(AttemptsWrite { rows, failed: None, recorded }));
+        done.await.map_err(|_| ApiError::internal("recording the attempts was dropped"))?.map_err(ApiError::internal)?;
+        let n = states.len() as u64;
+        self.delivery_attempts.send_modify(|c| *c += n);
+        Ok(states)
     }
 
     /// Keeps the newest `keep` finished deliveries of every subscription.
@@ -192,5 +205,33 @@ impl WebhookClient {
     /// failure), not by the receiver.
     pub fn answered_by_proxy(response: &reqwest::Response) -> bool {
         response.headers().contains_key(PROXY_ANSWER_HEADER)
+    }
+}
+
+/// Attempts of a run of deliveries as a write of the group commit.
+struct AttemptsWrite {
+    rows: Vec<(AttemptRow, DeliveryState, i64)>,
+    failed: Option<String>,
+    recorded: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+impl store::GroupedWrite for AttemptsWrite {
+    fn apply<'c>(
+        &'c mut self,
+        conn: &'c mut sqlx::SqliteConnection,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
+        Box::pin(async move {
+            match store::record_attempts(conn, &self.rows).await {
+                Ok(()) => true,
+                Err(e) => {
+                    self.failed = Some(e.to_string());
+                    false
+                }
+            }
+        })
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let _ = self.recorded.send(committed.and(self.failed.map_or(Ok(()), Err)));
     }
 }

@@ -48,6 +48,7 @@ pub use retention::{RES_RETENTION, SCHEDULE_USER};
 pub use secrets::{RegistryCredential, normalize_registry};
 pub use streams::ListOptions;
 pub use watch::{WatchLimits, WatchRequest, WatchStream};
+pub use webhooks::MAX_PENDING_PER_NAMESPACE;
 
 pub use app::domain::accounts::Verb;
 
@@ -127,6 +128,8 @@ pub struct Service {
     prune_jobs: Arc<jobs::PruneJobs>,
     /// The watch hub (started with the first watch): one reader of the event log for all.
     watch_hub: Arc<std::sync::OnceLock<watch::WatchHub>>,
+    /// The audit log's group commit (started on the first entry).
+    audit_writer: Arc<std::sync::OnceLock<audit::AuditWriter>>,
     /// Watch limits, the access epoch open watches re-check on, and open watches per client.
     watches: Arc<watch::WatchControl>,
     /// Accounts are on (a user exists): unknown, off or on (see `access`).
@@ -177,6 +180,7 @@ impl Service {
             import_jobs: Arc::new(jobs::ImportJobs::default()),
             prune_jobs: Arc::new(jobs::PruneJobs::default()),
             watch_hub: Arc::new(std::sync::OnceLock::new()),
+            audit_writer: Arc::new(std::sync::OnceLock::new()),
             watches: Arc::new(watch::WatchControl::new(WatchLimits::default())),
             accounts: Arc::new(access::AccountsSwitch::default()),
             anonymous_read: false,

@@ -1,37 +1,41 @@
 //! The write path every stream change takes: the stream is saved and the webhook deliveries its
-//! tag changes cause are queued in the same transaction (the outbox), so a crash loses neither
+//! tag changes cause are queued in the same transaction (the outbox; for a changed stream in the
+//! same round trip as its rows), so a crash loses neither
 //! and a failed write leaves neither. Which changes a subscription wants is
 //! `app::domain::triggers`'; the CloudEvent envelope is `webhooks`'.
 //!
 //! Must not: commit (the caller owns the transaction) or send anything (`workers::delivery`).
 
+use super::webhooks::PendingBudget;
 use super::{Service, db};
-use crate::store::{self, StoredStream};
+use crate::store::{self, DeliveryRow, StoredStream};
 use app::domain::triggers::{image_change_event, subscription_wants, tag_changes};
 use app::model::*;
 use sqlx::SqliteConnection;
 
 impl Service {
-    /// The outbox: queues, in the caller's transaction, a delivery for every subscription of the
-    /// stream's namespace that wants one of the tag changes between `old` and `new`.
-    pub(crate) async fn queue_tag_events(
+    /// The outbox: the deliveries, one for every subscription of the stream's namespace that
+    /// wants one of the tag changes between `old` and `new`, for the caller to write in its
+    /// transaction. Those beyond the namespace's pending quota are recorded here, as failed and
+    /// unsent, and not returned.
+    pub(crate) async fn tag_event_deliveries(
         &self,
         tx: &mut SqliteConnection,
         old: Option<&ImageStream>,
         new: Option<&ImageStream>,
-    ) -> Result<(), ApiError> {
-        let Some(any) = new.or(old) else { return Ok(()) };
+    ) -> Result<Vec<DeliveryRow>, ApiError> {
+        let Some(any) = new.or(old) else { return Ok(vec![]) };
         let (ns, name) = (any.namespace().to_string(), any.metadata.name.clone());
-        let hooks = store::list_webhooks(tx, &ns).await.map_err(db)?;
+        let (hooks, pending) = store::subscriptions_with_pending_bound(tx, &ns).await.map_err(db)?;
         if hooks.is_empty() {
-            return Ok(());
+            return Ok(vec![]);
         }
         // The trigger rule compares resolved pull specs, which need the repository (§7.1).
         let old = old.map(|s| self.with_public_repository(s.clone()));
         let new = new.map(|s| self.with_public_repository(s.clone()));
         let changes = tag_changes(old.as_ref(), new.as_ref());
         if changes.is_empty() {
-            return Ok(());
+            return Ok(vec![]);
         }
         let rv = new.as_ref().or(old.as_ref()).and_then(|s| s.metadata.resource_version.clone()).unwrap_or_default();
         let events: Vec<_> = changes
@@ -43,33 +47,44 @@ impl Service {
                 (c, e)
             })
             .collect();
+        let mut budget = PendingBudget::from_bound(&ns, pending);
+        let mut queued = vec![];
         for hook in hooks {
             let spec = WebhookSpec { tags: hook.tags.0, events: hook.events.0, ..Default::default() };
             for (change, event) in &events {
                 if subscription_wants(&spec, &name, change) {
-                    self.queue(tx, hook.id, event, None).await?;
+                    let d = self.delivery_row(hook.id, event, None)?;
+                    // Counts what is queued so far (not yet written) on top of what is stored.
+                    if budget.take_counting(tx, queued.len() as i64).await? {
+                        queued.push(d);
+                    } else {
+                        self.record_unsent(tx, d).await?;
+                    }
                 }
             }
         }
-        Ok(())
+        Ok(queued)
     }
 
     /// Saves a new stream and queues the deliveries it causes (same transaction).
     pub(crate) async fn save_new_stream(&self, tx: &mut SqliteConnection, new: &ImageStream) -> Result<i64, ApiError> {
         let id = store::insert_stream(tx, new, &self.now_rfc3339()).await.map_err(db)?;
-        self.queue_tag_events(tx, None, Some(new)).await?;
+        let outbox = self.tag_event_deliveries(tx, None, Some(new)).await?;
+        store::queue_deliveries(tx, &outbox).await.map_err(db)?;
         Ok(id)
     }
 
-    /// Saves a changed stream and queues the deliveries it causes (same transaction).
+    /// Saves a changed stream and queues the deliveries it causes (same transaction, and the
+    /// same round trip as the stream's rows).
     pub(crate) async fn save_stream(&self, tx: &mut SqliteConnection, old: &StoredStream, new: &ImageStream) -> Result<(), ApiError> {
-        store::update_stream(tx, old.id, new, &old.stream, &self.now_rfc3339()).await.map_err(db)?;
-        self.queue_tag_events(tx, Some(&old.stream), Some(new)).await
+        let outbox = self.tag_event_deliveries(tx, Some(&old.stream), Some(new)).await?;
+        store::update_stream(tx, old, new, &self.now_rfc3339(), &outbox).await.map_err(db)
     }
 
     /// Deletes a stream (`last` carries the deletion's version) and queues its tags' deletion.
     pub(crate) async fn remove_stream(&self, tx: &mut SqliteConnection, old: &StoredStream, last: &ImageStream) -> Result<(), ApiError> {
         store::delete_stream(tx, old.id, last, &self.now_rfc3339()).await.map_err(db)?;
-        self.queue_tag_events(tx, Some(last), None).await
+        let outbox = self.tag_event_deliveries(tx, Some(last), None).await?;
+        store::queue_deliveries(tx, &outbox).await.map_err(db)
     }
 }

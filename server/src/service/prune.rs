@@ -355,7 +355,7 @@ impl Service {
         while !rest.is_empty() {
             let started = Instant::now();
             let mut tx = self.store.begin().await.map_err(db)?;
-            let mut changed: Vec<(i64, i64)> = vec![];
+            let mut changed = false;
             let mut taken = 0usize;
             while let Some((&index, tail)) = rest.split_first() {
                 if taken > 0 && started.elapsed() >= WRITE_SLICE {
@@ -377,21 +377,14 @@ impl Service {
                     store::delete_history_items(&mut tx, id, &going).await.map_err(db)?;
                     let rv = store::next_resource_version(&mut tx).await.map_err(db)?;
                     store::set_stream_version(&mut tx, id, rv).await.map_err(db)?;
-                    changed.push((id, rv));
+                    // The watch event records the change; watchers get the stream as it now is.
+                    store::record_event(&mut tx, rv, &now.namespace, &now.name, "MODIFIED", None, &self.now_rfc3339()).await.map_err(db)?;
+                    changed = true;
                 }
                 applied.push((index, (items, decisions)));
             }
-            // Each changed stream's watch event carries the stream as it now is.
-            let ids: Vec<i64> = changed.iter().map(|(id, _)| *id).collect();
-            let now = self.now_rfc3339();
-            for s in store::streams_by_ids(&mut tx, &ids).await.map_err(db)? {
-                let rv = changed.iter().find(|(id, _)| *id == s.id).map(|(_, rv)| *rv).unwrap_or_default();
-                store::record_event(&mut tx, rv, s.stream.namespace(), &s.stream.metadata.name, "MODIFIED", &s.stream, &now)
-                    .await
-                    .map_err(db)?;
-            }
             tx.commit().await.map_err(db)?;
-            if !changed.is_empty() {
+            if changed {
                 self.announce();
             }
         }

@@ -98,6 +98,23 @@ impl Service {
         }
     }
 
+    /// `load_stream_or_404` with each tag's head alone (`store::load_stream_heads`): for writes
+    /// that only read and add heads, whose cost must not grow with the history.
+    pub(crate) async fn load_stream_heads_or_404(
+        &self,
+        conn: &mut SqliteConnection,
+        ns: &str,
+        name: &str,
+    ) -> Result<StoredStream, ApiError> {
+        match store::load_stream_heads(conn, ns, name).await.map_err(db)? {
+            Some(mut s) => {
+                s.stream = self.with_public_repository(s.stream);
+                Ok(s)
+            }
+            None => Err(ApiError::not_found(RES_IMAGESTREAMS, name)),
+        }
+    }
+
     pub(crate) async fn load_stream_or_404(&self, conn: &mut SqliteConnection, ns: &str, name: &str) -> Result<StoredStream, ApiError> {
         match store::load_stream(conn, ns, name).await.map_err(db)? {
             Some(mut s) => {
@@ -281,22 +298,112 @@ impl Service {
         Ok(new)
     }
 
+    /// What a mapping reads: the stream with its tags' heads alone (it reads and adds heads only:
+    /// add_tag_event, update_tracking_tags) and the Image (`mapping_image`). A stream is found
+    /// only in a namespace that exists; without one, which of the two is missing.
+    async fn mapping_view(
+        &self,
+        conn: &mut SqliteConnection,
+        caller: &Caller,
+        ns: &str,
+        stream_name: &str,
+        digest: &str,
+        proven: bool,
+    ) -> Result<(StoredStream, Option<Image>), ApiError> {
+        let old = match self.load_stream_heads_or_404(conn, ns, stream_name).await {
+            Ok(old) => old,
+            Err(e) => {
+                self.require_namespace(conn, ns).await?;
+                return Err(e);
+            }
+        };
+        Ok((old, self.mapping_image(conn, caller, digest, proven).await?))
+    }
+
+    /// The Image a mapping names, if it is stored; refused as not found when the caller may not
+    /// see it.
+    async fn mapping_image(
+        &self,
+        conn: &mut SqliteConnection,
+        caller: &Caller,
+        digest: &str,
+        proven: bool,
+    ) -> Result<Option<Image>, ApiError> {
+        let existing = store::get_image(conn, digest).await.map_err(db)?;
+        if existing.is_some()
+            && !proven
+            && !caller.server_admin()
+            && !store::image_held_in(conn, digest, caller.visible_namespaces().as_deref()).await.map_err(db)?
+        {
+            // Known, but not to this caller: answered as an image they cannot see, so the
+            // mapping neither reveals the stored metadata nor replaces it.
+            return Err(ApiError::not_found(RES_IMAGES, digest));
+        }
+        Ok(existing)
+    }
+
     /// ImageStreamMapping (spec §3.8): stores the image if new and records it as the head of the
-    /// tag; tracking tags follow. The stream generation does not change.
+    /// tag; tracking tags follow. The stream generation does not change. The write joins the
+    /// group commit (`store::GroupedWrite`): it is answered once its group is committed.
     pub async fn create_mapping(&self, caller: &Caller, ns: &str, mut mapping: ImageStreamMapping) -> Result<Status, ApiError> {
         self.allow(caller, Verb::Create, "imagestreammappings", Some(ns))?;
         check_namespace_matches(&mut mapping.metadata, ns)?;
         let stream_name = mapping.metadata.name.clone();
-        let tag = mapping.tag.clone();
-        let digest = mapping.image.metadata.name.clone();
         let errs = validate_mapping(ns, &mapping);
         if !errs.is_empty() {
             return Err(ApiError::invalid(RES_IMAGESTREAMMAPPINGS, &stream_name, &errs));
         }
         let proven = manifest_proves_digest(&mapping, &stream_name)?;
-        let mut tx = self.store.begin().await.map_err(db)?;
-        self.require_namespace(&mut tx, ns).await?;
-        let old = self.load_stream_or_404(&mut tx, ns, &stream_name).await?;
+        // Read first on a reader, holding nothing: the writer is the one thing every write
+        // waits for, and each statement under it is a round trip. Under the writer the stream's
+        // version alone is checked; when it moved meanwhile, everything is read again there.
+        let seen = {
+            let mut conn = self.store.read().await.map_err(db)?;
+            self.mapping_view(&mut conn, caller, ns, &stream_name, &mapping.image.metadata.name, proven).await?
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.store.group_write(Box::new(MappingWrite {
+            service: self.clone(),
+            caller: caller.clone(),
+            ns: ns.to_string(),
+            mapping: Some(mapping),
+            proven,
+            seen: Some(seen),
+            result: None,
+            reply,
+            span: tracing::Span::current(),
+        }));
+        answer.await.map_err(|_| ApiError::internal("the write was dropped before it was answered"))?
+    }
+
+    /// The mapping's write, under the writer: `seen` is what the reader saw.
+    async fn write_mapping(
+        &self,
+        tx: &mut SqliteConnection,
+        caller: &Caller,
+        ns: &str,
+        mut mapping: ImageStreamMapping,
+        proven: bool,
+        seen: (StoredStream, Option<Image>),
+    ) -> Result<Status, ApiError> {
+        let stream_name = mapping.metadata.name.clone();
+        let tag = mapping.tag.clone();
+        let digest = mapping.image.metadata.name.clone();
+        // What the reader saw holds if neither the stream's version nor the Image's moved since
+        // (its writes, imports and prune, do not move the stream); else everything is read
+        // again here. Whether the caller may see a stored Image is asked again here (other
+        // streams' histories decide it).
+        let image_version = |i: &Option<Image>| i.as_ref().and_then(|i| i.metadata.resource_version.as_deref()?.parse::<i64>().ok());
+        let versions = store::stream_and_image_versions(tx, seen.0.id, &digest).await.map_err(db)?;
+        let seen_versions = (seen.0.stream.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()), image_version(&seen.1));
+        let (old, existing) = if versions == seen_versions && (seen.1.is_none() || proven || caller.server_admin()) {
+            seen
+        } else if versions.0 == seen_versions.0 {
+            let existing = self.mapping_image(tx, caller, &digest, proven).await?;
+            (seen.0, existing)
+        } else {
+            self.mapping_view(tx, caller, ns, &stream_name, &digest, proven).await?
+        };
         let repo = old.stream.status.docker_image_repository.clone();
         if mapping.image.docker_image_reference.is_empty() {
             mapping.image.docker_image_reference = format!("{repo}@{digest}");
@@ -305,25 +412,13 @@ impl Service {
         // A resource version is spent only when something is written: a repeated push of the
         // same image to the same tag changes nothing.
         let mut rv: Option<i64> = None;
-        let existing = store::get_image(&mut tx, &digest).await.map_err(db)?;
-        if existing.is_some()
-            && !proven
-            && !caller.server_admin()
-            && !store::image_held_in(&mut tx, &digest, caller.visible_namespaces().as_deref()).await.map_err(db)?
-        {
-            // Known, but not to this caller: answered as an image they cannot see, so the
-            // mapping neither reveals the stored metadata nor replaces it.
-            return Err(ApiError::not_found(RES_IMAGES, &digest));
-        }
         let mut reference = mapping.image.docker_image_reference.clone();
         match &existing {
             None => {
-                let v = store::next_resource_version(&mut tx).await.map_err(db)?;
-                rv = Some(v);
                 let mut image = mapping.image.clone();
                 image.strip_raw();
                 // The sender's claim, until an import fetches the image from a registry.
-                store::insert_image_if_missing(&mut tx, &image, &new_uid(), v, &now, false).await.map_err(db)?;
+                rv = Some(store::insert_new_image(tx, &image, &new_uid(), &now, false).await.map_err(db)?);
             }
             Some(img) if img.metadata.annotations.get(ANNOTATION_IMAGE_MANAGED).map(String::as_str) == Some("true") => {
                 reference = format!("{repo}@{digest}");
@@ -339,13 +434,11 @@ impl Service {
         if new != old.stream {
             let v = match rv {
                 Some(v) => v,
-                None => store::next_resource_version(&mut tx).await.map_err(db)?,
+                None => store::next_resource_version(tx).await.map_err(db)?,
             };
             new.metadata.resource_version = Some(v.to_string());
-            self.save_stream(&mut tx, &old, &new).await?;
+            self.save_stream(tx, &old, &new).await?;
         }
-        tx.commit().await.map_err(db)?;
-        self.announce();
         Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name))
     }
 
@@ -397,5 +490,56 @@ pub(crate) fn check_resource_version(sent: &ObjectMeta, stored: &ObjectMeta, res
             "the object has been modified; please apply your changes to the latest version and try again",
         )),
         _ => Ok(()),
+    }
+}
+
+/// An ImageStreamMapping as a write of the group commit: its answer goes to the request once the
+/// group is committed.
+struct MappingWrite {
+    service: Service,
+    caller: Caller,
+    ns: String,
+    /// Taken by `apply` (which runs once).
+    mapping: Option<ImageStreamMapping>,
+    proven: bool,
+    seen: Option<(StoredStream, Option<Image>)>,
+    result: Option<Result<Status, ApiError>>,
+    reply: tokio::sync::oneshot::Sender<Result<Status, ApiError>>,
+    /// The request's span, so the write's log lines carry its request id.
+    span: tracing::Span,
+}
+
+impl store::GroupedWrite for MappingWrite {
+    fn apply<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
+        use tracing::Instrument;
+        let span = self.span.clone();
+        Box::pin(
+            async move {
+                let result = match (self.mapping.take(), self.seen.take()) {
+                    (Some(mapping), Some(seen)) => {
+                        self.service.write_mapping(conn, &self.caller, &self.ns, mapping, self.proven, seen).await
+                    }
+                    _ => Err(ApiError::internal("a mapping was written twice")),
+                };
+                let ok = result.is_ok();
+                self.result = Some(result);
+                ok
+            }
+            .instrument(span),
+        )
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let answer = match (committed, self.result) {
+            (Ok(()), Some(result)) => {
+                if result.is_ok() {
+                    self.service.announce();
+                }
+                result
+            }
+            (Ok(()), None) => Err(ApiError::internal("the mapping was not written")),
+            (Err(e), _) => Err(ApiError::internal(format!("the write failed: {e}"))),
+        };
+        let _ = self.reply.send(answer);
     }
 }

@@ -132,6 +132,27 @@ fn expired(rv: i64, horizon: i64) -> ApiError {
     e
 }
 
+/// 504 Timeout, reason Timeout, cause `ResourceVersionTooLarge`: a version this server has not
+/// reached, as the Kubernetes API server answers ("Too large resource version"; client-go's
+/// reflector then lists again). A client meets it after the server was restored from a backup
+/// older than what it last saw; without this answer its watch would wait for that version in
+/// silence.
+fn too_large(rv: i64, current: i64) -> ApiError {
+    let mut e = ApiError::bad_request(format!("Too large resource version: {rv}, current: {current}"));
+    e.status.reason = "Timeout".into();
+    e.status.code = 504;
+    e.status.details = Some(app::model::StatusDetails {
+        causes: vec![app::model::StatusCause {
+            reason: "ResourceVersionTooLarge".into(),
+            message: "Too large resource version".into(),
+            field: String::new(),
+        }],
+        retry_after_seconds: Some(1),
+        ..Default::default()
+    });
+    e
+}
+
 /// 410 Gone: what the watch followed is no longer there as it was (list again, watch again).
 fn gone(message: String) -> ApiError {
     let mut e = ApiError::bad_request(message);
@@ -244,7 +265,13 @@ impl Service {
         let horizon = store::watch_horizon(&mut conn).await.map_err(db)?;
         let (from, listing) = match req.resource_version {
             Some(rv) if rv < horizon => return Err(expired(rv, horizon)),
-            Some(rv) => (rv, None),
+            Some(rv) => {
+                let current = store::current_resource_version(&mut conn).await.map_err(db)?;
+                if rv > current {
+                    return Err(too_large(rv, current));
+                }
+                (rv, None)
+            }
             // Like Kubernetes: the current objects as ADDED (page by page), then changes after.
             None => (store::current_resource_version(&mut conn).await.map_err(db)?, Some((String::new(), String::new()))),
         };
@@ -660,19 +687,21 @@ impl WatchState {
             return Some(CatchUp::Lines(vec![error_line(&expired(position, horizon))], i64::MAX));
         }
         let events = store::events_after(&mut tx, position, self.view.pinned_uid(), self.req.name.as_deref(), 500).await.ok()?;
+        let last = events.last().map(|last| last.resource_version);
+        let events = render_events(&mut tx, events).await.ok()?;
         drop(tx);
-        Some(match events.last().map(|last| last.resource_version) {
+        Some(match last {
             Some(last) => {
                 let shown: Vec<_> = events
                     .into_iter()
                     .filter(|e| {
-                        self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.object.0.metadata.labels)
+                        self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.stream.metadata.labels)
                     })
                     .collect();
                 let mut lines = vec![];
                 for e in shown {
-                    let (ns, name, labels) = (e.namespace.clone(), e.name.clone(), e.object.0.metadata.labels.clone());
-                    if let Some(line) = self.service.line(&e.event_type, e.object.0)
+                    let (ns, name, labels) = (e.namespace.clone(), e.name.clone(), e.stream.metadata.labels.clone());
+                    if let Some(line) = self.service.line(e.event_type, e.stream)
                         && let Some(line) = self.select(&ns, &name, &labels, &line)
                     {
                         lines.push(line);
@@ -687,6 +716,77 @@ impl WatchState {
 
 /// `now` plus a bookmark interval, saturating (an interval too long to add means never).
 /// A BOOKMARK event at `position`: only kind, apiVersion and the version.
+/// An event of the log with the stream it carries: the stream at exactly the event's version.
+struct RenderedEvent {
+    resource_version: i64,
+    namespace: String,
+    namespace_uid: Option<String>,
+    name: String,
+    event_type: &'static str,
+    stream: ImageStream,
+}
+
+/// The event types, as `'static` names.
+fn event_type_name(t: &str) -> &'static str {
+    match t {
+        "ADDED" => "ADDED",
+        "DELETED" => "DELETED",
+        _ => "MODIFIED",
+    }
+}
+
+/// Renders events of the log (oldest first), in the read transaction they were read in: the log
+/// records what changed, not the stream (issue 18: a write's cost must not grow with the
+/// history), so each event is given the stream from its rows, and only at the event's own
+/// version, so every object a watcher gets is exactly the version it is labelled with.
+///
+/// An `ADDED` or `MODIFIED` event of a stream that has changed again since (or was deleted) is
+/// left out: the later event carries the newer state, and a deletion carries the last one. A
+/// change committed after the previous one was read gets its own event; changes of one stream
+/// committed before the reader got to the first (quick successive writes, a replay, a watcher
+/// that fell behind) arrive once, at the newest state, in the order of the last changes
+/// (level-based, as a Kubernetes reflector after a re-list). A stream created and changed
+/// again before the watcher read it arrives as `MODIFIED` (client-go's informers and our pages
+/// take an unknown object's `MODIFIED` as its addition). Each stream is loaded once per page,
+/// however many watchers there are (the hub renders for all of them).
+async fn render_events(conn: &mut sqlx::SqliteConnection, events: Vec<store::StoredEvent>) -> Result<Vec<RenderedEvent>, sqlx::Error> {
+    let wanted: Vec<(&str, &str, i64)> =
+        events.iter().filter(|e| e.object.is_none()).map(|e| (e.namespace.as_str(), e.name.as_str(), e.resource_version)).collect();
+    let mut current: HashMap<(String, String), ImageStream> = store::streams_at_versions(conn, &wanted)
+        .await?
+        .into_iter()
+        .map(|s| ((s.stream.namespace().to_string(), s.stream.metadata.name.clone()), s.stream))
+        .collect();
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let key = (e.namespace, e.name);
+        let stream = match e.object {
+            Some(last) => last.0,
+            None => {
+                let at_this_version =
+                    current.get(&key).is_some_and(|s| s.metadata.resource_version.as_deref() == Some(&*e.resource_version.to_string()));
+                match current.remove(&key) {
+                    Some(stream) if at_this_version => stream,
+                    Some(stream) => {
+                        current.insert(key, stream);
+                        continue;
+                    }
+                    None => continue,
+                }
+            }
+        };
+        out.push(RenderedEvent {
+            resource_version: e.resource_version,
+            namespace: key.0,
+            namespace_uid: e.namespace_uid,
+            name: key.1,
+            event_type: event_type_name(&e.event_type),
+            stream,
+        });
+    }
+    Ok(out)
+}
+
 fn bookmark_line(position: i64) -> Option<String> {
     let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
     let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
@@ -771,9 +871,13 @@ impl Service {
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 let now = store::current_resource_version(&mut tx).await?;
                 let events = store::events_after(&mut tx, position, None, None, 500).await?;
-                Ok::<_, sqlx::Error>((now, events))
+                // A full page of the log: more may follow at once (rendered events may be fewer).
+                let full = events.len() == 500;
+                let last = events.last().map(|e| e.resource_version);
+                // Rendered in the snapshot the events were read in (see `render_events`).
+                Ok::<_, sqlx::Error>((now, full, last, render_events(&mut tx, events).await?))
             };
-            let (now, events) = match read.await {
+            let (now, full, last, events) = match read.await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, "the watch hub could not read the event log");
@@ -782,14 +886,13 @@ impl Service {
                 }
             };
             drop(conn);
-            let full = events.len() == 500;
-            let upto = if full { events.last().map_or(now, |e| e.resource_version) } else { now };
+            let upto = if full { last.unwrap_or(now) } else { now };
             if upto > position {
                 let events = events
                     .into_iter()
                     .filter_map(|e| {
-                        let labels = e.object.0.metadata.labels.clone();
-                        let line = self.line(&e.event_type, e.object.0)?;
+                        let labels = e.stream.metadata.labels.clone();
+                        let line = self.line(e.event_type, e.stream)?;
                         Some(HubEvent {
                             resource_version: e.resource_version,
                             namespace: e.namespace,
@@ -808,6 +911,13 @@ impl Service {
                 position = upto;
             } else if published.load(std::sync::atomic::Ordering::Acquire) < 0 {
                 published.store(position, std::sync::atomic::Ordering::Release);
+                // An empty batch from where the hub starts. Its start is read when its task first
+                // runs, which can be after a change that a watch opened meanwhile (subscribed,
+                // caught up before that commit) has not seen: such a watch is behind this batch's
+                // `after` and catches up from the log; without it, it would wait for the next
+                // change to learn it missed one (a restarted server, a change right after the
+                // first watch).
+                let _ = hub.send(Arc::new(Batch { after: position, upto: position, events: vec![] }));
             }
             if full {
                 continue;

@@ -32,7 +32,10 @@ const LOG_PAGE: i64 = 100;
 /// Subscriptions a namespace may have.
 pub const MAX_WEBHOOKS_PER_NAMESPACE: i64 = 50;
 /// Deliveries a namespace may have waiting; beyond, new ones are recorded as failed, unsent.
-pub const MAX_PENDING_PER_NAMESPACE: i64 = 1000;
+/// It bounds the outbox while a receiver is down (a pending delivery is its CloudEvent, about
+/// 1 KB), and is far above what a receiver that answers leaves queued: the dispatcher sends a
+/// subscription's queue back to back.
+pub const MAX_PENDING_PER_NAMESPACE: i64 = 10_000;
 /// "Send test event" and "redeliver" calls a namespace may make per minute.
 pub const MAX_MANUAL_PER_MINUTE: i64 = 30;
 
@@ -279,7 +282,8 @@ impl Service {
             ..Default::default()
         };
         let event = self.cloud_event(CE_TYPE_TEST, format!("/api/v1/namespaces/{ns}/webhooks/{name}"), String::new(), data);
-        let d = self.queue(&mut tx, row.id, &event, None).await?;
+        let mut budget = PendingBudget::of(&mut tx, ns).await?;
+        let d = self.queue(&mut tx, row.id, &event, &mut budget).await?;
         tx.commit().await.map_err(db)?;
         self.wake_deliveries();
         Ok(delivery_view(&d, vec![]))
@@ -320,7 +324,7 @@ impl Service {
                 "exceeded quota: at most {MAX_MANUAL_PER_MINUTE} test events and redeliveries per minute in namespace {ns:?}; try again in a minute"
             )));
         }
-        if store::count_pending_in_namespace(tx, ns).await.map_err(db)? >= MAX_PENDING_PER_NAMESPACE {
+        if store::pending_in_namespace_up_to(tx, ns, MAX_PENDING_PER_NAMESPACE).await.map_err(db)? >= MAX_PENDING_PER_NAMESPACE {
             return Err(ApiError::too_many_requests(format!(
                 "exceeded quota: namespace {ns:?} already has {MAX_PENDING_PER_NAMESPACE} webhook deliveries pending; try again when they are sent"
             )));
@@ -341,14 +345,12 @@ impl Service {
         }
     }
 
-    pub(super) async fn queue(
-        &self,
-        tx: &mut SqliteConnection,
-        webhook_id: i64,
-        e: &CloudEvent,
-        of: Option<i64>,
-    ) -> Result<DeliveryRow, ApiError> {
-        let mut d = DeliveryRow {
+    /// Queues delivery of `e` to subscription `webhook_id` (a redelivery `of` another), or, with
+    /// the namespace's pending quota used up, records it as failed, unsent.
+    /// The delivery of `e` to subscription `webhook_id` (a redelivery `of` another), pending and
+    /// due now, not yet written.
+    pub(super) fn delivery_row(&self, webhook_id: i64, e: &CloudEvent, of: Option<i64>) -> Result<DeliveryRow, ApiError> {
+        Ok(DeliveryRow {
             id: 0,
             webhook_id,
             event_id: e.id.clone(),
@@ -360,27 +362,81 @@ impl Service {
             attempts: 0,
             next_attempt: self.now_ms(),
             redelivery_of: of,
+        })
+    }
+
+    /// Records `d` as failed, unsent, because the namespace's pending quota is used up: the
+    /// change itself goes ahead, and the namespace's receivers (and its editors, in the log) see
+    /// what was dropped.
+    pub(super) async fn record_unsent(&self, tx: &mut SqliteConnection, mut d: DeliveryRow) -> Result<DeliveryRow, ApiError> {
+        d.state = DELIVERY_FAILED.into();
+        d.next_attempt = 0;
+        d.id = store::queue_delivery(tx, &d).await.map_err(db)?;
+        let note = AttemptRow {
+            delivery_id: d.id,
+            attempt: 0,
+            time: self.clock_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            status_code: None,
+            latency_ms: 0,
+            error: Some(pending_quota_message()),
         };
-        let namespace = &e.data.namespace;
-        if store::count_pending_in_namespace(tx, namespace).await.map_err(db)? >= MAX_PENDING_PER_NAMESPACE {
-            // The change itself goes ahead; its delivery is logged as failed, unsent, so the
-            // namespace's receivers (and its editors, in the log) see what was dropped.
-            d.state = DELIVERY_FAILED.into();
-            d.next_attempt = 0;
-            d.id = store::queue_delivery(tx, &d).await.map_err(db)?;
-            let note = AttemptRow {
-                delivery_id: d.id,
-                attempt: 0,
-                time: self.clock_now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                status_code: None,
-                latency_ms: 0,
-                error: Some(pending_quota_message()),
-            };
-            store::record_attempt(tx, &note, DeliveryState::Failed, 0).await.map_err(db)?;
-            return Ok(d);
+        store::record_attempt(tx, &note, DeliveryState::Failed, 0).await.map_err(db)?;
+        Ok(d)
+    }
+
+    /// Queues delivery of `e` to subscription `webhook_id` now, or, with the namespace's pending
+    /// quota used up, records it as failed, unsent.
+    pub(super) async fn queue(
+        &self,
+        tx: &mut SqliteConnection,
+        webhook_id: i64,
+        e: &CloudEvent,
+        budget: &mut PendingBudget,
+    ) -> Result<DeliveryRow, ApiError> {
+        let mut d = self.delivery_row(webhook_id, e, None)?;
+        if !budget.take_counting(tx, 0).await? {
+            return self.record_unsent(tx, d).await;
         }
         d.id = store::queue_delivery(tx, &d).await.map_err(db)?;
         Ok(d)
+    }
+}
+
+/// What is left of a namespace's pending quota within one transaction: read once (an upper
+/// bound, exact only near the quota: `store::pending_in_namespace_up_to`), then kept as
+/// deliveries are queued, so a change that queues one delivery per subscription does not count
+/// again for each. When the kept figure reaches the quota and was a bound, it is counted.
+pub(super) struct PendingBudget {
+    namespace: String,
+    pending: i64,
+    exact: bool,
+}
+
+impl PendingBudget {
+    /// The budget of namespace `ns` as `tx` sees it (the transaction holds the writer's lock,
+    /// so nobody else queues meanwhile).
+    pub(super) async fn of(tx: &mut SqliteConnection, ns: &str) -> Result<Self, ApiError> {
+        let pending = store::pending_in_namespace_up_to(tx, ns, MAX_PENDING_PER_NAMESPACE).await.map_err(db)?;
+        Ok(PendingBudget { namespace: ns.to_string(), pending, exact: pending >= MAX_PENDING_PER_NAMESPACE })
+    }
+
+    /// The budget from an upper bound of the pending deliveries (`store::subscriptions_with_pending_bound`).
+    pub(super) fn from_bound(ns: &str, bound: i64) -> Self {
+        PendingBudget { namespace: ns.to_string(), pending: bound, exact: false }
+    }
+
+    /// Takes one place; false when the quota is used up. `unwritten`: deliveries taken from this
+    /// budget but not yet written (an exact count does not see them).
+    pub(super) async fn take_counting(&mut self, tx: &mut SqliteConnection, unwritten: i64) -> Result<bool, ApiError> {
+        if self.pending >= MAX_PENDING_PER_NAMESPACE && !self.exact {
+            self.pending = store::count_pending_in_namespace(tx, &self.namespace).await.map_err(db)? + unwritten;
+            self.exact = true;
+        }
+        if self.pending >= MAX_PENDING_PER_NAMESPACE {
+            return Ok(false);
+        }
+        self.pending += 1;
+        Ok(true)
     }
 }
 

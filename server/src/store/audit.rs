@@ -39,22 +39,32 @@ impl From<AuditRow> for AuditEntry {
 
 /// Appends an entry. It is tied to the namespace that has the name now (its uid), so a namespace
 /// deleted and created again does not inherit the old one's entries.
-pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome, namespace_uid)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT uid FROM namespaces WHERE name = ?4))",
-    )
-    .bind(&a.time)
-    .bind(&a.user)
-    .bind(&a.token)
-    .bind(&a.namespace)
-    .bind(&a.action)
-    .bind(&a.remote)
-    .bind(a.code)
-    .bind(&a.outcome)
-    .execute(conn)
-    .await?;
+/// Appends entries in one statement (the audit log's group commit), each tied to the uid its
+/// namespace has now.
+pub async fn insert_audits(conn: &mut SqliteConnection, entries: &[&AuditEntry]) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut q = sqlx::QueryBuilder::new("INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome, namespace_uid) ");
+    q.push_values(entries, |mut row, a| {
+        row.push_bind(&a.time)
+            .push_bind(&a.user)
+            .push_bind(&a.token)
+            .push_bind(&a.namespace)
+            .push_bind(&a.action)
+            .push_bind(&a.remote)
+            .push_bind(a.code)
+            .push_bind(&a.outcome)
+            .push("(SELECT uid FROM namespaces WHERE name = ")
+            .push_bind_unseparated(&a.namespace)
+            .push_unseparated(")");
+    });
+    q.build().execute(conn).await?;
     Ok(())
+}
+
+pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreResult<()> {
+    insert_audits(conn, &[a]).await
 }
 
 /// One page of the audit log of a namespace (or of the server: `None`), newest first: at most

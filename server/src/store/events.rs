@@ -1,7 +1,10 @@
 //! The watch event log: one row per stored change of a stream, written inside the change's own
-//! transaction (so a watcher never sees a change the database does not have), with the stream as
-//! it was after the change, and the uid of its namespace: a namespace deleted and created again
-//! under the same name is another namespace, and its watchers never get the old one's events.
+//! transaction (so a watcher never sees a change the database does not have), with the uid of its
+//! namespace: a namespace deleted and created again under the same name is another namespace, and
+//! its watchers never get the old one's events. A row records what changed (version, names,
+//! type), not the stream: a write's cost must not grow with the stream's history (issue 18), so
+//! the stream is rendered from its rows when a watcher needs it. Only `DELETED` keeps the last
+//! state, which nothing else holds afterwards.
 //!
 //! Must not: filter events by who may see them (the service does) or render watch lines.
 
@@ -25,34 +28,54 @@ pub struct StoredEvent {
     /// `ADDED`, `MODIFIED` or `DELETED`.
     #[sqlx(rename = "type")]
     pub event_type: String,
-    /// The stream after the change (for `DELETED`, its last state).
-    pub object: Json<ImageStream>,
+    /// `DELETED`: the stream's last state. Otherwise `None` (rendered from the stream's rows;
+    /// rows written before the log stopped keeping objects still carry theirs).
+    pub object: Option<Json<ImageStream>>,
 }
 
 /// Appends an event, tied to the uid the namespace has now (the change's transaction holds the
-/// namespace); `created` (the service clock) is what trimming by age compares.
+/// namespace); `created` (the service clock) is what trimming by age compares. `object` is kept
+/// only for a `DELETED` event (the callers pass `None` otherwise).
 pub async fn record_event(
     conn: &mut SqliteConnection,
     rv: i64,
     namespace: &str,
     name: &str,
     event_type: &str,
-    object: &ImageStream,
+    object: Option<&ImageStream>,
     created: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO watch_events (resource_version, namespace, name, type, object, created, namespace_uid)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT uid FROM namespaces WHERE name = ?2))",
-    )
-    .bind(rv)
-    .bind(namespace)
-    .bind(name)
-    .bind(event_type)
-    .bind(Json(object))
-    .bind(created)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let mut script = super::streams::Script::new();
+    push_event(&mut script, rv, namespace, name, event_type, object, created);
+    script.run(conn).await
+}
+
+/// `record_event` as a statement of a write's script (same round trip as the write's rows).
+pub(super) fn push_event(
+    script: &mut super::streams::Script,
+    rv: i64,
+    namespace: &str,
+    name: &str,
+    event_type: &str,
+    object: Option<&ImageStream>,
+    created: &str,
+) {
+    script
+        .statement("INSERT INTO watch_events (resource_version, namespace, name, type, object, created, namespace_uid) VALUES (")
+        .push_bind(rv)
+        .push(", ")
+        .push_bind(namespace.to_string())
+        .push(", ")
+        .push_bind(name.to_string())
+        .push(", ")
+        .push_bind(event_type.to_string())
+        .push(", ")
+        .push_bind(object.map(Json))
+        .push(", ")
+        .push_bind(created.to_string())
+        .push(", (SELECT uid FROM namespaces WHERE name = ")
+        .push_bind(namespace.to_string())
+        .push("))");
 }
 
 /// Events after `after`, oldest first, optionally of one namespace (by its uid) and one name, at

@@ -147,6 +147,81 @@ pub async fn put_imported_image(conn: &mut SqliteConnection, img: &Image, uid: &
     insert_image_if_missing(conn, img, &uid, rv, created, true).await
 }
 
+/// Inserts an image known not to be stored (the caller checked under the writer) at the next
+/// resource version, which it returns: the version's bump, the image's rows and the read of the
+/// version in one round trip.
+pub async fn insert_new_image(conn: &mut SqliteConnection, img: &Image, uid: &str, created: &str, verified: bool) -> StoreResult<i64> {
+    let mut script = super::streams::Script::new();
+    script.statement("UPDATE resource_version_counter SET current = current + 1 WHERE id = 1");
+    script
+        .statement(
+            "INSERT INTO images (digest, uid, resource_version, created, annotations, labels, docker_image_reference, manifest_media_type, metadata_version, metadata, verified) VALUES (",
+        )
+        .push_bind(img.metadata.name.clone())
+        .push(", ")
+        .push_bind(uid.to_string())
+        .push(", (SELECT current FROM resource_version_counter WHERE id = 1), ")
+        .push_bind(created.to_string())
+        .push(", ")
+        .push_bind(Json(img.metadata.annotations.clone()))
+        .push(", ")
+        .push_bind(Json(img.metadata.labels.clone()))
+        .push(", ")
+        .push_bind(img.docker_image_reference.clone())
+        .push(", ")
+        .push_bind(img.docker_image_manifest_media_type.clone())
+        .push(", ")
+        .push_bind(img.docker_image_metadata_version.clone())
+        .push(", ")
+        .push_bind(img.docker_image_metadata.clone().map(Json))
+        .push(", ")
+        .push_bind(verified)
+        .push(")");
+    push_image_children(&mut script, img);
+    script.statement("SELECT current FROM resource_version_counter WHERE id = 1");
+    script.fetch_i64(conn).await
+}
+
+/// The rows of an image's layers and manifest-list children, as statements of `script`.
+fn push_image_children(script: &mut super::streams::Script, img: &Image) {
+    for (i, l) in img.docker_image_layers.iter().enumerate() {
+        script
+            .statement("INSERT INTO image_layers (image, position, digest, size, media_type) VALUES (")
+            .push_bind(img.metadata.name.clone())
+            .push(", ")
+            .push_bind(i as i64)
+            .push(", ")
+            .push_bind(l.name.clone())
+            .push(", ")
+            .push_bind(l.size)
+            .push(", ")
+            .push_bind(l.media_type.clone())
+            .push(")");
+    }
+    for (i, m) in img.docker_image_manifests.iter().enumerate() {
+        script
+            .statement(
+                "INSERT INTO image_manifests (image, position, digest, media_type, manifest_size, architecture, os, variant) VALUES (",
+            )
+            .push_bind(img.metadata.name.clone())
+            .push(", ")
+            .push_bind(i as i64)
+            .push(", ")
+            .push_bind(m.digest.clone())
+            .push(", ")
+            .push_bind(m.media_type.clone())
+            .push(", ")
+            .push_bind(m.manifest_size)
+            .push(", ")
+            .push_bind(m.architecture.clone())
+            .push(", ")
+            .push_bind(m.os.clone())
+            .push(", ")
+            .push_bind(m.variant.clone())
+            .push(")");
+    }
+}
+
 /// Inserts an image unless one with its digest exists. Returns whether it was inserted.
 /// The raw manifest and config are not stored (upstream strips them from imported images).
 /// `verified`: the metadata came from a registry, not from a mapping's sender.
@@ -178,31 +253,9 @@ pub async fn insert_image_if_missing(
     if r.rows_affected() == 0 {
         return Ok(false);
     }
-    for (i, l) in img.docker_image_layers.iter().enumerate() {
-        sqlx::query("INSERT INTO image_layers (image, position, digest, size, media_type) VALUES (?, ?, ?, ?, ?)")
-            .bind(&img.metadata.name)
-            .bind(i as i64)
-            .bind(&l.name)
-            .bind(l.size)
-            .bind(&l.media_type)
-            .execute(&mut *conn)
-            .await?;
-    }
-    for (i, m) in img.docker_image_manifests.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO image_manifests (image, position, digest, media_type, manifest_size, architecture, os, variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&img.metadata.name)
-        .bind(i as i64)
-        .bind(&m.digest)
-        .bind(&m.media_type)
-        .bind(m.manifest_size)
-        .bind(&m.architecture)
-        .bind(&m.os)
-        .bind(&m.variant)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let mut script = super::streams::Script::new();
+    push_image_children(&mut script, img);
+    script.run(conn).await?;
     Ok(true)
 }
 

@@ -16,6 +16,7 @@ mod accounts;
 mod audit;
 mod catalog;
 mod events;
+mod group;
 mod images;
 mod namespaces;
 mod operations;
@@ -31,6 +32,7 @@ pub use accounts::*;
 pub use audit::*;
 pub use catalog::*;
 pub use events::*;
+pub use group::GroupedWrite;
 pub use images::*;
 pub use namespaces::*;
 pub use operations::*;
@@ -65,6 +67,8 @@ pub struct Store {
     /// Bulk writes in progress ([`Store::begin_bulk`]): while any runs, the writer keeps a
     /// larger page cache.
     bulk: std::sync::Arc<tokio::sync::Mutex<usize>>,
+    /// The group commit of small writes ([`Store::group_write`]), started by the first.
+    group: std::sync::Arc<std::sync::OnceLock<group::GroupCommit>>,
 }
 
 /// The write transaction of a mutation: an sqlx transaction (it derefs to one, so store
@@ -117,9 +121,11 @@ impl Drop for WriteTransaction {
 /// stays valid between transactions; a prune deleting items all over the history's indexes
 /// then re-reads and spills far fewer pages: 50 s -> 35 s on the prune benchmark with 300 ms
 /// write slices, peak 94 MB (`scripts/bench-prune.sh`). Outside bulk writes the writer keeps
-/// SQLite's default (2 MB), so a server's memory does not grow by this for everyday writes.
+/// `DEFAULT_CACHE_SIZE`, so a server's memory does not grow by this for everyday writes.
 const BULK_WRITER_CACHE_KIB: i64 = 32 * 1024;
-/// SQLite's default `cache_size` (-2000: about 2 MB), restored after the last bulk write.
+/// SQLite's default `cache_size` (-2000: about 2 MB), restored after the last bulk write. (An
+/// 8 MB cache for everyday writes made no difference measurable here on the write benchmark,
+/// and the soak test saw the server's memory grow by it after warm-up.)
 const DEFAULT_CACHE_SIZE: i64 = -2000;
 
 /// A bulk write in progress (see [`Store::begin_bulk`]); give it back with [`BulkWrites::end`].
@@ -167,10 +173,11 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let writer = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(opts.clone()).await?;
         MIGRATOR.run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(8).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store { writer, reader, writer_options: opts, bulk: Default::default() })
+        let reader =
+            SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts.clone().read_only(true)).await?;
+        Ok(Store { writer, reader, writer_options: opts, bulk: Default::default(), group: Default::default() })
     }
 
     /// Opens the database of an existing data directory without migrating it (a backup of a
@@ -184,9 +191,10 @@ impl Store {
             .create_if_missing(false)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-        let reader = SqlitePoolOptions::new().max_connections(2).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store { writer, reader, writer_options: opts, bulk: Default::default() })
+        let writer = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(opts.clone()).await?;
+        let reader =
+            SqlitePoolOptions::new().max_connections(2).test_before_acquire(false).connect_with(opts.clone().read_only(true)).await?;
+        Ok(Store { writer, reader, writer_options: opts, bulk: Default::default(), group: Default::default() })
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.

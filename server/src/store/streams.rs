@@ -1,6 +1,9 @@
 //! Image streams as rows: the stream, its spec tags, status tags (conditions) and history items.
-//! A stream is loaded and saved as a whole aggregate; saving rewrites only the tags that changed,
-//! and records the change in the watch event log in the same transaction.
+//! A stream is loaded and saved as a whole aggregate, or, for the writes that only look at and
+//! add to the heads of its tags (an ImageStreamMapping), with each tag's newest item alone, so
+//! such a write's cost does not grow with the history. Saving writes only what changed (new
+//! heads, a head changed in place, changed tags) and records the change in the watch event log
+//! in the same transaction.
 //!
 //! Must not: apply image-stream rules (history merge, generations: `app::domain`) or decide who
 //! may see a stream (the caller passes the namespace scope).
@@ -16,8 +19,11 @@ use std::collections::BTreeMap;
 pub struct StoredStream {
     /// The `image_streams` row id (what tags and history rows point at).
     pub id: i64,
-    /// The stream with its tags and history.
+    /// The stream with its tags and history (only each tag's newest item when `heads_only`).
     pub stream: ImageStream,
+    /// Loaded by `load_stream_heads`: the history holds each tag's head alone, so a save may
+    /// only add heads or change a head in place (anything else is refused, never written).
+    pub heads_only: bool,
 }
 
 /// An `image_streams` row.
@@ -47,7 +53,7 @@ impl From<StreamRow> for StoredStream {
         s.metadata.annotations = row.annotations.0;
         s.spec.lookup_policy.local = row.lookup_local;
         s.spec.docker_image_repository = row.docker_image_repository;
-        StoredStream { id: row.id, stream: s }
+        StoredStream { id: row.id, stream: s, heads_only: false }
     }
 }
 
@@ -123,8 +129,15 @@ impl TagEventRow {
 /// `<select> WHERE stream_id IN (<ids>) <order>`, the ids bound. At most one page of ids (the
 /// callers cap it), so one statement binds them all.
 pub(super) fn of_streams(select: &str, ids: impl Iterator<Item = i64>, order: &str) -> QueryBuilder<Sqlite> {
+    of_streams_on(select, "stream_id", ids, order)
+}
+
+/// `of_streams` with the stream id in `column` (a joined select names its table).
+fn of_streams_on(select: &str, column: &str, ids: impl Iterator<Item = i64>, order: &str) -> QueryBuilder<Sqlite> {
     let mut q = QueryBuilder::new(select);
-    q.push(" WHERE stream_id IN (");
+    q.push(" WHERE ");
+    q.push(column);
+    q.push(" IN (");
     let mut list = q.separated(", ");
     for id in ids {
         list.push_bind(id);
@@ -144,6 +157,23 @@ pub(super) fn decode_rows<T: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>>(rows:
 
 /// Fills spec and status of the given streams (keyed by row id) with three queries.
 async fn fill_tags(conn: &mut SqliteConnection, streams: &mut [StoredStream]) -> StoreResult<()> {
+    fill_tags_with(conn, streams, Items::All).await
+}
+
+/// Which history items `fill_tags_with` reads.
+#[derive(Clone, Copy)]
+enum Items {
+    All,
+    Heads,
+}
+
+/// The newest history item of every status tag of the streams (one seek per tag: the
+/// `(stream_id, tag, seq)` key), as `SELECT * FROM tag_events` would give them.
+const HEAD_ITEMS: &str = "SELECT e.* FROM status_tags t CROSS JOIN tag_events e ON e.stream_id = t.stream_id AND e.tag = t.tag \
+     AND e.seq = (SELECT max(seq) FROM tag_events m WHERE m.stream_id = t.stream_id AND m.tag = t.tag)";
+
+/// `fill_tags`, with all history items or the heads alone.
+async fn fill_tags_with(conn: &mut SqliteConnection, streams: &mut [StoredStream], items: Items) -> StoreResult<()> {
     if streams.is_empty() {
         return Ok(());
     }
@@ -162,7 +192,10 @@ async fn fill_tags(conn: &mut SqliteConnection, streams: &mut [StoredStream]) ->
             conditions: row.conditions.0,
         });
     }
-    let mut q = of_streams("SELECT * FROM tag_events", index.keys().copied(), "ORDER BY stream_id, tag, seq DESC");
+    let mut q = match items {
+        Items::All => of_streams("SELECT * FROM tag_events", index.keys().copied(), "ORDER BY stream_id, tag, seq DESC"),
+        Items::Heads => of_streams_on(HEAD_ITEMS, "t.stream_id", index.keys().copied(), "ORDER BY e.stream_id, e.tag"),
+    };
     for row in decode_rows::<TagEventRow>(q.build().fetch_all(&mut *conn).await?)? {
         let i = index[&row.stream_id];
         let event = TagEvent {
@@ -180,27 +213,60 @@ async fn fill_tags(conn: &mut SqliteConnection, streams: &mut [StoredStream]) ->
 /// snapshot, never a row from before a commit and tags from after it.
 pub async fn load_stream(conn: &mut SqliteConnection, namespace: &str, name: &str) -> StoreResult<Option<StoredStream>> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let Some(row) = sqlx::query_as::<_, StreamRow>("SELECT * FROM image_streams WHERE namespace = ? AND name = ?")
-        .bind(namespace)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        return Ok(None);
-    };
+    let Some(row) = stream_row(&mut tx, namespace, name).await? else { return Ok(None) };
     let mut v = vec![StoredStream::from(row)];
     fill_tags(&mut tx, &mut v).await?;
     tx.commit().await?;
     Ok(v.pop())
 }
 
-/// The streams with these row ids (with tags and history), by id; ids that name no stream are
-/// left out.
-pub async fn streams_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> StoreResult<Vec<StoredStream>> {
-    let rows: Vec<StreamRow> = sqlx::query_as("SELECT * FROM image_streams WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id")
-        .bind(Json(ids))
-        .fetch_all(&mut *conn)
-        .await?;
+/// The `image_streams` row of a stream.
+async fn stream_row(conn: &mut SqliteConnection, namespace: &str, name: &str) -> StoreResult<Option<StreamRow>> {
+    sqlx::query_as("SELECT * FROM image_streams WHERE namespace = ? AND name = ?").bind(namespace).bind(name).fetch_optional(conn).await
+}
+
+/// The stream for a write that only reads and adds heads (an ImageStreamMapping, a push by
+/// tag): spec tags, status tags and each tag's newest history item alone (`heads_only`). Its
+/// cost does not grow with the history. It opens no transaction of its own (each statement is a
+/// round trip): inside a write's transaction the reads are one snapshot; outside one (a
+/// mapping's read before it takes the writer) they may straddle a commit, which the caller's
+/// check of the stream's version under the writer catches.
+pub async fn load_stream_heads(conn: &mut SqliteConnection, namespace: &str, name: &str) -> StoreResult<Option<StoredStream>> {
+    let Some(row) = stream_row(conn, namespace, name).await? else { return Ok(None) };
+    let mut v = vec![StoredStream { heads_only: true, ..StoredStream::from(row) }];
+    fill_tags_with(conn, &mut v, Items::Heads).await?;
+    Ok(v.pop())
+}
+
+/// The current resourceVersion of the stream with this row id (`None`: deleted).
+/// The resource versions of stream `id` and of image `digest` (`None`: not stored), in one
+/// round trip: what a write compares with what it read before it held the writer. An image's
+/// version changes whenever its row does (it is replaced, never updated in place).
+pub async fn stream_and_image_versions(conn: &mut SqliteConnection, id: i64, digest: &str) -> StoreResult<(Option<i64>, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT (SELECT resource_version FROM image_streams WHERE id = ?), (SELECT resource_version FROM images WHERE digest = ?)",
+    )
+    .bind(id)
+    .bind(digest)
+    .fetch_one(conn)
+    .await
+}
+
+/// The streams (with tags and history) named by `(namespace, name, resourceVersion)` whose
+/// current version is that one; the others (changed since, or deleted) are left out. What the
+/// watch event log renders its events from.
+pub async fn streams_at_versions(conn: &mut SqliteConnection, wanted: &[(&str, &str, i64)]) -> StoreResult<Vec<StoredStream>> {
+    if wanted.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows: Vec<StreamRow> = sqlx::query_as(
+        "SELECT s.* FROM json_each(?1) w CROSS JOIN image_streams s
+         ON s.namespace = json_extract(w.value, '$[0]') AND s.name = json_extract(w.value, '$[1]')
+         AND s.resource_version = json_extract(w.value, '$[2]') ORDER BY s.id",
+    )
+    .bind(Json(wanted))
+    .fetch_all(&mut *conn)
+    .await?;
     streams_from_rows(conn, rows).await
 }
 
@@ -275,148 +341,274 @@ pub async fn insert_stream(conn: &mut SqliteConnection, s: &ImageStream, now: &s
     .bind(newest_head(s))
     .fetch_one(&mut *conn)
     .await?;
-    write_spec_tags(conn, id, &s.spec.tags).await?;
+    let mut script = Script::new();
+    write_spec_tags(&mut script, id, &s.spec.tags);
     for list in &s.status.tags {
-        write_status_tag(conn, id, list).await?;
+        write_status_tag(&mut script, id, list);
     }
-    record(conn, s, "ADDED", now).await?;
+    super::events::push_event(&mut script, rv_of(s), s.namespace(), &s.metadata.name, "ADDED", None, now);
+    script.run(conn).await?;
     Ok(id)
 }
 
-/// Every stored change of a stream is also a watch event, in the same transaction.
+/// Every stored change of a stream is also a watch event, in the same transaction: what changed,
+/// not the stream (a `DELETED` event keeps the last state: see `events`).
 async fn record(conn: &mut SqliteConnection, s: &ImageStream, event_type: &str, now: &str) -> StoreResult<()> {
-    super::record_event(conn, rv_of(s), s.namespace(), &s.metadata.name, event_type, s, now).await
+    let last = (event_type == "DELETED").then_some(s);
+    super::record_event(conn, rv_of(s), s.namespace(), &s.metadata.name, event_type, last, now).await
 }
 
 fn rv_of(s: &ImageStream) -> i64 {
     s.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
+/// The longest script kept prepared on its connection (see `Script::run`).
+const CACHED_SCRIPT_STATEMENTS: usize = 16;
+
+/// Statements sent to the database in one round trip: sqlx runs a query of several statements
+/// in order, binding the `?` parameters across them in turn (sqlx-sqlite's
+/// `SqliteArguments::bind` with its running offset). A write's statements that need no answer
+/// go together, since each round trip to the connection's worker thread costs more than most
+/// statements do, and the writer is held for all of them. Use plain `?` only: a numbered `?N`
+/// counts from the first statement's parameters.
+pub(super) struct Script {
+    query: QueryBuilder<Sqlite>,
+    statements: usize,
+}
+
+impl Script {
+    pub(super) fn new() -> Self {
+        Script { query: QueryBuilder::new(""), statements: 0 }
+    }
+
+    /// Starts the next statement; push its text and parameters on the builder returned.
+    pub(super) fn statement(&mut self, sql: &str) -> &mut QueryBuilder<Sqlite> {
+        if self.statements > 0 {
+            self.query.push(";\n");
+        }
+        self.statements += 1;
+        self.query.push(sql)
+    }
+
+    /// Runs every statement, in order, and answers the one value the last of them selects
+    /// (the others select nothing).
+    pub(super) async fn fetch_i64(mut self, conn: &mut SqliteConnection) -> StoreResult<i64> {
+        self.query.build_query_scalar::<i64>().persistent(self.statements <= CACHED_SCRIPT_STATEMENTS).fetch_one(conn).await
+    }
+
+    /// Runs every statement, in order; the first failure is the answer. A short script (the
+    /// shape of a common write: a mapping's save) stays prepared on the connection; a long one
+    /// (a stream created or rewritten with many tags) is prepared for this run only, so the
+    /// connection's statement cache never holds thousands of statements of one rare shape.
+    pub(super) async fn run(mut self, conn: &mut SqliteConnection) -> StoreResult<()> {
+        if self.statements > 0 {
+            self.query.build().persistent(self.statements <= CACHED_SCRIPT_STATEMENTS).execute(conn).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Saves a changed stream over its stored version `old`: the row, the spec tags, and only the
-/// status tags that differ.
-pub async fn update_stream(conn: &mut SqliteConnection, id: i64, s: &ImageStream, old: &ImageStream, now: &str) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE image_streams SET resource_version = ?, generation = ?, labels = ?, annotations = ?, lookup_local = ?,
-         docker_image_repository = ?, last_updated = ? WHERE id = ?",
-    )
-    .bind(rv_of(s))
-    .bind(s.metadata.generation.unwrap_or(1))
-    .bind(Json(&s.metadata.labels))
-    .bind(Json(&s.metadata.annotations))
-    .bind(s.spec.lookup_policy.local)
-    .bind(&s.spec.docker_image_repository)
-    .bind(newest_head(s))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    if s.spec.tags != old.spec.tags {
-        sqlx::query("DELETE FROM spec_tags WHERE stream_id = ?").bind(id).execute(&mut *conn).await?;
-        write_spec_tags(conn, id, &s.spec.tags).await?;
+/// status tags that differ. A tag whose history gained heads (and perhaps had its head changed
+/// in place, as `add_tag_event` does for the same reference or image) gets only those rows
+/// written, so a write's cost does not grow with the tag's history. Any other history change
+/// rewrites the tag, which a `heads_only` stream cannot do: that is refused (a `Protocol`
+/// error), never written. Every statement, and the watch event, go in one round trip.
+///
+/// `outbox`: webhook deliveries the change queues, written in the same round trip.
+pub async fn update_stream(
+    conn: &mut SqliteConnection,
+    old: &StoredStream,
+    s: &ImageStream,
+    now: &str,
+    outbox: &[super::DeliveryRow],
+) -> StoreResult<()> {
+    let id = old.id;
+    let mut script = Script::new();
+    script
+        .statement("UPDATE image_streams SET resource_version = ")
+        .push_bind(rv_of(s))
+        .push(", generation = ")
+        .push_bind(s.metadata.generation.unwrap_or(1))
+        .push(", labels = ")
+        .push_bind(Json(&s.metadata.labels))
+        .push(", annotations = ")
+        .push_bind(Json(&s.metadata.annotations))
+        .push(", lookup_local = ")
+        .push_bind(s.spec.lookup_policy.local)
+        .push(", docker_image_repository = ")
+        .push_bind(&s.spec.docker_image_repository)
+        .push(", last_updated = ")
+        .push_bind(newest_head(s))
+        .push(" WHERE id = ")
+        .push_bind(id);
+    if s.spec.tags != old.stream.spec.tags {
+        script.statement("DELETE FROM spec_tags WHERE stream_id = ").push_bind(id);
+        write_spec_tags(&mut script, id, &s.spec.tags);
     }
     for list in &s.status.tags {
-        match old.status_tag(&list.tag) {
+        match old.stream.status_tag(&list.tag) {
             Some(o) if o == list => {}
-            // The common write: new heads in front of an unchanged history. Only the new rows
-            // are written, so a write's cost does not grow with the tag's history.
-            Some(o) if list.items().ends_with(o.items()) && list.items.is_some() == o.items.is_some() => {
-                prepend_items(conn, id, list, o).await?;
-            }
-            _ => {
-                delete_status_tag(conn, id, &list.tag).await?;
-                write_status_tag(conn, id, list).await?;
-            }
+            Some(o) => match new_heads(o, list) {
+                Some(change) => write_new_heads(&mut script, id, list, o, change),
+                // A tag with no stored history (a failed import's `items: null`) is rewritten
+                // whole even from heads: there is nothing behind its head to lose.
+                None if old.heads_only && !o.items().is_empty() => {
+                    return Err(sqlx::Error::Protocol(format!(
+                        "the history of tag {:?} changed beyond its head, but only heads were loaded",
+                        list.tag
+                    )));
+                }
+                None => {
+                    delete_status_tag(&mut script, id, &list.tag);
+                    write_status_tag(&mut script, id, list);
+                }
+            },
+            None => write_status_tag(&mut script, id, list),
         }
     }
-    for list in &old.status.tags {
+    for list in &old.stream.status.tags {
         if s.status_tag(&list.tag).is_none() {
-            delete_status_tag(conn, id, &list.tag).await?;
+            delete_status_tag(&mut script, id, &list.tag);
         }
     }
-    record(conn, s, "MODIFIED", now).await
+    super::events::push_event(&mut script, rv_of(s), s.namespace(), &s.metadata.name, "MODIFIED", None, now);
+    super::webhooks::push_deliveries(&mut script, outbox);
+    script.run(conn).await
 }
 
-async fn write_spec_tags(conn: &mut SqliteConnection, id: i64, tags: &[TagReference]) -> StoreResult<()> {
-    for t in tags {
-        sqlx::query(
-            "INSERT INTO spec_tags (stream_id, name, annotations, from_kind, from_name, from_namespace, reference, generation,
-             import_insecure, import_scheduled, import_mode, reference_policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&t.name)
-        .bind(t.annotations.as_ref().map(Json))
-        .bind(t.from.as_ref().map(|f| f.kind.clone()))
-        .bind(t.from.as_ref().map(|f| f.name.clone()))
-        .bind(t.from.as_ref().map(|f| f.namespace.clone()))
-        .bind(t.reference)
-        .bind(t.generation)
-        .bind(t.import_policy.insecure)
-        .bind(t.import_policy.scheduled)
-        .bind(&t.import_policy.import_mode)
-        .bind(&t.reference_policy.kind)
-        .execute(&mut *conn)
-        .await?;
+/// How a tag's history changed when only heads were added in front of the stored items.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct NewHeads {
+    /// Items added in front.
+    added: usize,
+    /// The stored head was changed in place (its reference, image or generation).
+    head_changed: bool,
+}
+
+/// `Some` when `new`'s items are `old`'s with heads added in front and perhaps `old`'s head
+/// changed in place; `None` for any other change (items removed, reordered, or null).
+fn new_heads(old: &NamedTagEventList, new: &NamedTagEventList) -> Option<NewHeads> {
+    let (o, n) = (old.items(), new.items());
+    if old.items.is_some() != new.items.is_some() || n.len() < o.len() {
+        return None;
     }
-    Ok(())
+    let added = n.len() - o.len();
+    if n[added..] == *o {
+        return Some(NewHeads { added, head_changed: false });
+    }
+    (!o.is_empty() && n[added + 1..] == o[1..]).then_some(NewHeads { added, head_changed: true })
 }
 
-async fn delete_status_tag(conn: &mut SqliteConnection, id: i64, tag: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM tag_events WHERE stream_id = ? AND tag = ?").bind(id).bind(tag).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM status_tags WHERE stream_id = ? AND tag = ?").bind(id).bind(tag).execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// Writes the items `list` has in front of `old`'s (its new heads) above the highest stored
-/// `seq`, and the conditions if they changed.
-async fn prepend_items(conn: &mut SqliteConnection, id: i64, list: &NamedTagEventList, old: &NamedTagEventList) -> StoreResult<()> {
+/// Writes a tag's new heads above the highest stored `seq` (after changing the stored head in
+/// place if it changed), and the conditions if they changed; the positions are found by the
+/// statements themselves (the `(stream_id, tag, seq)` key).
+fn write_new_heads(script: &mut Script, id: i64, list: &NamedTagEventList, old: &NamedTagEventList, change: NewHeads) {
     if list.conditions != old.conditions {
-        sqlx::query("UPDATE status_tags SET conditions = ? WHERE stream_id = ? AND tag = ?")
-            .bind(Json(&list.conditions))
-            .bind(id)
-            .bind(&list.tag)
-            .execute(&mut *conn)
-            .await?;
+        script
+            .statement("UPDATE status_tags SET conditions = ")
+            .push_bind(Json(&list.conditions))
+            .push(" WHERE stream_id = ")
+            .push_bind(id)
+            .push(" AND tag = ")
+            .push_bind(&list.tag);
     }
-    let new = &list.items()[..list.items().len() - old.items().len()];
-    if new.is_empty() {
-        return Ok(());
+    let items = list.items();
+    if change.head_changed {
+        let head = &items[change.added];
+        script
+            .statement("UPDATE tag_events SET created = ")
+            .push_bind(&head.created)
+            .push(", docker_image_reference = ")
+            .push_bind(&head.docker_image_reference)
+            .push(", image = ")
+            .push_bind(&head.image)
+            .push(", generation = ")
+            .push_bind(head.generation)
+            .push(" WHERE stream_id = ")
+            .push_bind(id)
+            .push(" AND tag = ")
+            .push_bind(&list.tag)
+            .push(" AND seq = (SELECT max(seq) FROM tag_events WHERE stream_id = ")
+            .push_bind(id)
+            .push(" AND tag = ")
+            .push_bind(&list.tag)
+            .push(")");
     }
-    let top: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) FROM tag_events WHERE stream_id = ? AND tag = ?")
-        .bind(id)
-        .bind(&list.tag)
-        .fetch_one(&mut *conn)
-        .await?;
-    insert_items(conn, id, &list.tag, new, top + 1).await
+    // Oldest first, each above the one before.
+    for e in items[..change.added].iter().rev() {
+        script
+            .statement("INSERT INTO tag_events (stream_id, tag, seq, created, docker_image_reference, image, generation) VALUES (")
+            .push_bind(id)
+            .push(", ")
+            .push_bind(&list.tag)
+            .push(", (SELECT COALESCE(max(seq), -1) + 1 FROM tag_events WHERE stream_id = ")
+            .push_bind(id)
+            .push(" AND tag = ")
+            .push_bind(&list.tag)
+            .push("), ")
+            .push_bind(&e.created)
+            .push(", ")
+            .push_bind(&e.docker_image_reference)
+            .push(", ")
+            .push_bind(&e.image)
+            .push(", ")
+            .push_bind(e.generation)
+            .push(")");
+    }
 }
 
-/// Inserts history items (newest first) at positions `lowest + n - 1` down to `lowest`.
-async fn insert_items(conn: &mut SqliteConnection, id: i64, tag: &str, items: &[TagEvent], lowest: i64) -> StoreResult<()> {
+fn write_spec_tags(script: &mut Script, id: i64, tags: &[TagReference]) {
+    for t in tags {
+        let q = script.statement(
+            "INSERT INTO spec_tags (stream_id, name, annotations, from_kind, from_name, from_namespace, reference, generation,
+             import_insecure, import_scheduled, import_mode, reference_policy) VALUES (",
+        );
+        let mut row = q.separated(", ");
+        row.push_bind(id)
+            .push_bind(&t.name)
+            .push_bind(t.annotations.as_ref().map(Json))
+            .push_bind(t.from.as_ref().map(|f| f.kind.clone()))
+            .push_bind(t.from.as_ref().map(|f| f.name.clone()))
+            .push_bind(t.from.as_ref().map(|f| f.namespace.clone()))
+            .push_bind(t.reference)
+            .push_bind(t.generation)
+            .push_bind(t.import_policy.insecure)
+            .push_bind(t.import_policy.scheduled)
+            .push_bind(&t.import_policy.import_mode)
+            .push_bind(&t.reference_policy.kind);
+        q.push(")");
+    }
+}
+
+fn delete_status_tag(script: &mut Script, id: i64, tag: &str) {
+    script.statement("DELETE FROM tag_events WHERE stream_id = ").push_bind(id).push(" AND tag = ").push_bind(tag.to_string());
+    script.statement("DELETE FROM status_tags WHERE stream_id = ").push_bind(id).push(" AND tag = ").push_bind(tag.to_string());
+}
+
+/// Inserts history items (newest first) at positions `n - 1` down to 0.
+fn insert_items(script: &mut Script, id: i64, tag: &str, items: &[TagEvent]) {
     let n = items.len() as i64;
     for (i, e) in items.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO tag_events (stream_id, tag, seq, created, docker_image_reference, image, generation) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(tag)
-        .bind(lowest + n - 1 - i as i64)
-        .bind(&e.created)
-        .bind(&e.docker_image_reference)
-        .bind(&e.image)
-        .bind(e.generation)
-        .execute(&mut *conn)
-        .await?;
+        let q =
+            script.statement("INSERT INTO tag_events (stream_id, tag, seq, created, docker_image_reference, image, generation) VALUES (");
+        q.separated(", ")
+            .push_bind(id)
+            .push_bind(tag.to_string())
+            .push_bind(n - 1 - i as i64)
+            .push_bind(&e.created)
+            .push_bind(&e.docker_image_reference)
+            .push_bind(&e.image)
+            .push_bind(e.generation);
+        q.push(")");
     }
-    Ok(())
 }
 
-async fn write_status_tag(conn: &mut SqliteConnection, id: i64, list: &NamedTagEventList) -> StoreResult<()> {
-    sqlx::query("INSERT INTO status_tags (stream_id, tag, conditions, items_null) VALUES (?, ?, ?, ?)")
-        .bind(id)
-        .bind(&list.tag)
-        .bind(Json(&list.conditions))
-        .bind(list.items.is_none())
-        .execute(&mut *conn)
-        .await?;
-    insert_items(conn, id, &list.tag, list.items(), 0).await
+fn write_status_tag(script: &mut Script, id: i64, list: &NamedTagEventList) {
+    let q = script.statement("INSERT INTO status_tags (stream_id, tag, conditions, items_null) VALUES (");
+    q.separated(", ").push_bind(id).push_bind(&list.tag).push_bind(Json(&list.conditions)).push_bind(list.items.is_none());
+    q.push(")");
+    insert_items(script, id, &list.tag, list.items());
 }
 
 /// Deletes a stream; `last` is its final state carrying the deletion's resource version.

@@ -117,6 +117,64 @@ pub struct DeliveryRow {
     pub redelivery_of: Option<i64>,
 }
 
+/// Queues deliveries (each due at its `next_attempt`, no attempts yet) in one statement added to
+/// `script`; their ids are not read back.
+pub(super) fn push_deliveries(script: &mut super::streams::Script, rows: &[DeliveryRow]) {
+    // 10 parameters a row, far below SQLite's 32,766 per statement.
+    for chunk in rows.chunks(1000) {
+        push_delivery_rows(script, chunk);
+    }
+}
+
+fn push_delivery_rows(script: &mut super::streams::Script, rows: &[DeliveryRow]) {
+    let q = script.statement(
+        "INSERT INTO webhook_deliveries (webhook_id, event_id, type, subject, payload, created, state, attempts, next_attempt, redelivery_of) ",
+    );
+    q.push_values(rows, |mut b, d| {
+        b.push_bind(d.webhook_id)
+            .push_bind(d.event_id.clone())
+            .push_bind(d.event_type.clone())
+            .push_bind(d.subject.clone())
+            .push_bind(d.payload.clone())
+            .push_bind(d.created.clone())
+            .push_bind(d.state.clone())
+            .push_bind(0i64)
+            .push_bind(d.next_attempt)
+            .push_bind(d.redelivery_of);
+    });
+}
+
+/// Queues deliveries (see `push_deliveries`) in one round trip.
+pub async fn queue_deliveries(conn: &mut SqliteConnection, rows: &[DeliveryRow]) -> StoreResult<()> {
+    let mut script = super::streams::Script::new();
+    push_deliveries(&mut script, rows);
+    script.run(conn).await
+}
+
+/// The subscriptions of a namespace, by name, with an upper bound of its pending deliveries
+/// (`pending_in_namespace_up_to`'s, read in the same round trip).
+pub async fn subscriptions_with_pending_bound(conn: &mut SqliteConnection, namespace: &str) -> StoreResult<(Vec<WebhookRow>, i64)> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        hook: WebhookRow,
+        pending_bound: Option<i64>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT w.*, (SELECT (SELECT max(id) FROM webhook_deliveries) - min(h.id) + 1 FROM webhooks w2
+             JOIN webhook_deliveries h
+               ON h.id = (SELECT q.id FROM webhook_deliveries q WHERE q.state = ?1 AND q.webhook_id = w2.id ORDER BY q.id LIMIT 1)
+             WHERE w2.namespace = ?2) AS pending_bound
+         FROM webhooks w WHERE w.namespace = ?2 ORDER BY w.name",
+    )
+    .bind(PENDING)
+    .bind(namespace)
+    .fetch_all(conn)
+    .await?;
+    let bound = rows.first().and_then(|r| r.pending_bound).unwrap_or(0);
+    Ok((rows.into_iter().map(|r| r.hook).collect(), bound))
+}
+
 /// Queues a delivery (due at `next_attempt`, no attempts yet); returns its id.
 pub async fn queue_delivery(conn: &mut SqliteConnection, d: &DeliveryRow) -> StoreResult<i64> {
     sqlx::query_scalar(
@@ -140,16 +198,33 @@ pub async fn queue_delivery(conn: &mut SqliteConnection, d: &DeliveryRow) -> Sto
 /// select by.
 const PENDING: &str = app::model::DELIVERY_PENDING;
 
-/// The head of each subscription's queue (its oldest pending delivery), due or not.
+/// The head of each subscription's queue (its oldest pending delivery), due or not, soonest
+/// first. One index lookup per subscription (`webhook_deliveries_queue`), however long the
+/// queues: a `GROUP BY` over the pending rows costed every dispatcher round, which runs after
+/// each commit, the length of the whole outbox.
 pub async fn queue_heads(conn: &mut SqliteConnection) -> StoreResult<Vec<DeliveryRow>> {
     sqlx::query_as(
-        "SELECT d.* FROM webhook_deliveries d
-         JOIN (SELECT min(id) AS id FROM webhook_deliveries WHERE state = ?1 GROUP BY webhook_id) h ON h.id = d.id
+        "SELECT d.* FROM webhooks w
+         JOIN webhook_deliveries d
+           ON d.id = (SELECT q.id FROM webhook_deliveries q WHERE q.state = ?1 AND q.webhook_id = w.id ORDER BY q.id LIMIT 1)
          ORDER BY d.next_attempt",
     )
     .bind(PENDING)
     .fetch_all(conn)
     .await
+}
+
+/// Up to `limit` pending deliveries of one subscription from its head, oldest first, that are
+/// due at `now_ms`; the run stops at the first one not due (a retry waiting its backoff), so
+/// they are sent in order.
+pub async fn due_run_of(conn: &mut SqliteConnection, webhook_id: i64, now_ms: i64, limit: i64) -> StoreResult<Vec<DeliveryRow>> {
+    let rows: Vec<DeliveryRow> = sqlx::query_as("SELECT * FROM webhook_deliveries WHERE state = ? AND webhook_id = ? ORDER BY id LIMIT ?")
+        .bind(PENDING)
+        .bind(webhook_id)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().take_while(|d| d.next_attempt <= now_ms).collect())
 }
 
 /// The delivery `id` of a subscription.
@@ -222,6 +297,38 @@ pub async fn record_attempt(conn: &mut SqliteConnection, a: &AttemptRow, state: 
     Ok(())
 }
 
+/// Records attempts, each `(attempt, the delivery's state after it, its next attempt)`, as
+/// `record_attempt` does, in one round trip.
+pub async fn record_attempts(conn: &mut SqliteConnection, attempts: &[(AttemptRow, DeliveryState, i64)]) -> StoreResult<()> {
+    let mut script = super::streams::Script::new();
+    for (a, state, next_attempt) in attempts {
+        script
+            .statement("INSERT INTO webhook_attempts (delivery_id, attempt, time, status_code, latency_ms, error) VALUES (")
+            .push_bind(a.delivery_id)
+            .push(", ")
+            .push_bind(a.attempt)
+            .push(", ")
+            .push_bind(a.time.clone())
+            .push(", ")
+            .push_bind(a.status_code)
+            .push(", ")
+            .push_bind(a.latency_ms)
+            .push(", ")
+            .push_bind(a.error.clone())
+            .push(")");
+        script
+            .statement("UPDATE webhook_deliveries SET state = ")
+            .push_bind(state.as_str())
+            .push(", attempts = ")
+            .push_bind(a.attempt)
+            .push(", next_attempt = ")
+            .push_bind(*next_attempt)
+            .push(" WHERE id = ")
+            .push_bind(a.delivery_id);
+    }
+    script.run(conn).await
+}
+
 /// The attempts of some deliveries (one page of the log), by delivery then attempt.
 pub async fn attempts_of(conn: &mut SqliteConnection, delivery_ids: &[i64]) -> StoreResult<Vec<AttemptRow>> {
     if delivery_ids.is_empty() {
@@ -264,6 +371,16 @@ pub async fn count_pending_in_namespace(conn: &mut SqliteConnection, namespace: 
     .bind(PENDING)
     .fetch_one(conn)
     .await
+}
+
+/// The pending deliveries of a namespace, counted exactly only when there may be `at_least` of
+/// them: ids only grow, so no more are pending than there are ids from the namespace's oldest
+/// pending delivery to the newest delivery anywhere (one index lookup per subscription). Below
+/// `at_least` the answer is that bound, not the count; a count on every write costed each write
+/// the length of the outbox.
+pub async fn pending_in_namespace_up_to(conn: &mut SqliteConnection, namespace: &str, at_least: i64) -> StoreResult<i64> {
+    let (_, bound) = subscriptions_with_pending_bound(conn, namespace).await?;
+    if bound < at_least { Ok(bound) } else { count_pending_in_namespace(conn, namespace).await }
 }
 
 /// How many deliveries someone asked for by hand ("send test event" of type `test_type`, and

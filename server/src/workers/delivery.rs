@@ -1,6 +1,7 @@
 //! The webhook dispatcher: works off the outbox the service fills, through service methods only
 //! (due deliveries, targets, attempts), on the service clock. Per subscription one delivery
-//! is in flight at a time, oldest first, so receivers see a subscription's events in order; a
+//! is in flight at a time, oldest first, so receivers see a subscription's events in order, and
+//! a subscription's due deliveries go out back to back and are recorded together (`work_queue`); a
 //! failed attempt is retried with exponential backoff and jitter up to a bounded number of
 //! attempts, then marked Failed and the queue moves on. Sending happens here, off the request
 //! path: a slow or dead receiver only ever holds its own subscription's queue.
@@ -99,7 +100,9 @@ async fn run(service: Service, cfg: DeliveryConfig) {
             return;
         }
     };
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<i64>();
+    // (subscription, attempts recorded) when a subscription's turn ends.
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(i64, usize)>();
+    let mut recorded_since_trim = 0usize;
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut last_trim = tokio::time::Instant::now();
     let mut draining = service.draining_signal();
@@ -108,7 +111,7 @@ async fn run(service: Service, cfg: DeliveryConfig) {
             // Shutting down: nothing new; the attempts in flight finish and are recorded.
             while !in_flight.is_empty() {
                 match done_rx.recv().await {
-                    Some(webhook) => in_flight.remove(&webhook),
+                    Some((webhook, _)) => in_flight.remove(&webhook),
                     None => break,
                 };
             }
@@ -131,13 +134,15 @@ async fn run(service: Service, cfg: DeliveryConfig) {
             in_flight.insert(d.webhook_id);
             let (service, client, cfg, done) = (service.clone(), client.clone(), cfg.clone(), done_tx.clone());
             tokio::spawn(async move {
-                let webhook = d.webhook_id;
-                attempt(&service, &client, &cfg, d).await;
-                let _ = done.send(webhook);
+                let recorded = work_queue(&service, &client, &cfg, d.webhook_id).await;
+                let _ = done.send((d.webhook_id, recorded));
             });
         }
-        if last_trim.elapsed() > Duration::from_secs(60) {
+        // Once a minute, or sooner after a burst: a log of thousands of finished deliveries
+        // (each its whole CloudEvent) would otherwise sit on disk until the minute is up.
+        if last_trim.elapsed() > Duration::from_secs(60) || recorded_since_trim >= TRIM_AFTER {
             last_trim = tokio::time::Instant::now();
+            recorded_since_trim = 0;
             if let Err(e) = service.trim_delivery_log(cfg.keep_log).await {
                 tracing::warn!(error = %e, "trimming the webhook delivery log failed");
             }
@@ -147,12 +152,13 @@ async fn run(service: Service, cfg: DeliveryConfig) {
         let wait = next_due.map_or(Duration::from_secs(60), |t| Duration::from_millis((t - now).clamp(1, 60_000) as u64));
         tokio::select! {
             _ = service.deliveries_queued() => {}
-            Some(webhook) = done_rx.recv() => { in_flight.remove(&webhook); }
+            Some((webhook, n)) = done_rx.recv() => { in_flight.remove(&webhook); recorded_since_trim += n; }
             _ = tokio::time::sleep(wait) => {}
             _ = draining.changed() => {}
         }
-        while let Ok(webhook) = done_rx.try_recv() {
+        while let Ok((webhook, n)) = done_rx.try_recv() {
             in_flight.remove(&webhook);
+            recorded_since_trim += n;
         }
     }
 }
@@ -240,40 +246,93 @@ fn source_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> impl Iterator<I
     std::iter::successors(Some(e), |e| e.source())
 }
 
-async fn attempt(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig, d: QueuedDelivery) {
+/// Deliveries of one subscription read, sent in order and then recorded together: one read and
+/// one write transaction per run instead of per delivery. Under a write load the writer is
+/// shared by every request, so a record per delivery let a receiver fall behind the writes
+/// for good. A kill between a send and its record sends that delivery again after the restart,
+/// with the same event and delivery ids (at least once).
+const RUN: i64 = 32;
+/// Attempts recorded after which the delivery log is trimmed without waiting for its minute.
+const TRIM_AFTER: usize = 5000;
+/// Runs of one subscription sent before its slot goes back to the loop, so with more
+/// subscriptions than `concurrency` a long queue does not keep the others waiting.
+const RUNS_PER_TURN: usize = 4;
+
+/// Works off subscription `webhook_id`'s queue, oldest first, in runs of due deliveries sent back
+/// to back. It stops at a failed attempt (the retry waits its backoff, and nothing after it
+/// goes first), a delivery not yet due, the end of the queue, a drain, or after
+/// `RUNS_PER_TURN` runs; the loop picks the queue up from there.
+/// Returns how many attempts it recorded.
+async fn work_queue(service: &Service, client: &WebhookClient, cfg: &DeliveryConfig, webhook_id: i64) -> usize {
     use tracing::Instrument;
-    let target = match service.delivery_target(d.webhook_id).await {
-        Ok(Some(t)) => t,
-        // Deleted meanwhile (its queue went with it), or the database is away: the loop comes back.
-        Ok(None) | Err(_) => return,
-    };
-    // Every line of the attempt names the subscription and the delivery (never the URL: it is
-    // often the receiver's credential).
-    let span =
-        tracing::info_span!("webhook", namespace = %target.namespace, webhook = %target.name, delivery = d.id, attempt = d.attempts + 1);
-    attempt_to(service, client, cfg, d, target).instrument(span).await
+    let draining = service.draining_signal();
+    let mut recorded = 0;
+    for _ in 0..RUNS_PER_TURN {
+        let run = match service.due_run_of(webhook_id, RUN).await {
+            Ok(run) if !run.is_empty() => run,
+            _ => return recorded,
+        };
+        let target = match service.delivery_target(webhook_id).await {
+            Ok(Some(t)) => t,
+            // Deleted meanwhile (its queue went with it), or the database is away: the loop comes back.
+            Ok(None) | Err(_) => return recorded,
+        };
+        let full = run.len() as i64 == RUN;
+        let mut sent = Vec::with_capacity(run.len());
+        for d in run {
+            // Every line of the attempt names the subscription and the delivery (never the URL:
+            // it is often the receiver's credential).
+            let span = tracing::info_span!("webhook", namespace = %target.namespace, webhook = %target.name, delivery = d.id, attempt = d.attempts + 1);
+            let outcome = send_attempt(service, client, &target, &d).instrument(span.clone()).await;
+            let failed = outcome.error.is_some();
+            let wait = backoff(cfg, d.attempts + 1);
+            sent.push((d, outcome, wait, span));
+            if failed || *draining.borrow() {
+                break;
+            }
+        }
+        let all_delivered = sent.iter().all(|(_, o, _, _)| o.error.is_none());
+        let spans: Vec<_> = sent.iter().map(|(d, o, _, span)| (d.id, o.status_code, o.error.clone(), span.clone())).collect();
+        match service.record_delivery_attempts(sent.into_iter().map(|(d, o, w, _)| (d, o, w)).collect(), cfg.max_attempts).await {
+            Ok(states) => {
+                recorded += states.len();
+                for ((_, status_code, error, span), state) in spans.into_iter().zip(states) {
+                    let _entered = span.enter();
+                    match state {
+                        DeliveryState::Failed => tracing::warn!(status_code, error = ?error, "webhook delivery failed for good"),
+                        DeliveryState::Pending => {
+                            tracing::info!(status_code, error = ?error, "webhook delivery attempt failed; it will be retried")
+                        }
+                        DeliveryState::Delivered => tracing::info!(status_code, "webhook delivered"),
+                    }
+                }
+            }
+            Err(e) => {
+                // Not recorded: the run stays queued and is sent again (same ids).
+                tracing::error!(error = %e, webhook = %target.name, "recording webhook attempts failed");
+                return recorded;
+            }
+        }
+        if !all_delivered || !full || *draining.borrow() {
+            return recorded;
+        }
+    }
+    recorded
 }
 
-async fn attempt_to(
+/// One POST of `d` to `target`, timed in real time (a test clock does not move by itself).
+async fn send_attempt(
     service: &Service,
     client: &WebhookClient,
-    cfg: &DeliveryConfig,
-    d: QueuedDelivery,
-    target: crate::service::DeliveryTarget,
-) {
-    // The latency of the receiver, in real time (a test clock does not move by itself).
+    target: &crate::service::DeliveryTarget,
+    d: &QueuedDelivery,
+) -> AttemptOutcome {
     let started = std::time::Instant::now();
     let (status_code, error) = match &target.secret {
-        Ok(secret) => send(service, client, &target.url, secret, &d).await,
+        Ok(secret) => send(service, client, &target.url, secret, d).await,
         Err(why) => (None, Some(why.clone())),
     };
-    let outcome = AttemptOutcome { status_code, error: error.clone(), latency: started.elapsed() };
-    match service.record_delivery_attempt(&d, outcome, cfg.max_attempts, backoff(cfg, d.attempts + 1)).await {
-        Ok(DeliveryState::Failed) => tracing::warn!(status_code, error = ?error, "webhook delivery failed for good"),
-        Ok(DeliveryState::Pending) => tracing::info!(status_code, error = ?error, "webhook delivery attempt failed; it will be retried"),
-        Ok(DeliveryState::Delivered) => tracing::info!(status_code, "webhook delivered"),
-        Err(e) => tracing::error!(error = %e, delivery = d.id, "recording a webhook attempt failed"),
-    }
+    AttemptOutcome { status_code, error, latency: started.elapsed() }
 }
 
 #[cfg(test)]

@@ -8,6 +8,33 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_imagestreams");
 
+/// Spawns `cmd`, an `imagestreams serve` without `--listen`, on a loopback port the system
+/// picks (`--listen 127.0.0.1:0`), and waits until it accepts requests: the server writes its
+/// address to `<dir>/address` then. Returns the child and `127.0.0.1:PORT`.
+///
+/// Why not pick a free port first and pass it: between the probe releasing the port and the
+/// server binding it, a test running alongside can take it (an upstream binding port 0), and
+/// the harness then talks to the wrong process (CI saw a "connection refused" from exactly this).
+pub fn spawn_serving(cmd: &mut Command, dir: &Path) -> (Child, String) {
+    let file = dir.join("address");
+    let _ = std::fs::remove_file(&file);
+    cmd.args(["--listen", "127.0.0.1:0", "--address-file"]).arg(&file);
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&file)
+            && let Some(host) = text.strip_suffix('\n')
+        {
+            return (child, host.to_string());
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the server stopped before it accepted requests: {status}");
+        }
+        assert!(Instant::now() < deadline, "the server did not start within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub struct Portal {
     child: Child,
     /// `127.0.0.1:PORT`.
@@ -39,19 +66,14 @@ impl Portal {
     }
 
     fn start_with(dir: tempfile::TempDir, data_dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Portal {
-        let host = format!("127.0.0.1:{}", super::registry::free_port());
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", &host, "--data-dir"]).arg(&data_dir).args(args).env("RUST_LOG", "warn");
+        cmd.args(["serve", "--data-dir"]).arg(&data_dir).args(args).env("RUST_LOG", "warn");
         for (k, v) in env {
             cmd.env(k, v);
         }
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&host).is_err() {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        cmd.stdout(Stdio::null()).stderr(log);
+        let (child, host) = spawn_serving(&mut cmd, dir.path());
         Portal { child, url: format!("http://{host}"), host, data_dir, dir }
     }
 

@@ -32,6 +32,25 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Reads docker-registry's log until its `listening on ADDR` line and returns ADDR; the rest of
+/// the log is drained in the background so the registry never blocks on a full pipe.
+fn listening_address(stderr: std::process::ChildStderr) -> String {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("msg=\"listening on ").nth(1)
+                && let Some(addr) = rest.split('"').next()
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(20)).expect("docker-registry did not say where it listens")
+}
+
 pub fn sha256(data: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(data))
 }
@@ -85,12 +104,11 @@ impl Registry {
 
     async fn start_inner(auth: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let host = format!("127.0.0.1:{}", free_port());
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
                 dir.path().join("data").display()
             ),
         )
@@ -102,13 +120,16 @@ impl Registry {
             text.push_str(&format!("auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n", htpasswd.display()));
             std::fs::write(&config, text).unwrap();
         }
-        let child = Command::new("docker-registry")
+        let mut child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("docker-registry (Debian package) must be installed");
+        // The registry binds a port the system picks (a port probed free beforehand can be taken
+        // by a test running alongside) and says which at level info: `msg="listening on ADDR"`.
+        let host = listening_address(child.stderr.take().unwrap());
         let deadline = Instant::now() + Duration::from_secs(20);
         let http = reqwest::Client::new();
         loop {

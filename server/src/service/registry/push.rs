@@ -557,7 +557,9 @@ impl Service {
             };
             store::put_imported_image(tx, img, &new_uid(), v, now).await.map_err(rdb)?;
         }
-        let old = store::load_stream(tx, &repo.namespace, &repo.stream).await.map_err(rdb)?;
+        // A push reads and adds heads only (add_tag_event, update_tracking_tags): its cost must
+        // not grow with the stream's history.
+        let old = store::load_stream_heads(tx, &repo.namespace, &repo.stream).await.map_err(rdb)?;
         if old.is_none() {
             self.allow(&rc.caller, app::domain::accounts::Verb::Create, "imagestreams", Some(&repo.namespace)).map_err(api)?;
         }
