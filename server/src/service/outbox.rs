@@ -25,8 +25,22 @@ impl Service {
         new: Option<&ImageStream>,
     ) -> Result<Vec<DeliveryRow>, ApiError> {
         let Some(any) = new.or(old) else { return Ok(vec![]) };
+        let (hooks, pending) = store::subscriptions_with_pending_bound(tx, any.namespace()).await.map_err(db)?;
+        self.deliveries_for(tx, hooks, pending, old, new).await
+    }
+
+    /// `tag_event_deliveries` with the namespace's subscriptions and the bound of its pending
+    /// deliveries already read under the writer (`store::write_state`).
+    pub(crate) async fn deliveries_for(
+        &self,
+        tx: &mut SqliteConnection,
+        hooks: Vec<store::WebhookRow>,
+        pending: i64,
+        old: Option<&ImageStream>,
+        new: Option<&ImageStream>,
+    ) -> Result<Vec<DeliveryRow>, ApiError> {
+        let Some(any) = new.or(old) else { return Ok(vec![]) };
         let (ns, name) = (any.namespace().to_string(), any.metadata.name.clone());
-        let (hooks, pending) = store::subscriptions_with_pending_bound(tx, &ns).await.map_err(db)?;
         if hooks.is_empty() {
             return Ok(vec![]);
         }

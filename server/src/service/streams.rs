@@ -394,7 +394,8 @@ impl Service {
         // again here. Whether the caller may see a stored Image is asked again here (other
         // streams' histories decide it).
         let image_version = |i: &Option<Image>| i.as_ref().and_then(|i| i.metadata.resource_version.as_deref()?.parse::<i64>().ok());
-        let versions = store::stream_and_image_versions(tx, seen.0.id, &digest).await.map_err(db)?;
+        let state = store::write_state(tx, ns, seen.0.id, &digest).await.map_err(db)?;
+        let versions = (state.stream_version, state.image_version);
         let seen_versions = (seen.0.stream.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()), image_version(&seen.1));
         let (old, existing) = if versions == seen_versions && (seen.1.is_none() || proven || caller.server_admin()) {
             seen
@@ -409,36 +410,48 @@ impl Service {
             mapping.image.docker_image_reference = format!("{repo}@{digest}");
         }
         let now = self.now_rfc3339();
-        // A resource version is spent only when something is written: a repeated push of the
-        // same image to the same tag changes nothing.
-        let mut rv: Option<i64> = None;
         let mut reference = mapping.image.docker_image_reference.clone();
-        match &existing {
+        let new_image = match &existing {
             None => {
-                let mut image = mapping.image.clone();
+                let mut image = mapping.image;
                 image.strip_raw();
-                // The sender's claim, until an import fetches the image from a registry.
-                rv = Some(store::insert_new_image(tx, &image, &new_uid(), &now, false).await.map_err(db)?);
+                Some(image)
             }
             Some(img) if img.metadata.annotations.get(ANNOTATION_IMAGE_MANAGED).map(String::as_str) == Some("true") => {
                 reference = format!("{repo}@{digest}");
+                None
             }
-            Some(_) => {}
-        }
+            Some(_) => None,
+        };
         let mut new = old.stream.clone();
-        let event =
-            TagEvent { created: now, docker_image_reference: reference, image: digest, generation: new.metadata.generation.unwrap_or(1) };
+        let event = TagEvent {
+            created: now.clone(),
+            docker_image_reference: reference,
+            image: digest,
+            generation: new.metadata.generation.unwrap_or(1),
+        };
         if add_tag_event(&mut new, &tag, event) {
             update_tracking_tags(&mut new, std::slice::from_ref(&tag));
         }
-        if new != old.stream {
-            let v = match rv {
-                Some(v) => v,
-                None => store::next_resource_version(tx).await.map_err(db)?,
-            };
-            new.metadata.resource_version = Some(v.to_string());
-            self.save_stream(tx, &old, &new).await?;
+        let changed = new != old.stream;
+        // A resource version is spent only when something is written: a repeated push of the
+        // same image to the same tag changes nothing. The counter was read under the writer, in
+        // this transaction: the write's version is the next one.
+        if new_image.is_none() && !changed {
+            return Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name));
         }
+        let rv = state.counter + 1;
+        let outbox = if changed {
+            new.metadata.resource_version = Some(rv.to_string());
+            self.deliveries_for(tx, state.subscriptions, state.pending_bound, Some(&old.stream), Some(&new)).await?
+        } else {
+            vec![]
+        };
+        let uid = new_uid();
+        // The sender's claim, until an import fetches the image from a registry.
+        let image = new_image.as_ref().map(|image| store::NewImage { image, uid: &uid, created: &now, verified: false });
+        let change = changed.then_some(store::StreamChange { old: &old, new: &new, now: &now, outbox: &outbox });
+        store::write_at_version(tx, rv, image, change).await.map_err(db)?;
         Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name))
     }
 

@@ -444,6 +444,62 @@ impl PendingBudget {
 mod tests {
     use super::*;
 
+    /// The quota's upper bound (ids from the oldest pending delivery to the newest) may be far
+    /// above the real count when many deliveries in between were sent; then the budget counts
+    /// exactly and still queues. When the real count reaches the quota, it refuses.
+    #[tokio::test]
+    async fn an_upper_bound_over_the_quota_falls_back_to_the_exact_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let now = "2026-12-01T00:00:00Z";
+        store::insert_namespace(&mut tx, "team", "uid-team", 1, now).await.unwrap();
+        let hook = WebhookRow {
+            id: 0,
+            namespace: "team".into(),
+            name: "ci".into(),
+            uid: "uid-hook".into(),
+            resource_version: 2,
+            created: now.into(),
+            url: "http://127.0.0.1:9/".into(),
+            sealed_secret: vec![0],
+            tags: Json(vec![]),
+            events: Json(vec![]),
+        };
+        let hook_id = store::insert_webhook(&mut tx, &hook).await.unwrap();
+        // One delivery still pending (id 1), and one sent long after (id 20,000): the bound is
+        // 20,000, the count 1.
+        let insert = "INSERT INTO webhook_deliveries (id, webhook_id, event_id, type, subject, payload, created, state, next_attempt)
+                      VALUES (?, ?, 'e', 't', 's', '{}', ?, ?, 0)";
+        for (id, state) in [(1_i64, app::model::DELIVERY_PENDING), (20_000, "delivered")] {
+            sqlx::query(insert).bind(id).bind(hook_id).bind(now).bind(state).execute(&mut **tx).await.unwrap();
+        }
+        let (_, bound) = store::subscriptions_with_pending_bound(&mut tx, "team").await.unwrap();
+        assert_eq!(bound, 20_000, "the bound spans every id from the oldest pending one");
+        assert_eq!(store::pending_in_namespace_up_to(&mut tx, "team", MAX_PENDING_PER_NAMESPACE).await.unwrap(), 1);
+
+        let mut budget = PendingBudget::from_bound("team", bound);
+        assert!(budget.take_counting(&mut tx, 0).await.unwrap(), "one pending of 10,000: there is room");
+        assert!(budget.exact, "the bound was over the quota, so the budget counted");
+        assert_eq!(budget.pending, 2);
+
+        // Fill the namespace to the quota for real: now the exact count refuses.
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+             INSERT INTO webhook_deliveries (webhook_id, event_id, type, subject, payload, created, state, next_attempt)
+             SELECT ?, 'e', 't', 's', '{}', ?, ?, 0 FROM n",
+        )
+        .bind(MAX_PENDING_PER_NAMESPACE - 1)
+        .bind(hook_id)
+        .bind(now)
+        .bind(app::model::DELIVERY_PENDING)
+        .execute(&mut **tx)
+        .await
+        .unwrap();
+        let mut full = PendingBudget::of(&mut tx, "team").await.unwrap();
+        assert!(!full.take_counting(&mut tx, 0).await.unwrap(), "10,000 pending: the quota is used up");
+    }
+
     #[test]
     fn readers_see_attempt_errors_with_urls_reduced_to_scheme_host_and_port() {
         // What attempts stored before errors became fixed messages (review M6).

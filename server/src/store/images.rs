@@ -147,21 +147,35 @@ pub async fn put_imported_image(conn: &mut SqliteConnection, img: &Image, uid: &
     insert_image_if_missing(conn, img, &uid, rv, created, true).await
 }
 
-/// Inserts an image known not to be stored (the caller checked under the writer) at the next
-/// resource version, which it returns: the version's bump, the image's rows and the read of the
-/// version in one round trip.
-pub async fn insert_new_image(conn: &mut SqliteConnection, img: &Image, uid: &str, created: &str, verified: bool) -> StoreResult<i64> {
-    let mut script = super::streams::Script::new();
-    script.statement("UPDATE resource_version_counter SET current = current + 1 WHERE id = 1");
+/// An image known not to be stored (the caller checked under the writer), to be inserted by
+/// `store::write_at_version` at that write's resource version. The raw manifest and config are
+/// not stored (upstream strips them from imported images).
+#[derive(Clone, Copy, Debug)]
+pub struct NewImage<'a> {
+    /// The image (its layers and manifest-list children go with it).
+    pub image: &'a Image,
+    /// Its new uid.
+    pub uid: &'a str,
+    /// RFC 3339.
+    pub created: &'a str,
+    /// The metadata came from a registry, not from a mapping's sender.
+    pub verified: bool,
+}
+
+/// The statements inserting `new` at resource version `rv`, with its layers and children.
+pub(super) fn push_new_image(script: &mut super::streams::Script, new: NewImage<'_>, rv: i64) {
+    let img = new.image;
     script
         .statement(
             "INSERT INTO images (digest, uid, resource_version, created, annotations, labels, docker_image_reference, manifest_media_type, metadata_version, metadata, verified) VALUES (",
         )
         .push_bind(img.metadata.name.clone())
         .push(", ")
-        .push_bind(uid.to_string())
-        .push(", (SELECT current FROM resource_version_counter WHERE id = 1), ")
-        .push_bind(created.to_string())
+        .push_bind(new.uid.to_string())
+        .push(", ")
+        .push_bind(rv)
+        .push(", ")
+        .push_bind(new.created.to_string())
         .push(", ")
         .push_bind(Json(img.metadata.annotations.clone()))
         .push(", ")
@@ -175,11 +189,9 @@ pub async fn insert_new_image(conn: &mut SqliteConnection, img: &Image, uid: &st
         .push(", ")
         .push_bind(img.docker_image_metadata.clone().map(Json))
         .push(", ")
-        .push_bind(verified)
+        .push_bind(new.verified)
         .push(")");
-    push_image_children(&mut script, img);
-    script.statement("SELECT current FROM resource_version_counter WHERE id = 1");
-    script.fetch_i64(conn).await
+    push_image_children(script, img);
 }
 
 /// The rows of an image's layers and manifest-list children, as statements of `script`.

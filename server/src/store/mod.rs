@@ -12,6 +12,19 @@
 //! Must not: apply image-stream rules (that is `app::domain`), check permissions, read the clock
 //! (times are passed in by the service), or decode a stored value leniently.
 
+/// An upper bound of the pending deliveries of namespace `?2` (`?1`: the pending state), as a
+/// SQL expression (a literal, so queries built with `concat!` stay static): ids only grow, so no
+/// more are pending than there are ids from the namespace's oldest pending delivery to the
+/// newest delivery anywhere; one index lookup per subscription. NULL when none is pending.
+macro_rules! pending_bound_sql {
+    () => {
+        "(SELECT (SELECT max(id) FROM webhook_deliveries) - min(h.id) + 1 FROM webhooks w2
+           JOIN webhook_deliveries h
+             ON h.id = (SELECT q.id FROM webhook_deliveries q WHERE q.state = ?1 AND q.webhook_id = w2.id ORDER BY q.id LIMIT 1)
+           WHERE w2.namespace = ?2)"
+    };
+}
+
 mod accounts;
 mod audit;
 mod catalog;

@@ -239,17 +239,53 @@ pub async fn load_stream_heads(conn: &mut SqliteConnection, namespace: &str, nam
 }
 
 /// The current resourceVersion of the stream with this row id (`None`: deleted).
-/// The resource versions of stream `id` and of image `digest` (`None`: not stored), in one
-/// round trip: what a write compares with what it read before it held the writer. An image's
-/// version changes whenever its row does (it is replaced, never updated in place).
-pub async fn stream_and_image_versions(conn: &mut SqliteConnection, id: i64, digest: &str) -> StoreResult<(Option<i64>, Option<i64>)> {
-    sqlx::query_as(
-        "SELECT (SELECT resource_version FROM image_streams WHERE id = ?), (SELECT resource_version FROM images WHERE digest = ?)",
-    )
-    .bind(id)
-    .bind(digest)
-    .fetch_one(conn)
-    .await
+/// What a mapping's write checks and needs under the writer, read in one round trip: the
+/// resource versions of stream `id` and of image `digest` (`None`: not stored), to compare with
+/// what it read before it held the writer (an image's version changes whenever its row does: it
+/// is replaced, never updated in place); the resource version counter (the write's version is
+/// the next); and the subscriptions of `namespace` with the bound of its pending deliveries
+/// (`subscriptions_with_pending_bound`).
+#[derive(Debug)]
+pub struct WriteState {
+    /// The stream's stored version.
+    pub stream_version: Option<i64>,
+    /// The image's stored version.
+    pub image_version: Option<i64>,
+    /// The resource version counter: the last version given out.
+    pub counter: i64,
+    /// The namespace's webhook subscriptions, by name.
+    pub subscriptions: Vec<super::WebhookRow>,
+    /// No more deliveries of the namespace are pending than this.
+    pub pending_bound: i64,
+}
+
+/// Reads the `WriteState` of a write to stream `id` (in `namespace`) naming image `digest`.
+pub async fn write_state(conn: &mut SqliteConnection, namespace: &str, id: i64, digest: &str) -> StoreResult<WriteState> {
+    use sqlx::Row;
+    let sql = concat!(
+        "SELECT (SELECT resource_version FROM image_streams WHERE id = ?3) AS stream_version,
+                (SELECT resource_version FROM images WHERE digest = ?4) AS image_version,
+                (SELECT current FROM resource_version_counter WHERE id = 1) AS counter, ",
+        pending_bound_sql!(),
+        " AS pending_bound, w.*
+         FROM (SELECT 1) AS one LEFT JOIN webhooks w ON w.namespace = ?2 ORDER BY w.name"
+    );
+    // Always one row at least (the left join); a row without a subscription has no `id`.
+    let rows = sqlx::query(sql).bind(super::webhooks::PENDING).bind(namespace).bind(id).bind(digest).fetch_all(conn).await?;
+    let first = rows.first().ok_or_else(|| sqlx::Error::Protocol("the write state query answered no row".into()))?;
+    let mut state = WriteState {
+        stream_version: first.try_get("stream_version")?,
+        image_version: first.try_get("image_version")?,
+        counter: first.try_get("counter")?,
+        pending_bound: first.try_get::<Option<i64>, _>("pending_bound")?.unwrap_or(0),
+        subscriptions: Vec::with_capacity(rows.len()),
+    };
+    for row in &rows {
+        if row.try_get::<Option<i64>, _>("id")?.is_some() {
+            state.subscriptions.push(super::WebhookRow::from_row(row)?);
+        }
+    }
+    Ok(state)
 }
 
 /// The streams (with tags and history) named by `(namespace, name, resourceVersion)` whose
@@ -390,12 +426,6 @@ impl Script {
         self.query.push(sql)
     }
 
-    /// Runs every statement, in order, and answers the one value the last of them selects
-    /// (the others select nothing).
-    pub(super) async fn fetch_i64(mut self, conn: &mut SqliteConnection) -> StoreResult<i64> {
-        self.query.build_query_scalar::<i64>().persistent(self.statements <= CACHED_SCRIPT_STATEMENTS).fetch_one(conn).await
-    }
-
     /// Runs every statement, in order; the first failure is the answer. A short script (the
     /// shape of a common write: a mapping's save) stays prepared on the connection; a long one
     /// (a stream created or rewritten with many tags) is prepared for this run only, so the
@@ -423,8 +453,48 @@ pub async fn update_stream(
     now: &str,
     outbox: &[super::DeliveryRow],
 ) -> StoreResult<()> {
-    let id = old.id;
     let mut script = Script::new();
+    push_stream_update(&mut script, StreamChange { old, new: s, now, outbox })?;
+    script.run(conn).await
+}
+
+/// A stream's change as `write_at_version` saves it.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamChange<'a> {
+    /// The stream as stored.
+    pub old: &'a StoredStream,
+    /// Its new state, carrying the write's resource version.
+    pub new: &'a ImageStream,
+    /// RFC 3339: the watch event's time.
+    pub now: &'a str,
+    /// The webhook deliveries the change queues.
+    pub outbox: &'a [super::DeliveryRow],
+}
+
+/// One write at resource version `rv`, in one round trip: the counter is set to `rv`, `image`
+/// is inserted at it, and `change` is saved as `update_stream` does. The caller read the
+/// counter under the writer in this transaction (`write_state`): `rv` is the one after it.
+pub async fn write_at_version(
+    conn: &mut SqliteConnection,
+    rv: i64,
+    image: Option<super::NewImage<'_>>,
+    change: Option<StreamChange<'_>>,
+) -> StoreResult<()> {
+    let mut script = Script::new();
+    script.statement("UPDATE resource_version_counter SET current = ").push_bind(rv).push(" WHERE id = 1");
+    if let Some(image) = image {
+        super::images::push_new_image(&mut script, image, rv);
+    }
+    if let Some(change) = change {
+        push_stream_update(&mut script, change)?;
+    }
+    script.run(conn).await
+}
+
+/// The statements of `update_stream`.
+fn push_stream_update(script: &mut Script, change: StreamChange<'_>) -> StoreResult<()> {
+    let StreamChange { old, new: s, now, outbox } = change;
+    let id = old.id;
     script
         .statement("UPDATE image_streams SET resource_version = ")
         .push_bind(rv_of(s))
@@ -444,13 +514,13 @@ pub async fn update_stream(
         .push_bind(id);
     if s.spec.tags != old.stream.spec.tags {
         script.statement("DELETE FROM spec_tags WHERE stream_id = ").push_bind(id);
-        write_spec_tags(&mut script, id, &s.spec.tags);
+        write_spec_tags(script, id, &s.spec.tags);
     }
     for list in &s.status.tags {
         match old.stream.status_tag(&list.tag) {
             Some(o) if o == list => {}
             Some(o) => match new_heads(o, list) {
-                Some(change) => write_new_heads(&mut script, id, list, o, change),
+                Some(change) => write_new_heads(script, id, list, o, change),
                 // A tag with no stored history (a failed import's `items: null`) is rewritten
                 // whole even from heads: there is nothing behind its head to lose.
                 None if old.heads_only && !o.items().is_empty() => {
@@ -460,21 +530,21 @@ pub async fn update_stream(
                     )));
                 }
                 None => {
-                    delete_status_tag(&mut script, id, &list.tag);
-                    write_status_tag(&mut script, id, list);
+                    delete_status_tag(script, id, &list.tag);
+                    write_status_tag(script, id, list);
                 }
             },
-            None => write_status_tag(&mut script, id, list),
+            None => write_status_tag(script, id, list),
         }
     }
     for list in &old.stream.status.tags {
         if s.status_tag(&list.tag).is_none() {
-            delete_status_tag(&mut script, id, &list.tag);
+            delete_status_tag(script, id, &list.tag);
         }
     }
-    super::events::push_event(&mut script, rv_of(s), s.namespace(), &s.metadata.name, "MODIFIED", None, now);
-    super::webhooks::push_deliveries(&mut script, outbox);
-    script.run(conn).await
+    super::events::push_event(script, rv_of(s), s.namespace(), &s.metadata.name, "MODIFIED", None, now);
+    super::webhooks::push_deliveries(script, outbox);
+    Ok(())
 }
 
 /// How a tag's history changed when only heads were added in front of the stored items.

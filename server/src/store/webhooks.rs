@@ -160,13 +160,11 @@ pub async fn subscriptions_with_pending_bound(conn: &mut SqliteConnection, names
         hook: WebhookRow,
         pending_bound: Option<i64>,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT w.*, (SELECT (SELECT max(id) FROM webhook_deliveries) - min(h.id) + 1 FROM webhooks w2
-             JOIN webhook_deliveries h
-               ON h.id = (SELECT q.id FROM webhook_deliveries q WHERE q.state = ?1 AND q.webhook_id = w2.id ORDER BY q.id LIMIT 1)
-             WHERE w2.namespace = ?2) AS pending_bound
-         FROM webhooks w WHERE w.namespace = ?2 ORDER BY w.name",
-    )
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "SELECT w.*, ",
+        pending_bound_sql!(),
+        " AS pending_bound FROM webhooks w WHERE w.namespace = ?2 ORDER BY w.name"
+    ))
     .bind(PENDING)
     .bind(namespace)
     .fetch_all(conn)
@@ -196,7 +194,7 @@ pub async fn queue_delivery(conn: &mut SqliteConnection, d: &DeliveryRow) -> Sto
 
 /// The stored name of the pending state (`DeliveryState::Pending`), which the queue queries
 /// select by.
-const PENDING: &str = app::model::DELIVERY_PENDING;
+pub(super) const PENDING: &str = app::model::DELIVERY_PENDING;
 
 /// The head of each subscription's queue (its oldest pending delivery), due or not, soonest
 /// first. One index lookup per subscription (`webhook_deliveries_queue`), however long the
