@@ -2,9 +2,10 @@
 # Runs every check and test: formatting and clippy, unit and property tests of the rules, the
 # layering check, HTTP and CLI integration tests, then the browser tests in Chromium against a
 # freshly started portal with demo data.
-# One build serves all three: cargo test runs with the --cfg erase_components that cargo-leptos
-# uses, so they share artifacts. cargo test goes first because it relinks the server binary
-# without cargo-leptos's site settings; `cargo leptos build --split` then relinks it (seconds) for the
+# One build serves all three: every build takes --cfg erase_components from .cargo/config.toml
+# alone (cargo-leptos adds none: Cargo.toml's disable-erase-components), so they share
+# artifacts. cargo test goes first because it relinks the server binary without cargo-leptos's
+# site settings; `cargo leptos build --split` then relinks it (seconds) for the
 # browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +17,10 @@ trap 'rm -f "$log"' EXIT
 
 echo "==> style: cargo fmt --check, cargo clippy -D warnings"
 cargo fmt --all --check
-# Same RUSTFLAGS as the tests below, so clippy's dependency metadata is reused.
-RUSTFLAGS="--cfg erase_components" cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 echo "==> unit, property and integration tests (the layering check among them)"
-RUSTFLAGS="--cfg erase_components" cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace 2>&1 | tee "$log"
 
 echo "==> building the site (server, WASM, CSS)"
 cargo leptos build --split

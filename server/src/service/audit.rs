@@ -63,6 +63,7 @@ impl store::GroupedWrite for AuditWrite {
     fn apply<'c>(
         &'c mut self,
         conn: &'c mut sqlx::SqliteConnection,
+        _savepoint: &'c mut store::Savepoint,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
         Box::pin(async move {
             let all: Vec<&AuditEntry> = self.entries.iter().collect();

@@ -219,6 +219,7 @@ impl store::GroupedWrite for AttemptsWrite {
     fn apply<'c>(
         &'c mut self,
         conn: &'c mut sqlx::SqliteConnection,
+        _savepoint: &'c mut store::Savepoint,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
         Box::pin(async move {
             match store::record_attempts(conn, &self.rows).await {

@@ -376,10 +376,13 @@ impl Service {
         answer.await.map_err(|_| ApiError::internal("the write was dropped before it was answered"))?
     }
 
-    /// The mapping's write, under the writer: `seen` is what the reader saw.
+    /// The mapping's write, under the writer: `seen` is what the reader saw. Its first round
+    /// trip opens `savepoint`.
+    #[allow(clippy::too_many_arguments)]
     async fn write_mapping(
         &self,
         tx: &mut SqliteConnection,
+        savepoint: &mut store::Savepoint,
         caller: &Caller,
         ns: &str,
         mut mapping: ImageStreamMapping,
@@ -394,7 +397,7 @@ impl Service {
         // again here. Whether the caller may see a stored Image is asked again here (other
         // streams' histories decide it).
         let image_version = |i: &Option<Image>| i.as_ref().and_then(|i| i.metadata.resource_version.as_deref()?.parse::<i64>().ok());
-        let state = store::write_state(tx, ns, seen.0.id, &digest).await.map_err(db)?;
+        let state = store::write_state(tx, savepoint, ns, seen.0.id, &digest).await.map_err(db)?;
         let versions = (state.stream_version, state.image_version);
         let seen_versions = (seen.0.stream.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()), image_version(&seen.1));
         let (old, existing) = if versions == seen_versions && (seen.1.is_none() || proven || caller.server_admin()) {
@@ -523,14 +526,18 @@ struct MappingWrite {
 }
 
 impl store::GroupedWrite for MappingWrite {
-    fn apply<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
+    fn apply<'c>(
+        &'c mut self,
+        conn: &'c mut SqliteConnection,
+        savepoint: &'c mut store::Savepoint,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
         use tracing::Instrument;
         let span = self.span.clone();
         Box::pin(
             async move {
                 let result = match (self.mapping.take(), self.seen.take()) {
                     (Some(mapping), Some(seen)) => {
-                        self.service.write_mapping(conn, &self.caller, &self.ns, mapping, self.proven, seen).await
+                        self.service.write_mapping(conn, savepoint, &self.caller, &self.ns, mapping, self.proven, seen).await
                     }
                     _ => Err(ApiError::internal("a mapping was written twice")),
                 };
@@ -540,6 +547,11 @@ impl store::GroupedWrite for MappingWrite {
             }
             .instrument(span),
         )
+    }
+
+    /// Its first round trip (`store::write_state`) opens the savepoint.
+    fn enters_savepoint(&self) -> bool {
+        true
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {

@@ -24,13 +24,24 @@ const GROUP_MAX: usize = 64;
 pub trait GroupedWrite: Send + 'static {
     /// Runs the write inside the group's transaction and its own savepoint; returns whether it
     /// succeeded (on `false` its statements are rolled back, and the job keeps its own error for
-    /// `finish`).
-    fn apply<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>>;
+    /// `finish`). `savepoint` is for a write that opens its own (`enters_savepoint`).
+    fn apply<'c>(
+        &'c mut self,
+        conn: &'c mut SqliteConnection,
+        savepoint: &'c mut Savepoint,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>>;
 
     /// Whether `apply` changes the database with at most one statement whatever happens (it may
     /// try others after a failed one, which SQLite rolls back by itself). Such a write runs
     /// without a savepoint of its own: a round trip less.
     fn one_statement(&self) -> bool {
+        false
+    }
+
+    /// Whether `apply` opens its savepoint itself, with the statements `Savepoint::enter` gives
+    /// in front of its first round trip (before anything it writes): a round trip less. Else
+    /// the group opens it before `apply` runs.
+    fn enters_savepoint(&self) -> bool {
         false
     }
 
@@ -75,25 +86,59 @@ async fn run(store: Store, mut pending: tokio::sync::mpsc::UnboundedReceiver<Box
     }
 }
 
-/// Runs the group in one transaction. A write's savepoint is released together with opening the
-/// next one (one round trip between writes); a savepoint left open at the end is released by the
-/// commit. A one-statement write runs inside the savepoint of the write before it, which has
-/// ended and is never rolled back after that.
+/// The savepoint of one write. Writes take the two names in turn, and a write's savepoint is
+/// opened together with the release of the one before it (one round trip between writes; a
+/// savepoint left open at the end is released by the commit). Were a write to claim it opened
+/// its savepoint without having done so, its rollback would name a savepoint that does not exist
+/// and fail the group, rather than undo the write before it.
+#[derive(Debug)]
+pub struct Savepoint {
+    /// This write's name: 0 or 1 (`grouped_a`, `grouped_b`).
+    slot: usize,
+    /// Whether the write before left its savepoint (the other name) open.
+    after_another: bool,
+    /// Whether this write's savepoint was opened (or its statements handed out to open it).
+    entered: bool,
+}
+
+impl Savepoint {
+    /// Of the four variants of a statement built by `with_savepoint!`, the one that opens this
+    /// write's savepoint first. The write must send it before any statement that writes.
+    pub fn enter(&mut self, variants: &[&'static str; 4]) -> &'static str {
+        self.entered = true;
+        variants[usize::from(self.after_another) * 2 + self.slot]
+    }
+}
+
+/// Opening a savepoint alone (the group's, for writes that do not open their own).
+const ENTER: [&str; 4] = with_savepoint!("");
+const ROLLBACK: [&str; 2] = ["ROLLBACK TO grouped_a", "ROLLBACK TO grouped_b"];
+
+/// Runs the group in one transaction (see `Savepoint`). A one-statement write runs inside the
+/// savepoint of the write before it, which has ended and is never rolled back after that.
 async fn write_group(store: &Store, group: &mut [Box<dyn GroupedWrite>]) -> sqlx::Result<()> {
     let mut tx = store.begin().await?;
-    let mut open = false;
+    // The slot of the savepoint open now, if any.
+    let mut open: Option<usize> = None;
     for job in group.iter_mut() {
+        let mut savepoint = Savepoint { slot: open.map_or(0, |s| 1 - s), after_another: open.is_some(), entered: false };
         if job.one_statement() {
-            job.apply(&mut tx).await;
+            job.apply(&mut tx, &mut savepoint).await;
             continue;
         }
-        let enter = if open { "RELEASE grouped_write; SAVEPOINT grouped_write" } else { "SAVEPOINT grouped_write" };
-        sqlx::raw_sql(enter).execute(&mut **tx).await?;
-        open = true;
-        if !job.apply(&mut tx).await {
-            // Undoes this write's statements; the savepoint stays open, empty.
-            sqlx::raw_sql("ROLLBACK TO grouped_write").execute(&mut **tx).await?;
+        if !job.enters_savepoint() {
+            sqlx::raw_sql(savepoint.enter(&ENTER)).execute(&mut **tx).await?;
         }
+        let ok = job.apply(&mut tx, &mut savepoint).await;
+        if savepoint.entered {
+            open = Some(savepoint.slot);
+            if !ok {
+                // Undoes this write's statements; the savepoint stays open, empty.
+                sqlx::raw_sql(ROLLBACK[savepoint.slot]).execute(&mut **tx).await?;
+            }
+        }
+        // Not entered: the write sent nothing (it must open its savepoint first), so a failure
+        // has nothing to undo.
     }
     tx.commit().await
 }
@@ -144,15 +189,29 @@ mod tests {
     struct Bump {
         succeed: bool,
         one: bool,
+        enters: bool,
         done: tokio::sync::oneshot::Sender<Result<(), String>>,
     }
 
     impl GroupedWrite for Bump {
-        fn apply<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
-            Box::pin(async move { super::super::next_resource_version(conn).await.is_ok() && self.succeed })
+        fn apply<'c>(
+            &'c mut self,
+            conn: &'c mut SqliteConnection,
+            savepoint: &'c mut Savepoint,
+        ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
+            Box::pin(async move {
+                if self.enters {
+                    let sql = savepoint.enter(&with_savepoint!("UPDATE resource_version_counter SET current = current + 1 WHERE id = 1"));
+                    return sqlx::raw_sql(sql).execute(&mut *conn).await.is_ok() && self.succeed;
+                }
+                super::super::next_resource_version(conn).await.is_ok() && self.succeed
+            })
         }
         fn one_statement(&self) -> bool {
             self.one
+        }
+        fn enters_savepoint(&self) -> bool {
+            self.enters
         }
         fn finish(self: Box<Self>, committed: Result<(), String>) {
             let _ = self.done.send(committed);
@@ -169,10 +228,11 @@ mod tests {
         for i in 0..16 {
             let (done, answer) = tokio::sync::oneshot::channel();
             // Queued together, so they share a group: every third fails after writing, every
-            // fourth is one statement (run in the savepoint of the write before it, failed or not).
-            let (one, succeed) = (i % 4 == 3, i % 3 != 1 || i % 4 == 3);
+            // fourth is one statement (run in the savepoint of the write before it, failed or
+            // not), every other one opens its savepoint itself.
+            let (one, succeed, enters) = (i % 4 == 3, i % 3 != 1 || i % 4 == 3, i % 2 == 0);
             expected += i64::from(succeed);
-            store.group_write(Box::new(Bump { succeed, one, done }));
+            store.group_write(Box::new(Bump { succeed, one, enters, done }));
             answers.push(answer);
         }
         for a in answers {

@@ -25,6 +25,20 @@ macro_rules! pending_bound_sql {
     };
 }
 
+/// The four variants of statement `$sql` (a literal) that a write of the group commit sends
+/// first when it opens its own savepoint (`group::Savepoint::enter` picks one): its savepoint is
+/// `grouped_a` or `grouped_b`, opened alone or after releasing the other.
+macro_rules! with_savepoint {
+    ($sql:expr) => {
+        [
+            concat!("SAVEPOINT grouped_a;\n", $sql),
+            concat!("SAVEPOINT grouped_b;\n", $sql),
+            concat!("RELEASE grouped_b;\nSAVEPOINT grouped_a;\n", $sql),
+            concat!("RELEASE grouped_a;\nSAVEPOINT grouped_b;\n", $sql),
+        ]
+    };
+}
+
 mod accounts;
 mod audit;
 mod catalog;
@@ -45,7 +59,7 @@ pub use accounts::*;
 pub use audit::*;
 pub use catalog::*;
 pub use events::*;
-pub use group::GroupedWrite;
+pub use group::{GroupedWrite, Savepoint};
 pub use images::*;
 pub use namespaces::*;
 pub use operations::*;

@@ -260,16 +260,24 @@ pub struct WriteState {
 }
 
 /// Reads the `WriteState` of a write to stream `id` (in `namespace`) naming image `digest`.
-pub async fn write_state(conn: &mut SqliteConnection, namespace: &str, id: i64, digest: &str) -> StoreResult<WriteState> {
+/// Its statements first open the write's `savepoint` (see `store::Savepoint`).
+pub async fn write_state(
+    conn: &mut SqliteConnection,
+    savepoint: &mut super::Savepoint,
+    namespace: &str,
+    id: i64,
+    digest: &str,
+) -> StoreResult<WriteState> {
     use sqlx::Row;
-    let sql = concat!(
+    const SQL: [&str; 4] = with_savepoint!(concat!(
         "SELECT (SELECT resource_version FROM image_streams WHERE id = ?3) AS stream_version,
                 (SELECT resource_version FROM images WHERE digest = ?4) AS image_version,
                 (SELECT current FROM resource_version_counter WHERE id = 1) AS counter, ",
         pending_bound_sql!(),
         " AS pending_bound, w.*
          FROM (SELECT 1) AS one LEFT JOIN webhooks w ON w.namespace = ?2 ORDER BY w.name"
-    );
+    ));
+    let sql = savepoint.enter(&SQL);
     // Always one row at least (the left join); a row without a subscription has no `id`.
     let rows = sqlx::query(sql).bind(super::webhooks::PENDING).bind(namespace).bind(id).bind(digest).fetch_all(conn).await?;
     let first = rows.first().ok_or_else(|| sqlx::Error::Protocol("the write state query answered no row".into()))?;
