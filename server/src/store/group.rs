@@ -105,6 +105,7 @@ impl Savepoint {
     /// Of the four variants of a statement built by `with_savepoint!`, the one that opens this
     /// write's savepoint first. The write must send it before any statement that writes.
     pub fn enter(&mut self, variants: &[&'static str; 4]) -> &'static str {
+        debug_assert!(!self.entered, "a write opens its savepoint once");
         self.entered = true;
         variants[usize::from(self.after_another) * 2 + self.slot]
     }
@@ -122,15 +123,14 @@ async fn write_group(store: &Store, group: &mut [Box<dyn GroupedWrite>]) -> sqlx
     let mut open: Option<usize> = None;
     for job in group.iter_mut() {
         let mut savepoint = Savepoint { slot: open.map_or(0, |s| 1 - s), after_another: open.is_some(), entered: false };
-        if job.one_statement() {
-            job.apply(&mut tx, &mut savepoint).await;
-            continue;
-        }
-        if !job.enters_savepoint() {
+        let one_statement = job.one_statement();
+        if !one_statement && !job.enters_savepoint() {
             sqlx::raw_sql(savepoint.enter(&ENTER)).execute(&mut **tx).await?;
         }
         let ok = job.apply(&mut tx, &mut savepoint).await;
         if savepoint.entered {
+            // Whatever the write's kind: the next one must release this savepoint, not open
+            // a second of the same name inside it.
             open = Some(savepoint.slot);
             if !ok {
                 // Undoes this write's statements; the savepoint stays open, empty.

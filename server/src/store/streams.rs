@@ -238,7 +238,6 @@ pub async fn load_stream_heads(conn: &mut SqliteConnection, namespace: &str, nam
     Ok(v.pop())
 }
 
-/// The current resourceVersion of the stream with this row id (`None`: deleted).
 /// What a mapping's write checks and needs under the writer, read in one round trip: the
 /// resource versions of stream `id` and of image `digest` (`None`: not stored), to compare with
 /// what it read before it held the writer (an image's version changes whenever its row does: it
