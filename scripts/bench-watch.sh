@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # BENCH_BIN measures another build with this procedure (BENCH_SKIP_BUILD=1 skips this tree's).
 BIN=${BENCH_BIN:-./target/release/imagestreams}
+# The client: this tree's build unless BENCH_CLIENT names another.
+CLIENT=${BENCH_CLIENT:-./target/release/imagestreams}
 [ -n "${BENCH_SKIP_BUILD:-}" ] || cargo build --release -p server --bin imagestreams
 . ./scripts/registry-lib.sh   # free_port
 work=$(mktemp -d)
@@ -22,4 +24,4 @@ RUST_LOG=warn "$BIN" serve --data-dir "$work" --listen "127.0.0.1:$port" --allow
     --max-connections-per-client "$((WATCHERS + 100))" >"$work/serve.log" 2>&1 &
 pid=$!
 until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
-"$BIN" bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "$WATCHERS" --rounds "${ROUNDS:-5}"
+"$CLIENT" bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "$WATCHERS" --rounds "${ROUNDS:-5}"
