@@ -152,6 +152,42 @@ pub fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<(std::net::Ipv4Addr, &'st
     None
 }
 
+/// The IPv4 address a host written in one of the numeric forms the C resolver accepts
+/// (`inet_aton`: one to four parts, each decimal, octal with a leading `0` or hex with `0x`; the
+/// last part fills the bytes left, so `127.1` is 127.0.0.1 and `0x7f000001` and `2130706433`
+/// are too) stands for; `None` for anything else (a name, or a part out of range). A webhook
+/// target is checked with it when written, since the delivery's lookup (`getaddrinfo`) reads
+/// such a host as that address.
+pub fn numeric_ipv4(host: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = host.strip_suffix('.').unwrap_or(host).split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for p in &parts {
+        let (digits, radix) = match p.get(..2) {
+            Some("0x" | "0X") => (&p[2..], 16),
+            _ if p.len() > 1 && p.starts_with('0') => (&p[1..], 8),
+            _ => (*p, 10),
+        };
+        if digits.is_empty() && radix != 16 {
+            return None;
+        }
+        let v = if digits.is_empty() { 0 } else { u32::from_str_radix(digits, radix).ok()? };
+        values.push(v);
+    }
+    let (last, leading) = values.split_last()?;
+    if leading.iter().any(|v| *v > 255) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if room < 32 && *last >> room != 0 {
+        return None;
+    }
+    let high = leading.iter().enumerate().fold(0u32, |acc, (i, v)| acc | (v << (24 - 8 * i as u32)));
+    Some(std::net::Ipv4Addr::from(high | last))
+}
+
 /// Why `ip` is not a public unicast address, naming the rule (`None`: it is public).
 pub fn non_public_reason(ip: IpAddr) -> Option<String> {
     match ip {
@@ -538,6 +574,27 @@ async fn connect_checked(guard: &RegistryGuard, host: &str, port: u16) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_hosts_read_as_the_resolver_reads_them() {
+        let v4 = |s: &str| numeric_ipv4(s).map(|a| a.to_string());
+        for (host, addr) in [
+            ("127.1", "127.0.0.1"),
+            ("0x7f000001", "127.0.0.1"),
+            ("2130706433", "127.0.0.1"),
+            ("0177.0.0.1", "127.0.0.1"),
+            ("127.0.1", "127.0.0.1"),
+            ("10.0.0.1", "10.0.0.1"),
+            ("0", "0.0.0.0"),
+            ("0x", "0.0.0.0"),
+            ("169.254.43518", "169.254.169.254"),
+        ] {
+            assert_eq!(v4(host).as_deref(), Some(addr), "{host}");
+        }
+        for host in ["localhost", "example.com", "1.2.3.4.5", "256.1", "1.2.3.256", "1.2.65536", "08", "1..2", "", "0x1g", "4294967296"] {
+            assert_eq!(v4(host), None, "{host}");
+        }
+    }
 
     #[test]
     fn lookup_failures_in_words() {

@@ -376,6 +376,20 @@ async fn test_events_redelivery_guard_validation_and_secrecy() {
     };
     assert!(error.contains("resolves to the non-public address"), "{error}");
     assert_eq!(receiver.received().len(), 3, "nothing reached the receiver through the refused name");
+    // A refusal by the operator's rules does not pass by retrying: the delivery failed at once.
+    app.settle_deliveries().await;
+    let log = app.get(&format!("{HOOKS}/byname/deliveries")).await.body;
+    assert_eq!(log["items"][0]["state"], "Failed", "{log}");
+    assert_eq!(log["items"][0]["attempts"], 1, "{log}");
+    assert!(log["items"][0].get("nextAttempt").is_none(), "{log}");
+    // Numeric forms of an address that the delivery's lookup would read as loopback are refused
+    // when the subscription is written, as the dotted form is.
+    for host in ["127.1", "0x7f000001", "2130706433", "0177.0.0.1"] {
+        let r = app.post(HOOKS, hook("numeric", &format!("http://{host}:{port}/hook"), &["*:*"], &[])).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{host}: {}", r.text);
+        assert!(r.body["message"].as_str().unwrap().contains("127.0.0.1"), "{host}: {}", r.text);
+        assert_eq!(r.body["details"]["causes"][0]["field"], "spec.url", "{}", r.text);
+    }
 
     // Deleting the subscription drops its queue and log.
     assert_eq!(app.delete(&format!("{HOOKS}/byname")).await.status, StatusCode::OK);

@@ -49,6 +49,10 @@ pub struct AttemptOutcome {
     pub status_code: Option<u16>,
     /// Why the attempt failed (`None`: delivered).
     pub error: Option<String>,
+    /// The failure cannot pass by retrying: the operator's rules refuse the target, or its URL
+    /// or signing secret cannot be used. The delivery fails at once instead of waiting out its
+    /// retries.
+    pub permanent: bool,
     pub latency: Duration,
 }
 
@@ -96,7 +100,10 @@ impl Service {
         let mut rows = Vec::with_capacity(attempts.len());
         for (delivery, outcome, retry_in) in attempts {
             let number = delivery.attempts + 1;
-            let state = state_after_attempt(number, max_attempts, outcome.error.is_none());
+            let state = match state_after_attempt(number, max_attempts, outcome.error.is_none()) {
+                DeliveryState::Pending if outcome.permanent => DeliveryState::Failed,
+                state => state,
+            };
             let label = match state {
                 DeliveryState::Delivered => "delivered",
                 DeliveryState::Pending => "retry",
@@ -173,8 +180,8 @@ impl Service {
 
     /// Whether `host:port` may receive webhooks (`--allowed-webhook-target`; non-public
     /// addresses only when named), checked on its resolved addresses; the reason when not.
-    pub async fn check_webhook_target(&self, host: &str, port: u16) -> Result<(), String> {
-        self.webhook_guard.resolve(host, port).await.map(|_| ()).map_err(|e| e.to_string())
+    pub async fn check_webhook_target(&self, host: &str, port: u16) -> Result<(), crate::egress::EgressError> {
+        self.webhook_guard.resolve(host, port).await.map(|_| ())
     }
 
     /// The HTTP client deliveries are sent with: every connection through a guarding egress

@@ -163,16 +163,23 @@ async fn run(service: Service, cfg: DeliveryConfig) {
     }
 }
 
-/// What one POST came to: the status code if the receiver answered, and an error otherwise
+/// Why an attempt failed, and whether retrying could change it (`AttemptOutcome::permanent`).
+type Failure = (String, bool);
+
+/// What one POST came to: the status code if the receiver answered, and a failure otherwise
 /// (or for a non-2xx answer).
-async fn send(service: &Service, client: &WebhookClient, url: &str, secret: &[u8], d: &QueuedDelivery) -> (Option<u16>, Option<String>) {
+async fn send(service: &Service, client: &WebhookClient, url: &str, secret: &[u8], d: &QueuedDelivery) -> (Option<u16>, Option<Failure>) {
     // The guard answers first with a clear reason; the proxy enforces it again per connection.
     let (_, host, port) = match parse_target_url(url) {
         Ok(t) => t,
-        Err(m) => return (None, Some(format!("the target URL {m}"))),
+        Err(m) => return (None, Some((format!("the target URL {m}"), true))),
     };
-    if let Err(m) = service.check_webhook_target(&host, port).await {
-        return (None, Some(m));
+    match service.check_webhook_target(&host, port).await {
+        Ok(()) => {}
+        // The operator's rules refuse it: retrying sends it nowhere either.
+        Err(e @ crate::egress::EgressError::Refused(_)) => return (None, Some((e.to_string(), true))),
+        // A name that does not resolve now may later.
+        Err(e) => return (None, Some((e.to_string(), false))),
     }
     // Real time, not the service clock: the receiver checks it against its own clock to refuse
     // replays, and nothing stores it.
@@ -187,15 +194,17 @@ async fn send(service: &Service, client: &WebhookClient, url: &str, secret: &[u8
         .send()
         .await;
     match sent {
-        Ok(resp) if WebhookClient::answered_by_proxy(&resp) => (None, Some(proxy_answer(resp, &host, port).await)),
+        // The proxy checks again per connection (a name may resolve elsewhere by then): kept
+        // as a failure that may pass.
+        Ok(resp) if WebhookClient::answered_by_proxy(&resp) => (None, Some((proxy_answer(resp, &host, port).await, false))),
         Ok(resp) if resp.status().is_success() => (Some(resp.status().as_u16()), None),
         Ok(resp) => {
             let code = resp.status().as_u16();
             let reason = resp.status().canonical_reason().unwrap_or("");
-            (Some(code), Some(format!("the receiver answered {code} {reason}").trim_end().to_string()))
+            (Some(code), Some((format!("the receiver answered {code} {reason}").trim_end().to_string(), false)))
         }
         // Without the URL, so not even a debug print of it can carry the receiver's credential.
-        Err(e) => (None, Some(transport_failure(&e.without_url(), &host, port))),
+        Err(e) => (None, Some((transport_failure(&e.without_url(), &host, port), false))),
     }
 }
 
@@ -328,11 +337,12 @@ async fn send_attempt(
     d: &QueuedDelivery,
 ) -> AttemptOutcome {
     let started = std::time::Instant::now();
-    let (status_code, error) = match &target.secret {
+    let (status_code, failure) = match &target.secret {
         Ok(secret) => send(service, client, &target.url, secret, d).await,
-        Err(why) => (None, Some(why.clone())),
+        Err(why) => (None, Some((why.clone(), true))),
     };
-    AttemptOutcome { status_code, error, latency: started.elapsed() }
+    let (error, permanent) = failure.map_or((None, false), |(e, p)| (Some(e), p));
+    AttemptOutcome { status_code, error, permanent, latency: started.elapsed() }
 }
 
 #[cfg(test)]
