@@ -99,6 +99,7 @@ async fn a_guessing_client_cannot_lock_admin_out_for_others() {
     let (status, body) = sign_in_from(&app, "198.51.100.7", "admin", ADMIN_PASSWORD).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the guessing client waits, right password or not");
     assert_eq!(body["message"], "too many failed sign-ins for \"admin\"; try again in 1 s");
+    assert_eq!(body["details"]["retryAfterSeconds"], 1, "the wait, for clients too: {body}");
     let (status, body) = sign_in_from(&app, "192.0.2.10", "admin", ADMIN_PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "another client is not kept out: {body}");
     assert_eq!(body["user"], "admin");
@@ -117,6 +118,7 @@ async fn spraying_many_names_from_one_client_is_slowed() {
     let (status, body) = sign_in_from(&app, "2001:db8:7:7::99", "user20", "winter-2026!").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["message"], "too many failed sign-ins from this address; try again in 1 s");
+    assert_eq!(body["details"]["retryAfterSeconds"], 1, "{body}");
     assert_eq!(sign_in_from(&app, "192.0.2.10", "admin", ADMIN_PASSWORD).await.0, StatusCode::OK);
     app.advance(1);
     assert_eq!(sign_in_from(&app, "2001:db8:7:7::1", "admin", ADMIN_PASSWORD).await.0, StatusCode::OK, "after the wait");

@@ -626,6 +626,20 @@ async fn watches_per_client_are_limited() {
     let (status, body) = Watch::open(&app, "&resourceVersion=1").await.err().unwrap();
     assert_eq!((status, body["reason"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("TooManyRequests")), "{body}");
     assert!(body["message"].as_str().unwrap().contains("--max-watches-per-client"), "{body}");
+    assert_eq!(body["details"]["retryAfterSeconds"], 1, "{body}");
+    // As the Kubernetes API server answers a 429: the wait in a Retry-After header too.
+    let refused = app
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/apis/image.openshift.io/v1/namespaces/default/imagestreams?watch=1&resourceVersion=1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     assert_eq!(app.status_of("GET", "/api/v1/live/imagestreams", &[]).await, StatusCode::TOO_MANY_REQUESTS, "live streams count too");
     // A closed watch gives its place back.
     drop(first);

@@ -275,6 +275,12 @@ impl ApiError {
     pub fn too_many_requests(message: impl Into<String>) -> Self {
         Self::failure(429, "TooManyRequests", message.into(), None)
     }
+    /// The same error with `details.retryAfterSeconds` (the HTTP answer carries it as the
+    /// `Retry-After` header too, as the Kubernetes API server's 429s do).
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.status.details.get_or_insert_with(Default::default).retry_after_seconds = Some(seconds);
+        self
+    }
     /// 405 for a verb a resource does not support.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::failure(405, "MethodNotAllowed", message.into(), None)

@@ -167,7 +167,13 @@ impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.0.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self.0.status).unwrap_or_default();
-        (code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+        let mut response = (code, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+        // As the Kubernetes API server does: the status's retryAfterSeconds as a header too, for
+        // clients that read only that.
+        if let Some(seconds) = self.0.status.details.as_ref().and_then(|d| d.retry_after_seconds) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

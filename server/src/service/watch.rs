@@ -89,7 +89,8 @@ impl WatchControl {
             return Err(ApiError::too_many_requests(format!(
                 "too many open watches from this client: the limit is {} (--max-watches-per-client); close one and try again",
                 self.limits.max_per_client
-            )));
+            ))
+            .with_retry_after(1));
         }
         *open += 1;
         Ok(ClientSlot { control: self.clone(), key })

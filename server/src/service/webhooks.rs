@@ -325,7 +325,8 @@ impl Service {
         if store::count_manual_deliveries_since(tx, ns, CE_TYPE_TEST, &since).await.map_err(db)? >= MAX_MANUAL_PER_MINUTE {
             return Err(ApiError::too_many_requests(format!(
                 "exceeded quota: at most {MAX_MANUAL_PER_MINUTE} test events and redeliveries per minute in namespace {ns:?}; try again in a minute"
-            )));
+            ))
+            .with_retry_after(60));
         }
         if store::pending_in_namespace_up_to(tx, ns, MAX_PENDING_PER_NAMESPACE).await.map_err(db)? >= MAX_PENDING_PER_NAMESPACE {
             return Err(ApiError::too_many_requests(format!(

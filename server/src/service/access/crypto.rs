@@ -101,7 +101,7 @@ impl Default for PasswordHashing {
 
 /// The answer when every hashing slot is taken.
 fn busy() -> ApiError {
-    ApiError::too_many_requests("the server is busy hashing passwords; retry later")
+    ApiError::too_many_requests("the server is busy hashing passwords; retry later").with_retry_after(1)
 }
 
 /// An argon2id hash (default parameters, random salt) of `password`, in PHC string format.

@@ -120,6 +120,11 @@ impl<K: std::hash::Hash + Eq + Clone> FailureTable<K> {
     }
 }
 
+/// A throttle's wait as `Retry-After` seconds (at least 1).
+fn retry_seconds(wait: i64) -> u32 {
+    u32::try_from(wait.max(1)).unwrap_or(u32::MAX)
+}
+
 /// Why a sign-in must wait, and how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Wait {
@@ -200,10 +205,12 @@ impl Service {
         let now = self.clock_now();
         match self.sign_ins.wait(&name, client, now) {
             Some(Wait::Name(wait)) => {
-                return Err(ApiError::too_many_requests(format!("too many failed sign-ins for {name:?}; try again in {wait} s")));
+                return Err(ApiError::too_many_requests(format!("too many failed sign-ins for {name:?}; try again in {wait} s"))
+                    .with_retry_after(retry_seconds(wait)));
             }
             Some(Wait::Client(wait)) => {
-                return Err(ApiError::too_many_requests(format!("too many failed sign-ins from this address; try again in {wait} s")));
+                return Err(ApiError::too_many_requests(format!("too many failed sign-ins from this address; try again in {wait} s"))
+                    .with_retry_after(retry_seconds(wait)));
             }
             None => {}
         }
@@ -272,7 +279,8 @@ impl Service {
         let client = caller.remote.as_deref().and_then(|r| r.parse::<IpAddr>().ok()).map(client_of);
         let now = self.clock_now();
         if let Some(Wait::Name(wait) | Wait::Client(wait)) = self.sign_ins.wait(&user.name, client, now) {
-            return Err(ApiError::too_many_requests(format!("too many wrong passwords; try again in {wait} s")));
+            return Err(ApiError::too_many_requests(format!("too many wrong passwords; try again in {wait} s"))
+                .with_retry_after(retry_seconds(wait)));
         }
         if !self.password_hashing.verify(&change.current, &user.password_hash).await? {
             self.sign_ins.failed(&user.name, client, now);
