@@ -456,3 +456,18 @@ async fn server_function_argument_errors_are_the_callers_and_redirects_stay_on_t
     let location = r.headers.get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
     assert!(location.starts_with("/ns/a"), "{location:?}");
 }
+
+/// A 60 KB name is refused without coming back whole: the answer repeats the beginning of what
+/// was sent, says how long it was, and stays small (it used to carry the name four times).
+#[tokio::test]
+async fn a_huge_value_is_not_echoed_whole() {
+    let app = TestApp::new().await;
+    let long = "a".repeat(60_000);
+    let r = app.post("/apis/image.openshift.io/v1/namespaces/default/imagestreams", json!({"metadata": {"name": long}})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", &r.text[..200.min(r.text.len())]);
+    assert!(r.text.len() < 4_000, "the answer is {} bytes", r.text.len());
+    assert!(r.body["message"].as_str().unwrap().contains("(60000 bytes)"), "{}", r.body["message"]);
+    assert_eq!(r.body["details"]["causes"][0]["field"], "metadata.name");
+    let r = app.get(&format!("/apis/image.openshift.io/v1/namespaces/default/imagestreams/{long}")).await;
+    assert!(r.text.len() < 4_000, "a 404 for it is {} bytes", r.text.len());
+}

@@ -4,7 +4,37 @@
 //! Must not: word an error differently from upstream where upstream has a wording.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
+
+/// The most bytes of a value a message repeats: a field error names what was sent, but a 60 KB
+/// name must not come back whole (several times) in the answer.
+pub const MAX_ECHOED_VALUE: usize = 256;
+
+/// `value` as an answer repeats it: whole up to `MAX_ECHOED_VALUE` bytes, else its beginning
+/// (cut at a character boundary) and "…".
+pub fn excerpt(value: &str) -> Cow<'_, str> {
+    match echoed_len(value) {
+        None => Cow::Borrowed(value),
+        Some(cut) => Cow::Owned(format!("{}…", &value[..cut])),
+    }
+}
+
+/// A field error's value: quoted as Go's `%q` would, cut as `excerpt` cuts, with its length.
+fn quoted_excerpt(value: &str) -> String {
+    match echoed_len(value) {
+        None => format!("{value:?}"),
+        Some(cut) => format!("{:?}… ({} bytes)", &value[..cut], value.len()),
+    }
+}
+
+/// Where a value too long to repeat whole is cut; `None` when it is short enough.
+fn echoed_len(value: &str) -> Option<usize> {
+    if value.len() <= MAX_ECHOED_VALUE {
+        return None;
+    }
+    (0..=MAX_ECHOED_VALUE).rev().find(|i| value.is_char_boundary(*i))
+}
 
 /// A `Status` object as Kubernetes sends it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -133,20 +163,20 @@ impl FieldError {
     }
     /// An invalid string value: printed quoted.
     pub fn invalid(field: impl Into<String>, value: &str, detail: impl Into<String>) -> Self {
-        FieldError { field: field.into(), kind: FieldErrorKind::Invalid, value: Some(format!("{value:?}")), detail: detail.into() }
+        FieldError { field: field.into(), kind: FieldErrorKind::Invalid, value: Some(quoted_excerpt(value)), detail: detail.into() }
     }
     /// An invalid non-string value (bool, number): printed bare.
     pub fn invalid_raw(field: impl Into<String>, value: impl fmt::Display, detail: impl Into<String>) -> Self {
         FieldError { field: field.into(), kind: FieldErrorKind::Invalid, value: Some(value.to_string()), detail: detail.into() }
     }
     pub fn not_supported(field: impl Into<String>, value: &str, detail: impl Into<String>) -> Self {
-        FieldError { field: field.into(), kind: FieldErrorKind::NotSupported, value: Some(format!("{value:?}")), detail: detail.into() }
+        FieldError { field: field.into(), kind: FieldErrorKind::NotSupported, value: Some(quoted_excerpt(value)), detail: detail.into() }
     }
     pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
         FieldError { field: field.into(), kind: FieldErrorKind::Forbidden, value: None, detail: detail.into() }
     }
     pub fn not_found(field: impl Into<String>, value: &str) -> Self {
-        FieldError { field: field.into(), kind: FieldErrorKind::NotFound, value: Some(format!("{value:?}")), detail: String::new() }
+        FieldError { field: field.into(), kind: FieldErrorKind::NotFound, value: Some(quoted_excerpt(value)), detail: String::new() }
     }
     pub fn internal(field: impl Into<String>, detail: impl Into<String>) -> Self {
         FieldError { field: field.into(), kind: FieldErrorKind::InternalError, value: None, detail: detail.into() }
@@ -224,7 +254,7 @@ impl ApiError {
 
     fn details(res: Resource, name: &str) -> Option<StatusDetails> {
         Some(StatusDetails {
-            name: name.into(),
+            name: excerpt(name).into_owned(),
             group: res.group.into(),
             kind: res.plural.into(),
             causes: vec![],
@@ -244,18 +274,18 @@ impl ApiError {
 
     /// 404 `<resource> "<name>" not found`.
     pub fn not_found(res: Resource, name: &str) -> Self {
-        Self::failure(404, "NotFound", format!("{} \"{}\" not found", res.qualified(), name), Self::details(res, name))
+        Self::failure(404, "NotFound", format!("{} \"{}\" not found", res.qualified(), excerpt(name)), Self::details(res, name))
     }
     /// 409 `<resource> "<name>" already exists`.
     pub fn already_exists(res: Resource, name: &str) -> Self {
-        Self::failure(409, "AlreadyExists", format!("{} \"{}\" already exists", res.qualified(), name), Self::details(res, name))
+        Self::failure(409, "AlreadyExists", format!("{} \"{}\" already exists", res.qualified(), excerpt(name)), Self::details(res, name))
     }
     /// 409 `Operation cannot be fulfilled on <resource> "<name>": <detail>`.
     pub fn conflict(res: Resource, name: &str, detail: &str) -> Self {
         Self::failure(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{}\": {}", res.qualified(), name, detail),
+            format!("Operation cannot be fulfilled on {} \"{}\": {}", res.qualified(), excerpt(name), detail),
             Self::details(res, name),
         )
     }
@@ -295,6 +325,8 @@ impl ApiError {
     }
     /// 422 `<Kind>.<group> "<name>" is invalid: <field errors joined by ", ">`.
     pub fn invalid(res: Resource, name: &str, errors: &[FieldError]) -> Self {
+        let name = excerpt(name);
+        let name = name.as_ref();
         let joined: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         let kind_qualified = if res.group.is_empty() { res.kind.to_string() } else { format!("{}.{}", res.kind, res.group) };
         let message = if joined.len() == 1 {
@@ -324,5 +356,24 @@ impl ApiError {
     /// Rebuilds an error from a `Status` a server sent (the CLI's side).
     pub fn from_status(status: Status) -> Self {
         ApiError { status: Box::new(status) }
+    }
+}
+
+#[cfg(test)]
+mod echo_tests {
+    use super::*;
+
+    #[test]
+    fn long_values_come_back_cut_with_their_length() {
+        let long = "a".repeat(60_000);
+        let e = FieldError::invalid("metadata.name", &long, "must be no more than 253 characters");
+        let status = ApiError::invalid(Resource { group: "image.openshift.io", kind: "ImageStream", plural: "imagestreams" }, &long, &[e]);
+        let text = serde_json::to_string(&status.status).unwrap();
+        assert!(text.len() < 2_000, "{} bytes", text.len());
+        assert!(status.status.message.contains("… (60000 bytes)"), "{}", status.status.message);
+        assert_eq!(excerpt("short"), "short");
+        // Cut at a character boundary.
+        let wide = "é".repeat(200);
+        assert!(excerpt(&wide).ends_with("é…"));
     }
 }
