@@ -446,6 +446,30 @@ async fn webhooks_from_the_command_line() {
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", "No resources found in default namespace.\n"));
 }
 
+/// `cli_in` with `input` on standard input.
+fn cli_in_with_stdin(server: &Server, config: &std::path::Path, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("IMAGESTREAMS_SERVER", &server.url)
+        .env("IMAGESTREAMS_CONFIG", config)
+        .env_remove("IMAGESTREAMS_NAMESPACE")
+        .env_remove("IMAGESTREAMS_TOKEN")
+        .env_remove("IMAGESTREAMS_USER_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
 fn cli_in(server: &Server, config: &std::path::Path, args: &[&str]) -> Run {
     let out: Output = Command::new(BIN)
         .args(args)
@@ -489,6 +513,12 @@ fn accounts_from_the_command_line() {
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&saved.permissions()) & 0o777, 0o600);
     assert_eq!(ok(&["whoami"]), "admin\n");
     assert_eq!(ok(&["create", "user", "alice", "--password", "alice-password-1"]), "user/alice created\n");
+    // Without --password the password is read from standard input (out of sight of `ps`).
+    let r = cli_in_with_stdin(&s, &config, &["create", "user", "bob"], "bob-password-12\n");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "user/bob created\n"), "{}", r.stderr);
+    let bob = secrets.path().join("bob-config");
+    let r = cli_in(&s, &bob, &["login", "-u", "bob", "-p", "bob-password-12"]);
+    assert_eq!(r.code, 0, "bob signs in with the password read from stdin: {}", r.stderr);
     assert_eq!(ok(&["create", "namespace", "team"]), "namespace/team created\n");
     assert_eq!(ok(&["policy", "add-role-to-user", "editor", "alice", "-n", "team"]), "role/editor added: \"alice\"\n");
     assert_eq!(ok(&["get", "members", "-n", "team"]), "USER      ROLE\nadmin     admin\nalice     editor\n");

@@ -222,8 +222,9 @@ pub enum CreateWhat {
     /// Create a user (server administrators).
     User {
         name: String,
+        /// Read from standard input when not given (a flag is visible to other users in `ps`).
         #[arg(long, env = "IMAGESTREAMS_USER_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
         /// A server-wide administrator.
         #[arg(long, env = "IMAGESTREAMS_ADMIN")]
         admin: bool,

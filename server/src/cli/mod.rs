@@ -93,6 +93,7 @@ async fn execute(cli: Cli, namespace_given: bool, out: &mut Output) -> CmdResult
             webhooks::create(&ctx()?, new, out).await
         }
         Command::Create { what: CreateWhat::User { name, password, admin } } => {
+            let password = password.unwrap_or_else(read_password);
             accounts::create_user(&ctx()?, &name, &password, admin, out).await
         }
         Command::Create { what: CreateWhat::Token { name, namespaces, max_role, expires_in } } => {
@@ -130,7 +131,8 @@ async fn execute(cli: Cli, namespace_given: bool, out: &mut Output) -> CmdResult
     }
 }
 
-/// `login` without `-p`: the password is the first line of standard input.
+/// `login` without `-p`, `create user` without `--password`: the password is the first line
+/// of standard input.
 fn read_password() -> String {
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
