@@ -33,7 +33,7 @@ use crate::store::{self, Store};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The database file in a data directory and in a backup.
 const DATABASE: &str = "imagestreams.db";
@@ -145,6 +145,14 @@ async fn digests_of(store: &Store) -> OpsResult<Vec<String>> {
 /// Backs up `data_dir` (its database, sealing key, and the blobs of `blobs`) into `to`, a new
 /// or empty directory, while a server may be running on it.
 pub async fn backup(data_dir: &Path, blobs: &BlobStore, to: &Path, now: &str) -> OpsResult<BackupManifest> {
+    if absolute(to).starts_with(absolute(data_dir)) {
+        return Err(format!(
+            "the backup directory {} is inside the data directory {}: give one elsewhere (a backup goes with the data directory \
+             if its disk is lost, and the next backup would copy this one)",
+            to.display(),
+            data_dir.display()
+        ));
+    }
     let live = Store::open_existing(data_dir).await.map_err(|e| format!("opening the database in {}: {e}", data_dir.display()))?;
     empty_private_dir(to, "the backup directory")?;
     let target_blobs = BlobStore::filesystem(&to.join("blobs")).map_err(|e| format!("the backup's blob directory: {e}"))?;
@@ -203,7 +211,23 @@ pub async fn restore(from: &Path, data_dir: &Path, blobs: Option<&BlobStore>) ->
     if manifest.format != 1 {
         return Err(format!("{}: backup format {} is not one this version reads", manifest_path.display(), manifest.format));
     }
+    let created = !data_dir.exists();
     empty_private_dir(data_dir, "the data directory")?;
+    let restored = restore_into(from, data_dir, blobs, &manifest).await;
+    if restored.is_err() {
+        // Nothing half-restored is left to be served by mistake: the directory goes back to
+        // how it was (blobs already written to an object store stay; they are content-addressed
+        // and unreferenced).
+        let cleared = if created { std::fs::remove_dir_all(data_dir) } else { clear_dir(data_dir) };
+        if let Err(e) = cleared {
+            tracing::warn!(error = %e, dir = %data_dir.display(), "a failed restore could not remove what it wrote");
+        }
+    }
+    restored.map(|()| manifest)
+}
+
+/// The steps of `restore` after the checks: on error the caller removes what they wrote.
+async fn restore_into(from: &Path, data_dir: &Path, blobs: Option<&BlobStore>, manifest: &BackupManifest) -> OpsResult<()> {
     let database = data_dir.join(DATABASE);
     copy_private(&from.join(DATABASE), &database)?;
     if manifest.sealing_key {
@@ -231,7 +255,36 @@ pub async fn restore(from: &Path, data_dir: &Path, blobs: Option<&BlobStore>) ->
     if !missing.is_empty() {
         return Err(format!("the backup lacks {} blob(s) its database records, e.g. {}", missing.len(), missing[0]));
     }
-    Ok(manifest)
+    Ok(())
+}
+
+/// Removes everything inside `dir`, keeping `dir`.
+fn clear_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() { std::fs::remove_dir_all(&path)? } else { std::fs::remove_file(&path)? }
+    }
+    Ok(())
+}
+
+/// `dir` made absolute with symbolic links resolved; a directory that does not exist yet is
+/// resolved through its nearest existing ancestor.
+fn absolute(dir: &Path) -> PathBuf {
+    let mut existing = dir.to_path_buf();
+    let mut below = vec![];
+    loop {
+        if let Ok(mut found) = existing.canonicalize() {
+            found.extend(below.iter().rev());
+            return found;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                below.push(name.to_owned());
+                existing = if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
+            }
+            _ => return dir.to_path_buf(),
+        }
+    }
 }
 
 /// Copies a file, the copy private to this user (0600).
@@ -251,4 +304,43 @@ fn write_manifest(to: &Path, manifest: &BackupManifest) -> OpsResult<()> {
     let partial = to.join(format!("{MANIFEST}.partial"));
     std::fs::write(&partial, text).map_err(io("writing", &partial))?;
     std::fs::rename(&partial, to.join(MANIFEST)).map_err(io("renaming", &partial))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_backup_inside_the_data_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Store::open(&data).await.unwrap().close().await;
+        let blobs = BlobStore::filesystem(&data.join("blobs")).unwrap();
+        for to in [data.join("backup"), data.join("x/../backup2"), data.clone()] {
+            let e = backup(&data, &blobs, &to, "2026-12-01T00:00:00Z").await.unwrap_err();
+            assert!(e.contains("is inside the data directory"), "{to:?}: {e}");
+        }
+        assert!(!data.join("backup").exists(), "nothing was written");
+        let elsewhere = dir.path().join("backup");
+        assert!(backup(&data, &blobs, &elsewhere, "2026-12-01T00:00:00Z").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_failed_restore_leaves_no_partial_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Store::open(&data).await.unwrap().close().await;
+        let blobs = BlobStore::filesystem(&data.join("blobs")).unwrap();
+        let copy = dir.path().join("backup");
+        backup(&data, &blobs, &copy, "2026-12-01T00:00:00Z").await.unwrap();
+        // A backup whose database is damaged: the restore fails after copying it.
+        std::fs::write(copy.join(DATABASE), b"not a database").unwrap();
+        let new = dir.path().join("restored");
+        assert!(restore(&copy, &new, None).await.is_err());
+        assert!(!new.exists(), "the directory the restore created is gone again");
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(restore(&copy, &empty, None).await.is_err());
+        assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "an empty directory given is left empty");
+    }
 }
