@@ -89,8 +89,10 @@ pub type StoreResult<T> = Result<T, sqlx::Error>;
 pub struct Store {
     writer: SqlitePool,
     reader: SqlitePool,
-    /// How the writer connects (a backup opens its own connection with it).
-    writer_options: SqliteConnectOptions,
+    /// How the writer connects (a backup opens its own connection with it). Shared: the
+    /// options hold a map of pragmas, and a store is cloned with every service clone (one per
+    /// request, and one held by every open watch).
+    writer_options: std::sync::Arc<SqliteConnectOptions>,
     /// Bulk writes in progress ([`Store::begin_bulk`]): while any runs, the writer keeps a
     /// larger page cache.
     bulk: std::sync::Arc<tokio::sync::Mutex<usize>>,
@@ -204,7 +206,7 @@ impl Store {
         MIGRATOR.run(&writer).await?;
         let reader =
             SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store { writer, reader, writer_options: opts, bulk: Default::default(), group: Default::default() })
+        Ok(Store { writer, reader, writer_options: std::sync::Arc::new(opts), bulk: Default::default(), group: Default::default() })
     }
 
     /// Opens the database of an existing data directory without migrating it (a backup of a
@@ -221,7 +223,7 @@ impl Store {
         let writer = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(opts.clone()).await?;
         let reader =
             SqlitePoolOptions::new().max_connections(2).test_before_acquire(false).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store { writer, reader, writer_options: opts, bulk: Default::default(), group: Default::default() })
+        Ok(Store { writer, reader, writer_options: std::sync::Arc::new(opts), bulk: Default::default(), group: Default::default() })
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
@@ -265,7 +267,7 @@ impl Store {
         let target = path.to_str().ok_or_else(|| sqlx::Error::Protocol("the backup path is not UTF-8".into()))?;
         // A fresh read-only connection: VACUUM INTO writes only the new file, and a backup must
         // never be able to write the live database.
-        let mut conn = sqlx::ConnectOptions::connect(&self.writer_options.clone().read_only(true)).await?;
+        let mut conn = sqlx::ConnectOptions::connect(&(*self.writer_options).clone().read_only(true)).await?;
         sqlx::query("VACUUM INTO ?").bind(target).execute(&mut conn).await?;
         sqlx::Connection::close(conn).await
     }
