@@ -11,6 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use futures::StreamExt;
 use serde::Deserialize;
 
+/// The content type of a watch (Kubernetes' `application/json;stream=watch`: one JSON event per
+/// line).
+pub const WATCH_CONTENT_TYPE: &str = "application/json;stream=watch";
+
 /// Query parameters of the stream collections: a list, or with `watch` a watch.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -127,7 +131,7 @@ async fn list_or_watch(
         }));
         return Ok(axum::response::Response::builder()
             .status(StatusCode::OK)
-            .header("content-type", "application/json;stream=watch")
+            .header("content-type", WATCH_CONTENT_TYPE)
             .header("cache-control", "no-store")
             .body(body)
             .map_err(|e| app::model::ApiError::internal(e.to_string()))?);
