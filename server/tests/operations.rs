@@ -412,7 +412,7 @@ async fn text_logs_carry_the_request_id_too() {
 /// server does not compress watches either. The watch still delivers at once.
 #[tokio::test]
 async fn watches_are_never_compressed() {
-    let mut portal = Portal::start(&[], &[]);
+    let portal = Portal::start(&[], &[]);
     let base = format!("{}/apis/image.openshift.io/v1/namespaces/default/imagestreams", portal.url);
     let http = client();
     let r = http.post(&base).json(&json!({"metadata": {"name": "gz"}})).send().await.unwrap();

@@ -597,15 +597,15 @@ impl WatchState {
         use tokio::sync::broadcast::error::RecvError;
         enum Woke {
             Batch(Result<Arc<Batch>, RecvError>),
-            Drain,
-            Epoch(bool),
             Timer,
             Bookmark,
-            ClockMoved(bool),
         }
         loop {
             if self.follow.position == i64::MAX {
                 return Step::End;
+            }
+            if let Some(step) = self.signalled() {
+                return step;
             }
             if self.follow.catch_up {
                 // Boxed: an idle watcher waits below, and must not carry the (large) state of
@@ -630,19 +630,18 @@ impl WatchState {
             // wakes the watch below to look again).
             let bookmarks = self.req.bookmarks;
             let wait = (self.next_bookmark - self.service.clock_now()).to_std().unwrap_or(Duration::ZERO);
+            // The rarely moving signals (account changes, the clock moved by hand, draining) are
+            // not waited on here: the hub pokes every watch when one moves (`poke_on_signals`),
+            // and `signalled` looks. Waiting on them here cost every watch, at every event, a
+            // lock on each signal's list of waiters to register and one to leave it.
             let woke = tokio::select! {
                 r = self.follow.batches.recv() => Woke::Batch(r),
-                r = self.epoch.changed() => Woke::Epoch(r.is_ok()),
                 _ = self.recheck.tick() => Woke::Timer,
                 _ = tokio::time::sleep(wait), if bookmarks => Woke::Bookmark,
-                r = self.clock.changed() => Woke::ClockMoved(r.is_ok()),
-                r = self.draining.changed() => if r.is_ok() { Woke::Drain } else { Woke::ClockMoved(false) },
             };
             match woke {
-                Woke::Drain => return Step::Drain,
-                Woke::Epoch(true) => return Step::Recheck,
                 Woke::Timer => return Step::Timer,
-                Woke::Epoch(false) | Woke::Batch(Err(RecvError::Closed)) => return Step::End,
+                Woke::Batch(Err(RecvError::Closed)) => return Step::End,
                 Woke::Batch(Err(RecvError::Lagged(_))) => self.follow.catch_up = true,
                 Woke::Batch(Ok(batch)) => {
                     if batch.upto <= position {
@@ -664,9 +663,6 @@ impl WatchState {
                         return Step::Lines(lines);
                     }
                 }
-                Woke::ClockMoved(false) => {}
-                // Expiry and the lifetime are on the service clock: ask again now.
-                Woke::ClockMoved(true) => return Step::Timer,
                 Woke::Bookmark => {
                     self.next_bookmark = self.bookmark_after_now();
                     let Some(line) = bookmark_line(position) else { continue };
@@ -674,6 +670,27 @@ impl WatchState {
                 }
             }
         }
+    }
+
+    /// What a signal that moved since the watch last looked asks of it: draining ends it, an
+    /// account change (the access epoch) asks again whether its caller may see what it follows
+    /// (its sender gone: the end), and a clock moved by hand looks again at expiry, lifetime
+    /// and bookmarks (the service clock).
+    fn signalled(&mut self) -> Option<Step> {
+        if self.draining.has_changed().unwrap_or(false) {
+            self.draining.borrow_and_update();
+            return Some(Step::Drain);
+        }
+        match self.epoch.has_changed() {
+            Ok(true) => return Some(Step::Recheck),
+            Err(_) => return Some(Step::End),
+            Ok(false) => {}
+        }
+        if self.clock.has_changed().unwrap_or(false) {
+            self.clock.borrow_and_update();
+            return Some(Step::Timer);
+        }
+        None
     }
 
     /// Reads the event log after the position: its next events, or (none left) the current
@@ -853,7 +870,13 @@ impl Service {
             // dropped, so is the hub, and its guard stops the reader.
             let reader = Service { watch_hub: Arc::new(std::sync::OnceLock::new()), ..self.clone() };
             let tail = TaskGuard::spawn(reader.tail(batches.clone(), published.clone()));
-            WatchHub { batches, published, _tail: tail }
+            let signals = TaskGuard::spawn(poke_on_signals(
+                self.watches.epoch.subscribe(),
+                self.clock_moves(),
+                self.draining_signal(),
+                batches.clone(),
+            ));
+            WatchHub { batches, published, _tail: tail, _signals: signals }
         })
     }
 
@@ -937,6 +960,33 @@ pub(crate) struct WatchHub {
     published: Arc<std::sync::atomic::AtomicI64>,
     /// The one reader of the event log; stops with the hub.
     _tail: TaskGuard,
+    /// The one waiter on the rarely moving signals (`poke_on_signals`); stops with the hub.
+    _signals: TaskGuard,
+}
+
+/// Wakes every watch when one of the rarely moving signals moves (the access epoch, the clock
+/// moved by hand, draining): this one task waits on them, not every watch, and sends the hub an
+/// empty batch before every version (which every watch skips), so each watch wakes and looks
+/// at the signals itself (`WatchState::signalled`). A watch that misses the batch (fallen
+/// behind the hub) looks at them too before it catches up.
+async fn poke_on_signals(
+    mut epoch: tokio::sync::watch::Receiver<u64>,
+    mut clock: tokio::sync::watch::Receiver<u64>,
+    mut draining: tokio::sync::watch::Receiver<bool>,
+    hub: tokio::sync::broadcast::Sender<Arc<Batch>>,
+) {
+    loop {
+        let open = tokio::select! {
+            r = epoch.changed() => r.is_ok(),
+            r = clock.changed() => r.is_ok(),
+            r = draining.changed() => r.is_ok(),
+        };
+        let _ = hub.send(Arc::new(Batch { after: i64::MIN, upto: i64::MIN, events: vec![] }));
+        if !open {
+            // A signal's sender is gone: the service is going away (watches see it themselves).
+            return;
+        }
+    }
 }
 
 /// Batches the hub keeps for watchers that are a little behind; one further behind catches up
