@@ -42,6 +42,16 @@ pub struct DeliveryTarget {
     pub secret: Result<Vec<u8>, String>,
 }
 
+/// Why a delivery's target may not be sent to now (`Service::check_webhook_target`).
+#[derive(Clone, Debug)]
+pub struct TargetRefused {
+    /// Said in the delivery log.
+    pub reason: String,
+    /// Retrying cannot change it: the operator's rules refuse the target (a name that does not
+    /// resolve is not permanent).
+    pub permanent: bool,
+}
+
 /// What one attempt came to.
 #[derive(Clone, Debug)]
 pub struct AttemptOutcome {
@@ -180,8 +190,13 @@ impl Service {
 
     /// Whether `host:port` may receive webhooks (`--allowed-webhook-target`; non-public
     /// addresses only when named), checked on its resolved addresses; the reason when not.
-    pub async fn check_webhook_target(&self, host: &str, port: u16) -> Result<(), crate::egress::EgressError> {
-        self.webhook_guard.resolve(host, port).await.map(|_| ())
+    pub async fn check_webhook_target(&self, host: &str, port: u16) -> Result<(), TargetRefused> {
+        self.webhook_guard.resolve(host, port).await.map(|_| ()).map_err(|e| TargetRefused {
+            // The operator's rules refuse it: retrying sends it nowhere either. A name that does
+            // not resolve now may later.
+            permanent: matches!(e, crate::egress::EgressError::Refused(_)),
+            reason: e.to_string(),
+        })
     }
 
     /// The HTTP client deliveries are sent with: every connection through a guarding egress

@@ -38,7 +38,7 @@ pub use access::{
     unauthorized, unauthorized_change,
 };
 pub use catalog::CATALOG_PAGE;
-pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, WebhookClient};
+pub use deliveries::{AttemptOutcome, DeliveryTarget, QueuedDelivery, TargetRefused, WebhookClient};
 pub use forms::form_error;
 pub use imports::ImportProgress;
 pub use patch::PatchType;

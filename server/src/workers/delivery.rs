@@ -174,12 +174,8 @@ async fn send(service: &Service, client: &WebhookClient, url: &str, secret: &[u8
         Ok(t) => t,
         Err(m) => return (None, Some((format!("the target URL {m}"), true))),
     };
-    match service.check_webhook_target(&host, port).await {
-        Ok(()) => {}
-        // The operator's rules refuse it: retrying sends it nowhere either.
-        Err(e @ crate::egress::EgressError::Refused(_)) => return (None, Some((e.to_string(), true))),
-        // A name that does not resolve now may later.
-        Err(e) => return (None, Some((e.to_string(), false))),
+    if let Err(refused) = service.check_webhook_target(&host, port).await {
+        return (None, Some((refused.reason, refused.permanent)));
     }
     // Real time, not the service clock: the receiver checks it against its own clock to refuse
     // replays, and nothing stores it.
