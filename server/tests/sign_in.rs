@@ -80,11 +80,11 @@ async fn new_users_and_passwords_are_bounded_too() {
     assert_eq!(r.body["message"], "User \"\" is invalid: name: Too long: may not be more than 63 bytes");
     let r = app.send_with("POST", "/api/v1/users", Some(json!({"name": "vera", "password": "p".repeat(1025)})), &h).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    assert_eq!(r.body["message"], "User \"\" is invalid: password: Invalid value: <hidden>: must be no more than 1024 bytes long");
+    assert_eq!(r.body["message"], "User \"vera\" is invalid: password: Invalid value: <hidden>: must be no more than 1024 bytes long");
     let r =
         app.send_with("PUT", "/api/v1/session/password", Some(json!({"current": "c".repeat(2000), "new": "a-good-password-2"})), &h).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    assert_eq!(r.body["message"], "User \"\" is invalid: current: Too long: may not be more than 1024 bytes");
+    assert_eq!(r.body["message"], "User \"admin\" is invalid: current: Too long: may not be more than 1024 bytes");
     assert!(app.service.bootstrap_admin(&"r".repeat(64), ADMIN_PASSWORD).await.is_err(), "the first administrator's name too");
 }
 

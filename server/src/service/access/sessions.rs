@@ -183,10 +183,11 @@ impl SignInThrottle {
     }
 }
 
-/// Refuses a new password that breaks the domain's rule (the value is never echoed).
-pub(super) fn check_new_password(field: &str, password: &str) -> Result<(), ApiError> {
+/// Refuses a new password of user `user` that breaks the domain's rule (the value is never
+/// echoed).
+pub(super) fn check_new_password(user: &str, field: &str, password: &str) -> Result<(), ApiError> {
     match app::domain::accounts::password_error(password) {
-        Some(rule) => Err(ApiError::invalid(RES_USERS, "", &[FieldError::invalid_raw(field, "<hidden>", rule)])),
+        Some(rule) => Err(ApiError::invalid(RES_USERS, user, &[FieldError::invalid_raw(field, "<hidden>", rule)])),
         None => Ok(()),
     }
 }
@@ -269,9 +270,13 @@ impl Service {
             return Err(ApiError::forbidden("a limited token cannot change its owner's password; sign in, or use an unlimited token"));
         }
         if change.current.len() > MAX_PASSWORD_BYTES {
-            return Err(ApiError::invalid(RES_USERS, "", &[too_long("current", MAX_PASSWORD_BYTES)]));
+            return Err(ApiError::invalid(
+                RES_USERS,
+                caller.user.as_deref().unwrap_or_default(),
+                &[too_long("current", MAX_PASSWORD_BYTES)],
+            ));
         }
-        check_new_password("new", &change.new)?;
+        check_new_password(caller.user.as_deref().unwrap_or_default(), "new", &change.new)?;
         let mut conn = self.store.read().await.map_err(db)?;
         let user = store::user_by_id(&mut conn, id).await.map_err(db)?.ok_or_else(unauthorized)?;
         drop(conn);

@@ -80,14 +80,14 @@ impl Service {
 
     /// Whether this caller may create a user while no administrator exists: only the setup token
     /// and the server itself, and then only an administrator.
-    pub(super) fn check_first_user(&self, caller: &Caller, admin: bool) -> Result<(), ApiError> {
+    pub(super) fn check_first_user(&self, caller: &Caller, name: &str, admin: bool) -> Result<(), ApiError> {
         if caller.system || (caller.setup && admin) {
             return Ok(());
         }
         if caller.setup {
             return Err(ApiError::invalid(
                 RES_USERS,
-                "",
+                name,
                 &[FieldError::invalid_raw("admin", false, "the setup token creates the first administrator: set admin to true")],
             ));
         }

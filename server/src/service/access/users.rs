@@ -83,7 +83,7 @@ impl Service {
         if name.len() > MAX_USER_NAME_LEN {
             return Err(ApiError::invalid(RES_USERS, "", &[too_long("name", MAX_USER_NAME_LEN)]));
         }
-        check_new_password("password", password)?;
+        check_new_password(name, "password", password)?;
         let hash = self.password_hashing.hash(password).await?;
         let mut tx = self.store.begin().await.map_err(db)?;
         if store::count_server_admins(&mut tx).await.map_err(db)? > 0 {
@@ -110,20 +110,20 @@ impl Service {
     /// (or the server itself) may, and only an administrator (`setup`): never an anonymous
     /// request, not even on a single-user loopback server.
     pub async fn create_user(&self, caller: &Caller, new: &NewUser) -> Result<WhoAmI, ApiError> {
+        let name = new.name.trim();
+        // An oversized name is not echoed as the object's name.
+        let shown = if name.len() > MAX_USER_NAME_LEN { "" } else { name };
         let first = !self.administrator_exists().await?;
         if first {
-            self.check_first_user(caller, new.admin)?;
+            self.check_first_user(caller, shown, new.admin)?;
         } else {
             self.allow(caller, Verb::Create, "users", None)?;
         }
-        let name = new.name.trim();
         let errs = validate_user_name(name, "name");
         if !errs.is_empty() {
-            // An oversized name is not echoed as the object's name either.
-            let shown = if name.len() > MAX_USER_NAME_LEN { "" } else { name };
             return Err(ApiError::invalid(RES_USERS, shown, &errs));
         }
-        check_new_password("password", &new.password)?;
+        check_new_password(shown, "password", &new.password)?;
         let hash = self.password_hashing.hash(&new.password).await?;
         let mut tx = self.store.begin().await.map_err(db)?;
         if first && store::count_server_admins(&mut tx).await.map_err(db)? > 0 {
