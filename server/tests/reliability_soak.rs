@@ -9,7 +9,8 @@
 //! warm-up, then the measured phase; after each the load stops and the server idles for a
 //! moment, and its resident memory and open file descriptors are read from `/proc`.
 //! Asserted:
-//! - resident memory after the measured phase is < 10 % above what it was after the warm-up;
+//! - resident memory after the measured phase is < 10 % above what it was after the warm-up
+//!   (its highest idle reading, see below);
 //! - no file descriptor leak: after the measured phase at most 2 more open descriptors than
 //!   after the warm-up (the read pool may open a connection it had not needed yet);
 //! - p99 latencies stable: the p99 of reads, of writes and of imports in the last fifth of the
@@ -17,9 +18,13 @@
 //!   50 ms in the short one, whose fifths hold only a hundred requests or so);
 //! - 0 answers 5xx, 0 failed requests, every watch line parses, every delivery is signed.
 //!
-//! `soak_short` (8 s warm-up, 24 s measured) runs with `cargo test`; the full soak is
+//! The warm-up runs in rounds until one ends no more than 3 % above the highest idle memory of
+//! the rounds before (at most four); that highest level is the reference: "after the warm-up"
+//! means once the server's caches have filled.
+//!
+//! `soak_short` (8 s warm-up rounds, 24 s measured) runs with `cargo test`; the full soak is
 //! `SOAK_MINUTES=30 cargo test --release -p server --test reliability_soak -- --ignored --nocapture`
-//! (warm-up: a tenth of it, at least a minute).
+//! (warm-up rounds: a tenth of it, at least a minute).
 
 mod common;
 
@@ -269,8 +274,29 @@ async fn soak(warm_up: Duration, measured: Duration, tolerance: Tolerance) {
     drop(client);
     let pid = portal.pid();
 
-    let (warm_stats, _) = load_for(&portal.url, &registry.host, warm_up).await;
-    let (rss_warm, fds_warm) = idle_usage(pid).await;
+    // Warmed up once the server's idle memory has settled: its caches fill under load (each
+    // connection's SQLite page cache, the watch hub's ring of recent batches, the allocator's
+    // pages), and a single short warm-up sometimes ended below where the server then stays
+    // (102-118 MB after 8 s against 115-130 MB throughout the measured phase, debug build).
+    // Rounds of `warm_up` until one ends no more than 3 % above the highest idle memory so far
+    // (four at most); that highest level is the warmed-up server's (idle readings of the same
+    // server vary by several percent from one moment to the next).
+    let mut warm_stats = Stats { samples: vec![], errors: vec![] };
+    let mut warm_rounds = 0;
+    let mut highest: Option<u64> = None;
+    let (rss_warm, fds_warm) = loop {
+        let (round, _) = load_for(&portal.url, &registry.host, warm_up).await;
+        warm_rounds += 1;
+        warm_stats.samples.extend(round.samples);
+        warm_stats.errors.extend(round.errors);
+        let (rss, fds) = idle_usage(pid).await;
+        let settled = highest.is_some_and(|h| rss * 100 <= h * 103);
+        let top = highest.map_or(rss, |h| h.max(rss));
+        highest = Some(top);
+        if settled || warm_rounds == 4 {
+            break (top, fds);
+        }
+    };
     let started = Instant::now();
     let mut during = vec![];
     let sampler = {
@@ -310,7 +336,7 @@ async fn soak(warm_up: Duration, measured: Duration, tolerance: Tolerance) {
     let trend: Vec<u64> = (0..10).filter_map(|i| during.get(i * during.len() / 10).map(|(r, _)| *r)).collect();
     let max_fds = during.iter().map(|(_, f)| *f).max().unwrap_or(0);
     println!(
-        "soak: warm-up {warm_up:?} ({} requests), measured {measured:?}\n  idle after warm-up: {rss_warm} KiB resident, {fds_warm} fds\n  idle at the end: {rss_end} KiB resident, {fds_end} fds\n  under load at most {max_rss} KiB, {max_fds} fds; resident through the phase {trend:?}\n  {}\n  {watch_lines} watch lines, {} webhook deliveries",
+        "soak: warm-up {warm_rounds} × {warm_up:?} ({} requests), measured {measured:?}\n  idle after warm-up: {rss_warm} KiB resident, {fds_warm} fds\n  idle at the end: {rss_end} KiB resident, {fds_end} fds\n  under load at most {max_rss} KiB, {max_fds} fds; resident through the phase {trend:?}\n  {}\n  {watch_lines} watch lines, {} webhook deliveries",
         warm_stats.samples.len(),
         report.join("\n  "),
         delivered.len()
