@@ -17,7 +17,7 @@
 
 use crate::service::client_of;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -112,20 +112,21 @@ impl QuietWarning {
 }
 
 /// Serves HTTP/1.1 (what browsers and the CLI speak to us over plain HTTP) with one small task
-/// per connection: an idle watch then costs little more than hyper's read and write buffers
-/// (`axum::serve` keeps an HTTP/1-or-2 connection per client). Each request carries its peer
-/// address (`ConnectInfo`) for the audit log. When `shutdown` completes it stops accepting,
-/// closes idle kept-alive connections, and gives open requests `shutdown_timeout` to finish
-/// (watches and live pages have ended by then: the service's draining ends them).
+/// per connection (`connection`: hyper for ordinary requests, a lean writer for watches). Each
+/// request carries its peer address (`ConnectInfo`) for the audit log. When `shutdown` completes
+/// it stops accepting, closes idle kept-alive connections, and gives open requests
+/// `shutdown_timeout` to finish (watches and live pages have ended by then: the service's
+/// draining ends them).
 pub async fn serve_http1(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     config: ListenerConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
-    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let max_connections = config.max_connections.clamp(1, tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let per_client = Arc::new(PerClient::default());
     let (mut accept_warning, mut refusal_warning, mut full_warning) =
         (QuietWarning::default(), QuietWarning::default(), QuietWarning::default());
@@ -174,42 +175,22 @@ pub async fn serve_http1(
             drop(stream);
             continue;
         };
-        serve_connection(stream, peer, &app, &config, &graceful, (permit, client_slot));
+        let _ = stream.set_nodelay(true);
+        let connection = super::connection::serve(stream, peer, app.clone(), config.header_read_timeout, stopped.clone());
+        tokio::spawn(async move {
+            let _slots = (permit, client_slot);
+            connection.await;
+        });
     }
     drop(listener);
+    let _ = stop.send(true);
+    // Every connection holds a slot until it ends: all slots free is all connections ended.
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = slots.acquire_many(max_connections as u32) => {}
         _ = tokio::time::sleep(config.shutdown_timeout) => {
             tracing::warn!(timeout_ms = config.shutdown_timeout.as_millis() as u64, "requests still in flight at the shutdown timeout were cut");
         }
     }
-}
-
-/// Runs one connection on its own task; `slots` (its global and per-client slots) are given
-/// back when it ends.
-fn serve_connection(
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    app: &axum::Router,
-    config: &ListenerConfig,
-    graceful: &hyper_util::server::graceful::GracefulShutdown,
-    slots: (tokio::sync::OwnedSemaphorePermit, ClientSlot),
-) {
-    use tower::Layer;
-    let _ = stream.set_nodelay(true);
-    let service = axum::Extension(axum::extract::ConnectInfo(peer)).layer(app.clone());
-    let conn = hyper::server::conn::http1::Builder::new()
-        // Without a timer hyper silently leaves the header-read timeout off.
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(service));
-    let conn = graceful.watch(conn);
-    tokio::spawn(async move {
-        let _slots = slots;
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "connection ended");
-        }
-    });
 }
 
 #[cfg(test)]
@@ -285,5 +266,170 @@ mod tests {
             assert_eq!(w.due(t + Duration::from_millis(i * 50)), None);
         }
         assert_eq!(w.due(t + QUIET_PERIOD), Some(99), "the next one says how many were left out");
+    }
+}
+
+/// The watch transport (`connection`) over real sockets: which requests it takes from hyper, and
+/// that the connection goes on as the client expects around them.
+#[cfg(test)]
+mod transport_tests {
+    use super::*;
+    use axum::extract::RawQuery;
+    use std::net::SocketAddr;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// `GET /items` answers `list`; `GET /items?watch=1&n=N` streams N lines and ends (`n=0`
+    /// streams until the client leaves); dropping a watch's stream is told on `dropped`.
+    fn app(dropped: tokio::sync::mpsc::UnboundedSender<()>) -> axum::Router {
+        struct Told(tokio::sync::mpsc::UnboundedSender<()>);
+        impl Drop for Told {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        axum::Router::new()
+            .route(
+                "/items",
+                axum::routing::get(move |RawQuery(q): RawQuery| {
+                    let dropped = dropped.clone();
+                    async move {
+                        let q = q.unwrap_or_default();
+                        if !q.contains("watch=1") {
+                            return axum::response::Response::new(axum::body::Body::from("list"));
+                        }
+                        let n: usize = q.split("n=").nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+                        let told = Told(dropped);
+                        let lines = futures::stream::iter((0..n).map(|i| Ok::<_, std::io::Error>(format!("event {i}\n"))));
+                        let stream: std::pin::Pin<Box<dyn futures::Stream<Item = std::io::Result<String>> + Send>> =
+                            if n == 0 { Box::pin(futures::stream::pending()) } else { Box::pin(lines) };
+                        let body = futures::StreamExt::map(stream, move |l| {
+                            let _ = &told;
+                            l
+                        });
+                        axum::response::Response::new(axum::body::Body::from_stream(body))
+                    }
+                }),
+            )
+            .route("/echo", axum::routing::post(|body: String| async move { body }))
+    }
+
+    async fn start() -> (SocketAddr, tokio::sync::mpsc::UnboundedReceiver<()>, tokio::sync::oneshot::Sender<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve_http1(listener, app(tx), ListenerConfig::default(), async move {
+            let _ = stopped.await;
+        }));
+        (addr, rx, stop)
+    }
+
+    /// Reads until `text` has arrived (or 5 s pass); everything read so far.
+    async fn read_until(conn: &mut tokio::net::TcpStream, seen: &mut String, text: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 4096];
+        while !seen.contains(text) {
+            match tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    #[tokio::test]
+    async fn a_watch_after_a_list_on_one_connection_then_the_connection_goes_on() {
+        let (addr, _dropped, _stop) = start().await;
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut seen = String::new();
+        // kubectl's order: the list, then the watch on the same kept-alive connection.
+        conn.write_all(b"GET /items HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(read_until(&mut conn, &mut seen, "list").await, "{seen}");
+        seen.clear();
+        conn.write_all(b"GET /items?watch=1&n=2 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(read_until(&mut conn, &mut seen, "0\r\n\r\n").await, "{seen}");
+        assert!(seen.starts_with("HTTP/1.1 200 OK\r\n"), "{seen}");
+        assert!(seen.contains("transfer-encoding: chunked\r\n") && seen.contains("\r\ndate: "), "{seen}");
+        let body = &seen[seen.find("\r\n\r\n").unwrap() + 4..];
+        assert_eq!(body, "8\r\nevent 0\n\r\n8\r\nevent 1\n\r\n0\r\n\r\n");
+        // The same connection serves the next request (hyper again), then another watch.
+        seen.clear();
+        conn.write_all(b"GET /items HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(read_until(&mut conn, &mut seen, "list").await, "{seen}");
+        seen.clear();
+        conn.write_all(b"GET /items?watch=1&n=1 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(read_until(&mut conn, &mut seen, "event 0\n\r\n0\r\n\r\n").await, "{seen}");
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_around_a_watch_are_answered_in_order() {
+        let (addr, _dropped, _stop) = start().await;
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(
+            b"GET /items?watch=1&n=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /items HTTP/1.1\r\nHost: x\r\n\r\nGET /items?watch=1&n=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut seen = String::new();
+        assert!(read_until(&mut conn, &mut seen, "list").await, "{seen}");
+        let mut rest = vec![];
+        tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut rest)).await.expect("closed after the last").unwrap();
+        seen.push_str(&String::from_utf8_lossy(&rest));
+        assert_eq!(seen.matches("HTTP/1.1 200 OK").count(), 3, "{seen}");
+        let (first, second) = (seen.find("event 0").unwrap(), seen.find("list").unwrap());
+        assert!(first < second && seen.rfind("event 0").unwrap() > second, "{seen}");
+        assert!(seen.contains("connection: close\r\n"), "{seen}");
+    }
+
+    #[tokio::test]
+    async fn a_client_leaving_an_idle_watch_ends_it() {
+        let (addr, mut dropped, _stop) = start().await;
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /items?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut seen = String::new();
+        assert!(read_until(&mut conn, &mut seen, "\r\n\r\n").await, "{seen}");
+        assert!(tokio::time::timeout(Duration::from_millis(200), dropped.recv()).await.is_err(), "open while the client is there");
+        drop(conn);
+        assert!(tokio::time::timeout(Duration::from_secs(5), dropped.recv()).await.is_ok(), "ended once the client left");
+    }
+
+    #[tokio::test]
+    async fn after_a_request_with_a_body_hyper_serves_the_rest_watches_included() {
+        let (addr, mut dropped, _stop) = start().await;
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut seen = String::new();
+        conn.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello").await.unwrap();
+        assert!(read_until(&mut conn, &mut seen, "hello").await, "{seen}");
+        seen.clear();
+        conn.write_all(b"GET /items?watch=1&n=1 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(read_until(&mut conn, &mut seen, "event 0\n").await, "{seen}");
+        assert!(read_until(&mut conn, &mut seen, "0\r\n\r\n").await, "{seen}");
+        // hyper finds the client leaving an idle watch by reading.
+        seen.clear();
+        conn.write_all(b"GET /items?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(read_until(&mut conn, &mut seen, "\r\n\r\n").await, "{seen}");
+        while dropped.try_recv().is_ok() {}
+        drop(conn);
+        assert!(tokio::time::timeout(Duration::from_secs(5), dropped.recv()).await.is_ok(), "ended once the client left");
+    }
+
+    #[tokio::test]
+    async fn stopping_closes_idle_connections_and_ends_the_listener() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_http1(listener, app(tx), ListenerConfig::default(), async move {
+            let _ = stopped.await;
+        }));
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut seen = String::new();
+        conn.write_all(b"GET /items HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(read_until(&mut conn, &mut seen, "list").await, "{seen}");
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(5), server).await.expect("the listener ended").unwrap();
+        let mut rest = vec![];
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut rest)).await.expect("closed").unwrap();
+        assert_eq!(n, 0, "the idle connection was closed");
     }
 }

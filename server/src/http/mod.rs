@@ -3,6 +3,7 @@
 //! the service with the caller, encode. Must not: hold rules or SQL, or name `store`.
 
 mod accounts;
+mod connection;
 mod discovery;
 mod edge;
 mod garbage_collection;
