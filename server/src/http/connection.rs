@@ -184,6 +184,10 @@ impl AsyncRead for HeadGate {
                 buf.put_slice(&this.pending[..n]);
                 this.pending.advance(n);
                 this.cleared -= n;
+                if this.pending.is_empty() {
+                    // An idle kept-alive connection keeps no buffer of the gate's.
+                    this.pending = BytesMut::new();
+                }
                 return Poll::Ready(Ok(()));
             }
             if this.ending.is_some() {
