@@ -2,7 +2,8 @@
 # Watch benchmark (README, "Watching"): one release server, 10,000 concurrent watchers on one
 # namespace; reports the server's resident memory per idle watcher and, over a few rounds of one
 # tag change each, the time from the change's request to each watcher reading its event
-# (p50/p99/max). WATCHERS and ROUNDS override the defaults.
+# (p50/p99/max). WATCHERS and ROUNDS override the defaults; LIST_FIRST=1 has each watcher list on
+# its connection first and watch on the same kept-alive connection, as kubectl does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -24,4 +25,4 @@ RUST_LOG=warn "$BIN" serve --data-dir "$work" --listen "127.0.0.1:$port" --allow
     --max-connections-per-client "$((WATCHERS + 100))" >"$work/serve.log" 2>&1 &
 pid=$!
 until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.2; done
-"$CLIENT" bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "$WATCHERS" --rounds "${ROUNDS:-5}"
+"$CLIENT" bench-watch --server "http://127.0.0.1:$port" --pid "$pid" --watchers "$WATCHERS" --rounds "${ROUNDS:-5}" ${LIST_FIRST:+--list-first}

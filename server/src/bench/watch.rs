@@ -15,7 +15,7 @@ fn digest(n: u64) -> String {
     format!("sha256:{n:064x}")
 }
 
-pub async fn run(server: &str, pid: u32, watchers: usize, rounds: usize) -> anyhow::Result<()> {
+pub async fn run(server: &str, pid: u32, watchers: usize, rounds: usize, list_first: bool) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     let ns = "bench";
     let _ = http.post(format!("{server}/api/v1/namespaces")).json(&serde_json::json!({"metadata": {"name": ns}})).send().await?;
@@ -31,11 +31,12 @@ pub async fn run(server: &str, pid: u32, watchers: usize, rounds: usize) -> anyh
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let addr = watch_address(server)?;
     let path = format!("/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams?watch=1&resourceVersion={rv}");
+    let list = list_first.then(|| format!("/apis/image.openshift.io/v1/namespaces/{ns}/imagestreams"));
     let open = |n: usize| {
         for _ in 0..n {
-            let (path, tx, ready) = (path.clone(), tx.clone(), ready_tx.clone());
+            let (path, list, tx, ready) = (path.clone(), list.clone(), tx.clone(), ready_tx.clone());
             tokio::spawn(async move {
-                if let Err(e) = watch_raw(addr, &path, ready, tx).await {
+                if let Err(e) = watch_raw(addr, list.as_deref(), &path, ready, tx).await {
                     eprintln!("a watcher ended: {e}");
                 }
             });
@@ -121,11 +122,13 @@ fn watch_address(server: &str) -> anyhow::Result<std::net::SocketAddr> {
 /// Bytes kept from one read to the next, so a marker split between two reads is still found.
 const CARRY: usize = 64;
 
-/// One watcher: sends the watch request, says `ready` once the answer's head (200) arrived, then
-/// reports `(round, instant)` when it reads the tag `round-N` of each round in turn (each event
-/// carries the stream with every tag so far).
+/// One watcher: lists first on the same connection when `list` is given (as kubectl does), sends
+/// the watch request, says `ready` once the answer's head (200) arrived, then reports
+/// `(round, instant)` when it reads the tag `round-N` of each round in turn (each event carries
+/// the stream with every tag so far).
 async fn watch_raw(
     addr: std::net::SocketAddr,
+    list: Option<&str>,
     path: &str,
     ready: tokio::sync::mpsc::UnboundedSender<()>,
     seen_tx: tokio::sync::mpsc::UnboundedSender<(usize, Instant)>,
@@ -133,6 +136,10 @@ async fn watch_raw(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut conn = tokio::net::TcpStream::connect(addr).await?;
     conn.set_nodelay(true)?;
+    if let Some(list) = list {
+        conn.write_all(format!("GET {list} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n").as_bytes()).await?;
+        read_whole_answer(&mut conn).await?;
+    }
     conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n").as_bytes()).await?;
     let mut buf = vec![0u8; 16 * 1024];
     let mut have = 0;
@@ -167,6 +174,38 @@ async fn watch_raw(
         }
         have += n;
     }
+}
+
+/// Reads one answer with a `content-length` (a list) to its end, so the connection is free for
+/// the next request.
+async fn read_whole_answer(conn: &mut tokio::net::TcpStream) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut have = 0;
+    let (head_end, length) = loop {
+        let n = conn.read(&mut buf[have..]).await?;
+        anyhow::ensure!(n > 0, "the connection closed during the list");
+        have += n;
+        if let Some(end) = find(&buf[..have], b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            anyhow::ensure!(head.starts_with("http/1.1 200"), "list answer: {head}");
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or_else(|| anyhow::anyhow!("the list answer has no content-length: {head}"))?;
+            break (end + 4, length);
+        }
+        anyhow::ensure!(have < buf.len(), "the list answer's head is too long");
+    };
+    let mut left = (head_end + length).saturating_sub(have);
+    anyhow::ensure!(have <= head_end + length, "more than the list arrived before the watch was sent");
+    while left > 0 {
+        let n = conn.read(&mut buf[..left.min(16 * 1024)]).await?;
+        anyhow::ensure!(n > 0, "the connection closed during the list");
+        left -= n;
+    }
+    Ok(())
 }
 
 /// Where `needle` first occurs (memchr's substring search: a window-by-window comparison cost

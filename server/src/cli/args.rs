@@ -420,6 +420,10 @@ pub struct BenchWatchArgs {
     pub watchers: usize,
     #[arg(long, env = "IMAGESTREAMS_ROUNDS", default_value_t = 5)]
     pub rounds: usize,
+    /// Each watcher first lists the streams on its connection and then watches on the same
+    /// kept-alive connection, as kubectl does (`kubectl get is -w`).
+    #[arg(long, env = "IMAGESTREAMS_LIST_FIRST")]
+    pub list_first: bool,
 }
 
 #[cfg(test)]

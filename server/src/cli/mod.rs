@@ -72,7 +72,9 @@ async fn execute(cli: Cli, namespace_given: bool, out: &mut Output) -> CmdResult
     match command {
         Command::Serve(args) => crate::serve::run(*args).await.map_err(failed),
         Command::BenchData(args) => bench_data(&args, out).await,
-        Command::BenchWatch(args) => crate::bench::watch::run(&server, args.pid, args.watchers, args.rounds).await.map_err(failed),
+        Command::BenchWatch(args) => {
+            crate::bench::watch::run(&server, args.pid, args.watchers, args.rounds, args.list_first).await.map_err(failed)
+        }
         Command::BenchWrites(a) => crate::bench::writes::run(crate::bench::writes::Plan {
             server: server.clone(),
             pid: a.pid,

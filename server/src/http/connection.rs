@@ -370,7 +370,10 @@ async fn serve_watch(stream: &mut TcpStream, head: &[u8], service: &AppService, 
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if stream.write_all(&out).await.is_err() {
+    // From here the socket is shared: the look for the client leaving waits on it for the whole
+    // answer (one registration, not one per event) while the chunks are written beside it.
+    let stream: &TcpStream = stream;
+    if write_all(stream, &mut [io::IoSlice::new(&out)]).await.is_err() {
         return false;
     }
     drop(out);
@@ -379,12 +382,14 @@ async fn serve_watch(stream: &mut TcpStream, head: &[u8], service: &AppService, 
     }
     // Until the body ends: its next piece, or the client leaving (a `peek` of end-of-file). Bytes
     // the client sends meanwhile (its next request) are left for hyper, and the look stops.
+    let mut gone = std::pin::pin!(peer_gone(stream));
     let mut looking = true;
     loop {
         let frame = tokio::select! {
+            biased;
             frame = body.frame() => frame,
-            gone = peer_gone(stream), if looking => {
-                if gone {
+            left = &mut gone, if looking => {
+                if left {
                     return false;
                 }
                 looking = false;
@@ -403,19 +408,43 @@ async fn serve_watch(stream: &mut TcpStream, head: &[u8], service: &AppService, 
             },
         };
         let written = if chunked {
-            let mut chunk = Bytes::from(format!("{:x}\r\n", data.len())).chain(data).chain(&b"\r\n"[..]);
-            stream.write_all_buf(&mut chunk).await
+            let mut size = [0u8; 20];
+            let size = chunk_size_line(data.len(), &mut size);
+            write_all(stream, &mut [io::IoSlice::new(size), io::IoSlice::new(&data), io::IoSlice::new(b"\r\n")]).await
         } else {
-            stream.write_all(&data).await
+            write_all(stream, &mut [io::IoSlice::new(&data)]).await
         };
         if written.is_err() {
             return false;
         }
     }
-    if chunked && stream.write_all(b"0\r\n\r\n").await.is_err() {
+    if chunked && write_all(stream, &mut [io::IoSlice::new(b"0\r\n\r\n")]).await.is_err() {
         return false;
     }
     !client_closes && !*stop.borrow()
+}
+
+/// A chunk's size line (`<hex>\r\n`, RFC 9112 section 7.1) in `buf`.
+fn chunk_size_line(len: usize, buf: &mut [u8; 20]) -> &[u8] {
+    use std::io::Write;
+    let mut rest = &mut buf[..];
+    // At most 16 hex digits and CRLF: it fits.
+    let _ = write!(rest, "{len:x}\r\n");
+    let left = rest.len();
+    &buf[..20 - left]
+}
+
+/// Writes all of `parts` through a shared socket, waiting while it is full.
+async fn write_all(stream: &TcpStream, mut parts: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    while !parts.is_empty() {
+        match stream.try_write_vectored(parts) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Whether the client has left (end-of-file or an error); `false` when it sent bytes instead.
@@ -474,6 +503,14 @@ mod tests {
         }
         let empty_body = "POST /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n";
         assert_eq!(inspect(empty_body.as_bytes()), Head::Plain(empty_body.len()));
+    }
+
+    #[test]
+    fn chunk_size_lines_are_hex_and_crlf() {
+        let mut buf = [0u8; 20];
+        assert_eq!(chunk_size_line(0, &mut buf), b"0\r\n");
+        assert_eq!(chunk_size_line(255, &mut buf), b"ff\r\n");
+        assert_eq!(chunk_size_line(usize::MAX, &mut buf), b"ffffffffffffffff\r\n");
     }
 
     #[test]

@@ -125,9 +125,11 @@ async fn list_or_watch(
         let stream = s.watch_streams(creds, req).await?;
         // Counted as an open watcher while the body lives (`imagestreams_watchers`).
         let open = crate::metrics::Metrics::hold(&crate::metrics::metrics().watchers);
+        // Each line is framed already (its newline included) and shared with every other watch
+        // sending the same event.
         let body = axum::body::Body::from_stream(stream.map(move |line| {
             let _open = &open;
-            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(line + "\n"))
+            Ok::<_, std::convert::Infallible>(line)
         }));
         return Ok(axum::response::Response::builder()
             .status(StatusCode::OK)

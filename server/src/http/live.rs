@@ -38,7 +38,7 @@ impl axum::extract::FromRequestParts<Service> for Creds {
 }
 
 /// The event that tells a page its version was trimmed and it must read itself again.
-const RESYNC_LINE: &str = r#"{"type":"RESYNC"}"#;
+const RESYNC_LINE: &[u8] = br#"{"type":"RESYNC"}"#;
 
 pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, headers: HeaderMap, Query(q): Query<LiveQuery>) -> ApiResult {
     // Resume point: the browser's Last-Event-ID, else the page's version, else now.
@@ -73,12 +73,14 @@ pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, header
         }
         Err(e) => return Err(e.into()),
     };
-    let resync = futures::stream::iter(resync.then(|| RESYNC_LINE.to_string()));
+    let resync = futures::stream::iter(resync.then(|| axum::body::Bytes::from_static(RESYNC_LINE)));
     let stream = resync.chain(stream);
     // Counted as an open live page while the stream lives (`imagestreams_live_pages`).
     let open = crate::metrics::Metrics::hold(&crate::metrics::metrics().live_pages);
     let events = stream.map(move |line| {
         let _open = &open;
+        // A watch line is one JSON object and its newline (the newline is not part of the data).
+        let line = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
         let id = serde_json::from_str::<serde_json::Value>(&line)
             .ok()
             .and_then(|v| v["object"]["metadata"]["resourceVersion"].as_str().map(str::to_string));

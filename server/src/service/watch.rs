@@ -22,6 +22,7 @@
 use super::{Caller, Credentials, Service, TaskGuard, Verb, db};
 use crate::store;
 use app::model::*;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::Serialize;
@@ -123,7 +124,7 @@ struct WatchLine<'a, T: Serialize> {
     object: T,
 }
 
-pub type WatchStream = Pin<Box<dyn Stream<Item = String> + Send>>;
+pub type WatchStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
 /// 410 Gone, reason Expired: the version was trimmed from the event log.
 fn expired(rv: i64, horizon: i64) -> ApiError {
@@ -163,8 +164,14 @@ fn gone(message: String) -> ApiError {
 }
 
 /// The `ERROR` event that ends a watch.
-fn error_line(e: &ApiError) -> String {
-    serde_json::to_string(&WatchLine { event_type: "ERROR", object: &*e.status }).unwrap_or_default()
+fn error_line(e: &ApiError) -> Bytes {
+    framed(serde_json::to_string(&WatchLine { event_type: "ERROR", object: &*e.status }).unwrap_or_default())
+}
+
+/// A watch line as it is sent: the JSON object and its newline (the watch stream's framing).
+fn framed(mut line: String) -> Bytes {
+    line.push('\n');
+    Bytes::from(line)
 }
 
 /// Streams listed per page of the initial listing.
@@ -217,8 +224,8 @@ fn namespace_changed(name: &str, now: Option<&str>) -> ApiError {
 }
 
 impl Service {
-    fn line(&self, event_type: &str, stream: ImageStream) -> Option<String> {
-        serde_json::to_string(&WatchLine { event_type, object: self.with_public_repository(stream) }).ok()
+    fn line(&self, event_type: &str, stream: ImageStream) -> Option<Bytes> {
+        serde_json::to_string(&WatchLine { event_type, object: self.with_public_repository(stream) }).ok().map(framed)
     }
 
     /// Bounds of watches (`--watch-max-duration`, `--max-watches-per-client`).
@@ -372,7 +379,7 @@ struct Listed {
 
 /// What following yields.
 enum Step {
-    Lines(Vec<String>),
+    Lines(Vec<Bytes>),
     /// An account change was announced.
     Recheck,
     /// The re-check timer fired.
@@ -384,7 +391,7 @@ enum Step {
 
 impl WatchState {
     /// The next lines to send; `None` ends the watch.
-    async fn next_lines(&mut self) -> Option<Vec<String>> {
+    async fn next_lines(&mut self) -> Option<Vec<Bytes>> {
         loop {
             if self.ended {
                 return None;
@@ -437,7 +444,7 @@ impl WatchState {
     /// whether or not the client asked for bookmarks: it is the resume point), then the end. A
     /// watch still sending its initial listing has no resume point yet; it just ends (the client
     /// lists again).
-    fn drain(&mut self) -> Option<Vec<String>> {
+    fn drain(&mut self) -> Option<Vec<Bytes>> {
         self.ended = true;
         if self.listing.is_some() {
             return None;
@@ -445,7 +452,7 @@ impl WatchState {
         bookmark_line(self.follow.position).map(|l| vec![l])
     }
 
-    fn end_with(&mut self, e: &ApiError) -> Vec<String> {
+    fn end_with(&mut self, e: &ApiError) -> Vec<Bytes> {
         self.ended = true;
         vec![error_line(e)]
     }
@@ -493,7 +500,7 @@ impl WatchState {
     }
 
     /// One page of the initial listing, read with the version it reflects.
-    async fn list_page(&mut self) -> Result<Vec<String>, ApiError> {
+    async fn list_page(&mut self) -> Result<Vec<Bytes>, ApiError> {
         let Some(after) = self.listing.clone() else { return Ok(vec![]) };
         let s = &self.service;
         let mut conn = s.store.read().await.map_err(db)?;
@@ -545,14 +552,15 @@ impl WatchState {
     /// An event as a label-selector watch sends it (see `selected`): as it is while the stream
     /// stays selected, ADDED when it enters the selection, DELETED when it leaves, nothing while
     /// it stays out. Without a selector, as it is.
-    fn select(&mut self, namespace: &str, name: &str, labels: &std::collections::BTreeMap<String, String>, line: &str) -> Option<String> {
-        let Some(set) = self.selected.as_mut() else { return Some(line.to_string()) };
+    fn select(&mut self, namespace: &str, name: &str, labels: &std::collections::BTreeMap<String, String>, line: &Bytes) -> Option<Bytes> {
+        // Shared, not copied: every watcher sends the hub's one rendering of an event.
+        let Some(set) = self.selected.as_mut() else { return Some(line.clone()) };
         let key = (namespace.to_string(), name.to_string());
         let was = set.contains(&key);
-        let deleted = line.starts_with(r#"{"type":"DELETED""#);
+        let deleted = line.starts_with(br#"{"type":"DELETED""#);
         let now = !deleted && self.req.labels.matches(labels);
         match (was, now) {
-            (true, true) => Some(line.to_string()),
+            (true, true) => Some(line.clone()),
             (false, true) => {
                 set.insert(key);
                 Some(retype(line, "ADDED"))
@@ -656,7 +664,7 @@ impl WatchState {
                         .iter()
                         .filter(|e| self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.labels))
                         .collect();
-                    let lines: Vec<String> =
+                    let lines: Vec<Bytes> =
                         shown.into_iter().filter_map(|e| self.select(&e.namespace, &e.name, &e.labels, &e.line)).collect();
                     self.advance(batch.upto);
                     if !lines.is_empty() {
@@ -805,14 +813,14 @@ async fn render_events(conn: &mut sqlx::SqliteConnection, events: Vec<store::Sto
     Ok(out)
 }
 
-fn bookmark_line(position: i64) -> Option<String> {
+fn bookmark_line(position: i64) -> Option<Bytes> {
     let meta = ObjectMeta { resource_version: Some(position.to_string()), ..Default::default() };
     let bookmark = ImageStream { metadata: meta, ..ImageStream::new("", "") };
     let mut v = serde_json::to_value(&WatchLine { event_type: "BOOKMARK", object: bookmark }).ok()?;
     if let Some(o) = v.get_mut("object").and_then(|o| o.as_object_mut()) {
         o.retain(|k, _| k == "kind" || k == "apiVersion" || k == "metadata");
     }
-    Some(v.to_string())
+    Some(framed(v.to_string()))
 }
 
 fn bookmark_after(now: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
@@ -820,10 +828,11 @@ fn bookmark_after(now: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
 }
 
 /// A watch line with another event type (lines are `{"type":"…","object":…}`).
-fn retype(line: &str, event_type: &str) -> String {
-    match line.strip_prefix(r#"{"type":""#).and_then(|rest| rest.split_once('"')) {
-        Some((_, rest)) => format!(r#"{{"type":"{event_type}"{rest}"#),
-        None => line.to_string(),
+fn retype(line: &Bytes, event_type: &str) -> Bytes {
+    let text = std::str::from_utf8(line).unwrap_or_default();
+    match text.strip_prefix(r#"{"type":""#).and_then(|rest| rest.split_once('"')) {
+        Some((_, rest)) => Bytes::from(format!(r#"{{"type":"{event_type}"{rest}"#)),
+        None => line.clone(),
     }
 }
 
@@ -923,7 +932,7 @@ impl Service {
                             namespace_uid: e.namespace_uid,
                             name: e.name,
                             labels,
-                            line: line.into(),
+                            line,
                         })
                     })
                     .collect();
@@ -1007,7 +1016,8 @@ struct HubEvent {
     name: String,
     /// The stream's labels, for watches with a label selector.
     labels: std::collections::BTreeMap<String, String>,
-    line: Arc<str>,
+    /// Framed (`framed`), shared by every watch that sends it.
+    line: Bytes,
 }
 
 /// A watch's place in the log: its position (`i64::MAX` once ended), its hub subscription, and
@@ -1020,7 +1030,7 @@ struct Follow {
 
 enum CatchUp {
     /// Lines to send, and the position after them.
-    Lines(Vec<String>, i64),
+    Lines(Vec<Bytes>, i64),
     /// Nothing after the position: the current version.
     Current(i64),
 }
