@@ -126,11 +126,12 @@ fn inspect(bytes: &[u8]) -> Head {
 }
 
 /// Whether a request target asks for a watch: `watch=1|true|True` in the query (the values the
-/// API takes, `http::imagestreams`), or a live page (`/api/v1/live/...`). A watch asked for in
-/// another spelling is still a watch; hyper then serves it.
+/// API takes, `http::imagestreams`). A watch asked for in another spelling is still a watch;
+/// hyper then serves it. Live pages (`/api/v1/live/...`) stay with hyper for now: with them on
+/// this path a browser test failed now and then (closing note of 2026-12-01).
 fn is_watch(target: &str) -> bool {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    path.starts_with("/api/v1/live/") || query.split('&').any(|pair| matches!(pair.split_once('='), Some(("watch", "1" | "true" | "True"))))
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    query.split('&').any(|pair| matches!(pair.split_once('='), Some(("watch", "1" | "true" | "True"))))
 }
 
 /// Why hyper's phase ended, when it is not the end of the connection.
@@ -484,7 +485,7 @@ mod tests {
         let w = get("/apis/image.openshift.io/v1/imagestreams?resourceVersion=3&watch=true");
         assert_eq!(inspect(w.as_bytes()), Head::Watch(w.len()));
         let live = get("/api/v1/live/imagestreams?namespace=a");
-        assert_eq!(inspect(live.as_bytes()), Head::Watch(live.len()));
+        assert_eq!(inspect(live.as_bytes()), Head::Plain(live.len()));
         for plain in [get("/apis/image.openshift.io/v1/namespaces/a/imagestreams"), get("/?watch=0"), get("/x?nowatch=1")] {
             assert_eq!(inspect(plain.as_bytes()), Head::Plain(plain.len()), "{plain}");
         }
