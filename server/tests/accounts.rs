@@ -370,7 +370,7 @@ async fn lists_watches_public_namespaces_and_token_limits() {
     ok(&t.app, "POST", &format!("{IS}/other/imagestreams"), Some(json!({"metadata": {"name": "hidden"}})), otto).await;
     ok(&t.app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "shown"}})), &t.who["editor"]).await;
     let line = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.unwrap().unwrap();
-    let event: Value = serde_json::from_str(&line).unwrap();
+    let event: Value = serde_json::from_slice(&line).unwrap();
     assert_eq!((event["type"].as_str(), event["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("shown")));
 
     // A public namespace: readable by anyone, changeable by its members only.
