@@ -89,7 +89,7 @@ async fn tables_have_upstreams_columns() {
 async fn next_event(watch: &mut server::service::WatchStream) -> (String, String) {
     use futures::StreamExt;
     let line = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.unwrap().unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
     (v["type"].as_str().unwrap().to_string(), v["object"]["metadata"]["name"].as_str().unwrap().to_string())
 }
 
@@ -132,7 +132,7 @@ async fn label_and_field_selectors_select_or_are_refused() {
     let mut seen = vec![];
     for _ in 0..2 {
         let line = tokio::time::timeout(std::time::Duration::from_secs(5), watch.next()).await.unwrap().unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
         seen.push(v["object"]["metadata"]["name"].as_str().unwrap().to_string());
     }
     assert_eq!(seen, ["a", "c"]);
