@@ -82,9 +82,20 @@ test("point 5: a tag and its alias moving together are one line", async ({ page,
     data: { metadata: { name: `${name}:live` }, tag: { name: "live", from: { kind: "ImageStreamTag", name: "prod" } } },
   });
   expect(alias.status()).toBe(201);
+  // The move lands after the page was rendered and before its live connection reaches the
+  // server (held back here until the move is in): the connection starts from the
+  // resourceVersion the page was read at, so it replays the move instead of missing it.
+  let moved = () => {};
+  const afterMove = new Promise<void>((resolve) => (moved = resolve));
+  await page.route("**/api/v1/live/**", async (route) => {
+    await afterMove;
+    await route.continue();
+  });
   await page.goto("/dashboard");
   await hydrated(page);
+  await expect(page.locator("[data-live]")).toHaveAttribute("data-live", /[?&]resourceVersion=\d+/);
   expect((await map("prod", digest(name + "2"))).status()).toBe(201);
+  moved();
   const mine = page.locator("ol.moves li").filter({ hasText: `default/${name}:` });
   await expect(mine).toHaveCount(1, { timeout: 5000 });
   // Both tags on the one line (tags that moved at the same moment are listed by name).

@@ -73,23 +73,38 @@ pub async fn get_stream(namespace: String, name: String, all_history: bool, tabl
     backend()?.stream(namespace, name, query.clone()).await.map(|f| crate::views::stream::render(&f, all_history, &query)).map_err(fail)
 }
 
-/// The image page's content, rendered on the server (read-only; see `widgets::Rendered`).
+/// The image page's content, rendered on the server (read-only; see `widgets::Rendered`), with
+/// the resourceVersion it was read at.
 #[server]
-pub async fn get_image_page(digest: String) -> Result<String, ApiFailure> {
-    backend()?.image(digest).await.map(crate::views::image::render).map_err(fail)
+pub async fn get_image_page(digest: String) -> Result<RenderedPart, ApiFailure> {
+    backend()?.image(digest).await.map(image_part).map_err(fail)
+}
+
+#[cfg(feature = "ssr")]
+fn image_part(facts: crate::transfer::types::ImageFacts) -> RenderedPart {
+    let resource_version = facts.resource_version.clone();
+    RenderedPart { html: crate::views::image::render(facts), resource_version }
 }
 
 /// The image page of `<stream>@<id>` in a namespace (the id may be a digest or a unique prefix
 /// of one, as `get isimage` takes it), rendered on the server.
 #[server]
-pub async fn get_stream_image_page(namespace: String, name: String) -> Result<String, ApiFailure> {
-    backend()?.stream_image(namespace, name).await.map(crate::views::image::render).map_err(fail)
+pub async fn get_stream_image_page(namespace: String, name: String) -> Result<RenderedPart, ApiFailure> {
+    backend()?.stream_image(namespace, name).await.map(image_part).map_err(fail)
 }
 
-/// The dashboard's content, rendered on the server (read-only; see `widgets::Rendered`).
+/// The dashboard's content, rendered on the server (read-only; see `widgets::Rendered`), with
+/// the resourceVersion it was read at.
 #[server]
-pub async fn get_dashboard() -> Result<String, ApiFailure> {
-    backend()?.dashboard().await.map(crate::views::dashboard::render).map_err(fail)
+pub async fn get_dashboard() -> Result<RenderedPart, ApiFailure> {
+    backend()?
+        .dashboard()
+        .await
+        .map(|d| {
+            let resource_version = d.resource_version.clone();
+            RenderedPart { html: crate::views::dashboard::render(d), resource_version }
+        })
+        .map_err(fail)
 }
 
 /// The names of the namespaces the caller may read (the webhooks page's chooser).

@@ -128,9 +128,9 @@ impl PartSource {
     async fn read(self) -> Result<String, ApiFailure> {
         match self {
             PartSource::Catalog { query, sort, page } => list_catalog(query, sort, page).await.map(|p| p.html),
-            PartSource::Dashboard => get_dashboard().await,
-            PartSource::Image { digest } => get_image_page(digest).await,
-            PartSource::StreamImage { namespace, name } => get_stream_image_page(namespace, name).await,
+            PartSource::Dashboard => get_dashboard().await.map(|p| p.html),
+            PartSource::Image { digest } => get_image_page(digest).await.map(|p| p.html),
+            PartSource::StreamImage { namespace, name } => get_stream_image_page(namespace, name).await.map(|p| p.html),
             PartSource::Audit { namespace } => namespace_audit(namespace).await,
         }
     }

@@ -14,6 +14,7 @@
 
 use crate::api::get_dashboard;
 use crate::live::{LiveConnection, LivePart, PartSource};
+use crate::transfer::types::RenderedPart;
 use crate::widgets::{PageTitle, Rendered};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -29,7 +30,6 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <PageTitle text="Dashboard"/>
         <noscript><meta http-equiv="refresh" content="300"/></noscript>
-        <LiveConnection namespace="" name="" since=None/>
         <div class=if kiosk { "dashboard kiosk" } else { "dashboard" }>
             <div class="wall-head">
                 <h1>"Image streams"</h1>
@@ -38,7 +38,11 @@ pub fn DashboardPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     match get_dashboard().await {
-                        Ok(html) => view! { <LivePart part=PartSource::Dashboard><Rendered html/></LivePart> }.into_any(),
+                        Ok(RenderedPart { html, resource_version }) => view! {
+                            <LiveConnection namespace="" name="" since=Some(resource_version)/>
+                            <LivePart part=PartSource::Dashboard><Rendered html/></LivePart>
+                        }
+                        .into_any(),
                         Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
                     }
                 })}

@@ -7,6 +7,7 @@
 
 use crate::api::{get_image_page, get_stream_image_page};
 use crate::live::{Failure, LiveConnection, LivePart, PartSource};
+use crate::transfer::types::RenderedPart;
 use crate::widgets::{PageTitle, Rendered, short_digest};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -16,12 +17,15 @@ pub fn ImagePage() -> impl IntoView {
     let digest = use_params_map().with_untracked(|p| p.get("digest").unwrap_or_default());
     view! {
         <PageTitle text=format!("Image {}", short_digest(&digest))/>
-        <LiveConnection namespace="" name="" since=None/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / image"</nav>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {Suspend::new(async move {
                 match get_image_page(digest.clone()).await {
-                    Ok(html) => view! { <LivePart part=PartSource::Image { digest }><Rendered html/></LivePart> }.into_any(),
+                    Ok(RenderedPart { html, resource_version }) => view! {
+                        <LiveConnection namespace="" name="" since=Some(resource_version)/>
+                        <LivePart part=PartSource::Image { digest }><Rendered html/></LivePart>
+                    }
+                    .into_any(),
                     Err(e) => view! { <h1>"Image"</h1><Failure failure=e/> }.into_any(),
                 }
             })}
@@ -46,14 +50,18 @@ pub fn StreamImagePage() -> impl IntoView {
     let title = format!("{namespace}/{stream}@{}", short_digest(id));
     let crumbs = format!("/ns/{namespace}/{stream}");
     let crumb = format!("{namespace} / {stream}");
+    let stream = stream.to_string();
     view! {
         <PageTitle text=title/>
-        <LiveConnection namespace=namespace.clone() name=stream.to_string() since=None/>
         <nav aria-label="Breadcrumb" class="crumbs"><a href="/">"Catalog"</a>" / "<a href=crumbs>{crumb}</a>" / image"</nav>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {Suspend::new(async move {
                 match get_stream_image_page(namespace.clone(), name.clone()).await {
-                    Ok(html) => view! { <LivePart part=PartSource::StreamImage { namespace, name }><Rendered html/></LivePart> }.into_any(),
+                    Ok(RenderedPart { html, resource_version }) => view! {
+                        <LiveConnection namespace=namespace.clone() name=stream.clone() since=Some(resource_version)/>
+                        <LivePart part=PartSource::StreamImage { namespace, name }><Rendered html/></LivePart>
+                    }
+                    .into_any(),
                     Err(e) => view! { <h1>"Image"</h1><Failure failure=e/> }.into_any(),
                 }
             })}

@@ -136,6 +136,10 @@ pub struct ImageFacts {
     /// What the blob store holds of it.
     #[serde(default)]
     pub storage: ImageStorage,
+    /// The global resourceVersion read before the facts (the page's live connection replays
+    /// every change after it).
+    #[serde(default)]
+    pub resource_version: String,
 }
 
 /// A move on the dashboard: the newest move of one tag, together with the tags of the same
@@ -177,6 +181,10 @@ pub struct Dashboard {
     /// The hour (`YYYY-MM-DDTHH`, UTC) of the last count in `moves_per_hour`.
     pub current_hour: String,
     pub generated: String,
+    /// The global resourceVersion read before the rest (the page's live connection replays
+    /// every change after it, so a move between the render and the connection is not lost).
+    #[serde(default)]
+    pub resource_version: String,
 }
 
 /// The `tag` form.

@@ -179,6 +179,7 @@ mod tests {
             moves_per_hour: (0..24).map(|i| if i == 23 { 4 } else { i % 2 }).collect(),
             current_hour: "2026-11-30T10".into(),
             generated: "2026-11-30T10:05:00Z".into(),
+            resource_version: "7".into(),
         }
     }
 

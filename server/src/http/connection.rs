@@ -14,7 +14,8 @@
 //! kubectl's `GET`s are). Before handing a head over, the gate looks at it:
 //! - an ordinary request without a body goes to hyper;
 //! - a watch (a `GET` with `watch=1` or `watch=true` in its query, as the Kubernetes API takes
-//!   it, or a live page under `/api/v1/live/`) ends hyper's phase: hyper is idle (it has answered
+//!   it; a browser's live connection under `/api/v1/live/` stays with hyper, see [`is_watch`])
+//!   ends hyper's phase: hyper is idle (it has answered
 //!   everything it was given, see below), the gate answers its next read with end-of-file, hyper
 //!   closes without shutting the socket down ([`hyper::server::conn::http1::Connection::into_parts`]),
 //!   and the watch is served here. When the watch ends the connection goes back to hyper (a new
@@ -127,8 +128,9 @@ fn inspect(bytes: &[u8]) -> Head {
 
 /// Whether a request target asks for a watch: `watch=1|true|True` in the query (the values the
 /// API takes, `http::imagestreams`). A watch asked for in another spelling is still a watch;
-/// hyper then serves it. Live pages (`/api/v1/live/...`) stay with hyper for now: with them on
-/// this path a browser test failed now and then (closing note of 2026-12-01).
+/// hyper then serves it. Live pages (`/api/v1/live/...`, server-sent events) stay with hyper:
+/// there is one per open browser page, not thousands per client, and a browser's connection
+/// also carries its `POST`s, which would send it to hyper for good anyway.
 fn is_watch(target: &str) -> bool {
     let query = target.split_once('?').map_or("", |(_, q)| q);
     query.split('&').any(|pair| matches!(pair.split_once('='), Some(("watch", "1" | "true" | "True"))))

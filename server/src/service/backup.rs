@@ -268,22 +268,37 @@ fn clear_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// `dir` made absolute with symbolic links resolved; a directory that does not exist yet is
-/// resolved through its nearest existing ancestor.
+/// resolved through its nearest existing ancestor, and the `..` below that ancestor are applied
+/// by name (a directory that does not exist is no symbolic link), so `data/missing/../inside`
+/// is `data/inside`.
 fn absolute(dir: &Path) -> PathBuf {
+    use std::path::Component;
     let mut existing = dir.to_path_buf();
-    let mut below = vec![];
+    // The names below `existing`, innermost first; `None` is a `..`.
+    let mut below: Vec<Option<std::ffi::OsString>> = vec![];
     loop {
         if let Ok(mut found) = existing.canonicalize() {
-            found.extend(below.iter().rev());
+            for part in below.iter().rev() {
+                match part {
+                    Some(name) => found.push(name),
+                    None => {
+                        found.pop();
+                    }
+                }
+            }
             return found;
         }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                below.push(name.to_owned());
-                existing = if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
-            }
+        match existing.components().next_back() {
+            Some(Component::Normal(name)) => below.push(Some(name.to_owned())),
+            Some(Component::ParentDir) => below.push(None),
+            // `.` that cannot be resolved, or the root: nothing above to resolve through.
             _ => return dir.to_path_buf(),
         }
+        existing = match existing.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            Some(_) => PathBuf::from("."),
+            None => return dir.to_path_buf(),
+        };
     }
 }
 
@@ -316,7 +331,7 @@ mod tests {
         let data = dir.path().join("data");
         Store::open(&data).await.unwrap().close().await;
         let blobs = BlobStore::filesystem(&data.join("blobs")).unwrap();
-        for to in [data.join("backup"), data.join("x/../backup2"), data.clone()] {
+        for to in [data.join("backup"), data.join("x/../backup2"), data.join("missing/../inside"), data.clone()] {
             let e = backup(&data, &blobs, &to, "2026-12-01T00:00:00Z").await.unwrap_err();
             assert!(e.contains("is inside the data directory"), "{to:?}: {e}");
         }

@@ -82,9 +82,11 @@ impl Service {
     /// (or was the image; server administrators see every image). 404 otherwise.
     pub async fn image_facts(&self, caller: &Caller, digest: &str) -> Result<ImageFacts, ApiError> {
         let scope = caller.visible_namespaces();
-        let uses = {
+        let (resource_version, uses) = {
             let mut conn = self.store.read().await.map_err(db)?;
-            store::image_uses(&mut conn, digest, scope.as_deref()).await.map_err(db)?
+            // Read before the facts: changes after it reach the page live.
+            let resource_version = store::current_resource_version(&mut conn).await.map_err(db)?.to_string();
+            (resource_version, store::image_uses(&mut conn, digest, scope.as_deref()).await.map_err(db)?)
         };
         if uses.is_empty() && !caller.server_admin() {
             return Err(ApiError::not_found(RES_IMAGES, digest));
@@ -114,7 +116,7 @@ impl Service {
         };
         let storage =
             self.image_storage(std::slice::from_ref(&image.metadata.name)).await?.remove(&image.metadata.name).unwrap_or_default();
-        Ok(ImageFacts { image, uses, yaml, storage })
+        Ok(ImageFacts { image, uses, yaml, storage, resource_version })
     }
 
     /// The stream page's facts: the stream, and what the blob store holds of the image each of
@@ -196,6 +198,8 @@ impl Service {
         let first_hour = now - chrono::Duration::hours(23);
         let since_hour = first_hour.format("%Y-%m-%dT%H:00:00Z").to_string();
         let mut conn = self.store.read().await.map_err(db)?;
+        // Read before the rest: a move after it reaches the page live.
+        let resource_version = store::current_resource_version(&mut conn).await.map_err(db)?.to_string();
         let recent = store::recent_movements(&mut conn, DASHBOARD_RECENT, scope.as_deref()).await.map_err(db)?;
         let moves = latest_moves(recent, DASHBOARD_MOVES);
         let failing = store::tags_with_conditions(&mut conn, DASHBOARD_LIST, scope.as_deref())
@@ -227,6 +231,7 @@ impl Service {
             moves_per_hour,
             current_hour: hours.last().cloned().unwrap_or_default(),
             generated: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            resource_version,
         })
     }
 }

@@ -473,10 +473,8 @@ mod tests {
         let hook_id = store::insert_webhook(&mut tx, &hook).await.unwrap();
         // One delivery still pending (id 1), and one sent long after (id 20,000): the bound is
         // 20,000, the count 1.
-        let insert = "INSERT INTO webhook_deliveries (id, webhook_id, event_id, type, subject, payload, created, state, next_attempt)
-                      VALUES (?, ?, 'e', 't', 's', '{}', ?, ?, 0)";
         for (id, state) in [(1_i64, app::model::DELIVERY_PENDING), (20_000, "delivered")] {
-            sqlx::query(insert).bind(id).bind(hook_id).bind(now).bind(state).execute(&mut **tx).await.unwrap();
+            store::fixtures::insert_delivery_with_id(&mut tx, id, hook_id, state, now).await.unwrap();
         }
         let (_, bound) = store::subscriptions_with_pending_bound(&mut tx, "team").await.unwrap();
         assert_eq!(bound, 20_000, "the bound spans every id from the oldest pending one");
@@ -488,18 +486,9 @@ mod tests {
         assert_eq!(budget.pending, 2);
 
         // Fill the namespace to the quota for real: now the exact count refuses.
-        sqlx::query(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-             INSERT INTO webhook_deliveries (webhook_id, event_id, type, subject, payload, created, state, next_attempt)
-             SELECT ?, 'e', 't', 's', '{}', ?, ?, 0 FROM n",
-        )
-        .bind(MAX_PENDING_PER_NAMESPACE - 1)
-        .bind(hook_id)
-        .bind(now)
-        .bind(app::model::DELIVERY_PENDING)
-        .execute(&mut **tx)
-        .await
-        .unwrap();
+        store::fixtures::insert_deliveries(&mut tx, MAX_PENDING_PER_NAMESPACE - 1, hook_id, app::model::DELIVERY_PENDING, now)
+            .await
+            .unwrap();
         let mut full = PendingBudget::of(&mut tx, "team").await.unwrap();
         assert!(!full.take_counting(&mut tx, 0).await.unwrap(), "10,000 pending: the quota is used up");
     }

@@ -394,3 +394,52 @@ pub async fn count_manual_deliveries_since(conn: &mut SqliteConnection, namespac
     .fetch_one(conn)
     .await
 }
+
+/// Rows for tests of the outbox's quota, written without the service's rules.
+#[cfg(test)]
+pub mod fixtures {
+    use super::*;
+
+    /// One delivery of `webhook_id` with the row id `id`, in `state`.
+    pub async fn insert_delivery_with_id(
+        conn: &mut SqliteConnection,
+        id: i64,
+        webhook_id: i64,
+        state: &str,
+        created: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, type, subject, payload, created, state, next_attempt)
+             VALUES (?, ?, 'e', 't', 's', '{}', ?, ?, 0)",
+        )
+        .bind(id)
+        .bind(webhook_id)
+        .bind(created)
+        .bind(state)
+        .execute(conn)
+        .await
+        .map(|_| ())
+    }
+
+    /// `count` deliveries of `webhook_id` in `state`, in one statement.
+    pub async fn insert_deliveries(
+        conn: &mut SqliteConnection,
+        count: i64,
+        webhook_id: i64,
+        state: &str,
+        created: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+             INSERT INTO webhook_deliveries (webhook_id, event_id, type, subject, payload, created, state, next_attempt)
+             SELECT ?, 'e', 't', 's', '{}', ?, ?, 0 FROM n",
+        )
+        .bind(count)
+        .bind(webhook_id)
+        .bind(created)
+        .bind(state)
+        .execute(conn)
+        .await
+        .map(|_| ())
+    }
+}
