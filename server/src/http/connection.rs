@@ -14,8 +14,7 @@
 //! kubectl's `GET`s are). Before handing a head over, the gate looks at it:
 //! - an ordinary request without a body goes to hyper;
 //! - a watch (a `GET` with `watch=1` or `watch=true` in its query, as the Kubernetes API takes
-//!   it; a browser's live connection under `/api/v1/live/` stays with hyper, see [`is_watch`])
-//!   ends hyper's phase: hyper is idle (it has answered
+//!   it, or a live page under `/api/v1/live/`) ends hyper's phase: hyper is idle (it has answered
 //!   everything it was given, see below), the gate answers its next read with end-of-file, hyper
 //!   closes without shutting the socket down ([`hyper::server::conn::http1::Connection::into_parts`]),
 //!   and the watch is served here. When the watch ends the connection goes back to hyper (a new
@@ -127,13 +126,13 @@ fn inspect(bytes: &[u8]) -> Head {
 }
 
 /// Whether a request target asks for a watch: `watch=1|true|True` in the query (the values the
-/// API takes, `http::imagestreams`). A watch asked for in another spelling is still a watch;
-/// hyper then serves it. Live pages (`/api/v1/live/...`, server-sent events) stay with hyper:
-/// there is one per open browser page, not thousands per client, and a browser's connection
-/// also carries its `POST`s, which would send it to hyper for good anyway.
+/// API takes, `http::imagestreams`), or a live page (`/api/v1/live/...`, server-sent events). A
+/// watch asked for in another spelling is still a watch; hyper then serves it. A live page must
+/// come here: hyper, built with `half_close` for the gate, would not notice a browser leaving an
+/// idle page until the next event.
 fn is_watch(target: &str) -> bool {
-    let query = target.split_once('?').map_or("", |(_, q)| q);
-    query.split('&').any(|pair| matches!(pair.split_once('='), Some(("watch", "1" | "true" | "True"))))
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    path.starts_with("/api/v1/live/") || query.split('&').any(|pair| matches!(pair.split_once('='), Some(("watch", "1" | "true" | "True"))))
 }
 
 /// Why hyper's phase ended, when it is not the end of the connection.
@@ -487,7 +486,7 @@ mod tests {
         let w = get("/apis/image.openshift.io/v1/imagestreams?resourceVersion=3&watch=true");
         assert_eq!(inspect(w.as_bytes()), Head::Watch(w.len()));
         let live = get("/api/v1/live/imagestreams?namespace=a");
-        assert_eq!(inspect(live.as_bytes()), Head::Plain(live.len()));
+        assert_eq!(inspect(live.as_bytes()), Head::Watch(live.len()));
         for plain in [get("/apis/image.openshift.io/v1/namespaces/a/imagestreams"), get("/?watch=0"), get("/x?nowatch=1")] {
             assert_eq!(inspect(plain.as_bytes()), Head::Plain(plain.len()), "{plain}");
         }
