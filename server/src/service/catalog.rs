@@ -296,6 +296,45 @@ mod tests {
         }
     }
 
+    /// Items have whole seconds: a tag and its alias that move twice within one second show
+    /// their second move (the order of the history, not of the rows, decides).
+    #[tokio::test]
+    async fn a_tag_moved_twice_in_one_second_shows_its_newest_move() {
+        use chrono::{DateTime, Utc};
+        struct Fixed(DateTime<Utc>);
+        impl crate::service::Clock for Fixed {
+            fn now(&self) -> DateTime<Utc> {
+                self.0
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z").unwrap().with_timezone(&Utc);
+        let service = Service::open(dir.path(), "registry.local".into()).await.unwrap().with_clock(std::sync::Arc::new(Fixed(at)));
+        let caller = Caller::system();
+        service.create_namespace(&caller, app::model::Namespace::new("team")).await.unwrap();
+        service.create_stream(&caller, "team", app::model::ImageStream::new("team", "app")).await.unwrap();
+        let digests = [format!("sha256:{}", "1".repeat(64)), format!("sha256:{}", "2".repeat(64))];
+        for (i, digest) in digests.iter().enumerate() {
+            // As the API takes them (the e2e test `wall.spec.ts` posts the same).
+            let mapping: app::model::ImageStreamMapping = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "app"}, "tag": "prod",
+                "image": {"metadata": {"name": digest}, "dockerImageReference": format!("reg.example/team/app@{digest}")}
+            }))
+            .unwrap();
+            service.create_mapping(&caller, "team", mapping).await.unwrap();
+            if i == 0 {
+                let alias: app::model::ImageStreamTag = serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": "app:live"}, "tag": {"name": "live", "from": {"kind": "ImageStreamTag", "name": "prod"}}
+                }))
+                .unwrap();
+                service.set_istag(&caller, "team", "app:live", alias, true).await.unwrap();
+            }
+        }
+        let moves = service.dashboard(&caller).await.unwrap().moves;
+        let lines: Vec<(Vec<String>, String)> = moves.into_iter().map(|m| (m.tags, m.image)).collect();
+        assert_eq!(lines, vec![(vec!["live".to_string(), "prod".to_string()], digests[1].clone())]);
+    }
+
     #[test]
     fn the_latest_moves_show_each_tag_once_and_aliases_on_their_sources_line() {
         let recent = vec![

@@ -164,7 +164,7 @@ pub async fn image_uses(conn: &mut SqliteConnection, digest: &str, scope: Option
                 e.seq = (SELECT max(x.seq) FROM tag_events x WHERE x.stream_id = e.stream_id AND x.tag = e.tag) AS head
          FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
          WHERE e.image = ?1 AND (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
-         ORDER BY head DESC, e.created DESC LIMIT 200",
+         ORDER BY head DESC, e.created DESC, s.namespace, s.name, e.tag, e.seq DESC LIMIT 200",
     )
     .bind(digest)
     .bind(scope.map(Json))
@@ -191,13 +191,15 @@ pub struct TagMovementRow {
     pub generation: i64,
 }
 
-/// The newest tag movements, newest first.
+/// The newest tag movements, newest first. `created` has whole seconds: a tag that moved twice
+/// within one has both items at the same time, and its history position (`seq`) says which is
+/// newer.
 pub async fn recent_movements(conn: &mut SqliteConnection, limit: i64, scope: Option<&[String]>) -> StoreResult<Vec<TagMovementRow>> {
     sqlx::query_as(
         "SELECT s.namespace, s.name, e.tag, e.created, e.docker_image_reference, e.image, e.generation
          FROM tag_events e JOIN image_streams s ON s.id = e.stream_id
          WHERE (?2 IS NULL OR s.namespace IN (SELECT value FROM json_each(?2)))
-         ORDER BY e.created DESC, s.namespace, s.name, e.tag LIMIT ?1",
+         ORDER BY e.created DESC, s.namespace, s.name, e.tag, e.seq DESC LIMIT ?1",
     )
     .bind(limit)
     .bind(scope.map(Json))
