@@ -615,7 +615,7 @@ async fn sigterm_drains_ends_watches_with_a_bookmark_and_lets_requests_finish() 
     assert_eq!(http.get(format!("{base}/readyz")).send().await.unwrap().status().as_u16(), 200);
     let streams = format!("{base}{IMAGE_API}/namespaces/default/imagestreams");
     let rv = get_json(&streams).await["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-    let watch = http.get(format!("{streams}?watch=1&resourceVersion={rv}")).send().await.unwrap();
+    let watch = http.get(format!("{streams}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true")).send().await.unwrap();
     assert_eq!(watch.status().as_u16(), 200);
     let mut events = watch.bytes_stream();
     let mut buf = vec![];
@@ -763,18 +763,22 @@ async fn draining_ends_watches_and_live_pages_at_their_resume_point_and_readyz_f
         let router = app.router.clone();
         async move { router.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap() }
     };
-    let watch = open(format!("{streams}?watch=1&resourceVersion={rv}")).await;
-    let listing_watch = open(format!("{streams}?watch=1")).await;
+    let watch = open(format!("{streams}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true")).await;
+    let listing_watch = open(format!("{streams}?watch=1&allowWatchBookmarks=true")).await;
     let live = open(format!("/api/v1/live/imagestreams?namespace=default&resourceVersion={rv}")).await;
+    // kubectl's `get -w`: no bookmarks asked for.
+    let plain_watch = open(format!("{streams}?watch=1&resourceVersion={rv}")).await;
     assert_eq!((watch.status().as_u16(), listing_watch.status().as_u16(), live.status().as_u16()), (200, 200, 200));
+    assert_eq!(plain_watch.status().as_u16(), 200);
     let b = app.post(&streams, json!({"metadata": {"name": "b"}})).await;
     assert_eq!(b.status, 201);
     let b_rv = b.body["metadata"]["resourceVersion"].as_str().unwrap().to_string();
     assert_eq!(app.get("/readyz").await.status, 200);
     // The clients read b: their positions are past it.
     let (mut watch, mut listing_watch, mut live) = (watch.into_body(), listing_watch.into_body(), live.into_body());
+    let mut plain_watch = plain_watch.into_body();
     let mut watch_text = String::new();
-    for body in [&mut watch, &mut listing_watch, &mut live] {
+    for body in [&mut watch, &mut listing_watch, &mut live, &mut plain_watch] {
         let read = read_until(body, "\"name\":\"b\"").await;
         if watch_text.is_empty() {
             watch_text = read;
@@ -805,8 +809,12 @@ async fn draining_ends_watches_and_live_pages_at_their_resume_point_and_readyz_f
     let text = read_to_end(live, Duration::from_secs(10)).await.expect("the live page ends");
     let last_event = text.trim_end().rsplit("\n\n").next().unwrap();
     assert!(last_event.contains("BOOKMARK") && last_event.contains(&format!("id: {b_rv}")), "{text}");
+    // A watch without bookmarks ends after its last event, with nothing more (kubectl would
+    // print a BOOKMARK as an object named <unknown>); it resumes from that event.
+    let text = read_to_end(plain_watch, Duration::from_secs(10)).await.expect("the plain watch ends");
+    assert!(!text.contains("BOOKMARK"), "{text}");
     // A watch opened while draining ends at once with its bookmark.
-    let late = open(format!("{streams}?watch=1&resourceVersion={b_rv}")).await;
+    let late = open(format!("{streams}?watch=1&resourceVersion={b_rv}&allowWatchBookmarks=true")).await;
     let text = read_to_end(late.into_body(), Duration::from_secs(10)).await.expect("ends at once");
     assert!(text.contains("BOOKMARK"), "{text}");
 }

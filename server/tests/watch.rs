@@ -618,6 +618,31 @@ async fn watch_ends_cleanly_at_its_maximum_lifetime() {
     assert!(w.closes_within(Duration::from_secs(2)).await, "ended at its maximum lifetime");
 }
 
+/// `timeoutSeconds` (Kubernetes' `ListOptions`; the Python client's `timeout_seconds`) ends the
+/// watch cleanly when it passes, within the server's maximum lifetime; a value that is not a
+/// non-negative integer is refused.
+#[tokio::test]
+async fn watch_ends_cleanly_after_its_timeout_seconds() {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_watch_limits(limits(Duration::from_secs(60), 100))).await;
+    let created = app.create_stream("default", json!({"metadata": {"name": "app"}})).await.body;
+    let mut w = Watch::open(&app, &format!("&resourceVersion={}&timeoutSeconds=10", rv(&created))).await.unwrap();
+    let mut unbounded = Watch::open(&app, &format!("&resourceVersion={}&timeoutSeconds=0", rv(&created))).await.unwrap();
+    app.advance(9);
+    assert!(!w.closes_within(Duration::from_millis(200)).await, "before its timeout: still open");
+    app.advance(2);
+    assert!(w.closes_within(Duration::from_secs(2)).await, "ended after timeoutSeconds");
+    assert!(!unbounded.closes_within(Duration::from_millis(200)).await, "timeoutSeconds=0 sets no timeout");
+    // Longer than the server allows: the server's maximum lifetime ends it.
+    let mut long = Watch::open(&app, &format!("&resourceVersion={}&timeoutSeconds=3600", rv(&created))).await.unwrap();
+    app.advance(61);
+    assert!(long.closes_within(Duration::from_secs(2)).await, "ended at the server's maximum lifetime");
+    for bad in ["-1", "1.5", "x"] {
+        let Err((status, body)) = Watch::open(&app, &format!("&timeoutSeconds={bad}")).await else { panic!("{bad}: accepted") };
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(body["message"].as_str().unwrap().starts_with("timeoutSeconds: Invalid value"), "{body}");
+    }
+}
+
 #[tokio::test]
 async fn watches_per_client_are_limited() {
     let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_watch_limits(limits(Duration::from_secs(3600), 2))).await;

@@ -187,7 +187,10 @@ pub async fn get(ctx: &Context, args: &GetArgs, printer: Printer, out: &mut Outp
 async fn watch(ctx: &Context, name: Option<&str>, listed: &Value, wide: bool, out: &mut Output) -> CmdResult {
     let mut rv = listed["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
     loop {
-        let mut path = format!("{}?watch=1&resourceVersion={}", ns_path(&ctx.namespace, "imagestreams"), query_value(&rv));
+        // Bookmarks keep `rv` current while nothing changes (a resume after a long quiet spell
+        // is not older than the event log keeps) and mark where a server shutting down stopped.
+        let mut path =
+            format!("{}?watch=1&allowWatchBookmarks=true&resourceVersion={}", ns_path(&ctx.namespace, "imagestreams"), query_value(&rv));
         if let Some(name) = name {
             path.push_str(&format!("&fieldSelector=metadata.name%3D{}", query_value(name)));
         }

@@ -27,6 +27,23 @@ pub struct StreamsQuery {
     pub field_selector: Option<String>,
     pub label_selector: Option<String>,
     pub allow_watch_bookmarks: Option<String>,
+    /// A watch's lifetime in seconds (Kubernetes' `ListOptions.timeoutSeconds`).
+    pub timeout_seconds: Option<String>,
+}
+
+/// `timeoutSeconds=` of a watch: a non-negative integer (seconds, as Kubernetes parses it); `0`
+/// or none is no timeout of the client's (the server's maximum lifetime holds either way).
+fn watch_timeout(v: Option<&str>) -> Result<Option<std::time::Duration>, app::model::ApiError> {
+    match v {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<u64>() {
+            Ok(0) => Ok(None),
+            Ok(n) => Ok(Some(std::time::Duration::from_secs(n))),
+            Err(_) => {
+                Err(app::model::ApiError::bad_request(format!("timeoutSeconds: Invalid value: {v:?}: must be a non-negative integer")))
+            }
+        },
+    }
 }
 
 /// The selectors of a list or watch (400 for one that does not parse or names an unsupported
@@ -120,7 +137,9 @@ async fn list_or_watch(
             labels,
             resource_version,
             bookmarks: truthy(&q.allow_watch_bookmarks),
+            bookmark_at_drain: false,
             bookmark_interval: s.bookmark_interval(),
+            timeout: watch_timeout(q.timeout_seconds.as_deref())?,
         };
         let stream = s.watch_streams(creds, req).await?;
         // Counted as an open watcher while the body lives (`imagestreams_watchers`).

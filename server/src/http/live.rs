@@ -52,6 +52,8 @@ pub async fn image_streams(State(s): State<Service>, Creds(creds): Creds, header
         name: q.name.filter(|n| !n.is_empty()),
         resource_version: Some(from),
         bookmarks: false,
+        // The browser resumes from the last event id: a shutdown sends the page's position.
+        bookmark_at_drain: true,
         bookmark_interval: s.bookmark_interval(),
         ..Default::default()
     };

@@ -42,9 +42,19 @@ pub struct WatchRequest {
     pub labels: app::domain::selectors::LabelSelector,
     /// Replay changes after this version; `None` starts with the current streams as ADDED.
     pub resource_version: Option<i64>,
-    /// Send BOOKMARK events while idle.
+    /// Send BOOKMARK events while idle (`allowWatchBookmarks=true`), and one at the watch's
+    /// position when the server shuts down.
     pub bookmarks: bool,
+    /// End with a BOOKMARK at the watch's position when the server shuts down even without
+    /// `bookmarks`: a live page's (its id is what the browser resumes from). An API watch that
+    /// did not ask for bookmarks gets none (kubectl's `get -w` prints one as an object named
+    /// `<unknown>`); it resumes from its last event, as with the Kubernetes API server.
+    pub bookmark_at_drain: bool,
     pub bookmark_interval: Duration,
+    /// `timeoutSeconds=`: the watch ends cleanly after this long, as the Kubernetes API server
+    /// ends it (client-go's `Watch(timeout=…)`, the Python client's `timeout_seconds`). The
+    /// server's `--watch-max-duration` still bounds it; `None`: that bound alone.
+    pub timeout: Option<Duration>,
 }
 
 /// The bounds of watches (`serve` flags).
@@ -301,7 +311,8 @@ impl Service {
         let period = limits.recheck_interval.max(Duration::from_millis(10));
         let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let deadline = chrono::Duration::from_std(limits.max_duration).ok().and_then(|d| self.clock_now().checked_add_signed(d));
+        let lifetime = req.timeout.map_or(limits.max_duration, |t| t.min(limits.max_duration));
+        let deadline = chrono::Duration::from_std(lifetime).ok().and_then(|d| self.clock_now().checked_add_signed(d));
         let state = WatchState {
             service: self.clone(),
             next_bookmark: bookmark_after(self.clock_now(), req.bookmark_interval),
@@ -440,13 +451,13 @@ impl WatchState {
         }
     }
 
-    /// The last lines of a watch when the server shuts down: a BOOKMARK at the position (sent
-    /// whether or not the client asked for bookmarks: it is the resume point), then the end. A
+    /// The last lines of a watch when the server shuts down: a BOOKMARK at the position (the
+    /// resume point, for a client that takes bookmarks and for a live page), then the end. A
     /// watch still sending its initial listing has no resume point yet; it just ends (the client
     /// lists again).
     fn drain(&mut self) -> Option<Vec<Bytes>> {
         self.ended = true;
-        if self.listing.is_some() {
+        if self.listing.is_some() || !(self.req.bookmarks || self.req.bookmark_at_drain) {
             return None;
         }
         bookmark_line(self.follow.position).map(|l| vec![l])
