@@ -60,33 +60,55 @@ fn NamespaceSettingsPanel(ns: String, settings: Result<NamespaceSettings, ApiFai
     let ns = Signal::stored(ns);
     let version = RwSignal::new(0u32);
     let settings = RwSignal::new(settings);
+    // The actions live here, not in the controls: the controls are built again from every
+    // reading, and an action still running when that happens (a click right after another
+    // change) must still say it succeeded, or the page would not read the settings again.
+    let actions = SettingsActions {
+        change: Action::new(move |(user, role): &(String, String)| set_member(ns.get_untracked(), user.clone(), role.clone())),
+        remove: Action::new(move |user: &String| remove_member(ns.get_untracked(), user.clone())),
+        publish: Action::new(move |public: &bool| set_public(ns.get_untracked(), *public)),
+    };
+    Effect::new(move |_| {
+        let (c, r, p) = (actions.change.value().get(), actions.remove.value().get(), actions.publish.value().get());
+        if matches!(c, Some(Ok(()))) || matches!(r, Some(Ok(()))) || matches!(p, Some(Ok(()))) {
+            version.update(|v| *v += 1);
+            announce_change();
+        }
+    });
     Effect::new(move |seen: Option<u32>| {
         let v = version.get();
         if seen.is_some_and(|s| s != v) {
-            leptos::task::spawn_local(async move { settings.set(get_namespace_settings(ns.get_untracked()).await) });
+            leptos::task::spawn_local(async move {
+                let read = get_namespace_settings(ns.get_untracked()).await;
+                // Only the reading asked for last is shown: one asked for before a later change
+                // may answer after it, with the settings as they were.
+                if version.get_untracked() == v {
+                    settings.set(read);
+                }
+            });
         }
         v
     });
     move || match settings.get() {
-        Ok(s) => view! { <SettingsControls ns settings=s changed=version/> }.into_any(),
+        Ok(s) => view! { <SettingsControls settings=s actions/> }.into_any(),
         Err(e) => view! { <Failure failure=e/> }.into_any(),
     }
 }
 
+/// What an admin can change here: a member's role (or a new member), removing a member, and
+/// the namespace's visibility.
+#[derive(Clone, Copy)]
+struct SettingsActions {
+    change: Action<(String, String), Result<(), ApiFailure>>,
+    remove: Action<String, Result<(), ApiFailure>>,
+    publish: Action<bool, Result<(), ApiFailure>>,
+}
+
 /// The visibility and member controls (admins) or facts (members) of the loaded settings.
 #[component]
-fn SettingsControls(ns: Signal<String>, settings: NamespaceSettings, changed: RwSignal<u32>) -> impl IntoView {
+fn SettingsControls(settings: NamespaceSettings, actions: SettingsActions) -> impl IntoView {
     let admin = settings.can_admin;
-    let change = Action::new(move |(user, role): &(String, String)| set_member(ns.get_untracked(), user.clone(), role.clone()));
-    let remove = Action::new(move |user: &String| remove_member(ns.get_untracked(), user.clone()));
-    let publish = Action::new(move |public: &bool| set_public(ns.get_untracked(), *public));
-    Effect::new(move |_| {
-        let (c, r, p) = (change.value().get(), remove.value().get(), publish.value().get());
-        if matches!(c, Some(Ok(()))) || matches!(r, Some(Ok(()))) || matches!(p, Some(Ok(()))) {
-            changed.update(|v| *v += 1);
-            announce_change();
-        }
-    });
+    let SettingsActions { change, remove, publish } = actions;
     let failure = move || {
         [change.value().get(), remove.value().get(), publish.value().get()]
             .into_iter()
