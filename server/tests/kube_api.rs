@@ -326,9 +326,23 @@ fn kubectl_works_unchanged() {
     assert!(ok(&["delete", "is", "applied"]).contains("deleted"));
     let (success, gone) = kubectl(&["get", "is", "applied"], None);
     assert!(!success && gone.contains("NotFound"), "{gone}");
-    // A watch prints the streams, then ends when told to.
-    let (_, watched) = kubectl(&["get", "is", "-w", "--request-timeout=2s"], None);
+    // A watch prints the streams, then a row per change under the same columns (its events are
+    // Table rows, as the list was), then ends when told to.
+    let labelled = std::thread::scope(|scope| {
+        let label = scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            kubectl(&["label", "is", "ruby", "watched=yes"], None)
+        });
+        let (_, watched) = kubectl(&["get", "is", "-w", "--request-timeout=3s"], None);
+        (watched, label.join().unwrap())
+    });
+    let (watched, (label_ok, label_text)) = labelled;
+    assert!(label_ok, "{label_text}");
     assert!(watched.contains("nginx") && watched.contains("ruby"), "{watched}");
+    assert_eq!(watched.matches("NAME").count(), 1, "one header, the list's: {watched}");
+    let ruby_rows: Vec<&str> = watched.lines().filter(|l| l.starts_with("ruby ")).collect();
+    assert_eq!(ruby_rows.len(), 2, "the listed row and the change's: {watched}");
+    assert!(ruby_rows[1].contains(&format!("{host}/demo/ruby")), "the change's row has the image repository column: {watched}");
 }
 
 /// `kubectl delete --dry-run=server` puts the dry run in the DeleteOptions body, not the query.

@@ -144,10 +144,16 @@ async fn list_or_watch(
         let stream = s.watch_streams(creds, req).await?;
         // Counted as an open watcher while the body lives (`imagestreams_watchers`).
         let open = crate::metrics::Metrics::hold(&crate::metrics::metrics().watchers);
+        // `kubectl get -w` asks for Table rows, as its list did.
+        let as_table = super::table::wants_table(&headers);
         // Each line is framed already (its newline included) and shared with every other watch
         // sending the same event.
         let body = axum::body::Body::from_stream(stream.map(move |line| {
             let _open = &open;
+            let line = match as_table {
+                true => super::table::watch_line_as_table::<ImageStream>(&line, s.clock_now()).unwrap_or(line),
+                false => line,
+            };
             Ok::<_, std::convert::Infallible>(line)
         }));
         return Ok(axum::response::Response::builder()

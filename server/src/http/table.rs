@@ -85,6 +85,23 @@ pub fn respond_one<T: Printable>(headers: &HeaderMap, item: &T, now: DateTime<Ut
     respond(headers, StatusCode::OK, item)
 }
 
+/// A watch line (`{"type","object"}` and its newline) as a watch that asked for a `Table` gets
+/// it, as the Kubernetes API server converts it (`kubectl get -w`): an object event's object
+/// becomes a one-row `Table` with the same columns as the list, so kubectl goes on printing
+/// rows under the list's header; a BOOKMARK or an ERROR (a `Status`) is passed on as it is, and
+/// so is a line that does not parse as an event of `T` (none is expected).
+pub fn watch_line_as_table<T: Printable + serde::de::DeserializeOwned>(line: &[u8], now: DateTime<Utc>) -> Option<bytes::Bytes> {
+    let mut event: Value = serde_json::from_slice(line).ok()?;
+    if !matches!(event["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED")) {
+        return None;
+    }
+    let item: T = serde_json::from_value(event["object"].take()).ok()?;
+    let table = table(std::slice::from_ref(&item), item.meta().resource_version.as_deref(), None, now);
+    let mut out = serde_json::to_vec(&json!({"type": event["type"], "object": table})).ok()?;
+    out.push(b'\n');
+    Some(out.into())
+}
+
 impl Printable for ImageStream {
     fn columns() -> Vec<(&'static str, &'static str, &'static str, u8)> {
         vec![
