@@ -51,6 +51,10 @@
     if (!url || !window.EventSource) return;
     source = new EventSource(url);
     source.onmessage = function (e) {
+      // Counted on <html> (data-live-changes): a live part that hydrates after a change was
+      // passed on reads itself at once (app/src/live/mod.rs, LIVE_CHANGES_ATTRIBUTE).
+      var html = document.documentElement;
+      html.setAttribute("data-live-changes", String(Number(html.getAttribute("data-live-changes") || 0) + 1));
       window.dispatchEvent(new CustomEvent("imagestreams:change", { detail: e.data }));
     };
   }

@@ -47,6 +47,32 @@ test("the dashboard shows a tag movement made elsewhere", async ({ page, request
   expect(problems).toEqual([]);
 });
 
+test("a movement passed on before the page hydrated is shown once it has", async ({ page, request }) => {
+  const problems = watchProblems(page);
+  // The browser build is held back: the live connection (plain script, opened when the page
+  // loads) gets the change before any island listens.
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route("**/*.wasm", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto("/dashboard", { waitUntil: "domcontentloaded" });
+  await expect(page.getByRole("heading", { name: "Recent tag movements" })).toBeVisible();
+  const tag = `early-${Date.now().toString(36)}`;
+  const digest = "sha256:" + Array.from({ length: 64 }, (_, i) => "0f1e2d3c4b5a6978"[(i * 3 + tag.length) % 16]).join("");
+  const r = await request.post("/apis/image.openshift.io/v1/namespaces/demo/imagestreammappings", {
+    data: { metadata: { name: "nginx" }, tag, image: { metadata: { name: digest }, dockerImageReference: `docker.io/library/nginx@${digest}` } },
+  });
+  expect(r.status()).toBe(201);
+  await expect(page.locator("html")).toHaveAttribute("data-live-changes", /^[1-9]/, { timeout: 5000 });
+  await expect(page.locator("ol.moves").getByText(`demo/nginx:${tag}`)).toHaveCount(0);
+  release();
+  await hydrated(page);
+  await expect(page.locator("ol.moves").getByText(`demo/nginx:${tag}`)).toBeVisible({ timeout: 3000 });
+  expect(problems).toEqual([]);
+});
+
 test("a tag set through the CLI appears on the open stream page", async ({ page }) => {
   const problems = watchProblems(page);
   await page.goto("/ns/demo/nginx");

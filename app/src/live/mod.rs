@@ -53,6 +53,10 @@ pub fn LiveConnection(#[prop(into)] namespace: String, #[prop(into)] name: Strin
 /// is how a form tells the parts beside it to read themselves again.
 pub const CHANGE_EVENT: &str = "imagestreams:change";
 
+/// The attribute of `<html>` that `/portal-ui.js` sets when the live connection passes on a
+/// change (its value counts them): a part that hydrates after one reads itself at once.
+pub const LIVE_CHANGES_ATTRIBUTE: &str = "data-live-changes";
+
 /// Tells the page's live parts that something changed (after a successful action).
 pub fn announce_change() {
     #[cfg(feature = "hydrate")]
@@ -74,7 +78,7 @@ where
     {
         use std::{cell::Cell, rc::Rc};
         let (busy, again, read) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)), Rc::new(read));
-        let handle = window_event_listener_untyped(CHANGE_EVENT, move |_| {
+        let on_change = Rc::new(move || {
             if busy.replace(true) {
                 again.set(true);
                 return;
@@ -94,7 +98,15 @@ where
                 busy.set(false);
             });
         });
+        let listener = on_change.clone();
+        let handle = window_event_listener_untyped(CHANGE_EVENT, move |_| listener());
         on_cleanup(move || handle.remove());
+        // The live connection opens when the page loads, before the islands hydrate: a change it
+        // passed on before this part listened (it marks each on the page, `/portal-ui.js`) is
+        // read now, or the part would show the server's render until the next change.
+        if document().document_element().is_some_and(|html| html.has_attribute(LIVE_CHANGES_ATTRIBUTE)) {
+            on_change();
+        }
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (target, read);
