@@ -331,7 +331,13 @@ mod tests {
         let data = dir.path().join("data");
         Store::open(&data).await.unwrap().close().await;
         let blobs = BlobStore::filesystem(&data.join("blobs")).unwrap();
-        for to in [data.join("backup"), data.join("x/../backup2"), data.join("missing/../inside"), data.clone()] {
+        for to in [
+            data.join("backup"),
+            data.join("x/../backup2"),
+            data.join("missing/../inside"),
+            dir.path().join("missing/../data/inside"),
+            data.clone(),
+        ] {
             let e = backup(&data, &blobs, &to, "2026-12-01T00:00:00Z").await.unwrap_err();
             assert!(e.contains("is inside the data directory"), "{to:?}: {e}");
         }

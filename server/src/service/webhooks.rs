@@ -474,7 +474,7 @@ mod tests {
         // One delivery still pending (id 1), and one sent long after (id 20,000): the bound is
         // 20,000, the count 1.
         for (id, state) in [(1_i64, app::model::DELIVERY_PENDING), (20_000, "delivered")] {
-            store::fixtures::insert_delivery_with_id(&mut tx, id, hook_id, state, now).await.unwrap();
+            store::fixtures::insert_deliveries(&mut tx, id..=id, hook_id, state, now).await.unwrap();
         }
         let (_, bound) = store::subscriptions_with_pending_bound(&mut tx, "team").await.unwrap();
         assert_eq!(bound, 20_000, "the bound spans every id from the oldest pending one");
@@ -486,9 +486,15 @@ mod tests {
         assert_eq!(budget.pending, 2);
 
         // Fill the namespace to the quota for real: now the exact count refuses.
-        store::fixtures::insert_deliveries(&mut tx, MAX_PENDING_PER_NAMESPACE - 1, hook_id, app::model::DELIVERY_PENDING, now)
-            .await
-            .unwrap();
+        store::fixtures::insert_deliveries(
+            &mut tx,
+            20_001..=20_000 + MAX_PENDING_PER_NAMESPACE - 1,
+            hook_id,
+            app::model::DELIVERY_PENDING,
+            now,
+        )
+        .await
+        .unwrap();
         let mut full = PendingBudget::of(&mut tx, "team").await.unwrap();
         assert!(!full.take_counting(&mut tx, 0).await.unwrap(), "10,000 pending: the quota is used up");
     }

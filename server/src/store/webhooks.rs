@@ -400,41 +400,21 @@ pub async fn count_manual_deliveries_since(conn: &mut SqliteConnection, namespac
 pub mod fixtures {
     use super::*;
 
-    /// One delivery of `webhook_id` with the row id `id`, in `state`.
-    pub async fn insert_delivery_with_id(
-        conn: &mut SqliteConnection,
-        id: i64,
-        webhook_id: i64,
-        state: &str,
-        created: &str,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, type, subject, payload, created, state, next_attempt)
-             VALUES (?, ?, 'e', 't', 's', '{}', ?, ?, 0)",
-        )
-        .bind(id)
-        .bind(webhook_id)
-        .bind(created)
-        .bind(state)
-        .execute(conn)
-        .await
-        .map(|_| ())
-    }
-
-    /// `count` deliveries of `webhook_id` in `state`, in one statement.
+    /// Deliveries of `webhook_id` with the row ids `ids`, all in `state`, in one statement.
     pub async fn insert_deliveries(
         conn: &mut SqliteConnection,
-        count: i64,
+        ids: std::ops::RangeInclusive<i64>,
         webhook_id: i64,
         state: &str,
         created: &str,
     ) -> StoreResult<()> {
         sqlx::query(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-             INSERT INTO webhook_deliveries (webhook_id, event_id, type, subject, payload, created, state, next_attempt)
-             SELECT ?, 'e', 't', 's', '{}', ?, ?, 0 FROM n",
+            "WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+             INSERT INTO webhook_deliveries (id, webhook_id, event_id, type, subject, payload, created, state, next_attempt)
+             SELECT i, ?, 'e', 't', 's', '{}', ?, ?, 0 FROM n",
         )
-        .bind(count)
+        .bind(*ids.start())
+        .bind(*ids.end())
         .bind(webhook_id)
         .bind(created)
         .bind(state)
