@@ -137,9 +137,18 @@ pub async fn run(plan: Plan) -> anyhow::Result<()> {
     if let Some(pid) = plan.pid {
         println!("server RSS: {} KB", rss_kb(pid).unwrap_or(0));
     }
-    // The outbox drains behind the writes: how far it got.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    println!("webhook deliveries received so far: {}", received.load(Ordering::Relaxed));
+    // The outbox drains behind the writes: how long it takes to deliver the rest (up to 30 s).
+    let drain = Instant::now();
+    while received.load(Ordering::Relaxed) < plan.writes && drain.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "webhook deliveries received: {} of {} ({:.2} s after the last write)",
+        received.load(Ordering::Relaxed),
+        plan.writes,
+        drain.elapsed().as_secs_f64()
+    );
     anyhow::ensure!(failed == 0, "{failed} writes failed");
+    anyhow::ensure!(received.load(Ordering::Relaxed) >= plan.writes, "webhook deliveries are missing 30 s after the last write");
     Ok(())
 }

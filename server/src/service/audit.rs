@@ -80,6 +80,16 @@ impl store::GroupedWrite for AuditWrite {
         })
     }
 
+    /// Each entry on its own statement (kept prepared): a bad one fails alone.
+    fn apply_locked(&mut self, conn: &store::Locked<'_>, _savepoint: &mut store::Savepoint) -> Option<bool> {
+        for entry in &self.entries {
+            if let Err(e) = store::insert_audit_locked(conn, entry) {
+                tracing::error!(error = %e, action = %super::for_log(&entry.action), "writing the audit log failed");
+            }
+        }
+        Some(true)
+    }
+
     fn one_statement(&self) -> bool {
         true
     }

@@ -254,6 +254,16 @@ impl store::GroupedWrite for AttemptsWrite {
         })
     }
 
+    fn apply_locked(&mut self, conn: &store::Locked<'_>, _savepoint: &mut store::Savepoint) -> Option<bool> {
+        match store::record_attempts_locked(conn, &self.rows) {
+            Ok(()) => Some(true),
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                Some(false)
+            }
+        }
+    }
+
     fn finish(self: Box<Self>, committed: Result<(), String>) {
         let _ = self.recorded.send(committed.and(self.failed.map_or(Ok(()), Err)));
     }

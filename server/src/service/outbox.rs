@@ -40,6 +40,47 @@ impl Service {
         new: Option<&ImageStream>,
     ) -> Result<Vec<DeliveryRow>, ApiError> {
         let Some(any) = new.or(old) else { return Ok(vec![]) };
+        let ns = any.namespace().to_string();
+        let wanted = self.wanted_deliveries(&hooks, old, new)?;
+        let mut budget = PendingBudget::from_bound(&ns, pending);
+        let mut queued = vec![];
+        for d in wanted {
+            // Counts what is queued so far (not yet written) on top of what is stored.
+            if budget.take_counting(tx, queued.len() as i64).await? {
+                queued.push(d);
+            } else {
+                self.record_unsent(tx, d).await?;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// `deliveries_for` without the database, for a write on the group commit's locked
+    /// connection: `None` when the namespace's `pending` bound leaves less room under
+    /// `MAX_PENDING_PER_NAMESPACE` than the deliveries need, so the exact count must decide
+    /// (through `deliveries_for`).
+    pub(crate) fn deliveries_within_bound(
+        &self,
+        hooks: &[store::WebhookRow],
+        pending: i64,
+        old: Option<&ImageStream>,
+        new: Option<&ImageStream>,
+    ) -> Option<Result<Vec<DeliveryRow>, ApiError>> {
+        match self.wanted_deliveries(hooks, old, new) {
+            Ok(wanted) if pending.saturating_add(wanted.len() as i64) > super::MAX_PENDING_PER_NAMESPACE => None,
+            wanted => Some(wanted),
+        }
+    }
+
+    /// The deliveries the tag changes between `old` and `new` cause, in the order they are
+    /// queued (subscriptions by name, then changes), before the namespace's quota is applied.
+    fn wanted_deliveries(
+        &self,
+        hooks: &[store::WebhookRow],
+        old: Option<&ImageStream>,
+        new: Option<&ImageStream>,
+    ) -> Result<Vec<DeliveryRow>, ApiError> {
+        let Some(any) = new.or(old) else { return Ok(vec![]) };
         let (ns, name) = (any.namespace().to_string(), any.metadata.name.clone());
         if hooks.is_empty() {
             return Ok(vec![]);
@@ -61,23 +102,16 @@ impl Service {
                 (c, e)
             })
             .collect();
-        let mut budget = PendingBudget::from_bound(&ns, pending);
-        let mut queued = vec![];
+        let mut wanted = vec![];
         for hook in hooks {
-            let spec = WebhookSpec { tags: hook.tags.0, events: hook.events.0, ..Default::default() };
+            let spec = WebhookSpec { tags: hook.tags.0.clone(), events: hook.events.0.clone(), ..Default::default() };
             for (change, event) in &events {
                 if subscription_wants(&spec, &name, change) {
-                    let d = self.delivery_row(hook.id, event, None)?;
-                    // Counts what is queued so far (not yet written) on top of what is stored.
-                    if budget.take_counting(tx, queued.len() as i64).await? {
-                        queued.push(d);
-                    } else {
-                        self.record_unsent(tx, d).await?;
-                    }
+                    wanted.push(self.delivery_row(hook.id, event, None)?);
                 }
             }
         }
-        Ok(queued)
+        Ok(wanted)
     }
 
     /// Saves a new stream and queues the deliveries it causes (same transaction).

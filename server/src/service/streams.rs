@@ -369,6 +369,7 @@ impl Service {
             mapping: Some(mapping),
             proven,
             seen: Some(seen),
+            resume: None,
             result: None,
             reply,
             span: tracing::Span::current(),
@@ -376,8 +377,8 @@ impl Service {
         answer.await.map_err(|_| ApiError::internal("the write was dropped before it was answered"))?
     }
 
-    /// The mapping's write, under the writer: `seen` is what the reader saw. Its first round
-    /// trip opens `savepoint`.
+    /// The mapping's write, under the writer, through sqlx: `seen` is what the reader saw. Its
+    /// first round trip opens `savepoint`.
     #[allow(clippy::too_many_arguments)]
     async fn write_mapping(
         &self,
@@ -385,29 +386,113 @@ impl Service {
         savepoint: &mut store::Savepoint,
         caller: &Caller,
         ns: &str,
-        mut mapping: ImageStreamMapping,
+        mapping: ImageStreamMapping,
+        proven: bool,
+        seen: (StoredStream, Option<Image>),
+    ) -> Result<Status, ApiError> {
+        let digest = mapping.image.metadata.name.clone();
+        let state = store::write_state(tx, savepoint, ns, seen.0.id, &digest).await.map_err(db)?;
+        self.write_mapping_read(tx, state, caller, ns, mapping, proven, seen).await
+    }
+
+    /// `write_mapping` once its `WriteState` is read.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_mapping_read(
+        &self,
+        tx: &mut SqliteConnection,
+        state: store::WriteState,
+        caller: &Caller,
+        ns: &str,
+        mapping: ImageStreamMapping,
         proven: bool,
         seen: (StoredStream, Option<Image>),
     ) -> Result<Status, ApiError> {
         let stream_name = mapping.metadata.name.clone();
-        let tag = mapping.tag.clone();
         let digest = mapping.image.metadata.name.clone();
         // What the reader saw holds if neither the stream's version nor the Image's moved since
         // (its writes, imports and prune, do not move the stream); else everything is read
         // again here. Whether the caller may see a stored Image is asked again here (other
         // streams' histories decide it).
-        let image_version = |i: &Option<Image>| i.as_ref().and_then(|i| i.metadata.resource_version.as_deref()?.parse::<i64>().ok());
-        let state = store::write_state(tx, savepoint, ns, seen.0.id, &digest).await.map_err(db)?;
-        let versions = (state.stream_version, state.image_version);
-        let seen_versions = (seen.0.stream.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()), image_version(&seen.1));
-        let (old, existing) = if versions == seen_versions && (seen.1.is_none() || proven || caller.server_admin()) {
+        let (old, existing) = if seen_holds(&state, &seen, caller, proven) {
             seen
-        } else if versions.0 == seen_versions.0 {
+        } else if state.stream_version == stream_version(&seen.0) {
             let existing = self.mapping_image(tx, caller, &digest, proven).await?;
             (seen.0, existing)
         } else {
             self.mapping_view(tx, caller, ns, &stream_name, &digest, proven).await?
         };
+        let Some(plan) = self.mapping_plan(mapping, old, existing, &state) else {
+            return Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name));
+        };
+        self.write_mapping_planned(tx, state, plan).await
+    }
+
+    /// `write_mapping` once planned, through sqlx.
+    async fn write_mapping_planned(
+        &self,
+        tx: &mut SqliteConnection,
+        state: store::WriteState,
+        plan: MappingPlan,
+    ) -> Result<Status, ApiError> {
+        let outbox = if plan.changed {
+            self.deliveries_for(tx, state.subscriptions, state.pending_bound, Some(&plan.old.stream), Some(&plan.new)).await?
+        } else {
+            vec![]
+        };
+        store::write_at_version(tx, state.counter + 1, plan.new_image(), plan.change(&outbox)).await.map_err(db)?;
+        Ok(Status::success("imagestreammappings", IMAGE_GROUP, &plan.new.metadata.name))
+    }
+
+    /// The mapping's write on the group commit's locked connection (`store::Locked`), as
+    /// `write_mapping` does it; it goes on through sqlx (`MappingStep`) when what the reader saw
+    /// does not hold or the namespace's delivery quota needs an exact count. Nothing is written
+    /// before that is known.
+    #[allow(clippy::too_many_arguments)]
+    fn write_mapping_locked(
+        &self,
+        conn: &store::Locked<'_>,
+        savepoint: &mut store::Savepoint,
+        caller: &Caller,
+        ns: &str,
+        mapping: ImageStreamMapping,
+        proven: bool,
+        seen: (StoredStream, Option<Image>),
+    ) -> Result<Status, MappingStep> {
+        let digest = &mapping.image.metadata.name;
+        let state = store::write_state_locked(conn, savepoint, ns, seen.0.id, digest).map_err(|e| MappingStep::Failed(db(e)))?;
+        if !seen_holds(&state, &seen, caller, proven) {
+            return Err(MappingStep::Read(Box::new((state, mapping, seen))));
+        }
+        let stream_name = mapping.metadata.name.clone();
+        let (old, existing) = seen;
+        let Some(plan) = self.mapping_plan(mapping, old, existing, &state) else {
+            return Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name));
+        };
+        let outbox = if plan.changed {
+            match self.deliveries_within_bound(&state.subscriptions, state.pending_bound, Some(&plan.old.stream), Some(&plan.new)) {
+                Some(outbox) => outbox.map_err(MappingStep::Failed)?,
+                None => return Err(MappingStep::Planned(Box::new((state, plan)))),
+            }
+        } else {
+            vec![]
+        };
+        store::write_at_version_locked(conn, state.counter + 1, plan.new_image(), plan.change(&outbox))
+            .map_err(|e| MappingStep::Failed(db(e)))?;
+        Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name))
+    }
+
+    /// What a mapping writes over `old` (with the stored Image `existing`, if any), at the
+    /// version after `state`'s counter; `None` when it changes nothing (a repeated push of the
+    /// same image to the same tag), so no resource version is spent.
+    fn mapping_plan(
+        &self,
+        mut mapping: ImageStreamMapping,
+        old: StoredStream,
+        existing: Option<Image>,
+        state: &store::WriteState,
+    ) -> Option<MappingPlan> {
+        let tag = mapping.tag.clone();
+        let digest = mapping.image.metadata.name.clone();
         let repo = old.stream.status.docker_image_repository.clone();
         if mapping.image.docker_image_reference.is_empty() {
             mapping.image.docker_image_reference = format!("{repo}@{digest}");
@@ -437,25 +522,15 @@ impl Service {
             update_tracking_tags(&mut new, std::slice::from_ref(&tag));
         }
         let changed = new != old.stream;
-        // A resource version is spent only when something is written: a repeated push of the
-        // same image to the same tag changes nothing. The counter was read under the writer, in
-        // this transaction: the write's version is the next one.
         if new_image.is_none() && !changed {
-            return Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name));
+            return None;
         }
-        let rv = state.counter + 1;
-        let outbox = if changed {
-            new.metadata.resource_version = Some(rv.to_string());
-            self.deliveries_for(tx, state.subscriptions, state.pending_bound, Some(&old.stream), Some(&new)).await?
-        } else {
-            vec![]
-        };
-        let uid = new_uid();
-        // The sender's claim, until an import fetches the image from a registry.
-        let image = new_image.as_ref().map(|image| store::NewImage { image, uid: &uid, created: &now, verified: false });
-        let change = changed.then_some(store::StreamChange { old: &old, new: &new, now: &now, outbox: &outbox });
-        store::write_at_version(tx, rv, image, change).await.map_err(db)?;
-        Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name))
+        // The counter was read under the writer, in this transaction: the write's version is
+        // the next one.
+        if changed {
+            new.metadata.resource_version = Some((state.counter + 1).to_string());
+        }
+        Some(MappingPlan { old, new, changed, new_image, uid: new_uid(), now })
     }
 
     /// GET `imagestreamimages/<stream>@<id>` (spec §1.5, §5.2, PRODUCT difference 2).
@@ -509,16 +584,69 @@ pub(crate) fn check_resource_version(sent: &ObjectMeta, stored: &ObjectMeta, res
     }
 }
 
+/// Whether what the reader saw still holds under the writer: neither the stream's version nor
+/// the stored Image's moved since, and a stored Image needs no second look at whether the
+/// caller may see it.
+fn seen_holds(state: &store::WriteState, seen: &(StoredStream, Option<Image>), caller: &Caller, proven: bool) -> bool {
+    let image_version = seen.1.as_ref().and_then(|i| i.metadata.resource_version.as_deref()?.parse::<i64>().ok());
+    (state.stream_version, state.image_version) == (stream_version(&seen.0), image_version)
+        && (seen.1.is_none() || proven || caller.server_admin())
+}
+
+/// The stored stream's resource version, as a number.
+fn stream_version(stored: &StoredStream) -> Option<i64> {
+    stored.stream.metadata.resource_version.as_deref().and_then(|v| v.parse().ok())
+}
+
+/// What a mapping writes (`Service::mapping_plan`).
+struct MappingPlan {
+    /// The stream as stored.
+    old: StoredStream,
+    /// The stream with the new history item, at the write's version if `changed`.
+    new: ImageStream,
+    changed: bool,
+    /// The Image to store, if it is new.
+    new_image: Option<Image>,
+    /// The new Image's uid.
+    uid: String,
+    /// RFC 3339: the history item's and the watch event's time.
+    now: String,
+}
+
+impl MappingPlan {
+    fn new_image(&self) -> Option<store::NewImage<'_>> {
+        // The sender's claim, until an import fetches the image from a registry.
+        self.new_image.as_ref().map(|image| store::NewImage { image, uid: &self.uid, created: &self.now, verified: false })
+    }
+
+    fn change<'a>(&'a self, outbox: &'a [store::DeliveryRow]) -> Option<store::StreamChange<'a>> {
+        self.changed.then_some(store::StreamChange { old: &self.old, new: &self.new, now: &self.now, outbox })
+    }
+}
+
+/// How a mapping's write on the locked connection ended when it did not succeed: failed, or
+/// needing sqlx from where it stopped.
+enum MappingStep {
+    Failed(ApiError),
+    /// What the reader saw does not hold: read again (the state read, the mapping, what the
+    /// reader saw).
+    Read(Box<(store::WriteState, ImageStreamMapping, (StoredStream, Option<Image>))>),
+    /// The namespace's delivery quota needs an exact count (the state read, the plan).
+    Planned(Box<(store::WriteState, MappingPlan)>),
+}
+
 /// An ImageStreamMapping as a write of the group commit: its answer goes to the request once the
 /// group is committed.
 struct MappingWrite {
     service: Service,
     caller: Caller,
     ns: String,
-    /// Taken by `apply` (which runs once).
+    /// Taken by `apply_locked` or `apply` (which run once each).
     mapping: Option<ImageStreamMapping>,
     proven: bool,
     seen: Option<(StoredStream, Option<Image>)>,
+    /// Where `apply_locked` stopped, for `apply` to go on from.
+    resume: Option<MappingStep>,
     result: Option<Result<Status, ApiError>>,
     reply: tokio::sync::oneshot::Sender<Result<Status, ApiError>>,
     /// The request's span, so the write's log lines carry its request id.
@@ -535,9 +663,19 @@ impl store::GroupedWrite for MappingWrite {
         let span = self.span.clone();
         Box::pin(
             async move {
-                let result = match (self.mapping.take(), self.seen.take()) {
-                    (Some(mapping), Some(seen)) => {
-                        self.service.write_mapping(conn, savepoint, &self.caller, &self.ns, mapping, self.proven, seen).await
+                let service = &self.service;
+                let result = match (self.resume.take(), self.mapping.take(), self.seen.take()) {
+                    (Some(MappingStep::Read(step)), _, _) => {
+                        let (state, mapping, seen) = *step;
+                        service.write_mapping_read(conn, state, &self.caller, &self.ns, mapping, self.proven, seen).await
+                    }
+                    (Some(MappingStep::Planned(step)), _, _) => {
+                        let (state, plan) = *step;
+                        service.write_mapping_planned(conn, state, plan).await
+                    }
+                    (Some(MappingStep::Failed(e)), _, _) => Err(e),
+                    (None, Some(mapping), Some(seen)) => {
+                        service.write_mapping(conn, savepoint, &self.caller, &self.ns, mapping, self.proven, seen).await
                     }
                     _ => Err(ApiError::internal("a mapping was written twice")),
                 };
@@ -547,6 +685,26 @@ impl store::GroupedWrite for MappingWrite {
             }
             .instrument(span),
         )
+    }
+
+    fn apply_locked(&mut self, conn: &store::Locked<'_>, savepoint: &mut store::Savepoint) -> Option<bool> {
+        let _span = self.span.enter();
+        let result = match (self.mapping.take(), self.seen.take()) {
+            (Some(mapping), Some(seen)) => {
+                match self.service.write_mapping_locked(conn, savepoint, &self.caller, &self.ns, mapping, self.proven, seen) {
+                    Ok(status) => Ok(status),
+                    Err(MappingStep::Failed(e)) => Err(e),
+                    Err(step) => {
+                        self.resume = Some(step);
+                        return None;
+                    }
+                }
+            }
+            _ => Err(ApiError::internal("a mapping was written twice")),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        Some(ok)
     }
 
     /// Its first round trip (`store::write_state`) opens the savepoint.

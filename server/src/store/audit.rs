@@ -63,6 +63,23 @@ pub async fn insert_audits(conn: &mut SqliteConnection, entries: &[&AuditEntry])
     Ok(())
 }
 
+/// `insert_audits` of one entry on the group commit's locked connection (see `Locked`).
+pub fn insert_audit_locked(conn: &super::Locked<'_>, a: &AuditEntry) -> StoreResult<()> {
+    let mut script = super::script::Script::new();
+    let q = script.statement("INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome, namespace_uid) VALUES (");
+    q.separated(", ")
+        .push_bind(&a.time)
+        .push_bind(a.user.as_ref())
+        .push_bind(a.token.as_ref())
+        .push_bind(a.namespace.as_ref())
+        .push_bind(&a.action)
+        .push_bind(a.remote.as_ref())
+        .push_bind(a.code)
+        .push_bind(&a.outcome);
+    q.push(", (SELECT uid FROM namespaces WHERE name = ").push_bind(a.namespace.as_ref()).push("))");
+    script.run_locked(conn)
+}
+
 pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreResult<()> {
     insert_audits(conn, &[a]).await
 }

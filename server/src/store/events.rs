@@ -45,14 +45,14 @@ pub async fn record_event(
     object: Option<&ImageStream>,
     created: &str,
 ) -> StoreResult<()> {
-    let mut script = super::streams::Script::new();
+    let mut script = super::script::Script::new();
     push_event(&mut script, rv, namespace, name, event_type, object, created);
     script.run(conn).await
 }
 
 /// `record_event` as a statement of a write's script (same round trip as the write's rows).
 pub(super) fn push_event(
-    script: &mut super::streams::Script,
+    script: &mut super::script::Script,
     rv: i64,
     namespace: &str,
     name: &str,

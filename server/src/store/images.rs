@@ -163,7 +163,7 @@ pub struct NewImage<'a> {
 }
 
 /// The statements inserting `new` at resource version `rv`, with its layers and children.
-pub(super) fn push_new_image(script: &mut super::streams::Script, new: NewImage<'_>, rv: i64) {
+pub(super) fn push_new_image(script: &mut super::script::Script, new: NewImage<'_>, rv: i64) {
     let img = new.image;
     script
         .statement(
@@ -195,7 +195,7 @@ pub(super) fn push_new_image(script: &mut super::streams::Script, new: NewImage<
 }
 
 /// The rows of an image's layers and manifest-list children, as statements of `script`.
-fn push_image_children(script: &mut super::streams::Script, img: &Image) {
+fn push_image_children(script: &mut super::script::Script, img: &Image) {
     for (i, l) in img.docker_image_layers.iter().enumerate() {
         script
             .statement("INSERT INTO image_layers (image, position, digest, size, media_type) VALUES (")
@@ -265,7 +265,7 @@ pub async fn insert_image_if_missing(
     if r.rows_affected() == 0 {
         return Ok(false);
     }
-    let mut script = super::streams::Script::new();
+    let mut script = super::script::Script::new();
     push_image_children(&mut script, img);
     script.run(conn).await?;
     Ok(true)

@@ -7,7 +7,10 @@
 //! Rows come back typed: `#[derive(sqlx::FromRow)]` structs or model types, JSON columns as
 //! `sqlx::types::Json<T>` and role columns as `StoredRole`, so a stored value that does not decode
 //! fails the read (the service answers 500) instead of turning into a default. Bound lists use
-//! `sqlx::QueryBuilder`, so no SQL text is ever built from values.
+//! `sqlx::QueryBuilder`, and a write's statements are recorded with their parameters
+//! (`script::Script`), so no SQL text is ever built from values. The group commit's writes run
+//! on the writer connection itself (`Locked`, rusqlite over sqlx's `sqlite3` handle, see
+//! `group`); everything else goes through sqlx.
 //!
 //! Must not: apply image-stream rules (that is `app::domain`), check permissions, read the clock
 //! (times are passed in by the service), or decode a stored value leniently.
@@ -51,6 +54,7 @@ mod prune;
 mod registry;
 mod retention;
 mod schedule;
+mod script;
 mod secrets;
 mod streams;
 mod webhooks;
@@ -67,6 +71,7 @@ pub use prune::*;
 pub use registry::*;
 pub use retention::*;
 pub use schedule::*;
+pub use script::Locked;
 pub use secrets::*;
 pub use streams::*;
 pub use webhooks::*;
@@ -98,6 +103,25 @@ pub struct Store {
     bulk: std::sync::Arc<tokio::sync::Mutex<usize>>,
     /// The group commit of small writes ([`Store::group_write`]), started by the first.
     group: std::sync::Arc<std::sync::OnceLock<group::GroupCommit>>,
+    /// Callers waiting for the writer pool other than the group commit, which keeps the writer
+    /// connection between groups only while nobody else waits (`WaitingForWriter`).
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts its holder among the callers waiting for the writer pool while it lives.
+struct WaitingForWriter<'s>(&'s std::sync::atomic::AtomicUsize);
+
+impl<'s> WaitingForWriter<'s> {
+    fn new(count: &'s std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        WaitingForWriter(count)
+    }
+}
+
+impl Drop for WaitingForWriter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The write transaction of a mutation: an sqlx transaction (it derefs to one, so store
@@ -167,6 +191,7 @@ impl BulkWrites {
         let mut running = self.0.bulk.lock().await;
         *running = running.saturating_sub(1);
         if *running == 0 {
+            let _waiting = WaitingForWriter::new(&self.0.waiting);
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {DEFAULT_CACHE_SIZE}"))).execute(&self.0.writer).await;
         }
     }
@@ -178,6 +203,7 @@ impl Store {
     pub async fn begin_bulk(&self) -> StoreResult<BulkWrites> {
         let mut running = self.bulk.lock().await;
         if *running == 0 {
+            let _waiting = WaitingForWriter::new(&self.waiting);
             sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = -{BULK_WRITER_CACHE_KIB}"))).execute(&self.writer).await?;
         }
         *running += 1;
@@ -206,7 +232,14 @@ impl Store {
         MIGRATOR.run(&writer).await?;
         let reader =
             SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store { writer, reader, writer_options: std::sync::Arc::new(opts), bulk: Default::default(), group: Default::default() })
+        Ok(Store {
+            writer,
+            reader,
+            writer_options: std::sync::Arc::new(opts),
+            bulk: Default::default(),
+            group: Default::default(),
+            waiting: Default::default(),
+        })
     }
 
     /// Opens the database of an existing data directory without migrating it (a backup of a
@@ -223,11 +256,19 @@ impl Store {
         let writer = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(opts.clone()).await?;
         let reader =
             SqlitePoolOptions::new().max_connections(2).test_before_acquire(false).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store { writer, reader, writer_options: std::sync::Arc::new(opts), bulk: Default::default(), group: Default::default() })
+        Ok(Store {
+            writer,
+            reader,
+            writer_options: std::sync::Arc::new(opts),
+            bulk: Default::default(),
+            group: Default::default(),
+            waiting: Default::default(),
+        })
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
     pub async fn integrity_check(&self) -> StoreResult<String> {
+        let _waiting = WaitingForWriter::new(&self.waiting);
         let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&self.writer).await?;
         Ok(rows.join("; "))
     }
@@ -235,6 +276,7 @@ impl Store {
     /// Closes both pools (a backup's database is complete on disk afterwards, WAL merged).
     pub async fn close(&self) {
         self.reader.close().await;
+        let _waiting = WaitingForWriter::new(&self.waiting);
         self.writer.close().await;
     }
 
@@ -242,12 +284,32 @@ impl Store {
     /// transaction's duration are measured (`metrics`).
     pub async fn begin(&self) -> StoreResult<WriteTransaction> {
         let asked = std::time::Instant::now();
-        let tx = self.writer.begin().await;
+        let tx = {
+            let _waiting = WaitingForWriter::new(&self.waiting);
+            self.writer.begin().await
+        };
         crate::metrics::metrics()
             .db_pool_wait
             .get_or_create(&crate::metrics::PoolLabels { pool: "writer" })
             .observe(asked.elapsed().as_secs_f64());
         Ok(WriteTransaction { tx: Some(tx?), started: std::time::Instant::now() })
+    }
+
+    /// The writer connection for the group commit (the wait for it is measured; it is not
+    /// counted as waiting, see `writers_waiting`).
+    async fn acquire_writer(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
+        let asked = std::time::Instant::now();
+        let conn = self.writer.acquire().await;
+        crate::metrics::metrics()
+            .db_pool_wait
+            .get_or_create(&crate::metrics::PoolLabels { pool: "writer" })
+            .observe(asked.elapsed().as_secs_f64());
+        conn
+    }
+
+    /// Whether a caller other than the group commit waits for the writer pool.
+    fn writers_waiting(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
 
     /// A connection for reads outside any write (the wait for it is measured).

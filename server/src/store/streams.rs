@@ -9,6 +9,7 @@
 //! may see a stream (the caller passes the namespace scope).
 
 use super::StoreResult;
+use super::script::Script;
 use app::model::*;
 use sqlx::types::Json;
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqliteConnection};
@@ -258,6 +259,21 @@ pub struct WriteState {
     pub pending_bound: i64,
 }
 
+/// The query of `write_state`: `?1` the pending state, `?2` the namespace, `?3` the stream's row
+/// id, `?4` the image's digest.
+macro_rules! write_state_sql {
+    () => {
+        concat!(
+            "SELECT (SELECT resource_version FROM image_streams WHERE id = ?3) AS stream_version,
+                    (SELECT resource_version FROM images WHERE digest = ?4) AS image_version,
+                    (SELECT current FROM resource_version_counter WHERE id = 1) AS counter, ",
+            pending_bound_sql!(),
+            " AS pending_bound, w.*
+             FROM (SELECT 1) AS one LEFT JOIN webhooks w ON w.namespace = ?2 ORDER BY w.name"
+        )
+    };
+}
+
 /// Reads the `WriteState` of a write to stream `id` (in `namespace`) naming image `digest`.
 /// Its statements first open the write's `savepoint` (see `store::Savepoint`).
 pub async fn write_state(
@@ -268,14 +284,7 @@ pub async fn write_state(
     digest: &str,
 ) -> StoreResult<WriteState> {
     use sqlx::Row;
-    const SQL: [&str; 4] = with_savepoint!(concat!(
-        "SELECT (SELECT resource_version FROM image_streams WHERE id = ?3) AS stream_version,
-                (SELECT resource_version FROM images WHERE digest = ?4) AS image_version,
-                (SELECT current FROM resource_version_counter WHERE id = 1) AS counter, ",
-        pending_bound_sql!(),
-        " AS pending_bound, w.*
-         FROM (SELECT 1) AS one LEFT JOIN webhooks w ON w.namespace = ?2 ORDER BY w.name"
-    ));
+    const SQL: [&str; 4] = with_savepoint!(write_state_sql!());
     let sql = savepoint.enter(&SQL);
     // Always one row at least (the left join); a row without a subscription has no `id`.
     let rows = sqlx::query(sql).bind(super::webhooks::PENDING).bind(namespace).bind(id).bind(digest).fetch_all(conn).await?;
@@ -293,6 +302,37 @@ pub async fn write_state(
         }
     }
     Ok(state)
+}
+
+/// `write_state` on the group commit's locked connection (see `Locked`).
+pub fn write_state_locked(
+    conn: &super::Locked<'_>,
+    savepoint: &mut super::Savepoint,
+    namespace: &str,
+    id: i64,
+    digest: &str,
+) -> StoreResult<WriteState> {
+    use super::script::locked_error;
+    savepoint.enter_locked(conn)?;
+    let mut statement = conn.0.prepare_cached(write_state_sql!()).map_err(locked_error)?;
+    let mut rows = statement.query(rusqlite::params![super::webhooks::PENDING, namespace, id, digest]).map_err(locked_error)?;
+    let mut state: Option<WriteState> = None;
+    while let Some(row) = rows.next().map_err(locked_error)? {
+        let state = match &mut state {
+            Some(state) => state,
+            None => state.insert(WriteState {
+                stream_version: row.get("stream_version").map_err(locked_error)?,
+                image_version: row.get("image_version").map_err(locked_error)?,
+                counter: row.get("counter").map_err(locked_error)?,
+                pending_bound: row.get::<_, Option<i64>>("pending_bound").map_err(locked_error)?.unwrap_or(0),
+                subscriptions: vec![],
+            }),
+        };
+        if row.get::<_, Option<i64>>("id").map_err(locked_error)?.is_some() {
+            state.subscriptions.push(super::WebhookRow::from_locked_row(row)?);
+        }
+    }
+    state.ok_or_else(|| sqlx::Error::Protocol("the write state query answered no row".into()))
 }
 
 /// The streams (with tags and history) named by `(namespace, name, resourceVersion)` whose
@@ -405,46 +445,6 @@ fn rv_of(s: &ImageStream) -> i64 {
     s.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
-/// The longest script kept prepared on its connection (see `Script::run`).
-const CACHED_SCRIPT_STATEMENTS: usize = 16;
-
-/// Statements sent to the database in one round trip: sqlx runs a query of several statements
-/// in order, binding the `?` parameters across them in turn (sqlx-sqlite's
-/// `SqliteArguments::bind` with its running offset). A write's statements that need no answer
-/// go together, since each round trip to the connection's worker thread costs more than most
-/// statements do, and the writer is held for all of them. Use plain `?` only: a numbered `?N`
-/// counts from the first statement's parameters.
-pub(super) struct Script {
-    query: QueryBuilder<Sqlite>,
-    statements: usize,
-}
-
-impl Script {
-    pub(super) fn new() -> Self {
-        Script { query: QueryBuilder::new(""), statements: 0 }
-    }
-
-    /// Starts the next statement; push its text and parameters on the builder returned.
-    pub(super) fn statement(&mut self, sql: &str) -> &mut QueryBuilder<Sqlite> {
-        if self.statements > 0 {
-            self.query.push(";\n");
-        }
-        self.statements += 1;
-        self.query.push(sql)
-    }
-
-    /// Runs every statement, in order; the first failure is the answer. A short script (the
-    /// shape of a common write: a mapping's save) stays prepared on the connection; a long one
-    /// (a stream created or rewritten with many tags) is prepared for this run only, so the
-    /// connection's statement cache never holds thousands of statements of one rare shape.
-    pub(super) async fn run(mut self, conn: &mut SqliteConnection) -> StoreResult<()> {
-        if self.statements > 0 {
-            self.query.build().persistent(self.statements <= CACHED_SCRIPT_STATEMENTS).execute(conn).await?;
-        }
-        Ok(())
-    }
-}
-
 /// Saves a changed stream over its stored version `old`: the row, the spec tags, and only the
 /// status tags that differ. A tag whose history gained heads (and perhaps had its head changed
 /// in place, as `add_tag_event` does for the same reference or image) gets only those rows
@@ -487,6 +487,20 @@ pub async fn write_at_version(
     image: Option<super::NewImage<'_>>,
     change: Option<StreamChange<'_>>,
 ) -> StoreResult<()> {
+    at_version_script(rv, image, change)?.run(conn).await
+}
+
+/// `write_at_version` on the group commit's locked connection (see `Locked`).
+pub fn write_at_version_locked(
+    conn: &super::Locked<'_>,
+    rv: i64,
+    image: Option<super::NewImage<'_>>,
+    change: Option<StreamChange<'_>>,
+) -> StoreResult<()> {
+    at_version_script(rv, image, change)?.run_locked(conn)
+}
+
+fn at_version_script(rv: i64, image: Option<super::NewImage<'_>>, change: Option<StreamChange<'_>>) -> StoreResult<Script> {
     let mut script = Script::new();
     script.statement("UPDATE resource_version_counter SET current = ").push_bind(rv).push(" WHERE id = 1");
     if let Some(image) = image {
@@ -495,7 +509,7 @@ pub async fn write_at_version(
     if let Some(change) = change {
         push_stream_update(&mut script, change)?;
     }
-    script.run(conn).await
+    Ok(script)
 }
 
 /// The statements of `update_stream`.

@@ -35,6 +35,30 @@ pub struct WebhookRow {
     pub events: Json<Vec<String>>,
 }
 
+impl WebhookRow {
+    /// The subscription in a row read on the group commit's locked connection (its columns
+    /// named as the table's), decoded as strictly as sqlx's `FromRow`.
+    pub(super) fn from_locked_row(row: &rusqlite::Row<'_>) -> StoreResult<Self> {
+        use super::script::locked_error;
+        let json = |column: &str| -> StoreResult<Json<Vec<String>>> {
+            let text: String = row.get(column).map_err(locked_error)?;
+            serde_json::from_str(&text).map(Json).map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: e.into() })
+        };
+        Ok(WebhookRow {
+            id: row.get("id").map_err(locked_error)?,
+            namespace: row.get("namespace").map_err(locked_error)?,
+            name: row.get("name").map_err(locked_error)?,
+            uid: row.get("uid").map_err(locked_error)?,
+            resource_version: row.get("resource_version").map_err(locked_error)?,
+            created: row.get("created").map_err(locked_error)?,
+            url: row.get("url").map_err(locked_error)?,
+            sealed_secret: row.get("sealed_secret").map_err(locked_error)?,
+            tags: json("tags")?,
+            events: json("events")?,
+        })
+    }
+}
+
 /// Stores a new subscription; returns its id.
 pub async fn insert_webhook(conn: &mut SqliteConnection, w: &WebhookRow) -> StoreResult<i64> {
     sqlx::query_scalar(
@@ -119,14 +143,14 @@ pub struct DeliveryRow {
 
 /// Queues deliveries (each due at its `next_attempt`, no attempts yet) in one statement added to
 /// `script`; their ids are not read back.
-pub(super) fn push_deliveries(script: &mut super::streams::Script, rows: &[DeliveryRow]) {
+pub(super) fn push_deliveries(script: &mut super::script::Script, rows: &[DeliveryRow]) {
     // 10 parameters a row, far below SQLite's 32,766 per statement.
     for chunk in rows.chunks(1000) {
         push_delivery_rows(script, chunk);
     }
 }
 
-fn push_delivery_rows(script: &mut super::streams::Script, rows: &[DeliveryRow]) {
+fn push_delivery_rows(script: &mut super::script::Script, rows: &[DeliveryRow]) {
     let q = script.statement(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, type, subject, payload, created, state, attempts, next_attempt, redelivery_of) ",
     );
@@ -146,7 +170,7 @@ fn push_delivery_rows(script: &mut super::streams::Script, rows: &[DeliveryRow])
 
 /// Queues deliveries (see `push_deliveries`) in one round trip.
 pub async fn queue_deliveries(conn: &mut SqliteConnection, rows: &[DeliveryRow]) -> StoreResult<()> {
-    let mut script = super::streams::Script::new();
+    let mut script = super::script::Script::new();
     push_deliveries(&mut script, rows);
     script.run(conn).await
 }
@@ -298,7 +322,16 @@ pub async fn record_attempt(conn: &mut SqliteConnection, a: &AttemptRow, state: 
 /// Records attempts, each `(attempt, the delivery's state after it, its next attempt)`, as
 /// `record_attempt` does, in one round trip.
 pub async fn record_attempts(conn: &mut SqliteConnection, attempts: &[(AttemptRow, DeliveryState, i64)]) -> StoreResult<()> {
-    let mut script = super::streams::Script::new();
+    attempts_script(attempts).run(conn).await
+}
+
+/// `record_attempts` on the group commit's locked connection (see `Locked`).
+pub fn record_attempts_locked(conn: &super::Locked<'_>, attempts: &[(AttemptRow, DeliveryState, i64)]) -> StoreResult<()> {
+    attempts_script(attempts).run_locked(conn)
+}
+
+fn attempts_script(attempts: &[(AttemptRow, DeliveryState, i64)]) -> super::script::Script {
+    let mut script = super::script::Script::new();
     for (a, state, next_attempt) in attempts {
         script
             .statement("INSERT INTO webhook_attempts (delivery_id, attempt, time, status_code, latency_ms, error) VALUES (")
@@ -324,7 +357,7 @@ pub async fn record_attempts(conn: &mut SqliteConnection, attempts: &[(AttemptRo
             .push(" WHERE id = ")
             .push_bind(a.delivery_id);
     }
-    script.run(conn).await
+    script
 }
 
 /// The attempts of some deliveries (one page of the log), by delivery then attempt.
