@@ -80,7 +80,9 @@ impl store::GroupedWrite for AuditWrite {
         })
     }
 
-    /// Each entry on its own statement (kept prepared): a bad one fails alone.
+    /// Each entry on its own statement (kept prepared): a bad one fails alone, and those written
+    /// stay. It always answers `true`, so no savepoint is needed though it runs several
+    /// statements (`one_statement`): nothing of it is ever rolled back.
     fn apply_locked(&mut self, conn: &store::Locked<'_>, _savepoint: &mut store::Savepoint) -> Option<bool> {
         for entry in &self.entries {
             if let Err(e) = store::insert_audit_locked(conn, entry) {

@@ -123,7 +123,11 @@ async fn run(store: Store, mut pending: tokio::sync::mpsc::UnboundedReceiver<Box
             held.conn = None;
         }
         for job in group.drain(..) {
-            job.finish(committed.clone());
+            // A job's own panic must not end the batcher (and drop `held` unlocked).
+            let finish = std::panic::AssertUnwindSafe(|| job.finish(committed.clone()));
+            if std::panic::catch_unwind(finish).is_err() {
+                tracing::error!("a write's answer panicked");
+            }
         }
     }
     held.give_back().await;
@@ -135,15 +139,41 @@ impl Held {
     /// leaked rather than finalized unlocked.
     async fn give_back(&mut self) {
         if let Some(prepared) = self.prepared.take() {
-            match self.conn.as_mut() {
+            let unlocked = match self.conn.as_mut() {
                 Some(conn) => match conn.lock_handle().await {
-                    Ok(_locked) => drop(prepared),
-                    Err(_) => std::mem::forget(prepared),
+                    Ok(locked) => {
+                        drop(prepared);
+                        drop(locked);
+                        None
+                    }
+                    Err(_) => Some(prepared),
                 },
-                None => std::mem::forget(prepared),
+                None => Some(prepared),
+            };
+            if let Some(prepared) = unlocked {
+                self.leak(prepared);
             }
         }
         self.conn = None;
+    }
+
+    /// Leaks the statements and the connection they belong to: closing the connection with
+    /// statements left makes sqlx panic, and finalizing them unlocked could race its worker.
+    fn leak(&mut self, prepared: rusqlite::Connection) {
+        std::mem::forget(prepared);
+        if let Some(conn) = self.conn.take() {
+            std::mem::forget(conn.detach());
+        }
+    }
+}
+
+impl Drop for Held {
+    /// Dropped with statements left (the batcher's task was dropped, at a runtime's shutdown):
+    /// the lock cannot be taken here, so both are leaked (see `leak`).
+    fn drop(&mut self) {
+        if let Some(prepared) = self.prepared.take() {
+            self.leak(prepared);
+        }
     }
 }
 
