@@ -232,14 +232,19 @@ impl Store {
         MIGRATOR.run(&writer).await?;
         let reader =
             SqlitePoolOptions::new().max_connections(8).test_before_acquire(false).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store {
+        Ok(Store::from_pools(writer, reader, opts))
+    }
+
+    /// A store over its two pools; `opts` is how the writer connects.
+    fn from_pools(writer: SqlitePool, reader: SqlitePool, opts: SqliteConnectOptions) -> Store {
+        Store {
             writer,
             reader,
             writer_options: std::sync::Arc::new(opts),
             bulk: Default::default(),
             group: Default::default(),
             waiting: Default::default(),
-        })
+        }
     }
 
     /// Opens the database of an existing data directory without migrating it (a backup of a
@@ -256,14 +261,7 @@ impl Store {
         let writer = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(opts.clone()).await?;
         let reader =
             SqlitePoolOptions::new().max_connections(2).test_before_acquire(false).connect_with(opts.clone().read_only(true)).await?;
-        Ok(Store {
-            writer,
-            reader,
-            writer_options: std::sync::Arc::new(opts),
-            bulk: Default::default(),
-            group: Default::default(),
-            waiting: Default::default(),
-        })
+        Ok(Store::from_pools(writer, reader, opts))
     }
 
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
