@@ -118,10 +118,22 @@ test("sign in, see your namespaces, act within your role, tokens, sign out", asy
   await page.getByLabel("User name").fill("nobody-at-all");
   await page.getByRole("button", { name: "Add member" }).click();
   await expect(page.locator("#member-user-hint")).toHaveText('users "nobody-at-all" not found');
+  // A name no user can have is refused as it is typed, with the rule (the server applies it too).
+  await page.getByLabel("User name").fill("Bad Name!");
+  await expect(page.locator("#member-user-hint")).toContainText("RFC 1123");
+  await expect(page.getByRole("button", { name: "Add member" })).toBeDisabled();
+  // Two members added one right after the other: the second, typed while the page reads the
+  // settings after the first, is not lost.
+  const carl = `carl-${suffix}`;
+  expect((await admin.post("/api/v1/users", { data: { name: carl, password: "carl-password-12" } })).status()).toBe(201);
   await page.getByLabel("User name").fill(bob);
   await page.locator("#member-role").selectOption("editor");
   await page.getByRole("button", { name: "Add member" }).click();
+  await page.getByLabel("User name").fill(carl);
+  await page.getByRole("button", { name: "Add member" }).click();
   await expect(page.locator(`tr[data-member="${bob}"]`)).toBeVisible();
+  await expect(page.locator(`tr[data-member="${carl}"]`)).toBeVisible();
+  await expect(page.getByLabel("User name")).toHaveValue("");
   await page.getByLabel(`Role of ${bob}`).selectOption("admin");
   const audit = page.getByRole("region", { name: "Audit log" });
   await expect(audit).toContainText("POST /api/set_member (update members)");

@@ -76,6 +76,12 @@ async fn team() -> Team {
     ok(&app, "POST", "/api/v1/namespaces", Some(json!({"metadata": {"name": "other"}})), &cookie(&sessions["outsider"])).await;
     ok(&app, "PUT", "/api/v1/namespaces/team/members/vera", Some(json!({"role": "viewer"})), &ada).await;
     ok(&app, "PUT", "/api/v1/namespaces/team/members/eddie", Some(json!({"role": "editor"})), &ada).await;
+    // A name no user can have: refused as such (422 naming the field and its rule), not as an
+    // unknown user.
+    let r = app.send_with("PUT", "/api/v1/namespaces/team/members/Bad_Name", Some(json!({"role": "viewer"})), &ada).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["details"]["causes"][0]["field"], "user", "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("RFC 1123"), "{}", r.text);
     ok(&app, "POST", &format!("{IS}/team/imagestreams"), Some(json!({"metadata": {"name": "app"}})), &ada).await;
     let mapping = |tag: &str, n: u64| json!({"metadata": {"name": "app"}, "tag": tag, "image": {"metadata": {"name": digest_n(n)}, "dockerImageReference": format!("quay.io/o/app@{}", digest_n(n))}});
     ok(&app, "POST", &format!("{IS}/team/imagestreammappings"), Some(mapping("latest", 1)), &ada).await;

@@ -7,7 +7,8 @@
 //! Must not: render the audit log itself or decide who may change what (the server does).
 
 use crate::api::{ApiFailure, NamespaceSettings, get_namespace_settings, namespace_audit, remove_member, set_member, set_public};
-use crate::domain::accounts::Role;
+use crate::domain::accounts::{Role, validate_user_name};
+use crate::domain::plain::rule_words;
 use crate::domain::present::human_size;
 use crate::live::{Failure, LivePart, PartSource, announce_change};
 use crate::widgets::{PageTitle, Rendered, field_error, unplaced};
@@ -67,12 +68,25 @@ fn NamespaceSettingsPanel(ns: String, settings: Result<NamespaceSettings, ApiFai
         change: Action::new(move |(user, role): &(String, String)| set_member(ns.get_untracked(), user.clone(), role.clone())),
         remove: Action::new(move |user: &String| remove_member(ns.get_untracked(), user.clone())),
         publish: Action::new(move |public: &bool| set_public(ns.get_untracked(), *public)),
+        new_member: NewMember { user: RwSignal::new(String::new()), role: RwSignal::new("viewer".to_string()), added: RwSignal::new(None) },
     };
     Effect::new(move |_| {
         let (c, r, p) = (actions.change.value().get(), actions.remove.value().get(), actions.publish.value().get());
         if matches!(c, Some(Ok(()))) || matches!(r, Some(Ok(()))) || matches!(p, Some(Ok(()))) {
             version.update(|v| *v += 1);
             announce_change();
+        }
+    });
+    // The "Add a member" field empties once the name it was sent with is in; a name typed
+    // meanwhile (the next member) stays, and so does one the server refused.
+    Effect::new(move |_| {
+        let new_member = actions.new_member;
+        if let Some(answer) = actions.change.value().get() {
+            let sent = new_member.added.get_untracked();
+            if answer.is_ok() && sent.is_some_and(|sent| sent == new_member.user.get_untracked()) {
+                new_member.user.set(String::new());
+            }
+            new_member.added.set(None);
         }
     });
     Effect::new(move |seen: Option<u32>| {
@@ -96,19 +110,30 @@ fn NamespaceSettingsPanel(ns: String, settings: Result<NamespaceSettings, ApiFai
 }
 
 /// What an admin can change here: a member's role (or a new member), removing a member, and
-/// the namespace's visibility.
+/// the namespace's visibility; and the "Add a member" form's fields, which outlive the controls
+/// built from each reading (typing the next member while the page reads the settings after the
+/// last one must not lose it).
 #[derive(Clone, Copy)]
 struct SettingsActions {
     change: Action<(String, String), Result<(), ApiFailure>>,
     remove: Action<String, Result<(), ApiFailure>>,
     publish: Action<bool, Result<(), ApiFailure>>,
+    new_member: NewMember,
+}
+
+/// The "Add a member" form: the name and role typed, and the name last sent.
+#[derive(Clone, Copy)]
+struct NewMember {
+    user: RwSignal<String>,
+    role: RwSignal<String>,
+    added: RwSignal<Option<String>>,
 }
 
 /// The visibility and member controls (admins) or facts (members) of the loaded settings.
 #[component]
 fn SettingsControls(settings: NamespaceSettings, actions: SettingsActions) -> impl IntoView {
     let admin = settings.can_admin;
-    let SettingsActions { change, remove, publish } = actions;
+    let SettingsActions { change, remove, publish, new_member } = actions;
     let failure = move || {
         [change.value().get(), remove.value().get(), publish.value().get()]
             .into_iter()
@@ -119,9 +144,15 @@ fn SettingsControls(settings: NamespaceSettings, actions: SettingsActions) -> im
     let public = settings.public;
     let storage =
         format!("{} in the portal's registry storage (blobs shared between images count once).", human_size(settings.storage_bytes));
-    let new_user = RwSignal::new(String::new());
-    let new_role = RwSignal::new("viewer".to_string());
-    let user_hint = move || field_error(change.value().get(), "user");
+    let NewMember { user: new_user, role: new_role, added } = new_member;
+    // As you type, the rule the server applies (a user's name is an RFC 1123 label); else what
+    // the server said of the name sent.
+    let typed_hint = move || {
+        let name = new_user.get();
+        let name = name.trim();
+        (!name.is_empty()).then(|| validate_user_name(name, "user").first().map(|e| rule_words(&e.field, &e.detail))).flatten()
+    };
+    let user_hint = move || typed_hint().or_else(|| field_error(change.value().get(), "user"));
     view! {
         <section aria-label="Visibility" class="card">
             <h2>"Visibility"</h2>
@@ -170,7 +201,9 @@ fn SettingsControls(settings: NamespaceSettings, actions: SettingsActions) -> im
             {admin.then(|| view! {
                 <form class="card" on:submit=move |ev| {
                     ev.prevent_default();
-                    change.dispatch((new_user.get(), new_role.get()));
+                    let user = new_user.get().trim().to_string();
+                    added.set(Some(new_user.get()));
+                    change.dispatch((user, new_role.get()));
                 }>
                     <h3>"Add a member"</h3>
                     <label for="member-user">"User name"</label>
@@ -178,9 +211,9 @@ fn SettingsControls(settings: NamespaceSettings, actions: SettingsActions) -> im
                     <p id="member-user-hint" class="hint error">{user_hint}</p>
                     <label for="member-role">"Role"</label>
                     <select id="member-role" on:change=move |ev| new_role.set(event_target_value(&ev))>
-                        {Role::ALL.map(Role::as_str).iter().map(|r| view! { <option value=*r>{*r}</option> }).collect_view()}
+                        {Role::ALL.map(Role::as_str).into_iter().map(|r| view! { <option value=r selected=move || new_role.get() == r>{r}</option> }).collect_view()}
                     </select>
-                    <button type="submit">"Add member"</button>
+                    <button type="submit" disabled=move || typed_hint().is_some()>"Add member"</button>
                 </form>
             })}
         </section>

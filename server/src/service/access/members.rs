@@ -33,6 +33,13 @@ impl Service {
             let err = FieldError::not_supported("role", role, Role::supported_values());
             return Err(ApiError::invalid(RES_MEMBERS, user, &[err]));
         };
+        // A name no user can have is refused as such (not as an unknown user), and an
+        // oversized one is not echoed as the object's name.
+        let errs = app::domain::accounts::validate_user_name(user, "user");
+        if !errs.is_empty() {
+            let shown = if user.len() > app::domain::accounts::MAX_USER_NAME_LEN { "" } else { user };
+            return Err(ApiError::invalid(RES_MEMBERS, shown, &errs));
+        }
         let mut tx = self.store.begin().await.map_err(db)?;
         self.require_namespace(&mut tx, ns).await?;
         let u = store::user_by_name(&mut tx, user).await.map_err(db)?.ok_or_else(|| ApiError::not_found(RES_USERS, user))?;
