@@ -216,6 +216,7 @@ async fn mappings_create_images_history_and_follow_aliases() {
     let r = app.push("default", "app", "latest", &digest_n(1)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["status"], "Success");
+    assert_eq!(r.body["code"], 201, "the Status carries its answer's code, as the API server's create handler sets it");
     app.advance(60);
     app.push("default", "app", "latest", &digest_n(2)).await;
     let s = app.get(&is_path("default", "app")).await.body;

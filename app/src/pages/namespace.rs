@@ -173,6 +173,7 @@ fn SettingsControls(settings: NamespaceSettings, actions: SettingsActions) -> im
                 <caption class="sr-only">"Members and their roles"</caption>
                 <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                 <tbody>
+                    {settings.members.is_empty().then(|| view! { <tr><td colspan="3" class="muted">"No members yet."</td></tr> })}
                     {settings.members.into_iter().map(|m| {
                         let (user, row_key, removed) = (m.user.clone(), m.user.clone(), m.user.clone());
                         let label = format!("Role of {}", m.user);

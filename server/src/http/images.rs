@@ -33,7 +33,10 @@ pub async fn get_stream_image(
 
 pub async fn create_mapping(State(s): State<Service>, Who(who): Who, headers: HeaderMap, Path(ns): Path<String>, body: Bytes) -> ApiResult {
     let mapping: ImageStreamMapping = decode(&headers, &body)?;
-    let status = s.create_mapping(&who, &ns, mapping).await?;
+    let mut status = s.create_mapping(&who, &ns, mapping).await?;
+    // The Kubernetes API server's create handler gives a returned Status its answer's code
+    // (apiserver `handlers/create.go`: 201).
+    status.code = StatusCode::CREATED.as_u16();
     respond(&headers, StatusCode::CREATED, &status)
 }
 
