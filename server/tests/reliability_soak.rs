@@ -279,8 +279,10 @@ async fn soak(warm_up: Duration, measured: Duration, tolerance: Tolerance) {
     // pages), and a single short warm-up sometimes ended below where the server then stays
     // (102-118 MB after 8 s against 115-130 MB throughout the measured phase, debug build).
     // Rounds of `warm_up` until one ends no more than 3 % above the highest idle memory so far
-    // (four at most); that highest level is the warmed-up server's (idle readings of the same
-    // server vary by several percent from one moment to the next).
+    // (three at least, four at most); that highest level is the warmed-up server's (idle
+    // readings of the same server vary by several percent from one moment to the next). Two
+    // short rounds could settle below it: a CI run read 113 MB after two 8 s rounds and 125 MB
+    // at the end (+10.0 %), where runs of the same tree read −7 % and +2 %.
     let mut warm_stats = Stats { samples: vec![], errors: vec![] };
     let mut warm_rounds = 0;
     let mut highest: Option<u64> = None;
@@ -290,7 +292,7 @@ async fn soak(warm_up: Duration, measured: Duration, tolerance: Tolerance) {
         warm_stats.samples.extend(round.samples);
         warm_stats.errors.extend(round.errors);
         let (rss, fds) = idle_usage(pid).await;
-        let settled = highest.is_some_and(|h| rss * 100 <= h * 103);
+        let settled = warm_rounds >= 3 && highest.is_some_and(|h| rss * 100 <= h * 103);
         let top = highest.map_or(rss, |h| h.max(rss));
         highest = Some(top);
         if settled || warm_rounds == 4 {
