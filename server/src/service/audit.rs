@@ -14,7 +14,7 @@ const AUDIT_BATCH: usize = 256;
 
 /// The audit log's writer: every mutating request writes an entry, and one write transaction
 /// each would double the writer's transactions (issue 18, point 6). Entries of requests that end
-/// at the same time are written together, in one statement, by one task, as one write of the
+/// at the same time are written together (a statement each, kept prepared) by one task, as one write of the
 /// store's group commit (`store::GroupedWrite`), so they share a transaction with the writes
 /// waiting beside them. Each request still waits until its entry is committed (or its failure
 /// logged), so an entry is in the log when the answer leaves.
@@ -60,26 +60,6 @@ struct AuditWrite {
 }
 
 impl store::GroupedWrite for AuditWrite {
-    fn apply<'c>(
-        &'c mut self,
-        conn: &'c mut sqlx::SqliteConnection,
-        _savepoint: &'c mut store::Savepoint,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
-        Box::pin(async move {
-            let all: Vec<&AuditEntry> = self.entries.iter().collect();
-            if store::insert_audits(conn, &all).await.is_err() {
-                // One bad entry must not take the others with it: each on its own (a failed
-                // statement leaves the transaction as it was).
-                for entry in &self.entries {
-                    if let Err(e) = store::insert_audits(conn, &[entry]).await {
-                        tracing::error!(error = %e, action = %super::for_log(&entry.action), "writing the audit log failed");
-                    }
-                }
-            }
-            true
-        })
-    }
-
     /// Each entry on its own statement (kept prepared): a bad one fails alone, and those written
     /// stay. It always answers `true`, so no savepoint is needed though it runs several
     /// statements (`one_statement`): nothing of it is ever rolled back.

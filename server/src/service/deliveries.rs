@@ -238,22 +238,6 @@ struct AttemptsWrite {
 }
 
 impl store::GroupedWrite for AttemptsWrite {
-    fn apply<'c>(
-        &'c mut self,
-        conn: &'c mut sqlx::SqliteConnection,
-        _savepoint: &'c mut store::Savepoint,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
-        Box::pin(async move {
-            match store::record_attempts(conn, &self.rows).await {
-                Ok(()) => true,
-                Err(e) => {
-                    self.failed = Some(e.to_string());
-                    false
-                }
-            }
-        })
-    }
-
     fn apply_locked(&mut self, conn: &store::Locked<'_>, _savepoint: &mut store::Savepoint) -> Option<bool> {
         match store::record_attempts_locked(conn, &self.rows) {
             Ok(()) => Some(true),

@@ -30,7 +30,7 @@ impl Service {
     }
 
     /// `tag_event_deliveries` with the namespace's subscriptions and the bound of its pending
-    /// deliveries already read under the writer (`store::write_state`).
+    /// deliveries already read under the writer (`store::write_state_locked`).
     pub(crate) async fn deliveries_for(
         &self,
         tx: &mut SqliteConnection,

@@ -377,25 +377,8 @@ impl Service {
         answer.await.map_err(|_| ApiError::internal("the write was dropped before it was answered"))?
     }
 
-    /// The mapping's write, under the writer, through sqlx: `seen` is what the reader saw. Its
-    /// first round trip opens `savepoint`.
-    #[allow(clippy::too_many_arguments)]
-    async fn write_mapping(
-        &self,
-        tx: &mut SqliteConnection,
-        savepoint: &mut store::Savepoint,
-        caller: &Caller,
-        ns: &str,
-        mapping: ImageStreamMapping,
-        proven: bool,
-        seen: (StoredStream, Option<Image>),
-    ) -> Result<Status, ApiError> {
-        let digest = mapping.image.metadata.name.clone();
-        let state = store::write_state(tx, savepoint, ns, seen.0.id, &digest).await.map_err(db)?;
-        self.write_mapping_read(tx, state, caller, ns, mapping, proven, seen).await
-    }
-
-    /// `write_mapping` once its `WriteState` is read.
+    /// The mapping's write through sqlx, once its `WriteState` was read on the locked connection
+    /// and what the reader saw (`seen`) did not hold: it reads again here.
     #[allow(clippy::too_many_arguments)]
     async fn write_mapping_read(
         &self,
@@ -422,12 +405,13 @@ impl Service {
             self.mapping_view(tx, caller, ns, &stream_name, &digest, proven).await?
         };
         let Some(plan) = self.mapping_plan(mapping, old, existing, &state) else {
-            return Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name));
+            return Ok(mapping_status(&stream_name));
         };
         self.write_mapping_planned(tx, state, plan).await
     }
 
-    /// `write_mapping` once planned, through sqlx.
+    /// The mapping's write through sqlx, once planned (`write_mapping_locked` stopped at the
+    /// namespace's delivery quota, which needs an exact count).
     async fn write_mapping_planned(
         &self,
         tx: &mut SqliteConnection,
@@ -440,13 +424,13 @@ impl Service {
             vec![]
         };
         store::write_at_version(tx, state.counter + 1, plan.new_image(), plan.change(&outbox)).await.map_err(db)?;
-        Ok(Status::success("imagestreammappings", IMAGE_GROUP, &plan.new.metadata.name))
+        Ok(mapping_status(&plan.new.metadata.name))
     }
 
-    /// The mapping's write on the group commit's locked connection (`store::Locked`), as
-    /// `write_mapping` does it; it goes on through sqlx (`MappingStep`) when what the reader saw
-    /// does not hold or the namespace's delivery quota needs an exact count. Nothing is written
-    /// before that is known.
+    /// The mapping's write on the group commit's locked connection (`store::Locked`): `seen` is
+    /// what the reader saw; the write opens `savepoint` first. It stops (`MappingStep`), to go on
+    /// through sqlx, when what the reader saw does not hold or the namespace's delivery quota
+    /// needs an exact count; nothing is written before that is known.
     #[allow(clippy::too_many_arguments)]
     fn write_mapping_locked(
         &self,
@@ -457,28 +441,31 @@ impl Service {
         mapping: ImageStreamMapping,
         proven: bool,
         seen: (StoredStream, Option<Image>),
-    ) -> Result<Status, MappingStep> {
+    ) -> Result<Result<Status, ApiError>, MappingStep> {
         let digest = &mapping.image.metadata.name;
-        let state = store::write_state_locked(conn, savepoint, ns, seen.0.id, digest).map_err(|e| MappingStep::Failed(db(e)))?;
+        let state = match store::write_state_locked(conn, savepoint, ns, seen.0.id, digest) {
+            Ok(state) => state,
+            Err(e) => return Ok(Err(db(e))),
+        };
         if !seen_holds(&state, &seen, caller, proven) {
             return Err(MappingStep::Read(Box::new((state, mapping, seen))));
         }
         let stream_name = mapping.metadata.name.clone();
         let (old, existing) = seen;
         let Some(plan) = self.mapping_plan(mapping, old, existing, &state) else {
-            return Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name));
+            return Ok(Ok(mapping_status(&stream_name)));
         };
         let outbox = if plan.changed {
             match self.deliveries_within_bound(&state.subscriptions, state.pending_bound, Some(&plan.old.stream), Some(&plan.new)) {
-                Some(outbox) => outbox.map_err(MappingStep::Failed)?,
+                Some(Ok(outbox)) => outbox,
+                Some(Err(e)) => return Ok(Err(e)),
                 None => return Err(MappingStep::Planned(Box::new((state, plan)))),
             }
         } else {
             vec![]
         };
-        store::write_at_version_locked(conn, state.counter + 1, plan.new_image(), plan.change(&outbox))
-            .map_err(|e| MappingStep::Failed(db(e)))?;
-        Ok(Status::success("imagestreammappings", IMAGE_GROUP, &stream_name))
+        let written = store::write_at_version_locked(conn, state.counter + 1, plan.new_image(), plan.change(&outbox));
+        Ok(written.map(|()| mapping_status(&stream_name)).map_err(db))
     }
 
     /// What a mapping writes over `old` (with the stored Image `existing`, if any), at the
@@ -584,6 +571,11 @@ pub(crate) fn check_resource_version(sent: &ObjectMeta, stored: &ObjectMeta, res
     }
 }
 
+/// A mapping's answer: success, naming the stream.
+fn mapping_status(stream_name: &str) -> Status {
+    Status::success("imagestreammappings", IMAGE_GROUP, stream_name)
+}
+
 /// Whether what the reader saw still holds under the writer: neither the stream's version nor
 /// the stored Image's moved since, and a stored Image needs no second look at whether the
 /// caller may see it.
@@ -624,10 +616,8 @@ impl MappingPlan {
     }
 }
 
-/// How a mapping's write on the locked connection ended when it did not succeed: failed, or
-/// needing sqlx from where it stopped.
+/// Where a mapping's write on the locked connection stopped, to go on through sqlx.
 enum MappingStep {
-    Failed(ApiError),
     /// What the reader saw does not hold: read again (the state read, the mapping, what the
     /// reader saw).
     Read(Box<(store::WriteState, ImageStreamMapping, (StoredStream, Option<Image>))>),
@@ -641,7 +631,7 @@ struct MappingWrite {
     service: Service,
     caller: Caller,
     ns: String,
-    /// Taken by `apply_locked` or `apply` (which run once each).
+    /// Taken by `apply_locked` (which runs once).
     mapping: Option<ImageStreamMapping>,
     proven: bool,
     seen: Option<(StoredStream, Option<Image>)>,
@@ -657,27 +647,23 @@ impl store::GroupedWrite for MappingWrite {
     fn apply<'c>(
         &'c mut self,
         conn: &'c mut SqliteConnection,
-        savepoint: &'c mut store::Savepoint,
+        _savepoint: &'c mut store::Savepoint,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'c>> {
         use tracing::Instrument;
         let span = self.span.clone();
         Box::pin(
             async move {
                 let service = &self.service;
-                let result = match (self.resume.take(), self.mapping.take(), self.seen.take()) {
-                    (Some(MappingStep::Read(step)), _, _) => {
+                let result = match self.resume.take() {
+                    Some(MappingStep::Read(step)) => {
                         let (state, mapping, seen) = *step;
                         service.write_mapping_read(conn, state, &self.caller, &self.ns, mapping, self.proven, seen).await
                     }
-                    (Some(MappingStep::Planned(step)), _, _) => {
+                    Some(MappingStep::Planned(step)) => {
                         let (state, plan) = *step;
                         service.write_mapping_planned(conn, state, plan).await
                     }
-                    (Some(MappingStep::Failed(e)), _, _) => Err(e),
-                    (None, Some(mapping), Some(seen)) => {
-                        service.write_mapping(conn, savepoint, &self.caller, &self.ns, mapping, self.proven, seen).await
-                    }
-                    _ => Err(ApiError::internal("a mapping was written twice")),
+                    None => Err(ApiError::internal("a mapping went on through sqlx without having started")),
                 };
                 let ok = result.is_ok();
                 self.result = Some(result);
@@ -692,8 +678,7 @@ impl store::GroupedWrite for MappingWrite {
         let result = match (self.mapping.take(), self.seen.take()) {
             (Some(mapping), Some(seen)) => {
                 match self.service.write_mapping_locked(conn, savepoint, &self.caller, &self.ns, mapping, self.proven, seen) {
-                    Ok(status) => Ok(status),
-                    Err(MappingStep::Failed(e)) => Err(e),
+                    Ok(result) => result,
                     Err(step) => {
                         self.resume = Some(step);
                         return None;
@@ -707,7 +692,7 @@ impl store::GroupedWrite for MappingWrite {
         Some(ok)
     }
 
-    /// Its first round trip (`store::write_state`) opens the savepoint.
+    /// Its first statement (`store::write_state_locked`) opens the savepoint.
     fn enters_savepoint(&self) -> bool {
         true
     }

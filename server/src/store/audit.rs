@@ -39,32 +39,17 @@ impl From<AuditRow> for AuditEntry {
 
 /// Appends an entry. It is tied to the namespace that has the name now (its uid), so a namespace
 /// deleted and created again does not inherit the old one's entries.
-/// Appends entries in one statement (the audit log's group commit), each tied to the uid its
-/// namespace has now.
-pub async fn insert_audits(conn: &mut SqliteConnection, entries: &[&AuditEntry]) -> StoreResult<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let mut q = sqlx::QueryBuilder::new("INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome, namespace_uid) ");
-    q.push_values(entries, |mut row, a| {
-        row.push_bind(&a.time)
-            .push_bind(&a.user)
-            .push_bind(&a.token)
-            .push_bind(&a.namespace)
-            .push_bind(&a.action)
-            .push_bind(&a.remote)
-            .push_bind(a.code)
-            .push_bind(&a.outcome)
-            .push("(SELECT uid FROM namespaces WHERE name = ")
-            .push_bind_unseparated(&a.namespace)
-            .push_unseparated(")");
-    });
-    q.build().execute(conn).await?;
-    Ok(())
+pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreResult<()> {
+    audit_script(a).run(conn).await
 }
 
-/// `insert_audits` of one entry on the group commit's locked connection (see `Locked`).
+/// `insert_audit` on the group commit's locked connection (see `Locked`): the audit log's
+/// writes, each entry on its own statement (kept prepared).
 pub fn insert_audit_locked(conn: &super::Locked<'_>, a: &AuditEntry) -> StoreResult<()> {
+    audit_script(a).run_locked(conn)
+}
+
+fn audit_script(a: &AuditEntry) -> super::script::Script {
     let mut script = super::script::Script::new();
     let q = script.statement("INSERT INTO audit (time, user, token, namespace, action, remote, code, outcome, namespace_uid) VALUES (");
     q.separated(", ")
@@ -77,11 +62,7 @@ pub fn insert_audit_locked(conn: &super::Locked<'_>, a: &AuditEntry) -> StoreRes
         .push_bind(a.code)
         .push_bind(&a.outcome);
     q.push(", (SELECT uid FROM namespaces WHERE name = ").push_bind(a.namespace.as_ref()).push("))");
-    script.run_locked(conn)
-}
-
-pub async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> StoreResult<()> {
-    insert_audits(conn, &[a]).await
+    script
 }
 
 /// One page of the audit log of a namespace (or of the server: `None`), newest first: at most

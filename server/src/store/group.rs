@@ -36,34 +36,38 @@ const PREPARED_STATEMENTS: usize = 64;
 
 /// A write that joins a group commit.
 pub trait GroupedWrite: Send + 'static {
-    /// Runs the write inside the group's transaction and its own savepoint; returns whether it
-    /// succeeded (on `false` its statements are rolled back, and the job keeps its own error for
-    /// `finish`). `savepoint` is for a write that opens its own (`enters_savepoint`). Called
-    /// after `apply_locked` answered `None`, or instead of it.
+    /// Runs the write on the locked connection, inside the group's transaction and its own
+    /// savepoint: `Some(succeeded)` (on `false` its statements are rolled back, and the job keeps
+    /// its own error for `finish`); or `None` when it must go on through sqlx (`apply`: a rare
+    /// case, reading again, a query it has no locked form of). Before answering `None` it may
+    /// have opened its savepoint and read, keeping what `apply` needs, but must not have
+    /// written. `savepoint` is for a write that opens its own (`enters_savepoint`).
+    fn apply_locked(&mut self, conn: &Locked<'_>, savepoint: &mut Savepoint) -> Option<bool>;
+
+    /// Goes on through sqlx, with the connection's lock given back, from where `apply_locked`
+    /// answered `None`; returns whether the write succeeded, as `apply_locked` does. A write
+    /// whose `apply_locked` always answers needs none: the default says the write failed.
     fn apply<'c>(
         &'c mut self,
-        conn: &'c mut SqliteConnection,
-        savepoint: &'c mut Savepoint,
-    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>>;
-
-    /// Runs the write on the locked connection, as `apply` does: `Some(succeeded)`; or `None`
-    /// when it needs `apply` (a rare case: reading again, a query it has no locked form of).
-    /// Before answering `None` it may have opened its savepoint and read, keeping what `apply`
-    /// needs, but must not have written.
-    fn apply_locked(&mut self, _conn: &Locked<'_>, _savepoint: &mut Savepoint) -> Option<bool> {
-        None
+        _conn: &'c mut SqliteConnection,
+        _savepoint: &'c mut Savepoint,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'c>> {
+        Box::pin(async {
+            tracing::error!("a grouped write that has no form through sqlx was asked to go on through it");
+            false
+        })
     }
 
-    /// Whether `apply` changes the database with at most one statement whatever happens (it may
+    /// Whether the write changes the database with at most one statement whatever happens (it may
     /// try others after a failed one, which SQLite rolls back by itself). Such a write runs
-    /// without a savepoint of its own: a round trip less.
+    /// without a savepoint of its own: a statement less.
     fn one_statement(&self) -> bool {
         false
     }
 
-    /// Whether `apply` opens its savepoint itself, with the statements `Savepoint::enter` gives
-    /// in front of its first round trip (before anything it writes): a round trip less. Else
-    /// the group opens it before `apply` runs.
+    /// Whether the write opens its savepoint itself (`Savepoint::enter_locked`, or the statements
+    /// `Savepoint::enter` gives in front of its first statement, before anything it writes).
+    /// Else the group opens it before the write runs.
     fn enters_savepoint(&self) -> bool {
         false
     }
@@ -199,11 +203,6 @@ impl Savepoint {
         debug_assert!(!self.entered, "a write opens its savepoint once");
         self.entered = true;
         variants[usize::from(self.after_another) * 2 + self.slot]
-    }
-
-    /// Whether the savepoint was opened.
-    pub fn entered(&self) -> bool {
-        self.entered
     }
 
     /// Opens this write's savepoint on the locked connection (after releasing the one before).

@@ -108,6 +108,11 @@ pub struct Store {
     waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
+/// Reports the wait for a connection of `pool` asked for at `asked` (`metrics`).
+fn pool_waited(pool: &'static str, asked: std::time::Instant) {
+    crate::metrics::metrics().db_pool_wait.get_or_create(&crate::metrics::PoolLabels { pool }).observe(asked.elapsed().as_secs_f64());
+}
+
 /// Counts its holder among the callers waiting for the writer pool while it lives.
 struct WaitingForWriter<'s>(&'s std::sync::atomic::AtomicUsize);
 
@@ -286,10 +291,7 @@ impl Store {
             let _waiting = WaitingForWriter::new(&self.waiting);
             self.writer.begin().await
         };
-        crate::metrics::metrics()
-            .db_pool_wait
-            .get_or_create(&crate::metrics::PoolLabels { pool: "writer" })
-            .observe(asked.elapsed().as_secs_f64());
+        pool_waited("writer", asked);
         Ok(WriteTransaction { tx: Some(tx?), started: std::time::Instant::now() })
     }
 
@@ -298,10 +300,7 @@ impl Store {
     async fn acquire_writer(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
         let asked = std::time::Instant::now();
         let conn = self.writer.acquire().await;
-        crate::metrics::metrics()
-            .db_pool_wait
-            .get_or_create(&crate::metrics::PoolLabels { pool: "writer" })
-            .observe(asked.elapsed().as_secs_f64());
+        pool_waited("writer", asked);
         conn
     }
 
@@ -314,10 +313,7 @@ impl Store {
     pub async fn read(&self) -> StoreResult<sqlx::pool::PoolConnection<Sqlite>> {
         let asked = std::time::Instant::now();
         let conn = self.reader.acquire().await;
-        crate::metrics::metrics()
-            .db_pool_wait
-            .get_or_create(&crate::metrics::PoolLabels { pool: "reader" })
-            .observe(asked.elapsed().as_secs_f64());
+        pool_waited("reader", asked);
         conn
     }
 

@@ -58,13 +58,7 @@ macro_rules! bind_integer {
         }
     )*};
 }
-bind_integer!(i64, i32, u32, u16, u8, bool);
-
-impl Bind for f64 {
-    fn into_value(self) -> Result<Value, String> {
-        Ok(Value::Real(self))
-    }
-}
+bind_integer!(i64, i32, u32, u16, bool);
 
 impl Bind for String {
     fn into_value(self) -> Result<Value, String> {
@@ -81,24 +75,6 @@ impl Bind for &String {
 impl Bind for &str {
     fn into_value(self) -> Result<Value, String> {
         Ok(Value::Text(self.to_string()))
-    }
-}
-
-impl Bind for Vec<u8> {
-    fn into_value(self) -> Result<Value, String> {
-        Ok(Value::Blob(self))
-    }
-}
-
-impl Bind for &Vec<u8> {
-    fn into_value(self) -> Result<Value, String> {
-        Ok(Value::Blob(self.clone()))
-    }
-}
-
-impl Bind for &[u8] {
-    fn into_value(self) -> Result<Value, String> {
-        Ok(Value::Blob(self.to_vec()))
     }
 }
 

@@ -259,52 +259,21 @@ pub struct WriteState {
     pub pending_bound: i64,
 }
 
-/// The query of `write_state`: `?1` the pending state, `?2` the namespace, `?3` the stream's row
-/// id, `?4` the image's digest.
-macro_rules! write_state_sql {
-    () => {
-        concat!(
-            "SELECT (SELECT resource_version FROM image_streams WHERE id = ?3) AS stream_version,
-                    (SELECT resource_version FROM images WHERE digest = ?4) AS image_version,
-                    (SELECT current FROM resource_version_counter WHERE id = 1) AS counter, ",
-            pending_bound_sql!(),
-            " AS pending_bound, w.*
-             FROM (SELECT 1) AS one LEFT JOIN webhooks w ON w.namespace = ?2 ORDER BY w.name"
-        )
-    };
-}
+/// The query of `write_state_locked`: `?1` the pending state, `?2` the namespace, `?3` the
+/// stream's row id, `?4` the image's digest. Always one row at least (the left join); a row
+/// without a subscription has no `id`.
+const WRITE_STATE_SQL: &str = concat!(
+    "SELECT (SELECT resource_version FROM image_streams WHERE id = ?3) AS stream_version,
+            (SELECT resource_version FROM images WHERE digest = ?4) AS image_version,
+            (SELECT current FROM resource_version_counter WHERE id = 1) AS counter, ",
+    pending_bound_sql!(),
+    " AS pending_bound, w.*
+     FROM (SELECT 1) AS one LEFT JOIN webhooks w ON w.namespace = ?2 ORDER BY w.name"
+);
 
-/// Reads the `WriteState` of a write to stream `id` (in `namespace`) naming image `digest`.
-/// Its statements first open the write's `savepoint` (see `store::Savepoint`).
-pub async fn write_state(
-    conn: &mut SqliteConnection,
-    savepoint: &mut super::Savepoint,
-    namespace: &str,
-    id: i64,
-    digest: &str,
-) -> StoreResult<WriteState> {
-    use sqlx::Row;
-    const SQL: [&str; 4] = with_savepoint!(write_state_sql!());
-    let sql = savepoint.enter(&SQL);
-    // Always one row at least (the left join); a row without a subscription has no `id`.
-    let rows = sqlx::query(sql).bind(super::webhooks::PENDING).bind(namespace).bind(id).bind(digest).fetch_all(conn).await?;
-    let first = rows.first().ok_or_else(|| sqlx::Error::Protocol("the write state query answered no row".into()))?;
-    let mut state = WriteState {
-        stream_version: first.try_get("stream_version")?,
-        image_version: first.try_get("image_version")?,
-        counter: first.try_get("counter")?,
-        pending_bound: first.try_get::<Option<i64>, _>("pending_bound")?.unwrap_or(0),
-        subscriptions: Vec::with_capacity(rows.len()),
-    };
-    for row in &rows {
-        if row.try_get::<Option<i64>, _>("id")?.is_some() {
-            state.subscriptions.push(super::WebhookRow::from_row(row)?);
-        }
-    }
-    Ok(state)
-}
-
-/// `write_state` on the group commit's locked connection (see `Locked`).
+/// Reads the `WriteState` of a write to stream `id` (in `namespace`) naming image `digest`, on
+/// the group commit's locked connection (see `Locked`), after opening the write's `savepoint`
+/// (see `store::Savepoint`).
 pub fn write_state_locked(
     conn: &super::Locked<'_>,
     savepoint: &mut super::Savepoint,
@@ -314,7 +283,7 @@ pub fn write_state_locked(
 ) -> StoreResult<WriteState> {
     use super::script::locked_error;
     savepoint.enter_locked(conn)?;
-    let mut statement = conn.0.prepare_cached(write_state_sql!()).map_err(locked_error)?;
+    let mut statement = conn.0.prepare_cached(WRITE_STATE_SQL).map_err(locked_error)?;
     let mut rows = statement.query(rusqlite::params![super::webhooks::PENDING, namespace, id, digest]).map_err(locked_error)?;
     let mut state: Option<WriteState> = None;
     while let Some(row) = rows.next().map_err(locked_error)? {
@@ -480,7 +449,7 @@ pub struct StreamChange<'a> {
 
 /// One write at resource version `rv`, in one round trip: the counter is set to `rv`, `image`
 /// is inserted at it, and `change` is saved as `update_stream` does. The caller read the
-/// counter under the writer in this transaction (`write_state`): `rv` is the one after it.
+/// counter under the writer in this transaction (`write_state_locked`): `rv` is the one after it.
 pub async fn write_at_version(
     conn: &mut SqliteConnection,
     rv: i64,

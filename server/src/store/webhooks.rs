@@ -320,17 +320,8 @@ pub async fn record_attempt(conn: &mut SqliteConnection, a: &AttemptRow, state: 
 }
 
 /// Records attempts, each `(attempt, the delivery's state after it, its next attempt)`, as
-/// `record_attempt` does, in one round trip.
-pub async fn record_attempts(conn: &mut SqliteConnection, attempts: &[(AttemptRow, DeliveryState, i64)]) -> StoreResult<()> {
-    attempts_script(attempts).run(conn).await
-}
-
-/// `record_attempts` on the group commit's locked connection (see `Locked`).
+/// `record_attempt` does, on the group commit's locked connection (see `Locked`).
 pub fn record_attempts_locked(conn: &super::Locked<'_>, attempts: &[(AttemptRow, DeliveryState, i64)]) -> StoreResult<()> {
-    attempts_script(attempts).run_locked(conn)
-}
-
-fn attempts_script(attempts: &[(AttemptRow, DeliveryState, i64)]) -> super::script::Script {
     let mut script = super::script::Script::new();
     for (a, state, next_attempt) in attempts {
         script
@@ -357,7 +348,7 @@ fn attempts_script(attempts: &[(AttemptRow, DeliveryState, i64)]) -> super::scri
             .push(" WHERE id = ")
             .push_bind(a.delivery_id);
     }
-    script
+    script.run_locked(conn)
 }
 
 /// The attempts of some deliveries (one page of the log), by delivery then attempt.
