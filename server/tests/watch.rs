@@ -463,6 +463,78 @@ async fn expired_token_ends_its_watch_on_the_service_clock() {
     ends_with_error(&mut w, 401).await;
 }
 
+/// Credentials that lapse with nothing announcing it (the clock moved without telling the
+/// service, as real time passes) are noticed by the watch's re-check timer.
+#[tokio::test]
+async fn lapsed_credentials_end_their_watch_at_the_next_recheck() {
+    let r = review_with(|s| {
+        s.with_watch_limits(server::service::WatchLimits { recheck_interval: Duration::from_millis(50), ..Default::default() })
+    })
+    .await;
+    let expires = (r.app.service.clock_now() + chrono::Duration::minutes(10)).to_rfc3339();
+    let t = token(&r.app, &r.alice, json!({"name": "short", "expires": expires})).await;
+    let mut w = watch_team(&r, &bearer(&t)).await;
+    assert!(w.next(Duration::from_millis(200)).await.is_none(), "the token is still valid: the watch stays open");
+    *r.app.clock.0.lock().unwrap() += chrono::Duration::minutes(11);
+    ends_with_error(&mut w, 401).await;
+}
+
+/// How often an open watch's task is woken while nothing happens: polls its body whenever it is
+/// woken (with a waker that counts) for `settle` and then `idle`, and reports the wake-ups during
+/// `idle` (those of `settle` are the watch's start: its first read of the log, the hub's first
+/// batch).
+async fn wakes_while_idle(w: &mut Watch, settle: Duration, idle: Duration) -> usize {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct Counting(AtomicUsize);
+    impl std::task::Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let count = Arc::new(Counting(AtomicUsize::new(0)));
+    let waker = std::task::Waker::from(count.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let start = tokio::time::Instant::now();
+    let (settled, end) = (start + settle, start + settle + idle);
+    let mut before_idle = None;
+    let mut seen = usize::MAX;
+    while tokio::time::Instant::now() < end {
+        let now = count.0.load(Ordering::SeqCst);
+        if now != seen {
+            seen = now;
+            let polled = axum::body::HttpBody::poll_frame(std::pin::Pin::new(&mut w.body), &mut cx);
+            assert!(polled.is_pending(), "nothing to send while idle");
+        }
+        if before_idle.is_none() && tokio::time::Instant::now() >= settled {
+            before_idle = Some(count.0.load(Ordering::SeqCst));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    count.0.load(Ordering::SeqCst) - before_idle.unwrap_or(0)
+}
+
+/// An idle watch is woken only when something is due for it (issue 18: a re-check timer woke
+/// each of 10,000 idle watches every second). Without credentials that can lapse, nothing is
+/// due before its deadline; with a token, each re-check is.
+#[tokio::test]
+async fn an_idle_watch_wakes_only_when_something_is_due() {
+    let (settle, idle) = (Duration::from_millis(300), Duration::from_millis(400));
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s.with_watch_limits(limits(Duration::from_secs(3600), 100))).await;
+    let created = app.create_stream("default", json!({"metadata": {"name": "app"}})).await.body;
+    let mut anonymous = Watch::open(&app, &format!("&resourceVersion={}", rv(&created))).await.unwrap();
+    assert_eq!(wakes_while_idle(&mut anonymous, settle, idle).await, 0, "a watch without credentials has nothing due");
+    // A change still wakes it, and reaches it.
+    app.create_stream("default", json!({"metadata": {"name": "woken"}})).await;
+    assert_eq!(anonymous.expect().await["object"]["metadata"]["name"], "woken");
+
+    let r = review_with(|s| s.with_watch_limits(limits(Duration::from_secs(3600), 100))).await;
+    let t = token(&r.app, &r.alice, json!({"name": "t"})).await;
+    let mut with_token = watch_team(&r, &bearer(&t)).await;
+    let rechecks = wakes_while_idle(&mut with_token, settle, idle).await;
+    assert!(rechecks >= 5, "a watch with a token asks again every 20 ms: woken {rechecks} times in 400 ms");
+}
+
 #[tokio::test]
 async fn removed_member_watch_ends_and_sees_nothing_after() {
     let r = review().await;

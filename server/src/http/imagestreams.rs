@@ -148,18 +148,23 @@ async fn list_or_watch(
         let as_table = super::table::wants_table(&headers);
         // Each line is framed already (its newline included) and shared with every other watch
         // sending the same event.
-        let body = axum::body::Body::from_stream(stream.map(move |line| {
-            let _open = &open;
-            let line = match as_table {
-                true => super::table::watch_line_as_table::<ImageStream>(&line, s.clock_now()).unwrap_or(line),
-                false => line,
-            };
-            Ok::<_, std::convert::Infallible>(line)
-        }));
+        let lines: super::connection::Lines = match as_table {
+            true => Box::pin(stream.map(move |line| {
+                let _open = &open;
+                super::table::watch_line_as_table::<ImageStream>(&line, s.clock_now()).unwrap_or(line)
+            })),
+            false => Box::pin(stream.map(move |line| {
+                let _open = &open;
+                line
+            })),
+        };
+        // The connection's transport writes the lines itself; the body is for hyper's.
+        let (direct, body) = super::connection::WatchLines::new(lines);
         return Ok(axum::response::Response::builder()
             .status(StatusCode::OK)
             .header("content-type", WATCH_CONTENT_TYPE)
             .header("cache-control", "no-store")
+            .extension(direct)
             .body(body)
             .map_err(|e| app::model::ApiError::internal(e.to_string()))?);
     }

@@ -308,12 +308,14 @@ impl Service {
         let published = hub.published.load(std::sync::atomic::Ordering::Acquire);
         let follow = Follow { position: from, batches, catch_up: published < 0 || from < published };
         let limits = &self.watches.limits;
-        let period = limits.recheck_interval.max(Duration::from_millis(10));
-        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let recheck_period = limits.recheck_interval.max(Duration::from_millis(10));
+        // Only credentials can lapse unannounced (a token's or a session's expiry): a watch
+        // without any asks again on account changes alone, and has no re-check to wait for.
+        let lapsable = creds.bearer.is_some() || creds.session.is_some();
+        let next_recheck = lapsable.then(|| tokio::time::Instant::now() + recheck_period);
         let lifetime = req.timeout.map_or(limits.max_duration, |t| t.min(limits.max_duration));
         let deadline = chrono::Duration::from_std(lifetime).ok().and_then(|d| self.clock_now().checked_add_signed(d));
-        let state = WatchState {
+        let mut state = WatchState {
             service: self.clone(),
             next_bookmark: bookmark_after(self.clock_now(), req.bookmark_interval),
             clock: self.clock_moves(),
@@ -327,13 +329,18 @@ impl Service {
             selected,
             follow,
             epoch,
-            recheck,
             recheck_due: false,
+            recheck_period,
+            next_recheck,
             deadline,
+            deadline_at: None,
+            bookmark_at: None,
+            timer: None,
             ended: false,
             draining: self.draining_signal(),
             _slot: slot,
         };
+        state.retime();
         use futures::StreamExt;
         Ok(Box::pin(
             futures::stream::unfold(Box::new(state), |mut st| async move {
@@ -365,14 +372,24 @@ struct WatchState {
     selected: Option<std::collections::HashSet<(String, String)>>,
     follow: Follow,
     epoch: tokio::sync::watch::Receiver<u64>,
-    recheck: tokio::time::Interval,
     recheck_due: bool,
+    /// How often credentials that can lapse are asked about again.
+    recheck_period: Duration,
+    /// When they are next asked about (`None`: the watch has none, see `watch_streams`).
+    next_recheck: Option<tokio::time::Instant>,
     /// When the next bookmark is due, on the service clock.
     next_bookmark: DateTime<Utc>,
     /// Moves of a hand-moved clock (tests): bookmarks and expiry are looked at again.
     clock: tokio::sync::watch::Receiver<u64>,
     /// When the watch ends cleanly (service clock); `None`: never.
     deadline: Option<DateTime<Utc>>,
+    /// The deadline and the next bookmark in real time (`retime`): what the timer waits for.
+    deadline_at: Option<tokio::time::Instant>,
+    bookmark_at: Option<tokio::time::Instant>,
+    /// The watch's one timer, set to the earliest of `deadline_at`, `bookmark_at` and
+    /// `next_recheck` (`wake_at`), made when first needed. A watch wakes only when one of them
+    /// is due: a periodic timer woke each of 10,000 idle watches every second.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     ended: bool,
     /// Turns true when the server starts shutting down: the watch ends with a BOOKMARK at its
     /// position, the point a client resumes from (`resourceVersion=`) on another server or
@@ -408,7 +425,7 @@ impl WatchState {
                 return None;
             }
             // The maximum lifetime: a clean end; the client resumes from its last version.
-            if self.deadline.is_some_and(|d| self.service.clock_now() >= d) {
+            if self.deadline_at.is_some_and(|d| tokio::time::Instant::now() >= d) {
                 return None;
             }
             if *self.draining.borrow() {
@@ -438,13 +455,13 @@ impl WatchState {
                             return Some(self.end_with(&e));
                         }
                     }
-                    self.next_bookmark = self.bookmark_after_now();
+                    self.bookmark_later();
                     return Some(lines);
                 }
                 Step::Recheck => self.recheck_due = true,
-                // Only credentials can lapse unannounced (a token's or a session's expiry);
-                // a watch without any asks again on account changes alone.
-                Step::Timer => self.recheck_due |= self.creds.bearer.is_some() || self.creds.session.is_some(),
+                // A clock moved by hand may have taken credentials past their expiry; a re-check
+                // fell due. Only credentials can lapse unannounced (see `watch_streams`).
+                Step::Timer => self.recheck_due |= self.next_recheck.is_some(),
                 Step::End => return None,
                 Step::Drain => return self.drain(),
             }
@@ -555,9 +572,28 @@ impl WatchState {
             .collect())
     }
 
-    /// When the next bookmark is due: one interval from now on the service clock.
-    fn bookmark_after_now(&self) -> DateTime<Utc> {
-        bookmark_after(self.service.clock_now(), self.req.bookmark_interval)
+    /// Puts the next bookmark one interval from now (service clock), for a watch that takes
+    /// bookmarks: after each event sent, and after each bookmark.
+    fn bookmark_later(&mut self) {
+        if self.req.bookmarks {
+            self.next_bookmark = bookmark_after(self.service.clock_now(), self.req.bookmark_interval);
+            self.retime();
+        }
+    }
+
+    /// Puts the deadline and the next bookmark, which are on the service clock, in real time:
+    /// at the start, when the next bookmark moves, and when the clock is moved by hand (tests).
+    /// A time too far to reach is never.
+    fn retime(&mut self) {
+        let (now, clock) = (tokio::time::Instant::now(), self.service.clock_now());
+        let at = |t: DateTime<Utc>| now.checked_add((t - clock).to_std().unwrap_or(Duration::ZERO));
+        self.deadline_at = self.deadline.and_then(at);
+        self.bookmark_at = if self.req.bookmarks { at(self.next_bookmark) } else { None };
+    }
+
+    /// When the watch's timer must wake it next (`None`: nothing is due, ever).
+    fn wake_at(&self) -> Option<tokio::time::Instant> {
+        [self.deadline_at, self.bookmark_at, self.next_recheck].into_iter().flatten().min()
     }
 
     /// An event as a label-selector watch sends it (see `selected`): as it is while the stream
@@ -617,7 +653,6 @@ impl WatchState {
         enum Woke {
             Batch(Result<Arc<Batch>, RecvError>),
             Timer,
-            Bookmark,
         }
         loop {
             if self.follow.position == i64::MAX {
@@ -645,21 +680,50 @@ impl WatchState {
                 }
             }
             let position = self.follow.position;
-            // The bookmark's wait in real time, from the service clock (a clock moved by hand
-            // wakes the watch below to look again).
-            let bookmarks = self.req.bookmarks;
-            let wait = (self.next_bookmark - self.service.clock_now()).to_std().unwrap_or(Duration::ZERO);
+            // The timer, set to what is due next. It is looked at before the hub (a watch kept
+            // busy by events still notices its deadline and its re-checks), by the clock rather
+            // than by polling it: a timer polled at every event cost every watch a registration.
+            let wake = self.wake_at();
+            if let Some(at) = wake {
+                match &mut self.timer {
+                    Some(timer) if timer.deadline() == at => {}
+                    Some(timer) => timer.as_mut().reset(at),
+                    None => self.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
+            }
             // The rarely moving signals (account changes, the clock moved by hand, draining) are
             // not waited on here: the hub pokes every watch when one moves (`poke_on_signals`),
             // and `signalled` looks. Waiting on them here cost every watch, at every event, a
             // lock on each signal's list of waiters to register and one to leave it.
-            let woke = tokio::select! {
-                r = self.follow.batches.recv() => Woke::Batch(r),
-                _ = self.recheck.tick() => Woke::Timer,
-                _ = tokio::time::sleep(wait), if bookmarks => Woke::Bookmark,
+            let woke = if wake.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                Woke::Timer
+            } else {
+                let (batches, timer) = (&mut self.follow.batches, &mut self.timer);
+                tokio::select! {
+                    biased;
+                    r = batches.recv() => Woke::Batch(r),
+                    () = async {
+                        match timer {
+                            Some(timer) => timer.as_mut().await,
+                            None => std::future::pending().await,
+                        }
+                    }, if wake.is_some() => Woke::Timer,
+                }
             };
             match woke {
-                Woke::Timer => return Step::Timer,
+                Woke::Timer => {
+                    let now = tokio::time::Instant::now();
+                    if self.bookmark_at.is_some_and(|at| at <= now) {
+                        self.bookmark_later();
+                        let Some(line) = bookmark_line(position) else { continue };
+                        return Step::Lines(vec![line]);
+                    }
+                    if self.next_recheck.is_some_and(|at| at <= now) {
+                        self.next_recheck = Some(now + self.recheck_period);
+                    }
+                    // A re-check, or the deadline (`next_lines` looks at both).
+                    return Step::Timer;
+                }
                 Woke::Batch(Err(RecvError::Closed)) => return Step::End,
                 Woke::Batch(Err(RecvError::Lagged(_))) => self.follow.catch_up = true,
                 Woke::Batch(Ok(batch)) => {
@@ -670,22 +734,18 @@ impl WatchState {
                         self.follow.catch_up = true;
                         continue;
                     }
-                    let shown: Vec<&HubEvent> = batch
-                        .events
-                        .iter()
-                        .filter(|e| self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.labels))
-                        .collect();
-                    let lines: Vec<Bytes> =
-                        shown.into_iter().filter_map(|e| self.select(&e.namespace, &e.name, &e.labels, &e.line)).collect();
+                    let mut lines = Vec::new();
+                    for e in &batch.events {
+                        if self.shows(e.resource_version, &e.namespace, e.namespace_uid.as_deref(), &e.name, &e.labels)
+                            && let Some(line) = self.select(&e.namespace, &e.name, &e.labels, &e.line)
+                        {
+                            lines.push(line);
+                        }
+                    }
                     self.advance(batch.upto);
                     if !lines.is_empty() {
                         return Step::Lines(lines);
                     }
-                }
-                Woke::Bookmark => {
-                    self.next_bookmark = self.bookmark_after_now();
-                    let Some(line) = bookmark_line(position) else { continue };
-                    return Step::Lines(vec![line]);
                 }
             }
         }
@@ -707,6 +767,7 @@ impl WatchState {
         }
         if self.clock.has_changed().unwrap_or(false) {
             self.clock.borrow_and_update();
+            self.retime();
             return Some(Step::Timer);
         }
         None
