@@ -64,8 +64,8 @@ pub struct WatchLimits {
     pub max_duration: Duration,
     /// `--max-watches-per-client`: open watches (and live streams) per client address.
     pub max_per_client: usize,
-    /// How often a watch asks again whether its credentials still hold (expiry is not
-    /// announced); also how late the maximum lifetime may be noticed.
+    /// How often a watch with a token or a session asks again whether it still holds (expiry
+    /// is not announced). A watch without either is not woken for it.
     pub recheck_interval: Duration,
 }
 
