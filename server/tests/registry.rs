@@ -107,6 +107,9 @@ async fn skopeo_copies_in_and_out_oci_docker_and_multi_arch() {
     assert_eq!(istag["image"]["metadata"]["name"], oci.digest.as_str());
     assert_eq!(istag["image"]["dockerImageReference"], format!("{p}/default/app@{}", oci.digest));
     assert_eq!(istag["image"]["dockerImageMetadata"]["Architecture"], "amd64");
+    // As upstream serializes a DockerImage 1.0 (openshift/api image/docker10).
+    assert_eq!(istag["image"]["dockerImageMetadata"]["kind"], "DockerImage");
+    assert_eq!(istag["image"]["dockerImageMetadata"]["apiVersion"], "image.openshift.io/1.0");
     assert_eq!(istag["image"]["dockerImageMetadata"]["Config"]["Labels"]["seed"], "app-one");
     assert_eq!(istag["image"]["dockerImageLayers"][0]["name"], oci.layer_digest.as_str());
     assert_eq!(istag["image"]["metadata"]["annotations"]["openshift.io/image.managed"], "true");

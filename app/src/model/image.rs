@@ -93,12 +93,16 @@ pub struct ImageManifest {
 }
 
 /// `dockerImageMetadata`: a DockerImage "1.0" object; upstream names its fields in PascalCase.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Its default has the kind and apiVersion upstream serializes (openshift/api
+/// `image/docker10`), so an image made in code (an import, a manifest list) says them too.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DockerImageMetadata {
-    #[serde(rename = "kind", default = "dim_kind")]
+    /// `DockerImage`; an empty one (stored before it was filled in) reads as that.
+    #[serde(rename = "kind", default = "dim_kind", deserialize_with = "dim_kind_or_default")]
     pub kind: String,
-    #[serde(rename = "apiVersion", default = "dim_api_version")]
+    /// `image.openshift.io/1.0`; an empty one reads as that.
+    #[serde(rename = "apiVersion", default = "dim_api_version", deserialize_with = "dim_api_version_or_default")]
     pub api_version: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
@@ -124,6 +128,36 @@ pub struct DockerImageMetadata {
     pub os: String,
     #[serde(default)]
     pub size: i64,
+}
+
+impl Default for DockerImageMetadata {
+    fn default() -> Self {
+        DockerImageMetadata {
+            kind: dim_kind(),
+            api_version: dim_api_version(),
+            id: String::new(),
+            parent: String::new(),
+            comment: String::new(),
+            created: String::new(),
+            container: String::new(),
+            container_config: None,
+            docker_version: String::new(),
+            author: String::new(),
+            config: None,
+            architecture: String::new(),
+            os: String::new(),
+            size: 0,
+        }
+    }
+}
+
+fn dim_kind_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let kind = String::deserialize(d)?;
+    Ok(if kind.is_empty() { dim_kind() } else { kind })
+}
+fn dim_api_version_or_default<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let version = String::deserialize(d)?;
+    Ok(if version.is_empty() { dim_api_version() } else { version })
 }
 
 fn dim_kind() -> String {
