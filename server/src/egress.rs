@@ -307,6 +307,16 @@ impl RegistryGuard {
         self.check_port(host, port)
     }
 
+    /// The port rule of [`check_addresses`](Self::check_addresses) alone, for a target known by
+    /// name before it is resolved (a webhook subscription being written): an entry naming the
+    /// host and port without wildcards, 443 or 80, or a port an entry names.
+    pub fn check_port_of_name(&self, host: &str, port: u16) -> Result<(), String> {
+        if self.allowed.iter().any(|e| e.names_explicitly(host, port)) {
+            return Ok(());
+        }
+        self.check_port(host, port)
+    }
+
     /// 443 and 80, or a port an entry names (its pattern written by the operator).
     fn check_port(&self, host: &str, port: u16) -> Result<(), String> {
         if DEFAULT_PORTS.contains(&port) || self.allowed.iter().any(|e| e.port.is_some() && e.matches(host, port)) {

@@ -396,6 +396,25 @@ async fn test_events_redelivery_guard_validation_and_secrecy() {
     assert_eq!(app.get(&format!("{HOOKS}/byname/deliveries")).await.status, StatusCode::NOT_FOUND);
 }
 
+/// A target's port is judged when the subscription is written, as its addresses are when
+/// literal: 443 and 80, or a port an `--allowed-webhook-target` entry names. Before, a named
+/// host on another port was accepted and its first delivery failed.
+#[tokio::test]
+async fn a_target_port_no_entry_allows_is_refused_when_written() {
+    let (app, _d) = app_for(&[]).await;
+    let r = app.post(HOOKS, hook("alt-port", "https://hooks.example.com:8443/x", &["*:*"], &[])).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["details"]["causes"][0]["field"], "spec.url", "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("port 8443 is not allowed: only 443 and 80"), "{}", r.text);
+    for (n, url) in ["https://hooks.example.com/x", "http://hooks.example.com:80/x", "https://hooks.example.com:443/x"].iter().enumerate() {
+        let r = app.post(HOOKS, hook(&format!("default-port-{n}"), url, &["*:*"], &[])).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{url}: {}", r.text);
+    }
+    let (named, _d2) = app_for(&["hooks.example.com:8443".to_string()]).await;
+    let r = named.post(HOOKS, hook("alt-port", "https://hooks.example.com:8443/x", &["*:*"], &[])).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
 /// The live review's M6 reproducer: a receiver answers 200 with 100 header lines, at the
 /// client's limit once the egress proxy adds its own, so the HTTP client fails after the request
 /// went out, and its error text names the whole target URL. The delivery log records a fixed

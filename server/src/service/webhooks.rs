@@ -102,12 +102,13 @@ impl Service {
     fn check_target(&self, url: &str) -> Result<(), FieldError> {
         let Ok((_, host, port)) = parse_target_url(url) else { return Ok(()) };
         // A literal address, also in the numeric forms the delivery's lookup reads as one
-        // (`127.1`, `0x7f000001`): refused now rather than at every delivery.
+        // (`127.1`, `0x7f000001`), and a port no entry allows: refused now rather than at the
+        // first delivery. A name's addresses are known only when sending.
         let literal: Option<std::net::IpAddr> =
             host.trim_matches(['[', ']']).parse().ok().or_else(|| crate::egress::numeric_ipv4(&host).map(std::net::IpAddr::V4));
         let result = self.webhook_guard.check_name(&host, port).and_then(|()| match literal {
             Some(ip) => self.webhook_guard.check_addresses(&host, port, &[std::net::SocketAddr::new(ip, port)]),
-            None => Ok(()),
+            None => self.webhook_guard.check_port_of_name(&host, port),
         });
         result.map_err(|m| FieldError::forbidden("spec.url", m))
     }
