@@ -28,8 +28,10 @@
 //! body, so it reads again only for the next head, and it is built with `half_close` so that it
 //! does not read while an answer is being written (hyper's check for a client that left,
 //! `mid_message_detect_eof`). A client that leaves during an ordinary answer is found when the
-//! answer is written; one that leaves an idle watch is found here, by a `peek` at the socket that
-//! waits beside the watch's next event.
+//! answer is written; one that leaves an idle watch is found here, by a read of the socket that
+//! waits beside the watch's next event (bytes the client sends meanwhile, its next request, are
+//! kept for hyper). A client that reads nothing for [`MAX_WRITE_STALL`] while an event waits
+//! is cut off.
 //!
 //! Graceful end: when the listener's stop signal is given, a hyper phase finishes its request in
 //! flight and closes (`graceful_shutdown`); a watch has been ended by the service's draining, and
@@ -52,6 +54,14 @@ use tokio::net::TcpStream;
 /// A head longer than this is not looked at: the rest of the connection is hyper's, with its own
 /// limits (which answer such a head with 431).
 pub const MAX_INSPECTED_HEAD: usize = 16 * 1024;
+
+/// How long a watch's answer may wait for its client to read: a client that reads nothing for
+/// this long while an event waits to be written is cut off, its watch ended (it resumes from
+/// its last version, as after any end). Without a bound, a client that stopped reading held its
+/// watch, its slot among the per-client watches and the events queued for it past the watch's
+/// deadline, until the server stopped. The Kubernetes API server likewise closes a watcher that
+/// does not keep up ("Forcing watcher close due to unresponsiveness").
+pub const MAX_WRITE_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Headers a head may have to be looked at (hyper's own limit is 100; a head with more is
 /// handed to hyper whole).
@@ -349,7 +359,7 @@ pub async fn serve(
                     // Nothing kept for an idle watch.
                     gate.pending = BytesMut::new();
                 }
-                if !serve_watch(&mut gate.stream, &head, &service, &stop).await {
+                if !serve_watch(&mut gate.stream, &mut gate.pending, &head, &service, &stop).await {
                     return;
                 }
             }
@@ -408,7 +418,13 @@ async fn hyper_phase(
 /// written, then each of its lines ([`WatchLines`], or each piece of its body when the answer
 /// has none: an error, a live page's events) as one chunk, until they end or the client leaves.
 /// `true` when the connection goes on (back to hyper).
-async fn serve_watch(stream: &mut TcpStream, head: &[u8], service: &AppService, stop: &tokio::sync::watch::Receiver<bool>) -> bool {
+async fn serve_watch(
+    stream: &mut TcpStream,
+    early: &mut BytesMut,
+    head: &[u8],
+    service: &AppService,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> bool {
     let Some((request, client_closes)) = request_of(head) else {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
         return false;
@@ -450,16 +466,16 @@ async fn serve_watch(stream: &mut TcpStream, head: &[u8], service: &AppService, 
     // From here the socket is shared: the look for the client leaving waits on it for the whole
     // answer (one registration, not one per event) while the chunks are written beside it.
     let stream: &TcpStream = stream;
-    if write_all(stream, &mut [io::IoSlice::new(&out)]).await.is_err() {
+    if write_all(stream, &mut [io::IoSlice::new(&out)], MAX_WRITE_STALL).await.is_err() {
         return false;
     }
     drop(out);
     if bodyless {
         return !client_closes && !*stop.borrow();
     }
-    // Until the body ends: its next piece, or the client leaving (a `peek` of end-of-file). Bytes
-    // the client sends meanwhile (its next request) are left for hyper, and the look stops.
-    let mut gone = std::pin::pin!(peer_gone(stream));
+    // Until the body ends: its next piece, or the client leaving (end-of-file). Bytes the client
+    // sends meanwhile (its next request) are kept for hyper, in `early`.
+    let mut gone = std::pin::pin!(peer_gone(stream, early));
     let mut looking = true;
     loop {
         let piece = tokio::select! {
@@ -484,15 +500,15 @@ async fn serve_watch(stream: &mut TcpStream, head: &[u8], service: &AppService, 
         let written = if chunked {
             let mut size = [0u8; 20];
             let size = chunk_size_line(data.len(), &mut size);
-            write_all(stream, &mut [io::IoSlice::new(size), io::IoSlice::new(&data), io::IoSlice::new(b"\r\n")]).await
+            write_all(stream, &mut [io::IoSlice::new(size), io::IoSlice::new(&data), io::IoSlice::new(b"\r\n")], MAX_WRITE_STALL).await
         } else {
-            write_all(stream, &mut [io::IoSlice::new(&data)]).await
+            write_all(stream, &mut [io::IoSlice::new(&data)], MAX_WRITE_STALL).await
         };
         if written.is_err() {
             return false;
         }
     }
-    if chunked && write_all(stream, &mut [io::IoSlice::new(b"0\r\n\r\n")]).await.is_err() {
+    if chunked && write_all(stream, &mut [io::IoSlice::new(b"0\r\n\r\n")], MAX_WRITE_STALL).await.is_err() {
         return false;
     }
     !client_closes && !*stop.borrow()
@@ -508,26 +524,50 @@ fn chunk_size_line(len: usize, buf: &mut [u8; 20]) -> &[u8] {
     &buf[..20 - left]
 }
 
-/// Writes all of `parts` through a shared socket, waiting while it is full. One `sendmsg` each
-/// time (socket2), not `writev`: a socket needs none of the file layer `writev` passes through
-/// (the file position's lock, the write hooks), a few percent of a watch event's cost.
-async fn write_all(stream: &TcpStream, mut parts: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+/// Writes all of `parts` through a shared socket, waiting while it is full, each time for at
+/// most `stall` (then `TimedOut`). One `sendmsg` each time (socket2), not `writev`: a socket
+/// needs none of the file layer `writev` passes through (the file position's lock, the write
+/// hooks), a few percent of a watch event's cost. The timer exists only while the socket is full.
+async fn write_all(stream: &TcpStream, mut parts: &mut [io::IoSlice<'_>], stall: std::time::Duration) -> io::Result<()> {
     let socket = socket2::SockRef::from(stream);
     while !parts.is_empty() {
         match stream.try_io(tokio::io::Interest::WRITABLE, || socket.send_vectored(parts)) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => io::IoSlice::advance_slices(&mut parts, n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match tokio::time::timeout(stall, stream.writable()).await {
+                Ok(ready) => ready?,
+                Err(_) => {
+                    tracing::debug!(stall_seconds = stall.as_secs_f64(), "a watch's client read nothing: cut off");
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+            },
             Err(e) => return Err(e),
         }
     }
     Ok(())
 }
 
-/// Whether the client has left (end-of-file or an error); `false` when it sent bytes instead.
-async fn peer_gone(stream: &TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    !matches!(stream.peek(&mut byte).await, Ok(n) if n > 0)
+/// Whether the client has left (end-of-file or an error). Bytes it sends before that (its next
+/// request, pipelined) are read into `early`, for hyper once the watch ends; the client closing
+/// after them is still noticed (before, a peek saw the bytes and the look stopped, so such a
+/// client's watch was held until its next event). `false` once `early` holds more than a head
+/// may be ([`MAX_INSPECTED_HEAD`]): the look stops and the rest waits in the socket.
+async fn peer_gone(stream: &TcpStream, early: &mut BytesMut) -> bool {
+    loop {
+        if early.len() > MAX_INSPECTED_HEAD {
+            return false;
+        }
+        if stream.readable().await.is_err() {
+            return true;
+        }
+        early.reserve(2048);
+        match stream.try_read_buf(early) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return true,
+        }
+    }
 }
 
 /// The request of a watch's head (already found complete by [`inspect`]), and whether the client
@@ -580,6 +620,45 @@ mod tests {
         }
         let empty_body = "POST /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n";
         assert_eq!(inspect(empty_body.as_bytes()), Head::Plain(empty_body.len()));
+    }
+
+    /// A client that stops reading cannot hold a watch's answer (issue 18, from a helper's
+    /// attack: such a watch outlived its deadline and kept its slot until the server stopped).
+    #[tokio::test]
+    async fn a_write_to_a_client_that_reads_nothing_gives_up_after_the_stall() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let data = vec![b'x'; 64 << 20];
+        let started = std::time::Instant::now();
+        let stall = std::time::Duration::from_millis(300);
+        let written = write_all(&server, &mut [io::IoSlice::new(&data)], stall).await;
+        assert_eq!(written.map_err(|e| e.kind()), Err(io::ErrorKind::TimedOut), "more than the socket holds, never read");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "gave up after {:?}", started.elapsed());
+        // A client that reads gets everything.
+        let (reader, writer) = (
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut client = client;
+                let mut sink = vec![0u8; 1 << 20];
+                let mut total = 0usize;
+                while let Ok(n) = client.read(&mut sink).await {
+                    if n == 0 {
+                        break;
+                    }
+                    total += n;
+                }
+                total
+            }),
+            async {
+                let more = vec![b'y'; 8 << 20];
+                let done = write_all(&server, &mut [io::IoSlice::new(&more)], stall).await;
+                drop(server);
+                done
+            },
+        );
+        assert!(writer.await.is_ok(), "a reading client is not cut off");
+        assert!(reader.await.unwrap() >= 8 << 20);
     }
 
     #[test]

@@ -393,6 +393,29 @@ mod transport_tests {
         assert!(tokio::time::timeout(Duration::from_secs(5), dropped.recv()).await.is_ok(), "ended once the client left");
     }
 
+    /// A client that sends its next request during an idle watch and then leaves is noticed
+    /// (a helper's attack: the look for the client leaving stopped at the request's bytes, so
+    /// the watch was held until its next event); one that stays gets the request answered
+    /// after the watch.
+    #[tokio::test]
+    async fn a_client_sending_during_a_watch_then_leaving_ends_it() {
+        let (addr, mut dropped, _stop) = start().await;
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /items?watch=1 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut seen = String::new();
+        assert!(read_until(&mut conn, &mut seen, "\r\n\r\n").await, "{seen}");
+        conn.write_all(b"GET /items HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(200), dropped.recv()).await.is_err(), "open while the client is there");
+        drop(conn);
+        assert!(tokio::time::timeout(Duration::from_secs(5), dropped.recv()).await.is_ok(), "ended once the client left");
+        // The request sent during a watch that ends by itself is answered after it.
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /items?watch=1&n=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /items HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut seen = String::new();
+        assert!(read_until(&mut conn, &mut seen, "list").await, "{seen}");
+        assert!(seen.find("event 0").unwrap() < seen.find("list").unwrap(), "{seen}");
+    }
+
     #[tokio::test]
     async fn after_a_request_with_a_body_hyper_serves_the_rest_watches_included() {
         let (addr, mut dropped, _stop) = start().await;
