@@ -44,16 +44,25 @@ impl ImageStream {
         self.metadata.namespace.as_deref().unwrap_or_default()
     }
 
+    /// The spec tag named `tag`. The list is kept sorted by name (`normalize_tag_lists`), so it
+    /// is searched by halving; one not sorted yet is searched whole when that misses.
     pub fn spec_tag(&self, tag: &str) -> Option<&TagReference> {
-        self.spec.tags.iter().find(|t| t.name == tag)
+        match self.spec.tags.binary_search_by(|t| t.name.as_str().cmp(tag)) {
+            Ok(p) => Some(&self.spec.tags[p]),
+            Err(_) => self.spec.tags.iter().find(|t| t.name == tag),
+        }
     }
 
     pub fn spec_tag_mut(&mut self, tag: &str) -> Option<&mut TagReference> {
         self.spec.tags.iter_mut().find(|t| t.name == tag)
     }
 
+    /// The status tag named `tag`, searched as [`spec_tag`](Self::spec_tag) is.
     pub fn status_tag(&self, tag: &str) -> Option<&NamedTagEventList> {
-        self.status.tags.iter().find(|t| t.tag == tag)
+        match self.status.tags.binary_search_by(|t| t.tag.as_str().cmp(tag)) {
+            Ok(p) => Some(&self.status.tags[p]),
+            Err(_) => self.status.tags.iter().find(|t| t.tag == tag),
+        }
     }
 
     /// The status tag, created (in sorted position) when missing.
