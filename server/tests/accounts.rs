@@ -1139,6 +1139,64 @@ async fn mapping_a_digest_needs_a_readable_stream_holding_it_or_its_manifest() {
     assert_eq!(app.send_with("GET", "/apis/image.openshift.io/v1/images", None, &limited_admin).await.status, StatusCode::FORBIDDEN);
 }
 
+/// A helper's attack: a new image's mapping that names another namespace's image as its child,
+/// or its layers or config as its own, made them readable through the claimant's stream
+/// (`imagestreamimages`, the registry). What a new image names of stored content must be held
+/// where the caller may read; digests stored nowhere, and one's own, may be named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_image_may_not_name_stored_content_the_caller_cannot_read() {
+    let app = TestApp::build(tempfile::tempdir().unwrap(), |s| s).await;
+    let (_admin, alice, bob) = alice_and_victim(&app).await;
+    let d = |n: u32| format!("sha256:{n:064x}");
+    let (victim_image, victim_layer, victim_config) = (d(1), d(2), d(3));
+    let secret = json!({"metadata": {"name": "app"}, "tag": "web", "image": {"metadata": {"name": victim_image},
+        "dockerImageLayers": [{"name": victim_layer, "size": 10, "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"}],
+        "dockerImageMetadata": {"Id": victim_config, "Config": {"Env": ["API_KEY=s3cr3t"]}}}});
+    ok(&app, "POST", &format!("{IS}/victim/imagestreammappings"), Some(secret), &bob).await;
+
+    let claim = |n: u32, image: Value| {
+        let mut image = image;
+        image["metadata"] = json!({"name": d(100 + n)});
+        json!({"metadata": {"name": "probe"}, "tag": format!("t{n}"), "image": image})
+    };
+    let child = json!({"dockerImageManifests": [{"digest": victim_image, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "manifestSize": 1, "architecture": "amd64", "os": "linux"}]});
+    let layer = json!({"dockerImageLayers": [{"name": victim_layer, "size": 1, "mediaType": "x"}]});
+    let config = json!({"dockerImageMetadata": {"Id": victim_config}});
+    for (n, (image, field)) in
+        [(child, "image.dockerImageManifests[0].digest"), (layer, "image.dockerImageLayers[0].name"), (config, "image.dockerImageMetadata.Id")]
+            .into_iter()
+            .enumerate()
+    {
+        let r = app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(claim(n as u32, image)), &alice).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", r.text);
+        assert_eq!(r.body["details"]["causes"][0]["field"], field, "{}", r.text);
+        assert_eq!(r.body["details"]["causes"][0]["reason"], "FieldValueForbidden", "{}", r.text);
+    }
+    let r = app.send_with("GET", &format!("{IS}/ci/imagestreamimages/probe@{victim_image}"), None, &alice).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert!(!r.text.contains("s3cr3t"));
+    assert_eq!(app.send_with("GET", &istag_path("ci", "probe:t0"), None, &alice).await.status, StatusCode::NOT_FOUND, "nothing written");
+
+    // Digests stored nowhere may be named; and the victim's owner may name his own.
+    let fresh = json!({"dockerImageLayers": [{"name": d(50), "size": 1, "mediaType": "x"}], "dockerImageMetadata": {"Id": d(51)}});
+    ok(&app, "POST", &format!("{IS}/ci/imagestreammappings"), Some(claim(9, fresh)), &alice).await;
+    let own = json!({"metadata": {"name": "app"}, "tag": "again", "image": {"metadata": {"name": d(60)},
+        "dockerImageLayers": [{"name": victim_layer, "size": 10, "mediaType": "x"}], "dockerImageMetadata": {"Id": victim_config}}});
+    ok(&app, "POST", &format!("{IS}/victim/imagestreammappings"), Some(own), &bob).await;
+
+    // What a new image names is bounded and must be digests.
+    let many: Vec<Value> = (0..=1000).map(|n| json!({"name": d(1000 + n), "size": 1, "mediaType": "x"})).collect();
+    let r = app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(claim(20, json!({"dockerImageLayers": many}))), &alice).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("image.dockerImageLayers: Too many: 1001: must have at most 1000 items"), "{}", r.text);
+    let bad = json!({"dockerImageLayers": [{"name": "notadigest", "size": -5, "mediaType": "x"}]});
+    let r = app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(claim(21, bad)), &alice).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let fields: Vec<&str> = r.body["details"]["causes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["image.dockerImageLayers[0].name", "image.dockerImageLayers[0].size"], "{}", r.text);
+}
+
 /// The live review's M4 poisoning: alice maps a digest first, with invented metadata (an
 /// `image.openshift.io/managed` annotation, a foreign reference, an injected Env and Cmd). The
 /// victim's mapping of the same digest does not attach her record; the victim's import of the

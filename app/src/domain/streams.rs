@@ -121,6 +121,10 @@ pub fn validate_image_stream(stream: &ImageStream) -> Vec<FieldError> {
 /// The rules of an ImageStreamMapping (spec §3.8) in namespace `ns`: the stream name, the tag
 /// (required), the image digest, a parseable `dockerImageReference`, and no layers
 /// beside manifests (a manifest list has none of its own).
+/// How many children (`dockerImageManifests`) or layers (`dockerImageLayers`) a mapped image may
+/// name: far beyond an image's (Docker's limit is 127 layers) or a manifest list's.
+pub const MAX_IMAGE_CLAIMS: usize = 1_000;
+
 pub fn validate_mapping(ns: &str, mapping: &ImageStreamMapping) -> Vec<FieldError> {
     let mut errs = validate_stream_name(ns, &mapping.metadata.name);
     let tag = mapping.tag.as_str();
@@ -140,6 +144,32 @@ pub fn validate_mapping(ns: &str, mapping: &ImageStreamMapping) -> Vec<FieldErro
         && let Err(e) = DockerImageReference::parse(&mapping.image.docker_image_reference)
     {
         errs.push(FieldError::invalid("image.dockerImageReference", &mapping.image.docker_image_reference, e.to_string()));
+    }
+    // What a new image claims (its children, layers and config) is bounded and must be digests:
+    // the registry serves what an image held in a repository names.
+    let (children, layers) = (&mapping.image.docker_image_manifests, &mapping.image.docker_image_layers);
+    if children.len() > MAX_IMAGE_CLAIMS {
+        errs.push(FieldError::too_many("image.dockerImageManifests", children.len(), MAX_IMAGE_CLAIMS));
+    }
+    if layers.len() > MAX_IMAGE_CLAIMS {
+        errs.push(FieldError::too_many("image.dockerImageLayers", layers.len(), MAX_IMAGE_CLAIMS));
+    }
+    for (i, m) in children.iter().enumerate().take(MAX_IMAGE_CLAIMS) {
+        if let Err(e) = super::reference::parse_digest(&m.digest) {
+            errs.push(FieldError::invalid(format!("image.dockerImageManifests[{i}].digest"), &m.digest, e.to_string()));
+        }
+    }
+    for (i, l) in layers.iter().enumerate().take(MAX_IMAGE_CLAIMS) {
+        if let Err(e) = super::reference::parse_digest(&l.name) {
+            errs.push(FieldError::invalid(format!("image.dockerImageLayers[{i}].name"), &l.name, e.to_string()));
+        }
+        if l.size < 0 {
+            errs.push(FieldError::invalid(
+                format!("image.dockerImageLayers[{i}].size"),
+                &l.size.to_string(),
+                "must be greater than or equal to 0",
+            ));
+        }
     }
     if !mapping.image.docker_image_manifests.is_empty() && !mapping.image.docker_image_layers.is_empty() {
         errs.push(FieldError::invalid_raw(

@@ -113,6 +113,8 @@ pub enum FieldErrorKind {
     NotFound,
     Duplicate,
     TooLong,
+    /// Kubernetes' `field.TooMany`: a list longer than its bound.
+    TooMany,
     InternalError,
 }
 
@@ -126,6 +128,7 @@ impl FieldErrorKind {
             FieldErrorKind::NotFound => "Not found",
             FieldErrorKind::Duplicate => "Duplicate value",
             FieldErrorKind::TooLong => "Too long",
+            FieldErrorKind::TooMany => "Too many",
             FieldErrorKind::InternalError => "Internal error",
         }
     }
@@ -139,6 +142,7 @@ impl FieldErrorKind {
             FieldErrorKind::NotFound => "FieldValueNotFound",
             FieldErrorKind::Duplicate => "FieldValueDuplicate",
             FieldErrorKind::TooLong => "FieldValueTooLong",
+            FieldErrorKind::TooMany => "FieldValueTooMany",
             FieldErrorKind::InternalError => "InternalError",
         }
     }
@@ -177,6 +181,15 @@ impl FieldError {
     }
     pub fn not_found(field: impl Into<String>, value: &str) -> Self {
         FieldError { field: field.into(), kind: FieldErrorKind::NotFound, value: Some(quoted_excerpt(value)), detail: String::new() }
+    }
+    /// `Too many: <actual>: must have at most <max> items`, as Kubernetes words it.
+    pub fn too_many(field: impl Into<String>, actual: usize, max: usize) -> Self {
+        FieldError {
+            field: field.into(),
+            kind: FieldErrorKind::TooMany,
+            value: Some(actual.to_string()),
+            detail: format!("must have at most {max} items"),
+        }
     }
     pub fn internal(field: impl Into<String>, detail: impl Into<String>) -> Self {
         FieldError { field: field.into(), kind: FieldErrorKind::InternalError, value: None, detail: detail.into() }

@@ -342,6 +342,49 @@ impl Service {
         Ok(existing)
     }
 
+    /// What a new image names of stored content, its children, layers and config, must be held
+    /// where the caller may read (`store::claimable`): an image held in a stream gives the
+    /// stream's registry repository and `imagestreamimages` what it names, so naming another
+    /// namespace's manifest or blob would read it. A carried manifest proves the image's digest,
+    /// not what the mapping says it names, so it does not lift this. Refused as 422 with a
+    /// Forbidden cause per field. Server administrators, and callers who read every namespace,
+    /// are not asked. Pushes are not mappings: the registry checks each blob of a pushed
+    /// manifest itself.
+    async fn check_image_claims(&self, conn: &mut SqliteConnection, caller: &Caller, stream: &str, image: &Image) -> Result<(), ApiError> {
+        let Some(scope) = caller.visible_namespaces() else { return Ok(()) };
+        let children =
+            image.docker_image_manifests.iter().enumerate().map(|(i, m)| (format!("image.dockerImageManifests[{i}].digest"), &m.digest));
+        let layers = image.docker_image_layers.iter().enumerate().map(|(i, l)| (format!("image.dockerImageLayers[{i}].name"), &l.name));
+        let config = image
+            .docker_image_metadata
+            .as_ref()
+            .filter(|m| m.id.starts_with("sha256:") || m.id.starts_with("sha512:"))
+            .map(|m| ("image.dockerImageMetadata.Id".to_string(), &m.id));
+        let mut errs = vec![];
+        // Bounded by validate_mapping (MAX_IMAGE_CLAIMS each); a digest named twice is asked once.
+        let mut asked: BTreeMap<&str, bool> = BTreeMap::new();
+        for (field, digest) in children.chain(layers).chain(config) {
+            let ok = match asked.get(digest.as_str()) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = store::claimable(conn, digest, &scope).await.map_err(db)?;
+                    asked.insert(digest, ok);
+                    ok
+                }
+            };
+            if !ok {
+                errs.push(FieldError::forbidden(
+                    field,
+                    format!(
+                        "{digest} is stored, and held in no image stream you may read: push the image through the registry \
+                         (which checks each blob), or map it where you may read what it names"
+                    ),
+                ));
+            }
+        }
+        if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(RES_IMAGESTREAMMAPPINGS, stream, &errs)) }
+    }
+
     /// ImageStreamMapping (spec §3.8): stores the image if new and records it as the head of the
     /// tag; tracking tags follow. The stream generation does not change. The write joins the
     /// group commit (`store::GroupedWrite`): it is answered once its group is committed.
@@ -359,7 +402,12 @@ impl Service {
         // version alone is checked; when it moved meanwhile, everything is read again there.
         let seen = {
             let mut conn = self.store.read().await.map_err(db)?;
-            self.mapping_view(&mut conn, caller, ns, &stream_name, &mapping.image.metadata.name, proven).await?
+            let seen = self.mapping_view(&mut conn, caller, ns, &stream_name, &mapping.image.metadata.name, proven).await?;
+            // A stored image keeps its record (what the mapping claims for it is not used).
+            if seen.1.is_none() {
+                self.check_image_claims(&mut conn, caller, &stream_name, &mapping.image).await?;
+            }
+            seen
         };
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.store.group_write(Box::new(MappingWrite {

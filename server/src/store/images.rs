@@ -129,6 +129,43 @@ pub async fn image_held_in(conn: &mut SqliteConnection, digest: &str, scope: Opt
     .await
 }
 
+/// Whether a new image may name `digest` as a child, a layer or its config for a caller who
+/// reads the namespaces `scope`: the digest is stored nowhere (no manifest, blob, image, or
+/// reference to one), or something in `scope` already holds it as the registry counts it
+/// (`registry::push::blob_in_repository`: a repository's own contents, what a manifest it holds
+/// refers to, an image of its history with the digest as itself, a child, a layer or its config).
+/// An image held in a repository gives that repository what it names, so naming stored content
+/// one cannot read would read it (a helper's attack: a mapping claiming another namespace's
+/// manifest as a child served it, its config and layers to the claimant).
+pub async fn claimable(conn: &mut SqliteConnection, digest: &str, scope: &[String]) -> StoreResult<bool> {
+    sqlx::query_scalar(
+        "WITH visible(namespace) AS (SELECT value FROM json_each(?2)),
+              seen(image) AS (SELECT te.image FROM tag_events te JOIN image_streams s ON s.id = te.stream_id
+                              WHERE s.namespace IN visible),
+              holders(image) AS (SELECT ?1 UNION SELECT image FROM image_layers WHERE digest = ?1
+                                 UNION SELECT digest FROM images WHERE json_extract(metadata, '$.Id') = ?1),
+              parents(image) AS (SELECT image FROM holders
+                                 UNION SELECT m.image FROM image_manifests m WHERE m.digest IN holders)
+         SELECT NOT (EXISTS (SELECT 1 FROM registry_blobs WHERE digest = ?1)
+                     OR EXISTS (SELECT 1 FROM registry_manifests WHERE digest = ?1)
+                     OR EXISTS (SELECT 1 FROM images WHERE digest = ?1)
+                     OR EXISTS (SELECT 1 FROM image_layers WHERE digest = ?1)
+                     OR EXISTS (SELECT 1 FROM image_manifests WHERE digest = ?1)
+                     OR EXISTS (SELECT 1 FROM registry_manifest_refs WHERE digest = ?1)
+                     OR EXISTS (SELECT 1 FROM repository_contents WHERE digest = ?1)
+                     OR EXISTS (SELECT 1 FROM images WHERE json_extract(metadata, '$.Id') = ?1))
+             OR EXISTS (SELECT 1 FROM repository_contents WHERE digest = ?1 AND namespace IN visible)
+             OR EXISTS (SELECT 1 FROM registry_manifest_refs r WHERE r.digest = ?1
+                        AND (r.manifest IN (SELECT digest FROM repository_contents WHERE namespace IN visible)
+                             OR r.manifest IN seen))
+             OR EXISTS (SELECT 1 FROM parents WHERE image IN seen)",
+    )
+    .bind(digest)
+    .bind(Json(scope))
+    .fetch_one(conn)
+    .await
+}
+
 /// Stores an image fetched from a registry, verified: inserted if new, or put in place of an
 /// unverified record of the same digest (keeping its uid). Returns false, changing nothing, if a
 /// verified record exists.
