@@ -338,6 +338,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections as usize,
         max_connections_per_client: args.max_connections_per_client as usize,
         shutdown_timeout: args.shutdown_timeout,
+        body_timeouts: Default::default(),
     };
     let metrics_server = match &args.metrics_listen {
         Some(addr) => {

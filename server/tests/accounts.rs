@@ -1163,10 +1163,13 @@ async fn a_new_image_may_not_name_stored_content_the_caller_cannot_read() {
         "manifestSize": 1, "architecture": "amd64", "os": "linux"}]});
     let layer = json!({"dockerImageLayers": [{"name": victim_layer, "size": 1, "mediaType": "x"}]});
     let config = json!({"dockerImageMetadata": {"Id": victim_config}});
-    for (n, (image, field)) in
-        [(child, "image.dockerImageManifests[0].digest"), (layer, "image.dockerImageLayers[0].name"), (config, "image.dockerImageMetadata.Id")]
-            .into_iter()
-            .enumerate()
+    for (n, (image, field)) in [
+        (child, "image.dockerImageManifests[0].digest"),
+        (layer, "image.dockerImageLayers[0].name"),
+        (config, "image.dockerImageMetadata.Id"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let r = app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(claim(n as u32, image)), &alice).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", r.text);
@@ -1187,7 +1190,8 @@ async fn a_new_image_may_not_name_stored_content_the_caller_cannot_read() {
 
     // What a new image names is bounded and must be digests.
     let many: Vec<Value> = (0..=1000).map(|n| json!({"name": d(1000 + n), "size": 1, "mediaType": "x"})).collect();
-    let r = app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(claim(20, json!({"dockerImageLayers": many}))), &alice).await;
+    let r =
+        app.send_with("POST", &format!("{IS}/ci/imagestreammappings"), Some(claim(20, json!({"dockerImageLayers": many}))), &alice).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert!(r.text.contains("image.dockerImageLayers: Too many: 1001: must have at most 1000 items"), "{}", r.text);
     let bad = json!({"dockerImageLayers": [{"name": "notadigest", "size": -5, "mediaType": "x"}]});

@@ -74,6 +74,78 @@ const MAX_INSPECTED_HEADERS: usize = 64;
 pub struct AppService {
     app: axum::Router,
     peer: SocketAddr,
+    bodies: BodyTimeouts,
+}
+
+/// Bounds of time on reading a request's body: a client that declared a body and then sent it
+/// slowly or not at all held its connection as long as it liked (a helper's attack: 1,152
+/// stalled bodies filled `--max-connections`; sign-in and `/v2/token` read bodies before any
+/// credentials are known). A body that breaks a bound fails its request (the handler answers as
+/// for a body cut short: 400) and the connection closes.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeouts {
+    /// At most this long without a byte of the body.
+    pub idle: std::time::Duration,
+    /// At most this long for the whole body, except a registry upload's (`/v2/…/blobs/uploads/…`,
+    /// a blob of any size, bounded by `idle` alone). API objects, forms and manifests are a few
+    /// MiB at most.
+    pub total: std::time::Duration,
+}
+
+impl Default for BodyTimeouts {
+    fn default() -> Self {
+        BodyTimeouts { idle: std::time::Duration::from_secs(30), total: std::time::Duration::from_secs(60) }
+    }
+}
+
+/// A request body read within [`BodyTimeouts`]. The timer runs only while the body waits for
+/// bytes.
+struct TimedBody {
+    inner: axum::body::Body,
+    idle: std::time::Duration,
+    deadline: Option<tokio::time::Instant>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Bytes came since the timer was set: it is set again from now.
+    moved: bool,
+}
+
+impl http_body::Body for TimedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            this.moved = true;
+            return Poll::Ready(frame);
+        }
+        let due = {
+            let idle = tokio::time::Instant::now() + this.idle;
+            this.deadline.map_or(idle, |d| d.min(idle))
+        };
+        match &mut this.timer {
+            Some(timer) if this.moved => timer.as_mut().reset(due),
+            Some(_) => {}
+            None => this.timer = Some(Box::pin(tokio::time::sleep_until(due))),
+        }
+        this.moved = false;
+        if let Some(timer) = this.timer.as_mut() {
+            ready!(timer.as_mut().poll(cx));
+        }
+        let why = match this.deadline {
+            Some(d) if tokio::time::Instant::now() >= d => "the request body took too long to arrive",
+            _ => "the request body stalled",
+        };
+        Poll::Ready(Some(Err(axum::Error::new(io::Error::new(io::ErrorKind::TimedOut, why)))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send>>;
@@ -81,6 +153,12 @@ type Answer = Pin<Box<dyn Future<Output = Result<axum::response::Response, std::
 impl AppService {
     fn answer(&self, mut req: axum::extract::Request) -> Answer {
         req.extensions_mut().insert(ConnectInfo(self.peer));
+        if !http_body::Body::is_end_stream(req.body()) {
+            let path = req.uri().path();
+            let upload = path.starts_with("/v2/") && path.contains("/blobs/uploads");
+            let deadline = (!upload).then(|| tokio::time::Instant::now() + self.bodies.total);
+            req = req.map(|inner| axum::body::Body::new(TimedBody { inner, idle: self.bodies.idle, deadline, timer: None, moved: false }));
+        }
         Box::pin(tower::ServiceExt::oneshot(self.app.clone(), req))
     }
 }
@@ -338,9 +416,10 @@ pub async fn serve(
     peer: SocketAddr,
     app: axum::Router,
     header_read_timeout: std::time::Duration,
+    bodies: BodyTimeouts,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let service = AppService { app, peer };
+    let service = AppService { app, peer, bodies };
     let mut gate = HeadGate::new(stream);
     loop {
         let Some((next, end)) = hyper_phase(gate, &service, header_read_timeout, &mut stop).await else {
