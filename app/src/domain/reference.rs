@@ -163,6 +163,11 @@ pub fn parse_digest(s: &str) -> Result<(), ReferenceError> {
     if hex.len() != want {
         return Err(ReferenceError::DigestInvalidLength);
     }
+    // go-digest's encoding is lowercase hex (`^[a-f0-9]{64}$` for sha256): `sha256:AB…` and
+    // `sha256:ab…` would otherwise be two images, and the registry refuses the first.
+    if !hex.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(ReferenceError::DigestInvalidFormat);
+    }
     Ok(())
 }
 
@@ -370,6 +375,15 @@ mod tests {
     use proptest::prelude::*;
 
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// go-digest refuses uppercase hex ("invalid checksum digest format"), so `sha256:AB…` is
+    /// not a second name of `sha256:ab…` (a helper mapped both as two images).
+    #[test]
+    fn digests_are_lowercase_hex() {
+        assert_eq!(parse_digest(&format!("sha256:{}", "AB".repeat(32))), Err(ReferenceError::DigestInvalidFormat));
+        assert_eq!(parse_digest(&format!("sha256:{}", "ab".repeat(32))), Ok(()));
+        assert!(DockerImageReference::parse(&format!("quay.io/a/b@sha256:{}", "AB".repeat(32))).is_err());
+    }
 
     fn p(s: &str) -> DockerImageReference {
         DockerImageReference::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))

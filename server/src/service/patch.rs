@@ -9,11 +9,12 @@
 //!   merge by it, as upstream's struct tags say (`spec.tags` by `name`, `status.tags` by `tag`),
 //!   with the `$patch: delete` / `$patch: replace` directives; other `$` directives are dropped.
 //!
-//! A patch that names no `metadata.resourceVersion` applies to whatever is stored: when another
-//! writer (the import controller, say) changed the object between our read and our write, the
-//! patch is applied again to the new version (as the API server's `GuaranteedUpdate` does), so a
-//! user's command never fails for the server's own background work. A patch that does name one
-//! gets the usual 409 when it is stale.
+//! A patch that names no `metadata.resourceVersion` applies to whatever is stored: a stream's
+//! patch is applied in the writing transaction to the stream it reads, so no other writer can
+//! come between; an image stream tag's is applied again when another writer (the import
+//! controller, say) changed the object between our read and our write (as the API server's
+//! `GuaranteedUpdate` does). A user's command never fails for the server's own background
+//! work. A patch that does name one gets the usual 409 when it is stale.
 //!
 //! Must not: decide what a valid object is (the update path does) or write anything itself.
 
@@ -275,14 +276,11 @@ impl Service {
         strict: bool,
     ) -> Result<ImageStream, ApiError> {
         let patch = Patch::new(kind, patch, strict);
-        let mut attempt = 0;
-        loop {
-            let current = self.get_stream(caller, ns, name).await?;
-            match self.update_stream(caller, ns, name, patch.to(&current)?).await {
-                Err(e) if patch.retries(&e, &mut attempt) => {}
-                other => return other,
-            }
-        }
+        self.allow(caller, super::Verb::Get, "imagestreams", Some(ns))?;
+        self.allow(caller, super::Verb::Update, "imagestreams", Some(ns))?;
+        // Applied to the stream as the writing transaction reads it: no race to lose (before,
+        // five re-applications were not enough against a few pushers to the same stream).
+        self.change_stream(caller, ns, name, |current| patch.to(current)).await
     }
 
     /// `PATCH …/imagestreamtags/{stream}:{tag}`; `strict`: `?fieldValidation=Strict`.

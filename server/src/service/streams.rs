@@ -187,8 +187,25 @@ impl Service {
         Ok(self.with_public_repository(created))
     }
 
-    pub async fn update_stream(&self, caller: &Caller, ns: &str, name: &str, mut stream: ImageStream) -> Result<ImageStream, ApiError> {
+    pub async fn update_stream(&self, caller: &Caller, ns: &str, name: &str, stream: ImageStream) -> Result<ImageStream, ApiError> {
         self.allow(caller, Verb::Update, "imagestreams", Some(ns))?;
+        self.change_stream(caller, ns, name, |_| Ok(stream)).await
+    }
+
+    /// Replaces a stream with what `change` makes of the stored one, read in the writing
+    /// transaction: nothing can move between the read and the write, so a change that names no
+    /// resourceVersion (a patch without one) never meets a conflict; one that names a stale
+    /// version gets 409. The caller's permissions are checked before.
+    pub(crate) async fn change_stream(
+        &self,
+        caller: &Caller,
+        ns: &str,
+        name: &str,
+        change: impl FnOnce(&ImageStream) -> Result<ImageStream, ApiError>,
+    ) -> Result<ImageStream, ApiError> {
+        let mut tx = self.store.begin().await.map_err(db)?;
+        let old = self.load_stream_or_404(&mut tx, ns, name).await?;
+        let mut stream = change(&old.stream)?;
         check_namespace_matches(&mut stream.metadata, ns)?;
         if stream.metadata.name.is_empty() {
             stream.metadata.name = name.to_string();
@@ -198,8 +215,6 @@ impl Service {
                 stream.metadata.name
             )));
         }
-        let mut tx = self.store.begin().await.map_err(db)?;
-        let old = self.load_stream_or_404(&mut tx, ns, name).await?;
         check_resource_version(&stream.metadata, &old.stream.metadata, RES_IMAGESTREAMS, name)?;
         let updated = self.write_stream(&mut tx, caller, stream, Some(&old)).await?;
         tx.commit().await.map_err(db)?;

@@ -219,11 +219,17 @@ impl Service {
         let user = store::user_by_name(&mut conn, &name).await.map_err(db)?;
         drop(conn);
         // Verify against a dummy hash for unknown names, so timing does not tell them apart.
+        let known = user.is_some();
         let hash = user.as_ref().map_or(DUMMY_HASH, |u| u.password_hash.as_str());
         let ok = self.password_hashing.verify(password, hash).await? && user.is_some();
         let Some(user) = user.filter(|_| ok) else {
             self.sign_ins.failed(&name, client, now);
-            tracing::info!(user = %for_log(&name), remote = ?remote, "failed sign-in");
+            // A name no user has is not written: it is often a password typed in the wrong
+            // field (a helper found its test password in the log this way).
+            match known {
+                true => tracing::info!(user = %for_log(&name), remote = ?remote, "failed sign-in"),
+                false => tracing::info!(remote = ?remote, "failed sign-in for a name no user has"),
+            }
             return Err(ApiError::unauthorized("Unauthorized: the user name or password is wrong"));
         };
         self.sign_ins.succeeded(&name, client);
