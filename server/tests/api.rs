@@ -859,3 +859,52 @@ async fn unpinned_patches_never_conflict_with_concurrent_pushes() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
 }
+
+/// What a helper's attack got through on a stream's metadata: labels no selector can name,
+/// annotations without bound, another kind or version, and another uid on an update. Each is
+/// refused as the Kubernetes API server refuses it.
+#[tokio::test]
+async fn stream_metadata_is_checked_as_the_api_server_checks_it() {
+    let app = TestApp::new().await;
+    let created = app.create_stream("default", json!({"metadata": {"name": "meta", "labels": {"team": "blue"}}})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    for (labels, why) in [
+        (json!({"Bad Key": "v"}), "name part must consist of alphanumeric characters"),
+        (json!({"": "v"}), "name part must consist of alphanumeric characters"),
+        (json!({"ok": "has space"}), "a valid label must be an empty string"),
+        (json!({"ok": "x".repeat(64)}), "a valid label must be an empty string"),
+        (json!({"example.com/ok": ""}), ""),
+    ] {
+        let r = app.send_with("PATCH", &is_path("default", "meta"), Some(json!({"metadata": {"labels": labels}})), &[]).await;
+        if why.is_empty() {
+            assert_eq!(r.status, StatusCode::OK, "{labels}: {}", r.text);
+        } else {
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{labels}: {}", r.text);
+            assert_eq!(r.body["details"]["causes"][0]["field"], "metadata.labels", "{}", r.text);
+            assert!(r.text.contains(why), "{labels}: {}", r.text);
+        }
+    }
+    let r = app
+        .send_with("PATCH", &is_path("default", "meta"), Some(json!({"metadata": {"annotations": {"big": "x".repeat(300 * 1024)}}})), &[])
+        .await;
+    assert!(matches!(r.status, StatusCode::UNPROCESSABLE_ENTITY | StatusCode::PAYLOAD_TOO_LARGE), "{}", r.status);
+    if r.status == StatusCode::UNPROCESSABLE_ENTITY {
+        assert!(r.text.contains("metadata.annotations: Too long: must have at most 262144 bytes"), "{}", r.text);
+    }
+    // Another kind or version is refused, and changes nothing.
+    let before = app.get(&is_path("default", "meta")).await.body;
+    for body in [json!({"kind": "Secret"}), json!({"apiVersion": "v1"})] {
+        let r = app.send_with("PATCH", &is_path("default", "meta"), Some(body.clone()), &[]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+    }
+    let after = app.get(&is_path("default", "meta")).await.body;
+    assert_eq!(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"], "nothing written");
+    assert_eq!(after["kind"], "ImageStream");
+    // Another uid on an update is refused.
+    let mut other = after.clone();
+    other["metadata"]["uid"] = json!("00000000-0000-0000-0000-000000000000");
+    let r = app.send_with("PUT", &is_path("default", "meta"), Some(other), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let message = r.body["message"].as_str().unwrap_or_default();
+    assert!(message.ends_with("metadata.uid: Invalid value: \"00000000-0000-0000-0000-000000000000\": field is immutable"), "{}", r.text);
+}

@@ -58,14 +58,17 @@ fn valid_name(n: &str) -> bool {
         && n.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-fn valid_key(k: &str) -> bool {
+/// Whether `k` is a valid label or annotation key (a qualified name, `apimachinery`'s
+/// `IsQualifiedName`).
+pub fn valid_key(k: &str) -> bool {
     match k.split_once('/') {
         Some((prefix, name)) => !prefix.is_empty() && prefix.len() <= 253 && valid_name(name) && prefix.split('.').all(valid_name),
         None => valid_name(k),
     }
 }
 
-fn valid_value(v: &str) -> bool {
+/// Whether `v` is a valid label value (`IsValidLabelValue`): empty, or a name part.
+pub fn valid_value(v: &str) -> bool {
     v.is_empty() || valid_name(v)
 }
 

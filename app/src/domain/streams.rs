@@ -94,10 +94,54 @@ pub fn validate_image_stream_tag(istag: &ImageStreamTag) -> Vec<FieldError> {
     errs
 }
 
-/// Validates a whole stream as submitted: names, the deprecated repository, every spec tag,
-/// alias cycles.
+/// The most bytes an object's annotations may hold, keys and values together (Kubernetes'
+/// `TotalAnnotationSizeLimitB`).
+pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
+
+/// Labels and annotations as the Kubernetes API server checks them (`ValidateLabels`,
+/// `ValidateAnnotations`): keys are qualified names, label values empty or a name part (at most
+/// 63 characters), annotations at most [`MAX_ANNOTATIONS_BYTES`] in all. A label the API took
+/// could otherwise never be selected (`?labelSelector=` refuses such keys).
+pub fn validate_labels_and_annotations(meta: &ObjectMeta) -> Vec<FieldError> {
+    const KEY_RULE: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
+         alphanumeric character (at most 63 characters), after an optional DNS subdomain prefix and '/'";
+    let mut errs = vec![];
+    for (k, v) in &meta.labels {
+        if !super::selectors::valid_key(k) {
+            errs.push(FieldError::invalid("metadata.labels", k, KEY_RULE));
+        }
+        if !super::selectors::valid_value(v) {
+            errs.push(FieldError::invalid(
+                "metadata.labels",
+                v,
+                "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and \
+                 end with an alphanumeric character (at most 63 characters)",
+            ));
+        }
+    }
+    let mut size = 0usize;
+    for (k, v) in &meta.annotations {
+        if !super::selectors::valid_key(&k.to_ascii_lowercase()) {
+            errs.push(FieldError::invalid("metadata.annotations", k, KEY_RULE));
+        }
+        size += k.len() + v.len();
+    }
+    if size > MAX_ANNOTATIONS_BYTES {
+        errs.push(FieldError {
+            field: "metadata.annotations".into(),
+            kind: crate::model::FieldErrorKind::TooLong,
+            value: None,
+            detail: format!("must have at most {MAX_ANNOTATIONS_BYTES} bytes"),
+        });
+    }
+    errs
+}
+
+/// Validates a whole stream as submitted: names, labels and annotations, the deprecated
+/// repository, every spec tag, alias cycles.
 pub fn validate_image_stream(stream: &ImageStream) -> Vec<FieldError> {
     let mut errs = validate_stream_name(stream.namespace(), &stream.metadata.name);
+    errs.extend(validate_labels_and_annotations(&stream.metadata));
     let repo = &stream.spec.docker_image_repository;
     if !repo.is_empty() {
         match DockerImageReference::parse(repo) {
@@ -118,13 +162,14 @@ pub fn validate_image_stream(stream: &ImageStream) -> Vec<FieldError> {
     errs
 }
 
-/// The rules of an ImageStreamMapping (spec §3.8) in namespace `ns`: the stream name, the tag
-/// (required), the image digest, a parseable `dockerImageReference`, and no layers
-/// beside manifests (a manifest list has none of its own).
 /// How many children (`dockerImageManifests`) or layers (`dockerImageLayers`) a mapped image may
 /// name: far beyond an image's (Docker's limit is 127 layers) or a manifest list's.
 pub const MAX_IMAGE_CLAIMS: usize = 1_000;
 
+/// The rules of an ImageStreamMapping (spec §3.8) in namespace `ns`: the stream name, the tag
+/// (required), the image digest, a parseable `dockerImageReference`, no layers beside manifests
+/// (a manifest list has none of its own), and what the image names: at most
+/// [`MAX_IMAGE_CLAIMS`] children and layers, each a digest.
 pub fn validate_mapping(ns: &str, mapping: &ImageStreamMapping) -> Vec<FieldError> {
     let mut errs = validate_stream_name(ns, &mapping.metadata.name);
     let tag = mapping.tag.as_str();

@@ -13,7 +13,7 @@
 //! write a stream other than through the outbox path (`save_new_stream`, `save_stream`,
 //! `remove_stream` in `outbox`), which queues the webhooks a change causes.
 
-use super::{Caller, Service, Verb, db, new_uid, page_size};
+use super::{Caller, Service, Verb, db, for_log, new_uid, page_size};
 use crate::store::{self, StoredStream};
 use app::domain::deletion::Preconditions;
 use app::domain::history::{add_tag_event, update_tracking_tags};
@@ -216,6 +216,13 @@ impl Service {
             )));
         }
         check_resource_version(&stream.metadata, &old.stream.metadata, RES_IMAGESTREAMS, name)?;
+        // The uid is the object's identity: an update naming another is refused (Kubernetes'
+        // `ValidateObjectMetaUpdate`), not quietly given the stored one.
+        if let Some(uid) = stream.metadata.uid.as_deref().filter(|u| !u.is_empty())
+            && old.stream.metadata.uid.as_deref().is_some_and(|stored| stored != uid)
+        {
+            return Err(ApiError::invalid(RES_IMAGESTREAMS, name, &[FieldError::invalid("metadata.uid", uid, "field is immutable")]));
+        }
         let updated = self.write_stream(&mut tx, caller, stream, Some(&old)).await?;
         tx.commit().await.map_err(db)?;
         self.announce();
@@ -254,6 +261,19 @@ impl Service {
         old: Option<&StoredStream>,
     ) -> Result<ImageStream, ApiError> {
         let name = new.metadata.name.clone();
+        // An object of another kind or version is refused, as the API server's decoder refuses
+        // it; an empty one is this (a body may leave them out). Stored and answered as what it is.
+        if !new.kind.is_empty() && new.kind != "ImageStream" {
+            return Err(ApiError::bad_request(format!("kind: the object is a {:?}, not an ImageStream", for_log(&new.kind))));
+        }
+        if !new.api_version.is_empty() && new.api_version != IMAGE_API_VERSION {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({}) does not match the expected API version ({IMAGE_API_VERSION})",
+                for_log(&new.api_version)
+            )));
+        }
+        new.kind = "ImageStream".into();
+        new.api_version = IMAGE_API_VERSION.into();
         apply_defaults(&mut new);
         let errs = validate_image_stream(&new);
         if !errs.is_empty() {
