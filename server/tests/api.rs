@@ -908,3 +908,35 @@ async fn stream_metadata_is_checked_as_the_api_server_checks_it() {
     let message = r.body["message"].as_str().unwrap_or_default();
     assert!(message.ends_with("metadata.uid: Invalid value: \"00000000-0000-0000-0000-000000000000\": field is immutable"), "{}", r.text);
 }
+
+/// Labels and annotations are checked wherever they are written: a mapped image's, an image
+/// stream tag's, a spec tag's (a helper's re-check found these three open).
+#[tokio::test]
+async fn labels_and_annotations_are_checked_on_images_tags_and_spec_tags() {
+    let app = TestApp::new().await;
+    app.create_stream("default", json!({"metadata": {"name": "lab"}})).await;
+    let mapping = json!({"metadata": {"name": "lab"}, "tag": "v1",
+        "image": {"metadata": {"name": digest_n(77), "labels": {"Bad Key": "v"}}, "dockerImageReference": format!("quay.io/a/b@{}", digest_n(77))}});
+    let r = app.post("/apis/image.openshift.io/v1/namespaces/default/imagestreammappings", mapping).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["details"]["causes"][0]["field"], "image.metadata.labels", "{}", r.text);
+    let istag = json!({"metadata": {"name": "lab:v2", "annotations": {"not a key": "x"}},
+        "tag": {"name": "v2", "from": {"kind": "DockerImage", "name": "quay.io/a/b:2"}}});
+    let r = app.send_with("PUT", &istag_path("default", "lab:v2"), Some(istag), &[]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["details"]["causes"][0]["field"], "metadata.annotations", "{}", r.text);
+    let big = json!({"spec": {"tags": [{"name": "v3", "from": {"kind": "DockerImage", "name": "quay.io/a/b:3"},
+        "annotations": {"a": "x".repeat(260 * 1024)}}]}});
+    let r = app
+        .send_with(
+            "PATCH",
+            &is_path("default", "lab"),
+            Some(big),
+            &[("content-type".into(), "application/strategic-merge-patch+json".into())],
+        )
+        .await;
+    assert!(matches!(r.status, StatusCode::UNPROCESSABLE_ENTITY | StatusCode::PAYLOAD_TOO_LARGE), "{}", r.text);
+    if r.status == StatusCode::UNPROCESSABLE_ENTITY {
+        assert_eq!(r.body["details"]["causes"][0]["field"], "spec.tags[v3].annotations", "{}", r.text);
+    }
+}

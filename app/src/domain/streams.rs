@@ -81,8 +81,9 @@ pub fn validate_tag_reference(tag: &TagReference, f: &str) -> Vec<FieldError> {
 /// `tag.annotations`, which must be absent or equal to `metadata.annotations` (the tag's
 /// annotations are stored from the metadata; different ones would be dropped silently).
 pub fn validate_image_stream_tag(istag: &ImageStreamTag) -> Vec<FieldError> {
-    let Some(tag) = &istag.tag else { return vec![] };
-    let mut errs = validate_tag_reference(tag, "tag");
+    let mut errs = validate_labels_and_annotations(&istag.metadata, "metadata");
+    let Some(tag) = &istag.tag else { return errs };
+    errs.extend(validate_tag_reference(tag, "tag"));
     // Absent and empty are the same map (upstream compares with `Semantic.DeepEqual`).
     if tag.annotations.as_ref().is_some_and(|a| *a != istag.metadata.annotations) {
         errs.push(FieldError::invalid(
@@ -102,33 +103,47 @@ pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
 /// `ValidateAnnotations`): keys are qualified names, label values empty or a name part (at most
 /// 63 characters), annotations at most [`MAX_ANNOTATIONS_BYTES`] in all. A label the API took
 /// could otherwise never be selected (`?labelSelector=` refuses such keys).
-pub fn validate_labels_and_annotations(meta: &ObjectMeta) -> Vec<FieldError> {
+/// `at` is where the metadata is in the object (`metadata`, `image.metadata`).
+pub fn validate_labels_and_annotations(meta: &ObjectMeta, at: &str) -> Vec<FieldError> {
     const KEY_RULE: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
          alphanumeric character (at most 63 characters), after an optional DNS subdomain prefix and '/'";
     let mut errs = vec![];
     for (k, v) in &meta.labels {
         if !super::selectors::valid_key(k) {
-            errs.push(FieldError::invalid("metadata.labels", k, KEY_RULE));
+            errs.push(FieldError::invalid(format!("{at}.labels"), k, KEY_RULE));
         }
         if !super::selectors::valid_value(v) {
             errs.push(FieldError::invalid(
-                "metadata.labels",
+                format!("{at}.labels"),
                 v,
                 "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and \
                  end with an alphanumeric character (at most 63 characters)",
             ));
         }
     }
+    errs.extend(validate_annotations(&meta.annotations, &format!("{at}.annotations")));
+    errs
+}
+
+/// Annotations at `field`: qualified-name keys (lowercased first, as upstream checks them), at
+/// most [`MAX_ANNOTATIONS_BYTES`] in all.
+pub fn validate_annotations(annotations: &BTreeMap<String, String>, field: &str) -> Vec<FieldError> {
+    let mut errs = vec![];
     let mut size = 0usize;
-    for (k, v) in &meta.annotations {
+    for (k, v) in annotations {
         if !super::selectors::valid_key(&k.to_ascii_lowercase()) {
-            errs.push(FieldError::invalid("metadata.annotations", k, KEY_RULE));
+            errs.push(FieldError::invalid(
+                field,
+                k,
+                "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
+                 alphanumeric character (at most 63 characters), after an optional DNS subdomain prefix and '/'",
+            ));
         }
         size += k.len() + v.len();
     }
     if size > MAX_ANNOTATIONS_BYTES {
         errs.push(FieldError {
-            field: "metadata.annotations".into(),
+            field: field.into(),
             kind: crate::model::FieldErrorKind::TooLong,
             value: None,
             detail: format!("must have at most {MAX_ANNOTATIONS_BYTES} bytes"),
@@ -141,7 +156,7 @@ pub fn validate_labels_and_annotations(meta: &ObjectMeta) -> Vec<FieldError> {
 /// repository, every spec tag, alias cycles.
 pub fn validate_image_stream(stream: &ImageStream) -> Vec<FieldError> {
     let mut errs = validate_stream_name(stream.namespace(), &stream.metadata.name);
-    errs.extend(validate_labels_and_annotations(&stream.metadata));
+    errs.extend(validate_labels_and_annotations(&stream.metadata, "metadata"));
     let repo = &stream.spec.docker_image_repository;
     if !repo.is_empty() {
         match DockerImageReference::parse(repo) {
@@ -157,6 +172,9 @@ pub fn validate_image_stream(stream: &ImageStream) -> Vec<FieldError> {
     }
     for t in &stream.spec.tags {
         errs.extend(validate_spec_tag(t));
+        if let Some(annotations) = &t.annotations {
+            errs.extend(validate_annotations(annotations, &format!("spec.tags[{}].annotations", t.name)));
+        }
     }
     errs.extend(validate_alias_cycles(stream));
     errs
@@ -190,6 +208,7 @@ pub fn validate_mapping(ns: &str, mapping: &ImageStreamMapping) -> Vec<FieldErro
     {
         errs.push(FieldError::invalid("image.dockerImageReference", &mapping.image.docker_image_reference, e.to_string()));
     }
+    errs.extend(validate_labels_and_annotations(&mapping.image.metadata, "image.metadata"));
     // What a new image claims (its children, layers and config) is bounded and must be digests:
     // the registry serves what an image held in a repository names.
     let (children, layers) = (&mapping.image.docker_image_manifests, &mapping.image.docker_image_layers);

@@ -177,8 +177,20 @@ fn body_stream(body: Body) -> BodyStream {
 }
 
 /// At most `limit` bytes of a body, or the error naming the limit.
-async fn bounded(body: Body, limit: usize, what: &str) -> Result<bytes::Bytes, RegistryError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| RegistryError::size_invalid(format!("the {what} is larger than {limit} bytes")))
+/// The whole of a bounded body: `SIZE_INVALID` (413) over `limit`; a body that could not be read
+/// (cut short, or stalled past the transport's body timeouts) is a 400 of `unreadable`'s code
+/// (`MANIFEST_INVALID` for a manifest), not a size error.
+async fn bounded(body: Body, limit: usize, what: &str, unreadable: fn(String) -> RegistryError) -> Result<bytes::Bytes, RegistryError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(err) = source {
+            if err.is::<http_body_util::LengthLimitError>() {
+                return RegistryError::size_invalid(format!("the {what} is larger than {limit} bytes"));
+            }
+            source = err.source();
+        }
+        unreadable(format!("the {what} could not be read: {e}"))
+    })
 }
 
 async fn dispatch(State(edge): State<RegistryEdge>, req: Request) -> Response {
@@ -317,7 +329,7 @@ async fn route(edge: &RegistryEdge, rc: &RegistryCaller, target: Target, req: Re
                 }
                 Method::PUT => {
                     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-                    let body = bounded(req.into_body(), MAX_MANIFEST_BODY, "manifest").await?;
+                    let body = bounded(req.into_body(), MAX_MANIFEST_BODY, "manifest", RegistryError::manifest_invalid).await?;
                     let (digest, subject) = service.registry_put_manifest(rc, &repo, &reference, content_type.as_deref(), body).await?;
                     let mut resp = StatusCode::CREATED.into_response();
                     let h = resp.headers_mut();
@@ -475,7 +487,7 @@ async fn token(edge: &RegistryEdge, req: Request) -> Response {
     let mut auth = auth_of(&headers);
     if req.method() == Method::POST {
         // The OAuth2 form of the same request (`grant_type=password`), as docker sends it.
-        let body = match bounded(req.into_body(), MAX_FORM_BODY, "token request").await {
+        let body = match bounded(req.into_body(), MAX_FORM_BODY, "token request", RegistryError::body_unreadable).await {
             Ok(b) => b,
             Err(e) => return error_response(edge, &headers, e, false),
         };

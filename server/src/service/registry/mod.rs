@@ -157,6 +157,11 @@ impl RegistryError {
     pub fn upload_unknown() -> Self {
         Self::new("BLOB_UPLOAD_UNKNOWN", 404, "blob upload unknown to registry (finished, cancelled or expired)")
     }
+    /// A request body that could not be read (cut short, or too slow), where no OCI code names
+    /// the request: `UNKNOWN` (distribution's `errcode.ErrorCodeUnknown`), as a 400.
+    pub fn body_unreadable(message: String) -> Self {
+        Self::new("UNKNOWN", 400, message)
+    }
     pub fn upload_invalid(message: impl Into<String>) -> Self {
         Self::new("BLOB_UPLOAD_INVALID", 400, message)
     }
