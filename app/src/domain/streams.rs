@@ -95,6 +95,10 @@ pub fn validate_image_stream_tag(istag: &ImageStreamTag) -> Vec<FieldError> {
     errs
 }
 
+/// Upstream's rule for label and annotation keys (`IsQualifiedName`), in its words.
+const KEY_RULE: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
+     alphanumeric character (at most 63 characters), after an optional DNS subdomain prefix and '/'";
+
 /// The most bytes an object's annotations may hold, keys and values together (Kubernetes'
 /// `TotalAnnotationSizeLimitB`).
 pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
@@ -105,8 +109,6 @@ pub const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
 /// could otherwise never be selected (`?labelSelector=` refuses such keys).
 /// `at` is where the metadata is in the object (`metadata`, `image.metadata`).
 pub fn validate_labels_and_annotations(meta: &ObjectMeta, at: &str) -> Vec<FieldError> {
-    const KEY_RULE: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
-         alphanumeric character (at most 63 characters), after an optional DNS subdomain prefix and '/'";
     let mut errs = vec![];
     for (k, v) in &meta.labels {
         if !super::selectors::valid_key(k) {
@@ -132,12 +134,7 @@ pub fn validate_annotations(annotations: &BTreeMap<String, String>, field: &str)
     let mut size = 0usize;
     for (k, v) in annotations {
         if !super::selectors::valid_key(&k.to_ascii_lowercase()) {
-            errs.push(FieldError::invalid(
-                field,
-                k,
-                "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
-                 alphanumeric character (at most 63 characters), after an optional DNS subdomain prefix and '/'",
-            ));
+            errs.push(FieldError::invalid(field, k, KEY_RULE));
         }
         size += k.len() + v.len();
     }

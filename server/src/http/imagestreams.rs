@@ -148,16 +148,13 @@ async fn list_or_watch(
         let as_table = super::table::wants_table(&headers);
         // Each line is framed already (its newline included) and shared with every other watch
         // sending the same event.
-        let lines: super::connection::Lines = match as_table {
-            true => Box::pin(stream.map(move |line| {
-                let _open = &open;
-                super::table::watch_line_as_table::<ImageStream>(&line, s.clock_now()).unwrap_or(line)
-            })),
-            false => Box::pin(stream.map(move |line| {
-                let _open = &open;
-                line
-            })),
-        };
+        let lines: super::connection::Lines = Box::pin(stream.map(move |line| {
+            let _open = &open;
+            match as_table {
+                true => super::table::watch_line_as_table::<ImageStream>(&line, s.clock_now()).unwrap_or(line),
+                false => line,
+            }
+        }));
         // The connection's transport writes the lines itself; the body is for hyper's.
         let (direct, body) = super::connection::WatchLines::new(lines);
         return Ok(axum::response::Response::builder()
